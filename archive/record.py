@@ -1,0 +1,317 @@
+"""The data at the centre of morgue: what a fetch returns, what a parse returns, what is stored.
+
+`RawPage` is one HTTP response exactly as served. `Content` is what the parser extracts from
+one page. `Article` is the stored, versioned record: a `Content` plus where and when it was
+fetched and the catalog's bookkeeping (id, version, every URL it was seen at). Records are
+written as JSON carrying `"schema": "morgue.article/1"`; `Article.from_json` reads that and
+refuses newer schemas with `SchemaError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from archive.errors import SchemaError
+
+SCHEMA = "morgue.article/1"
+SCHEMA_VERSION = 1
+RAW_META_SCHEMA = "morgue.raw/1"
+
+# Response headers kept on the article record (all headers are kept with the raw page).
+RECORD_HEADERS = ("content-type", "etag", "last-modified", "date")
+
+
+def utcnow() -> datetime:
+    """The current time, tz-aware UTC (the default clock everywhere)."""
+    return datetime.now(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 for a fetch time: always UTC, always with its offset."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: fetch times must be tz-aware")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def dumps(obj: object) -> str:
+    """The one way JSON is written, so records and goldens diff cleanly."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawPage:
+    """One HTTP response as served: exact body bytes, never re-encoded."""
+
+    requested_url: str
+    final_url: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    fetched_at: datetime
+    redirects: tuple[str, ...] = ()  # every hop before final_url, in order
+    attempts: int = 1  # fetch attempts it took, retries included
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, case-insensitively."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("content-type")
+
+    def meta_json(self) -> dict[str, Any]:
+        """Everything but the body: the sidecar stored next to the raw bytes."""
+        return {
+            "schema": RAW_META_SCHEMA,
+            "requested_url": self.requested_url,
+            "final_url": self.final_url,
+            "redirects": list(self.redirects),
+            "status": self.status,
+            "headers": [list(h) for h in self.headers],
+            "fetched_at": iso_utc(self.fetched_at),
+            "attempts": self.attempts,
+            "sha256": self.sha256,
+            "size": len(self.body),
+        }
+
+    @classmethod
+    def from_meta_json(cls, meta: dict[str, Any], body: bytes) -> RawPage:
+        if meta.get("schema") != RAW_META_SCHEMA:
+            raise SchemaError(f"unknown raw page schema {meta.get('schema')!r}")
+        return cls(
+            requested_url=meta["requested_url"],
+            final_url=meta["final_url"],
+            redirects=tuple(meta.get("redirects", ())),
+            status=int(meta["status"]),
+            headers=tuple((str(k), str(v)) for k, v in meta["headers"]),
+            body=body,
+            fetched_at=parse_iso_utc(meta["fetched_at"]),
+            attempts=int(meta.get("attempts", 1)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Caption:
+    """One figure of the article: caption text, photo credit apart, and the image."""
+
+    text: str
+    credit: str | None = None
+    image_url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "credit": self.credit, "image_url": self.image_url}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Caption:
+        return cls(data["text"], data.get("credit"), data.get("image_url"))
+
+
+class BlockKind(str, Enum):
+    PARAGRAPH = "p"
+    HEADING = "h"  # a subheading inside the body
+    QUOTE = "quote"
+    LIST_ITEM = "li"
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One body block: a paragraph, or a subheading marked as such."""
+
+    text: str
+    kind: BlockKind = BlockKind.PARAGRAPH
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Block:
+        return cls(data["text"], BlockKind(data.get("kind", "p")))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Content:
+    """What the parser extracts from one page. Dates are ISO 8601 strings as the page gives
+    them: with the page's own offset when it has one, a bare `YYYY-MM-DD` when it gives a day."""
+
+    headline: str
+    body: tuple[Block, ...]
+    subheadline: str | None = None
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    modified: str | None = None
+    captions: tuple[Caption, ...] = ()
+    lead_image: str | None = None
+    language: str | None = None
+    site_name: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
+    canonical_url: str | None = None
+    parser: str = "generic"
+    parser_version: str = "0"
+    # field name -> where its value came from ("json-ld", "og", "dom", "url", "rule", ...)
+    provenance: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The body as plain text, paragraphs separated by blank lines."""
+        return "\n\n".join(block.text for block in self.body)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpInfo:
+    status: int
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    date: str | None = None
+
+    @classmethod
+    def of(cls, page: RawPage) -> HttpInfo:
+        return cls(
+            status=page.status,
+            content_type=page.header("content-type"),
+            etag=page.header("etag"),
+            last_modified=page.header("last-modified"),
+            date=page.header("date"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """The stored record: one version of one article."""
+
+    id: str
+    version: int
+    source: str
+    url: str  # as requested
+    final_url: str
+    canonical_url: str
+    urls: tuple[str, ...]  # every URL this article was seen at
+    fetched_at: datetime
+    http: HttpInfo
+    raw_sha256: str
+    content: Content
+
+    @classmethod
+    def build(
+        cls,
+        page: RawPage,
+        content: Content,
+        *,
+        id: str,
+        version: int,
+        source: str,
+        canonical_url: str,
+        urls: tuple[str, ...] = (),
+    ) -> Article:
+        seen = tuple(dict.fromkeys((*urls, page.requested_url, page.final_url, canonical_url)))
+        return cls(
+            id=id,
+            version=version,
+            source=source,
+            url=page.requested_url,
+            final_url=page.final_url,
+            canonical_url=canonical_url,
+            urls=seen,
+            fetched_at=page.fetched_at,
+            http=HttpInfo.of(page),
+            raw_sha256=page.sha256,
+            content=content,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.content
+        return {
+            "schema": SCHEMA,
+            "id": self.id,
+            "version": self.version,
+            "source": self.source,
+            "url": self.url,
+            "final_url": self.final_url,
+            "canonical_url": self.canonical_url,
+            "urls": list(self.urls),
+            "fetched_at": iso_utc(self.fetched_at),
+            "http": {
+                "status": self.http.status,
+                "content_type": self.http.content_type,
+                "etag": self.http.etag,
+                "last_modified": self.http.last_modified,
+                "date": self.http.date,
+            },
+            "raw_sha256": self.raw_sha256,
+            "headline": c.headline,
+            "subheadline": c.subheadline,
+            "authors": list(c.authors),
+            "published": c.published,
+            "modified": c.modified,
+            "captions": [cap.to_json() for cap in c.captions],
+            "lead_image": c.lead_image,
+            "body": [block.to_json() for block in c.body],
+            "language": c.language,
+            "site_name": c.site_name,
+            "section": c.section,
+            "tags": list(c.tags),
+            "parser": {"name": c.parser, "version": c.parser_version},
+            "provenance": dict(c.provenance),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Article:
+        schema = data.get("schema")
+        if schema != SCHEMA:
+            raise SchemaError(f"unsupported article schema {schema!r} (this morgue reads {SCHEMA})")
+        http = data["http"]
+        content = Content(
+            headline=data["headline"],
+            subheadline=data.get("subheadline"),
+            authors=tuple(data.get("authors", ())),
+            published=data.get("published"),
+            modified=data.get("modified"),
+            captions=tuple(Caption.from_json(c) for c in data.get("captions", ())),
+            lead_image=data.get("lead_image"),
+            body=tuple(Block.from_json(b) for b in data.get("body", ())),
+            language=data.get("language"),
+            site_name=data.get("site_name"),
+            section=data.get("section"),
+            tags=tuple(data.get("tags", ())),
+            canonical_url=data.get("canonical_url"),
+            parser=data["parser"]["name"],
+            parser_version=data["parser"]["version"],
+            provenance=tuple(sorted(data.get("provenance", {}).items())),
+        )
+        return cls(
+            id=data["id"],
+            version=int(data["version"]),
+            source=data["source"],
+            url=data["url"],
+            final_url=data["final_url"],
+            canonical_url=data["canonical_url"],
+            urls=tuple(data["urls"]),
+            fetched_at=parse_iso_utc(data["fetched_at"]),
+            http=HttpInfo(
+                status=int(http["status"]),
+                content_type=http.get("content_type"),
+                etag=http.get("etag"),
+                last_modified=http.get("last_modified"),
+                date=http.get("date"),
+            ),
+            raw_sha256=data["raw_sha256"],
+            content=content,
+        )

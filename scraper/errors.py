@@ -1,0 +1,93 @@
+"""Every error the scraper raises, in one tree. Each carries the URL it concerns.
+
+    ScraperError
+      ConfigError                      config.yaml is wrong; lists every problem with its path
+      FetchError(url)                  the page could not be fetched
+        DisallowedByRobots(url)        robots.txt says no; never requested
+        BlockedAddress(url, rule)      resolves to a private/loopback/... address
+        TransientFetchError(url, retry_after)  5xx/429/timeout; raised when attempts run out
+        HostParked(url, until)         the host asked us to wait longer than we sleep
+        BadStatus(url, status)         4xx and other final statuses, never retried
+        TooLarge(url, limit)           body or decompressed body over the limit
+        TooManyRedirects(url)          over max_redirects, or a redirect loop
+        NotHtml(url, content_type)     not an article: the bytes are not parsed as HTML
+      ParseError(url, reason)          the page has no article we can extract
+        NotAnArticle(url, reason)
+
+Third-party errors (httpx, lxml, ...) are wrapped at the boundary; callers never catch them.
+"""
+
+from __future__ import annotations
+
+
+class ScraperError(Exception):
+    """Base of all scraper errors: str() is a one-line, human-readable reason."""
+
+
+class ConfigError(ScraperError):
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class FetchError(ScraperError):
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url}: {reason}")
+
+
+class DisallowedByRobots(FetchError):
+    def __init__(self, url: str, reason: str = "disallowed by robots.txt") -> None:
+        super().__init__(url, reason)
+
+
+class BlockedAddress(FetchError):
+    def __init__(self, url: str, rule: str) -> None:
+        self.rule = rule
+        super().__init__(url, f"refused address: {rule}")
+
+
+class TransientFetchError(FetchError):
+    def __init__(self, url: str, reason: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(url, reason)
+
+
+class HostParked(FetchError):
+    def __init__(self, url: str, until: float, reason: str = "host parked") -> None:
+        self.until = until
+        super().__init__(url, reason)
+
+
+class BadStatus(FetchError):
+    def __init__(self, url: str, status: int) -> None:
+        self.status = status
+        super().__init__(url, f"HTTP {status}")
+
+
+class TooLarge(FetchError):
+    def __init__(self, url: str, limit: int, what: str = "body") -> None:
+        self.limit = limit
+        super().__init__(url, f"{what} larger than the limit of {limit} bytes")
+
+
+class TooManyRedirects(FetchError):
+    pass
+
+
+class NotHtml(FetchError):
+    def __init__(self, url: str, content_type: str | None) -> None:
+        self.content_type = content_type
+        super().__init__(url, f"not an article: content type {content_type or 'unknown'}")
+
+
+class ParseError(ScraperError):
+    def __init__(self, url: str | None, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url or '<page>'}: {reason}")
+
+
+class NotAnArticle(ParseError):
+    pass
