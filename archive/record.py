@@ -315,3 +315,35 @@ class Article:
             raw_sha256=data["raw_sha256"],
             content=content,
         )
+
+
+class Outcome(str, Enum):
+    """What storing a fetched page did. Dedup is a result, not an exception."""
+
+    NEW = "new"  # a new article, version 1
+    UPDATED = "updated"  # a known article whose body changed: a new version
+    UNCHANGED = "unchanged"  # same article, no meaningful change (or HTTP 304)
+    DUPLICATE = "duplicate"  # same body as another article: linked to it, not stored twice
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stored:
+    outcome: Outcome
+    article: Article | None  # the article's current version (None only for a bare 304 miss)
+    duplicate_of: str | None = None  # article id, when outcome is DUPLICATE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Validators:
+    """What the last fetch of a URL gave for conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        if self.etag:
+            out["If-None-Match"] = self.etag
+        if self.last_modified:
+            out["If-Modified-Since"] = self.last_modified
+        return out

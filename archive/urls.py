@@ -1,0 +1,78 @@
+"""URL normalization: the first level of deduplication (pure functions, no I/O).
+
+`url_key(url)` maps every spelling of one article's address to one key: scheme and host
+lowercased, default port and fragment dropped, tracking parameters removed, query sorted, and
+AMP / print variants mapped back to the article. `same_site(a, b)` decides whether a page's
+rel=canonical may be trusted (a canonical pointing at another site is ignored).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
+        "_ga", "_gl", "ref", "ref_src", "ref_url", "cmpid", "ncid", "ocid", "sr_share", "smid",
+        "cid", "icid", "ito", "at_medium", "at_campaign", "outputtype", "amp", "print", "s_cid",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "hsa_", "__twitter", "oly_")
+SESSION_PARAMS = frozenset({"sid", "sessionid", "session_id", "phpsessid", "jsessionid", "sessid"})
+_AMP_PATH = re.compile(r"(/amp)(?=/|$)|(\.amp)(?=\.html?$|$)|(/amp\.html?)$", re.IGNORECASE)
+_PRINT_PATH = re.compile(r"/print(?=/|$)", re.IGNORECASE)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(name: str) -> bool:
+    lower = name.lower()
+    return (
+        lower in TRACKING_PARAMS or lower in SESSION_PARAMS or lower.startswith(TRACKING_PREFIXES)
+    )
+
+
+def normalize_url(url: str) -> str:
+    """A clean, absolute spelling of `url` (still a URL you could fetch)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    path = quote(unquote(parts.path or "/"), safe="/:@!$&'()*+,;=-._~%")
+    path = re.sub(r";jsessionid=[^/?#]*", "", path, flags=re.IGNORECASE)
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    )
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def url_key(url: str) -> str:
+    """The dedup key of an article URL: one key for every variant of one article.
+
+    >>> url_key("HTTPS://www.Example.com:443/a/amp/?utm_source=x&b=2&a=1#top")
+    'https://www.example.com/a?a=1&b=2'
+    """
+    parts = urlsplit(normalize_url(url))
+    path = _AMP_PATH.sub("", parts.path)
+    path = _PRINT_PATH.sub("", path) or "/"
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    # http and https of one host are one site; the key always says https
+    return urlunsplit(("https", parts.netloc, path, parts.query, ""))
+
+
+def site_of(url: str) -> str:
+    """The registrable-ish site of a URL: host without 'www.', 'amp.' or 'm.'."""
+    host = (urlsplit(url).hostname or "").lower()
+    for prefix in ("www.", "amp.", "m.", "mobile."):
+        host = host.removeprefix(prefix)
+    return host
+
+
+def same_site(a: str, b: str) -> bool:
+    sa, sb = site_of(a), site_of(b)
+    return bool(sa) and (sa == sb or sa.endswith("." + sb) or sb.endswith("." + sa))
