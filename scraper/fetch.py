@@ -313,7 +313,7 @@ class AsyncFetcher:
             httpcore.URL(
                 scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
             ),
-            headers=self._headers(accept, conditional),
+            headers=[(b"Host", url.netloc), *self._headers(accept, conditional)],
             extensions={"timeout": self._timeouts},
         )
         status: int | None = None
