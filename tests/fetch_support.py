@@ -126,7 +126,8 @@ class LocalSite:
         with self.lock:
             hit.end = self.clock()
             for key in ("*", hit.host):
-                self.in_flight[key] -= 1
+                if key in self.in_flight:  # else the site was reset under a stalled request
+                    self.in_flight[key] -= 1
 
 
 class _Handler(BaseHTTPRequestHandler):
