@@ -122,9 +122,15 @@ class _Brotli:
             raise BadEncoding(f"invalid br body ({exc})") from None
 
     def finish(self) -> Iterator[bytes]:
-        if not self._obj.is_finished():
-            raise BadEncoding("br body ends early")
-        return iter(())
+        obj = self._obj
+        try:
+            while not obj.is_finished():
+                out = obj.process(b"", output_buffer_limit=PIECE)
+                if not out:
+                    raise BadEncoding("br body ends early")
+                yield out
+        except brotli.error as exc:
+            raise BadEncoding(f"invalid br body ({exc})") from None
 
 
 def _stage(coding: str) -> _Stage:
