@@ -101,8 +101,9 @@ class LocalSite:
 
     def hits(self, path: str | None = None, address: str = "127.0.0.1") -> list[Hit]:
         with self.lock:
-            return [h for h in self.log if (path is None or h.path == path)
-                    and h.address == address]
+            return [
+                h for h in self.log if (path is None or h.path == path) and h.address == address
+            ]
 
     def paths(self, address: str = "127.0.0.1") -> list[str]:
         return [h.path for h in self.hits(address=address)]
@@ -119,12 +120,11 @@ class LocalSite:
             self.log.append(hit)
             for key in ("*", hit.host):
                 self.in_flight[key] = self.in_flight.get(key, 0) + 1
-                self.max_in_flight[key] = max(self.max_in_flight.get(key, 0),
-                                              self.in_flight[key])
+                self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self.in_flight[key])
 
     def leave(self, hit: Hit) -> None:
         with self.lock:
-            hit.end = self.clock()
+            hit.end = hit.end or self.clock()
             for key in ("*", hit.host):
                 if key in self.in_flight:  # else the site was reset under a stalled request
                     self.in_flight[key] -= 1
@@ -155,13 +155,15 @@ class _Handler(BaseHTTPRequestHandler):
         )
         site.enter(hit)
         try:
-            self._answer(site.next_reply(self.path), site.release)
+            self._answer(site.next_reply(self.path), site.release, hit)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
             site.leave(hit)
 
-    def _answer(self, reply: Reply, release: threading.Event) -> None:
+    def _answer(self, reply: Reply, release: threading.Event, hit: Hit) -> None:
+        # The end is stamped just before the last write: once the client has the bytes it
+        # may move a fake clock on before this thread runs again.
         if reply.stall:
             release.wait(30)
             self.close_connection = True
@@ -176,12 +178,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             for chunk in reply.chunks():
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            hit.end = self.server.site.clock()
             self.wfile.write(b"0\r\n\r\n")
             return
         if "Content-Length" not in reply.headers:
             self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
+        if reply.body:
+            self.end_headers()
+            hit.end = self.server.site.clock()
+            self.wfile.write(reply.body)
+        else:
+            hit.end = self.server.site.clock()
+            self.end_headers()
 
 
 class _Server(ThreadingHTTPServer):

@@ -16,15 +16,12 @@ from scraper.errors import (
     NotHtml,
     TooManyRedirects,
 )
-from tests.fetch_support import (  # noqa: F401
-    HTML,
-    FakeClock,
-    Reply,
-    fetch_config,
-    local_site,
-    local_site_server,
-    make_fetcher,
-)
+from tests import fetch_support
+from tests.fetch_support import HTML, FakeClock, Reply, fetch_config
+
+local_site_server = fetch_support.local_site_server
+local_site = fetch_support.local_site
+make_fetcher = fetch_support.make_fetcher
 
 ROBOTS = b"User-agent: *\nDisallow: /private\n"
 
@@ -45,7 +42,8 @@ def test_page_comes_back_as_served_with_an_honest_user_agent(local_site, make_fe
     assert (page.final_url, page.redirects, page.attempts) == (local_site.url("/a"), (), 1)
     seen = local_site.hits("/a")[0].headers
     assert seen["user-agent"] == cfg.user_agent
-    assert "morgue/" in seen["user-agent"] and "http" in seen["user-agent"]
+    assert "morgue/" in seen["user-agent"]
+    assert "http" in seen["user-agent"]
     assert seen["from"] == "archivist@example.org"
     assert seen["accept-encoding"] == "gzip, deflate, br"
 
@@ -112,8 +110,11 @@ def test_robots_is_fetched_again_after_its_ttl(local_site, make_fetcher):
 
 
 def test_second_fetch_is_conditional_and_gets_304(local_site, make_fetcher):
-    headers = {"Content-Type": "text/html", "ETag": '"v1"',
-               "Last-Modified": "Tue, 01 Sep 2026 10:00:00 GMT"}
+    headers = {
+        "Content-Type": "text/html",
+        "ETag": '"v1"',
+        "Last-Modified": "Tue, 01 Sep 2026 10:00:00 GMT",
+    }
     local_site.route("/a", Reply(200, HTML, headers), Reply(304, b"", {"ETag": '"v1"'}))
     fetcher = make_fetcher()
     first = fetcher.fetch(local_site.url("/a"))

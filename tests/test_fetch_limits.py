@@ -12,13 +12,12 @@ import pytest
 
 from scraper.body import BadEncoding, BodyDecoder, BodyTooLarge
 from scraper.errors import FetchError, TooLarge
-from tests.fetch_support import (  # noqa: F401
-    Reply,
-    fetch_config,
-    local_site,
-    local_site_server,
-    make_fetcher,
-)
+from tests import fetch_support
+from tests.fetch_support import Reply, fetch_config
+
+local_site_server = fetch_support.local_site_server
+local_site = fetch_support.local_site
+make_fetcher = fetch_support.make_fetcher
 
 MB = 1_000_000
 BOMB_SIZE = 40 * MB  # what the bomb would inflate to
@@ -77,8 +76,9 @@ def test_a_50_mb_page_is_refused_at_the_size_limit(local_site, make_fetcher):
         for _ in range(50):
             yield block
 
-    local_site.route("/huge", Reply(200, b"", {"Content-Type": "text/html"},
-                                    chunks=fifty_megabytes))
+    local_site.route(
+        "/huge", Reply(200, b"", {"Content-Type": "text/html"}, chunks=fifty_megabytes)
+    )
     fetcher = make_fetcher(fetch_config(max_body_bytes=5 * MB))
 
     def fetch() -> None:
@@ -118,9 +118,13 @@ def test_decoder_output_matches_for_any_chunking(coding):
             decoder.feed(encoded[i : i + size])
         assert decoder.finish() == data
     decoder = BodyDecoder(coding, limit=len(data) - 1)
-    with pytest.raises(BodyTooLarge):
+
+    def decode_all() -> bytes:
         decoder.feed(encoded)
-        decoder.finish()
+        return decoder.finish()
+
+    with pytest.raises(BodyTooLarge):
+        decode_all()
 
 
 def test_decoder_rejects_garbage():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import time
@@ -12,15 +13,12 @@ import pytest
 
 from scraper.errors import BadStatus, DisallowedByRobots, HostParked, TransientFetchError
 from scraper.retry import backoff, retry_after_seconds
-from tests.fetch_support import (  # noqa: F401
-    FakeClock,
-    Reply,
-    fetch_config,
-    local_site,
-    local_site_server,
-    make_fetcher,
-    polite_config,
-)
+from tests import fetch_support
+from tests.fetch_support import FakeClock, Reply, fetch_config, polite_config
+
+local_site_server = fetch_support.local_site_server
+local_site = fetch_support.local_site
+make_fetcher = fetch_support.make_fetcher
 
 
 def test_503_503_200_is_retried_and_succeeds(local_site, make_fetcher):
@@ -43,7 +41,7 @@ def test_retry_after_in_seconds_is_honoured(local_site, make_fetcher):
     assert page.status == 200
     assert clock.sleeps == [2.0, 2.0]
     at = [h.at for h in local_site.hits("/a")]
-    assert [b - a for a, b in zip(at, at[1:], strict=False)] == [2.0, 2.0]
+    assert [b - a for a, b in itertools.pairwise(at)] == [2.0, 2.0]
 
 
 def test_retry_after_as_http_date_is_honoured(local_site, make_fetcher):
@@ -92,7 +90,9 @@ def test_500_forever_gives_up_after_the_configured_attempts(local_site, make_fet
     assert len(clock.sleeps) == 3
     retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
     assert [m.split("; ")[1].split(",")[0] for m in retries] == [
-        "attempt 1 of 4", "attempt 2 of 4", "attempt 3 of 4"
+        "attempt 1 of 4",
+        "attempt 2 of 4",
+        "attempt 3 of 4",
     ]
 
 
@@ -115,7 +115,7 @@ def test_a_stalled_response_times_out(local_site, make_fetcher):
     local_site.route("/stall", Reply(stall=True))
     cfg = fetch_config(read_timeout=0.3, attempts=2, backoff_base=0.05)
     started = time.monotonic()
-    with pytest.raises(TransientFetchError, match="timed out.*gave up after 2 attempts"):
+    with pytest.raises(TransientFetchError, match=r"timed out.*gave up after 2 attempts"):
         make_fetcher(cfg).fetch(local_site.url("/stall"))
     assert time.monotonic() - started < 2.0
     assert len(local_site.hits("/stall")) == 2
@@ -138,15 +138,16 @@ def test_connection_refused_is_retried_then_reported(make_fetcher):
     with pytest.raises(DisallowedByRobots, match=r"robots.txt unavailable \(connection failed"):
         fetcher.fetch(f"http://127.0.0.1:{port}/a")
     fetcher = make_fetcher(fetch_config(attempts=2), polite_config(robots=False), FakeClock())
-    with pytest.raises(TransientFetchError, match="connection failed.*after 2 attempts"):
+    with pytest.raises(TransientFetchError, match=r"connection failed.*after 2 attempts"):
         fetcher.fetch(f"http://127.0.0.1:{port}/a")
 
 
 def test_retry_after_parsing():
     now = FakeClock().utcnow()
     assert retry_after_seconds("120", now) == 120.0
-    assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True),
-                               now) == 90.0
+    assert (
+        retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90.0
+    )
     assert retry_after_seconds(format_datetime(now - timedelta(days=1), usegmt=True), now) == 0.0
     assert retry_after_seconds("soon", now) is None
     assert retry_after_seconds(None, now) is None

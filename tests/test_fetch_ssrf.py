@@ -8,13 +8,12 @@ import pytest
 
 from scraper.errors import BlockedAddress
 from scraper.netguard import AddressPolicy, AddressRefused, address_rule
-from tests.fetch_support import (  # noqa: F401
-    Reply,
-    fetch_config,
-    local_site,
-    local_site_server,
-    make_fetcher,
-)
+from tests import fetch_support
+from tests.fetch_support import Reply, fetch_config
+
+local_site_server = fetch_support.local_site_server
+local_site = fetch_support.local_site
+make_fetcher = fetch_support.make_fetcher
 
 
 def resolver(table: dict[str, list[list[str]]], calls: list[str]):
@@ -104,7 +103,8 @@ def test_allow_accepts_host_names_and_networks(local_site, make_fetcher):
     fetcher = make_fetcher(fetch_config(allow=("127.0.0.0/8",)))
     assert fetcher.fetch(local_site.url("/a", "127.0.0.2")).status == 200
     assert [h.host for h in local_site.hits("/a", "127.0.0.2")] == [
-        f"intranet.test:{port}", f"127.0.0.2:{port}"
+        f"intranet.test:{port}",
+        f"127.0.0.2:{port}",
     ]
 
 
