@@ -201,7 +201,7 @@ def _serve(site: LocalSite, address: str) -> _Server:
     server = _Server((address, 0), _Handler)
     server.site = site
     server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    threading.Thread(target=server.serve_forever, daemon=True, name=f"site-{address}").start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True, name=f"site-{address}").start()
     return server
 
 
