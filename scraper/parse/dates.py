@@ -1,0 +1,192 @@
+"""Published and modified dates: the page's own, in its own timezone, never invented.
+
+Evidence in order: JSON-LD of the article, article:* / Dublin Core / other <meta>, microdata,
+`<time datetime>` in the article's header, dates written for readers near the headline, and
+the URL as a last resort. Dates from scripts are never seen (scripts are removed before this
+runs, JSON-LD aside), dates inside related-story teasers, sidebars and comments are skipped,
+and a date after the fetch is refused.
+
+The trap is the time zone: a page may say "2019-11-20T02:07Z" in its metadata and "Nov 19,
+9:07 pm EST" to its readers. The day we report is the one readers see: when the visible date
+is one day off the machine date, the machine instant is re-expressed at the offset the visible
+text gives (or that makes the visible time match), or else the visible day is kept on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from scraper.parse.datetext import PageDate, parse_human, parse_iso
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text
+from scraper.parse.structured import Structured, as_text
+
+PUBLISHED_META = (
+    "article:published_time", "og:published_time", "og:article:published_time",
+    "datepublished", "article.published", "publish-date", "publish_date", "publishdate",
+    "pubdate", "pub_date", "date.release", "dc.date.issued", "dcterms.issued",
+    "dc.date.created", "dcterms.created", "dc.date", "dcterms.date", "citation_publication_date",
+    "parsely-pub-date", "sailthru.date", "cxenseparse:recs:publishtime", "article_date_original",
+    "original-publish-date", "rnews:datepublished", "bt:pubdate", "date", "created", "dc.created",
+)
+MODIFIED_META = (
+    "article:modified_time", "og:updated_time", "og:modified_time", "datemodified",
+    "article.updated", "dcterms.modified", "dc.date.modified", "last-modified", "lastmod",
+)
+_DATE_WORDS = frozenset(
+    "date dates time timestamp published publish pubdate posted dateline datetime meta byline "
+    "article-date entry-date post-date updated info fecha data datum".split()
+)
+_NOT_ARTICLE = frozenset(
+    "related recommended recommendations teaser teasers sidebar comment comments footer "
+    "promo trending popular most nav menu widget outbrain taboola rail more".split()
+)
+_UPDATED = re.compile(r"updated|modified|aktualisiert|mis à jour|actualizado", re.I)
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[^\d]|$)")
+_URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
+
+
+@dataclass(frozen=True, slots=True)
+class FoundDate:
+    value: PageDate
+    source: str
+
+
+def _plausible(d: PageDate, now: datetime | None) -> bool:
+    if now is None:
+        return d.day.year >= 1990
+    instant = d.instant()
+    if instant is not None:
+        return instant <= now.astimezone(instant.tzinfo) and d.day.year >= 1990
+    # A local day or time without a zone may be up to 14 h ahead of UTC.
+    return d.day <= now.date() + timedelta(days=1) and d.day.year >= 1990
+
+
+def _from_structured(st: Structured, keys: tuple[str, ...], metas: tuple[str, ...],
+                     now: datetime | None) -> FoundDate | None:
+    for obj, source in ((st.article, "json-ld"), (st.page, "json-ld-page")):
+        if obj is None:
+            continue
+        for key in keys:
+            text = as_text(obj.get(key))
+            parsed = parse_iso(text) if text else None
+            if parsed and _plausible(parsed, now):
+                return FoundDate(parsed, source)
+        if source == "json-ld":
+            break
+    for name in metas:
+        for value in st.meta.get(name, ()):
+            parsed = parse_iso(value) or parse_human(value)
+            if parsed and _plausible(parsed, now):
+                return FoundDate(parsed, f"meta:{name}")
+    for key in keys:
+        for el in st.itemprops.get(key, ()):
+            raw = el.get("content") or el.get("datetime") or clean_text(el.text_content())
+            parsed = parse_iso(raw) or parse_human(raw)
+            if parsed and _plausible(parsed, now):
+                return FoundDate(parsed, "microdata")
+    return None
+
+
+def _in_teaser(el: HtmlElement) -> bool:
+    for anc in el.iterancestors():
+        if anc.tag in ("aside", "nav", "footer") or set(class_tokens(anc)) & _NOT_ARTICLE:
+            return True
+    return False
+
+
+def _visible_dates(root: HtmlElement, month_first: bool, now: datetime | None,
+                   limit: int = 12) -> list[tuple[PageDate, bool, str]]:
+    """Dates written for readers, in document order: (date, says-updated, source)."""
+    found: list[tuple[PageDate, bool, str]] = []
+    for el in root.iter("time"):
+        text = clean_text(el.text_content())
+        machine = el.get("datetime") or ""
+        parsed = parse_human(text, month_first=month_first) if text else None
+        if parsed is None and machine:
+            parsed = parse_iso(machine)
+        if parsed and _plausible(parsed, now) and not _in_teaser(el):
+            context = f"{text} {' '.join(class_tokens(el))} {el.getparent().text or '' if el.getparent() is not None else ''}"
+            found.append((parsed, bool(_UPDATED.search(context)), "time"))
+            if len(found) >= limit:
+                break
+    for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
+        if not set(class_tokens(el)) & _DATE_WORDS:
+            continue
+        text = clean_text(el.text_content())
+        if not text or len(text) > 200:
+            continue
+        parsed = parse_human(text, month_first=month_first)
+        if parsed and _plausible(parsed, now) and not _in_teaser(el):
+            found.append((parsed, bool(_UPDATED.search(text)), "dom"))
+            if len(found) >= 2 * limit:
+                break
+    return found
+
+
+def _url_date(url: str | None) -> PageDate | None:
+    if not url:
+        return None
+    path = url.split("://", 1)[-1].split("?", 1)[0]
+    for pattern in (_URL_DATE_SLASHED, _URL_DATE):
+        match = pattern.search(path)
+        if match:
+            try:
+                return PageDate(date(*(int(g) for g in match.groups())))
+            except ValueError:
+                continue
+    return None
+
+
+def _as_readers_see(machine: PageDate, shown: list[tuple[PageDate, bool, str]]) -> PageDate:
+    """The machine date moved to the day readers are shown, when they are shown one."""
+    for visible, updated, _ in shown:
+        if updated:
+            continue
+        delta = abs((visible.day - machine.day).days)
+        if delta == 0:
+            return machine
+        if delta != 1:
+            continue
+        if machine.instant() is None:
+            return machine if machine.time else visible
+        if visible.offset is not None:
+            return machine.at_offset(visible.offset)
+        if visible.time is not None:
+            for minutes in range(-12 * 60, 14 * 60 + 1, 30):
+                moved = machine.at_offset(minutes)
+                if moved.day == visible.day and moved.time and moved.time[:2] == visible.time[:2]:
+                    return moved
+        return PageDate(visible.day)
+    return machine
+
+
+def find_dates(root: HtmlElement, st: Structured, url: str | None, now: datetime | None,
+               header: HtmlElement | None) -> tuple[FoundDate | None, FoundDate | None]:
+    """(published, modified) with where each came from."""
+    lang = (st.lang or "en").lower()
+    month_first = lang.startswith("en-us") or lang in ("en", "")
+    published = _from_structured(st, ("datePublished", "dateCreated", "uploadDate"),
+                                 PUBLISHED_META, now)
+    modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
+    scope = header if header is not None else root
+    shown = _visible_dates(scope, month_first, now)
+    if not shown and scope is not root:
+        shown = _visible_dates(root, month_first, now)
+    if published is not None:
+        moved = _as_readers_see(published.value, shown)
+        if moved != published.value:
+            published = FoundDate(moved, f"{published.source}+dom")
+    elif shown:
+        original = [s for s in shown if not s[1]] or shown
+        published = FoundDate(original[0][0], original[0][2])
+    else:
+        from_url = _url_date(url)
+        if from_url and _plausible(from_url, now):
+            published = FoundDate(from_url, "url")
+    if modified is None and published is not None:
+        later = [s for s in shown if s[1] and s[0].day >= published.value.day]
+        if later:
+            modified = FoundDate(later[0][0], "dom")
+    return published, modified

@@ -1,0 +1,91 @@
+"""The lxml tree the parser works on, and small helpers to read text and classes from it.
+
+`build_tree` parses decoded text with lxml's HTML parser (libxml2: fast, forgiving), then
+pulls out what must be read before cleaning (JSON-LD scripts) and removes what is never
+article text (scripts, styles, templates, hidden elements, form controls). Everything else in
+the parser reads this one tree with XPath and element iteration; BeautifulSoup is not used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree, html
+
+HtmlElement = html.HtmlElement
+
+_SPACE = re.compile(r"\s+")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+
+_REMOVE = ("script", "style", "noscript", "template", "svg", "math", "button", "select",
+           "textarea", "input", "object", "embed", "canvas", "dialog", "iframe")
+
+BLOCK_TAGS = frozenset(
+    "p div section article main td th li ul ol dl dd dt blockquote pre h1 h2 h3 h4 h5 h6 "
+    "table tbody thead tfoot tr figure figcaption header footer aside nav form center "
+    "body fieldset address hr details summary".split()
+)
+HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+
+
+@dataclass(slots=True)
+class Page:
+    """One parsed page: the cleaned tree, its JSON-LD script texts and its base URL."""
+
+    root: HtmlElement
+    jsonld: list[str]
+    url: str | None
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse runs of whitespace (including NBSP) to one space and strip the ends."""
+    if not text:
+        return ""
+    return _SPACE.sub(" ", text.replace("\u00ad", "").replace("\u200b", "")).strip()
+
+
+def text_of(el: HtmlElement) -> str:
+    """The element's visible text, whitespace-normalized."""
+    try:
+        return clean_text(el.text_content())
+    except ValueError:
+        return ""
+
+
+def class_tokens(el: HtmlElement) -> list[str]:
+    """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
+    raw = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    return [t for t in _TOKEN_SPLIT.split(raw) if t]
+
+
+def class_string(el: HtmlElement) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+
+
+def _is_hidden(el: HtmlElement) -> bool:
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true" and el.tag != "span":
+        return True
+    style = el.get("style")
+    return bool(style and _HIDDEN_STYLE.search(style))
+
+
+def build_tree(text: str, url: str | None) -> Page:
+    """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
+    text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
+    parser = html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+    root = html.document_fromstring(text, parser=parser)
+    jsonld = [
+        s.text or ""
+        for s in root.iter("script")
+        if "ld+json" in (s.get("type") or "").lower()
+    ]
+    etree.strip_elements(root, *_REMOVE, with_tail=False)
+    hidden = [el for el in root.iter() if isinstance(el.tag, str) and _is_hidden(el)]
+    for el in hidden:
+        # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
+        if el.tag not in ("meta", "link", "time", "html", "body", "head") and el.getparent() is not None:
+            el.drop_tree()
+    return Page(root=root, jsonld=jsonld, url=url)

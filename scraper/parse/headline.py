@@ -1,0 +1,113 @@
+"""Headline and standfirst.
+
+The headline readers see is the page's visible heading, normally its `<h1>`; metadata titles
+(JSON-LD headline, og:title, twitter:title, `<title>`) are often SEO variants with site
+suffixes. So the visible heading that agrees with a metadata title wins; without one, the
+metadata headline is used, and `<title>` last, with its site-name suffix cut off.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text
+from scraper.parse.structured import Structured, as_text
+
+_WORD = re.compile(r"\w+")
+_SEPARATORS = re.compile(r"\s+(?:[|\-–—/>»·:]|::)\s+")
+_STANDFIRST = ("standfirst", "dek", "deck", "subtitle", "subheadline", "sub-headline",
+               "subhead", "summary", "lede", "lead", "excerpt", "intro", "strapline", "teaser")
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def similarity(a: str, b: str) -> float:
+    """Share of the shorter title's words found in the longer (0..1)."""
+    ta, tb = _tokens(a), _tokens(b)
+    if not ta or not tb:
+        return 0.0
+    short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    pool = set(long_)
+    covered = sum(1 for t in short if t in pool) / len(short)
+    return covered * min(1.0, (len(short) / len(long_)) * 2)
+
+
+def strip_site_suffix(title: str, site_names: list[str]) -> str:
+    """`<title>` minus "| Site Name" (or "Site Name - " in front)."""
+    parts = _SEPARATORS.split(title)
+    if len(parts) == 1:
+        return title
+    lowered = [s.casefold() for s in site_names if s]
+    kept = [p for p in parts if p.casefold() not in lowered]
+    if kept and len(kept) < len(parts):
+        return " - ".join(kept) if len(kept) > 1 else kept[0]
+    longest = max(parts, key=len)
+    return longest if len(_tokens(longest)) >= 3 else title
+
+
+def find_headline(root: HtmlElement, st: Structured, site_names: list[str]
+                  ) -> tuple[str | None, str | None, HtmlElement | None]:
+    """(headline, source, heading element) for a page."""
+    metas: list[tuple[str, str]] = []
+    if st.article is not None:
+        for key in ("headline", "name", "alternativeHeadline"):
+            text = as_text(st.article.get(key))
+            if text:
+                metas.append((text, "json-ld"))
+                break
+    for name in ("og:title", "twitter:title", "dc.title", "headline", "title", "sailthru.title"):
+        found = st.first_meta(name)
+        if found:
+            metas.append((found[0], "meta"))
+    title_el = root.find(".//title")
+    title = clean_text(title_el.text_content()) if title_el is not None else ""
+    if title:
+        metas.append((title, "title"))
+    best: tuple[float, str, HtmlElement] | None = None
+    for tag in ("h1", "h2"):
+        for el in root.iter(tag):
+            text = clean_text(el.text_content())
+            if not text or len(text) > 300:
+                continue
+            score = max((similarity(text, m) for m, _ in metas), default=0.0)
+            if tag == "h2":
+                score -= 0.1
+            if best is None or score > best[0] + 1e-9:
+                best = (score, text, el)
+        if best and best[0] >= 0.6:
+            break
+    if best is not None and best[0] >= 0.5:
+        return best[1], "dom", best[2]
+    if metas:
+        text, source = metas[0]
+        if source == "title" or (source == "meta" and _SEPARATORS.search(text)):
+            text = strip_site_suffix(text, site_names)
+        return text, source, None
+    h1s = [clean_text(el.text_content()) for el in root.iter("h1")]
+    h1s = [h for h in h1s if h]
+    if len(h1s) == 1:
+        return h1s[0], "dom", next(root.iter("h1"))
+    return None, None, None
+
+
+def find_standfirst(heading: HtmlElement | None) -> str | None:
+    """The standfirst shown right after the headline, by class words."""
+    if heading is None:
+        return None
+    container = heading.getparent()
+    for _ in range(3):
+        if container is None:
+            return None
+        for el in container.iter("p", "div", "h2", "span"):
+            tokens = class_tokens(el)
+            joined = "-".join(tokens)
+            if any(t in _STANDFIRST for t in tokens) or any(f"-{s}" in f"-{joined}" for s in
+                                                             ("standfirst", "dek", "subtitle",
+                                                              "subheadline")):
+                text = clean_text(el.text_content())
+                if 20 <= len(text) <= 600:
+                    return text
+        container = container.getparent()
+    return None
