@@ -113,7 +113,7 @@ def caption_of(box: HtmlElement, base: str | None, credit_selector: str | None =
 
 def _in_bad_context(el: HtmlElement, stop: HtmlElement) -> bool:
     for anc in el.iterancestors():
-        if anc is stop:
+        if anc is stop or anc.tag in ("body", "html", "article", "main"):
             return False
         if anc.tag in ("a", "aside", "nav", "footer", "li") or set(class_tokens(anc)) & _BAD_CONTEXT:
             return True

@@ -47,6 +47,9 @@ _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\
 _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
+Shown = tuple[PageDate, bool, str, HtmlElement]  # date, says "updated", source, element
+
+
 @dataclass(frozen=True, slots=True)
 class FoundDate:
     value: PageDate
@@ -70,7 +73,7 @@ def _from_structured(st: Structured, keys: tuple[str, ...], metas: tuple[str, ..
             continue
         for key in keys:
             text = as_text(obj.get(key))
-            parsed = parse_iso(text) if text else None
+            parsed = (parse_iso(text) or parse_human(text)) if text else None
             if parsed and _plausible(parsed, now):
                 return FoundDate(parsed, source)
         if source == "json-ld":
@@ -90,39 +93,85 @@ def _from_structured(st: Structured, keys: tuple[str, ...], metas: tuple[str, ..
 
 
 def _in_teaser(el: HtmlElement) -> bool:
-    for anc in el.iterancestors():
+    for depth, anc in enumerate(el.iterancestors()):
+        if anc.tag in ("body", "html", "article", "main") or depth > 10:
+            return False
         if anc.tag in ("aside", "nav", "footer") or set(class_tokens(anc)) & _NOT_ARTICLE:
             return True
     return False
 
 
+def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
+    if not text or len(text) > 200 or not any(ch.isdigit() for ch in text):
+        return None
+    return parse_human(text, month_first=month_first, year=year)
+
+
 def _visible_dates(root: HtmlElement, month_first: bool, now: datetime | None,
-                   limit: int = 12) -> list[tuple[PageDate, bool, str]]:
+                   year: int | None, limit: int = 12) -> list[Shown]:
     """Dates written for readers, in document order: (date, says-updated, source)."""
-    found: list[tuple[PageDate, bool, str]] = []
+    found: list[Shown] = []
     for el in root.iter("time"):
         text = clean_text(el.text_content())
         machine = el.get("datetime") or ""
-        parsed = parse_human(text, month_first=month_first) if text else None
+        parsed = _parse_shown(text, month_first, year)
         if parsed is None and machine:
             parsed = parse_iso(machine)
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
-            context = f"{text} {' '.join(class_tokens(el))} {el.getparent().text or '' if el.getparent() is not None else ''}"
-            found.append((parsed, bool(_UPDATED.search(context)), "time"))
+            parent = el.getparent()
+            around = clean_text(parent.text_content()) if parent is not None else ""
+            context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
+            found.append((parsed, bool(_UPDATED.search(context)), "time", el))
             if len(found) >= limit:
                 break
     for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
         if not set(class_tokens(el)) & _DATE_WORDS:
             continue
         text = clean_text(el.text_content())
-        if not text or len(text) > 200:
-            continue
-        parsed = parse_human(text, month_first=month_first)
+        parsed = _parse_shown(text, month_first, year)
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
-            found.append((parsed, bool(_UPDATED.search(text)), "dom"))
+            found.append((parsed, bool(_UPDATED.search(text)), "dom", el))
             if len(found) >= 2 * limit:
                 break
     return found
+
+
+def _header_dates(root: HtmlElement, heading: HtmlElement | None, top: HtmlElement | None,
+                  month_first: bool, now: datetime | None, year: int | None) -> list[Shown]:
+    """Dates in the short texts between the headline and the body (bylines, datelines)."""
+    if heading is None:
+        return []
+    start = heading.getparent() if heading.getparent() is not None else heading
+    found: list[Shown] = []
+    started = False
+    seen = 0
+    for el in root.iter():
+        if el is start:
+            started = True
+        if not started or not isinstance(el.tag, str):
+            continue
+        seen += 1
+        if el is heading or any(a is heading for a in el.iterancestors()):
+            continue
+        if el is top or seen > 400 or el.tag == "p" and len(el.text_content()) > 200:
+            break
+        if el.tag in ("span", "div", "p", "li", "time", "small", "em", "strong", "b", "font",
+                      "a", "td", "abbr", "address", "dd", "h4", "h5", "h6"):
+            text = clean_text(el.text_content())
+            parsed = _parse_shown(text, month_first, year)
+            if parsed and _plausible(parsed, now):
+                found.append((parsed, bool(_UPDATED.search(text)), "dom", el))
+    return found
+
+
+def _local_machine_dates(st: Structured, now: datetime | None) -> list[PageDate]:
+    out = []
+    for name in PUBLISHED_META:
+        for value in st.meta.get(name, ()):
+            parsed = parse_iso(value) or parse_human(value)
+            if parsed and parsed.offset is None and _plausible(parsed, now):
+                out.append(parsed)
+    return out
 
 
 def _url_date(url: str | None) -> PageDate | None:
@@ -139,20 +188,21 @@ def _url_date(url: str | None) -> PageDate | None:
     return None
 
 
-def _as_readers_see(machine: PageDate, shown: list[tuple[PageDate, bool, str]]) -> PageDate:
+def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
     """The machine date moved to the day readers are shown, when they are shown one."""
-    for visible, updated, _ in shown:
-        if updated:
-            continue
+    if machine.time is None:
+        return machine  # a bare day has no time zone to get wrong
+    ordered = [s for s in shown if not s[1]] + [s for s in shown if s[1]]
+    for visible, _, _, _ in ordered:
         delta = abs((visible.day - machine.day).days)
         if delta == 0:
             return machine
         if delta != 1:
             continue
+        if visible.time is not None and visible.offset is not None:
+            return visible
         if machine.instant() is None:
-            return machine if machine.time else visible
-        if visible.offset is not None:
-            return machine.at_offset(visible.offset)
+            return visible
         if visible.time is not None:
             for minutes in range(-12 * 60, 14 * 60 + 1, 30):
                 moved = machine.at_offset(minutes)
@@ -163,17 +213,27 @@ def _as_readers_see(machine: PageDate, shown: list[tuple[PageDate, bool, str]]) 
 
 
 def find_dates(root: HtmlElement, st: Structured, url: str | None, now: datetime | None,
-               header: HtmlElement | None) -> tuple[FoundDate | None, FoundDate | None]:
+               scope: HtmlElement | None, heading: HtmlElement | None = None,
+               top: HtmlElement | None = None) -> tuple[FoundDate | None, FoundDate | None]:
     """(published, modified) with where each came from."""
     lang = (st.lang or "en").lower()
     month_first = lang.startswith("en-us") or lang in ("en", "")
     published = _from_structured(st, ("datePublished", "dateCreated", "uploadDate"),
                                  PUBLISHED_META, now)
     modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
-    scope = header if header is not None else root
-    shown = _visible_dates(scope, month_first, now)
-    if not shown and scope is not root:
-        shown = _visible_dates(root, month_first, now)
+    year = published.value.day.year if published else None
+    shown = _header_dates(root, heading, top, month_first, now, year)
+    seen = {id(s[3]) for s in shown}
+    shown += [s for s in _visible_dates(scope if scope is not None else root, month_first, now,
+                                        year) if id(s[3]) not in seen]
+    if scope is not None:
+        seen = {id(s[3]) for s in shown}
+        shown += [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
+    if published is not None and published.value.offset == 0:
+        # UTC metadata hides the local day; a local (zone-less) machine date shows it. (Not the
+        # URL: its date is often the editor's day, not the one shown.)
+        local = _local_machine_dates(st, now)
+        shown += [(d, False, "meta", root) for d in local]
     if published is not None:
         moved = _as_readers_see(published.value, shown)
         if moved != published.value:

@@ -38,7 +38,9 @@ _ISO = re.compile(
     r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?\s*(Z|[+-]\d{2}:?\d{2}|[+-]\d{2}(?!\d))?)?"
 )
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?(Z|[+-]\d{4})?$")
-_SLASHED_YMD = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?!\d)")
+_SLASHED_YMD = re.compile(
+    r"(?<!\d)(\d{4})\s*(?:[/.]|年)\s*(\d{1,2})\s*(?:[/.]|月)\s*(\d{1,2})(?:日|(?!\d))"
+)
 _NUMERIC_DMY = re.compile(r"(?<![\d/.])(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?!\d)")
 _MDY = re.compile(
     rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\.?,?\s+(\d{{4}})(?!\d)", re.I
@@ -47,6 +49,7 @@ _DMY = re.compile(
     rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er|º)?\.?\s*(?:de\s+|of\s+)?({_MONTH_RE})\.?,?\s+(?:de\s+)?(\d{{4}})(?!\d)",
     re.I,
 )
+_MD_NOYEAR = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*,?\s*\d{{4}})", re.I)
 _TIME = re.compile(
     r"^\D{0,12}?(\d{1,2})[:.h](\d{2})(?::(\d{2}))?\s*(a\.?m\.?|p\.?m\.?)?\s*"
     r"(\(?(?:[A-Z]{2,5}|GMT[+-]\d{1,2}|UTC[+-]\d{1,2})\)?)?",
@@ -161,8 +164,10 @@ def parse_iso(text: str) -> PageDate | None:
     return None
 
 
-def parse_human(text: str, *, month_first: bool = True) -> PageDate | None:
-    """The first date written for people in text, with its time and zone when they follow."""
+def parse_human(text: str, *, month_first: bool = True, year: int | None = None
+                ) -> PageDate | None:
+    """The first date written for people in text, with its time and zone when they follow.
+    With `year`, a day written without one ("Posted Nov 18, 8:19 PM") is read in that year."""
     best: tuple[int, date, int] | None = None  # (position, day, end)
     for pattern, order in ((_MDY, "mdy"), (_DMY, "dmy")):
         match = pattern.search(text)
@@ -188,14 +193,23 @@ def parse_human(text: str, *, month_first: bool = True) -> PageDate | None:
             day = _make(c, a, b) or _make(c, b, a)
         if day:
             best = (match.start(), day, match.end())
+    if best is None and year is not None and len(text) <= 40:
+        match = _MD_NOYEAR.search(text)
+        if match:
+            day = _make(year, _MONTHS[match.group(1).lower()], int(match.group(2)))
+            if day:
+                best = (match.start(), day, match.end())
     if best is None:
-        iso = parse_iso(text)
-        return iso
+        return parse_iso(text)
     _, day, end = best
     hms, offset = _time_after(text[end : end + 40])
     if hms is None:
         # "9:07 pm EST Nov 19, 2019": a time written before the date.
-        before = re.search(r"(\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*[A-Z]{0,5})\W{0,4}$", text[: best[0]], re.I)
+        before = re.search(
+            r"(\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*[A-Z]{0,5})\W{0,4}(?:\w+day\W{0,3})?$",
+            text[: best[0]],
+            re.I,
+        )
         if before:
             hms, offset = _time_after(before.group(1))
     return PageDate(day, hms, offset if hms else None)

@@ -129,18 +129,18 @@ def _assemble(page: Page, st: Structured, base: str | None, rules: SiteRules | N
                         if c is not None]
             caption_src = "rule"
 
+    date_scope = scope if scope is not None and scope.tag not in ("body", "html") else None
+    published, modified = dates_mod.find_dates(root, st, url, now, date_scope, heading, top)
     if not headline:
         raise NotAnArticle(url, "no headline")
     body_text = sum(len(b.text) for b in blocks)
-    is_article = st.article is not None or any(
+    is_article = published is not None or st.article is not None or any(
         v.lower() == "article" for v in st.meta.get("og:type", ())
     )
     if not blocks or body_text < _MIN_BODY_CHARS and not is_article:
         raise NotAnArticle(url, f"no article body ({body_text} characters of text)")
     blocks = [b for b in blocks if b.text != headline or b.kind != BlockKind.HEADING]
 
-    date_scope = scope if scope is not None and scope.tag not in ("body", "html") else None
-    published, modified = dates_mod.find_dates(root, st, url, now, date_scope)
     pub_iso = published.value.iso() if published else None
     mod_iso = modified.value.iso() if modified else None
     if published:

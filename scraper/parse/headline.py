@@ -69,27 +69,50 @@ def find_headline(root: HtmlElement, st: Structured, site_names: list[str]
     for tag in ("h1", "h2"):
         for el in root.iter(tag):
             text = clean_text(el.text_content())
-            if not text or len(text) > 300:
+            if not text or len(text) > 300 or _is_logo(el):
                 continue
             score = max((similarity(text, m) for m, _ in metas), default=0.0)
             if tag == "h2":
                 score -= 0.1
+            if el.get("itemprop") == "headline":
+                score += 0.3
             if best is None or score > best[0] + 1e-9:
                 best = (score, text, el)
         if best and best[0] >= 0.6:
             break
     if best is not None and best[0] >= 0.5:
         return best[1], "dom", best[2]
+    # No heading agrees with the metadata: the visible <h1> still is what readers see.
+    shown = [el for el in root.iter("h1") if _plausible_heading(el)]
+    if len(shown) == 1:
+        return clean_text(shown[0].text_content()), "dom", shown[0]
     if metas:
         text, source = metas[0]
         if source == "title" or (source == "meta" and _SEPARATORS.search(text)):
             text = strip_site_suffix(text, site_names)
         return text, source, None
-    h1s = [clean_text(el.text_content()) for el in root.iter("h1")]
-    h1s = [h for h in h1s if h]
-    if len(h1s) == 1:
-        return h1s[0], "dom", next(root.iter("h1"))
     return None, None, None
+
+
+def _is_logo(el: HtmlElement) -> bool:
+    """A heading that is one link to the site's front page (or holds only the logo image)."""
+    links = list(el.iter("a"))
+    if len(links) == 1:
+        href = (links[0].get("href") or "").split("?")[0]
+        path = href.split("://", 1)[-1]
+        path = path.split("/", 1)[1] if "/" in path else ""
+        if not path.strip("/") or href in ("/", "#"):
+            return True
+    return not clean_text(el.text_content()) or "logo" in " ".join(
+        (el.get("class") or "", el.get("id") or "")
+    ).lower()
+
+
+def _plausible_heading(el: HtmlElement) -> bool:
+    text = clean_text(el.text_content())
+    if _is_logo(el) or len(text) < 10 or len(text) > 300:
+        return False
+    return not any(a.tag in ("nav", "footer", "aside") for a in el.iterancestors())
 
 
 def find_standfirst(heading: HtmlElement | None) -> str | None:
