@@ -31,6 +31,19 @@ _BAD_CONTEXT = frozenset(
     "more recirc outbrain taboola widget nav menu footer comments comment card cards thumbnail "
     "thumbnails playlist video player carousel-nav ad ads advert advertisement".split()
 )
+_CONTROL_WORDS = frozenset(
+    "truncated truncate more less toggle expand collapse close button btn icon hide show "
+    "enlarge zoom count counter number index".split()
+)
+_PREFIX = re.compile(r"^(?:image|media|photo) caption\s*", re.I)
+_JUNK = re.compile(
+    r"^(?:caption|close|caption close|key|expand|enlarge|hide caption|toggle caption|image|photo|"
+    r"media playback is unsupported on your device|advert|advertisement|\d+|"
+    r"\d+\s*(?:/|of)\s*\d+)$",
+    re.I,
+)
+_IMAGE_BOX_WORDS = frozenset("image img photo picture pic media foto imagen bild figure".split())
+_CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
 _TRAILING_CREDIT = re.compile(
     r"""\s*(
         \((?:[^()]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock)[^()]*)\)
@@ -43,6 +56,8 @@ _TRAILING_CREDIT = re.compile(
 
 
 def _is_credit_el(el: HtmlElement) -> bool:
+    if el.tag == "cite" or el.get("data-role") in ("copyright", "credit"):
+        return True
     tokens = class_tokens(el)
     joined = "-".join(tokens)
     return bool(set(tokens) & _CREDIT_WORDS) or any(p in joined for p in _CREDIT_PARTS)
@@ -51,8 +66,31 @@ def _is_credit_el(el: HtmlElement) -> bool:
 def _is_caption_el(el: HtmlElement) -> bool:
     if el.tag == "figcaption":
         return True
-    joined = "-".join(class_tokens(el))
+    tokens = class_tokens(el)
+    if set(tokens) & _CONTROL_WORDS or any(t.startswith(("without", "no", "has")) for t in tokens):
+        return False
+    joined = "-".join(tokens)
     return any(p in joined for p in _CAPTION_PARTS)
+
+
+def _is_control(el: HtmlElement) -> bool:
+    """Caption widgets that are not caption text: "less"/"more" toggles, truncated copies."""
+    return bool(set(class_tokens(el)) & _CONTROL_WORDS)
+
+
+def _text(el: HtmlElement) -> str:
+    """Visible caption text without toggles and truncated duplicates."""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        parts.append(node.text or "")
+        for child in node:
+            if isinstance(child.tag, str) and not _is_control(child):
+                walk(child)
+            parts.append(child.tail or "")
+
+    walk(el)
+    return _PREFIX.sub("", clean_text(" ".join(parts)))
 
 
 def split_credit(text: str) -> tuple[str, str | None]:
@@ -86,7 +124,7 @@ def caption_of(box: HtmlElement, base: str | None, credit_selector: str | None =
                ) -> Caption | None:
     """The caption of a figure-like box (a <figure> or a caption container)."""
     holders = [el for el in box.iter() if isinstance(el.tag, str) and el is not box
-               and _is_caption_el(el)]
+               and _is_caption_el(el) and not _is_credit_el(el) and _text(el)]
     holder = holders[0] if holders else (box if box.tag != "figure" else None)
     if credit_selector:
         credit_els = [el for el in box.xpath(_css_to_xpath(credit_selector)) if el is not box]
@@ -95,55 +133,102 @@ def caption_of(box: HtmlElement, base: str | None, credit_selector: str | None =
                       and _is_credit_el(el) and not any(_is_credit_el(a)
                                                         for a in el.iterancestors()
                                                         if a is not box)]
-    credit = " ".join(t for t in (clean_text(c.text_content()) for c in credit_els) if t) or None
-    text = clean_text(holder.text_content()) if holder is not None else ""
+    credit = " ".join(t for t in (_text(c) for c in credit_els) if t) or None
+    text = _text(holder) if holder is not None else ""
     if credit:
         for c in credit_els:
-            ctext = clean_text(c.text_content())
+            ctext = _text(c)
             if ctext and ctext in text:
                 text = clean_text(text.replace(ctext, " "))
     elif text:
         text, credit = split_credit(text)
-    if not text and not credit:
-        return None
-    if len(text) > 800:
+    if _JUNK.match(text):
+        text = ""
+    if not text and not credit or len(text) > 800:
         return None
     return Caption(text, credit, _image_url(box, base))
 
 
-def _in_bad_context(el: HtmlElement, stop: HtmlElement) -> bool:
+def _in_bad_context(el: HtmlElement, article: set[HtmlElement]) -> bool:
+    """Inside a link, list item, aside or related/promo box below the article's container."""
     for anc in el.iterancestors():
-        if anc is stop or anc.tag in ("body", "html", "article", "main"):
+        if anc in article or anc.tag in ("body", "html"):
             return False
-        if anc.tag in ("a", "aside", "nav", "footer", "li") or set(class_tokens(anc)) & _BAD_CONTEXT:
+        if anc.tag in ("a", "aside", "nav", "footer"):
+            return True
+        if set(class_tokens(anc)) & _BAD_CONTEXT:
             return True
     return False
 
 
-def find_captions(scope: HtmlElement, start: HtmlElement | None, end: HtmlElement | None,
-                  base: str | None) -> list[tuple[Caption, HtmlElement]]:
-    """The article's figures in document order, within [start, end] when given."""
-    boxes: list[HtmlElement] = []
-    inside = start is None
-    last = _last_descendant(end) if end is not None else None
-    claimed: set[HtmlElement] = set()
-    for el in scope.iter():
-        if el is start:
-            inside = True
-        if inside and isinstance(el.tag, str) and (el.tag == "figure" or _is_caption_el(el)):
-            if not _within(el, claimed):
-                box = el if el.tag == "figure" else _caption_box(el)
-                if box not in claimed:
-                    boxes.append(box)
-                    claimed.add(box)
-        if el is last:
+def _loose_caption(img: HtmlElement) -> HtmlElement | None:
+    """A caption with no caption markup: the short italic/centred line right after an image,
+    or the text beside the image in a small image-named box."""
+    unit = img
+    while (parent := unit.getparent()) is not None and parent.tag in ("a", "p", "span", "div",
+                                                                      "picture", "center"):
+        if clean_text(parent.text_content()) or len(parent) > 2:
             break
+        unit = parent
+    sibling = unit.getnext()
+    while sibling is not None and not isinstance(sibling.tag, str):
+        sibling = sibling.getnext()
+    if sibling is not None and sibling.tag != "img":
+        inner = [c for c in sibling if isinstance(c.tag, str)]
+        styled = sibling.tag in _CAPTION_TAGS or (
+            len(inner) == 1 and inner[0].tag in _CAPTION_TAGS
+            and not clean_text((sibling.text or "") + (inner[0].tail or ""))
+        )
+        text = clean_text(sibling.text_content())
+        if styled and 3 <= len(text) <= 300 and not (unit.tail or "").strip():
+            return sibling
+    box = unit.getparent()
+    for _ in range(3):
+        if box is None or box.tag in ("body", "article", "main"):
+            break
+        if set(class_tokens(box)) & _IMAGE_BOX_WORDS:
+            text = clean_text(box.text_content())
+            if 3 <= len(text) <= 400 and next(box.iter("img"), None) is img and not any(
+                p is not box for p in box.iter("p", "h1", "h2", "h3", "li")
+                if len(p.text_content()) > 300
+            ):
+                return box
+        box = box.getparent()
+    return None
+
+
+def find_captions(scope: HtmlElement, start: HtmlElement | None, end: HtmlElement | None,
+                  base: str | None, *, before: int = 60) -> list[tuple[Caption, HtmlElement]]:
+    """The article's figures in document order: from a little before `start` (lead images sit
+    above headlines) to the end of `end` (the body container)."""
+    elements = [el for el in scope.iter() if isinstance(el.tag, str)]
+    index = {el: n for n, el in enumerate(elements)}
+    first = max(0, index.get(start, 0) - before) if start is not None else 0
+    last = index.get(_last_descendant(end), len(elements) - 1) if end is not None else len(elements) - 1
+    article: set[HtmlElement] = set()
+    if end is not None:
+        article = {end, *end.iterancestors()}
+    boxes: list[tuple[HtmlElement, HtmlElement | None]] = []  # (box, loose caption element)
+    claimed: set[HtmlElement] = set()
+    for el in elements[first : last + 1]:
+        if el in claimed or _within(el, claimed):
+            continue
+        if el.tag == "figure" or _is_caption_el(el):
+            box = el if el.tag == "figure" else _caption_box(el)
+            if box not in claimed:
+                boxes.append((box, None))
+                claimed.add(box)
+        elif el.tag == "img":
+            loose = _loose_caption(el)
+            if loose is not None and loose not in claimed:
+                boxes.append((loose, el))
+                claimed.add(loose)
     out: list[tuple[Caption, HtmlElement]] = []
     texts: set[str] = set()
-    for box in boxes:
-        if _in_bad_context(box, scope):
+    for box, img in boxes:
+        if _in_bad_context(box, article):
             continue
-        caption = caption_of(box, base)
+        caption = caption_of(box, base) if img is None else _loose_caption_of(box, img, base)
         if caption is None:
             continue
         key = f"{caption.text}|{caption.credit}"
@@ -152,6 +237,15 @@ def find_captions(scope: HtmlElement, start: HtmlElement | None, end: HtmlElemen
         texts.add(key)
         out.append((caption, box))
     return out
+
+
+def _loose_caption_of(el: HtmlElement, img: HtmlElement, base: str | None) -> Caption | None:
+    text, credit = split_credit(_text(el))
+    if _JUNK.match(text):
+        text = ""
+    if not text and not credit:
+        return None
+    return Caption(text, credit, _image_url(img, base))
 
 
 def _caption_box(el: HtmlElement) -> HtmlElement:
