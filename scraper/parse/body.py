@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from archive.record import Block, BlockKind
+from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import BLOCK_TAGS, HEADING_TAGS, HtmlElement, class_tokens, clean_text
 
 _BOILERPLATE_WORDS = frozenset(
@@ -49,6 +50,7 @@ _PARAGRAPHISH = frozenset(("p", "pre", "blockquote", "li", "dd", "dt", "h2", "h3
 _TAG_BONUS = {"div": 5, "article": 10, "section": 3, "main": 3, "pre": 3, "td": 3,
               "blockquote": 3, "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3,
               "dt": -3, "li": -3, "form": -3, "th": -5, "h2": -5, "h3": -5, "h4": -5}
+_WORD = re.compile(r"\w+")
 _BR_SPLIT = re.compile(r"\n[ \t\r\f\v\u00a0]*\n")
 _JUNK_LINE = re.compile(
     r"^(advertisement|advertising|sponsored|share( this| on)?\b|read more\b|read next\b|"
@@ -56,7 +58,21 @@ _JUNK_LINE = re.compile(
     r"follow (us|me)\b|sign up\b|subscribe\b|listen to\b|watch:|image:|photo:|getty images|"
     r"©|\(c\)|copyright\b|all rights reserved|tags?:|filed under\b|posted in\b|"
     r"leave a comment|\d+ comments?\b|comments?\b|continue reading\b|recommended\b|"
-    r"skip to\b|download the\b|get the\b.*\bapp\b|loading\b)",
+    r"skip to\b|download the\b|get the\b.*\bapp\b|loading\b|updated\b|published\b|"
+    r"posted\b|last (updated|modified)\b|by\s+[A-Z][\w.'\-]+(\s+[A-Z][\w.'\-]+){0,3}\s*([-|,•·]|$)|"
+    r"have a (news )?tip\b)",
+    re.I,
+)
+# Newsletter and contact boxes that survive as single short paragraphs anywhere in the text.
+_JUNK_ANYWHERE = re.compile(
+    r"\bnewsletters?\b|\bsign up\b|\bsubscribe\b|\b(?:may|can) be reached at\b|"
+    r"\bfollow (?:him|her|them|us|me) on\b|\ball rights reserved\b",
+    re.I,
+)
+_DATE_ONLY = re.compile(
+    r"^[\W\d_]*(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s*)?"
+    r"(?:[a-zé]{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{1,2}\.?\s+[a-zé]{3,10}\.?\s+\d{4}|"
+    r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4})(?:\s*(?:at\s*)?\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*[a-z]{0,4})?[\W_]*$",
     re.I,
 )
 
@@ -91,6 +107,16 @@ def is_boilerplate(el: HtmlElement) -> bool:
         return bool(set(tokens) & {"share", "sharing", "social", "related", "comments",
                                    "newsletter", "byline", "caption", "promo", "tags", "meta"})
     return bool(set(tokens) & _BOILERPLATE_WORDS) or any(p in joined for p in _BOILERPLATE_PARTS)
+
+
+_INLINE_JUNK = frozenset(
+    "caption credit credits share sharing social byline sronly tooltip popup hover rollover "
+    "ad ads advert advertisement".split()
+)
+
+
+def _inline_junk(el: HtmlElement) -> bool:
+    return bool(set(class_tokens(el)) & _INLINE_JUNK)
 
 
 def _kind(el: HtmlElement) -> BlockKind:
@@ -137,7 +163,10 @@ def _segment(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None,
         if not isinstance(tag, str):
             parts.append(child.tail or "")
             continue
-        if skip is not None and skip(child):
+        inline = tag not in BLOCK_TAGS and tag not in _SKIP_TAGS and not _has_block(child)
+        # Inline elements are only dropped for what is never prose (captions, share widgets,
+        # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
+        if skip is not None and (skip(child) if not inline else _inline_junk(child)):
             parts.append(" ")
             parts.append(child.tail or "")
             continue
@@ -237,6 +266,8 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
                 top = parent
                 break
             parent = parent.getparent()
+    top = _grow(top, blocks, body)
+    top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
@@ -261,6 +292,44 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
             ):
                 chosen.append(sibling)
     return top, chosen
+
+
+def _grow(top: HtmlElement, blocks: list[TextBlock], body: HtmlElement) -> HtmlElement:
+    """Climb from the best container while the parent adds mostly prose: articles split into
+    several sibling sections (each scored on its own) are taken whole."""
+    order = {el: n for n, el in enumerate(body.iter())}
+    spans = [(order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks]
+
+    def sums(el: HtmlElement) -> tuple[int, int]:
+        first = order.get(el, -1)
+        last_el = el
+        while len(last_el):
+            last_el = last_el[-1]
+        last = order.get(last_el, first)
+        good = total = 0
+        for at, n, prose in spans:
+            if first <= at <= last:
+                total += n
+                if prose:
+                    good += n
+        return good, total
+
+    good, total = sums(top)
+    best = node = top
+    while (parent := node.getparent()) is not None and parent.tag not in ("body", "html"):
+        node = parent
+        p_good, p_total = sums(parent)
+        extra_good, extra_total = p_good - good, p_total - total
+        if extra_total <= 0:
+            continue  # a wrapper with nothing else in it
+        if p_good < 1.3 * good or extra_good / extra_total < 0.75:
+            break
+        best, good, total = parent, p_good, p_total
+    return best
+
+
+def _is_prose(block: TextBlock) -> bool:
+    return len(block.text) >= 40 and block.link_density < 0.3
 
 
 def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
@@ -297,16 +366,39 @@ def extract_blocks(containers: list[HtmlElement], *, exclude: set[str] | None = 
     return _trim(out)
 
 
+def word_key(text: str) -> str:
+    """Text compared by its words only (captions vs body blocks differ in spacing)."""
+    return " ".join(_WORD.findall(text.casefold()))
+
+
 def _keep(block: TextBlock, exclude: set[str]) -> bool:
     text = block.text
-    if text in exclude:
+    if word_key(text) in exclude:
         return False
     n = len(text)
     if block.link_density > 0.5 and n < 400:
         return False
-    if n < 140 and _JUNK_LINE.match(text):
+    if n < 140 and _JUNK_LINE.match(text) or n < 90 and is_dateline(text):
+        return False
+    if n < 200 and _JUNK_ANYWHERE.search(text):
         return False
     return any(ch.isalnum() for ch in text)
+
+
+_DATE_WORDS = re.compile(
+    r"\b(?:updated|published|posted|modified|on|at|am|pm|a\.m|p\.m|[A-Z]{2,4}|gmt|utc|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|mon|tue|wed|thu|fri|sat|sun)\b|\d+",
+    re.I,
+)
+
+
+def is_dateline(text: str) -> bool:
+    """A line that is only a date (and time, zone, "Updated"): page furniture, not prose."""
+    if parse_human(text) is None:
+        return False
+    rest = _DATE_WORDS.sub(" ", text)
+    rest = " ".join(w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in MONTH_NAMES)
+    return len(rest) < 3
 
 
 def _looks_like_heading(block: TextBlock) -> bool:

@@ -64,6 +64,15 @@ def _jsonld_body(st: Structured) -> list[Block]:
     return [Block(clean_text(p)) for p in _NEWLINES.split(text) if clean_text(p)]
 
 
+def _description(st: Structured) -> str | None:
+    if st.article is not None:
+        text = as_text(st.article.get("description"))
+        if text:
+            return text
+    found = st.first_meta("og:description", "description", "twitter:description")
+    return found[0] if found else None
+
+
 def _words(blocks: list[Block]) -> int:
     return sum(len(b.text.split()) for b in blocks)
 
@@ -111,7 +120,9 @@ def _assemble(page: Page, st: Structured, base: str | None, rules: SiteRules | N
     scope = _lca(start, top) if heading is not None else top
     captions = [c for c, _ in captions_mod.find_captions(body_root, start, chosen[-1], base)]
     caption_src = "dom"
-    exclude = {c.text for c in captions} | {f"{c.text} {c.credit}" for c in captions if c.credit}
+    exclude = {body_mod.word_key(c.text) for c in captions} | {
+        body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
+    }
     blocks = body_mod.extract_blocks(chosen, exclude=exclude)
     body_src = "dom"
     structured_body = _jsonld_body(st)
@@ -133,6 +144,12 @@ def _assemble(page: Page, st: Structured, base: str | None, rules: SiteRules | N
     published, modified = dates_mod.find_dates(root, st, url, now, date_scope, heading, top)
     if not headline:
         raise NotAnArticle(url, "no headline")
+    if not blocks and published is not None:
+        # A dated notice with no prose on the page (alerts, one-line forum posts): its text is
+        # the description the page gives of itself.
+        description = _description(st)
+        if description:
+            blocks, body_src = [Block(description)], "meta-description"
     body_text = sum(len(b.text) for b in blocks)
     is_article = published is not None or st.article is not None or any(
         v.lower() == "article" for v in st.meta.get("og:type", ())
