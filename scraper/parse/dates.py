@@ -47,6 +47,10 @@ _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\
 _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
+_HEADER_TAGS = frozenset(
+    "span div p li time small em strong b i font a td abbr address dd dt h4 h5 h6 dl section "
+    "header".split()
+)
 Shown = tuple[PageDate, bool, str, HtmlElement]  # date, says "updated", source, element
 
 
@@ -137,30 +141,35 @@ def _visible_dates(root: HtmlElement, month_first: bool, now: datetime | None,
 
 
 def _header_dates(root: HtmlElement, heading: HtmlElement | None, top: HtmlElement | None,
-                  month_first: bool, now: datetime | None, year: int | None) -> list[Shown]:
-    """Dates in the short texts between the headline and the body (bylines, datelines)."""
+                  month_first: bool, now: datetime | None, year: int | None,
+                  before: int = 40) -> list[Shown]:
+    """Dates in the short texts around the headline and up to the body: bylines, datelines,
+    including loose text nodes ("기사입력 : 2018-09-28 17:32") next to other markup."""
     if heading is None:
         return []
-    start = heading.getparent() if heading.getparent() is not None else heading
+    elements = [el for el in root.iter() if isinstance(el.tag, str)]
+    try:
+        at = elements.index(heading)
+    except ValueError:
+        return []
+    inside_heading = {heading, *heading.iterdescendants()}
+    skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
-    started = False
-    seen = 0
-    for el in root.iter():
-        if el is start:
-            started = True
-        if not started or not isinstance(el.tag, str):
-            continue
-        seen += 1
-        if el is heading or any(a is heading for a in el.iterancestors()):
-            continue
-        if el is top or seen > 400 or el.tag == "p" and len(el.text_content()) > 200:
+    for n, el in enumerate(elements[max(0, at - before) :], start=max(0, at - before)):
+        if n > at + 400 or n > at and el.tag == "p" and len(el.text_content()) > 200:
             break
-        if el.tag in ("span", "div", "p", "li", "time", "small", "em", "strong", "b", "font",
-                      "a", "td", "abbr", "address", "dd", "h4", "h5", "h6"):
-            text = clean_text(el.text_content())
-            parsed = _parse_shown(text, month_first, year)
+        if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
+            skipped.update(el.iterdescendants())
+        if el in skipped or el in inside_heading or el.tag not in _HEADER_TAGS or _in_teaser(el):
+            continue
+        text = clean_text(el.text_content())
+        texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
+        for candidate in texts:
+            parsed = _parse_shown(candidate, month_first, year)
             if parsed and _plausible(parsed, now):
-                found.append((parsed, bool(_UPDATED.search(text)), "dom", el))
+                source = "time" if el.tag == "time" else "dom"
+                found.append((parsed, bool(_UPDATED.search(candidate)), source, el))
+                break
     return found
 
 
@@ -216,8 +225,9 @@ def find_dates(root: HtmlElement, st: Structured, url: str | None, now: datetime
                scope: HtmlElement | None, heading: HtmlElement | None = None,
                top: HtmlElement | None = None) -> tuple[FoundDate | None, FoundDate | None]:
     """(published, modified) with where each came from."""
-    lang = (st.lang or "en").lower()
-    month_first = lang.startswith("en-us") or lang in ("en", "")
+    locale = st.first_meta("og:locale")
+    lang = (st.lang or (locale[0] if locale else "")).lower().replace("_", "-")
+    month_first = lang in ("en", "en-us")
     published = _from_structured(st, ("datePublished", "dateCreated", "uploadDate"),
                                  PUBLISHED_META, now)
     modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
@@ -240,7 +250,10 @@ def find_dates(root: HtmlElement, st: Structured, url: str | None, now: datetime
             published = FoundDate(moved, f"{published.source}+dom")
     elif shown:
         original = [s for s in shown if not s[1]] or shown
-        published = FoundDate(original[0][0], original[0][2])
+        # A <time> element near the headline is both visible and machine-readable.
+        timed = [s for s in original if s[2] == "time"]
+        pick = (timed or original)[0]
+        published = FoundDate(pick[0], pick[2])
     else:
         from_url = _url_date(url)
         if from_url and _plausible(from_url, now):

@@ -90,8 +90,23 @@ def find_headline(root: HtmlElement, st: Structured, site_names: list[str]
         text, source = metas[0]
         if source == "title" or (source == "meta" and _SEPARATORS.search(text)):
             text = strip_site_suffix(text, site_names)
-        return text, source, None
+        return text, source, _shown_as(root, text)
     return None, None, None
+
+
+_TITLE_TAGS = ("h3", "h4", "dt", "div", "p", "span", "td", "strong", "b", "font", "a")
+
+
+def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:
+    """The element showing a metadata headline on the page, when one does (not <title>)."""
+    probe = headline[:12]
+    body = root.find("body")
+    if body is None or not probe:
+        return None
+    for el in body.iter(*_TITLE_TAGS):
+        if el.text and probe in el.text and clean_text(el.text_content()) == headline:
+            return el
+    return None
 
 
 def _is_logo(el: HtmlElement) -> bool:
