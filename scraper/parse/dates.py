@@ -105,6 +105,15 @@ def _in_teaser(el: HtmlElement) -> bool:
     return False
 
 
+def _says_updated(text: str) -> bool:
+    """"Updated Nov 19" is a modified date; "Nov 19 / Updated 2 hours ago" is not."""
+    match = _UPDATED.search(text)
+    if not match:
+        return False
+    first_digit = next((n for n, ch in enumerate(text) if ch.isdigit()), len(text))
+    return match.start() < first_digit
+
+
 def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
     if not text or len(text) > 200 or not any(ch.isdigit() for ch in text):
         return None
@@ -134,7 +143,7 @@ def _visible_dates(root: HtmlElement, month_first: bool, now: datetime | None,
         text = clean_text(el.text_content())
         parsed = _parse_shown(text, month_first, year)
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
-            found.append((parsed, bool(_UPDATED.search(text)), "dom", el))
+            found.append((parsed, _says_updated(text), "dom", el))
             if len(found) >= 2 * limit:
                 break
     return found
@@ -167,8 +176,8 @@ def _header_dates(root: HtmlElement, heading: HtmlElement | None, top: HtmlEleme
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)
             if parsed and _plausible(parsed, now):
-                source = "time" if el.tag == "time" else "dom"
-                found.append((parsed, bool(_UPDATED.search(candidate)), source, el))
+                source = "header-time" if el.tag == "time" else "header"
+                found.append((parsed, _says_updated(candidate), source, el))
                 break
     return found
 
@@ -201,7 +210,8 @@ def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
     """The machine date moved to the day readers are shown, when they are shown one."""
     if machine.time is None:
         return machine  # a bare day has no time zone to get wrong
-    ordered = [s for s in shown if not s[1]] + [s for s in shown if s[1]]
+    # Near the headline first, then elsewhere; within each, original dates before updates.
+    ordered = sorted(shown, key=lambda s: (not s[2].startswith("header"), s[1]))
     for visible, _, _, _ in ordered:
         delta = abs((visible.day - machine.day).days)
         if delta == 0:
@@ -251,7 +261,7 @@ def find_dates(root: HtmlElement, st: Structured, url: str | None, now: datetime
     elif shown:
         original = [s for s in shown if not s[1]] or shown
         # A <time> element near the headline is both visible and machine-readable.
-        timed = [s for s in original if s[2] == "time"]
+        timed = [s for s in original if s[2].endswith("time")]
         pick = (timed or original)[0]
         published = FoundDate(pick[0], pick[2])
     else:
