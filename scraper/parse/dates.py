@@ -162,6 +162,7 @@ def _header_dates(root: HtmlElement, heading: HtmlElement | None, top: HtmlEleme
     except ValueError:
         return []
     inside_heading = {heading, *heading.iterdescendants()}
+    heading_text = clean_text(heading.text_content()) or "\0"
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
     for n, el in enumerate(elements[max(0, at - before) :], start=max(0, at - before)):
@@ -171,7 +172,7 @@ def _header_dates(root: HtmlElement, heading: HtmlElement | None, top: HtmlEleme
             skipped.update(el.iterdescendants())
         if el in skipped or el in inside_heading or el.tag not in _HEADER_TAGS or _in_teaser(el):
             continue
-        text = clean_text(el.text_content())
+        text = clean_text(el.text_content()).replace(heading_text, " ")
         texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)

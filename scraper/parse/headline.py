@@ -43,8 +43,12 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
     kept = [p for p in parts if p.casefold() not in lowered]
     if kept and len(kept) < len(parts):
         return " - ".join(kept) if len(kept) > 1 else kept[0]
+    # "Headline | Site" is the common order; a short first part is more likely the site.
+    first = parts[0]
+    if len(_tokens(first)) >= 3 or len(first) >= 15:
+        return first
     longest = max(parts, key=len)
-    return longest if len(_tokens(longest)) >= 3 else title
+    return longest if len(_tokens(longest)) >= 3 or len(longest) >= 15 else title
 
 
 def find_headline(root: HtmlElement, st: Structured, site_names: list[str]
@@ -65,13 +69,16 @@ def find_headline(root: HtmlElement, st: Structured, site_names: list[str]
     title = clean_text(title_el.text_content()) if title_el is not None else ""
     if title:
         metas.append((title, "title"))
+    # Headings are matched against the title without its site-name part, so that an <h1>
+    # holding the blog's or site's name does not pass for the article's heading.
+    compare = [strip_site_suffix(m, site_names) if src != "json-ld" else m for m, src in metas]
     best: tuple[float, str, HtmlElement] | None = None
     for tag in ("h1", "h2"):
         for el in root.iter(tag):
             text = clean_text(el.text_content())
             if not text or len(text) > 300 or _is_logo(el):
                 continue
-            score = max((similarity(text, m) for m, _ in metas), default=0.0)
+            score = max((similarity(text, m) for m in compare), default=0.0)
             if tag == "h2":
                 score -= 0.1
             if el.get("itemprop") == "headline":
@@ -83,7 +90,9 @@ def find_headline(root: HtmlElement, st: Structured, site_names: list[str]
     if best is not None and best[0] >= 0.5:
         return best[1], "dom", best[2]
     # No heading agrees with the metadata: the visible <h1> still is what readers see.
-    shown = [el for el in root.iter("h1") if _plausible_heading(el)]
+    site_parts = [p for m, _ in metas for p in _SEPARATORS.split(m)[1:]] + site_names
+    shown = [el for el in root.iter("h1") if _plausible_heading(el) and not any(
+        similarity(clean_text(el.text_content()), part) >= 0.8 for part in site_parts if part)]
     if len(shown) == 1:
         return clean_text(shown[0].text_content()), "dom", shown[0]
     if metas:
