@@ -26,8 +26,14 @@ log = logging.getLogger(__name__)
 __all__ = ["PARSER_NAME", "PARSER_VERSION", "content_to_json", "parse_html", "parse_page"]
 
 
-def parse_html(html: bytes, url: str | None, *, content_type: str | None = None,
-               rules: SiteRules | None = None, now: datetime | None = None) -> Content:
+def parse_html(
+    html: bytes,
+    url: str | None,
+    *,
+    content_type: str | None = None,
+    rules: SiteRules | None = None,
+    now: datetime | None = None,
+) -> Content:
     """Extract the article from page bytes. `now` (the fetch time) refuses future dates."""
     try:
         return extract(html, url, content_type=content_type, rules=rules, now=now)
@@ -44,5 +50,6 @@ def parse_page(page: RawPage, *, rules: SiteRules | None = None) -> Content:
     """Extract the article from a fetched page (final URL, Content-Type, fetch time)."""
     if not 200 <= page.status < 300:
         raise ParseError(page.final_url, f"HTTP {page.status} has no page to parse")
-    return parse_html(page.body, page.final_url, content_type=page.content_type, rules=rules,
-                      now=page.fetched_at)
+    return parse_html(
+        page.body, page.final_url, content_type=page.content_type, rules=rules, now=page.fetched_at
+    )

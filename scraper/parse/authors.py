@@ -15,12 +15,60 @@ from scraper.parse.dom import HtmlElement, class_tokens, clean_text
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
-    "ap associated press reuters afp agence france-presse bloomberg dpa efe ansa upi pti ians "
-    "xinhua tass ria novosti kyodo yonhap cnn bbc nyt staff editor editors editorial team admin "
-    "administrator desk newsroom news service wire wires correspondent reporter reporters "
-    "contributor guest web writer writers press release the".split()
+    [
+        "ap",
+        "associated",
+        "press",
+        "reuters",
+        "afp",
+        "agence",
+        "france-presse",
+        "bloomberg",
+        "dpa",
+        "efe",
+        "ansa",
+        "upi",
+        "pti",
+        "ians",
+        "xinhua",
+        "tass",
+        "ria",
+        "novosti",
+        "kyodo",
+        "yonhap",
+        "cnn",
+        "bbc",
+        "nyt",
+        "staff",
+        "editor",
+        "editors",
+        "editorial",
+        "team",
+        "admin",
+        "administrator",
+        "desk",
+        "newsroom",
+        "news",
+        "service",
+        "wire",
+        "wires",
+        "correspondent",
+        "reporter",
+        "reporters",
+        "contributor",
+        "guest",
+        "web",
+        "writer",
+        "writers",
+        "press",
+        "release",
+        "the",
+    ]
 )
-_BY = re.compile(r"^\s*(?:written\s+|posted\s+|reported\s+|words\s+|story\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*", re.I)
+_BY = re.compile(
+    r"^\s*(?:written\s+|posted\s+|reported\s+|words\s+|story\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
+    re.I,
+)
 _SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\|| · )\s*", re.I)
 _NOISE = re.compile(
     r"\S+@\S+|https?://\S+|@\w+|\b(?:updated|published|posted)\b.*$|\d.*$|\(.*?\)",
@@ -32,8 +80,30 @@ _ROLE = re.compile(
     re.I,
 )
 _NAME_WORD = re.compile(r"^(?:[A-ZÀ-ÖØ-ÞĀ-ſ][\w'’.\-]*|[a-z]{1,3}|d'|O'\w+|Mc\w+)$")
-_PARTICLES = frozenset("de da del della di du van von der den la le bin al el y e".split())
-_BYLINE_WORDS = frozenset("byline author authors author-name byline-name writer contributor".split())
+_PARTICLES = frozenset(
+    [
+        "de",
+        "da",
+        "del",
+        "della",
+        "di",
+        "du",
+        "van",
+        "von",
+        "der",
+        "den",
+        "la",
+        "le",
+        "bin",
+        "al",
+        "el",
+        "y",
+        "e",
+    ]
+)
+_BYLINE_WORDS = frozenset(
+    ["byline", "author", "authors", "author-name", "byline-name", "writer", "contributor"]
+)
 
 
 def clean_name(raw: str, outlets: set[str]) -> list[str]:
@@ -55,7 +125,10 @@ def _is_person(text: str, outlets: set[str]) -> bool:
     lower = text.lower()
     if lower in outlets or any(o and o in lower for o in outlets if len(o) > 3):
         return False
-    if all(w.lower().strip(".") in _AGENCIES for w in words) or lower.split()[0] in ("staff", "the"):
+    if all(w.lower().strip(".") in _AGENCIES for w in words) or lower.split()[0] in (
+        "staff",
+        "the",
+    ):
         return False
     capitalised = [w for w in words if w.lower() not in _PARTICLES]
     return all(_NAME_WORD.match(w) and w[0].isupper() for w in capitalised) and not any(
@@ -78,21 +151,37 @@ def _jsonld_people(value: Any) -> list[str]:
     return out
 
 
-def find_authors(root: HtmlElement, st: Structured, scope: HtmlElement | None,
-                 outlets: set[str]) -> tuple[list[str], str | None]:
+def find_authors(
+    root: HtmlElement, st: Structured, scope: HtmlElement | None, outlets: set[str]
+) -> tuple[list[str], str | None]:
     """(names, source) from the most specific evidence that yields any person."""
     sources: list[tuple[str, list[str]]] = []
     if st.article is not None:
         sources.append(("json-ld", _jsonld_people(st.article.get("author"))))
-    metas = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
-             "dcterms.creator", "byl", "citation_author")
+    metas = (
+        "author",
+        "article:author",
+        "parsely-author",
+        "sailthru.author",
+        "dc.creator",
+        "dcterms.creator",
+        "byl",
+        "citation_author",
+    )
     sources.append(("meta", [v for m in metas for v in st.meta.get(m, ()) if "://" not in v]))
-    sources.append(("microdata", [clean_text(el.get("content") or el.text_content())
-                                  for el in st.itemprops.get("author", ())]))
+    sources.append(
+        (
+            "microdata",
+            [
+                clean_text(el.get("content") or el.text_content())
+                for el in st.itemprops.get("author", ())
+            ],
+        )
+    )
     area = scope if scope is not None else root
     dom = [clean_text(a.text_content()) for a in area.xpath(".//a[@rel='author']")]
     for el in area.iter("div", "span", "p", "a", "address", "li"):
-        if set(class_tokens(el)) & _BYLINE_WORDS:
+        if class_tokens(el) & _BYLINE_WORDS:
             dom.append(clean_text(el.text_content()))
             if len(dom) > 12:
                 break

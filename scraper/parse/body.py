@@ -20,36 +20,233 @@ from dataclasses import dataclass
 
 from archive.record import Block, BlockKind
 from scraper.parse.datetext import MONTH_NAMES, parse_human
-from scraper.parse.dom import BLOCK_TAGS, HEADING_TAGS, HtmlElement, class_tokens, clean_text
+from scraper.parse.dom import (
+    BLOCK_TAGS,
+    HEADING_TAGS,
+    HtmlElement,
+    class_joined,
+    class_tokens,
+    clean_text,
+)
 
 _BOILERPLATE_WORDS = frozenset(
-    "comment comments commentlist disqus share shares sharing sharebar social socials "
-    "related relatedposts newsletter newsletters subscribe subscription signup promo promos "
-    "advert advertisement advertising ad ads adunit dfp sponsor sponsored outbrain taboola "
-    "recommended recommendations recirc popular trending sidebar widget widgets footer "
-    "breadcrumb breadcrumbs byline bylines caption captions credit credits tags tag topics "
-    "nav navigation navbar menu toolbar pagination pager teaser teasers banner cookie cookies "
-    "modal popup overlay masthead printfriendly jump skip disclaimer copyright author-bio "
-    "authorbox bio readmore moreon follow donate "
-    "paywall login signin rating ratings print email sronly dateline timestamp meta postmeta "
-    "metadata player playlist thumbnails keywords also".split()
+    [
+        "comment",
+        "comments",
+        "commentlist",
+        "disqus",
+        "share",
+        "shares",
+        "sharing",
+        "sharebar",
+        "social",
+        "socials",
+        "related",
+        "relatedposts",
+        "newsletter",
+        "newsletters",
+        "subscribe",
+        "subscription",
+        "signup",
+        "promo",
+        "promos",
+        "advert",
+        "advertisement",
+        "advertising",
+        "ad",
+        "ads",
+        "adunit",
+        "dfp",
+        "sponsor",
+        "sponsored",
+        "outbrain",
+        "taboola",
+        "recommended",
+        "recommendations",
+        "recirc",
+        "popular",
+        "trending",
+        "sidebar",
+        "widget",
+        "widgets",
+        "footer",
+        "breadcrumb",
+        "breadcrumbs",
+        "byline",
+        "bylines",
+        "caption",
+        "captions",
+        "credit",
+        "credits",
+        "tags",
+        "tag",
+        "topics",
+        "nav",
+        "navigation",
+        "navbar",
+        "menu",
+        "toolbar",
+        "pagination",
+        "pager",
+        "teaser",
+        "teasers",
+        "banner",
+        "cookie",
+        "cookies",
+        "modal",
+        "popup",
+        "overlay",
+        "masthead",
+        "printfriendly",
+        "jump",
+        "skip",
+        "disclaimer",
+        "copyright",
+        "author-bio",
+        "authorbox",
+        "bio",
+        "readmore",
+        "moreon",
+        "follow",
+        "donate",
+        "paywall",
+        "login",
+        "signin",
+        "rating",
+        "ratings",
+        "print",
+        "email",
+        "sronly",
+        "dateline",
+        "timestamp",
+        "meta",
+        "postmeta",
+        "metadata",
+        "player",
+        "playlist",
+        "thumbnails",
+        "keywords",
+        "also",
+    ]
 )
-_BOILERPLATE_PARTS = ("share", "social", "related", "comment", "newsletter", "outbrain",
-                      "taboola", "promo", "advert", "subscri", "recirc", "byline", "caption",
-                      "sidebar", "breadcrumb", "sponsor", "recommend", "signup", "trending")
+_BOILERPLATE_PARTS = (
+    "share",
+    "social",
+    "related",
+    "comment",
+    "newsletter",
+    "outbrain",
+    "taboola",
+    "promo",
+    "advert",
+    "subscri",
+    "recirc",
+    "byline",
+    "caption",
+    "sidebar",
+    "breadcrumb",
+    "sponsor",
+    "recommend",
+    "signup",
+    "trending",
+)
 _GOOD_WORDS = frozenset(
-    "article articles body content contents entry main post story text prose richtext "
-    "articlebody article-body story-body blog column".split()
+    [
+        "article",
+        "articles",
+        "body",
+        "content",
+        "contents",
+        "entry",
+        "main",
+        "post",
+        "story",
+        "text",
+        "prose",
+        "richtext",
+        "articlebody",
+        "article-body",
+        "story-body",
+        "blog",
+        "column",
+    ]
 )
-_GOOD_PARTS = ("articlebody", "storybody", "article-body", "story-body", "postbody",
-               "entry-content", "post-content", "article-content", "articletext", "story-text")
-_SKIP_TAGS = frozenset(("nav", "aside", "footer", "figure", "figcaption", "form", "h1", "dialog",
-                        "menu", "picture", "audio", "video", "map", "label", "caption"))
-_PARAGRAPHISH = frozenset(("p", "pre", "blockquote", "li", "dd", "dt", "h2", "h3", "h4", "h5",
-                           "h6", "td", "th", "font", "span", "b", "strong", "em", "i", "a"))
-_TAG_BONUS = {"div": 5, "article": 10, "section": 3, "main": 3, "pre": 3, "td": 3,
-              "blockquote": 3, "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3,
-              "dt": -3, "li": -3, "form": -3, "th": -5, "h2": -5, "h3": -5, "h4": -5}
+_GOOD_PARTS = (
+    "articlebody",
+    "storybody",
+    "article-body",
+    "story-body",
+    "postbody",
+    "entry-content",
+    "post-content",
+    "article-content",
+    "articletext",
+    "story-text",
+)
+_SKIP_TAGS = frozenset(
+    (
+        "nav",
+        "aside",
+        "footer",
+        "figure",
+        "figcaption",
+        "form",
+        "h1",
+        "dialog",
+        "menu",
+        "picture",
+        "audio",
+        "video",
+        "map",
+        "label",
+        "caption",
+    )
+)
+_PARAGRAPHISH = frozenset(
+    (
+        "p",
+        "pre",
+        "blockquote",
+        "li",
+        "dd",
+        "dt",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "td",
+        "th",
+        "font",
+        "span",
+        "b",
+        "strong",
+        "em",
+        "i",
+        "a",
+    )
+)
+_TAG_BONUS = {
+    "div": 5,
+    "article": 10,
+    "section": 3,
+    "main": 3,
+    "pre": 3,
+    "td": 3,
+    "blockquote": 3,
+    "address": -3,
+    "ol": -3,
+    "ul": -3,
+    "dl": -3,
+    "dd": -3,
+    "dt": -3,
+    "li": -3,
+    "form": -3,
+    "th": -5,
+    "h2": -5,
+    "h3": -5,
+    "h4": -5,
+}
 _WORD = re.compile(r"\w+")
 _BR_SPLIT = re.compile(r"\n[ \t\r\f\v\u00a0]*\n")
 _JUNK_LINE = re.compile(
@@ -101,22 +298,52 @@ def is_boilerplate(el: HtmlElement) -> bool:
     tokens = class_tokens(el)
     if not tokens:
         return False
-    joined = "-".join(tokens)
-    if set(tokens) & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
+    joined = class_joined(el)
+    if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
         # "article-sharebar" is still a share bar; "article-content" is content.
-        return bool(set(tokens) & {"share", "sharing", "social", "related", "comments",
-                                   "newsletter", "byline", "caption", "promo", "tags", "meta"})
-    return bool(set(tokens) & _BOILERPLATE_WORDS) or any(p in joined for p in _BOILERPLATE_PARTS)
+        return bool(
+            tokens
+            & {
+                "share",
+                "sharing",
+                "social",
+                "related",
+                "comments",
+                "newsletter",
+                "byline",
+                "caption",
+                "promo",
+                "tags",
+                "meta",
+            }
+        )
+    return bool(tokens & _BOILERPLATE_WORDS) or any(p in joined for p in _BOILERPLATE_PARTS)
 
 
 _INLINE_JUNK = frozenset(
-    "caption credit credits share sharing social byline sronly tooltip popup hover rollover "
-    "ad ads advert advertisement".split()
+    [
+        "caption",
+        "credit",
+        "credits",
+        "share",
+        "sharing",
+        "social",
+        "byline",
+        "sronly",
+        "tooltip",
+        "popup",
+        "hover",
+        "rollover",
+        "ad",
+        "ads",
+        "advert",
+        "advertisement",
+    ]
 )
 
 
 def _inline_junk(el: HtmlElement) -> bool:
-    return bool(set(class_tokens(el)) & _INLINE_JUNK)
+    return bool(class_tokens(el) & _INLINE_JUNK)
 
 
 def _kind(el: HtmlElement) -> BlockKind:
@@ -134,16 +361,22 @@ def _has_block(el: HtmlElement) -> bool:
     return any(d is not el for d in el.iter(*BLOCK_TAGS))
 
 
-def segment(root: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None,
-            max_depth: int = 300) -> list[TextBlock]:
+def segment(
+    root: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None, max_depth: int = 300
+) -> list[TextBlock]:
     """Text blocks under root, in document order; subtrees where skip(el) is true are left out."""
     out: list[TextBlock] = []
     _segment(root, skip, out, 0, max_depth)
     return out
 
 
-def _segment(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None,
-             out: list[TextBlock], depth: int, max_depth: int) -> None:
+def _segment(
+    el: HtmlElement,
+    skip: Callable[[HtmlElement], bool] | None,
+    out: list[TextBlock],
+    depth: int,
+    max_depth: int,
+) -> None:
     parts: list[str] = [el.text or ""]
     links = 0
 
@@ -193,11 +426,11 @@ def _weight(el: HtmlElement) -> int:
     tokens = class_tokens(el)
     if not tokens:
         return 0
-    joined = "-".join(tokens)
+    joined = class_joined(el)
     weight = 0
-    if set(tokens) & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
+    if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
         weight += 25
-    if set(tokens) & _BOILERPLATE_WORDS or any(p in joined for p in _BOILERPLATE_PARTS):
+    if tokens & _BOILERPLATE_WORDS or any(p in joined for p in _BOILERPLATE_PARTS):
         weight -= 25
     return weight
 
@@ -281,7 +514,9 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
             continue
         if _prune(sibling):
             continue
-        bonus = top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
+        bonus = (
+            top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
+        )
         if scores.get(sibling, 0.0) + bonus >= threshold:
             chosen.append(sibling)
         elif sibling.tag == "p":
@@ -347,8 +582,9 @@ def _extract_skip(container: HtmlElement) -> Callable[[HtmlElement], bool]:
     return skip
 
 
-def extract_blocks(containers: list[HtmlElement], *, exclude: set[str] | None = None
-                   ) -> list[Block]:
+def extract_blocks(
+    containers: list[HtmlElement], *, exclude: set[str] | None = None
+) -> list[Block]:
     """The paragraphs and subheadings of the chosen containers, in order."""
     exclude = exclude or set()
     out: list[Block] = []
@@ -378,7 +614,7 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
     n = len(text)
     if block.link_density > 0.5 and n < 400:
         return False
-    if n < 140 and _JUNK_LINE.match(text) or n < 90 and is_dateline(text):
+    if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
         return False
     if n < 200 and _JUNK_ANYWHERE.search(text):
         return False
@@ -403,7 +639,9 @@ def is_dateline(text: str) -> bool:
 
 def _looks_like_heading(block: TextBlock) -> bool:
     el = block.el
-    if len(block.text) > 120 or block.text.endswith((".", ",", ";", ":")) and len(block.text) > 60:
+    if len(block.text) > 120 or (
+        block.text.endswith((".", ",", ";", ":")) and len(block.text) > 60
+    ):
         return False
     children = [c for c in el if isinstance(c.tag, str) and c.tag != "br"]
     if len(children) != 1 or children[0].tag not in ("strong", "b"):

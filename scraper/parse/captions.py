@@ -17,23 +17,96 @@ from urllib.parse import urljoin
 from cssselect import GenericTranslator
 
 from archive.record import Caption
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text
+from scraper.parse.dom import HtmlElement, class_joined, class_tokens, clean_text
 
 _CREDIT_WORDS = frozenset(
-    "credit credits copyright photographer attribution source byline author imagecredit "
-    "photocredit courtesy rights".split()
+    [
+        "credit",
+        "credits",
+        "copyright",
+        "photographer",
+        "attribution",
+        "source",
+        "byline",
+        "author",
+        "imagecredit",
+        "photocredit",
+        "courtesy",
+        "rights",
+    ]
 )
 _CREDIT_PARTS = ("credit", "copyright", "photographer", "attribution", "courtesy")
-_CAPTION_PARTS = ("caption", "figcaption", "cutline", "legend", "imgtext", "image-text",
-                  "photo-text", "bildunterschrift", "leyenda", "legende", "didascalia")
+_CAPTION_PARTS = (
+    "caption",
+    "figcaption",
+    "cutline",
+    "legend",
+    "imgtext",
+    "image-text",
+    "photo-text",
+    "bildunterschrift",
+    "leyenda",
+    "legende",
+    "didascalia",
+)
 _BAD_CONTEXT = frozenset(
-    "related recommended recommendations teaser teasers promo promos sidebar trending popular "
-    "more recirc outbrain taboola widget nav menu footer comments comment card cards thumbnail "
-    "thumbnails playlist video player carousel-nav ad ads advert advertisement".split()
+    [
+        "related",
+        "recommended",
+        "recommendations",
+        "teaser",
+        "teasers",
+        "promo",
+        "promos",
+        "sidebar",
+        "trending",
+        "popular",
+        "more",
+        "recirc",
+        "outbrain",
+        "taboola",
+        "widget",
+        "nav",
+        "menu",
+        "footer",
+        "comments",
+        "comment",
+        "card",
+        "cards",
+        "thumbnail",
+        "thumbnails",
+        "playlist",
+        "video",
+        "player",
+        "carousel-nav",
+        "ad",
+        "ads",
+        "advert",
+        "advertisement",
+    ]
 )
 _CONTROL_WORDS = frozenset(
-    "truncated truncate more less toggle expand collapse close button btn icon hide show "
-    "enlarge zoom count counter number index".split()
+    [
+        "truncated",
+        "truncate",
+        "more",
+        "less",
+        "toggle",
+        "expand",
+        "collapse",
+        "close",
+        "button",
+        "btn",
+        "icon",
+        "hide",
+        "show",
+        "enlarge",
+        "zoom",
+        "count",
+        "counter",
+        "number",
+        "index",
+    ]
 )
 _PREFIX = re.compile(r"^(?:image|media|photo) caption\s*", re.I)
 _JUNK = re.compile(
@@ -42,7 +115,9 @@ _JUNK = re.compile(
     r"\d+\s*(?:/|of)\s*\d+)$",
     re.I,
 )
-_IMAGE_BOX_WORDS = frozenset("image img photo picture pic media foto imagen bild figure".split())
+_IMAGE_BOX_WORDS = frozenset(
+    ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
+)
 _CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
 _TRAILING_CREDIT = re.compile(
     r"""\s*(
@@ -59,23 +134,23 @@ def _is_credit_el(el: HtmlElement) -> bool:
     if el.tag == "cite" or el.get("data-role") in ("copyright", "credit"):
         return True
     tokens = class_tokens(el)
-    joined = "-".join(tokens)
-    return bool(set(tokens) & _CREDIT_WORDS) or any(p in joined for p in _CREDIT_PARTS)
+    joined = class_joined(el)
+    return bool(tokens & _CREDIT_WORDS) or any(p in joined for p in _CREDIT_PARTS)
 
 
 def _is_caption_el(el: HtmlElement) -> bool:
     if el.tag == "figcaption":
         return True
     tokens = class_tokens(el)
-    if set(tokens) & _CONTROL_WORDS or any(t.startswith(("without", "no", "has")) for t in tokens):
+    if tokens & _CONTROL_WORDS or any(t.startswith(("without", "no", "has")) for t in tokens):
         return False
-    joined = "-".join(tokens)
+    joined = class_joined(el)
     return any(p in joined for p in _CAPTION_PARTS)
 
 
 def _is_control(el: HtmlElement) -> bool:
     """Caption widgets that are not caption text: "less"/"more" toggles, truncated copies."""
-    return bool(set(class_tokens(el)) & _CONTROL_WORDS)
+    return bool(class_tokens(el) & _CONTROL_WORDS)
 
 
 def _text(el: HtmlElement) -> str:
@@ -102,8 +177,9 @@ def split_credit(text: str) -> tuple[str, str | None]:
     credit = match.group(1).strip()
     head = text[: match.start()].rstrip()
     # A capitalised phrase with a slash is only a credit after a finished sentence.
-    if credit[0].isupper() and not credit.lower().startswith(("photo", "image", "picture", "credit",
-                                                               "source", "foto", "bild")):
+    if credit[0].isupper() and not credit.lower().startswith(
+        ("photo", "image", "picture", "credit", "source", "foto", "bild")
+    ):
         if head and not head.endswith((".", "!", "?", "\u201d", '"', ")")):
             return text, None
     return head, credit
@@ -120,19 +196,31 @@ def _image_url(el: HtmlElement, base: str | None) -> str | None:
     return None
 
 
-def caption_of(box: HtmlElement, base: str | None, credit_selector: str | None = None
-               ) -> Caption | None:
+def caption_of(
+    box: HtmlElement, base: str | None, credit_selector: str | None = None
+) -> Caption | None:
     """The caption of a figure-like box (a <figure> or a caption container)."""
-    holders = [el for el in box.iter() if isinstance(el.tag, str) and el is not box
-               and _is_caption_el(el) and not _is_credit_el(el) and _text(el)]
+    holders = [
+        el
+        for el in box.iter()
+        if isinstance(el.tag, str)
+        and el is not box
+        and _is_caption_el(el)
+        and not _is_credit_el(el)
+        and _text(el)
+    ]
     holder = holders[0] if holders else (box if box.tag != "figure" else None)
     if credit_selector:
         credit_els = [el for el in box.xpath(_css_to_xpath(credit_selector)) if el is not box]
     else:
-        credit_els = [el for el in box.iter() if isinstance(el.tag, str) and el is not box
-                      and _is_credit_el(el) and not any(_is_credit_el(a)
-                                                        for a in el.iterancestors()
-                                                        if a is not box)]
+        credit_els = [
+            el
+            for el in box.iter()
+            if isinstance(el.tag, str)
+            and el is not box
+            and _is_credit_el(el)
+            and not any(_is_credit_el(a) for a in el.iterancestors() if a is not box)
+        ]
     credit = " ".join(t for t in (_text(c) for c in credit_els) if t) or None
     text = _text(holder) if holder is not None else ""
     if credit:
@@ -144,7 +232,7 @@ def caption_of(box: HtmlElement, base: str | None, credit_selector: str | None =
         text, credit = split_credit(text)
     if _JUNK.match(text):
         text = ""
-    if not text and not credit or len(text) > 800:
+    if (not text and not credit) or len(text) > 800:
         return None
     return Caption(text, credit, _image_url(box, base))
 
@@ -156,7 +244,7 @@ def _in_bad_context(el: HtmlElement, article: set[HtmlElement]) -> bool:
             return False
         if anc.tag in ("a", "aside", "nav", "footer"):
             return True
-        if set(class_tokens(anc)) & _BAD_CONTEXT:
+        if class_tokens(anc) & _BAD_CONTEXT:
             return True
     return False
 
@@ -165,8 +253,14 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
     """A caption with no caption markup: the short italic/centred line right after an image,
     or the text beside the image in a small image-named box."""
     unit = img
-    while (parent := unit.getparent()) is not None and parent.tag in ("a", "p", "span", "div",
-                                                                      "picture", "center"):
+    while (parent := unit.getparent()) is not None and parent.tag in (
+        "a",
+        "p",
+        "span",
+        "div",
+        "picture",
+        "center",
+    ):
         if clean_text(parent.text_content()) or len(parent) > 2:
             break
         unit = parent
@@ -176,7 +270,8 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
     if sibling is not None and sibling.tag != "img":
         inner = [c for c in sibling if isinstance(c.tag, str)]
         styled = sibling.tag in _CAPTION_TAGS or (
-            len(inner) == 1 and inner[0].tag in _CAPTION_TAGS
+            len(inner) == 1
+            and inner[0].tag in _CAPTION_TAGS
             and not clean_text((sibling.text or "") + (inner[0].tail or ""))
         )
         text = clean_text(sibling.text_content())
@@ -186,25 +281,40 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
     for _ in range(3):
         if box is None or box.tag in ("body", "article", "main"):
             break
-        if set(class_tokens(box)) & _IMAGE_BOX_WORDS:
+        if class_tokens(box) & _IMAGE_BOX_WORDS:
             text = clean_text(box.text_content())
-            if 3 <= len(text) <= 400 and next(box.iter("img"), None) is img and not any(
-                p is not box for p in box.iter("p", "h1", "h2", "h3", "li")
-                if len(p.text_content()) > 300
+            if (
+                3 <= len(text) <= 400
+                and next(box.iter("img"), None) is img
+                and not any(
+                    p is not box
+                    for p in box.iter("p", "h1", "h2", "h3", "li")
+                    if len(p.text_content()) > 300
+                )
             ):
                 return box
         box = box.getparent()
     return None
 
 
-def find_captions(scope: HtmlElement, start: HtmlElement | None, end: HtmlElement | None,
-                  base: str | None, *, before: int = 60) -> list[tuple[Caption, HtmlElement]]:
+def find_captions(
+    scope: HtmlElement,
+    start: HtmlElement | None,
+    end: HtmlElement | None,
+    base: str | None,
+    *,
+    before: int = 60,
+) -> list[tuple[Caption, HtmlElement]]:
     """The article's figures in document order: from a little before `start` (lead images sit
     above headlines) to the end of `end` (the body container)."""
     elements = [el for el in scope.iter() if isinstance(el.tag, str)]
     index = {el: n for n, el in enumerate(elements)}
     first = max(0, index.get(start, 0) - before) if start is not None else 0
-    last = index.get(_last_descendant(end), len(elements) - 1) if end is not None else len(elements) - 1
+    last = (
+        index.get(_last_descendant(end), len(elements) - 1)
+        if end is not None
+        else len(elements) - 1
+    )
     article: set[HtmlElement] = set()
     if end is not None:
         article = {end, *end.iterancestors()}

@@ -22,9 +22,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9._:\-]+)", re.I)
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:\-]+)""", re.I
-)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:\-]+)""", re.I)
 _XML_DECL = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._:\-]+)""", re.I)
 # What browsers actually do with these labels (WHATWG Encoding standard).
 _ALIASES = {
@@ -99,7 +97,7 @@ def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, s
     for label, source in declared:
         codec = _codec(label)
         # Trust a declaration when the bytes agree; a few stray bytes are tolerated for UTF-8.
-        if codec and (_decodes(body, codec) or codec == "utf-8" and _mostly_utf8(body)):
+        if codec and (_decodes(body, codec) or (codec == "utf-8" and _mostly_utf8(body))):
             return codec, source
     if _decodes(body, "utf-8"):
         return "utf-8", "default"

@@ -23,33 +23,127 @@ from scraper.parse.dom import HtmlElement, class_tokens, clean_text
 from scraper.parse.structured import Structured, as_text
 
 PUBLISHED_META = (
-    "article:published_time", "og:published_time", "og:article:published_time",
-    "datepublished", "article.published", "publish-date", "publish_date", "publishdate",
-    "pubdate", "pub_date", "date.release", "dc.date.issued", "dcterms.issued",
-    "dc.date.created", "dcterms.created", "dc.date", "dcterms.date", "citation_publication_date",
-    "parsely-pub-date", "sailthru.date", "cxenseparse:recs:publishtime", "article_date_original",
-    "original-publish-date", "rnews:datepublished", "bt:pubdate", "date", "created", "dc.created",
+    "article:published_time",
+    "og:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "article.published",
+    "publish-date",
+    "publish_date",
+    "publishdate",
+    "pubdate",
+    "pub_date",
+    "date.release",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date.created",
+    "dcterms.created",
+    "dc.date",
+    "dcterms.date",
+    "citation_publication_date",
+    "parsely-pub-date",
+    "sailthru.date",
+    "cxenseparse:recs:publishtime",
+    "article_date_original",
+    "original-publish-date",
+    "rnews:datepublished",
+    "bt:pubdate",
+    "date",
+    "created",
+    "dc.created",
 )
 MODIFIED_META = (
-    "article:modified_time", "og:updated_time", "og:modified_time", "datemodified",
-    "article.updated", "dcterms.modified", "dc.date.modified", "last-modified", "lastmod",
+    "article:modified_time",
+    "og:updated_time",
+    "og:modified_time",
+    "datemodified",
+    "article.updated",
+    "dcterms.modified",
+    "dc.date.modified",
+    "last-modified",
+    "lastmod",
 )
 _DATE_WORDS = frozenset(
-    "date dates time timestamp published publish pubdate posted dateline datetime meta byline "
-    "article-date entry-date post-date updated info fecha data datum".split()
+    [
+        "date",
+        "dates",
+        "time",
+        "timestamp",
+        "published",
+        "publish",
+        "pubdate",
+        "posted",
+        "dateline",
+        "datetime",
+        "meta",
+        "byline",
+        "article-date",
+        "entry-date",
+        "post-date",
+        "updated",
+        "info",
+        "fecha",
+        "data",
+        "datum",
+    ]
 )
 _NOT_ARTICLE = frozenset(
-    "related recommended recommendations teaser teasers sidebar comment comments footer "
-    "promo trending popular most nav menu widget outbrain taboola rail more".split()
+    [
+        "related",
+        "recommended",
+        "recommendations",
+        "teaser",
+        "teasers",
+        "sidebar",
+        "comment",
+        "comments",
+        "footer",
+        "promo",
+        "trending",
+        "popular",
+        "most",
+        "nav",
+        "menu",
+        "widget",
+        "outbrain",
+        "taboola",
+        "rail",
+        "more",
+    ]
 )
 _UPDATED = re.compile(r"updated|modified|aktualisiert|mis à jour|actualizado", re.I)
-_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[^\d]|$)")
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
+)
 _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
 _HEADER_TAGS = frozenset(
-    "span div p li time small em strong b i font a td abbr address dd dt h4 h5 h6 dl section "
-    "header".split()
+    [
+        "span",
+        "div",
+        "p",
+        "li",
+        "time",
+        "small",
+        "em",
+        "strong",
+        "b",
+        "i",
+        "font",
+        "a",
+        "td",
+        "abbr",
+        "address",
+        "dd",
+        "dt",
+        "h4",
+        "h5",
+        "h6",
+        "dl",
+        "section",
+        "header",
+    ]
 )
 Shown = tuple[PageDate, bool, str, HtmlElement]  # date, says "updated", source, element
 
@@ -70,8 +164,9 @@ def _plausible(d: PageDate, now: datetime | None) -> bool:
     return d.day <= now.date() + timedelta(days=1) and d.day.year >= 1990
 
 
-def _from_structured(st: Structured, keys: tuple[str, ...], metas: tuple[str, ...],
-                     now: datetime | None) -> FoundDate | None:
+def _from_structured(
+    st: Structured, keys: tuple[str, ...], metas: tuple[str, ...], now: datetime | None
+) -> FoundDate | None:
     for obj, source in ((st.article, "json-ld"), (st.page, "json-ld-page")):
         if obj is None:
             continue
@@ -100,13 +195,13 @@ def _in_teaser(el: HtmlElement) -> bool:
     for depth, anc in enumerate(el.iterancestors()):
         if anc.tag in ("body", "html", "article", "main") or depth > 10:
             return False
-        if anc.tag in ("aside", "nav", "footer") or set(class_tokens(anc)) & _NOT_ARTICLE:
+        if anc.tag in ("aside", "nav", "footer") or class_tokens(anc) & _NOT_ARTICLE:
             return True
     return False
 
 
 def _says_updated(text: str) -> bool:
-    """"Updated Nov 19" is a modified date; "Nov 19 / Updated 2 hours ago" is not."""
+    """ "Updated Nov 19" is a modified date; "Nov 19 / Updated 2 hours ago" is not."""
     match = _UPDATED.search(text)
     if not match:
         return False
@@ -120,8 +215,9 @@ def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | N
     return parse_human(text, month_first=month_first, year=year)
 
 
-def _visible_dates(root: HtmlElement, month_first: bool, now: datetime | None,
-                   year: int | None, limit: int = 12) -> list[Shown]:
+def _visible_dates(
+    root: HtmlElement, month_first: bool, now: datetime | None, year: int | None, limit: int = 12
+) -> list[Shown]:
     """Dates written for readers, in document order: (date, says-updated, source)."""
     found: list[Shown] = []
     for el in root.iter("time"):
@@ -138,7 +234,7 @@ def _visible_dates(root: HtmlElement, month_first: bool, now: datetime | None,
             if len(found) >= limit:
                 break
     for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
-        if not set(class_tokens(el)) & _DATE_WORDS:
+        if not class_tokens(el) & _DATE_WORDS:
             continue
         text = clean_text(el.text_content())
         parsed = _parse_shown(text, month_first, year)
@@ -149,9 +245,15 @@ def _visible_dates(root: HtmlElement, month_first: bool, now: datetime | None,
     return found
 
 
-def _header_dates(root: HtmlElement, heading: HtmlElement | None, top: HtmlElement | None,
-                  month_first: bool, now: datetime | None, year: int | None,
-                  before: int = 40) -> list[Shown]:
+def _header_dates(
+    root: HtmlElement,
+    heading: HtmlElement | None,
+    top: HtmlElement | None,
+    month_first: bool,
+    now: datetime | None,
+    year: int | None,
+    before: int = 40,
+) -> list[Shown]:
     """Dates in the short texts around the headline and up to the body: bylines, datelines,
     including loose text nodes ("기사입력 : 2018-09-28 17:32") next to other markup."""
     if heading is None:
@@ -166,7 +268,7 @@ def _header_dates(root: HtmlElement, heading: HtmlElement | None, top: HtmlEleme
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
     for n, el in enumerate(elements[max(0, at - before) :], start=max(0, at - before)):
-        if n > at + 400 or n > at and el.tag == "p" and len(el.text_content()) > 200:
+        if n > at + 400 or (n > at and el.tag == "p" and len(el.text_content()) > 200):
             break
         if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
             skipped.update(el.iterdescendants())
@@ -232,21 +334,31 @@ def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
     return machine
 
 
-def find_dates(root: HtmlElement, st: Structured, url: str | None, now: datetime | None,
-               scope: HtmlElement | None, heading: HtmlElement | None = None,
-               top: HtmlElement | None = None) -> tuple[FoundDate | None, FoundDate | None]:
+def find_dates(
+    root: HtmlElement,
+    st: Structured,
+    url: str | None,
+    now: datetime | None,
+    scope: HtmlElement | None,
+    heading: HtmlElement | None = None,
+    top: HtmlElement | None = None,
+) -> tuple[FoundDate | None, FoundDate | None]:
     """(published, modified) with where each came from."""
     locale = st.first_meta("og:locale")
     lang = (st.lang or (locale[0] if locale else "")).lower().replace("_", "-")
     month_first = lang in ("en", "en-us")
-    published = _from_structured(st, ("datePublished", "dateCreated", "uploadDate"),
-                                 PUBLISHED_META, now)
+    published = _from_structured(
+        st, ("datePublished", "dateCreated", "uploadDate"), PUBLISHED_META, now
+    )
     modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
     year = published.value.day.year if published else None
     shown = _header_dates(root, heading, top, month_first, now, year)
     seen = {id(s[3]) for s in shown}
-    shown += [s for s in _visible_dates(scope if scope is not None else root, month_first, now,
-                                        year) if id(s[3]) not in seen]
+    shown += [
+        s
+        for s in _visible_dates(scope if scope is not None else root, month_first, now, year)
+        if id(s[3]) not in seen
+    ]
     if scope is not None:
         seen = {id(s[3]) for s in shown}
         shown += [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]

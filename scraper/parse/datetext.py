@@ -43,26 +43,60 @@ _SLASHED_YMD = re.compile(
     r"(?<!\d)(\d{4})\s*(?:[/.]|年)\s*(\d{1,2})\s*(?:[/.]|月)\s*(\d{1,2})(?:日|(?!\d))"
 )
 _NUMERIC_DMY = re.compile(r"(?<![\d/.])(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?!\d)")
-_MDY = re.compile(
-    rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\.?,?\s+(\d{{4}})(?!\d)", re.I
-)
+_MDY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\.?,?\s+(\d{{4}})(?!\d)", re.I)
 _DMY = re.compile(
     rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er|º)?\.?\s*(?:de\s+|of\s+)?({_MONTH_RE})\.?,?\s+(?:de\s+)?(\d{{4}})(?!\d)",
     re.I,
 )
-_MD_NOYEAR = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*,?\s*\d{{4}})", re.I)
+_MD_NOYEAR = re.compile(
+    rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*,?\s*\d{{4}})", re.I
+)
 _TIME = re.compile(
     r"^\D{0,12}?(\d{1,2})[:.h](\d{2})(?::(\d{2}))?\s*(a\.?m\.?|p\.?m\.?)?\s*"
     r"(\(?(?:[A-Z]{2,5}|GMT[+-]\d{1,2}|UTC[+-]\d{1,2})\)?)?",
     re.I,
 )
 _ZONES = {
-    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "BST": 60, "IST": 330, "CET": 60, "CEST": 120,
-    "MEZ": 60, "MESZ": 120, "EET": 120, "EEST": 180, "MSK": 180, "EST": -300, "EDT": -240,
-    "CST": -360, "CDT": -300, "MST": -420, "MDT": -360, "PST": -480, "PDT": -420,
-    "AKST": -540, "AKDT": -480, "HST": -600, "JST": 540, "KST": 540, "HKT": 480, "SGT": 480,
-    "AEST": 600, "AEDT": 660, "ACST": 570, "AWST": 480, "NZST": 720, "NZDT": 780, "PKT": 300,
-    "WIB": 420, "ICT": 420, "SAST": 120, "WAT": 60, "EAT": 180,
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "WET": 0,
+    "BST": 60,
+    "IST": 330,
+    "CET": 60,
+    "CEST": 120,
+    "MEZ": 60,
+    "MESZ": 120,
+    "EET": 120,
+    "EEST": 180,
+    "MSK": 180,
+    "EST": -300,
+    "EDT": -240,
+    "CST": -360,
+    "CDT": -300,
+    "MST": -420,
+    "MDT": -360,
+    "PST": -480,
+    "PDT": -420,
+    "AKST": -540,
+    "AKDT": -480,
+    "HST": -600,
+    "JST": 540,
+    "KST": 540,
+    "HKT": 480,
+    "SGT": 480,
+    "AEST": 600,
+    "AEDT": 660,
+    "ACST": 570,
+    "AWST": 480,
+    "NZST": 720,
+    "NZDT": 780,
+    "PKT": 300,
+    "WIB": 420,
+    "ICT": 420,
+    "SAST": 120,
+    "WAT": 60,
+    "EAT": 180,
 }
 _RFC2822 = re.compile(
     r"(?:\w{3},\s*)?(\d{1,2})\s+(\w{3})\s+(\d{4})\s+(\d{2}):(\d{2})(?::(\d{2}))?\s*([+-]\d{4}|GMT|UTC|[A-Z]{3})?"
@@ -165,8 +199,7 @@ def parse_iso(text: str) -> PageDate | None:
     return None
 
 
-def parse_human(text: str, *, month_first: bool = True, year: int | None = None
-                ) -> PageDate | None:
+def parse_human(text: str, *, month_first: bool = True, year: int | None = None) -> PageDate | None:
     """The first date written for people in text, with its time and zone when they follow.
     With `year`, a day written without one ("Posted Nov 18, 8:19 PM") is read in that year."""
     best: tuple[int, date, int] | None = None  # (position, day, end)
@@ -188,7 +221,7 @@ def parse_human(text: str, *, month_first: bool = True, year: int | None = None
         a, b, c = (int(g) for g in match.groups())
         if pattern is _SLASHED_YMD:
             day = _make(a, b, c)
-        elif a > 12 or not month_first and b <= 12:
+        elif a > 12 or (not month_first and b <= 12):
             day = _make(c, b, a)
         else:
             day = _make(c, a, b) or _make(c, b, a)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree, html
 
@@ -19,14 +20,69 @@ _SPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_NO_TOKENS: frozenset[str] = frozenset()
 
-_REMOVE = ("script", "style", "noscript", "template", "svg", "math", "button", "select",
-           "textarea", "input", "object", "embed", "canvas", "dialog", "iframe")
+_REMOVE = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "button",
+    "select",
+    "textarea",
+    "input",
+    "object",
+    "embed",
+    "canvas",
+    "dialog",
+    "iframe",
+)
 
 BLOCK_TAGS = frozenset(
-    "p div section article main td th li ul ol dl dd dt blockquote pre h1 h2 h3 h4 h5 h6 "
-    "table tbody thead tfoot tr figure figcaption header footer aside nav form center "
-    "body fieldset address hr details summary".split()
+    [
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "td",
+        "th",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dd",
+        "dt",
+        "blockquote",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "figure",
+        "figcaption",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "form",
+        "center",
+        "body",
+        "fieldset",
+        "address",
+        "hr",
+        "details",
+        "summary",
+    ]
 )
 HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
@@ -44,7 +100,9 @@ def clean_text(text: str | None) -> str:
     """Collapse runs of whitespace (including NBSP) to one space and strip the ends."""
     if not text:
         return ""
-    return _SPACE.sub(" ", text.replace("\u00ad", "").replace("\u200b", "")).strip()
+    if "\u00ad" in text or "\u200b" in text:
+        text = text.replace("\u00ad", "").replace("\u200b", "")
+    return " ".join(text.split())
 
 
 def text_of(el: HtmlElement) -> str:
@@ -55,10 +113,30 @@ def text_of(el: HtmlElement) -> str:
         return ""
 
 
-def class_tokens(el: HtmlElement) -> list[str]:
+def class_tokens(el: HtmlElement) -> frozenset[str]:
     """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
-    raw = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-    return [t for t in _TOKEN_SPLIT.split(raw) if t]
+    cls, ident = el.get("class"), el.get("id")
+    if not cls and not ident:
+        return _NO_TOKENS
+    return _tokens(f"{cls or ''} {ident or ''}")
+
+
+def class_joined(el: HtmlElement) -> str:
+    """The class/id words joined by '-', for substring tests ("articlebody", "sharebar")."""
+    cls, ident = el.get("class"), el.get("id")
+    if not cls and not ident:
+        return ""
+    return _joined(f"{cls or ''} {ident or ''}")
+
+
+@lru_cache(maxsize=8192)
+def _tokens(raw: str) -> frozenset[str]:
+    return frozenset(t for t in _TOKEN_SPLIT.split(raw.lower()) if t)
+
+
+@lru_cache(maxsize=8192)
+def _joined(raw: str) -> str:
+    return "-".join(t for t in _TOKEN_SPLIT.split(raw.lower()) if t)
 
 
 def class_string(el: HtmlElement) -> str:
@@ -66,7 +144,7 @@ def class_string(el: HtmlElement) -> str:
 
 
 def _is_hidden(el: HtmlElement) -> bool:
-    if el.get("hidden") is not None or el.get("aria-hidden") == "true" and el.tag != "span":
+    if el.get("hidden") is not None or (el.get("aria-hidden") == "true" and el.tag != "span"):
         return True
     style = el.get("style")
     return bool(style and _HIDDEN_STYLE.search(style))
@@ -78,14 +156,15 @@ def build_tree(text: str, url: str | None) -> Page:
     parser = html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
     root = html.document_fromstring(text, parser=parser)
     jsonld = [
-        s.text or ""
-        for s in root.iter("script")
-        if "ld+json" in (s.get("type") or "").lower()
+        s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
     etree.strip_elements(root, *_REMOVE, with_tail=False)
     hidden = [el for el in root.iter() if isinstance(el.tag, str) and _is_hidden(el)]
     for el in hidden:
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
-        if el.tag not in ("meta", "link", "time", "html", "body", "head") and el.getparent() is not None:
+        if (
+            el.tag not in ("meta", "link", "time", "html", "body", "head")
+            and el.getparent() is not None
+        ):
             el.drop_tree()
     return Page(root=root, jsonld=jsonld, url=url)

@@ -17,7 +17,9 @@ from scraper.parse import authors as authors_mod
 from scraper.parse import body as body_mod
 from scraper.parse import captions as captions_mod
 from scraper.parse import dates as dates_mod
-from scraper.parse import fields, headline as headline_mod, rules as rules_mod
+from scraper.parse import fields
+from scraper.parse import headline as headline_mod
+from scraper.parse import rules as rules_mod
 from scraper.parse.charset import decode_html
 from scraper.parse.datetext import parse_human, parse_iso
 from scraper.parse.dom import HtmlElement, Page, build_tree, clean_text
@@ -77,8 +79,14 @@ def _words(blocks: list[Block]) -> int:
     return sum(len(b.text.split()) for b in blocks)
 
 
-def extract(raw: bytes, url: str | None, *, content_type: str | None,
-            rules: SiteRules | None, now: datetime | None) -> Content:
+def extract(
+    raw: bytes,
+    url: str | None,
+    *,
+    content_type: str | None,
+    rules: SiteRules | None,
+    now: datetime | None,
+) -> Content:
     text, codec, codec_source = decode_html(raw, content_type)
     try:
         page = build_tree(text, url)
@@ -106,8 +114,14 @@ def _pick(prov: dict[str, str], name: str, value: object, source: str | None) ->
         prov[name] = source
 
 
-def _assemble(page: Page, st: Structured, base: str | None, rules: SiteRules | None,
-              now: datetime | None, prov: dict[str, str]) -> Content:
+def _assemble(
+    page: Page,
+    st: Structured,
+    base: str | None,
+    rules: SiteRules | None,
+    now: datetime | None,
+    prov: dict[str, str],
+) -> Content:
     root, url = page.root, page.url
     site, site_src = fields.site_name(st)
     _pick(prov, "site_name", site, site_src)
@@ -136,8 +150,11 @@ def _assemble(page: Page, st: Structured, base: str | None, rules: SiteRules | N
             blocks, body_src = rule_blocks, "rule"
         if rules.captions:
             boxes = rules_mod.elements(root, rules.captions, url)
-            captions = [c for c in (captions_mod.caption_of(b, base, rules.credit) for b in boxes)
-                        if c is not None]
+            captions = [
+                c
+                for c in (captions_mod.caption_of(b, base, rules.credit) for b in boxes)
+                if c is not None
+            ]
             caption_src = "rule"
 
     date_scope = scope if scope is not None and scope.tag not in ("body", "html") else None
@@ -151,10 +168,12 @@ def _assemble(page: Page, st: Structured, base: str | None, rules: SiteRules | N
         if description:
             blocks, body_src = [Block(description)], "meta-description"
     body_text = sum(len(b.text) for b in blocks)
-    is_article = published is not None or st.article is not None or any(
-        v.lower() == "article" for v in st.meta.get("og:type", ())
+    is_article = (
+        published is not None
+        or st.article is not None
+        or any(v.lower() == "article" for v in st.meta.get("og:type", ()))
     )
-    if not blocks or body_text < _MIN_BODY_CHARS and not is_article:
+    if not blocks or (body_text < _MIN_BODY_CHARS and not is_article):
         raise NotAnArticle(url, f"no article body ({body_text} characters of text)")
     blocks = [b for b in blocks if b.text != headline or b.kind != BlockKind.HEADING]
 
@@ -164,8 +183,7 @@ def _assemble(page: Page, st: Structured, base: str | None, rules: SiteRules | N
         prov["published"] = published.source
     if modified:
         prov["modified"] = modified.source
-    names, author_src = authors_mod.find_authors(root, st, date_scope,
-                                                 _outlets(st, site, url))
+    names, author_src = authors_mod.find_authors(root, st, date_scope, _outlets(st, site, url))
     subheadline = headline_mod.find_standfirst(heading)
     if rules is not None:
         pub_iso, _ = _rule_date(root, rules.published, url, pub_iso, prov, "published")
@@ -189,30 +207,57 @@ def _assemble(page: Page, st: Structured, base: str | None, rules: SiteRules | N
     if lead is None and captions and captions[0].image_url:
         lead, lead_src = captions[0].image_url, "caption"
     for name, value, source in (
-        ("headline", headline, head_src), ("body", blocks, body_src),
-        ("captions", captions, caption_src), ("authors", names, author_src),
-        ("subheadline", subheadline, "dom"), ("language", lang, lang_src),
-        ("section", section, section_src), ("tags", tag_list, tags_src),
-        ("canonical_url", canonical, canonical_src), ("lead_image", lead, lead_src),
+        ("headline", headline, head_src),
+        ("body", blocks, body_src),
+        ("captions", captions, caption_src),
+        ("authors", names, author_src),
+        ("subheadline", subheadline, "dom"),
+        ("language", lang, lang_src),
+        ("section", section, section_src),
+        ("tags", tag_list, tags_src),
+        ("canonical_url", canonical, canonical_src),
+        ("lead_image", lead, lead_src),
     ):
         _pick(prov, name, value, source)
     return Content(
-        headline=headline, body=tuple(blocks), subheadline=subheadline,
-        authors=tuple(names), published=pub_iso, modified=mod_iso, captions=tuple(captions),
-        lead_image=lead, language=lang, site_name=site, section=section, tags=tuple(tag_list),
-        canonical_url=canonical, parser=PARSER_NAME, parser_version=PARSER_VERSION,
+        headline=headline,
+        body=tuple(blocks),
+        subheadline=subheadline,
+        authors=tuple(names),
+        published=pub_iso,
+        modified=mod_iso,
+        captions=tuple(captions),
+        lead_image=lead,
+        language=lang,
+        site_name=site,
+        section=section,
+        tags=tuple(tag_list),
+        canonical_url=canonical,
+        parser=PARSER_NAME,
+        parser_version=PARSER_VERSION,
         provenance=tuple(sorted(prov.items())),
     )
 
 
-def _rule_text(root: HtmlElement, selector: str | None, url: str | None, current: str | None,
-               source: str | None) -> tuple[str | None, str | None]:
+def _rule_text(
+    root: HtmlElement,
+    selector: str | None,
+    url: str | None,
+    current: str | None,
+    source: str | None,
+) -> tuple[str | None, str | None]:
     found = rules_mod.texts(root, selector, url)
     return (found[0], "rule") if found else (current, source)
 
 
-def _rule_date(root: HtmlElement, selector: str | None, url: str | None, current: str | None,
-               prov: dict[str, str], name: str) -> tuple[str | None, str | None]:
+def _rule_date(
+    root: HtmlElement,
+    selector: str | None,
+    url: str | None,
+    current: str | None,
+    prov: dict[str, str],
+    name: str,
+) -> tuple[str | None, str | None]:
     for text in rules_mod.texts(root, selector, url):
         parsed = parse_iso(text) or parse_human(text)
         if parsed:
@@ -221,8 +266,9 @@ def _rule_date(root: HtmlElement, selector: str | None, url: str | None, current
     return current, None
 
 
-def _rule_body(root: HtmlElement, selector: str | None, url: str | None,
-               exclude: set[str]) -> list[Block]:
+def _rule_body(
+    root: HtmlElement, selector: str | None, url: str | None, exclude: set[str]
+) -> list[Block]:
     containers = rules_mod.elements(root, selector, url)
     return body_mod.extract_blocks(containers, exclude=exclude) if containers else []
 

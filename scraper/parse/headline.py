@@ -10,13 +10,27 @@ from __future__ import annotations
 
 import re
 
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text
+from scraper.parse.dom import HtmlElement, class_joined, class_tokens, clean_text
 from scraper.parse.structured import Structured, as_text
 
 _WORD = re.compile(r"\w+")
 _SEPARATORS = re.compile(r"\s+(?:[|\-–—/>»·:]|::)\s+")
-_STANDFIRST = ("standfirst", "dek", "deck", "subtitle", "subheadline", "sub-headline",
-               "subhead", "summary", "lede", "lead", "excerpt", "intro", "strapline", "teaser")
+_STANDFIRST = (
+    "standfirst",
+    "dek",
+    "deck",
+    "subtitle",
+    "subheadline",
+    "sub-headline",
+    "subhead",
+    "summary",
+    "lede",
+    "lead",
+    "excerpt",
+    "intro",
+    "strapline",
+    "teaser",
+)
 
 
 def _tokens(text: str) -> list[str]:
@@ -51,8 +65,9 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
     return longest if len(_tokens(longest)) >= 3 or len(longest) >= 15 else title
 
 
-def find_headline(root: HtmlElement, st: Structured, site_names: list[str]
-                  ) -> tuple[str | None, str | None, HtmlElement | None]:
+def find_headline(
+    root: HtmlElement, st: Structured, site_names: list[str]
+) -> tuple[str | None, str | None, HtmlElement | None]:
     """(headline, source, heading element) for a page."""
     metas: list[tuple[str, str]] = []
     if st.article is not None:
@@ -91,8 +106,14 @@ def find_headline(root: HtmlElement, st: Structured, site_names: list[str]
         return best[1], "dom", best[2]
     # No heading agrees with the metadata: the visible <h1> still is what readers see.
     site_parts = [p for m, _ in metas for p in _SEPARATORS.split(m)[1:]] + site_names
-    shown = [el for el in root.iter("h1") if _plausible_heading(el) and not any(
-        similarity(clean_text(el.text_content()), part) >= 0.8 for part in site_parts if part)]
+    shown = [
+        el
+        for el in root.iter("h1")
+        if _plausible_heading(el)
+        and not any(
+            similarity(clean_text(el.text_content()), part) >= 0.8 for part in site_parts if part
+        )
+    ]
     if len(shown) == 1:
         return clean_text(shown[0].text_content()), "dom", shown[0]
     if metas:
@@ -127,9 +148,10 @@ def _is_logo(el: HtmlElement) -> bool:
         path = path.split("/", 1)[1] if "/" in path else ""
         if not path.strip("/") or href in ("/", "#"):
             return True
-    return not clean_text(el.text_content()) or "logo" in " ".join(
-        (el.get("class") or "", el.get("id") or "")
-    ).lower()
+    return (
+        not clean_text(el.text_content())
+        or "logo" in " ".join((el.get("class") or "", el.get("id") or "")).lower()
+    )
 
 
 def _plausible_heading(el: HtmlElement) -> bool:
@@ -149,10 +171,10 @@ def find_standfirst(heading: HtmlElement | None) -> str | None:
             return None
         for el in container.iter("p", "div", "h2", "span"):
             tokens = class_tokens(el)
-            joined = "-".join(tokens)
-            if any(t in _STANDFIRST for t in tokens) or any(f"-{s}" in f"-{joined}" for s in
-                                                             ("standfirst", "dek", "subtitle",
-                                                              "subheadline")):
+            joined = class_joined(el)
+            if any(t in _STANDFIRST for t in tokens) or any(
+                f"-{s}" in f"-{joined}" for s in ("standfirst", "dek", "subtitle", "subheadline")
+            ):
                 text = clean_text(el.text_content())
                 if 20 <= len(text) <= 600:
                     return text

@@ -34,16 +34,23 @@ def select(root: HtmlElement, selector: str, url: str | None = None) -> list[Mat
         raise ParseError(url, f"bad site rule selector {selector!r}: {exc}") from None
     if not isinstance(result, list):
         result = [result]
-    return [m if isinstance(m, HtmlElement) else str(m) for m in result
-            if isinstance(m, HtmlElement | str)]
+    return [
+        m if isinstance(m, HtmlElement) else str(m)
+        for m in result
+        if isinstance(m, HtmlElement | str)
+    ]
 
 
 def value_of(match: Match) -> str:
     """The text a rule match stands for: an attribute value, or an element's text."""
     if isinstance(match, str):
         return clean_text(match)
-    for attr in {"meta": ("content",), "time": ("datetime",), "img": ("src", "data-src"),
-                 "link": ("href",)}.get(match.tag, ()):
+    for attr in {
+        "meta": ("content",),
+        "time": ("datetime",),
+        "img": ("src", "data-src"),
+        "link": ("href",),
+    }.get(match.tag, ()):
         if match.get(attr):
             return clean_text(match.get(attr))
     return clean_text(match.text_content())

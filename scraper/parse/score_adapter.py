@@ -16,8 +16,13 @@ def extract_article(html: bytes, url: str | None) -> dict[str, Any]:
     try:
         content = parse_html(html, url)
     except ParseError as exc:
-        return {"headline": None, "published": None, "body": None, "captions": [],
-                "error": str(exc)}
+        return {
+            "headline": None,
+            "published": None,
+            "body": None,
+            "captions": [],
+            "error": str(exc),
+        }
     return {
         "headline": content.headline,
         "published": content.published,

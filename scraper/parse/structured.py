@@ -18,12 +18,26 @@ from scraper.parse.dom import HtmlElement, clean_text
 
 ARTICLE_TYPES = frozenset(
     t.lower()
-    for t in (
-        "Article NewsArticle ReportageNewsArticle AnalysisNewsArticle OpinionNewsArticle "
-        "BackgroundNewsArticle ReviewNewsArticle AskPublicNewsArticle BlogPosting "
-        "SocialMediaPosting LiveBlogPosting ScholarlyArticle TechArticle Report "
-        "SatiricalArticle AdvertiserContentArticle Review MedicalScholarlyArticle"
-    ).split()
+    for t in [
+        "Article",
+        "NewsArticle",
+        "ReportageNewsArticle",
+        "AnalysisNewsArticle",
+        "OpinionNewsArticle",
+        "BackgroundNewsArticle",
+        "ReviewNewsArticle",
+        "AskPublicNewsArticle",
+        "BlogPosting",
+        "SocialMediaPosting",
+        "LiveBlogPosting",
+        "ScholarlyArticle",
+        "TechArticle",
+        "Report",
+        "SatiricalArticle",
+        "AdvertiserContentArticle",
+        "Review",
+        "MedicalScholarlyArticle",
+    ]
 )
 PAGE_TYPES = frozenset(("webpage", "itempage", "medicalwebpage", "collectionpage"))
 _CDATA = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
