@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text, text_content
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
@@ -173,16 +173,16 @@ def find_authors(
         (
             "microdata",
             [
-                clean_text(el.get("content") or el.text_content())
+                clean_text(el.get("content") or text_content(el))
                 for el in st.itemprops.get("author", ())
             ],
         )
     )
     area = scope if scope is not None else root
-    dom = [clean_text(a.text_content()) for a in area.xpath(".//a[@rel='author']")]
+    dom = [clean_text(text_content(a)) for a in area.xpath(".//a[@rel='author']")]
     for el in area.iter("div", "span", "p", "a", "address", "li"):
         if class_tokens(el) & _BYLINE_WORDS:
-            dom.append(clean_text(el.text_content()))
+            dom.append(clean_text(text_content(el)))
             if len(dom) > 12:
                 break
     sources.append(("dom", dom))

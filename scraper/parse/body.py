@@ -27,6 +27,7 @@ from scraper.parse.dom import (
     class_joined,
     class_tokens,
     clean_text,
+    text_content,
 )
 
 _BOILERPLATE_WORDS = frozenset(
@@ -412,12 +413,12 @@ def _segment(
         elif tag in ("img", "hr", "wbr"):
             parts.append(" ")
         else:
-            text = child.text_content()
+            text = text_content(child)
             parts.append(text)
             if tag == "a":
                 links += len(clean_text(text))
             else:
-                links += sum(len(clean_text(a.text_content())) for a in child.iter("a"))
+                links += sum(len(clean_text(text_content(a))) for a in child.iter("a"))
         parts.append(child.tail or "")
     flush()
 
@@ -436,10 +437,10 @@ def _weight(el: HtmlElement) -> int:
 
 
 def _link_density(el: HtmlElement) -> float:
-    text = len(clean_text(el.text_content()))
+    text = len(clean_text(text_content(el)))
     if not text:
         return 1.0
-    links = sum(len(clean_text(a.text_content())) for a in el.iter("a"))
+    links = sum(len(clean_text(text_content(a))) for a in el.iter("a"))
     return links / text
 
 
@@ -453,7 +454,7 @@ def _prune(el: HtmlElement) -> bool:
 def _has_prose(el: HtmlElement) -> bool:
     count = 0
     for p in el.iter("p"):
-        if len(p.text_content()) > 150:
+        if len(text_content(p)) > 150:
             count += 1
             if count >= 3:
                 return True
@@ -520,7 +521,7 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
         if scores.get(sibling, 0.0) + bonus >= threshold:
             chosen.append(sibling)
         elif sibling.tag == "p":
-            text = clean_text(sibling.text_content())
+            text = clean_text(text_content(sibling))
             density = _link_density(sibling)
             if (len(text) > 80 and density < 0.25) or (
                 0 < len(text) <= 80 and density == 0 and text.endswith(".")

@@ -17,7 +17,13 @@ from urllib.parse import urljoin
 from cssselect import GenericTranslator
 
 from archive.record import Caption
-from scraper.parse.dom import HtmlElement, class_joined, class_tokens, clean_text
+from scraper.parse.dom import (
+    HtmlElement,
+    class_joined,
+    class_tokens,
+    clean_text,
+    text_content,
+)
 
 _CREDIT_WORDS = frozenset(
     [
@@ -261,7 +267,7 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
         "picture",
         "center",
     ):
-        if clean_text(parent.text_content()) or len(parent) > 2:
+        if clean_text(text_content(parent)) or len(parent) > 2:
             break
         unit = parent
     sibling = unit.getnext()
@@ -274,7 +280,7 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
             and inner[0].tag in _CAPTION_TAGS
             and not clean_text((sibling.text or "") + (inner[0].tail or ""))
         )
-        text = clean_text(sibling.text_content())
+        text = clean_text(text_content(sibling))
         if styled and 3 <= len(text) <= 300 and not (unit.tail or "").strip():
             return sibling
     box = unit.getparent()
@@ -282,14 +288,14 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
         if box is None or box.tag in ("body", "article", "main"):
             break
         if class_tokens(box) & _IMAGE_BOX_WORDS:
-            text = clean_text(box.text_content())
+            text = clean_text(text_content(box))
             if (
                 3 <= len(text) <= 400
                 and next(box.iter("img"), None) is img
                 and not any(
                     p is not box
                     for p in box.iter("p", "h1", "h2", "h3", "li")
-                    if len(p.text_content()) > 300
+                    if len(text_content(p)) > 300
                 )
             ):
                 return box

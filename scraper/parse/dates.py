@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text, text_content
 from scraper.parse.structured import Structured, as_text
 
 PUBLISHED_META = (
@@ -184,7 +184,7 @@ def _from_structured(
                 return FoundDate(parsed, f"meta:{name}")
     for key in keys:
         for el in st.itemprops.get(key, ()):
-            raw = el.get("content") or el.get("datetime") or clean_text(el.text_content())
+            raw = el.get("content") or el.get("datetime") or clean_text(text_content(el))
             parsed = parse_iso(raw) or parse_human(raw)
             if parsed and _plausible(parsed, now):
                 return FoundDate(parsed, "microdata")
@@ -221,14 +221,14 @@ def _visible_dates(
     """Dates written for readers, in document order: (date, says-updated, source)."""
     found: list[Shown] = []
     for el in root.iter("time"):
-        text = clean_text(el.text_content())
+        text = clean_text(text_content(el))
         machine = el.get("datetime") or ""
         parsed = _parse_shown(text, month_first, year)
         if parsed is None and machine:
             parsed = parse_iso(machine)
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
             parent = el.getparent()
-            around = clean_text(parent.text_content()) if parent is not None else ""
+            around = clean_text(text_content(parent)) if parent is not None else ""
             context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
             found.append((parsed, bool(_UPDATED.search(context)), "time", el))
             if len(found) >= limit:
@@ -236,7 +236,7 @@ def _visible_dates(
     for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
         if not class_tokens(el) & _DATE_WORDS:
             continue
-        text = clean_text(el.text_content())
+        text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
             found.append((parsed, _says_updated(text), "dom", el))
@@ -264,17 +264,17 @@ def _header_dates(
     except ValueError:
         return []
     inside_heading = {heading, *heading.iterdescendants()}
-    heading_text = clean_text(heading.text_content()) or "\0"
+    heading_text = clean_text(text_content(heading)) or "\0"
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
     for n, el in enumerate(elements[max(0, at - before) :], start=max(0, at - before)):
-        if n > at + 400 or (n > at and el.tag == "p" and len(el.text_content()) > 200):
+        if n > at + 400 or (n > at and el.tag == "p" and len(text_content(el)) > 200):
             break
         if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
             skipped.update(el.iterdescendants())
         if el in skipped or el in inside_heading or el.tag not in _HEADER_TAGS or _in_teaser(el):
             continue
-        text = clean_text(el.text_content()).replace(heading_text, " ")
+        text = clean_text(text_content(el)).replace(heading_text, " ")
         texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)

@@ -12,9 +12,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lxml import etree, html
+from lxml import etree
 
-HtmlElement = html.HtmlElement
+# Plain lxml elements: lxml.html's HtmlElement adds a Python-level class lookup to every
+# element access, which costs more than the parse itself on a large page.
+HtmlElement = etree._Element
+_STRING = etree.XPath("string()")
 
 _SPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
@@ -105,12 +108,28 @@ def clean_text(text: str | None) -> str:
     return " ".join(text.split())
 
 
+def text_content(el: HtmlElement) -> str:
+    """All text inside the element (scripts and styles are gone by then)."""
+    return str(_STRING(el))
+
+
 def text_of(el: HtmlElement) -> str:
     """The element's visible text, whitespace-normalized."""
-    try:
-        return clean_text(el.text_content())
-    except ValueError:
-        return ""
+    return clean_text(text_content(el))
+
+
+def drop_tree(el: HtmlElement) -> None:
+    """Remove an element and its children, keeping the text that follows it."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        previous = el.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
 
 
 def class_tokens(el: HtmlElement) -> frozenset[str]:
@@ -153,8 +172,10 @@ def _is_hidden(el: HtmlElement) -> bool:
 def build_tree(text: str, url: str | None) -> Page:
     """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
     text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
-    parser = html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
-    root = html.document_fromstring(text, parser=parser)
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+    root = etree.fromstring(text, parser) if text.strip() else None
+    if root is None:
+        raise ValueError("empty document")
     jsonld = [
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
@@ -166,5 +187,5 @@ def build_tree(text: str, url: str | None) -> Page:
             el.tag not in ("meta", "link", "time", "html", "body", "head")
             and el.getparent() is not None
         ):
-            el.drop_tree()
+            drop_tree(el)
     return Page(root=root, jsonld=jsonld, url=url)

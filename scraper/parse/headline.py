@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import re
 
-from scraper.parse.dom import HtmlElement, class_joined, class_tokens, clean_text
+from scraper.parse.dom import (
+    HtmlElement,
+    class_joined,
+    class_tokens,
+    clean_text,
+    text_content,
+)
 from scraper.parse.structured import Structured, as_text
 
 _WORD = re.compile(r"\w+")
@@ -81,7 +87,7 @@ def find_headline(
         if found:
             metas.append((found[0], "meta"))
     title_el = root.find(".//title")
-    title = clean_text(title_el.text_content()) if title_el is not None else ""
+    title = clean_text(text_content(title_el)) if title_el is not None else ""
     if title:
         metas.append((title, "title"))
     # Headings are matched against the title without its site-name part, so that an <h1>
@@ -90,7 +96,7 @@ def find_headline(
     best: tuple[float, str, HtmlElement] | None = None
     for tag in ("h1", "h2"):
         for el in root.iter(tag):
-            text = clean_text(el.text_content())
+            text = clean_text(text_content(el))
             if not text or len(text) > 300 or _is_logo(el):
                 continue
             score = max((similarity(text, m) for m in compare), default=0.0)
@@ -111,11 +117,11 @@ def find_headline(
         for el in root.iter("h1")
         if _plausible_heading(el)
         and not any(
-            similarity(clean_text(el.text_content()), part) >= 0.8 for part in site_parts if part
+            similarity(clean_text(text_content(el)), part) >= 0.8 for part in site_parts if part
         )
     ]
     if len(shown) == 1:
-        return clean_text(shown[0].text_content()), "dom", shown[0]
+        return clean_text(text_content(shown[0])), "dom", shown[0]
     if metas:
         text, source = metas[0]
         if source == "title" or (source == "meta" and _SEPARATORS.search(text)):
@@ -134,7 +140,7 @@ def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:
     if body is None or not probe:
         return None
     for el in body.iter(*_TITLE_TAGS):
-        if el.text and probe in el.text and clean_text(el.text_content()) == headline:
+        if el.text and probe in el.text and clean_text(text_content(el)) == headline:
             return el
     return None
 
@@ -149,13 +155,13 @@ def _is_logo(el: HtmlElement) -> bool:
         if not path.strip("/") or href in ("/", "#"):
             return True
     return (
-        not clean_text(el.text_content())
+        not clean_text(text_content(el))
         or "logo" in " ".join((el.get("class") or "", el.get("id") or "")).lower()
     )
 
 
 def _plausible_heading(el: HtmlElement) -> bool:
-    text = clean_text(el.text_content())
+    text = clean_text(text_content(el))
     if _is_logo(el) or len(text) < 10 or len(text) > 300:
         return False
     return not any(a.tag in ("nav", "footer", "aside") for a in el.iterancestors())
@@ -175,7 +181,7 @@ def find_standfirst(heading: HtmlElement | None) -> str | None:
             if any(t in _STANDFIRST for t in tokens) or any(
                 f"-{s}" in f"-{joined}" for s in ("standfirst", "dek", "subtitle", "subheadline")
             ):
-                text = clean_text(el.text_content())
+                text = clean_text(text_content(el))
                 if 20 <= len(text) <= 600:
                     return text
         container = container.getparent()

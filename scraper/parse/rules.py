@@ -14,7 +14,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, SelectorError
 
 from scraper.errors import ParseError
-from scraper.parse.dom import HtmlElement, clean_text
+from scraper.parse.dom import HtmlElement, clean_text, drop_tree, text_content
 
 Match = HtmlElement | str
 
@@ -53,7 +53,7 @@ def value_of(match: Match) -> str:
     }.get(match.tag, ()):
         if match.get(attr):
             return clean_text(match.get(attr))
-    return clean_text(match.text_content())
+    return clean_text(text_content(match))
 
 
 def texts(root: HtmlElement, selector: str | None, url: str | None) -> list[str]:
@@ -74,6 +74,6 @@ def drop(root: HtmlElement, selectors: tuple[str, ...], url: str | None) -> int:
     for selector in selectors:
         for el in elements(root, selector, url):
             if el.getparent() is not None:
-                el.drop_tree()
+                drop_tree(el)
                 removed += 1
     return removed
