@@ -359,7 +359,11 @@ def _kind(el: HtmlElement) -> BlockKind:
 
 
 def _has_block(el: HtmlElement) -> bool:
-    return any(d is not el for d in el.iter(*BLOCK_TAGS))
+    found = el.iter(*BLOCK_TAGS)
+    first = next(found, None)
+    if first is el:
+        first = next(found, None)
+    return first is not None
 
 
 def segment(
@@ -481,7 +485,9 @@ def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
     return scores
 
 
-def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]:
+def choose_container(
+    body: HtmlElement, order: dict[HtmlElement, int] | None = None
+) -> tuple[HtmlElement, list[HtmlElement]]:
     """The best-scoring container and the siblings that belong with it, in order."""
     blocks = segment(body, _prune)
     scores = score_containers(blocks)
@@ -500,7 +506,9 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
                 top = parent
                 break
             parent = parent.getparent()
-    top = _grow(top, blocks, body)
+    if order is None:
+        order = {el: n for n, el in enumerate(body.iter())}
+    top = _grow(top, blocks, order)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
     if parent is None or top.tag in ("body", "html"):
@@ -530,10 +538,9 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
     return top, chosen
 
 
-def _grow(top: HtmlElement, blocks: list[TextBlock], body: HtmlElement) -> HtmlElement:
+def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int]) -> HtmlElement:
     """Climb from the best container while the parent adds mostly prose: articles split into
     several sibling sections (each scored on its own) are taken whole."""
-    order = {el: n for n, el in enumerate(body.iter())}
     spans = [(order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks]
 
     def sums(el: HtmlElement) -> tuple[int, int]:

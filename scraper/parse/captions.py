@@ -147,11 +147,13 @@ def _is_credit_el(el: HtmlElement) -> bool:
 def _is_caption_el(el: HtmlElement) -> bool:
     if el.tag == "figcaption":
         return True
-    tokens = class_tokens(el)
-    if tokens & _CONTROL_WORDS or any(t.startswith(("without", "no", "has")) for t in tokens):
-        return False
     joined = class_joined(el)
-    return any(p in joined for p in _CAPTION_PARTS)
+    if not joined or not any(p in joined for p in _CAPTION_PARTS):
+        return False
+    tokens = class_tokens(el)
+    return not tokens & _CONTROL_WORDS and not any(
+        t.startswith(("without", "no", "has")) for t in tokens
+    )
 
 
 def _is_control(el: HtmlElement) -> bool:
@@ -304,7 +306,8 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
 
 
 def find_captions(
-    scope: HtmlElement,
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
     start: HtmlElement | None,
     end: HtmlElement | None,
     base: str | None,
@@ -313,32 +316,30 @@ def find_captions(
 ) -> list[tuple[Caption, HtmlElement]]:
     """The article's figures in document order: from a little before `start` (lead images sit
     above headlines) to the end of `end` (the body container)."""
-    elements = [el for el in scope.iter() if isinstance(el.tag, str)]
-    index = {el: n for n, el in enumerate(elements)}
     first = max(0, index.get(start, 0) - before) if start is not None else 0
-    last = (
-        index.get(_last_descendant(end), len(elements) - 1)
-        if end is not None
-        else len(elements) - 1
-    )
+    last = len(elements) - 1
+    if end is not None:
+        last = index.get(_last_descendant(end), last)
     article: set[HtmlElement] = set()
     if end is not None:
         article = {end, *end.iterancestors()}
     boxes: list[tuple[HtmlElement, HtmlElement | None]] = []  # (box, loose caption element)
     claimed: set[HtmlElement] = set()
-    for el in elements[first : last + 1]:
-        if el in claimed or _within(el, claimed):
+    skip_until = -1  # elements up to here are inside a box already claimed
+    for n in range(first, last + 1):
+        el = elements[n]
+        if n <= skip_until:
             continue
+        box = None
         if el.tag == "figure" or _is_caption_el(el):
             box = el if el.tag == "figure" else _caption_box(el)
-            if box not in claimed:
-                boxes.append((box, None))
-                claimed.add(box)
+            img = None
         elif el.tag == "img":
-            loose = _loose_caption(el)
-            if loose is not None and loose not in claimed:
-                boxes.append((loose, el))
-                claimed.add(loose)
+            box, img = _loose_caption(el), el
+        if box is not None and box not in claimed:
+            boxes.append((box, img))
+            claimed.add(box)
+            skip_until = max(skip_until, index.get(_last_descendant(box), n))
     out: list[tuple[Caption, HtmlElement]] = []
     texts: set[str] = set()
     for box, img in boxes:

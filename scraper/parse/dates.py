@@ -118,6 +118,7 @@ _URL_DATE = re.compile(
 _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
+_DIGIT = re.compile(r"\d")
 _HEADER_TAGS = frozenset(
     [
         "span",
@@ -210,7 +211,7 @@ def _says_updated(text: str) -> bool:
 
 
 def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
-    if not text or len(text) > 200 or not any(ch.isdigit() for ch in text):
+    if not text or len(text) > 200 or not _DIGIT.search(text):
         return None
     return parse_human(text, month_first=month_first, year=year)
 
@@ -246,7 +247,8 @@ def _visible_dates(
 
 
 def _header_dates(
-    root: HtmlElement,
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
     heading: HtmlElement | None,
     top: HtmlElement | None,
     month_first: bool,
@@ -258,16 +260,14 @@ def _header_dates(
     including loose text nodes ("기사입력 : 2018-09-28 17:32") next to other markup."""
     if heading is None:
         return []
-    elements = [el for el in root.iter() if isinstance(el.tag, str)]
-    try:
-        at = elements.index(heading)
-    except ValueError:
+    at = index.get(heading)
+    if at is None:
         return []
     inside_heading = {heading, *heading.iterdescendants()}
     heading_text = clean_text(text_content(heading)) or "\0"
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
-    for n, el in enumerate(elements[max(0, at - before) :], start=max(0, at - before)):
+    for n, el in enumerate(elements[max(0, at - before) : at + 401], start=max(0, at - before)):
         if n > at + 400 or (n > at and el.tag == "p" and len(text_content(el)) > 200):
             break
         if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
@@ -342,6 +342,8 @@ def find_dates(
     scope: HtmlElement | None,
     heading: HtmlElement | None = None,
     top: HtmlElement | None = None,
+    elements: list[HtmlElement] | None = None,
+    index: dict[HtmlElement, int] | None = None,
 ) -> tuple[FoundDate | None, FoundDate | None]:
     """(published, modified) with where each came from."""
     locale = st.first_meta("og:locale")
@@ -352,7 +354,10 @@ def find_dates(
     )
     modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
     year = published.value.day.year if published else None
-    shown = _header_dates(root, heading, top, month_first, now, year)
+    if elements is None or index is None:
+        elements = [el for el in root.iter() if isinstance(el.tag, str)]
+        index = {el: n for n, el in enumerate(elements)}
+    shown = _header_dates(elements, index, heading, top, month_first, now, year)
     seen = {id(s[3]) for s in shown}
     shown += [
         s

@@ -18,6 +18,10 @@ from lxml import etree
 # element access, which costs more than the parse itself on a large page.
 HtmlElement = etree._Element
 _STRING = etree.XPath("string()")
+# Candidates only, checked in Python after: XPath finds them at C speed.
+_MAYBE_HIDDEN = etree.XPath(
+    "//*[@hidden or @aria-hidden='true' or contains(@style, 'none') or contains(@style, 'hidden')]"
+)
 
 _SPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
@@ -97,6 +101,20 @@ class Page:
     root: HtmlElement
     jsonld: list[str]
     url: str | None
+    _elements: list[HtmlElement] | None = None
+    _order: dict[HtmlElement, int] | None = None
+
+    def elements(self) -> list[HtmlElement]:
+        """Every element in document order (computed once, shared by the extractors)."""
+        if self._elements is None:
+            self._elements = [el for el in self.root.iter() if isinstance(el.tag, str)]
+        return self._elements
+
+    def order(self) -> dict[HtmlElement, int]:
+        """Document position of every element."""
+        if self._order is None:
+            self._order = {el: n for n, el in enumerate(self.elements())}
+        return self._order
 
 
 def clean_text(text: str | None) -> str:
@@ -180,7 +198,7 @@ def build_tree(text: str, url: str | None) -> Page:
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
     etree.strip_elements(root, *_REMOVE, with_tail=False)
-    hidden = [el for el in root.iter() if isinstance(el.tag, str) and _is_hidden(el)]
+    hidden = [el for el in _MAYBE_HIDDEN(root) if _is_hidden(el)]
     for el in hidden:
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
         if (

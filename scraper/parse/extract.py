@@ -129,10 +129,15 @@ def _assemble(
     body_root = root.find("body")
     if body_root is None:
         body_root = root
-    top, chosen = body_mod.choose_container(body_root)
+    top, chosen = body_mod.choose_container(body_root, page.order())
     start = heading if heading is not None else top
     scope = _lca(start, top) if heading is not None else top
-    captions = [c for c, _ in captions_mod.find_captions(body_root, start, chosen[-1], base)]
+    captions = [
+        c
+        for c, _ in captions_mod.find_captions(
+            page.elements(), page.order(), start, chosen[-1], base
+        )
+    ]
     caption_src = "dom"
     exclude = {body_mod.word_key(c.text) for c in captions} | {
         body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
@@ -158,7 +163,9 @@ def _assemble(
             caption_src = "rule"
 
     date_scope = scope if scope is not None and scope.tag not in ("body", "html") else None
-    published, modified = dates_mod.find_dates(root, st, url, now, date_scope, heading, top)
+    published, modified = dates_mod.find_dates(
+        root, st, url, now, date_scope, heading, top, page.elements(), page.order()
+    )
     if not headline:
         raise NotAnArticle(url, "no headline")
     if not blocks and published is not None:
