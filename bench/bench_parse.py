@@ -1,7 +1,7 @@
 """Benchmark the article parser against trafilatura and readability-lxml on the shared corpus.
 
 All three extractors run in this one process, pinned to one CPU core, over the same pages
-(read into memory first), each timed around its extraction call only; their predictions are
+(read into memory first), each timed around its extraction call only (CPU time of this process, so other load on the machine does not skew the ratios); their predictions are
 scored with the corpus's own score.py. The peers are benchmark-only dependencies: they live in
 a separate virtualenv (default bench/.venv-peers, created and filled when --install is given)
 whose site-packages is appended to sys.path, so morgue's own environment is never changed.
@@ -112,9 +112,9 @@ def run(name: str, extract: Extractor, pages: list[tuple[str, bytes, str | None]
     for _ in range(repeat):
         elapsed = 0.0
         for pid, html, url in pages:
-            start = time.perf_counter()
+            start = time.process_time()
             out = _safe(extract, html, url)
-            elapsed += time.perf_counter() - start
+            elapsed += time.process_time() - start
             preds[pid] = out
         best = max(best, len(pages) / elapsed if elapsed else 0.0)
     print(f"  {name}: {best:.1f} pages/s", file=sys.stderr)

@@ -38,6 +38,7 @@ _CREDIT_WORDS = frozenset(
         "imagecredit",
         "photocredit",
         "courtesy",
+        "origin",
         "rights",
     ]
 )
@@ -125,6 +126,9 @@ _IMAGE_BOX_WORDS = frozenset(
     ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
 )
 _CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
+_CREDIT_START = re.compile(
+    r"(?:photos?|images?|pictures?|photograph|fotos?|фото|bild|credit|©|\(c\))\b\s*:?", re.I
+)
 _TRAILING_CREDIT = re.compile(
     r"""\s*(
         \((?:[^()]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock)[^()]*)\)
@@ -336,24 +340,39 @@ def find_captions(
             img = None
         elif el.tag == "img":
             box, img = _loose_caption(el), el
+        elif _is_credit_el(el) and _CREDIT_START.match(text_content(el).strip()):
+            box, img = el, el  # a photo credit standing alone (e.g. under a JS slider)
         if box is not None and box not in claimed:
             boxes.append((box, img))
             claimed.add(box)
             skip_until = max(skip_until, index.get(_last_descendant(box), n))
     out: list[tuple[Caption, HtmlElement]] = []
-    texts: set[str] = set()
+    seen: dict[str, set[str]] = {}  # caption text -> image files it was seen with
     for box, img in boxes:
         if _in_bad_context(box, article):
             continue
-        caption = caption_of(box, base) if img is None else _loose_caption_of(box, img, base)
+        if img is None:
+            caption = caption_of(box, base)
+        elif img is box:
+            credit = _text(box)
+            caption = Caption("", credit, _image_url(box, base)) if credit else None
+        else:
+            caption = _loose_caption_of(box, img, base)
         if caption is None:
             continue
+        # The same caption twice is one figure shown twice (a gallery and its lightbox, two
+        # sizes of one photo) unless it is on a different picture ("Photo by X" under each).
         key = f"{caption.text}|{caption.credit}"
-        if key in texts:
+        image = _image_file(caption.image_url)
+        if key in seen and (not image or image in seen[key] or "" in seen[key]):
             continue
-        texts.add(key)
+        seen.setdefault(key, set()).add(image)
         out.append((caption, box))
     return out
+
+
+def _image_file(url: str | None) -> str:
+    return (url or "").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 def _loose_caption_of(el: HtmlElement, img: HtmlElement, base: str | None) -> Caption | None:
