@@ -95,7 +95,6 @@ _BAD_CONTEXT = frozenset(
 _CONTROL_WORDS = frozenset(
     [
         "truncated",
-        "truncate",
         "more",
         "less",
         "toggle",
@@ -155,9 +154,10 @@ def _is_caption_el(el: HtmlElement) -> bool:
     if not joined or not any(p in joined for p in _CAPTION_PARTS):
         return False
     tokens = class_tokens(el)
+    # "withoutCaption", "no-caption", "has-caption" describe a box, they are not the caption.
     return not tokens & _CONTROL_WORDS and not any(
-        t.startswith(("without", "no", "has")) for t in tokens
-    )
+        t.startswith(("without", "nocaption", "hascaption")) for t in tokens
+    ) and not any(f"{w}-caption" in joined for w in ("no", "has", "with"))
 
 
 def _is_control(el: HtmlElement) -> bool:
