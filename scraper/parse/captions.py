@@ -95,6 +95,10 @@ _BAD_CONTEXT = frozenset(
 _CONTROL_WORDS = frozenset(
     [
         "truncated",
+        "share",
+        "sharing",
+        "social",
+        "permalink",
         "more",
         "less",
         "toggle",
@@ -121,6 +125,8 @@ _JUNK = re.compile(
     r"\d+\s*(?:/|of)\s*\d+)$",
     re.I,
 )
+# Promos and video descriptions dressed as captions.
+_NOT_A_CAPTION = re.compile(r"^(?:video|watch|listen)\s*:|\bsubscribe\b|\bsign up\b", re.I)
 _IMAGE_BOX_WORDS = frozenset(
     ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
 )
@@ -244,7 +250,7 @@ def caption_of(
         text, credit = split_credit(text)
     if _JUNK.match(text):
         text = ""
-    if (not text and not credit) or len(text) > 800:
+    if (not text and not credit) or len(text) > 800 or _NOT_A_CAPTION.search(text):
         return None
     return Caption(text, credit, _image_url(box, base))
 
@@ -355,7 +361,8 @@ def find_captions(
             caption = caption_of(box, base)
         elif img is box:
             credit = _text(box)
-            caption = Caption("", credit, _image_url(box, base)) if credit else None
+            known = {c.credit for c, _ in out}
+            caption = Caption("", credit, _image_url(box, base)) if credit not in known else None
         else:
             caption = _loose_caption_of(box, img, base)
         if caption is None:
@@ -385,11 +392,18 @@ def _loose_caption_of(el: HtmlElement, img: HtmlElement, base: str | None) -> Ca
 
 
 def _caption_box(el: HtmlElement) -> HtmlElement:
-    """A caption element's figure: its parent when that holds the image, else the caption."""
-    parent = el.getparent()
+    """A caption element's figure: the outermost caption-named box around it (a caption with
+    its credit beside it), then that box's parent when the parent holds the image."""
+    box = el
+    for _ in range(3):
+        parent = box.getparent()
+        if parent is None or not _is_caption_el(parent):
+            break
+        box = parent
+    parent = box.getparent()
     if parent is not None and next(parent.iter("img"), None) is not None and len(parent) <= 4:
         return parent
-    return el
+    return box
 
 
 def _within(el: HtmlElement, boxes: set[HtmlElement]) -> bool:
