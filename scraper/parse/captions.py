@@ -130,6 +130,8 @@ _NOT_A_CAPTION = re.compile(r"^(?:video|watch|listen)\s*:|\bsubscribe\b|\bsign u
 _IMAGE_BOX_WORDS = frozenset(
     ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
 )
+# Class words of small print: a short line in small grey type under an image is its caption.
+_SMALL_PRINT = frozenset(("small", "smaller", "muted", "gray", "grey", "italic", "legend", "note"))
 _CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
 _CREDIT_START = re.compile(
     r"(?:photos?|images?|pictures?|photograph|fotos?|фото|bild|credit|©|\(c\))\b\s*:?", re.I
@@ -283,14 +285,20 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
             break
         unit = parent
     sibling = unit.getnext()
-    while sibling is not None and not isinstance(sibling.tag, str):
+    while sibling is not None and (not isinstance(sibling.tag, str) or sibling.tag == "br"):
+        if (sibling.tail or "").strip():
+            break
         sibling = sibling.getnext()
     if sibling is not None and sibling.tag != "img":
         inner = [c for c in sibling if isinstance(c.tag, str)]
-        styled = sibling.tag in _CAPTION_TAGS or (
-            len(inner) == 1
-            and inner[0].tag in _CAPTION_TAGS
-            and not clean_text((sibling.text or "") + (inner[0].tail or ""))
+        styled = (
+            sibling.tag in _CAPTION_TAGS
+            or bool(class_tokens(sibling) & _SMALL_PRINT)
+            or (
+                len(inner) == 1
+                and inner[0].tag in _CAPTION_TAGS
+                and not clean_text((sibling.text or "") + (inner[0].tail or ""))
+            )
         )
         text = clean_text(text_content(sibling))
         if styled and 3 <= len(text) <= 300 and not (unit.tail or "").strip():
