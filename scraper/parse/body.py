@@ -381,6 +381,7 @@ def _segment(
     out: list[TextBlock],
     depth: int,
     max_depth: int,
+    in_link: bool = False,
 ) -> None:
     parts: list[str] = [el.text or ""]
     links = 0
@@ -393,7 +394,9 @@ def _segment(
         pieces = [p for p in pieces if p]
         total = sum(len(p) for p in pieces) or 1
         for piece in pieces:
-            out.append(TextBlock(el, piece, links * len(piece) // total, _kind(el)))
+            # Inside a link (a whole teaser card wrapped in <a>), all of it is link text.
+            share = len(piece) if in_link else links * len(piece) // total
+            out.append(TextBlock(el, piece, share, _kind(el)))
         links = 0
 
     for child in el:
@@ -413,7 +416,7 @@ def _segment(
         elif tag in BLOCK_TAGS or _has_block(child):
             flush()
             if depth < max_depth:
-                _segment(child, skip, out, depth + 1, max_depth)
+                _segment(child, skip, out, depth + 1, max_depth, in_link or tag == "a")
         elif tag in ("img", "hr", "wbr"):
             parts.append(" ")
         else:
@@ -565,14 +568,14 @@ def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, in
         extra_good, extra_total = p_good - good, p_total - total
         if extra_total <= 0:
             continue  # a wrapper with nothing else in it
-        if p_good < 1.3 * good or extra_good / extra_total < 0.75:
+        if p_good < 1.2 * good or extra_good / extra_total < 0.75:
             break
         best, good, total = parent, p_good, p_total
     return best
 
 
 def _is_prose(block: TextBlock) -> bool:
-    return len(block.text) >= 40 and block.link_density < 0.3
+    return len(block.text) >= 40 and block.link_density < 0.15
 
 
 def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
