@@ -264,7 +264,13 @@ _JUNK_LINE = re.compile(
 # Newsletter and contact boxes that survive as single short paragraphs anywhere in the text.
 _JUNK_ANYWHERE = re.compile(
     r"\bnewsletters?\b|\bsign up\b|\bsubscribe\b|\b(?:may|can) be reached at\b|"
-    r"\bfollow (?:him|her|them|us|me) on\b|\ball rights reserved\b",
+    r"\bfollow (?:him|her|them|us|me) on\b|\ball rights reserved\b|\bclick here\b|"
+    r"\brequires javascript\b|\benable javascript\b|^\[\w+ [^\]]*=[^\]]*\]|^advert(?:isement)?$",
+    re.I,
+)
+# "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose.
+_BYLINE_WORD = re.compile(
+    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b",
     re.I,
 )
 _DATE_ONLY = re.compile(
@@ -455,15 +461,20 @@ def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
     if el.tag in ("nav", "aside", "footer", "form", "figure", "dialog", "menu", "header"):
         return el.tag != "form" or not _has_prose(el)
+    if class_tokens(el) & _COMMENTS and not class_tokens(el) & _GOOD_WORDS:
+        return True  # reader comments are prose too, but never the article
     return is_boilerplate(el) and not _has_prose(el)
 
 
-def _has_prose(el: HtmlElement) -> bool:
+_COMMENTS = frozenset(("comment", "comments", "commentlist", "disqus", "respond", "replies"))
+
+
+def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
     count = 0
     for p in el.iter("p"):
         if len(text_content(p)) > 150:
             count += 1
-            if count >= 3:
+            if count >= needed:
                 return True
     return False
 
@@ -489,7 +500,9 @@ def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
 
 
 def choose_container(
-    body: HtmlElement, order: dict[HtmlElement, int] | None = None
+    body: HtmlElement,
+    order: dict[HtmlElement, int] | None = None,
+    heading: HtmlElement | None = None,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
     """The best-scoring container and the siblings that belong with it, in order."""
     blocks = segment(body, _prune)
@@ -501,7 +514,11 @@ def choose_container(
     top = max(finals, key=lambda e: finals[e])
     top_score = finals[top]
     # Readability: when several strong candidates share an ancestor, the article is higher up.
-    alternatives = [el for el, s in finals.items() if el is not top and s >= 0.75 * top_score]
+    # Other <article> elements as strong as the best one are other articles, not parts of it.
+    alternatives = [
+        el for el, s in finals.items()
+        if el is not top and s >= 0.75 * top_score and el.tag != "article"
+    ]
     if len(alternatives) >= 2:
         parent = top.getparent()
         while parent is not None and parent.tag not in ("body", "html"):
@@ -524,8 +541,8 @@ def choose_container(
         if sibling is top:
             chosen.append(sibling)
             continue
-        if _prune(sibling):
-            continue
+        if _prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
+            continue  # a sibling <article> is another article (blog front pages)
         bonus = (
             top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
         )
@@ -628,6 +645,8 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
     if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
         return False
     if n < 200 and _JUNK_ANYWHERE.search(text):
+        return False
+    if n < 160 and _BYLINE_WORD.search(text) and parse_human(text) is not None:
         return False
     return any(ch.isalnum() for ch in text)
 

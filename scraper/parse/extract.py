@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from urllib.parse import urljoin
 
-from archive.record import Block, BlockKind, Caption, Content
+from archive.record import Block, Caption, Content
 from scraper.config import SiteRules
 from scraper.errors import NotAnArticle
 from scraper.parse import authors as authors_mod
@@ -129,7 +129,7 @@ def _assemble(
     body_root = root.find("body")
     if body_root is None:
         body_root = root
-    top, chosen = body_mod.choose_container(body_root, page.order())
+    top, chosen = body_mod.choose_container(body_root, page.order(), heading)
     start = heading if heading is not None else top
     scope = _lca(start, top) if heading is not None else top
     captions = [
@@ -182,7 +182,8 @@ def _assemble(
     )
     if not blocks or (body_text < _MIN_BODY_CHARS and not is_article):
         raise NotAnArticle(url, f"no article body ({body_text} characters of text)")
-    blocks = [b for b in blocks if b.text != headline or b.kind != BlockKind.HEADING]
+    # The headline repeated in the body container (old layouts, print versions) is not body.
+    blocks = [b for b in blocks if body_mod.word_key(b.text) != body_mod.word_key(headline)]
 
     pub_iso = published.value.iso() if published else None
     mod_iso = modified.value.iso() if modified else None
