@@ -27,6 +27,7 @@ from scraper.parse.dom import (
     class_joined,
     class_tokens,
     clean_text,
+    last_descendant,
     text_content,
 )
 
@@ -565,10 +566,7 @@ def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, in
 
     def sums(el: HtmlElement) -> tuple[int, int]:
         first = order.get(el, -1)
-        last_el = el
-        while len(last_el):
-            last_el = last_el[-1]
-        last = order.get(last_el, first)
+        last = order.get(last_descendant(el), first)
         good = total = 0
         for at, n, prose in spans:
             if first <= at <= last:
@@ -583,8 +581,8 @@ def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, in
         node = parent
         p_good, p_total = sums(parent)
         extra_good, extra_total = p_good - good, p_total - total
-        if extra_total <= 0:
-            continue  # a wrapper with nothing else in it
+        if extra_total < 150:
+            continue  # a wrapper with next to nothing else in it ("Read more", a label)
         if p_good < 1.2 * good or extra_good / extra_total < 0.75:
             break
         best, good, total = parent, p_good, p_total

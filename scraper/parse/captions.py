@@ -22,6 +22,7 @@ from scraper.parse.dom import (
     class_joined,
     class_tokens,
     clean_text,
+    last_descendant,
     text_content,
 )
 
@@ -425,7 +426,4 @@ def _css_to_xpath(selector: str) -> str:
     return str(GenericTranslator().css_to_xpath(selector, prefix="descendant::"))
 
 
-def _last_descendant(el: HtmlElement) -> HtmlElement:
-    while len(el):
-        el = el[-1]
-    return el
+_last_descendant = last_descendant

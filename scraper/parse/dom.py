@@ -136,6 +136,15 @@ def text_of(el: HtmlElement) -> str:
     return clean_text(text_content(el))
 
 
+def last_descendant(el: HtmlElement) -> HtmlElement:
+    """The last element inside el in document order (el itself when it has none)."""
+    while True:
+        child = next((c for c in reversed(el) if isinstance(c.tag, str)), None)
+        if child is None:
+            return el
+        el = child
+
+
 def drop_tree(el: HtmlElement) -> None:
     """Remove an element and its children, keeping the text that follows it."""
     parent = el.getparent()
@@ -152,7 +161,7 @@ def drop_tree(el: HtmlElement) -> None:
 
 def class_tokens(el: HtmlElement) -> frozenset[str]:
     """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
-    cls, ident = el.get("class"), el.get("id")
+    cls, ident = el.get("class"), _short_id(el.get("id"))
     if not cls and not ident:
         return _NO_TOKENS
     return _tokens(f"{cls or ''} {ident or ''}")
@@ -160,10 +169,18 @@ def class_tokens(el: HtmlElement) -> frozenset[str]:
 
 def class_joined(el: HtmlElement) -> str:
     """The class/id words joined by '-', for substring tests ("articlebody", "sharebar")."""
-    cls, ident = el.get("class"), el.get("id")
+    cls, ident = el.get("class"), _short_id(el.get("id"))
     if not cls and not ident:
         return ""
     return _joined(f"{cls or ''} {ident or ''}")
+
+
+def _short_id(ident: str | None) -> str | None:
+    """An id names a role ("comments", "main-content") unless it is a slug made from a
+    heading ("sharing-with-a-single-developer"), whose words say nothing about the box."""
+    if not ident or ident.count("-") + ident.count("_") > 3:
+        return None
+    return ident
 
 
 @lru_cache(maxsize=8192)
