@@ -638,7 +638,10 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
     if word_key(text) in exclude:
         return False
     n = len(text)
-    if block.link_density > 0.5 and n < 400:
+    # Inside the article a list item may link most of its words (release notes, "further
+    # reading" in the text's own words); elsewhere a mostly-linked line is navigation.
+    limit = 0.8 if block.kind == BlockKind.LIST_ITEM else 0.5
+    if block.link_density > limit and n < 400:
         return False
     if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
         return False
