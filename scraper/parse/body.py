@@ -306,6 +306,8 @@ def is_boilerplate(el: HtmlElement) -> bool:
     tokens = class_tokens(el)
     if not tokens:
         return False
+    if tokens & _EMBEDS:
+        return False  # a post the writer embedded (a tweet) is quoted content, not a widget
     joined = class_joined(el)
     if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
         # "article-sharebar" is still a share bar; "article-content" is content.
@@ -467,6 +469,7 @@ def _prune(el: HtmlElement) -> bool:
     return is_boilerplate(el) and not _has_prose(el)
 
 
+_EMBEDS = frozenset(("embed", "embedded", "tweet", "twitter-tweet", "instagram-media"))
 _COMMENTS = frozenset(("comment", "comments", "commentlist", "disqus", "respond", "replies"))
 
 
