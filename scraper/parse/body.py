@@ -306,7 +306,7 @@ def is_boilerplate(el: HtmlElement) -> bool:
     tokens = class_tokens(el)
     if not tokens:
         return False
-    if tokens & _EMBEDS:
+    if tokens & _EMBEDS and (el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None):
         return False  # a post the writer embedded (a tweet) is quoted content, not a widget
     joined = class_joined(el)
     if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
@@ -353,7 +353,37 @@ _INLINE_JUNK = frozenset(
 
 
 def _inline_junk(el: HtmlElement) -> bool:
-    return bool(class_tokens(el) & _INLINE_JUNK)
+    # A wrapper whose own child is the link ("rollover-people" around a name) is the text;
+    # the card nested beside that link is the junk.
+    return bool(class_tokens(el) & _INLINE_JUNK) and not any(c.tag == "a" for c in el)
+
+
+def _inline_text(el: HtmlElement, drop_junk: bool) -> tuple[str, int]:
+    """(text, characters of link text) of an inline element, without the hover cards and
+    credits nested in it when drop_junk is set."""
+    if not drop_junk or not any(_inline_junk(d) for d in el.iterdescendants() if d.get("class")):
+        text = text_content(el)
+        if el.tag == "a":
+            return text, len(clean_text(text))
+        return text, sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+    parts: list[str] = []
+    linked = 0
+
+    def walk(node: HtmlElement, in_link: bool) -> None:
+        nonlocal linked
+        in_link = in_link or node.tag == "a"
+        parts.append(node.text or "")
+        if in_link:
+            linked += len(clean_text(node.text))
+        for child in node:
+            if isinstance(child.tag, str) and not _inline_junk(child):
+                walk(child, in_link)
+            parts.append(child.tail or "")
+            if in_link:
+                linked += len(clean_text(child.tail))
+
+    walk(el, False)
+    return "".join(parts), linked
 
 
 def _kind(el: HtmlElement) -> BlockKind:
@@ -429,12 +459,9 @@ def _segment(
         elif tag in ("img", "hr", "wbr"):
             parts.append(" ")
         else:
-            text = text_content(child)
+            text, linked = _inline_text(child, skip is not None)
             parts.append(text)
-            if tag == "a":
-                links += len(clean_text(text))
-            else:
-                links += sum(len(clean_text(text_content(a))) for a in child.iter("a"))
+            links += linked
         parts.append(child.tail or "")
     flush()
 

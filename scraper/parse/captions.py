@@ -139,8 +139,8 @@ _CREDIT_START = re.compile(
 )
 _TRAILING_CREDIT = re.compile(
     r"""\s*(
-        \((?:[^()]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock)[^()]*)\)
-      | (?:(?:photo|image|picture|photograph|foto|credit|source|bild)s?(?:\s+credits?)?\s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
+        (?i:\([^()]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock)[^()]*\))
+      | (?i:(?:photo|image|picture|photograph|foto|фото|credit|source|bild)s?(?:\s+credits?)?\s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
       | via\s+[A-Z][\w&.\- ]{1,60}
       | (?:[A-Z][\w.'\-]*\s){0,3}[A-Z][\w.'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}
     )\s*\.?\s*$""",
