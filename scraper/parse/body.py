@@ -306,7 +306,9 @@ def is_boilerplate(el: HtmlElement) -> bool:
     tokens = class_tokens(el)
     if not tokens:
         return False
-    if tokens & _EMBEDS and (el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None):
+    if tokens & _EMBEDS and (
+        el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None
+    ):
         return False  # a post the writer embedded (a tweet) is quoted content, not a widget
     joined = class_joined(el)
     if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
@@ -361,7 +363,10 @@ def _inline_junk(el: HtmlElement) -> bool:
 def _inline_text(el: HtmlElement, drop_junk: bool) -> tuple[str, int]:
     """(text, characters of link text) of an inline element, without the hover cards and
     credits nested in it when drop_junk is set."""
-    if not drop_junk or not any(_inline_junk(d) for d in el.iterdescendants() if d.get("class")):
+    has_break = next(el.iter("br"), None) is not None
+    if not has_break and (
+        not drop_junk or not any(_inline_junk(d) for d in el.iterdescendants() if d.get("class"))
+    ):
         text = text_content(el)
         if el.tag == "a":
             return text, len(clean_text(text))
@@ -376,7 +381,9 @@ def _inline_text(el: HtmlElement, drop_junk: bool) -> tuple[str, int]:
         if in_link:
             linked += len(clean_text(node.text))
         for child in node:
-            if isinstance(child.tag, str) and not _inline_junk(child):
+            if child.tag == "br":
+                parts.append("\n")  # <br><br> inside <font> still separates paragraphs
+            elif isinstance(child.tag, str) and not (drop_junk and _inline_junk(child)):
                 walk(child, in_link)
             parts.append(child.tail or "")
             if in_link:
@@ -547,7 +554,8 @@ def choose_container(
     # Readability: when several strong candidates share an ancestor, the article is higher up.
     # Other <article> elements as strong as the best one are other articles, not parts of it.
     alternatives = [
-        el for el, s in finals.items()
+        el
+        for el, s in finals.items()
         if el is not top and s >= 0.75 * top_score and el.tag != "article"
     ]
     if len(alternatives) >= 2:
@@ -689,8 +697,13 @@ _DATE_WORDS = re.compile(
 )
 
 
+_TIME_ONLY = re.compile(r"^\W*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\.?)?\s*[A-Z]{0,4}\W*$", re.I)
+
+
 def is_dateline(text: str) -> bool:
     """A line that is only a date (and time, zone, "Updated"): page furniture, not prose."""
+    if _TIME_ONLY.match(text):
+        return True
     if parse_human(text) is None:
         return False
     rest = _DATE_WORDS.sub(" ", text)

@@ -137,12 +137,13 @@ _CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
 _CREDIT_START = re.compile(
     r"(?:photos?|images?|pictures?|photograph|fotos?|фото|bild|credit|©|\(c\))\b\s*:?", re.I
 )
+_SENTENCE_END = re.compile(r"[.!?\u201d\")]\s+")
 _TRAILING_CREDIT = re.compile(
     r"""\s*(
-        (?i:\([^()]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock)[^()]*\))
+        (?i:[(\[][^()\[\]]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock|file)[^()\[\]]*[)\]])
       | (?i:(?:photo|image|picture|photograph|foto|фото|credit|source|bild)s?(?:\s+credits?)?\s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
       | via\s+[A-Z][\w&.\- ]{1,60}
-      | (?:[A-Z][\w.'\-]*\s){0,3}[A-Z][\w.'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}
+      | (?:[A-Z][\w'\-]*(?:\.[\w'\-]+)*\.?\s(?=[A-Z])){0,3}[A-Z][\w'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}
     )\s*\.?\s*$""",
     re.X,
 )
@@ -164,9 +165,11 @@ def _is_caption_el(el: HtmlElement) -> bool:
         return False
     tokens = class_tokens(el)
     # "withoutCaption", "no-caption", "has-caption" describe a box, they are not the caption.
-    return not tokens & _CONTROL_WORDS and not any(
-        t.startswith(("without", "nocaption", "hascaption")) for t in tokens
-    ) and not any(f"{w}-caption" in joined for w in ("no", "has", "with"))
+    return (
+        not tokens & _CONTROL_WORDS
+        and not any(t.startswith(("without", "nocaption", "hascaption")) for t in tokens)
+        and not any(f"{w}-caption" in joined for w in ("no", "has", "with"))
+    )
 
 
 def _is_control(el: HtmlElement) -> bool:
@@ -190,20 +193,33 @@ def _text(el: HtmlElement) -> str:
 
 
 def split_credit(text: str) -> tuple[str, str | None]:
-    """("caption", "credit") from one caption string whose credit is written at its end."""
+    """("caption", "credit") from one caption string whose credit is written at its end.
+
+    >>> split_credit("Runners at the start. (AP Photo/Kim Ortega)")
+    ('Runners at the start.', '(AP Photo/Kim Ortega)')
+    """
     text = clean_text(text)
-    match = _TRAILING_CREDIT.search(text)
-    if not match:
-        return text, None
-    credit = match.group(1).strip()
-    head = text[: match.start()].rstrip()
-    # A capitalised phrase with a slash is only a credit after a finished sentence.
+    # The leftmost candidate first, then ones starting after each sentence end (a capitalised
+    # last word of the caption must not be taken for the start of "Name/Agency").
+    candidates = [_TRAILING_CREDIT.search(text)]
+    candidates += [_TRAILING_CREDIT.match(text, m.end()) for m in _SENTENCE_END.finditer(text)]
+    for match in candidates:
+        if match is None:
+            continue
+        credit = re.sub(r"([(\[])\s+|\s+([)\]])", r"\1\2", match.group(1).strip())
+        head = text[: match.start()].rstrip()
+        if _credit_fits(head, credit):
+            return head, credit
+    return text, None
+
+
+def _credit_fits(head: str, credit: str) -> bool:
+    """A capitalised phrase with a slash is only a credit after a finished sentence."""
     if credit[0].isupper() and not credit.lower().startswith(
         ("photo", "image", "picture", "credit", "source", "foto", "bild")
     ):
-        if head and not head.endswith((".", "!", "?", "\u201d", '"', ")")):
-            return text, None
-    return head, credit
+        return not head or head.endswith((".", "!", "?", "\u201d", '"', ")"))
+    return True
 
 
 def _image_url(el: HtmlElement, base: str | None) -> str | None:

@@ -225,13 +225,14 @@ def _visible_dates(
         text = clean_text(text_content(el))
         machine = el.get("datetime") or ""
         parsed = _parse_shown(text, month_first, year)
+        source = "time"
         if parsed is None and machine:
-            parsed = parse_iso(machine)
+            parsed, source = parse_iso(machine), "time-attr"
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
             parent = el.getparent()
             around = clean_text(text_content(parent)) if parent is not None else ""
             context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
-            found.append((parsed, bool(_UPDATED.search(context)), "time", el))
+            found.append((parsed, bool(_UPDATED.search(context)), source, el))
             if len(found) >= limit:
                 break
     for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
@@ -313,6 +314,11 @@ def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
     """The machine date moved to the day readers are shown, when they are shown one."""
     if machine.time is None:
         return machine  # a bare day has no time zone to get wrong
+    if machine.offset not in (None, 0):
+        # A local time with its offset is already the readers' day, unless the page writes
+        # another day with its own zone in words ("Nov 19, 10:31 pm CST"); machine times of
+        # <time> elements lower down may be a live blog's updates.
+        shown = [s for s in shown if s[0].offset is not None and not s[2].endswith("attr")]
     # Near the headline first, then elsewhere; within each, original dates before updates.
     ordered = sorted(shown, key=lambda s: (not s[2].startswith("header"), s[1]))
     for visible, _, _, _ in ordered:
@@ -379,7 +385,7 @@ def find_dates(
     elif shown:
         original = [s for s in shown if not s[1]] or shown
         # A <time> element near the headline is both visible and machine-readable.
-        timed = [s for s in original if s[2].endswith("time")]
+        timed = [s for s in original if "time" in s[2]]
         pick = (timed or original)[0]
         published = FoundDate(pick[0], pick[2])
     else:

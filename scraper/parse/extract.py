@@ -22,7 +22,7 @@ from scraper.parse import headline as headline_mod
 from scraper.parse import rules as rules_mod
 from scraper.parse.charset import decode_html
 from scraper.parse.datetext import parse_human, parse_iso
-from scraper.parse.dom import HtmlElement, Page, build_tree, clean_text
+from scraper.parse.dom import HtmlElement, Page, build_tree, clean_text, text_content
 from scraper.parse.structured import Structured, as_text, read_structured
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,10 @@ def _assemble(
     if body_root is None:
         body_root = root
     top, chosen = body_mod.choose_container(body_root, page.order(), heading)
+    if heading is None and headline:
+        shown = headline_mod.display_heading(top, headline)
+        if shown is not None:
+            headline, head_src, heading = clean_text(text_content(shown)), "dom", shown
     start = heading if heading is not None else top
     scope = _lca(start, top) if heading is not None else top
     captions = [

@@ -145,6 +145,35 @@ def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:
     return None
 
 
+_DISPLAY_TAGS = ("b", "strong", "font", "span", "div", "p", "td", "h3", "h4")
+_STOP = frozenset("the a an of and in on at to for with from by is are was".split())
+
+
+def display_heading(container: HtmlElement, title: str, limit: int = 60) -> HtmlElement | None:
+    """In pages without a heading element (old table layouts), the big bold line at the top
+    of the article that shares words with the <title>: what readers see as the headline."""
+    words = {w for w in _tokens(title) if len(w) > 2 and w not in _STOP}
+    for n, el in enumerate(container.iter(*_DISPLAY_TAGS)):
+        if n > limit:
+            break
+        big = (
+            el.tag in ("b", "strong", "h3", "h4")
+            or (
+                el.tag == "font"
+                and (el.get("size") or "").lstrip("+").isdigit()
+                and int((el.get("size") or "0").lstrip("+")) >= 4
+            )
+            or "title" in (el.get("class") or "").lower()
+            or "headline" in (el.get("class") or "").lower()
+        )
+        if not big:
+            continue
+        text = clean_text(text_content(el))
+        if 15 <= len(text) <= 200 and not text.endswith(".") and words & set(_tokens(text)):
+            return el
+    return None
+
+
 def _is_logo(el: HtmlElement) -> bool:
     """A heading that is one link to the site's front page (or holds only the logo image)."""
     links = list(el.iter("a"))
