@@ -76,8 +76,12 @@ def trafilatura_extractor() -> Extractor:
         if doc is None:
             return {}
         data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-        return {"headline": data.get("title"), "published": data.get("date"),
-                "body": data.get("text"), "captions": None}
+        return {
+            "headline": data.get("title"),
+            "published": data.get("date"),
+            "body": data.get("text"),
+            "captions": None,
+        }
 
     return extract
 
@@ -91,19 +95,27 @@ def readability_extractor() -> Extractor:
     def extract(html: bytes, url: str | None) -> dict[str, Any]:
         doc = Document(html, url=url)
         summary = lxml_html.fromstring(doc.summary(html_partial=True))
-        paragraphs = [" ".join(el.text_content().split()) for el in summary.iter(*blocks)
-                      if not any(a.tag in blocks for a in el.iterancestors())]
+        paragraphs = [
+            " ".join(el.text_content().split())
+            for el in summary.iter(*blocks)
+            if not any(a.tag in blocks for a in el.iterancestors())
+        ]
         if not paragraphs:
             paragraphs = [" ".join(summary.text_content().split())]
         captions = [" ".join(c.text_content().split()) for c in summary.iter("figcaption")]
-        return {"headline": doc.short_title(), "published": None,
-                "body": "\n\n".join(p for p in paragraphs if p), "captions": captions}
+        return {
+            "headline": doc.short_title(),
+            "published": None,
+            "body": "\n\n".join(p for p in paragraphs if p),
+            "captions": captions,
+        }
 
     return extract
 
 
-def run(name: str, extract: Extractor, pages: list[tuple[str, bytes, str | None]],
-        repeat: int) -> tuple[dict[str, dict[str, Any]], float]:
+def run(
+    name: str, extract: Extractor, pages: list[tuple[str, bytes, str | None]], repeat: int
+) -> tuple[dict[str, dict[str, Any]], float]:
     """Predictions per page id, and the best pages/s over `repeat` timed passes."""
     for _, html, url in pages[:5]:  # warm-up: imports, regex compilation, caches
         _safe(extract, html, url)
@@ -133,8 +145,10 @@ def _fmt(value: float | None) -> str:
 
 
 def table(rows: list[tuple[str, dict[str, Any], float]], base: float) -> str:
-    head = (f"| {'extractor':<17}| body P | body R | body F1 | head exact | head contain "
-            f"| pub acc | invented | capt P | capt R | capt F1 | pages/s | x trafilatura |")
+    head = (
+        f"| {'extractor':<17}| body P | body R | body F1 | head exact | head contain "
+        f"| pub acc | invented | capt P | capt R | capt F1 | pages/s | x trafilatura |"
+    )
     lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
     for name, agg, speed in rows:
         body, hl = agg.get("body", {}), agg.get("headline", {})
@@ -151,8 +165,9 @@ def table(rows: list[tuple[str, dict[str, Any], float]], base: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="peers' virtualenv")
     ap.add_argument("--install", action="store_true", help="create/fill the peers' virtualenv")
@@ -172,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     pages = [(pid, Path(t["html_path"]).read_bytes(), t.get("url")) for pid, t in truth.items()]
     print(f"{len(pages)} pages from {args.corpus}, one core, one process", file=sys.stderr)
 
-    extractors = [("morgue", morgue_extractor()), ("trafilatura", trafilatura_extractor()),
-                  ("readability-lxml", readability_extractor())]
+    extractors = [
+        ("morgue", morgue_extractor()),
+        ("trafilatura", trafilatura_extractor()),
+        ("readability-lxml", readability_extractor()),
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, extract in extractors:

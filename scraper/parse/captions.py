@@ -12,13 +12,13 @@ A credit with no caption text is kept as a caption with empty text.
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
 
 from cssselect import GenericTranslator
 
 from archive.record import Caption
 from scraper.parse.dom import (
     HtmlElement,
+    absolute_url,
     class_joined,
     class_tokens,
     clean_text,
@@ -229,7 +229,7 @@ def _image_url(el: HtmlElement, base: str | None) -> str | None:
             if attr.endswith("srcset") and value:
                 value = value.split(",")[0].strip().split(" ")[0]
             if value and not value.startswith("data:"):
-                return urljoin(base, value) if base else value
+                return absolute_url(base, value)
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -143,6 +144,17 @@ def last_descendant(el: HtmlElement) -> HtmlElement:
         if child is None:
             return el
         el = child
+
+
+def absolute_url(base: str | None, url: str) -> str | None:
+    """url resolved against base; None for what cannot be a URL ("http://[broken")."""
+    url = url.strip()
+    if not url or url.startswith(("data:", "javascript:")):
+        return None
+    try:
+        return urljoin(base, url) if base else url
+    except ValueError:
+        return None
 
 
 def drop_tree(el: HtmlElement) -> None:
