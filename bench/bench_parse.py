@@ -1,7 +1,8 @@
 """Benchmark the article parser against trafilatura and readability-lxml on the shared corpus.
 
 All three extractors run in this one process, pinned to one CPU core, over the same pages
-(read into memory first), each timed around its extraction call only (CPU time of this process, so other load on the machine does not skew the ratios); their predictions are
+(read into memory first), each timed around its extraction call only (CPU time of this
+process, so other load on the machine does not skew the ratios); their predictions are
 scored with the corpus's own score.py. The peers are benchmark-only dependencies: they live in
 a separate virtualenv (default bench/.venv-peers, created and filled when --install is given)
 whose site-packages is appended to sys.path, so morgue's own environment is never changed.
@@ -69,7 +70,7 @@ def morgue_extractor() -> Extractor:
 
 
 def trafilatura_extractor() -> Extractor:
-    import trafilatura
+    import trafilatura  # type: ignore[import-not-found]
 
     def extract(html: bytes, url: str | None) -> dict[str, Any]:
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
@@ -88,21 +89,24 @@ def trafilatura_extractor() -> Extractor:
 
 def readability_extractor() -> Extractor:
     from lxml import html as lxml_html
-    from readability import Document
+    from readability import Document  # type: ignore[import-not-found]
 
     blocks = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "td")
+
+    def text(el: Any) -> str:
+        return " ".join("".join(str(t) for t in el.itertext()).split())
 
     def extract(html: bytes, url: str | None) -> dict[str, Any]:
         doc = Document(html, url=url)
         summary = lxml_html.fromstring(doc.summary(html_partial=True))
         paragraphs = [
-            " ".join(el.text_content().split())
+            text(el)
             for el in summary.iter(*blocks)
             if not any(a.tag in blocks for a in el.iterancestors())
         ]
         if not paragraphs:
-            paragraphs = [" ".join(summary.text_content().split())]
-        captions = [" ".join(c.text_content().split()) for c in summary.iter("figcaption")]
+            paragraphs = [text(summary)]
+        captions = [text(c) for c in summary.iter("figcaption")]
         return {
             "headline": doc.short_title(),
             "published": None,
@@ -144,23 +148,46 @@ def _fmt(value: float | None) -> str:
     return "   -" if value is None else f"{value:.3f}"
 
 
+COLUMNS = (
+    "extractor",
+    "body P",
+    "body R",
+    "body F1",
+    "head exact",
+    "head contain",
+    "pub acc",
+    "invented",
+    "capt P",
+    "capt R",
+    "capt F1",
+    "pages/s",
+    "x trafilatura",
+)
+
+
 def table(rows: list[tuple[str, dict[str, Any], float]], base: float) -> str:
-    head = (
-        f"| {'extractor':<17}| body P | body R | body F1 | head exact | head contain "
-        f"| pub acc | invented | capt P | capt R | capt F1 | pages/s | x trafilatura |"
-    )
-    lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
+    """A Markdown table, one row per extractor."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for name, agg, speed in rows:
-        body, hl = agg.get("body", {}), agg.get("headline", {})
-        pub, inv = agg.get("published", {}), agg.get("published_invented", {})
-        cap = agg.get("captions", {})
-        lines.append(
-            f"| {name:<17}| {_fmt(body.get('tok', {}).get('p'))}  | {_fmt(body.get('tok', {}).get('r'))}  "
-            f"| {_fmt(body.get('tok', {}).get('f1'))}   | {_fmt(hl.get('exact'))}      "
-            f"| {_fmt(hl.get('contain'))}        | {_fmt(pub.get('acc'))}   | {_fmt(inv.get('rate'))}    "
-            f"| {_fmt(cap.get('p'))}  | {_fmt(cap.get('r'))}  | {_fmt(cap.get('f1'))}   "
-            f"| {speed:7.1f} | {speed / base if base else 0:13.2f} |"
-        )
+        tok = agg.get("body", {}).get("tok", {})
+        hl, pub = agg.get("headline", {}), agg.get("published", {})
+        inv, cap = agg.get("published_invented", {}), agg.get("captions", {})
+        cells = [
+            name,
+            _fmt(tok.get("p")),
+            _fmt(tok.get("r")),
+            _fmt(tok.get("f1")),
+            _fmt(hl.get("exact")),
+            _fmt(hl.get("contain")),
+            _fmt(pub.get("acc")),
+            _fmt(inv.get("rate")),
+            _fmt(cap.get("p")),
+            _fmt(cap.get("r")),
+            _fmt(cap.get("f1")),
+            f"{speed:.1f}",
+            f"{speed / base if base else 0:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

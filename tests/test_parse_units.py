@@ -193,14 +193,17 @@ def test_undeclared_shift_jis_is_detected() -> None:
 
 
 def test_a_lying_utf8_declaration_does_not_garble_cp1252() -> None:
-    body = '<meta charset="utf-8"><p>café crème – déjà vu</p>'.encode("cp1252") * 50
+    body = '<meta charset="utf-8"><p>café crème \u2013 déjà vu</p>'.encode("cp1252") * 50
     decoded, codec, _ = decode_html(body)
     assert "café crème" in decoded
     assert codec == "cp1252"
 
 
 def test_site_rules_override_and_drop() -> None:
-    extra = '<div class="promo"><p>This promotional paragraph is long enough to be taken for body text by mistake, really.</p></div>'
+    extra = (
+        '<div class="promo"><p>This promotional paragraph is long enough to be taken for'
+        " body text by mistake, really.</p></div>"
+    )
     rules = SiteRules(
         headline="div.story-body p:first-child",
         drop=("div.promo",),

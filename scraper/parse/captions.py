@@ -23,6 +23,7 @@ from scraper.parse.dom import (
     class_tokens,
     clean_text,
     last_descendant,
+    select,
     text_content,
 )
 
@@ -140,10 +141,14 @@ _CREDIT_START = re.compile(
 _SENTENCE_END = re.compile(r"[.!?\u201d\")]\s+")
 _TRAILING_CREDIT = re.compile(
     r"""\s*(
-        (?i:[(\[][^()\[\]]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock|file)[^()\[\]]*[)\]])
-      | (?i:(?:photo|image|picture|photograph|foto|фото|credit|source|bild)s?(?:\s+credits?)?\s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
+        (?i:[(\[][^()\[\]]*
+            (?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock|file)
+            [^()\[\]]*[)\]])
+      | (?i:(?:photo|image|picture|photograph|foto|фото|credit|source|bild)s?(?:\s+credits?)?
+            \s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
       | via\s+[A-Z][\w&.\- ]{1,60}
-      | (?:[A-Z][\w'\-]*(?:\.[\w'\-]+)*\.?\s(?=[A-Z])){0,3}[A-Z][\w'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}
+      | (?:[A-Z][\w'\-]*(?:\.[\w'\-]+)*\.?\s(?=[A-Z])){0,3}    # up to three name words
+        [A-Z][\w'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}          # Name/Agency[/Agency]
     )\s*\.?\s*$""",
     re.X,
 )
@@ -248,7 +253,7 @@ def caption_of(
     ]
     holder = holders[0] if holders else (box if box.tag != "figure" else None)
     if credit_selector:
-        credit_els = [el for el in box.xpath(_css_to_xpath(credit_selector)) if el is not box]
+        credit_els = [el for el in select(box, _css_to_xpath(credit_selector)) if el is not box]
     else:
         credit_els = [
             el

@@ -116,9 +116,9 @@ def header_charset(content_type: str | None) -> str | None:
 
 def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     """(codec, where it came from): "bom", "http", "meta", "detected" or "default"."""
-    for bom, codec in _BOMS:
+    for bom, bom_codec in _BOMS:
         if body.startswith(bom):
-            return codec, "bom"
+            return bom_codec, "bom"
     head = body[:_SNIFF_BYTES]
     declared = [(header_charset(content_type), "http")]
     for pattern in (_META_CHARSET, _XML_DECL):

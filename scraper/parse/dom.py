@@ -137,6 +137,14 @@ def text_of(el: HtmlElement) -> str:
     return clean_text(text_content(el))
 
 
+def select(el: HtmlElement, xpath: etree.XPath | str) -> list[HtmlElement]:
+    """The elements an XPath expression finds (strings and numbers are left out)."""
+    found = xpath(el) if isinstance(xpath, etree.XPath) else el.xpath(xpath)
+    if not isinstance(found, list):
+        return []
+    return [item for item in found if isinstance(item, etree._Element)]
+
+
 def last_descendant(el: HtmlElement) -> HtmlElement:
     """The last element inside el in document order (el itself when it has none)."""
     while True:
@@ -227,7 +235,7 @@ def build_tree(text: str, url: str | None) -> Page:
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
     etree.strip_elements(root, *_REMOVE, with_tail=False)
-    hidden = [el for el in _MAYBE_HIDDEN(root) if _is_hidden(el)]
+    hidden = [el for el in select(root, _MAYBE_HIDDEN) if _is_hidden(el)]
     for el in hidden:
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
         if (

@@ -20,7 +20,7 @@ from scraper.parse.dom import (
 from scraper.parse.structured import Structured, as_text
 
 _WORD = re.compile(r"\w+")
-_SEPARATORS = re.compile(r"\s+(?:[|\-–—/>»·:]|::)\s+")
+_SEPARATORS = re.compile("\\s+(?:[|\\-\u2013\u2014/>\u00bb\u00b7:]|::)\\s+")
 _STANDFIRST = (
     "standfirst",
     "dek",
@@ -146,7 +146,9 @@ def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:
 
 
 _DISPLAY_TAGS = ("b", "strong", "font", "span", "div", "p", "td", "h3", "h4")
-_STOP = frozenset("the a an of and in on at to for with from by is are was".split())
+_STOP = frozenset(
+    ("the", "a", "an", "of", "and", "in", "on", "at", "to", "for", "with", "from", "by", "is")
+)
 
 
 def display_heading(container: HtmlElement, title: str, limit: int = 60) -> HtmlElement | None:
