@@ -1,0 +1,71 @@
+"""The catalog's SQLite schema: every table is named `archive_*` so other modules (the crawl
+frontier) can keep their own tables in the same file. Creation is idempotent."""
+
+from __future__ import annotations
+
+CATALOG_SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS archive_sources (
+    name TEXT PRIMARY KEY, first_seen TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS archive_articles (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, canonical_key TEXT NOT NULL,
+    current_version INTEGER NOT NULL, headline TEXT NOT NULL, modified TEXT,
+    body_digest TEXT NOT NULL, simhash INTEGER NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS archive_articles_source ON archive_articles (source, last_seen);
+CREATE TABLE IF NOT EXISTS archive_versions (
+    article_id TEXT NOT NULL, version INTEGER NOT NULL, raw_sha256 TEXT NOT NULL,
+    fetched_at TEXT NOT NULL, body_digest TEXT NOT NULL, simhash INTEGER NOT NULL,
+    headline TEXT NOT NULL, modified TEXT, parser TEXT NOT NULL, parser_version TEXT NOT NULL,
+    PRIMARY KEY (article_id, version));
+CREATE INDEX IF NOT EXISTS archive_versions_raw ON archive_versions (raw_sha256);
+CREATE TABLE IF NOT EXISTS archive_canonical (
+    key TEXT PRIMARY KEY, article_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS archive_urls (
+    key TEXT PRIMARY KEY, url TEXT NOT NULL, article_id TEXT NOT NULL,
+    first_seen TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS archive_urls_article ON archive_urls (article_id);
+CREATE TABLE IF NOT EXISTS archive_raw (
+    sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER NOT NULL,
+    source TEXT NOT NULL, first_fetched TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS archive_bodies (
+    digest TEXT PRIMARY KEY, article_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS archive_simhash_bands (
+    band INTEGER NOT NULL, value INTEGER NOT NULL, article_id TEXT NOT NULL,
+    PRIMARY KEY (band, value, article_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS archive_fetches (
+    fetch_id TEXT PRIMARY KEY, url TEXT NOT NULL, url_key TEXT NOT NULL,
+    final_url TEXT NOT NULL, status INTEGER NOT NULL, etag TEXT, last_modified TEXT,
+    fetched_at TEXT NOT NULL, raw_sha256 TEXT, size INTEGER NOT NULL, source TEXT NOT NULL,
+    article_id TEXT, outcome TEXT, run_id INTEGER);
+CREATE INDEX IF NOT EXISTS archive_fetches_key ON archive_fetches (url_key, fetched_at);
+CREATE INDEX IF NOT EXISTS archive_fetches_raw ON archive_fetches (raw_sha256);
+CREATE TABLE IF NOT EXISTS archive_near_duplicates (
+    article_id TEXT NOT NULL, other_id TEXT NOT NULL, distance INTEGER NOT NULL,
+    found_at TEXT NOT NULL, PRIMARY KEY (article_id, other_id));
+CREATE TABLE IF NOT EXISTS archive_runs (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, source TEXT, started_at TEXT NOT NULL,
+    finished_at TEXT, counts TEXT);
+CREATE TABLE IF NOT EXISTS archive_fts_docs (
+    doc INTEGER PRIMARY KEY, article_id TEXT NOT NULL, version INTEGER NOT NULL,
+    UNIQUE (article_id, version));
+CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(
+    headline, body, content='', tokenize='unicode61 remove_diacritics 2');
+"""
+
+# what `repair` empties and refills from the files (runs are not in the files: kept)
+DERIVED_TABLES = (
+    "archive_sources",
+    "archive_articles",
+    "archive_versions",
+    "archive_canonical",
+    "archive_urls",
+    "archive_raw",
+    "archive_bodies",
+    "archive_simhash_bands",
+    "archive_fetches",
+    "archive_near_duplicates",
+    "archive_fts_docs",
+)

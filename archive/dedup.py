@@ -1,0 +1,120 @@
+"""Deciding what a fetched page is to the archive: the three levels of deduplication.
+
+1. URL: the article's key is its rel=canonical / og:url when that is on the page's own site,
+   else the `url_key` of the final URL; every URL a page was reached by points to the article.
+2. Exact content: a page whose normalized body text equals a stored article's is a DUPLICATE
+   of it (the same story at two addresses), not a second article.
+3. Near duplicate: a re-fetch of a known article whose body moved more than `threshold` bits
+   of SimHash (or whose headline changed) is a new version (UPDATED); a smaller change (a
+   counter, a timestamp) is UNCHANGED. A new article within the threshold of another one is
+   reported as a possible duplicate.
+
+Only lookups here; `Archive` writes what the decision calls for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from archive.catalog import ArticleRow, Catalog
+from archive.fingerprint import distance
+from archive.record import Content, Outcome, RawPage
+from archive.urls import normalize_url, same_site, url_key
+
+if TYPE_CHECKING:
+    from archive.store import Fingerprints
+
+
+@dataclass(frozen=True, slots=True)
+class PageKeys:
+    canonical_url: str
+    canonical_key: str
+    urls: tuple[str, ...]  # every URL the page was reached by, plus its canonical
+    keys: tuple[str, ...]  # their url_keys, parallel to urls
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    article_id: str
+    row: ArticleRow | None = None  # the known article (UPDATED/UNCHANGED/DUPLICATE)
+    near: list[tuple[str, int]] = field(default_factory=list)  # possible duplicates of a NEW one
+
+
+def canonical_of(page: RawPage, content: Content) -> str:
+    """The page's canonical URL when it is on the page's own site, else its final URL."""
+    declared = content.canonical_url
+    if declared and declared.startswith(("http://", "https://")):
+        if same_site(declared, page.final_url):
+            return normalize_url(declared)
+    return normalize_url(page.final_url)
+
+
+def page_keys(page: RawPage, content: Content) -> PageKeys:
+    canonical = canonical_of(page, content)
+    by_key: dict[str, str] = {}
+    for url in (canonical, page.final_url, page.requested_url, *page.redirects):
+        if url.startswith(("http://", "https://")):
+            by_key.setdefault(url_key(url), url)
+    return PageKeys(
+        canonical_url=canonical,
+        canonical_key=url_key(canonical),
+        urls=tuple(by_key.values()),
+        keys=tuple(by_key),
+    )
+
+
+def new_id(catalog: Catalog, canonical_key: str) -> str:
+    """First 16 hex of sha256(canonical key), longer only if that prefix is taken."""
+    digest = hashlib.sha256(canonical_key.encode("utf-8")).hexdigest()
+    for length in range(16, 65, 8):
+        candidate = digest[:length]
+        row = catalog.article(candidate)
+        if row is None or row.canonical_key == canonical_key:
+            return candidate
+    raise AssertionError("sha256 prefix collision on every length")  # pragma: no cover
+
+
+def known_article(catalog: Catalog, keys: PageKeys) -> str | None:
+    found = catalog.article_by_canonical(keys.canonical_key)
+    if found:
+        return found
+    for key in keys.keys:
+        found = catalog.article_by_url(key)
+        if found:
+            return found
+    return None
+
+
+def decide(
+    catalog: Catalog,
+    keys: PageKeys,
+    prints: Fingerprints,
+    content: Content,
+    threshold: int,
+) -> Decision:
+    known = known_article(catalog, keys)
+    row = catalog.article(known) if known else None
+    if row is not None:
+        same_headline = row.headline == content.headline
+        if prints.digest == row.body_digest and same_headline:
+            return Decision(Outcome.UNCHANGED, row.id, row)
+        if same_headline and distance(prints.simhash, row.simhash) <= threshold:
+            return Decision(Outcome.UNCHANGED, row.id, row)
+        return Decision(Outcome.UPDATED, row.id, row)
+    if prints.text.strip():
+        twin = catalog.article_by_body(prints.digest)
+        twin_row = catalog.article(twin) if twin else None
+        if twin_row is not None:
+            return Decision(Outcome.DUPLICATE, twin_row.id, twin_row)
+    article_id = new_id(catalog, keys.canonical_key)
+    near = []
+    if prints.text.strip():
+        near = [
+            (other, d)
+            for other, d in catalog.near(prints.simhash, threshold)
+            if other != article_id
+        ]
+    return Decision(Outcome.NEW, article_id, None, near)

@@ -1,0 +1,80 @@
+"""Body fingerprints for the second and third levels of deduplication (pure functions).
+
+`body_digest` is a sha256 of the normalized body text: two pages whose article text is the
+same (syndication, one story at two addresses) get the same digest even when their HTML
+differs. `simhash` is a 64-bit SimHash over word shingles: bodies that differ by a word or two
+land a few bits apart, rewritten bodies far apart (Charikar 2002; Manku et al. 2007 use 64 bits
+and a distance of 3 for near-duplicate web pages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter
+
+SHINGLE = 3  # words per shingle
+BANDS = 4  # simhash split into 4 x 16 bits: any two within 3 bits share a band
+BAND_BITS = 64 // BANDS
+_WORD = re.compile(r"\w+", re.UNICODE)
+# for each byte value, the bit positions set in it
+_BITS_OF = tuple(tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256))
+
+
+def normalize_text(text: str) -> str:
+    """Case, width and whitespace folded: what "the same body text" means."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(folded.split())
+
+
+def body_digest(paragraphs: list[str] | tuple[str, ...]) -> str:
+    """sha256 hex of the normalized body; paragraph breaks do not matter, words do."""
+    return hashlib.sha256(normalize_text(" ".join(paragraphs)).encode("utf-8")).hexdigest()
+
+
+def _shingles(text: str) -> list[str]:
+    words = _WORD.findall(normalize_text(text))
+    if len(words) <= SHINGLE:
+        return [" ".join(words)] if words else []
+    return [" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+
+
+def simhash(text: str) -> int:
+    """64-bit SimHash of `text` over word 3-shingles (unsigned, 0 for an empty text)."""
+    shingles = _shingles(text)
+    if not shingles:
+        return 0
+    digests = b"".join(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest() for s in shingles)
+    counts = [0] * 64
+    # count set bits per position one byte column at a time (Counter runs in C)
+    for column in range(8):
+        for value, times in Counter(digests[column::8]).items():
+            for bit in _BITS_OF[value]:
+                counts[column * 8 + bit] += times
+    half = len(shingles) / 2
+    result = 0
+    for position, count in enumerate(counts):
+        if count > half:
+            result |= 1 << position
+    return result
+
+
+def distance(a: int, b: int) -> int:
+    """Hamming distance between two 64-bit fingerprints."""
+    return (a ^ b).bit_count()
+
+
+def bands(fingerprint: int) -> list[int]:
+    """The 16-bit slices used to find near neighbours without comparing against everything."""
+    mask = (1 << BAND_BITS) - 1
+    return [(fingerprint >> (i * BAND_BITS)) & mask for i in range(BANDS)]
+
+
+def to_signed(value: int) -> int:
+    """SQLite integers are signed 64-bit."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def to_unsigned(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value

@@ -1,0 +1,484 @@
+"""The archive: raw pages, versioned article records and the catalog, behind one object.
+
+`Archive.store(page, content, source=...)` keeps the exact response bytes (once per sha256),
+decides what the page is to the archive (deduplication in three levels, see `archive.dedup`),
+writes the record file of a new article or a new version, then records everything in the
+catalog in one transaction. Files are written before the catalog rows that point to them, and
+each file atomically, so a process killed at any moment leaves files the catalog does not know
+yet (harmless, `verify --repair` indexes them) but never a catalog row without its file.
+Rebuild, verify, export, import and stats live in their own modules and take an Archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from archive.atomic import make_dirs
+from archive.blobs import BlobStore, FolderBlobStore
+from archive.catalog import ArticleRow, FetchRow, SqliteCatalog, VersionRow
+from archive.dedup import Decision, PageKeys, decide, page_keys
+from archive.errors import ArchiveError, StorageError
+from archive.fingerprint import body_digest, simhash
+from archive.layout import Layout, check_id, check_source
+from archive.record import (
+    Article,
+    Content,
+    Outcome,
+    RawPage,
+    Stored,
+    Validators,
+    dumps,
+    iso_utc,
+    utcnow,
+)
+from archive.urls import url_key
+from archive.validate import RecordValidator
+
+if TYPE_CHECKING:
+    from archive.rebuild import ProgressFn, RebuildReport
+    from archive.stats import Stats
+    from archive.verify import VerifyReport
+
+log = logging.getLogger(__name__)
+
+ParseFn = Callable[[RawPage, str], Content]
+NEAR_THRESHOLD = 3  # bits of 64: at or under, a re-fetched body counts as the same text
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprints:
+    digest: str
+    simhash: int
+    text: str
+
+    @classmethod
+    def of(cls, content: Content) -> Fingerprints:
+        paragraphs = [block.text for block in content.body]
+        text = "\n\n".join(paragraphs)
+        return cls(body_digest(paragraphs), simhash(text), text)
+
+
+def fetch_id(page: RawPage, source: str) -> str:
+    """A stable id for one fetch: the same response stored twice is one fetch."""
+    seed = dumps(page.meta_json()) + source
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
+
+
+def since_text(since: date | datetime | str | None) -> str | None:
+    """A `since` bound as the catalog compares it (ISO text, UTC for datetimes)."""
+    if since is None or isinstance(since, str):
+        return since
+    if isinstance(since, datetime):
+        return iso_utc(since)
+    return since.isoformat()
+
+
+class Archive:
+    """A folder of raw pages and records plus its catalog. Open with `Archive.open(root)`."""
+
+    def __init__(
+        self,
+        root: Path,
+        blobs: BlobStore,
+        catalog: SqliteCatalog,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        near_threshold: int = NEAR_THRESHOLD,
+        durable: bool = True,
+    ) -> None:
+        self.root = root
+        self.layout = Layout(root)
+        self.blobs = blobs
+        self.catalog = catalog
+        self.now = now
+        self.near_threshold = near_threshold
+        self.durable = durable
+        self.validator = RecordValidator()
+
+    @classmethod
+    def open(
+        cls,
+        root: Path | str,
+        *,
+        codec: str = "zstd",
+        level: int | None = None,
+        now: Callable[[], datetime] = utcnow,
+        busy_timeout: float = 30.0,
+        durable: bool = True,
+    ) -> Archive:
+        """Open (creating on first use) the archive in folder `root`."""
+        root = Path(root)
+        make_dirs(root)
+        blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
+        blobs.ensure_root()
+        catalog = SqliteCatalog(
+            Layout(root).catalog,
+            busy_timeout=busy_timeout,
+            synchronous="FULL" if durable else "NORMAL",
+        )
+        return cls(root, blobs, catalog, now=now, durable=durable)
+
+    @property
+    def catalog_path(self) -> Path:
+        """The SQLite file; other modules may add their own (non `archive_*`) tables to it."""
+        return self.catalog.path
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def store(self, page: RawPage, content: Content, *, source: str) -> Stored:
+        """Keep `page` and file `content` as a new article, a new version, or neither."""
+        check_source(source)
+        if not 200 <= page.status < 300:
+            raise ArchiveError(f"{page.final_url}: only 2xx responses are stored as articles")
+        keys = page_keys(page, content)
+        prints = Fingerprints.of(content)
+        with self.catalog.writing():
+            raw_new = self._put_blob(page, source)
+            decision = decide(self.catalog, keys, prints, content, self.near_threshold)
+            return self._apply(page, content, source, keys, prints, decision, raw_new)
+
+    def store_unchanged(self, page_304: RawPage, *, source: str) -> Stored:
+        """Record a 304 Not Modified: the fetch is logged, nothing else changes."""
+        check_source(source)
+        page = page_304
+        keys = [url_key(u) for u in (page.final_url, page.requested_url)]
+        seen = iso_utc(page.fetched_at)
+        with self.catalog.writing():
+            article_id = next(filter(None, map(self.catalog.article_by_url, keys)), None)
+            row = self.catalog.article(article_id) if article_id else None
+            current = self.load(row.source, row.id, row.current_version) if row else None
+            fid = fetch_id(page, source)
+            if current is not None and row is not None:
+                doc = self._sidecar(
+                    page, source, fid, current.raw_sha256, row.id, Outcome.UNCHANGED
+                )
+                self.blobs.put_sidecar(current.raw_sha256, fid, doc)
+                self.catalog.touch(row.id, seen)
+            self.catalog.add_source(source, seen)
+            self.catalog.add_fetch(
+                self._fetch_row(
+                    page,
+                    source,
+                    fid,
+                    current.raw_sha256 if current else None,
+                    row.id if row else None,
+                    Outcome.UNCHANGED,
+                )
+            )
+        return Stored(outcome=Outcome.UNCHANGED, article=current)
+
+    def put_raw(self, page: RawPage, *, source: str) -> str:
+        """Keep the raw bytes of a page that could not be parsed, so rebuild can retry it."""
+        check_source(source)
+        with self.catalog.writing():
+            raw_new = self._put_blob(page, source)
+            fid = fetch_id(page, source)
+            self._write_sidecar(page, source, fid, None, None, raw_new)
+            self.catalog.add_fetch(self._fetch_row(page, source, fid, page.sha256, None, None))
+        return page.sha256
+
+    def validators(self, url: str) -> Validators | None:
+        """ETag / Last-Modified of the last fetch of `url`, for a conditional GET."""
+        found = self.catalog.latest_validators(url_key(url))
+        if found is None:
+            return None
+        return Validators(etag=found[0], last_modified=found[1])
+
+    def find(self, url_or_id: str) -> Article | None:
+        """The latest version of an article, by id or by any URL it was seen at."""
+        row = None
+        try:
+            row = self.catalog.article(check_id(url_or_id))
+        except ArchiveError:
+            pass
+        if row is None and "/" in url_or_id:
+            key = url_key(url_or_id)
+            found = self.catalog.article_by_url(key) or self.catalog.article_by_canonical(key)
+            row = self.catalog.article(found) if found else None
+        return self.load(row.source, row.id, row.current_version) if row else None
+
+    def versions(self, article_id: str) -> list[Article]:
+        return [
+            self.load(v.source, v.article_id, v.version) for v in self.catalog.versions(article_id)
+        ]
+
+    def iter_articles(
+        self, source: str | None = None, since: date | datetime | str | None = None
+    ) -> Iterator[Article]:
+        """The latest version of every article (of `source`, fetched since `since`)."""
+        for row in self.catalog.iter_versions(source, since_text(since), latest_only=True):
+            yield self.load(row.source, row.article_id, row.version)
+
+    def iter_versions(
+        self, source: str | None = None, since: date | datetime | str | None = None
+    ) -> Iterator[Article]:
+        """Every version of every article, oldest fetch first."""
+        for row in self.catalog.iter_versions(source, since_text(since)):
+            yield self.load(row.source, row.article_id, row.version)
+
+    def search(self, query: str, limit: int = 20) -> list[Article]:
+        """Articles whose headline or body match an FTS5 query (e.g. `"exact phrase" OR word`)."""
+        found = []
+        for article_id in self.catalog.search(query, limit):
+            article = self.find(article_id)
+            if article is not None:
+                found.append(article)
+        return found
+
+    def near_duplicates(self) -> list[tuple[str, str, int]]:
+        """Pairs of different articles whose bodies are within the SimHash threshold."""
+        return self.catalog.near_duplicates()
+
+    def load(self, source: str, article_id: str, version: int) -> Article:
+        return Article.from_json(self.read_record(source, article_id, version))
+
+    def read_record(self, source: str, article_id: str, version: int) -> dict[str, Any]:
+        import json
+
+        path = self.layout.version(source, article_id, version)
+        try:
+            data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError as exc:
+            raise ArchiveError(f"record {path} is missing") from exc
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"cannot read {path}: {exc}") from exc
+        return data
+
+    def rebuild(
+        self,
+        parse: ParseFn,
+        *,
+        source: str | None = None,
+        since: date | datetime | str | None = None,
+        workers: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> RebuildReport:
+        from archive.rebuild import rebuild
+
+        return rebuild(
+            self, parse, source=source, since=since_text(since), workers=workers, progress=progress
+        )
+
+    def verify(self, repair: bool = False) -> VerifyReport:
+        from archive.verify import verify
+
+        return verify(self, repair=repair)
+
+    def stats(self) -> Stats:
+        from archive.stats import stats
+
+        return stats(self)
+
+    def import_warc(
+        self, paths: Iterable[Path], parse: ParseFn, *, source: str = "import"
+    ) -> dict[str, int]:
+        from archive.warc_import import import_warc
+
+        return import_warc(self, paths, parse, source=source)
+
+    def write_record(self, article: Article) -> Path:
+        """Validate and atomically write one version file; the path it went to."""
+        doc = article.to_json()
+        self.validator.check(doc)
+        path = self.layout.version(article.source, article.id, article.version)
+        self.blobs_rewrite(path, dumps(doc).encode("utf-8"))
+        return path
+
+    def blobs_rewrite(self, path: Path, data: bytes) -> None:
+        from archive.atomic import write_atomic
+
+        write_atomic(path, data, durable=self.durable)
+
+    def _put_blob(self, page: RawPage, source: str) -> bool:
+        sha = page.sha256
+        new = self.blobs.put(sha, page.body)
+        self.catalog.add_raw(
+            sha, len(page.body), self.blobs.stored_size(sha), source, iso_utc(page.fetched_at)
+        )
+        self.catalog.add_source(source, iso_utc(page.fetched_at))
+        return new
+
+    def _sidecar(
+        self,
+        page: RawPage,
+        source: str,
+        fid: str,
+        raw_sha: str,
+        article_id: str | None,
+        outcome: Outcome | None,
+    ) -> dict[str, Any]:
+        doc = page.meta_json()
+        doc.update(
+            fetch_id=fid,
+            source=source,
+            raw_sha256=raw_sha,
+            article_id=article_id,
+            outcome=outcome.value if outcome else None,
+        )
+        return doc
+
+    def _write_sidecar(
+        self,
+        page: RawPage,
+        source: str,
+        fid: str,
+        article_id: str | None,
+        outcome: Outcome | None,
+        raw_new: bool,
+    ) -> None:
+        sha = page.sha256
+        doc = self._sidecar(page, source, fid, sha, article_id, outcome)
+        first = self.layout.meta(sha)
+        if raw_new or not first.exists():
+            self.blobs.put_sidecar(sha, None, doc)
+            return
+        import json
+
+        try:
+            first_id = json.loads(first.read_text("utf-8")).get("fetch_id")
+        except (OSError, ValueError):
+            first_id = None
+        if first_id != fid:
+            self.blobs.put_sidecar(sha, fid, doc)
+
+    def _fetch_row(
+        self,
+        page: RawPage,
+        source: str,
+        fid: str,
+        raw_sha: str | None,
+        article_id: str | None,
+        outcome: Outcome | None,
+    ) -> FetchRow:
+        return FetchRow(
+            fetch_id=fid,
+            url=page.requested_url,
+            url_key=url_key(page.final_url),
+            final_url=page.final_url,
+            status=page.status,
+            etag=page.header("etag"),
+            last_modified=page.header("last-modified"),
+            fetched_at=iso_utc(page.fetched_at),
+            raw_sha256=raw_sha,
+            size=len(page.body),
+            source=source,
+            article_id=article_id,
+            outcome=outcome.value if outcome else None,
+        )
+
+    def _apply(
+        self,
+        page: RawPage,
+        content: Content,
+        source: str,
+        keys: PageKeys,
+        prints: Fingerprints,
+        decision: Decision,
+        raw_new: bool,
+    ) -> Stored:
+        """Write the files a decision calls for, then its catalog rows (same transaction)."""
+        seen = iso_utc(page.fetched_at)
+        fid = fetch_id(page, source)
+        outcome = decision.outcome
+        current = (
+            self.load(decision.row.source, decision.row.id, decision.row.current_version)
+            if decision.row
+            else None
+        )
+        article: Article | None
+        if outcome is Outcome.NEW or outcome is Outcome.UPDATED:
+            article_id = decision.article_id
+            article = Article.build(
+                page,
+                content,
+                id=article_id,
+                version=current.version + 1 if current else 1,
+                source=current.source if current else source,
+                canonical_url=keys.canonical_url,
+                urls=current.urls if current else (),
+            )
+            self.write_record(article)
+        elif outcome is Outcome.UNCHANGED and current is not None:
+            article_id = current.id
+            seen_urls = tuple(dict.fromkeys((*current.urls, *keys.urls)))
+            article = current
+            if seen_urls != current.urls:
+                # every URL an article was seen at is kept on its record
+                article = replace(current, urls=seen_urls)
+                self.write_record(article)
+        else:
+            article_id = decision.article_id
+            article = current
+        self._write_sidecar(page, source, fid, article_id, outcome, raw_new)
+        self._index(page, content, source, keys, prints, decision, article, article_id, fid)
+        return Stored(
+            outcome=outcome,
+            article=article,
+            duplicate_of=article_id if outcome is Outcome.DUPLICATE else None,
+        )
+
+    def _index(
+        self,
+        page: RawPage,
+        content: Content,
+        source: str,
+        keys: PageKeys,
+        prints: Fingerprints,
+        decision: Decision,
+        article: Article | None,
+        article_id: str,
+        fid: str,
+    ) -> None:
+        seen = iso_utc(page.fetched_at)
+        cat = self.catalog
+        cat.add_fetch(self._fetch_row(page, source, fid, page.sha256, article_id, decision.outcome))
+        for key, url in zip(keys.keys, keys.urls, strict=True):
+            cat.add_url(key, url, article_id, seen)
+        if decision.outcome is Outcome.DUPLICATE or article is None:
+            cat.touch(article_id, seen)
+            return
+        cat.add_canonical(keys.canonical_key, article_id)
+        if decision.outcome is Outcome.UNCHANGED:
+            cat.touch(article_id, seen)
+            return
+        head = ArticleRow(
+            id=article_id,
+            source=article.source,
+            canonical_key=decision.row.canonical_key if decision.row else keys.canonical_key,
+            current_version=article.version,
+            headline=content.headline,
+            modified=content.modified,
+            body_digest=prints.digest,
+            simhash=prints.simhash,
+        )
+        cat.put_article(head, seen)
+        cat.put_version(
+            VersionRow(article_id, article.version, article.source, page.sha256, seen),
+            digest=prints.digest,
+            fingerprint=prints.simhash,
+            headline=content.headline,
+            body=prints.text,
+            modified=content.modified,
+            parser=(content.parser, content.parser_version),
+        )
+        for other, dist in decision.near:
+            cat.add_near_duplicate(article_id, other, dist, seen)

@@ -1,0 +1,35 @@
+"""Checking records against the shipped JSON Schema (archive/schema/article.schema.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from archive.errors import SchemaError
+
+SCHEMA_PATH = Path(__file__).parent / "schema" / "article.schema.json"
+
+
+class RecordValidator:
+    """A compiled validator; build one per archive (compiling the schema costs milliseconds)."""
+
+    def __init__(self, schema_path: Path = SCHEMA_PATH) -> None:
+        schema = json.loads(schema_path.read_text("utf-8"))
+        self._validator = jsonschema.Draft202012Validator(schema)
+
+    def problems(self, doc: Any) -> list[str]:
+        """Every schema violation, one line each ("path: message")."""
+        out = []
+        for error in sorted(self._validator.iter_errors(doc), key=lambda e: list(e.path)):
+            where = "/".join(str(p) for p in error.path) or "(record)"
+            out.append(f"{where}: {error.message.splitlines()[0][:200]}")
+        return out
+
+    def check(self, doc: Any) -> None:
+        problems = self.problems(doc)
+        if problems:
+            extra = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise SchemaError(f"record fails the schema: {problems[0]}{extra}")
