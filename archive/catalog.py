@@ -142,6 +142,9 @@ class SqliteCatalog:
             raise _storage_error(exc, path) from exc
 
     def close(self) -> None:
+        # fold the write-ahead log back into the database so a closed archive is one file
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
     @contextlib.contextmanager
