@@ -25,6 +25,7 @@ def describe(exc: OSError, path: Path) -> str:
         errno.EROFS: "read-only file system",
         errno.EACCES: "permission denied",
         errno.EPERM: "operation not permitted",
+        errno.EFBIG: "file size limit exceeded",
     }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
     return f"cannot write {path}: {reason}"
 

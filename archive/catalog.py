@@ -126,20 +126,32 @@ class SqliteCatalog:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
-            with self.writing():
-                for statement in DDL.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-                self.db.execute(
-                    "INSERT OR IGNORE INTO archive_info VALUES ('schema', ?)",
-                    (str(CATALOG_SCHEMA_VERSION),),
-                )
+            if not self._schema_current():
+                self._create()
         except ArchiveError:
             self.db.close()
             raise
         except sqlite3.Error as exc:
             self.db.close()
             raise _storage_error(exc, path) from exc
+
+    def _schema_current(self) -> bool:
+        """True when the tables exist (opening then needs no write lock)."""
+        try:
+            row = self._one("SELECT value FROM archive_info WHERE key = 'schema'")
+        except sqlite3.OperationalError:
+            return False
+        return row is not None and row[0] == str(CATALOG_SCHEMA_VERSION)
+
+    def _create(self) -> None:
+        with self.writing():
+            for statement in DDL.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(
+                "INSERT OR IGNORE INTO archive_info VALUES ('schema', ?)",
+                (str(CATALOG_SCHEMA_VERSION),),
+            )
 
     def close(self) -> None:
         # fold the write-ahead log back into the database so a closed archive is one file

@@ -136,7 +136,10 @@ def _request(writer: WARCWriter, doc: dict[str, Any], date: str, concurrent: str
     parts = urlsplit(doc["final_url"])
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     head = StatusAndHeaders(
-        f"GET {target} HTTP/1.1", [("Host", parts.netloc)], protocol="HTTP/1.1", is_http_request=True
+        f"GET {target} HTTP/1.1",
+        [("Host", parts.netloc)],
+        protocol="HTTP/1.1",
+        is_http_request=True,
     )
     return writer.create_warc_record(
         doc["final_url"],

@@ -125,7 +125,9 @@ def rebuild_version(task: VersionTask) -> Result:
     try:
         old_text = path.read_text("utf-8")
         old = json.loads(old_text)
-        page = _page_for(FolderBlobStore(layout.root), task.raw_sha256, old["url"], old["fetched_at"])
+        page = _page_for(
+            FolderBlobStore(layout.root), task.raw_sha256, old["url"], old["fetched_at"]
+        )
         content = task.parse(page, task.source)
         keys = page_keys(page, content)
         article = Article.build(
@@ -298,7 +300,9 @@ def _account(archive: Archive, report: RebuildReport, result: Result) -> None:
         assert result.page is not None and result.content is not None
         stored = archive.store(result.page, result.content, source=result.task.source)
         report.recovered += 1
-        log.info("rebuild: raw %s parsed now: %s", result.task.raw_sha256[:16], stored.outcome.value)
+        log.info(
+            "rebuild: raw %s parsed now: %s", result.task.raw_sha256[:16], stored.outcome.value
+        )
     elif result.changed:
         report.changed += 1
         report.fields.update(result.changed)

@@ -111,6 +111,7 @@ class Archive:
         level: int | None = None,
         now: Callable[[], datetime] = utcnow,
         busy_timeout: float = 30.0,
+        sleep: Callable[[float], None] | None = None,
         durable: bool = True,
     ) -> Archive:
         """Open (creating on first use) the archive in folder `root`."""
@@ -122,6 +123,7 @@ class Archive:
             Layout(root).catalog,
             busy_timeout=busy_timeout,
             synchronous="FULL" if durable else "NORMAL",
+            **({"sleep": sleep} if sleep else {}),
         )
         return cls(root, blobs, catalog, now=now, durable=durable)
 
