@@ -142,7 +142,7 @@ def rebuild_version(task: VersionTask) -> Result:
         doc = article.to_json()
         _validator().check(doc)
         text = dumps(doc)
-    except Exception as exc:  # noqa: BLE001 - a handed-in parser may raise anything
+    except Exception as exc:
         return Result(task, error=f"{task.article_id} v{task.version}: {_one_line(exc)}")
     if text == old_text:
         return Result(task)
@@ -167,7 +167,7 @@ def rebuild_orphan(task: OrphanTask) -> Result:
     try:
         page = _page_for(FolderBlobStore(Path(task.root)), task.raw_sha256, None, None)
         content = task.parse(page, task.source)
-    except Exception as exc:  # noqa: BLE001 - a handed-in parser may raise anything
+    except Exception as exc:
         return Result(task, error=f"raw {task.raw_sha256[:16]}: {_one_line(exc)}")
     return Result(task, page=page, content=content)
 
@@ -216,8 +216,9 @@ def _results(tasks: list[VersionTask | OrphanTask], workers: int) -> Iterator[Re
 
 def _index_version(archive: Archive, result: Result) -> None:
     task = result.task
-    assert isinstance(task, VersionTask) and result.index is not None
     ix = result.index
+    if not isinstance(task, VersionTask) or ix is None:
+        raise TypeError("only a changed version is indexed")
     cat = archive.catalog
     cat.put_version(
         VersionRow(task.article_id, task.version, task.source, task.raw_sha256, ix["fetched_at"]),
@@ -297,7 +298,8 @@ def _account(archive: Archive, report: RebuildReport, result: Result) -> None:
             report.errors.append(result.error)
         log.warning("rebuild: %s", result.error)
     elif isinstance(result.task, OrphanTask):
-        assert result.page is not None and result.content is not None
+        if result.page is None or result.content is None:
+            raise TypeError("an orphan result without its page")
         stored = archive.store(result.page, result.content, source=result.task.source)
         report.recovered += 1
         log.info(

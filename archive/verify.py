@@ -234,7 +234,7 @@ def reindex(archive: Archive) -> None:
                         duplicates.append((url_key(url), url, row.article_id, row.fetched_at))
         _reindex_records(archive)
         for key, url, article_id, seen in duplicates:
-            cat.add_url(key, url, article_id, seen)
+            cat.add_url(key, url, article_id, seen, duplicate=True)
 
 
 def _reindex_records(archive: Archive) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from archive.record import Article, Outcome
 from archive.store import Archive
 from archive.validate import RecordValidator
 from tests.archive_support import (
     T0,
-    archive,  # noqa: F401
     article_html,
     make_page,
     paragraphs,
@@ -19,6 +21,12 @@ from tests.archive_support import (
 )
 
 CANON = "https://news.example/2012/05/bridge-reopens"
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[Archive]:
+    with Archive.open(tmp_path / "arch") as arch:
+        yield arch
 
 
 def store(arch: Archive, url: str, html: bytes, *, minutes: int = 0, source: str = "ex", **kw):  # type: ignore[no-untyped-def]
@@ -41,7 +49,8 @@ def test_five_url_variants_are_one_article(archive: Archive) -> None:
     assert len(list(archive.iter_articles())) == 1
     for url in variants:
         found = archive.find(url)
-        assert found is not None and found.id == results[0].article.id
+        assert found is not None
+        assert found.id == results[0].article.id
 
 
 def test_urls_without_canonical_use_the_final_url_and_keep_every_url(archive: Archive) -> None:
@@ -49,12 +58,15 @@ def test_urls_without_canonical_use_the_final_url_and_keep_every_url(archive: Ar
     first = store(archive, "https://news.example/harbour", html, requested="https://t.example/x")
     again = store(archive, "https://news.example/harbour?utm_campaign=a", html, minutes=1)
     other = store(archive, "https://www.news.example/harbour", html, minutes=2)
-    assert first.outcome is Outcome.NEW and again.outcome is Outcome.UNCHANGED
+    assert first.outcome is Outcome.NEW
+    assert again.outcome is Outcome.UNCHANGED
     # another host: not the same URL, but the same body text -> a duplicate, linked
-    assert other.outcome is Outcome.DUPLICATE and other.duplicate_of == first.article.id
+    assert other.outcome is Outcome.DUPLICATE
+    assert other.duplicate_of == first.article.id
     record = archive.find(first.article.id)
     assert record is not None
-    assert "https://t.example/x" in record.urls and "https://news.example/harbour" in record.urls
+    assert "https://t.example/x" in record.urls
+    assert "https://news.example/harbour" in record.urls
 
 
 def test_canonical_on_another_site_is_ignored(archive: Archive) -> None:
@@ -114,7 +126,8 @@ def test_same_body_at_two_urls_is_a_duplicate(archive: Archive) -> None:
     assert syndicated.duplicate_of == first.article.id
     assert len(list(archive.iter_articles())) == 1
     found = archive.find("https://paper.example/wire/123")
-    assert found is not None and found.id == first.article.id
+    assert found is not None
+    assert found.id == first.article.id
     assert archive.stats().total.duplicates == 1
 
 
@@ -137,7 +150,9 @@ def test_near_identical_bodies_at_different_urls_are_reported(archive: Archive) 
     b = store(archive, "https://blog.example/two", article_html("Two", [*body, "Comments: 3"]))
     assert b.outcome is Outcome.NEW
     pairs = archive.near_duplicates()
-    assert [(sorted(p[:2]), p[2] <= 3) for p in pairs] == [(sorted([a.article.id, b.article.id]), True)]
+    assert [(sorted(p[:2]), p[2] <= 3) for p in pairs] == [
+        (sorted([a.article.id, b.article.id]), True)
+    ]
     c = store(archive, "https://other.example/3", article_html("Three", paragraphs(10)))
     assert all(c.article.id not in p[:2] for p in archive.near_duplicates())
 
@@ -153,11 +168,13 @@ def test_304_records_the_fetch_and_validators_come_back(archive: Archive) -> Non
     html = article_html("Etag", paragraphs(12), canonical=CANON)
     store(archive, CANON, html, etag='"v1"')
     validators = archive.validators(CANON + "?utm_source=x")
-    assert validators is not None and validators.etag == '"v1"'
+    assert validators is not None
+    assert validators.etag == '"v1"'
     assert validators.headers()["If-None-Match"] == '"v1"'
     page = make_page(CANON, b"", at=T0 + timedelta(hours=1), status=304, etag='"v1"')
     result = archive.store_unchanged(page, source="ex")
-    assert result.outcome is Outcome.UNCHANGED and result.article is not None
+    assert result.outcome is Outcome.UNCHANGED
+    assert result.article is not None
     fetches = archive.catalog.rows("SELECT status FROM archive_fetches ORDER BY fetched_at")
     assert [r[0] for r in fetches] == [200, 304]
     miss = archive.store_unchanged(make_page("https://x.example/new", b"", status=304), source="ex")

@@ -54,7 +54,9 @@ def run_writer(root: Path, prefix: str, count: int) -> subprocess.Popen[str]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("kill_after", [3, 11, 24])
@@ -73,10 +75,12 @@ def test_kill_9_during_a_write_loop_leaves_a_verifiable_archive(
         assert report.ok, report.lines()
         for _outcome, url, version, sha in reported:
             found = arch.find(url)
-            assert found is not None and found.version >= int(version), url
+            assert found is not None, url
+            assert found.version >= int(version), url
             assert arch.blobs.has(sha)
         repaired = arch.verify(repair=True)
-        assert repaired.ok and not [n for n in repaired.notes if "not in the catalog" in n]
+        assert repaired.ok
+        assert not [n for n in repaired.notes if "not in the catalog" in n]
         for _outcome, url, version, _sha in reported:
             assert arch.find(url).version >= int(version)  # type: ignore[union-attr]
 
@@ -135,10 +139,10 @@ def frozen(tmp_path: Path) -> Iterator[Path]:
 def test_read_only_folder_gives_a_clear_error_and_changes_nothing(frozen: Path) -> None:
     before = snapshot(frozen)
     page = make_page("https://news.example/b", article_html("B", paragraphs(2)))
-    with pytest.raises(StorageError) as caught:
-        with Archive.open(frozen) as arch:
-            arch.store(page, tiny_parse(page, "ex"), source="ex")
-    assert "\n" not in str(caught.value) and str(frozen) in str(caught.value)
+    with pytest.raises(StorageError) as caught, Archive.open(frozen) as arch:
+        arch.store(page, tiny_parse(page, "ex"), source="ex")
+    assert "\n" not in str(caught.value)
+    assert str(frozen) in str(caught.value)
     assert snapshot(frozen) == before
 
 
@@ -174,14 +178,16 @@ def test_a_refused_write_is_a_storage_error_and_leaves_no_trace(tmp_path: Path) 
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=True,
     ).stdout
-    assert out.startswith("StorageError: cannot write") and "file size limit" in out
+    assert out.startswith("StorageError: cannot write")
+    assert "file size limit" in out
     assert out.count("\n") == 1
     after = snapshot(root)
     assert {k for k in after if not k.startswith("catalog")} == {
         k for k in before if not k.startswith("catalog")
     }
     with Archive.open(root) as arch:
-        assert arch.verify().ok and arch.find("https://news.example/big") is None
+        assert arch.verify().ok
+        assert arch.find("https://news.example/big") is None
 
 
 @pytest.mark.parametrize("source", ["../evil", "a/b", "..", "", ".hidden", "x" * 80, "a\x00b"])
