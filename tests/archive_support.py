@@ -16,11 +16,12 @@ from archive.record import Block, Caption, Content, RawPage
 
 T0 = datetime(2026, 5, 9, 12, 0, 0, tzinfo=UTC)
 
-WORDS = tuple(
+_WORDS = (
     "council budget river bridge school mayor vote storm harbour police report election "
     "court ruling hospital nurses strike train delay museum opening festival market prices "
-    "farmers drought water supply energy plan housing rent tenants library park".split()  # noqa: SIM905
+    "farmers drought water supply energy plan housing rent tenants library park"
 )
+WORDS = tuple(_WORDS.split())
 
 
 def paragraphs(seed: int, count: int = 6, length: int = 40) -> list[str]:
