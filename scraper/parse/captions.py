@@ -1,0 +1,389 @@
+"""Captions of the article's own figures: caption text, the photo credit split off, the image.
+
+A figure is a `<figure>` (caption in `<figcaption>` or a caption-classed element) or a
+caption-classed box outside one (WordPress `wp-caption`, `div.caption`, ...), inside the
+article's span of the page (from the headline to the end of the body) and not inside a
+related-story card, a promo or a link. The credit comes from credit-classed markup
+(`<span class="credit">`, `.copyright`, `.photographer`, ...) or, failing that, from how
+captions end: "(AP Photo/Jane Doe)", "Photo: X/AP", "Image Credit: X", "© X", "X/Getty Images".
+A credit with no caption text is kept as a caption with empty text.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+from cssselect import GenericTranslator
+
+from archive.record import Caption
+from scraper.parse.dom import (
+    HtmlElement,
+    class_joined,
+    class_tokens,
+    clean_text,
+    text_content,
+)
+
+_CREDIT_WORDS = frozenset(
+    [
+        "credit",
+        "credits",
+        "copyright",
+        "photographer",
+        "attribution",
+        "source",
+        "byline",
+        "author",
+        "imagecredit",
+        "photocredit",
+        "courtesy",
+        "rights",
+    ]
+)
+_CREDIT_PARTS = ("credit", "copyright", "photographer", "attribution", "courtesy")
+_CAPTION_PARTS = (
+    "caption",
+    "figcaption",
+    "cutline",
+    "legend",
+    "imgtext",
+    "image-text",
+    "photo-text",
+    "bildunterschrift",
+    "leyenda",
+    "legende",
+    "didascalia",
+)
+_BAD_CONTEXT = frozenset(
+    [
+        "related",
+        "recommended",
+        "recommendations",
+        "teaser",
+        "teasers",
+        "promo",
+        "promos",
+        "sidebar",
+        "trending",
+        "popular",
+        "more",
+        "recirc",
+        "outbrain",
+        "taboola",
+        "widget",
+        "nav",
+        "menu",
+        "footer",
+        "comments",
+        "comment",
+        "card",
+        "cards",
+        "thumbnail",
+        "thumbnails",
+        "playlist",
+        "video",
+        "player",
+        "carousel-nav",
+        "ad",
+        "ads",
+        "advert",
+        "advertisement",
+    ]
+)
+_CONTROL_WORDS = frozenset(
+    [
+        "truncated",
+        "truncate",
+        "more",
+        "less",
+        "toggle",
+        "expand",
+        "collapse",
+        "close",
+        "button",
+        "btn",
+        "icon",
+        "hide",
+        "show",
+        "enlarge",
+        "zoom",
+        "count",
+        "counter",
+        "number",
+        "index",
+    ]
+)
+_PREFIX = re.compile(r"^(?:image|media|photo) caption\s*", re.I)
+_JUNK = re.compile(
+    r"^(?:caption|close|caption close|key|expand|enlarge|hide caption|toggle caption|image|photo|"
+    r"media playback is unsupported on your device|advert|advertisement|\d+|"
+    r"\d+\s*(?:/|of)\s*\d+)$",
+    re.I,
+)
+_IMAGE_BOX_WORDS = frozenset(
+    ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
+)
+_CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
+_TRAILING_CREDIT = re.compile(
+    r"""\s*(
+        \((?:[^()]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock)[^()]*)\)
+      | (?:(?:photo|image|picture|photograph|foto|credit|source|bild)s?(?:\s+credits?)?\s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
+      | via\s+[A-Z][\w&.\- ]{1,60}
+      | (?:[A-Z][\w.'\-]*\s){0,3}[A-Z][\w.'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}
+    )\s*\.?\s*$""",
+    re.X,
+)
+
+
+def _is_credit_el(el: HtmlElement) -> bool:
+    if el.tag == "cite" or el.get("data-role") in ("copyright", "credit"):
+        return True
+    tokens = class_tokens(el)
+    joined = class_joined(el)
+    return bool(tokens & _CREDIT_WORDS) or any(p in joined for p in _CREDIT_PARTS)
+
+
+def _is_caption_el(el: HtmlElement) -> bool:
+    if el.tag == "figcaption":
+        return True
+    tokens = class_tokens(el)
+    if tokens & _CONTROL_WORDS or any(t.startswith(("without", "no", "has")) for t in tokens):
+        return False
+    joined = class_joined(el)
+    return any(p in joined for p in _CAPTION_PARTS)
+
+
+def _is_control(el: HtmlElement) -> bool:
+    """Caption widgets that are not caption text: "less"/"more" toggles, truncated copies."""
+    return bool(class_tokens(el) & _CONTROL_WORDS)
+
+
+def _text(el: HtmlElement) -> str:
+    """Visible caption text without toggles and truncated duplicates."""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        parts.append(node.text or "")
+        for child in node:
+            if isinstance(child.tag, str) and not _is_control(child):
+                walk(child)
+            parts.append(child.tail or "")
+
+    walk(el)
+    return _PREFIX.sub("", clean_text(" ".join(parts)))
+
+
+def split_credit(text: str) -> tuple[str, str | None]:
+    """("caption", "credit") from one caption string whose credit is written at its end."""
+    text = clean_text(text)
+    match = _TRAILING_CREDIT.search(text)
+    if not match:
+        return text, None
+    credit = match.group(1).strip()
+    head = text[: match.start()].rstrip()
+    # A capitalised phrase with a slash is only a credit after a finished sentence.
+    if credit[0].isupper() and not credit.lower().startswith(
+        ("photo", "image", "picture", "credit", "source", "foto", "bild")
+    ):
+        if head and not head.endswith((".", "!", "?", "\u201d", '"', ")")):
+            return text, None
+    return head, credit
+
+
+def _image_url(el: HtmlElement, base: str | None) -> str | None:
+    for img in el.iter("img", "source", "amp-img"):
+        for attr in ("src", "data-src", "data-original", "data-lazy-src", "data-srcset", "srcset"):
+            value = (img.get(attr) or "").strip()
+            if attr.endswith("srcset") and value:
+                value = value.split(",")[0].strip().split(" ")[0]
+            if value and not value.startswith("data:"):
+                return urljoin(base, value) if base else value
+    return None
+
+
+def caption_of(
+    box: HtmlElement, base: str | None, credit_selector: str | None = None
+) -> Caption | None:
+    """The caption of a figure-like box (a <figure> or a caption container)."""
+    holders = [
+        el
+        for el in box.iter()
+        if isinstance(el.tag, str)
+        and el is not box
+        and _is_caption_el(el)
+        and not _is_credit_el(el)
+        and _text(el)
+    ]
+    holder = holders[0] if holders else (box if box.tag != "figure" else None)
+    if credit_selector:
+        credit_els = [el for el in box.xpath(_css_to_xpath(credit_selector)) if el is not box]
+    else:
+        credit_els = [
+            el
+            for el in box.iter()
+            if isinstance(el.tag, str)
+            and el is not box
+            and _is_credit_el(el)
+            and not any(_is_credit_el(a) for a in el.iterancestors() if a is not box)
+        ]
+    credit = " ".join(t for t in (_text(c) for c in credit_els) if t) or None
+    text = _text(holder) if holder is not None else ""
+    if credit:
+        for c in credit_els:
+            ctext = _text(c)
+            if ctext and ctext in text:
+                text = clean_text(text.replace(ctext, " "))
+    elif text:
+        text, credit = split_credit(text)
+    if _JUNK.match(text):
+        text = ""
+    if (not text and not credit) or len(text) > 800:
+        return None
+    return Caption(text, credit, _image_url(box, base))
+
+
+def _in_bad_context(el: HtmlElement, article: set[HtmlElement]) -> bool:
+    """Inside a link, list item, aside or related/promo box below the article's container."""
+    for anc in el.iterancestors():
+        if anc in article or anc.tag in ("body", "html"):
+            return False
+        if anc.tag in ("a", "aside", "nav", "footer"):
+            return True
+        if class_tokens(anc) & _BAD_CONTEXT:
+            return True
+    return False
+
+
+def _loose_caption(img: HtmlElement) -> HtmlElement | None:
+    """A caption with no caption markup: the short italic/centred line right after an image,
+    or the text beside the image in a small image-named box."""
+    unit = img
+    while (parent := unit.getparent()) is not None and parent.tag in (
+        "a",
+        "p",
+        "span",
+        "div",
+        "picture",
+        "center",
+    ):
+        if clean_text(text_content(parent)) or len(parent) > 2:
+            break
+        unit = parent
+    sibling = unit.getnext()
+    while sibling is not None and not isinstance(sibling.tag, str):
+        sibling = sibling.getnext()
+    if sibling is not None and sibling.tag != "img":
+        inner = [c for c in sibling if isinstance(c.tag, str)]
+        styled = sibling.tag in _CAPTION_TAGS or (
+            len(inner) == 1
+            and inner[0].tag in _CAPTION_TAGS
+            and not clean_text((sibling.text or "") + (inner[0].tail or ""))
+        )
+        text = clean_text(text_content(sibling))
+        if styled and 3 <= len(text) <= 300 and not (unit.tail or "").strip():
+            return sibling
+    box = unit.getparent()
+    for _ in range(3):
+        if box is None or box.tag in ("body", "article", "main"):
+            break
+        if class_tokens(box) & _IMAGE_BOX_WORDS:
+            text = clean_text(text_content(box))
+            if (
+                3 <= len(text) <= 400
+                and next(box.iter("img"), None) is img
+                and not any(
+                    p is not box
+                    for p in box.iter("p", "h1", "h2", "h3", "li")
+                    if len(text_content(p)) > 300
+                )
+            ):
+                return box
+        box = box.getparent()
+    return None
+
+
+def find_captions(
+    scope: HtmlElement,
+    start: HtmlElement | None,
+    end: HtmlElement | None,
+    base: str | None,
+    *,
+    before: int = 60,
+) -> list[tuple[Caption, HtmlElement]]:
+    """The article's figures in document order: from a little before `start` (lead images sit
+    above headlines) to the end of `end` (the body container)."""
+    elements = [el for el in scope.iter() if isinstance(el.tag, str)]
+    index = {el: n for n, el in enumerate(elements)}
+    first = max(0, index.get(start, 0) - before) if start is not None else 0
+    last = (
+        index.get(_last_descendant(end), len(elements) - 1)
+        if end is not None
+        else len(elements) - 1
+    )
+    article: set[HtmlElement] = set()
+    if end is not None:
+        article = {end, *end.iterancestors()}
+    boxes: list[tuple[HtmlElement, HtmlElement | None]] = []  # (box, loose caption element)
+    claimed: set[HtmlElement] = set()
+    for el in elements[first : last + 1]:
+        if el in claimed or _within(el, claimed):
+            continue
+        if el.tag == "figure" or _is_caption_el(el):
+            box = el if el.tag == "figure" else _caption_box(el)
+            if box not in claimed:
+                boxes.append((box, None))
+                claimed.add(box)
+        elif el.tag == "img":
+            loose = _loose_caption(el)
+            if loose is not None and loose not in claimed:
+                boxes.append((loose, el))
+                claimed.add(loose)
+    out: list[tuple[Caption, HtmlElement]] = []
+    texts: set[str] = set()
+    for box, img in boxes:
+        if _in_bad_context(box, article):
+            continue
+        caption = caption_of(box, base) if img is None else _loose_caption_of(box, img, base)
+        if caption is None:
+            continue
+        key = f"{caption.text}|{caption.credit}"
+        if key in texts:
+            continue
+        texts.add(key)
+        out.append((caption, box))
+    return out
+
+
+def _loose_caption_of(el: HtmlElement, img: HtmlElement, base: str | None) -> Caption | None:
+    text, credit = split_credit(_text(el))
+    if _JUNK.match(text):
+        text = ""
+    if not text and not credit:
+        return None
+    return Caption(text, credit, _image_url(img, base))
+
+
+def _caption_box(el: HtmlElement) -> HtmlElement:
+    """A caption element's figure: its parent when that holds the image, else the caption."""
+    parent = el.getparent()
+    if parent is not None and next(parent.iter("img"), None) is not None and len(parent) <= 4:
+        return parent
+    return el
+
+
+def _within(el: HtmlElement, boxes: set[HtmlElement]) -> bool:
+    return any(a in boxes for a in el.iterancestors())
+
+
+def _css_to_xpath(selector: str) -> str:
+    """A credit rule, relative to its caption box."""
+    if selector.lstrip().startswith(("/", "(")):
+        return selector if selector.startswith(".") else "." + selector
+    return str(GenericTranslator().css_to_xpath(selector, prefix="descendant::"))
+
+
+def _last_descendant(el: HtmlElement) -> HtmlElement:
+    while len(el):
+        el = el[-1]
+    return el

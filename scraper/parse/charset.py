@@ -1,0 +1,120 @@
+"""Turn page bytes into text without guessing wrong: the one place the parser decodes.
+
+Order of evidence, most explicit first: a byte-order mark, the HTTP Content-Type charset, a
+`<meta charset>` / `<meta http-equiv>` declaration (or an XML declaration) in the first bytes,
+then charset-normalizer's detection, then UTF-8. A declared charset that cannot decode the bytes
+is skipped rather than trusted. Decoding never fails: undecodable bytes become U+FFFD in the
+text, and the raw bytes themselves are never altered (the caller keeps them).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9._:\-]+)", re.I)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:\-]+)""", re.I)
+_XML_DECL = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._:\-]+)""", re.I)
+# What browsers actually do with these labels (WHATWG Encoding standard).
+_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso-8859-9": "cp1254",
+    "tis-620": "cp874",
+    "x-sjis": "shift_jis",
+    "sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "windows-31j": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "utf8": "utf-8",
+    "unicode": "utf-8",
+}
+_SNIFF_BYTES = 4096
+
+
+def _codec(label: str | None) -> str | None:
+    """A Python codec name for a charset label, or None when Python does not know it."""
+    if not label:
+        return None
+    name = _ALIASES.get(label.strip().lower(), label.strip().lower())
+    # A page that says UTF-16 in a meta tag was necessarily decoded as ASCII-compatible.
+    if name.startswith(("utf-16", "utf16")):
+        name = "utf-8"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _decodes(body: bytes, codec: str) -> bool:
+    try:
+        body.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mostly_utf8(body: bytes) -> bool:
+    bad = body.decode("utf-8", errors="replace").count("\ufffd")
+    return bad <= max(2, len(body) // 2000)
+
+
+def header_charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header value, if any."""
+    if not content_type:
+        return None
+    match = _HEADER_CHARSET.search(content_type)
+    return match.group(1) if match else None
+
+
+def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """(codec, where it came from): "bom", "http", "meta", "detected" or "default"."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return codec, "bom"
+    head = body[:_SNIFF_BYTES]
+    declared = [(header_charset(content_type), "http")]
+    for pattern in (_META_CHARSET, _XML_DECL):
+        match = pattern.search(head)
+        if match:
+            declared.append((match.group(1).decode("ascii", "replace"), "meta"))
+    for label, source in declared:
+        codec = _codec(label)
+        # Trust a declaration when the bytes agree; a few stray bytes are tolerated for UTF-8.
+        if codec and (_decodes(body, codec) or (codec == "utf-8" and _mostly_utf8(body))):
+            return codec, source
+    if _decodes(body, "utf-8"):
+        return "utf-8", "default"
+    best = from_bytes(body[:200_000]).best()
+    if best is not None and _codec(best.encoding):
+        return _codec(best.encoding) or "utf-8", "detected"
+    for label, source in declared:
+        codec = _codec(label)
+        if codec:
+            return codec, source
+    return "utf-8", "default"
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
+    """(text, codec, source) for page bytes; never raises on bad bytes."""
+    codec, source = sniff_encoding(body, content_type)
+    text = body.decode(codec, errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, codec, source

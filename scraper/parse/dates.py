@@ -1,0 +1,388 @@
+"""Published and modified dates: the page's own, in its own timezone, never invented.
+
+Evidence in order: JSON-LD of the article, article:* / Dublin Core / other <meta>, microdata,
+`<time datetime>` in the article's header, dates written for readers near the headline, and
+the URL as a last resort. Dates from scripts are never seen (scripts are removed before this
+runs, JSON-LD aside), dates inside related-story teasers, sidebars and comments are skipped,
+and a date after the fetch is refused.
+
+The trap is the time zone: a page may say "2019-11-20T02:07Z" in its metadata and "Nov 19,
+9:07 pm EST" to its readers. The day we report is the one readers see: when the visible date
+is one day off the machine date, the machine instant is re-expressed at the offset the visible
+text gives (or that makes the visible time match), or else the visible day is kept on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from scraper.parse.datetext import PageDate, parse_human, parse_iso
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text, text_content
+from scraper.parse.structured import Structured, as_text
+
+PUBLISHED_META = (
+    "article:published_time",
+    "og:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "article.published",
+    "publish-date",
+    "publish_date",
+    "publishdate",
+    "pubdate",
+    "pub_date",
+    "date.release",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date.created",
+    "dcterms.created",
+    "dc.date",
+    "dcterms.date",
+    "citation_publication_date",
+    "parsely-pub-date",
+    "sailthru.date",
+    "cxenseparse:recs:publishtime",
+    "article_date_original",
+    "original-publish-date",
+    "rnews:datepublished",
+    "bt:pubdate",
+    "date",
+    "created",
+    "dc.created",
+)
+MODIFIED_META = (
+    "article:modified_time",
+    "og:updated_time",
+    "og:modified_time",
+    "datemodified",
+    "article.updated",
+    "dcterms.modified",
+    "dc.date.modified",
+    "last-modified",
+    "lastmod",
+)
+_DATE_WORDS = frozenset(
+    [
+        "date",
+        "dates",
+        "time",
+        "timestamp",
+        "published",
+        "publish",
+        "pubdate",
+        "posted",
+        "dateline",
+        "datetime",
+        "meta",
+        "byline",
+        "article-date",
+        "entry-date",
+        "post-date",
+        "updated",
+        "info",
+        "fecha",
+        "data",
+        "datum",
+    ]
+)
+_NOT_ARTICLE = frozenset(
+    [
+        "related",
+        "recommended",
+        "recommendations",
+        "teaser",
+        "teasers",
+        "sidebar",
+        "comment",
+        "comments",
+        "footer",
+        "promo",
+        "trending",
+        "popular",
+        "most",
+        "nav",
+        "menu",
+        "widget",
+        "outbrain",
+        "taboola",
+        "rail",
+        "more",
+    ]
+)
+_UPDATED = re.compile(r"updated|modified|aktualisiert|mis à jour|actualizado", re.I)
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
+)
+_URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
+
+
+_HEADER_TAGS = frozenset(
+    [
+        "span",
+        "div",
+        "p",
+        "li",
+        "time",
+        "small",
+        "em",
+        "strong",
+        "b",
+        "i",
+        "font",
+        "a",
+        "td",
+        "abbr",
+        "address",
+        "dd",
+        "dt",
+        "h4",
+        "h5",
+        "h6",
+        "dl",
+        "section",
+        "header",
+    ]
+)
+Shown = tuple[PageDate, bool, str, HtmlElement]  # date, says "updated", source, element
+
+
+@dataclass(frozen=True, slots=True)
+class FoundDate:
+    value: PageDate
+    source: str
+
+
+def _plausible(d: PageDate, now: datetime | None) -> bool:
+    if now is None:
+        return d.day.year >= 1990
+    instant = d.instant()
+    if instant is not None:
+        return instant <= now.astimezone(instant.tzinfo) and d.day.year >= 1990
+    # A local day or time without a zone may be up to 14 h ahead of UTC.
+    return d.day <= now.date() + timedelta(days=1) and d.day.year >= 1990
+
+
+def _from_structured(
+    st: Structured, keys: tuple[str, ...], metas: tuple[str, ...], now: datetime | None
+) -> FoundDate | None:
+    for obj, source in ((st.article, "json-ld"), (st.page, "json-ld-page")):
+        if obj is None:
+            continue
+        for key in keys:
+            text = as_text(obj.get(key))
+            parsed = (parse_iso(text) or parse_human(text)) if text else None
+            if parsed and _plausible(parsed, now):
+                return FoundDate(parsed, source)
+        if source == "json-ld":
+            break
+    for name in metas:
+        for value in st.meta.get(name, ()):
+            parsed = parse_iso(value) or parse_human(value)
+            if parsed and _plausible(parsed, now):
+                return FoundDate(parsed, f"meta:{name}")
+    for key in keys:
+        for el in st.itemprops.get(key, ()):
+            raw = el.get("content") or el.get("datetime") or clean_text(text_content(el))
+            parsed = parse_iso(raw) or parse_human(raw)
+            if parsed and _plausible(parsed, now):
+                return FoundDate(parsed, "microdata")
+    return None
+
+
+def _in_teaser(el: HtmlElement) -> bool:
+    for depth, anc in enumerate(el.iterancestors()):
+        if anc.tag in ("body", "html", "article", "main") or depth > 10:
+            return False
+        if anc.tag in ("aside", "nav", "footer") or class_tokens(anc) & _NOT_ARTICLE:
+            return True
+    return False
+
+
+def _says_updated(text: str) -> bool:
+    """ "Updated Nov 19" is a modified date; "Nov 19 / Updated 2 hours ago" is not."""
+    match = _UPDATED.search(text)
+    if not match:
+        return False
+    first_digit = next((n for n, ch in enumerate(text) if ch.isdigit()), len(text))
+    return match.start() < first_digit
+
+
+def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
+    if not text or len(text) > 200 or not any(ch.isdigit() for ch in text):
+        return None
+    return parse_human(text, month_first=month_first, year=year)
+
+
+def _visible_dates(
+    root: HtmlElement, month_first: bool, now: datetime | None, year: int | None, limit: int = 12
+) -> list[Shown]:
+    """Dates written for readers, in document order: (date, says-updated, source)."""
+    found: list[Shown] = []
+    for el in root.iter("time"):
+        text = clean_text(text_content(el))
+        machine = el.get("datetime") or ""
+        parsed = _parse_shown(text, month_first, year)
+        if parsed is None and machine:
+            parsed = parse_iso(machine)
+        if parsed and _plausible(parsed, now) and not _in_teaser(el):
+            parent = el.getparent()
+            around = clean_text(text_content(parent)) if parent is not None else ""
+            context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
+            found.append((parsed, bool(_UPDATED.search(context)), "time", el))
+            if len(found) >= limit:
+                break
+    for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
+        if not class_tokens(el) & _DATE_WORDS:
+            continue
+        text = clean_text(text_content(el))
+        parsed = _parse_shown(text, month_first, year)
+        if parsed and _plausible(parsed, now) and not _in_teaser(el):
+            found.append((parsed, _says_updated(text), "dom", el))
+            if len(found) >= 2 * limit:
+                break
+    return found
+
+
+def _header_dates(
+    root: HtmlElement,
+    heading: HtmlElement | None,
+    top: HtmlElement | None,
+    month_first: bool,
+    now: datetime | None,
+    year: int | None,
+    before: int = 40,
+) -> list[Shown]:
+    """Dates in the short texts around the headline and up to the body: bylines, datelines,
+    including loose text nodes ("기사입력 : 2018-09-28 17:32") next to other markup."""
+    if heading is None:
+        return []
+    elements = [el for el in root.iter() if isinstance(el.tag, str)]
+    try:
+        at = elements.index(heading)
+    except ValueError:
+        return []
+    inside_heading = {heading, *heading.iterdescendants()}
+    heading_text = clean_text(text_content(heading)) or "\0"
+    skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
+    found: list[Shown] = []
+    for n, el in enumerate(elements[max(0, at - before) :], start=max(0, at - before)):
+        if n > at + 400 or (n > at and el.tag == "p" and len(text_content(el)) > 200):
+            break
+        if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
+            skipped.update(el.iterdescendants())
+        if el in skipped or el in inside_heading or el.tag not in _HEADER_TAGS or _in_teaser(el):
+            continue
+        text = clean_text(text_content(el)).replace(heading_text, " ")
+        texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
+        for candidate in texts:
+            parsed = _parse_shown(candidate, month_first, year)
+            if parsed and _plausible(parsed, now):
+                source = "header-time" if el.tag == "time" else "header"
+                found.append((parsed, _says_updated(candidate), source, el))
+                break
+    return found
+
+
+def _local_machine_dates(st: Structured, now: datetime | None) -> list[PageDate]:
+    out = []
+    for name in PUBLISHED_META:
+        for value in st.meta.get(name, ()):
+            parsed = parse_iso(value) or parse_human(value)
+            if parsed and parsed.offset is None and _plausible(parsed, now):
+                out.append(parsed)
+    return out
+
+
+def _url_date(url: str | None) -> PageDate | None:
+    if not url:
+        return None
+    path = url.split("://", 1)[-1].split("?", 1)[0]
+    for pattern in (_URL_DATE_SLASHED, _URL_DATE):
+        match = pattern.search(path)
+        if match:
+            try:
+                return PageDate(date(*(int(g) for g in match.groups())))
+            except ValueError:
+                continue
+    return None
+
+
+def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
+    """The machine date moved to the day readers are shown, when they are shown one."""
+    if machine.time is None:
+        return machine  # a bare day has no time zone to get wrong
+    # Near the headline first, then elsewhere; within each, original dates before updates.
+    ordered = sorted(shown, key=lambda s: (not s[2].startswith("header"), s[1]))
+    for visible, _, _, _ in ordered:
+        delta = abs((visible.day - machine.day).days)
+        if delta == 0:
+            return machine
+        if delta != 1:
+            continue
+        if visible.time is not None and visible.offset is not None:
+            return visible
+        if machine.instant() is None:
+            return visible
+        if visible.time is not None:
+            for minutes in range(-12 * 60, 14 * 60 + 1, 30):
+                moved = machine.at_offset(minutes)
+                if moved.day == visible.day and moved.time and moved.time[:2] == visible.time[:2]:
+                    return moved
+        return PageDate(visible.day)
+    return machine
+
+
+def find_dates(
+    root: HtmlElement,
+    st: Structured,
+    url: str | None,
+    now: datetime | None,
+    scope: HtmlElement | None,
+    heading: HtmlElement | None = None,
+    top: HtmlElement | None = None,
+) -> tuple[FoundDate | None, FoundDate | None]:
+    """(published, modified) with where each came from."""
+    locale = st.first_meta("og:locale")
+    lang = (st.lang or (locale[0] if locale else "")).lower().replace("_", "-")
+    month_first = lang in ("en", "en-us")
+    published = _from_structured(
+        st, ("datePublished", "dateCreated", "uploadDate"), PUBLISHED_META, now
+    )
+    modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
+    year = published.value.day.year if published else None
+    shown = _header_dates(root, heading, top, month_first, now, year)
+    seen = {id(s[3]) for s in shown}
+    shown += [
+        s
+        for s in _visible_dates(scope if scope is not None else root, month_first, now, year)
+        if id(s[3]) not in seen
+    ]
+    if scope is not None:
+        seen = {id(s[3]) for s in shown}
+        shown += [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
+    if published is not None and published.value.offset == 0:
+        # UTC metadata hides the local day; a local (zone-less) machine date shows it. (Not the
+        # URL: its date is often the editor's day, not the one shown.)
+        local = _local_machine_dates(st, now)
+        shown += [(d, False, "meta", root) for d in local]
+    if published is not None:
+        moved = _as_readers_see(published.value, shown)
+        if moved != published.value:
+            published = FoundDate(moved, f"{published.source}+dom")
+    elif shown:
+        original = [s for s in shown if not s[1]] or shown
+        # A <time> element near the headline is both visible and machine-readable.
+        timed = [s for s in original if s[2].endswith("time")]
+        pick = (timed or original)[0]
+        published = FoundDate(pick[0], pick[2])
+    else:
+        from_url = _url_date(url)
+        if from_url and _plausible(from_url, now):
+            published = FoundDate(from_url, "url")
+    if modified is None and published is not None:
+        later = [s for s in shown if s[1] and s[0].day >= published.value.day]
+        if later:
+            modified = FoundDate(later[0][0], "dom")
+    return published, modified

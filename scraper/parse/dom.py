@@ -1,0 +1,191 @@
+"""The lxml tree the parser works on, and small helpers to read text and classes from it.
+
+`build_tree` parses decoded text with lxml's HTML parser (libxml2: fast, forgiving), then
+pulls out what must be read before cleaning (JSON-LD scripts) and removes what is never
+article text (scripts, styles, templates, hidden elements, form controls). Everything else in
+the parser reads this one tree with XPath and element iteration; BeautifulSoup is not used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from lxml import etree
+
+# Plain lxml elements: lxml.html's HtmlElement adds a Python-level class lookup to every
+# element access, which costs more than the parse itself on a large page.
+HtmlElement = etree._Element
+_STRING = etree.XPath("string()")
+
+_SPACE = re.compile(r"\s+")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_NO_TOKENS: frozenset[str] = frozenset()
+
+_REMOVE = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "button",
+    "select",
+    "textarea",
+    "input",
+    "object",
+    "embed",
+    "canvas",
+    "dialog",
+    "iframe",
+)
+
+BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "td",
+        "th",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dd",
+        "dt",
+        "blockquote",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "figure",
+        "figcaption",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "form",
+        "center",
+        "body",
+        "fieldset",
+        "address",
+        "hr",
+        "details",
+        "summary",
+    ]
+)
+HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+
+
+@dataclass(slots=True)
+class Page:
+    """One parsed page: the cleaned tree, its JSON-LD script texts and its base URL."""
+
+    root: HtmlElement
+    jsonld: list[str]
+    url: str | None
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse runs of whitespace (including NBSP) to one space and strip the ends."""
+    if not text:
+        return ""
+    if "\u00ad" in text or "\u200b" in text:
+        text = text.replace("\u00ad", "").replace("\u200b", "")
+    return " ".join(text.split())
+
+
+def text_content(el: HtmlElement) -> str:
+    """All text inside the element (scripts and styles are gone by then)."""
+    return str(_STRING(el))
+
+
+def text_of(el: HtmlElement) -> str:
+    """The element's visible text, whitespace-normalized."""
+    return clean_text(text_content(el))
+
+
+def drop_tree(el: HtmlElement) -> None:
+    """Remove an element and its children, keeping the text that follows it."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        previous = el.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def class_tokens(el: HtmlElement) -> frozenset[str]:
+    """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
+    cls, ident = el.get("class"), el.get("id")
+    if not cls and not ident:
+        return _NO_TOKENS
+    return _tokens(f"{cls or ''} {ident or ''}")
+
+
+def class_joined(el: HtmlElement) -> str:
+    """The class/id words joined by '-', for substring tests ("articlebody", "sharebar")."""
+    cls, ident = el.get("class"), el.get("id")
+    if not cls and not ident:
+        return ""
+    return _joined(f"{cls or ''} {ident or ''}")
+
+
+@lru_cache(maxsize=8192)
+def _tokens(raw: str) -> frozenset[str]:
+    return frozenset(t for t in _TOKEN_SPLIT.split(raw.lower()) if t)
+
+
+@lru_cache(maxsize=8192)
+def _joined(raw: str) -> str:
+    return "-".join(t for t in _TOKEN_SPLIT.split(raw.lower()) if t)
+
+
+def class_string(el: HtmlElement) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+
+
+def _is_hidden(el: HtmlElement) -> bool:
+    if el.get("hidden") is not None or (el.get("aria-hidden") == "true" and el.tag != "span"):
+        return True
+    style = el.get("style")
+    return bool(style and _HIDDEN_STYLE.search(style))
+
+
+def build_tree(text: str, url: str | None) -> Page:
+    """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
+    text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+    root = etree.fromstring(text, parser) if text.strip() else None
+    if root is None:
+        raise ValueError("empty document")
+    jsonld = [
+        s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
+    ]
+    etree.strip_elements(root, *_REMOVE, with_tail=False)
+    hidden = [el for el in root.iter() if isinstance(el.tag, str) and _is_hidden(el)]
+    for el in hidden:
+        # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
+        if (
+            el.tag not in ("meta", "link", "time", "html", "body", "head")
+            and el.getparent() is not None
+        ):
+            drop_tree(el)
+    return Page(root=root, jsonld=jsonld, url=url)

@@ -1,0 +1,276 @@
+"""One page in, one `Content` out: the order in which the field extractors run and how they
+feed each other (the body container bounds the captions; the headline bounds the dates), plus
+per-site rules on top. Every field records where it came from in `provenance`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from urllib.parse import urljoin
+
+from archive.record import Block, BlockKind, Caption, Content
+from scraper.config import SiteRules
+from scraper.errors import NotAnArticle
+from scraper.parse import authors as authors_mod
+from scraper.parse import body as body_mod
+from scraper.parse import captions as captions_mod
+from scraper.parse import dates as dates_mod
+from scraper.parse import fields
+from scraper.parse import headline as headline_mod
+from scraper.parse import rules as rules_mod
+from scraper.parse.charset import decode_html
+from scraper.parse.datetext import parse_human, parse_iso
+from scraper.parse.dom import HtmlElement, Page, build_tree, clean_text
+from scraper.parse.structured import Structured, as_text, read_structured
+
+log = logging.getLogger(__name__)
+
+PARSER_NAME = "morgue.generic"
+PARSER_VERSION = "1"
+_MIN_BODY_CHARS = 150
+_NEWLINES = re.compile(r"\s*\n\s*")
+
+
+def _lca(a: HtmlElement, b: HtmlElement) -> HtmlElement | None:
+    ancestors = {id(x) for x in a.iterancestors()} | {id(a)}
+    if id(b) in ancestors:
+        return b
+    for anc in b.iterancestors():
+        if id(anc) in ancestors:
+            return anc
+    return None
+
+
+def _outlets(st: Structured, site: str | None, url: str | None) -> set[str]:
+    names = {site.lower()} if site else set()
+    if st.article is not None:
+        publisher = as_text(st.article.get("publisher"))
+        if publisher:
+            names.add(publisher.lower())
+    if url:
+        host = (url.split("://", 1)[-1].split("/", 1)[0]).lower().removeprefix("www.")
+        names.add(host.split(".")[0])
+    return names
+
+
+def _jsonld_body(st: Structured) -> list[Block]:
+    if st.article is None:
+        return []
+    text = st.article.get("articleBody")
+    if not isinstance(text, str):
+        return []
+    if "<" in text and ">" in text:
+        return []  # HTML inside JSON: not plain text we can trust as is
+    return [Block(clean_text(p)) for p in _NEWLINES.split(text) if clean_text(p)]
+
+
+def _description(st: Structured) -> str | None:
+    if st.article is not None:
+        text = as_text(st.article.get("description"))
+        if text:
+            return text
+    found = st.first_meta("og:description", "description", "twitter:description")
+    return found[0] if found else None
+
+
+def _words(blocks: list[Block]) -> int:
+    return sum(len(b.text.split()) for b in blocks)
+
+
+def extract(
+    raw: bytes,
+    url: str | None,
+    *,
+    content_type: str | None,
+    rules: SiteRules | None,
+    now: datetime | None,
+) -> Content:
+    text, codec, codec_source = decode_html(raw, content_type)
+    try:
+        page = build_tree(text, url)
+    except (ValueError, TypeError) as exc:
+        raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
+    root = page.root
+    prov: dict[str, str] = {"encoding": f"{codec_source}:{codec}"}
+    if rules is not None and rules.drop:
+        rules_mod.drop(root, rules.drop, url)
+    base = _base_url(root, url)
+    st = read_structured(root, page.jsonld, base)
+    return _assemble(page, st, base, rules, now, prov)
+
+
+def _base_url(root: HtmlElement, url: str | None) -> str | None:
+    base = root.find(".//base")
+    href = base.get("href") if base is not None else None
+    if href and not href.startswith(("javascript:", "data:")):
+        return urljoin(url, href) if url else href
+    return url
+
+
+def _pick(prov: dict[str, str], name: str, value: object, source: str | None) -> None:
+    if value and source:
+        prov[name] = source
+
+
+def _assemble(
+    page: Page,
+    st: Structured,
+    base: str | None,
+    rules: SiteRules | None,
+    now: datetime | None,
+    prov: dict[str, str],
+) -> Content:
+    root, url = page.root, page.url
+    site, site_src = fields.site_name(st)
+    _pick(prov, "site_name", site, site_src)
+    headline, head_src, heading = headline_mod.find_headline(root, st, [site] if site else [])
+    body_root = root.find("body")
+    if body_root is None:
+        body_root = root
+    top, chosen = body_mod.choose_container(body_root)
+    start = heading if heading is not None else top
+    scope = _lca(start, top) if heading is not None else top
+    captions = [c for c, _ in captions_mod.find_captions(body_root, start, chosen[-1], base)]
+    caption_src = "dom"
+    exclude = {body_mod.word_key(c.text) for c in captions} | {
+        body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
+    }
+    blocks = body_mod.extract_blocks(chosen, exclude=exclude)
+    body_src = "dom"
+    structured_body = _jsonld_body(st)
+    if _words(structured_body) > max(80, 1.3 * _words(blocks)):
+        blocks, body_src = structured_body, "json-ld"
+
+    if rules is not None:
+        headline, head_src = _rule_text(root, rules.headline, url, headline, head_src)
+        rule_blocks = _rule_body(root, rules.body, url, exclude)
+        if rule_blocks:
+            blocks, body_src = rule_blocks, "rule"
+        if rules.captions:
+            boxes = rules_mod.elements(root, rules.captions, url)
+            captions = [
+                c
+                for c in (captions_mod.caption_of(b, base, rules.credit) for b in boxes)
+                if c is not None
+            ]
+            caption_src = "rule"
+
+    date_scope = scope if scope is not None and scope.tag not in ("body", "html") else None
+    published, modified = dates_mod.find_dates(root, st, url, now, date_scope, heading, top)
+    if not headline:
+        raise NotAnArticle(url, "no headline")
+    if not blocks and published is not None:
+        # A dated notice with no prose on the page (alerts, one-line forum posts): its text is
+        # the description the page gives of itself.
+        description = _description(st)
+        if description:
+            blocks, body_src = [Block(description)], "meta-description"
+    body_text = sum(len(b.text) for b in blocks)
+    is_article = (
+        published is not None
+        or st.article is not None
+        or any(v.lower() == "article" for v in st.meta.get("og:type", ()))
+    )
+    if not blocks or (body_text < _MIN_BODY_CHARS and not is_article):
+        raise NotAnArticle(url, f"no article body ({body_text} characters of text)")
+    blocks = [b for b in blocks if b.text != headline or b.kind != BlockKind.HEADING]
+
+    pub_iso = published.value.iso() if published else None
+    mod_iso = modified.value.iso() if modified else None
+    if published:
+        prov["published"] = published.source
+    if modified:
+        prov["modified"] = modified.source
+    names, author_src = authors_mod.find_authors(root, st, date_scope, _outlets(st, site, url))
+    subheadline = headline_mod.find_standfirst(heading)
+    if rules is not None:
+        pub_iso, _ = _rule_date(root, rules.published, url, pub_iso, prov, "published")
+        mod_iso, _ = _rule_date(root, rules.modified, url, mod_iso, prov, "modified")
+        subheadline, _ = _rule_text(root, rules.subheadline, url, subheadline, None)
+        rule_authors = rules_mod.texts(root, rules.authors, url)
+        if rule_authors:
+            names = [n for raw in rule_authors for n in authors_mod.clean_name(raw, set())]
+            author_src = "rule"
+    lang, lang_src = fields.language(st)
+    section, section_src = fields.section(st)
+    tag_list, tags_src = fields.tags(st)
+    canonical, canonical_src = fields.canonical_url(st, base)
+    lead, lead_src = fields.lead_image(st, base)
+    if rules is not None:
+        section, section_src = _rule_text(root, rules.section, url, section, section_src)
+        lead, lead_src = _rule_text(root, rules.lead_image, url, lead, lead_src)
+        rule_tags = rules_mod.texts(root, rules.tags, url)
+        if rule_tags:
+            tag_list, tags_src = rule_tags, "rule"
+    if lead is None and captions and captions[0].image_url:
+        lead, lead_src = captions[0].image_url, "caption"
+    for name, value, source in (
+        ("headline", headline, head_src),
+        ("body", blocks, body_src),
+        ("captions", captions, caption_src),
+        ("authors", names, author_src),
+        ("subheadline", subheadline, "dom"),
+        ("language", lang, lang_src),
+        ("section", section, section_src),
+        ("tags", tag_list, tags_src),
+        ("canonical_url", canonical, canonical_src),
+        ("lead_image", lead, lead_src),
+    ):
+        _pick(prov, name, value, source)
+    return Content(
+        headline=headline,
+        body=tuple(blocks),
+        subheadline=subheadline,
+        authors=tuple(names),
+        published=pub_iso,
+        modified=mod_iso,
+        captions=tuple(captions),
+        lead_image=lead,
+        language=lang,
+        site_name=site,
+        section=section,
+        tags=tuple(tag_list),
+        canonical_url=canonical,
+        parser=PARSER_NAME,
+        parser_version=PARSER_VERSION,
+        provenance=tuple(sorted(prov.items())),
+    )
+
+
+def _rule_text(
+    root: HtmlElement,
+    selector: str | None,
+    url: str | None,
+    current: str | None,
+    source: str | None,
+) -> tuple[str | None, str | None]:
+    found = rules_mod.texts(root, selector, url)
+    return (found[0], "rule") if found else (current, source)
+
+
+def _rule_date(
+    root: HtmlElement,
+    selector: str | None,
+    url: str | None,
+    current: str | None,
+    prov: dict[str, str],
+    name: str,
+) -> tuple[str | None, str | None]:
+    for text in rules_mod.texts(root, selector, url):
+        parsed = parse_iso(text) or parse_human(text)
+        if parsed:
+            prov[name] = "rule"
+            return parsed.iso(), "rule"
+    return current, None
+
+
+def _rule_body(
+    root: HtmlElement, selector: str | None, url: str | None, exclude: set[str]
+) -> list[Block]:
+    containers = rules_mod.elements(root, selector, url)
+    return body_mod.extract_blocks(containers, exclude=exclude) if containers else []
+
+
+__all__ = ["PARSER_NAME", "PARSER_VERSION", "Caption", "extract"]

@@ -1,0 +1,96 @@
+"""The small fields: language, site name, section, tags, canonical URL and lead image, each
+from the most specific machine-readable source that has it."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from scraper.parse.structured import Structured, as_text, as_texts
+
+
+def _abs(url: str | None, base: str | None) -> str | None:
+    if not url:
+        return None
+    url = url.strip()
+    if url.startswith("data:"):
+        return None
+    return urljoin(base, url) if base else url
+
+
+def language(st: Structured) -> tuple[str | None, str | None]:
+    if st.lang and st.lang.strip():
+        return st.lang.strip(), "html"
+    found = st.first_meta("content-language", "og:locale", "dc.language", "language")
+    if found:
+        return found[0].replace("_", "-"), "meta"
+    if st.article is not None:
+        text = as_text(st.article.get("inLanguage"))
+        if text:
+            return text, "json-ld"
+    return None, None
+
+
+def site_name(st: Structured) -> tuple[str | None, str | None]:
+    found = st.first_meta("og:site_name", "application-name", "al:ios:app_name", "twitter:site")
+    if found and not found[0].startswith("@"):
+        return found[0], "meta"
+    if st.article is not None:
+        text = as_text(st.article.get("publisher"))
+        if text:
+            return text, "json-ld"
+    if found:
+        return found[0], "meta"
+    return None, None
+
+
+def section(st: Structured) -> tuple[str | None, str | None]:
+    if st.article is not None:
+        text = as_text(st.article.get("articleSection"))
+        if text:
+            return text, "json-ld"
+    found = st.first_meta("article:section", "parsely-section", "section", "category")
+    return (found[0], "meta") if found else (None, None)
+
+
+def tags(st: Structured) -> tuple[list[str], str | None]:
+    values = [v.strip() for v in st.meta.get("article:tag", ()) if v.strip()]
+    if values:
+        return list(dict.fromkeys(values)), "meta"
+    if st.article is not None:
+        raw = st.article.get("keywords")
+        items = raw.split(",") if isinstance(raw, str) else as_texts(raw)
+        items = [i.strip() for i in items if i.strip()]
+        if items:
+            return list(dict.fromkeys(items)), "json-ld"
+    found = st.first_meta("news_keywords", "keywords")
+    if found:
+        return list(dict.fromkeys(i.strip() for i in found[0].split(",") if i.strip())), "meta"
+    return [], None
+
+
+def canonical_url(st: Structured, base: str | None) -> tuple[str | None, str | None]:
+    if st.canonical:
+        return _abs(st.canonical, base), "link"
+    found = st.first_meta("og:url")
+    if found:
+        return _abs(found[0], base), "meta"
+    if st.article is not None:
+        text = as_text(st.article.get("url"))
+        if text:
+            return _abs(text, base), "json-ld"
+    return None, None
+
+
+def lead_image(st: Structured, base: str | None) -> tuple[str | None, str | None]:
+    found = st.first_meta("og:image", "og:image:url", "og:image:secure_url", "twitter:image")
+    if found:
+        return _abs(found[0], base), "meta"
+    if st.article is not None:
+        image = st.article.get("image")
+        if isinstance(image, list):
+            image = image[0] if image else None
+        if isinstance(image, dict):
+            image = image.get("url") or image.get("contentUrl")
+        if isinstance(image, str):
+            return _abs(image, base), "json-ld"
+    return None, None

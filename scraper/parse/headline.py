@@ -1,0 +1,188 @@
+"""Headline and standfirst.
+
+The headline readers see is the page's visible heading, normally its `<h1>`; metadata titles
+(JSON-LD headline, og:title, twitter:title, `<title>`) are often SEO variants with site
+suffixes. So the visible heading that agrees with a metadata title wins; without one, the
+metadata headline is used, and `<title>` last, with its site-name suffix cut off.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scraper.parse.dom import (
+    HtmlElement,
+    class_joined,
+    class_tokens,
+    clean_text,
+    text_content,
+)
+from scraper.parse.structured import Structured, as_text
+
+_WORD = re.compile(r"\w+")
+_SEPARATORS = re.compile(r"\s+(?:[|\-–—/>»·:]|::)\s+")
+_STANDFIRST = (
+    "standfirst",
+    "dek",
+    "deck",
+    "subtitle",
+    "subheadline",
+    "sub-headline",
+    "subhead",
+    "summary",
+    "lede",
+    "lead",
+    "excerpt",
+    "intro",
+    "strapline",
+    "teaser",
+)
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def similarity(a: str, b: str) -> float:
+    """Share of the shorter title's words found in the longer (0..1)."""
+    ta, tb = _tokens(a), _tokens(b)
+    if not ta or not tb:
+        return 0.0
+    short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    pool = set(long_)
+    covered = sum(1 for t in short if t in pool) / len(short)
+    return covered * min(1.0, (len(short) / len(long_)) * 2)
+
+
+def strip_site_suffix(title: str, site_names: list[str]) -> str:
+    """`<title>` minus "| Site Name" (or "Site Name - " in front)."""
+    parts = _SEPARATORS.split(title)
+    if len(parts) == 1:
+        return title
+    lowered = [s.casefold() for s in site_names if s]
+    kept = [p for p in parts if p.casefold() not in lowered]
+    if kept and len(kept) < len(parts):
+        return " - ".join(kept) if len(kept) > 1 else kept[0]
+    # "Headline | Site" is the common order; a short first part is more likely the site.
+    first = parts[0]
+    if len(_tokens(first)) >= 3 or len(first) >= 15:
+        return first
+    longest = max(parts, key=len)
+    return longest if len(_tokens(longest)) >= 3 or len(longest) >= 15 else title
+
+
+def find_headline(
+    root: HtmlElement, st: Structured, site_names: list[str]
+) -> tuple[str | None, str | None, HtmlElement | None]:
+    """(headline, source, heading element) for a page."""
+    metas: list[tuple[str, str]] = []
+    if st.article is not None:
+        for key in ("headline", "name", "alternativeHeadline"):
+            text = as_text(st.article.get(key))
+            if text:
+                metas.append((text, "json-ld"))
+                break
+    for name in ("og:title", "twitter:title", "dc.title", "headline", "title", "sailthru.title"):
+        found = st.first_meta(name)
+        if found:
+            metas.append((found[0], "meta"))
+    title_el = root.find(".//title")
+    title = clean_text(text_content(title_el)) if title_el is not None else ""
+    if title:
+        metas.append((title, "title"))
+    # Headings are matched against the title without its site-name part, so that an <h1>
+    # holding the blog's or site's name does not pass for the article's heading.
+    compare = [strip_site_suffix(m, site_names) if src != "json-ld" else m for m, src in metas]
+    best: tuple[float, str, HtmlElement] | None = None
+    for tag in ("h1", "h2"):
+        for el in root.iter(tag):
+            text = clean_text(text_content(el))
+            if not text or len(text) > 300 or _is_logo(el):
+                continue
+            score = max((similarity(text, m) for m in compare), default=0.0)
+            if tag == "h2":
+                score -= 0.1
+            if el.get("itemprop") == "headline":
+                score += 0.3
+            if best is None or score > best[0] + 1e-9:
+                best = (score, text, el)
+        if best and best[0] >= 0.6:
+            break
+    if best is not None and best[0] >= 0.5:
+        return best[1], "dom", best[2]
+    # No heading agrees with the metadata: the visible <h1> still is what readers see.
+    site_parts = [p for m, _ in metas for p in _SEPARATORS.split(m)[1:]] + site_names
+    shown = [
+        el
+        for el in root.iter("h1")
+        if _plausible_heading(el)
+        and not any(
+            similarity(clean_text(text_content(el)), part) >= 0.8 for part in site_parts if part
+        )
+    ]
+    if len(shown) == 1:
+        return clean_text(text_content(shown[0])), "dom", shown[0]
+    if metas:
+        text, source = metas[0]
+        if source == "title" or (source == "meta" and _SEPARATORS.search(text)):
+            text = strip_site_suffix(text, site_names)
+        return text, source, _shown_as(root, text)
+    return None, None, None
+
+
+_TITLE_TAGS = ("h3", "h4", "dt", "div", "p", "span", "td", "strong", "b", "font", "a")
+
+
+def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:
+    """The element showing a metadata headline on the page, when one does (not <title>)."""
+    probe = headline[:12]
+    body = root.find("body")
+    if body is None or not probe:
+        return None
+    for el in body.iter(*_TITLE_TAGS):
+        if el.text and probe in el.text and clean_text(text_content(el)) == headline:
+            return el
+    return None
+
+
+def _is_logo(el: HtmlElement) -> bool:
+    """A heading that is one link to the site's front page (or holds only the logo image)."""
+    links = list(el.iter("a"))
+    if len(links) == 1:
+        href = (links[0].get("href") or "").split("?")[0]
+        path = href.split("://", 1)[-1]
+        path = path.split("/", 1)[1] if "/" in path else ""
+        if not path.strip("/") or href in ("/", "#"):
+            return True
+    return (
+        not clean_text(text_content(el))
+        or "logo" in " ".join((el.get("class") or "", el.get("id") or "")).lower()
+    )
+
+
+def _plausible_heading(el: HtmlElement) -> bool:
+    text = clean_text(text_content(el))
+    if _is_logo(el) or len(text) < 10 or len(text) > 300:
+        return False
+    return not any(a.tag in ("nav", "footer", "aside") for a in el.iterancestors())
+
+
+def find_standfirst(heading: HtmlElement | None) -> str | None:
+    """The standfirst shown right after the headline, by class words."""
+    if heading is None:
+        return None
+    container = heading.getparent()
+    for _ in range(3):
+        if container is None:
+            return None
+        for el in container.iter("p", "div", "h2", "span"):
+            tokens = class_tokens(el)
+            joined = class_joined(el)
+            if any(t in _STANDFIRST for t in tokens) or any(
+                f"-{s}" in f"-{joined}" for s in ("standfirst", "dek", "subtitle", "subheadline")
+            ):
+                text = clean_text(text_content(el))
+                if 20 <= len(text) <= 600:
+                    return text
+        container = container.getparent()
+    return None
