@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS frontier_urls (
     depth INTEGER NOT NULL,
     priority INTEGER NOT NULL,
     state TEXT NOT NULL,
-    start INTEGER NOT NULL DEFAULT 0,
+    start INTEGER NOT NULL DEFAULT 0,  -- 1 configured start point, 2 refreshed every run
     discovered_at REAL NOT NULL,
     first_fetched REAL,
     fetched_at REAL,
@@ -92,6 +92,7 @@ class Entry:
     published: float | None = None  # as the listing gives it (feed date, news sitemap)
     modified: float | None = None  # listing says the page changed at ... (lastmod, updated)
     template: str | None = None  # URL shape; given for navigation pages to bound traps
+    refresh: bool = False  # fetch again every run (feeds and sitemaps found by discovery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +191,9 @@ class Frontier:
                 " OR (state = 'retry' AND attempts < ?))",
                 (source, MAX_ATTEMPTS),
             )
+            # start points (1) and what discovery marked for every run (2)
             db.execute(
-                "UPDATE frontier_urls SET state = 'queued' WHERE source = ? AND start = 1"
+                "UPDATE frontier_urls SET state = 'queued' WHERE source = ? AND start > 0"
                 " AND state != 'queued'",
                 (source,),
             )
@@ -239,7 +241,7 @@ class Frontier:
                 entry.kind.value,
                 entry.depth,
                 _PRIORITY[entry.kind],
-                int(start),
+                1 if start else 2 if entry.refresh else 0,
                 now,
                 entry.published,
             ),
@@ -270,6 +272,12 @@ class Frontier:
                 if self._insert(db, source, entry, now, start=False):
                     new.append(url_key(entry.url))
                     continue
+                if entry.refresh:
+                    db.execute(
+                        "UPDATE frontier_urls SET start = 2 WHERE source = ? AND key = ?"
+                        " AND start = 0",
+                        (source, url_key(entry.url)),
+                    )
                 self._maybe_requeue(db, source, entry, run_started, now - refresh_after)
         return new
 
@@ -330,7 +338,7 @@ class Frontier:
             ).fetchall()
         rows.sort(key=lambda r: (r[8], r[3], r[9]))
         return [
-            Item(r[0], r[1], Kind(r[2]), r[3], r[4], r[5], r[6], r[7], bool(r[10])) for r in rows
+            Item(r[0], r[1], Kind(r[2]), r[3], r[4], r[5], r[6], r[7], r[10] == 1) for r in rows
         ]
 
     def release(self, source: str, keys: Iterable[str]) -> None:

@@ -183,9 +183,7 @@ def trap_reason(url: str) -> str | None:
             return f"calendar year {year} out of range"
     page = _PAGE_PATH.search(parts.path)
     numbers = [int(page.group(1))] if page else []
-    numbers += [
-        int(v) for k, v in parse_qsl(parts.query) if k.lower() == "page" and v.isdigit()
-    ]
+    numbers += [int(v) for k, v in parse_qsl(parts.query) if k.lower() == "page" and v.isdigit()]
     if any(n > MAX_PAGE_NUMBER for n in numbers):
         return f"pagination beyond page {MAX_PAGE_NUMBER}"
     return None

@@ -361,7 +361,7 @@ class _SourceCrawl:
         elif item.kind is Kind.ROBOTS:
             text = page.body.decode("utf-8", "replace")
             sitemaps = robots_sitemaps(text, page.final_url)
-            self._add([Entry(u, Kind.SITEMAP, item.depth) for u in sitemaps])
+            self._add([Entry(u, Kind.SITEMAP, item.depth, refresh=True) for u in sitemaps])
             self._finish(item, State.DONE, f"{len(sitemaps)} sitemap(s)", page)
         elif item.kind is Kind.PAGE:
             self._follow_links(item, page)
@@ -379,7 +379,13 @@ class _SourceCrawl:
             return
         if listing.kind is ListingKind.SITEMAP_INDEX:
             entries = [
-                Entry(link.url, Kind.SITEMAP, item.depth, modified=_ts(link.modified))
+                Entry(
+                    link.url,
+                    Kind.SITEMAP,
+                    item.depth,
+                    modified=_ts(link.modified),
+                    refresh=link.modified is None,
+                )
                 for link in listing.links
                 if self.policy.in_scope(link.url)
             ]
@@ -405,7 +411,8 @@ class _SourceCrawl:
         entries: list[Entry] = []
         if item.start and not self.source.feeds and page.status != 304:
             entries += [
-                Entry(u, Kind.FEED, item.depth) for u in feed_links(page.body, page.final_url)
+                Entry(u, Kind.FEED, item.depth, refresh=True)
+                for u in feed_links(page.body, page.final_url)
             ]
         if depth <= self.source.max_depth:
             for url in page_links(page.body, page.final_url):
