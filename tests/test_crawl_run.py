@@ -186,7 +186,8 @@ def test_second_crawl_fetches_listings_and_only_new_articles(tmp_path: Path) -> 
     r = report.source("local")
     assert [p for p in fetcher.requests if p.startswith("/news/")] == [site.articles[-1].path]
     assert r.new_articles == 1
-    assert "/rss.xml" in fetcher.requests and "/sitemap-news.xml" in fetcher.requests
+    assert "/rss.xml" in fetcher.requests
+    assert "/sitemap-news.xml" in fetcher.requests
 
 
 def test_revisit_picks_up_an_edited_young_article_as_version_2(tmp_path: Path) -> None:
@@ -197,7 +198,7 @@ def test_revisit_picks_up_an_edited_young_article_as_version_2(tmp_path: Path) -
     _run(tmp_path, site, source, archive, now=lambda: clock[0])
     site.edit(0, "A correction was appended to this story after publication.")
     clock[0] += timedelta(hours=7)  # past revisit.every (6 h), within max_age (2 d)
-    report, fetcher, _ = _run(tmp_path, site, source, archive, now=lambda: clock[0])
+    report, _fetcher, _ = _run(tmp_path, site, source, archive, now=lambda: clock[0])
     r = report.source("local")
     assert r.new_versions == 1
     assert len(archive.find(site.url(site.articles[0].path)).content.body) == 6  # type: ignore[union-attr]
@@ -232,7 +233,8 @@ def test_unreachable_source_fails_entirely_with_one_line(tmp_path: Path) -> None
     report, _, _ = _run(tmp_path, FakeFetcher(site, down=True), _source(sections=(), home=None))
     r = report.source("local")
     assert r.status is SourceStatus.FAILED
-    assert r.error is not None and "\n" not in r.error
+    assert r.error is not None
+    assert "\n" not in r.error
     assert r.error.startswith(f"local: could not reach {BASE}/rss.xml: connection refused")
     assert report.exit_code == 1
     assert any(line == r.error for line in format_report(report))
@@ -266,7 +268,7 @@ def test_dry_run_lists_articles_and_writes_nothing(tmp_path: Path) -> None:
 def test_bare_home_page_discovers_feed_and_robots_sitemaps(tmp_path: Path) -> None:
     site = NewsSite.with_articles(60)
     source = _source(feeds=(), sitemaps=(), sections=(), max_depth=1)
-    report, fetcher, archive = _run(tmp_path, site, source)
+    _report, fetcher, archive = _run(tmp_path, site, source)
     assert {"/robots.txt", "/rss.xml", "/sitemap_index.xml", "/sitemap-news.xml"} <= set(
         fetcher.requests
     )
@@ -282,9 +284,10 @@ def test_stop_request_leaves_the_rest_queued(tmp_path: Path) -> None:
         fetched.append(1)
         return len(fetched) > 5
 
-    report, fetcher, _ = _run(tmp_path, site, _source(), archive, should_stop=should_stop)
+    report, _fetcher, _ = _run(tmp_path, site, _source(), archive, should_stop=should_stop)
     r = report.source("local")
-    assert r.status is SourceStatus.STOPPED and r.queued > 0
+    assert r.status is SourceStatus.STOPPED
+    assert r.queued > 0
     report, _, _ = _run(tmp_path, site, _source(), archive)
     assert len(archive.records) == 60
 
