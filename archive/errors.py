@@ -1,9 +1,9 @@
 """Errors of the archive layer.
 
-    ArchiveError            anything the archive cannot do; carries a one-line reason
-      SchemaError           a record or sidecar of a schema this morgue cannot read
-      ArchiveBusy           another process holds the archive too long
-      StorageError          the disk said no (full, read-only, permissions)
+ArchiveError            anything the archive cannot do; carries a one-line reason
+  SchemaError           a record or sidecar of a schema this morgue cannot read
+  ArchiveBusy           another process holds the archive too long
+  StorageError          the disk said no (full, read-only, permissions)
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from archive.errors import SchemaError
@@ -123,7 +123,7 @@ class Caption:
         return cls(data["text"], data.get("credit"), data.get("image_url"))
 
 
-class BlockKind(str, Enum):
+class BlockKind(StrEnum):
     PARAGRAPH = "p"
     HEADING = "h"  # a subheading inside the body
     QUOTE = "quote"
@@ -222,6 +222,8 @@ class Article:
         urls: tuple[str, ...] = (),
     ) -> Article:
         seen = tuple(dict.fromkeys((*urls, page.requested_url, page.final_url, canonical_url)))
+        # the record keeps one canonical URL: the one the archive decided on
+        content = replace(content, canonical_url=canonical_url)
         return cls(
             id=id,
             version=version,
@@ -317,7 +319,7 @@ class Article:
         )
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What storing a fetched page did. Dedup is a result, not an exception."""
 
     NEW = "new"  # a new article, version 1

@@ -13,9 +13,34 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
-        "_ga", "_gl", "ref", "ref_src", "ref_url", "cmpid", "ncid", "ocid", "sr_share", "smid",
-        "cid", "icid", "ito", "at_medium", "at_campaign", "outputtype", "amp", "print", "s_cid",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gclsrc",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "cmpid",
+        "ncid",
+        "ocid",
+        "sr_share",
+        "smid",
+        "cid",
+        "icid",
+        "ito",
+        "at_medium",
+        "at_campaign",
+        "outputtype",
+        "amp",
+        "print",
+        "s_cid",
     }
 )
 TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "hsa_", "__twitter", "oly_")

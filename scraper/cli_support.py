@@ -15,6 +15,7 @@ from scraper.config import Config, PolitenessConfig
 
 if TYPE_CHECKING:
     from archive.store import Archive
+
     from scraper.fetch import AsyncFetcher, Fetcher
 
 

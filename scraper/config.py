@@ -311,8 +311,15 @@ def _fetch(c: _Checker, raw: object, path: str = "fetch") -> dict[str, Any]:
 
 
 def _politeness(c: _Checker, raw: object, path: str) -> dict[str, Any]:
-    allowed = ("delay", "per_host", "concurrency", "robots", "robots_ttl", "robots_error_wait",
-               "adaptive")
+    allowed = (
+        "delay",
+        "per_host",
+        "concurrency",
+        "robots",
+        "robots_ttl",
+        "robots_error_wait",
+        "adaptive",
+    )
     section = c.mapping(path, raw, allowed)
     converters: dict[str, Callable[[Any], Any]] = {
         "delay": parse_duration,
@@ -359,8 +366,21 @@ def _schedule(c: _Checker, raw: object, path: str) -> Schedule:
 
 
 def _source(c: _Checker, raw: object, path: str, base: PolitenessConfig) -> Source | None:
-    allowed = ("name", "home", "feeds", "sitemaps", "sections", "allow", "deny", "max_depth",
-               "max_pages", "revisit", "schedule", "politeness", "rules")
+    allowed = (
+        "name",
+        "home",
+        "feeds",
+        "sitemaps",
+        "sections",
+        "allow",
+        "deny",
+        "max_depth",
+        "max_pages",
+        "revisit",
+        "schedule",
+        "politeness",
+        "rules",
+    )
     if not isinstance(raw, Mapping):
         c.problem(path, "expected a mapping with at least a name")
         return None
@@ -401,8 +421,12 @@ def _source(c: _Checker, raw: object, path: str, base: PolitenessConfig) -> Sour
         values["rules"] = _rules(c, section["rules"], _join(path, "rules"))
     if home is not None:
         values["home"] = home
-    start = [home or "", *values.get("feeds", ()), *values.get("sitemaps", ()),
-             *values.get("sections", ())]
+    start = [
+        home or "",
+        *values.get("feeds", ()),
+        *values.get("sitemaps", ()),
+        *values.get("sections", ()),
+    ]
     if not any(start):
         c.problem(path, "give at least one of home, feeds, sitemaps or sections")
     hosts = tuple(dict.fromkeys(_bare_host(u) for u in start if u))

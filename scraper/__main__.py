@@ -1,0 +1,5 @@
+"""`python -m scraper` is the `morgue` command."""
+
+from scraper.cli import run
+
+run()
