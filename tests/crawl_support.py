@@ -21,9 +21,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from scraper.config import Config, FetchConfig, PolitenessConfig, Source
 
 WORDS = [
     "council",
@@ -140,8 +143,14 @@ class NewsSite:
             self.hits.clear()
 
     def edit(self, index: int, paragraph: str) -> None:
+        """Append a paragraph to an article (a small change)."""
         with self.lock:
             self.articles[index].paragraphs.append(paragraph)
+
+    def rewrite(self, index: int, seed: int) -> None:
+        """Replace an article's body with different text (a substantial change)."""
+        with self.lock:
+            self.articles[index].paragraphs = [_paragraph(seed * 17 + k) for k in range(5)]
 
     # content --------------------------------------------------------------------------
 
@@ -372,3 +381,54 @@ def news_site() -> Iterator[NewsSite]:
     """A 60-article site with a 10 ms Crawl-delay, served for one test."""
     with SiteServer(NewsSite.with_articles(60)) as site:
         yield site
+
+
+def site_source(base: str, **overrides: object) -> Source:
+    """The test site as a configured source: every kind of start point, depth 2."""
+    values: dict[str, object] = {
+        "name": "local",
+        "home": base + "/",
+        "feeds": (base + "/rss.xml", base + "/atom.xml"),
+        "sitemaps": (base + "/sitemap_index.xml",),
+        "sections": (base + "/world", base + "/politics"),
+        "max_depth": 2,
+        "max_pages": 1000,
+        "hosts": ("127.0.0.1",),
+    }
+    values.update(overrides)
+    return Source(**values)  # type: ignore[arg-type]
+
+
+def site_config(base: str, data_dir: Path, **source_overrides: object) -> Config:
+    """Config for crawling the test site: loopback allowed, no delay of our own (the site's
+    robots.txt Crawl-delay applies), few retries."""
+    politeness = PolitenessConfig(delay=0.0, concurrency=8, adaptive=False)
+    fetch = FetchConfig(allow=("127.0.0.1",), attempts=1, connect_timeout=2.0, read_timeout=5.0)
+    return Config(
+        data_dir=data_dir,
+        fetch=fetch,
+        politeness=politeness,
+        sources=(site_source(base, **source_overrides),),
+    )
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.crawl_support BASE DATA_DIR`: one crawl of the site (for kill -9 tests)."""
+    from archive.store import Archive
+    from scraper.fetch import AsyncFetcher
+
+    from scraper.crawl import crawl
+
+    base, data = argv[0], Path(argv[1])
+    config = site_config(base, data)
+    with Archive.open(data) as archive:
+        report = crawl(
+            config, fetcher=AsyncFetcher(config.fetch, config.politeness), archive=archive
+        )
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
