@@ -55,8 +55,8 @@ def serve(hosts: int, per_host: int) -> None:
     from tests.crawl_support import NewsSite, SiteServer
 
     servers = []
-    for address in _addresses(hosts):
-        site = NewsSite.with_articles(per_host, crawl_delay=None)
+    for n, address in enumerate(_addresses(hosts)):
+        site = NewsSite.with_articles(per_host, first=n * per_host, crawl_delay=None)
         server = SiteServer(site, host=address)
         server.__enter__()
         servers.append(server)
@@ -86,7 +86,7 @@ def _config(bases: list[str], data: Path, concurrency: int) -> Any:
     return Config(data_dir=data, fetch=fetch, politeness=politeness, sources=sources)
 
 
-def phase_crawl(bases: list[str], concurrency: int) -> dict[str, Any]:
+def phase_crawl(bases: list[str], concurrency: int, durable: bool) -> dict[str, Any]:
     from archive.store import Archive
     from scraper.fetch import AsyncFetcher
 
@@ -95,7 +95,7 @@ def phase_crawl(bases: list[str], concurrency: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         config = _config(bases, Path(tmp) / "data", concurrency)
         cpu0, t0 = _cpu(), time.perf_counter()
-        with Archive.open(config.data_dir) as archive:
+        with Archive.open(config.data_dir, durable=durable) as archive:
             fetcher = AsyncFetcher(config.fetch, config.politeness)
             report = crawl(config, fetcher=fetcher, archive=archive)
         wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
@@ -115,8 +115,11 @@ def phase_peer(bases: list[str], per_host: int, concurrency: int) -> dict[str, A
 
     from tests.crawl_support import NewsSite
 
-    paths = [a.path for a in NewsSite.with_articles(per_host).articles]
-    urls = [base + p for p in paths for base in bases]
+    urls = [
+        base + a.path
+        for n, base in enumerate(bases)
+        for a in NewsSite.with_articles(per_host, first=n * per_host).articles
+    ]
 
     async def run() -> int:
         queue: asyncio.Queue[str] = asyncio.Queue()
@@ -255,12 +258,12 @@ def main() -> None:
     if args.phase == "serve":
         serve(args.hosts, per_host)
         return
-    if args.phase in ("crawl", "peer"):
+    if args.phase in ("crawl", "crawl-fast", "peer"):
         bases = json.loads(args.bases)
         result = (
-            phase_crawl(bases, args.concurrency)
-            if args.phase == "crawl"
-            else phase_peer(bases, per_host, args.concurrency)
+            phase_peer(bases, per_host, args.concurrency)
+            if args.phase == "peer"
+            else phase_crawl(bases, args.concurrency, durable=args.phase == "crawl")
         )
         print(json.dumps(result))
         return
@@ -300,6 +303,7 @@ def main() -> None:
     try:
         peer = _child("--phase", "peer", *common)
         ours = _child("--phase", "crawl", *common)
+        fast = _child("--phase", "crawl-fast", *common)
     finally:
         server.stdin.close()
         server.wait(10)
@@ -313,7 +317,8 @@ def main() -> None:
     print("| run | pages | pages/s | CPU ms/page | peak RSS MB |")
     print("|---|---:|---:|---:|---:|")
     for name, r in (
-        ("morgue crawl (discover+fetch+parse+store)", ours),
+        ("morgue crawl (discover+fetch+parse+store, fsync)", ours),
+        ("morgue crawl, archive durable=False (no fsync)", fast),
         ("peer: bare httpx.AsyncClient GETs", peer),
     ):
         print(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -69,13 +70,11 @@ WORDS = [
 ]
 
 
-def _sentence(seed: int, n: int = 14) -> str:
-    words = [WORDS[(seed * 7 + i * 13 + i * i) % len(WORDS)] for i in range(n)]
-    return " ".join(words).capitalize() + "."
-
-
 def _paragraph(seed: int) -> str:
-    return " ".join(_sentence(seed * 5 + k, 12 + (seed + k) % 6) for k in range(4))
+    """Four sentences of news-like words, the same for the same seed."""
+    rng = random.Random(seed)
+    sentences = [" ".join(rng.choices(WORDS, k=rng.randint(10, 18))) for _ in range(4)]
+    return " ".join(s.capitalize() + "." for s in sentences)
 
 
 @dataclass
@@ -94,7 +93,7 @@ class SiteArticle:
 
 
 def make_article(i: int, *, when: datetime | None = None, layout: int | None = None) -> SiteArticle:
-    when = when or datetime(2024, 5, 1, 9, tzinfo=UTC) + timedelta(hours=7 * i)
+    when = when or datetime(2024, 5, 1, 9, tzinfo=UTC) + timedelta(hours=7 * (i % 5000))
     words = [WORDS[(i * 3 + k * 5) % len(WORDS)] for k in range(4)]
     return SiteArticle(
         slug="-".join(words) + f"-{i}",
@@ -125,8 +124,10 @@ class NewsSite:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def with_articles(cls, n: int, **kw: object) -> NewsSite:
-        return cls(articles=[make_article(i) for i in range(n)], **kw)  # type: ignore[arg-type]
+    def with_articles(cls, n: int, *, first: int = 0, **kw: object) -> NewsSite:
+        """A site of articles number first .. first+n-1 (distinct numbers, distinct text)."""
+        articles = [make_article(i) for i in range(first, first + n)]
+        return cls(articles=articles, **kw)  # type: ignore[arg-type]
 
     def url(self, path: str) -> str:
         return self.base + path
