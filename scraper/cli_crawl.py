@@ -178,8 +178,11 @@ def crawl_cmd(
 
 
 def _print_report(report: CrawlReport, *, dry_run: bool) -> None:
-    for line in format_report(report):
+    for line in format_report(report, errors=False):
         click.echo(line)
+    for source in report.sources:
+        if source.error:
+            click.echo(source.error, err=True)
     if dry_run:
         for source in report.sources:
             for url in source.would_fetch:

@@ -67,15 +67,16 @@ _COLUMNS = (
 )
 
 
-def format_report(report: CrawlReport) -> list[str]:
-    """The report as aligned text lines: a header, one row per source, then failure reasons."""
+def format_report(report: CrawlReport, *, errors: bool = True) -> list[str]:
+    """The report as aligned text lines: a header, one row per source, then failure reasons.
+    `errors=False` leaves out the one-line errors (the CLI prints those to stderr)."""
     width = max([len("source"), *(len(s.name) for s in report.sources)])
     lines = [f"{'source':<{width}}  " + "  ".join(f"{title:>9}" for _, title in _COLUMNS)]
     notes: list[str] = []
     for s in report.sources:
         cells = "  ".join(f"{getattr(s, attr):>9}" for attr, _ in _COLUMNS)
         lines.append(f"{s.name:<{width}}  {cells}")
-        if s.error:
+        if s.error and errors:
             notes.append(s.error)
         if s.failed:
             reasons = ", ".join(f"{reason}: {n}" for reason, n in s.failed.most_common())
