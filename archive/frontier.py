@@ -131,6 +131,9 @@ class Frontier:
         try:
             conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a killed process loses no committed transaction; a power cut
+            # may lose the last few, which only means refetching pages the archive then
+            # finds unchanged
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.OperationalError as exc:

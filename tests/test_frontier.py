@@ -44,6 +44,8 @@ def test_dedup_by_url_key_and_priority_order(tmp_path: Path) -> None:
                 Entry("https://e.org/a-b-c?utm_source=x", Kind.ARTICLE, 1),
                 Entry("https://E.org/a-b-c#top", Kind.ARTICLE, 1),
                 Entry("https://e.org/a-b-c/amp", Kind.ARTICLE, 1),
+                Entry("https://e.org/a-b-c;jsessionid=0A1B2C3D", Kind.ARTICLE, 1),
+                Entry("https://e.org/a-b-c?PHPSESSID=af3e&sid=77", Kind.ARTICLE, 1),
                 Entry("https://e.org/rss", Kind.FEED, 1),
             ],
             now=1.0,
