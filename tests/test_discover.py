@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scraper.crawl.discover import (
     Link,
     ListingKind,
@@ -132,7 +135,8 @@ def test_page_links_resolve_base_drop_fragments_and_non_http() -> None:
     html = b"""<html><head><base href="https://e.org/news/"></head><body>
     <a href="a-story">1</a><a href="/b#comments">2</a><a href="/b">dup</a>
     <a href="mailto:x@e.org">m</a><a href="javascript:void(0)">j</a>
-    <a href="https://other.org/c">c</a></body></html>"""
+    <a href="https://other.org/c">c</a><a href="http://[::1">bad</a>
+    <a href="http://e.org:99999/x">bad port</a></body></html>"""
     assert page_links(html, "https://e.org/") == [
         "https://e.org/news/a-story",
         "https://e.org/b",
@@ -165,3 +169,17 @@ def test_parse_date_formats() -> None:
     assert parse_date("2024-05-17") == datetime(2024, 5, 17, tzinfo=UTC)
     assert parse_date("yesterday") is None
     assert parse_date(None) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.text(alphabet="<>/=\"' ahrefloc:[]%.1xurlset", max_size=300).map(str.encode),
+    )
+)
+def test_discovery_never_raises_on_garbage(body: bytes) -> None:
+    assert parse_listing(body, "https://e.org/").kind in ListingKind
+    assert isinstance(page_links(body, "https://e.org/"), list)
+    assert isinstance(feed_links(body, "https://e.org/"), list)
+    assert isinstance(robots_sitemaps(body.decode("utf-8", "replace"), "https://e.org/"), list)

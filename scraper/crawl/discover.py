@@ -108,9 +108,13 @@ def _absolute(url: str | None, base_url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    joined = urljoin(base_url, url) if base_url else url
-    parts = urlsplit(joined)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        joined = urljoin(base_url, url) if base_url else url
+        parts = urlsplit(joined)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:  # "http://[::1", "http://e.org:99999/": not a URL we can fetch
         return None
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
