@@ -259,6 +259,25 @@ def show_cmd(app: AppContext, ref: str, fmt: str, version: int | None) -> None:
         click.echo(render_text(article), nl=False)
 
 
+def _register() -> None:
+    from scraper.cli_archive import export_cmd, import_cmd, rebuild_cmd, stats_cmd, verify_cmd
+    from scraper.cli_crawl import crawl_cmd, schedule_cmd
+
+    for command in (
+        crawl_cmd,
+        schedule_cmd,
+        rebuild_cmd,
+        verify_cmd,
+        export_cmd,
+        import_cmd,
+        stats_cmd,
+    ):
+        cli.add_command(command)
+
+
+_register()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of exiting (tests call this)."""
     try:
