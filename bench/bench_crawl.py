@@ -242,6 +242,7 @@ def _child(*args: str) -> dict[str, Any]:
     if out.returncode != 0:
         raise SystemExit(f"phase {args[1]} failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"phase {args[1]}: {json.dumps(result)}", file=sys.stderr, flush=True)
     return result
 
 
@@ -305,8 +306,8 @@ def main() -> None:
         ours = _child("--phase", "crawl", *common)
         fast = _child("--phase", "crawl-fast", *common)
     finally:
-        server.stdin.close()
-        server.wait(10)
+        server.terminate()  # 50 graceful shutdowns would take half a minute
+        server.wait(30)
     front = _child("--phase", "frontier", "--queued", str(args.queued))
 
     total = per_host * args.hosts
