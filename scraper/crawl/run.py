@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -292,6 +292,10 @@ class _SourceCrawl:
             self.report.would_fetch.append(item.url)
             self._finish(item, State.DONE, "dry run")
             return
+        finder = getattr(self.run_.fetcher, "sitemaps", None)
+        if item.kind is Kind.ROBOTS and finder is not None:
+            await self._robots_sitemaps(item, finder)
+            return
         try:
             page = await self.run_.fetcher.fetch(
                 item.url, validators=self._validators(item), accept=_ACCEPT[item.kind]
@@ -309,6 +313,21 @@ class _SourceCrawl:
             self.fatal = f"archive error: {exc}"
             self.run_.frontier.release(self.name, [item.key])
             log.error("%s: %s", self.name, self.fatal)
+
+    async def _robots_sitemaps(
+        self, item: Item, finder: Callable[[str], Awaitable[list[str]]]
+    ) -> None:
+        """Sitemap lines from the robots.txt the fetcher keeps anyway: no second request."""
+        try:
+            sitemaps = await finder(item.url)
+        except FetchError as exc:
+            self._fetch_failed(item, exc)
+            return
+        if item.start:
+            self.start_ok += 1
+        self._add([Entry(u, Kind.SITEMAP, item.depth, refresh=True) for u in sitemaps])
+        self._finish(item, State.DONE, f"{len(sitemaps)} sitemap(s)")
+        self.run_.progress(self.report, item.url, "robots.txt")
 
     def _validators(self, item: Item) -> Validators | None:
         if item.kind is Kind.ARTICLE:
