@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,8 @@ def _config(bases: list[str], data: Path, concurrency: int) -> Any:
 
 def phase_crawl(bases: list[str], concurrency: int, durable: bool) -> dict[str, Any]:
     from archive.store import Archive
-    from scraper.fetch import AsyncFetcher
-
     from scraper.crawl import crawl
+    from scraper.fetch import AsyncFetcher
 
     with tempfile.TemporaryDirectory() as tmp:
         config = _config(bases, Path(tmp) / "data", concurrency)
@@ -104,6 +104,7 @@ def phase_crawl(bases: list[str], concurrency: int, durable: bool) -> dict[str, 
         "pages": fetched,
         "new": sum(s.new_articles for s in report.sources),
         "failed": sum(s.failed_total for s in report.sources),
+        "reasons": dict(sum((s.failed for s in report.sources), Counter())),
         "wall": wall,
         "cpu": cpu,
         "rss": _rss_mb(),
@@ -330,7 +331,7 @@ def main() -> None:
     cpu = (ours["cpu"] / max(ours["pages"], 1)) / (peer["cpu"] / max(peer["pages"], 1))
     print(
         f"\nmorgue / peer: pages/s {speed:.2f}x, CPU per page {cpu:.2f}x;"
-        f" new articles {ours['new']}, failed {ours['failed']}"
+        f" new articles {ours['new']}, failed {ours['failed']} {ours['reasons'] or ''}"
     )
     verdict = "OK" if front["rss"] < 300 else "OVER LIMIT"
     print(
