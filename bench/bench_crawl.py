@@ -87,7 +87,15 @@ def _config(bases: list[str], data: Path, concurrency: int) -> Any:
     return Config(data_dir=data, fetch=fetch, politeness=politeness, sources=sources)
 
 
-def phase_crawl(bases: list[str], concurrency: int, durable: bool) -> dict[str, Any]:
+def _no_ingest(page: Any, **kw: Any) -> Any:
+    from archive.record import Outcome, Stored
+
+    return Stored(outcome=Outcome.NEW, article=None)
+
+
+def phase_crawl(
+    bases: list[str], concurrency: int, durable: bool, ingest: bool = True
+) -> dict[str, Any]:
     from archive.store import Archive
     from scraper.crawl import crawl
     from scraper.fetch import AsyncFetcher
@@ -97,7 +105,9 @@ def phase_crawl(bases: list[str], concurrency: int, durable: bool) -> dict[str, 
         cpu0, t0 = _cpu(), time.perf_counter()
         with Archive.open(config.data_dir, durable=durable) as archive:
             fetcher = AsyncFetcher(config.fetch, config.politeness)
-            report = crawl(config, fetcher=fetcher, archive=archive)
+            report = crawl(
+                config, fetcher=fetcher, archive=archive, ingest=None if ingest else _no_ingest
+            )
         wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     fetched = sum(s.fetched for s in report.sources)
     return {
@@ -260,12 +270,17 @@ def main() -> None:
     if args.phase == "serve":
         serve(args.hosts, per_host)
         return
-    if args.phase in ("crawl", "crawl-fast", "peer"):
+    if args.phase in ("crawl", "crawl-fast", "crawl-bare", "peer"):
         bases = json.loads(args.bases)
         result = (
             phase_peer(bases, per_host, args.concurrency)
             if args.phase == "peer"
-            else phase_crawl(bases, args.concurrency, durable=args.phase == "crawl")
+            else phase_crawl(
+                bases,
+                args.concurrency,
+                durable=args.phase == "crawl",
+                ingest=args.phase != "crawl-bare",
+            )
         )
         print(json.dumps(result))
         return
@@ -306,6 +321,7 @@ def main() -> None:
         peer = _child("--phase", "peer", *common)
         ours = _child("--phase", "crawl", *common)
         fast = _child("--phase", "crawl-fast", *common)
+        bare = _child("--phase", "crawl-bare", *common)
     finally:
         server.terminate()  # 50 graceful shutdowns would take half a minute
         server.wait(30)
@@ -321,6 +337,7 @@ def main() -> None:
     for name, r in (
         ("morgue crawl (discover+fetch+parse+store, fsync)", ours),
         ("morgue crawl, archive durable=False (no fsync)", fast),
+        ("morgue crawl, no parse/store (discover+frontier+fetch)", bare),
         ("peer: bare httpx.AsyncClient GETs", peer),
     ):
         print(

@@ -244,7 +244,11 @@ class _SourceCrawl:
         )
         log.info("%s: %d URL(s) queued at start", self.name, queued)
         budget = self.run_.max_pages or self.source.max_pages
-        workers = max(1, self._politeness().concurrency)
+        # as many pages in flight as the source's hosts take at once, plus one ready to go:
+        # more would only queue inside the fetcher, where waiting eats each URL's time budget
+        politeness = self._politeness()
+        hosts = max(1, len(self.policy.sites))
+        workers = min(politeness.concurrency, politeness.per_host * hosts + 1)
         inflight: dict[asyncio.Task[None], Item] = {}
         stopped = False
         while True:
