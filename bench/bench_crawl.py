@@ -344,12 +344,11 @@ def main() -> None:
             f"| {name} | {r['pages']} | {r['pages'] / r['wall']:.0f} | "
             f"{1000 * r['cpu'] / max(r['pages'], 1):.2f} | {r['rss']:.0f} |"
         )
-    speed = (ours["pages"] / ours["wall"]) / (peer["pages"] / peer["wall"])
-    cpu = (ours["cpu"] / max(ours["pages"], 1)) / (peer["cpu"] / max(peer["pages"], 1))
-    print(
-        f"\nmorgue / peer: pages/s {speed:.2f}x, CPU per page {cpu:.2f}x;"
-        f" new articles {ours['new']}, failed {ours['failed']} {ours['reasons'] or ''}"
-    )
+    for name, r in (("full crawl", ours), ("crawl without parse/store", bare)):
+        speed = (r["pages"] / r["wall"]) / (peer["pages"] / peer["wall"])
+        cpu = (r["cpu"] / max(r["pages"], 1)) / (peer["cpu"] / max(peer["pages"], 1))
+        print(f"morgue {name} / peer: pages/s {speed:.2f}x, CPU per page {cpu:.2f}x")
+    print(f"new articles {ours['new']}, failed {ours['failed']} {ours['reasons'] or ''}")
     verdict = "OK" if front["rss"] < 300 else "OVER LIMIT"
     print(
         f"\nfrontier: {front['queued']} URLs queued (discovered {front['discovered']}) in "
