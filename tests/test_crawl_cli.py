@@ -98,3 +98,23 @@ def test_schedule_runs_a_due_source_and_stops_on_sigterm(site: NewsSite, tmp_pat
     assert result.exit_code == 0, result.stderr
     assert "stopped" in result.stderr
     assert len(site.article_hits()) == len(site.articles)
+
+
+def test_live_table_renders_the_reports() -> None:
+    import io
+
+    from rich.console import Console
+
+    from scraper.cli_crawl import _Table
+    from scraper.crawl import SourceReport
+
+    table = _Table(["a", "b"])
+    report = SourceReport("a", fetched=7, new_articles=3)
+    table.update(report, "https://e.org/x-y-z", "new")
+    out = io.StringIO()
+    Console(file=out, force_terminal=True, width=100).print(table)
+    text = out.getvalue()
+    assert "a: new https://e.org/x-y-z" in text
+    row = next(line for line in text.splitlines() if "│ a " in line or " a " in line)
+    assert "7" in row
+    assert "3" in row
