@@ -260,7 +260,7 @@ class SourceCrawl:
         if item.start and self.start_error is None:
             self.start_error = f"{item.url}: {exc.reason}"
         self._finish(item, State.RETRY if transient else State.FAILED, reason)
-        log.info("%s: %s failed: %s", self.name, item.url, exc)
+        log.debug("%s: %s failed: %s", self.name, item.url, exc)
         self.run_.progress(self.report, item.url, reason)
 
     def _finish(
