@@ -69,7 +69,53 @@ _BY = re.compile(
     r"^\s*(?:written\s+|posted\s+|reported\s+|words\s+|story\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
     re.I,
 )
-_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\|| · )\s*", re.I)
+_SPLIT = re.compile(
+    r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\|| · |(?<=[a-z]{2})\.\s+(?=[A-Z]))\s*",
+    re.I,
+)
+# Words that end a name in run-together bylines ("Carrie ArnoldNovember 15", "Owen Monday").
+_NAME_END = re.compile(
+    r"(?:(?<=[a-z])|\s+)(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|"
+    r"Thursday|Friday|Saturday|Sunday|Contributing|Senior|Staff|Updated|Published|Posted)\b.*$"
+)
+# Words of outlets and desks, never of a person's name ("AP Auto", "CNN Business").
+_OUTLET_WORDS = frozenset(
+    [
+        "news",
+        "times",
+        "post",
+        "daily",
+        "tribune",
+        "herald",
+        "journal",
+        "gazette",
+        "magazine",
+        "media",
+        "press",
+        "insider",
+        "business",
+        "network",
+        "radio",
+        "tv",
+        "online",
+        "digital",
+        "international",
+        "national",
+        "auto",
+        "sports",
+        "staff",
+        "desk",
+        "team",
+        "wire",
+        "report",
+        "reports",
+        "editorial",
+        "newsroom",
+        "agency",
+        "bureau",
+    ]
+)
 _NOISE = re.compile(
     r"\S+@\S+|https?://\S+|@\w+|\b(?:updated|published|posted)\b.*$|\d.*$|\(.*?\)",
     re.I,
@@ -78,9 +124,6 @@ _ROLE = re.compile(
     r",?\s*\b(?:senior|chief|staff|special|political|foreign|deputy|executive|managing|contributing|"
     r"associate)?\s*(?:writer|reporter|editor|correspondent|columnist|contributor|photographer)\b.*$",
     re.I,
-)
-_NAME_WORD = re.compile(
-    "^(?:[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f][\\w'\u2019.\\-]*|[a-z]{1,3}|d'|O'\\w+|Mc\\w+)$"
 )
 _PARTICLES = frozenset(
     [
@@ -103,9 +146,15 @@ _PARTICLES = frozenset(
         "e",
     ]
 )
+_BYLINE_TAGS = ("div", "span", "p", "a", "address", "li", "h3", "h4", "h5", "h6", "small", "em")
 _BYLINE_WORDS = frozenset(
     ["byline", "author", "authors", "author-name", "byline-name", "writer", "contributor"]
 )
+
+
+def _name_word(word: str) -> bool:
+    """A capitalised word of letters (any script), apostrophes, dots and hyphens."""
+    return word[0].isupper() and all(ch.isalpha() or ch in "'\u2019.-" for ch in word)
 
 
 def clean_name(raw: str, outlets: set[str]) -> list[str]:
@@ -114,7 +163,7 @@ def clean_name(raw: str, outlets: set[str]) -> list[str]:
     text = _NOISE.sub("", text)
     names = []
     for part in _SPLIT.split(text):
-        part = _ROLE.sub("", _BY.sub("", part)).strip(" .-\u2013\u2014:|")
+        part = _NAME_END.sub("", _ROLE.sub("", _BY.sub("", part))).strip(" .-\u2013\u2014:|")
         if _is_person(part, outlets):
             names.append(part.title() if part.isupper() else part)
     return names
@@ -132,8 +181,12 @@ def _is_person(text: str, outlets: set[str]) -> bool:
         "the",
     ):
         return False
+    if words[0].lower().strip(".") in _AGENCIES or any(
+        w.lower().strip(".") in _OUTLET_WORDS for w in words
+    ):
+        return False
     capitalised = [w for w in words if w.lower() not in _PARTICLES]
-    return all(_NAME_WORD.match(w) and w[0].isupper() for w in capitalised) and not any(
+    return all(_name_word(w) for w in capitalised) and not any(
         w.lower().strip(".") in ("staff", "news", "press", "desk", "team") for w in words
     )
 
@@ -182,11 +235,16 @@ def find_authors(
     )
     area = scope if scope is not None else root
     dom = [clean_text(text_content(a)) for a in select(area, ".//a[@rel='author']")]
-    for el in area.iter("div", "span", "p", "a", "address", "li"):
+    for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
         if class_tokens(el) & _BYLINE_WORDS:
             dom.append(clean_text(text_content(el)))
-            if len(dom) > 12:
-                break
+        elif n < 400 and el.text and _BY.match(el.text):
+            # "By Jane Doe" / "Publicado por: ..." without byline markup.
+            text = clean_text(text_content(el))
+            if len(text) < 120:
+                dom.append(text)
+        if len(dom) > 12:
+            break
     sources.append(("dom", dom))
     for source, raws in sources:
         names: list[str] = []
