@@ -417,8 +417,22 @@ def segment(
 ) -> list[TextBlock]:
     """Text blocks under root, in document order; subtrees where skip(el) is true are left out."""
     out: list[TextBlock] = []
-    _segment(root, skip, out, 0, max_depth)
+    _segment(root, skip, out, 0, max_depth, False, _holding_blocks(root))
     return out
+
+
+def _holding_blocks(root: HtmlElement) -> set[HtmlElement]:
+    """Every element under root with a block-level element inside it: one pass up from each
+    block, stopping where an earlier pass already went."""
+    holding: set[HtmlElement] = set()
+    for block in root.iter(*BLOCK_TAGS):
+        parent = block.getparent()
+        while parent is not None and parent not in holding:
+            holding.add(parent)
+            if parent is root:
+                break
+            parent = parent.getparent()
+    return holding
 
 
 def _segment(
@@ -427,7 +441,8 @@ def _segment(
     out: list[TextBlock],
     depth: int,
     max_depth: int,
-    in_link: bool = False,
+    in_link: bool,
+    holding: set[HtmlElement],
 ) -> None:
     parts: list[str] = [el.text or ""]
     links = 0
@@ -436,6 +451,9 @@ def _segment(
         nonlocal parts, links
         raw = "".join(parts)
         parts = []
+        if not raw or raw.isspace():
+            links = 0
+            return
         pieces = [clean_text(p) for p in _BR_SPLIT.split(raw)] if "\n" in raw else [clean_text(raw)]
         pieces = [p for p in pieces if p]
         total = sum(len(p) for p in pieces) or 1
@@ -450,7 +468,8 @@ def _segment(
         if not isinstance(tag, str):
             parts.append(child.tail or "")
             continue
-        inline = tag not in BLOCK_TAGS and tag not in _SKIP_TAGS and not _has_block(child)
+        nested = child in holding
+        inline = tag not in BLOCK_TAGS and tag not in _SKIP_TAGS and not nested
         # Inline elements are only dropped for what is never prose (captions, share widgets,
         # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
         if skip is not None and (skip(child) if not inline else _inline_junk(child)):
@@ -459,10 +478,10 @@ def _segment(
             continue
         if tag == "br":
             parts.append("\n")
-        elif tag in BLOCK_TAGS or _has_block(child):
+        elif tag in BLOCK_TAGS or nested:
             flush()
             if depth < max_depth:
-                _segment(child, skip, out, depth + 1, max_depth, in_link or tag == "a")
+                _segment(child, skip, out, depth + 1, max_depth, in_link or tag == "a", holding)
         elif tag in ("img", "hr", "wbr"):
             parts.append(" ")
         else:
@@ -537,13 +556,29 @@ def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
     return scores
 
 
+@dataclass(slots=True)
+class Choice:
+    """The article's container, the siblings taken with it, and the page's text blocks."""
+
+    top: HtmlElement
+    chosen: list[HtmlElement]
+    blocks: list[TextBlock]
+
+
 def choose_container(
     body: HtmlElement,
     order: dict[HtmlElement, int] | None = None,
     heading: HtmlElement | None = None,
-) -> tuple[HtmlElement, list[HtmlElement]]:
+) -> Choice:
     """The best-scoring container and the siblings that belong with it, in order."""
     blocks = segment(body, _prune)
+    top, chosen = _choose(body, blocks, order)
+    return Choice(top, chosen, blocks)
+
+
+def _choose(
+    body: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int] | None
+) -> tuple[HtmlElement, list[HtmlElement]]:
     scores = score_containers(blocks)
     if not scores:
         return body, [body]
@@ -649,20 +684,53 @@ def _extract_skip(container: HtmlElement) -> Callable[[HtmlElement], bool]:
 def extract_blocks(
     containers: list[HtmlElement], *, exclude: set[str] | None = None
 ) -> list[Block]:
-    """The paragraphs and subheadings of the chosen containers, in order."""
-    exclude = exclude or set()
+    """The paragraphs and subheadings of the given containers (a site rule's), in order."""
+    blocks = [b for c in containers for b in segment(c, _extract_skip(c))]
+    return _to_blocks(blocks, exclude or set())
+
+
+def extract_chosen(
+    choice: Choice, order: dict[HtmlElement, int], *, exclude: set[str] | None = None
+) -> list[Block]:
+    """The body from the chosen containers, reusing the page's segmentation: a block counts
+    when it lies in a chosen container and nothing between it and the container is furniture
+    (the same test as segmenting the containers afresh, without doing it twice)."""
+    spans = [(order.get(c, -1), order.get(last_descendant(c), -1), c) for c in choice.chosen]
+    verdicts: dict[HtmlElement, bool] = {}
+    skip = _extract_skip(choice.top)
+    kept = []
+    for block in choice.blocks:
+        at = order.get(block.el, -1)
+        container = next((c for first, last, c in spans if first <= at <= last), None)
+        if container is None:
+            continue
+        el: HtmlElement | None = block.el
+        dropped = False
+        while el is not None and el is not container:
+            verdict = verdicts.get(el)
+            if verdict is None:
+                verdict = verdicts[el] = skip(el)
+            if verdict:
+                dropped = True
+                break
+            el = el.getparent()
+        if not dropped:
+            kept.append(block)
+    return _to_blocks(kept, exclude or set())
+
+
+def _to_blocks(blocks: list[TextBlock], exclude: set[str]) -> list[Block]:
     out: list[Block] = []
-    for container in containers:
-        for block in segment(container, _extract_skip(container)):
-            text = block.text
-            if not _keep(block, exclude):
-                continue
-            kind = block.kind
-            if kind == BlockKind.PARAGRAPH and _looks_like_heading(block):
-                kind = BlockKind.HEADING
-            if out and out[-1].text == text:
-                continue
-            out.append(Block(text, kind))
+    for block in blocks:
+        text = block.text
+        if not _keep(block, exclude):
+            continue
+        kind = block.kind
+        if kind == BlockKind.PARAGRAPH and _looks_like_heading(block):
+            kind = BlockKind.HEADING
+        if out and out[-1].text == text:
+            continue
+        out.append(Block(text, kind))
     return _trim(out)
 
 

@@ -157,9 +157,10 @@ _TRAILING_CREDIT = re.compile(
 def _is_credit_el(el: HtmlElement) -> bool:
     if el.tag == "cite" or el.get("data-role") in ("copyright", "credit"):
         return True
-    tokens = class_tokens(el)
     joined = class_joined(el)
-    return bool(tokens & _CREDIT_WORDS) or any(p in joined for p in _CREDIT_PARTS)
+    if not joined:
+        return False
+    return bool(class_tokens(el) & _CREDIT_WORDS) or any(p in joined for p in _CREDIT_PARTS)
 
 
 def _is_caption_el(el: HtmlElement) -> bool:

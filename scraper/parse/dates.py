@@ -18,8 +18,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from lxml import etree
+
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text, text_content
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content
 from scraper.parse.structured import Structured, as_text
 
 PUBLISHED_META = (
@@ -119,6 +121,9 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
 _DIGIT = re.compile(r"\d")
+# Only elements with a class or id can be date-classed; XPath finds those at C speed.
+_DATE_CLASSED = etree.XPath(".//*[@class or @id]")
+_DATE_TAGS = frozenset(("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"))
 _HEADER_TAGS = frozenset(
     [
         "span",
@@ -235,8 +240,8 @@ def _visible_dates(
             found.append((parsed, bool(_UPDATED.search(context)), source, el))
             if len(found) >= limit:
                 break
-    for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
-        if not class_tokens(el) & _DATE_WORDS:
+    for el in select(root, _DATE_CLASSED):
+        if el.tag not in _DATE_TAGS or not class_tokens(el) & _DATE_WORDS:
             continue
         text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)
@@ -273,13 +278,16 @@ def _header_dates(
             break
         if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
             skipped.update(el.iterdescendants())
-        if el in skipped or el in inside_heading or el.tag not in _HEADER_TAGS or _in_teaser(el):
+        if el.tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue
-        text = clean_text(text_content(el)).replace(heading_text, " ")
-        texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
+        if len(el) > 4:  # a container: its own loose text only, its children come next
+            texts = [clean_text(el.text), clean_text(el.tail)]
+        else:
+            text = clean_text(text_content(el)).replace(heading_text, " ")
+            texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)
-            if parsed and _plausible(parsed, now):
+            if parsed and _plausible(parsed, now) and not _in_teaser(el):
                 source = "header-time" if el.tag == "time" else "header"
                 found.append((parsed, _says_updated(candidate), source, el))
                 break
@@ -365,14 +373,12 @@ def find_dates(
         index = {el: n for n, el in enumerate(elements)}
     shown = _header_dates(elements, index, heading, top, month_first, now, year)
     seen = {id(s[3]) for s in shown}
-    shown += [
-        s
-        for s in _visible_dates(scope if scope is not None else root, month_first, now, year)
-        if id(s[3]) not in seen
-    ]
+    everywhere = [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
+    # Those inside the article's own area before those elsewhere on the page.
     if scope is not None:
-        seen = {id(s[3]) for s in shown}
-        shown += [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
+        inside = {id(el) for el in scope.iter()}
+        everywhere.sort(key=lambda s: id(s[3]) not in inside)
+    shown += everywhere
     if published is not None and published.value.offset == 0:
         # UTC metadata hides the local day; a local (zone-less) machine date shows it. (Not the
         # URL: its date is often the editor's day, not the one shown.)

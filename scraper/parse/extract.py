@@ -137,7 +137,8 @@ def _assemble(
     body_root = root.find("body")
     if body_root is None:
         body_root = root
-    top, chosen = body_mod.choose_container(body_root, page.order(), heading)
+    choice = body_mod.choose_container(body_root, page.order(), heading)
+    top, chosen = choice.top, choice.chosen
     if heading is None and headline:
         shown = headline_mod.display_heading(top, headline)
         if shown is not None:
@@ -154,7 +155,7 @@ def _assemble(
     exclude = {body_mod.word_key(c.text) for c in captions} | {
         body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
     }
-    blocks = body_mod.extract_blocks(chosen, exclude=exclude)
+    blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
     body_src = "dom"
     structured_body = _jsonld_body(st)
     if _words(structured_body) > max(80, 1.3 * _words(blocks)):
