@@ -250,6 +250,7 @@ _TAG_BONUS = {
     "h4": -5,
 }
 _WORD = re.compile(r"\w+")
+_DIGIT = re.compile(r"\d")
 _BR_SPLIT = re.compile(r"\n[ \t\r\f\v\u00a0]*\n")
 _JUNK_LINE = re.compile(
     r"^(advertisement|advertising|sponsored|share( this| on)?\b|read more\b|read next\b|"
@@ -583,7 +584,9 @@ def _choose(
     if not scores:
         return body, [body]
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:8]
-    finals = {el: s * (1.0 - _link_density(el)) for el, s in ranked}
+    if order is None:
+        order = {el: n for n, el in enumerate(body.iter())}
+    finals = {el: s * (1.0 - _block_link_density(el, blocks, order)) for el, s in ranked}
     top = max(finals, key=lambda e: finals[e])
     top_score = finals[top]
     # Readability: when several strong candidates share an ancestor, the article is higher up.
@@ -600,8 +603,6 @@ def _choose(
                 top = parent
                 break
             parent = parent.getparent()
-    if order is None:
-        order = {el: n for n, el in enumerate(body.iter())}
     top = _grow(top, blocks, order)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
@@ -630,6 +631,20 @@ def _choose(
             ):
                 chosen.append(sibling)
     return top, chosen
+
+
+def _block_link_density(
+    el: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int]
+) -> float:
+    """Link text over all text of the blocks inside el (navigation already pruned)."""
+    first = order.get(el, -1)
+    last = order.get(last_descendant(el), first)
+    total = links = 0
+    for block in blocks:
+        if first <= order.get(block.el, -1) <= last:
+            total += len(block.text)
+            links += block.links
+    return links / total if total else 1.0
 
 
 def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int]) -> HtmlElement:
@@ -753,7 +768,7 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
         return False
     if n < 200 and _JUNK_ANYWHERE.search(text):
         return False
-    if n < 160 and _BYLINE_WORD.search(text) and parse_human(text) is not None:
+    if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(text) and parse_human(text):
         return False
     return any(ch.isalnum() for ch in text)
 
@@ -770,6 +785,8 @@ _TIME_ONLY = re.compile(r"^\W*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\.?)?\s*[A-Z]{0,4
 
 def is_dateline(text: str) -> bool:
     """A line that is only a date (and time, zone, "Updated"): page furniture, not prose."""
+    if not _DIGIT.search(text):
+        return False
     if _TIME_ONLY.match(text):
         return True
     if parse_human(text) is None:

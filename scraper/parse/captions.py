@@ -134,6 +134,7 @@ _IMAGE_BOX_WORDS = frozenset(
 )
 # Class words of small print: a short line in small grey type under an image is its caption.
 _SMALL_PRINT = frozenset(("small", "smaller", "muted", "gray", "grey", "italic", "legend", "note"))
+_BOX_TAGS = frozenset(("figure", "figcaption", "img", "cite"))
 _CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
 _CREDIT_START = re.compile(
     r"(?:photos?|images?|pictures?|photograph|fotos?|фото|bild|credit|©|\(c\))\b\s*:?", re.I
@@ -371,6 +372,8 @@ def find_captions(
         el = elements[n]
         if n <= skip_until:
             continue
+        if el.tag not in _BOX_TAGS and el.get("class") is None and el.get("id") is None:
+            continue  # nothing marks it as a figure, caption or credit
         box = None
         if el.tag == "figure" or _is_caption_el(el):
             box = el if el.tag == "figure" else _caption_box(el)
