@@ -280,11 +280,14 @@ def _header_dates(
             skipped.update(el.iterdescendants())
         if el.tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue
-        if len(el) > 4:  # a container: its own loose text only, its children come next
-            texts = [clean_text(el.text), clean_text(el.tail)]
-        else:
-            text = clean_text(text_content(el)).replace(heading_text, " ")
+        raw = text_content(el) if len(el) <= 4 else ""
+        if len(raw) > 400 or len(el) > 4:  # a container: its own loose text only
+            texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
+        elif _DIGIT.search(raw):
+            text = clean_text(raw).replace(heading_text, " ")
             texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
+        else:
+            continue
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)
             if parsed and _plausible(parsed, now) and not _in_teaser(el):
