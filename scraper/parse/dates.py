@@ -378,9 +378,11 @@ def find_dates(
     seen = {id(s[3]) for s in shown}
     # Dates elsewhere on the page only matter when the headline's surroundings show none.
     found_near = published is not None and any(not s[1] for s in shown)
-    everywhere = [] if found_near else [
-        s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen
-    ]
+    everywhere = (
+        []
+        if found_near
+        else [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
+    )
     # Those inside the article's own area before those elsewhere on the page.
     if scope is not None:
         inside = {id(el) for el in scope.iter()}

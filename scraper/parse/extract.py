@@ -205,7 +205,7 @@ def _assemble(
     if modified:
         prov["modified"] = modified.source
     names, author_src = authors_mod.find_authors(root, st, date_scope, _outlets(st, site, url))
-    subheadline = headline_mod.find_standfirst(heading)
+    subheadline = headline_mod.find_standfirst(heading, page.elements(), page.order())
     if rules is not None:
         pub_iso, _ = _rule_date(root, rules.published, url, pub_iso, prov, "published")
         mod_iso, _ = _rule_date(root, rules.modified, url, mod_iso, prov, "modified")
