@@ -20,9 +20,6 @@ from lxml import etree
 HtmlElement = etree._Element
 _STRING = etree.XPath("string()")
 # Candidates only, checked in Python after: XPath finds them at C speed.
-_MAYBE_HIDDEN = etree.XPath(
-    "//*[@hidden or @aria-hidden='true' or contains(@style, 'none') or contains(@style, 'hidden')]"
-)
 
 _SPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
@@ -218,10 +215,11 @@ def class_string(el: HtmlElement) -> str:
 
 
 def _is_hidden(el: HtmlElement) -> bool:
-    if el.get("hidden") is not None or (el.get("aria-hidden") == "true" and el.tag != "span"):
+    get = el.get
+    style = get("style")
+    if style is not None and _HIDDEN_STYLE.search(style):
         return True
-    style = el.get("style")
-    return bool(style and _HIDDEN_STYLE.search(style))
+    return get("hidden") is not None or (get("aria-hidden") == "true" and el.tag != "span")
 
 
 def build_tree(text: str, url: str | None) -> Page:
@@ -235,7 +233,8 @@ def build_tree(text: str, url: str | None) -> Page:
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
     etree.strip_elements(root, *_REMOVE, with_tail=False)
-    hidden = [el for el in select(root, _MAYBE_HIDDEN) if _is_hidden(el)]
+    # One pass in Python reads the three attributes faster than libxml2's XPath over "//*".
+    hidden = [el for el in root.iter() if isinstance(el.tag, str) and _is_hidden(el)]
     for el in hidden:
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
         if (
