@@ -255,3 +255,25 @@ def test_every_field_records_its_source() -> None:
     assert provenance["authors"] == "dom"
     assert content.canonical_url == "https://example.org/a"
     assert content.authors == ("Jo Park",)
+
+
+def test_site_rules_for_body_captions_and_credit() -> None:
+    extra = (
+        '<div class="pic"><img src="/b.jpg"><p class="txt">Divers check the wall.</p>'
+        '<p class="who">Kim Roe</p></div>'
+    )
+    rules = SiteRules(body="div.story-body", captions="div.pic", credit="p.who", tags="//h1")
+    content = parse_html(page(extra=extra), "https://example.org/a", rules=rules)
+    assert [(c.text, c.credit, c.image_url) for c in content.captions] == [
+        ("Divers check the wall.", "Kim Roe", "https://example.org/b.jpg")
+    ]
+    assert content.text.startswith("Repairs to the harbour wall")
+    assert content.tags == ("Harbour wall repairs start",)
+    provenance = dict(content.provenance)
+    assert (provenance["body"], provenance["captions"], provenance["tags"]) == ("rule", "rule", "rule")
+
+
+def test_a_rule_that_matches_nothing_leaves_the_generic_result() -> None:
+    content = parse_html(page(), None, rules=SiteRules(headline="h6.nothing", body="//article"))
+    assert content.headline == "Harbour wall repairs start"
+    assert dict(content.provenance)["headline"] == "dom"
