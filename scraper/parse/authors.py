@@ -9,6 +9,7 @@ not the outlet, not a news agency, not "Staff".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content
@@ -206,52 +207,56 @@ def _jsonld_people(value: Any) -> list[str]:
     return out
 
 
+_AUTHOR_METAS = (
+    "author",
+    "article:author",
+    "parsely-author",
+    "sailthru.author",
+    "dc.creator",
+    "dcterms.creator",
+    "byl",
+    "citation_author",
+)
+
+
 def find_authors(
     root: HtmlElement, st: Structured, scope: HtmlElement | None, outlets: set[str]
 ) -> tuple[list[str], str | None]:
-    """(names, source) from the most specific evidence that yields any person."""
-    sources: list[tuple[str, list[str]]] = []
-    if st.article is not None:
-        sources.append(("json-ld", _jsonld_people(st.article.get("author"))))
-    metas = (
-        "author",
-        "article:author",
-        "parsely-author",
-        "sailthru.author",
-        "dc.creator",
-        "dcterms.creator",
-        "byl",
-        "citation_author",
-    )
-    sources.append(("meta", [v for m in metas for v in st.meta.get(m, ()) if "://" not in v]))
-    sources.append(
+    """(names, source) from the most specific evidence that yields any person; the page's
+    markup is only searched when the metadata names nobody."""
+    sources: list[tuple[str, Callable[[], list[str]]]] = [
+        ("json-ld", lambda: _jsonld_people(st.article.get("author")) if st.article else []),
+        ("meta", lambda: [v for m in _AUTHOR_METAS for v in st.meta.get(m, ()) if "://" not in v]),
         (
             "microdata",
-            [
+            lambda: [
                 clean_text(el.get("content") or text_content(el))
                 for el in st.itemprops.get("author", ())
             ],
-        )
-    )
-    area = scope if scope is not None else root
-    dom = [clean_text(text_content(a)) for a in select(area, ".//a[@rel='author']")]
-    for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
-        if class_tokens(el) & _BYLINE_WORDS:
-            dom.append(clean_text(text_content(el)))
-        elif n < 400 and el.text and _BY.match(el.text):
-            # "By Jane Doe" / "Publicado por: ..." without byline markup.
-            text = clean_text(text_content(el))
-            if len(text) < 120:
-                dom.append(text)
-        if len(dom) > 12:
-            break
-    sources.append(("dom", dom))
+        ),
+        ("dom", lambda: _dom_bylines(scope if scope is not None else root)),
+    ]
     for source, raws in sources:
         names: list[str] = []
-        for raw in raws:
+        for raw in raws():
             for name in clean_name(raw, outlets):
                 if name not in names:
                     names.append(name)
         if names:
             return names, source
     return [], None
+
+
+def _dom_bylines(area: HtmlElement) -> list[str]:
+    found = [clean_text(text_content(a)) for a in select(area, ".//a[@rel='author']")]
+    for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
+        if class_tokens(el) & _BYLINE_WORDS:
+            found.append(clean_text(text_content(el)))
+        elif n < 400 and el.text and _BY.match(el.text):
+            # "By Jane Doe" / "Publicado por: ..." without byline markup.
+            text = clean_text(text_content(el))
+            if len(text) < 120:
+                found.append(text)
+        if len(found) > 12:
+            break
+    return found
