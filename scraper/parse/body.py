@@ -152,6 +152,7 @@ _BOILERPLATE_PARTS = (
     "signup",
     "trending",
 )
+_BOILERPLATE_PARTS_RE = re.compile("|".join(re.escape(p) for p in _BOILERPLATE_PARTS))
 _GOOD_WORDS = frozenset(
     [
         "article",
@@ -185,6 +186,7 @@ _GOOD_PARTS = (
     "articletext",
     "story-text",
 )
+_GOOD_PARTS_RE = re.compile("|".join(re.escape(p) for p in _GOOD_PARTS))
 _SKIP_TAGS = frozenset(
     (
         "nav",
@@ -312,7 +314,7 @@ def is_boilerplate(el: HtmlElement) -> bool:
     ):
         return False  # a post the writer embedded (a tweet) is quoted content, not a widget
     joined = class_joined(el)
-    if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
+    if tokens & _GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
         # "article-sharebar" is still a share bar; "article-content" is content.
         return bool(
             tokens
@@ -330,7 +332,7 @@ def is_boilerplate(el: HtmlElement) -> bool:
                 "meta",
             }
         )
-    return bool(tokens & _BOILERPLATE_WORDS) or any(p in joined for p in _BOILERPLATE_PARTS)
+    return bool(tokens & _BOILERPLATE_WORDS) or _BOILERPLATE_PARTS_RE.search(joined) is not None
 
 
 _INLINE_JUNK = frozenset(
@@ -499,9 +501,9 @@ def _weight(el: HtmlElement) -> int:
         return 0
     joined = class_joined(el)
     weight = 0
-    if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
+    if tokens & _GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
         weight += 25
-    if tokens & _BOILERPLATE_WORDS or any(p in joined for p in _BOILERPLATE_PARTS):
+    if tokens & _BOILERPLATE_WORDS or _BOILERPLATE_PARTS_RE.search(joined) is not None:
         weight -= 25
     return weight
 

@@ -58,6 +58,8 @@ _CAPTION_PARTS = (
     "legende",
     "didascalia",
 )
+_CAPTION_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CAPTION_PARTS))
+_CREDIT_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CREDIT_PARTS))
 _BAD_CONTEXT = frozenset(
     [
         "related",
@@ -161,14 +163,14 @@ def _is_credit_el(el: HtmlElement) -> bool:
     joined = class_joined(el)
     if not joined:
         return False
-    return bool(class_tokens(el) & _CREDIT_WORDS) or any(p in joined for p in _CREDIT_PARTS)
+    return bool(class_tokens(el) & _CREDIT_WORDS) or _CREDIT_PARTS_RE.search(joined) is not None
 
 
 def _is_caption_el(el: HtmlElement) -> bool:
     if el.tag == "figcaption":
         return True
     joined = class_joined(el)
-    if not joined or not any(p in joined for p in _CAPTION_PARTS):
+    if not joined or _CAPTION_PARTS_RE.search(joined) is None:
         return False
     tokens = class_tokens(el)
     # "withoutCaption", "no-caption", "has-caption" describe a box, they are not the caption.
