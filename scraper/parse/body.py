@@ -812,6 +812,7 @@ def _looks_like_heading(block: TextBlock) -> bool:
 
 
 def _trim(blocks: list[Block]) -> list[Block]:
-    while blocks and len(blocks[-1].text) < 60 and blocks[-1].kind != BlockKind.PARAGRAPH:
+    # A subheading with nothing after it is the title of a box that was left out ("Related").
+    while blocks and len(blocks[-1].text) < 60 and blocks[-1].kind == BlockKind.HEADING:
         blocks.pop()
     return blocks
