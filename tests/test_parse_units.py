@@ -270,7 +270,7 @@ def test_site_rules_for_body_captions_and_credit() -> None:
     assert content.text.startswith("Repairs to the harbour wall")
     assert content.tags == ("Harbour wall repairs start",)
     provenance = dict(content.provenance)
-    assert (provenance["body"], provenance["captions"], provenance["tags"]) == ("rule", "rule", "rule")
+    assert [provenance[k] for k in ("body", "captions", "tags")] == ["rule"] * 3
 
 
 def test_a_rule_that_matches_nothing_leaves_the_generic_result() -> None:
