@@ -16,6 +16,7 @@ import re
 from cssselect import GenericTranslator
 
 from archive.record import Caption
+from scraper.parse.datetext import parse_human
 from scraper.parse.dom import (
     HtmlElement,
     absolute_url,
@@ -131,6 +132,20 @@ _JUNK = re.compile(
 )
 # Promos and video descriptions dressed as captions.
 _NOT_A_CAPTION = re.compile(r"^(?:video|watch|listen)\s*:|\bsubscribe\b|\bsign up\b", re.I)
+_BYLINE_START = re.compile(r"(?:by|von|par|por)\s", re.I)
+_DIGITS = re.compile(r"\d")
+_PHOTO_CREDIT_WORDS = frozenset(
+    (
+        "credit",
+        "credits",
+        "copyright",
+        "photographer",
+        "attribution",
+        "courtesy",
+        "imagecredit",
+        "photocredit",
+    )
+)
 _IMAGE_BOX_WORDS = frozenset(
     ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
 )
@@ -164,6 +179,26 @@ def _is_credit_el(el: HtmlElement) -> bool:
     if not joined:
         return False
     return bool(class_tokens(el) & _CREDIT_WORDS) or _CREDIT_PARTS_RE.search(joined) is not None
+
+
+def _standalone_credit(el: HtmlElement) -> bool:
+    """A credit-classed element outside any caption that is a photo's credit: it says so
+    ("Photo: X", "© X"), its class names the image ("image-attribution"), or it sits next to
+    the image ("thumbnail-credit" beside the <img>)."""
+    text = text_content(el).strip()
+    if not text or len(text) > 150:
+        return False
+    if _BYLINE_START.match(text) or (_DIGITS.search(text) and parse_human(text)):
+        return False  # "By Jo Roe", "20 Nov 2019 08:00 GMT": a byline or dateline
+    if _CREDIT_START.match(text):
+        return True
+    tokens = class_tokens(el)
+    if not tokens & _PHOTO_CREDIT_WORDS and not (tokens & _IMAGE_BOX_WORDS):
+        return False  # "author", "byline", "source": a writer's credit, not a photo's
+    if tokens & _IMAGE_BOX_WORDS:
+        return True
+    parent = el.getparent()
+    return parent is not None and len(parent) <= 4 and next(parent.iter("img"), None) is not None
 
 
 def _is_caption_el(el: HtmlElement) -> bool:
@@ -382,7 +417,7 @@ def find_captions(
             img = None
         elif el.tag == "img":
             box, img = _loose_caption(el), el
-        elif _is_credit_el(el) and _CREDIT_START.match(text_content(el).strip()):
+        elif _is_credit_el(el) and _standalone_credit(el):
             box, img = el, el  # a photo credit standing alone (e.g. under a JS slider)
         if box is not None and box not in claimed:
             boxes.append((box, img))
