@@ -431,9 +431,11 @@ def find_captions(
         if img is None:
             caption = caption_of(box, base)
         elif img is box:
-            credit = _text(box)
+            # A credit box may hold the caption too ("Titan in 2004. (NASA/JPL)").
+            text, credit = split_credit(_text(box))
+            text, credit = (text, credit) if credit else ("", text)
             known = {c.credit for c, _ in out}
-            caption = Caption("", credit, _image_url(box, base)) if credit not in known else None
+            caption = Caption(text, credit, _image_url(box, base)) if credit not in known else None
         else:
             caption = _loose_caption_of(box, img, base)
         if caption is None:
