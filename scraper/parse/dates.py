@@ -21,7 +21,14 @@ from datetime import date, datetime, timedelta
 from lxml import etree
 
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content
+from scraper.parse.dom import (
+    HtmlElement,
+    class_tokens,
+    clean_text,
+    last_descendant,
+    select,
+    text_content,
+)
 from scraper.parse.structured import Structured, as_text
 
 PUBLISHED_META = (
@@ -280,8 +287,11 @@ def _header_dates(
             skipped.update(el.iterdescendants())
         if el.tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue
-        raw = text_content(el) if len(el) <= 4 else ""
-        if len(raw) > 400 or len(el) > 4:  # a container: its own loose text only
+        # Elements with many descendants are containers: read their own loose text only
+        # (the descendants come next), never the whole subtree's text.
+        size = index.get(last_descendant(el), n) - n
+        raw = text_content(el) if size <= 12 else ""
+        if len(raw) > 400 or size > 12:
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
             text = clean_text(raw).replace(heading_text, " ")
