@@ -43,6 +43,10 @@ _REMOVE = (
     "canvas",
     "dialog",
     "iframe",
+    # Site navigation and asides never hold the article, its date or its figures; menus can be
+    # most of a page's elements, so they go before anything walks the tree.
+    "nav",
+    "aside",
 )
 
 BLOCK_TAGS = frozenset(
