@@ -12,59 +12,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content, words
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
-    [
-        "ap",
-        "associated",
-        "press",
-        "reuters",
-        "afp",
-        "agence",
-        "france-presse",
-        "bloomberg",
-        "dpa",
-        "efe",
-        "ansa",
-        "upi",
-        "pti",
-        "ians",
-        "xinhua",
-        "tass",
-        "ria",
-        "novosti",
-        "kyodo",
-        "yonhap",
-        "cnn",
-        "bbc",
-        "nyt",
-        "staff",
-        "editor",
-        "editors",
-        "editorial",
-        "team",
-        "admin",
-        "administrator",
-        "desk",
-        "newsroom",
-        "news",
-        "service",
-        "wire",
-        "wires",
-        "correspondent",
-        "reporter",
-        "reporters",
-        "contributor",
-        "guest",
-        "web",
-        "writer",
-        "writers",
-        "press",
-        "release",
-        "the",
-    ]
+    words(
+        "ap associated press reuters afp agence france-presse bloomberg dpa efe ansa upi pti ians "
+        "xinhua tass ria novosti kyodo yonhap cnn bbc nyt staff editor editors editorial team "
+        "admin administrator desk newsroom news service wire wires correspondent reporter "
+        "reporters contributor guest web writer writers press release the"
+    )
 )
 _BY = re.compile(
     r"^\s*(?:written\s+|posted\s+|reported\s+|words\s+|story\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
@@ -82,40 +39,11 @@ _NAME_END = re.compile(
 )
 # Words of outlets and desks, never of a person's name ("AP Auto", "CNN Business").
 _OUTLET_WORDS = frozenset(
-    [
-        "news",
-        "times",
-        "post",
-        "daily",
-        "tribune",
-        "herald",
-        "journal",
-        "gazette",
-        "magazine",
-        "media",
-        "press",
-        "insider",
-        "business",
-        "network",
-        "radio",
-        "tv",
-        "online",
-        "digital",
-        "international",
-        "national",
-        "auto",
-        "sports",
-        "staff",
-        "desk",
-        "team",
-        "wire",
-        "report",
-        "reports",
-        "editorial",
-        "newsroom",
-        "agency",
-        "bureau",
-    ]
+    words(
+        "news times post daily tribune herald journal gazette magazine media press insider "
+        "business network radio tv online digital international national auto sports staff desk "
+        "team wire report reports editorial newsroom agency bureau"
+    )
 )
 _NOISE = re.compile(
     r"\S+@\S+|https?://\S+|@\w+|\b(?:updated|published|posted)\b.*$|\d.*$|\(.*?\)",
@@ -126,27 +54,7 @@ _ROLE = re.compile(
     r"associate)?\s*(?:writer|reporter|editor|correspondent|columnist|contributor|photographer)\b.*$",
     re.I,
 )
-_PARTICLES = frozenset(
-    [
-        "de",
-        "da",
-        "del",
-        "della",
-        "di",
-        "du",
-        "van",
-        "von",
-        "der",
-        "den",
-        "la",
-        "le",
-        "bin",
-        "al",
-        "el",
-        "y",
-        "e",
-    ]
-)
+_PARTICLES = frozenset(words("de da del della di du van von der den la le bin al el y e"))
 _BYLINE_TAGS = ("div", "span", "p", "a", "address", "li", "h3", "h4", "h5", "h6", "small", "em")
 _BYLINE_WORDS = frozenset(
     ["byline", "author", "authors", "author-name", "byline-name", "writer", "contributor"]

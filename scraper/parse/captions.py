@@ -26,24 +26,14 @@ from scraper.parse.dom import (
     last_descendant,
     select,
     text_content,
+    words,
 )
 
 _CREDIT_WORDS = frozenset(
-    [
-        "credit",
-        "credits",
-        "copyright",
-        "photographer",
-        "attribution",
-        "source",
-        "byline",
-        "author",
-        "imagecredit",
-        "photocredit",
-        "courtesy",
-        "origin",
-        "rights",
-    ]
+    words(
+        "credit credits copyright photographer attribution source byline author imagecredit "
+        "photocredit courtesy origin rights"
+    )
 )
 _CREDIT_PARTS = ("credit", "copyright", "photographer", "attribution", "courtesy")
 _CAPTION_PARTS = (
@@ -62,66 +52,17 @@ _CAPTION_PARTS = (
 _CAPTION_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CAPTION_PARTS))
 _CREDIT_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CREDIT_PARTS))
 _BAD_CONTEXT = frozenset(
-    [
-        "related",
-        "recommended",
-        "recommendations",
-        "teaser",
-        "teasers",
-        "promo",
-        "promos",
-        "sidebar",
-        "trending",
-        "popular",
-        "more",
-        "recirc",
-        "outbrain",
-        "taboola",
-        "widget",
-        "nav",
-        "menu",
-        "footer",
-        "comments",
-        "comment",
-        "card",
-        "cards",
-        "thumbnail",
-        "thumbnails",
-        "playlist",
-        "video",
-        "player",
-        "carousel-nav",
-        "ad",
-        "ads",
-        "advert",
-        "advertisement",
-    ]
+    words(
+        "related recommended recommendations teaser teasers promo promos sidebar trending popular "
+        "more recirc outbrain taboola widget nav menu footer comments comment card cards "
+        "thumbnail thumbnails playlist video player carousel-nav ad ads advert advertisement"
+    )
 )
 _CONTROL_WORDS = frozenset(
-    [
-        "truncated",
-        "share",
-        "sharing",
-        "social",
-        "permalink",
-        "more",
-        "less",
-        "toggle",
-        "expand",
-        "collapse",
-        "close",
-        "button",
-        "btn",
-        "icon",
-        "hide",
-        "show",
-        "enlarge",
-        "zoom",
-        "count",
-        "counter",
-        "number",
-        "index",
-    ]
+    words(
+        "truncated share sharing social permalink more less toggle expand collapse close button "
+        "btn icon hide show enlarge zoom count counter number index"
+    )
 )
 _PREFIX = re.compile(r"^(?:image|media|photo) caption\s*", re.I)
 _JUNK = re.compile(
@@ -146,9 +87,7 @@ _PHOTO_CREDIT_WORDS = frozenset(
         "photocredit",
     )
 )
-_IMAGE_BOX_WORDS = frozenset(
-    ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
-)
+_IMAGE_BOX_WORDS = frozenset(words("image img photo picture pic media foto imagen bild figure"))
 # Class words of small print: a short line in small grey type under an image is its caption.
 _SMALL_PRINT = frozenset(("small", "smaller", "muted", "gray", "grey", "italic", "legend", "note"))
 _BOX_TAGS = frozenset(("figure", "figcaption", "img", "cite"))

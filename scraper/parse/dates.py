@@ -28,6 +28,7 @@ from scraper.parse.dom import (
     last_descendant,
     select,
     text_content,
+    words,
 )
 from scraper.parse.structured import Structured, as_text
 
@@ -73,52 +74,16 @@ MODIFIED_META = (
     "lastmod",
 )
 _DATE_WORDS = frozenset(
-    [
-        "date",
-        "dates",
-        "time",
-        "timestamp",
-        "published",
-        "publish",
-        "pubdate",
-        "posted",
-        "dateline",
-        "datetime",
-        "meta",
-        "byline",
-        "article-date",
-        "entry-date",
-        "post-date",
-        "updated",
-        "info",
-        "fecha",
-        "data",
-        "datum",
-    ]
+    words(
+        "date dates time timestamp published publish pubdate posted dateline datetime meta byline "
+        "article-date entry-date post-date updated info fecha data datum"
+    )
 )
 _NOT_ARTICLE = frozenset(
-    [
-        "related",
-        "recommended",
-        "recommendations",
-        "teaser",
-        "teasers",
-        "sidebar",
-        "comment",
-        "comments",
-        "footer",
-        "promo",
-        "trending",
-        "popular",
-        "most",
-        "nav",
-        "menu",
-        "widget",
-        "outbrain",
-        "taboola",
-        "rail",
-        "more",
-    ]
+    words(
+        "related recommended recommendations teaser teasers sidebar comment comments footer promo "
+        "trending popular most nav menu widget outbrain taboola rail more"
+    )
 )
 _UPDATED = re.compile(r"updated|modified|aktualisiert|mis à jour|actualizado", re.I)
 _URL_DATE = re.compile(
@@ -132,31 +97,10 @@ _DIGIT = re.compile(r"\d")
 _DATE_CLASSED = etree.XPath(".//*[@class or @id]")
 _DATE_TAGS = frozenset(("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"))
 _HEADER_TAGS = frozenset(
-    [
-        "span",
-        "div",
-        "p",
-        "li",
-        "time",
-        "small",
-        "em",
-        "strong",
-        "b",
-        "i",
-        "font",
-        "a",
-        "td",
-        "abbr",
-        "address",
-        "dd",
-        "dt",
-        "h4",
-        "h5",
-        "h6",
-        "dl",
-        "section",
-        "header",
-    ]
+    words(
+        "span div p li time small em strong b i font a td abbr address dd dt h4 h5 h6 dl section "
+        "header"
+    )
 )
 Shown = tuple[PageDate, bool, str, HtmlElement]  # date, says "updated", source, element
 

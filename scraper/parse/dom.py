@@ -49,49 +49,18 @@ _REMOVE = (
     "aside",
 )
 
+
+def words(text: str) -> list[str]:
+    """The words of a space-separated list (keeps long word lists in the source compact)."""
+    return text.split()
+
+
 BLOCK_TAGS = frozenset(
-    [
-        "p",
-        "div",
-        "section",
-        "article",
-        "main",
-        "td",
-        "th",
-        "li",
-        "ul",
-        "ol",
-        "dl",
-        "dd",
-        "dt",
-        "blockquote",
-        "pre",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "table",
-        "tbody",
-        "thead",
-        "tfoot",
-        "tr",
-        "figure",
-        "figcaption",
-        "header",
-        "footer",
-        "aside",
-        "nav",
-        "form",
-        "center",
-        "body",
-        "fieldset",
-        "address",
-        "hr",
-        "details",
-        "summary",
-    ]
+    words(
+        "p div section article main td th li ul ol dl dd dt blockquote pre h1 h2 h3 h4 h5 h6 "
+        "table tbody thead tfoot tr figure figcaption header footer aside nav form center body "
+        "fieldset address hr details summary"
+    )
 )
 HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
