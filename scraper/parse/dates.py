@@ -240,6 +240,8 @@ def _header_dates(
         elif _DIGIT.search(raw):
             text = clean_text(raw).replace(heading_text, " ")
             texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
+        elif el.tail and _DIGIT.search(el.tail):
+            texts = [clean_text(el.tail)]  # "<dl>…</dl> Posted: 2018-09-28 17:32"
         else:
             continue
         for candidate in texts:
