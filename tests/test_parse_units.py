@@ -277,3 +277,20 @@ def test_a_rule_that_matches_nothing_leaves_the_generic_result() -> None:
     content = parse_html(page(), None, rules=SiteRules(headline="h6.nothing", body="//article"))
     assert content.headline == "Harbour wall repairs start"
     assert dict(content.provenance)["headline"] == "dom"
+
+
+def test_dateline_text_loose_after_the_headline_block() -> None:
+    html = page().replace(
+        b'<div class="byline">By Jo Park</div>',
+        b"<div><dl><dt>Harbour wall repairs start</dt></dl> Posted: 2018-09-28 17:32 </div>",
+    )
+    assert parse_html(html, None).published == "2018-09-28T17:32:00"
+
+
+def test_an_updated_date_is_not_taken_for_the_published_one() -> None:
+    html = page().replace(
+        b'<div class="byline">By Jo Park</div>',
+        b'<p class="meta">Updated March 9, 2022</p><p class="meta">March 2, 2022</p>',
+    )
+    content = parse_html(html, None)
+    assert (content.published, content.modified) == ("2022-03-02", "2022-03-09")
