@@ -294,3 +294,11 @@ def test_an_updated_date_is_not_taken_for_the_published_one() -> None:
     )
     content = parse_html(html, None)
     assert (content.published, content.modified) == ("2022-03-02", "2022-03-09")
+
+
+def test_hatom_abbr_title_gives_the_machine_date() -> None:
+    html = page().replace(
+        b'<div class="byline">By Jo Park</div>',
+        b'<abbr class="published" title="2019-11-19T10:00:00-05:00">last Tuesday</abbr>',
+    )
+    assert parse_html(html, None).published == "2019-11-19T10:00:00-05:00"

@@ -196,6 +196,10 @@ def _visible_dates(
             continue
         text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)
+        if parsed is None:
+            # hAtom and friends: <abbr class="published" title="2019-11-19T10:00:00-05:00">
+            machine = el.get("title") or el.get("content") or el.get("data-timestamp") or ""
+            parsed = parse_iso(machine) if machine[:1].isdigit() else None
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
             found.append((parsed, _says_updated(text), "dom", el))
             if len(found) >= 2 * limit:
