@@ -77,9 +77,11 @@ async def _serve(count: int, out: Path) -> None:
                     head = await reader.readuntil(b"\r\n\r\n")
                     arrived = time.monotonic()
                     path = head.split(b" ", 2)[1].decode()
+                    # Stamped before the write: the client cannot have the answer earlier,
+                    # whereas a stamp after it may come late when this process is descheduled.
+                    entries.append((arrived, time.monotonic(), path))
                     writer.write(robots if path == "/robots.txt" else page)
                     await writer.drain()
-                    entries.append((arrived, time.monotonic(), path))
             except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
                 pass
             finally:
