@@ -224,7 +224,23 @@ class AsyncFetcher:
                 await self._check_robots(url, host)
             return await self._with_retries(url, host, accept, conditional, deadline)
 
+    async def sitemaps(self, url: str) -> list[str]:
+        """The Sitemap URLs the robots.txt of `url`'s site lists (fetched politely if needed).
+
+        An unavailable robots.txt lists none; an address refusal raises BlockedAddress.
+        """
+        parsed = target_url(url)
+        host = self._host(parsed.raw_host.decode("ascii"))
+        async with host.slots:
+            rules = await self._robots_rules(parsed, host)
+        return [urljoin(str(parsed), sitemap) for sitemap in rules.sitemaps()]
+
     async def _check_robots(self, url: httpx.URL, host: HostPace) -> None:
+        rules = await self._robots_rules(url, host)
+        if not rules.allowed(str(url)):
+            raise DisallowedByRobots(str(url), rules.disallow_all or "disallowed by robots.txt")
+
+    async def _robots_rules(self, url: httpx.URL, host: HostPace) -> RobotsRules:
         origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
         rules = self._robots.get(origin)
         if rules is None or rules.expires <= self._clock():
@@ -234,8 +250,7 @@ class AsyncFetcher:
                     rules = await self._load_robots(origin, host)
                     self._robots[origin] = rules
                     host.crawl_delay = rules.crawl_delay()
-        if not rules.allowed(str(url)):
-            raise DisallowedByRobots(str(url), rules.disallow_all or "disallowed by robots.txt")
+        return rules
 
     async def _load_robots(self, origin: str, host: HostPace) -> RobotsRules:
         """Fetch and interpret an origin's robots.txt; only an address refusal escapes."""
@@ -519,6 +534,13 @@ class Fetcher:
         self, url: str, *, validators: Validators | None = None, accept: str = "html"
     ) -> RawPage:
         """See `AsyncFetcher.fetch`."""
+        return self._run(self._opened().fetch(url, validators=validators, accept=accept))
+
+    def sitemaps(self, url: str) -> list[str]:
+        """See `AsyncFetcher.sitemaps`."""
+        return self._run(self._opened().sitemaps(url))
+
+    def _opened(self) -> AsyncFetcher:
         if self._inner is None:
             raise RuntimeError("use the Fetcher as a context manager: with Fetcher(...) as f:")
-        return self._run(self._inner.fetch(url, validators=validators, accept=accept))
+        return self._inner
