@@ -42,7 +42,7 @@ from scraper.errors import (
 )
 from scraper.netguard import AddressRefused, GuardedBackend
 from scraper.polite import HostPace
-from scraper.retry import RETRY_STATUSES, Retryable, retry_after_seconds
+from scraper.retry import RETRY_STATUSES, Budget, Retryable, retry_after_seconds
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 KEEPALIVE = 30.0  # seconds an idle connection to a host is kept
@@ -125,10 +125,11 @@ class Exchange:
         host: HostPace,
         accept: str,
         conditional: dict[str, str],
-        deadline: float,
+        budget: Budget,
     ) -> Answer:
         await host.wait_turn()
-        limit = min(self._cfg.request_timeout, deadline - self._clock())
+        budget.start()
+        limit = min(self._cfg.request_timeout, budget.left())
         if limit <= 0:
             raise Retryable("the URL's time budget is spent")
         request = httpcore.Request(
@@ -150,9 +151,7 @@ class Exchange:
                     try:
                         latency = self._clock() - started
                         status = response.status
-                        return await self._answer(
-                            url, host, response, accept, conditional, deadline
-                        )
+                        return await self._answer(url, host, response, accept, conditional, budget)
                     finally:
                         await response.aclose()
         except TimeoutError:
@@ -210,7 +209,7 @@ class Exchange:
         response: httpcore.Response,
         accept: str,
         conditional: dict[str, str],
-        deadline: float,
+        budget: Budget,
     ) -> Answer:
         headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers)
         status = response.status
@@ -223,7 +222,7 @@ class Exchange:
         if status in RETRY_STATUSES:
             wait = retry_after_seconds(header(headers, "retry-after"), fetched_at)
             if wait is not None:
-                self._honour_retry_after(str(url), host, status, wait, deadline)
+                self._honour_retry_after(str(url), host, status, wait, budget)
             raise Retryable(f"HTTP {status}", status=status, retry_after=wait)
         if status == 304 and conditional:
             return Answer(status, headers, b"", fetched_at)
@@ -239,10 +238,10 @@ class Exchange:
         return Answer(status, headers, body, fetched_at)
 
     def _honour_retry_after(
-        self, url: str, host: HostPace, status: int, wait: float, deadline: float
+        self, url: str, host: HostPace, status: int, wait: float, budget: Budget
     ) -> None:
         """Hold the host for a Retry-After; park it when the wait is longer than we sleep."""
-        if wait > self._cfg.retry_after_max or wait >= deadline - self._clock():
+        if wait > self._cfg.retry_after_max or wait >= budget.left():
             host.park(wait)
             until = self._now().timestamp() + wait
             raise HostParked(url, until, f"HTTP {status} with Retry-After {wait:g} s: host parked")

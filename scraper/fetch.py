@@ -40,7 +40,7 @@ from scraper.errors import (
 from scraper.exchange import Answer, Exchange, target_url
 from scraper.netguard import AddressPolicy, GuardedBackend, Resolver, system_resolve
 from scraper.polite import HostPace, RobotsRules
-from scraper.retry import Retryable, retrying
+from scraper.retry import Budget, Retryable, retrying
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class AsyncFetcher:
         if accept not in ACCEPT_KINDS:
             raise ValueError(f"accept must be one of {ACCEPT_KINDS}, not {accept!r}")
         conditional = validators.headers() if validators else {}
-        deadline = self._clock() + self._cfg.url_budget
+        budget = Budget(self._cfg.url_budget, self._clock)
         current = target_url(url)
         chain: list[str] = []
         attempts = 0
@@ -121,7 +121,7 @@ class AsyncFetcher:
             if len(chain) > self._cfg.max_redirects:
                 raise TooManyRedirects(url, f"more than {self._cfg.max_redirects} redirects")
             chain.append(str(current))
-            answer, used = await self._hop(current, accept, conditional, deadline)
+            answer, used = await self._hop(current, accept, conditional, budget)
             attempts += used
             if answer.location is None:
                 break
@@ -154,7 +154,7 @@ class AsyncFetcher:
         return HostParked(url, until, f"host parked for another {left:.0f} s at its request")
 
     async def _hop(
-        self, url: httpx.URL, accept: str, conditional: dict[str, str], deadline: float
+        self, url: httpx.URL, accept: str, conditional: dict[str, str], budget: Budget
     ) -> tuple[Answer, int]:
         host = self._host(url.raw_host.decode("ascii"))
         if parked := self._parked(str(url), host):
@@ -164,7 +164,7 @@ class AsyncFetcher:
                 raise parked
             if host.politeness.robots:
                 await self._check_robots(url, host)
-            return await self._with_retries(url, host, accept, conditional, deadline)
+            return await self._with_retries(url, host, accept, conditional, budget)
 
     async def sitemaps(self, url: str) -> list[str]:
         """The Sitemap URLs the robots.txt of `url`'s site lists (fetched politely if needed).
@@ -197,12 +197,12 @@ class AsyncFetcher:
     async def _load_robots(self, origin: str, host: HostPace) -> RobotsRules:
         """Fetch and interpret an origin's robots.txt; only an address refusal escapes."""
         politeness = host.politeness
-        deadline = self._clock() + self._cfg.url_budget
+        budget = Budget(self._cfg.url_budget, self._clock)
         url = target_url(origin + "/robots.txt")
         try:
             for _ in range(ROBOTS_REDIRECTS + 1):
                 hop_host = self._host(url.raw_host.decode("ascii"))
-                answer, _used = await self._with_retries(url, hop_host, "any", {}, deadline)
+                answer, _used = await self._with_retries(url, hop_host, "any", {}, budget)
                 if answer.location is None:
                     return RobotsRules.from_response(
                         answer.status, answer.body, now=self._clock(), politeness=politeness
@@ -225,7 +225,7 @@ class AsyncFetcher:
         host: HostPace,
         accept: str,
         conditional: dict[str, str],
-        deadline: float,
+        budget: Budget,
     ) -> tuple[Answer, int]:
         cfg = self._cfg
         loop = retrying(
@@ -235,7 +235,7 @@ class AsyncFetcher:
             backoff_max=cfg.backoff_max,
             rng=self._rng,
             sleep=self._sleep,
-            time_left=lambda: deadline - self._clock(),
+            time_left=budget.left,
         )
         answer: Answer | None = None
         tries = 0
@@ -243,7 +243,7 @@ class AsyncFetcher:
             async for attempt in loop:
                 with attempt:
                     tries = attempt.retry_state.attempt_number
-                    answer = await self._exchange.attempt(url, host, accept, conditional, deadline)
+                    answer = await self._exchange.attempt(url, host, accept, conditional, budget)
         except Retryable as exc:
             plural = "s" if tries != 1 else ""
             reason = f"{exc.reason} (gave up after {tries} attempt{plural})"
