@@ -275,3 +275,23 @@ def test_a_fetcher_must_be_opened_first():
 
     with pytest.raises(RuntimeError, match="context manager"):
         Fetcher(fetch_config(), PolitenessConfig()).fetch("http://127.0.0.1/")
+
+
+def test_robots_txt_redirects_are_followed(local_site, make_fetcher):
+    # Routes are shared by both addresses: .1 answers the redirect, .2 the file.
+    moved = local_site.url("/robots.txt", "127.0.0.2")
+    local_site.route("/robots.txt", redirect(moved, 301), robots(ROBOTS))
+    local_site.route("/private/a", Reply())
+    fetcher = make_fetcher(fetch_config(allow=("127.0.0.0/8",)))
+    with pytest.raises(DisallowedByRobots):
+        fetcher.fetch(local_site.url("/private/a"))
+    assert local_site.paths() == ["/robots.txt"]
+    assert local_site.paths("127.0.0.2") == ["/robots.txt"]
+
+
+def test_a_body_in_an_unknown_charset_is_kept_byte_exact(local_site, make_fetcher):
+    body = "<html><body><p>Привет, мир</p></body></html>".encode("windows-1251")
+    local_site.route("/ru", Reply(200, body, {"Content-Type": "text/html; charset=windows-1251"}))
+    page = make_fetcher().fetch(local_site.url("/ru"))
+    assert page.body == body
+    assert page.content_type == "text/html; charset=windows-1251"
