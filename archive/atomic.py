@@ -25,6 +25,7 @@ def describe(exc: OSError, path: Path) -> str:
         errno.EROFS: "read-only file system",
         errno.EACCES: "permission denied",
         errno.EPERM: "operation not permitted",
+        errno.EFBIG: "file size limit exceeded",
     }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
     return f"cannot write {path}: {reason}"
 
@@ -65,7 +66,7 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        tmp.replace(path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()

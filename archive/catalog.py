@@ -74,6 +74,7 @@ class Catalog(Protocol):
     def article_by_body(self, digest: str) -> str | None: ...
     def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]: ...
     def latest_validators(self, key: str) -> tuple[str | None, str | None] | None: ...
+    def seen_before(self, article_id: str, digest: str, fetched_at: str) -> bool: ...
     def versions(self, article_id: str) -> list[VersionRow]: ...
     def iter_versions(
         self, source: str | None, since: str | None, latest_only: bool = False
@@ -81,7 +82,10 @@ class Catalog(Protocol):
     def add_source(self, name: str, seen: str) -> None: ...
     def add_raw(self, sha: str, size: int, stored: int, source: str, seen: str) -> None: ...
     def add_fetch(self, row: FetchRow) -> None: ...
-    def add_url(self, key: str, url: str, article_id: str, seen: str) -> None: ...
+    def add_url(
+        self, key: str, url: str, article_id: str, seen: str, duplicate: bool = False
+    ) -> None: ...
+    def article_at_url(self, key: str) -> str | None: ...
     def add_canonical(self, key: str, article_id: str) -> None: ...
     def put_article(self, row: ArticleRow, seen: str) -> None: ...
     def put_version(
@@ -116,7 +120,7 @@ class SqliteCatalog:
     ) -> None:
         self.path = path
         self._retries = retries
-        self._sleep = sleep
+        self.sleep = sleep
         try:
             self.db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
@@ -126,14 +130,8 @@ class SqliteCatalog:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
-            with self.writing():
-                for statement in DDL.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-                self.db.execute(
-                    "INSERT OR IGNORE INTO archive_info VALUES ('schema', ?)",
-                    (str(CATALOG_SCHEMA_VERSION),),
-                )
+            if not self._schema_current():
+                self._create()
         except ArchiveError:
             self.db.close()
             raise
@@ -141,7 +139,28 @@ class SqliteCatalog:
             self.db.close()
             raise _storage_error(exc, path) from exc
 
+    def _schema_current(self) -> bool:
+        """True when the tables exist (opening then needs no write lock)."""
+        try:
+            row = self._one("SELECT value FROM archive_info WHERE key = 'schema'")
+        except sqlite3.OperationalError:
+            return False
+        return row is not None and row[0] == str(CATALOG_SCHEMA_VERSION)
+
+    def _create(self) -> None:
+        with self.writing():
+            for statement in DDL.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(
+                "INSERT OR IGNORE INTO archive_info VALUES ('schema', ?)",
+                (str(CATALOG_SCHEMA_VERSION),),
+            )
+
     def close(self) -> None:
+        # fold the write-ahead log back into the database so a closed archive is one file
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
     @contextlib.contextmanager
@@ -180,7 +199,7 @@ class SqliteCatalog:
                     raise ArchiveBusy(
                         f"archive {self.path.parent} is busy: another morgue process holds it"
                     ) from exc
-                self._sleep(0.5 * (attempt + 1))
+                self.sleep(0.5 * (attempt + 1))
 
     def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.db.execute(sql, args).fetchone()
@@ -229,6 +248,19 @@ class SqliteCatalog:
                 if dist <= max_distance:
                     found[row[0]] = dist
         return sorted(found.items(), key=lambda item: (item[1], item[0]))
+
+    def seen_before(self, article_id: str, digest: str, fetched_at: str) -> bool:
+        """True when `digest` is the body of an earlier version and the fetch is no newer
+        than the article's latest version (an old fetch replayed, e.g. from a WARC)."""
+        row = self._one(
+            "SELECT 1 FROM archive_versions WHERE article_id = ? AND body_digest = ? AND ? <= "
+            "(SELECT max(fetched_at) FROM archive_versions WHERE article_id = ?)",
+            article_id,
+            digest,
+            fetched_at,
+            article_id,
+        )
+        return row is not None
 
     def latest_validators(self, key: str) -> tuple[str | None, str | None] | None:
         row = self._one(
@@ -301,10 +333,20 @@ class SqliteCatalog:
             ),
         )
 
-    def add_url(self, key: str, url: str, article_id: str, seen: str) -> None:
+    def add_url(
+        self, key: str, url: str, article_id: str, seen: str, duplicate: bool = False
+    ) -> None:
+        """Map a URL key to an article; a real article's claim replaces a duplicate link."""
         self.db.execute(
-            "INSERT OR IGNORE INTO archive_urls VALUES (?, ?, ?, ?)", (key, url, article_id, seen)
+            "INSERT INTO archive_urls VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+            "article_id = excluded.article_id, url = excluded.url, duplicate = 0 "
+            "WHERE archive_urls.duplicate = 1 AND excluded.duplicate = 0",
+            (key, url, article_id, seen, int(duplicate)),
         )
+
+    def article_at_url(self, key: str) -> str | None:
+        """The article a URL is its own address of (not a duplicate link)."""
+        return self._id("SELECT article_id FROM archive_urls WHERE key = ? AND duplicate = 0", key)
 
     def add_canonical(self, key: str, article_id: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO archive_canonical VALUES (?, ?)", (key, article_id))
@@ -436,7 +478,7 @@ class SqliteCatalog:
     def clear_derived(self) -> None:
         """Empty every table the files can refill (inside the caller's transaction)."""
         for table in DERIVED_TABLES:
-            self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self.db.execute(f"DELETE FROM {table}")
         self.db.execute("INSERT INTO archive_fts (archive_fts) VALUES ('delete-all')")
 
     def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:

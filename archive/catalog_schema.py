@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS archive_canonical (
     key TEXT PRIMARY KEY, article_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS archive_urls (
     key TEXT PRIMARY KEY, url TEXT NOT NULL, article_id TEXT NOT NULL,
-    first_seen TEXT NOT NULL);
+    first_seen TEXT NOT NULL, duplicate INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS archive_urls_article ON archive_urls (article_id);
 CREATE TABLE IF NOT EXISTS archive_raw (
     sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER NOT NULL,

@@ -46,9 +46,9 @@ class Decision:
 def canonical_of(page: RawPage, content: Content) -> str:
     """The page's canonical URL when it is on the page's own site, else its final URL."""
     declared = content.canonical_url
-    if declared and declared.startswith(("http://", "https://")):
-        if same_site(declared, page.final_url):
-            return normalize_url(declared)
+    web = bool(declared) and str(declared).startswith(("http://", "https://"))
+    if declared and web and same_site(declared, page.final_url):
+        return normalize_url(declared)
     return normalize_url(page.final_url)
 
 
@@ -82,7 +82,8 @@ def known_article(catalog: Catalog, keys: PageKeys) -> str | None:
     if found:
         return found
     for key in keys.keys:
-        found = catalog.article_by_url(key)
+        # a URL linked as a DUPLICATE is not the article's own: its body decides again
+        found = catalog.article_at_url(key)
         if found:
             return found
     return None
@@ -94,6 +95,7 @@ def decide(
     prints: Fingerprints,
     content: Content,
     threshold: int,
+    fetched_at: str,
 ) -> Decision:
     known = known_article(catalog, keys)
     row = catalog.article(known) if known else None
@@ -102,6 +104,8 @@ def decide(
         if prints.digest == row.body_digest and same_headline:
             return Decision(Outcome.UNCHANGED, row.id, row)
         if same_headline and distance(prints.simhash, row.simhash) <= threshold:
+            return Decision(Outcome.UNCHANGED, row.id, row)
+        if catalog.seen_before(row.id, prints.digest, fetched_at):
             return Decision(Outcome.UNCHANGED, row.id, row)
         return Decision(Outcome.UPDATED, row.id, row)
     if prints.text.strip():

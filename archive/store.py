@@ -11,6 +11,7 @@ Rebuild, verify, export, import and stats live in their own modules and take an 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -111,6 +112,7 @@ class Archive:
         level: int | None = None,
         now: Callable[[], datetime] = utcnow,
         busy_timeout: float = 30.0,
+        sleep: Callable[[float], None] | None = None,
         durable: bool = True,
     ) -> Archive:
         """Open (creating on first use) the archive in folder `root`."""
@@ -123,6 +125,8 @@ class Archive:
             busy_timeout=busy_timeout,
             synchronous="FULL" if durable else "NORMAL",
         )
+        if sleep is not None:
+            catalog.sleep = sleep
         return cls(root, blobs, catalog, now=now, durable=durable)
 
     @property
@@ -153,7 +157,9 @@ class Archive:
         prints = Fingerprints.of(content)
         with self.catalog.writing():
             raw_new = self._put_blob(page, source)
-            decision = decide(self.catalog, keys, prints, content, self.near_threshold)
+            decision = decide(
+                self.catalog, keys, prints, content, self.near_threshold, iso_utc(page.fetched_at)
+            )
             return self._apply(page, content, source, keys, prints, decision, raw_new)
 
     def store_unchanged(self, page_304: RawPage, *, source: str) -> Stored:
@@ -206,10 +212,8 @@ class Archive:
     def find(self, url_or_id: str) -> Article | None:
         """The latest version of an article, by id or by any URL it was seen at."""
         row = None
-        try:
+        with contextlib.suppress(ArchiveError):
             row = self.catalog.article(check_id(url_or_id))
-        except ArchiveError:
-            pass
         if row is None and "/" in url_or_id:
             key = url_key(url_or_id)
             found = self.catalog.article_by_url(key) or self.catalog.article_by_canonical(key)
@@ -396,7 +400,6 @@ class Archive:
         raw_new: bool,
     ) -> Stored:
         """Write the files a decision calls for, then its catalog rows (same transaction)."""
-        seen = iso_utc(page.fetched_at)
         fid = fetch_id(page, source)
         outcome = decision.outcome
         current = (
@@ -451,8 +454,9 @@ class Archive:
         seen = iso_utc(page.fetched_at)
         cat = self.catalog
         cat.add_fetch(self._fetch_row(page, source, fid, page.sha256, article_id, decision.outcome))
+        duplicate = decision.outcome is Outcome.DUPLICATE
         for key, url in zip(keys.keys, keys.urls, strict=True):
-            cat.add_url(key, url, article_id, seen)
+            cat.add_url(key, url, article_id, seen, duplicate)
         if decision.outcome is Outcome.DUPLICATE or article is None:
             cat.touch(article_id, seen)
             return

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import lxml.html
-import pytest
 
 from archive.record import Block, Caption, Content, RawPage
-from archive.store import Archive
 
 T0 = datetime(2026, 5, 9, 12, 0, 0, tzinfo=UTC)
 
-WORDS = (
+_WORDS = (
     "council budget river bridge school mayor vote storm harbour police report election "
     "court ruling hospital nurses strike train delay museum opening festival market prices "
     "farmers drought water supply energy plan housing rent tenants library park"
-).split()
+)
+WORDS = tuple(_WORDS.split())
 
 
 def paragraphs(seed: int, count: int = 6, length: int = 40) -> list[str]:
@@ -56,7 +54,8 @@ def article_html(
     figure = ""
     if caption:
         credit = f"<span class=credit>{html.escape(caption[1])}</span>" if caption[1] else ""
-        figure = f'<figure><img src="/a.jpg"><figcaption>{html.escape(caption[0])}{credit}</figcaption></figure>'
+        text = html.escape(caption[0])
+        figure = f'<figure><img src="/a.jpg"><figcaption>{text}{credit}</figcaption></figure>'
     paras = "".join(f"<p>{html.escape(p)}</p>" for p in body)
     return (
         f"<!doctype html><html><head><meta charset=utf-8>{head}</head><body>"
@@ -141,9 +140,3 @@ def clock(start: datetime = T0, step: timedelta = timedelta(seconds=1)):  # type
     """A fake `now` that advances one step per call."""
     moments = iter(start + step * i for i in range(1_000_000))
     return lambda: next(moments)
-
-
-@pytest.fixture
-def archive(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with Archive.open(tmp_path / "arch") as arch:
-        yield arch

@@ -1,0 +1,100 @@
+"""Archive statistics: what is stored, how much room it takes, how much dedup saved."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archive.store import Archive
+
+
+@dataclass
+class SourceStats:
+    articles: int = 0
+    versions: int = 0
+    fetches: int = 0
+    raw_pages: int = 0
+    raw_bytes: int = 0  # bytes fetched (every 2xx fetch's body)
+    stored_bytes: int = 0  # compressed blob bytes
+    duplicates: int = 0  # fetches filed as DUPLICATE of another article
+    identical_refetches: int = 0  # fetches whose bytes were already stored
+
+
+@dataclass
+class Stats:
+    total: SourceStats
+    per_source: dict[str, SourceStats] = field(default_factory=dict)
+    disk_bytes: int = 0  # apparent size of every file (blobs, sidecars, records, catalog)
+    disk_allocated: int = 0  # blocks actually allocated (small files round up)
+    near_duplicates: int = 0
+
+    def lines(self) -> list[str]:
+        t = self.total
+        ratio = self.disk_bytes / t.raw_bytes if t.raw_bytes else 0.0
+        out = [
+            f"articles {t.articles}, versions {t.versions}, fetches {t.fetches}, "
+            f"raw pages {t.raw_pages}",
+            f"raw bytes fetched {t.raw_bytes}, blobs {t.stored_bytes}, everything on disk "
+            f"{self.disk_bytes} ({ratio:.3f}x raw; {self.disk_allocated} allocated)",
+            f"duplicates avoided: {t.duplicates} duplicate articles, {t.identical_refetches} "
+            f"identical re-fetches; possible near duplicates: {self.near_duplicates}",
+        ]
+        for name, s in sorted(self.per_source.items()):
+            out.append(
+                f"  {name}: {s.articles} articles, {s.versions} versions, {s.raw_pages} raw "
+                f"pages, {s.raw_bytes} -> {s.stored_bytes} bytes, {s.duplicates} duplicates"
+            )
+        return out
+
+
+def disk_usage(root: os.PathLike[str] | str) -> tuple[int, int]:
+    apparent = allocated = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(folder, name))  # noqa: PTH118 - os.walk names
+            except OSError:
+                continue
+            apparent += st.st_size
+            allocated += st.st_blocks * 512
+    return apparent, allocated
+
+
+def stats(archive: Archive) -> Stats:
+    cat = archive.catalog
+    per: dict[str, SourceStats] = {}
+
+    def of(name: str) -> SourceStats:
+        return per.setdefault(name, SourceStats())
+
+    for name, n in cat.rows("SELECT source, count(*) FROM archive_articles GROUP BY source"):
+        of(name).articles = n
+    for name, n in cat.rows(
+        "SELECT a.source, count(*) FROM archive_versions v JOIN archive_articles a "
+        "ON a.id = v.article_id GROUP BY a.source"
+    ):
+        of(name).versions = n
+    for name, n, raw, dup in cat.rows(
+        "SELECT source, count(*), sum(CASE WHEN status < 300 THEN size ELSE 0 END), "
+        "sum(outcome = 'duplicate') FROM archive_fetches GROUP BY source"
+    ):
+        s = of(name)
+        s.fetches, s.raw_bytes, s.duplicates = n, raw or 0, dup or 0
+    for name, n, stored in cat.rows(
+        "SELECT source, count(*), sum(stored_size) FROM archive_raw GROUP BY source"
+    ):
+        of(name).raw_pages, of(name).stored_bytes = n, stored or 0
+    for name, n in cat.rows(
+        "SELECT f.source, count(*) - count(DISTINCT f.raw_sha256) FROM archive_fetches f "
+        "WHERE f.status < 300 AND f.raw_sha256 IS NOT NULL GROUP BY f.source"
+    ):
+        of(name).identical_refetches = n
+    total = SourceStats()
+    for s in per.values():
+        for attr in vars(total):
+            setattr(total, attr, getattr(total, attr) + getattr(s, attr))
+    apparent, allocated = disk_usage(archive.root)
+    near = int(cat.rows("SELECT count(*) FROM archive_near_duplicates")[0][0])
+    return Stats(total, per, apparent, allocated, near)

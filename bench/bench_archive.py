@@ -1,0 +1,226 @@
+"""Archive benchmark: ingest, rebuild scaling, bytes on disk, lookup latency; zstd vs gzip.
+
+Builds N synthetic-but-realistic article pages from the shared corpus: each is a real page
+(its markup, scripts, navigation: what a fetch really returns) whose headline and paragraphs
+are replaced with text drawn from the other corpus articles, at a URL of its own; one page in
+ten is re-fetched later with a changed body (a new version) and one in twenty again unchanged
+(same bytes). Everything goes through `Archive.store` (fsync on) after the real parser
+(`scraper.parse.parse_page`), into one archive with zstd and one with gzip, in the same run.
+
+    /work/venv/bin/python bench/bench_archive.py --n 10000 [--corpus DIR] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from archive.record import Content, RawPage  # noqa: E402
+from archive.stats import disk_usage  # noqa: E402
+from archive.store import Archive  # noqa: E402
+from scraper.cli_archive import SourceParser  # noqa: E402
+
+CORPUS = Path("/work/shared/corpus/dev")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+_P = re.compile(r"(<p\b[^>]*>)(.*?)(</p>)", re.IGNORECASE | re.DOTALL)
+_H1 = re.compile(r"(<h1\b[^>]*>)(.*?)(</h1>)", re.IGNORECASE | re.DOTALL)
+_TITLE = re.compile(r"(<title\b[^>]*>)(.*?)(</title>)", re.IGNORECASE | re.DOTALL)
+_CANON = re.compile(r"<link[^>]+rel=[\"']?canonical[^>]*>|<meta[^>]+og:url[^>]*>", re.I)
+
+
+def load_corpus(folder: Path) -> tuple[list[str], list[str]]:
+    pages, paragraphs = [], []
+    for page_dir in sorted(folder.iterdir()):
+        html_path, truth_path = page_dir / "page.html", page_dir / "truth.json"
+        if not html_path.exists():
+            continue
+        text = html_path.read_text("utf-8", errors="replace")
+        if len(_P.findall(text)) < 3:
+            continue
+        pages.append(_CANON.sub("", text))  # each synthetic page is its own article
+        if truth_path.exists():
+            body = json.loads(truth_path.read_text("utf-8")).get("body") or ""
+            paragraphs += [p.strip() for p in body.split("\n\n") if len(p.strip()) > 80]
+    return pages, paragraphs
+
+
+def synthetic(template: str, pool: list[str], rng: random.Random, headline: str) -> bytes:
+    def para(match: re.Match[str]) -> str:
+        # new words, the same amount of text: the page keeps its text/markup proportions
+        want = len(re.sub(r"<[^>]+>", "", match.group(2)).strip())
+        if want == 0:
+            return match.group(0)
+        text = rng.choice(pool)
+        while len(text) < want:
+            text += " " + rng.choice(pool)
+        cut = text.rfind(" ", 0, want + 1)
+        return match.group(1) + html.escape(text[: cut if cut > 0 else want]) + match.group(3)
+
+    text = _P.sub(para, template)
+    text = _H1.sub(lambda m: m.group(1) + html.escape(headline) + m.group(3), text, count=1)
+    text = _TITLE.sub(lambda m: m.group(1) + html.escape(headline) + m.group(3), text, count=1)
+    return text.encode("utf-8")
+
+
+def make_pages(n: int, folder: Path, seed: int = 7) -> list[RawPage]:
+    """n article fetches, plus 10% changed re-fetches and 5% identical re-fetches."""
+    templates, pool = load_corpus(folder)
+    rng = random.Random(seed)
+    pages = []
+    for i in range(n):
+        url = f"https://news{i % 40}.example/2026/01/story-{i}"
+        body = synthetic(templates[i % len(templates)], pool, rng, f"Story {i}: {rng.choice(pool)[:60]}")
+        pages.append(_page(url, body, T0 + timedelta(seconds=i)))
+        if i % 10 == 5:
+            changed = synthetic(templates[i % len(templates)], pool, rng, f"Story {i} (updated)")
+            pages.append(_page(url, changed, T0 + timedelta(days=1, seconds=i)))
+        if i % 20 == 7:
+            pages.append(_page(url, body, T0 + timedelta(days=2, seconds=i)))
+    return pages
+
+
+def _page(url: str, body: bytes, at: datetime) -> RawPage:
+    return RawPage(
+        requested_url=url,
+        final_url=url,
+        status=200,
+        headers=(("Content-Type", "text/html; charset=utf-8"), ("ETag", f'"{len(body)}"')),
+        body=body,
+        fetched_at=at,
+    )
+
+
+def ingest(
+    root: Path, codec: str, pages: list[RawPage], contents: list[Content | None]
+) -> dict[str, float]:
+    start = time.perf_counter()
+    with Archive.open(root, codec=codec) as arch:
+        for page, content in zip(pages, contents, strict=True):
+            source = page.final_url.split("/")[2].split(".")[0]
+            if content is None:
+                arch.put_raw(page, source=source)
+            else:
+                arch.store(page, content, source=source)
+        elapsed = time.perf_counter() - start
+        s = arch.stats()
+    apparent, allocated = disk_usage(root)
+    parts = {
+        "blobs": sum(p.stat().st_size for p in root.glob("raw/*/*.html.*")),
+        "sidecars": sum(p.stat().st_size for p in root.glob("raw/*/*.json")),
+        "records": sum(p.stat().st_size for p in root.glob("articles/*/*/v*.json")),
+        "catalog": sum(p.stat().st_size for p in root.glob("catalog.sqlite*")),
+    }
+    print(codec, "bytes / raw:", {k: round(v / s.total.raw_bytes, 4) for k, v in parts.items()})
+    return {
+        "store_per_s": len(pages) / elapsed,
+        "articles": s.total.articles,
+        "versions": s.total.versions,
+        "raw_bytes": s.total.raw_bytes,
+        "blob_ratio": s.total.stored_bytes / s.total.raw_bytes,
+        "disk_ratio": apparent / s.total.raw_bytes,
+        "alloc_ratio": allocated / s.total.raw_bytes,
+    }
+
+
+def lookups(
+    root: Path, pages: list[RawPage], parsed: set[str], count: int = 2000
+) -> tuple[float, float, float]:
+    rng = random.Random(1)
+    urls = [rng.choice(pages).final_url + "?utm_source=x" for _ in range(count)]
+    urls = [u for u in urls if u.split("?")[0] in parsed]
+    with Archive.open(root) as arch:
+        times = []
+        for url in urls:
+            t = time.perf_counter()
+            from archive.urls import url_key
+
+            arch.catalog.article_by_url(url_key(url))
+            times.append(time.perf_counter() - t)
+        full = []
+        for url in urls[:500]:
+            t = time.perf_counter()
+            assert arch.find(url) is not None
+            full.append(time.perf_counter() - t)
+    times.sort()
+    return (
+        statistics.median(times) * 1e6,
+        times[int(len(times) * 0.99)] * 1e6,
+        statistics.median(full) * 1e6,
+    )
+
+
+def rebuild(root: Path, workers: int) -> tuple[float, int]:
+    with Archive.open(root) as arch:
+        start = time.perf_counter()
+        report = arch.rebuild(SourceParser(), workers=workers)
+        print(f"rebuild workers={workers}:", "; ".join(report.lines()[:1]), dict(report.fields))
+        return report.scanned / (time.perf_counter() - start), report.changed
+
+
+def _parsed(parse: SourceParser, page: RawPage) -> Content | None:
+    try:
+        return parse(page, "bench")
+    except Exception:  # the parser refusing a page is part of the workload
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--keep", type=Path, help="Build the archives here and keep them.")
+    args = parser.parse_args()
+    base = args.keep or Path(tempfile.mkdtemp(prefix="bench-archive-"))
+    parse = SourceParser()
+    t = time.perf_counter()
+    pages = make_pages(args.n, args.corpus)
+    made = time.perf_counter() - t
+    t = time.perf_counter()
+    contents = [_parsed(parse, page) for page in pages]
+    parse_rate = len(pages) / (time.perf_counter() - t)
+    unparsed = sum(c is None for c in contents)
+    print(f"{len(pages)} fetches of {args.n} articles built in {made:.1f}s; parse alone "
+          f"{parse_rate:.0f} pages/s; {unparsed} not parsed", flush=True)
+    results = {}
+    for codec in ("zstd", "gzip"):
+        results[codec] = ingest(base / codec, codec, pages, contents)
+        print(codec, json.dumps({k: round(v, 3) for k, v in results[codec].items()}), flush=True)
+    p50, p99, find50 = lookups(
+        base / "zstd", pages, {p.final_url for p, c in zip(pages, contents, strict=True) if c}
+    )
+    r1, changed1 = rebuild(base / "zstd", 1)
+    r2, changed2 = rebuild(base / "zstd", 2)
+    z, g = results["zstd"], results["gzip"]
+    rows = [
+        ("fetches stored (articles / versions)", f"{len(pages)} ({z['articles']:.0f} / {z['versions']:.0f})", ""),
+        ("ingest, parse + store (pages/s)", f"{1 / (1 / parse_rate + 1 / z['store_per_s']):.1f}", ""),
+        ("store alone, zstd (pages/s)", f"{z['store_per_s']:.1f}", f"gzip {g['store_per_s']:.1f} ({z['store_per_s'] / g['store_per_s']:.2f}x)"),
+        ("blobs / raw bytes", f"{z['blob_ratio']:.3f}", f"gzip {g['blob_ratio']:.3f}"),
+        ("everything on disk / raw bytes", f"{z['disk_ratio']:.3f}", f"gzip {g['disk_ratio']:.3f} (target <= 0.25)"),
+        ("allocated blocks / raw bytes", f"{z['alloc_ratio']:.3f}", f"gzip {g['alloc_ratio']:.3f}"),
+        ("rebuild, 1 worker (pages/s)", f"{r1:.1f}", f"changed {changed1}"),
+        ("rebuild, 2 workers (pages/s)", f"{r2:.1f}", f"{r2 / r1:.2f}x (target >= 1.8x); changed {changed2}"),
+        ("catalog lookup by URL p50 / p99 (us)", f"{p50:.0f} / {p99:.0f}", ""),
+        ("find(url) incl. record read, p50 (us)", f"{find50:.0f}", ""),
+    ]
+    print(f"\n| measure (N={args.n}) | value | compared |\n|---|---|---|")
+    for name, value, note in rows:
+        print(f"| {name} | {value} | {note} |")
+    if args.keep is None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""Archive maintenance commands: rebuild, verify, export, import, stats.
+
+Thin click commands over `archive.Archive`; each gets an `AppContext` in `ctx.obj` (the lead's
+`scraper.cli` registers them). The parser is handed to the archive as `SourceParser`, a
+picklable callable that applies each configured source's rules, so rebuild can run it in
+worker processes. Exit codes: 0 ok, 1 problems found (verify) or some pages failed, 2 usage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO
+
+import click
+
+from archive.errors import ArchiveError
+from archive.export import FORMATS, export_csv, export_jsonl, export_md, export_warc
+from archive.record import Content, RawPage
+from archive.store import since_text
+from scraper.cli_support import AppContext
+from scraper.config import Config, SiteRules
+
+EXIT_PROBLEMS = 1
+
+
+@dataclass(frozen=True)
+class SourceParser:
+    """`(RawPage, source) -> Content` with each source's configured rules (picklable)."""
+
+    rules: tuple[tuple[str, SiteRules], ...] = ()
+
+    @classmethod
+    def of(cls, config: Config) -> SourceParser:
+        return cls(tuple((s.name, s.rules) for s in config.sources if s.rules is not None))
+
+    def __call__(self, page: RawPage, source: str) -> Content:
+        from scraper.parse import parse_page  # imported in the worker process
+
+        rules = dict(self.rules).get(source)
+        return parse_page(page, rules=rules)
+
+
+def _since(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return since_text(date.fromisoformat(value))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not a date: {value!r} (use YYYY-MM-DD)") from exc
+    return since_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def _fail(exc: ArchiveError) -> click.ClickException:
+    return click.ClickException(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+source_option = click.option("--source", metavar="NAME", help="Only this source.")
+since_option = click.option(
+    "--since", metavar="DATE", help="Only pages fetched on or after DATE (YYYY-MM-DD)."
+)
+
+
+def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A rich progress bar on a terminal, nothing otherwise; (update, stop)."""
+    if not sys.stderr.isatty():
+        return (lambda done, total: None), (lambda: None)
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task(label, total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+@click.command("rebuild")
+@source_option
+@since_option
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [all cores].")
+@click.pass_obj
+def rebuild_cmd(
+    app: AppContext, source: str | None, since: str | None, workers: int | None
+) -> None:
+    """Re-parse every stored raw page with the current parser and rewrite changed records.
+
+    \b
+    Records are rewritten in place (atomically); running it twice changes nothing the second
+    time. Prints how many records changed, field by field.
+    Example: morgue rebuild --source moscowtimes --since 2024-01-01 --workers 2
+    """
+    update, stop = _progress("rebuild")
+    try:
+        with app.open_archive() as archive:
+            report = archive.rebuild(
+                SourceParser.of(app.config),
+                source=source,
+                since=_since(since),
+                workers=workers,
+                progress=update,
+            )
+    except ArchiveError as exc:
+        raise _fail(exc) from exc
+    finally:
+        stop()
+    for line in report.lines():
+        click.echo(line)
+    if report.failed:
+        raise SystemExit(EXIT_PROBLEMS)
+
+
+@click.command("verify")
+@click.option("--repair", is_flag=True, help="Re-index the catalog from the files first.")
+@click.pass_obj
+def verify_cmd(app: AppContext, repair: bool) -> None:
+    """Check every raw page's hash, every record against the schema, and the catalog.
+
+    Exit 1 on any problem. --repair rebuilds the catalog from the files (the files are the
+    truth) and removes temp files left by interrupted writes, then checks again.
+    """
+    try:
+        with app.open_archive() as archive:
+            report = archive.verify(repair=repair)
+    except ArchiveError as exc:
+        raise _fail(exc) from exc
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        raise SystemExit(EXIT_PROBLEMS)
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@source_option
+@since_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Output file (a folder for md); stdout for jsonl/csv when left out.",
+)
+@click.pass_obj
+def export_cmd(
+    app: AppContext, fmt: str, source: str | None, since: str | None, out: Path | None
+) -> None:
+    """Export records (jsonl, csv: every version), articles (md: one file each) or raw
+    fetches (warc: WARC 1.1 with revisit records for duplicates).
+
+    Example: morgue export --format warc --source moscowtimes --out mt.warc.gz
+    """
+    bound = _since(since)
+    try:
+        with app.open_archive() as archive:
+            if fmt == "md":
+                if out is None:
+                    raise click.UsageError("--format md needs --out FOLDER")
+                count = export_md(archive.iter_articles(source, bound), out)
+            elif fmt == "warc":
+                with _binary(out) as stream:
+                    count = export_warc(archive, stream, source=source, since=bound)
+            else:
+                writer = export_jsonl if fmt == "jsonl" else export_csv
+                with _text(out) as text:
+                    count = writer(archive.iter_versions(source, bound), text)
+    except ArchiveError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"exported {count} {'fetches' if fmt == 'warc' else 'records'}", err=True)
+
+
+@contextlib.contextmanager
+def _written(path: Path) -> Iterator[Path]:
+    """A temp name beside `path`, renamed to it only when the export completed."""
+    tmp = path.with_name(f".tmp-{path.name}")
+    try:
+        yield tmp
+        tmp.replace(path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _text(path: Path | None) -> Iterator[IO[str]]:
+    if path is None:
+        yield sys.stdout
+        return
+    with _written(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+@contextlib.contextmanager
+def _binary(path: Path | None) -> Iterator[IO[bytes]]:
+    if path is None:
+        if sys.stdout.isatty():
+            raise click.UsageError("--format warc writes binary: give --out FILE or redirect")
+        yield sys.stdout.buffer
+        return
+    with _written(path) as tmp, tmp.open("wb") as stream:
+        yield stream
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--source", default="import", show_default=True, help="Source name for pages.")
+@click.pass_obj
+def import_cmd(app: AppContext, files: tuple[Path, ...], source: str) -> None:
+    """Ingest WARC files (wget --warc-file, browsertrix, CC-NEWS, morgue's own) as raw pages,
+    parse them and store them with the usual deduplication.
+
+    Example: morgue import crawl-00001.warc.gz --source ccnews
+    """
+    try:
+        with app.open_archive() as archive:
+            counts = archive.import_warc(files, SourceParser.of(app.config), source=source)
+    except ArchiveError as exc:
+        raise _fail(exc) from exc
+    click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported")
+
+
+@click.command("stats")
+@click.pass_obj
+def stats_cmd(app: AppContext) -> None:
+    """Articles, versions, raw pages, bytes on disk vs bytes fetched, duplicates avoided."""
+    try:
+        with app.open_archive() as archive:
+            lines = archive.stats().lines()
+            near = archive.near_duplicates()
+    except ArchiveError as exc:
+        raise _fail(exc) from exc
+    for line in lines:
+        click.echo(line)
+    for a, b, dist in near[:20]:
+        click.echo(f"possible duplicate: {a} ~ {b} ({dist} bits apart)")
+
+
+COMMANDS = (rebuild_cmd, verify_cmd, export_cmd, import_cmd, stats_cmd)
