@@ -6,7 +6,7 @@ and the `GuardedBackend` that refuses private addresses at connect time: one poo
 hundreds of hosts spends its time scanning connections, FINDINGS.md), and turns the response into
 an `Answer` (a page, a 304 or a redirect) or an error: `Retryable` for what may pass, FetchError
 subclasses for what will not. Bodies are read as a stream under the size caps and decoded by
-scraper/body.py, so the body is the entity exactly as served minus its Content-Encoding. The
+scraper/decoding.py, so the body is the entity exactly as served minus its Content-Encoding. The
 total time of one attempt is capped too, so a server that trickles bytes cannot hold it.
 """
 
@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
-from scraper.body import (
+from scraper.decoding import (
     ACCEPT_ENCODING,
     ACCEPT_HEADERS,
     BadEncoding,

@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 import httpx
 
 from archive.record import RawPage, Validators, utcnow
-from scraper.body import ACCEPT_KINDS
+from scraper.decoding import ACCEPT_KINDS
 from scraper.config import FetchConfig, PolitenessConfig
 from scraper.errors import (
     BadStatus,
