@@ -216,7 +216,8 @@ class AsyncFetcher:
                 exc.status, b"", now=self._clock(), politeness=politeness
             )
         except FetchError as exc:
-            log.warning("%s/robots.txt: %s", origin, exc.reason)
+            # not an error of ours to report: the URL that needed it fails with this reason
+            log.info("%s/robots.txt: %s", origin, exc.reason)
             return RobotsRules.unavailable(exc.reason, now=self._clock(), politeness=politeness)
 
     async def _with_retries(
@@ -258,7 +259,7 @@ class AsyncFetcher:
         except Retryable as exc:
             plural = "s" if tries != 1 else ""
             reason = f"{exc.reason} (gave up after {tries} attempt{plural})"
-            log.warning("%s: %s", url, reason)
+            log.info("%s: %s", url, reason)  # the caller reports the error it gets
             raise TransientFetchError(str(url), reason, exc.retry_after) from None
         assert answer is not None
         return answer, tries
