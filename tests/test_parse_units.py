@@ -302,3 +302,11 @@ def test_hatom_abbr_title_gives_the_machine_date() -> None:
         b'<abbr class="published" title="2019-11-19T10:00:00-05:00">last Tuesday</abbr>',
     )
     assert parse_html(html, None).published == "2019-11-19T10:00:00-05:00"
+
+
+def test_name_comma_agency_credit() -> None:
+    caption = "Teachers rally at the Statehouse on Tuesday. Michael Conroy, AP"
+    assert split_credit(caption) == (
+        "Teachers rally at the Statehouse on Tuesday.",
+        "Michael Conroy, AP",
+    )

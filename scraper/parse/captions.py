@@ -104,6 +104,9 @@ _TRAILING_CREDIT = re.compile(
       | (?i:(?:photo|image|picture|photograph|foto|фото|credit|source|bild)s?(?:\s+credits?)?
             \s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
       | via\s+[A-Z][\w&.\- ]{1,60}
+      | (?:[A-Z][\w'\-]*\.?\s){1,3}[A-Z][\w'\-]*,\s                   # "Michael Conroy, AP"
+        (?:AP|AFP|Reuters|Getty\sImages|EPA(?:-EFE)?|Bloomberg|(?:The\s)?Associated\sPress
+          |USA\sTODAY|Shutterstock|Xinhua|TASS|PA(?:\sWire)?|NASA|dpa|ANSA|Kyodo)
       | (?:[A-Z][\w'\-]*(?:\.[\w'\-]+)*\.?\s(?=[A-Z])){0,3}    # up to three name words
         [A-Z][\w'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}          # Name/Agency[/Agency]
     )\s*\.?\s*$""",
