@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
+from scraper.config import FetchConfig
 from scraper.decoding import (
     ACCEPT_ENCODING,
     ACCEPT_HEADERS,
@@ -31,7 +32,6 @@ from scraper.decoding import (
     looks_like_html,
     type_accepted,
 )
-from scraper.config import FetchConfig
 from scraper.errors import (
     BadStatus,
     BlockedAddress,

@@ -26,8 +26,8 @@ from urllib.parse import urljoin
 import httpx
 
 from archive.record import RawPage, Validators, utcnow
-from scraper.decoding import ACCEPT_KINDS
 from scraper.config import FetchConfig, PolitenessConfig
+from scraper.decoding import ACCEPT_KINDS
 from scraper.errors import (
     BadStatus,
     BlockedAddress,
