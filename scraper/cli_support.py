@@ -15,7 +15,6 @@ from scraper.config import Config, PolitenessConfig
 
 if TYPE_CHECKING:
     from archive.store import Archive
-
     from scraper.fetch import AsyncFetcher, Fetcher
 
 

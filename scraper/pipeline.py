@@ -19,7 +19,6 @@ from scraper.parse import parse_page
 
 if TYPE_CHECKING:
     from archive.store import Archive
-
     from scraper.fetch import Fetcher
 
 log = logging.getLogger(__name__)

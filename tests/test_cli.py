@@ -166,7 +166,8 @@ def test_parse_batch_speaks_the_scorer_protocol(
     assert first["id"] == "page-1"
     assert first["headline"] == "Victory Day Parade Rolls Through Red Square"
     assert first["published"].startswith("2012-05-09")
-    assert "Thousands of soldiers" in first["body"]
+    assert "Thousands of soldiers" in first["body"][0]["text"]
+    assert first["article_id"] != "page-1"
     assert second["id"] == "page-2"
     assert "error" in second
 

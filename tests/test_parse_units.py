@@ -255,3 +255,58 @@ def test_every_field_records_its_source() -> None:
     assert provenance["authors"] == "dom"
     assert content.canonical_url == "https://example.org/a"
     assert content.authors == ("Jo Park",)
+
+
+def test_site_rules_for_body_captions_and_credit() -> None:
+    extra = (
+        '<div class="pic"><img src="/b.jpg"><p class="txt">Divers check the wall.</p>'
+        '<p class="who">Kim Roe</p></div>'
+    )
+    rules = SiteRules(body="div.story-body", captions="div.pic", credit="p.who", tags="//h1")
+    content = parse_html(page(extra=extra), "https://example.org/a", rules=rules)
+    assert [(c.text, c.credit, c.image_url) for c in content.captions] == [
+        ("Divers check the wall.", "Kim Roe", "https://example.org/b.jpg")
+    ]
+    assert content.text.startswith("Repairs to the harbour wall")
+    assert content.tags == ("Harbour wall repairs start",)
+    provenance = dict(content.provenance)
+    assert [provenance[k] for k in ("body", "captions", "tags")] == ["rule"] * 3
+
+
+def test_a_rule_that_matches_nothing_leaves_the_generic_result() -> None:
+    content = parse_html(page(), None, rules=SiteRules(headline="h6.nothing", body="//article"))
+    assert content.headline == "Harbour wall repairs start"
+    assert dict(content.provenance)["headline"] == "dom"
+
+
+def test_dateline_text_loose_after_the_headline_block() -> None:
+    html = page().replace(
+        b'<div class="byline">By Jo Park</div>',
+        b"<div><dl><dt>Harbour wall repairs start</dt></dl> Posted: 2018-09-28 17:32 </div>",
+    )
+    assert parse_html(html, None).published == "2018-09-28T17:32:00"
+
+
+def test_an_updated_date_is_not_taken_for_the_published_one() -> None:
+    html = page().replace(
+        b'<div class="byline">By Jo Park</div>',
+        b'<p class="meta">Updated March 9, 2022</p><p class="meta">March 2, 2022</p>',
+    )
+    content = parse_html(html, None)
+    assert (content.published, content.modified) == ("2022-03-02", "2022-03-09")
+
+
+def test_hatom_abbr_title_gives_the_machine_date() -> None:
+    html = page().replace(
+        b'<div class="byline">By Jo Park</div>',
+        b'<abbr class="published" title="2019-11-19T10:00:00-05:00">last Tuesday</abbr>',
+    )
+    assert parse_html(html, None).published == "2019-11-19T10:00:00-05:00"
+
+
+def test_name_comma_agency_credit() -> None:
+    caption = "Teachers rally at the Statehouse on Tuesday. Michael Conroy, AP"
+    assert split_credit(caption) == (
+        "Teachers rally at the Statehouse on Tuesday.",
+        "Michael Conroy, AP",
+    )

@@ -3,11 +3,14 @@
     parse_page(page, rules=None) -> Content     # a fetched RawPage; no date after its fetch
     parse_html(html, url, content_type=None, rules=None) -> Content
 
-Pure functions: no I/O, no global state. Any input bytes give a `Content` or one of the two
+Pure functions: no I/O, no state between calls (the only module-level objects are compiled
+patterns and memo caches of pure helpers). Any input bytes give a `Content` or one of the two
 parser errors; any other exception inside is a bug and is reported as `ParseError` rather than
 escaping. Modules: charset (bytes -> text), dom (the lxml tree), structured (JSON-LD, meta,
-microdata), headline, datetext + dates, authors, body, captions, fields, rules (per-site
-overrides), extract (the order they run in), serialize (Content as golden JSON).
+microdata), headline, datetext + dates, authors, boilerplate (furniture by class words),
+segment (text blocks), body (container choice and extraction), captions, fields, rules
+(per-site overrides), extract (the order they run in), serialize (Content as golden JSON),
+score_adapter (the corpus scorer's hook).
 """
 
 from __future__ import annotations

@@ -9,67 +9,42 @@ not the outlet, not a news agency, not "Staff".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content, words
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
-    [
-        "ap",
-        "associated",
-        "press",
-        "reuters",
-        "afp",
-        "agence",
-        "france-presse",
-        "bloomberg",
-        "dpa",
-        "efe",
-        "ansa",
-        "upi",
-        "pti",
-        "ians",
-        "xinhua",
-        "tass",
-        "ria",
-        "novosti",
-        "kyodo",
-        "yonhap",
-        "cnn",
-        "bbc",
-        "nyt",
-        "staff",
-        "editor",
-        "editors",
-        "editorial",
-        "team",
-        "admin",
-        "administrator",
-        "desk",
-        "newsroom",
-        "news",
-        "service",
-        "wire",
-        "wires",
-        "correspondent",
-        "reporter",
-        "reporters",
-        "contributor",
-        "guest",
-        "web",
-        "writer",
-        "writers",
-        "press",
-        "release",
-        "the",
-    ]
+    words(
+        "ap associated press reuters afp agence france-presse bloomberg dpa efe ansa upi pti ians "
+        "xinhua tass ria novosti kyodo yonhap cnn bbc nyt staff editor editors editorial team "
+        "admin administrator desk newsroom news service wire wires correspondent reporter "
+        "reporters contributor guest web writer writers press release the"
+    )
 )
 _BY = re.compile(
     r"^\s*(?:written\s+|posted\s+|reported\s+|words\s+|story\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
     re.I,
 )
-_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\|| · )\s*", re.I)
+_SPLIT = re.compile(
+    r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\|| · |(?<=[a-z]{2})\.\s+(?=[A-Z]))\s*",
+    re.I,
+)
+# Words that end a name in run-together bylines ("Carrie ArnoldNovember 15", "Owen Monday").
+_NAME_END = re.compile(
+    r"(?:(?<=[a-z])|\s+)(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|"
+    r"Thursday|Friday|Saturday|Sunday|Contributing|Senior|Staff|Updated|Published|Posted)\b.*$"
+)
+# Words of outlets and desks, never of a person's name ("AP Auto", "CNN Business").
+_OUTLET_WORDS = frozenset(
+    words(
+        "news times post daily tribune herald journal gazette magazine media press insider "
+        "business network radio tv online digital international national auto sports staff desk "
+        "team wire report reports editorial newsroom agency bureau"
+    )
+)
 _NOISE = re.compile(
     r"\S+@\S+|https?://\S+|@\w+|\b(?:updated|published|posted)\b.*$|\d.*$|\(.*?\)",
     re.I,
@@ -79,33 +54,16 @@ _ROLE = re.compile(
     r"associate)?\s*(?:writer|reporter|editor|correspondent|columnist|contributor|photographer)\b.*$",
     re.I,
 )
-_NAME_WORD = re.compile(
-    "^(?:[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f][\\w'\u2019.\\-]*|[a-z]{1,3}|d'|O'\\w+|Mc\\w+)$"
-)
-_PARTICLES = frozenset(
-    [
-        "de",
-        "da",
-        "del",
-        "della",
-        "di",
-        "du",
-        "van",
-        "von",
-        "der",
-        "den",
-        "la",
-        "le",
-        "bin",
-        "al",
-        "el",
-        "y",
-        "e",
-    ]
-)
+_PARTICLES = frozenset(words("de da del della di du van von der den la le bin al el y e"))
+_BYLINE_TAGS = ("div", "span", "p", "a", "address", "li", "h3", "h4", "h5", "h6", "small", "em")
 _BYLINE_WORDS = frozenset(
     ["byline", "author", "authors", "author-name", "byline-name", "writer", "contributor"]
 )
+
+
+def _name_word(word: str) -> bool:
+    """A capitalised word of letters (any script), apostrophes, dots and hyphens."""
+    return word[0].isupper() and all(ch.isalpha() or ch in "'\u2019.-" for ch in word)
 
 
 def clean_name(raw: str, outlets: set[str]) -> list[str]:
@@ -114,7 +72,7 @@ def clean_name(raw: str, outlets: set[str]) -> list[str]:
     text = _NOISE.sub("", text)
     names = []
     for part in _SPLIT.split(text):
-        part = _ROLE.sub("", _BY.sub("", part)).strip(" .-\u2013\u2014:|")
+        part = _NAME_END.sub("", _ROLE.sub("", _BY.sub("", part))).strip(" .-\u2013\u2014:|")
         if _is_person(part, outlets):
             names.append(part.title() if part.isupper() else part)
     return names
@@ -132,8 +90,12 @@ def _is_person(text: str, outlets: set[str]) -> bool:
         "the",
     ):
         return False
+    if words[0].lower().strip(".") in _AGENCIES or any(
+        w.lower().strip(".") in _OUTLET_WORDS for w in words
+    ):
+        return False
     capitalised = [w for w in words if w.lower() not in _PARTICLES]
-    return all(_NAME_WORD.match(w) and w[0].isupper() for w in capitalised) and not any(
+    return all(_name_word(w) for w in capitalised) and not any(
         w.lower().strip(".") in ("staff", "news", "press", "desk", "team") for w in words
     )
 
@@ -153,47 +115,56 @@ def _jsonld_people(value: Any) -> list[str]:
     return out
 
 
+_AUTHOR_METAS = (
+    "author",
+    "article:author",
+    "parsely-author",
+    "sailthru.author",
+    "dc.creator",
+    "dcterms.creator",
+    "byl",
+    "citation_author",
+)
+
+
 def find_authors(
     root: HtmlElement, st: Structured, scope: HtmlElement | None, outlets: set[str]
 ) -> tuple[list[str], str | None]:
-    """(names, source) from the most specific evidence that yields any person."""
-    sources: list[tuple[str, list[str]]] = []
-    if st.article is not None:
-        sources.append(("json-ld", _jsonld_people(st.article.get("author"))))
-    metas = (
-        "author",
-        "article:author",
-        "parsely-author",
-        "sailthru.author",
-        "dc.creator",
-        "dcterms.creator",
-        "byl",
-        "citation_author",
-    )
-    sources.append(("meta", [v for m in metas for v in st.meta.get(m, ()) if "://" not in v]))
-    sources.append(
+    """(names, source) from the most specific evidence that yields any person; the page's
+    markup is only searched when the metadata names nobody."""
+    sources: list[tuple[str, Callable[[], list[str]]]] = [
+        ("json-ld", lambda: _jsonld_people(st.article.get("author")) if st.article else []),
+        ("meta", lambda: [v for m in _AUTHOR_METAS for v in st.meta.get(m, ()) if "://" not in v]),
         (
             "microdata",
-            [
+            lambda: [
                 clean_text(el.get("content") or text_content(el))
                 for el in st.itemprops.get("author", ())
             ],
-        )
-    )
-    area = scope if scope is not None else root
-    dom = [clean_text(text_content(a)) for a in select(area, ".//a[@rel='author']")]
-    for el in area.iter("div", "span", "p", "a", "address", "li"):
-        if class_tokens(el) & _BYLINE_WORDS:
-            dom.append(clean_text(text_content(el)))
-            if len(dom) > 12:
-                break
-    sources.append(("dom", dom))
+        ),
+        ("dom", lambda: _dom_bylines(scope if scope is not None else root)),
+    ]
     for source, raws in sources:
         names: list[str] = []
-        for raw in raws:
+        for raw in raws():
             for name in clean_name(raw, outlets):
                 if name not in names:
                     names.append(name)
         if names:
             return names, source
     return [], None
+
+
+def _dom_bylines(area: HtmlElement) -> list[str]:
+    found = [clean_text(text_content(a)) for a in select(area, ".//a[@rel='author']")]
+    for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
+        if class_tokens(el) & _BYLINE_WORDS:
+            found.append(clean_text(text_content(el)))
+        elif n < 400 and el.text and _BY.match(el.text):
+            # "By Jane Doe" / "Publicado por: ..." without byline markup.
+            text = clean_text(text_content(el))
+            if len(text) < 120:
+                found.append(text)
+        if len(found) > 12:
+            break
+    return found

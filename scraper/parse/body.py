@@ -19,191 +19,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from archive.record import Block, BlockKind
+from scraper.parse.boilerplate import COMMENTS, GOOD_WORDS, class_weight, is_boilerplate
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
-    BLOCK_TAGS,
-    HEADING_TAGS,
     HtmlElement,
-    class_joined,
     class_tokens,
     clean_text,
     last_descendant,
     text_content,
 )
+from scraper.parse.segment import TextBlock, segment
 
-_BOILERPLATE_WORDS = frozenset(
-    [
-        "comment",
-        "comments",
-        "commentlist",
-        "disqus",
-        "share",
-        "shares",
-        "sharing",
-        "sharebar",
-        "social",
-        "socials",
-        "related",
-        "relatedposts",
-        "newsletter",
-        "newsletters",
-        "subscribe",
-        "subscription",
-        "signup",
-        "promo",
-        "promos",
-        "advert",
-        "advertisement",
-        "advertising",
-        "ad",
-        "ads",
-        "adunit",
-        "dfp",
-        "sponsor",
-        "sponsored",
-        "outbrain",
-        "taboola",
-        "recommended",
-        "recommendations",
-        "recirc",
-        "popular",
-        "trending",
-        "sidebar",
-        "widget",
-        "widgets",
-        "footer",
-        "breadcrumb",
-        "breadcrumbs",
-        "byline",
-        "bylines",
-        "caption",
-        "captions",
-        "credit",
-        "credits",
-        "tags",
-        "tag",
-        "topics",
-        "nav",
-        "navigation",
-        "navbar",
-        "menu",
-        "toolbar",
-        "pagination",
-        "pager",
-        "teaser",
-        "teasers",
-        "banner",
-        "cookie",
-        "cookies",
-        "modal",
-        "popup",
-        "overlay",
-        "masthead",
-        "printfriendly",
-        "jump",
-        "skip",
-        "disclaimer",
-        "copyright",
-        "author-bio",
-        "authorbox",
-        "bio",
-        "readmore",
-        "moreon",
-        "follow",
-        "donate",
-        "paywall",
-        "login",
-        "signin",
-        "rating",
-        "ratings",
-        "print",
-        "email",
-        "sronly",
-        "dateline",
-        "timestamp",
-        "meta",
-        "postmeta",
-        "metadata",
-        "player",
-        "playlist",
-        "thumbnails",
-        "keywords",
-        "also",
-    ]
-)
-_BOILERPLATE_PARTS = (
-    "share",
-    "social",
-    "related",
-    "comment",
-    "newsletter",
-    "outbrain",
-    "taboola",
-    "promo",
-    "advert",
-    "subscri",
-    "recirc",
-    "byline",
-    "caption",
-    "sidebar",
-    "breadcrumb",
-    "sponsor",
-    "recommend",
-    "signup",
-    "trending",
-)
-_GOOD_WORDS = frozenset(
-    [
-        "article",
-        "articles",
-        "body",
-        "content",
-        "contents",
-        "entry",
-        "main",
-        "post",
-        "story",
-        "text",
-        "prose",
-        "richtext",
-        "articlebody",
-        "article-body",
-        "story-body",
-        "blog",
-        "column",
-    ]
-)
-_GOOD_PARTS = (
-    "articlebody",
-    "storybody",
-    "article-body",
-    "story-body",
-    "postbody",
-    "entry-content",
-    "post-content",
-    "article-content",
-    "articletext",
-    "story-text",
-)
-_SKIP_TAGS = frozenset(
-    (
-        "nav",
-        "aside",
-        "footer",
-        "figure",
-        "figcaption",
-        "form",
-        "h1",
-        "dialog",
-        "menu",
-        "picture",
-        "audio",
-        "video",
-        "map",
-        "label",
-        "caption",
-    )
-)
 _PARAGRAPHISH = frozenset(
     (
         "p",
@@ -250,7 +76,7 @@ _TAG_BONUS = {
     "h4": -5,
 }
 _WORD = re.compile(r"\w+")
-_BR_SPLIT = re.compile(r"\n[ \t\r\f\v\u00a0]*\n")
+_DIGIT = re.compile(r"\d")
 _JUNK_LINE = re.compile(
     r"^(advertisement|advertising|sponsored|share( this| on)?\b|read more\b|read next\b|"
     r"related( stories| articles| content|:)|see also\b|more:|also read\b|click here\b|"
@@ -282,210 +108,6 @@ _DATE_ONLY = re.compile(
 )
 
 
-@dataclass(slots=True)
-class TextBlock:
-    """The inline text of one block-level element (or one <br><br>-separated part of it)."""
-
-    el: HtmlElement
-    text: str
-    links: int  # characters of link text
-    kind: BlockKind
-
-    @property
-    def link_density(self) -> float:
-        return self.links / max(1, len(self.text))
-
-
-def is_boilerplate(el: HtmlElement) -> bool:
-    """True when tag or class/id words say the element is not article prose."""
-    if el.tag in _SKIP_TAGS:
-        return True
-    role = el.get("role")
-    if role in ("navigation", "complementary", "contentinfo", "banner", "dialog", "menu"):
-        return True
-    tokens = class_tokens(el)
-    if not tokens:
-        return False
-    if tokens & _EMBEDS and (
-        el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None
-    ):
-        return False  # a post the writer embedded (a tweet) is quoted content, not a widget
-    joined = class_joined(el)
-    if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
-        # "article-sharebar" is still a share bar; "article-content" is content.
-        return bool(
-            tokens
-            & {
-                "share",
-                "sharing",
-                "social",
-                "related",
-                "comments",
-                "newsletter",
-                "byline",
-                "caption",
-                "promo",
-                "tags",
-                "meta",
-            }
-        )
-    return bool(tokens & _BOILERPLATE_WORDS) or any(p in joined for p in _BOILERPLATE_PARTS)
-
-
-_INLINE_JUNK = frozenset(
-    [
-        "caption",
-        "credit",
-        "credits",
-        "share",
-        "sharing",
-        "social",
-        "byline",
-        "sronly",
-        "tooltip",
-        "popup",
-        "hover",
-        "rollover",
-        "ad",
-        "ads",
-        "advert",
-        "advertisement",
-    ]
-)
-
-
-def _inline_junk(el: HtmlElement) -> bool:
-    # A wrapper whose own child is the link ("rollover-people" around a name) is the text;
-    # the card nested beside that link is the junk.
-    return bool(class_tokens(el) & _INLINE_JUNK) and not any(c.tag == "a" for c in el)
-
-
-def _inline_text(el: HtmlElement, drop_junk: bool) -> tuple[str, int]:
-    """(text, characters of link text) of an inline element, without the hover cards and
-    credits nested in it when drop_junk is set."""
-    has_break = next(el.iter("br"), None) is not None
-    if not has_break and (
-        not drop_junk or not any(_inline_junk(d) for d in el.iterdescendants() if d.get("class"))
-    ):
-        text = text_content(el)
-        if el.tag == "a":
-            return text, len(clean_text(text))
-        return text, sum(len(clean_text(text_content(a))) for a in el.iter("a"))
-    parts: list[str] = []
-    linked = 0
-
-    def walk(node: HtmlElement, in_link: bool) -> None:
-        nonlocal linked
-        in_link = in_link or node.tag == "a"
-        parts.append(node.text or "")
-        if in_link:
-            linked += len(clean_text(node.text))
-        for child in node:
-            if child.tag == "br":
-                parts.append("\n")  # <br><br> inside <font> still separates paragraphs
-            elif isinstance(child.tag, str) and not (drop_junk and _inline_junk(child)):
-                walk(child, in_link)
-            parts.append(child.tail or "")
-            if in_link:
-                linked += len(clean_text(child.tail))
-
-    walk(el, False)
-    return "".join(parts), linked
-
-
-def _kind(el: HtmlElement) -> BlockKind:
-    tag = el.tag
-    if tag in HEADING_TAGS:
-        return BlockKind.HEADING
-    if tag == "li":
-        return BlockKind.LIST_ITEM
-    if tag == "blockquote":
-        return BlockKind.QUOTE
-    return BlockKind.PARAGRAPH
-
-
-def _has_block(el: HtmlElement) -> bool:
-    found = el.iter(*BLOCK_TAGS)
-    first = next(found, None)
-    if first is el:
-        first = next(found, None)
-    return first is not None
-
-
-def segment(
-    root: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None, max_depth: int = 300
-) -> list[TextBlock]:
-    """Text blocks under root, in document order; subtrees where skip(el) is true are left out."""
-    out: list[TextBlock] = []
-    _segment(root, skip, out, 0, max_depth)
-    return out
-
-
-def _segment(
-    el: HtmlElement,
-    skip: Callable[[HtmlElement], bool] | None,
-    out: list[TextBlock],
-    depth: int,
-    max_depth: int,
-    in_link: bool = False,
-) -> None:
-    parts: list[str] = [el.text or ""]
-    links = 0
-
-    def flush() -> None:
-        nonlocal parts, links
-        raw = "".join(parts)
-        parts = []
-        pieces = [clean_text(p) for p in _BR_SPLIT.split(raw)] if "\n" in raw else [clean_text(raw)]
-        pieces = [p for p in pieces if p]
-        total = sum(len(p) for p in pieces) or 1
-        for piece in pieces:
-            # Inside a link (a whole teaser card wrapped in <a>), all of it is link text.
-            share = len(piece) if in_link else links * len(piece) // total
-            out.append(TextBlock(el, piece, share, _kind(el)))
-        links = 0
-
-    for child in el:
-        tag = child.tag
-        if not isinstance(tag, str):
-            parts.append(child.tail or "")
-            continue
-        inline = tag not in BLOCK_TAGS and tag not in _SKIP_TAGS and not _has_block(child)
-        # Inline elements are only dropped for what is never prose (captions, share widgets,
-        # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
-        if skip is not None and (skip(child) if not inline else _inline_junk(child)):
-            parts.append(" ")
-            parts.append(child.tail or "")
-            continue
-        if tag == "br":
-            parts.append("\n")
-        elif tag in BLOCK_TAGS or _has_block(child):
-            flush()
-            if depth < max_depth:
-                _segment(child, skip, out, depth + 1, max_depth, in_link or tag == "a")
-        elif tag in ("img", "hr", "wbr"):
-            parts.append(" ")
-        else:
-            text, linked = _inline_text(child, skip is not None)
-            parts.append(text)
-            links += linked
-        parts.append(child.tail or "")
-    flush()
-
-
-def _weight(el: HtmlElement) -> int:
-    tokens = class_tokens(el)
-    if not tokens:
-        return 0
-    joined = class_joined(el)
-    weight = 0
-    if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
-        weight += 25
-    if tokens & _BOILERPLATE_WORDS or any(p in joined for p in _BOILERPLATE_PARTS):
-        weight -= 25
-    return weight
-
-
 def _link_density(el: HtmlElement) -> float:
     text = len(clean_text(text_content(el)))
     if not text:
@@ -498,13 +120,9 @@ def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
     if el.tag in ("nav", "aside", "footer", "form", "figure", "dialog", "menu", "header"):
         return el.tag != "form" or not _has_prose(el)
-    if class_tokens(el) & _COMMENTS and not class_tokens(el) & _GOOD_WORDS:
+    if class_tokens(el) & COMMENTS and not class_tokens(el) & GOOD_WORDS:
         return True  # reader comments are prose too, but never the article
     return is_boilerplate(el) and not _has_prose(el)
-
-
-_EMBEDS = frozenset(("embed", "embedded", "tweet", "twitter-tweet", "instagram-media"))
-_COMMENTS = frozenset(("comment", "comments", "commentlist", "disqus", "respond", "replies"))
 
 
 def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
@@ -531,24 +149,42 @@ def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
             if node is None or node.tag == "html":
                 break
             if node not in scores:
-                scores[node] = float(_TAG_BONUS.get(node.tag, 0) + _weight(node))
+                scores[node] = float(_TAG_BONUS.get(node.tag, 0) + class_weight(node))
             scores[node] += value / (1, 2, 3)[level]
             node = node.getparent()
     return scores
+
+
+@dataclass(slots=True)
+class Choice:
+    """The article's container, the siblings taken with it, and the page's text blocks."""
+
+    top: HtmlElement
+    chosen: list[HtmlElement]
+    blocks: list[TextBlock]
 
 
 def choose_container(
     body: HtmlElement,
     order: dict[HtmlElement, int] | None = None,
     heading: HtmlElement | None = None,
-) -> tuple[HtmlElement, list[HtmlElement]]:
+) -> Choice:
     """The best-scoring container and the siblings that belong with it, in order."""
     blocks = segment(body, _prune)
+    top, chosen = _choose(body, blocks, order)
+    return Choice(top, chosen, blocks)
+
+
+def _choose(
+    body: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int] | None
+) -> tuple[HtmlElement, list[HtmlElement]]:
     scores = score_containers(blocks)
     if not scores:
         return body, [body]
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:8]
-    finals = {el: s * (1.0 - _link_density(el)) for el, s in ranked}
+    if order is None:
+        order = {el: n for n, el in enumerate(body.iter())}
+    finals = {el: s * (1.0 - _block_link_density(el, blocks, order)) for el, s in ranked}
     top = max(finals, key=lambda e: finals[e])
     top_score = finals[top]
     # Readability: when several strong candidates share an ancestor, the article is higher up.
@@ -565,8 +201,6 @@ def choose_container(
                 top = parent
                 break
             parent = parent.getparent()
-    if order is None:
-        order = {el: n for n, el in enumerate(body.iter())}
     top = _grow(top, blocks, order)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
@@ -595,6 +229,20 @@ def choose_container(
             ):
                 chosen.append(sibling)
     return top, chosen
+
+
+def _block_link_density(
+    el: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int]
+) -> float:
+    """Link text over all text of the blocks inside el (navigation already pruned)."""
+    first = order.get(el, -1)
+    last = order.get(last_descendant(el), first)
+    total = links = 0
+    for block in blocks:
+        if first <= order.get(block.el, -1) <= last:
+            total += len(block.text)
+            links += block.links
+    return links / total if total else 1.0
 
 
 def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int]) -> HtmlElement:
@@ -649,20 +297,53 @@ def _extract_skip(container: HtmlElement) -> Callable[[HtmlElement], bool]:
 def extract_blocks(
     containers: list[HtmlElement], *, exclude: set[str] | None = None
 ) -> list[Block]:
-    """The paragraphs and subheadings of the chosen containers, in order."""
-    exclude = exclude or set()
+    """The paragraphs and subheadings of the given containers (a site rule's), in order."""
+    blocks = [b for c in containers for b in segment(c, _extract_skip(c))]
+    return _to_blocks(blocks, exclude or set())
+
+
+def extract_chosen(
+    choice: Choice, order: dict[HtmlElement, int], *, exclude: set[str] | None = None
+) -> list[Block]:
+    """The body from the chosen containers, reusing the page's segmentation: a block counts
+    when it lies in a chosen container and nothing between it and the container is furniture
+    (the same test as segmenting the containers afresh, without doing it twice)."""
+    spans = [(order.get(c, -1), order.get(last_descendant(c), -1), c) for c in choice.chosen]
+    verdicts: dict[HtmlElement, bool] = {}
+    skip = _extract_skip(choice.top)
+    kept = []
+    for block in choice.blocks:
+        at = order.get(block.el, -1)
+        container = next((c for first, last, c in spans if first <= at <= last), None)
+        if container is None:
+            continue
+        el: HtmlElement | None = block.el
+        dropped = False
+        while el is not None and el is not container:
+            verdict = verdicts.get(el)
+            if verdict is None:
+                verdict = verdicts[el] = skip(el)
+            if verdict:
+                dropped = True
+                break
+            el = el.getparent()
+        if not dropped:
+            kept.append(block)
+    return _to_blocks(kept, exclude or set())
+
+
+def _to_blocks(blocks: list[TextBlock], exclude: set[str]) -> list[Block]:
     out: list[Block] = []
-    for container in containers:
-        for block in segment(container, _extract_skip(container)):
-            text = block.text
-            if not _keep(block, exclude):
-                continue
-            kind = block.kind
-            if kind == BlockKind.PARAGRAPH and _looks_like_heading(block):
-                kind = BlockKind.HEADING
-            if out and out[-1].text == text:
-                continue
-            out.append(Block(text, kind))
+    for block in blocks:
+        text = block.text
+        if not _keep(block, exclude):
+            continue
+        kind = block.kind
+        if kind == BlockKind.PARAGRAPH and _looks_like_heading(block):
+            kind = BlockKind.HEADING
+        if out and out[-1].text == text:
+            continue
+        out.append(Block(text, kind))
     return _trim(out)
 
 
@@ -685,7 +366,7 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
         return False
     if n < 200 and _JUNK_ANYWHERE.search(text):
         return False
-    if n < 160 and _BYLINE_WORD.search(text) and parse_human(text) is not None:
+    if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(text) and parse_human(text):
         return False
     return any(ch.isalnum() for ch in text)
 
@@ -702,6 +383,8 @@ _TIME_ONLY = re.compile(r"^\W*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\.?)?\s*[A-Z]{0,4
 
 def is_dateline(text: str) -> bool:
     """A line that is only a date (and time, zone, "Updated"): page furniture, not prose."""
+    if not _DIGIT.search(text):
+        return False
     if _TIME_ONLY.match(text):
         return True
     if parse_human(text) is None:
@@ -725,6 +408,7 @@ def _looks_like_heading(block: TextBlock) -> bool:
 
 
 def _trim(blocks: list[Block]) -> list[Block]:
-    while blocks and len(blocks[-1].text) < 60 and blocks[-1].kind != BlockKind.PARAGRAPH:
+    # A subheading with nothing after it is the title of a box that was left out ("Related").
+    while blocks and len(blocks[-1].text) < 60 and blocks[-1].kind == BlockKind.HEADING:
         blocks.pop()
     return blocks

@@ -16,6 +16,7 @@ import re
 from cssselect import GenericTranslator
 
 from archive.record import Caption
+from scraper.parse.datetext import parse_human
 from scraper.parse.dom import (
     HtmlElement,
     absolute_url,
@@ -25,24 +26,14 @@ from scraper.parse.dom import (
     last_descendant,
     select,
     text_content,
+    words,
 )
 
 _CREDIT_WORDS = frozenset(
-    [
-        "credit",
-        "credits",
-        "copyright",
-        "photographer",
-        "attribution",
-        "source",
-        "byline",
-        "author",
-        "imagecredit",
-        "photocredit",
-        "courtesy",
-        "origin",
-        "rights",
-    ]
+    words(
+        "credit credits copyright photographer attribution source byline author imagecredit "
+        "photocredit courtesy origin rights"
+    )
 )
 _CREDIT_PARTS = ("credit", "copyright", "photographer", "attribution", "courtesy")
 _CAPTION_PARTS = (
@@ -58,67 +49,20 @@ _CAPTION_PARTS = (
     "legende",
     "didascalia",
 )
+_CAPTION_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CAPTION_PARTS))
+_CREDIT_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CREDIT_PARTS))
 _BAD_CONTEXT = frozenset(
-    [
-        "related",
-        "recommended",
-        "recommendations",
-        "teaser",
-        "teasers",
-        "promo",
-        "promos",
-        "sidebar",
-        "trending",
-        "popular",
-        "more",
-        "recirc",
-        "outbrain",
-        "taboola",
-        "widget",
-        "nav",
-        "menu",
-        "footer",
-        "comments",
-        "comment",
-        "card",
-        "cards",
-        "thumbnail",
-        "thumbnails",
-        "playlist",
-        "video",
-        "player",
-        "carousel-nav",
-        "ad",
-        "ads",
-        "advert",
-        "advertisement",
-    ]
+    words(
+        "related recommended recommendations teaser teasers promo promos sidebar trending popular "
+        "more recirc outbrain taboola widget nav menu footer comments comment card cards "
+        "thumbnail thumbnails playlist video player carousel-nav ad ads advert advertisement"
+    )
 )
 _CONTROL_WORDS = frozenset(
-    [
-        "truncated",
-        "share",
-        "sharing",
-        "social",
-        "permalink",
-        "more",
-        "less",
-        "toggle",
-        "expand",
-        "collapse",
-        "close",
-        "button",
-        "btn",
-        "icon",
-        "hide",
-        "show",
-        "enlarge",
-        "zoom",
-        "count",
-        "counter",
-        "number",
-        "index",
-    ]
+    words(
+        "truncated share sharing social permalink more less toggle expand collapse close button "
+        "btn icon hide show enlarge zoom count counter number index"
+    )
 )
 _PREFIX = re.compile(r"^(?:image|media|photo) caption\s*", re.I)
 _JUNK = re.compile(
@@ -129,11 +73,24 @@ _JUNK = re.compile(
 )
 # Promos and video descriptions dressed as captions.
 _NOT_A_CAPTION = re.compile(r"^(?:video|watch|listen)\s*:|\bsubscribe\b|\bsign up\b", re.I)
-_IMAGE_BOX_WORDS = frozenset(
-    ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
+_BYLINE_START = re.compile(r"(?:by|von|par|por)\s", re.I)
+_DIGITS = re.compile(r"\d")
+_PHOTO_CREDIT_WORDS = frozenset(
+    (
+        "credit",
+        "credits",
+        "copyright",
+        "photographer",
+        "attribution",
+        "courtesy",
+        "imagecredit",
+        "photocredit",
+    )
 )
+_IMAGE_BOX_WORDS = frozenset(words("image img photo picture pic media foto imagen bild figure"))
 # Class words of small print: a short line in small grey type under an image is its caption.
 _SMALL_PRINT = frozenset(("small", "smaller", "muted", "gray", "grey", "italic", "legend", "note"))
+_BOX_TAGS = frozenset(("figure", "figcaption", "img", "cite"))
 _CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
 _CREDIT_START = re.compile(
     r"(?:photos?|images?|pictures?|photograph|fotos?|фото|bild|credit|©|\(c\))\b\s*:?", re.I
@@ -147,6 +104,9 @@ _TRAILING_CREDIT = re.compile(
       | (?i:(?:photo|image|picture|photograph|foto|фото|credit|source|bild)s?(?:\s+credits?)?
             \s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
       | via\s+[A-Z][\w&.\- ]{1,60}
+      | (?:[A-Z][\w'\-]*\.?\s){1,3}[A-Z][\w'\-]*,\s                   # "Michael Conroy, AP"
+        (?:AP|AFP|Reuters|Getty\sImages|EPA(?:-EFE)?|Bloomberg|(?:The\s)?Associated\sPress
+          |USA\sTODAY|Shutterstock|Xinhua|TASS|PA(?:\sWire)?|NASA|dpa|ANSA|Kyodo)
       | (?:[A-Z][\w'\-]*(?:\.[\w'\-]+)*\.?\s(?=[A-Z])){0,3}    # up to three name words
         [A-Z][\w'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}          # Name/Agency[/Agency]
     )\s*\.?\s*$""",
@@ -157,16 +117,37 @@ _TRAILING_CREDIT = re.compile(
 def _is_credit_el(el: HtmlElement) -> bool:
     if el.tag == "cite" or el.get("data-role") in ("copyright", "credit"):
         return True
-    tokens = class_tokens(el)
     joined = class_joined(el)
-    return bool(tokens & _CREDIT_WORDS) or any(p in joined for p in _CREDIT_PARTS)
+    if not joined:
+        return False
+    return bool(class_tokens(el) & _CREDIT_WORDS) or _CREDIT_PARTS_RE.search(joined) is not None
+
+
+def _standalone_credit(el: HtmlElement) -> bool:
+    """A credit-classed element outside any caption that is a photo's credit: it says so
+    ("Photo: X", "© X"), its class names the image ("image-attribution"), or it sits next to
+    the image ("thumbnail-credit" beside the <img>)."""
+    text = text_content(el).strip()
+    if not text or len(text) > 150:
+        return False
+    if _BYLINE_START.match(text) or (_DIGITS.search(text) and parse_human(text)):
+        return False  # "By Jo Roe", "20 Nov 2019 08:00 GMT": a byline or dateline
+    if _CREDIT_START.match(text):
+        return True
+    tokens = class_tokens(el)
+    if not tokens & _PHOTO_CREDIT_WORDS and not (tokens & _IMAGE_BOX_WORDS):
+        return False  # "author", "byline", "source": a writer's credit, not a photo's
+    if tokens & _IMAGE_BOX_WORDS:
+        return True
+    parent = el.getparent()
+    return parent is not None and len(parent) <= 4 and next(parent.iter("img"), None) is not None
 
 
 def _is_caption_el(el: HtmlElement) -> bool:
     if el.tag == "figcaption":
         return True
     joined = class_joined(el)
-    if not joined or not any(p in joined for p in _CAPTION_PARTS):
+    if not joined or _CAPTION_PARTS_RE.search(joined) is None:
         return False
     tokens = class_tokens(el)
     # "withoutCaption", "no-caption", "has-caption" describe a box, they are not the caption.
@@ -370,13 +351,15 @@ def find_captions(
         el = elements[n]
         if n <= skip_until:
             continue
+        if el.tag not in _BOX_TAGS and el.get("class") is None and el.get("id") is None:
+            continue  # nothing marks it as a figure, caption or credit
         box = None
         if el.tag == "figure" or _is_caption_el(el):
             box = el if el.tag == "figure" else _caption_box(el)
             img = None
         elif el.tag == "img":
             box, img = _loose_caption(el), el
-        elif _is_credit_el(el) and _CREDIT_START.match(text_content(el).strip()):
+        elif _is_credit_el(el) and _standalone_credit(el):
             box, img = el, el  # a photo credit standing alone (e.g. under a JS slider)
         if box is not None and box not in claimed:
             boxes.append((box, img))
@@ -390,9 +373,11 @@ def find_captions(
         if img is None:
             caption = caption_of(box, base)
         elif img is box:
-            credit = _text(box)
+            # A credit box may hold the caption too ("Titan in 2004. (NASA/JPL)").
+            text, credit = split_credit(_text(box))
+            text, credit = (text, credit) if credit else ("", text)
             known = {c.credit for c, _ in out}
-            caption = Caption("", credit, _image_url(box, base)) if credit not in known else None
+            caption = Caption(text, credit, _image_url(box, base)) if credit not in known else None
         else:
             caption = _loose_caption_of(box, img, base)
         if caption is None:

@@ -144,6 +144,19 @@ def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, s
 
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
     """(text, codec, source) for page bytes; never raises on bad bytes."""
+    declared = header_charset(content_type)
+    if not body.startswith(tuple(b for b, _ in _BOMS)) and _codec(declared) in (None, "utf-8"):
+        # The common case, decoded once: valid UTF-8 that nothing declares otherwise.
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            head = body[:_SNIFF_BYTES]
+            meta = _META_CHARSET.search(head) or _XML_DECL.search(head)
+            label = meta.group(1).decode("ascii", "replace") if meta else None
+            if _codec(label) in (None, "utf-8"):
+                return text, "utf-8", "http" if declared else ("meta" if label else "default")
     codec, source = sniff_encoding(body, content_type)
     text = body.decode(codec, errors="replace")
     if text.startswith("\ufeff"):

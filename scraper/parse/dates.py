@@ -18,8 +18,18 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from lxml import etree
+
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text, text_content
+from scraper.parse.dom import (
+    HtmlElement,
+    class_tokens,
+    clean_text,
+    last_descendant,
+    select,
+    text_content,
+    words,
+)
 from scraper.parse.structured import Structured, as_text
 
 PUBLISHED_META = (
@@ -64,52 +74,16 @@ MODIFIED_META = (
     "lastmod",
 )
 _DATE_WORDS = frozenset(
-    [
-        "date",
-        "dates",
-        "time",
-        "timestamp",
-        "published",
-        "publish",
-        "pubdate",
-        "posted",
-        "dateline",
-        "datetime",
-        "meta",
-        "byline",
-        "article-date",
-        "entry-date",
-        "post-date",
-        "updated",
-        "info",
-        "fecha",
-        "data",
-        "datum",
-    ]
+    words(
+        "date dates time timestamp published publish pubdate posted dateline datetime meta byline "
+        "article-date entry-date post-date updated info fecha data datum"
+    )
 )
 _NOT_ARTICLE = frozenset(
-    [
-        "related",
-        "recommended",
-        "recommendations",
-        "teaser",
-        "teasers",
-        "sidebar",
-        "comment",
-        "comments",
-        "footer",
-        "promo",
-        "trending",
-        "popular",
-        "most",
-        "nav",
-        "menu",
-        "widget",
-        "outbrain",
-        "taboola",
-        "rail",
-        "more",
-    ]
+    words(
+        "related recommended recommendations teaser teasers sidebar comment comments footer promo "
+        "trending popular most nav menu widget outbrain taboola rail more"
+    )
 )
 _UPDATED = re.compile(r"updated|modified|aktualisiert|mis à jour|actualizado", re.I)
 _URL_DATE = re.compile(
@@ -119,32 +93,14 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
 _DIGIT = re.compile(r"\d")
+# Only elements with a class or id can be date-classed; XPath finds those at C speed.
+_DATE_CLASSED = etree.XPath(".//*[@class or @id]")
+_DATE_TAGS = frozenset(("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"))
 _HEADER_TAGS = frozenset(
-    [
-        "span",
-        "div",
-        "p",
-        "li",
-        "time",
-        "small",
-        "em",
-        "strong",
-        "b",
-        "i",
-        "font",
-        "a",
-        "td",
-        "abbr",
-        "address",
-        "dd",
-        "dt",
-        "h4",
-        "h5",
-        "h6",
-        "dl",
-        "section",
-        "header",
-    ]
+    words(
+        "span div p li time small em strong b i font a td abbr address dd dt h4 h5 h6 dl section "
+        "header"
+    )
 )
 Shown = tuple[PageDate, bool, str, HtmlElement]  # date, says "updated", source, element
 
@@ -235,11 +191,15 @@ def _visible_dates(
             found.append((parsed, bool(_UPDATED.search(context)), source, el))
             if len(found) >= limit:
                 break
-    for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
-        if not class_tokens(el) & _DATE_WORDS:
+    for el in select(root, _DATE_CLASSED):
+        if el.tag not in _DATE_TAGS or not class_tokens(el) & _DATE_WORDS:
             continue
         text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)
+        if parsed is None:
+            # hAtom and friends: <abbr class="published" title="2019-11-19T10:00:00-05:00">
+            machine = el.get("title") or el.get("content") or el.get("data-timestamp") or ""
+            parsed = parse_iso(machine) if machine[:1].isdigit() else None
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
             found.append((parsed, _says_updated(text), "dom", el))
             if len(found) >= 2 * limit:
@@ -273,13 +233,24 @@ def _header_dates(
             break
         if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
             skipped.update(el.iterdescendants())
-        if el in skipped or el in inside_heading or el.tag not in _HEADER_TAGS or _in_teaser(el):
+        if el.tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue
-        text = clean_text(text_content(el)).replace(heading_text, " ")
-        texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
+        # Elements with many descendants are containers: read their own loose text only
+        # (the descendants come next), never the whole subtree's text.
+        size = index.get(last_descendant(el), n) - n
+        raw = text_content(el) if size <= 12 else ""
+        if len(raw) > 400 or size > 12:
+            texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
+        elif _DIGIT.search(raw):
+            text = clean_text(raw).replace(heading_text, " ")
+            texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
+        elif el.tail and _DIGIT.search(el.tail):
+            texts = [clean_text(el.tail)]  # "<dl>…</dl> Posted: 2018-09-28 17:32"
+        else:
+            continue
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)
-            if parsed and _plausible(parsed, now):
+            if parsed and _plausible(parsed, now) and not _in_teaser(el):
                 source = "header-time" if el.tag == "time" else "header"
                 found.append((parsed, _says_updated(candidate), source, el))
                 break
@@ -365,14 +336,18 @@ def find_dates(
         index = {el: n for n, el in enumerate(elements)}
     shown = _header_dates(elements, index, heading, top, month_first, now, year)
     seen = {id(s[3]) for s in shown}
-    shown += [
-        s
-        for s in _visible_dates(scope if scope is not None else root, month_first, now, year)
-        if id(s[3]) not in seen
-    ]
+    # Dates elsewhere on the page only matter when the headline's surroundings show none.
+    found_near = published is not None and any(not s[1] for s in shown)
+    everywhere = (
+        []
+        if found_near
+        else [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
+    )
+    # Those inside the article's own area before those elsewhere on the page.
     if scope is not None:
-        seen = {id(s[3]) for s in shown}
-        shown += [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
+        inside = {id(el) for el in scope.iter()}
+        everywhere.sort(key=lambda s: id(s[3]) not in inside)
+    shown += everywhere
     if published is not None and published.value.offset == 0:
         # UTC metadata hides the local day; a local (zone-less) machine date shows it. (Not the
         # URL: its date is often the editor's day, not the one shown.)

@@ -137,7 +137,8 @@ def _assemble(
     body_root = root.find("body")
     if body_root is None:
         body_root = root
-    top, chosen = body_mod.choose_container(body_root, page.order(), heading)
+    choice = body_mod.choose_container(body_root, page.order(), heading)
+    top, chosen = choice.top, choice.chosen
     if heading is None and headline:
         shown = headline_mod.display_heading(top, headline)
         if shown is not None:
@@ -154,7 +155,7 @@ def _assemble(
     exclude = {body_mod.word_key(c.text) for c in captions} | {
         body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
     }
-    blocks = body_mod.extract_blocks(chosen, exclude=exclude)
+    blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
     body_src = "dom"
     structured_body = _jsonld_body(st)
     if _words(structured_body) > max(80, 1.3 * _words(blocks)):
@@ -204,7 +205,7 @@ def _assemble(
     if modified:
         prov["modified"] = modified.source
     names, author_src = authors_mod.find_authors(root, st, date_scope, _outlets(st, site, url))
-    subheadline = headline_mod.find_standfirst(heading)
+    subheadline = headline_mod.find_standfirst(heading, page.elements(), page.order())
     if rules is not None:
         pub_iso, _ = _rule_date(root, rules.published, url, pub_iso, prov, "published")
         mod_iso, _ = _rule_date(root, rules.modified, url, mod_iso, prov, "modified")

@@ -21,21 +21,23 @@ from scraper.parse.structured import Structured, as_text
 
 _WORD = re.compile(r"\w+")
 _SEPARATORS = re.compile("\\s+(?:[|\\-\u2013\u2014/>\u00bb\u00b7:]|::)\\s+")
-_STANDFIRST = (
-    "standfirst",
-    "dek",
-    "deck",
-    "subtitle",
-    "subheadline",
-    "sub-headline",
-    "subhead",
-    "summary",
-    "lede",
-    "lead",
-    "excerpt",
-    "intro",
-    "strapline",
-    "teaser",
+_STANDFIRST_SET = frozenset(
+    (
+        "standfirst",
+        "dek",
+        "deck",
+        "subtitle",
+        "subheadline",
+        "sub-headline",
+        "subhead",
+        "summary",
+        "lede",
+        "lead",
+        "excerpt",
+        "intro",
+        "strapline",
+        "teaser",
+    )
 )
 
 
@@ -198,22 +200,25 @@ def _plausible_heading(el: HtmlElement) -> bool:
     return not any(a.tag in ("nav", "footer", "aside") for a in el.iterancestors())
 
 
-def find_standfirst(heading: HtmlElement | None) -> str | None:
-    """The standfirst shown right after the headline, by class words."""
-    if heading is None:
+def find_standfirst(
+    heading: HtmlElement | None,
+    elements: list[HtmlElement],
+    order: dict[HtmlElement, int],
+    window: int = 60,
+) -> str | None:
+    """The standfirst shown next to the headline (just after it, or just above), by class."""
+    at = order.get(heading) if heading is not None else None
+    if at is None:
         return None
-    container = heading.getparent()
-    for _ in range(3):
-        if container is None:
-            return None
-        for el in container.iter("p", "div", "h2", "span"):
-            tokens = class_tokens(el)
-            joined = class_joined(el)
-            if any(t in _STANDFIRST for t in tokens) or any(
-                f"-{s}" in f"-{joined}" for s in ("standfirst", "dek", "subtitle", "subheadline")
-            ):
-                text = clean_text(text_content(el))
-                if 20 <= len(text) <= 600:
-                    return text
-        container = container.getparent()
+    for el in elements[max(0, at - 10) : at + window]:
+        if el.tag not in ("p", "div", "h2", "span") or el.get("class") is None:
+            continue
+        tokens = class_tokens(el)
+        joined = class_joined(el)
+        if tokens & _STANDFIRST_SET or any(
+            f"-{s}" in f"-{joined}" for s in ("standfirst", "dek", "subtitle", "subheadline")
+        ):
+            text = clean_text(text_content(el))
+            if 20 <= len(text) <= 600:
+                return text
     return None

@@ -1,0 +1,167 @@
+"""What is not article prose, told by tag and class/id words: share bars, related links,
+newsletter boxes, comments, captions, bylines, adverts ("c-share-bar", "related-stories",
+"newsletter-signup"); and what is ("article-body", "entry-content"). Used to prune the tree
+before scoring, to weight candidate containers and to leave furniture out of the body.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scraper.parse.dom import HtmlElement, class_joined, class_tokens, words
+
+_BOILERPLATE_WORDS = frozenset(
+    words(
+        "comment comments commentlist disqus share shares sharing sharebar social socials related "
+        "relatedposts newsletter newsletters subscribe subscription signup promo promos advert "
+        "advertisement advertising ad ads adunit dfp sponsor sponsored outbrain taboola "
+        "recommended recommendations recirc popular trending sidebar widget widgets footer "
+        "breadcrumb breadcrumbs byline bylines caption captions credit credits tags tag topics "
+        "nav navigation navbar menu toolbar pagination pager teaser teasers banner cookie cookies "
+        "modal popup overlay masthead printfriendly jump skip disclaimer copyright author-bio "
+        "authorbox bio readmore moreon follow donate paywall login signin rating ratings print "
+        "email sronly dateline timestamp meta postmeta metadata player playlist thumbnails "
+        "keywords also"
+    )
+)
+
+
+_BOILERPLATE_PARTS = (
+    "share",
+    "social",
+    "related",
+    "comment",
+    "newsletter",
+    "outbrain",
+    "taboola",
+    "promo",
+    "advert",
+    "subscri",
+    "recirc",
+    "byline",
+    "caption",
+    "sidebar",
+    "breadcrumb",
+    "sponsor",
+    "recommend",
+    "signup",
+    "trending",
+)
+
+
+_BOILERPLATE_PARTS_RE = re.compile("|".join(re.escape(p) for p in _BOILERPLATE_PARTS))
+
+
+GOOD_WORDS = frozenset(
+    words(
+        "article articles body content contents entry main post story text prose richtext "
+        "articlebody article-body story-body blog column"
+    )
+)
+
+
+_GOOD_PARTS = (
+    "articlebody",
+    "storybody",
+    "article-body",
+    "story-body",
+    "postbody",
+    "entry-content",
+    "post-content",
+    "article-content",
+    "articletext",
+    "story-text",
+)
+
+
+_GOOD_PARTS_RE = re.compile("|".join(re.escape(p) for p in _GOOD_PARTS))
+
+
+SKIP_TAGS = frozenset(
+    (
+        "nav",
+        "aside",
+        "footer",
+        "figure",
+        "figcaption",
+        "form",
+        "h1",
+        "dialog",
+        "menu",
+        "picture",
+        "audio",
+        "video",
+        "map",
+        "label",
+        "caption",
+    )
+)
+
+
+def is_boilerplate(el: HtmlElement) -> bool:
+    """True when tag or class/id words say the element is not article prose."""
+    if el.tag in SKIP_TAGS:
+        return True
+    role = el.get("role")
+    if role in ("navigation", "complementary", "contentinfo", "banner", "dialog", "menu"):
+        return True
+    tokens = class_tokens(el)
+    if not tokens:
+        return False
+    if tokens & EMBEDS and (
+        el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None
+    ):
+        return False  # a post the writer embedded (a tweet) is quoted content, not a widget
+    joined = class_joined(el)
+    if tokens & GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
+        # "article-sharebar" is still a share bar; "article-content" is content.
+        return bool(
+            tokens
+            & {
+                "share",
+                "sharing",
+                "social",
+                "related",
+                "comments",
+                "newsletter",
+                "byline",
+                "caption",
+                "promo",
+                "tags",
+                "meta",
+            }
+        )
+    return bool(tokens & _BOILERPLATE_WORDS) or _BOILERPLATE_PARTS_RE.search(joined) is not None
+
+
+INLINE_JUNK = frozenset(
+    words(
+        "caption credit credits share sharing social byline sronly tooltip popup hover rollover "
+        "ad ads advert advertisement"
+    )
+)
+
+
+def inline_junk(el: HtmlElement) -> bool:
+    # A wrapper whose own child is the link ("rollover-people" around a name) is the text;
+    # the card nested beside that link is the junk.
+    return bool(class_tokens(el) & INLINE_JUNK) and not any(c.tag == "a" for c in el)
+
+
+def class_weight(el: HtmlElement) -> int:
+    tokens = class_tokens(el)
+    if not tokens:
+        return 0
+    joined = class_joined(el)
+    weight = 0
+    if tokens & GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
+        weight += 25
+    if tokens & _BOILERPLATE_WORDS or _BOILERPLATE_PARTS_RE.search(joined) is not None:
+        weight -= 25
+    return weight
+
+
+EMBEDS = frozenset(("embed", "embedded", "tweet", "twitter-tweet", "instagram-media"))
+
+
+COMMENTS = frozenset(("comment", "comments", "commentlist", "disqus", "respond", "replies"))

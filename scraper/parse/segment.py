@@ -1,0 +1,163 @@
+"""Page text as blocks: the inline content of each block-level element, split at nested blocks
+and at double line breaks, with how much of it is link text. Inline elements keep their text
+(a link classed "tag" inside a sentence is the sentence) except hover cards and credits nested
+in them; skipped subtrees (what the caller calls furniture) give no blocks at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from archive.record import BlockKind
+from scraper.parse.boilerplate import SKIP_TAGS, inline_junk
+from scraper.parse.dom import BLOCK_TAGS, HEADING_TAGS, HtmlElement, clean_text, text_content
+
+_BR_SPLIT = re.compile(r"\n[ \t\r\f\v\u00a0]*\n")
+
+
+@dataclass(slots=True)
+class TextBlock:
+    """The inline text of one block-level element (or one <br><br>-separated part of it)."""
+
+    el: HtmlElement
+    text: str
+    links: int  # characters of link text
+    kind: BlockKind
+
+    @property
+    def link_density(self) -> float:
+        return self.links / max(1, len(self.text))
+
+
+def _inline_text(el: HtmlElement, drop_junk: bool) -> tuple[str, int]:
+    """(text, characters of link text) of an inline element, without the hover cards and
+    credits nested in it when drop_junk is set."""
+    has_break = next(el.iter("br"), None) is not None
+    if not has_break and (
+        not drop_junk or not any(inline_junk(d) for d in el.iterdescendants() if d.get("class"))
+    ):
+        text = text_content(el)
+        if el.tag == "a":
+            return text, len(clean_text(text))
+        return text, sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+    parts: list[str] = []
+    linked = 0
+
+    def walk(node: HtmlElement, in_link: bool) -> None:
+        nonlocal linked
+        in_link = in_link or node.tag == "a"
+        parts.append(node.text or "")
+        if in_link:
+            linked += len(clean_text(node.text))
+        for child in node:
+            if child.tag == "br":
+                parts.append("\n")  # <br><br> inside <font> still separates paragraphs
+            elif isinstance(child.tag, str) and not (drop_junk and inline_junk(child)):
+                walk(child, in_link)
+            parts.append(child.tail or "")
+            if in_link:
+                linked += len(clean_text(child.tail))
+
+    walk(el, False)
+    return "".join(parts), linked
+
+
+def _kind(el: HtmlElement) -> BlockKind:
+    tag = el.tag
+    if tag in HEADING_TAGS:
+        return BlockKind.HEADING
+    if tag == "li":
+        return BlockKind.LIST_ITEM
+    if tag == "blockquote":
+        return BlockKind.QUOTE
+    return BlockKind.PARAGRAPH
+
+
+def _has_block(el: HtmlElement) -> bool:
+    found = el.iter(*BLOCK_TAGS)
+    first = next(found, None)
+    if first is el:
+        first = next(found, None)
+    return first is not None
+
+
+def segment(
+    root: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None, max_depth: int = 300
+) -> list[TextBlock]:
+    """Text blocks under root, in document order; subtrees where skip(el) is true are left out."""
+    out: list[TextBlock] = []
+    _segment(root, skip, out, 0, max_depth, False, _holding_blocks(root))
+    return out
+
+
+def _holding_blocks(root: HtmlElement) -> set[HtmlElement]:
+    """Every element under root with a block-level element inside it: one pass up from each
+    block, stopping where an earlier pass already went."""
+    holding: set[HtmlElement] = set()
+    for block in root.iter(*BLOCK_TAGS):
+        parent = block.getparent()
+        while parent is not None and parent not in holding:
+            holding.add(parent)
+            if parent is root:
+                break
+            parent = parent.getparent()
+    return holding
+
+
+def _segment(
+    el: HtmlElement,
+    skip: Callable[[HtmlElement], bool] | None,
+    out: list[TextBlock],
+    depth: int,
+    max_depth: int,
+    in_link: bool,
+    holding: set[HtmlElement],
+) -> None:
+    parts: list[str] = [el.text or ""]
+    links = 0
+
+    def flush() -> None:
+        nonlocal parts, links
+        raw = "".join(parts)
+        parts = []
+        if not raw or raw.isspace():
+            links = 0
+            return
+        pieces = [clean_text(p) for p in _BR_SPLIT.split(raw)] if "\n" in raw else [clean_text(raw)]
+        pieces = [p for p in pieces if p]
+        total = sum(len(p) for p in pieces) or 1
+        for piece in pieces:
+            # Inside a link (a whole teaser card wrapped in <a>), all of it is link text.
+            share = len(piece) if in_link else links * len(piece) // total
+            out.append(TextBlock(el, piece, share, _kind(el)))
+        links = 0
+
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str):
+            parts.append(child.tail or "")
+            continue
+        nested = child in holding
+        inline = tag not in BLOCK_TAGS and tag not in SKIP_TAGS and not nested
+        # Inline elements are only dropped for what is never prose (captions, share widgets,
+        # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
+        if skip is not None and (skip(child) if not inline else inline_junk(child)):
+            parts.append(" ")
+            parts.append(child.tail or "")
+            continue
+        if tag == "br":
+            parts.append("\n")
+        elif tag in BLOCK_TAGS or nested:
+            flush()
+            if depth < max_depth:
+                _segment(child, skip, out, depth + 1, max_depth, in_link or tag == "a", holding)
+        elif tag in ("img", "hr", "wbr"):
+            parts.append(" ")
+        else:
+            text, linked = _inline_text(child, skip is not None)
+            parts.append(text)
+            links += linked
+        parts.append(child.tail or "")
+    flush()
