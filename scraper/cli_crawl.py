@@ -131,8 +131,12 @@ def _run_crawl(
 
 
 @click.command("crawl")
-@click.argument("sources", nargs=-1)
-@click.option("--max-pages", type=click.IntRange(min=1), help="Pages per source this run.")
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    help="Pages per source this run (instead of its max_pages).",
+)
 @click.option("--dry-run", is_flag=True, help="Read feeds/sitemaps/sections only; list articles.")
 @click.pass_context
 def crawl_cmd(
