@@ -326,3 +326,13 @@ def test_robots_sitemaps_come_from_the_fetcher_when_it_offers_them(tmp_path: Pat
     assert "/robots.txt" not in fetcher.requests
     assert "/sitemap_index.xml" in fetcher.requests
     assert len(archive.records) == 20
+
+
+def test_a_small_budget_goes_to_articles_before_navigation_pages(tmp_path: Path) -> None:
+    site = NewsSite.with_articles(60)
+    _, fetcher, archive = _run(tmp_path, site, _source(max_depth=3), max_pages=40)
+    navigation = [
+        p for p in fetcher.requests if "page=" in p or p.startswith(("/calendar", "/tag"))
+    ]
+    assert navigation == []
+    assert len(archive.records) == 40 - 8  # the budget less 6 start points and 2 sitemaps
