@@ -17,7 +17,6 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -25,8 +24,6 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 from scraper.config import Config, FetchConfig, PolitenessConfig, Source
 
@@ -385,13 +382,6 @@ class SiteServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def news_site() -> Iterator[NewsSite]:
-    """A 60-article site with a 10 ms Crawl-delay, served for one test."""
-    with SiteServer(NewsSite.with_articles(60)) as site:
-        yield site
 
 
 def site_source(base: str, **overrides: object) -> Source:
