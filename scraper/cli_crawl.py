@@ -104,8 +104,8 @@ class _Table:
 
 
 def _plain_progress(report: SourceReport, url: str, event: str) -> None:
-    stamp = datetime.now(UTC).strftime("%H:%M:%S")
-    click.echo(f"{stamp} {report.name} {event} {url}", err=True)
+    # not a terminal (cron, systemd): one log line per page, shown with -v
+    log.info("%s %s %s", report.name, event, url)
 
 
 def _run_crawl(

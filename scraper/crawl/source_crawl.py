@@ -42,6 +42,7 @@ from scraper.errors import (
     HostParked,
     NotAnArticle,
     ParseError,
+    RobotsUnavailable,
     TransientFetchError,
 )
 
@@ -98,6 +99,8 @@ def failure_reason(exc: Exception) -> str:
         return f"HTTP {exc.status}"
     if isinstance(exc, DisallowedByRobots):
         return "robots"
+    if isinstance(exc, RobotsUnavailable):
+        return "robots.txt unavailable"
     if isinstance(exc, NotAnArticle):
         return "not an article"
     if isinstance(exc, ParseError):
@@ -252,7 +255,7 @@ class SourceCrawl:
 
     def _fetch_failed(self, item: Item, exc: FetchError) -> None:
         reason = failure_reason(exc)
-        transient = isinstance(exc, TransientFetchError | HostParked)
+        transient = isinstance(exc, TransientFetchError | HostParked | RobotsUnavailable)
         if isinstance(exc, DisallowedByRobots):
             self.report.skipped_robots += 1
         else:
