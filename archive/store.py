@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive.atomic import make_dirs
 from archive.blobs import BlobStore, FolderBlobStore
-from archive.catalog import ArticleRow, FetchRow, SqliteCatalog, VersionRow
+from archive.catalog import ArticleRow, Catalog, FetchRow, SqliteCatalog, VersionRow
 from archive.dedup import Decision, PageKeys, decide, page_keys
 from archive.errors import ArchiveError, StorageError
 from archive.fingerprint import body_digest, simhash
@@ -88,7 +88,7 @@ class Archive:
         self,
         root: Path,
         blobs: BlobStore,
-        catalog: SqliteCatalog,
+        catalog: Catalog,
         *,
         now: Callable[[], datetime] = utcnow,
         near_threshold: int = NEAR_THRESHOLD,
@@ -102,6 +102,7 @@ class Archive:
         self.near_threshold = near_threshold
         self.durable = durable
         self.validator = RecordValidator()
+        self.run_id: int | None = None  # the crawl run fetches are tagged with, if any
 
     @classmethod
     def open(
@@ -248,6 +249,18 @@ class Archive:
                 found.append(article)
         return found
 
+    def start_run(self, kind: str, source: str | None = None) -> int:
+        """Open a crawl run; fetches stored until `finish_run` are tagged with its id."""
+        self.run_id = self.catalog.start_run(kind, source, iso_utc(self.now()))
+        return self.run_id
+
+    def finish_run(self, run_id: int, counts: dict[str, int]) -> None:
+        import json
+
+        self.catalog.finish_run(run_id, iso_utc(self.now()), json.dumps(counts, sort_keys=True))
+        if self.run_id == run_id:
+            self.run_id = None
+
     def near_duplicates(self) -> list[tuple[str, str, int]]:
         """Pairs of different articles whose bodies are within the SimHash threshold."""
         return self.catalog.near_duplicates()
@@ -387,6 +400,7 @@ class Archive:
             source=source,
             article_id=article_id,
             outcome=outcome.value if outcome else None,
+            run_id=self.run_id,
         )
 
     def _apply(
