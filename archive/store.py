@@ -25,7 +25,7 @@ from archive.atomic import make_dirs
 from archive.blobs import BlobStore, FolderBlobStore
 from archive.catalog import ArticleRow, Catalog, FetchRow, SqliteCatalog, VersionRow
 from archive.dedup import Decision, PageKeys, decide, page_keys
-from archive.errors import ArchiveError, StorageError
+from archive.errors import ArchiveError, SchemaError, StorageError
 from archive.fingerprint import body_digest, simhash
 from archive.layout import Layout, check_id, check_source
 from archive.record import (
@@ -155,6 +155,7 @@ class Archive:
         if not 200 <= page.status < 300:
             raise ArchiveError(f"{page.final_url}: only 2xx responses are stored as articles")
         keys = page_keys(page, content)
+        self._check_content(page, content, source, keys)
         prints = Fingerprints.of(content)
         with self.catalog.writing():
             raw_new = self._put_blob(page, source)
@@ -162,6 +163,17 @@ class Archive:
                 self.catalog, keys, prints, content, self.near_threshold, iso_utc(page.fetched_at)
             )
             return self._apply(page, content, source, keys, prints, decision, raw_new)
+
+    def _check_content(self, page: RawPage, content: Content, source: str, keys: PageKeys) -> None:
+        """Refuse content no record could hold, before anything is written; the raw page is
+        still kept (put_raw) so a rebuild with a fixed parser can file it."""
+        probe = Article.build(
+            page, content, id="0" * 16, version=1, source=source, canonical_url=keys.canonical_url
+        )
+        problems = self.validator.problems(probe.to_json())
+        if problems:
+            self.put_raw(page, source=source)
+            raise SchemaError(f"{page.final_url}: parsed content fails the schema: {problems[0]}")
 
     def store_unchanged(self, page_304: RawPage, *, source: str) -> Stored:
         """Record a 304 Not Modified: the fetch is logged, nothing else changes."""
@@ -312,10 +324,11 @@ class Archive:
 
         return import_warc(self, paths, parse, source=source)
 
-    def write_record(self, article: Article) -> Path:
+    def write_record(self, article: Article, *, check: bool = True) -> Path:
         """Validate and atomically write one version file; the path it went to."""
         doc = article.to_json()
-        self.validator.check(doc)
+        if check:
+            self.validator.check(doc)
         path = self.layout.version(article.source, article.id, article.version)
         self.blobs_rewrite(path, dumps(doc).encode("utf-8"))
         return path
@@ -433,7 +446,7 @@ class Archive:
                 canonical_url=keys.canonical_url,
                 urls=current.urls if current else (),
             )
-            self.write_record(article)
+            self.write_record(article, check=False)  # its content passed _check_content
         elif outcome is Outcome.UNCHANGED and current is not None:
             article_id = current.id
             seen_urls = tuple(dict.fromkeys((*current.urls, *keys.urls)))
@@ -441,7 +454,7 @@ class Archive:
             if seen_urls != current.urls:
                 # every URL an article was seen at is kept on its record
                 article = replace(current, urls=seen_urls)
-                self.write_record(article)
+                self.write_record(article, check=False)  # only http(s) URLs were added
         else:
             article_id = decision.article_id
             article = current

@@ -216,3 +216,16 @@ def test_crawl_runs_tag_their_fetches(archive: Archive) -> None:
     )[0]
     assert (kind, counts) == ("crawl", '{"new": 1}')
     assert finished is not None
+
+
+def test_content_that_fails_the_schema_is_refused_but_the_raw_page_kept(archive: Archive) -> None:
+    from archive.errors import SchemaError
+    from archive.record import Content
+
+    page = make_page("https://news.example/empty", b"<html>odd</html>")
+    bad = Content(headline="", body=(), published="last tuesday")
+    with pytest.raises(SchemaError, match="headline"):
+        archive.store(page, bad, source="ex")
+    assert archive.blobs.has(page.sha256)
+    assert archive.find("https://news.example/empty") is None
+    assert archive.verify().ok
