@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -180,7 +181,9 @@ def codec_table(folder: Path) -> None:
     pages = [p.read_bytes() for p in sorted(folder.glob("*/page.html"))]
     raw = sum(map(len, pages))
     print(f"\n| codec on {len(pages)} corpus pages | bytes / raw | compress MB/s |\n|---|---|---|")
-    codecs = [(f"zstd -{lvl}", zstandard.ZstdCompressor(level=lvl).compress) for lvl in (3, 6, 9)]
+    codecs: list[tuple[str, Callable[[bytes], bytes]]] = [
+        (f"zstd -{lvl}", zstandard.ZstdCompressor(level=lvl).compress) for lvl in (3, 6, 9)
+    ]
     codecs.append(("gzip -6", lambda b: gzip.compress(b, compresslevel=6, mtime=0)))
     for name, compress in codecs:
         t = time.perf_counter()
