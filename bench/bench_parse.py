@@ -1,7 +1,8 @@
 """Benchmark the article parser against trafilatura and readability-lxml on the shared corpus.
 
 All three extractors run in this one process, pinned to one CPU core, over the same pages
-(read into memory first), each timed around its extraction call only; their predictions are
+(read into memory first), each timed around its extraction call only (CPU time of this
+process, so other load on the machine does not skew the ratios); their predictions are
 scored with the corpus's own score.py. The peers are benchmark-only dependencies: they live in
 a separate virtualenv (default bench/.venv-peers, created and filled when --install is given)
 whose site-packages is appended to sys.path, so morgue's own environment is never changed.
@@ -69,41 +70,56 @@ def morgue_extractor() -> Extractor:
 
 
 def trafilatura_extractor() -> Extractor:
-    import trafilatura
+    import trafilatura  # type: ignore[import-not-found]
 
     def extract(html: bytes, url: str | None) -> dict[str, Any]:
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
         if doc is None:
             return {}
         data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-        return {"headline": data.get("title"), "published": data.get("date"),
-                "body": data.get("text"), "captions": None}
+        return {
+            "headline": data.get("title"),
+            "published": data.get("date"),
+            "body": data.get("text"),
+            "captions": None,
+        }
 
     return extract
 
 
 def readability_extractor() -> Extractor:
     from lxml import html as lxml_html
-    from readability import Document
+    from readability import Document  # type: ignore[import-not-found]
 
     blocks = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "td")
+
+    def text(el: Any) -> str:
+        return " ".join("".join(str(t) for t in el.itertext()).split())
 
     def extract(html: bytes, url: str | None) -> dict[str, Any]:
         doc = Document(html, url=url)
         summary = lxml_html.fromstring(doc.summary(html_partial=True))
-        paragraphs = [" ".join(el.text_content().split()) for el in summary.iter(*blocks)
-                      if not any(a.tag in blocks for a in el.iterancestors())]
+        paragraphs = [
+            text(el)
+            for el in summary.iter(*blocks)
+            if not any(a.tag in blocks for a in el.iterancestors())
+        ]
         if not paragraphs:
-            paragraphs = [" ".join(summary.text_content().split())]
-        captions = [" ".join(c.text_content().split()) for c in summary.iter("figcaption")]
-        return {"headline": doc.short_title(), "published": None,
-                "body": "\n\n".join(p for p in paragraphs if p), "captions": captions}
+            paragraphs = [text(summary)]
+        captions = [text(c) for c in summary.iter("figcaption")]
+        return {
+            "headline": doc.short_title(),
+            "published": None,
+            "body": "\n\n".join(p for p in paragraphs if p),
+            "captions": captions,
+        }
 
     return extract
 
 
-def run(name: str, extract: Extractor, pages: list[tuple[str, bytes, str | None]],
-        repeat: int) -> tuple[dict[str, dict[str, Any]], float]:
+def run(
+    name: str, extract: Extractor, pages: list[tuple[str, bytes, str | None]], repeat: int
+) -> tuple[dict[str, dict[str, Any]], float]:
     """Predictions per page id, and the best pages/s over `repeat` timed passes."""
     for _, html, url in pages[:5]:  # warm-up: imports, regex compilation, caches
         _safe(extract, html, url)
@@ -112,9 +128,9 @@ def run(name: str, extract: Extractor, pages: list[tuple[str, bytes, str | None]
     for _ in range(repeat):
         elapsed = 0.0
         for pid, html, url in pages:
-            start = time.perf_counter()
+            start = time.process_time()
             out = _safe(extract, html, url)
-            elapsed += time.perf_counter() - start
+            elapsed += time.process_time() - start
             preds[pid] = out
         best = max(best, len(pages) / elapsed if elapsed else 0.0)
     print(f"  {name}: {best:.1f} pages/s", file=sys.stderr)
@@ -132,27 +148,53 @@ def _fmt(value: float | None) -> str:
     return "   -" if value is None else f"{value:.3f}"
 
 
+COLUMNS = (
+    "extractor",
+    "body P",
+    "body R",
+    "body F1",
+    "head exact",
+    "head contain",
+    "pub acc",
+    "invented",
+    "capt P",
+    "capt R",
+    "capt F1",
+    "pages/s",
+    "x trafilatura",
+)
+
+
 def table(rows: list[tuple[str, dict[str, Any], float]], base: float) -> str:
-    head = (f"| {'extractor':<17}| body P | body R | body F1 | head exact | head contain "
-            f"| pub acc | invented | capt P | capt R | capt F1 | pages/s | x trafilatura |")
-    lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
+    """A Markdown table, one row per extractor."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for name, agg, speed in rows:
-        body, hl = agg.get("body", {}), agg.get("headline", {})
-        pub, inv = agg.get("published", {}), agg.get("published_invented", {})
-        cap = agg.get("captions", {})
-        lines.append(
-            f"| {name:<17}| {_fmt(body.get('tok', {}).get('p'))}  | {_fmt(body.get('tok', {}).get('r'))}  "
-            f"| {_fmt(body.get('tok', {}).get('f1'))}   | {_fmt(hl.get('exact'))}      "
-            f"| {_fmt(hl.get('contain'))}        | {_fmt(pub.get('acc'))}   | {_fmt(inv.get('rate'))}    "
-            f"| {_fmt(cap.get('p'))}  | {_fmt(cap.get('r'))}  | {_fmt(cap.get('f1'))}   "
-            f"| {speed:7.1f} | {speed / base if base else 0:13.2f} |"
-        )
+        tok = agg.get("body", {}).get("tok", {})
+        hl, pub = agg.get("headline", {}), agg.get("published", {})
+        inv, cap = agg.get("published_invented", {}), agg.get("captions", {})
+        cells = [
+            name,
+            _fmt(tok.get("p")),
+            _fmt(tok.get("r")),
+            _fmt(tok.get("f1")),
+            _fmt(hl.get("exact")),
+            _fmt(hl.get("contain")),
+            _fmt(pub.get("acc")),
+            _fmt(inv.get("rate")),
+            _fmt(cap.get("p")),
+            _fmt(cap.get("r")),
+            _fmt(cap.get("f1")),
+            f"{speed:.1f}",
+            f"{speed / base if base else 0:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="peers' virtualenv")
     ap.add_argument("--install", action="store_true", help="create/fill the peers' virtualenv")
@@ -172,8 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     pages = [(pid, Path(t["html_path"]).read_bytes(), t.get("url")) for pid, t in truth.items()]
     print(f"{len(pages)} pages from {args.corpus}, one core, one process", file=sys.stderr)
 
-    extractors = [("morgue", morgue_extractor()), ("trafilatura", trafilatura_extractor()),
-                  ("readability-lxml", readability_extractor())]
+    extractors = [
+        ("morgue", morgue_extractor()),
+        ("trafilatura", trafilatura_extractor()),
+        ("readability-lxml", readability_extractor()),
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, extract in extractors:

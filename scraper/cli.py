@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import click
 
 from archive.errors import ArchiveError
-from archive.record import Article, Content, RawPage, Stored
+from archive.record import Article, RawPage, Stored
 from archive.urls import url_key
 from scraper import __version__
 from scraper.cli_support import AppContext
@@ -33,7 +33,10 @@ EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    # default WARNING: a crawl's own report is the output; -v shows progress, -vv everything
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -142,7 +145,7 @@ def _page_from_file(path: Path, url: str | None) -> RawPage:
     )
 
 
-def _offline_record(app: AppContext, page: RawPage) -> tuple[Article, Content]:
+def _offline_record(app: AppContext, page: RawPage) -> Article:
     from scraper.parse import parse_page
 
     source, rules = source_for(app.config, page.final_url)
@@ -156,17 +159,7 @@ def _offline_record(app: AppContext, page: RawPage) -> tuple[Article, Content]:
         source=source,
         canonical_url=canonical,
     )
-    return article, content
-
-
-def _score_fields(content: Content) -> dict[str, Any]:
-    """The keys ../shared/corpus/score.py reads, beside the full record."""
-    return {
-        "headline": content.headline,
-        "published": content.published,
-        "body": content.text,
-        "captions": [c.text if c.text else (c.credit or "") for c in content.captions],
-    }
+    return article
 
 
 def _batch_requests(stream: TextIO) -> Iterator[dict[str, Any]]:
@@ -201,7 +194,7 @@ def parse_cmd(app: AppContext, files: tuple[Path, ...], url: str | None, batch: 
     failed = 0
     for path in files:
         try:
-            article, _ = _offline_record(app, _page_from_file(path, url))
+            article = _offline_record(app, _page_from_file(path, url))
         except (ScraperError, OSError) as exc:
             failed += 1
             click.echo(f"failed    {path}: {_reason(exc)}", err=True)
@@ -216,8 +209,10 @@ def _parse_batch(app: AppContext, stream: TextIO) -> None:
         answer: dict[str, Any] = {"id": request.get("id")}
         try:
             page = _page_from_file(Path(request["html_path"]), request.get("url"))
-            article, content = _offline_record(app, page)
-            answer.update(_score_fields(content), record=article.to_json())
+            article = _offline_record(app, page)
+            # the record itself, its own id kept as article_id: the scorer reads its body
+            # blocks and caption objects as they are
+            answer = {**article.to_json(), "article_id": article.id, "id": request.get("id")}
         except (ScraperError, OSError, KeyError) as exc:
             answer["error"] = _reason(exc)
         click.echo(json.dumps(answer, ensure_ascii=False))
@@ -257,6 +252,25 @@ def show_cmd(app: AppContext, ref: str, fmt: str, version: int | None) -> None:
         click.echo(render_html(article), nl=False)
     else:
         click.echo(render_text(article), nl=False)
+
+
+def _register() -> None:
+    from scraper.cli_archive import export_cmd, import_cmd, rebuild_cmd, stats_cmd, verify_cmd
+    from scraper.cli_crawl import crawl_cmd, schedule_cmd
+
+    for command in (
+        crawl_cmd,
+        schedule_cmd,
+        rebuild_cmd,
+        verify_cmd,
+        export_cmd,
+        import_cmd,
+        stats_cmd,
+    ):
+        cli.add_command(command)
+
+
+_register()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

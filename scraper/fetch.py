@@ -128,7 +128,6 @@ class AsyncFetcher:
         self._global = asyncio.Semaphore(politeness.concurrency)
         self._hosts: dict[str, HostPace] = {}
         self._pools: dict[str, httpcore.AsyncConnectionPool] = {}
-        self._pool_used: dict[str, float] = {}
         self._robots: dict[str, RobotsRules] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._requests = 0
@@ -318,6 +317,7 @@ class AsyncFetcher:
         )
         status: int | None = None
         latency: float | None = None
+        host.active += 1
         try:
             async with self._global:
                 started = self._clock()
@@ -342,6 +342,7 @@ class AsyncFetcher:
         except (httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
             raise FetchError(str(url), f"HTTP protocol error ({exc})") from None
         finally:
+            host.active -= 1
             host.finished(status=status, latency=latency)
             self._requests += 1
             if self._requests % SWEEP_EVERY == 0:
@@ -353,7 +354,6 @@ class AsyncFetcher:
         return headers
 
     def _pool(self, host: HostPace) -> httpcore.AsyncConnectionPool:
-        self._pool_used[host.host] = self._clock()
         pool = self._pools.get(host.host)
         if pool is None:
             if self._ssl is None:
@@ -369,12 +369,13 @@ class AsyncFetcher:
 
     async def _sweep(self) -> None:
         """Close the pools of hosts unused for a while, so idle sockets do not pile up."""
-        cutoff = self._clock() - KEEPALIVE
-        for name in [n for n, used in self._pool_used.items() if used < cutoff]:
-            del self._pool_used[name]
-            pool = self._pools.pop(name, None)
-            if pool is not None:
-                await pool.aclose()
+        quiet = [
+            name
+            for name in self._pools
+            if self._hosts[name].active == 0 and self._hosts[name].idle_for() > KEEPALIVE
+        ]
+        for name in quiet:
+            await self._pools.pop(name).aclose()
 
     async def _answer(
         self,

@@ -49,6 +49,7 @@ class HostPace:
         self.crawl_delay = 0.0
         self.adaptive = 0.0
         self.parked_until = -math.inf  # clock time
+        self.active = 0  # requests to this host on the wire now
         self._clock = clock
         self._sleep = sleep
         self._gate = asyncio.Lock()
@@ -76,6 +77,10 @@ class HostPace:
                     break
                 await self._sleep(wait)
             self._last_start = self._clock()
+
+    def idle_for(self) -> float:
+        """Seconds since the last request to this host started or ended."""
+        return self._clock() - max(self._last_start, self._last_end)
 
     def hold(self, seconds: float) -> None:
         """Send nothing to this host for `seconds` from now (a Retry-After)."""

@@ -123,8 +123,12 @@ class LocalSite:
                 self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self.in_flight[key])
 
     def leave(self, hit: Hit) -> None:
+        """The answer is complete (called just before its last write: once the client has the
+        bytes it may send the next request or move a fake clock on before this thread runs)."""
         with self.lock:
-            hit.end = hit.end or self.clock()
+            if hit.end:
+                return
+            hit.end = self.clock()
             for key in ("*", hit.host):
                 if key in self.in_flight:  # else the site was reset under a stalled request
                     self.in_flight[key] -= 1
@@ -162,8 +166,6 @@ class _Handler(BaseHTTPRequestHandler):
             site.leave(hit)
 
     def _answer(self, reply: Reply, release: threading.Event, hit: Hit) -> None:
-        # The end is stamped just before the last write: once the client has the bytes it
-        # may move a fake clock on before this thread runs again.
         if reply.stall:
             release.wait(30)
             self.close_connection = True
@@ -178,17 +180,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             for chunk in reply.chunks():
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            hit.end = self.server.site.clock()
+            self.server.site.leave(hit)
             self.wfile.write(b"0\r\n\r\n")
             return
         if "Content-Length" not in reply.headers:
             self.send_header("Content-Length", str(len(reply.body)))
         if reply.body:
             self.end_headers()
-            hit.end = self.server.site.clock()
+            self.server.site.leave(hit)
             self.wfile.write(reply.body)
         else:
-            hit.end = self.server.site.clock()
+            self.server.site.leave(hit)
             self.end_headers()
 
 
@@ -201,7 +203,7 @@ def _serve(site: LocalSite, address: str) -> _Server:
     server = _Server((address, 0), _Handler)
     server.site = site
     server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    threading.Thread(target=server.serve_forever, daemon=True, name=f"site-{address}").start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True, name=f"site-{address}").start()
     return server
 
 

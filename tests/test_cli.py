@@ -66,7 +66,11 @@ def test_archive_then_show_prints_the_founding_layout(
     assert lines[6].startswith("Thousands of soldiers marched across Red Square")
     assert "Read more" not in out
     assert "All rights reserved" not in out
-    assert out.rstrip("\n").split("\n")[-3:] == ["Original url:", "", f"<{url}>"]
+    # the URL shown is the article's canonical one (the page's rel=canonical, made absolute)
+    canonical = url.replace(
+        "/2012/05/09/victory-day", "/news/victory-day-parade-rolls-through-red-square-14741"
+    )
+    assert out.rstrip("\n").split("\n")[-3:] == ["Original url:", "", f"<{canonical}>"]
 
 
 def test_archive_json_record_validates_and_show_finds_it_by_id(
@@ -162,7 +166,8 @@ def test_parse_batch_speaks_the_scorer_protocol(
     assert first["id"] == "page-1"
     assert first["headline"] == "Victory Day Parade Rolls Through Red Square"
     assert first["published"].startswith("2012-05-09")
-    assert "Thousands of soldiers" in first["body"]
+    assert "Thousands of soldiers" in first["body"][0]["text"]
+    assert first["article_id"] != "page-1"
     assert second["id"] == "page-2"
     assert "error" in second
 

@@ -1,6 +1,6 @@
 """The article parser: page bytes in, `Content` out (or `NotAnArticle` / `ParseError`).
 
-    parse_page(page, rules=None) -> Content     # a fetched RawPage; dates checked against its fetch time
+    parse_page(page, rules=None) -> Content     # a fetched RawPage; no date after its fetch
     parse_html(html, url, content_type=None, rules=None) -> Content
 
 Pure functions: no I/O, no global state. Any input bytes give a `Content` or one of the two

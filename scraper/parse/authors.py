@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text, text_content
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
@@ -79,7 +79,9 @@ _ROLE = re.compile(
     r"associate)?\s*(?:writer|reporter|editor|correspondent|columnist|contributor|photographer)\b.*$",
     re.I,
 )
-_NAME_WORD = re.compile(r"^(?:[A-ZÀ-ÖØ-ÞĀ-ſ][\w'’.\-]*|[a-z]{1,3}|d'|O'\w+|Mc\w+)$")
+_NAME_WORD = re.compile(
+    "^(?:[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f][\\w'\u2019.\\-]*|[a-z]{1,3}|d'|O'\\w+|Mc\\w+)$"
+)
 _PARTICLES = frozenset(
     [
         "de",
@@ -112,7 +114,7 @@ def clean_name(raw: str, outlets: set[str]) -> list[str]:
     text = _NOISE.sub("", text)
     names = []
     for part in _SPLIT.split(text):
-        part = _ROLE.sub("", _BY.sub("", part)).strip(" .-–—:|")
+        part = _ROLE.sub("", _BY.sub("", part)).strip(" .-\u2013\u2014:|")
         if _is_person(part, outlets):
             names.append(part.title() if part.isupper() else part)
     return names
@@ -179,7 +181,7 @@ def find_authors(
         )
     )
     area = scope if scope is not None else root
-    dom = [clean_text(text_content(a)) for a in area.xpath(".//a[@rel='author']")]
+    dom = [clean_text(text_content(a)) for a in select(area, ".//a[@rel='author']")]
     for el in area.iter("div", "span", "p", "a", "address", "li"):
         if class_tokens(el) & _BYLINE_WORDS:
             dom.append(clean_text(text_content(el)))

@@ -27,6 +27,7 @@ from scraper.parse.dom import (
     class_joined,
     class_tokens,
     clean_text,
+    last_descendant,
     text_content,
 )
 
@@ -264,7 +265,13 @@ _JUNK_LINE = re.compile(
 # Newsletter and contact boxes that survive as single short paragraphs anywhere in the text.
 _JUNK_ANYWHERE = re.compile(
     r"\bnewsletters?\b|\bsign up\b|\bsubscribe\b|\b(?:may|can) be reached at\b|"
-    r"\bfollow (?:him|her|them|us|me) on\b|\ball rights reserved\b",
+    r"\bfollow (?:him|her|them|us|me) on\b|\ball rights reserved\b|\bclick here\b|"
+    r"\brequires javascript\b|\benable javascript\b|^\[\w+ [^\]]*=[^\]]*\]|^advert(?:isement)?$",
+    re.I,
+)
+# "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose.
+_BYLINE_WORD = re.compile(
+    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b",
     re.I,
 )
 _DATE_ONLY = re.compile(
@@ -299,6 +306,10 @@ def is_boilerplate(el: HtmlElement) -> bool:
     tokens = class_tokens(el)
     if not tokens:
         return False
+    if tokens & _EMBEDS and (
+        el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None
+    ):
+        return False  # a post the writer embedded (a tweet) is quoted content, not a widget
     joined = class_joined(el)
     if tokens & _GOOD_WORDS or any(p in joined for p in _GOOD_PARTS):
         # "article-sharebar" is still a share bar; "article-content" is content.
@@ -344,7 +355,42 @@ _INLINE_JUNK = frozenset(
 
 
 def _inline_junk(el: HtmlElement) -> bool:
-    return bool(class_tokens(el) & _INLINE_JUNK)
+    # A wrapper whose own child is the link ("rollover-people" around a name) is the text;
+    # the card nested beside that link is the junk.
+    return bool(class_tokens(el) & _INLINE_JUNK) and not any(c.tag == "a" for c in el)
+
+
+def _inline_text(el: HtmlElement, drop_junk: bool) -> tuple[str, int]:
+    """(text, characters of link text) of an inline element, without the hover cards and
+    credits nested in it when drop_junk is set."""
+    has_break = next(el.iter("br"), None) is not None
+    if not has_break and (
+        not drop_junk or not any(_inline_junk(d) for d in el.iterdescendants() if d.get("class"))
+    ):
+        text = text_content(el)
+        if el.tag == "a":
+            return text, len(clean_text(text))
+        return text, sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+    parts: list[str] = []
+    linked = 0
+
+    def walk(node: HtmlElement, in_link: bool) -> None:
+        nonlocal linked
+        in_link = in_link or node.tag == "a"
+        parts.append(node.text or "")
+        if in_link:
+            linked += len(clean_text(node.text))
+        for child in node:
+            if child.tag == "br":
+                parts.append("\n")  # <br><br> inside <font> still separates paragraphs
+            elif isinstance(child.tag, str) and not (drop_junk and _inline_junk(child)):
+                walk(child, in_link)
+            parts.append(child.tail or "")
+            if in_link:
+                linked += len(clean_text(child.tail))
+
+    walk(el, False)
+    return "".join(parts), linked
 
 
 def _kind(el: HtmlElement) -> BlockKind:
@@ -359,7 +405,11 @@ def _kind(el: HtmlElement) -> BlockKind:
 
 
 def _has_block(el: HtmlElement) -> bool:
-    return any(d is not el for d in el.iter(*BLOCK_TAGS))
+    found = el.iter(*BLOCK_TAGS)
+    first = next(found, None)
+    if first is el:
+        first = next(found, None)
+    return first is not None
 
 
 def segment(
@@ -377,6 +427,7 @@ def _segment(
     out: list[TextBlock],
     depth: int,
     max_depth: int,
+    in_link: bool = False,
 ) -> None:
     parts: list[str] = [el.text or ""]
     links = 0
@@ -389,7 +440,9 @@ def _segment(
         pieces = [p for p in pieces if p]
         total = sum(len(p) for p in pieces) or 1
         for piece in pieces:
-            out.append(TextBlock(el, piece, links * len(piece) // total, _kind(el)))
+            # Inside a link (a whole teaser card wrapped in <a>), all of it is link text.
+            share = len(piece) if in_link else links * len(piece) // total
+            out.append(TextBlock(el, piece, share, _kind(el)))
         links = 0
 
     for child in el:
@@ -409,16 +462,13 @@ def _segment(
         elif tag in BLOCK_TAGS or _has_block(child):
             flush()
             if depth < max_depth:
-                _segment(child, skip, out, depth + 1, max_depth)
+                _segment(child, skip, out, depth + 1, max_depth, in_link or tag == "a")
         elif tag in ("img", "hr", "wbr"):
             parts.append(" ")
         else:
-            text = text_content(child)
+            text, linked = _inline_text(child, skip is not None)
             parts.append(text)
-            if tag == "a":
-                links += len(clean_text(text))
-            else:
-                links += sum(len(clean_text(text_content(a))) for a in child.iter("a"))
+            links += linked
         parts.append(child.tail or "")
     flush()
 
@@ -448,15 +498,21 @@ def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
     if el.tag in ("nav", "aside", "footer", "form", "figure", "dialog", "menu", "header"):
         return el.tag != "form" or not _has_prose(el)
+    if class_tokens(el) & _COMMENTS and not class_tokens(el) & _GOOD_WORDS:
+        return True  # reader comments are prose too, but never the article
     return is_boilerplate(el) and not _has_prose(el)
 
 
-def _has_prose(el: HtmlElement) -> bool:
+_EMBEDS = frozenset(("embed", "embedded", "tweet", "twitter-tweet", "instagram-media"))
+_COMMENTS = frozenset(("comment", "comments", "commentlist", "disqus", "respond", "replies"))
+
+
+def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
     count = 0
     for p in el.iter("p"):
         if len(text_content(p)) > 150:
             count += 1
-            if count >= 3:
+            if count >= needed:
                 return True
     return False
 
@@ -481,7 +537,11 @@ def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
     return scores
 
 
-def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]:
+def choose_container(
+    body: HtmlElement,
+    order: dict[HtmlElement, int] | None = None,
+    heading: HtmlElement | None = None,
+) -> tuple[HtmlElement, list[HtmlElement]]:
     """The best-scoring container and the siblings that belong with it, in order."""
     blocks = segment(body, _prune)
     scores = score_containers(blocks)
@@ -492,7 +552,12 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
     top = max(finals, key=lambda e: finals[e])
     top_score = finals[top]
     # Readability: when several strong candidates share an ancestor, the article is higher up.
-    alternatives = [el for el, s in finals.items() if el is not top and s >= 0.75 * top_score]
+    # Other <article> elements as strong as the best one are other articles, not parts of it.
+    alternatives = [
+        el
+        for el, s in finals.items()
+        if el is not top and s >= 0.75 * top_score and el.tag != "article"
+    ]
     if len(alternatives) >= 2:
         parent = top.getparent()
         while parent is not None and parent.tag not in ("body", "html"):
@@ -500,7 +565,9 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
                 top = parent
                 break
             parent = parent.getparent()
-    top = _grow(top, blocks, body)
+    if order is None:
+        order = {el: n for n, el in enumerate(body.iter())}
+    top = _grow(top, blocks, order)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
     if parent is None or top.tag in ("body", "html"):
@@ -513,8 +580,8 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
         if sibling is top:
             chosen.append(sibling)
             continue
-        if _prune(sibling):
-            continue
+        if _prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
+            continue  # a sibling <article> is another article (blog front pages)
         bonus = (
             top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
         )
@@ -530,18 +597,14 @@ def choose_container(body: HtmlElement) -> tuple[HtmlElement, list[HtmlElement]]
     return top, chosen
 
 
-def _grow(top: HtmlElement, blocks: list[TextBlock], body: HtmlElement) -> HtmlElement:
+def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int]) -> HtmlElement:
     """Climb from the best container while the parent adds mostly prose: articles split into
     several sibling sections (each scored on its own) are taken whole."""
-    order = {el: n for n, el in enumerate(body.iter())}
     spans = [(order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks]
 
     def sums(el: HtmlElement) -> tuple[int, int]:
         first = order.get(el, -1)
-        last_el = el
-        while len(last_el):
-            last_el = last_el[-1]
-        last = order.get(last_el, first)
+        last = order.get(last_descendant(el), first)
         good = total = 0
         for at, n, prose in spans:
             if first <= at <= last:
@@ -556,16 +619,16 @@ def _grow(top: HtmlElement, blocks: list[TextBlock], body: HtmlElement) -> HtmlE
         node = parent
         p_good, p_total = sums(parent)
         extra_good, extra_total = p_good - good, p_total - total
-        if extra_total <= 0:
-            continue  # a wrapper with nothing else in it
-        if p_good < 1.3 * good or extra_good / extra_total < 0.75:
+        if extra_total < 150:
+            continue  # a wrapper with next to nothing else in it ("Read more", a label)
+        if p_good < 1.2 * good or extra_good / extra_total < 0.75:
             break
         best, good, total = parent, p_good, p_total
     return best
 
 
 def _is_prose(block: TextBlock) -> bool:
-    return len(block.text) >= 40 and block.link_density < 0.3
+    return len(block.text) >= 40 and block.link_density < 0.15
 
 
 def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
@@ -613,11 +676,16 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
     if word_key(text) in exclude:
         return False
     n = len(text)
-    if block.link_density > 0.5 and n < 400:
+    # Inside the article a list item may link most of its words (release notes, "further
+    # reading" in the text's own words); elsewhere a mostly-linked line is navigation.
+    limit = 0.8 if block.kind == BlockKind.LIST_ITEM else 0.5
+    if block.link_density > limit and n < 400:
         return False
     if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
         return False
     if n < 200 and _JUNK_ANYWHERE.search(text):
+        return False
+    if n < 160 and _BYLINE_WORD.search(text) and parse_human(text) is not None:
         return False
     return any(ch.isalnum() for ch in text)
 
@@ -629,8 +697,13 @@ _DATE_WORDS = re.compile(
 )
 
 
+_TIME_ONLY = re.compile(r"^\W*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\.?)?\s*[A-Z]{0,4}\W*$", re.I)
+
+
 def is_dateline(text: str) -> bool:
     """A line that is only a date (and time, zone, "Updated"): page furniture, not prose."""
+    if _TIME_ONLY.match(text):
+        return True
     if parse_human(text) is None:
         return False
     rest = _DATE_WORDS.sub(" ", text)

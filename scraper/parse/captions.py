@@ -12,16 +12,18 @@ A credit with no caption text is kept as a caption with empty text.
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
 
 from cssselect import GenericTranslator
 
 from archive.record import Caption
 from scraper.parse.dom import (
     HtmlElement,
+    absolute_url,
     class_joined,
     class_tokens,
     clean_text,
+    last_descendant,
+    select,
     text_content,
 )
 
@@ -38,6 +40,7 @@ _CREDIT_WORDS = frozenset(
         "imagecredit",
         "photocredit",
         "courtesy",
+        "origin",
         "rights",
     ]
 )
@@ -94,7 +97,10 @@ _BAD_CONTEXT = frozenset(
 _CONTROL_WORDS = frozenset(
     [
         "truncated",
-        "truncate",
+        "share",
+        "sharing",
+        "social",
+        "permalink",
         "more",
         "less",
         "toggle",
@@ -121,16 +127,28 @@ _JUNK = re.compile(
     r"\d+\s*(?:/|of)\s*\d+)$",
     re.I,
 )
+# Promos and video descriptions dressed as captions.
+_NOT_A_CAPTION = re.compile(r"^(?:video|watch|listen)\s*:|\bsubscribe\b|\bsign up\b", re.I)
 _IMAGE_BOX_WORDS = frozenset(
     ["image", "img", "photo", "picture", "pic", "media", "foto", "imagen", "bild", "figure"]
 )
+# Class words of small print: a short line in small grey type under an image is its caption.
+_SMALL_PRINT = frozenset(("small", "smaller", "muted", "gray", "grey", "italic", "legend", "note"))
 _CAPTION_TAGS = frozenset(("em", "i", "small", "center", "cite", "figcaption"))
+_CREDIT_START = re.compile(
+    r"(?:photos?|images?|pictures?|photograph|fotos?|фото|bild|credit|©|\(c\))\b\s*:?", re.I
+)
+_SENTENCE_END = re.compile(r"[.!?\u201d\")]\s+")
 _TRAILING_CREDIT = re.compile(
     r"""\s*(
-        \((?:[^()]*(?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock)[^()]*)\)
-      | (?:(?:photo|image|picture|photograph|foto|credit|source|bild)s?(?:\s+credits?)?\s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
+        (?i:[(\[][^()\[\]]*
+            (?:photo|image|picture|credit|foto|getty|reuters|afp|/|©|epa|shutterstock|file)
+            [^()\[\]]*[)\]])
+      | (?i:(?:photo|image|picture|photograph|foto|фото|credit|source|bild)s?(?:\s+credits?)?
+            \s*:\s*|©\s*|\(c\)\s*)[^.]{2,120}
       | via\s+[A-Z][\w&.\- ]{1,60}
-      | (?:[A-Z][\w.'\-]*\s){0,3}[A-Z][\w.'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}
+      | (?:[A-Z][\w'\-]*(?:\.[\w'\-]+)*\.?\s(?=[A-Z])){0,3}    # up to three name words
+        [A-Z][\w'\-]*(?:\s?/\s?[A-Z][\w.&'\- ]*){1,3}          # Name/Agency[/Agency]
     )\s*\.?\s*$""",
     re.X,
 )
@@ -147,11 +165,16 @@ def _is_credit_el(el: HtmlElement) -> bool:
 def _is_caption_el(el: HtmlElement) -> bool:
     if el.tag == "figcaption":
         return True
-    tokens = class_tokens(el)
-    if tokens & _CONTROL_WORDS or any(t.startswith(("without", "no", "has")) for t in tokens):
-        return False
     joined = class_joined(el)
-    return any(p in joined for p in _CAPTION_PARTS)
+    if not joined or not any(p in joined for p in _CAPTION_PARTS):
+        return False
+    tokens = class_tokens(el)
+    # "withoutCaption", "no-caption", "has-caption" describe a box, they are not the caption.
+    return (
+        not tokens & _CONTROL_WORDS
+        and not any(t.startswith(("without", "nocaption", "hascaption")) for t in tokens)
+        and not any(f"{w}-caption" in joined for w in ("no", "has", "with"))
+    )
 
 
 def _is_control(el: HtmlElement) -> bool:
@@ -175,20 +198,33 @@ def _text(el: HtmlElement) -> str:
 
 
 def split_credit(text: str) -> tuple[str, str | None]:
-    """("caption", "credit") from one caption string whose credit is written at its end."""
+    """("caption", "credit") from one caption string whose credit is written at its end.
+
+    >>> split_credit("Runners at the start. (AP Photo/Kim Ortega)")
+    ('Runners at the start.', '(AP Photo/Kim Ortega)')
+    """
     text = clean_text(text)
-    match = _TRAILING_CREDIT.search(text)
-    if not match:
-        return text, None
-    credit = match.group(1).strip()
-    head = text[: match.start()].rstrip()
-    # A capitalised phrase with a slash is only a credit after a finished sentence.
+    # The leftmost candidate first, then ones starting after each sentence end (a capitalised
+    # last word of the caption must not be taken for the start of "Name/Agency").
+    candidates = [_TRAILING_CREDIT.search(text)]
+    candidates += [_TRAILING_CREDIT.match(text, m.end()) for m in _SENTENCE_END.finditer(text)]
+    for match in candidates:
+        if match is None:
+            continue
+        credit = re.sub(r"([(\[])\s+|\s+([)\]])", r"\1\2", match.group(1).strip())
+        head = text[: match.start()].rstrip()
+        if _credit_fits(head, credit):
+            return head, credit
+    return text, None
+
+
+def _credit_fits(head: str, credit: str) -> bool:
+    """A capitalised phrase with a slash is only a credit after a finished sentence."""
     if credit[0].isupper() and not credit.lower().startswith(
         ("photo", "image", "picture", "credit", "source", "foto", "bild")
     ):
-        if head and not head.endswith((".", "!", "?", "\u201d", '"', ")")):
-            return text, None
-    return head, credit
+        return not head or head.endswith((".", "!", "?", "\u201d", '"', ")"))
+    return True
 
 
 def _image_url(el: HtmlElement, base: str | None) -> str | None:
@@ -198,7 +234,7 @@ def _image_url(el: HtmlElement, base: str | None) -> str | None:
             if attr.endswith("srcset") and value:
                 value = value.split(",")[0].strip().split(" ")[0]
             if value and not value.startswith("data:"):
-                return urljoin(base, value) if base else value
+                return absolute_url(base, value)
     return None
 
 
@@ -217,7 +253,7 @@ def caption_of(
     ]
     holder = holders[0] if holders else (box if box.tag != "figure" else None)
     if credit_selector:
-        credit_els = [el for el in box.xpath(_css_to_xpath(credit_selector)) if el is not box]
+        credit_els = [el for el in select(box, _css_to_xpath(credit_selector)) if el is not box]
     else:
         credit_els = [
             el
@@ -238,7 +274,7 @@ def caption_of(
         text, credit = split_credit(text)
     if _JUNK.match(text):
         text = ""
-    if (not text and not credit) or len(text) > 800:
+    if (not text and not credit) or len(text) > 800 or _NOT_A_CAPTION.search(text):
         return None
     return Caption(text, credit, _image_url(box, base))
 
@@ -271,14 +307,20 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
             break
         unit = parent
     sibling = unit.getnext()
-    while sibling is not None and not isinstance(sibling.tag, str):
+    while sibling is not None and (not isinstance(sibling.tag, str) or sibling.tag == "br"):
+        if (sibling.tail or "").strip():
+            break
         sibling = sibling.getnext()
     if sibling is not None and sibling.tag != "img":
         inner = [c for c in sibling if isinstance(c.tag, str)]
-        styled = sibling.tag in _CAPTION_TAGS or (
-            len(inner) == 1
-            and inner[0].tag in _CAPTION_TAGS
-            and not clean_text((sibling.text or "") + (inner[0].tail or ""))
+        styled = (
+            sibling.tag in _CAPTION_TAGS
+            or bool(class_tokens(sibling) & _SMALL_PRINT)
+            or (
+                len(inner) == 1
+                and inner[0].tag in _CAPTION_TAGS
+                and not clean_text((sibling.text or "") + (inner[0].tail or ""))
+            )
         )
         text = clean_text(text_content(sibling))
         if styled and 3 <= len(text) <= 300 and not (unit.tail or "").strip():
@@ -304,7 +346,8 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
 
 
 def find_captions(
-    scope: HtmlElement,
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
     start: HtmlElement | None,
     end: HtmlElement | None,
     base: str | None,
@@ -313,46 +356,60 @@ def find_captions(
 ) -> list[tuple[Caption, HtmlElement]]:
     """The article's figures in document order: from a little before `start` (lead images sit
     above headlines) to the end of `end` (the body container)."""
-    elements = [el for el in scope.iter() if isinstance(el.tag, str)]
-    index = {el: n for n, el in enumerate(elements)}
     first = max(0, index.get(start, 0) - before) if start is not None else 0
-    last = (
-        index.get(_last_descendant(end), len(elements) - 1)
-        if end is not None
-        else len(elements) - 1
-    )
+    last = len(elements) - 1
+    if end is not None:
+        last = index.get(_last_descendant(end), last)
     article: set[HtmlElement] = set()
     if end is not None:
         article = {end, *end.iterancestors()}
     boxes: list[tuple[HtmlElement, HtmlElement | None]] = []  # (box, loose caption element)
     claimed: set[HtmlElement] = set()
-    for el in elements[first : last + 1]:
-        if el in claimed or _within(el, claimed):
+    skip_until = -1  # elements up to here are inside a box already claimed
+    for n in range(first, last + 1):
+        el = elements[n]
+        if n <= skip_until:
             continue
+        box = None
         if el.tag == "figure" or _is_caption_el(el):
             box = el if el.tag == "figure" else _caption_box(el)
-            if box not in claimed:
-                boxes.append((box, None))
-                claimed.add(box)
+            img = None
         elif el.tag == "img":
-            loose = _loose_caption(el)
-            if loose is not None and loose not in claimed:
-                boxes.append((loose, el))
-                claimed.add(loose)
+            box, img = _loose_caption(el), el
+        elif _is_credit_el(el) and _CREDIT_START.match(text_content(el).strip()):
+            box, img = el, el  # a photo credit standing alone (e.g. under a JS slider)
+        if box is not None and box not in claimed:
+            boxes.append((box, img))
+            claimed.add(box)
+            skip_until = max(skip_until, index.get(_last_descendant(box), n))
     out: list[tuple[Caption, HtmlElement]] = []
-    texts: set[str] = set()
+    seen: dict[str, set[str]] = {}  # caption text -> image files it was seen with
     for box, img in boxes:
         if _in_bad_context(box, article):
             continue
-        caption = caption_of(box, base) if img is None else _loose_caption_of(box, img, base)
+        if img is None:
+            caption = caption_of(box, base)
+        elif img is box:
+            credit = _text(box)
+            known = {c.credit for c, _ in out}
+            caption = Caption("", credit, _image_url(box, base)) if credit not in known else None
+        else:
+            caption = _loose_caption_of(box, img, base)
         if caption is None:
             continue
+        # The same caption twice is one figure shown twice (a gallery and its lightbox, two
+        # sizes of one photo) unless it is on a different picture ("Photo by X" under each).
         key = f"{caption.text}|{caption.credit}"
-        if key in texts:
+        image = _image_file(caption.image_url)
+        if key in seen and (not image or image in seen[key] or "" in seen[key]):
             continue
-        texts.add(key)
+        seen.setdefault(key, set()).add(image)
         out.append((caption, box))
     return out
+
+
+def _image_file(url: str | None) -> str:
+    return (url or "").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 def _loose_caption_of(el: HtmlElement, img: HtmlElement, base: str | None) -> Caption | None:
@@ -365,11 +422,18 @@ def _loose_caption_of(el: HtmlElement, img: HtmlElement, base: str | None) -> Ca
 
 
 def _caption_box(el: HtmlElement) -> HtmlElement:
-    """A caption element's figure: its parent when that holds the image, else the caption."""
-    parent = el.getparent()
+    """A caption element's figure: the outermost caption-named box around it (a caption with
+    its credit beside it), then that box's parent when the parent holds the image."""
+    box = el
+    for _ in range(3):
+        parent = box.getparent()
+        if parent is None or not _is_caption_el(parent):
+            break
+        box = parent
+    parent = box.getparent()
     if parent is not None and next(parent.iter("img"), None) is not None and len(parent) <= 4:
         return parent
-    return el
+    return box
 
 
 def _within(el: HtmlElement, boxes: set[HtmlElement]) -> bool:
@@ -383,7 +447,4 @@ def _css_to_xpath(selector: str) -> str:
     return str(GenericTranslator().css_to_xpath(selector, prefix="descendant::"))
 
 
-def _last_descendant(el: HtmlElement) -> HtmlElement:
-    while len(el):
-        el = el[-1]
-    return el
+_last_descendant = last_descendant

@@ -75,6 +75,37 @@ def _mostly_utf8(body: bytes) -> bool:
     return bad <= max(2, len(body) // 2000)
 
 
+def _detect(body: bytes) -> str | None:
+    """charset-normalizer's pick; among near-equal single-byte Latin guesses windows-1252,
+    the web's own default, wins (it tells "è" from "č" no better than chance)."""
+    results = from_bytes(body)
+    best = results.best()
+    if best is None:
+        return None
+    close = [r.encoding for r in results if r.chaos <= best.chaos + 0.15]
+    if best.language not in _NON_LATIN and "cp1252" in close:
+        return "cp1252"
+    return _codec(best.encoding)
+
+
+_NON_LATIN = frozenset(
+    (
+        "Russian",
+        "Ukrainian",
+        "Bulgarian",
+        "Greek",
+        "Hebrew",
+        "Arabic",
+        "Japanese",
+        "Chinese",
+        "Korean",
+        "Thai",
+        "Persian",
+        "Serbian",
+    )
+)
+
+
 def header_charset(content_type: str | None) -> str | None:
     """The charset parameter of a Content-Type header value, if any."""
     if not content_type:
@@ -85,9 +116,9 @@ def header_charset(content_type: str | None) -> str | None:
 
 def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     """(codec, where it came from): "bom", "http", "meta", "detected" or "default"."""
-    for bom, codec in _BOMS:
+    for bom, bom_codec in _BOMS:
         if body.startswith(bom):
-            return codec, "bom"
+            return bom_codec, "bom"
     head = body[:_SNIFF_BYTES]
     declared = [(header_charset(content_type), "http")]
     for pattern in (_META_CHARSET, _XML_DECL):
@@ -101,9 +132,9 @@ def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, s
             return codec, source
     if _decodes(body, "utf-8"):
         return "utf-8", "default"
-    best = from_bytes(body[:200_000]).best()
-    if best is not None and _codec(best.encoding):
-        return _codec(best.encoding) or "utf-8", "detected"
+    detected = _detect(body[:200_000])
+    if detected:
+        return detected, "detected"
     for label, source in declared:
         codec = _codec(label)
         if codec:

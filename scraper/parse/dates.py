@@ -118,6 +118,7 @@ _URL_DATE = re.compile(
 _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
+_DIGIT = re.compile(r"\d")
 _HEADER_TAGS = frozenset(
     [
         "span",
@@ -210,7 +211,7 @@ def _says_updated(text: str) -> bool:
 
 
 def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
-    if not text or len(text) > 200 or not any(ch.isdigit() for ch in text):
+    if not text or len(text) > 200 or not _DIGIT.search(text):
         return None
     return parse_human(text, month_first=month_first, year=year)
 
@@ -224,13 +225,14 @@ def _visible_dates(
         text = clean_text(text_content(el))
         machine = el.get("datetime") or ""
         parsed = _parse_shown(text, month_first, year)
+        source = "time"
         if parsed is None and machine:
-            parsed = parse_iso(machine)
+            parsed, source = parse_iso(machine), "time-attr"
         if parsed and _plausible(parsed, now) and not _in_teaser(el):
             parent = el.getparent()
             around = clean_text(text_content(parent)) if parent is not None else ""
             context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
-            found.append((parsed, bool(_UPDATED.search(context)), "time", el))
+            found.append((parsed, bool(_UPDATED.search(context)), source, el))
             if len(found) >= limit:
                 break
     for el in root.iter("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"):
@@ -246,7 +248,8 @@ def _visible_dates(
 
 
 def _header_dates(
-    root: HtmlElement,
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
     heading: HtmlElement | None,
     top: HtmlElement | None,
     month_first: bool,
@@ -258,16 +261,14 @@ def _header_dates(
     including loose text nodes ("기사입력 : 2018-09-28 17:32") next to other markup."""
     if heading is None:
         return []
-    elements = [el for el in root.iter() if isinstance(el.tag, str)]
-    try:
-        at = elements.index(heading)
-    except ValueError:
+    at = index.get(heading)
+    if at is None:
         return []
     inside_heading = {heading, *heading.iterdescendants()}
     heading_text = clean_text(text_content(heading)) or "\0"
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
-    for n, el in enumerate(elements[max(0, at - before) :], start=max(0, at - before)):
+    for n, el in enumerate(elements[max(0, at - before) : at + 401], start=max(0, at - before)):
         if n > at + 400 or (n > at and el.tag == "p" and len(text_content(el)) > 200):
             break
         if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
@@ -313,6 +314,11 @@ def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
     """The machine date moved to the day readers are shown, when they are shown one."""
     if machine.time is None:
         return machine  # a bare day has no time zone to get wrong
+    if machine.offset not in (None, 0):
+        # A local time with its offset is already the readers' day, unless the page writes
+        # another day with its own zone in words ("Nov 19, 10:31 pm CST"); machine times of
+        # <time> elements lower down may be a live blog's updates.
+        shown = [s for s in shown if s[0].offset is not None and not s[2].endswith("attr")]
     # Near the headline first, then elsewhere; within each, original dates before updates.
     ordered = sorted(shown, key=lambda s: (not s[2].startswith("header"), s[1]))
     for visible, _, _, _ in ordered:
@@ -342,6 +348,8 @@ def find_dates(
     scope: HtmlElement | None,
     heading: HtmlElement | None = None,
     top: HtmlElement | None = None,
+    elements: list[HtmlElement] | None = None,
+    index: dict[HtmlElement, int] | None = None,
 ) -> tuple[FoundDate | None, FoundDate | None]:
     """(published, modified) with where each came from."""
     locale = st.first_meta("og:locale")
@@ -352,7 +360,10 @@ def find_dates(
     )
     modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
     year = published.value.day.year if published else None
-    shown = _header_dates(root, heading, top, month_first, now, year)
+    if elements is None or index is None:
+        elements = [el for el in root.iter() if isinstance(el.tag, str)]
+        index = {el: n for n, el in enumerate(elements)}
+    shown = _header_dates(elements, index, heading, top, month_first, now, year)
     seen = {id(s[3]) for s in shown}
     shown += [
         s
@@ -374,7 +385,7 @@ def find_dates(
     elif shown:
         original = [s for s in shown if not s[1]] or shown
         # A <time> element near the headline is both visible and machine-readable.
-        timed = [s for s in original if s[2].endswith("time")]
+        timed = [s for s in original if "time" in s[2]]
         pick = (timed or original)[0]
         published = FoundDate(pick[0], pick[2])
     else:

@@ -14,18 +14,20 @@ from datetime import date, datetime, timedelta, timezone
 _MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(
     (
-        "jan january janvier januar enero gennaio janeiro januari janv ene gen",
-        "feb february fevrier février februar febrero febbraio fevereiro februari févr fév febr",
-        "mar march mars märz maerz marzo março maart mär",
-        "apr april avril abril aprile",
-        "may mai mayo maggio maio mei",
-        "jun june juin juni junio giugno junho",
-        "jul july juillet juli julio luglio julho juil",
-        "aug august août aout agosto augustus",
-        "sep sept september septembre septiembre settembre setembro",
-        "oct october octobre oktober octubre ottobre outubro okt",
-        "nov november novembre noviembre novembro",
-        "dec december décembre decembre dezember diciembre dicembre dezembro dez dic",
+        "jan january janvier januar enero gennaio janeiro januari janv ene gen января январь янв",
+        "feb february fevrier février februar febrero febbraio fevereiro februari févr fév febr "
+        "февраля февраль фев",
+        "mar march mars märz maerz marzo março maart mär марта март мар",
+        "apr april avril abril aprile апреля апрель апр",
+        "may mai mayo maggio maio mei мая май",
+        "jun june juin juni junio giugno junho июня июнь июн",
+        "jul july juillet juli julio luglio julho juil июля июль июл",
+        "aug august août aout agosto augustus августа август авг",
+        "sep sept september septembre septiembre settembre setembro сентября сентябрь сен",
+        "oct october octobre oktober octubre ottobre outubro okt октября октябрь окт",
+        "nov november novembre noviembre novembro ноября ноябрь ноя",
+        "dec december décembre decembre dezember diciembre dicembre dezembro dez dic "
+        "декабря декабрь дек",
     ),
     start=1,
 ):
@@ -208,10 +210,10 @@ def parse_human(text: str, *, month_first: bool = True, year: int | None = None)
         if not match or (best and match.start() >= best[0]):
             continue
         if order == "mdy":
-            month, day_n, year = _MONTHS[match.group(1).lower()], match.group(2), match.group(3)
+            month, day_n, year_n = _MONTHS[match.group(1).lower()], match.group(2), match.group(3)
         else:
-            day_n, month, year = match.group(1), _MONTHS[match.group(2).lower()], match.group(3)
-        day = _make(int(year), month, int(day_n))
+            day_n, month, year_n = match.group(1), _MONTHS[match.group(2).lower()], match.group(3)
+        day = _make(int(year_n), month, int(day_n))
         if day:
             best = (match.start(), day, match.end())
     for pattern in (_SLASHED_YMD, _NUMERIC_DMY):

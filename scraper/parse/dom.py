@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -18,6 +19,10 @@ from lxml import etree
 # element access, which costs more than the parse itself on a large page.
 HtmlElement = etree._Element
 _STRING = etree.XPath("string()")
+# Candidates only, checked in Python after: XPath finds them at C speed.
+_MAYBE_HIDDEN = etree.XPath(
+    "//*[@hidden or @aria-hidden='true' or contains(@style, 'none') or contains(@style, 'hidden')]"
+)
 
 _SPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
@@ -97,6 +102,20 @@ class Page:
     root: HtmlElement
     jsonld: list[str]
     url: str | None
+    _elements: list[HtmlElement] | None = None
+    _order: dict[HtmlElement, int] | None = None
+
+    def elements(self) -> list[HtmlElement]:
+        """Every element in document order (computed once, shared by the extractors)."""
+        if self._elements is None:
+            self._elements = [el for el in self.root.iter() if isinstance(el.tag, str)]
+        return self._elements
+
+    def order(self) -> dict[HtmlElement, int]:
+        """Document position of every element."""
+        if self._order is None:
+            self._order = {el: n for n, el in enumerate(self.elements())}
+        return self._order
 
 
 def clean_text(text: str | None) -> str:
@@ -118,6 +137,34 @@ def text_of(el: HtmlElement) -> str:
     return clean_text(text_content(el))
 
 
+def select(el: HtmlElement, xpath: etree.XPath | str) -> list[HtmlElement]:
+    """The elements an XPath expression finds (strings and numbers are left out)."""
+    found = xpath(el) if isinstance(xpath, etree.XPath) else el.xpath(xpath)
+    if not isinstance(found, list):
+        return []
+    return [item for item in found if isinstance(item, etree._Element)]
+
+
+def last_descendant(el: HtmlElement) -> HtmlElement:
+    """The last element inside el in document order (el itself when it has none)."""
+    while True:
+        child = next((c for c in reversed(el) if isinstance(c.tag, str)), None)
+        if child is None:
+            return el
+        el = child
+
+
+def absolute_url(base: str | None, url: str) -> str | None:
+    """url resolved against base; None for what cannot be a URL ("http://[broken")."""
+    url = url.strip()
+    if not url or url.startswith(("data:", "javascript:")):
+        return None
+    try:
+        return urljoin(base, url) if base else url
+    except ValueError:
+        return None
+
+
 def drop_tree(el: HtmlElement) -> None:
     """Remove an element and its children, keeping the text that follows it."""
     parent = el.getparent()
@@ -134,7 +181,7 @@ def drop_tree(el: HtmlElement) -> None:
 
 def class_tokens(el: HtmlElement) -> frozenset[str]:
     """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
-    cls, ident = el.get("class"), el.get("id")
+    cls, ident = el.get("class"), _short_id(el.get("id"))
     if not cls and not ident:
         return _NO_TOKENS
     return _tokens(f"{cls or ''} {ident or ''}")
@@ -142,10 +189,18 @@ def class_tokens(el: HtmlElement) -> frozenset[str]:
 
 def class_joined(el: HtmlElement) -> str:
     """The class/id words joined by '-', for substring tests ("articlebody", "sharebar")."""
-    cls, ident = el.get("class"), el.get("id")
+    cls, ident = el.get("class"), _short_id(el.get("id"))
     if not cls and not ident:
         return ""
     return _joined(f"{cls or ''} {ident or ''}")
+
+
+def _short_id(ident: str | None) -> str | None:
+    """An id names a role ("comments", "main-content") unless it is a slug made from a
+    heading ("sharing-with-a-single-developer"), whose words say nothing about the box."""
+    if not ident or ident.count("-") + ident.count("_") > 3:
+        return None
+    return ident
 
 
 @lru_cache(maxsize=8192)
@@ -180,7 +235,7 @@ def build_tree(text: str, url: str | None) -> Page:
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
     etree.strip_elements(root, *_REMOVE, with_tail=False)
-    hidden = [el for el in root.iter() if isinstance(el.tag, str) and _is_hidden(el)]
+    hidden = [el for el in select(root, _MAYBE_HIDDEN) if _is_hidden(el)]
     for el in hidden:
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
         if (

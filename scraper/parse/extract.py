@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from urllib.parse import urljoin
 
-from archive.record import Block, BlockKind, Caption, Content
+from lxml import etree
+
+from archive.record import Block, Caption, Content
 from scraper.config import SiteRules
 from scraper.errors import NotAnArticle
 from scraper.parse import authors as authors_mod
@@ -22,7 +23,14 @@ from scraper.parse import headline as headline_mod
 from scraper.parse import rules as rules_mod
 from scraper.parse.charset import decode_html
 from scraper.parse.datetext import parse_human, parse_iso
-from scraper.parse.dom import HtmlElement, Page, build_tree, clean_text
+from scraper.parse.dom import (
+    HtmlElement,
+    Page,
+    absolute_url,
+    build_tree,
+    clean_text,
+    text_content,
+)
 from scraper.parse.structured import Structured, as_text, read_structured
 
 log = logging.getLogger(__name__)
@@ -90,7 +98,7 @@ def extract(
     text, codec, codec_source = decode_html(raw, content_type)
     try:
         page = build_tree(text, url)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, etree.LxmlError) as exc:
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
     prov: dict[str, str] = {"encoding": f"{codec_source}:{codec}"}
@@ -105,7 +113,7 @@ def _base_url(root: HtmlElement, url: str | None) -> str | None:
     base = root.find(".//base")
     href = base.get("href") if base is not None else None
     if href and not href.startswith(("javascript:", "data:")):
-        return urljoin(url, href) if url else href
+        return absolute_url(url, href) or url
     return url
 
 
@@ -129,10 +137,19 @@ def _assemble(
     body_root = root.find("body")
     if body_root is None:
         body_root = root
-    top, chosen = body_mod.choose_container(body_root)
+    top, chosen = body_mod.choose_container(body_root, page.order(), heading)
+    if heading is None and headline:
+        shown = headline_mod.display_heading(top, headline)
+        if shown is not None:
+            headline, head_src, heading = clean_text(text_content(shown)), "dom", shown
     start = heading if heading is not None else top
     scope = _lca(start, top) if heading is not None else top
-    captions = [c for c, _ in captions_mod.find_captions(body_root, start, chosen[-1], base)]
+    captions = [
+        c
+        for c, _ in captions_mod.find_captions(
+            page.elements(), page.order(), start, chosen[-1], base
+        )
+    ]
     caption_src = "dom"
     exclude = {body_mod.word_key(c.text) for c in captions} | {
         body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
@@ -158,9 +175,13 @@ def _assemble(
             caption_src = "rule"
 
     date_scope = scope if scope is not None and scope.tag not in ("body", "html") else None
-    published, modified = dates_mod.find_dates(root, st, url, now, date_scope, heading, top)
+    published, modified = dates_mod.find_dates(
+        root, st, url, now, date_scope, heading, top, page.elements(), page.order()
+    )
     if not headline:
         raise NotAnArticle(url, "no headline")
+    # The headline repeated in the body container (old layouts, print versions) is not body.
+    blocks = [b for b in blocks if body_mod.word_key(b.text) != body_mod.word_key(headline)]
     if not blocks and published is not None:
         # A dated notice with no prose on the page (alerts, one-line forum posts): its text is
         # the description the page gives of itself.
@@ -175,7 +196,6 @@ def _assemble(
     )
     if not blocks or (body_text < _MIN_BODY_CHARS and not is_article):
         raise NotAnArticle(url, f"no article body ({body_text} characters of text)")
-    blocks = [b for b in blocks if b.text != headline or b.kind != BlockKind.HEADING]
 
     pub_iso = published.value.iso() if published else None
     mod_iso = modified.value.iso() if modified else None

@@ -3,18 +3,14 @@ from the most specific machine-readable source that has it."""
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
+from scraper.parse.dom import absolute_url
 from scraper.parse.structured import Structured, as_text, as_texts
 
 
 def _abs(url: str | None, base: str | None) -> str | None:
     if not url:
         return None
-    url = url.strip()
-    if url.startswith("data:"):
-        return None
-    return urljoin(base, url) if base else url
+    return absolute_url(base, url)
 
 
 def language(st: Structured) -> tuple[str | None, str | None]:

@@ -20,7 +20,7 @@ from scraper.parse.dom import (
 from scraper.parse.structured import Structured, as_text
 
 _WORD = re.compile(r"\w+")
-_SEPARATORS = re.compile(r"\s+(?:[|\-–—/>»·:]|::)\s+")
+_SEPARATORS = re.compile("\\s+(?:[|\\-\u2013\u2014/>\u00bb\u00b7:]|::)\\s+")
 _STANDFIRST = (
     "standfirst",
     "dek",
@@ -141,6 +141,37 @@ def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:
         return None
     for el in body.iter(*_TITLE_TAGS):
         if el.text and probe in el.text and clean_text(text_content(el)) == headline:
+            return el
+    return None
+
+
+_DISPLAY_TAGS = ("b", "strong", "font", "span", "div", "p", "td", "h3", "h4")
+_STOP = frozenset(
+    ("the", "a", "an", "of", "and", "in", "on", "at", "to", "for", "with", "from", "by", "is")
+)
+
+
+def display_heading(container: HtmlElement, title: str, limit: int = 60) -> HtmlElement | None:
+    """In pages without a heading element (old table layouts), the big bold line at the top
+    of the article that shares words with the <title>: what readers see as the headline."""
+    words = {w for w in _tokens(title) if len(w) > 2 and w not in _STOP}
+    for n, el in enumerate(container.iter(*_DISPLAY_TAGS)):
+        if n > limit:
+            break
+        big = (
+            el.tag in ("b", "strong", "h3", "h4")
+            or (
+                el.tag == "font"
+                and (el.get("size") or "").lstrip("+").isdigit()
+                and int((el.get("size") or "0").lstrip("+")) >= 4
+            )
+            or "title" in (el.get("class") or "").lower()
+            or "headline" in (el.get("class") or "").lower()
+        )
+        if not big:
+            continue
+        text = clean_text(text_content(el))
+        if 15 <= len(text) <= 200 and not text.endswith(".") and words & set(_tokens(text)):
             return el
     return None
 

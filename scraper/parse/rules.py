@@ -32,13 +32,14 @@ def select(root: HtmlElement, selector: str, url: str | None = None) -> list[Mat
         result = _compile(selector)(root)
     except (SelectorError, etree.XPathError) as exc:
         raise ParseError(url, f"bad site rule selector {selector!r}: {exc}") from None
-    if not isinstance(result, list):
-        result = [result]
-    return [
-        m if isinstance(m, HtmlElement) else str(m)
-        for m in result
-        if isinstance(m, HtmlElement | str)
-    ]
+    items: list[object] = list(result) if isinstance(result, list) else [result]
+    out: list[Match] = []
+    for item in items:
+        if isinstance(item, HtmlElement):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(str(item))
+    return out
 
 
 def value_of(match: Match) -> str:

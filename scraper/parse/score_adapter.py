@@ -1,4 +1,7 @@
-"""The corpus scorer's in-process hook: `score.py run ... --py scraper.parse.score_adapter:extract_article`."""
+"""The corpus scorer's in-process hook.
+
+score.py run CORPUS -o preds.jsonl --py scraper.parse.score_adapter:extract_article
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, clean_text
+from scraper.parse.dom import HtmlElement, clean_text, select
 
 ARTICLE_TYPES = frozenset(
     t.lower()
@@ -152,7 +152,7 @@ def read_structured(root: HtmlElement, jsonld: list[str], url: str | None) -> St
         content = el.get("content")
         if key and content is not None:
             st.meta.setdefault(key, []).append(content)
-    for el in root.xpath("//*[@itemprop]"):
+    for el in select(root, "//*[@itemprop]"):
         for prop in (el.get("itemprop") or "").split():
             st.itemprops.setdefault(prop, []).append(el)
     st.lang = root.get("lang") or root.get("xml:lang")

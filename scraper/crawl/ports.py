@@ -1,0 +1,47 @@
+"""The seams of the crawler: what it needs from a fetcher, an archive and the ingest step.
+
+The real `scraper.fetch.AsyncFetcher`, `archive.store.Archive` and `scraper.pipeline.ingest`
+satisfy these; tests may hand in small fakes. Keeping them as Protocols means the crawler
+depends on behaviour, not on the other modules' internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from archive.record import Article, RawPage, Stored, Validators
+
+
+class AsyncFetcherLike(Protocol):
+    """An async, polite fetcher: robots.txt, per-host pacing and concurrency caps inside."""
+
+    async def __aenter__(self) -> AsyncFetcherLike: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def fetch(
+        self, url: str, *, validators: Validators | None = None, accept: str = "html"
+    ) -> RawPage: ...
+
+
+class ArchiveLike(Protocol):
+    @property
+    def catalog_path(self) -> Path: ...
+
+    def validators(self, url: str) -> Validators | None: ...
+
+    def find(self, url_or_id: str) -> Article | None: ...
+
+
+# `scraper.pipeline.ingest(page, *, archive, source, rules) -> Stored`: 304 -> store_unchanged,
+# else parse + store; a page that does not parse raises ParseError (its raw bytes kept). Typed
+# loosely because the real one takes the concrete Archive.
+Ingest = Callable[..., Stored]

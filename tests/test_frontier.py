@@ -1,0 +1,198 @@
+"""The persistent frontier: dedup, leasing, resume after a crash, revisits, trap caps."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from archive.frontier import (
+    MAX_ATTEMPTS,
+    MAX_PAGES_PER_TEMPLATE,
+    Entry,
+    Frontier,
+    Kind,
+    Revisit,
+    State,
+)
+
+DAY = 86400.0
+
+
+def _open(tmp_path: Path) -> Frontier:
+    return Frontier.open(tmp_path / "catalog.sqlite")
+
+
+def test_schema_is_idempotent_and_wal(tmp_path: Path) -> None:
+    with _open(tmp_path):
+        pass
+    with _open(tmp_path) as frontier:
+        assert frontier.count("s") == 0
+    conn = sqlite3.connect(tmp_path / "catalog.sqlite")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {t for t in tables if t.startswith("frontier_")} == tables
+
+
+def test_dedup_by_url_key_and_priority_order(tmp_path: Path) -> None:
+    with _open(tmp_path) as f:
+        f.begin_run(
+            "s", now=0.0, starts=[("https://e.org/", Kind.PAGE), ("https://e.org/rss", Kind.FEED)]
+        )
+        new = f.add(
+            "s",
+            [
+                Entry("https://e.org/a-b-c?utm_source=x", Kind.ARTICLE, 1),
+                Entry("https://E.org/a-b-c#top", Kind.ARTICLE, 1),
+                Entry("https://e.org/a-b-c/amp", Kind.ARTICLE, 1),
+                Entry("https://e.org/a-b-c;jsessionid=0A1B2C3D", Kind.ARTICLE, 1),
+                Entry("https://e.org/a-b-c?PHPSESSID=af3e&sid=77", Kind.ARTICLE, 1),
+                Entry("https://e.org/rss", Kind.FEED, 1),
+            ],
+            now=1.0,
+            refresh_after=DAY,
+        )
+        assert new == ["https://e.org/a-b-c"]
+        items = f.lease("s", 10)
+        assert [(i.kind, i.url) for i in items] == [
+            (Kind.FEED, "https://e.org/rss"),
+            (Kind.PAGE, "https://e.org/"),
+            (Kind.ARTICLE, "https://e.org/a-b-c"),
+        ]
+        assert f.lease("s", 10) == []
+        # sources are separate
+        assert f.add("t", [Entry("https://e.org/a-b-c", Kind.ARTICLE, 1)], now=1, refresh_after=DAY)
+
+
+def test_leased_urls_survive_a_crash_and_done_ones_are_not_requeued(tmp_path: Path) -> None:
+    f = _open(tmp_path)
+    f.begin_run("s", now=0.0, starts=[("https://e.org/rss", Kind.FEED)])
+    f.add(
+        "s",
+        [Entry(f"https://e.org/story-number-{i}", Kind.ARTICLE, 1) for i in range(5)],
+        now=0.0,
+        refresh_after=DAY,
+    )
+    items = f.lease("s", 4)
+    f.finish("s", items[0].key, state=State.DONE, now=1.0, outcome="links")
+    f.finish("s", items[1].key, state=State.DONE, now=1.0, outcome="new")
+    # the process dies here without closing anything
+    del f
+    with _open(tmp_path) as f2:
+        queued = f2.begin_run("s", now=10.0, starts=[("https://e.org/rss", Kind.FEED)])
+        # the feed again (a start point) + 2 leased-but-unfinished + 2 never leased
+        assert queued == 5
+        urls = [i.url for i in f2.lease("s", 10)]
+        assert items[1].url not in urls
+        assert urls[0] == "https://e.org/rss"
+
+
+def test_transient_failures_retry_a_few_runs_then_stop(tmp_path: Path) -> None:
+    with _open(tmp_path) as f:
+        f.begin_run("s", now=0.0, starts=[])
+        f.add(
+            "s",
+            [Entry("https://e.org/flaky-story-here", Kind.ARTICLE, 1)],
+            now=0.0,
+            refresh_after=DAY,
+        )
+        for run in range(MAX_ATTEMPTS + 2):
+            items = f.lease("s", 10)
+            if run < MAX_ATTEMPTS:
+                assert len(items) == 1
+                f.finish("s", items[0].key, state=State.RETRY, now=run, outcome="unreachable")
+            else:
+                assert items == []
+            f.begin_run("s", now=run + 1.0, starts=[])
+
+
+def test_revisit_policy_requeues_young_articles_only_when_due(tmp_path: Path) -> None:
+    policy = Revisit(max_age=2 * DAY, every=6 * 3600.0)
+    with _open(tmp_path) as f:
+        f.begin_run("s", now=0.0, starts=[])
+        f.add(
+            "s",
+            [
+                Entry("https://e.org/young-story-here", Kind.ARTICLE, 1, published=0.0),
+                Entry("https://e.org/old-story-here", Kind.ARTICLE, 1, published=-10 * DAY),
+            ],
+            now=0.0,
+            refresh_after=DAY,
+        )
+        for item in f.lease("s", 10):
+            f.finish("s", item.key, state=State.DONE, now=0.0, outcome="new")
+        assert f.begin_run("s", now=3600.0, starts=[], revisit=policy) == 0  # not due yet
+        assert f.begin_run("s", now=7 * 3600.0, starts=[], revisit=policy) == 1
+        (young,) = f.lease("s", 10)
+        assert young.url == "https://e.org/young-story-here"
+        f.finish("s", young.key, state=State.DONE, now=7 * 3600.0, outcome="unchanged")
+        assert f.begin_run("s", now=3 * DAY, starts=[], revisit=policy) == 0  # too old now
+
+
+def test_listing_lastmod_requeues_a_changed_article_once(tmp_path: Path) -> None:
+    with _open(tmp_path) as f:
+        f.begin_run("s", now=0.0, starts=[])
+        f.add(
+            "s",
+            [Entry("https://e.org/story-that-changes", Kind.ARTICLE, 1)],
+            now=0.0,
+            refresh_after=DAY,
+        )
+        (item,) = f.lease("s", 1)
+        f.finish("s", item.key, state=State.DONE, now=10.0, outcome="new")
+        f.begin_run("s", now=100.0, starts=[])
+        same = Entry("https://e.org/story-that-changes", Kind.ARTICLE, 1, modified=5.0)
+        assert f.add("s", [same], now=100.0, refresh_after=DAY) == []
+        assert f.lease("s", 1) == []
+        changed = Entry("https://e.org/story-that-changes", Kind.ARTICLE, 1, modified=50.0)
+        f.add("s", [changed], now=100.0, refresh_after=DAY)
+        assert len(f.lease("s", 1)) == 1
+
+
+def test_navigation_pages_of_one_shape_are_capped(tmp_path: Path) -> None:
+    with _open(tmp_path) as f:
+        f.begin_run("s", now=0.0, starts=[])
+        pages = [
+            Entry(
+                f"https://e.org/calendar/{2000 + i // 12}/{i % 12 + 1}",
+                Kind.PAGE,
+                1,
+                template="e.org/calendar/N/N?",
+            )
+            for i in range(200)
+        ]
+        assert len(f.add("s", pages, now=0.0, refresh_after=DAY)) == MAX_PAGES_PER_TEMPLATE
+
+
+def test_start_points_and_validators(tmp_path: Path) -> None:
+    with _open(tmp_path) as f:
+        f.begin_run("s", now=0.0, starts=[("https://e.org/rss", Kind.FEED)])
+        (item,) = f.lease("s", 5)
+        assert item.start
+        f.finish(
+            "s",
+            item.key,
+            state=State.DONE,
+            now=1.0,
+            outcome="ok",
+            etag='"v1"',
+            last_modified="Fri, 17 May 2024 10:00:00 GMT",
+        )
+        f.begin_run("s", now=2.0, starts=[("https://e.org/rss", Kind.FEED)])
+        (again,) = f.lease("s", 5)
+        assert (again.etag, again.last_modified) == ('"v1"', "Fri, 17 May 2024 10:00:00 GMT")
+        f.finish(
+            "s", again.key, state=State.DONE, now=3.0, outcome="not modified", keep_validators=True
+        )
+        f.end_run("s", now=4.0, status="ok")
+        assert f.last_run("s") == (2.0, 4.0, "ok")
+        f.begin_run("s", now=5.0, starts=[])
+        (third,) = f.lease("s", 5)  # still a start point though not given this time
+        assert third.etag == '"v1"'
+
+
+def test_release_returns_leased_urls(tmp_path: Path) -> None:
+    with _open(tmp_path) as f:
+        f.begin_run("s", now=0.0, starts=[("https://e.org/rss", Kind.FEED)])
+        (item,) = f.lease("s", 5)
+        f.release("s", [item.key])
+        assert f.count("s", State.QUEUED) == 1

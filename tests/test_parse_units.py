@@ -1,0 +1,257 @@
+"""Unit tests for the parser's pure helpers: dates, authors, credits, charsets, rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from archive.record import RawPage
+from scraper.config import SiteRules
+from scraper.errors import NotAnArticle, ParseError
+from scraper.parse import parse_html, parse_page
+from scraper.parse.authors import clean_name
+from scraper.parse.captions import split_credit
+from scraper.parse.charset import decode_html, sniff_encoding
+from scraper.parse.datetext import PageDate, parse_human, parse_iso
+
+ARTICLE = """<html><head><title>{title}</title>{head}</head><body>
+<h1>Harbour wall repairs start</h1>
+<div class="byline">By Jo Park</div>
+<div class="story-body">
+<p>Repairs to the harbour wall began on Monday after storms in January left a gap of almost
+ten metres, and the work is expected to take the whole summer.</p>
+<p>The harbour master said boats would still be able to use the inner basin, although the
+outer moorings will be closed until the contractors have finished the new section.</p>
+<p>The council has set aside money for the work from its reserves and hopes to recover part
+of it from the national fund for storm damage later in the year.</p>
+</div>{extra}</body></html>"""
+
+
+def page(head: str = "", extra: str = "", title: str = "Harbour wall repairs start") -> bytes:
+    return ARTICLE.format(head=head, extra=extra, title=title).encode()
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2019-11-20T02:07:18Z", "2019-11-20T02:07:18Z"),
+        ("2019-11-20T02:07:18+0000", "2019-11-20T02:07:18Z"),
+        ("2020-07-09T08:21:00+05:30", "2020-07-09T08:21:00+05:30"),
+        ("2019-11-18 19:14:00", "2019-11-18T19:14:00"),
+        ("2019-11-18", "2019-11-18"),
+        ("Tue, 19 Nov 2019 21:57:01 GMT", "2019-11-19T21:57:01Z"),
+    ],
+)
+def test_machine_dates_keep_what_they_say(text: str, iso: str) -> None:
+    parsed = parse_iso(text)
+    assert parsed is not None
+    assert parsed.iso() == iso
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("Nov. 18, 2019 7:04 pm ET", "2019-11-18T19:04:00"),
+        ("10:01 pm PST, Tuesday, November 19, 2019", "2019-11-19T22:01:00-08:00"),
+        ("Posted March 3, 2021", "2021-03-03"),
+        ("12 марта 2021", "2021-03-12"),
+        ("2023年3月17日", "2023-03-17"),
+        ("19 novembre 2019", "2019-11-19"),
+    ],
+)
+def test_human_dates_never_invent_a_time_or_zone(text: str, iso: str) -> None:
+    parsed = parse_human(text)
+    assert parsed is not None
+    assert parsed.iso() == iso
+
+
+def test_numeric_dates_follow_the_page_language() -> None:
+    assert parse_human("05/10/2018", month_first=False) == PageDate(datetime(2018, 10, 5).date())
+    assert parse_human("05/10/2018", month_first=True) == PageDate(datetime(2018, 5, 10).date())
+    assert parse_human("25/10/2018", month_first=True) == PageDate(datetime(2018, 10, 25).date())
+
+
+def test_utc_metadata_is_moved_to_the_day_readers_see() -> None:
+    head = '<meta property="article:published_time" content="2019-11-20T03:31:00Z">'
+    extra = '<p class="timestamp">Nov 19, 2019, 10:31 pm EST</p>'
+    html = page(head=head).replace(
+        b'<div class="byline">', extra.encode() + b'<div class="byline">'
+    )
+    content = parse_html(html, "https://example.org/a")
+    assert content.published == "2019-11-19T22:31:00-05:00"
+
+
+def test_a_future_date_is_refused() -> None:
+    head = '<meta property="article:published_time" content="2031-01-01T00:00:00Z">'
+    raw = RawPage(
+        requested_url="https://example.org/a",
+        final_url="https://example.org/a",
+        status=200,
+        headers=(),
+        body=page(head=head),
+        fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    assert parse_page(raw).published is None
+
+
+def test_no_date_is_invented_for_a_page_without_one() -> None:
+    assert parse_html(page(), "https://example.org/news/harbour").published is None
+
+
+def test_url_date_is_the_last_resort() -> None:
+    content = parse_html(page(), "https://example.org/2021/06/02/harbour")
+    assert (content.published, dict(content.provenance)["published"]) == ("2021-06-02", "url")
+
+
+@pytest.mark.parametrize(
+    ("byline", "names"),
+    [
+        ("By Jane Doe and John Roe, Associated Press", ["Jane Doe", "John Roe"]),
+        ("BY MARIA LOPEZ | Staff Writer", ["Maria Lopez"]),
+        ("Reuters", []),
+        ("Staff Reports", []),
+        ("By Ann Lee, Senior Reporter, Nov. 3, 2021", ["Ann Lee"]),
+        ("Daily Example", []),
+        ("admin", []),
+    ],
+)
+def test_authors_are_people_only(byline: str, names: list[str]) -> None:
+    assert clean_name(byline, {"daily example"}) == names
+
+
+@pytest.mark.parametrize(
+    ("caption", "text", "credit"),
+    [
+        (
+            "Nadal celebrates in Madrid. (Manu Fernandez/AP)",
+            "Nadal celebrates in Madrid.",
+            "(Manu Fernandez/AP)",
+        ),
+        (
+            "A cyclist near La Paz. © Reuters / David Mercado",
+            "A cyclist near La Paz.",
+            "© Reuters / David Mercado",
+        ),
+        (
+            "Traders on the floor. REUTERS/Brendan McDermid",
+            "Traders on the floor.",
+            "REUTERS/Brendan McDermid",
+        ),
+        (
+            "Hanwha Q Cells was the largest maker.Image: Hanwha Q cells",
+            "Hanwha Q Cells was the largest maker.",
+            "Image: Hanwha Q cells",
+        ),
+        (
+            "Troops remain in Afghanistan [File: Reuters]",
+            "Troops remain in Afghanistan",
+            "[File: Reuters]",
+        ),
+        (
+            "The core stage of the first SLS at Michoud",
+            "The core stage of the first SLS at Michoud",
+            None,
+        ),
+    ],
+)
+def test_credits_are_split_off(caption: str, text: str, credit: str | None) -> None:
+    assert split_credit(caption) == (text, credit)
+
+
+def test_figure_credit_markup_and_captions_kept_out_of_the_body() -> None:
+    figure = (
+        '<figure><img src="/a.jpg"><figcaption>Boats in the inner basin. '
+        '<span class="credit">Ola Berg/Harbour News</span></figcaption></figure>'
+    )
+    html = page().replace(
+        b'<div class="story-body">', b'<div class="story-body">' + figure.encode()
+    )
+    content = parse_html(html, "https://example.org/a")
+    assert [(c.text, c.credit, c.image_url) for c in content.captions] == [
+        ("Boats in the inner basin.", "Ola Berg/Harbour News", "https://example.org/a.jpg")
+    ]
+    assert "Boats in the inner basin" not in content.text
+
+
+def test_charset_order_bom_header_meta_detection() -> None:
+    text = "Морозы задержат навигацию на Волге. " * 20
+    cp1251 = text.encode("cp1251")
+    assert sniff_encoding(b"\xef\xbb\xbfabc") == ("utf-8", "bom")
+    assert sniff_encoding(cp1251, "text/html; charset=windows-1251") == ("cp1251", "http")
+    meta = b'<meta charset="windows-1251">' + cp1251
+    assert sniff_encoding(meta) == ("cp1251", "meta")
+    decoded, codec, source = decode_html(cp1251)
+    assert (decoded, source) == (text, "detected")
+    assert codec in ("cp1251", "koi8_r") or decoded == text
+
+
+def test_undeclared_shift_jis_is_detected() -> None:
+    text = "気象台は十七日、市内の標本木で桜の開花を確認したと発表した。" * 10
+    decoded, _, source = decode_html(text.encode("shift_jis"))
+    assert (decoded, source) == (text, "detected")
+
+
+def test_a_lying_utf8_declaration_does_not_garble_cp1252() -> None:
+    body = '<meta charset="utf-8"><p>café crème \u2013 déjà vu</p>'.encode("cp1252") * 50
+    decoded, codec, _ = decode_html(body)
+    assert "café crème" in decoded
+    assert codec == "cp1252"
+
+
+def test_site_rules_override_and_drop() -> None:
+    extra = (
+        '<div class="promo"><p>This promotional paragraph is long enough to be taken for'
+        " body text by mistake, really.</p></div>"
+    )
+    rules = SiteRules(
+        headline="div.story-body p:first-child",
+        drop=("div.promo",),
+        published="//div[@class='byline']",
+        authors="//h1",
+    )
+    html = page(extra=extra).replace(
+        b'<div class="byline">By Jo Park</div>', b'<div class="byline">2022-02-02</div>'
+    )
+    content = parse_html(html, "https://example.org/a", rules=rules)
+    assert content.headline.startswith("Repairs to the harbour wall")
+    assert content.published == "2022-02-02"
+    assert "promotional" not in content.text
+    assert dict(content.provenance)["headline"] == "rule"
+
+
+def test_a_bad_rule_selector_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="bad site rule selector"):
+        parse_html(page(), None, rules=SiteRules(headline="div[[["))
+
+
+@pytest.mark.parametrize("body", [b"", b"\x00\x01\x02", b"<html></html>", b"   ", b"\xff\xfe"])
+def test_empty_or_binary_input_is_not_an_article(body: bytes) -> None:
+    with pytest.raises(NotAnArticle):
+        parse_html(body, "https://example.org/x")
+
+
+def test_parse_page_refuses_error_statuses() -> None:
+    raw = RawPage(
+        requested_url="https://example.org/a",
+        final_url="https://example.org/a",
+        status=404,
+        headers=(),
+        body=page(),
+        fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(ParseError, match="HTTP 404"):
+        parse_page(raw)
+
+
+def test_every_field_records_its_source() -> None:
+    head = '<meta property="og:site_name" content="Harbour News"><link rel="canonical" href="/a">'
+    content = parse_html(page(head=head), "https://example.org/a?x=1")
+    provenance = dict(content.provenance)
+    assert provenance["headline"] == "dom"
+    assert provenance["body"] == "dom"
+    assert provenance["site_name"] == "meta"
+    assert provenance["canonical_url"] == "link"
+    assert provenance["authors"] == "dom"
+    assert content.canonical_url == "https://example.org/a"
+    assert content.authors == ("Jo Park",)
