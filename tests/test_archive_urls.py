@@ -21,6 +21,7 @@ from archive.urls import normalize_url, same_site, url_key
         "https://news.example/2024/05/story?fbclid=IwAR0x&gclid=abc",
         "https://news.example/print/2024/05/story",
         "https://news.example/2024/05/story?sid=8f14e45fceea167a5a36dedd4bea2543",
+        "https://news.example/2024/05/story?sid=77&cid=12",  # a slug names the story
     ],
 )
 def test_variants_of_one_article_share_a_key(variant: str) -> None:
@@ -33,6 +34,7 @@ def test_variants_of_one_article_share_a_key(variant: str) -> None:
         ("https://cms.example/article.php?sid=1234", "https://cms.example/article.php?sid=1235"),
         ("https://cms.example/news.php?cid=77", "https://cms.example/news.php?cid=78"),
         ("https://n.example/story?id=1", "https://n.example/story?id=2"),
+        ("https://n.example/?sid=5", "https://n.example/?sid=6"),
         ("https://n.example/story?page=1", "https://n.example/story?page=2"),
         ("https://n.example/Story", "https://n.example/story"),
     ],
