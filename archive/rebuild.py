@@ -146,6 +146,10 @@ def rebuild_version(task: VersionTask) -> Result:
         return Result(task, error=f"{task.article_id} v{task.version}: {_one_line(exc)}")
     if text == old_text:
         return Result(task)
+    # a store in another process may have rewritten this version meanwhile (URLs seen):
+    # leave its file alone, the next rebuild picks it up
+    if path.read_text("utf-8") != old_text:
+        return Result(task, error=f"{task.article_id} v{task.version}: changed during rebuild")
     write_atomic(path, text.encode("utf-8"))
     changed = tuple(sorted(k for k in doc.keys() | old.keys() if doc.get(k) != old.get(k)))
     paragraphs = [block.text for block in content.body]
