@@ -12,10 +12,9 @@ Rebuild, verify, export, import and stats live in their own modules and take an 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -23,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from archive.atomic import make_dirs
 from archive.blobs import BlobStore, FolderBlobStore
-from archive.catalog import ArticleRow, Catalog, FetchRow, SqliteCatalog, VersionRow
+from archive.catalog import ArticleRow, Catalog, SqliteCatalog, VersionRow
 from archive.dedup import Decision, PageKeys, decide, page_keys
 from archive.errors import ArchiveError, SchemaError, StorageError
-from archive.fingerprint import body_digest, simhash
+from archive.fetchlog import Fingerprints, fetch_id, fetch_row, sidecar_doc
 from archive.layout import Layout, check_id, check_source
 from archive.record import (
     Article,
@@ -51,25 +50,6 @@ log = logging.getLogger(__name__)
 
 ParseFn = Callable[[RawPage, str], Content]
 NEAR_THRESHOLD = 3  # bits of 64: at or under, a re-fetched body counts as the same text
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprints:
-    digest: str
-    simhash: int
-    text: str
-
-    @classmethod
-    def of(cls, content: Content) -> Fingerprints:
-        paragraphs = [block.text for block in content.body]
-        text = "\n\n".join(paragraphs)
-        return cls(body_digest(paragraphs), simhash(text), text)
-
-
-def fetch_id(page: RawPage, source: str) -> str:
-    """A stable id for one fetch: the same response stored twice is one fetch."""
-    seed = dumps(page.meta_json()) + source
-    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
 
 
 def since_text(since: date | datetime | str | None) -> str | None:
@@ -187,20 +167,19 @@ class Archive:
             current = self.load(row.source, row.id, row.current_version) if row else None
             fid = fetch_id(page, source)
             if current is not None and row is not None:
-                doc = self._sidecar(
-                    page, source, fid, current.raw_sha256, row.id, Outcome.UNCHANGED
-                )
+                doc = sidecar_doc(page, source, fid, current.raw_sha256, row.id, Outcome.UNCHANGED)
                 self.blobs.put_sidecar(current.raw_sha256, fid, doc)
                 self.catalog.touch(row.id, seen)
             self.catalog.add_source(source, seen)
             self.catalog.add_fetch(
-                self._fetch_row(
+                fetch_row(
                     page,
                     source,
                     fid,
                     current.raw_sha256 if current else None,
                     row.id if row else None,
                     Outcome.UNCHANGED,
+                    self.run_id,
                 )
             )
         return Stored(outcome=Outcome.UNCHANGED, article=current)
@@ -212,7 +191,9 @@ class Archive:
             raw_new = self._put_blob(page, source)
             fid = fetch_id(page, source)
             self._write_sidecar(page, source, fid, None, None, raw_new)
-            self.catalog.add_fetch(self._fetch_row(page, source, fid, page.sha256, None, None))
+            self.catalog.add_fetch(
+                fetch_row(page, source, fid, page.sha256, None, None, self.run_id)
+            )
         return page.sha256
 
     def validators(self, url: str) -> Validators | None:
@@ -347,25 +328,6 @@ class Archive:
         self.catalog.add_source(source, iso_utc(page.fetched_at))
         return new
 
-    def _sidecar(
-        self,
-        page: RawPage,
-        source: str,
-        fid: str,
-        raw_sha: str,
-        article_id: str | None,
-        outcome: Outcome | None,
-    ) -> dict[str, Any]:
-        doc = page.meta_json()
-        doc.update(
-            fetch_id=fid,
-            source=source,
-            raw_sha256=raw_sha,
-            article_id=article_id,
-            outcome=outcome.value if outcome else None,
-        )
-        return doc
-
     def _write_sidecar(
         self,
         page: RawPage,
@@ -376,7 +338,7 @@ class Archive:
         raw_new: bool,
     ) -> None:
         sha = page.sha256
-        doc = self._sidecar(page, source, fid, sha, article_id, outcome)
+        doc = sidecar_doc(page, source, fid, sha, article_id, outcome)
         first = self.layout.meta(sha)
         if raw_new or not first.exists():
             self.blobs.put_sidecar(sha, None, doc)
@@ -389,32 +351,6 @@ class Archive:
             first_id = None
         if first_id != fid:
             self.blobs.put_sidecar(sha, fid, doc)
-
-    def _fetch_row(
-        self,
-        page: RawPage,
-        source: str,
-        fid: str,
-        raw_sha: str | None,
-        article_id: str | None,
-        outcome: Outcome | None,
-    ) -> FetchRow:
-        return FetchRow(
-            fetch_id=fid,
-            url=page.requested_url,
-            url_key=url_key(page.final_url),
-            final_url=page.final_url,
-            status=page.status,
-            etag=page.header("etag"),
-            last_modified=page.header("last-modified"),
-            fetched_at=iso_utc(page.fetched_at),
-            raw_sha256=raw_sha,
-            size=len(page.body),
-            source=source,
-            article_id=article_id,
-            outcome=outcome.value if outcome else None,
-            run_id=self.run_id,
-        )
 
     def _apply(
         self,
@@ -480,7 +416,9 @@ class Archive:
     ) -> None:
         seen = iso_utc(page.fetched_at)
         cat = self.catalog
-        cat.add_fetch(self._fetch_row(page, source, fid, page.sha256, article_id, decision.outcome))
+        cat.add_fetch(
+            fetch_row(page, source, fid, page.sha256, article_id, decision.outcome, self.run_id)
+        )
         duplicate = decision.outcome is Outcome.DUPLICATE
         for key, url in zip(keys.keys, keys.urls, strict=True):
             cat.add_url(key, url, article_id, seen, duplicate)
