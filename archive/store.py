@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from archive.atomic import make_dirs
 from archive.blobs import BlobStore, FolderBlobStore
-from archive.catalog import ArticleRow, Catalog, SqliteCatalog, VersionRow
+from archive.catalog import ArticleRow, Catalog, VersionRow
+from archive.catalog_sqlite import SqliteCatalog
 from archive.dedup import Decision, PageKeys, decide, page_keys
 from archive.errors import ArchiveError, SchemaError, StorageError
 from archive.fetchlog import Fingerprints, fetch_id, fetch_row, sidecar_doc
