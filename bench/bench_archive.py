@@ -16,6 +16,7 @@ import argparse
 import html
 import json
 import random
+import resource
 import re
 import shutil
 import statistics
@@ -166,9 +167,25 @@ def lookups(
 
 def rebuild(root: Path, workers: int) -> tuple[float, int]:
     with Archive.open(root) as arch:
+        me, kids = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
         start = time.perf_counter()
         report = arch.rebuild(SourceParser(), workers=workers)
-        print(f"rebuild workers={workers}:", "; ".join(report.lines()[:1]), dict(report.fields))
+        wall = time.perf_counter() - start
+        me2, kids2 = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+        parent = me2.ru_utime + me2.ru_stime - me.ru_utime - me.ru_stime
+        children = kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime
+        print(
+            f"rebuild workers={workers}: {wall:.1f}s wall, parent CPU {parent:.1f}s, worker CPU "
+            f"{children:.1f}s: {(parent + children) / wall:.2f} cores busy;",
+            "; ".join(report.lines()[:1]),
+            dict(report.fields),
+        )
         return report.scanned / (time.perf_counter() - start), report.changed
 
 
