@@ -16,8 +16,8 @@ import argparse
 import html
 import json
 import random
-import resource
 import re
+import resource
 import shutil
 import statistics
 import sys
