@@ -1,15 +1,12 @@
 """One polite GET per call: robots.txt, pacing, retries, limits, redirects -> `RawPage`.
 
 `AsyncFetcher.fetch(url)` is safe to call concurrently for many hosts. Per hop of a redirect
-chain it takes one of the host's slots (`per_host`), consults the origin's robots.txt (fetched
-first, paced like any request, cached), waits for the host's turn (`HostPace`), takes one of the
-global slots (`concurrency`) only while the request is on the wire, and retries transient
-failures with tenacity. Each host gets its own small httpcore connection pool, all sharing one
-SSL context and the `GuardedBackend` that refuses private addresses at connect time: one pool
-shared by hundreds of hosts spends its time scanning connections (FINDINGS.md). Bodies are read
-as a stream under the size caps and decoded here (scraper/body.py), so `RawPage.body` is the
-entity exactly as served, minus only its Content-Encoding. `Fetcher` is the same for synchronous
-callers: it runs an `AsyncFetcher` on an event loop in a background thread.
+chain (each hop checked again: scheme, robots.txt, address) it takes one of the host's slots
+(`per_host`), consults the origin's robots.txt (fetched first, paced like any request, cached),
+and runs attempts through tenacity; each attempt (scraper/exchange.py) waits for the host's turn,
+holds a global slot (`concurrency`) only while on the wire, and enforces the size and time
+limits. The URL's time budget covers every attempt and wait. `Fetcher` is the same for
+synchronous callers: it runs an `AsyncFetcher` on an event loop in a background thread.
 """
 
 from __future__ import annotations
@@ -21,26 +18,15 @@ import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
-import httpcore
 import httpx
 
 from archive.record import RawPage, Validators, utcnow
-from scraper.body import (
-    ACCEPT_ENCODING,
-    ACCEPT_HEADERS,
-    ACCEPT_KINDS,
-    BadEncoding,
-    BodyDecoder,
-    BodyTooLarge,
-    looks_like_html,
-    type_accepted,
-)
+from scraper.decoding import ACCEPT_KINDS
 from scraper.config import FetchConfig, PolitenessConfig
 from scraper.errors import (
     BadStatus,
@@ -48,52 +34,19 @@ from scraper.errors import (
     DisallowedByRobots,
     FetchError,
     HostParked,
-    NotHtml,
-    TooLarge,
     TooManyRedirects,
     TransientFetchError,
 )
-from scraper.netguard import AddressPolicy, AddressRefused, GuardedBackend, Resolver, system_resolve
+from scraper.exchange import Answer, Exchange, target_url
+from scraper.netguard import AddressPolicy, GuardedBackend, Resolver, system_resolve
 from scraper.polite import HostPace, RobotsRules
-from scraper.retry import RETRY_STATUSES, Retryable, retry_after_seconds, retrying
+from scraper.retry import Budget, Retryable, retrying
 
 log = logging.getLogger(__name__)
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ROBOTS_REDIRECTS = 5  # hops followed for robots.txt (as Google does)
-KEEPALIVE = 30.0  # seconds an idle connection to a host is kept
-SWEEP_EVERY = 512  # requests between closing pools of hosts gone quiet
 
 T = TypeVar("T")
-Headers = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """One hop's final answer: a page, a 304, or a redirect to `location`."""
-
-    status: int
-    headers: Headers
-    body: bytes
-    fetched_at: datetime
-    location: str | None = None
-
-
-def target_url(url: str) -> httpx.URL:
-    """The URL as it goes on the wire (IDNA host, percent-encoded, no fragment), or FetchError."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise FetchError(url, f"not a valid URL ({exc})") from None
-    if parsed.scheme not in ("http", "https"):
-        raise FetchError(url, f"only http and https are fetched, not {parsed.scheme or 'none'!r}")
-    if not parsed.raw_host:
-        raise FetchError(url, "URL has no host")
-    return parsed.copy_with(fragment=None)
-
-
-def _header(headers: Headers, name: str) -> str | None:
-    return next((v for k, v in headers if k.lower() == name), None)
 
 
 class AsyncFetcher:
@@ -122,27 +75,18 @@ class AsyncFetcher:
         self._sleep = sleep
         self._clock = clock
         self._now = now
-        self._backend = GuardedBackend(AddressPolicy(fetch_cfg.allow), resolve)
-        self._ssl = ssl_context
         self._rng = rng or random.Random()
-        self._global = asyncio.Semaphore(politeness.concurrency)
         self._hosts: dict[str, HostPace] = {}
-        self._pools: dict[str, httpcore.AsyncConnectionPool] = {}
         self._robots: dict[str, RobotsRules] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
-        self._requests = 0
-        self._timeouts = {
-            "connect": fetch_cfg.connect_timeout,
-            "read": fetch_cfg.read_timeout,
-            "write": fetch_cfg.read_timeout,
-            "pool": fetch_cfg.request_timeout,
-        }
-        self._base_headers = [
-            (b"User-Agent", fetch_cfg.user_agent.encode("latin-1", "replace")),
-            (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
-        ]
-        if fetch_cfg.from_header:
-            self._base_headers.append((b"From", fetch_cfg.from_header.encode("latin-1", "replace")))
+        self._exchange = Exchange(
+            fetch_cfg,
+            concurrency=politeness.concurrency,
+            backend=GuardedBackend(AddressPolicy(fetch_cfg.allow), resolve),
+            ssl_context=ssl_context,
+            clock=clock,
+            now=now,
+        )
 
     async def __aenter__(self) -> AsyncFetcher:
         return self
@@ -156,9 +100,7 @@ class AsyncFetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        pools, self._pools = self._pools, {}
-        for pool in pools.values():
-            await pool.aclose()
+        await self._exchange.aclose()
 
     async def fetch(
         self, url: str, *, validators: Validators | None = None, accept: str = "html"
@@ -168,7 +110,7 @@ class AsyncFetcher:
         if accept not in ACCEPT_KINDS:
             raise ValueError(f"accept must be one of {ACCEPT_KINDS}, not {accept!r}")
         conditional = validators.headers() if validators else {}
-        deadline = self._clock() + self._cfg.url_budget
+        budget = Budget(self._cfg.url_budget, self._clock)
         current = target_url(url)
         chain: list[str] = []
         attempts = 0
@@ -179,7 +121,7 @@ class AsyncFetcher:
             if len(chain) > self._cfg.max_redirects:
                 raise TooManyRedirects(url, f"more than {self._cfg.max_redirects} redirects")
             chain.append(str(current))
-            answer, used = await self._hop(current, accept, conditional, deadline)
+            answer, used = await self._hop(current, accept, conditional, budget)
             attempts += used
             if answer.location is None:
                 break
@@ -212,8 +154,8 @@ class AsyncFetcher:
         return HostParked(url, until, f"host parked for another {left:.0f} s at its request")
 
     async def _hop(
-        self, url: httpx.URL, accept: str, conditional: dict[str, str], deadline: float
-    ) -> tuple[_Answer, int]:
+        self, url: httpx.URL, accept: str, conditional: dict[str, str], budget: Budget
+    ) -> tuple[Answer, int]:
         host = self._host(url.raw_host.decode("ascii"))
         if parked := self._parked(str(url), host):
             raise parked
@@ -222,9 +164,25 @@ class AsyncFetcher:
                 raise parked
             if host.politeness.robots:
                 await self._check_robots(url, host)
-            return await self._with_retries(url, host, accept, conditional, deadline)
+            return await self._with_retries(url, host, accept, conditional, budget)
+
+    async def sitemaps(self, url: str) -> list[str]:
+        """The Sitemap URLs the robots.txt of `url`'s site lists (fetched politely if needed).
+
+        An unavailable robots.txt lists none; an address refusal raises BlockedAddress.
+        """
+        parsed = target_url(url)
+        host = self._host(parsed.raw_host.decode("ascii"))
+        async with host.slots:
+            rules = await self._robots_rules(parsed, host)
+        return [urljoin(str(parsed), sitemap) for sitemap in rules.sitemaps()]
 
     async def _check_robots(self, url: httpx.URL, host: HostPace) -> None:
+        rules = await self._robots_rules(url, host)
+        if not rules.allowed(str(url)):
+            raise DisallowedByRobots(str(url), rules.disallow_all or "disallowed by robots.txt")
+
+    async def _robots_rules(self, url: httpx.URL, host: HostPace) -> RobotsRules:
         origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
         rules = self._robots.get(origin)
         if rules is None or rules.expires <= self._clock():
@@ -234,18 +192,17 @@ class AsyncFetcher:
                     rules = await self._load_robots(origin, host)
                     self._robots[origin] = rules
                     host.crawl_delay = rules.crawl_delay()
-        if not rules.allowed(str(url)):
-            raise DisallowedByRobots(str(url), rules.disallow_all or "disallowed by robots.txt")
+        return rules
 
     async def _load_robots(self, origin: str, host: HostPace) -> RobotsRules:
         """Fetch and interpret an origin's robots.txt; only an address refusal escapes."""
         politeness = host.politeness
-        deadline = self._clock() + self._cfg.url_budget
+        budget = Budget(self._cfg.url_budget, self._clock)
         url = target_url(origin + "/robots.txt")
         try:
             for _ in range(ROBOTS_REDIRECTS + 1):
                 hop_host = self._host(url.raw_host.decode("ascii"))
-                answer, _used = await self._with_retries(url, hop_host, "any", {}, deadline)
+                answer, _used = await self._with_retries(url, hop_host, "any", {}, budget)
                 if answer.location is None:
                     return RobotsRules.from_response(
                         answer.status, answer.body, now=self._clock(), politeness=politeness
@@ -259,7 +216,8 @@ class AsyncFetcher:
                 exc.status, b"", now=self._clock(), politeness=politeness
             )
         except FetchError as exc:
-            log.warning("%s/robots.txt: %s", origin, exc.reason)
+            # not an error of ours to report: the URL that needed it fails with this reason
+            log.info("%s/robots.txt: %s", origin, exc.reason)
             return RobotsRules.unavailable(exc.reason, now=self._clock(), politeness=politeness)
 
     async def _with_retries(
@@ -268,8 +226,16 @@ class AsyncFetcher:
         host: HostPace,
         accept: str,
         conditional: dict[str, str],
-        deadline: float,
-    ) -> tuple[_Answer, int]:
+        budget: Budget,
+    ) -> tuple[Answer, int]:
+        # Most requests succeed at once, so the first attempt is made before any tenacity
+        # object exists: each AsyncRetrying leaves ~40 objects in reference cycles, and the
+        # collections that clear them stall the event loop for tens of milliseconds.
+        first: Retryable | None
+        try:
+            return await self._exchange.attempt(url, host, accept, conditional, budget), 1
+        except Retryable as exc:
+            first = exc
         cfg = self._cfg
         loop = retrying(
             url=str(url),
@@ -278,170 +244,25 @@ class AsyncFetcher:
             backoff_max=cfg.backoff_max,
             rng=self._rng,
             sleep=self._sleep,
-            time_left=lambda: deadline - self._clock(),
+            time_left=budget.left,
         )
-        answer: _Answer | None = None
+        answer: Answer | None = None
         tries = 0
         try:
             async for attempt in loop:
                 with attempt:
                     tries = attempt.retry_state.attempt_number
-                    answer = await self._attempt(url, host, accept, conditional, deadline)
+                    if first is not None:  # tenacity takes the first failure as attempt 1
+                        failure, first = first, None
+                        raise failure
+                    answer = await self._exchange.attempt(url, host, accept, conditional, budget)
         except Retryable as exc:
             plural = "s" if tries != 1 else ""
             reason = f"{exc.reason} (gave up after {tries} attempt{plural})"
-            log.warning("%s: %s", url, reason)
+            log.info("%s: %s", url, reason)  # the caller reports the error it gets
             raise TransientFetchError(str(url), reason, exc.retry_after) from None
         assert answer is not None
         return answer, tries
-
-    async def _attempt(
-        self,
-        url: httpx.URL,
-        host: HostPace,
-        accept: str,
-        conditional: dict[str, str],
-        deadline: float,
-    ) -> _Answer:
-        await host.wait_turn()
-        limit = min(self._cfg.request_timeout, deadline - self._clock())
-        if limit <= 0:
-            raise Retryable("the URL's time budget is spent")
-        request = httpcore.Request(
-            "GET",
-            httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-            ),
-            headers=[(b"Host", url.netloc), *self._headers(accept, conditional)],
-            extensions={"timeout": self._timeouts},
-        )
-        status: int | None = None
-        latency: float | None = None
-        host.active += 1
-        try:
-            async with self._global:
-                started = self._clock()
-                async with asyncio.timeout(limit):
-                    response = await self._pool(host).handle_async_request(request)
-                    try:
-                        latency = self._clock() - started
-                        status = response.status
-                        return await self._answer(
-                            url, host, response, accept, conditional, deadline
-                        )
-                    finally:
-                        await response.aclose()
-        except TimeoutError:
-            raise Retryable(f"no complete answer within {limit:g} s") from None
-        except httpcore.TimeoutException as exc:
-            raise Retryable(f"timed out ({type(exc).__name__})") from None
-        except (httpcore.NetworkError, httpcore.RemoteProtocolError) as exc:
-            raise Retryable(f"connection failed ({exc or type(exc).__name__})") from None
-        except AddressRefused as exc:
-            raise BlockedAddress(str(url), str(exc)) from None
-        except (httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
-            raise FetchError(str(url), f"HTTP protocol error ({exc})") from None
-        finally:
-            host.active -= 1
-            host.finished(status=status, latency=latency)
-            self._requests += 1
-            if self._requests % SWEEP_EVERY == 0:
-                await self._sweep()
-
-    def _headers(self, accept: str, conditional: dict[str, str]) -> list[tuple[bytes, bytes]]:
-        headers = [*self._base_headers, (b"Accept", ACCEPT_HEADERS[accept].encode())]
-        headers += [(k.encode(), v.encode("latin-1", "replace")) for k, v in conditional.items()]
-        return headers
-
-    def _pool(self, host: HostPace) -> httpcore.AsyncConnectionPool:
-        pool = self._pools.get(host.host)
-        if pool is None:
-            if self._ssl is None:
-                self._ssl = httpx.create_ssl_context()
-            pool = httpcore.AsyncConnectionPool(
-                ssl_context=self._ssl,
-                max_connections=host.politeness.per_host,
-                keepalive_expiry=KEEPALIVE,
-                network_backend=self._backend,
-            )
-            self._pools[host.host] = pool
-        return pool
-
-    async def _sweep(self) -> None:
-        """Close the pools of hosts unused for a while, so idle sockets do not pile up."""
-        quiet = [
-            name
-            for name in self._pools
-            if self._hosts[name].active == 0 and self._hosts[name].idle_for() > KEEPALIVE
-        ]
-        for name in quiet:
-            await self._pools.pop(name).aclose()
-
-    async def _answer(
-        self,
-        url: httpx.URL,
-        host: HostPace,
-        response: httpcore.Response,
-        accept: str,
-        conditional: dict[str, str],
-        deadline: float,
-    ) -> _Answer:
-        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers)
-        status = response.status
-        fetched_at = self._now()
-        if status in REDIRECT_STATUSES:
-            location = _header(headers, "location")
-            if not location:
-                raise BadStatus(str(url), status)
-            return _Answer(status, headers, b"", fetched_at, urljoin(str(url), location))
-        if status in RETRY_STATUSES:
-            wait = retry_after_seconds(_header(headers, "retry-after"), fetched_at)
-            if wait is not None:
-                self._honour_retry_after(str(url), host, status, wait, deadline)
-            raise Retryable(f"HTTP {status}", status=status, retry_after=wait)
-        if status == 304 and conditional:
-            return _Answer(status, headers, b"", fetched_at)
-        if not 200 <= status < 300:
-            raise BadStatus(str(url), status)
-        content_type = _header(headers, "content-type")
-        verdict = type_accepted(content_type, accept)
-        if verdict is False:
-            raise NotHtml(str(url), content_type)
-        body = await self._read_body(str(url), response, headers)
-        if verdict is None and accept == "html" and not looks_like_html(body):
-            raise NotHtml(str(url), None)
-        return _Answer(status, headers, body, fetched_at)
-
-    def _honour_retry_after(
-        self, url: str, host: HostPace, status: int, wait: float, deadline: float
-    ) -> None:
-        """Hold the host for a Retry-After; park it when the wait is longer than we sleep."""
-        if wait > self._cfg.retry_after_max or wait >= deadline - self._clock():
-            host.park(wait)
-            until = self._now().timestamp() + wait
-            raise HostParked(url, until, f"HTTP {status} with Retry-After {wait:g} s: host parked")
-        host.hold(wait)
-
-    async def _read_body(self, url: str, response: httpcore.Response, headers: Headers) -> bytes:
-        limit = self._cfg.max_body_bytes
-        length = _header(headers, "content-length")
-        if length is not None and length.strip().isdigit() and int(length) > limit:
-            raise TooLarge(url, limit)
-        try:
-            decoder = BodyDecoder(
-                _header(headers, "content-encoding"), limit=self._cfg.max_decompressed_bytes
-            )
-            received = 0
-            async for chunk in response.aiter_stream():
-                received += len(chunk)
-                if received > limit:
-                    raise TooLarge(url, limit)
-                decoder.feed(chunk)
-            return decoder.finish()
-        except BodyTooLarge as exc:
-            raise TooLarge(url, exc.limit, "decompressed body") from None
-        except BadEncoding as exc:
-            raise FetchError(url, str(exc)) from None
 
 
 class Fetcher:
@@ -519,6 +340,13 @@ class Fetcher:
         self, url: str, *, validators: Validators | None = None, accept: str = "html"
     ) -> RawPage:
         """See `AsyncFetcher.fetch`."""
+        return self._run(self._opened().fetch(url, validators=validators, accept=accept))
+
+    def sitemaps(self, url: str) -> list[str]:
+        """See `AsyncFetcher.sitemaps`."""
+        return self._run(self._opened().sitemaps(url))
+
+    def _opened(self) -> AsyncFetcher:
         if self._inner is None:
             raise RuntimeError("use the Fetcher as a context manager: with Fetcher(...) as f:")
-        return self._run(self._inner.fetch(url, validators=validators, accept=accept))
+        return self._inner

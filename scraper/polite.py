@@ -136,6 +136,10 @@ class RobotsRules:
             return False
         return self.parser is None or bool(self.parser.can_fetch(url, PRODUCT_TOKEN))
 
+    def sitemaps(self) -> list[str]:
+        """The Sitemap lines, as written (possibly relative)."""
+        return [] if self.parser is None else [str(s) for s in self.parser.sitemaps]
+
     def crawl_delay(self) -> float:
         """Seconds between requests the file asks of us (Crawl-delay or Request-rate), or 0."""
         if self.parser is None:

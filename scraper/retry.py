@@ -41,6 +41,24 @@ class Retryable(Exception):
         super().__init__(reason)
 
 
+class Budget:
+    """One URL's time budget. It starts with the URL's first request, not when the URL joins
+    its host's queue: waiting behind other URLs of the same host is not this URL's cost."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._deadline: float | None = None
+
+    def start(self) -> None:
+        if self._deadline is None:
+            self._deadline = self._clock() + self._seconds
+
+    def left(self) -> float:
+        """Seconds left (all of them until it has started)."""
+        return self._seconds if self._deadline is None else self._deadline - self._clock()
+
+
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a Retry-After value: `120` or an HTTP date; None if unreadable."""
     if not value:

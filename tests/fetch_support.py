@@ -123,8 +123,9 @@ class LocalSite:
                 self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self.in_flight[key])
 
     def leave(self, hit: Hit) -> None:
-        """The answer is complete (called just before its last write: once the client has the
-        bytes it may send the next request or move a fake clock on before this thread runs)."""
+        """The answer is given: called just before its headers go out, since the client may act
+        on them alone (stop reading, send the next request, move a fake clock on) before this
+        thread runs again."""
         with self.lock:
             if hit.end:
                 return
@@ -175,23 +176,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        if reply.chunks is None and "Content-Length" not in reply.headers:
+            self.send_header("Content-Length", str(len(reply.body)))
         if reply.chunks is not None:
             self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for chunk in reply.chunks():
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.server.site.leave(hit)
-            self.wfile.write(b"0\r\n\r\n")
-            return
-        if "Content-Length" not in reply.headers:
-            self.send_header("Content-Length", str(len(reply.body)))
-        if reply.body:
-            self.end_headers()
-            self.server.site.leave(hit)
+        self.server.site.leave(hit)
+        self.end_headers()
+        if reply.chunks is None:
             self.wfile.write(reply.body)
-        else:
-            self.server.site.leave(hit)
-            self.end_headers()
+            return
+        for chunk in reply.chunks():
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
 
 
 class _Server(ThreadingHTTPServer):
@@ -203,7 +199,9 @@ def _serve(site: LocalSite, address: str) -> _Server:
     server = _Server((address, 0), _Handler)
     server.site = site
     server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True, name=f"site-{address}").start()
+    threading.Thread(
+        target=server.serve_forever, args=(0.05,), daemon=True, name=f"site-{address}"
+    ).start()
     return server
 
 

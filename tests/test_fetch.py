@@ -238,3 +238,60 @@ def test_other_4xx_fail_at_once(local_site, make_fetcher):
         make_fetcher().fetch(local_site.url("/gone"))
     assert info.value.status == 410
     assert len(local_site.hits("/gone")) == 1
+
+
+def test_sitemaps_come_from_robots_txt(local_site, make_fetcher):
+    local_site.route(
+        "/robots.txt",
+        robots(
+            b"Sitemap: /news-sitemap.xml\nUser-agent: *\nAllow: /\n"
+            b"Sitemap: http://other.example/s.xml\n"
+        ),
+    )
+    fetcher = make_fetcher()
+    assert fetcher.sitemaps(local_site.url("/any")) == [
+        local_site.url("/news-sitemap.xml"),
+        "http://other.example/s.xml",
+    ]
+    fetcher.sitemaps(local_site.url("/again"))
+    assert local_site.paths() == ["/robots.txt"]
+
+
+def test_the_sync_fetcher_works_inside_a_running_event_loop(local_site, make_fetcher):
+    import asyncio
+
+    local_site.route("/a", Reply())
+    fetcher = make_fetcher()
+
+    async def caller() -> int:
+        return fetcher.fetch(local_site.url("/a")).status
+
+    assert asyncio.run(caller()) == 200
+
+
+def test_a_fetcher_must_be_opened_first():
+    from scraper.config import PolitenessConfig
+    from scraper.fetch import Fetcher
+
+    with pytest.raises(RuntimeError, match="context manager"):
+        Fetcher(fetch_config(), PolitenessConfig()).fetch("http://127.0.0.1/")
+
+
+def test_robots_txt_redirects_are_followed(local_site, make_fetcher):
+    # Routes are shared by both addresses: .1 answers the redirect, .2 the file.
+    moved = local_site.url("/robots.txt", "127.0.0.2")
+    local_site.route("/robots.txt", redirect(moved, 301), robots(ROBOTS))
+    local_site.route("/private/a", Reply())
+    fetcher = make_fetcher(fetch_config(allow=("127.0.0.0/8",)))
+    with pytest.raises(DisallowedByRobots):
+        fetcher.fetch(local_site.url("/private/a"))
+    assert local_site.paths() == ["/robots.txt"]
+    assert local_site.paths("127.0.0.2") == ["/robots.txt"]
+
+
+def test_a_body_in_an_unknown_charset_is_kept_byte_exact(local_site, make_fetcher):
+    body = "<html><body><p>Привет, мир</p></body></html>".encode("windows-1251")
+    local_site.route("/ru", Reply(200, body, {"Content-Type": "text/html; charset=windows-1251"}))
+    page = make_fetcher().fetch(local_site.url("/ru"))
+    assert page.body == body
+    assert page.content_type == "text/html; charset=windows-1251"

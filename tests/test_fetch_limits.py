@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import brotli
 import pytest
 
-from scraper.body import BadEncoding, BodyDecoder, BodyTooLarge
+from scraper.decoding import BadEncoding, BodyDecoder, BodyTooLarge
 from scraper.errors import FetchError, TooLarge
 from tests import fetch_support
 from tests.fetch_support import Reply, fetch_config

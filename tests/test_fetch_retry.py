@@ -121,6 +121,20 @@ def test_a_stalled_response_times_out(local_site, make_fetcher):
     assert len(local_site.hits("/stall")) == 2
 
 
+def test_a_trickling_response_is_cut_at_the_request_timeout(local_site, make_fetcher):
+    def trickle():
+        for _ in range(100):
+            time.sleep(0.05)  # always inside the read timeout, never done
+            yield b"<p>x</p>"
+
+    local_site.route("/slow", Reply(200, b"", {"Content-Type": "text/html"}, chunks=trickle))
+    cfg = fetch_config(read_timeout=0.3, request_timeout=0.5, attempts=1)
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError, match=r"no complete answer within 0.5 s"):
+        make_fetcher(cfg).fetch(local_site.url("/slow"))
+    assert time.monotonic() - started < 1.5
+
+
 def test_a_server_that_never_answers_costs_at_most_the_url_budget(local_site, make_fetcher):
     local_site.route("/stall", Reply(stall=True))
     cfg = fetch_config(read_timeout=0.25, attempts=50, backoff_base=0.05, url_budget=1.0)

@@ -180,3 +180,26 @@ def test_robots_answers(status, allowed):
     if status >= 429:
         assert rules.expires == PolitenessConfig().robots_error_wait
         assert "unavailable" in (rules.disallow_all or "")
+
+
+def test_waiting_behind_other_urls_of_a_host_does_not_use_up_the_url_budget(local_site):
+    # 8 URLs on a host that wants 10 s between requests: the last starts 80 s after it was
+    # asked for, longer than the 30 s budget, and still succeeds.
+    clock = local_site.clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        await asyncio.sleep(0)
+
+    urls = [local_site.url(f"/p{i}") for i in range(8)]
+    for i in range(8):
+        local_site.route(f"/p{i}", Reply())
+    fetcher = AsyncFetcher(
+        fetch_config(url_budget=30.0),
+        polite_config(delay=10.0),
+        sleep=sleep,
+        clock=clock,
+        now=clock.utcnow,
+    )
+    asyncio.run(fetch_all(fetcher, urls))
+    assert gaps(local_site.hits()) == [10.0] * 8
