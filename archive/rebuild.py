@@ -300,7 +300,7 @@ def _account(archive: Archive, report: RebuildReport, result: Result) -> None:
         report.failed += 1
         if len(report.errors) < 20:
             report.errors.append(result.error)
-        log.warning("rebuild: %s", result.error)
+        log.info("rebuild: %s", result.error)
     elif isinstance(result.task, OrphanTask):
         if result.page is None or result.content is None:
             raise TypeError("an orphan result without its page")
