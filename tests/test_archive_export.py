@@ -253,7 +253,7 @@ def test_a_file_that_is_not_a_warc_is_one_clear_error(tmp_path: Path) -> None:
     from archive.warc_import import WarcError
 
     bad = tmp_path / "x.warc.gz"
-    bad.write_bytes(gzip.compress(b"not a warc at all\n"))
+    bad.write_bytes(gzip.compress(b"hello world\n"))
     with (
         Archive.open(tmp_path / "a") as arch,
         pytest.raises(WarcError, match="not a readable WARC"),
