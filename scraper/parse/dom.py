@@ -26,6 +26,10 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _NO_TOKENS: frozenset[str] = frozenset()
+MAX_ATTRIBUTES = 256
+_LONG_TAG = re.compile(r"<[A-Za-z][^<>]{512,}")  # 256 attributes take at least 512 characters
+_TAG_NAME = re.compile(r"<[^\s/>]+")
+_ATTRIBUTE = re.compile(r"""[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 
 _REMOVE = (
     "script",
@@ -195,9 +199,31 @@ def _is_hidden(el: HtmlElement) -> bool:
     return get("hidden") is not None or (get("aria-hidden") == "true" and el.tag != "span")
 
 
+def _cap_attributes(match: re.Match[str]) -> str:
+    tag = match.group(0)
+    name = _TAG_NAME.match(tag)
+    start = name.end() if name else 1
+    attributes = _ATTRIBUTE.findall(tag, start)
+    if len(attributes) <= MAX_ATTRIBUTES:
+        return tag
+    return tag[:start] + " " + " ".join(attributes[:MAX_ATTRIBUTES])
+
+
+def tame_attributes(text: str) -> str:
+    """The page with at most MAX_ATTRIBUTES attributes per tag.
+
+    libxml2 checks each attribute against all earlier ones of its element, which is quadratic:
+    one tag with 100k attributes takes 9 s to parse, a 10 MB page of them hours. No real
+    element has more than a few dozen, so the excess is dropped before lxml sees the tag.
+    Only tags longer than `_LONG_TAG`'s threshold can hold that many, and they are rare.
+    """
+    return _LONG_TAG.sub(_cap_attributes, text)
+
+
 def build_tree(text: str, url: str | None) -> Page:
     """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
     text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
+    text = tame_attributes(text)
     parser = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
     root = etree.fromstring(text, parser) if text.strip() else None
     if root is None:
