@@ -71,7 +71,10 @@ class Kind(StrEnum):
     ROBOTS = "robots"  # robots.txt read for its Sitemap lines
 
 
-_PRIORITY = {Kind.ROBOTS: 0, Kind.FEED: 0, Kind.SITEMAP: 1, Kind.PAGE: 2, Kind.ARTICLE: 3}
+# Lease order: listings, then start pages, then articles, then other navigation pages. With a
+# page budget, articles come before the pages that would only find more of them.
+_PRIORITY = {Kind.ROBOTS: 0, Kind.FEED: 0, Kind.SITEMAP: 1, Kind.ARTICLE: 2, Kind.PAGE: 3}
+_START_PRIORITY = 1
 
 
 class State(StrEnum):
@@ -243,7 +246,7 @@ class Frontier:
                 url,
                 entry.kind.value,
                 entry.depth,
-                _PRIORITY[entry.kind],
+                min(_PRIORITY[entry.kind], _START_PRIORITY) if start else _PRIORITY[entry.kind],
                 1 if start else 2 if entry.refresh else 0,
                 now,
                 entry.published,

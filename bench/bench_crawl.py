@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -86,24 +87,34 @@ def _config(bases: list[str], data: Path, concurrency: int) -> Any:
     return Config(data_dir=data, fetch=fetch, politeness=politeness, sources=sources)
 
 
-def phase_crawl(bases: list[str], concurrency: int, durable: bool) -> dict[str, Any]:
-    from archive.store import Archive
-    from scraper.fetch import AsyncFetcher
+def _no_ingest(page: Any, **kw: Any) -> Any:
+    from archive.record import Outcome, Stored
 
+    return Stored(outcome=Outcome.NEW, article=None)
+
+
+def phase_crawl(
+    bases: list[str], concurrency: int, durable: bool, ingest: bool = True
+) -> dict[str, Any]:
+    from archive.store import Archive
     from scraper.crawl import crawl
+    from scraper.fetch import AsyncFetcher
 
     with tempfile.TemporaryDirectory() as tmp:
         config = _config(bases, Path(tmp) / "data", concurrency)
         cpu0, t0 = _cpu(), time.perf_counter()
         with Archive.open(config.data_dir, durable=durable) as archive:
             fetcher = AsyncFetcher(config.fetch, config.politeness)
-            report = crawl(config, fetcher=fetcher, archive=archive)
+            report = crawl(
+                config, fetcher=fetcher, archive=archive, ingest=None if ingest else _no_ingest
+            )
         wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     fetched = sum(s.fetched for s in report.sources)
     return {
         "pages": fetched,
         "new": sum(s.new_articles for s in report.sources),
         "failed": sum(s.failed_total for s in report.sources),
+        "reasons": dict(sum((s.failed for s in report.sources), Counter())),
         "wall": wall,
         "cpu": cpu,
         "rss": _rss_mb(),
@@ -242,6 +253,7 @@ def _child(*args: str) -> dict[str, Any]:
     if out.returncode != 0:
         raise SystemExit(f"phase {args[1]} failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"phase {args[1]}: {json.dumps(result)}", file=sys.stderr, flush=True)
     return result
 
 
@@ -258,12 +270,17 @@ def main() -> None:
     if args.phase == "serve":
         serve(args.hosts, per_host)
         return
-    if args.phase in ("crawl", "crawl-fast", "peer"):
+    if args.phase in ("crawl", "crawl-fast", "crawl-bare", "peer"):
         bases = json.loads(args.bases)
         result = (
             phase_peer(bases, per_host, args.concurrency)
             if args.phase == "peer"
-            else phase_crawl(bases, args.concurrency, durable=args.phase == "crawl")
+            else phase_crawl(
+                bases,
+                args.concurrency,
+                durable=args.phase == "crawl",
+                ingest=args.phase != "crawl-bare",
+            )
         )
         print(json.dumps(result))
         return
@@ -304,9 +321,10 @@ def main() -> None:
         peer = _child("--phase", "peer", *common)
         ours = _child("--phase", "crawl", *common)
         fast = _child("--phase", "crawl-fast", *common)
+        bare = _child("--phase", "crawl-bare", *common)
     finally:
-        server.stdin.close()
-        server.wait(10)
+        server.terminate()  # 50 graceful shutdowns would take half a minute
+        server.wait(30)
     front = _child("--phase", "frontier", "--queued", str(args.queued))
 
     total = per_host * args.hosts
@@ -319,18 +337,18 @@ def main() -> None:
     for name, r in (
         ("morgue crawl (discover+fetch+parse+store, fsync)", ours),
         ("morgue crawl, archive durable=False (no fsync)", fast),
+        ("morgue crawl, no parse/store (discover+frontier+fetch)", bare),
         ("peer: bare httpx.AsyncClient GETs", peer),
     ):
         print(
             f"| {name} | {r['pages']} | {r['pages'] / r['wall']:.0f} | "
             f"{1000 * r['cpu'] / max(r['pages'], 1):.2f} | {r['rss']:.0f} |"
         )
-    speed = (ours["pages"] / ours["wall"]) / (peer["pages"] / peer["wall"])
-    cpu = (ours["cpu"] / max(ours["pages"], 1)) / (peer["cpu"] / max(peer["pages"], 1))
-    print(
-        f"\nmorgue / peer: pages/s {speed:.2f}x, CPU per page {cpu:.2f}x;"
-        f" new articles {ours['new']}, failed {ours['failed']}"
-    )
+    for name, r in (("full crawl", ours), ("crawl without parse/store", bare)):
+        speed = (r["pages"] / r["wall"]) / (peer["pages"] / peer["wall"])
+        cpu = (r["cpu"] / max(r["pages"], 1)) / (peer["cpu"] / max(peer["pages"], 1))
+        print(f"morgue {name} / peer: pages/s {speed:.2f}x, CPU per page {cpu:.2f}x")
+    print(f"new articles {ours['new']}, failed {ours['failed']} {ours['reasons'] or ''}")
     verdict = "OK" if front["rss"] < 300 else "OVER LIMIT"
     print(
         f"\nfrontier: {front['queued']} URLs queued (discovered {front['discovered']}) in "

@@ -104,8 +104,8 @@ class _Table:
 
 
 def _plain_progress(report: SourceReport, url: str, event: str) -> None:
-    stamp = datetime.now(UTC).strftime("%H:%M:%S")
-    click.echo(f"{stamp} {report.name} {event} {url}", err=True)
+    # not a terminal (cron, systemd): one log line per page, shown with -v
+    log.info("%s %s %s", report.name, event, url)
 
 
 def _run_crawl(
@@ -131,8 +131,12 @@ def _run_crawl(
 
 
 @click.command("crawl")
-@click.argument("sources", nargs=-1)
-@click.option("--max-pages", type=click.IntRange(min=1), help="Pages per source this run.")
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    help="Pages per source this run (instead of its max_pages).",
+)
 @click.option("--dry-run", is_flag=True, help="Read feeds/sitemaps/sections only; list articles.")
 @click.pass_context
 def crawl_cmd(

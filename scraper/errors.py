@@ -4,6 +4,7 @@
       ConfigError                      config.yaml is wrong; lists every problem with its path
       FetchError(url)                  the page could not be fetched
         DisallowedByRobots(url)        robots.txt says no; never requested
+        RobotsUnavailable(url)         robots.txt unreadable (5xx, network): host off-limits a while
         BlockedAddress(url, rule)      resolves to a private/loopback/... address
         TransientFetchError(url, retry_after)  5xx/429/timeout; raised when attempts run out
         HostParked(url, until)         the host asked us to wait longer than we sleep
@@ -40,6 +41,11 @@ class FetchError(ScraperError):
 class DisallowedByRobots(FetchError):
     def __init__(self, url: str, reason: str = "disallowed by robots.txt") -> None:
         super().__init__(url, reason)
+
+
+class RobotsUnavailable(FetchError):
+    """The host's robots.txt answered 5xx or not at all: like the major crawlers, we take that
+    as "keep off for a while", but it is a failure to reach the site, not a refusal."""
 
 
 class BlockedAddress(FetchError):

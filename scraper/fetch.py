@@ -34,6 +34,7 @@ from scraper.errors import (
     DisallowedByRobots,
     FetchError,
     HostParked,
+    RobotsUnavailable,
     TooManyRedirects,
     TransientFetchError,
 )
@@ -179,6 +180,8 @@ class AsyncFetcher:
 
     async def _check_robots(self, url: httpx.URL, host: HostPace) -> None:
         rules = await self._robots_rules(url, host)
+        if rules.unavailable_reason is not None:
+            raise RobotsUnavailable(str(url), rules.unavailable_reason)
         if not rules.allowed(str(url)):
             raise DisallowedByRobots(str(url), rules.disallow_all or "disallowed by robots.txt")
 

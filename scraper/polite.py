@@ -130,6 +130,7 @@ class RobotsRules:
     expires: float
     parser: Protego | None = None
     disallow_all: str | None = None  # reason, when the whole host is off-limits
+    unavailable_reason: str | None = None  # set when off-limits because robots.txt failed
 
     def allowed(self, url: str) -> bool:
         if self.disallow_all is not None:
@@ -166,4 +167,4 @@ class RobotsRules:
     def unavailable(cls, why: str, *, now: float, politeness: PolitenessConfig) -> RobotsRules:
         wait = politeness.robots_error_wait
         reason = f"robots.txt unavailable ({why}); host off-limits for {wait:g} s"
-        return cls(expires=now + wait, disallow_all=reason)
+        return cls(expires=now + wait, disallow_all=reason, unavailable_reason=reason)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import random
+import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -24,8 +24,6 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 from scraper.config import Config, FetchConfig, PolitenessConfig, Source
 
@@ -358,13 +356,22 @@ def _handler(site: NewsSite) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # a client that drops its keep-alive connections on exit is not an error worth a
+        # traceback; anything else still gets one
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class SiteServer:
     """Serve a NewsSite on `host`:0 in a thread; the context manager starts and stops it."""
 
     def __init__(self, site: NewsSite, host: str = "127.0.0.1") -> None:
         self.site = site
-        self.server = ThreadingHTTPServer((host, 0), _handler(site))
-        self.server.daemon_threads = True
+        self.server = _QuietServer((host, 0), _handler(site))
         site.base = f"http://{host}:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -375,13 +382,6 @@ class SiteServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def news_site() -> Iterator[NewsSite]:
-    """A 60-article site with a 10 ms Crawl-delay, served for one test."""
-    with SiteServer(NewsSite.with_articles(60)) as site:
-        yield site
 
 
 def site_source(base: str, **overrides: object) -> Source:
@@ -416,9 +416,8 @@ def site_config(base: str, data_dir: Path, **source_overrides: object) -> Config
 def main(argv: list[str]) -> int:
     """`python -m tests.crawl_support BASE DATA_DIR`: one crawl of the site (for kill -9 tests)."""
     from archive.store import Archive
-    from scraper.fetch import AsyncFetcher
-
     from scraper.crawl import crawl
+    from scraper.fetch import AsyncFetcher
 
     base, data = argv[0], Path(argv[1])
     config = site_config(base, data)
@@ -430,6 +429,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main(sys.argv[1:]))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from scraper.config import Source
 from scraper.crawl.classify import UrlPolicy, Verdict, looks_like_article, trap_reason, url_template
@@ -88,3 +90,20 @@ def test_policy_allow_patterns_decide_articles_and_may_name_other_sites() -> Non
     assert policy.judge("https://www.e.org/floods-hit-the-north-hard").verdict is Verdict.PAGE
     assert policy.judge("https://cdn.partner.net/story/1").verdict is Verdict.ARTICLE
     assert policy.judge("https://cdn.partner.net/other/1").verdict is Verdict.SKIP
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=120).map(lambda tail: "https://e.org/" + tail)
+    | st.tuples(
+        st.sampled_from(["http://", "https://", ""]),
+        st.text(alphabet="/[]:@?#&=.%e0123456789-", max_size=40),
+    ).map("".join)
+)
+@example("http://[::1/x")
+@example("https://e.org:99999/a-b-c-d")
+def test_classifier_never_raises(url: str) -> None:
+    policy = UrlPolicy.for_source(_source())
+    assert policy.judge(url).verdict in Verdict
+    assert isinstance(looks_like_article(url), bool)
+    assert trap_reason(url) is None or isinstance(trap_reason(url), str)

@@ -167,3 +167,15 @@ def test_killed_crawl_resumes_to_the_same_archive(site: NewsSite, tmp_path: Path
         _crawl(site_config(site.base, straight), archive)
     assert _snapshot(killed) == _snapshot(straight)
     assert len(_snapshot(killed)) == N
+
+
+def test_bare_home_page_finds_feed_and_sitemaps(site: NewsSite, tmp_path: Path) -> None:
+    config = site_config(
+        site.base, tmp_path / "data", feeds=(), sitemaps=(), sections=(), max_depth=1
+    )
+    with Archive.open(config.data_dir) as archive:
+        report = _crawl(config, archive)
+        assert len(list(archive.iter_articles(source="local"))) == N
+    assert report.source("local").status is SourceStatus.OK
+    assert {"/rss.xml", "/sitemap_index.xml", "/sitemap-news.xml"} <= set(site.requested())
+    assert site.requested("/robots.txt") == ["/robots.txt"]  # the fetcher's copy is reused

@@ -29,6 +29,7 @@ from archive.record import (
 from archive.urls import url_key
 from scraper.config import Config, Source
 from scraper.crawl import SourceStatus, crawl, format_report
+from scraper.crawl.discover import robots_sitemaps
 from scraper.crawl.lock import SourceLock
 from scraper.errors import DisallowedByRobots, NotAnArticle, NotHtml, TransientFetchError
 from tests.crawl_support import NewsSite, make_article
@@ -309,3 +310,29 @@ def test_listing_that_is_not_xml_is_reported(tmp_path: Path, kind: str) -> None:
     source = _source(**{kind: (BASE + "/world",)})
     report, _, _ = _run(tmp_path, site, source)
     assert report.source("local").failed["not a feed or sitemap"] == 1
+
+
+class RobotsAwareFetcher(FakeFetcher):
+    """A fetcher that hands out the Sitemap lines of the robots.txt it already holds."""
+
+    async def sitemaps(self, url: str) -> list[str]:
+        return robots_sitemaps(self.site.robots(), url)
+
+
+def test_robots_sitemaps_come_from_the_fetcher_when_it_offers_them(tmp_path: Path) -> None:
+    site = NewsSite.with_articles(20)
+    source = _source(feeds=(), sitemaps=(), sections=(), max_depth=1)
+    _, fetcher, archive = _run(tmp_path, RobotsAwareFetcher(site), source)
+    assert "/robots.txt" not in fetcher.requests
+    assert "/sitemap_index.xml" in fetcher.requests
+    assert len(archive.records) == 20
+
+
+def test_a_small_budget_goes_to_articles_before_navigation_pages(tmp_path: Path) -> None:
+    site = NewsSite.with_articles(60)
+    _, fetcher, archive = _run(tmp_path, site, _source(max_depth=3), max_pages=40)
+    navigation = [
+        p for p in fetcher.requests if "page=" in p or p.startswith(("/calendar", "/tag"))
+    ]
+    assert navigation == []
+    assert len(archive.records) == 40 - 8  # the budget less 6 start points and 2 sitemaps

@@ -14,6 +14,7 @@ from scraper.errors import (
     DisallowedByRobots,
     FetchError,
     NotHtml,
+    RobotsUnavailable,
     TooManyRedirects,
 )
 from tests import fetch_support
@@ -87,9 +88,9 @@ def test_robots_5xx_keeps_the_host_off_limits_for_a_while(local_site, make_fetch
     local_site.route("/robots.txt", Reply(503, b"busy"), robots(b"User-agent: *\nAllow: /\n"))
     local_site.route("/a", Reply())
     fetcher = make_fetcher(fetch_config(attempts=1), clock=clock)
-    with pytest.raises(DisallowedByRobots, match="unavailable"):
+    with pytest.raises(RobotsUnavailable, match="unavailable"):
         fetcher.fetch(local_site.url("/a"))
-    with pytest.raises(DisallowedByRobots):
+    with pytest.raises(RobotsUnavailable):
         fetcher.fetch(local_site.url("/a"))
     assert local_site.paths() == ["/robots.txt"]
     clock.now += 3601  # robots_error_wait (1 h) has passed

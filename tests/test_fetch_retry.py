@@ -11,7 +11,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from scraper.errors import BadStatus, DisallowedByRobots, HostParked, TransientFetchError
+from scraper.errors import BadStatus, HostParked, RobotsUnavailable, TransientFetchError
 from scraper.retry import backoff, retry_after_seconds
 from tests import fetch_support
 from tests.fetch_support import FakeClock, Reply, fetch_config, polite_config
@@ -149,7 +149,7 @@ def test_connection_refused_is_retried_then_reported(make_fetcher):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     fetcher = make_fetcher(fetch_config(attempts=2), clock=FakeClock())
-    with pytest.raises(DisallowedByRobots, match=r"robots.txt unavailable \(connection failed"):
+    with pytest.raises(RobotsUnavailable, match=r"robots.txt unavailable \(connection failed"):
         fetcher.fetch(f"http://127.0.0.1:{port}/a")
     fetcher = make_fetcher(fetch_config(attempts=2), polite_config(robots=False), FakeClock())
     with pytest.raises(TransientFetchError, match=r"connection failed.*after 2 attempts"):

@@ -124,7 +124,10 @@ def looks_like_article(url: str) -> bool:
     >>> looks_like_article("https://e.org/tag/floods")
     False
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
     path = parts.path
     segments = _segments(path)
     if not segments or _MEDIA.search(path):
@@ -167,7 +170,10 @@ def trap_reason(url: str) -> str | None:
     """Why following this URL risks an endless crawl, or None when it looks finite."""
     if len(url) > MAX_URL_LENGTH:
         return f"URL longer than {MAX_URL_LENGTH} characters"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "not a valid URL"
     segments = [s.lower() for s in _segments(parts.path)]
     if len(segments) > MAX_PATH_SEGMENTS:
         return f"more than {MAX_PATH_SEGMENTS} path segments"
@@ -227,7 +233,11 @@ class UrlPolicy:
 
     def judge(self, url: str) -> Judgement:
         """ARTICLE, PAGE or SKIP (with a reason) for a URL found while crawling."""
-        url = normalize_url(url)
+        try:
+            url = normalize_url(url)
+            urlsplit(url).port  # noqa: B018 (raises ValueError for a bad port)
+        except ValueError:
+            return Judgement(Verdict.SKIP, "not a valid URL")
         if not self.in_scope(url):
             return Judgement(Verdict.SKIP, "off site")
         if any(p.search(url) for p in self.deny):

@@ -31,6 +31,9 @@ class AsyncFetcherLike(Protocol):
         self, url: str, *, validators: Validators | None = None, accept: str = "html"
     ) -> RawPage: ...
 
+    # Optional: `async def sitemaps(url) -> list[str]`, the Sitemap lines of the robots.txt the
+    # fetcher already holds. When present the crawler uses it instead of fetching robots.txt.
+
 
 class ArchiveLike(Protocol):
     @property

@@ -1,0 +1,416 @@
+"""One source's part of a crawl run: lease URLs, fetch them, read what they list or link to.
+
+`SourceCrawl.run()` takes the source's lock, queues its start points again in the frontier,
+then keeps up to what its hosts take in flight: feeds and sitemaps are read for article URLs
+(and child sitemaps), section pages and articles for links down to `max_depth`, article pages
+go to `ingest`. Every URL's fate is committed to the frontier as soon as it is known, so a
+killed run is resumed by the next one. A source none of whose start points could be fetched
+"failed entirely"; its report carries one line saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from archive.errors import ArchiveError
+from archive.frontier import Entry, Frontier, Item, Kind, Revisit, State
+from archive.record import Outcome, RawPage, Stored, Validators
+from archive.urls import url_key
+from scraper.config import Config, PolitenessConfig, Source
+from scraper.crawl.classify import UrlPolicy, Verdict, url_template
+from scraper.crawl.discover import (
+    ListingKind,
+    feed_links,
+    page_links,
+    parse_date,
+    parse_listing,
+    robots_sitemaps,
+)
+from scraper.crawl.lock import SourceLock
+from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, Ingest
+from scraper.crawl.report import SourceReport, SourceStatus
+from scraper.errors import (
+    BadStatus,
+    DisallowedByRobots,
+    FetchError,
+    HostParked,
+    NotAnArticle,
+    ParseError,
+    RobotsUnavailable,
+    TransientFetchError,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What every source of one run shares."""
+
+    config: Config
+    fetcher: AsyncFetcherLike
+    archive: ArchiveLike
+    frontier: Frontier
+    ingest: Ingest
+    max_pages: int | None
+    dry_run: bool
+    progress: Progress
+    now: Callable[[], datetime]
+    should_stop: Callable[[], bool]
+    lock_dir: Path
+
+
+def start_points(source: Source) -> list[tuple[str, Kind]]:
+    """What a run of `source` starts from. A bare home page also gets its robots.txt read for
+    Sitemap lines (its <link rel=alternate> feeds are found when the home page is fetched)."""
+    points: list[tuple[str, Kind]] = [(u, Kind.FEED) for u in source.feeds]
+    points += [(u, Kind.SITEMAP) for u in source.sitemaps]
+    points += [(u, Kind.PAGE) for u in source.sections]
+    if source.home:
+        points.append((source.home, Kind.PAGE))
+        if not source.feeds and not source.sitemaps:
+            parts = urlsplit(source.home)
+            points.append(
+                (urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", "")), Kind.ROBOTS)
+            )
+    return list(dict.fromkeys(points))
+
+
+_ACCEPT = {
+    Kind.ARTICLE: "html",
+    Kind.PAGE: "html",
+    Kind.FEED: "feed",
+    Kind.SITEMAP: "feed",
+    Kind.ROBOTS: "any",
+}
+
+
+def failure_reason(exc: Exception) -> str:
+    """A short, groupable reason for the report ("HTTP 404", "robots", "not an article")."""
+    if isinstance(exc, BadStatus):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, DisallowedByRobots):
+        return "robots"
+    if isinstance(exc, RobotsUnavailable):
+        return "robots.txt unavailable"
+    if isinstance(exc, NotAnArticle):
+        return "not an article"
+    if isinstance(exc, ParseError):
+        return "parse error"
+    if isinstance(exc, TransientFetchError | HostParked):
+        return "unreachable"
+    name = type(exc).__name__
+    return "".join(" " + c.lower() if c.isupper() else c for c in name).strip()
+
+
+@dataclass
+class SourceCrawl:
+    run_: RunContext
+    source: Source
+    report: SourceReport
+    policy: UrlPolicy = field(init=False)
+    started: int = 0
+    start_ok: int = 0
+    start_error: str | None = None
+    fatal: str | None = None
+
+    def __post_init__(self) -> None:
+        self.policy = UrlPolicy.for_source(self.source)
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def _now(self) -> float:
+        return self.run_.now().timestamp()
+
+    def _politeness(self) -> PolitenessConfig:
+        return self.source.politeness or self.run_.config.politeness
+
+    async def run(self) -> None:
+        lock = SourceLock(self.run_.lock_dir, self.name)
+        if not self.run_.dry_run and not lock.acquire():
+            self.report.status = SourceStatus.BUSY
+            self.report.error = (
+                f"{self.name}: skipped, another crawl holds its lock ({lock.holder()})"
+            )
+            log.warning("%s", self.report.error)
+            return
+        try:
+            await self._crawl()
+        finally:
+            lock.release()
+
+    async def _crawl(self) -> None:
+        frontier = self.run_.frontier
+        revisit = Revisit(self.source.revisit.max_age, self.source.revisit.every)
+        queued = frontier.begin_run(
+            self.name, now=self._now(), starts=start_points(self.source), revisit=revisit
+        )
+        log.info("%s: %d URL(s) queued at start", self.name, queued)
+        budget = self.run_.max_pages or self.source.max_pages
+        # as many pages in flight as the source's hosts take at once, plus one ready to go:
+        # more would only queue inside the fetcher, where waiting eats each URL's time budget
+        politeness = self._politeness()
+        hosts = max(1, len(self.policy.sites))
+        workers = min(politeness.concurrency, politeness.per_host * hosts + 1)
+        inflight: dict[asyncio.Task[None], Item] = {}
+        stopped = False
+        while True:
+            if self.run_.should_stop() or self.fatal:
+                stopped = True
+            room = min(workers - len(inflight), budget - self.started)
+            if not stopped and room > 0:
+                for item in frontier.lease(self.name, room):
+                    self.started += 1
+                    inflight[asyncio.ensure_future(self._visit(item))] = item
+            if not inflight:
+                break
+            done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                inflight.pop(task)
+                task.result()
+        self._conclude(stopped)
+
+    def _conclude(self, stopped: bool) -> None:
+        frontier = self.run_.frontier
+        self.report.queued = frontier.count(self.name, State.QUEUED)
+        status = "ok"
+        if self.fatal:
+            self.report.status = SourceStatus.FAILED
+            self.report.error = f"{self.name}: {self.fatal}"
+            status = "failed"
+        elif self.start_ok == 0 and self.start_error is not None:
+            self.report.status = SourceStatus.FAILED
+            self.report.error = f"{self.name}: could not reach {self.start_error}"
+            status = "failed"
+        elif stopped and self.report.queued:
+            self.report.status = SourceStatus.STOPPED
+            status = "stopped"
+        frontier.end_run(self.name, now=self._now(), status=status)
+        log.info(
+            "%s: run %s, %d fetched, %d new",
+            self.name,
+            status,
+            self.report.fetched,
+            self.report.new_articles,
+        )
+
+    async def _visit(self, item: Item) -> None:
+        if item.kind is Kind.ARTICLE and self.run_.dry_run:
+            self.report.would_fetch.append(item.url)
+            self._finish(item, State.DONE, "dry run")
+            return
+        finder = getattr(self.run_.fetcher, "sitemaps", None)
+        if item.kind is Kind.ROBOTS and finder is not None:
+            await self._robots_sitemaps(item, finder)
+            return
+        try:
+            page = await self.run_.fetcher.fetch(
+                item.url, validators=self._validators(item), accept=_ACCEPT[item.kind]
+            )
+        except FetchError as exc:
+            self._fetch_failed(item, exc)
+            return
+        self.report.fetched += 1
+        if item.start:
+            self.start_ok += 1
+        try:
+            self._handle(item, page)
+        except ArchiveError as exc:
+            # the disk or catalog said no: stop this source, keep the URL queued for next time
+            self.fatal = f"archive error: {exc}"
+            self.run_.frontier.release(self.name, [item.key])
+            log.error("%s: %s", self.name, self.fatal)
+
+    async def _robots_sitemaps(
+        self, item: Item, finder: Callable[[str], Awaitable[list[str]]]
+    ) -> None:
+        """Sitemap lines from the robots.txt the fetcher keeps anyway: no second request."""
+        try:
+            sitemaps = await finder(item.url)
+        except FetchError as exc:
+            self._fetch_failed(item, exc)
+            return
+        if item.start:
+            self.start_ok += 1
+        self._add([Entry(u, Kind.SITEMAP, item.depth, refresh=True) for u in sitemaps])
+        self._finish(item, State.DONE, f"{len(sitemaps)} sitemap(s)")
+        self.run_.progress(self.report, item.url, "robots.txt")
+
+    def _validators(self, item: Item) -> Validators | None:
+        if item.kind is Kind.ARTICLE:
+            return self.run_.archive.validators(item.url)
+        if item.etag or item.last_modified:
+            return Validators(etag=item.etag, last_modified=item.last_modified)
+        return None
+
+    def _fetch_failed(self, item: Item, exc: FetchError) -> None:
+        reason = failure_reason(exc)
+        transient = isinstance(exc, TransientFetchError | HostParked | RobotsUnavailable)
+        if isinstance(exc, DisallowedByRobots):
+            self.report.skipped_robots += 1
+        else:
+            self.report.failed[reason] += 1
+        if item.start and self.start_error is None:
+            self.start_error = f"{item.url}: {exc.reason}"
+        self._finish(item, State.RETRY if transient else State.FAILED, reason)
+        log.debug("%s: %s failed: %s", self.name, item.url, exc)
+        self.run_.progress(self.report, item.url, reason)
+
+    def _finish(
+        self,
+        item: Item,
+        state: State,
+        outcome: str,
+        page: RawPage | None = None,
+        published: float | None = None,
+    ) -> None:
+        self.run_.frontier.finish(
+            self.name,
+            item.key,
+            state=state,
+            now=self._now(),
+            outcome=outcome,
+            etag=page.header("etag") if page else None,
+            last_modified=page.header("last-modified") if page else None,
+            published=published,
+            keep_validators=page is None or page.status == 304,
+        )
+
+    def _handle(self, item: Item, page: RawPage) -> None:
+        if page.status == 304 and item.kind is not Kind.ARTICLE:
+            self.report.not_modified += 1
+            self._finish(item, State.DONE, "not modified", page)
+            self.run_.progress(self.report, item.url, "not modified")
+            return
+        if item.kind in (Kind.FEED, Kind.SITEMAP):
+            self._read_listing(item, page)
+        elif item.kind is Kind.ROBOTS:
+            text = page.body.decode("utf-8", "replace")
+            sitemaps = robots_sitemaps(text, page.final_url)
+            self._add([Entry(u, Kind.SITEMAP, item.depth, refresh=True) for u in sitemaps])
+            self._finish(item, State.DONE, f"{len(sitemaps)} sitemap(s)", page)
+        elif item.kind is Kind.PAGE:
+            self._follow_links(item, page)
+            self._finish(item, State.DONE, "links read", page)
+        else:
+            self._ingest(item, page)
+            return
+        self.run_.progress(self.report, item.url, item.kind.value)
+
+    def _read_listing(self, item: Item, page: RawPage) -> None:
+        listing = parse_listing(page.body, page.final_url)
+        if listing.kind is ListingKind.UNKNOWN:
+            self.report.failed["not a feed or sitemap"] += 1
+            self._finish(item, State.FAILED, "not a feed or sitemap", page)
+            return
+        if listing.kind is ListingKind.SITEMAP_INDEX:
+            entries = [
+                Entry(
+                    link.url,
+                    Kind.SITEMAP,
+                    item.depth,
+                    modified=_ts(link.modified),
+                    refresh=link.modified is None,
+                )
+                for link in listing.links
+                if self.policy.in_scope(link.url)
+            ]
+        else:
+            entries = []
+            if item.depth + 1 <= self.source.max_depth:
+                for link in listing.links:
+                    if self.policy.judge(link.url).verdict is Verdict.ARTICLE:
+                        entries.append(
+                            Entry(
+                                link.url,
+                                Kind.ARTICLE,
+                                item.depth + 1,
+                                published=_ts(link.published),
+                                modified=_ts(link.modified),
+                            )
+                        )
+        self._add(entries)
+        self._finish(item, State.DONE, f"{len(listing.links)} link(s)", page)
+
+    def _follow_links(self, item: Item, page: RawPage) -> None:
+        depth = item.depth + 1
+        entries: list[Entry] = []
+        if item.start and not self.source.feeds and page.status != 304:
+            entries += [
+                Entry(u, Kind.FEED, item.depth, refresh=True)
+                for u in feed_links(page.body, page.final_url)
+            ]
+        if depth <= self.source.max_depth:
+            for url in page_links(page.body, page.final_url):
+                verdict = self.policy.judge(url).verdict
+                if verdict is Verdict.ARTICLE:
+                    entries.append(Entry(url, Kind.ARTICLE, depth))
+                elif verdict is Verdict.PAGE and depth < self.source.max_depth:
+                    entries.append(Entry(url, Kind.PAGE, depth, template=url_template(url)))
+        self._add(entries)
+
+    def _add(self, entries: Iterable[Entry]) -> None:
+        batch = list(entries)
+        if not batch:
+            return
+        frontier = self.run_.frontier
+        new = frontier.add(
+            self.name, batch, now=self._now(), refresh_after=self.source.revisit.every
+        )
+        self.report.discovered += len(new)
+        kinds = {url_key(e.url): e for e in batch}
+        for key in new:
+            entry = kinds.get(key)
+            if entry is None or entry.kind is not Kind.ARTICLE:
+                continue
+            # archived by an earlier crawl, another source or `morgue archive`: not fetched again
+            known = self.run_.archive.find(entry.url)
+            if known is not None:
+                published = _ts(parse_date(known.content.published))
+                frontier.mark_known(
+                    self.name, key, fetched_at=known.fetched_at.timestamp(), published=published
+                )
+
+    def _ingest(self, item: Item, page: RawPage) -> None:
+        if page.status != 304 and item.depth < self.source.max_depth:
+            self._follow_links(item, page)
+        try:
+            stored = self.run_.ingest(
+                page, archive=self.run_.archive, source=self.name, rules=self.source.rules
+            )
+        except ParseError as exc:
+            reason = failure_reason(exc)
+            self.report.failed[reason] += 1
+            self._finish(item, State.FAILED, reason, page)
+            self.run_.progress(self.report, item.url, reason)
+            return
+        self._count(stored)
+        published = None
+        if stored.article is not None:
+            published = _ts(parse_date(stored.article.content.published))
+        self._finish(item, State.DONE, stored.outcome.value, page, published)
+        self.run_.progress(self.report, item.url, stored.outcome.value)
+
+    def _count(self, stored: Stored) -> None:
+        if stored.outcome is Outcome.NEW:
+            self.report.new_articles += 1
+        elif stored.outcome is Outcome.UPDATED:
+            self.report.new_versions += 1
+        elif stored.outcome is Outcome.DUPLICATE:
+            self.report.duplicates += 1
+        else:
+            self.report.unchanged += 1
+
+
+def _ts(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
