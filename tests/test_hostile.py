@@ -21,6 +21,7 @@ from archive.record import Content, RawPage
 from archive.store import Archive
 from scraper.cli import main
 from scraper.config import Config, FetchConfig, PolitenessConfig
+from scraper.crawl.discover import page_links, parse_listing
 from scraper.errors import BlockedAddress, FetchError, ParseError
 from scraper.fetch import Fetcher
 from scraper.parse import parse_html
@@ -398,6 +399,9 @@ def test_robots_redirects_to_private_address(
         "Fri, 31 Dec 99999 23:59:59 GMT",
         "nan",
         "",
+        "1" * 400,
+        "9" * 5000,
+        "Fri, 31 Dec 9999 23:59:59 -1400",
     ],
 )
 def test_retry_after_absurd_values(
@@ -846,3 +850,85 @@ def test_long_host_name_gets_a_usable_source_folder(hostile: HostileSite, tmp_pa
         source, rules = source_for(config, page.final_url)
         stored = ingest(page, archive=store, source=source, rules=rules)
     assert stored.article is not None
+
+
+# ----------------------------------------------------------------------------- crawl discovery
+# scraper/crawl/ is still being written by the crawler's author; its bugs are pinned here as
+# strict xfails with the fix they need.
+
+
+def test_listing_entities_and_xxe_are_never_expanded(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-XML")
+    lol = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10 if n else "lol"}">' for n in range(10))
+    bodies = [
+        f'<?xml version="1.0"?><!DOCTYPE u [{lol}]><urlset><url><loc>https://e.org/&l9;</loc>'
+        "</url></urlset>",
+        f'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY x SYSTEM "{secret.as_uri()}">]>'
+        "<urlset><url><loc>https://e.org/&x;</loc></url></urlset>",
+        f'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY % x SYSTEM "{secret.as_uri()}"> %x;]>'
+        "<urlset><url><loc>https://e.org/a</loc></url></urlset>",
+        f'<?xml version="1.0"?><!DOCTYPE u SYSTEM "{secret.as_uri()}">'
+        "<rss><channel><item><link>https://e.org/a</link></item></channel></rss>",
+    ]
+    for body in bodies:
+        for data in (body.encode(), gzip_bytes(body.encode())):
+            start = time.perf_counter()
+            listing = parse_listing(data, "https://e.org/")
+            assert time.perf_counter() - start < 1
+            assert "TOPSECRET" not in repr(listing)
+            assert "lol" * 10 not in repr(listing)
+
+
+def test_gzipped_sitemap_bomb_is_bounded() -> None:
+    start = time.perf_counter()
+    parse_listing(zeros_gzip(100 * 1024 * 1024), "https://e.org/")
+    assert time.perf_counter() - start < 3
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="scraper/crawl/discover.py caps the inflated bytes (50 MB) but not the entries: a "
+    "140 KB gzip of 1.3M <url> entries costs 10 s and 700 MB. Fix: stop reading a listing after "
+    "50,000 entries (the sitemap protocol's own limit) in _sitemap_entries/_feed_entries/"
+    "_text_sitemap.",
+)
+def test_sitemap_entries_are_capped() -> None:
+    body = gzip_bytes(
+        b"<urlset>" + b"<url><loc>https://e.org/a</loc></url>" * 120_000 + b"</urlset>"
+    )
+    assert len(parse_listing(body, "https://e.org/").links) <= 50_000
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="scraper/crawl/discover.py parse_date: astimezone(UTC) of a year-1 or year-9999 date "
+    "at a far offset raises OverflowError out of parse_listing. Fix: catch OverflowError with "
+    "ValueError there (return None).",
+)
+def test_listing_dates_at_the_edge_of_time() -> None:
+    body = (
+        b'<urlset xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url>'
+        b"<loc>https://e.org/2024/01/01/a</loc><news:news><news:publication_date>"
+        b"0001-01-01T00:00:00+14:00</news:publication_date></news:news>"
+        b"<lastmod>9999-12-31T23:59:59-14:00</lastmod></url></urlset>"
+    )
+    assert len(parse_listing(body, "https://e.org/").links) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="scraper/crawl/discover.py hands raw pages to lxml.html, which is quadratic in the "
+    "attributes of one tag (100k take 9 s; a 10 MB page of them hours). Fix: decode and pass "
+    "the text through scraper.parse.dom.tame_attributes first, as the parser does.",
+)
+def test_page_links_survive_an_attribute_bomb() -> None:
+    body = (
+        b"<html><body><a href='/news/a' "
+        + b" ".join(b"a%d" % i for i in range(50_000))
+        + b">x</a></body></html>"
+    )
+    start = time.perf_counter()
+    page_links(body, "https://e.org/")
+    assert time.perf_counter() - start < 1
