@@ -932,3 +932,83 @@ def test_page_links_survive_an_attribute_bomb() -> None:
     start = time.perf_counter()
     page_links(body, "https://e.org/")
     assert time.perf_counter() - start < 1
+
+
+def _hostile_feed(site: HostileSite, tmp_path: Path, pub_date: str) -> Path:
+    links = [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "http://169.254.169.254/2024/01/01/meta",
+        "http://[::1/2024/01/01/a",
+        "http://a:99999/2024/01/01/x",
+        "/2024/01/01/bomb",
+        "/2024/01/01/slow",
+        "/2024/01/01/ok",
+        "/2024/01/01/loop",
+        "/2024/01/01/private",
+        "/2024/01/01/" + "a" * 5000,
+        "/2024/01/01/../../../etc/passwd",
+        f"http://user:pw@127.0.0.1:{site.port}/2024/01/01/cred",
+        "/2024/01/01/empty",
+        "/2024/01/01/pdf",
+    ]
+    items = "".join(
+        f"<item><title>x</title><link>{link}</link><pubDate>{pub_date}</pubDate></item>"
+        for link in links
+    )
+    feed = f"<?xml version='1.0'?><rss><channel>{items}</channel></rss>".encode()
+    site.route("/feed.xml", static(feed, content_type="application/rss+xml"))
+    site.route(
+        "/2024/01/01/bomb", static(zeros_gzip(50 << 20), headers={"Content-Encoding": "gzip"})
+    )
+
+    def slow(conn: socket.socket, request: Request) -> None:
+        dribble(site, conn, b"HTTP/1.1 200 OK\r\nX: ", pause=0.05)
+
+    def loop(conn: socket.socket, request: Request) -> None:
+        n = int(request.target.partition("?")[2] or 0)
+        headers = {"Location": f"/2024/01/01/loop?{n + 1}"}
+        reply(conn, status="302 Found", headers=headers, content_type=None)
+
+    site.route("/2024/01/01/slow", slow)
+    site.route("/2024/01/01/loop", loop)
+    site.route("/2024/01/01/ok", static(article_html()))
+    site.route("/2024/01/01/cred", static(article_html("Another story from the harbour")))
+    site.route("/2024/01/01/private", redirect("http://169.254.169.254/"))
+    site.route("/2024/01/01/empty", static(b""))
+    site.route("/2024/01/01/pdf", static(b"%PDF-1.4", content_type="application/pdf"))
+    config = write_config(tmp_path)
+    with config.open("a", encoding="utf-8") as out:
+        out.write(f"sources:\n  - name: evil\n    feeds: [{site.url('/feed.xml')}]\n")
+    return config
+
+
+def test_crawl_of_a_hostile_feed_ends_with_a_report(
+    hostile: HostileSite, tmp_path: Path, capsys: Cap
+) -> None:
+    config = _hostile_feed(hostile, tmp_path, "Fri, 29 Dec 2023 23:59:59 GMT")
+    start = time.monotonic()
+    code = main(["--config", str(config), "crawl"])
+    took = time.monotonic() - start
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert code == 0, err
+    assert took < 15
+    row = next(line for line in out.splitlines() if line.startswith("evil"))
+    assert int(row.split()[3]) == 1  # the one real article is new
+    assert not any("169.254" in r.target or "passwd" in r.target for r in hostile.seen)
+    assert files_outside(tmp_path) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="a feed date at the edge of time (year 9999 at -1400) raises OverflowError from "
+    "scraper/crawl/discover.py parse_date and takes the whole crawl down with a traceback. "
+    "Fix: catch OverflowError in parse_date.",
+)
+def test_crawl_survives_a_feed_date_at_the_edge_of_time(
+    hostile: HostileSite, tmp_path: Path, capsys: Cap
+) -> None:
+    config = _hostile_feed(hostile, tmp_path, "Fri, 31 Dec 9999 23:59:59 -1400")
+    assert main(["--config", str(config), "crawl"]) == 0
