@@ -1012,3 +1012,33 @@ def test_crawl_survives_a_feed_date_at_the_edge_of_time(
 ) -> None:
     config = _hostile_feed(hostile, tmp_path, "Fri, 31 Dec 9999 23:59:59 -1400")
     assert main(["--config", str(config), "crawl"]) == 0
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [s for item in value for s in _strings(item)]
+    if hasattr(value, "__slots__") or hasattr(value, "__dataclass_fields__"):
+        names = getattr(value, "__dataclass_fields__", {})
+        return [s for name in names for s in _strings(getattr(value, name))]
+    return []
+
+
+def test_control_characters_never_reach_the_record() -> None:
+    esc = "\x1b[2J\x1b]0;pwned\x07\x08\x7f\x85\x9b"
+    evil = esc.encode()
+    html = article_html(
+        headline=f"Harbour {esc} bridge vote",
+        extra_head=f"<meta property='og:site_name' content='Site{esc}'>"
+        f"<link rel='canonical' href='http://127.0.0.1/news/a{esc}'>"
+        f"<meta name='keywords' content='a{esc},b'>",
+    ).replace(b"Paragraph 0.", evil + b" text <figure><img src='/i.jpg'><figcaption>Cap " + evil)
+    html = html.replace(b"By Ann Example", b"By Ann " + evil + b"Example")
+    result, _ = parse(html)
+    assert isinstance(result, Content), result
+    assert result.headline == "Harbour [2J]0;pwned bridge vote"
+    for text in _strings(result):
+        assert text.isprintable() or not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), (
+            repr(text)
+        )

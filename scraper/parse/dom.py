@@ -27,6 +27,8 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _NO_TOKENS: frozenset[str] = frozenset()
 MAX_ATTRIBUTES = 256
+_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LONG_TAG = re.compile(r"<[A-Za-z][^<>]{512,}")  # 256 attributes take at least 512 characters
 _TAG_NAME = re.compile(r"<[^\s/>]+")
 _ATTRIBUTE = re.compile(r"""[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
@@ -98,7 +100,10 @@ def clean_text(text: str | None) -> str:
         return ""
     if "\u00ad" in text or "\u200b" in text:
         text = text.replace("\u00ad", "").replace("\u200b", "")
-    return " ".join(text.split())
+    out = " ".join(text.split())
+    # Control characters are never prose, and ESC sequences from a page would reach the
+    # terminal of whoever runs `morgue show`. isprintable() is a fast C check for the usual case.
+    return out if out.isprintable() else " ".join(out.translate(_CONTROLS).split())
 
 
 def text_content(el: HtmlElement) -> str:
@@ -133,6 +138,8 @@ def absolute_url(base: str | None, url: str) -> str | None:
     url = url.strip()
     if not url or url.startswith(("data:", "javascript:")):
         return None
+    if not url.isprintable():  # control characters are percent-encoded, as browsers do
+        url = _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", url)
     try:
         return urljoin(base, url) if base else url
     except ValueError:
