@@ -8,10 +8,12 @@ article stored, or exit 1 with one line on stderr naming the reason; never a tra
 
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -1042,3 +1044,56 @@ def test_control_characters_never_reach_the_record() -> None:
         assert text.isprintable() or not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), (
             repr(text)
         )
+
+
+def _token(n: int) -> str:
+    return hashlib.sha256(str(n).encode()).hexdigest()[:24]
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        (
+            "sidebar",
+            lambda n: article_html(
+                paragraphs=2,
+                extra_body=f"<div class='sidebar'><p>Most read, visitor {n}, {_token(n)}</p></div>",
+            ),
+        ),
+        (
+            "token in the body",
+            lambda n: article_html(paragraphs=1).replace(
+                b"Paragraph 0.", f"Paragraph 0. Request {_token(n)}.".encode()
+            ),
+        ),
+        (
+            "counter in the body",
+            lambda n: article_html().replace(
+                b"Paragraph 0.", f"Viewed {1000 + 37 * n} times.".encode()
+            ),
+        ),
+        (
+            "modified now",
+            lambda n: article_html(
+                extra_head="<meta property='article:modified_time' "
+                f"content='2024-06-01T{n:02d}:00Z'>"
+            ),
+        ),
+    ],
+)
+def test_a_page_that_changes_on_every_fetch_keeps_one_version(
+    tmp_path: Path, name: str, make: Callable[[int], bytes]
+) -> None:
+    outcomes = []
+    with Archive.open(tmp_path / "data", durable=False) as store:
+        for n in range(6):
+            page = RawPage(
+                requested_url="http://127.0.0.1/news/a",
+                final_url="http://127.0.0.1/news/a",
+                status=200,
+                headers=(("content-type", "text/html"),),
+                body=make(n),
+                fetched_at=datetime(2024, 6, 1, tzinfo=UTC) + timedelta(hours=n),
+            )
+            outcomes.append(ingest(page, archive=store, source="e").outcome.value)
+    assert outcomes == ["new"] + ["unchanged"] * 5, name
