@@ -72,6 +72,9 @@ def target_url(url: str) -> httpx.URL:
         raise FetchError(url, f"only http and https are fetched, not {parsed.scheme or 'none'!r}")
     if not parsed.raw_host:
         raise FetchError(url, "URL has no host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        # httpx accepts any number here; the socket layer then raises OverflowError
+        raise FetchError(url, f"not a valid URL (port {parsed.port})")
     return parsed.copy_with(fragment=None)
 
 
