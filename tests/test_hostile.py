@@ -12,6 +12,7 @@ import hashlib
 import re
 import socket
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from archive.store import Archive
 from scraper.cli import main
 from scraper.config import Config, FetchConfig, PolitenessConfig
 from scraper.crawl.discover import page_links, parse_listing
-from scraper.errors import BlockedAddress, FetchError, ParseError
+from scraper.errors import BlockedAddress, FetchError, ParseError, TooLarge
 from scraper.fetch import Fetcher
 from scraper.parse import parse_html
 from scraper.pipeline import ingest, source_for
@@ -300,6 +301,8 @@ def test_server_closes_without_answer(hostile: HostileSite, tmp_path: Path, caps
         ("http://10.0.0.1/", "private"),
         ("http://user:pass@127.0.0.2/", "loopback"),
         ("http://[fe80::1%25eth0]/", ""),
+        ("http://127.0.0.1:99999/", ""),
+        ("http://127.0.0.1:0/", ""),
         ("http://", ""),  # resolves to the page itself: a loop
         ("http://exa mple.com/", ""),
     ],
@@ -1097,3 +1100,75 @@ def test_a_page_that_changes_on_every_fetch_keeps_one_version(
             )
             outcomes.append(ingest(page, archive=store, source="e").outcome.value)
     assert outcomes == ["new"] + ["unchanged"] * 5, name
+
+
+_BODY = article_html()
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffffffff\r\nx",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nx\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: 20\r\n\r\n" + _BODY,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n" + _BODY,
+        b"HTTP/1.1 200 OK\r\nBad Header Name: x\r\n\r\n" + _BODY,
+        b"HTTP/1.1 200 OK\r\nX: \x00\x01\r\n\r\n" + _BODY,
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+        + f"Content-Length: {len(_BODY)}\r\n\r\n".encode()
+        + _BODY,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: evil\r\nConnection: upgrade\r\n\r\n" + _BODY,
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 206 Partial Content\r\nContent-Type: text/html\r\n\r\n" + _BODY[:100],
+        b"HTTP/1.1 304 Not Modified\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: identity, identity\r\n"
+        b"\r\n" + _BODY,
+        b"HTTP/1.1 200 OK\r\nContent-Type: \xff\xfe\r\n\r\n" + _BODY,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=\xff\r\n\r\n" + _BODY,
+    ],
+)
+def test_broken_http_framing(
+    hostile: HostileSite, tmp_path: Path, capsys: Cap, response: bytes
+) -> None:
+    url = hostile.route("/news/a", raw(response))
+    settle(archive(tmp_path, capsys, url))
+
+
+def test_robots_txt_that_never_answers(hostile: HostileSite, tmp_path: Path, capsys: Cap) -> None:
+    def handler(conn: socket.socket, request: Request) -> None:
+        dribble(hostile, conn, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nUser-agent:")
+
+    hostile.route("/robots.txt", handler)
+    url = hostile.route("/news/a", static(article_html()))
+    assert_failed(archive(tmp_path, capsys, url), "robots.txt unavailable")
+    assert hostile.hits("/news/a") == 0
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate"])
+def test_compression_bombs_stay_within_memory(hostile: HostileSite, coding: str) -> None:
+    import zlib
+
+    import brotli
+
+    size = 300 << 20
+    if coding == "gzip":
+        bomb = zeros_gzip(size)
+    elif coding == "br":
+        bomb = brotli.compress(b"\0" * (64 << 20), quality=5)
+    else:
+        comp = zlib.compressobj(9)
+        piece = b"\0" * (1 << 20)
+        bomb = b"".join(comp.compress(piece) for _ in range(size >> 20)) + comp.flush()
+    url = hostile.route("/bomb", static(bomb, headers={"Content-Encoding": coding}))
+    cfg = FetchConfig(allow=("127.0.0.1",), attempts=1, max_decompressed_bytes=2_000_000)
+    tracemalloc.start()
+    try:
+        with (
+            Fetcher(cfg, PolitenessConfig(delay=0.0)) as fetcher,
+            pytest.raises(TooLarge, match="decompressed"),
+        ):
+            fetcher.fetch(url)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000, f"peak {peak / 1e6:.1f} MB"
