@@ -47,6 +47,7 @@ from tests.hostile_support import (
 hostile = hostile_site
 Cap = pytest.CaptureFixture[str]
 Result = tuple[int, str, str, float]
+FAST = {"request_timeout": "0.8s", "read_timeout": "0.5s", "url_budget": "1s"}  # stalls
 
 
 def archive(
@@ -116,7 +117,7 @@ def test_slowloris_headers_never_finished(
         dribble(hostile, conn, b"HTTP/1.1 200 OK\r\nX-Slow: ", pause=0.05)
 
     url = hostile.route("/slow", handler)
-    assert_failed(archive(tmp_path, capsys, url), "within", "timed out")
+    assert_failed(archive(tmp_path, capsys, url, **FAST), "within", "timed out")
 
 
 def test_slowloris_body_trickled_forever(hostile: HostileSite, tmp_path: Path, capsys: Cap) -> None:
@@ -125,7 +126,7 @@ def test_slowloris_body_trickled_forever(hostile: HostileSite, tmp_path: Path, c
         dribble(hostile, conn, b"<html><body>", pause=0.05)
 
     url = hostile.route("/slow", handler)
-    assert_failed(archive(tmp_path, capsys, url), "within", "timed out")
+    assert_failed(archive(tmp_path, capsys, url, **FAST), "within", "timed out")
 
 
 def test_endless_chunked_body_stops_at_the_size_limit(
@@ -763,7 +764,7 @@ def _grow(make: Callable[[int], bytes], small: int) -> float:
     ],
 )
 def test_parser_time_grows_linearly(name: str, make: Callable[[int], bytes]) -> None:
-    assert _grow(make, 1500) < 25, name
+    assert _grow(make, 1000) < 25, name
 
 
 def test_headline_of_one_megabyte_is_stored_or_refused(
@@ -900,7 +901,7 @@ def test_gzipped_sitemap_bomb_is_bounded() -> None:
 )
 def test_sitemap_entries_are_capped() -> None:
     body = gzip_bytes(
-        b"<urlset>" + b"<url><loc>https://e.org/a</loc></url>" * 120_000 + b"</urlset>"
+        b"<urlset>" + b"<url><loc>https://e.org/a</loc></url>" * 60_000 + b"</urlset>"
     )
     assert len(parse_listing(body, "https://e.org/").links) <= 50_000
 
@@ -931,12 +932,12 @@ def test_listing_dates_at_the_edge_of_time() -> None:
 def test_page_links_survive_an_attribute_bomb() -> None:
     body = (
         b"<html><body><a href='/news/a' "
-        + b" ".join(b"a%d" % i for i in range(50_000))
+        + b" ".join(b"a%d" % i for i in range(30_000))
         + b">x</a></body></html>"
     )
     start = time.perf_counter()
     page_links(body, "https://e.org/")
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 0.3
 
 
 def _hostile_feed(site: HostileSite, tmp_path: Path, pub_date: str) -> Path:
@@ -1140,7 +1141,7 @@ def test_robots_txt_that_never_answers(hostile: HostileSite, tmp_path: Path, cap
 
     hostile.route("/robots.txt", handler)
     url = hostile.route("/news/a", static(article_html()))
-    assert_failed(archive(tmp_path, capsys, url), "robots.txt unavailable")
+    assert_failed(archive(tmp_path, capsys, url, **FAST), "robots.txt unavailable")
     assert hostile.hits("/news/a") == 0
 
 
