@@ -41,7 +41,7 @@ from scraper.errors import (
     TooLarge,
 )
 from scraper.netguard import AddressRefused, GuardedBackend
-from scraper.polite import HostPace
+from scraper.polite import PACE_MAX, HostPace
 from scraper.retry import RETRY_STATUSES, Budget, Retryable, retry_after_seconds
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -130,6 +130,13 @@ class Exchange:
         conditional: dict[str, str],
         budget: Budget,
     ) -> Answer:
+        wait = host.ready_at() - self._clock()
+        if wait > PACE_MAX:
+            # robots.txt may ask for any Crawl-delay (1e9 s): a pause that long is a refusal,
+            # so the host is parked rather than holding the worker (and the run) forever
+            host.park(wait)
+            until = self._now().timestamp() + wait
+            raise HostParked(str(url), until, f"host asks for {wait:g} s between requests: parked")
         await host.wait_turn()
         budget.start()
         limit = min(self._cfg.request_timeout, budget.left())

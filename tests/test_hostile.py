@@ -1173,3 +1173,18 @@ def test_compression_bombs_stay_within_memory(hostile: HostileSite, coding: str)
     finally:
         tracemalloc.stop()
     assert peak < 20_000_000, f"peak {peak / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("delay", ["1e9", "99999999999999999999", "86400"])
+def test_absurd_crawl_delay_parks_the_host_instead_of_hanging(
+    hostile: HostileSite, tmp_path: Path, capsys: Cap, delay: str
+) -> None:
+    robots = f"User-agent: *\nCrawl-delay: {delay}\n".encode()
+    hostile.route("/robots.txt", static(robots, content_type="text/plain"))
+    a = hostile.route("/news/a", static(article_html()))
+    b = hostile.route("/news/b", static(article_html("A second story")))
+    code, _, err, took = archive(tmp_path, capsys, a, b)
+    assert code == 1
+    assert took < 5
+    assert err.count("HostParked") == 2, err
+    assert hostile.hits("/news/a") + hostile.hits("/news/b") == 0
