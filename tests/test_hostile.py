@@ -9,6 +9,7 @@ article stored, or exit 1 with one line on stderr naming the reason; never a tra
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import socket
 import time
@@ -1188,3 +1189,69 @@ def test_absurd_crawl_delay_parks_the_host_instead_of_hanging(
     assert took < 5
     assert err.count("HostParked") == 2, err
     assert hostile.hits("/news/a") + hostile.hits("/news/b") == 0
+
+
+# ----------------------------------------------------------------------------- WARC import
+
+
+def _warc(path: Path, *records: tuple[str, str, list[tuple[str, str]], bytes, str | None]) -> Path:
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for uri, status, headers, body, date in records:
+            http = StatusAndHeaders(status, headers, protocol="HTTP/1.1")
+            record = writer.create_warc_record(
+                uri,
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=http,
+                warc_headers_dict={"WARC-Date": date} if date else None,
+            )
+            writer.write_record(record)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "date", "outcome"),
+    [
+        ("200 OK", [("Content-Encoding", "gzip")], zeros_gzip(200 << 20), None, "failed"),
+        ("abc OK", [], article_html(), None, "failed"),
+        ("200 OK", [], article_html(), "99999-01-01T00:00:00Z", "failed"),
+        ("200 OK", [], b"\x00\xff" * 1000, None, "unparsed"),
+    ],
+)
+def test_hostile_warc_records_are_counted_not_raised(
+    tmp_path: Path,
+    capsys: Cap,
+    status: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    date: str | None,
+    outcome: str,
+) -> None:
+    headers = [("Content-Type", "text/html"), *headers]
+    warc = _warc(tmp_path / "x.warc.gz", ("http://e.org/news/a", status, headers, body, date))
+    config = write_config(tmp_path)
+    tracemalloc.start()
+    try:
+        code = main(["--config", str(config), "import", str(warc)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert code == 0, err
+    assert f"1 {outcome}" in out + err
+    assert peak < 160_000_000
+
+
+def test_warc_record_without_a_target_is_one_clear_error(tmp_path: Path, capsys: Cap) -> None:
+    warc = _warc(tmp_path / "x.warc.gz", ("", "200 OK", [], article_html(), None))
+    code = main(["--config", str(write_config(tmp_path)), "import", str(warc)])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in err
+    assert "not a readable WARC" in err
