@@ -1255,3 +1255,23 @@ def test_warc_record_without_a_target_is_one_clear_error(tmp_path: Path, capsys:
     assert code == 1
     assert "Traceback" not in err
     assert "not a readable WARC" in err
+
+
+@pytest.mark.parametrize(
+    ("html", "reason"),
+    [
+        (BASE.replace(b"Paragraph 0.", b"<p>a" * 2_500_000), "tags"),
+        (BASE.replace(b"Paragraph 0.", b"<br>" * 260_000), "elements"),
+    ],
+)
+def test_pages_of_millions_of_elements_are_refused_fast(html: bytes, reason: str) -> None:
+    tracemalloc.start()
+    try:
+        result, took = parse(html)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(result, ParseError)
+    assert reason in str(result)
+    assert took < 5
+    assert peak < 150_000_000, f"peak {peak / 1e6:.0f} MB"
