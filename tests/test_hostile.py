@@ -366,10 +366,13 @@ def test_very_long_redirect_location(hostile: HostileSite, tmp_path: Path, capsy
 # ----------------------------------------------------------------------------- robots, Retry-After
 
 
-def test_robots_50mb(hostile: HostileSite, tmp_path: Path, capsys: Cap) -> None:
+def test_robots_50mb_is_read_to_its_first_500_kib(
+    hostile: HostileSite, tmp_path: Path, capsys: Cap
+) -> None:
     def handler(conn: socket.socket, request: Request) -> None:
         conn.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 52428800\r\n\r\n"
+            b"User-agent: *\nDisallow: /private/\n"
         )
         line = b"Disallow: /nothing-here\n" * 4096
         sent = 0
@@ -379,7 +382,21 @@ def test_robots_50mb(hostile: HostileSite, tmp_path: Path, capsys: Cap) -> None:
 
     hostile.route("/robots.txt", handler)
     url = hostile.route("/news/a", static(article_html()))
-    settle(archive(tmp_path, capsys, url), "robots")
+    hidden = hostile.route("/private/a", static(article_html()))
+    assert_stored(archive(tmp_path, capsys, url))
+    assert_failed(archive(tmp_path, capsys, hidden), "DisallowedByRobots")
+    assert hostile.hits("/private/a") == 0
+
+
+def test_robots_gzip_bomb_is_read_to_its_first_500_kib(
+    hostile: HostileSite, tmp_path: Path, capsys: Cap
+) -> None:
+    bomb = zeros_gzip(100 << 20)
+    hostile.route(
+        "/robots.txt", static(bomb, content_type="text/plain", headers={"Content-Encoding": "gzip"})
+    )
+    url = hostile.route("/news/a", static(article_html()))
+    assert_stored(archive(tmp_path, capsys, url))
 
 
 def test_robots_binary(hostile: HostileSite, tmp_path: Path, capsys: Cap) -> None:
@@ -548,6 +565,7 @@ def test_credentials_in_url_are_not_sent_to_the_server(hostile: HostileSite) -> 
     hostile.route("/x", static(article_html()))
     fetch_with_dns({}, f"http://user:secret@127.0.0.1:{hostile.port}/x")
     assert all("authorization" not in r.headers for r in hostile.seen)
+    assert not any("secret" in repr(r) for r in hostile.seen)
 
 
 # ----------------------------------------------------------------------------- the parser
