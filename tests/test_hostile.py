@@ -1145,6 +1145,12 @@ _BODY = article_html()
         b"\r\n" + _BODY,
         b"HTTP/1.1 200 OK\r\nContent-Type: \xff\xfe\r\n\r\n" + _BODY,
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=\xff\r\n\r\n" + _BODY,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + gzip_bytes(_BODY) + b"trailing junk",
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + gzip_bytes(_BODY)[:-20],
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nLocation: http://169.254.169.254/\r\n"
+        b"\r\n" + _BODY,
     ],
 )
 def test_broken_http_framing(
