@@ -1299,3 +1299,16 @@ def test_pages_of_millions_of_elements_are_refused_fast(html: bytes, reason: str
     assert reason in str(result)
     assert took < 5
     assert peak < 150_000_000, f"peak {peak / 1e6:.0f} MB"
+
+
+@pytest.mark.parametrize("label", ["iso-8859-1", "windows-1251", "koi8-r", "windows-1252"])
+def test_utf8_page_under_a_wrong_legacy_label_is_read_as_utf8(label: str) -> None:
+    headline = "Le conseil vote pour un nouveau pont à Genève, déjà célèbre"
+    html = article_html(headline).replace(b"<meta charset='utf-8'>", b"")
+    result, _ = parse(html, f"text/html; charset={label}")
+    assert isinstance(result, Content)
+    assert result.headline == headline
+    legacy = html.decode().encode("cp1252")
+    result, _ = parse(legacy, "text/html; charset=windows-1252")
+    assert isinstance(result, Content)
+    assert result.headline == headline

@@ -128,6 +128,11 @@ def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, s
     for bom, bom_codec in _BOMS:
         if body.startswith(bom):
             return bom_codec, "bom"
+    # Valid UTF-8 with multi-byte sequences is no accident of a legacy encoding: a server that
+    # labels such a page iso-8859-1 (Apache's old default) or koi8-r is wrong, and trusting
+    # the label turns every "é" into "Ã©" in the archive.
+    if not body.isascii() and _decodes(body, "utf-8"):
+        return "utf-8", "detected"
     head = body[:_SNIFF_BYTES]
     declared = [(header_charset(content_type), "http")]
     for pattern in (_META_CHARSET, _XML_DECL):
