@@ -1132,6 +1132,7 @@ _BODY = article_html()
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nx\r\n0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: 20\r\n\r\n" + _BODY,
         b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n" + _BODY,
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n" + _BODY,
         b"HTTP/1.1 200 OK\r\nBad Header Name: x\r\n\r\n" + _BODY,
         b"HTTP/1.1 200 OK\r\nX: \x00\x01\r\n\r\n" + _BODY,
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
