@@ -33,8 +33,17 @@ def body_digest(paragraphs: list[str] | tuple[str, ...]) -> str:
     return hashlib.sha256(normalize_text(" ".join(paragraphs)).encode("utf-8")).hexdigest()
 
 
+def _word(word: str) -> str:
+    """A word as SimHash sees it: machine tokens (8+ characters mixing letters and digits: a
+    request id, a session token, a cache-buster) are all one word, so a page that prints a new
+    one on every fetch does not look rewritten."""
+    if len(word) >= 8 and not word.isalpha() and not word.isdigit():
+        return "#"
+    return word
+
+
 def _shingles(text: str) -> list[str]:
-    words = _WORD.findall(normalize_text(text))
+    words = [_word(w) for w in _WORD.findall(normalize_text(text))]
     if len(words) <= SHINGLE:
         return [" ".join(words)] if words else []
     return [" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]

@@ -65,11 +65,27 @@ def _is_tracking(name: str, value: str = "", path: str = "") -> bool:
     )
 
 
+def _hostname(url: str) -> str | None:
+    """The lowercased host of `url`, or None when the URL cannot be split (a page or feed may
+    hold "http://[::1" or "http://[zz]/", on which urlsplit and .hostname raise ValueError)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
+
+
 def normalize_url(url: str) -> str:
-    """A clean, absolute spelling of `url` (still a URL you could fetch)."""
+    """A clean, absolute spelling of `url` (still a URL you could fetch).
+
+    A URL that cannot even be split is returned stripped, as it is: it has one spelling.
+    """
+    if _hostname(url.strip()) is None:
+        return url.strip()
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets, or the port reads into it
     try:
         port = parts.port
     except ValueError:
@@ -91,7 +107,10 @@ def url_key(url: str) -> str:
     >>> url_key("HTTPS://www.Example.com:443/a/amp/?utm_source=x&b=2&a=1#top")
     'https://www.example.com/a?a=1&b=2'
     """
-    parts = urlsplit(normalize_url(url))
+    normal = normalize_url(url)
+    if _hostname(normal) is None:
+        return normal
+    parts = urlsplit(normal)
     path = _AMP_PATH.sub("", parts.path)
     path = _PRINT_PATH.sub("", path) or "/"
     if len(path) > 1:
@@ -102,7 +121,7 @@ def url_key(url: str) -> str:
 
 def site_of(url: str) -> str:
     """The registrable-ish site of a URL: host without 'www.', 'amp.' or 'm.'."""
-    host = (urlsplit(url).hostname or "").lower()
+    host = _hostname(url) or ""
     for prefix in ("www.", "amp.", "m.", "mobile."):
         host = host.removeprefix(prefix)
     return host

@@ -37,15 +37,36 @@ ParseFn = Callable[[RawPage, str], Content]
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 NOT_MODIFIED = "server-not-modified"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# The most bytes one payload may decode to (the fetcher's default decompressed limit): warcio
+# undoes Content-Encoding, so a gzip bomb in a WARC would otherwise fill memory and the archive.
+MAX_PAYLOAD = 50_000_000
 
 
 class WarcError(ArchiveError):
     """A WARC file that cannot be read."""
 
 
-def _warc_date(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _warc_date(text: str | None) -> datetime:
+    try:
+        value = datetime.fromisoformat((text or "").replace("Z", "+00:00"))
+    except ValueError:
+        raise ArchiveError(f"unreadable WARC-Date {str(text)[:40]!r}") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _status(record: Any) -> int:
+    code = record.http_headers.get_statuscode() or "0"
+    if not (code.isascii() and code.isdigit()):
+        raise ArchiveError(f"unreadable HTTP status {code[:40]!r}")
+    return int(code)
+
+
+def _payload(record: Any) -> bytes:
+    """The record's payload, decoded, refused past MAX_PAYLOAD bytes (read in bounded steps)."""
+    data = record.content_stream().read(MAX_PAYLOAD + 1)
+    if len(data) > MAX_PAYLOAD:
+        raise ArchiveError(f"payload larger than {MAX_PAYLOAD} bytes once decoded")
+    return bytes(data)
 
 
 def _records(path: Path) -> Iterable[Any]:
@@ -56,6 +77,9 @@ def _records(path: Path) -> Iterable[Any]:
         raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
     except ArchiveLoadFailed as exc:
         raise WarcError(f"{path}: not a readable WARC: {str(exc).splitlines()[0]}") from exc
+    except (AttributeError, ValueError, TypeError, EOFError) as exc:
+        # warcio's own failures on malformed records (a record with no target URI, ...)
+        raise WarcError(f"{path}: not a readable WARC: {type(exc).__name__}: {exc}") from exc
 
 
 def _morgue_sidecars(path: Path) -> dict[str, dict[str, Any]]:
@@ -68,8 +92,8 @@ def _morgue_sidecars(path: Path) -> dict[str, dict[str, Any]]:
             continue
         target = record.rec_headers.get_header("WARC-Concurrent-To")
         try:
-            doc = json.loads(record.content_stream().read())
-        except ValueError:
+            doc = json.loads(_payload(record))
+        except (ValueError, ArchiveError):
             continue
         if target and isinstance(doc, dict) and doc.get("schema") == RAW_META_SCHEMA:
             found[target] = doc
@@ -102,7 +126,7 @@ class _Importer:
     def _one(self, record: Any, sidecar: dict[str, Any] | None) -> None:
         head = record.rec_headers
         uri = head.get_header("WARC-Target-URI") or ""
-        status = int(record.http_headers.get_statuscode() or 0)
+        status = _status(record)
         headers = tuple((str(k), str(v)) for k, v in record.http_headers.headers)
         if status in REDIRECTS:
             location = record.http_headers.get_header("Location")
@@ -116,7 +140,7 @@ class _Importer:
                 self.counts["skipped"] += 1
                 return
         else:
-            body = record.content_stream().read()
+            body = _payload(record)
         if sidecar is not None:
             page = RawPage.from_meta_json(sidecar, b"" if status == 304 else body)
             source = sidecar.get("source") or self.source

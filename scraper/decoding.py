@@ -38,6 +38,7 @@ ACCEPT_HEADERS = {
     "feed": "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,"
     "*/*;q=0.1",
     "any": "*/*",
+    "robots": "text/plain,*/*;q=0.1",  # robots.txt: read up to a cap, the rest ignored
 }
 
 
@@ -168,6 +169,10 @@ class BodyDecoder:
     def feed(self, chunk: bytes) -> None:
         self._push(iter((chunk,)), 0)
 
+    def so_far(self) -> bytes:
+        """What was decoded until now (for a body that is cut short on purpose)."""
+        return bytes(self._out)
+
     def finish(self) -> bytes:
         for index, stage in enumerate(self._stages):
             self._push(stage.finish(), index + 1)
@@ -185,7 +190,7 @@ def media_type(content_type: str | None) -> str | None:
 def type_accepted(content_type: str | None, accept: str) -> bool | None:
     """True/False from the Content-Type alone; None when there is none and bytes must decide."""
     kind = media_type(content_type)
-    if accept == "any":
+    if accept in ("any", "robots"):
         return True
     if kind is None:
         return None

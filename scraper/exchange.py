@@ -41,7 +41,7 @@ from scraper.errors import (
     TooLarge,
 )
 from scraper.netguard import AddressRefused, GuardedBackend
-from scraper.polite import HostPace
+from scraper.polite import PACE_MAX, ROBOTS_MAX_BYTES, HostPace
 from scraper.retry import RETRY_STATUSES, Budget, Retryable, retry_after_seconds
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -72,6 +72,9 @@ def target_url(url: str) -> httpx.URL:
         raise FetchError(url, f"only http and https are fetched, not {parsed.scheme or 'none'!r}")
     if not parsed.raw_host:
         raise FetchError(url, "URL has no host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        # httpx accepts any number here; the socket layer then raises OverflowError
+        raise FetchError(url, f"not a valid URL (port {parsed.port})")
     return parsed.copy_with(fragment=None)
 
 
@@ -127,6 +130,13 @@ class Exchange:
         conditional: dict[str, str],
         budget: Budget,
     ) -> Answer:
+        wait = host.ready_at() - self._clock()
+        if wait > PACE_MAX:
+            # robots.txt may ask for any Crawl-delay (1e9 s): a pause that long is a refusal,
+            # so the host is parked rather than holding the worker (and the run) forever
+            host.park(wait)
+            until = self._now().timestamp() + wait
+            raise HostParked(str(url), until, f"host asks for {wait:g} s between requests: parked")
         await host.wait_turn()
         budget.start()
         limit = min(self._cfg.request_timeout, budget.left())
@@ -232,7 +242,7 @@ class Exchange:
         verdict = type_accepted(content_type, accept)
         if verdict is False:
             raise NotHtml(str(url), content_type)
-        body = await self._read_body(str(url), response, headers)
+        body = await self._read_body(str(url), response, headers, cut=accept == "robots")
         if verdict is None and accept == "html" and not looks_like_html(body):
             raise NotHtml(str(url), None)
         return Answer(status, headers, body, fetched_at)
@@ -247,23 +257,33 @@ class Exchange:
             raise HostParked(url, until, f"HTTP {status} with Retry-After {wait:g} s: host parked")
         host.hold(wait)
 
-    async def _read_body(self, url: str, response: httpcore.Response, headers: Headers) -> bytes:
-        limit = self._cfg.max_body_bytes
+    async def _read_body(
+        self, url: str, response: httpcore.Response, headers: Headers, *, cut: bool = False
+    ) -> bytes:
+        """The decoded body under the size caps. With `cut` (robots.txt) a body over
+        ROBOTS_MAX_BYTES is cut there instead of refused: RFC 9309 has crawlers parse the
+        first 500 KiB, and a huge robots.txt must not make its whole host off-limits."""
+        limit = ROBOTS_MAX_BYTES if cut else self._cfg.max_body_bytes
+        decoded_limit = ROBOTS_MAX_BYTES if cut else self._cfg.max_decompressed_bytes
         length = header(headers, "content-length")
-        if length is not None and length.strip().isdigit() and int(length) > limit:
+        if not cut and length is not None and length.strip().isdigit() and int(length) > limit:
             raise TooLarge(url, limit)
+        decoder: BodyDecoder | None = None
         try:
-            decoder = BodyDecoder(
-                header(headers, "content-encoding"), limit=self._cfg.max_decompressed_bytes
-            )
+            decoder = BodyDecoder(header(headers, "content-encoding"), limit=decoded_limit)
             received = 0
             async for chunk in response.aiter_stream():
                 received += len(chunk)
                 if received > limit:
-                    raise TooLarge(url, limit)
+                    if not cut:
+                        raise TooLarge(url, limit)
+                    decoder.feed(chunk[: len(chunk) - (received - limit)])
+                    return decoder.so_far()
                 decoder.feed(chunk)
             return decoder.finish()
         except BodyTooLarge as exc:
+            if cut and decoder is not None:
+                return decoder.so_far()
             raise TooLarge(url, exc.limit, "decompressed body") from None
         except BadEncoding as exc:
             raise FetchError(url, str(exc)) from None

@@ -205,7 +205,7 @@ class AsyncFetcher:
         try:
             for _ in range(ROBOTS_REDIRECTS + 1):
                 hop_host = self._host(url.raw_host.decode("ascii"))
-                answer, _used = await self._with_retries(url, hop_host, "any", {}, budget)
+                answer, _used = await self._with_retries(url, hop_host, "robots", {}, budget)
                 if answer.location is None:
                     return RobotsRules.from_response(
                         answer.status, answer.body, now=self._clock(), politeness=politeness

@@ -23,6 +23,7 @@ import httpcore
 log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -40,8 +41,15 @@ class AddressRefused(Exception):
 
 def address_rule(ip: IPAddress) -> str | None:
     """The rule a public-web fetch breaks by connecting to `ip`, or None when it is public."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address reach that address: mapped (::ffff:a.b.c.d),
+        # 6to4 (2002:AABB:CCDD::) and NAT64 (64:ff9b::a.b.c.d, routed by a DNS64 network's
+        # gateway), so 64:ff9b::a9fe:a9fe is the metadata service. Judge the IPv4 inside.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return address_rule(embedded)
     if ip.is_unspecified:
         return "unspecified address"
     if ip.is_loopback:
@@ -143,7 +151,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 found = await self._resolve(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
+            # UnicodeError: the resolver's IDNA step refuses labels over 63 characters
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
         if not found:
             raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")

@@ -30,6 +30,7 @@ ROBOTS_MAX_BYTES = 500 * 1024  # Google reads the first 500 KiB; so do we
 ADAPTIVE_MAX = 120.0  # the adaptive delay never grows past this
 LATENCY_WEIGHT = 0.3  # weight of the newest response time in the moving average
 SLOW_LATENCY = 0.5  # response times below this never trigger a slow-down
+PACE_MAX = 3600.0  # a host that wants longer between requests (Crawl-delay) is parked instead
 
 
 class HostPace:

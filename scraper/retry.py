@@ -27,6 +27,9 @@ from tenacity.stop import stop_base
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# The longest Retry-After taken at its word: a server asking for a century gets a week (its
+# host is parked for that long), so "until" stays a usable timestamp everywhere.
+RETRY_AFTER_CEILING = 7 * 86400.0
 
 
 class Retryable(Exception):
@@ -65,14 +68,19 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
         return None
     text = value.strip()
     if text.isdigit():
-        return float(int(text))
+        # float(), not int(): 400 digits make int -> float overflow (and 5000 trip int's limit)
+        return min(float(text), RETRY_AFTER_CEILING)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    try:
+        seconds = (when - now).total_seconds()
+    except OverflowError:  # a year-9999 date at a far offset
+        return RETRY_AFTER_CEILING
+    return min(max(0.0, seconds), RETRY_AFTER_CEILING)
 
 
 def backoff(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:

@@ -46,6 +46,9 @@ _ALIASES = {
     "unicode": "utf-8",
 }
 _SNIFF_BYTES = 4096
+_NOT_WEB = frozenset(
+    ("undefined", "utf-7", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "charmap")
+)
 
 
 def _codec(label: str | None) -> str | None:
@@ -57,9 +60,15 @@ def _codec(label: str | None) -> str | None:
     if name.startswith(("utf-16", "utf16")):
         name = "utf-8"
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
         return None
+    # A page names whatever it likes: Python's bytes-to-bytes codecs (base64, zlib, rot13),
+    # its own escape formats, "undefined" (always raises) and UTF-7 (WHATWG forbids it: it
+    # hides markup) are no character encodings of the web.
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_WEB:
+        return None
+    return info.name
 
 
 def _decodes(body: bytes, codec: str) -> bool:
@@ -119,6 +128,11 @@ def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, s
     for bom, bom_codec in _BOMS:
         if body.startswith(bom):
             return bom_codec, "bom"
+    # Valid UTF-8 with multi-byte sequences is no accident of a legacy encoding: a server that
+    # labels such a page iso-8859-1 (Apache's old default) or koi8-r is wrong, and trusting
+    # the label turns every "é" into "Ã©" in the archive.
+    if not body.isascii() and _decodes(body, "utf-8"):
+        return "utf-8", "detected"
     head = body[:_SNIFF_BYTES]
     declared = [(header_charset(content_type), "http")]
     for pattern in (_META_CHARSET, _XML_DECL):

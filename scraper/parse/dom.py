@@ -15,6 +15,8 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from scraper.errors import ParseError
+
 # Plain lxml elements: lxml.html's HtmlElement adds a Python-level class lookup to every
 # element access, which costs more than the parse itself on a large page.
 HtmlElement = etree._Element
@@ -26,6 +28,14 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _NO_TOKENS: frozenset[str] = frozenset()
+MAX_ATTRIBUTES = 256
+MAX_ELEMENTS = 250_000
+_COUNT = etree.XPath("count(//*)")
+_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LONG_TAG = re.compile(r"<[A-Za-z][^<>]{512,}")  # 256 attributes take at least 512 characters
+_TAG_NAME = re.compile(r"<[^\s/>]+")
+_ATTRIBUTE = re.compile(r"""[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 
 _REMOVE = (
     "script",
@@ -94,7 +104,10 @@ def clean_text(text: str | None) -> str:
         return ""
     if "\u00ad" in text or "\u200b" in text:
         text = text.replace("\u00ad", "").replace("\u200b", "")
-    return " ".join(text.split())
+    out = " ".join(text.split())
+    # Control characters are never prose, and ESC sequences from a page would reach the
+    # terminal of whoever runs `morgue show`. isprintable() is a fast C check for the usual case.
+    return out if out.isprintable() else " ".join(out.translate(_CONTROLS).split())
 
 
 def text_content(el: HtmlElement) -> str:
@@ -129,6 +142,8 @@ def absolute_url(base: str | None, url: str) -> str | None:
     url = url.strip()
     if not url or url.startswith(("data:", "javascript:")):
         return None
+    if not url.isprintable():  # control characters are percent-encoded, as browsers do
+        url = _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", url)
     try:
         return urljoin(base, url) if base else url
     except ValueError:
@@ -195,13 +210,44 @@ def _is_hidden(el: HtmlElement) -> bool:
     return get("hidden") is not None or (get("aria-hidden") == "true" and el.tag != "span")
 
 
+def _cap_attributes(match: re.Match[str]) -> str:
+    tag = match.group(0)
+    name = _TAG_NAME.match(tag)
+    start = name.end() if name else 1
+    attributes = _ATTRIBUTE.findall(tag, start)
+    if len(attributes) <= MAX_ATTRIBUTES:
+        return tag
+    return tag[:start] + " " + " ".join(attributes[:MAX_ATTRIBUTES])
+
+
+def tame_attributes(text: str) -> str:
+    """The page with at most MAX_ATTRIBUTES attributes per tag.
+
+    libxml2 checks each attribute against all earlier ones of its element, which is quadratic:
+    one tag with 100k attributes takes 9 s to parse, a 10 MB page of them hours. No real
+    element has more than a few dozen, so the excess is dropped before lxml sees the tag.
+    Only tags longer than `_LONG_TAG`'s threshold can hold that many, and they are rare.
+    """
+    return _LONG_TAG.sub(_cap_attributes, text)
+
+
 def build_tree(text: str, url: str | None) -> Page:
     """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
     text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
+    text = tame_attributes(text)
     parser = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+    # Every extractor walks the tree in Python at ~10 us and ~500 bytes an element: 10 MB of
+    # "<p>a" (2.5M elements) took 24 s and 1.6 GB. Real pages stay far below MAX_ELEMENTS.
+    # Each element needs a "<", so a page with too many of those is refused before lxml
+    # builds a tree of them (about 300 bytes a node in C).
+    if text.count("<") > 2 * MAX_ELEMENTS:
+        raise ParseError(url, f"page has more than {2 * MAX_ELEMENTS} tags: not parsed")
     root = etree.fromstring(text, parser) if text.strip() else None
     if root is None:
         raise ValueError("empty document")
+    counted = _COUNT(root)
+    if isinstance(counted, float) and counted > MAX_ELEMENTS:
+        raise ParseError(url, f"page has {counted:.0f} elements, more than {MAX_ELEMENTS}")
     jsonld = [
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
