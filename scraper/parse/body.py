@@ -354,7 +354,7 @@ def word_key(text: str) -> str:
 
 def _keep(block: TextBlock, exclude: set[str]) -> bool:
     text = block.text
-    if word_key(text) in exclude:
+    if exclude and word_key(text) in exclude:
         return False
     n = len(text)
     # Inside the article a list item may link most of its words (release notes, "further

@@ -78,13 +78,14 @@ class Page:
     def elements(self) -> list[HtmlElement]:
         """Every element in document order (computed once, shared by the extractors)."""
         if self._elements is None:
-            self._elements = [el for el in self.root.iter() if isinstance(el.tag, str)]
+            self._elements = list(self.root.iter(etree.Element))
         return self._elements
 
     def order(self) -> dict[HtmlElement, int]:
         """Document position of every element."""
         if self._order is None:
-            self._order = {el: n for n, el in enumerate(self.elements())}
+            elements = self.elements()
+            self._order = dict(zip(elements, range(len(elements)), strict=True))
         return self._order
 
 
@@ -151,18 +152,20 @@ def drop_tree(el: HtmlElement) -> None:
 
 def class_tokens(el: HtmlElement) -> frozenset[str]:
     """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
-    cls, ident = el.get("class"), _short_id(el.get("id"))
-    if not cls and not ident:
+    get = el.get
+    cls, ident = get("class"), get("id")
+    if cls is None and ident is None:
         return _NO_TOKENS
-    return _tokens(f"{cls or ''} {ident or ''}")
+    return _tokens(cls, ident)
 
 
 def class_joined(el: HtmlElement) -> str:
     """The class/id words joined by '-', for substring tests ("articlebody", "sharebar")."""
-    cls, ident = el.get("class"), _short_id(el.get("id"))
-    if not cls and not ident:
+    get = el.get
+    cls, ident = get("class"), get("id")
+    if cls is None and ident is None:
         return ""
-    return _joined(f"{cls or ''} {ident or ''}")
+    return _joined(cls, ident)
 
 
 def _short_id(ident: str | None) -> str | None:
@@ -173,14 +176,19 @@ def _short_id(ident: str | None) -> str | None:
     return ident
 
 
+# Memos of pure functions of attribute values (bounded): pages repeat the same few hundred
+# class strings on thousands of elements.
 @lru_cache(maxsize=8192)
-def _tokens(raw: str) -> frozenset[str]:
-    return frozenset(t for t in _TOKEN_SPLIT.split(raw.lower()) if t)
+def _tokens(cls: str | None, ident: str | None) -> frozenset[str]:
+    raw = f"{cls or ''} {_short_id(ident) or ''}".lower()
+    found = frozenset(t for t in _TOKEN_SPLIT.split(raw) if t)
+    return found or _NO_TOKENS
 
 
 @lru_cache(maxsize=8192)
-def _joined(raw: str) -> str:
-    return "-".join(t for t in _TOKEN_SPLIT.split(raw.lower()) if t)
+def _joined(cls: str | None, ident: str | None) -> str:
+    raw = f"{cls or ''} {_short_id(ident) or ''}".lower()
+    return "-".join(t for t in _TOKEN_SPLIT.split(raw) if t)
 
 
 def class_string(el: HtmlElement) -> str:
@@ -206,13 +214,19 @@ def build_tree(text: str, url: str | None) -> Page:
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
     etree.strip_elements(root, *_REMOVE, with_tail=False)
-    # One pass in Python reads the three attributes faster than libxml2's XPath over "//*".
-    hidden = [el for el in root.iter() if isinstance(el.tag, str) and _is_hidden(el)]
-    for el in hidden:
+    # One pass lists the elements (the extractors share the list) and finds the hidden ones.
+    elements = list(root.iter(etree.Element))
+    gone: set[HtmlElement] = set()
+    for el in elements:
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
         if (
-            el.tag not in ("meta", "link", "time", "html", "body", "head")
+            _is_hidden(el)
+            and el not in gone
+            and el.tag not in ("meta", "link", "time", "html", "body", "head")
             and el.getparent() is not None
         ):
+            gone.update(el.iter())
             drop_tree(el)
-    return Page(root=root, jsonld=jsonld, url=url)
+    if gone:
+        elements = [el for el in elements if el not in gone]
+    return Page(root=root, jsonld=jsonld, url=url, _elements=elements)

@@ -102,8 +102,8 @@ def extract(
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
     prov: dict[str, str] = {"encoding": f"{codec_source}:{codec}"}
-    if rules is not None and rules.drop:
-        rules_mod.drop(root, rules.drop, url)
+    if rules is not None and rules.drop and rules_mod.drop(root, rules.drop, url):
+        page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)
     st = read_structured(root, page.jsonld, base)
     return _assemble(page, st, base, rules, now, prov)
@@ -182,7 +182,12 @@ def _assemble(
     if not headline:
         raise NotAnArticle(url, "no headline")
     # The headline repeated in the body container (old layouts, print versions) is not body.
-    blocks = [b for b in blocks if body_mod.word_key(b.text) != body_mod.word_key(headline)]
+    head_key = body_mod.word_key(headline)
+    blocks = [
+        b
+        for b in blocks
+        if len(b.text) > 2 * len(headline) + 20 or body_mod.word_key(b.text) != head_key
+    ]
     if not blocks and published is not None:
         # A dated notice with no prose on the page (alerts, one-line forum posts): its text is
         # the description the page gives of itself.
