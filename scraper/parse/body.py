@@ -89,16 +89,16 @@ _JUNK_LINE = re.compile(
     re.I,
 )
 # Newsletter and contact boxes that survive as single short paragraphs anywhere in the text.
+# Searched in the lower-cased text: one alternation without re.I is several times faster.
 _JUNK_ANYWHERE = re.compile(
-    r"\bnewsletters?\b|\bsign up\b|\bsubscribe\b|\b(?:may|can) be reached at\b|"
-    r"\bfollow (?:him|her|them|us|me) on\b|\ball rights reserved\b|\bclick here\b|"
-    r"\brequires javascript\b|\benable javascript\b|^\[\w+ [^\]]*=[^\]]*\]|^advert(?:isement)?$",
-    re.I,
+    r"\b(?:newsletters?|sign up|subscribe|(?:may|can) be reached at|"
+    r"follow (?:him|her|them|us|me) on|all rights reserved|click here|"
+    r"requires javascript|enable javascript)\b"
 )
+_JUNK_WHOLE = re.compile(r"\[\w+ [^\]]*=[^\]]*\]|advert(?:isement)?$", re.I)
 # "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose.
 _BYLINE_WORD = re.compile(
-    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b",
-    re.I,
+    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b"
 )
 _DATE_ONLY = re.compile(
     r"^[\W\d_]*(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s*)?"
@@ -364,9 +364,10 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
         return False
     if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
         return False
-    if n < 200 and _JUNK_ANYWHERE.search(text):
+    lowered = text.lower()
+    if n < 200 and (_JUNK_ANYWHERE.search(lowered) or _JUNK_WHOLE.match(text)):
         return False
-    if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(text) and parse_human(text):
+    if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(lowered) and parse_human(text):
         return False
     return any(ch.isalnum() for ch in text)
 

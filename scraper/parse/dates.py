@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import islice
 
 from lxml import etree
 
@@ -25,7 +26,6 @@ from scraper.parse.dom import (
     HtmlElement,
     class_tokens,
     clean_text,
-    last_descendant,
     select,
     text_content,
     words,
@@ -237,7 +237,7 @@ def _header_dates(
             continue
         # Elements with many descendants are containers: read their own loose text only
         # (the descendants come next), never the whole subtree's text.
-        size = index.get(last_descendant(el), n) - n
+        size = sum(1 for _ in islice(el.iterdescendants(etree.Element), 13))
         raw = text_content(el) if size <= 12 else ""
         if len(raw) > 400 or size > 12:
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
