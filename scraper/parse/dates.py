@@ -26,7 +26,6 @@ from scraper.parse.dom import (
     HtmlElement,
     class_tokens,
     clean_text,
-    select,
     text_content,
     words,
 )
@@ -93,8 +92,6 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
 _DIGIT = re.compile(r"\d")
-# Only elements with a class or id can be date-classed; XPath finds those at C speed.
-_DATE_CLASSED = etree.XPath(".//*[@class or @id]")
 _DATE_TAGS = frozenset(("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"))
 _HEADER_TAGS = frozenset(
     words(
@@ -173,7 +170,12 @@ def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | N
 
 
 def _visible_dates(
-    root: HtmlElement, month_first: bool, now: datetime | None, year: int | None, limit: int = 12
+    root: HtmlElement,
+    elements: list[HtmlElement],
+    month_first: bool,
+    now: datetime | None,
+    year: int | None,
+    limit: int = 12,
 ) -> list[Shown]:
     """Dates written for readers, in document order: (date, says-updated, source)."""
     found: list[Shown] = []
@@ -191,7 +193,8 @@ def _visible_dates(
             found.append((parsed, bool(_UPDATED.search(context)), source, el))
             if len(found) >= limit:
                 break
-    for el in select(root, _DATE_CLASSED):
+    # The page's element list read in Python: an XPath over "//*" costs more than the loop.
+    for el in elements:
         if el.tag not in _DATE_TAGS or not class_tokens(el) & _DATE_WORDS:
             continue
         text = clean_text(text_content(el))
@@ -338,11 +341,10 @@ def find_dates(
     seen = {id(s[3]) for s in shown}
     # Dates elsewhere on the page only matter when the headline's surroundings show none.
     found_near = published is not None and any(not s[1] for s in shown)
-    everywhere = (
-        []
-        if found_near
-        else [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
-    )
+    everywhere = []
+    if not found_near:
+        visible = _visible_dates(root, elements, month_first, now, year)
+        everywhere = [s for s in visible if id(s[3]) not in seen]
     # Those inside the article's own area before those elsewhere on the page.
     if scope is not None:
         inside = {id(el) for el in scope.iter()}

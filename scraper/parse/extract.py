@@ -105,7 +105,7 @@ def extract(
     if rules is not None and rules.drop and rules_mod.drop(root, rules.drop, url):
         page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)
-    st = read_structured(root, page.jsonld, base)
+    st = read_structured(root, page.jsonld, base, page.elements())
     return _assemble(page, st, base, rules, now, prov)
 
 
