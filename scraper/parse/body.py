@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from archive.record import Block, BlockKind
-from scraper.parse.boilerplate import COMMENTS, GOOD_WORDS, class_weight, is_boilerplate
+from scraper.parse.boilerplate import (
+    COMMENTS,
+    GOOD_WORDS,
+    SKIP_TAGS,
+    class_weight,
+    is_boilerplate,
+)
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
     HtmlElement,
@@ -120,7 +126,11 @@ def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
     if el.tag in ("nav", "aside", "footer", "form", "figure", "dialog", "menu", "header"):
         return el.tag != "form" or not _has_prose(el)
-    if class_tokens(el) & COMMENTS and not class_tokens(el) & GOOD_WORDS:
+    tokens = class_tokens(el)
+    if not tokens:
+        if el.tag not in SKIP_TAGS and el.get("role") is None:
+            return False  # nothing names it furniture (most elements)
+    elif tokens & COMMENTS and not tokens & GOOD_WORDS:
         return True  # reader comments are prose too, but never the article
     return is_boilerplate(el) and not _has_prose(el)
 
