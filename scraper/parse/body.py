@@ -181,17 +181,39 @@ def choose_container(
 ) -> Choice:
     """The best-scoring container and the siblings that belong with it, in order."""
     blocks = segment(body, _prune)
-    top, chosen = _choose(body, blocks, order)
+    top, chosen = _choose(body, blocks, order, _article_of(heading))
     return Choice(top, chosen, blocks)
 
 
+def _article_of(el: HtmlElement | None) -> HtmlElement | None:
+    """The <article> element around the headline, if any."""
+    if el is None:
+        return None
+    return next((a for a in el.iterancestors("article")), None)
+
+
+def _foreign(el: HtmlElement, home: HtmlElement) -> bool:
+    """Inside (or itself) an <article> other than the headline's, one that is not around it:
+    another post (a related-posts list, the next story of an endless page)."""
+    for anc in el.iterancestors("article") if el.tag != "article" else (el,):
+        return anc is not home and not _contains(anc, home)
+    return False
+
+
 def _choose(
-    body: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int] | None
+    body: HtmlElement,
+    blocks: list[TextBlock],
+    order: dict[HtmlElement, int] | None,
+    home: HtmlElement | None = None,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
     scores = score_containers(blocks)
     if not scores:
         return body, [body]
-    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:8]
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    if home is not None:
+        # The headline's own <article> marks the article: the others are other posts.
+        ranked = [kv for kv in ranked if not _foreign(kv[0], home)] or ranked
+    ranked = ranked[:8]
     if order is None:
         order = {el: n for n, el in enumerate(body.iter())}
     finals = {el: s * (1.0 - _block_link_density(el, blocks, order)) for el, s in ranked}
@@ -211,7 +233,9 @@ def _choose(
                 top = parent
                 break
             parent = parent.getparent()
-    top = _grow(top, blocks, order)
+    # Growing stops at the headline's <article>: what is beside it is not part of it.
+    stop = home if home is not None and (top is home or _contains(home, top)) else None
+    top = _grow(top, blocks, order, stop)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
     if parent is None or top.tag in ("body", "html"):
@@ -255,7 +279,12 @@ def _block_link_density(
     return links / total if total else 1.0
 
 
-def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int]) -> HtmlElement:
+def _grow(
+    top: HtmlElement,
+    blocks: list[TextBlock],
+    order: dict[HtmlElement, int],
+    stop: HtmlElement | None = None,
+) -> HtmlElement:
     """Climb from the best container while the parent adds mostly prose: articles split into
     several sibling sections (each scored on its own) are taken whole."""
     spans = [(order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks]
@@ -273,7 +302,11 @@ def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, in
 
     good, total = sums(top)
     best = node = top
-    while (parent := node.getparent()) is not None and parent.tag not in ("body", "html"):
+    while (
+        node is not stop
+        and (parent := node.getparent()) is not None
+        and parent.tag not in ("body", "html")
+    ):
         node = parent
         p_good, p_total = sums(parent)
         extra_good, extra_total = p_good - good, p_total - total

@@ -304,7 +304,12 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
             )
         )
         text = clean_text(text_content(sibling))
-        if styled and 3 <= len(text) <= 300 and not (unit.tail or "").strip():
+        if (
+            styled
+            and 3 <= len(text) <= 300
+            and not (unit.tail or "").strip()
+            and not _all_links(sibling, text)
+        ):
             return sibling
     box = unit.getparent()
     for _ in range(3):
@@ -324,6 +329,12 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
                 return box
         box = box.getparent()
     return None
+
+
+def _all_links(el: HtmlElement, text: str) -> bool:
+    """A line that is all links under an image is a share bar or a gallery's navigation."""
+    linked = sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+    return linked >= 0.8 * len(text)
 
 
 def find_captions(
