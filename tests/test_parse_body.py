@@ -47,3 +47,32 @@ def test_a_line_of_links_under_an_image_is_not_its_caption() -> None:
     )
     content = parse_html(html.encode(), "https://example.org/harbour")
     assert content.captions == ()
+
+
+def test_a_key_points_summary_box_is_not_body_text() -> None:
+    html = (
+        "<html><body><article><h1>Harbour plan approved</h1>"
+        '<div class="RenderKeyPoints-wrapper"><h2>Key Points</h2><ul>'
+        "<li>The council approved the first stage of the harbour plan on Tuesday evening.</li>"
+        "<li>Work is expected to start in the spring and to last for about two years.</li>"
+        "</ul></div>" + "".join(_para(n) for n in range(3)) + "</article></body></html>"
+    )
+    content = parse_html(html.encode(), "https://example.org/harbour")
+    assert [b.text[:20] for b in content.body] == [PROSE[:20]] * 3
+
+
+def test_a_credit_beside_its_caption_is_the_caption_credit_not_body() -> None:
+    html = (
+        "<html><body><article><h1>Harbour plan approved</h1><div class='story'>"
+        + _para(0)
+        + '<div class="InlineImage-wrapper"><div class="InlineImage-placeholder"></div><div>'
+        '<div class="InlineImage-imageEmbedCaption">The harbour wall at low tide.</div>'
+        '<div class="InlineImage-imageEmbedCredit">Jo Park | Harbour News</div></div></div>'
+        + "".join(_para(n) for n in range(1, 3))
+        + "</div></article></body></html>"
+    )
+    content = parse_html(html.encode(), "https://example.org/harbour")
+    assert [(c.text, c.credit) for c in content.captions] == [
+        ("The harbour wall at low tide.", "Jo Park | Harbour News")
+    ]
+    assert not any("Jo Park" in b.text for b in content.body)

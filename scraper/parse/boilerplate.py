@@ -46,6 +46,10 @@ _BOILERPLATE_PARTS = (
     "recommend",
     "signup",
     "trending",
+    "credit",  # "imageEmbedCredit": a photo credit in the text
+    "keypoints",  # "RenderKeyPoints", "key-points": a summary box above the text
+    "key-points",
+    "takeaways",
 )
 
 

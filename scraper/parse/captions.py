@@ -427,8 +427,11 @@ def _caption_box(el: HtmlElement) -> HtmlElement:
             break
         box = parent
     parent = box.getparent()
-    if parent is not None and next(parent.iter("img"), None) is not None and len(parent) <= 4:
-        return parent
+    if parent is not None and len(parent) <= 4:
+        if next(parent.iter("img"), None) is not None:
+            return parent
+        if any(c is not box and isinstance(c.tag, str) and _is_credit_el(c) for c in parent):
+            return parent  # the caption and its credit side by side, the image elsewhere
     return box
 
 
