@@ -284,10 +284,23 @@ def _url_date(url: str | None) -> PageDate | None:
     return None
 
 
+_WRITTEN = frozenset(("time", "dom", "header", "header-time"))  # dates written in words
+
+
 def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
     """The machine date moved to the day readers are shown, when they are shown one."""
     if machine.time is None:
         return machine  # a bare day has no time zone to get wrong
+    if machine.offset == 0:
+        # UTC metadata on a page that writes its times in one local zone ("12:24 am EST"):
+        # the readers' day is the day in that zone.
+        zones = {
+            s[0].offset
+            for s in shown
+            if s[0].time is not None and s[0].offset not in (None, 0) and s[2] in _WRITTEN
+        }
+        if len(zones) == 1:
+            return machine.at_offset(zones.pop())
     if machine.offset not in (None, 0):
         # A local time with its offset is already the readers' day, unless the page writes
         # another day with its own zone in words ("Nov 19, 10:31 pm CST"); machine times of
