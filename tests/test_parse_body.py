@@ -76,3 +76,14 @@ def test_a_credit_beside_its_caption_is_the_caption_credit_not_body() -> None:
         ("The harbour wall at low tide.", "Jo Park | Harbour News")
     ]
     assert not any("Jo Park" in b.text for b in content.body)
+
+
+def test_a_headings_permalink_mark_is_not_part_of_the_headline() -> None:
+    html = (
+        '<html><head><title>Shared history — the manual</title></head><body><div class="doc">'
+        '<h1>Shared history<a class="headerlink" href="#shared-history">¶</a></h1>'
+        + "".join(_para(n) for n in range(3))
+        + "</div></body></html>"
+    )
+    content = parse_html(html.encode(), "https://example.org/manual")
+    assert content.headline == "Shared history"

@@ -29,7 +29,6 @@ from scraper.parse.dom import (
     absolute_url,
     build_tree,
     clean_text,
-    text_content,
 )
 from scraper.parse.structured import Structured, as_text, read_structured
 
@@ -142,7 +141,7 @@ def _assemble(
     if heading is None and headline:
         shown = headline_mod.display_heading(top, headline)
         if shown is not None:
-            headline, head_src, heading = clean_text(text_content(shown)), "dom", shown
+            headline, head_src, heading = headline_mod.heading_text(shown), "dom", shown
     start = heading if heading is not None else top
     scope = _lca(start, top) if heading is not None else top
     captions = [
