@@ -196,7 +196,10 @@ def display_heading(container: HtmlElement, title: str, limit: int = 60) -> Html
 
 def _is_logo(el: HtmlElement) -> bool:
     """A heading that is one link to the site's front page (or holds only the logo image)."""
-    links = list(el.iter("a"))
+    # A link to a place on the page itself ("#section", a permalink mark) is not the logo's.
+    links = [
+        a for a in el.iter("a") if not (a.get("href") or "").startswith("#") or a.get("href") == "#"
+    ]
     if len(links) == 1:
         href = (links[0].get("href") or "").split("?")[0]
         path = href.split("://", 1)[-1]
