@@ -87,3 +87,34 @@ def test_a_headings_permalink_mark_is_not_part_of_the_headline() -> None:
     )
     content = parse_html(html.encode(), "https://example.org/manual")
     assert content.headline == "Shared history"
+
+
+def test_a_footer_named_after_the_image_box_is_its_caption() -> None:
+    html = (
+        "<html><body><article><h1>Harbour plan approved</h1>"
+        '<div class="cover"><div class="media"><picture><source srcset="/a-2x.jpg">'
+        '<img src="/a.jpg"></picture></div><div class="media__footer">'
+        "<span>The harbour wall at low tide, November 19, 2019. </span>"
+        '<span data-role="copyright">© Jo Park / Harbour News</span></div></div>'
+        + "".join(_para(n) for n in range(3))
+        + "</article></body></html>"
+    )
+    content = parse_html(html.encode(), "https://example.org/harbour")
+    assert [(c.text, c.credit) for c in content.captions] == [
+        ("The harbour wall at low tide, November 19, 2019.", "© Jo Park / Harbour News")
+    ]
+
+
+def test_the_line_beside_an_image_that_ends_in_a_credit_is_its_caption() -> None:
+    html = (
+        "<html><body><table><tr><td>"
+        '<table><tr><td><img src="/a.jpg"><div class="info2">The harbour wall at low tide. '
+        "(credit: Jo Park)</div></td></tr></table>"
+        "<h1>Harbour plan approved</h1>" + "".join(_para(n) for n in range(3)) + "</td></tr>"
+        "</table></body></html>"
+    )
+    content = parse_html(html.encode(), "https://example.org/harbour")
+    assert [(c.text, c.credit) for c in content.captions] == [
+        ("The harbour wall at low tide.", "(credit: Jo Park)")
+    ]
+    assert not any("low tide" in b.text for b in content.body)

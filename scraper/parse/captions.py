@@ -282,9 +282,16 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
         "span",
         "div",
         "picture",
+        "source",  # libxml2 nests an <img> inside the <source> elements before it
         "center",
     ):
-        if clean_text(text_content(parent)) or len(parent) > 2:
+        # <source> elements of a <picture> are alternatives of the one image, not content.
+        size = (
+            len(parent)
+            if parent.tag not in ("picture", "source")
+            else sum(c.tag != "source" for c in parent)
+        )
+        if clean_text(text_content(parent)) or size > 2:
             break
         unit = parent
     sibling = unit.getnext()
@@ -292,6 +299,7 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
         if (sibling.tail or "").strip():
             break
         sibling = sibling.getnext()
+    named: HtmlElement | None = None  # a sibling named as part of the image's box
     if sibling is not None and sibling.tag != "img":
         inner = [c for c in sibling if isinstance(c.tag, str)]
         styled = (
@@ -305,12 +313,14 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
         )
         text = clean_text(text_content(sibling))
         if (
-            styled
-            and 3 <= len(text) <= 300
+            3 <= len(text) <= 300
             and not (unit.tail or "").strip()
             and not _all_links(sibling, text)
         ):
-            return sibling
+            if styled:
+                return sibling
+            if _named_caption(sibling, unit, text):
+                named = sibling
     box = unit.getparent()
     for _ in range(3):
         if box is None or box.tag in ("body", "article", "main"):
@@ -328,7 +338,29 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
             ):
                 return box
         box = box.getparent()
-    return None
+    return named
+
+
+def _named_caption(sibling: HtmlElement, unit: HtmlElement, text: str) -> bool:
+    """An unstyled line after an image that is still its caption: named as part of the
+    image's box ("media__footer" after "media") with no image of its own, or the one other
+    thing in the image's box, ending in a photo credit (without caption or credit markup,
+    which is read as such)."""
+    if class_tokens(sibling) & class_tokens(unit) & _IMAGE_BOX_WORDS:
+        return next(sibling.iter("img", "picture"), None) is None
+    parent = unit.getparent()
+    return (
+        parent is not None
+        and sum(isinstance(c.tag, str) for c in parent) == 2
+        and split_credit(text)[1] is not None
+        and not _marked(sibling)
+    )
+
+
+def _marked(el: HtmlElement) -> bool:
+    return any(
+        isinstance(d.tag, str) and (_is_caption_el(d) or _is_credit_el(d)) for d in el.iter()
+    )
 
 
 def _all_links(el: HtmlElement, text: str) -> bool:
