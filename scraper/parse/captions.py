@@ -394,7 +394,11 @@ def find_captions(
         el = elements[n]
         if n <= skip_until:
             continue
-        if el.tag not in _BOX_TAGS and el.get("class") is None and el.get("id") is None:
+        if (
+            el.tag not in _BOX_TAGS
+            and not class_joined(el)
+            and el.get("data-role") not in ("copyright", "credit")
+        ):
             continue  # nothing marks it as a figure, caption or credit
         box = None
         if el.tag == "figure" or _is_caption_el(el):

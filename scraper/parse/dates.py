@@ -195,7 +195,9 @@ def _visible_dates(
                 break
     # The page's element list read in Python: an XPath over "//*" costs more than the loop.
     for el in elements:
-        if el.tag not in _DATE_TAGS or not class_tokens(el) & _DATE_WORDS:
+        if el.tag not in _DATE_TAGS or (el.get("class") is None and el.get("id") is None):
+            continue
+        if not class_tokens(el) & _DATE_WORDS:
             continue
         text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)
