@@ -51,6 +51,13 @@ _CAPTION_PARTS = (
 )
 _CAPTION_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CAPTION_PARTS))
 _CREDIT_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CREDIT_PARTS))
+# Any class word a caption or credit test below looks for (one search screens out the rest).
+_MARKED_RE = re.compile(
+    "|".join(re.escape(p) for p in (*_CAPTION_PARTS, *_CREDIT_PARTS))
+    + "|(?:^|-)(?:"
+    + "|".join(re.escape(w) for w in sorted(_CREDIT_WORDS))
+    + ")(?:-|$)"
+)
 _BAD_CONTEXT = frozenset(
     words(
         "related recommended recommendations teaser teasers promo promos sidebar trending popular "
@@ -291,7 +298,7 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
             if parent.tag not in ("picture", "source")
             else sum(c.tag != "source" for c in parent)
         )
-        if clean_text(text_content(parent)) or size > 2:
+        if size > 2 or _has_text(parent):
             break
         unit = parent
     sibling = unit.getnext()
@@ -339,6 +346,11 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
                 return box
         box = box.getparent()
     return named
+
+
+def _has_text(el: HtmlElement) -> bool:
+    """Any visible text inside (stops at the first, unlike reading the whole subtree)."""
+    return any(not t.isspace() and clean_text(t) for t in el.itertext())
 
 
 def _named_caption(sibling: HtmlElement, unit: HtmlElement, text: str) -> bool:
@@ -396,7 +408,7 @@ def find_captions(
             continue
         if (
             el.tag not in _BOX_TAGS
-            and not class_joined(el)
+            and _MARKED_RE.search(class_joined(el)) is None
             and el.get("data-role") not in ("copyright", "credit")
         ):
             continue  # nothing marks it as a figure, caption or credit
