@@ -350,7 +350,7 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
 
 def _has_text(el: HtmlElement) -> bool:
     """Any visible text inside (stops at the first, unlike reading the whole subtree)."""
-    return any(not t.isspace() and clean_text(t) for t in el.itertext())
+    return any(clean_text(str(t)) for t in el.itertext() if not t.isspace())
 
 
 def _named_caption(sibling: HtmlElement, unit: HtmlElement, text: str) -> bool:
