@@ -191,6 +191,11 @@ def _joined(cls: str | None, ident: str | None) -> str:
     return "-".join(t for t in _TOKEN_SPLIT.split(raw) if t)
 
 
+def class_words(cls: str | None, ident: str | None) -> tuple[frozenset[str], str]:
+    """(tokens, joined) of a class and an id attribute value, for memos keyed on them."""
+    return _tokens(cls, ident), _joined(cls, ident)
+
+
 def class_string(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
 
