@@ -118,3 +118,22 @@ def test_the_line_beside_an_image_that_ends_in_a_credit_is_its_caption() -> None
         ("The harbour wall at low tide.", "(credit: Jo Park)")
     ]
     assert not any("low tide" in b.text for b in content.body)
+
+
+def test_a_sentence_whose_objects_are_links_is_still_prose() -> None:
+    deals = (
+        '<p>Today\'s deals include <a href="/a">refurbished laptops from $700 at the big online '
+        'store this week</a>. You also find <a href="/b">wireless earphones with a charging case '
+        'for only $150 today</a> and <a href="/c">smart thermostats from $139 at the hardware '
+        "chain</a>. All that and more is below in today's roundup of offers.</p>"
+    )
+    html = (
+        "<html><body><article><h1>Harbour plan approved</h1>"
+        + deals
+        + "".join(_para(n) for n in range(3))
+        + '<p><a href="/next">Next story: the lighthouse reopens</a></p>'
+        + "</article></body></html>"
+    )
+    content = parse_html(html.encode(), "https://example.org/harbour")
+    assert content.body[0].text.startswith("Today's deals include")
+    assert not any("lighthouse" in b.text for b in content.body)

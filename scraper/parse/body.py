@@ -403,7 +403,9 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
     # Inside the article a list item may link most of its words (release notes, "further
     # reading" in the text's own words); elsewhere a mostly-linked line is navigation.
     limit = 0.8 if block.kind == BlockKind.LIST_ITEM else 0.5
-    if block.link_density > limit and n < 400:
+    # Sentences whose objects are links ("Today's deals include <a>…</a> and <a>…</a>. All
+    # that is below.") still are prose: a finished sentence with 100 characters of its own.
+    if block.link_density > limit and n < 400 and not _linked_prose(block):
         return False
     if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
         return False
@@ -413,6 +415,11 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
     if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(lowered) and parse_human(text):
         return False
     return any(ch.isalnum() for ch in text)
+
+
+def _linked_prose(block: TextBlock) -> bool:
+    text = block.text
+    return len(text) - block.links >= 100 and text.endswith((".", "!", "?", ".”", '."'))
 
 
 _DATE_WORDS = re.compile(
