@@ -100,6 +100,8 @@ def clean_text(text: str | None) -> str:
 
 def text_content(el: HtmlElement) -> str:
     """All text inside the element (scripts and styles are gone by then)."""
+    if not len(el):
+        return el.text or ""  # a leaf (most calls): no XPath evaluation needed
     return str(_STRING(el))
 
 
