@@ -202,14 +202,6 @@ def class_string(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
 
 
-def _is_hidden(el: HtmlElement) -> bool:
-    get = el.get
-    style = get("style")
-    if style is not None and _HIDDEN_STYLE.search(style):
-        return True
-    return get("hidden") is not None or (get("aria-hidden") == "true" and el.tag != "span")
-
-
 def build_tree(text: str, url: str | None) -> Page:
     """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
     text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
@@ -225,10 +217,18 @@ def build_tree(text: str, url: str | None) -> Page:
     elements = list(root.iter(etree.Element))
     gone: set[HtmlElement] = set()
     for el in elements:
+        get = el.get
+        # Hidden by style or attribute (tested inline: this runs on every element of a page)
+        style = get("style")
+        if not (
+            (style is not None and _HIDDEN_STYLE.search(style) is not None)
+            or get("hidden") is not None
+            or (get("aria-hidden") == "true" and el.tag != "span")
+        ):
+            continue
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
         if (
-            _is_hidden(el)
-            and el not in gone
+            el not in gone
             and el.tag not in ("meta", "link", "time", "html", "body", "head")
             and el.getparent() is not None
         ):
