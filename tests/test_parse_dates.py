@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scraper.parse import parse_html
+from scraper.parse.body import is_dateline
 
 BODY = "".join(
     f"<p>The council met on Tuesday evening to vote on the plan for the harbour, and the "
@@ -32,3 +33,10 @@ def test_utc_metadata_stays_utc_when_the_page_names_no_zone() -> None:
     )
     content = parse_html(html.encode(), "https://example.org/harbour")
     assert content.published == "2019-11-20T02:07:18Z"
+
+
+def test_datelines_in_other_languages_are_not_body_text() -> None:
+    assert is_dateline("segunda-feira, 22 de janeiro de 2018 às 0:13")
+    assert is_dateline("Montag, 3. Mai 2021 um 10:00 Uhr")
+    assert is_dateline("mardi 19 novembre 2019 à 10:31")
+    assert not is_dateline("1a etapa: 10 de março de 2018 \u2013 Interlagos")

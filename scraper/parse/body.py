@@ -33,6 +33,7 @@ from scraper.parse.dom import (
     clean_text,
     last_descendant,
     text_content,
+    words,
 )
 from scraper.parse.segment import TextBlock, segment
 
@@ -432,6 +433,21 @@ _DATE_WORDS = re.compile(
 _TIME_ONLY = re.compile(r"^\W*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\.?)?\s*[A-Z]{0,4}\W*$", re.I)
 
 
+# Weekdays and the small words of datelines in other languages ("segunda-feira, 22 de janeiro
+# de 2018 às 0:13", "Montag, 3. Mai 2021 um 10:00 Uhr"); ASCII words of 2-4 letters are
+# already taken out by _DATE_WORDS.
+_DATELINE_WORDS = frozenset(
+    words(
+        "segunda terça terca quarta quinta sexta feira sábado sabado domingo às à "
+        "lunes martes miércoles miercoles jueves viernes "
+        "lundi mardi mercredi jeudi vendredi samedi dimanche "
+        "montag dienstag mittwoch donnerstag freitag samstag sonntag "
+        "lunedì martedì mercoledì giovedì venerdì lunedi martedi mercoledi giovedi venerdi "
+        "sabato domenica maandag dinsdag woensdag donderdag vrijdag zaterdag zondag"
+    )
+)
+
+
 def is_dateline(text: str) -> bool:
     """A line that is only a date (and time, zone, "Updated"): page furniture, not prose."""
     if not _DIGIT.search(text):
@@ -441,7 +457,11 @@ def is_dateline(text: str) -> bool:
     if parse_human(text) is None:
         return False
     rest = _DATE_WORDS.sub(" ", text)
-    rest = " ".join(w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in MONTH_NAMES)
+    rest = " ".join(
+        w
+        for w in re.findall(r"[^\W\d_]+", rest)
+        if w.lower() not in MONTH_NAMES and w.lower() not in _DATELINE_WORDS
+    )
     return len(rest) < 3
 
 
