@@ -12,6 +12,7 @@ A credit with no caption text is kept as a caption with empty text.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from cssselect import GenericTranslator
 
@@ -22,6 +23,7 @@ from scraper.parse.dom import (
     absolute_url,
     class_joined,
     class_tokens,
+    class_words,
     clean_text,
     last_descendant,
     select,
@@ -58,6 +60,13 @@ _MARKED_RE = re.compile(
     + "|".join(re.escape(w) for w in sorted(_CREDIT_WORDS))
     + ")(?:-|$)"
 )
+
+
+@lru_cache(maxsize=8192)
+def _marked_class(cls: str | None, ident: str | None) -> bool:
+    return _MARKED_RE.search(class_words(cls, ident)[1]) is not None
+
+
 _BAD_CONTEXT = frozenset(
     words(
         "related recommended recommendations teaser teasers promo promos sidebar trending popular "
@@ -406,12 +415,13 @@ def find_captions(
         el = elements[n]
         if n <= skip_until:
             continue
-        if (
-            el.tag not in _BOX_TAGS
-            and _MARKED_RE.search(class_joined(el)) is None
-            and el.get("data-role") not in ("copyright", "credit")
-        ):
-            continue  # nothing marks it as a figure, caption or credit
+        if el.tag not in _BOX_TAGS:
+            get = el.get
+            cls, ident = get("class"), get("id")
+            if ((cls is None and ident is None) or not _marked_class(cls, ident)) and get(
+                "data-role"
+            ) not in ("copyright", "credit"):
+                continue  # nothing marks it as a figure, caption or credit
         box = None
         if el.tag == "figure" or _is_caption_el(el):
             box = el if el.tag == "figure" else _caption_box(el)
