@@ -137,3 +137,17 @@ def test_a_sentence_whose_objects_are_links_is_still_prose() -> None:
     content = parse_html(html.encode(), "https://example.org/harbour")
     assert content.body[0].text.startswith("Today's deals include")
     assert not any("lighthouse" in b.text for b in content.body)
+
+
+def test_an_article_element_inside_the_headlines_article_is_its_body() -> None:
+    html = (
+        '<html><body><article class="post"><header><h1>Harbour plan approved</h1></header>'
+        '<article class="entry-content">'
+        + "".join(_para(n) for n in range(4))
+        + "</article></article>"
+        '<aside><article class="post"><h2><a href="/x">Another story</a></h2>'
+        f"<p>{'Teaser text about something else entirely, with many words. ' * 4}</p>"
+        "</article></aside></body></html>"
+    )
+    content = parse_html(html.encode(), "https://example.org/harbour")
+    assert len(content.body) == 4

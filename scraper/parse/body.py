@@ -194,10 +194,11 @@ def _article_of(el: HtmlElement | None) -> HtmlElement | None:
 
 
 def _foreign(el: HtmlElement, home: HtmlElement) -> bool:
-    """Inside (or itself) an <article> other than the headline's, one that is not around it:
-    another post (a related-posts list, the next story of an endless page)."""
+    """Inside (or itself) an <article> beside the headline's, neither around it nor inside it:
+    another post (a related-posts list, the next story of an endless page). An <article>
+    inside the headline's may be its body ("entry-content")."""
     for anc in el.iterancestors("article") if el.tag != "article" else (el,):
-        return anc is not home and not _contains(anc, home)
+        return anc is not home and not _contains(anc, home) and not _contains(home, anc)
     return False
 
 
