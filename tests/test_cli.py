@@ -215,3 +215,33 @@ def test_env_vars_select_config_and_data(
     code, _, err = run(capsys, "show", "x")
     assert code == 2
     assert "nonsense_key" in err
+
+
+def test_archive_a_recorded_real_page_and_show_it(
+    httpserver: HTTPServer, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real page (Al Jazeera, from the Zyte benchmark set) served as recorded: `show` gives
+    the layout built from the same extraction the parser's golden file holds."""
+    pages = Path(__file__).parent / "pages" / "corpus"
+    golden = json.loads((pages / "zyte-7916ecca969ffdd8.expected.json").read_text("utf-8"))
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/news/2019/11/crash.html").respond_with_data(
+        (pages / "zyte-7916ecca969ffdd8.html").read_bytes(),
+        content_type="text/html; charset=utf-8",
+    )
+    url = httpserver.url_for("/news/2019/11/crash.html")
+    code, _, err = run(capsys, "--config", str(config_file), "archive", url)
+    assert code == 0, err
+    code, out, err = run(capsys, "--config", str(config_file), "show", url)
+    assert code == 0, err
+    caption = golden["captions"][0]
+    expected_start = [
+        golden["headline"],
+        "",
+        "November 20, 2019",
+        "",
+        f"{caption['text']} **{caption['credit']}**",
+    ]
+    assert out.split("\n")[:5] == expected_start
+    for block in golden["body"]:
+        assert f"\n{block['text']}\n" in out
