@@ -151,3 +151,17 @@ def test_an_article_element_inside_the_headlines_article_is_its_body() -> None:
     )
     content = parse_html(html.encode(), "https://example.org/harbour")
     assert len(content.body) == 4
+
+
+def test_the_credit_of_a_posts_own_thumbnail_is_a_caption_credit() -> None:
+    html = (
+        '<html><body><article><h1>Harbour plan approved</h1><div class="entry-content">'
+        '<div class="index-post-thumbnail"><img src="/a.jpg" class="wp-post-image">'
+        '<div class="thumbnail-credit">Getty Images</div></div>'
+        + "".join(_para(n) for n in range(3))
+        + '<ul class="related"><li><div class="thumbnail"><img src="/b.jpg">'
+        '<div class="thumbnail-credit">Other Agency</div></div></li></ul>'
+        + "</div></article></body></html>"
+    )
+    content = parse_html(html.encode(), "https://example.org/harbour")
+    assert [(c.text, c.credit) for c in content.captions] == [("", "Getty Images")]

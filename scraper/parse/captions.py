@@ -283,9 +283,16 @@ def _in_bad_context(el: HtmlElement, article: set[HtmlElement]) -> bool:
             return False
         if anc.tag in ("a", "aside", "nav", "footer"):
             return True
-        if class_tokens(anc) & _BAD_CONTEXT:
+        tokens = class_tokens(anc)
+        bad = tokens & _BAD_CONTEXT
+        # "post-thumbnail", "entry-thumbnail": a blog engine's name for the post's own image.
+        if bad and not (bad <= _THUMBNAIL and tokens & _OWN_POST):
             return True
     return False
+
+
+_THUMBNAIL = frozenset(("thumbnail",))
+_OWN_POST = frozenset(("post", "entry", "featured"))
 
 
 def _loose_caption(img: HtmlElement) -> HtmlElement | None:
