@@ -29,7 +29,6 @@ from scraper.parse.dom import (
     absolute_url,
     build_tree,
     clean_text,
-    text_content,
 )
 from scraper.parse.structured import Structured, as_text, read_structured
 
@@ -102,10 +101,10 @@ def extract(
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
     prov: dict[str, str] = {"encoding": f"{codec_source}:{codec}"}
-    if rules is not None and rules.drop:
-        rules_mod.drop(root, rules.drop, url)
+    if rules is not None and rules.drop and rules_mod.drop(root, rules.drop, url):
+        page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)
-    st = read_structured(root, page.jsonld, base)
+    st = read_structured(root, page.jsonld, base, page.elements())
     return _assemble(page, st, base, rules, now, prov)
 
 
@@ -142,7 +141,7 @@ def _assemble(
     if heading is None and headline:
         shown = headline_mod.display_heading(top, headline)
         if shown is not None:
-            headline, head_src, heading = clean_text(text_content(shown)), "dom", shown
+            headline, head_src, heading = headline_mod.heading_text(shown), "dom", shown
     start = heading if heading is not None else top
     scope = _lca(start, top) if heading is not None else top
     captions = [
@@ -182,7 +181,12 @@ def _assemble(
     if not headline:
         raise NotAnArticle(url, "no headline")
     # The headline repeated in the body container (old layouts, print versions) is not body.
-    blocks = [b for b in blocks if body_mod.word_key(b.text) != body_mod.word_key(headline)]
+    head_key = body_mod.word_key(headline)
+    blocks = [
+        b
+        for b in blocks
+        if len(b.text) > 2 * len(headline) + 20 or body_mod.word_key(b.text) != head_key
+    ]
     if not blocks and published is not None:
         # A dated notice with no prose on the page (alerts, one-line forum posts): its text is
         # the description the page gives of itself.
