@@ -30,7 +30,8 @@ def source_for(config: Config, url: str) -> tuple[str, SiteRules | None]:
     if source is not None:
         return source.name, source.rules
     # Unconfigured sites are filed under their host name, reduced to safe characters.
-    name = re.sub(r"[^a-z0-9.-]+", "-", site_of(url)).strip(".-")
+    # The archive takes names of up to 64 characters; the end of a host name says the most.
+    name = re.sub(r"[^a-z0-9.-]+", "-", site_of(url))[-64:].strip(".-")
     return name or "unknown", None
 
 

@@ -353,17 +353,17 @@ def find_dates(
         elements = [el for el in root.iter() if isinstance(el.tag, str)]
         index = {el: n for n, el in enumerate(elements)}
     shown = _header_dates(elements, index, heading, top, month_first, now, year)
-    seen = {id(s[3]) for s in shown}
+    seen = {s[3] for s in shown}
     # Dates elsewhere on the page only matter when the headline's surroundings show none.
     found_near = published is not None and any(not s[1] for s in shown)
     everywhere = []
     if not found_near:
         visible = _visible_dates(root, elements, month_first, now, year)
-        everywhere = [s for s in visible if id(s[3]) not in seen]
+        everywhere = [s for s in visible if s[3] not in seen]
     # Those inside the article's own area before those elsewhere on the page.
     if scope is not None:
-        inside = {id(el) for el in scope.iter()}
-        everywhere.sort(key=lambda s: id(s[3]) not in inside)
+        inside = set(scope.iter())  # elements, not id()s: a dropped proxy's id is reused
+        everywhere.sort(key=lambda s: s[3] not in inside)
     shown += everywhere
     if published is not None and published.value.offset == 0:
         # UTC metadata hides the local day; a local (zone-less) machine date shows it. (Not the

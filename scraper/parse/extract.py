@@ -41,11 +41,13 @@ _NEWLINES = re.compile(r"\s*\n\s*")
 
 
 def _lca(a: HtmlElement, b: HtmlElement) -> HtmlElement | None:
-    ancestors = {id(x) for x in a.iterancestors()} | {id(a)}
-    if id(b) in ancestors:
+    # a set of the elements themselves, not their id()s: lxml proxies that are dropped free
+    # their id for reuse, which made the result depend on what was parsed before
+    ancestors = {*a.iterancestors(), a}
+    if b in ancestors:
         return b
     for anc in b.iterancestors():
-        if id(anc) in ancestors:
+        if anc in ancestors:
             return anc
     return None
 
