@@ -174,6 +174,27 @@ class Content:
         """The body as plain text, paragraphs separated by blank lines."""
         return "\n\n".join(block.text for block in self.body)
 
+    def to_json(self) -> dict[str, Any]:
+        """The extracted fields as JSON data: the content part of a record, and what the
+        parser's golden files hold."""
+        return {
+            "headline": self.headline,
+            "subheadline": self.subheadline,
+            "authors": list(self.authors),
+            "published": self.published,
+            "modified": self.modified,
+            "captions": [cap.to_json() for cap in self.captions],
+            "lead_image": self.lead_image,
+            "body": [block.to_json() for block in self.body],
+            "language": self.language,
+            "site_name": self.site_name,
+            "section": self.section,
+            "tags": list(self.tags),
+            "canonical_url": self.canonical_url,
+            "parser": {"name": self.parser, "version": self.parser_version},
+            "provenance": dict(self.provenance),
+        }
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpInfo:
@@ -240,8 +261,9 @@ class Article:
         )
 
     def to_json(self) -> dict[str, Any]:
-        c = self.content
+        # the content's canonical_url is the record's own (set by `build`)
         return {
+            **self.content.to_json(),
             "schema": SCHEMA,
             "id": self.id,
             "version": self.version,
@@ -259,20 +281,6 @@ class Article:
                 "date": self.http.date,
             },
             "raw_sha256": self.raw_sha256,
-            "headline": c.headline,
-            "subheadline": c.subheadline,
-            "authors": list(c.authors),
-            "published": c.published,
-            "modified": c.modified,
-            "captions": [cap.to_json() for cap in c.captions],
-            "lead_image": c.lead_image,
-            "body": [block.to_json() for block in c.body],
-            "language": c.language,
-            "site_name": c.site_name,
-            "section": c.section,
-            "tags": list(c.tags),
-            "parser": {"name": c.parser, "version": c.parser_version},
-            "provenance": dict(c.provenance),
         }
 
     @classmethod

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from archive.record import RawPage, dumps
 from scraper.errors import ParseError
-from scraper.parse import content_to_json, parse_page
+from scraper.parse import parse_page
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -52,7 +52,7 @@ class RecordedPage:
     def parsed_json(self) -> str:
         """What the golden file holds: the parse as JSON, or the parser error's class."""
         try:
-            return dumps(content_to_json(parse_page(self.raw_page())))
+            return dumps(parse_page(self.raw_page()).to_json())
         except ParseError as exc:
             return dumps({"error": exc.__class__.__name__, "reason": exc.reason})
 

@@ -9,7 +9,7 @@ parser errors; any other exception inside is a bug and is reported as `ParseErro
 escaping. Modules: charset (bytes -> text), dom (the lxml tree), structured (JSON-LD, meta,
 microdata), headline, datetext + dates, authors, boilerplate (furniture by class words),
 segment (text blocks), body (container choice and extraction), captions, fields, rules
-(per-site overrides), extract (the order they run in), serialize (Content as golden JSON),
+(per-site overrides), extract (the order they run in),
 score_adapter (the corpus scorer's hook).
 """
 
@@ -22,11 +22,10 @@ from archive.record import Content, RawPage
 from scraper.config import SiteRules
 from scraper.errors import ParseError
 from scraper.parse.extract import PARSER_NAME, PARSER_VERSION, extract
-from scraper.parse.serialize import content_to_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PARSER_NAME", "PARSER_VERSION", "content_to_json", "parse_html", "parse_page"]
+__all__ = ["PARSER_NAME", "PARSER_VERSION", "parse_html", "parse_page"]
 
 
 def parse_html(
