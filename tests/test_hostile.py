@@ -1330,3 +1330,13 @@ def test_page_links_survive_a_broken_base_href() -> None:
     body = b'<html><head><base href="http://[::1"></head><body><a href="/a">a</a></body></html>'
     assert page_links(body, "https://e.org/") in ([], ["https://e.org/a"])
     assert feed_links(body, "https://e.org/") == []
+
+
+def test_endless_informational_responses(hostile: HostileSite, tmp_path: Path, capsys: Cap) -> None:
+    def handler(conn: socket.socket, request: Request) -> None:
+        while not hostile.stopping():
+            conn.sendall(b"HTTP/1.1 102 Processing\r\n\r\n" * 100)
+            time.sleep(0.01)
+
+    url = hostile.route("/news/a", handler)
+    assert_failed(archive(tmp_path, capsys, url, **FAST))
