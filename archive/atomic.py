@@ -45,6 +45,8 @@ def fsync_dir(folder: Path) -> None:
 
 
 def make_dirs(folder: Path) -> None:
+    if folder.is_dir():  # a stat is cheaper than a failing mkdir on most file systems
+        return
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -24,7 +24,7 @@ from archive.record import Content, Outcome, RawPage
 from archive.urls import normalize_url, same_site, url_key
 
 if TYPE_CHECKING:
-    from archive.store import Fingerprints
+    from archive.fetchlog import Fingerprints
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,9 @@ Rebuild, verify, export, import and stats live in their own modules and take an 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -23,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from archive.atomic import make_dirs
 from archive.blobs import BlobStore, FolderBlobStore
-from archive.catalog import ArticleRow, FetchRow, SqliteCatalog, VersionRow
+from archive.catalog import ArticleRow, Catalog, VersionRow
+from archive.catalog_sqlite import SqliteCatalog
 from archive.dedup import Decision, PageKeys, decide, page_keys
-from archive.errors import ArchiveError, StorageError
-from archive.fingerprint import body_digest, simhash
+from archive.errors import ArchiveError, SchemaError, StorageError
+from archive.fetchlog import Fingerprints, fetch_id, fetch_row, sidecar_doc
 from archive.layout import Layout, check_id, check_source
 from archive.record import (
     Article,
@@ -53,25 +53,6 @@ ParseFn = Callable[[RawPage, str], Content]
 NEAR_THRESHOLD = 3  # bits of 64: at or under, a re-fetched body counts as the same text
 
 
-@dataclass(frozen=True, slots=True)
-class Fingerprints:
-    digest: str
-    simhash: int
-    text: str
-
-    @classmethod
-    def of(cls, content: Content) -> Fingerprints:
-        paragraphs = [block.text for block in content.body]
-        text = "\n\n".join(paragraphs)
-        return cls(body_digest(paragraphs), simhash(text), text)
-
-
-def fetch_id(page: RawPage, source: str) -> str:
-    """A stable id for one fetch: the same response stored twice is one fetch."""
-    seed = dumps(page.meta_json()) + source
-    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
-
-
 def since_text(since: date | datetime | str | None) -> str | None:
     """A `since` bound as the catalog compares it (ISO text, UTC for datetimes)."""
     if since is None or isinstance(since, str):
@@ -88,7 +69,7 @@ class Archive:
         self,
         root: Path,
         blobs: BlobStore,
-        catalog: SqliteCatalog,
+        catalog: Catalog,
         *,
         now: Callable[[], datetime] = utcnow,
         near_threshold: int = NEAR_THRESHOLD,
@@ -102,6 +83,7 @@ class Archive:
         self.near_threshold = near_threshold
         self.durable = durable
         self.validator = RecordValidator()
+        self.run_id: int | None = None  # the crawl run fetches are tagged with, if any
 
     @classmethod
     def open(
@@ -154,6 +136,7 @@ class Archive:
         if not 200 <= page.status < 300:
             raise ArchiveError(f"{page.final_url}: only 2xx responses are stored as articles")
         keys = page_keys(page, content)
+        self._check_content(page, content, source, keys)
         prints = Fingerprints.of(content)
         with self.catalog.writing():
             raw_new = self._put_blob(page, source)
@@ -161,6 +144,17 @@ class Archive:
                 self.catalog, keys, prints, content, self.near_threshold, iso_utc(page.fetched_at)
             )
             return self._apply(page, content, source, keys, prints, decision, raw_new)
+
+    def _check_content(self, page: RawPage, content: Content, source: str, keys: PageKeys) -> None:
+        """Refuse content no record could hold, before anything is written; the raw page is
+        still kept (put_raw) so a rebuild with a fixed parser can file it."""
+        probe = Article.build(
+            page, content, id="0" * 16, version=1, source=source, canonical_url=keys.canonical_url
+        )
+        problems = self.validator.problems(probe.to_json())
+        if problems:
+            self.put_raw(page, source=source)
+            raise SchemaError(f"{page.final_url}: parsed content fails the schema: {problems[0]}")
 
     def store_unchanged(self, page_304: RawPage, *, source: str) -> Stored:
         """Record a 304 Not Modified: the fetch is logged, nothing else changes."""
@@ -174,20 +168,19 @@ class Archive:
             current = self.load(row.source, row.id, row.current_version) if row else None
             fid = fetch_id(page, source)
             if current is not None and row is not None:
-                doc = self._sidecar(
-                    page, source, fid, current.raw_sha256, row.id, Outcome.UNCHANGED
-                )
+                doc = sidecar_doc(page, source, fid, current.raw_sha256, row.id, Outcome.UNCHANGED)
                 self.blobs.put_sidecar(current.raw_sha256, fid, doc)
                 self.catalog.touch(row.id, seen)
             self.catalog.add_source(source, seen)
             self.catalog.add_fetch(
-                self._fetch_row(
+                fetch_row(
                     page,
                     source,
                     fid,
                     current.raw_sha256 if current else None,
                     row.id if row else None,
                     Outcome.UNCHANGED,
+                    self.run_id,
                 )
             )
         return Stored(outcome=Outcome.UNCHANGED, article=current)
@@ -199,7 +192,9 @@ class Archive:
             raw_new = self._put_blob(page, source)
             fid = fetch_id(page, source)
             self._write_sidecar(page, source, fid, None, None, raw_new)
-            self.catalog.add_fetch(self._fetch_row(page, source, fid, page.sha256, None, None))
+            self.catalog.add_fetch(
+                fetch_row(page, source, fid, page.sha256, None, None, self.run_id)
+            )
         return page.sha256
 
     def validators(self, url: str) -> Validators | None:
@@ -247,6 +242,18 @@ class Archive:
             if article is not None:
                 found.append(article)
         return found
+
+    def start_run(self, kind: str, source: str | None = None) -> int:
+        """Open a crawl run; fetches stored until `finish_run` are tagged with its id."""
+        self.run_id = self.catalog.start_run(kind, source, iso_utc(self.now()))
+        return self.run_id
+
+    def finish_run(self, run_id: int, counts: dict[str, int]) -> None:
+        import json
+
+        self.catalog.finish_run(run_id, iso_utc(self.now()), json.dumps(counts, sort_keys=True))
+        if self.run_id == run_id:
+            self.run_id = None
 
     def near_duplicates(self) -> list[tuple[str, str, int]]:
         """Pairs of different articles whose bodies are within the SimHash threshold."""
@@ -299,10 +306,11 @@ class Archive:
 
         return import_warc(self, paths, parse, source=source)
 
-    def write_record(self, article: Article) -> Path:
+    def write_record(self, article: Article, *, check: bool = True) -> Path:
         """Validate and atomically write one version file; the path it went to."""
         doc = article.to_json()
-        self.validator.check(doc)
+        if check:
+            self.validator.check(doc)
         path = self.layout.version(article.source, article.id, article.version)
         self.blobs_rewrite(path, dumps(doc).encode("utf-8"))
         return path
@@ -321,25 +329,6 @@ class Archive:
         self.catalog.add_source(source, iso_utc(page.fetched_at))
         return new
 
-    def _sidecar(
-        self,
-        page: RawPage,
-        source: str,
-        fid: str,
-        raw_sha: str,
-        article_id: str | None,
-        outcome: Outcome | None,
-    ) -> dict[str, Any]:
-        doc = page.meta_json()
-        doc.update(
-            fetch_id=fid,
-            source=source,
-            raw_sha256=raw_sha,
-            article_id=article_id,
-            outcome=outcome.value if outcome else None,
-        )
-        return doc
-
     def _write_sidecar(
         self,
         page: RawPage,
@@ -350,7 +339,7 @@ class Archive:
         raw_new: bool,
     ) -> None:
         sha = page.sha256
-        doc = self._sidecar(page, source, fid, sha, article_id, outcome)
+        doc = sidecar_doc(page, source, fid, sha, article_id, outcome)
         first = self.layout.meta(sha)
         if raw_new or not first.exists():
             self.blobs.put_sidecar(sha, None, doc)
@@ -363,31 +352,6 @@ class Archive:
             first_id = None
         if first_id != fid:
             self.blobs.put_sidecar(sha, fid, doc)
-
-    def _fetch_row(
-        self,
-        page: RawPage,
-        source: str,
-        fid: str,
-        raw_sha: str | None,
-        article_id: str | None,
-        outcome: Outcome | None,
-    ) -> FetchRow:
-        return FetchRow(
-            fetch_id=fid,
-            url=page.requested_url,
-            url_key=url_key(page.final_url),
-            final_url=page.final_url,
-            status=page.status,
-            etag=page.header("etag"),
-            last_modified=page.header("last-modified"),
-            fetched_at=iso_utc(page.fetched_at),
-            raw_sha256=raw_sha,
-            size=len(page.body),
-            source=source,
-            article_id=article_id,
-            outcome=outcome.value if outcome else None,
-        )
 
     def _apply(
         self,
@@ -419,7 +383,7 @@ class Archive:
                 canonical_url=keys.canonical_url,
                 urls=current.urls if current else (),
             )
-            self.write_record(article)
+            self.write_record(article, check=False)  # its content passed _check_content
         elif outcome is Outcome.UNCHANGED and current is not None:
             article_id = current.id
             seen_urls = tuple(dict.fromkeys((*current.urls, *keys.urls)))
@@ -427,7 +391,7 @@ class Archive:
             if seen_urls != current.urls:
                 # every URL an article was seen at is kept on its record
                 article = replace(current, urls=seen_urls)
-                self.write_record(article)
+                self.write_record(article, check=False)  # only http(s) URLs were added
         else:
             article_id = decision.article_id
             article = current
@@ -453,7 +417,9 @@ class Archive:
     ) -> None:
         seen = iso_utc(page.fetched_at)
         cat = self.catalog
-        cat.add_fetch(self._fetch_row(page, source, fid, page.sha256, article_id, decision.outcome))
+        cat.add_fetch(
+            fetch_row(page, source, fid, page.sha256, article_id, decision.outcome, self.run_id)
+        )
         duplicate = decision.outcome is Outcome.DUPLICATE
         for key, url in zip(keys.keys, keys.urls, strict=True):
             cat.add_url(key, url, article_id, seen, duplicate)

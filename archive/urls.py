@@ -32,7 +32,6 @@ TRACKING_PARAMS = frozenset(
         "ocid",
         "sr_share",
         "smid",
-        "cid",
         "icid",
         "ito",
         "at_medium",
@@ -50,8 +49,17 @@ _PRINT_PATH = re.compile(r"/print(?=/|$)", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _is_tracking(name: str) -> bool:
+# names that some CMSs use for the story itself (PHP-Nuke's article.php?sid=123,
+# news.php?cid=77) and others for sessions or campaigns: kept only when they are a number
+# and the path is a script whose query says which story it shows
+AMBIGUOUS_PARAMS = frozenset({"sid", "cid"})
+_SCRIPT_PATH = re.compile(r"(^/?$)|\.(php\d?|aspx?|jsp|cgi|pl|cfm|do)$", re.IGNORECASE)
+
+
+def _is_tracking(name: str, value: str = "", path: str = "") -> bool:
     lower = name.lower()
+    if lower in AMBIGUOUS_PARAMS:
+        return not (value.strip().isdigit() and _SCRIPT_PATH.search(path))
     return (
         lower in TRACKING_PARAMS or lower in SESSION_PARAMS or lower.startswith(TRACKING_PREFIXES)
     )
@@ -86,7 +94,9 @@ def normalize_url(url: str) -> str:
     path = quote(unquote(parts.path or "/"), safe="/:@!$&'()*+,;=-._~%")
     path = re.sub(r";jsessionid=[^/?#]*", "", path, flags=re.IGNORECASE)
     query = sorted(
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _is_tracking(k, v, path)
     )
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 

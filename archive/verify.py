@@ -168,6 +168,9 @@ def _check_catalog(
         if r[0]:
             report.problems.append(f"catalog: {r[0]} fetch(es) point to unknown raw pages")
     report.counts["articles"] = int(cat.rows("SELECT count(*) FROM archive_articles")[0][0])
+    near = int(cat.rows("SELECT count(*) FROM archive_near_duplicates")[0][0])
+    if near:
+        report.notes.append(f"{near} pair(s) of articles are possible near duplicates (stats)")
 
 
 def verify(archive: Archive, *, repair: bool = False) -> VerifyReport:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import lxml.html
 
@@ -94,23 +95,28 @@ class TinyParseError(Exception):
     pass
 
 
+def _xp(node: Any, expr: str) -> list[Any]:
+    """XPath results as a plain list (lxml's stubs type them as a wide union)."""
+    return list(node.xpath(expr))
+
+
 def tiny_parse(page: RawPage, source: str) -> Content:
     """Enough of a parser for the archive tests (and the archive benchmark)."""
     tree = lxml.html.document_fromstring(page.body)
-    h1 = tree.xpath("//h1")
+    h1 = _xp(tree, "//h1")
     if not h1:
         raise TinyParseError(f"{page.final_url}: no headline")
     body = tuple(
         Block(" ".join(p.text_content().split()))
-        for p in tree.xpath("//article//p")
+        for p in _xp(tree, "//article//p")
         if p.text_content().strip()
     )
-    canonical = tree.xpath("//link[@rel='canonical']/@href")
-    modified = tree.xpath("//meta[@property='article:modified_time']/@content")
-    published = tree.xpath("//article//time/@datetime")
+    canonical = _xp(tree, "//link[@rel='canonical']/@href")
+    modified = _xp(tree, "//meta[@property='article:modified_time']/@content")
+    published = _xp(tree, "//article//time/@datetime")
     captions = []
-    for fig in tree.xpath("//article//figcaption"):
-        credit = fig.xpath(".//span[@class='credit']")
+    for fig in _xp(tree, "//article//figcaption"):
+        credit = _xp(fig, ".//span[@class='credit']")
         credit_text = credit[0].text_content().strip() if credit else None
         if credit:
             credit[0].drop_tree()

@@ -202,3 +202,30 @@ def test_search_finds_headline_and_body_words(archive: Archive) -> None:
     assert [a.content.headline for a in archive.search("zebracorn")] == ["Bridge reopens"]
     assert [a.content.headline for a in archive.search("museum")] == ["Museum"]
     assert archive.search("absentword") == []
+
+
+def test_crawl_runs_tag_their_fetches(archive: Archive) -> None:
+    run = archive.start_run("crawl", "ex")
+    store(archive, CANON, article_html("Run", paragraphs(16), canonical=CANON))
+    archive.finish_run(run, {"new": 1})
+    store(archive, "https://news.example/later", article_html("Later", paragraphs(17)))
+    rows = archive.catalog.rows("SELECT run_id FROM archive_fetches ORDER BY fetched_at, url")
+    assert [r[0] for r in rows] == [run, None]
+    (kind, counts, finished) = archive.catalog.rows(
+        "SELECT kind, counts, finished_at FROM archive_runs WHERE id = ?", run
+    )[0]
+    assert (kind, counts) == ("crawl", '{"new": 1}')
+    assert finished is not None
+
+
+def test_content_that_fails_the_schema_is_refused_but_the_raw_page_kept(archive: Archive) -> None:
+    from archive.errors import SchemaError
+    from archive.record import Content
+
+    page = make_page("https://news.example/empty", b"<html>odd</html>")
+    bad = Content(headline="", body=(), published="last tuesday")
+    with pytest.raises(SchemaError, match="headline"):
+        archive.store(page, bad, source="ex")
+    assert archive.blobs.has(page.sha256)
+    assert archive.find("https://news.example/empty") is None
+    assert archive.verify().ok

@@ -247,3 +247,15 @@ def test_stats_counts(tmp_path: Path) -> None:
         assert 0 < s.total.stored_bytes < s.total.raw_bytes
         assert s.disk_bytes > 0
         assert any("duplicates avoided" in line for line in s.lines())
+
+
+def test_a_file_that_is_not_a_warc_is_one_clear_error(tmp_path: Path) -> None:
+    from archive.warc_import import WarcError
+
+    bad = tmp_path / "x.warc.gz"
+    bad.write_bytes(gzip.compress(b"hello world\n"))
+    with (
+        Archive.open(tmp_path / "a") as arch,
+        pytest.raises(WarcError, match="not a readable WARC"),
+    ):
+        arch.import_warc([bad], tiny_parse)

@@ -4,6 +4,7 @@ verify and repair from the files."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -121,12 +122,16 @@ def test_verify_finds_corruption_and_repair_reindexes(tmp_path: Path) -> None:
         fill(arch)
         assert arch.verify().ok
         # a catalog lost entirely: repair rebuilds it from the files
-        arch.catalog.db.execute("DELETE FROM archive_versions")
-        arch.catalog.db.execute("DELETE FROM archive_urls")
+        with sqlite3.connect(arch.catalog_path) as db:
+            db.execute("DELETE FROM archive_versions")
+            db.execute("DELETE FROM archive_urls")
+        db.close()
         assert arch.verify().notes
         repaired = arch.verify(repair=True)
         assert repaired.ok
-        assert arch.find("https://news.example/city/story-0").version == 2
+        found = arch.find("https://news.example/city/story-0")
+        assert found is not None
+        assert found.version == 2
         assert arch.search("story") != []
         # a flipped byte in a blob and an edited record are problems
         blob = next(arch.root.joinpath("raw").rglob("*.html.zst"))
