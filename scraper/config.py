@@ -137,7 +137,10 @@ class Config:
 
 
 def _bare_host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # "http://[::1/": an unbalanced IPv6 bracket names no host
+        return ""
     return host.removeprefix("www.")
 
 

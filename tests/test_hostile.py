@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from archive.errors import ArchiveError
 from archive.record import Content, RawPage
 from archive.store import Archive
 from scraper.cli import main
@@ -478,15 +477,7 @@ def test_odd_urls_store_inside_the_data_dir(
         "http://user:pass@127.0.0.2/",
         "http://xn--nxasmq6b.example./",
         "http://ex\u00e4mple.invalid/",
-        pytest.param(
-            "http://[::1/",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=ValueError,
-                reason="scraper/config.py _bare_host: urlsplit(url).hostname raises ValueError "
-                "on an unbalanced IPv6 bracket; source_for_url should treat it as no host",
-            ),
-        ),
+        "http://[::1/",
         "http://" + "a" * 300 + ".invalid/",
         "not a url",
         "",
@@ -863,13 +854,6 @@ def test_archive_paths_never_come_from_urls_or_pages(
     assert files_outside(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ArchiveError,
-    reason="scraper/pipeline.py source_for files an unconfigured site under its host name, "
-    "but archive/layout.py check_source allows 64 characters: the page fails with BadName. "
-    "Fix: cap the derived name (e.g. its last 64 characters, stripped of leading '.-').",
-)
 def test_long_host_name_gets_a_usable_source_folder(hostile: HostileSite, tmp_path: Path) -> None:
     host = "news-of-the-day-from-a-very-long-regional-subdomain-name." + "example.test"
     hostile.route("/news/a", static(article_html()))
@@ -915,13 +899,6 @@ def test_gzipped_sitemap_bomb_is_bounded() -> None:
     assert time.perf_counter() - start < 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scraper/crawl/discover.py caps the inflated bytes (50 MB) but not the entries: a "
-    "140 KB gzip of 1.3M <url> entries costs 10 s and 700 MB. Fix: stop reading a listing after "
-    "50,000 entries (the sitemap protocol's own limit) in _sitemap_entries/_feed_entries/"
-    "_text_sitemap.",
-)
 def test_sitemap_entries_are_capped() -> None:
     body = gzip_bytes(
         b"<urlset>" + b"<url><loc>https://e.org/a</loc></url>" * 60_000 + b"</urlset>"
@@ -929,13 +906,6 @@ def test_sitemap_entries_are_capped() -> None:
     assert len(parse_listing(body, "https://e.org/").links) <= 50_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="scraper/crawl/discover.py parse_date: astimezone(UTC) of a year-1 or year-9999 date "
-    "at a far offset raises OverflowError out of parse_listing. Fix: catch OverflowError with "
-    "ValueError there (return None).",
-)
 def test_listing_dates_at_the_edge_of_time() -> None:
     body = (
         b'<urlset xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url>'
@@ -946,12 +916,6 @@ def test_listing_dates_at_the_edge_of_time() -> None:
     assert len(parse_listing(body, "https://e.org/").links) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scraper/crawl/discover.py hands raw pages to lxml.html, which is quadratic in the "
-    "attributes of one tag (100k take 9 s; a 10 MB page of them hours). Fix: decode and pass "
-    "the text through scraper.parse.dom.tame_attributes first, as the parser does.",
-)
 def test_page_links_survive_an_attribute_bomb() -> None:
     body = (
         b"<html><body><a href='/news/a' "
@@ -1029,13 +993,6 @@ def test_crawl_of_a_hostile_feed_ends_with_a_report(
     assert files_outside(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="a feed date at the edge of time (year 9999 at -1400) raises OverflowError from "
-    "scraper/crawl/discover.py parse_date and takes the whole crawl down with a traceback. "
-    "Fix: catch OverflowError in parse_date.",
-)
 def test_crawl_survives_a_feed_date_at_the_edge_of_time(
     hostile: HostileSite, tmp_path: Path, capsys: Cap
 ) -> None:
@@ -1319,13 +1276,6 @@ def test_utf8_page_under_a_wrong_legacy_label_is_read_as_utf8(label: str) -> Non
     assert result.headline == headline
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="scraper/crawl/discover.py _base: urljoin on a page's <base href='http://[::1'> "
-    "raises ValueError out of page_links/feed_links, which ends the whole crawl. Fix: catch "
-    "ValueError in _base and keep the page's own URL as the base.",
-)
 def test_page_links_survive_a_broken_base_href() -> None:
     body = b'<html><head><base href="http://[::1"></head><body><a href="/a">a</a></body></html>'
     assert page_links(body, "https://e.org/") in ([], ["https://e.org/a"])

@@ -21,7 +21,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from lxml import etree
 from lxml import html as lxml_html
 
+from scraper.parse.charset import decode_html
+from scraper.parse.dom import tame_attributes
+
 MAX_LISTING_BYTES = 50_000_000  # a gzipped sitemap is inflated to at most this much
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")  # lxml refuses str input that declares one
+MAX_ENTRIES = 50_000  # the sitemap protocol's own limit per file; feeds are far smaller
 _FEED_TYPES = (
     "application/rss+xml",
     "application/atom+xml",
@@ -76,7 +81,10 @@ def parse_date(text: str | None) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 or 9999 at a far offset leaves datetime's range
+        return None
 
 
 def _inflate(body: bytes) -> bytes:
@@ -161,7 +169,7 @@ def _text_sitemap(body: bytes, base_url: str | None) -> Listing:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or not all(re.match(r"https?://\S+$", line) for line in lines[:50]):
         return Listing(ListingKind.UNKNOWN)
-    links = [Link(url) for line in lines if (url := _absolute(line, base_url))]
+    links = [Link(url) for line in lines[:MAX_ENTRIES] if (url := _absolute(line, base_url))]
     return Listing(ListingKind.SITEMAP, tuple(links))
 
 
@@ -178,6 +186,8 @@ def _sitemap_entries(root: etree._Element, tag: str, base_url: str | None) -> li
             if _local(news) == "news":
                 published = parse_date(_child_text(news, "publication_date"))
         out.append(Link(url, published, parse_date(_child_text(entry, "lastmod"))))
+        if len(out) >= MAX_ENTRIES:
+            break
     return out
 
 
@@ -204,6 +214,8 @@ def _feed_entries(root: etree._Element, base_url: str | None) -> list[Link]:
         absolute = _absolute(url, base_url)
         if absolute is not None:
             out.append(Link(absolute, published, modified))
+            if len(out) >= MAX_ENTRIES:
+                break
     return out
 
 
@@ -222,15 +234,20 @@ def _atom_link(entry: etree._Element) -> str | None:
 def _html_root(body: bytes) -> lxml_html.HtmlElement | None:
     if not body.strip():
         return None
+    # decoded and tamed as the parser does: libxml2 is quadratic in one tag's attributes
+    text = tame_attributes(_XML_DECLARATION.sub("", decode_html(body)[0], count=1))
     try:
-        return lxml_html.document_fromstring(body)
+        return lxml_html.document_fromstring(text)
     except (etree.ParserError, ValueError):
         return None
 
 
 def _base(root: lxml_html.HtmlElement, base_url: str) -> str:
     for href in root.xpath("//base/@href"):
-        return urljoin(base_url, str(href).strip())
+        try:
+            return urljoin(base_url, str(href).strip())
+        except ValueError:  # <base href="http://[::1">: keep the page's own URL
+            return base_url
     return base_url
 
 
