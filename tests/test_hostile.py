@@ -6,8 +6,7 @@ article stored, or exit 1 with one line on stderr naming the reason; never a tra
 (each case is timed) or a file outside the data folder. Others hit one stage directly: the
 Fetcher with a fake resolver (names that resolve to private addresses), the parser with
 malformed pages (time, growth with size, memory), the archive (pages that change on every
-fetch, on-disk names), WARC import and crawl discovery. Bugs in code still being written by
-its owner are pinned as strict xfails naming the fix.
+fetch, on-disk names), WARC import and crawl discovery.
 """
 
 from __future__ import annotations
@@ -866,8 +865,6 @@ def test_long_host_name_gets_a_usable_source_folder(hostile: HostileSite, tmp_pa
 
 
 # ----------------------------------------------------------------------------- crawl discovery
-# scraper/crawl/ is still being written by the crawler's author; its bugs are pinned here as
-# strict xfails with the fix they need.
 
 
 def test_listing_entities_and_xxe_are_never_expanded(tmp_path: Path) -> None:
