@@ -306,6 +306,12 @@ def test_server_closes_without_answer(hostile: HostileSite, tmp_path: Path, caps
         ("http://user:pass@127.0.0.2/", "loopback"),
         ("http://[fe80::1%25eth0]/", ""),
         ("http://127.0.0.1:99999/", ""),
+        ("http://[::1", ""),
+        ("http://[zz]/", ""),
+        ("http://a:b:c/", ""),
+        ("//[::1", ""),
+        ("http://%00/", ""),
+        ("http://\u0000x/", ""),
         ("http://127.0.0.1:0/", ""),
         ("http://", ""),  # resolves to the page itself: a loop
         ("http://exa mple.com/", ""),
@@ -1287,3 +1293,12 @@ def test_endless_informational_responses(hostile: HostileSite, tmp_path: Path, c
 
     url = hostile.route("/news/a", handler)
     assert_failed(archive(tmp_path, capsys, url, **FAST))
+
+
+def test_robots_sitemap_lines_that_are_no_urls(hostile: HostileSite) -> None:
+    robots = b"User-agent: *\nSitemap: http://[::1\nSitemap: http://[zz]/s.xml\nSitemap: /ok.xml\n"
+    hostile.route("/robots.txt", static(robots, content_type="text/plain"))
+    cfg = FetchConfig(allow=("127.0.0.1",), attempts=1)
+    with Fetcher(cfg, PolitenessConfig(delay=0.0)) as fetcher:
+        found = fetcher.sitemaps(hostile.url("/news/a"))
+    assert hostile.url("/ok.xml") in found
