@@ -22,7 +22,7 @@ from archive.errors import ArchiveError
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[0-9a-f]{16,64}$")
 _FETCH = re.compile(r"^[0-9a-f]{16,64}$")
-_SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")  # host names fit
+_SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _VERSION_FILE = re.compile(r"^v([1-9][0-9]{0,8})\.json$")
 
 CATALOG_NAME = "catalog.sqlite"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -59,10 +59,11 @@ class RawPage:
     fetched_at: datetime
     redirects: tuple[str, ...] = ()  # every hop before final_url, in order
     attempts: int = 1  # fetch attempts it took, retries included
+    # computed once: storing a page asks for it several times, and bodies reach megabytes
+    sha256: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.body).hexdigest())
 
     def header(self, name: str) -> str | None:
         """The first value of a header, case-insensitively."""

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from archive.errors import ArchiveError
+from archive.layout import check_source
 from scraper import __version__
 from scraper.errors import ConfigError
 
@@ -225,6 +227,17 @@ def _bool(value: Any) -> bool:
     return value
 
 
+def _source_name(value: Any) -> str:
+    name = _text(value)
+    try:
+        check_source(name)
+    except ArchiveError:
+        raise ValueError(
+            f"{name!r}: use 1-64 letters, digits, '_', '-' or '.' (it names a folder)"
+        ) from None
+    return name
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected a non-empty string, got {value!r}")
@@ -388,7 +401,7 @@ def _source(c: _Checker, raw: object, path: str, base: PolitenessConfig) -> Sour
         c.problem(path, "expected a mapping with at least a name")
         return None
     section = c.mapping(path, raw, allowed)
-    name = c.get(section, path, "name", _text)
+    name = c.get(section, path, "name", _source_name)
     if "name" not in section:
         c.problem(path, "missing key: name")
     values: dict[str, Any] = {}

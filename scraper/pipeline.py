@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import partial
 from typing import TYPE_CHECKING
 
-from archive.record import Content, RawPage, Stored
+from archive.record import RawPage, Stored
 from archive.urls import site_of
 from scraper.config import Config, SiteRules
 from scraper.parse import parse_page
@@ -30,7 +29,8 @@ def source_for(config: Config, url: str) -> tuple[str, SiteRules | None]:
     if source is not None:
         return source.name, source.rules
     # Unconfigured sites are filed under their host name, reduced to safe characters.
-    name = re.sub(r"[^a-z0-9.-]+", "-", site_of(url)).strip(".-")
+    # The archive takes names of up to 64 characters; the end of a host name says the most.
+    name = re.sub(r"[^a-z0-9.-]+", "-", site_of(url))[-64:].strip(".-")
     return name or "unknown", None
 
 
@@ -57,13 +57,3 @@ def archive_url(url: str, *, fetcher: Fetcher, archive: Archive, config: Config)
     page = fetcher.fetch(url, validators=archive.validators(url))
     log.debug("fetched %s -> %s (%d bytes)", url, page.status, len(page.body))
     return ingest(page, archive=archive, source=source, rules=rules)
-
-
-def _parse_with_rules(rules: dict[str, SiteRules], page: RawPage, source: str) -> Content:
-    return parse_page(page, rules=rules.get(source))
-
-
-def rebuild_parser(config: Config) -> partial[Content]:
-    """The parse function handed to `Archive.rebuild`: picklable, so it runs in workers."""
-    rules = {s.name: s.rules for s in config.sources if s.rules is not None}
-    return partial(_parse_with_rules, rules)

@@ -190,7 +190,7 @@ def test_a_refused_write_is_a_storage_error_and_leaves_no_trace(tmp_path: Path) 
         assert arch.find("https://news.example/big") is None
 
 
-@pytest.mark.parametrize("source", ["../evil", "a/b", "..", "", ".hidden", "x" * 300, "a\x00b"])
+@pytest.mark.parametrize("source", ["../evil", "a/b", "..", "", ".hidden", "x" * 80, "a\x00b"])
 def test_bad_source_names_are_refused(tmp_path: Path, source: str) -> None:
     with Archive.open(tmp_path / "arch") as arch:
         page = make_page("https://news.example/a", article_html("A", paragraphs(1)))

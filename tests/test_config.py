@@ -144,3 +144,10 @@ def test_bad_durations(bad: object) -> None:
 def test_missing_file_is_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_source_names_must_be_usable_as_folder_names() -> None:
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.name: 'Moscow Times'"):
+        parse_config({"sources": [{"name": "Moscow Times", "home": "https://e.org/"}]})
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.name"):
+        parse_config({"sources": [{"name": "../etc", "home": "https://e.org/"}]})

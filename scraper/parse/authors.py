@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text, select, text_content, words
+from scraper.parse.dom import HtmlElement, class_tokens, clean_text, text_content, words
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
@@ -156,7 +156,7 @@ def find_authors(
 
 
 def _dom_bylines(area: HtmlElement) -> list[str]:
-    found = [clean_text(text_content(a)) for a in select(area, ".//a[@rel='author']")]
+    found = [clean_text(text_content(a)) for a in area.iter("a") if a.get("rel") == "author"]
     for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
         if class_tokens(el) & _BYLINE_WORDS:
             found.append(clean_text(text_content(el)))

@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from archive.record import Block, BlockKind
-from scraper.parse.boilerplate import COMMENTS, GOOD_WORDS, class_weight, is_boilerplate
+from scraper.parse.boilerplate import (
+    COMMENTS,
+    GOOD_WORDS,
+    SKIP_TAGS,
+    class_weight,
+    is_boilerplate,
+)
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
     HtmlElement,
@@ -27,6 +33,7 @@ from scraper.parse.dom import (
     clean_text,
     last_descendant,
     text_content,
+    words,
 )
 from scraper.parse.segment import TextBlock, segment
 
@@ -89,16 +96,16 @@ _JUNK_LINE = re.compile(
     re.I,
 )
 # Newsletter and contact boxes that survive as single short paragraphs anywhere in the text.
+# Searched in the lower-cased text: one alternation without re.I is several times faster.
 _JUNK_ANYWHERE = re.compile(
-    r"\bnewsletters?\b|\bsign up\b|\bsubscribe\b|\b(?:may|can) be reached at\b|"
-    r"\bfollow (?:him|her|them|us|me) on\b|\ball rights reserved\b|\bclick here\b|"
-    r"\brequires javascript\b|\benable javascript\b|^\[\w+ [^\]]*=[^\]]*\]|^advert(?:isement)?$",
-    re.I,
+    r"\b(?:newsletters?|sign up|subscribe|(?:may|can) be reached at|"
+    r"follow (?:him|her|them|us|me) on|all rights reserved|click here|"
+    r"requires javascript|enable javascript)\b"
 )
+_JUNK_WHOLE = re.compile(r"\[\w+ [^\]]*=[^\]]*\]|advert(?:isement)?$", re.I)
 # "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose.
 _BYLINE_WORD = re.compile(
-    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b",
-    re.I,
+    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b"
 )
 _DATE_ONLY = re.compile(
     r"^[\W\d_]*(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s*)?"
@@ -120,7 +127,11 @@ def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
     if el.tag in ("nav", "aside", "footer", "form", "figure", "dialog", "menu", "header"):
         return el.tag != "form" or not _has_prose(el)
-    if class_tokens(el) & COMMENTS and not class_tokens(el) & GOOD_WORDS:
+    tokens = class_tokens(el)
+    if not tokens:
+        if el.tag not in SKIP_TAGS and el.get("role") is None:
+            return False  # nothing names it furniture (most elements)
+    elif tokens & COMMENTS and not tokens & GOOD_WORDS:
         return True  # reader comments are prose too, but never the article
     return is_boilerplate(el) and not _has_prose(el)
 
@@ -171,17 +182,40 @@ def choose_container(
 ) -> Choice:
     """The best-scoring container and the siblings that belong with it, in order."""
     blocks = segment(body, _prune)
-    top, chosen = _choose(body, blocks, order)
+    top, chosen = _choose(body, blocks, order, _article_of(heading))
     return Choice(top, chosen, blocks)
 
 
+def _article_of(el: HtmlElement | None) -> HtmlElement | None:
+    """The <article> element around the headline, if any."""
+    if el is None:
+        return None
+    return next((a for a in el.iterancestors("article")), None)
+
+
+def _foreign(el: HtmlElement, home: HtmlElement) -> bool:
+    """Inside (or itself) an <article> beside the headline's, neither around it nor inside it:
+    another post (a related-posts list, the next story of an endless page). An <article>
+    inside the headline's may be its body ("entry-content")."""
+    for anc in el.iterancestors("article") if el.tag != "article" else (el,):
+        return anc is not home and not _contains(anc, home) and not _contains(home, anc)
+    return False
+
+
 def _choose(
-    body: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int] | None
+    body: HtmlElement,
+    blocks: list[TextBlock],
+    order: dict[HtmlElement, int] | None,
+    home: HtmlElement | None = None,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
     scores = score_containers(blocks)
     if not scores:
         return body, [body]
-    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:8]
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    if home is not None:
+        # The headline's own <article> marks the article: the others are other posts.
+        ranked = [kv for kv in ranked if not _foreign(kv[0], home)] or ranked
+    ranked = ranked[:8]
     if order is None:
         order = {el: n for n, el in enumerate(body.iter())}
     finals = {el: s * (1.0 - _block_link_density(el, blocks, order)) for el, s in ranked}
@@ -201,7 +235,9 @@ def _choose(
                 top = parent
                 break
             parent = parent.getparent()
-    top = _grow(top, blocks, order)
+    # Growing stops at the headline's <article>: what is beside it is not part of it.
+    stop = home if home is not None and (top is home or _contains(home, top)) else None
+    top = _grow(top, blocks, order, stop)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
     if parent is None or top.tag in ("body", "html"):
@@ -245,7 +281,12 @@ def _block_link_density(
     return links / total if total else 1.0
 
 
-def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, int]) -> HtmlElement:
+def _grow(
+    top: HtmlElement,
+    blocks: list[TextBlock],
+    order: dict[HtmlElement, int],
+    stop: HtmlElement | None = None,
+) -> HtmlElement:
     """Climb from the best container while the parent adds mostly prose: articles split into
     several sibling sections (each scored on its own) are taken whole."""
     spans = [(order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks]
@@ -263,7 +304,11 @@ def _grow(top: HtmlElement, blocks: list[TextBlock], order: dict[HtmlElement, in
 
     good, total = sums(top)
     best = node = top
-    while (parent := node.getparent()) is not None and parent.tag not in ("body", "html"):
+    while (
+        node is not stop
+        and (parent := node.getparent()) is not None
+        and parent.tag not in ("body", "html")
+    ):
         node = parent
         p_good, p_total = sums(parent)
         extra_good, extra_total = p_good - good, p_total - total
@@ -354,21 +399,29 @@ def word_key(text: str) -> str:
 
 def _keep(block: TextBlock, exclude: set[str]) -> bool:
     text = block.text
-    if word_key(text) in exclude:
+    if exclude and word_key(text) in exclude:
         return False
     n = len(text)
     # Inside the article a list item may link most of its words (release notes, "further
     # reading" in the text's own words); elsewhere a mostly-linked line is navigation.
     limit = 0.8 if block.kind == BlockKind.LIST_ITEM else 0.5
-    if block.link_density > limit and n < 400:
+    # Sentences whose objects are links ("Today's deals include <a>…</a> and <a>…</a>. All
+    # that is below.") still are prose: a finished sentence with 100 characters of its own.
+    if block.link_density > limit and n < 400 and not _linked_prose(block):
         return False
     if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
         return False
-    if n < 200 and _JUNK_ANYWHERE.search(text):
+    lowered = text.lower()
+    if n < 200 and (_JUNK_ANYWHERE.search(lowered) or _JUNK_WHOLE.match(text)):
         return False
-    if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(text) and parse_human(text):
+    if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(lowered) and parse_human(text):
         return False
     return any(ch.isalnum() for ch in text)
+
+
+def _linked_prose(block: TextBlock) -> bool:
+    text = block.text
+    return len(text) - block.links >= 100 and text.endswith((".", "!", "?", ".”", '."'))
 
 
 _DATE_WORDS = re.compile(
@@ -381,6 +434,21 @@ _DATE_WORDS = re.compile(
 _TIME_ONLY = re.compile(r"^\W*\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\.?)?\s*[A-Z]{0,4}\W*$", re.I)
 
 
+# Weekdays and the small words of datelines in other languages ("segunda-feira, 22 de janeiro
+# de 2018 às 0:13", "Montag, 3. Mai 2021 um 10:00 Uhr"); ASCII words of 2-4 letters are
+# already taken out by _DATE_WORDS.
+_DATELINE_WORDS = frozenset(
+    words(
+        "segunda terça terca quarta quinta sexta feira sábado sabado domingo às à "
+        "lunes martes miércoles miercoles jueves viernes "
+        "lundi mardi mercredi jeudi vendredi samedi dimanche "
+        "montag dienstag mittwoch donnerstag freitag samstag sonntag "
+        "lunedì martedì mercoledì giovedì venerdì lunedi martedi mercoledi giovedi venerdi "
+        "sabato domenica maandag dinsdag woensdag donderdag vrijdag zaterdag zondag"
+    )
+)
+
+
 def is_dateline(text: str) -> bool:
     """A line that is only a date (and time, zone, "Updated"): page furniture, not prose."""
     if not _DIGIT.search(text):
@@ -390,7 +458,11 @@ def is_dateline(text: str) -> bool:
     if parse_human(text) is None:
         return False
     rest = _DATE_WORDS.sub(" ", text)
-    rest = " ".join(w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in MONTH_NAMES)
+    rest = " ".join(
+        w
+        for w in re.findall(r"[^\W\d_]+", rest)
+        if w.lower() not in MONTH_NAMES and w.lower() not in _DATELINE_WORDS
+    )
     return len(rest) < 3
 
 

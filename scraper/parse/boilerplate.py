@@ -7,8 +7,9 @@ before scoring, to weight candidate containers and to leave furniture out of the
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from scraper.parse.dom import HtmlElement, class_joined, class_tokens, words
+from scraper.parse.dom import HtmlElement, class_joined, class_tokens, class_words, words
 
 _BOILERPLATE_WORDS = frozenset(
     words(
@@ -46,6 +47,10 @@ _BOILERPLATE_PARTS = (
     "recommend",
     "signup",
     "trending",
+    "credit",  # "imageEmbedCredit": a photo credit in the text
+    "keypoints",  # "RenderKeyPoints", "key-points": a summary box above the text
+    "key-points",
+    "takeaways",
 )
 
 
@@ -102,36 +107,42 @@ def is_boilerplate(el: HtmlElement) -> bool:
     """True when tag or class/id words say the element is not article prose."""
     if el.tag in SKIP_TAGS:
         return True
-    role = el.get("role")
-    if role in ("navigation", "complementary", "contentinfo", "banner", "dialog", "menu"):
+    get = el.get
+    if get("role") in ("navigation", "complementary", "contentinfo", "banner", "dialog", "menu"):
         return True
-    tokens = class_tokens(el)
-    if not tokens:
+    cls, ident = get("class"), get("id")
+    if cls is None and ident is None:
         return False
-    if tokens & EMBEDS and (
-        el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None
-    ):
-        return False  # a post the writer embedded (a tweet) is quoted content, not a widget
-    joined = class_joined(el)
+    verdict = _class_verdict(cls, ident)
+    if verdict is _UNLESS_EMBED:
+        # A post the writer embedded (a tweet) is quoted content, not a widget.
+        return not (el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None)
+    return verdict is _FURNITURE
+
+
+_PROSE, _FURNITURE, _UNLESS_EMBED = "prose", "furniture", "unless-embed"
+_STILL_FURNITURE = frozenset(
+    words("share sharing social related comments newsletter byline caption promo tags meta")
+)
+
+
+@lru_cache(maxsize=8192)
+def _class_verdict(cls: str | None, ident: str | None) -> str:
+    """What the class/id words alone say (memoised: pages repeat a few hundred class strings
+    on thousands of elements)."""
+    tokens, joined = class_words(cls, ident)
+    if not tokens:
+        return _PROSE
     if tokens & GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
         # "article-sharebar" is still a share bar; "article-content" is content.
-        return bool(
-            tokens
-            & {
-                "share",
-                "sharing",
-                "social",
-                "related",
-                "comments",
-                "newsletter",
-                "byline",
-                "caption",
-                "promo",
-                "tags",
-                "meta",
-            }
+        furniture = bool(tokens & _STILL_FURNITURE)
+    else:
+        furniture = (
+            bool(tokens & _BOILERPLATE_WORDS) or _BOILERPLATE_PARTS_RE.search(joined) is not None
         )
-    return bool(tokens & _BOILERPLATE_WORDS) or _BOILERPLATE_PARTS_RE.search(joined) is not None
+    if not furniture:
+        return _PROSE
+    return _UNLESS_EMBED if tokens & EMBEDS else _FURNITURE
 
 
 INLINE_JUNK = frozenset(

@@ -12,6 +12,7 @@ A credit with no caption text is kept as a caption with empty text.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from cssselect import GenericTranslator
 
@@ -22,6 +23,7 @@ from scraper.parse.dom import (
     absolute_url,
     class_joined,
     class_tokens,
+    class_words,
     clean_text,
     last_descendant,
     select,
@@ -51,6 +53,20 @@ _CAPTION_PARTS = (
 )
 _CAPTION_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CAPTION_PARTS))
 _CREDIT_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CREDIT_PARTS))
+# Any class word a caption or credit test below looks for (one search screens out the rest).
+_MARKED_RE = re.compile(
+    "|".join(re.escape(p) for p in (*_CAPTION_PARTS, *_CREDIT_PARTS))
+    + "|(?:^|-)(?:"
+    + "|".join(re.escape(w) for w in sorted(_CREDIT_WORDS))
+    + ")(?:-|$)"
+)
+
+
+@lru_cache(maxsize=8192)
+def _marked_class(cls: str | None, ident: str | None) -> bool:
+    return _MARKED_RE.search(class_words(cls, ident)[1]) is not None
+
+
 _BAD_CONTEXT = frozenset(
     words(
         "related recommended recommendations teaser teasers promo promos sidebar trending popular "
@@ -267,9 +283,16 @@ def _in_bad_context(el: HtmlElement, article: set[HtmlElement]) -> bool:
             return False
         if anc.tag in ("a", "aside", "nav", "footer"):
             return True
-        if class_tokens(anc) & _BAD_CONTEXT:
+        tokens = class_tokens(anc)
+        bad = tokens & _BAD_CONTEXT
+        # "post-thumbnail", "entry-thumbnail": a blog engine's name for the post's own image.
+        if bad and not (bad <= _THUMBNAIL and tokens & _OWN_POST):
             return True
     return False
+
+
+_THUMBNAIL = frozenset(("thumbnail",))
+_OWN_POST = frozenset(("post", "entry", "featured"))
 
 
 def _loose_caption(img: HtmlElement) -> HtmlElement | None:
@@ -282,9 +305,16 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
         "span",
         "div",
         "picture",
+        "source",  # libxml2 nests an <img> inside the <source> elements before it
         "center",
     ):
-        if clean_text(text_content(parent)) or len(parent) > 2:
+        # <source> elements of a <picture> are alternatives of the one image, not content.
+        size = (
+            len(parent)
+            if parent.tag not in ("picture", "source")
+            else sum(c.tag != "source" for c in parent)
+        )
+        if size > 2 or _has_text(parent):
             break
         unit = parent
     sibling = unit.getnext()
@@ -292,6 +322,7 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
         if (sibling.tail or "").strip():
             break
         sibling = sibling.getnext()
+    named: HtmlElement | None = None  # a sibling named as part of the image's box
     if sibling is not None and sibling.tag != "img":
         inner = [c for c in sibling if isinstance(c.tag, str)]
         styled = (
@@ -304,8 +335,15 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
             )
         )
         text = clean_text(text_content(sibling))
-        if styled and 3 <= len(text) <= 300 and not (unit.tail or "").strip():
-            return sibling
+        if (
+            3 <= len(text) <= 300
+            and not (unit.tail or "").strip()
+            and not _all_links(sibling, text)
+        ):
+            if styled:
+                return sibling
+            if _named_caption(sibling, unit, text):
+                named = sibling
     box = unit.getparent()
     for _ in range(3):
         if box is None or box.tag in ("body", "article", "main"):
@@ -323,7 +361,40 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
             ):
                 return box
         box = box.getparent()
-    return None
+    return named
+
+
+def _has_text(el: HtmlElement) -> bool:
+    """Any visible text inside (stops at the first, unlike reading the whole subtree)."""
+    return any(clean_text(str(t)) for t in el.itertext() if not t.isspace())
+
+
+def _named_caption(sibling: HtmlElement, unit: HtmlElement, text: str) -> bool:
+    """An unstyled line after an image that is still its caption: named as part of the
+    image's box ("media__footer" after "media") with no image of its own, or the one other
+    thing in the image's box, ending in a photo credit (without caption or credit markup,
+    which is read as such)."""
+    if class_tokens(sibling) & class_tokens(unit) & _IMAGE_BOX_WORDS:
+        return next(sibling.iter("img", "picture"), None) is None
+    parent = unit.getparent()
+    return (
+        parent is not None
+        and sum(isinstance(c.tag, str) for c in parent) == 2
+        and split_credit(text)[1] is not None
+        and not _marked(sibling)
+    )
+
+
+def _marked(el: HtmlElement) -> bool:
+    return any(
+        isinstance(d.tag, str) and (_is_caption_el(d) or _is_credit_el(d)) for d in el.iter()
+    )
+
+
+def _all_links(el: HtmlElement, text: str) -> bool:
+    """A line that is all links under an image is a share bar or a gallery's navigation."""
+    linked = sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+    return linked >= 0.8 * len(text)
 
 
 def find_captions(
@@ -351,8 +422,13 @@ def find_captions(
         el = elements[n]
         if n <= skip_until:
             continue
-        if el.tag not in _BOX_TAGS and el.get("class") is None and el.get("id") is None:
-            continue  # nothing marks it as a figure, caption or credit
+        if el.tag not in _BOX_TAGS:
+            get = el.get
+            cls, ident = get("class"), get("id")
+            if ((cls is None and ident is None) or not _marked_class(cls, ident)) and get(
+                "data-role"
+            ) not in ("copyright", "credit"):
+                continue  # nothing marks it as a figure, caption or credit
         box = None
         if el.tag == "figure" or _is_caption_el(el):
             box = el if el.tag == "figure" else _caption_box(el)
@@ -416,8 +492,11 @@ def _caption_box(el: HtmlElement) -> HtmlElement:
             break
         box = parent
     parent = box.getparent()
-    if parent is not None and next(parent.iter("img"), None) is not None and len(parent) <= 4:
-        return parent
+    if parent is not None and len(parent) <= 4:
+        if next(parent.iter("img"), None) is not None:
+            return parent
+        if any(c is not box and isinstance(c.tag, str) and _is_credit_el(c) for c in parent):
+            return parent  # the caption and its credit side by side, the image elsewhere
     return box
 
 

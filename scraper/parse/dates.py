@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import islice
 
 from lxml import etree
 
@@ -25,8 +26,6 @@ from scraper.parse.dom import (
     HtmlElement,
     class_tokens,
     clean_text,
-    last_descendant,
-    select,
     text_content,
     words,
 )
@@ -93,8 +92,6 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
 _DIGIT = re.compile(r"\d")
-# Only elements with a class or id can be date-classed; XPath finds those at C speed.
-_DATE_CLASSED = etree.XPath(".//*[@class or @id]")
 _DATE_TAGS = frozenset(("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"))
 _HEADER_TAGS = frozenset(
     words(
@@ -173,7 +170,12 @@ def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | N
 
 
 def _visible_dates(
-    root: HtmlElement, month_first: bool, now: datetime | None, year: int | None, limit: int = 12
+    root: HtmlElement,
+    elements: list[HtmlElement],
+    month_first: bool,
+    now: datetime | None,
+    year: int | None,
+    limit: int = 12,
 ) -> list[Shown]:
     """Dates written for readers, in document order: (date, says-updated, source)."""
     found: list[Shown] = []
@@ -191,8 +193,11 @@ def _visible_dates(
             found.append((parsed, bool(_UPDATED.search(context)), source, el))
             if len(found) >= limit:
                 break
-    for el in select(root, _DATE_CLASSED):
-        if el.tag not in _DATE_TAGS or not class_tokens(el) & _DATE_WORDS:
+    # The page's element list read in Python: an XPath over "//*" costs more than the loop.
+    for el in elements:
+        if el.tag not in _DATE_TAGS or (el.get("class") is None and el.get("id") is None):
+            continue
+        if not class_tokens(el) & _DATE_WORDS:
             continue
         text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)
@@ -237,7 +242,7 @@ def _header_dates(
             continue
         # Elements with many descendants are containers: read their own loose text only
         # (the descendants come next), never the whole subtree's text.
-        size = index.get(last_descendant(el), n) - n
+        size = sum(1 for _ in islice(el.iterdescendants(etree.Element), 13))
         raw = text_content(el) if size <= 12 else ""
         if len(raw) > 400 or size > 12:
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
@@ -281,10 +286,23 @@ def _url_date(url: str | None) -> PageDate | None:
     return None
 
 
+_WRITTEN = frozenset(("time", "dom", "header", "header-time"))  # dates written in words
+
+
 def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
     """The machine date moved to the day readers are shown, when they are shown one."""
     if machine.time is None:
         return machine  # a bare day has no time zone to get wrong
+    if machine.offset == 0:
+        # UTC metadata on a page that writes its times in one local zone ("12:24 am EST"):
+        # the readers' day is the day in that zone.
+        zones = {
+            s[0].offset
+            for s in shown
+            if s[0].time is not None and s[0].offset not in (None, 0) and s[2] in _WRITTEN
+        }
+        if len(zones) == 1:
+            return machine.at_offset(zones.pop())
     if machine.offset not in (None, 0):
         # A local time with its offset is already the readers' day, unless the page writes
         # another day with its own zone in words ("Nov 19, 10:31 pm CST"); machine times of
@@ -335,18 +353,17 @@ def find_dates(
         elements = [el for el in root.iter() if isinstance(el.tag, str)]
         index = {el: n for n, el in enumerate(elements)}
     shown = _header_dates(elements, index, heading, top, month_first, now, year)
-    seen = {id(s[3]) for s in shown}
+    seen = {s[3] for s in shown}
     # Dates elsewhere on the page only matter when the headline's surroundings show none.
     found_near = published is not None and any(not s[1] for s in shown)
-    everywhere = (
-        []
-        if found_near
-        else [s for s in _visible_dates(root, month_first, now, year) if id(s[3]) not in seen]
-    )
+    everywhere = []
+    if not found_near:
+        visible = _visible_dates(root, elements, month_first, now, year)
+        everywhere = [s for s in visible if s[3] not in seen]
     # Those inside the article's own area before those elsewhere on the page.
     if scope is not None:
-        inside = {id(el) for el in scope.iter()}
-        everywhere.sort(key=lambda s: id(s[3]) not in inside)
+        inside = set(scope.iter())  # elements, not id()s: a dropped proxy's id is reused
+        everywhere.sort(key=lambda s: s[3] not in inside)
     shown += everywhere
     if published is not None and published.value.offset == 0:
         # UTC metadata hides the local day; a local (zone-less) machine date shows it. (Not the

@@ -30,7 +30,6 @@ _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _NO_TOKENS: frozenset[str] = frozenset()
 MAX_ATTRIBUTES = 256
 MAX_ELEMENTS = 250_000
-_COUNT = etree.XPath("count(//*)")
 _CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LONG_TAG = re.compile(r"<[A-Za-z][^<>]{512,}")  # 256 attributes take at least 512 characters
@@ -88,13 +87,14 @@ class Page:
     def elements(self) -> list[HtmlElement]:
         """Every element in document order (computed once, shared by the extractors)."""
         if self._elements is None:
-            self._elements = [el for el in self.root.iter() if isinstance(el.tag, str)]
+            self._elements = list(self.root.iter(etree.Element))
         return self._elements
 
     def order(self) -> dict[HtmlElement, int]:
         """Document position of every element."""
         if self._order is None:
-            self._order = {el: n for n, el in enumerate(self.elements())}
+            elements = self.elements()
+            self._order = dict(zip(elements, range(len(elements)), strict=True))
         return self._order
 
 
@@ -112,6 +112,8 @@ def clean_text(text: str | None) -> str:
 
 def text_content(el: HtmlElement) -> str:
     """All text inside the element (scripts and styles are gone by then)."""
+    if not len(el):
+        return el.text or ""  # a leaf (most calls): no XPath evaluation needed
     return str(_STRING(el))
 
 
@@ -166,18 +168,20 @@ def drop_tree(el: HtmlElement) -> None:
 
 def class_tokens(el: HtmlElement) -> frozenset[str]:
     """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
-    cls, ident = el.get("class"), _short_id(el.get("id"))
-    if not cls and not ident:
+    get = el.get
+    cls, ident = get("class"), get("id")
+    if cls is None and ident is None:
         return _NO_TOKENS
-    return _tokens(f"{cls or ''} {ident or ''}")
+    return _tokens(cls, ident)
 
 
 def class_joined(el: HtmlElement) -> str:
     """The class/id words joined by '-', for substring tests ("articlebody", "sharebar")."""
-    cls, ident = el.get("class"), _short_id(el.get("id"))
-    if not cls and not ident:
+    get = el.get
+    cls, ident = get("class"), get("id")
+    if cls is None and ident is None:
         return ""
-    return _joined(f"{cls or ''} {ident or ''}")
+    return _joined(cls, ident)
 
 
 def _short_id(ident: str | None) -> str | None:
@@ -188,26 +192,28 @@ def _short_id(ident: str | None) -> str | None:
     return ident
 
 
+# Memos of pure functions of attribute values (bounded): pages repeat the same few hundred
+# class strings on thousands of elements.
 @lru_cache(maxsize=8192)
-def _tokens(raw: str) -> frozenset[str]:
-    return frozenset(t for t in _TOKEN_SPLIT.split(raw.lower()) if t)
+def _tokens(cls: str | None, ident: str | None) -> frozenset[str]:
+    raw = f"{cls or ''} {_short_id(ident) or ''}".lower()
+    found = frozenset(t for t in _TOKEN_SPLIT.split(raw) if t)
+    return found or _NO_TOKENS
 
 
 @lru_cache(maxsize=8192)
-def _joined(raw: str) -> str:
-    return "-".join(t for t in _TOKEN_SPLIT.split(raw.lower()) if t)
+def _joined(cls: str | None, ident: str | None) -> str:
+    raw = f"{cls or ''} {_short_id(ident) or ''}".lower()
+    return "-".join(t for t in _TOKEN_SPLIT.split(raw) if t)
+
+
+def class_words(cls: str | None, ident: str | None) -> tuple[frozenset[str], str]:
+    """(tokens, joined) of a class and an id attribute value, for memos keyed on them."""
+    return _tokens(cls, ident), _joined(cls, ident)
 
 
 def class_string(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-
-
-def _is_hidden(el: HtmlElement) -> bool:
-    get = el.get
-    style = get("style")
-    if style is not None and _HIDDEN_STYLE.search(style):
-        return True
-    return get("hidden") is not None or (get("aria-hidden") == "true" and el.tag != "span")
 
 
 def _cap_attributes(match: re.Match[str]) -> str:
@@ -235,7 +241,11 @@ def build_tree(text: str, url: str | None) -> Page:
     """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
     text = _XML_DECL.sub("", text, count=1).replace("\x00", "")
     text = tame_attributes(text)
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+    # No id index (collect_ids): nothing looks elements up by id, and building it costs ~8 %
+    # of the parse (an XPath rule using id() finds nothing; "#x" in CSS reads the attribute).
+    parser = etree.HTMLParser(
+        remove_comments=True, remove_pis=True, recover=True, collect_ids=False
+    )
     # Every extractor walks the tree in Python at ~10 us and ~500 bytes an element: 10 MB of
     # "<p>a" (2.5M elements) took 24 s and 1.6 GB. Real pages stay far below MAX_ELEMENTS.
     # Each element needs a "<", so a page with too many of those is refused before lxml
@@ -245,20 +255,33 @@ def build_tree(text: str, url: str | None) -> Page:
     root = etree.fromstring(text, parser) if text.strip() else None
     if root is None:
         raise ValueError("empty document")
-    counted = _COUNT(root)
-    if isinstance(counted, float) and counted > MAX_ELEMENTS:
-        raise ParseError(url, f"page has {counted:.0f} elements, more than {MAX_ELEMENTS}")
     jsonld = [
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
     etree.strip_elements(root, *_REMOVE, with_tail=False)
-    # One pass in Python reads the three attributes faster than libxml2's XPath over "//*".
-    hidden = [el for el in root.iter() if isinstance(el.tag, str) and _is_hidden(el)]
-    for el in hidden:
+    # One pass lists the elements (the extractors share the list) and finds the hidden ones.
+    elements = list(root.iter(etree.Element))
+    if len(elements) > MAX_ELEMENTS:
+        raise ParseError(url, f"page has {len(elements)} elements, more than {MAX_ELEMENTS}")
+    gone: set[HtmlElement] = set()
+    for el in elements:
+        get = el.get
+        # Hidden by style or attribute (tested inline: this runs on every element of a page)
+        style = get("style")
+        if not (
+            (style is not None and _HIDDEN_STYLE.search(style) is not None)
+            or get("hidden") is not None
+            or (get("aria-hidden") == "true" and el.tag != "span")
+        ):
+            continue
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
         if (
-            el.tag not in ("meta", "link", "time", "html", "body", "head")
+            el not in gone
+            and el.tag not in ("meta", "link", "time", "html", "body", "head")
             and el.getparent() is not None
         ):
+            gone.update(el.iter())
             drop_tree(el)
-    return Page(root=root, jsonld=jsonld, url=url)
+    if gone:
+        elements = [el for el in elements if el not in gone]
+    return Page(root=root, jsonld=jsonld, url=url, _elements=elements)

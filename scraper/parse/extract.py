@@ -29,7 +29,6 @@ from scraper.parse.dom import (
     absolute_url,
     build_tree,
     clean_text,
-    text_content,
 )
 from scraper.parse.structured import Structured, as_text, read_structured
 
@@ -42,11 +41,13 @@ _NEWLINES = re.compile(r"\s*\n\s*")
 
 
 def _lca(a: HtmlElement, b: HtmlElement) -> HtmlElement | None:
-    ancestors = {id(x) for x in a.iterancestors()} | {id(a)}
-    if id(b) in ancestors:
+    # a set of the elements themselves, not their id()s: lxml proxies that are dropped free
+    # their id for reuse, which made the result depend on what was parsed before
+    ancestors = {*a.iterancestors(), a}
+    if b in ancestors:
         return b
     for anc in b.iterancestors():
-        if id(anc) in ancestors:
+        if anc in ancestors:
             return anc
     return None
 
@@ -102,10 +103,10 @@ def extract(
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
     prov: dict[str, str] = {"encoding": f"{codec_source}:{codec}"}
-    if rules is not None and rules.drop:
-        rules_mod.drop(root, rules.drop, url)
+    if rules is not None and rules.drop and rules_mod.drop(root, rules.drop, url):
+        page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)
-    st = read_structured(root, page.jsonld, base)
+    st = read_structured(root, page.jsonld, base, page.elements())
     return _assemble(page, st, base, rules, now, prov)
 
 
@@ -142,7 +143,7 @@ def _assemble(
     if heading is None and headline:
         shown = headline_mod.display_heading(top, headline)
         if shown is not None:
-            headline, head_src, heading = clean_text(text_content(shown)), "dom", shown
+            headline, head_src, heading = headline_mod.heading_text(shown), "dom", shown
     start = heading if heading is not None else top
     scope = _lca(start, top) if heading is not None else top
     captions = [
@@ -182,7 +183,12 @@ def _assemble(
     if not headline:
         raise NotAnArticle(url, "no headline")
     # The headline repeated in the body container (old layouts, print versions) is not body.
-    blocks = [b for b in blocks if body_mod.word_key(b.text) != body_mod.word_key(headline)]
+    head_key = body_mod.word_key(headline)
+    blocks = [
+        b
+        for b in blocks
+        if len(b.text) > 2 * len(headline) + 20 or body_mod.word_key(b.text) != head_key
+    ]
     if not blocks and published is not None:
         # A dated notice with no prose on the page (alerts, one-line forum posts): its text is
         # the description the page gives of itself.

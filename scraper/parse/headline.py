@@ -73,6 +73,22 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
     return longest if len(_tokens(longest)) >= 3 or len(longest) >= 15 else title
 
 
+def heading_text(el: HtmlElement) -> str:
+    """A heading's text without the permalink mark a docs generator or blog appends to it
+    (`<a class="headerlink" href="#sec">¶</a>`): a link to the page itself with no words."""
+    text = clean_text(text_content(el))
+    for a in el.iter("a"):
+        mark = clean_text(text_content(a))
+        if (
+            mark
+            and (a.get("href") or "").startswith("#")
+            and not any(ch.isalnum() for ch in mark)
+            and text.endswith(mark)
+        ):
+            text = text[: -len(mark)].rstrip()
+    return text
+
+
 def find_headline(
     root: HtmlElement, st: Structured, site_names: list[str]
 ) -> tuple[str | None, str | None, HtmlElement | None]:
@@ -98,7 +114,7 @@ def find_headline(
     best: tuple[float, str, HtmlElement] | None = None
     for tag in ("h1", "h2"):
         for el in root.iter(tag):
-            text = clean_text(text_content(el))
+            text = heading_text(el)
             if not text or len(text) > 300 or _is_logo(el):
                 continue
             score = max((similarity(text, m) for m in compare), default=0.0)
@@ -123,7 +139,7 @@ def find_headline(
         )
     ]
     if len(shown) == 1:
-        return clean_text(text_content(shown[0])), "dom", shown[0]
+        return heading_text(shown[0]), "dom", shown[0]
     if metas:
         text, source = metas[0]
         if source == "title" or (source == "meta" and _SEPARATORS.search(text)):
@@ -180,7 +196,10 @@ def display_heading(container: HtmlElement, title: str, limit: int = 60) -> Html
 
 def _is_logo(el: HtmlElement) -> bool:
     """A heading that is one link to the site's front page (or holds only the logo image)."""
-    links = list(el.iter("a"))
+    # A link to a place on the page itself ("#section", a permalink mark) is not the logo's.
+    links = [
+        a for a in el.iter("a") if not (a.get("href") or "").startswith("#") or a.get("href") == "#"
+    ]
     if len(links) == 1:
         href = (links[0].get("href") or "").split("?")[0]
         path = href.split("://", 1)[-1]

@@ -143,7 +143,12 @@ def _segment(
         inline = tag not in BLOCK_TAGS and tag not in SKIP_TAGS and not nested
         # Inline elements are only dropped for what is never prose (captions, share widgets,
         # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
-        if skip is not None and (skip(child) if not inline else inline_junk(child)):
+        if skip is not None and (
+            skip(child)
+            if not inline
+            else (child.get("class") is not None or child.get("id") is not None)
+            and inline_junk(child)
+        ):
             parts.append(" ")
             parts.append(child.tail or "")
             continue
