@@ -38,7 +38,7 @@ from tests.hostile_support import (
     article_html,
     dribble,
     gzip_bytes,
-    hostile_site,
+    hostile_site,  # noqa: F401 (the `hostile` fixture)
     raw,
     redirect,
     reply,
@@ -47,7 +47,6 @@ from tests.hostile_support import (
     zeros_gzip,
 )
 
-hostile = hostile_site
 Cap = pytest.CaptureFixture[str]
 Result = tuple[int, str, str, float]
 FAST = {"request_timeout": "0.8s", "read_timeout": "0.5s", "url_budget": "1s"}  # stalls
