@@ -1301,3 +1301,23 @@ def test_robots_sitemap_lines_that_are_no_urls(hostile: HostileSite) -> None:
     with Fetcher(cfg, PolitenessConfig(delay=0.0)) as fetcher:
         found = fetcher.sitemaps(hostile.url("/news/a"))
     assert hostile.url("/ok.xml") in found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(ValueError, AttributeError),
+    reason="scraper/cli.py _parse_batch: a request line that is not a JSON object (junk, a "
+    "list) raises out of `morgue parse --batch` with a traceback. Fix: answer that line with "
+    '{"id": null, "error": "..."} and go on with the next.',
+)
+def test_parse_batch_survives_junk_lines(
+    capsys: Cap, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    page = tmp_path / "a.html"
+    page.write_bytes(article_html())
+    lines = f'not json\n[1, 2]\n{{"id": 3, "html_path": "{page}", "url": "http://e.org/a"}}\n'
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    code = main(["--config", str(write_config(tmp_path)), "parse", "--batch"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert len(out.splitlines()) == 3
