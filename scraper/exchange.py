@@ -228,7 +228,13 @@ class Exchange:
             location = header(headers, "location")
             if not location:
                 raise BadStatus(str(url), status)
-            return Answer(status, headers, b"", fetched_at, urljoin(str(url), location))
+            try:
+                target = urljoin(str(url), location)
+            except ValueError:  # "http://[::1": urlsplit refuses it
+                raise FetchError(
+                    str(url), f"redirect to an invalid URL {location[:200]!r}"
+                ) from None
+            return Answer(status, headers, b"", fetched_at, target)
         if status in RETRY_STATUSES:
             wait = retry_after_seconds(header(headers, "retry-after"), fetched_at)
             if wait is not None:

@@ -176,7 +176,13 @@ class AsyncFetcher:
         host = self._host(parsed.raw_host.decode("ascii"))
         async with host.slots:
             rules = await self._robots_rules(parsed, host)
-        return [urljoin(str(parsed), sitemap) for sitemap in rules.sitemaps()]
+        found = []
+        for sitemap in rules.sitemaps():
+            try:
+                found.append(urljoin(str(parsed), sitemap))
+            except ValueError:  # "Sitemap: http://[::1" is no URL
+                log.info("%s: robots.txt lists an invalid sitemap %r", url, sitemap[:200])
+        return found
 
     async def _check_robots(self, url: httpx.URL, host: HostPace) -> None:
         rules = await self._robots_rules(url, host)

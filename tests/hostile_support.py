@@ -16,6 +16,7 @@ import gzip
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,8 +112,6 @@ def gzip_bytes(data: bytes) -> bytes:
 
 def zeros_gzip(size: int) -> bytes:
     """A gzip member inflating to `size` zero bytes, built without holding them in memory."""
-    import zlib
-
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
     piece = b"\0" * (1 << 20)
     out = [comp.compress(piece) for _ in range(size // len(piece))]
@@ -263,7 +262,3 @@ def write_config(tmp_path: Path, **fetch: object) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-def elapsed(start: float) -> float:
-    return time.monotonic() - start

@@ -44,7 +44,9 @@ def parse_html(
     except RecursionError:
         raise ParseError(url, "page nested too deeply to parse") from None
     except Exception as exc:  # a parser bug must not take the crawl down with it
-        log.warning("parser failed on %s: %r", url, exc, exc_info=True)
+        # one line at WARNING (the CLI shows no tracebacks); the traceback itself at DEBUG (-vv)
+        log.warning("parser failed on %s: %r", url, exc)
+        log.debug("parser failure on %s", url, exc_info=True)
         raise ParseError(url, f"parser failure: {exc.__class__.__name__}: {exc}") from None
 
 
