@@ -162,10 +162,17 @@ def _offline_record(app: AppContext, page: RawPage) -> Article:
     return article
 
 
-def _batch_requests(stream: TextIO) -> Iterator[dict[str, Any]]:
+def _batch_requests(stream: TextIO) -> Iterator[dict[str, Any] | str]:
+    """Each request line as a JSON object, or the reason it is not one."""
     for line in stream:
-        if line.strip():
-            yield json.loads(line)
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except ValueError as exc:
+            yield f"not JSON: {exc}"
+            continue
+        yield request if isinstance(request, dict) else "not a JSON object"
 
 
 @cli.command("parse")
@@ -206,9 +213,12 @@ def parse_cmd(app: AppContext, files: tuple[Path, ...], url: str | None, batch: 
 
 def _parse_batch(app: AppContext, stream: TextIO) -> None:
     for request in _batch_requests(stream):
+        if isinstance(request, str):  # a bad line gets its answer; the batch goes on
+            click.echo(json.dumps({"id": None, "error": f"bad request line: {request}"}))
+            continue
         answer: dict[str, Any] = {"id": request.get("id")}
         try:
-            page = _page_from_file(Path(request["html_path"]), request.get("url"))
+            page = _page_from_file(Path(str(request["html_path"])), request.get("url"))
             article = _offline_record(app, page)
             # the record itself, its own id kept as article_id: the scorer reads its body
             # blocks and caption objects as they are

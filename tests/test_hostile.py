@@ -1303,13 +1303,6 @@ def test_robots_sitemap_lines_that_are_no_urls(hostile: HostileSite) -> None:
     assert hostile.url("/ok.xml") in found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, AttributeError),
-    reason="scraper/cli.py _parse_batch: a request line that is not a JSON object (junk, a "
-    "list) raises out of `morgue parse --batch` with a traceback. Fix: answer that line with "
-    '{"id": null, "error": "..."} and go on with the next.',
-)
 def test_parse_batch_survives_junk_lines(
     capsys: Cap, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

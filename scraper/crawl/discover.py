@@ -26,6 +26,7 @@ from scraper.parse.dom import tame_attributes
 
 MAX_LISTING_BYTES = 50_000_000  # a gzipped sitemap is inflated to at most this much
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")  # lxml refuses str input that declares one
+MAX_PAGE_LINKS = 5_000  # real section pages link to hundreds; more is a trap
 MAX_ENTRIES = 50_000  # the sitemap protocol's own limit per file; feeds are far smaller
 _FEED_TYPES = (
     "application/rss+xml",
@@ -263,6 +264,8 @@ def page_links(body: bytes, base_url: str) -> list[str]:
         url = _absolute(str(href), base)
         if url is not None:
             seen.setdefault(url, None)
+            if len(seen) >= MAX_PAGE_LINKS:  # a page of 150k links would flood the frontier
+                break
     return list(seen)
 
 
