@@ -80,12 +80,23 @@ def csv_row(article: Article) -> dict[str, Any]:
     }
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    """A page's text that starts like a spreadsheet formula ("=HYPERLINK(...)") gets a leading
+    apostrophe, so opening the CSV in a spreadsheet never runs what a page wrote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def export_csv(versions: Iterator[Article], out: IO[str]) -> int:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     count = 0
     for article in versions:
-        writer.writerow(csv_row(article))
+        writer.writerow({key: _inert(value) for key, value in csv_row(article).items()})
         count += 1
     return count
 

@@ -259,3 +259,16 @@ def test_a_file_that_is_not_a_warc_is_one_clear_error(tmp_path: Path) -> None:
         pytest.raises(WarcError, match="not a readable WARC"),
     ):
         arch.import_warc([bad], tiny_parse)
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path: Path) -> None:
+    with Archive.open(tmp_path / "a") as arch:
+        page = make_page(
+            "https://news.example/f", article_html('=HYPERLINK("http://x.example")', paragraphs(4))
+        )
+        arch.store(page, tiny_parse(page, "ex"), source="ex")
+        out = io.StringIO()
+        export_csv(arch.iter_versions(), out)
+        (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+        assert row["headline"] == '\'=HYPERLINK("http://x.example")'
+        assert row["version"] == "1"
