@@ -13,6 +13,7 @@ total time of one attempt is capped too, so a server that trickles bytes cannot 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,7 +76,17 @@ def target_url(url: str) -> httpx.URL:
     if parsed.port is not None and not 0 < parsed.port < 65536:
         # httpx accepts any number here; the socket layer then raises OverflowError
         raise FetchError(url, f"not a valid URL (port {parsed.port})")
-    return parsed.copy_with(fragment=None)
+    # credentials in a URL are never sent, and dropping them here keeps them out of the
+    # stored URLs, the raw metadata and WARC exports
+    return parsed.copy_with(fragment=None, userinfo=b"")
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def without_userinfo(url: str) -> str:
+    """The URL as given, less any `user:password@` (which is never sent, nor kept)."""
+    return _USERINFO.sub(r"\1", url, count=1)
 
 
 def header(headers: Headers, name: str) -> str | None:

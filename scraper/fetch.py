@@ -38,7 +38,7 @@ from scraper.errors import (
     TooManyRedirects,
     TransientFetchError,
 )
-from scraper.exchange import Answer, Exchange, target_url
+from scraper.exchange import Answer, Exchange, target_url, without_userinfo
 from scraper.netguard import AddressPolicy, GuardedBackend, Resolver, system_resolve
 from scraper.polite import HostPace, RobotsRules
 from scraper.retry import Budget, Retryable, retrying
@@ -129,7 +129,7 @@ class AsyncFetcher:
             log.debug("%s: HTTP %d redirect to %s", current, answer.status, answer.location)
             current = target_url(answer.location)
         return RawPage(
-            requested_url=url,
+            requested_url=without_userinfo(url),
             final_url=chain[-1],
             status=answer.status,
             headers=answer.headers,

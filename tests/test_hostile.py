@@ -562,9 +562,12 @@ def test_idn_host_is_fetched_by_its_punycode(hostile: HostileSite) -> None:
 
 def test_credentials_in_url_are_not_sent_to_the_server(hostile: HostileSite) -> None:
     hostile.route("/x", static(article_html()))
-    fetch_with_dns({}, f"http://user:secret@127.0.0.1:{hostile.port}/x")
+    page = fetch_with_dns({}, f"http://user:secret@127.0.0.1:{hostile.port}/x")
     assert all("authorization" not in r.headers for r in hostile.seen)
     assert not any("secret" in repr(r) for r in hostile.seen)
+    # nor kept: the stored URLs (and so the raw metadata and WARC exports) carry none
+    assert "secret" not in repr(page.meta_json())
+    assert page.requested_url == f"http://127.0.0.1:{hostile.port}/x"
 
 
 # ----------------------------------------------------------------------------- the parser
