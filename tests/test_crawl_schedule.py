@@ -143,3 +143,40 @@ def test_no_overlap_and_stop_waits_for_the_running_crawl_to_checkpoint() -> None
     assert not thread.is_alive()
     assert runs == ["slow"]  # due every minute for an hour, but never overlapping itself
     assert saw_stop == [True]
+
+
+def test_sources_sharing_a_host_never_run_at_once() -> None:
+    """Real threads: two sources on one host take turns; a third on another host runs beside."""
+    stop = threading.Event()
+    lock = threading.Lock()
+    active: set[str] = set()
+    together: list[set[str]] = []
+    runs: list[str] = []
+
+    def run_source(source: Source, should_stop: Callable[[], bool]) -> None:
+        with lock:
+            active.add(source.name)
+            together.append(set(active))
+            runs.append(source.name)
+        stop.wait(0.05)
+        with lock:
+            active.discard(source.name)
+
+    world = Source(name="world", feeds=("https://news.example/world.rss",), hosts=("news.example",))
+    sport = Source(name="sport", feeds=("https://news.example/sport.rss",), hosts=("news.example",))
+    other = Source(name="other", home="https://other.example/", hosts=("other.example",))
+    clock = {"t": T0}
+
+    def sleep(seconds: float) -> None:
+        clock["t"] += timedelta(seconds=1)
+        stop.wait(0.01)
+
+    sched = Scheduler([world, sport, other], run_source, now=lambda: clock["t"], sleep=sleep)
+    thread = threading.Thread(target=sched.run, args=(stop,))
+    thread.start()
+    while len(runs) < 3:
+        stop.wait(0.01)
+    stop.set()
+    thread.join(5)
+    assert not any({"world", "sport"} <= seen for seen in together)
+    assert {"world", "other"} in together or {"sport", "other"} in together

@@ -2,7 +2,8 @@
 
 `Scheduler.run(stop)` loops until `stop` is set: it starts every source that is due (its
 `Schedule.every` after its last start, or the next `Schedule.cron` time), at most
-`max_parallel` at once and never a source while its previous crawl still runs (a source that
+`max_parallel` at once, never two sources that share a host (each crawl paces hosts with its
+own fetcher), and never a source while its previous crawl still runs (a source that
 overran its interval runs once more right after, not once per missed slot). A crawl that raises
 is logged and the source is simply due again later; the others carry on. When `stop` is set
 (SIGINT/SIGTERM in the CLI) running crawls see `should_stop()` turn True, finish what they have
@@ -85,6 +86,9 @@ class Scheduler:
                         break
                     if source.name in running or due[source.name] > now:
                         continue
+                    if self._shares_a_host(source, running):
+                        continue  # still due: it starts once the other crawl has ended
+
                     due[source.name] = next_due(source.schedule, now)
                     running[source.name] = self._start(executor, source, stop, now)
                 self._reap(running)
@@ -100,6 +104,12 @@ class Scheduler:
                 self._report(name, future)
             if self._executor is None:
                 executor.shutdown(wait=True)
+
+    def _shares_a_host(self, source: Source, running: Mapping[str, object]) -> bool:
+        """Each crawl paces hosts with its own fetcher, so two sources on one host must not
+        run at once: together they would visit it twice as often as politeness allows."""
+        hosts = set(source.hosts)
+        return any(hosts & set(s.hosts) for s in self.sources if s.name in running)
 
     def _start(
         self, executor: Executor, source: Source, stop: threading.Event, now: datetime
