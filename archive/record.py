@@ -59,6 +59,7 @@ class RawPage:
     fetched_at: datetime
     redirects: tuple[str, ...] = ()  # every hop before final_url, in order
     attempts: int = 1  # fetch attempts it took, retries included
+    waits: tuple[float, ...] = ()  # seconds waited before each retry (backoff or Retry-After)
     # computed once: storing a page asks for it several times, and bodies reach megabytes
     sha256: str = field(init=False, repr=False, compare=False)
 
@@ -88,6 +89,7 @@ class RawPage:
             "headers": [list(h) for h in self.headers],
             "fetched_at": iso_utc(self.fetched_at),
             "attempts": self.attempts,
+            "waits": list(self.waits),
             "sha256": self.sha256,
             "size": len(self.body),
         }
@@ -105,6 +107,7 @@ class RawPage:
             body=body,
             fetched_at=parse_iso_utc(meta["fetched_at"]),
             attempts=int(meta.get("attempts", 1)),
+            waits=tuple(float(w) for w in meta.get("waits", ())),
         )
 
 

@@ -115,6 +115,7 @@ class AsyncFetcher:
         current = target_url(url)
         chain: list[str] = []
         attempts = 0
+        waits: tuple[float, ...] = ()
         while True:
             if str(current) in chain:
                 loop = " -> ".join([*chain, str(current)])
@@ -122,8 +123,9 @@ class AsyncFetcher:
             if len(chain) > self._cfg.max_redirects:
                 raise TooManyRedirects(url, f"more than {self._cfg.max_redirects} redirects")
             chain.append(str(current))
-            answer, used = await self._hop(current, accept, conditional, budget)
+            answer, used, waited = await self._hop(current, accept, conditional, budget)
             attempts += used
+            waits += waited
             if answer.location is None:
                 break
             log.debug("%s: HTTP %d redirect to %s", current, answer.status, answer.location)
@@ -137,6 +139,7 @@ class AsyncFetcher:
             fetched_at=answer.fetched_at,
             redirects=tuple(chain[:-1]),
             attempts=attempts,
+            waits=waits,
         )
 
     def _host(self, name: str) -> HostPace:
@@ -156,7 +159,7 @@ class AsyncFetcher:
 
     async def _hop(
         self, url: httpx.URL, accept: str, conditional: dict[str, str], budget: Budget
-    ) -> tuple[Answer, int]:
+    ) -> tuple[Answer, int, tuple[float, ...]]:
         host = self._host(url.raw_host.decode("ascii"))
         if parked := self._parked(str(url), host):
             raise parked
@@ -211,7 +214,9 @@ class AsyncFetcher:
         try:
             for _ in range(ROBOTS_REDIRECTS + 1):
                 hop_host = self._host(url.raw_host.decode("ascii"))
-                answer, _used = await self._with_retries(url, hop_host, "robots", {}, budget)
+                answer, _used, _waits = await self._with_retries(
+                    url, hop_host, "robots", {}, budget
+                )
                 if answer.location is None:
                     return RobotsRules.from_response(
                         answer.status, answer.body, now=self._clock(), politeness=politeness
@@ -236,23 +241,30 @@ class AsyncFetcher:
         accept: str,
         conditional: dict[str, str],
         budget: Budget,
-    ) -> tuple[Answer, int]:
+    ) -> tuple[Answer, int, tuple[float, ...]]:
+        """The answer, the attempts it took and the seconds waited between them."""
         # Most requests succeed at once, so the first attempt is made before any tenacity
         # object exists: each AsyncRetrying leaves ~40 objects in reference cycles, and the
         # collections that clear them stall the event loop for tens of milliseconds.
         first: Retryable | None
         try:
-            return await self._exchange.attempt(url, host, accept, conditional, budget), 1
+            return await self._exchange.attempt(url, host, accept, conditional, budget), 1, ()
         except Retryable as exc:
             first = exc
         cfg = self._cfg
+        waits: list[float] = []
+
+        async def sleep(seconds: float) -> None:  # every wait goes on the fetch result too
+            waits.append(round(seconds, 3))
+            await self._sleep(seconds)
+
         loop = retrying(
             url=str(url),
             attempts=cfg.attempts,
             backoff_base=cfg.backoff_base,
             backoff_max=cfg.backoff_max,
             rng=self._rng,
-            sleep=self._sleep,
+            sleep=sleep,
             time_left=budget.left,
         )
         answer: Answer | None = None
@@ -271,7 +283,7 @@ class AsyncFetcher:
             log.info("%s: %s", url, reason)  # the caller reports the error it gets
             raise TransientFetchError(str(url), reason, exc.retry_after) from None
         assert answer is not None
-        return answer, tries
+        return answer, tries, tuple(waits)
 
 
 class Fetcher:

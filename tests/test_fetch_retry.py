@@ -31,6 +31,8 @@ def test_503_503_200_is_retried_and_succeeds(local_site, make_fetcher):
     first, second = clock.sleeps  # equal jitter: between half and all of base * 2^n
     assert 0.25 <= first <= 0.5
     assert 0.5 <= second <= 1.0
+    assert page.waits == (round(first, 3), round(second, 3))  # every wait is on the result
+    assert page.meta_json()["waits"] == list(page.waits)
 
 
 def test_retry_after_in_seconds_is_honoured(local_site, make_fetcher):
@@ -40,6 +42,7 @@ def test_retry_after_in_seconds_is_honoured(local_site, make_fetcher):
     page = make_fetcher(clock=clock).fetch(local_site.url("/a"))
     assert page.status == 200
     assert clock.sleeps == [2.0, 2.0]
+    assert (page.attempts, page.waits) == (3, (2.0, 2.0))
     at = [h.at for h in local_site.hits("/a")]
     assert [b - a for a, b in itertools.pairwise(at)] == [2.0, 2.0]
 
