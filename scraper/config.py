@@ -9,7 +9,6 @@ CLI with `dataclasses.replace`). Each stage gets its own sub-config, never the w
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,9 +18,21 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from archive.errors import ArchiveError
-from archive.layout import check_source
 from scraper import __version__
+from scraper.config_values import (
+    Checker,
+    as_bool,
+    as_cron,
+    as_http_url,
+    as_network,
+    as_number,
+    as_positive_int,
+    as_regex,
+    as_source_name,
+    as_text,
+    join_path,
+    parse_duration,
+)
 from scraper.errors import ConfigError
 
 DEFAULT_USER_AGENT = f"morgue/{__version__} (+https://github.com/morgue-archive/morgue)"
@@ -146,158 +157,7 @@ def _bare_host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-class _Checker:
-    """Collects problems with their paths instead of stopping at the first."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}" if path else message)
-
-    def mapping(self, path: str, value: object, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.problem(path, "expected a mapping")
-            return {}
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if key not in allowed:
-                self.problem(_join(path, str(key)), f"unknown key (allowed: {', '.join(allowed)})")
-            else:
-                out[key] = item
-        return out
-
-    def get(
-        self, section: dict[str, Any], path: str, key: str, convert: Callable[[Any], Any]
-    ) -> Any:
-        """convert(value), or None when absent/invalid (the problem recorded)."""
-        if key not in section:
-            return None
-        try:
-            return convert(section[key])
-        except (TypeError, ValueError) as exc:
-            self.problem(_join(path, key), str(exc))
-            return None
-
-    def items(
-        self, section: dict[str, Any], path: str, key: str, convert: Callable[[Any], Any]
-    ) -> tuple[Any, ...] | None:
-        if key not in section:
-            return None
-        value = section[key]
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            self.problem(_join(path, key), "expected a list")
-            return None
-        out = []
-        for i, item in enumerate(value):
-            try:
-                out.append(convert(item))
-            except (TypeError, ValueError) as exc:
-                self.problem(f"{_join(path, key)}[{i}]", str(exc))
-        return tuple(out)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _number(value: Any, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"must be >= {minimum:g}")
-    return float(value)
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected a whole number >= 1, got {value!r}")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _source_name(value: Any) -> str:
-    name = _text(value)
-    try:
-        check_source(name)
-    except ArchiveError:
-        raise ValueError(
-            f"{name!r}: use 1-64 letters, digits, '_', '-' or '.' (it names a folder)"
-        ) from None
-    return name
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _http_url(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"not an http(s) URL: {value!r}")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {value!r}")
-    return value.strip()
-
-
-def _regex(value: Any) -> str:
-    text = _text(value)
-    try:
-        re.compile(text)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression ({exc})") from None
-    return text
-
-
-def _network(value: Any) -> str:
-    text = _text(value)
-    try:
-        ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        if not re.fullmatch(r"[A-Za-z0-9.-]+", text):
-            raise ValueError(f"not a CIDR, address or host name: {text!r}") from None
-    return text
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from `90`, `1.5`, `"500ms"`, `"30m"`, `"6h"`, `"2d"`."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError("a duration must be >= 0")
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration like 30s, 10m, 6h or 2d: {value!r}")
-    return float(match.group(1)) * _UNIT[match.group(2) or "s"]
-
-
-def _cron(value: Any) -> str:
-    text = _text(value)
-    from croniter import croniter
-
-    if not croniter.is_valid(text):
-        raise ValueError(f"not a valid cron expression: {text!r}")
-    return text
-
-
-def _fetch(c: _Checker, raw: object, path: str = "fetch") -> dict[str, Any]:
+def _fetch(c: Checker, raw: object, path: str = "fetch") -> dict[str, Any]:
     allowed = (
         "connect_timeout",
         "read_timeout",
@@ -315,9 +175,9 @@ def _fetch(c: _Checker, raw: object, path: str = "fetch") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in allowed:
         if key in ("attempts", "max_body_bytes", "max_decompressed_bytes"):
-            convert: Callable[[Any], Any] = _positive_int
+            convert: Callable[[Any], Any] = as_positive_int
         elif key == "max_redirects":
-            convert = lambda v: int(_number(v))  # noqa: E731
+            convert = lambda v: int(as_number(v))  # noqa: E731
         else:
             convert = parse_duration
         value = c.get(section, path, key, convert)
@@ -326,7 +186,7 @@ def _fetch(c: _Checker, raw: object, path: str = "fetch") -> dict[str, Any]:
     return out
 
 
-def _politeness(c: _Checker, raw: object, path: str) -> dict[str, Any]:
+def _politeness(c: Checker, raw: object, path: str) -> dict[str, Any]:
     allowed = (
         "delay",
         "per_host",
@@ -339,12 +199,12 @@ def _politeness(c: _Checker, raw: object, path: str) -> dict[str, Any]:
     section = c.mapping(path, raw, allowed)
     converters: dict[str, Callable[[Any], Any]] = {
         "delay": parse_duration,
-        "per_host": _positive_int,
-        "concurrency": _positive_int,
-        "robots": _bool,
+        "per_host": as_positive_int,
+        "concurrency": as_positive_int,
+        "robots": as_bool,
         "robots_ttl": parse_duration,
         "robots_error_wait": parse_duration,
-        "adaptive": _bool,
+        "adaptive": as_bool,
     }
     out = {}
     for key, convert in converters.items():
@@ -354,26 +214,26 @@ def _politeness(c: _Checker, raw: object, path: str) -> dict[str, Any]:
     return out
 
 
-def _rules(c: _Checker, raw: object, path: str) -> SiteRules:
+def _rules(c: Checker, raw: object, path: str) -> SiteRules:
     section = c.mapping(path, raw, (*RULE_FIELDS, "drop"))
     values: dict[str, Any] = {}
     for key in RULE_FIELDS:
-        value = c.get(section, path, key, _text)
+        value = c.get(section, path, key, as_text)
         if value is not None:
             values[key] = value
-    drop = c.items(section, path, "drop", _text)
+    drop = c.items(section, path, "drop", as_text)
     if drop is not None:
         values["drop"] = drop
     return SiteRules(**values)
 
 
-def _schedule(c: _Checker, raw: object, path: str) -> Schedule:
+def _schedule(c: Checker, raw: object, path: str) -> Schedule:
     if isinstance(raw, str | int | float) and not isinstance(raw, bool):
         every = c.get({"schedule": raw}, "", path, parse_duration)
         return Schedule(every=every) if every else Schedule()
     section = c.mapping(path, raw, ("every", "cron"))
     every = c.get(section, path, "every", parse_duration)
-    cron = c.get(section, path, "cron", _cron)
+    cron = c.get(section, path, "cron", as_cron)
     if every is not None and cron is not None:
         c.problem(path, "give either every or cron, not both")
     if cron is not None:
@@ -381,7 +241,7 @@ def _schedule(c: _Checker, raw: object, path: str) -> Schedule:
     return Schedule(every=every) if every else Schedule()
 
 
-def _source(c: _Checker, raw: object, path: str, base: PolitenessConfig) -> Source | None:
+def _source(c: Checker, raw: object, path: str, base: PolitenessConfig) -> Source | None:
     allowed = (
         "name",
         "home",
@@ -401,40 +261,40 @@ def _source(c: _Checker, raw: object, path: str, base: PolitenessConfig) -> Sour
         c.problem(path, "expected a mapping with at least a name")
         return None
     section = c.mapping(path, raw, allowed)
-    name = c.get(section, path, "name", _source_name)
+    name = c.get(section, path, "name", as_source_name)
     if "name" not in section:
         c.problem(path, "missing key: name")
     values: dict[str, Any] = {}
-    home = c.get(section, path, "home", _http_url)
+    home = c.get(section, path, "home", as_http_url)
     for key in ("feeds", "sitemaps", "sections"):
-        urls = c.items(section, path, key, _http_url)
+        urls = c.items(section, path, key, as_http_url)
         if urls is not None:
             values[key] = urls
     for key in ("allow", "deny"):
-        patterns = c.items(section, path, key, _regex)
+        patterns = c.items(section, path, key, as_regex)
         if patterns is not None:
             values[key] = patterns
-    max_depth = c.get(section, path, "max_depth", lambda v: int(_number(v)))
+    max_depth = c.get(section, path, "max_depth", lambda v: int(as_number(v)))
     if max_depth is not None:
         values["max_depth"] = max_depth
-    max_pages = c.get(section, path, "max_pages", _positive_int)
+    max_pages = c.get(section, path, "max_pages", as_positive_int)
     if max_pages is not None:
         values["max_pages"] = max_pages
     if "revisit" in section:
-        rv = c.mapping(_join(path, "revisit"), section["revisit"], ("max_age", "every"))
+        rv = c.mapping(join_path(path, "revisit"), section["revisit"], ("max_age", "every"))
         rv_values = {
             k: v
             for k in ("max_age", "every")
-            if (v := c.get(rv, _join(path, "revisit"), k, parse_duration)) is not None
+            if (v := c.get(rv, join_path(path, "revisit"), k, parse_duration)) is not None
         }
         values["revisit"] = Revisit(**rv_values)
     if "schedule" in section:
-        values["schedule"] = _schedule(c, section["schedule"], _join(path, "schedule"))
+        values["schedule"] = _schedule(c, section["schedule"], join_path(path, "schedule"))
     if "politeness" in section:
-        overrides = _politeness(c, section["politeness"], _join(path, "politeness"))
+        overrides = _politeness(c, section["politeness"], join_path(path, "politeness"))
         values["politeness"] = _replace(base, overrides)
     if "rules" in section:
-        values["rules"] = _rules(c, section["rules"], _join(path, "rules"))
+        values["rules"] = _rules(c, section["rules"], join_path(path, "rules"))
     if home is not None:
         values["home"] = home
     start = [
@@ -462,19 +322,19 @@ TOP_KEYS = ("data_dir", "user_agent", "from", "fetch", "politeness", "network", 
 
 def parse_config(raw: object, *, path: Path | None = None) -> Config:
     """Validate an already-loaded YAML document. Raises ConfigError listing every problem."""
-    c = _Checker()
+    c = Checker()
     top = c.mapping("", raw, TOP_KEYS)
     fetch_values = _fetch(c, top.get("fetch"))
-    user_agent = c.get(top, "", "user_agent", _text)
+    user_agent = c.get(top, "", "user_agent", as_text)
     if user_agent is not None:
         if not re.search(r"https?://|@", user_agent):
             c.problem("user_agent", "must include a contact URL or e-mail address")
         fetch_values["user_agent"] = user_agent
-    from_header = c.get(top, "", "from", _text)
+    from_header = c.get(top, "", "from", as_text)
     if from_header is not None:
         fetch_values["from_header"] = from_header
     network = c.mapping("network", top.get("network"), ("allow",))
-    allow = c.items(network, "network", "allow", _network)
+    allow = c.items(network, "network", "allow", as_network)
     if allow is not None:
         fetch_values["allow"] = allow
     politeness = PolitenessConfig(**_politeness(c, top.get("politeness"), "politeness"))
@@ -490,7 +350,7 @@ def parse_config(raw: object, *, path: Path | None = None) -> Config:
     names = [s.name for s in sources]
     for name in sorted({n for n in names if names.count(n) > 1}):
         c.problem("sources", f"duplicate source name {name!r}")
-    data_dir = c.get(top, "", "data_dir", _text)
+    data_dir = c.get(top, "", "data_dir", as_text)
     if c.problems:
         raise ConfigError(c.problems)
     base = path.parent if path is not None else Path()
