@@ -32,7 +32,7 @@ from scraper.crawl import SourceStatus, crawl, format_report
 from scraper.crawl.discover import robots_sitemaps
 from scraper.crawl.lock import SourceLock
 from scraper.errors import DisallowedByRobots, NotAnArticle, NotHtml, TransientFetchError
-from tests.crawl_support import NewsSite, make_article
+from tests.crawl_support import NewsSite, make_article, site_source
 
 BASE = "http://news.test"
 
@@ -129,18 +129,7 @@ def fake_ingest(page: RawPage, *, archive: FakeArchive, source: str, rules: obje
 
 
 def _source(**kw: object) -> Source:
-    values: dict[str, object] = {
-        "name": "local",
-        "home": BASE + "/",
-        "feeds": (BASE + "/rss.xml", BASE + "/atom.xml"),
-        "sitemaps": (BASE + "/sitemap_index.xml",),
-        "sections": (BASE + "/world", BASE + "/politics"),
-        "max_depth": 2,
-        "max_pages": 1000,
-        "hosts": ("news.test",),
-    }
-    values.update(kw)
-    return Source(**values)  # type: ignore[arg-type]
+    return site_source(BASE, **{"hosts": ("news.test",), **kw})
 
 
 def _run(
