@@ -5,20 +5,23 @@ the embedded default: `raw/ab/<sha256>.html.zst` (or `.html.gz`) beside
 `raw/ab/<sha256>.meta.json` (the first fetch that gave these bytes) and one
 `raw/ab/<sha256>.<fetch>.fetch.json` per later fetch of them. Blobs are immutable: identical
 bytes are stored once, and `get` checks the hash so corruption is never handed out silently.
+A zstd blob may be compressed against an earlier page of the same site (`archive.blobref`).
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import zstandard
 
+from archive import blobref
 from archive.atomic import make_dirs, write_atomic, write_new
 from archive.errors import ArchiveError, StorageError
 from archive.layout import Layout, check_sha
@@ -40,8 +43,13 @@ class BlobCorrupt(ArchiveError):
 class BlobStore(Protocol):
     """Raw bytes by sha256 plus the JSON sidecars of the fetches that returned them."""
 
-    def put(self, sha: str, data: bytes) -> bool:
-        """Store `data` under its sha256 unless present; True when it was new."""
+    def put(self, sha: str, data: bytes, like: Sequence[str] = ()) -> bool:
+        """Store `data` under its sha256 unless present; True when it was new. `like` names
+        stored pages of the same site, most recent first, that it may be compressed against."""
+        ...
+
+    def reference(self, sha: str) -> str | None:
+        """The stored page `sha` was compressed against, or None when it stands alone."""
         ...
 
     def get(self, sha: str) -> bytes: ...
@@ -80,11 +88,35 @@ class FolderBlobStore:
         self.codec = codec
         self.level = level if level is not None else (ZSTD_LEVEL if codec == "zstd" else GZIP_LEVEL)
         self.durable = durable
+        self._zstd = blobref.Codecs(self.level)
 
-    def _compress(self, data: bytes) -> bytes:
-        if self.codec == "zstd":
-            return zstandard.ZstdCompressor(level=self.level).compress(data)
-        return gzip.compress(data, compresslevel=self.level, mtime=0)
+    def _compress(self, data: bytes, like: Sequence[str]) -> bytes:
+        if self.codec != "zstd":
+            return gzip.compress(data, compresslevel=self.level, mtime=0)
+        alone = self._zstd.compress(data)
+        best: bytes | None = None
+        for ref in like:
+            if not self._usable_reference(ref):
+                continue
+            try:
+                packed = blobref.header(ref) + self._zstd.compress_against(
+                    ref, functools.partial(self.get, ref), data
+                )
+            except ArchiveError:  # an unreadable reference: verify reports it, skip it here
+                continue
+            if best is None or len(packed) < len(best):
+                best = packed
+        if best is not None and len(best) <= blobref.WORTH_IT * len(alone):
+            return best
+        return alone
+
+    def _usable_reference(self, ref: str) -> bool:
+        """Only a page stored alone can be a reference: chains stay one link long."""
+        try:
+            path = self._existing(check_sha(ref))
+        except ArchiveError:
+            return False
+        return path is not None and path.name.endswith(".zst") and self.reference(ref) is None
 
     def _existing(self, sha: str) -> Path | None:
         for suffix in CODECS.values():
@@ -93,11 +125,22 @@ class FolderBlobStore:
                 return path
         return None
 
-    def put(self, sha: str, data: bytes) -> bool:
+    def put(self, sha: str, data: bytes, like: Sequence[str] = ()) -> bool:
         check_sha(sha)
         if self._existing(sha) is not None:
             return False
-        return write_new(self.layout.blob(sha), self._compress(data), durable=self.durable)
+        like = [ref for ref in like if ref != sha]
+        return write_new(self.layout.blob(sha), self._compress(data, like), durable=self.durable)
+
+    def reference(self, sha: str) -> str | None:
+        path = self._existing(check_sha(sha))
+        if path is None or not path.name.endswith(".zst"):
+            return None
+        try:
+            with path.open("rb") as fh:
+                return blobref.reference_in(fh.read(blobref.HEADER_SIZE))
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
 
     def get(self, sha: str) -> bytes:
         path = self._existing(check_sha(sha))
@@ -109,14 +152,26 @@ class FolderBlobStore:
             raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
         try:
             if path.name.endswith(".zst"):
-                data = zstandard.ZstdDecompressor().decompress(packed)
+                ref, frame = blobref.split(packed)
+                if ref == sha:
+                    raise BlobCorrupt(f"raw page {sha} names itself as its reference")
+                data = self._zstd.decompress(ref, lambda: self._reference_bytes(sha, ref), frame)
             else:
                 data = gzip.decompress(packed)
-        except (zstandard.ZstdError, OSError, EOFError, zlib.error) as exc:
+        except (zstandard.ZstdError, OSError, EOFError, zlib.error, blobref.ReferenceError_) as exc:
             raise BlobCorrupt(f"raw page {sha} does not decompress: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != sha:
             raise BlobCorrupt(f"raw page {sha} does not match its sha256")
         return data
+
+    def _reference_bytes(self, sha: str, ref: str | None) -> bytes:
+        assert ref is not None
+        if self.reference(ref) is not None:
+            raise BlobCorrupt(f"raw page {sha}: its reference {ref} has a reference itself")
+        try:
+            return self.get(ref)
+        except ArchiveError as exc:
+            raise BlobCorrupt(f"raw page {sha}: its reference is unreadable: {exc}") from exc
 
     def has(self, sha: str) -> bool:
         return self._existing(check_sha(sha)) is not None

@@ -3,7 +3,7 @@ frontier) can keep their own tables in the same file. Creation is idempotent."""
 
 from __future__ import annotations
 
-CATALOG_SCHEMA_VERSION = 1
+CATALOG_SCHEMA_VERSION = 2  # 2: archive_references
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,11 +51,15 @@ CREATE TABLE IF NOT EXISTS archive_runs (
 CREATE TABLE IF NOT EXISTS archive_fts_docs (
     doc INTEGER PRIMARY KEY, article_id TEXT NOT NULL, version INTEGER NOT NULL,
     UNIQUE (article_id, version));
+CREATE TABLE IF NOT EXISTS archive_references (
+    site TEXT NOT NULL, raw_sha256 TEXT NOT NULL, since TEXT NOT NULL,
+    PRIMARY KEY (site, raw_sha256));
 CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(
     headline, body, content='', tokenize='unicode61 remove_diacritics 2');
 """
 
-# what `repair` empties and refills from the files (runs are not in the files: kept)
+# what `repair` empties and refills from the files (runs are not in the files: kept; nor are
+# the references, a hint for compressing later pages that may point at any stored page)
 DERIVED_TABLES = (
     "archive_sources",
     "archive_articles",

@@ -73,7 +73,7 @@ class SqliteCatalog:
                 if statement.strip():
                     self.db.execute(statement)
             self.db.execute(
-                "INSERT OR IGNORE INTO archive_info VALUES ('schema', ?)",
+                "INSERT OR REPLACE INTO archive_info VALUES ('schema', ?)",
                 (str(CATALOG_SCHEMA_VERSION),),
             )
 
@@ -230,6 +230,19 @@ class SqliteCatalog:
         self.db.execute(
             "INSERT OR IGNORE INTO archive_raw VALUES (?, ?, ?, ?, ?)",
             (sha, size, stored, source, seen),
+        )
+
+    def references(self, site: str, limit: int) -> list[str]:
+        rows = self.db.execute(
+            "SELECT raw_sha256 FROM archive_references WHERE site = ?"
+            " ORDER BY rowid DESC LIMIT ?",  # the newest stored first
+            (site, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def add_reference(self, site: str, sha: str, since: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO archive_references VALUES (?, ?, ?)", (site, sha, since)
         )
 
     def add_fetch(self, row: FetchRow) -> None:

@@ -39,7 +39,7 @@ from archive.record import (
     iso_utc,
     utcnow,
 )
-from archive.urls import url_key
+from archive.urls import site_of, url_key
 from archive.validate import RecordValidator
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ParseFn = Callable[[RawPage, str], Content]
+REFERENCES_TRIED = 3  # the newest pages of a site stored alone (a site may have a few templates)
 NEAR_THRESHOLD = 3  # bits of 64: at or under, a re-fetched body counts as the same text
 
 
@@ -322,7 +323,12 @@ class Archive:
 
     def _put_blob(self, page: RawPage, source: str) -> bool:
         sha = page.sha256
-        new = self.blobs.put(sha, page.body)
+        site = site_of(page.final_url)
+        like = self.catalog.references(site, REFERENCES_TRIED) if site else []
+        new = self.blobs.put(sha, page.body, like)
+        if new and site and self.blobs.reference(sha) is None:
+            # stored alone: the site's template changed, or it is the site's first page
+            self.catalog.add_reference(site, sha, iso_utc(page.fetched_at))
         self.catalog.add_raw(
             sha, len(page.body), self.blobs.stored_size(sha), source, iso_utc(page.fetched_at)
         )

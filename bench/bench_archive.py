@@ -4,7 +4,11 @@ Builds N synthetic-but-realistic article pages from the shared corpus: each is a
 (its markup, scripts, navigation: what a fetch really returns) whose headline and paragraphs
 are replaced with text drawn from the other corpus articles, at a URL of its own; one page in
 ten is re-fetched later with a changed body (a new version) and one in twenty again unchanged
-(same bytes). Everything goes through `Archive.store` (fsync on) after the real parser
+(same bytes). Each template is one site (`news<T>.example`), as a real site serves its pages
+from one template; the blob store compresses a site's pages against an earlier one of them, so
+the same-site pairs of the real corpus are measured too, without any synthetic text (the
+synthetic pages share more with each other than real articles of one site do). Everything goes
+through `Archive.store` (fsync on) after the real parser
 (`scraper.parse.parse_page`), into one archive with zstd and one with gzip, in the same run.
 
     /work/venv/bin/python bench/bench_archive.py --n 10000 [--corpus DIR] [--keep DIR]
@@ -83,10 +87,9 @@ def make_pages(n: int, folder: Path, seed: int = 7) -> list[RawPage]:
     rng = random.Random(seed)
     pages = []
     for i in range(n):
-        url = f"https://news{i % 40}.example/2026/01/story-{i}"
-        body = synthetic(
-            templates[i % len(templates)], pool, rng, f"Story {i}: {rng.choice(pool)[:60]}"
-        )
+        site = i % len(templates)
+        url = f"https://news{site}.example/2026/01/story-{i}"
+        body = synthetic(templates[site], pool, rng, f"Story {i}: {rng.choice(pool)[:60]}")
         pages.append(_page(url, body, T0 + timedelta(seconds=i)))
         if i % 10 == 5:
             changed = synthetic(templates[i % len(templates)], pool, rng, f"Story {i} (updated)")
@@ -207,6 +210,44 @@ def codec_table(folder: Path) -> None:
         t = time.perf_counter()
         size = sum(len(compress(p)) for p in pages)
         print(f"| {name} | {size / raw:.3f} | {raw / (time.perf_counter() - t) / 1e6:.0f} |")
+    same_site_pairs(folder)
+
+
+def same_site_pairs(folder: Path) -> None:
+    """Real pages only: each corpus page whose site has an earlier page in the corpus, stored
+    through the blob store after that page (as the archive does), against zstd alone."""
+    import hashlib
+    from collections import defaultdict
+    from urllib.parse import urlsplit
+
+    import zstandard
+
+    from archive.blobs import FolderBlobStore
+
+    by_site: dict[str, list[bytes]] = defaultdict(list)
+    for truth in sorted(folder.glob("*/truth.json")):
+        url = json.loads(truth.read_text("utf-8")).get("url") or ""
+        host = (urlsplit(url).hostname or "").removeprefix("www.")
+        if host:
+            by_site[host].append(truth.with_name("page.html").read_bytes())
+    raw = alone = referenced = pairs = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        blobs = FolderBlobStore(Path(tmp), durable=False)
+        for pages in by_site.values():
+            first = hashlib.sha256(pages[0]).hexdigest()
+            blobs.put(first, pages[0])
+            for page in pages[1:]:
+                sha = hashlib.sha256(page).hexdigest()
+                blobs.put(sha, page, [first])
+                raw += len(page)
+                alone += len(zstandard.ZstdCompressor(level=6).compress(page))
+                referenced += blobs.stored_size(sha)
+                pairs += 1
+    print(
+        f"\nreal same-site pages ({pairs} pages on {sum(len(p) > 1 for p in by_site.values())} "
+        f"sites), bytes / raw: zstd -6 alone {alone / raw:.3f}, against the site's earlier page "
+        f"{referenced / raw:.3f} ({referenced / alone:.2f}x)"
+    )
 
 
 def _parsed(parse: SourceParser, page: RawPage) -> Content | None:

@@ -1,0 +1,175 @@
+"""Raw pages compressed against an earlier page of the same site (archive/blobref.py)."""
+
+from __future__ import annotations
+
+import io
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from archive.blobref import split
+from archive.blobs import BlobCorrupt, FolderBlobStore
+from archive.store import Archive
+from archive.urls import site_of
+from tests.archive_support import make_page, paragraphs, tiny_parse
+
+
+def templated(seed: int, template: int = 0) -> bytes:
+    """A page of a site: 40 kB of the site's own scripts and navigation around new text."""
+    rng = random.Random(template)
+    chrome = "".join(
+        f'<li><a href="/section/{rng.randrange(10**6)}">{" ".join(paragraphs(rng.randrange(999), 1, 6))}</a></li>'
+        for _ in range(400)
+    )
+    script = "var config = {" + ",".join(f'"k{i}": {rng.random()}' for i in range(800)) + "};"
+    paras = "".join(f"<p>{p}</p>" for p in paragraphs(seed, 8, 60))
+    return (
+        f"<!doctype html><html><head><title>Story {seed}</title><script>{script}</script>"
+        f"</head><body><nav><ul>{chrome}</ul></nav><article><h1>Story {seed}</h1>"
+        f"<time datetime=2012-05-09>May 9</time>{paras}</article></body></html>"
+    ).encode()
+
+
+def store(arch: Archive, url: str, body: bytes) -> str:
+    page = make_page(url, body)
+    arch.store(page, tiny_parse(page, "site"), source="site")
+    return page.sha256
+
+
+def blob_file(root: Path, sha: str) -> Path:
+    return root / "raw" / sha[:2] / f"{sha}.html.zst"
+
+
+def test_later_pages_of_a_site_are_stored_against_its_first(tmp_path: Path) -> None:
+    bodies = [templated(n) for n in range(5)]
+    with Archive.open(tmp_path) as arch:
+        shas = [store(arch, f"https://www.news.example/a/{n}", b) for n, b in enumerate(bodies)]
+        assert arch.blobs.reference(shas[0]) is None
+        assert [arch.blobs.reference(s) for s in shas[1:]] == [shas[0]] * 4
+        for sha, body in zip(shas, bodies, strict=True):
+            assert arch.blobs.get(sha) == body
+        alone = len(zstandard.ZstdCompressor(level=6).compress(bodies[1]))
+        assert blob_file(tmp_path, shas[1]).stat().st_size < 0.5 * alone
+        assert arch.verify().ok
+
+
+def test_a_referenced_blob_is_standard_zstd(tmp_path: Path) -> None:
+    first, second = templated(1), templated(2)
+    with Archive.open(tmp_path) as arch:
+        ref = store(arch, "https://news.example/a/1", first)
+        sha = store(arch, "https://news.example/a/2", second)
+    packed = blob_file(tmp_path, sha).read_bytes()
+    assert split(packed)[0] == ref
+    # any zstd reader given the reference page as a dictionary steps over the header frame
+    dictionary = zstandard.ZstdCompressionDict(first, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    reader = zstandard.ZstdDecompressor(dict_data=dictionary).stream_reader(
+        io.BytesIO(packed), read_across_frames=True
+    )
+    assert reader.read() == second
+
+
+@pytest.mark.skipif(shutil.which("zstd") is None, reason="no zstd command on this machine")
+def test_the_zstd_command_reads_a_referenced_blob(tmp_path: Path) -> None:
+    first, second = templated(1), templated(2)
+    with Archive.open(tmp_path / "a") as arch:
+        store(arch, "https://news.example/a/1", first)
+        sha = store(arch, "https://news.example/a/2", second)
+    (tmp_path / "ref.html").write_bytes(first)
+    out = subprocess.run(
+        ["zstd", "-d", "-c", "-D", str(tmp_path / "ref.html"), str(blob_file(tmp_path / "a", sha))],
+        capture_output=True,
+        check=True,
+    )
+    assert out.stdout == second
+
+
+def test_references_are_never_chained(tmp_path: Path) -> None:
+    blobs = FolderBlobStore(tmp_path)
+    a, b, c = templated(1), templated(2), templated(3)
+    sha = [zstandard_sha(x) for x in (a, b, c)]
+    blobs.put(sha[0], a)
+    blobs.put(sha[1], b, [sha[0]])
+    assert blobs.reference(sha[1]) == sha[0]
+    blobs.put(sha[2], c, [sha[1]])  # offered only a page that has a reference itself
+    assert blobs.reference(sha[2]) is None
+    assert blobs.get(sha[2]) == c
+
+
+def test_a_page_unlike_the_references_is_stored_alone_and_becomes_one(tmp_path: Path) -> None:
+    with Archive.open(tmp_path) as arch:
+        first = store(arch, "https://news.example/a/1", templated(1, template=0))
+        other = store(arch, "https://news.example/live/2", templated(2, template=1))
+        third = store(arch, "https://news.example/live/3", templated(3, template=1))
+        assert arch.blobs.reference(other) is None
+        assert arch.blobs.reference(third) == other
+        assert arch.catalog.references("news.example", 3) == [other, first]
+
+
+def test_references_outlive_the_process(tmp_path: Path) -> None:
+    with Archive.open(tmp_path) as arch:
+        first = store(arch, "https://news.example/a/1", templated(1))
+    with Archive.open(tmp_path) as arch:
+        later = store(arch, "https://www.news.example/a/2", templated(2))
+        assert arch.blobs.reference(later) == first
+        assert site_of("https://www.news.example/a/2") == "news.example"
+
+
+def test_sites_do_not_share_references(tmp_path: Path) -> None:
+    with Archive.open(tmp_path) as arch:
+        store(arch, "https://news.example/a/1", templated(1))
+        elsewhere = store(arch, "https://other.example/a/2", templated(2))
+        assert arch.blobs.reference(elsewhere) is None
+
+
+def test_a_missing_reference_is_a_clear_error_and_verify_reports_it(tmp_path: Path) -> None:
+    with Archive.open(tmp_path) as arch:
+        ref = store(arch, "https://news.example/a/1", templated(1))
+        sha = store(arch, "https://news.example/a/2", templated(2))
+        blob_file(tmp_path, ref).unlink()
+        with pytest.raises(BlobCorrupt, match="reference"):
+            arch.blobs.get(sha)
+        report = arch.verify()
+        assert not report.ok
+        assert any(sha in p and "reference" in p for p in report.problems)
+
+
+def test_a_damaged_reference_header_is_corruption(tmp_path: Path) -> None:
+    with Archive.open(tmp_path) as arch:
+        store(arch, "https://news.example/a/1", templated(1))
+        sha = store(arch, "https://news.example/a/2", templated(2))
+    path = blob_file(tmp_path, sha)
+    packed = bytearray(path.read_bytes())
+    packed[10] ^= 0xFF  # inside the label
+    path.write_bytes(bytes(packed))
+    blobs = FolderBlobStore(tmp_path)
+    with pytest.raises(BlobCorrupt):
+        blobs.get(sha)
+
+
+def test_an_unreadable_reference_is_skipped_when_storing(tmp_path: Path) -> None:
+    blobs = FolderBlobStore(tmp_path)
+    a, b = templated(1), templated(2)
+    blobs.put(zstandard_sha(a), a)
+    path = blob_file(tmp_path, zstandard_sha(a))
+    path.write_bytes(path.read_bytes()[:-20])  # truncated on disk
+    assert blobs.put(zstandard_sha(b), b, [zstandard_sha(a)])
+    assert blobs.reference(zstandard_sha(b)) is None
+    assert blobs.get(zstandard_sha(b)) == b
+
+
+def test_gzip_archives_store_every_page_alone(tmp_path: Path) -> None:
+    with Archive.open(tmp_path, codec="gzip") as arch:
+        store(arch, "https://news.example/a/1", templated(1))
+        sha = store(arch, "https://news.example/a/2", templated(2))
+        assert arch.blobs.reference(sha) is None
+        assert arch.blobs.get(sha) == templated(2)
+
+
+def zstandard_sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
