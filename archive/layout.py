@@ -4,7 +4,8 @@ Every path is built from a sha256, an article id, a version number or a validate
 name, never from a URL or anything in a page, so a crafted URL cannot reach outside the
 archive folder.
 
-    raw/ab/<sha256>.html.zst            exact response bytes, compressed (gzip: .html.gz)
+    raw/ab/<sha256>.html.zst            exact response bytes, compressed (gzip: .html.gz),
+                                        maybe against another page's (archive.blobref)
     raw/ab/<sha256>.meta.json           the first fetch that gave these bytes
     raw/ab/<sha256>.<fetch>.fetch.json  every later fetch that gave (or, 304, confirmed) them
     articles/<source>/<id>/v<N>.json    one file per version of an article

@@ -21,10 +21,8 @@ from tests.archive_support import make_page, paragraphs, tiny_parse
 def templated(seed: int, template: int = 0) -> bytes:
     """A page of a site: 40 kB of the site's own scripts and navigation around new text."""
     rng = random.Random(template)
-    chrome = "".join(
-        f'<li><a href="/section/{rng.randrange(10**6)}">{" ".join(paragraphs(rng.randrange(999), 1, 6))}</a></li>'
-        for _ in range(400)
-    )
+    links = [(rng.randrange(10**6), paragraphs(rng.randrange(999), 1, 6)[0]) for _ in range(400)]
+    chrome = "".join(f'<li><a href="/section/{n}">{text}</a></li>' for n, text in links)
     script = "var config = {" + ",".join(f'"k{i}": {rng.random()}' for i in range(800)) + "};"
     paras = "".join(f"<p>{p}</p>" for p in paragraphs(seed, 8, 60))
     return (
