@@ -34,6 +34,9 @@ _HEX = re.compile(rb"^[0-9a-f]{64}$")
 # a reference is used only when it saves at least this much against compressing alone;
 # otherwise the page is stored alone (and becomes a reference for later pages of its site)
 WORTH_IT = 0.7
+# bigger pages are never references: a warm compressor costs about 3.5x its reference in
+# memory, and a hostile site's 10 MB pages must not make each store load 10 MB
+MAX_REFERENCE_BYTES = 2_000_000
 
 
 class ReferenceError_(ValueError):
@@ -69,6 +72,20 @@ def reference_in(prefix: bytes) -> str | None:
         return None
 
 
+def can_be_reference(prefix: bytes) -> bool:
+    """Whether a blob starting with `prefix` (PREFIX_SIZE bytes) may serve as a reference:
+    stored alone, as one zstd frame that says its size, and not too big."""
+    try:
+        ref, frame = split(prefix)
+        size = zstandard.frame_content_size(frame)
+    except (ReferenceError_, zstandard.ZstdError):
+        return False
+    return ref is None and 0 <= size <= MAX_REFERENCE_BYTES
+
+
+PREFIX_SIZE = HEADER_SIZE + 18  # the reference header and a zstd frame header at most
+
+
 class Codecs:
     """zstd compressors and decompressors bound to reference pages, a few kept warm.
 
@@ -77,7 +94,7 @@ class Codecs:
     are cached. One lock: zstandard objects must not be used by two threads at once.
     """
 
-    def __init__(self, level: int, keep: int = 8) -> None:
+    def __init__(self, level: int, keep: int = 8) -> None:  # 8 warm: ~60 MB at most
         self.level = level
         self.keep = keep
         self._plain = zstandard.ZstdCompressor(level=level)

@@ -111,12 +111,16 @@ class FolderBlobStore:
         return alone
 
     def _usable_reference(self, ref: str) -> bool:
-        """Only a page stored alone can be a reference: chains stay one link long."""
+        """Only a page stored alone can be a reference (chains stay one link long), and only
+        a page of ordinary size."""
         try:
             path = self._existing(check_sha(ref))
-        except ArchiveError:
+            if path is None or not path.name.endswith(".zst"):
+                return False
+            with path.open("rb") as fh:
+                return blobref.can_be_reference(fh.read(blobref.PREFIX_SIZE))
+        except (ArchiveError, OSError):
             return False
-        return path is not None and path.name.endswith(".zst") and self.reference(ref) is None
 
     def _existing(self, sha: str) -> Path | None:
         for suffix in CODECS.values():

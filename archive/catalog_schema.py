@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS archive_fts_docs (
 CREATE TABLE IF NOT EXISTS archive_references (
     site TEXT NOT NULL, raw_sha256 TEXT NOT NULL, since TEXT NOT NULL,
     PRIMARY KEY (site, raw_sha256));
+CREATE INDEX IF NOT EXISTS archive_references_newest ON archive_references (site);
 CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(
     headline, body, content='', tokenize='unicode61 remove_diacritics 2');
 """

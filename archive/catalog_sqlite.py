@@ -21,6 +21,8 @@ from archive.catalog_schema import CATALOG_SCHEMA_VERSION, DDL, DERIVED_TABLES
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
 from archive.fingerprint import BANDS, bands, distance, to_signed, to_unsigned
 
+_REFERENCES_KEPT = 8
+
 
 def _sleep(seconds: float) -> None:
     time.sleep(seconds)
@@ -243,6 +245,13 @@ class SqliteCatalog:
     def add_reference(self, site: str, sha: str, since: str) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO archive_references VALUES (?, ?, ?)", (site, sha, since)
+        )
+        # only the newest few are ever tried: a site whose every page is unlike the last
+        # (a hostile one, or random bytes) must not grow a long list to sort on each store
+        self.db.execute(
+            "DELETE FROM archive_references WHERE site = ? AND rowid NOT IN (SELECT rowid"
+            " FROM archive_references WHERE site = ? ORDER BY rowid DESC LIMIT ?)",
+            (site, site, _REFERENCES_KEPT),
         )
 
     def add_fetch(self, row: FetchRow) -> None:

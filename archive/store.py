@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from archive.atomic import make_dirs
+from archive.blobref import MAX_REFERENCE_BYTES
 from archive.blobs import BlobStore, FolderBlobStore
 from archive.catalog import ArticleRow, Catalog, VersionRow
 from archive.catalog_sqlite import SqliteCatalog
@@ -326,8 +327,9 @@ class Archive:
         site = site_of(page.final_url)
         like = self.catalog.references(site, REFERENCES_TRIED) if site else []
         new = self.blobs.put(sha, page.body, like)
-        if new and site and self.blobs.reference(sha) is None:
-            # stored alone: the site's template changed, or it is the site's first page
+        # stored alone: the site's template changed, or it is the site's first page
+        alone = new and site and len(page.body) <= MAX_REFERENCE_BYTES
+        if alone and self.blobs.reference(sha) is None:
             self.catalog.add_reference(site, sha, iso_utc(page.fetched_at))
         self.catalog.add_raw(
             sha, len(page.body), self.blobs.stored_size(sha), source, iso_utc(page.fetched_at)

@@ -171,3 +171,48 @@ def zstandard_sha(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def test_a_big_page_is_never_a_reference(tmp_path: Path) -> None:
+    big = templated(1) + b"<!-- " + bytes(random.Random(1).randbytes(1_300_000).hex(), "ascii")
+    with Archive.open(tmp_path) as arch:
+        store(arch, "https://news.example/a/1", big)
+        assert arch.catalog.references("news.example", 3) == []
+        later = store(arch, "https://news.example/a/2", templated(2))
+        assert arch.blobs.reference(later) is None
+        assert arch.catalog.references("news.example", 3) == [later]
+    blobs = FolderBlobStore(tmp_path / "b")
+    blobs.put(zstandard_sha(big), big)
+    assert blobs.put(zstandard_sha(templated(3)), templated(3), [zstandard_sha(big)])
+    assert blobs.reference(zstandard_sha(templated(3))) is None
+
+
+def test_a_site_of_pages_unlike_each_other_keeps_a_short_list(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    with Archive.open(tmp_path) as arch:
+        shas = [
+            store(arch, f"https://noise.example/{n}", templated(n, template=rng.randrange(10**9)))
+            for n in range(12)
+        ]
+        assert all(arch.blobs.reference(s) is None for s in shas)
+        kept = arch.catalog.rows("SELECT count(*) FROM archive_references")[0][0]
+        assert kept == 8
+        assert arch.catalog.references("noise.example", 3) == shas[::-1][:3]
+
+
+def test_an_archive_made_before_references_is_upgraded_on_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    with Archive.open(tmp_path) as arch:
+        first = store(arch, "https://news.example/a/1", templated(1))
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    db.execute("DROP TABLE archive_references")
+    db.execute("UPDATE archive_info SET value = '1' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    with Archive.open(tmp_path) as arch:
+        assert arch.blobs.get(first) == templated(1)
+        later = store(arch, "https://news.example/a/2", templated(2))
+        assert arch.blobs.reference(later) is None  # the old archive named no references yet
+        assert arch.catalog.references("news.example", 3) == [later]
+        assert arch.verify().ok
