@@ -39,8 +39,8 @@ WORTH_IT = 0.7
 MAX_REFERENCE_BYTES = 2_000_000
 
 
-class ReferenceError_(ValueError):
-    """A blob's reference header is malformed."""
+class BadBlob(ValueError):
+    """A blob's reference header is malformed, or its frame claims an absurd size."""
 
 
 def header(reference: str) -> bytes:
@@ -57,10 +57,10 @@ def split(packed: bytes) -> tuple[str | None, bytes]:
         return None, packed
     payload = packed[_HEADER.size : _HEADER.size + size]
     if size != len(_LABEL) + 64 or not payload.startswith(_LABEL):
-        raise ReferenceError_("unrecognised reference header")
+        raise BadBlob("unrecognised reference header")
     sha = payload[len(_LABEL) :]
     if not _HEX.match(sha):
-        raise ReferenceError_("reference header does not hold a sha256")
+        raise BadBlob("reference header does not hold a sha256")
     return sha.decode("ascii"), packed[_HEADER.size + size :]
 
 
@@ -68,7 +68,7 @@ def reference_in(prefix: bytes) -> str | None:
     """The reference named by the first HEADER_SIZE bytes of a blob file, if any."""
     try:
         return split(prefix)[0]
-    except ReferenceError_:
+    except BadBlob:
         return None
 
 
@@ -78,12 +78,24 @@ def can_be_reference(prefix: bytes) -> bool:
     try:
         ref, frame = split(prefix)
         size = zstandard.frame_content_size(frame)
-    except (ReferenceError_, zstandard.ZstdError):
+    except (BadBlob, zstandard.ZstdError):
         return False
     return ref is None and 0 <= size <= MAX_REFERENCE_BYTES
 
 
 PREFIX_SIZE = HEADER_SIZE + 18  # the reference header and a zstd frame header at most
+# no fetch is allowed anywhere near this; a damaged frame header must not allocate gigabytes
+MAX_BLOB_BYTES = 1 << 30
+
+
+def _checked(frame: bytes) -> bytes:
+    try:
+        size = zstandard.frame_content_size(frame)
+    except zstandard.ZstdError as exc:
+        raise BadBlob(f"not a zstd frame: {exc}") from exc
+    if size > MAX_BLOB_BYTES:
+        raise BadBlob(f"frame claims {size} bytes")
+    return frame
 
 
 class Codecs:
@@ -118,19 +130,21 @@ class Codecs:
                 self._compressors.move_to_end(reference)
             return comp.compress(data)
 
-    def decompress(
-        self, reference: str | None, ref_bytes: Callable[[], bytes], frame: bytes
+    def decompress(self, frame: bytes) -> bytes:
+        with self.lock:
+            return zstandard.ZstdDecompressor().decompress(_checked(frame))
+
+    def decompress_against(
+        self, reference: str, ref_bytes: Callable[[], bytes], frame: bytes
     ) -> bytes:
         with self.lock:
-            if reference is None:
-                return zstandard.ZstdDecompressor().decompress(frame)
             dec = self._decompressors.get(reference)
             if dec is None:
                 dec = zstandard.ZstdDecompressor(dict_data=_dict(ref_bytes()))
                 self._remember(self._decompressors, reference, dec)
             else:
                 self._decompressors.move_to_end(reference)
-            return dec.decompress(frame)
+            return dec.decompress(_checked(frame))
 
     def _remember(self, cache: OrderedDict[str, _T], key: str, value: _T) -> None:
         cache[key] = value

@@ -157,19 +157,23 @@ class FolderBlobStore:
         try:
             if path.name.endswith(".zst"):
                 ref, frame = blobref.split(packed)
-                if ref == sha:
+                if ref is None:
+                    data = self._zstd.decompress(frame)
+                elif ref == sha:
                     raise BlobCorrupt(f"raw page {sha} names itself as its reference")
-                data = self._zstd.decompress(ref, lambda: self._reference_bytes(sha, ref), frame)
+                else:
+                    data = self._zstd.decompress_against(
+                        ref, functools.partial(self._reference_bytes, sha, ref), frame
+                    )
             else:
                 data = gzip.decompress(packed)
-        except (zstandard.ZstdError, OSError, EOFError, zlib.error, blobref.ReferenceError_) as exc:
+        except (zstandard.ZstdError, OSError, EOFError, zlib.error, blobref.BadBlob) as exc:
             raise BlobCorrupt(f"raw page {sha} does not decompress: {exc}") from exc
         if hashlib.sha256(data).hexdigest() != sha:
             raise BlobCorrupt(f"raw page {sha} does not match its sha256")
         return data
 
-    def _reference_bytes(self, sha: str, ref: str | None) -> bytes:
-        assert ref is not None
+    def _reference_bytes(self, sha: str, ref: str) -> bytes:
         if self.reference(ref) is not None:
             raise BlobCorrupt(f"raw page {sha}: its reference {ref} has a reference itself")
         try:

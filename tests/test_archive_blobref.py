@@ -216,3 +216,21 @@ def test_an_archive_made_before_references_is_upgraded_on_open(tmp_path: Path) -
         assert arch.blobs.reference(later) is None  # the old archive named no references yet
         assert arch.catalog.references("news.example", 3) == [later]
         assert arch.verify().ok
+
+
+def test_a_frame_claiming_gigabytes_is_corruption_not_an_allocation(tmp_path: Path) -> None:
+    blobs = FolderBlobStore(tmp_path)
+    data = templated(1) * 4
+    sha = zstandard_sha(data)
+    blobs.put(sha, data)
+    path = blob_file(tmp_path, sha)
+    packed = bytearray(path.read_bytes())
+    fhd = packed[4]
+    single, dict_flag, fcs_flag = (fhd >> 5) & 1, fhd & 3, fhd >> 6
+    at = 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag]
+    width = (1 if single else 0, 2, 4, 8)[fcs_flag]
+    assert width == 4  # a page over 64 kB
+    packed[at : at + width] = b"\xff\xff\xff\xff"  # now claims 4 GiB
+    path.write_bytes(bytes(packed))
+    with pytest.raises(BlobCorrupt, match="claims"):
+        blobs.get(sha)
