@@ -218,18 +218,17 @@ def same_site_pairs(folder: Path) -> None:
     through the blob store after that page (as the archive does), against zstd alone."""
     import hashlib
     from collections import defaultdict
-    from urllib.parse import urlsplit
 
     import zstandard
 
     from archive.blobs import FolderBlobStore
+    from archive.urls import site_of
 
     by_site: dict[str, list[bytes]] = defaultdict(list)
     for truth in sorted(folder.glob("*/truth.json")):
         url = json.loads(truth.read_text("utf-8")).get("url") or ""
-        host = (urlsplit(url).hostname or "").removeprefix("www.")
-        if host:
-            by_site[host].append(truth.with_name("page.html").read_bytes())
+        if site_of(url):
+            by_site[site_of(url)].append(truth.with_name("page.html").read_bytes())
     raw = alone = referenced = pairs = 0
     with tempfile.TemporaryDirectory() as tmp:
         blobs = FolderBlobStore(Path(tmp), durable=False)
