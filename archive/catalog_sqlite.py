@@ -225,6 +225,22 @@ class SqliteCatalog:
         for r in rows:
             yield VersionRow(r[0], r[1], r[2], r[3], r[4])
 
+    def unfiled_raw(self, source: str | None, since: str | None) -> list[tuple[str, str]]:
+        sql = (
+            "SELECT sha256, source FROM archive_raw r WHERE NOT EXISTS (SELECT 1 FROM "
+            "archive_fetches f WHERE f.raw_sha256 = r.sha256 AND f.article_id IS NOT NULL) "
+            "AND NOT EXISTS (SELECT 1 FROM archive_versions v WHERE v.raw_sha256 = r.sha256)"
+        )
+        args: list[str] = []
+        if source is not None:
+            sql += " AND r.source = ?"
+            args.append(source)
+        if since is not None:
+            sql += " AND r.first_fetched >= ?"
+            args.append(since)
+        rows = self.db.execute(sql + " ORDER BY first_fetched, sha256", args).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def add_source(self, name: str, seen: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO archive_sources VALUES (?, ?)", (name, seen))
 

@@ -190,20 +190,8 @@ def _tasks(
         VersionTask(root, parse, v.source, v.article_id, v.version, v.raw_sha256)
         for v in archive.catalog.iter_versions(source, since)
     ]
-    sql = (
-        "SELECT sha256, source FROM archive_raw r WHERE NOT EXISTS (SELECT 1 FROM "
-        "archive_fetches f WHERE f.raw_sha256 = r.sha256 AND f.article_id IS NOT NULL) "
-        "AND NOT EXISTS (SELECT 1 FROM archive_versions v WHERE v.raw_sha256 = r.sha256)"
-    )
-    args: list[str] = []
-    if source is not None:
-        sql += " AND r.source = ?"
-        args.append(source)
-    if since is not None:
-        sql += " AND r.first_fetched >= ?"
-        args.append(since)
-    for row in archive.catalog.rows(sql + " ORDER BY first_fetched, sha256", *args):
-        tasks.append(OrphanTask(root, parse, row[1], row[0]))
+    for sha, raw_source in archive.catalog.unfiled_raw(source, since):
+        tasks.append(OrphanTask(root, parse, raw_source, sha))
     return tasks
 
 
