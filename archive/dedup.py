@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from archive.catalog import ArticleRow, Catalog
+from archive.backends.catalog import ArticleRow, Catalog
 from archive.fingerprint import distance
 from archive.record import Content, Outcome, RawPage
 from archive.urls import normalize_url, same_site, url_key

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from archive.catalog import FetchRow
+from archive.backends.catalog import FetchRow
 from archive.fingerprint import body_digest, simhash
 from archive.record import Content, Outcome, RawPage, dumps, iso_utc
 from archive.urls import url_key

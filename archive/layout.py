@@ -5,7 +5,7 @@ name, never from a URL or anything in a page, so a crafted URL cannot reach outs
 archive folder.
 
     raw/ab/<sha256>.html.zst            exact response bytes, compressed (gzip: .html.gz),
-                                        maybe against another page's (archive.blobref)
+                                        maybe against another page's (archive.backends.blobref)
     raw/ab/<sha256>.meta.json           the first fetch that gave these bytes
     raw/ab/<sha256>.<fetch>.fetch.json  every later fetch that gave (or, 304, confirmed) them
     articles/<source>/<id>/v<N>.json    one file per version of an article

@@ -21,10 +21,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from archive.atomic import make_dirs
-from archive.blobref import MAX_REFERENCE_BYTES
-from archive.blobs import BlobStore, FolderBlobStore
-from archive.catalog import ArticleRow, Catalog, VersionRow
-from archive.catalog_sqlite import SqliteCatalog
+from archive.backends.blobref import MAX_REFERENCE_BYTES
+from archive.backends.blobs import BlobStore, FolderBlobStore
+from archive.backends.catalog import ArticleRow, Catalog, VersionRow
+from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.dedup import Decision, PageKeys, decide, page_keys
 from archive.errors import ArchiveError, SchemaError, StorageError
 from archive.fetchlog import Fingerprints, fetch_id, fetch_row, sidecar_doc
@@ -44,9 +44,9 @@ from archive.urls import site_of, url_key
 from archive.validate import RecordValidator
 
 if TYPE_CHECKING:
-    from archive.rebuild import ProgressFn, RebuildReport
-    from archive.stats import Stats
-    from archive.verify import VerifyReport
+    from archive.maintenance.rebuild import ProgressFn, RebuildReport
+    from archive.maintenance.stats import Stats
+    from archive.maintenance.verify import VerifyReport
 
 log = logging.getLogger(__name__)
 
@@ -285,26 +285,26 @@ class Archive:
         workers: int | None = None,
         progress: ProgressFn | None = None,
     ) -> RebuildReport:
-        from archive.rebuild import rebuild
+        from archive.maintenance.rebuild import rebuild
 
         return rebuild(
             self, parse, source=source, since=since_text(since), workers=workers, progress=progress
         )
 
     def verify(self, repair: bool = False) -> VerifyReport:
-        from archive.verify import verify
+        from archive.maintenance.verify import verify
 
         return verify(self, repair=repair)
 
     def stats(self) -> Stats:
-        from archive.stats import stats
+        from archive.maintenance.stats import stats
 
         return stats(self)
 
     def import_warc(
         self, paths: Iterable[Path], parse: ParseFn, *, source: str = "import"
     ) -> dict[str, int]:
-        from archive.warc_import import import_warc
+        from archive.maintenance.warc_import import import_warc
 
         return import_warc(self, paths, parse, source=source)
 

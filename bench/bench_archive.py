@@ -34,10 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from archive.maintenance.stats import disk_usage
 from archive.record import Content, RawPage
-from archive.stats import disk_usage
 from archive.store import Archive
-from scraper.cli_archive import SourceParser
+from scraper.cli.archive_cmds import SourceParser
 
 CORPUS = Path("/work/shared/corpus/dev")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -221,7 +221,7 @@ def same_site_pairs(folder: Path) -> None:
 
     import zstandard
 
-    from archive.blobs import FolderBlobStore
+    from archive.backends.blobs import FolderBlobStore
     from archive.urls import site_of
 
     by_site: dict[str, list[bytes]] = defaultdict(list)

@@ -163,7 +163,7 @@ def phase_frontier(queued: int) -> dict[str, Any]:
     """Discovery of `queued` article URLs through the real crawl loop into the real frontier."""
     from datetime import UTC, datetime
 
-    from archive.frontier import Frontier, State
+    from archive.backends.frontier import Frontier, State
     from archive.record import RawPage
     from scraper.config import Config, Source
     from scraper.crawl import crawl

@@ -1,4 +1,4 @@
-"""Raw pages compressed against an earlier page of the same site (archive/blobref.py)."""
+"""Raw pages compressed against an earlier page of the same site (archive/backends/blobref.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from archive.blobref import split
-from archive.blobs import BlobCorrupt, FolderBlobStore
+from archive.backends.blobref import split
+from archive.backends.blobs import BlobCorrupt, FolderBlobStore
 from archive.store import Archive
 from archive.urls import site_of
 from tests.archive_support import make_page, paragraphs, tiny_parse

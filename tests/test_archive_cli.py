@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from archive.store import Archive
-from scraper.cli_archive import COMMANDS, SourceParser
-from scraper.cli_support import AppContext
+from scraper.cli.archive_cmds import COMMANDS, SourceParser
+from scraper.cli.support import AppContext
 from scraper.config import Config
 from tests.archive_support import T0, article_html, make_page, paragraphs
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.export import export_csv, export_jsonl, export_md, export_warc
+from archive.maintenance.export import export_csv, export_jsonl, export_md, export_warc
 from archive.record import Article, Caption, Content, Outcome, RawPage
 from archive.render import render_html, render_text
 from archive.store import Archive
@@ -250,7 +250,7 @@ def test_stats_counts(tmp_path: Path) -> None:
 
 
 def test_a_file_that_is_not_a_warc_is_one_clear_error(tmp_path: Path) -> None:
-    from archive.warc_import import WarcError
+    from archive.maintenance.warc_import import WarcError
 
     bad = tmp_path / "x.warc.gz"
     bad.write_bytes(gzip.compress(b"hello world\n"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from archive.record import RawPage
 from archive.store import Archive
-from scraper.cli_archive import SourceParser
+from scraper.cli.archive_cmds import SourceParser
 from scraper.errors import ParseError
 
 PAGES = Path(__file__).parent / "pages"

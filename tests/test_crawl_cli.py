@@ -14,8 +14,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from scraper.cli_crawl import crawl_cmd, schedule_cmd
-from scraper.cli_support import AppContext
+from scraper.cli.crawl_cmds import crawl_cmd, schedule_cmd
+from scraper.cli.support import AppContext
 from scraper.config import Schedule
 from tests.crawl_support import NewsSite, SiteServer, site_config
 
@@ -46,7 +46,7 @@ def test_crawl_prints_the_report_and_exits_0(
     site: NewsSite, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = AppContext(config=site_config(site.base, tmp_path / "data"))
-    with caplog.at_level(logging.INFO, logger="scraper.cli_crawl"):
+    with caplog.at_level(logging.INFO, logger="scraper.cli.crawl_cmds"):
         result = _invoke(app, "crawl", "local", "--max-pages", "200")
     assert result.exit_code == 0, result.stderr
     header, row = result.stdout.splitlines()[:2]
@@ -110,7 +110,7 @@ def test_live_table_renders_the_reports() -> None:
 
     from rich.console import Console
 
-    from scraper.cli_crawl import _Table
+    from scraper.cli.crawl_cmds import _Table
     from scraper.crawl import SourceReport
 
     table = _Table(["a", "b"])

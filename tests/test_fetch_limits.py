@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import brotli
 import pytest
 
-from scraper.decoding import BadEncoding, BodyDecoder, BodyTooLarge
 from scraper.errors import FetchError, TooLarge
+from scraper.fetch.decoding import BadEncoding, BodyDecoder, BodyTooLarge
 from tests import fetch_support
 from tests.fetch_support import Reply, fetch_config
 

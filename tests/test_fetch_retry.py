@@ -12,7 +12,7 @@ from email.utils import format_datetime
 import pytest
 
 from scraper.errors import BadStatus, HostParked, RobotsUnavailable, TransientFetchError
-from scraper.retry import backoff, retry_after_seconds
+from scraper.fetch.retry import backoff, retry_after_seconds
 from tests import fetch_support
 from tests.fetch_support import FakeClock, Reply, fetch_config, polite_config
 

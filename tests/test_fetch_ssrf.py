@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from scraper.errors import BlockedAddress
-from scraper.netguard import AddressPolicy, AddressRefused, address_rule
+from scraper.fetch.netguard import AddressPolicy, AddressRefused, address_rule
 from tests import fetch_support
 from tests.fetch_support import Reply, fetch_config
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from archive.frontier import (
+from archive.backends.frontier import (
     MAX_ATTEMPTS,
     MAX_PAGES_PER_TEMPLATE,
     Entry,

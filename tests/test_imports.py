@@ -38,7 +38,7 @@ def test_parser_never_imports_httpx() -> None:
 
 
 def test_fetcher_never_imports_bs4() -> None:
-    for name in ("fetch.py", "polite.py", "netguard.py", "retry.py", "exchange.py", "decoding.py"):
-        path = ROOT / "scraper" / name
-        if path.exists():
-            assert "bs4" not in {m.split(".")[0] for m in imported_modules(path)}, path
+    paths = modules_under("scraper/fetch")
+    assert paths, "scraper/fetch/ is empty"
+    for path in paths:
+        assert "bs4" not in {m.split(".")[0] for m in imported_modules(path)}, path

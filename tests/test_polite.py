@@ -9,7 +9,7 @@ import pytest
 
 from scraper.config import PolitenessConfig
 from scraper.fetch import AsyncFetcher
-from scraper.polite import HostPace, RobotsRules
+from scraper.fetch.polite import HostPace, RobotsRules
 from tests import fetch_support
 from tests.fetch_support import FakeClock, Reply, fetch_config, polite_config
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 
-from archive.frontier import Frontier
+from archive.backends.frontier import Frontier
 from archive.record import utcnow
 from scraper.config import Config, Source
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, Ingest

@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from archive.backends.frontier import Entry, Frontier, Item, Kind, Revisit, State
 from archive.errors import ArchiveError
-from archive.frontier import Entry, Frontier, Item, Kind, Revisit, State
 from archive.record import Outcome, RawPage, Stored, Validators
 from archive.urls import url_key
 from scraper.config import Config, PolitenessConfig, Source

@@ -6,7 +6,7 @@ and the `GuardedBackend` that refuses private addresses at connect time: one poo
 hundreds of hosts spends its time scanning connections, FINDINGS.md), and turns the response into
 an `Answer` (a page, a 304 or a redirect) or an error: `Retryable` for what may pass, FetchError
 subclasses for what will not. Bodies are read as a stream under the size caps and decoded by
-scraper/decoding.py, so the body is the entity exactly as served minus its Content-Encoding. The
+scraper/fetch/decoding.py, so the body is the entity exactly as served minus its Content-Encoding. The
 total time of one attempt is capped too, so a server that trickles bytes cannot hold it.
 """
 
@@ -24,15 +24,6 @@ import httpcore
 import httpx
 
 from scraper.config import FetchConfig
-from scraper.decoding import (
-    ACCEPT_ENCODING,
-    ACCEPT_HEADERS,
-    BadEncoding,
-    BodyDecoder,
-    BodyTooLarge,
-    looks_like_html,
-    type_accepted,
-)
 from scraper.errors import (
     BadStatus,
     BlockedAddress,
@@ -41,9 +32,18 @@ from scraper.errors import (
     NotHtml,
     TooLarge,
 )
-from scraper.netguard import AddressRefused, GuardedBackend
-from scraper.polite import PACE_MAX, ROBOTS_MAX_BYTES, HostPace
-from scraper.retry import RETRY_STATUSES, Budget, Retryable, retry_after_seconds
+from scraper.fetch.decoding import (
+    ACCEPT_ENCODING,
+    ACCEPT_HEADERS,
+    BadEncoding,
+    BodyDecoder,
+    BodyTooLarge,
+    looks_like_html,
+    type_accepted,
+)
+from scraper.fetch.netguard import AddressRefused, GuardedBackend
+from scraper.fetch.polite import PACE_MAX, ROBOTS_MAX_BYTES, HostPace
+from scraper.fetch.retry import RETRY_STATUSES, Budget, Retryable, retry_after_seconds
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 KEEPALIVE = 30.0  # seconds an idle connection to a host is kept

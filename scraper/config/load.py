@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from scraper import __version__
-from scraper.config_values import (
+from scraper.config.values import (
     Checker,
     as_bool,
     as_cron,

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.atomic import write_atomic
-from archive.blobs import FolderBlobStore
-from archive.catalog import ArticleRow, VersionRow
+from archive.backends.blobs import FolderBlobStore
+from archive.backends.catalog import ArticleRow, VersionRow
 from archive.dedup import page_keys
 from archive.errors import ArchiveError
 from archive.fingerprint import body_digest, simhash

@@ -3,7 +3,7 @@
 `AsyncFetcher.fetch(url)` is safe to call concurrently for many hosts. Per hop of a redirect
 chain (each hop checked again: scheme, robots.txt, address) it takes one of the host's slots
 (`per_host`), consults the origin's robots.txt (fetched first, paced like any request, cached),
-and runs attempts through tenacity; each attempt (scraper/exchange.py) waits for the host's turn,
+and runs attempts through tenacity; each attempt (scraper/fetch/exchange.py) waits for the host's turn,
 holds a global slot (`concurrency`) only while on the wire, and enforces the size and time
 limits. The URL's time budget covers every attempt and wait. `Fetcher` is the same for
 synchronous callers: it runs an `AsyncFetcher` on an event loop in a background thread.
@@ -27,7 +27,6 @@ import httpx
 
 from archive.record import RawPage, Validators, utcnow
 from scraper.config import FetchConfig, PolitenessConfig
-from scraper.decoding import ACCEPT_KINDS
 from scraper.errors import (
     BadStatus,
     BlockedAddress,
@@ -38,10 +37,11 @@ from scraper.errors import (
     TooManyRedirects,
     TransientFetchError,
 )
-from scraper.exchange import Answer, Exchange, target_url, without_userinfo
-from scraper.netguard import AddressPolicy, GuardedBackend, Resolver, system_resolve
-from scraper.polite import HostPace, RobotsRules
-from scraper.retry import Budget, Retryable, retrying
+from scraper.fetch.decoding import ACCEPT_KINDS
+from scraper.fetch.exchange import Answer, Exchange, target_url, without_userinfo
+from scraper.fetch.netguard import AddressPolicy, GuardedBackend, Resolver, system_resolve
+from scraper.fetch.polite import HostPace, RobotsRules
+from scraper.fetch.retry import Budget, Retryable, retrying
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.atomic import TEMP_PREFIX, remove_temp_files
-from archive.blobs import BlobCorrupt, BlobMissing
-from archive.catalog import ArticleRow, FetchRow, VersionRow
+from archive.backends.blobs import BlobCorrupt, BlobMissing
+from archive.backends.catalog import ArticleRow, FetchRow, VersionRow
 from archive.errors import ArchiveError
 from archive.fingerprint import body_digest, simhash
 from archive.layout import check_id, check_source, version_of

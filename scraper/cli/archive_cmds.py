@@ -19,10 +19,10 @@ from typing import IO
 import click
 
 from archive.errors import ArchiveError
-from archive.export import FORMATS, export_csv, export_jsonl, export_md, export_warc
+from archive.maintenance.export import FORMATS, export_csv, export_jsonl, export_md, export_warc
 from archive.record import Content, RawPage
 from archive.store import since_text
-from scraper.cli_support import AppContext
+from scraper.cli.support import AppContext
 from scraper.config import Config, SiteRules
 
 EXIT_PROBLEMS = 1

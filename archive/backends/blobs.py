@@ -5,7 +5,7 @@ the embedded default: `raw/ab/<sha256>.html.zst` (or `.html.gz`) beside
 `raw/ab/<sha256>.meta.json` (the first fetch that gave these bytes) and one
 `raw/ab/<sha256>.<fetch>.fetch.json` per later fetch of them. Blobs are immutable: identical
 bytes are stored once, and `get` checks the hash so corruption is never handed out silently.
-A zstd blob may be compressed against an earlier page of the same site (`archive.blobref`).
+A zstd blob may be compressed against an earlier page of the same site (`archive.backends.blobref`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import zstandard
 
-from archive import blobref
 from archive.atomic import make_dirs, write_atomic, write_new
+from archive.backends import blobref
 from archive.errors import ArchiveError, StorageError
 from archive.layout import Layout, check_sha
 from archive.record import dumps

@@ -23,7 +23,7 @@ from archive.errors import ArchiveError
 from archive.record import Article, RawPage, Stored
 from archive.urls import url_key
 from scraper import __version__
-from scraper.cli_support import AppContext
+from scraper.cli.support import AppContext
 from scraper.config import load_config
 from scraper.errors import ConfigError, ScraperError
 from scraper.pipeline import archive_url, source_for
@@ -265,8 +265,8 @@ def show_cmd(app: AppContext, ref: str, fmt: str, version: int | None) -> None:
 
 
 def _register() -> None:
-    from scraper.cli_archive import export_cmd, import_cmd, rebuild_cmd, stats_cmd, verify_cmd
-    from scraper.cli_crawl import crawl_cmd, schedule_cmd
+    from scraper.cli.archive_cmds import export_cmd, import_cmd, rebuild_cmd, stats_cmd, verify_cmd
+    from scraper.cli.crawl_cmds import crawl_cmd, schedule_cmd
 
     for command in (
         crawl_cmd,

@@ -1,11 +1,12 @@
 """The catalog seam: what the archive asks of its index, and the rows it passes around.
 
-`Catalog` is the interface a PostgreSQL catalog could implement later; `archive.catalog_sqlite`
-holds the embedded default (`SqliteCatalog`, one SQLite file in WAL mode). The catalog answers
-the questions dedup and the fetcher ask (which article has this URL key, canonical key or body
-digest; which articles are near this fingerprint; what were the last validators for this URL)
-and records what `Archive` stored, all rows of one store in one transaction. The files are the
-truth: everything in it except crawl runs can be rebuilt from them (`archive.verify`).
+`Catalog` is the interface a PostgreSQL catalog could implement later;
+`archive.backends.catalog_sqlite` holds the embedded default (`SqliteCatalog`, one SQLite file
+in WAL mode). The catalog answers the questions dedup and the fetcher ask (which article has
+this URL key, canonical key or body digest; which articles are near this fingerprint; what were
+the last validators for this URL) and records what `Archive` stored, all rows of one store in
+one transaction. The files are the truth: everything in it except crawl runs can be rebuilt
+from them (`archive.maintenance.verify`).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from archive.frontier import Frontier
-from scraper.cli_support import AppContext
+from archive.backends.frontier import Frontier
+from scraper.cli.support import AppContext
 from scraper.config import Source
 from scraper.crawl import CrawlReport, SourceReport, crawl, format_report
 from scraper.crawl.schedule import Scheduler

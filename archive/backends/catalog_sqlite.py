@@ -2,7 +2,7 @@
 
 Writers take the lock up front (BEGIN IMMEDIATE) and wait `busy_timeout` seconds for another
 process, retry a few times, then raise `ArchiveBusy`. Every table is named `archive_*`
-(`archive.catalog_schema`), so other modules may keep their tables in the same file. The
+(`archive.backends.catalog_schema`), so other modules may keep their tables in the same file. The
 full-text index is contentless FTS5: no second copy of every body.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.atomic import describe
-from archive.catalog import ArticleRow, FetchRow, VersionRow
-from archive.catalog_schema import CATALOG_SCHEMA_VERSION, DDL, DERIVED_TABLES
+from archive.backends.catalog import ArticleRow, FetchRow, VersionRow
+from archive.backends.catalog_schema import CATALOG_SCHEMA_VERSION, DDL, DERIVED_TABLES
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
 from archive.fingerprint import BANDS, bands, distance, to_signed, to_unsigned
 
