@@ -6,7 +6,7 @@ and the `GuardedBackend` that refuses private addresses at connect time: one poo
 hundreds of hosts spends its time scanning connections, FINDINGS.md), and turns the response into
 an `Answer` (a page, a 304 or a redirect) or an error: `Retryable` for what may pass, FetchError
 subclasses for what will not. Bodies are read as a stream under the size caps and decoded by
-scraper/fetch/decoding.py, so the body is the entity exactly as served minus its Content-Encoding. The
+`decoding`, so the body is the entity exactly as served minus its Content-Encoding. The
 total time of one attempt is capped too, so a server that trickles bytes cannot hold it.
 """
 

@@ -3,7 +3,7 @@
 `AsyncFetcher.fetch(url)` is safe to call concurrently for many hosts. Per hop of a redirect
 chain (each hop checked again: scheme, robots.txt, address) it takes one of the host's slots
 (`per_host`), consults the origin's robots.txt (fetched first, paced like any request, cached),
-and runs attempts through tenacity; each attempt (scraper/fetch/exchange.py) waits for the host's turn,
+and runs attempts through tenacity; each attempt (`exchange`) waits for the host's turn,
 holds a global slot (`concurrency`) only while on the wire, and enforces the size and time
 limits. The URL's time budget covers every attempt and wait. `Fetcher` is the same for
 synchronous callers: it runs an `AsyncFetcher` on an event loop in a background thread.
