@@ -14,25 +14,16 @@ Only lookups here; `Archive` writes what the decision calls for.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from archive.backends.catalog import ArticleRow, Catalog
 from archive.fingerprint import distance
-from archive.record import Content, Outcome, RawPage
-from archive.urls import normalize_url, same_site, url_key
+from archive.identity import PageKeys, new_id
+from archive.record import Content, Outcome
 
 if TYPE_CHECKING:
-    from archive.fetchlog import Fingerprints
-
-
-@dataclass(frozen=True, slots=True)
-class PageKeys:
-    canonical_url: str
-    canonical_key: str
-    urls: tuple[str, ...]  # every URL the page was reached by, plus its canonical
-    keys: tuple[str, ...]  # their url_keys, parallel to urls
+    from archive.indexing import Fingerprints
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,38 +34,9 @@ class Decision:
     near: list[tuple[str, int]] = field(default_factory=list)  # possible duplicates of a NEW one
 
 
-def canonical_of(page: RawPage, content: Content) -> str:
-    """The page's canonical URL when it is on the page's own site, else its final URL."""
-    declared = content.canonical_url
-    web = bool(declared) and str(declared).startswith(("http://", "https://"))
-    if declared and web and same_site(declared, page.final_url):
-        return normalize_url(declared)
-    return normalize_url(page.final_url)
-
-
-def page_keys(page: RawPage, content: Content) -> PageKeys:
-    canonical = canonical_of(page, content)
-    by_key: dict[str, str] = {}
-    for url in (canonical, page.final_url, page.requested_url, *page.redirects):
-        if url.startswith(("http://", "https://")):
-            by_key.setdefault(url_key(url), url)
-    return PageKeys(
-        canonical_url=canonical,
-        canonical_key=url_key(canonical),
-        urls=tuple(by_key.values()),
-        keys=tuple(by_key),
-    )
-
-
-def new_id(catalog: Catalog, canonical_key: str) -> str:
-    """First 16 hex of sha256(canonical key), longer only if that prefix is taken."""
-    digest = hashlib.sha256(canonical_key.encode("utf-8")).hexdigest()
-    for length in range(16, 65, 8):
-        candidate = digest[:length]
-        row = catalog.article(candidate)
-        if row is None or row.canonical_key == canonical_key:
-            return candidate
-    raise AssertionError("sha256 prefix collision on every length")  # pragma: no cover
+def _key_of(catalog: Catalog, article_id: str) -> str | None:
+    row = catalog.article(article_id)
+    return row.canonical_key if row else None
 
 
 def known_article(catalog: Catalog, keys: PageKeys) -> str | None:
@@ -113,7 +75,7 @@ def decide(
         twin_row = catalog.article(twin) if twin else None
         if twin_row is not None:
             return Decision(Outcome.DUPLICATE, twin_row.id, twin_row)
-    article_id = new_id(catalog, keys.canonical_key)
+    article_id = new_id(keys.canonical_key, lambda i: _key_of(catalog, i))
     near = []
     if prints.text.strip():
         near = [

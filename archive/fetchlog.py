@@ -1,29 +1,14 @@
-"""One fetch as the archive records it: its id, its sidecar document and its catalog row,
-plus the body fingerprints a stored page is compared by (pure functions, no I/O)."""
+"""One fetch as the archive records it: its id, its sidecar document and its catalog row
+(pure functions, no I/O)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from archive.backends.catalog import FetchRow
-from archive.fingerprint import body_digest, simhash
-from archive.record import Content, Outcome, RawPage, dumps, iso_utc
+from archive.record import Outcome, RawPage, dumps, iso_utc
 from archive.urls import url_key
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprints:
-    digest: str
-    simhash: int
-    text: str
-
-    @classmethod
-    def of(cls, content: Content) -> Fingerprints:
-        paragraphs = [block.text for block in content.body]
-        text = "\n\n".join(paragraphs)
-        return cls(body_digest(paragraphs), simhash(text), text)
 
 
 def fetch_id(page: RawPage, source: str) -> str:

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 from archive.atomic import make_dirs
 from archive.backends.blobref import MAX_REFERENCE_BYTES
 from archive.backends.blobs import BlobStore, FolderBlobStore
-from archive.backends.catalog import ArticleRow, Catalog, VersionRow
+from archive.backends.catalog import Catalog
 from archive.backends.catalog_sqlite import SqliteCatalog
-from archive.dedup import Decision, PageKeys, decide, page_keys
+from archive.dedup import Decision, decide
 from archive.errors import ArchiveError, SchemaError, StorageError
-from archive.fetchlog import Fingerprints, fetch_id, fetch_row, sidecar_doc
+from archive.fetchlog import fetch_id, fetch_row, sidecar_doc
+from archive.identity import PageKeys, page_keys
+from archive.indexing import Fingerprints, index_version
 from archive.layout import Layout, check_id, check_source
 from archive.record import (
     Article,
@@ -404,7 +406,7 @@ class Archive:
             article_id = decision.article_id
             article = current
         self._write_sidecar(page, source, fid, article_id, outcome, raw_new)
-        self._index(page, content, source, keys, prints, decision, article, article_id, fid)
+        self._index(page, source, keys, prints, decision, article, article_id, fid)
         return Stored(
             outcome=outcome,
             article=article,
@@ -414,7 +416,6 @@ class Archive:
     def _index(
         self,
         page: RawPage,
-        content: Content,
         source: str,
         keys: PageKeys,
         prints: Fingerprints,
@@ -438,25 +439,7 @@ class Archive:
         if decision.outcome is Outcome.UNCHANGED:
             cat.touch(article_id, seen)
             return
-        head = ArticleRow(
-            id=article_id,
-            source=article.source,
-            canonical_key=decision.row.canonical_key if decision.row else keys.canonical_key,
-            current_version=article.version,
-            headline=content.headline,
-            modified=content.modified,
-            body_digest=prints.digest,
-            simhash=prints.simhash,
-        )
-        cat.put_article(head, seen)
-        cat.put_version(
-            VersionRow(article_id, article.version, article.source, page.sha256, seen),
-            digest=prints.digest,
-            fingerprint=prints.simhash,
-            headline=content.headline,
-            body=prints.text,
-            modified=content.modified,
-            parser=(content.parser, content.parser_version),
-        )
+        article_key = decision.row.canonical_key if decision.row else keys.canonical_key
+        index_version(cat, article, prints, article_key=article_key, current=True)
         for other, dist in decision.near:
             cat.add_near_duplicate(article_id, other, dist, seen)

@@ -21,16 +21,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archive.atomic import write_atomic
 from archive.backends.blobs import FolderBlobStore
-from archive.backends.catalog import ArticleRow, VersionRow
-from archive.dedup import page_keys
 from archive.errors import ArchiveError
-from archive.fingerprint import body_digest, simhash
+from archive.identity import page_keys
+from archive.indexing import Fingerprints, index_version
 from archive.layout import Layout
 from archive.record import Article, Content, RawPage, dumps
+from archive.urls import url_key
 from archive.validate import RecordValidator
 
 if TYPE_CHECKING:
@@ -86,8 +86,8 @@ class Result:
     task: VersionTask | OrphanTask
     changed: tuple[str, ...] = ()
     error: str | None = None
-    # for the catalog when a version changed
-    index: dict[str, Any] | None = None
+    # the rewritten version, for the catalog
+    article: Article | None = None
     # an orphan that parses now: the page and what it gave
     page: RawPage | None = None
     content: Content | None = None
@@ -152,18 +152,7 @@ def rebuild_version(task: VersionTask) -> Result:
         return Result(task, error=f"{task.article_id} v{task.version}: changed during rebuild")
     write_atomic(path, text.encode("utf-8"))
     changed = tuple(sorted(k for k in doc.keys() | old.keys() if doc.get(k) != old.get(k)))
-    paragraphs = [block.text for block in content.body]
-    index = {
-        "digest": body_digest(paragraphs),
-        "simhash": simhash("\n\n".join(paragraphs)),
-        "headline": content.headline,
-        "body": "\n\n".join(paragraphs),
-        "modified": content.modified,
-        "parser": (content.parser, content.parser_version),
-        "canonical_key": keys.canonical_key,
-        "fetched_at": doc["fetched_at"],
-    }
-    return Result(task, changed=changed, index=index)
+    return Result(task, changed=changed, article=article)
 
 
 def rebuild_orphan(task: OrphanTask) -> Result:
@@ -207,34 +196,17 @@ def _results(tasks: list[VersionTask | OrphanTask], workers: int) -> Iterator[Re
 
 
 def _index_version(archive: Archive, result: Result) -> None:
-    task = result.task
-    ix = result.index
-    if not isinstance(task, VersionTask) or ix is None:
+    task, article = result.task, result.article
+    if not isinstance(task, VersionTask) or article is None:
         raise TypeError("only a changed version is indexed")
-    cat = archive.catalog
-    cat.put_version(
-        VersionRow(task.article_id, task.version, task.source, task.raw_sha256, ix["fetched_at"]),
-        digest=ix["digest"],
-        fingerprint=ix["simhash"],
-        headline=ix["headline"],
-        body=ix["body"],
-        modified=ix["modified"],
-        parser=ix["parser"],
+    row = archive.catalog.article(task.article_id)
+    index_version(
+        archive.catalog,
+        article,
+        Fingerprints.of(article.content),
+        article_key=row.canonical_key if row else url_key(article.canonical_url),
+        current=row is not None and row.current_version == task.version,
     )
-    cat.add_canonical(ix["canonical_key"], task.article_id)
-    row = cat.article(task.article_id)
-    if row is not None and row.current_version == task.version:
-        head = ArticleRow(
-            id=row.id,
-            source=row.source,
-            canonical_key=row.canonical_key,
-            current_version=row.current_version,
-            headline=ix["headline"],
-            modified=ix["modified"],
-            body_digest=ix["digest"],
-            simhash=ix["simhash"],
-        )
-        cat.put_article(head, ix["fetched_at"])
 
 
 def _batches(results: Iterable[Result], size: int) -> Iterator[list[Result]]:

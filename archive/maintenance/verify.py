@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from archive.atomic import TEMP_PREFIX, remove_temp_files
 from archive.backends.blobs import BlobCorrupt, BlobMissing
-from archive.backends.catalog import ArticleRow, FetchRow, VersionRow
+from archive.backends.catalog import ArticleRow, FetchRow
 from archive.errors import ArchiveError
-from archive.fingerprint import body_digest, simhash
+from archive.indexing import Fingerprints, index_version
 from archive.layout import check_id, check_source, version_of
-from archive.record import Article, RawPage
+from archive.record import Article, RawPage, iso_utc
 from archive.urls import url_key
 
 if TYPE_CHECKING:
@@ -252,35 +252,16 @@ def _reindex_records(archive: Archive) -> None:
         except (OSError, ValueError, KeyError, ArchiveError) as exc:
             log.warning("reindex: skipping %s: %s", rec.path, exc)
     heads: list[ArticleRow] = []
-    for article_id, versions in sorted(by_article.items()):
+    for _article_id, versions in sorted(by_article.items()):
         versions.sort(key=lambda a: a.version)
+        article_key = url_key(versions[0].canonical_url)
         for art in versions:
-            paragraphs = [b.text for b in art.content.body]
-            text = "\n\n".join(paragraphs)
-            seen = art.to_json()["fetched_at"]
+            seen = iso_utc(art.fetched_at)
             cat.add_source(art.source, seen)
-            cat.add_canonical(url_key(art.canonical_url), article_id)
             for url in art.urls:
-                cat.add_url(url_key(url), url, article_id, seen)
-            head = ArticleRow(
-                id=article_id,
-                source=art.source,
-                canonical_key=url_key(versions[0].canonical_url),
-                current_version=art.version,
-                headline=art.content.headline,
-                modified=art.content.modified,
-                body_digest=body_digest(paragraphs),
-                simhash=simhash(text),
-            )
-            cat.put_article(head, seen)
-            cat.put_version(
-                VersionRow(article_id, art.version, art.source, art.raw_sha256, seen),
-                digest=head.body_digest,
-                fingerprint=head.simhash,
-                headline=art.content.headline,
-                body=text,
-                modified=art.content.modified,
-                parser=(art.content.parser, art.content.parser_version),
+                cat.add_url(url_key(url), url, art.id, seen)
+            head = index_version(
+                cat, art, Fingerprints.of(art.content), article_key=article_key, current=True
             )
         heads.append(head)
     for head in heads:

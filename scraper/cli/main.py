@@ -7,7 +7,6 @@ stdout, logs and one-line error reasons to stderr; no traceback reaches the user
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
@@ -20,8 +19,8 @@ from typing import Any, TextIO
 import click
 
 from archive.errors import ArchiveError
+from archive.identity import new_id, page_keys
 from archive.record import Article, RawPage, Stored
-from archive.urls import url_key
 from scraper import __version__
 from scraper.cli.support import AppContext
 from scraper.config import load_config
@@ -150,16 +149,16 @@ def _offline_record(app: AppContext, page: RawPage) -> Article:
 
     source, rules = source_for(app.config, page.final_url)
     content = parse_page(page, rules=rules)
-    canonical = content.canonical_url or page.final_url
-    article = Article.build(
+    # the same identity as the archive's (no catalog: the id an empty archive would give)
+    keys = page_keys(page, content)
+    return Article.build(
         page,
         content,
-        id=hashlib.sha256(url_key(canonical).encode()).hexdigest()[:16],
+        id=new_id(keys.canonical_key),
         version=1,
         source=source,
-        canonical_url=canonical,
+        canonical_url=keys.canonical_url,
     )
-    return article
 
 
 def _batch_requests(stream: TextIO) -> Iterator[dict[str, Any] | str]:
