@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +29,15 @@ RECORD_HEADERS = ("content-type", "etag", "last-modified", "date")
 def utcnow() -> datetime:
     """The current time, tz-aware UTC (the default clock everywhere)."""
     return datetime.now(UTC)
+
+
+def since_text(since: date | datetime | str | None) -> str | None:
+    """A `since` bound as the catalog compares it (ISO text, UTC for datetimes)."""
+    if since is None or isinstance(since, str):
+        return since
+    if isinstance(since, datetime):
+        return iso_utc(since)
+    return since.isoformat()
 
 
 def iso_utc(moment: datetime) -> str:

@@ -6,19 +6,20 @@ writes the record file of a new article or a new version, then records everythin
 catalog in one transaction. Files are written before the catalog rows that point to them, and
 each file atomically, so a process killed at any moment leaves files the catalog does not know
 yet (harmless, `verify --repair` indexes them) but never a catalog row without its file.
-Rebuild, verify, export, import and stats live in their own modules and take an Archive.
+Rebuild, verify, export, import and stats are functions over an Archive in
+`archive.maintenance`; the CLI calls them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archive.atomic import make_dirs
 from archive.backends.blobref import MAX_REFERENCE_BYTES
@@ -40,30 +41,16 @@ from archive.record import (
     Validators,
     dumps,
     iso_utc,
+    since_text,
     utcnow,
 )
 from archive.urls import site_of, url_key
 from archive.validate import RecordValidator
 
-if TYPE_CHECKING:
-    from archive.maintenance.rebuild import ProgressFn, RebuildReport
-    from archive.maintenance.stats import Stats
-    from archive.maintenance.verify import VerifyReport
-
 log = logging.getLogger(__name__)
 
-ParseFn = Callable[[RawPage, str], Content]
 REFERENCES_TRIED = 3  # the newest pages of a site stored alone (a site may have a few templates)
 NEAR_THRESHOLD = 3  # bits of 64: at or under, a re-fetched body counts as the same text
-
-
-def since_text(since: date | datetime | str | None) -> str | None:
-    """A `since` bound as the catalog compares it (ISO text, UTC for datetimes)."""
-    if since is None or isinstance(since, str):
-        return since
-    if isinstance(since, datetime):
-        return iso_utc(since)
-    return since.isoformat()
 
 
 class Archive:
@@ -277,38 +264,6 @@ class Archive:
         except (OSError, ValueError) as exc:
             raise StorageError(f"cannot read {path}: {exc}") from exc
         return data
-
-    def rebuild(
-        self,
-        parse: ParseFn,
-        *,
-        source: str | None = None,
-        since: date | datetime | str | None = None,
-        workers: int | None = None,
-        progress: ProgressFn | None = None,
-    ) -> RebuildReport:
-        from archive.maintenance.rebuild import rebuild
-
-        return rebuild(
-            self, parse, source=source, since=since_text(since), workers=workers, progress=progress
-        )
-
-    def verify(self, repair: bool = False) -> VerifyReport:
-        from archive.maintenance.verify import verify
-
-        return verify(self, repair=repair)
-
-    def stats(self) -> Stats:
-        from archive.maintenance.stats import stats
-
-        return stats(self)
-
-    def import_warc(
-        self, paths: Iterable[Path], parse: ParseFn, *, source: str = "import"
-    ) -> dict[str, int]:
-        from archive.maintenance.warc_import import import_warc
-
-        return import_warc(self, paths, parse, source=source)
 
     def write_record(self, article: Article, *, check: bool = True) -> Path:
         """Validate and atomically write one version file; the path it went to."""

@@ -34,7 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archive.maintenance.stats import disk_usage
+from archive.maintenance.rebuild import rebuild as rebuild_archive
+from archive.maintenance.stats import disk_usage, stats
 from archive.record import Content, RawPage
 from archive.store import Archive
 from scraper.cli.archive_cmds import SourceParser
@@ -122,7 +123,7 @@ def ingest(
             else:
                 arch.store(page, content, source=source)
         elapsed = time.perf_counter() - start
-        s = arch.stats()
+        s = stats(arch)
     apparent, allocated = disk_usage(root)
     parts = {
         "blobs": sum(p.stat().st_size for p in root.glob("raw/*/*.html.*")),
@@ -176,7 +177,7 @@ def rebuild(root: Path, workers: int) -> tuple[float, int]:
             resource.getrusage(resource.RUSAGE_CHILDREN),
         )
         start = time.perf_counter()
-        report = arch.rebuild(SourceParser(), workers=workers)
+        report = rebuild_archive(arch, SourceParser(), workers=workers)
         wall = time.perf_counter() - start
         me2, kids2 = (
             resource.getrusage(resource.RUSAGE_SELF),

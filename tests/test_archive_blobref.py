@@ -13,6 +13,7 @@ import zstandard
 
 from archive.backends.blobref import split
 from archive.backends.blobs import BlobCorrupt, FolderBlobStore
+from archive.maintenance.verify import verify
 from archive.store import Archive
 from archive.urls import site_of
 from tests.archive_support import make_page, paragraphs, tiny_parse
@@ -52,7 +53,7 @@ def test_later_pages_of_a_site_are_stored_against_its_first(tmp_path: Path) -> N
             assert arch.blobs.get(sha) == body
         alone = len(zstandard.ZstdCompressor(level=6).compress(bodies[1]))
         assert blob_file(tmp_path, shas[1]).stat().st_size < 0.5 * alone
-        assert arch.verify().ok
+        assert verify(arch).ok
 
 
 def test_a_referenced_blob_is_standard_zstd(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def test_a_missing_reference_is_a_clear_error_and_verify_reports_it(tmp_path: Pa
         blob_file(tmp_path, ref).unlink()
         with pytest.raises(BlobCorrupt, match="reference"):
             arch.blobs.get(sha)
-        report = arch.verify()
+        report = verify(arch)
         assert not report.ok
         assert any(sha in p and "reference" in p for p in report.problems)
 
@@ -215,7 +216,7 @@ def test_an_archive_made_before_references_is_upgraded_on_open(tmp_path: Path) -
         later = store(arch, "https://news.example/a/2", templated(2))
         assert arch.blobs.reference(later) is None  # the old archive named no references yet
         assert arch.catalog.references("news.example", 3) == [later]
-        assert arch.verify().ok
+        assert verify(arch).ok
 
 
 def test_a_frame_claiming_gigabytes_is_corruption_not_an_allocation(tmp_path: Path) -> None:

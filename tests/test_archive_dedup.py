@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from archive.maintenance.stats import stats
+from archive.maintenance.verify import verify
 from archive.record import Article, Outcome
 from archive.store import Archive
 from archive.validate import RecordValidator
@@ -128,7 +130,7 @@ def test_same_body_at_two_urls_is_a_duplicate(archive: Archive) -> None:
     found = archive.find("https://paper.example/wire/123")
     assert found is not None
     assert found.id == first.article.id
-    assert archive.stats().total.duplicates == 1
+    assert stats(archive).total.duplicates == 1
 
 
 def test_identical_bytes_are_stored_once_but_every_fetch_is_kept(archive: Archive) -> None:
@@ -228,4 +230,4 @@ def test_content_that_fails_the_schema_is_refused_but_the_raw_page_kept(archive:
         archive.store(page, bad, source="ex")
     assert archive.blobs.has(page.sha256)
     assert archive.find("https://news.example/empty") is None
-    assert archive.verify().ok
+    assert verify(archive).ok

@@ -18,6 +18,9 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.maintenance.export import export_csv, export_jsonl, export_md, export_warc
+from archive.maintenance.stats import stats
+from archive.maintenance.verify import verify
+from archive.maintenance.warc_import import import_warc
 from archive.record import Article, Caption, Content, Outcome, RawPage
 from archive.render import render_html, render_text
 from archive.store import Archive
@@ -75,7 +78,7 @@ def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
             "SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1"
         )
     with Archive.open(tmp_path / "b") as second:
-        counts = second.import_warc([warc], tiny_parse)
+        counts = import_warc(second, [warc], tiny_parse)
         assert counts == {
             "records": 7,
             "new": 2,
@@ -87,9 +90,9 @@ def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
         assert jsonl(second) == expected
         got = second.catalog.rows("SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1")
         assert [tuple(r) for r in got] == [tuple(r) for r in expected_fetches]
-        assert second.verify().ok
+        assert verify(second).ok
         # importing the same file again adds nothing
-        second.import_warc([warc], tiny_parse)
+        import_warc(second, [warc], tiny_parse)
         assert jsonl(second) == expected
 
 
@@ -164,7 +167,7 @@ def test_import_a_wget_warc(tmp_path: Path, site: str) -> None:
         timeout=30,
     )
     with Archive.open(tmp_path / "a") as arch:
-        counts = arch.import_warc([tmp_path / "w.warc.gz"], tiny_parse, source="wget")
+        counts = import_warc(arch, [tmp_path / "w.warc.gz"], tiny_parse, source="wget")
         assert counts["new"] == 1
         assert counts["redirects"] == 1
         article = arch.find(f"{site}/old")
@@ -172,7 +175,7 @@ def test_import_a_wget_warc(tmp_path: Path, site: str) -> None:
         assert article.content.headline == "Wget story"
         assert article.url == f"{site}/old"
         assert article.final_url == f"{site}/story"
-        assert arch.verify().ok
+        assert verify(arch).ok
 
 
 def test_jsonl_and_csv_carry_every_version(tmp_path: Path) -> None:
@@ -239,7 +242,7 @@ def test_render_html_escapes() -> None:
 def test_stats_counts(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch:
         fill(arch)
-        s = arch.stats()
+        s = stats(arch)
         assert (s.total.articles, s.total.versions, s.total.raw_pages) == (2, 3, 5)
         assert s.total.duplicates == 1
         assert s.total.identical_refetches == 1
@@ -258,7 +261,7 @@ def test_a_file_that_is_not_a_warc_is_one_clear_error(tmp_path: Path) -> None:
         Archive.open(tmp_path / "a") as arch,
         pytest.raises(WarcError, match="not a readable WARC"),
     ):
-        arch.import_warc([bad], tiny_parse)
+        import_warc(arch, [bad], tiny_parse)
 
 
 def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from archive.errors import ArchiveError
+from archive.maintenance.rebuild import rebuild
+from archive.maintenance.verify import verify
 from archive.record import Content, Outcome, RawPage
 from archive.store import Archive
 from tests.archive_support import (
@@ -48,7 +50,7 @@ def test_rebuild_with_the_same_parser_changes_nothing(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch:
         fill(arch)
         before = files(arch.root)
-        report = arch.rebuild(tiny_parse, workers=1)
+        report = rebuild(arch, tiny_parse, workers=1)
         assert (report.scanned, report.changed, report.unchanged, report.failed) == (10, 0, 9, 1)
         assert files(arch.root) == before
 
@@ -60,8 +62,8 @@ def test_new_parser_version_updates_in_place_then_a_second_run_changes_nothing(
         fill(arch)
         before = files(arch.root)
         progress: list[tuple[int, int]] = []
-        first = arch.rebuild(
-            tiny_parse_v2, workers=2, progress=lambda d, t: progress.append((d, t))
+        first = rebuild(
+            arch, tiny_parse_v2, workers=2, progress=lambda d, t: progress.append((d, t))
         )
         assert first.changed == 9
         assert first.failed == 1
@@ -73,11 +75,11 @@ def test_new_parser_version_updates_in_place_then_a_second_run_changes_nothing(
         record = json.loads(after[next(iter(after))])
         assert record["parser"] == {"name": "tiny", "version": "2"}
         assert record["section"] in ("city", "sport")
-        second = arch.rebuild(tiny_parse_v2, workers=2)
+        second = rebuild(arch, tiny_parse_v2, workers=2)
         assert second.changed == 0
         assert second.unchanged == 9
         assert files(arch.root) == after
-        assert arch.verify().ok
+        assert verify(arch).ok
 
 
 def parse_strict_then_lenient(page: RawPage, source: str) -> Content:
@@ -94,13 +96,13 @@ def test_rebuild_retries_raw_pages_that_never_parsed(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch:
         fill(arch)
         assert arch.find("https://news.example/x") is None
-        report = arch.rebuild(parse_strict_then_lenient, workers=1)
+        report = rebuild(arch, parse_strict_then_lenient, workers=1)
         assert report.recovered == 1
         assert report.failed == 0
         found = arch.find("https://news.example/x")
         assert found is not None
         assert found.content.headline == "x"
-        again = arch.rebuild(parse_strict_then_lenient, workers=1)
+        again = rebuild(arch, parse_strict_then_lenient, workers=1)
         assert again.recovered == 0
         assert again.changed == 0
 
@@ -108,26 +110,26 @@ def test_rebuild_retries_raw_pages_that_never_parsed(tmp_path: Path) -> None:
 def test_rebuild_filters_by_source_and_since(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch:
         fill(arch)
-        assert arch.rebuild(tiny_parse, source="other", workers=1).scanned == 0
-        assert arch.rebuild(tiny_parse, since=T0 + timedelta(minutes=30), workers=1).scanned == 1
+        assert rebuild(arch, tiny_parse, source="other", workers=1).scanned == 0
+        assert rebuild(arch, tiny_parse, since=T0 + timedelta(minutes=30), workers=1).scanned == 1
 
 
 def test_a_lambda_parser_cannot_go_to_workers(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch, pytest.raises(ArchiveError, match="module-level"):
-        arch.rebuild(lambda page, source: tiny_parse(page, source), workers=2)
+        rebuild(arch, lambda page, source: tiny_parse(page, source), workers=2)
 
 
 def test_verify_finds_corruption_and_repair_reindexes(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch:
         fill(arch)
-        assert arch.verify().ok
+        assert verify(arch).ok
         # a catalog lost entirely: repair rebuilds it from the files
         with sqlite3.connect(arch.catalog_path) as db:
             db.execute("DELETE FROM archive_versions")
             db.execute("DELETE FROM archive_urls")
         db.close()
-        assert arch.verify().notes
-        repaired = arch.verify(repair=True)
+        assert verify(arch).notes
+        repaired = verify(arch, repair=True)
         assert repaired.ok
         found = arch.find("https://news.example/city/story-0")
         assert found is not None
@@ -142,6 +144,6 @@ def test_verify_finds_corruption_and_repair_reindexes(tmp_path: Path) -> None:
         doc = json.loads(record.read_text())
         doc["headline"] = ""
         record.write_text(json.dumps(doc))
-        problems = arch.verify().problems
+        problems = verify(arch).problems
         assert any(blob.name[:64] in p for p in problems)
         assert any("schema" in p for p in problems)

@@ -16,6 +16,7 @@ import pytest
 
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
 from archive.layout import BadName
+from archive.maintenance.verify import verify
 from archive.record import Outcome
 from archive.store import Archive
 from tests.archive_support import T0, article_html, make_page, paragraphs, tiny_parse
@@ -71,14 +72,14 @@ def test_kill_9_during_a_write_loop_leaves_a_verifiable_archive(
     proc.wait()
     proc.stdout.close()
     with Archive.open(root) as arch:
-        report = arch.verify()
+        report = verify(arch)
         assert report.ok, report.lines()
         for _outcome, url, version, sha in reported:
             found = arch.find(url)
             assert found is not None, url
             assert found.version >= int(version), url
             assert arch.blobs.has(sha)
-        repaired = arch.verify(repair=True)
+        repaired = verify(arch, repair=True)
         assert repaired.ok
         assert not [n for n in repaired.notes if "not in the catalog" in n]
         for _outcome, url, version, _sha in reported:
@@ -92,7 +93,7 @@ def test_two_processes_write_one_archive(tmp_path: Path) -> None:
     outputs = [proc.communicate(timeout=120)[0] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0]
     with Archive.open(root) as arch:
-        assert arch.verify().ok
+        assert verify(arch).ok
         for out in outputs:
             for line in out.splitlines():
                 _outcome, url, version, _sha = line.split()
@@ -186,7 +187,7 @@ def test_a_refused_write_is_a_storage_error_and_leaves_no_trace(tmp_path: Path) 
         k for k in before if not k.startswith("catalog")
     }
     with Archive.open(root) as arch:
-        assert arch.verify().ok
+        assert verify(arch).ok
         assert arch.find("https://news.example/big") is None
 
 

@@ -20,6 +20,7 @@ import pickle
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from archive.errors import ArchiveError
 from archive.identity import page_keys
 from archive.indexing import Fingerprints, index_version
 from archive.layout import Layout
-from archive.record import Article, Content, RawPage, dumps
+from archive.record import Article, Content, RawPage, dumps, since_text
 from archive.urls import url_key
 from archive.validate import RecordValidator
 
@@ -225,7 +226,7 @@ def rebuild(
     parse: ParseFn,
     *,
     source: str | None = None,
-    since: str | None = None,
+    since: date | datetime | str | None = None,
     workers: int | None = None,
     progress: ProgressFn | None = None,
 ) -> RebuildReport:
@@ -239,7 +240,7 @@ def rebuild(
                 "rebuild with workers needs a module-level parse function (it is sent to "
                 f"worker processes): {exc}"
             ) from exc
-    tasks = _tasks(archive, parse, source, since)
+    tasks = _tasks(archive, parse, source, since_text(since))
     report = RebuildReport()
     done = 0
     if progress:

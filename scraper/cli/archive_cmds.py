@@ -20,8 +20,11 @@ import click
 
 from archive.errors import ArchiveError
 from archive.maintenance.export import FORMATS, export_csv, export_jsonl, export_md, export_warc
-from archive.record import Content, RawPage
-from archive.store import since_text
+from archive.maintenance.rebuild import rebuild
+from archive.maintenance.stats import stats
+from archive.maintenance.verify import verify
+from archive.maintenance.warc_import import import_warc
+from archive.record import Content, RawPage, since_text
 from scraper.cli.support import AppContext
 from scraper.config import Config, SiteRules
 
@@ -101,7 +104,8 @@ def rebuild_cmd(
     update, stop = _progress("rebuild")
     try:
         with app.open_archive() as archive:
-            report = archive.rebuild(
+            report = rebuild(
+                archive,
                 SourceParser.of(app.config),
                 source=source,
                 since=_since(since),
@@ -129,7 +133,7 @@ def verify_cmd(app: AppContext, repair: bool) -> None:
     """
     try:
         with app.open_archive() as archive:
-            report = archive.verify(repair=repair)
+            report = verify(archive, repair=repair)
     except ArchiveError as exc:
         raise _fail(exc) from exc
     for line in report.lines():
@@ -220,7 +224,7 @@ def import_cmd(app: AppContext, files: tuple[Path, ...], source: str) -> None:
     """
     try:
         with app.open_archive() as archive:
-            counts = archive.import_warc(files, SourceParser.of(app.config), source=source)
+            counts = import_warc(archive, files, SourceParser.of(app.config), source=source)
     except ArchiveError as exc:
         raise _fail(exc) from exc
     click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported")
@@ -232,7 +236,7 @@ def stats_cmd(app: AppContext) -> None:
     """Articles, versions, raw pages, bytes on disk vs bytes fetched, duplicates avoided."""
     try:
         with app.open_archive() as archive:
-            lines = archive.stats().lines()
+            lines = stats(archive).lines()
             near = archive.near_duplicates()
     except ArchiveError as exc:
         raise _fail(exc) from exc
