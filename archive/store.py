@@ -26,6 +26,7 @@ from archive.backends.blobref import MAX_REFERENCE_BYTES
 from archive.backends.blobs import BlobStore, FolderBlobStore
 from archive.backends.catalog import Catalog
 from archive.backends.catalog_sqlite import SqliteCatalog
+from archive.backends.frontier import Frontier
 from archive.dedup import Decision, decide
 from archive.errors import ArchiveError, SchemaError, StorageError
 from archive.fetchlog import fetch_id, fetch_row, sidecar_doc
@@ -106,6 +107,11 @@ class Archive:
     def catalog_path(self) -> Path:
         """The SQLite file; other modules may add their own (non `archive_*`) tables to it."""
         return self.catalog.path
+
+    def open_frontier(self, *, scratch: bool = False) -> Frontier:
+        """The crawl frontier kept beside the catalog (close it when done; `scratch`: a
+        throwaway one that leaves no trace, for dry runs)."""
+        return self.catalog.open_frontier(scratch=scratch)
 
     def close(self) -> None:
         self.catalog.close()

@@ -163,7 +163,7 @@ def phase_frontier(queued: int) -> dict[str, Any]:
     """Discovery of `queued` article URLs through the real crawl loop into the real frontier."""
     from datetime import UTC, datetime
 
-    from archive.backends.frontier import Frontier, State
+    from archive.backends.frontier import State
     from archive.record import RawPage
     from scraper.config import Config, Source
     from scraper.crawl import crawl
@@ -207,6 +207,11 @@ def phase_frontier(queued: int) -> dict[str, Any]:
         def __init__(self, root: Path) -> None:
             self.catalog_path = root / "catalog.sqlite"
 
+        def open_frontier(self, *, scratch: bool = False) -> Any:
+            from archive.backends.frontier_sqlite import SqliteFrontier
+
+            return SqliteFrontier.open(":memory:" if scratch else self.catalog_path)
+
         def validators(self, url: str) -> None:
             return None
 
@@ -228,7 +233,7 @@ def phase_frontier(queued: int) -> dict[str, Any]:
             ingest=lambda *a, **k: None,
         )
         wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-        with Frontier.open(archive.catalog_path) as frontier:
+        with archive.open_frontier() as frontier:
             left = frontier.count("big", State.QUEUED)
             t1 = time.perf_counter()
             leased = frontier.lease("big", 100)

@@ -7,6 +7,7 @@ that reads <h1>, <article> paragraphs, rel=canonical and article:modified_time.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -146,3 +147,11 @@ def clock(start: datetime = T0, step: timedelta = timedelta(seconds=1)):  # type
     """A fake `now` that advances one step per call."""
     moments = iter(start + step * i for i in range(1_000_000))
     return lambda: next(moments)
+
+
+def sql(archive: Any, query: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Read the embedded catalog directly (tests only: the package asks the Catalog)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(archive.catalog_path)) as db:
+        return [tuple(r) for r in db.execute(query, args).fetchall()]

@@ -16,7 +16,7 @@ from archive.backends.blobs import BlobCorrupt, FolderBlobStore
 from archive.maintenance.verify import verify
 from archive.store import Archive
 from archive.urls import site_of
-from tests.archive_support import make_page, paragraphs, tiny_parse
+from tests.archive_support import make_page, paragraphs, sql, tiny_parse
 
 
 def templated(seed: int, template: int = 0) -> bytes:
@@ -196,7 +196,7 @@ def test_a_site_of_pages_unlike_each_other_keeps_a_short_list(tmp_path: Path) ->
             for n in range(12)
         ]
         assert all(arch.blobs.reference(s) is None for s in shas)
-        kept = arch.catalog.rows("SELECT count(*) FROM archive_references")[0][0]
+        kept = sql(arch, "SELECT count(*) FROM archive_references")[0][0]
         assert kept == 8
         assert arch.catalog.references("noise.example", 3) == shas[::-1][:3]
 

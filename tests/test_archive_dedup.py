@@ -19,6 +19,7 @@ from tests.archive_support import (
     article_html,
     make_page,
     paragraphs,
+    sql,
     tiny_parse,
 )
 
@@ -177,7 +178,7 @@ def test_304_records_the_fetch_and_validators_come_back(archive: Archive) -> Non
     result = archive.store_unchanged(page, source="ex")
     assert result.outcome is Outcome.UNCHANGED
     assert result.article is not None
-    fetches = archive.catalog.rows("SELECT status FROM archive_fetches ORDER BY fetched_at")
+    fetches = sql(archive, "SELECT status FROM archive_fetches ORDER BY fetched_at")
     assert [r[0] for r in fetches] == [200, 304]
     miss = archive.store_unchanged(make_page("https://x.example/new", b"", status=304), source="ex")
     assert miss.article is None
@@ -211,10 +212,10 @@ def test_crawl_runs_tag_their_fetches(archive: Archive) -> None:
     store(archive, CANON, article_html("Run", paragraphs(16), canonical=CANON))
     archive.finish_run(run, {"new": 1})
     store(archive, "https://news.example/later", article_html("Later", paragraphs(17)))
-    rows = archive.catalog.rows("SELECT run_id FROM archive_fetches ORDER BY fetched_at, url")
+    rows = sql(archive, "SELECT run_id FROM archive_fetches ORDER BY fetched_at, url")
     assert [r[0] for r in rows] == [run, None]
-    (kind, counts, finished) = archive.catalog.rows(
-        "SELECT kind, counts, finished_at FROM archive_runs WHERE id = ?", run
+    (kind, counts, finished) = sql(
+        archive, "SELECT kind, counts, finished_at FROM archive_runs WHERE id = ?", run
     )[0]
     assert (kind, counts) == ("crawl", '{"new": 1}')
     assert finished is not None

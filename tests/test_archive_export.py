@@ -24,7 +24,7 @@ from archive.maintenance.warc_import import import_warc
 from archive.record import Article, Caption, Content, Outcome, RawPage
 from archive.render import render_html, render_text
 from archive.store import Archive
-from tests.archive_support import T0, article_html, make_page, paragraphs, tiny_parse
+from tests.archive_support import T0, article_html, make_page, paragraphs, sql, tiny_parse
 
 CANON = "https://news.example/2012/05/bridge"
 
@@ -74,9 +74,7 @@ def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
         with warc.open("wb") as out:
             assert export_warc(first, out) == 7
         expected = jsonl(first)
-        expected_fetches = first.catalog.rows(
-            "SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1"
-        )
+        expected_fetches = sql(first, "SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1")
     with Archive.open(tmp_path / "b") as second:
         counts = import_warc(second, [warc], tiny_parse)
         assert counts == {
@@ -88,7 +86,7 @@ def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
             "unparsed": 1,
         }
         assert jsonl(second) == expected
-        got = second.catalog.rows("SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1")
+        got = sql(second, "SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1")
         assert [tuple(r) for r in got] == [tuple(r) for r in expected_fetches]
         assert verify(second).ok
         # importing the same file again adds nothing

@@ -17,6 +17,7 @@ from types import TracebackType
 import pytest
 from protego import Protego
 
+from archive.backends.frontier_sqlite import SqliteFrontier
 from archive.record import (
     Article,
     Block,
@@ -95,6 +96,9 @@ class FakeArchive:
         self.catalog_path = root / "catalog.sqlite"
         self.records: dict[str, list[Article]] = {}
         self.etags: dict[str, str] = {}
+
+    def open_frontier(self, *, scratch: bool = False) -> SqliteFrontier:
+        return SqliteFrontier.open(":memory:" if scratch else self.catalog_path)
 
     def validators(self, url: str) -> Validators | None:
         etag = self.etags.get(url_key(url))

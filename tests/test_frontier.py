@@ -14,12 +14,13 @@ from archive.backends.frontier import (
     Revisit,
     State,
 )
+from archive.backends.frontier_sqlite import SqliteFrontier
 
 DAY = 86400.0
 
 
 def _open(tmp_path: Path) -> Frontier:
-    return Frontier.open(tmp_path / "catalog.sqlite")
+    return SqliteFrontier.open(tmp_path / "catalog.sqlite")
 
 
 def test_schema_is_idempotent_and_wal(tmp_path: Path) -> None:

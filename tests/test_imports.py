@@ -4,6 +4,7 @@ imports httpx; `fetch` never imports bs4."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,50 @@ def test_no_import_cycle_inside_archive() -> None:
 def test_cycle_finder_finds_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# modules that may hold SQL: the catalog and frontier backends
+SQL_HOMES = {"catalog_sqlite.py", "catalog_schema.py", "frontier_sqlite.py"}
+SQL_TEXT = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+    r"CREATE\s+(TABLE|INDEX|VIRTUAL)|DROP\s+TABLE|PRAGMA\s+\w+|BEGIN\s+IMMEDIATE)\b",
+    re.DOTALL,
+)
+
+
+def string_literals(path: Path) -> list[str]:
+    """Every string constant of a module, leaving out docstrings."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def test_no_sql_outside_the_catalog_backends() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {text[:60]!r}"
+        for folder in ("archive", "scraper")
+        for path in modules_under(folder)
+        if path.name not in SQL_HOMES or path.parent.name != "backends"
+        for text in string_literals(path)
+        if SQL_TEXT.search(text)
+    ]
+    assert not offenders, offenders
+
+
+def test_sql_finder_sees_sql() -> None:
+    assert SQL_TEXT.search("SELECT id FROM archive_articles WHERE x = ?")
+    assert SQL_TEXT.search("PRAGMA quick_check")
+    assert not SQL_TEXT.search("Select the articles from a source")

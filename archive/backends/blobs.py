@@ -15,7 +15,7 @@ import gzip
 import hashlib
 import json
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,6 +70,10 @@ class BlobStore(Protocol):
         """Every fetch sidecar of `sha`, the first fetch's first."""
         ...
 
+    def opener(self) -> Callable[[], BlobStore]:
+        """A picklable function that opens this same store again (in a worker process)."""
+        ...
+
 
 class FolderBlobStore:
     """Blobs as compressed files under `raw/`, two-character fan-out (Scrapy's httpcache)."""
@@ -89,6 +93,15 @@ class FolderBlobStore:
         self.level = level if level is not None else (ZSTD_LEVEL if codec == "zstd" else GZIP_LEVEL)
         self.durable = durable
         self._zstd = blobref.Codecs(self.level)
+
+    def opener(self) -> Callable[[], BlobStore]:
+        return functools.partial(
+            FolderBlobStore,
+            self.layout.root,
+            codec=self.codec,
+            level=self.level,
+            durable=self.durable,
+        )
 
     def _compress(self, data: bytes, like: Sequence[str]) -> bytes:
         if self.codec != "zstd":

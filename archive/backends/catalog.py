@@ -15,7 +15,10 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from archive.backends.frontier import Frontier
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,21 @@ class FetchRow:
     article_id: str | None
     outcome: str | None
     run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCounts:
+    """What the catalog holds of one source, for `stats`."""
+
+    source: str
+    articles: int = 0
+    versions: int = 0
+    fetches: int = 0
+    raw_bytes: int = 0  # bytes fetched (every 2xx fetch's body)
+    duplicates: int = 0  # fetches filed as DUPLICATE of another article
+    raw_pages: int = 0
+    stored_bytes: int = 0  # compressed blob bytes
+    identical_refetches: int = 0  # fetches whose bytes were already stored
 
 
 class Catalog(Protocol):
@@ -110,8 +128,31 @@ class Catalog(Protocol):
     def start_run(self, kind: str, source: str | None, started: str) -> int: ...
     def finish_run(self, run_id: int, finished: str, counts: str) -> None: ...
     def clear_derived(self) -> None: ...
-    def rows(self, sql: str, *args: Any) -> list[Any]:
-        """Read-only SQL for stats, verify and export (plain SQL both backends accept)."""
+    def open_frontier(self, *, scratch: bool = False) -> Frontier:
+        """The crawl frontier kept beside this catalog (`scratch`: a throwaway one, for a
+        dry run that must leave no trace)."""
+        ...
+
+    # what verify, stats and export read
+    def integrity_problem(self) -> str | None:
+        """The backend's own consistency check: None when it finds nothing wrong."""
+        ...
+
+    def raw_shas(self) -> set[str]: ...
+    def indexed_versions(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """(article id, version) -> (source, raw sha256) for every indexed version."""
+        ...
+
+    def heads_without_version(self) -> list[tuple[str, int]]:
+        """Articles whose current version has no version row: (id, current version)."""
+        ...
+
+    def fetches_without_raw(self) -> int: ...
+    def count_articles(self) -> int: ...
+    def count_near_duplicates(self) -> int: ...
+    def source_counts(self) -> list[SourceCounts]: ...
+    def fetched_raw(self, source: str | None, since: str | None) -> list[tuple[str, str]]:
+        """(fetch id, raw sha256) of every fetch that kept a raw page, oldest first."""
         ...
 
     def close(self) -> None: ...

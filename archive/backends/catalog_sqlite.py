@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from archive.atomic import describe
-from archive.backends.catalog import ArticleRow, FetchRow, VersionRow
+from archive.backends.catalog import ArticleRow, FetchRow, SourceCounts, VersionRow
 from archive.backends.catalog_schema import CATALOG_SCHEMA_VERSION, DDL, DERIVED_TABLES
+from archive.backends.frontier import Frontier
+from archive.backends.frontier_sqlite import SqliteFrontier
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
 from archive.fingerprint import BANDS, bands, distance, to_signed, to_unsigned
 
@@ -439,9 +441,91 @@ class SqliteCatalog:
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("INSERT INTO archive_fts (archive_fts) VALUES ('delete-all')")
 
-    def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        """Read-only queries for stats and verify."""
-        return self.db.execute(sql, args).fetchall()
+    def open_frontier(self, *, scratch: bool = False) -> Frontier:
+        return SqliteFrontier.open(":memory:" if scratch else self.path)
+
+    def _scalar(self, sql: str, *args: Any) -> int:
+        row = self.db.execute(sql, args).fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def integrity_problem(self) -> str | None:
+        result = str(self.db.execute("PRAGMA quick_check").fetchone()[0])
+        return None if result == "ok" else f"sqlite quick_check: {result}"
+
+    def raw_shas(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT sha256 FROM archive_raw")}
+
+    def indexed_versions(self) -> dict[tuple[str, int], tuple[str, str]]:
+        rows = self.db.execute(
+            "SELECT v.article_id, v.version, a.source, v.raw_sha256 FROM archive_versions v "
+            "LEFT JOIN archive_articles a ON a.id = v.article_id"
+        )
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+    def heads_without_version(self) -> list[tuple[str, int]]:
+        rows = self.db.execute(
+            "SELECT id, current_version FROM archive_articles a WHERE NOT EXISTS (SELECT 1 "
+            "FROM archive_versions v WHERE v.article_id = a.id AND v.version = a.current_version)"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def fetches_without_raw(self) -> int:
+        return self._scalar(
+            "SELECT count(*) FROM archive_fetches f WHERE f.raw_sha256 IS NOT NULL AND NOT "
+            "EXISTS (SELECT 1 FROM archive_raw r WHERE r.sha256 = f.raw_sha256)"
+        )
+
+    def count_articles(self) -> int:
+        return self._scalar("SELECT count(*) FROM archive_articles")
+
+    def count_near_duplicates(self) -> int:
+        return self._scalar("SELECT count(*) FROM archive_near_duplicates")
+
+    def source_counts(self) -> list[SourceCounts]:
+        per: dict[str, dict[str, int]] = {}
+
+        def add(sql: str, *names: str) -> None:
+            for row in self.db.execute(sql):
+                per.setdefault(row[0], {}).update(
+                    {name: int(value or 0) for name, value in zip(names, row[1:], strict=True)}
+                )
+
+        add("SELECT source, count(*) FROM archive_articles GROUP BY source", "articles")
+        add(
+            "SELECT a.source, count(*) FROM archive_versions v JOIN archive_articles a "
+            "ON a.id = v.article_id GROUP BY a.source",
+            "versions",
+        )
+        add(
+            "SELECT source, count(*), sum(CASE WHEN status < 300 THEN size ELSE 0 END), "
+            "sum(outcome = 'duplicate') FROM archive_fetches GROUP BY source",
+            "fetches",
+            "raw_bytes",
+            "duplicates",
+        )
+        add(
+            "SELECT source, count(*), sum(stored_size) FROM archive_raw GROUP BY source",
+            "raw_pages",
+            "stored_bytes",
+        )
+        add(
+            "SELECT f.source, count(*) - count(DISTINCT f.raw_sha256) FROM archive_fetches f "
+            "WHERE f.status < 300 AND f.raw_sha256 IS NOT NULL GROUP BY f.source",
+            "identical_refetches",
+        )
+        return [SourceCounts(source=name, **counts) for name, counts in sorted(per.items())]
+
+    def fetched_raw(self, source: str | None, since: str | None) -> list[tuple[str, str]]:
+        sql = "SELECT fetch_id, raw_sha256 FROM archive_fetches WHERE raw_sha256 IS NOT NULL"
+        args: list[str] = []
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        if since is not None:
+            sql += " AND fetched_at >= ?"
+            args.append(since)
+        rows = self.db.execute(sql + " ORDER BY fetched_at, fetch_id", args)
+        return [(r[0], r[1]) for r in rows]
 
 
 def _storage_error(exc: sqlite3.Error, path: Path) -> ArchiveError:

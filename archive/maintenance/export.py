@@ -246,15 +246,7 @@ def _fetch_docs(
     archive: Archive, source: str | None, since: str | None
 ) -> Iterator[dict[str, Any]]:
     """The fetch sidecars to export, oldest first."""
-    sql = "SELECT fetch_id, raw_sha256 FROM archive_fetches WHERE raw_sha256 IS NOT NULL"
-    args: list[str] = []
-    if source is not None:
-        sql += " AND source = ?"
-        args.append(source)
-    if since is not None:
-        sql += " AND fetched_at >= ?"
-        args.append(since)
-    rows = archive.catalog.rows(sql + " ORDER BY fetched_at, fetch_id", *args)
+    rows = archive.catalog.fetched_raw(source, since)
     cache: dict[str, dict[str, dict[str, Any]]] = {}
     for fetch_id, sha in rows:
         if sha not in cache:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.atomic import write_atomic
-from archive.backends.blobs import FolderBlobStore
+from archive.backends.blobs import BlobStore
 from archive.errors import ArchiveError
 from archive.identity import page_keys
 from archive.indexing import Fingerprints, index_version
@@ -67,6 +67,7 @@ class RebuildReport:
 @dataclass(frozen=True, slots=True)
 class VersionTask:
     root: str
+    blobs: Callable[[], BlobStore]  # opens the archive's blob store again, in the worker
     parse: ParseFn
     source: str
     article_id: str
@@ -77,6 +78,7 @@ class VersionTask:
 @dataclass(frozen=True, slots=True)
 class OrphanTask:
     root: str
+    blobs: Callable[[], BlobStore]
     parse: ParseFn
     source: str
     raw_sha256: str
@@ -100,7 +102,7 @@ def _validator() -> RecordValidator:
     return RecordValidator()
 
 
-def _page_for(blobs: FolderBlobStore, sha: str, url: str | None, at: str | None) -> RawPage:
+def _page_for(blobs: BlobStore, sha: str, url: str | None, at: str | None) -> RawPage:
     """The stored fetch that produced a record (a blob may have been fetched many times)."""
     body = blobs.get(sha)
     sidecars = blobs.sidecars(sha)
@@ -126,9 +128,7 @@ def rebuild_version(task: VersionTask) -> Result:
     try:
         old_text = path.read_text("utf-8")
         old = json.loads(old_text)
-        page = _page_for(
-            FolderBlobStore(layout.root), task.raw_sha256, old["url"], old["fetched_at"]
-        )
+        page = _page_for(task.blobs(), task.raw_sha256, old["url"], old["fetched_at"])
         content = task.parse(page, task.source)
         keys = page_keys(page, content)
         article = Article.build(
@@ -159,7 +159,7 @@ def rebuild_version(task: VersionTask) -> Result:
 def rebuild_orphan(task: OrphanTask) -> Result:
     """Try again a raw page that never became an article (runs in a worker)."""
     try:
-        page = _page_for(FolderBlobStore(Path(task.root)), task.raw_sha256, None, None)
+        page = _page_for(task.blobs(), task.raw_sha256, None, None)
         content = task.parse(page, task.source)
     except Exception as exc:
         return Result(task, error=f"raw {task.raw_sha256[:16]}: {_one_line(exc)}")
@@ -176,12 +176,13 @@ def _tasks(
     archive: Archive, parse: ParseFn, source: str | None, since: str | None
 ) -> list[VersionTask | OrphanTask]:
     root = str(archive.root)
+    blobs = archive.blobs.opener()
     tasks: list[VersionTask | OrphanTask] = [
-        VersionTask(root, parse, v.source, v.article_id, v.version, v.raw_sha256)
+        VersionTask(root, blobs, parse, v.source, v.article_id, v.version, v.raw_sha256)
         for v in archive.catalog.iter_versions(source, since)
     ]
     for sha, raw_source in archive.catalog.unfiled_raw(source, since):
-        tasks.append(OrphanTask(root, parse, raw_source, sha))
+        tasks.append(OrphanTask(root, blobs, parse, raw_source, sha))
     return tasks
 
 

@@ -65,36 +65,14 @@ def disk_usage(root: os.PathLike[str] | str) -> tuple[int, int]:
 def stats(archive: Archive) -> Stats:
     cat = archive.catalog
     per: dict[str, SourceStats] = {}
-
-    def of(name: str) -> SourceStats:
-        return per.setdefault(name, SourceStats())
-
-    for name, n in cat.rows("SELECT source, count(*) FROM archive_articles GROUP BY source"):
-        of(name).articles = n
-    for name, n in cat.rows(
-        "SELECT a.source, count(*) FROM archive_versions v JOIN archive_articles a "
-        "ON a.id = v.article_id GROUP BY a.source"
-    ):
-        of(name).versions = n
-    for name, n, raw, dup in cat.rows(
-        "SELECT source, count(*), sum(CASE WHEN status < 300 THEN size ELSE 0 END), "
-        "sum(outcome = 'duplicate') FROM archive_fetches GROUP BY source"
-    ):
-        s = of(name)
-        s.fetches, s.raw_bytes, s.duplicates = n, raw or 0, dup or 0
-    for name, n, stored in cat.rows(
-        "SELECT source, count(*), sum(stored_size) FROM archive_raw GROUP BY source"
-    ):
-        of(name).raw_pages, of(name).stored_bytes = n, stored or 0
-    for name, n in cat.rows(
-        "SELECT f.source, count(*) - count(DISTINCT f.raw_sha256) FROM archive_fetches f "
-        "WHERE f.status < 300 AND f.raw_sha256 IS NOT NULL GROUP BY f.source"
-    ):
-        of(name).identical_refetches = n
+    for counts in cat.source_counts():
+        per[counts.source] = SourceStats(
+            **{name: getattr(counts, name) for name in vars(SourceStats())}
+        )
     total = SourceStats()
     for s in per.values():
         for attr in vars(total):
             setattr(total, attr, getattr(total, attr) + getattr(s, attr))
     apparent, allocated = disk_usage(archive.root)
-    near = int(cat.rows("SELECT count(*) FROM archive_near_duplicates")[0][0])
+    near = cat.count_near_duplicates()
     return Stats(total, per, apparent, allocated, near)

@@ -133,21 +133,16 @@ def _check_catalog(
     records: dict[tuple[str, int], tuple[str, str]],
 ) -> None:
     cat = archive.catalog
-    check = cat.rows("PRAGMA quick_check")
-    if str(check[0][0]) != "ok":
-        report.problems.append(f"catalog: sqlite quick_check: {check[0][0]}")
-    known_raw = {r[0] for r in cat.rows("SELECT sha256 FROM archive_raw")}
+    problem = cat.integrity_problem()
+    if problem:
+        report.problems.append(f"catalog: {problem}")
+    known_raw = cat.raw_shas()
     for sha in sorted(known_raw - blobs):
         report.problems.append(f"catalog: raw page {sha} has no good blob")
     unindexed = len(blobs - known_raw)
     if unindexed:
         report.notes.append(f"{unindexed} raw page(s) not in the catalog (run verify --repair)")
-    indexed = {}
-    for r in cat.rows(
-        "SELECT v.article_id, v.version, a.source, v.raw_sha256 FROM archive_versions v "
-        "LEFT JOIN archive_articles a ON a.id = v.article_id"
-    ):
-        indexed[(r[0], r[1])] = (r[2], r[3])
+    indexed = cat.indexed_versions()
     for key, value in sorted(indexed.items()):
         if key not in records:
             report.problems.append(f"catalog: {key[0]} v{key[1]} has no valid record file")
@@ -156,19 +151,13 @@ def _check_catalog(
     missing = len(records.keys() - indexed.keys())
     if missing:
         report.notes.append(f"{missing} record file(s) not in the catalog (run verify --repair)")
-    for r in cat.rows(
-        "SELECT id, current_version FROM archive_articles a WHERE NOT EXISTS (SELECT 1 FROM "
-        "archive_versions v WHERE v.article_id = a.id AND v.version = a.current_version)"
-    ):
-        report.problems.append(f"catalog: article {r[0]} v{r[1]} (current) is not indexed")
-    for r in cat.rows(
-        "SELECT count(*) FROM archive_fetches f WHERE f.raw_sha256 IS NOT NULL AND NOT EXISTS "
-        "(SELECT 1 FROM archive_raw r WHERE r.sha256 = f.raw_sha256)"
-    ):
-        if r[0]:
-            report.problems.append(f"catalog: {r[0]} fetch(es) point to unknown raw pages")
-    report.counts["articles"] = int(cat.rows("SELECT count(*) FROM archive_articles")[0][0])
-    near = int(cat.rows("SELECT count(*) FROM archive_near_duplicates")[0][0])
+    for article_id, version in cat.heads_without_version():
+        report.problems.append(f"catalog: article {article_id} v{version} (current) is not indexed")
+    dangling = cat.fetches_without_raw()
+    if dangling:
+        report.problems.append(f"catalog: {dangling} fetch(es) point to unknown raw pages")
+    report.counts["articles"] = cat.count_articles()
+    near = cat.count_near_duplicates()
     if near:
         report.notes.append(f"{near} pair(s) of articles are possible near duplicates (stats)")
 

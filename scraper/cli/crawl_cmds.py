@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from archive.backends.frontier import Frontier
 from scraper.cli.support import AppContext
 from scraper.config import Source
 from scraper.crawl import CrawlReport, SourceReport, crawl, format_report
@@ -225,7 +224,7 @@ def schedule_cmd(ctx: click.Context, max_parallel: int) -> None:
             click.echo(line)
         return report
 
-    with app.open_archive() as archive, Frontier.open(archive.catalog_path) as frontier:
+    with app.open_archive() as archive, archive.open_frontier() as frontier:
         last = {
             s.name: datetime.fromtimestamp(run[0], UTC)
             for s in sources

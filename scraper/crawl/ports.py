@@ -8,10 +8,10 @@ depends on behaviour, not on the other modules' internals.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from archive.backends.frontier import Frontier
 from archive.record import Article, RawPage, Stored, Validators
 
 
@@ -36,8 +36,7 @@ class AsyncFetcherLike(Protocol):
 
 
 class ArchiveLike(Protocol):
-    @property
-    def catalog_path(self) -> Path: ...
+    def open_frontier(self, *, scratch: bool = False) -> Frontier: ...
 
     def validators(self, url: str) -> Validators | None: ...
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 
-from archive.backends.frontier import Frontier
 from archive.record import utcnow
 from scraper.config import Config, Source
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, Ingest
@@ -91,10 +90,9 @@ async def crawl_async(
     should_stop: Callable[[], bool] = _never,
 ) -> CrawlReport:
     """`crawl` for callers that already run an event loop."""
-    path = ":memory:" if dry_run else archive.catalog_path
     report = CrawlReport([SourceReport(s.name) for s in sources])
     async with AsyncExitStack() as stack:
-        frontier = stack.enter_context(Frontier.open(path))
+        frontier = stack.enter_context(archive.open_frontier(scratch=dry_run))
         await stack.enter_async_context(fetcher)
         run = RunContext(
             config=config,
