@@ -33,6 +33,10 @@ def body_digest(paragraphs: list[str] | tuple[str, ...]) -> str:
     return hashlib.sha256(normalize_text(" ".join(paragraphs)).encode("utf-8")).hexdigest()
 
 
+# the digest of a page with no body text: never a "shared text"
+EMPTY_DIGEST = body_digest(())
+
+
 def _word(word: str) -> str:
     """A word as SimHash sees it: machine tokens (8+ characters mixing letters and digits: a
     request id, a session token, a cache-buster) are all one word, so a page that prints a new

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping, Sequence
 
 from archive.record import Article
 
@@ -26,9 +27,10 @@ def display_date(value: str | None) -> str | None:
     return f"{_MONTHS[month - 1]} {day:02d}, {year}"
 
 
-def render_text(article: Article) -> str:
+def render_text(article: Article, copies: Sequence[Mapping[str, str]] = ()) -> str:
     """headline, published day, captions, paragraphs, then the original URL; any part the
-    article lacks is left out."""
+    article lacks is left out. Ends with one line per syndicated copy ({"id", "url",
+    "source"}: the same text published as another article)."""
     c = article.content
     parts: list[str] = []
     if c.headline:
@@ -47,6 +49,9 @@ def render_text(article: Article) -> str:
     url = article.canonical_url or article.url
     if url:
         parts += ["Original url:", f"<{url}>"]
+    if copies:
+        lines = [f"Copy: <{c['url']}> ({c['source']}, {c['id']})" for c in copies]
+        parts += ["Also published as:", "\n".join(lines)]
     return "\n\n".join(parts) + "\n"
 
 

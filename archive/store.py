@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +23,7 @@ from typing import Any
 from archive.atomic import make_dirs
 from archive.backends.blobref import MAX_REFERENCE_BYTES
 from archive.backends.blobs import BlobStore, FolderBlobStore
-from archive.backends.catalog import Catalog
+from archive.backends.catalog import Catalog, CopyRow
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.backends.frontier import Frontier
 from archive.dedup import Decision, decide
@@ -138,7 +137,13 @@ class Archive:
         with self.catalog.writing():
             raw_new = self._put_blob(page, source)
             decision = decide(
-                self.catalog, keys, prints, content, self.near_threshold, iso_utc(page.fetched_at)
+                self.catalog,
+                keys,
+                prints,
+                content,
+                self.near_threshold,
+                iso_utc(page.fetched_at),
+                page.sha256,
             )
             return self._apply(page, content, source, keys, prints, decision, raw_new)
 
@@ -211,6 +216,24 @@ class Archive:
             found = self.catalog.article_by_url(key) or self.catalog.article_by_canonical(key)
             row = self.catalog.article(found) if found else None
         return self.load(row.source, row.id, row.current_version) if row else None
+
+    def seen_urls(self, article: Article) -> tuple[str, ...]:
+        """Every URL the article was seen at: its record's, then the catalog's."""
+        return tuple(dict.fromkeys((*article.urls, *self.catalog.urls_of(article.id))))
+
+    def copies(self, article_id: str) -> list[CopyRow]:
+        """Other articles (on other sites, or under another headline) with the same text."""
+        return self.catalog.copies_of(article_id)
+
+    def describe(self, article: Article) -> dict[str, Any]:
+        """The record as readers get it (show, export): the version file's JSON with every
+        URL the article was seen at and its syndicated copies."""
+        doc = article.to_json()
+        doc["urls"] = list(self.seen_urls(article))
+        doc["copies"] = [
+            {"id": c.id, "url": c.url, "source": c.source} for c in self.copies(article.id)
+        ]
+        return doc
 
     def versions(self, article_id: str) -> list[Article]:
         return [
@@ -356,13 +379,10 @@ class Archive:
             )
             self.write_record(article, check=False)  # its content passed _check_content
         elif outcome is Outcome.UNCHANGED and current is not None:
+            # version files are immutable: a URL seen later goes to the catalog (and the
+            # fetch's sidecar), and readers list every URL from there (`seen_urls`)
             article_id = current.id
-            seen_urls = tuple(dict.fromkeys((*current.urls, *keys.urls)))
             article = current
-            if seen_urls != current.urls:
-                # every URL an article was seen at is kept on its record
-                article = replace(current, urls=seen_urls)
-                self.write_record(article, check=False)  # only http(s) URLs were added
         else:
             article_id = decision.article_id
             article = current

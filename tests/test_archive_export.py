@@ -46,10 +46,20 @@ def fill(arch: Archive) -> None:
     html2 = article_html("Bridge reopens", body + paragraphs(2, 3), canonical=CANON)
     v2 = make_page(CANON, html2, at=T0 + timedelta(hours=3))
     arch.store(v2, tiny_parse(v2, "ex"), source="ex")
+    # the first version's text and headline at another address of the site: the same article
     dup = make_page(
-        "https://paper.example/wire/1", article_html("Wire", body), at=T0 + timedelta(hours=4)
+        "https://news.example/wire/1",
+        article_html("Bridge reopens", body),
+        at=T0 + timedelta(hours=4),
     )
-    assert arch.store(dup, tiny_parse(dup, "paper"), source="paper").outcome is Outcome.DUPLICATE
+    assert arch.store(dup, tiny_parse(dup, "ex"), source="ex").outcome is Outcome.DUPLICATE
+    # the same text on another site: an article of its own, linked as a copy
+    copy = make_page(
+        "https://paper.example/wire/1",
+        article_html("Wire", body),
+        at=T0 + timedelta(hours=4, minutes=30),
+    )
+    assert arch.store(copy, tiny_parse(copy, "paper"), source="paper").outcome is Outcome.NEW
     other = make_page(
         "https://news.example/other",
         article_html("Other", paragraphs(3)),
@@ -61,9 +71,15 @@ def fill(arch: Archive) -> None:
     )
 
 
+def wire_id(arch: Archive) -> str:
+    found = arch.find("https://paper.example/wire/1")
+    assert found is not None
+    return found.id
+
+
 def jsonl(arch: Archive) -> str:
     out = io.StringIO()
-    export_jsonl(arch.iter_versions(), out)
+    export_jsonl(arch, arch.iter_versions(), out)
     return out.getvalue()
 
 
@@ -72,14 +88,14 @@ def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as first:
         fill(first)
         with warc.open("wb") as out:
-            assert export_warc(first, out) == 7
+            assert export_warc(first, out) == 8
         expected = jsonl(first)
         expected_fetches = sql(first, "SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1")
     with Archive.open(tmp_path / "b") as second:
         counts = import_warc(second, [warc], tiny_parse)
         assert counts == {
-            "records": 7,
-            "new": 2,
+            "records": 8,
+            "new": 3,
             "unchanged": 2,
             "updated": 1,
             "duplicate": 1,
@@ -107,7 +123,7 @@ def test_warc_is_standard_and_uses_revisits(tmp_path: Path) -> None:
         ]
     assert {r[0] for r in records} == {"WARC/1.1"}
     types = [r[1] for r in records]
-    assert types.count("response") == 5
+    assert types.count("response") == 6
     assert types.count("revisit") == 2
     profiles = {r[2].rsplit("/", 1)[-1] for r in records if r[1] == "revisit"}
     assert profiles == {"identical-payload-digest", "server-not-modified"}
@@ -184,9 +200,10 @@ def test_jsonl_and_csv_carry_every_version(tmp_path: Path) -> None:
             ("Bridge reopens", 1),
             ("Bridge reopens", 2),
             ("Other", 1),
+            ("Wire", 1),
         ]
         out = io.StringIO()
-        assert export_csv(arch.iter_versions(source="ex"), out) == 3
+        assert export_csv(arch, arch.iter_versions(source="ex"), out) == 3
         rows = list(csv.DictReader(io.StringIO(out.getvalue())))
         assert rows[0]["version"] == "1"
         assert rows[0]["captions"] == "Crowds"
@@ -196,11 +213,12 @@ def test_jsonl_and_csv_carry_every_version(tmp_path: Path) -> None:
 def test_markdown_export_is_one_file_per_article(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch:
         fill(arch)
-        assert export_md(arch.iter_articles(), tmp_path / "md") == 2
+        assert export_md(arch, arch.iter_articles(), tmp_path / "md") == 3
         bridge = arch.find(CANON)
         assert bridge is not None
         text = (tmp_path / "md" / "ex" / f"{bridge.id}.md").read_text("utf-8")
-        assert text == render_text(bridge)
+        assert text == render_text(bridge, arch.describe(bridge)["copies"])
+        assert text.endswith(f"Copy: <https://paper.example/wire/1> (paper, {wire_id(arch)})\n")
 
 
 def article(content: Content, url: str = "https://n.example/a") -> Article:
@@ -241,10 +259,12 @@ def test_stats_counts(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch:
         fill(arch)
         s = stats(arch)
-        assert (s.total.articles, s.total.versions, s.total.raw_pages) == (2, 3, 5)
+        assert (s.total.articles, s.total.versions, s.total.raw_pages) == (3, 4, 6)
         assert s.total.duplicates == 1
         assert s.total.identical_refetches == 1
-        assert s.per_source["paper"].duplicates == 1
+        assert s.per_source["ex"].duplicates == 1
+        assert (s.copies, s.shared_texts) == (2, 1)
+        assert any("syndicated copies: 2 articles share 1 text" in line for line in s.lines())
         assert 0 < s.total.stored_bytes < s.total.raw_bytes
         assert s.disk_bytes > 0
         assert any("duplicates avoided" in line for line in s.lines())
@@ -269,7 +289,7 @@ def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path: Path) -> None:
         )
         arch.store(page, tiny_parse(page, "ex"), source="ex")
         out = io.StringIO()
-        export_csv(arch.iter_versions(), out)
+        export_csv(arch, arch.iter_versions(), out)
         (row,) = csv.DictReader(io.StringIO(out.getvalue()))
         assert row["headline"] == '\'=HYPERLINK("http://x.example")'
         assert row["version"] == "1"

@@ -34,6 +34,15 @@ class ArticleRow:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyRow:
+    """Another article that published the same body text (a syndicated copy)."""
+
+    id: str
+    source: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class VersionRow:
     article_id: str
     version: int
@@ -84,7 +93,30 @@ class Catalog(Protocol):
     def article(self, article_id: str) -> ArticleRow | None: ...
     def article_by_url(self, key: str) -> str | None: ...
     def article_by_canonical(self, key: str) -> str | None: ...
-    def article_by_body(self, digest: str) -> str | None: ...
+    def articles_with_body(self, digest: str) -> list[ArticleRow]:
+        """Articles any version of which has this body digest."""
+        ...
+
+    def articles_with_raw(self, sha: str) -> list[ArticleRow]:
+        """Articles any version of which was made from these raw bytes."""
+        ...
+
+    def copies_of(self, article_id: str) -> list[CopyRow]:
+        """Other articles sharing a (non-empty) body text with any version of this one."""
+        ...
+
+    def count_copies(self) -> tuple[int, int]:
+        """(articles that share their text with another article, texts so shared)."""
+        ...
+
+    def urls_of(self, article_id: str) -> list[str]:
+        """Every URL the article was seen at, first seen first."""
+        ...
+
+    def duplicate_fetches(self, source: str | None, since: str | None) -> list[FetchRow]:
+        """Fetches filed as DUPLICATE of another article, oldest first."""
+        ...
+
     def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]: ...
     def latest_validators(self, key: str) -> tuple[str | None, str | None] | None: ...
     def seen_before(self, article_id: str, digest: str, fetched_at: str) -> bool: ...

@@ -3,7 +3,7 @@ frontier) can keep their own tables in the same file. Creation is idempotent."""
 
 from __future__ import annotations
 
-CATALOG_SCHEMA_VERSION = 2  # 2: archive_references
+CATALOG_SCHEMA_VERSION = 3  # 2: archive_references; 3: copies by body digest of versions
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,8 +30,9 @@ CREATE INDEX IF NOT EXISTS archive_urls_article ON archive_urls (article_id);
 CREATE TABLE IF NOT EXISTS archive_raw (
     sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER NOT NULL,
     source TEXT NOT NULL, first_fetched TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS archive_bodies (
-    digest TEXT PRIMARY KEY, article_id TEXT NOT NULL);
+-- one article per body digest could not say which other articles share a text (copies)
+DROP TABLE IF EXISTS archive_bodies;
+CREATE INDEX IF NOT EXISTS archive_versions_digest ON archive_versions (body_digest);
 CREATE TABLE IF NOT EXISTS archive_simhash_bands (
     band INTEGER NOT NULL, value INTEGER NOT NULL, article_id TEXT NOT NULL,
     PRIMARY KEY (band, value, article_id)) WITHOUT ROWID;
@@ -68,7 +69,6 @@ DERIVED_TABLES = (
     "archive_canonical",
     "archive_urls",
     "archive_raw",
-    "archive_bodies",
     "archive_simhash_bands",
     "archive_fetches",
     "archive_near_duplicates",

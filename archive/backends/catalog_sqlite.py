@@ -12,16 +12,17 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from archive.atomic import describe
-from archive.backends.catalog import ArticleRow, FetchRow, SourceCounts, VersionRow
+from archive.backends.catalog import ArticleRow, CopyRow, FetchRow, SourceCounts, VersionRow
 from archive.backends.catalog_schema import CATALOG_SCHEMA_VERSION, DDL, DERIVED_TABLES
 from archive.backends.frontier import Frontier
 from archive.backends.frontier_sqlite import SqliteFrontier
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
-from archive.fingerprint import BANDS, bands, distance, to_signed, to_unsigned
+from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
 _REFERENCES_KEPT = 8
 
@@ -131,18 +132,64 @@ class SqliteCatalog:
 
     def article(self, article_id: str) -> ArticleRow | None:
         row = self._one("SELECT * FROM archive_articles WHERE id = ?", article_id)
-        if row is None:
-            return None
-        return ArticleRow(
-            id=row["id"],
-            source=row["source"],
-            canonical_key=row["canonical_key"],
-            current_version=row["current_version"],
-            headline=row["headline"],
-            modified=row["modified"],
-            body_digest=row["body_digest"],
-            simhash=to_unsigned(row["simhash"]),
+        return None if row is None else _article_row(row)
+
+    def _articles(self, sql: str, *args: Any) -> list[ArticleRow]:
+        return [_article_row(row) for row in self.db.execute(sql, args)]
+
+    def articles_with_body(self, digest: str) -> list[ArticleRow]:
+        return self._articles(
+            "SELECT * FROM archive_articles WHERE id IN (SELECT article_id FROM "
+            "archive_versions WHERE body_digest = ?) ORDER BY first_seen, id",
+            digest,
         )
+
+    def articles_with_raw(self, sha: str) -> list[ArticleRow]:
+        return self._articles(
+            "SELECT * FROM archive_articles WHERE id IN (SELECT article_id FROM "
+            "archive_versions WHERE raw_sha256 = ?) ORDER BY first_seen, id",
+            sha,
+        )
+
+    def copies_of(self, article_id: str) -> list[CopyRow]:
+        rows = self.db.execute(
+            "SELECT a.id, a.source, coalesce(u.url, a.canonical_key) FROM archive_articles a "
+            "LEFT JOIN archive_urls u ON u.key = a.canonical_key WHERE a.id IN (SELECT "
+            "o.article_id FROM archive_versions v JOIN archive_versions o ON o.body_digest = "
+            "v.body_digest AND o.article_id != v.article_id WHERE v.article_id = ? AND "
+            "v.body_digest != ?) ORDER BY a.first_seen, a.id",
+            (article_id, EMPTY_DIGEST),
+        )
+        return [CopyRow(r[0], r[1], r[2]) for r in rows]
+
+    def count_copies(self) -> tuple[int, int]:
+        row = self.db.execute(
+            "SELECT count(DISTINCT article_id), count(DISTINCT body_digest) FROM archive_versions "
+            "WHERE body_digest != ? AND body_digest IN (SELECT body_digest FROM archive_versions "
+            "GROUP BY body_digest HAVING count(DISTINCT article_id) > 1)",
+            (EMPTY_DIGEST,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def urls_of(self, article_id: str) -> list[str]:
+        rows = self.db.execute(
+            "SELECT url FROM archive_urls WHERE article_id = ? ORDER BY first_seen, url",
+            (article_id,),
+        )
+        return [r[0] for r in rows]
+
+    def duplicate_fetches(self, source: str | None, since: str | None) -> list[FetchRow]:
+        names = [f.name for f in fields(FetchRow)]
+        sql = f"SELECT {', '.join(names)} FROM archive_fetches WHERE outcome = 'duplicate'"
+        args: list[str] = []
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        if since is not None:
+            sql += " AND fetched_at >= ?"
+            args.append(since)
+        rows = self.db.execute(sql + " ORDER BY fetched_at, fetch_id", args)
+        return [FetchRow(*r) for r in rows]
 
     def _id(self, sql: str, key: str) -> str | None:
         row = self._one(sql, key)
@@ -153,9 +200,6 @@ class SqliteCatalog:
 
     def article_by_canonical(self, key: str) -> str | None:
         return self._id("SELECT article_id FROM archive_canonical WHERE key = ?", key)
-
-    def article_by_body(self, digest: str) -> str | None:
-        return self._id("SELECT article_id FROM archive_bodies WHERE digest = ?", digest)
 
     def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]:
         """Articles whose current body is within `max_distance` bits of `fingerprint`."""
@@ -336,9 +380,6 @@ class SqliteCatalog:
             "INSERT OR IGNORE INTO archive_simhash_bands VALUES (?, ?, ?)",
             [(band, value, row.id) for band, value in enumerate(bands(row.simhash))],
         )
-        self.db.execute(
-            "INSERT OR IGNORE INTO archive_bodies VALUES (?, ?)", (row.body_digest, row.id)
-        )
 
     def touch(self, article_id: str, seen: str) -> None:
         self.db.execute(
@@ -386,9 +427,6 @@ class SqliteCatalog:
         self.db.execute(
             "INSERT INTO archive_fts (rowid, headline, body) VALUES (?, ?, ?)",
             (cur.lastrowid, headline, body),
-        )
-        self.db.execute(
-            "INSERT OR IGNORE INTO archive_bodies VALUES (?, ?)", (digest, row.article_id)
         )
 
     def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None:
@@ -526,6 +564,19 @@ class SqliteCatalog:
             args.append(since)
         rows = self.db.execute(sql + " ORDER BY fetched_at, fetch_id", args)
         return [(r[0], r[1]) for r in rows]
+
+
+def _article_row(row: sqlite3.Row) -> ArticleRow:
+    return ArticleRow(
+        id=row["id"],
+        source=row["source"],
+        canonical_key=row["canonical_key"],
+        current_version=row["current_version"],
+        headline=row["headline"],
+        modified=row["modified"],
+        body_digest=row["body_digest"],
+        simhash=to_unsigned(row["simhash"]),
+    )
 
 
 def _storage_error(exc: sqlite3.Error, path: Path) -> ArchiveError:

@@ -39,23 +39,26 @@ FORMATS = ("jsonl", "csv", "md", "warc")
 CSV_FIELDS = (
     "id", "version", "source", "url", "final_url", "canonical_url", "fetched_at", "headline",
     "subheadline", "authors", "published", "modified", "section", "language", "site_name",
-    "tags", "captions", "body", "raw_sha256", "parser",
+    "tags", "captions", "body", "raw_sha256", "parser", "urls", "copies",
 )  # fmt: skip
 # encodings the fetcher removed before storing the body
 UNDONE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
 WARC_PROFILE_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
-def export_jsonl(versions: Iterator[Article], out: IO[str]) -> int:
+def export_jsonl(archive: Archive, versions: Iterator[Article], out: IO[str]) -> int:
+    """One record per line, as `show --format json` gives it (every URL seen, the copies)."""
     count = 0
     for article in versions:
-        out.write(json.dumps(article.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
+        doc = archive.describe(article)
+        out.write(json.dumps(doc, sort_keys=True, ensure_ascii=False) + "\n")
         count += 1
     return count
 
 
-def csv_row(article: Article) -> dict[str, Any]:
+def csv_row(archive: Archive, article: Article) -> dict[str, Any]:
     c = article.content
+    copies = archive.copies(article.id)
     return {
         "id": article.id,
         "version": article.version,
@@ -77,6 +80,8 @@ def csv_row(article: Article) -> dict[str, Any]:
         "body": c.text,
         "raw_sha256": article.raw_sha256,
         "parser": f"{c.parser}/{c.parser_version}",
+        "urls": "\n".join(archive.seen_urls(article)),
+        "copies": "\n".join(f"{copy.url} ({copy.source} {copy.id})" for copy in copies),
     }
 
 
@@ -91,17 +96,17 @@ def _inert(value: Any) -> Any:
     return value
 
 
-def export_csv(versions: Iterator[Article], out: IO[str]) -> int:
+def export_csv(archive: Archive, versions: Iterator[Article], out: IO[str]) -> int:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     count = 0
     for article in versions:
-        writer.writerow({key: _inert(value) for key, value in csv_row(article).items()})
+        writer.writerow({key: _inert(value) for key, value in csv_row(archive, article).items()})
         count += 1
     return count
 
 
-def export_md(articles: Iterator[Article], out_dir: Path) -> int:
+def export_md(archive: Archive, articles: Iterator[Article], out_dir: Path) -> int:
     """One Markdown file per article; names come from the source name and the article id."""
     count = 0
     for article in articles:
@@ -109,7 +114,8 @@ def export_md(articles: Iterator[Article], out_dir: Path) -> int:
         path = out_dir / article.source / f"{article.id}.md"
         if path.parent.name != article.source or not article.id.isalnum():
             raise ArchiveError(f"refusing to export to {path}")
-        write_atomic(path, render_text(article).encode("utf-8"), durable=False)
+        text = render_text(article, copies=archive.describe(article)["copies"])
+        write_atomic(path, text.encode("utf-8"), durable=False)
         count += 1
     return count
 

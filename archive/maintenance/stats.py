@@ -29,6 +29,8 @@ class Stats:
     disk_bytes: int = 0  # apparent size of every file (blobs, sidecars, records, catalog)
     disk_allocated: int = 0  # blocks actually allocated (small files round up)
     near_duplicates: int = 0
+    copies: int = 0  # articles whose text another article (another site, headline) also ran
+    shared_texts: int = 0  # texts so shared
 
     def lines(self) -> list[str]:
         t = self.total
@@ -40,6 +42,8 @@ class Stats:
             f"{self.disk_bytes} ({ratio:.3f}x raw; {self.disk_allocated} allocated)",
             f"duplicates avoided: {t.duplicates} duplicate articles, {t.identical_refetches} "
             f"identical re-fetches; possible near duplicates: {self.near_duplicates}",
+            f"syndicated copies: {self.copies} articles share {self.shared_texts} text(s) "
+            "with another article",
         ]
         for name, s in sorted(self.per_source.items()):
             out.append(
@@ -75,4 +79,5 @@ def stats(archive: Archive) -> Stats:
             setattr(total, attr, getattr(total, attr) + getattr(s, attr))
     apparent, allocated = disk_usage(archive.root)
     near = cat.count_near_duplicates()
-    return Stats(total, per, apparent, allocated, near)
+    copies, shared = cat.count_copies()
+    return Stats(total, per, apparent, allocated, near, copies, shared)

@@ -166,14 +166,14 @@ def export_cmd(
             if fmt == "md":
                 if out is None:
                     raise click.UsageError("--format md needs --out FOLDER")
-                count = export_md(archive.iter_articles(source, bound), out)
+                count = export_md(archive, archive.iter_articles(source, bound), out)
             elif fmt == "warc":
                 with _binary(out) as stream:
                     count = export_warc(archive, stream, source=source, since=bound)
             else:
                 writer = export_jsonl if fmt == "jsonl" else export_csv
                 with _text(out) as text:
-                    count = writer(archive.iter_versions(source, bound), text)
+                    count = writer(archive, archive.iter_versions(source, bound), text)
     except ArchiveError as exc:
         raise _fail(exc) from exc
     click.echo(f"exported {count} {'fetches' if fmt == 'warc' else 'records'}", err=True)

@@ -253,14 +253,15 @@ def show_cmd(app: AppContext, ref: str, fmt: str, version: int | None) -> None:
         article = archive.find(ref)
         if article is not None and version is not None:
             article = next((a for a in archive.versions(article.id) if a.version == version), None)
-    if article is None:
+        doc = archive.describe(article) if article is not None else None
+    if article is None or doc is None:
         raise click.ClickException(f"not in the archive: {ref}")
     if fmt == "json":
-        click.echo(json.dumps(article.to_json(), ensure_ascii=False, sort_keys=True, indent=2))
+        click.echo(json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=2))
     elif fmt == "html":
         click.echo(render_html(article), nl=False)
     else:
-        click.echo(render_text(article), nl=False)
+        click.echo(render_text(article, copies=doc["copies"]), nl=False)
 
 
 def _register() -> None:
