@@ -199,6 +199,17 @@ class Archive:
             )
         return page.sha256
 
+    def refile_fetch(self, page: RawPage, source: str, stored: Stored) -> None:
+        """Rewrite the sidecar of a stored fetch to what `stored` filed it as (rebuild splitting
+        a fetch an older release merged into another article); the catalog row already says so."""
+        if stored.article is None:
+            raise ArchiveError(f"{page.final_url}: a refiled fetch needs its article")
+        fid = fetch_id(page, source)
+        doc = sidecar_doc(page, source, fid, page.sha256, stored.article.id, stored.outcome)
+        first = self.blobs.sidecars(page.sha256)[:1]
+        is_first = bool(first) and first[0].get("fetch_id") == fid
+        self.blobs.replace_sidecar(page.sha256, None if is_first else fid, doc)
+
     def validators(self, url: str) -> Validators | None:
         """ETag / Last-Modified of the last fetch of `url`, for a conditional GET."""
         found = self.catalog.latest_validators(url_key(url))

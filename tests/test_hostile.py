@@ -574,7 +574,9 @@ def test_credentials_in_url_are_not_sent_to_the_server(hostile: HostileSite) -> 
 
 
 def parse(html: bytes, content_type: str | None = None) -> tuple[Content | ParseError, float]:
-    start = time.perf_counter()
+    """The parse result and the CPU time it took (this thread's: other load on a shared
+    machine does not count)."""
+    start = time.thread_time()
     try:
         result: Content | ParseError = parse_html(
             html, "http://127.0.0.1/news/a", content_type=content_type
@@ -582,7 +584,7 @@ def parse(html: bytes, content_type: str | None = None) -> tuple[Content | Parse
     except ParseError as exc:
         result = exc
     assert "\n" not in str(result)
-    return result, time.perf_counter() - start
+    return result, time.thread_time() - start
 
 
 BASE = article_html()
@@ -724,11 +726,11 @@ def test_absurd_dates_are_dropped_not_raised(value: str) -> None:
 
 
 def _grow(make: Callable[[int], bytes], small: int) -> float:
-    """How much longer a 10x larger page takes to parse (best of two; ~10 when linear)."""
+    """How much longer a 10x larger page takes to parse (best of three; ~10 when linear)."""
 
     def best(n: int) -> float:
         html = make(n)
-        return min(parse(html)[1] for _ in range(2))
+        return min(parse(html)[1] for _ in range(3))
 
     return best(small * 10) / max(best(small), 1e-3)
 
@@ -993,7 +995,9 @@ def test_crawl_of_a_hostile_feed_ends_with_a_report(
     assert code == 0, err
     assert took < 15
     row = next(line for line in out.splitlines() if line.startswith("evil"))
-    assert int(row.split()[3]) == 1  # the one real article is new
+    # /ok and /cred (fetched without its user:password): the same text under another
+    # headline is an article of its own, linked to the other as a copy
+    assert int(row.split()[3]) == 2
     assert not any("169.254" in r.target or "passwd" in r.target for r in hostile.seen)
     assert files_outside(tmp_path) == []
 

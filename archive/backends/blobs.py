@@ -66,6 +66,10 @@ class BlobStore(Protocol):
         """The first fetch's sidecar when `fetch_id` is None, else a later fetch's."""
         ...
 
+    def replace_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> None:
+        """Overwrite a fetch's sidecar (atomically): only when a fetch is filed anew."""
+        ...
+
     def sidecars(self, sha: str) -> list[dict[str, Any]]:
         """Every fetch sidecar of `sha`, the first fetch's first."""
         ...
@@ -217,6 +221,10 @@ class FolderBlobStore:
     def put_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> bool:
         path = self.layout.meta(sha) if fetch_id is None else self.layout.fetch(sha, fetch_id)
         return write_new(path, dumps(doc).encode("utf-8"), durable=self.durable)
+
+    def replace_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> None:
+        path = self.layout.meta(sha) if fetch_id is None else self.layout.fetch(sha, fetch_id)
+        write_atomic(path, dumps(doc).encode("utf-8"), durable=self.durable)
 
     def sidecars(self, sha: str) -> list[dict[str, Any]]:
         first = self.layout.meta(sha)

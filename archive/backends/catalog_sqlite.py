@@ -172,8 +172,12 @@ class SqliteCatalog:
         return int(row[0]), int(row[1])
 
     def urls_of(self, article_id: str) -> list[str]:
+        # a URL key folds spellings together; the fetches keep each spelling requested
         rows = self.db.execute(
-            "SELECT url FROM archive_urls WHERE article_id = ? ORDER BY first_seen, url",
+            "SELECT url, min(seen) FROM (SELECT url, first_seen AS seen FROM archive_urls "
+            "WHERE article_id = ?1 UNION ALL SELECT url, fetched_at FROM archive_fetches "
+            "WHERE article_id = ?1 UNION ALL SELECT final_url, fetched_at FROM archive_fetches "
+            "WHERE article_id = ?1) GROUP BY url ORDER BY min(seen), url",
             (article_id,),
         )
         return [r[0] for r in rows]

@@ -30,7 +30,7 @@ from archive.errors import ArchiveError
 from archive.identity import page_keys
 from archive.indexing import Fingerprints, index_version
 from archive.layout import Layout
-from archive.record import Article, Content, RawPage, dumps, since_text
+from archive.record import Article, Content, Outcome, RawPage, dumps, since_text
 from archive.urls import url_key
 from archive.validate import RecordValidator
 
@@ -51,6 +51,7 @@ class RebuildReport:
     unchanged: int = 0
     failed: int = 0
     recovered: int = 0  # raw pages that failed to parse before and parse now
+    split: int = 0  # DUPLICATE fetches that are articles of their own (copies, not merges)
     fields: Counter[str] = field(default_factory=Counter)  # field -> records it changed in
     errors: list[str] = field(default_factory=list)  # the first few failures, one line each
 
@@ -59,6 +60,11 @@ class RebuildReport:
             f"scanned {self.scanned}: {self.changed} changed, {self.unchanged} unchanged, "
             f"{self.failed} failed, {self.recovered} unparsed raw pages parsed now"
         ]
+        if self.split:
+            out.append(
+                f"split {self.split} wrongly merged fetch(es) into articles of their own, "
+                "linked as copies"
+            )
         out += [f"  {name}: {count}" for name, count in sorted(self.fields.items())]
         out += [f"  error: {e}" for e in self.errors]
         return out
@@ -77,11 +83,15 @@ class VersionTask:
 
 @dataclass(frozen=True, slots=True)
 class OrphanTask:
+    """A raw page to parse and file again: one that never became an article, or (with
+    `fetch_id`) a fetch filed as a DUPLICATE, which the current identity rules may split off."""
+
     root: str
     blobs: Callable[[], BlobStore]
     parse: ParseFn
     source: str
     raw_sha256: str
+    fetch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +112,9 @@ def _validator() -> RecordValidator:
     return RecordValidator()
 
 
-def _page_for(blobs: BlobStore, sha: str, url: str | None, at: str | None) -> RawPage:
+def _page_for(
+    blobs: BlobStore, sha: str, url: str | None, at: str | None, fetch_id: str | None = None
+) -> RawPage:
     """The stored fetch that produced a record (a blob may have been fetched many times)."""
     body = blobs.get(sha)
     sidecars = blobs.sidecars(sha)
@@ -110,7 +122,10 @@ def _page_for(blobs: BlobStore, sha: str, url: str | None, at: str | None) -> Ra
         raise ArchiveError(f"raw page {sha} has no fetch sidecar")
     chosen = sidecars[0]
     for doc in sidecars:
-        if doc.get("requested_url") == url and doc.get("fetched_at") == at:
+        if fetch_id is not None and doc.get("fetch_id") == fetch_id:
+            chosen = doc
+            break
+        if fetch_id is None and doc.get("requested_url") == url and doc.get("fetched_at") == at:
             chosen = doc
             break
     return RawPage.from_meta_json(chosen, body)
@@ -159,7 +174,7 @@ def rebuild_version(task: VersionTask) -> Result:
 def rebuild_orphan(task: OrphanTask) -> Result:
     """Try again a raw page that never became an article (runs in a worker)."""
     try:
-        page = _page_for(task.blobs(), task.raw_sha256, None, None)
+        page = _page_for(task.blobs(), task.raw_sha256, None, None, task.fetch_id)
         content = task.parse(page, task.source)
     except Exception as exc:
         return Result(task, error=f"raw {task.raw_sha256[:16]}: {_one_line(exc)}")
@@ -183,6 +198,11 @@ def _tasks(
     ]
     for sha, raw_source in archive.catalog.unfiled_raw(source, since):
         tasks.append(OrphanTask(root, blobs, parse, raw_source, sha))
+    for fetch in archive.catalog.duplicate_fetches(source, since):
+        if fetch.raw_sha256:
+            tasks.append(
+                OrphanTask(root, blobs, parse, fetch.source, fetch.raw_sha256, fetch.fetch_id)
+            )
     return tasks
 
 
@@ -267,10 +287,18 @@ def _account(archive: Archive, report: RebuildReport, result: Result) -> None:
         if result.page is None or result.content is None:
             raise TypeError("an orphan result without its page")
         stored = archive.store(result.page, result.content, source=result.task.source)
-        report.recovered += 1
-        log.info(
-            "rebuild: raw %s parsed now: %s", result.task.raw_sha256[:16], stored.outcome.value
-        )
+        if result.task.fetch_id is None:
+            report.recovered += 1
+            log.info(
+                "rebuild: raw %s parsed now: %s", result.task.raw_sha256[:16], stored.outcome.value
+            )
+        elif stored.outcome is Outcome.NEW:
+            # merged into another site's (or headline's) article by an older release
+            archive.refile_fetch(result.page, result.task.source, stored)
+            report.split += 1
+            log.info("rebuild: fetch %s split off as %s", result.task.fetch_id, stored.outcome)
+        else:
+            report.unchanged += 1
     elif result.changed:
         report.changed += 1
         report.fields.update(result.changed)

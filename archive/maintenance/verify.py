@@ -205,6 +205,9 @@ def reindex(archive: Archive) -> None:
     cat = archive.catalog
     with cat.writing():
         cat.clear_derived()
+        # URLs each fetch reached its article by (a record keeps the URLs it was made at;
+        # version files are immutable, so later ones are known from the fetches only)
+        own: list[tuple[str, str, str, str]] = []
         duplicates: list[tuple[str, str, str, str]] = []
         for sha in archive.blobs.iter():
             try:
@@ -221,10 +224,13 @@ def reindex(archive: Archive) -> None:
                 row = _fetch_row(sha, doc)
                 cat.add_source(row.source, row.fetched_at)
                 cat.add_fetch(row)
-                if row.outcome == "duplicate" and row.article_id:
+                if row.article_id and row.status < 400:
+                    links = duplicates if row.outcome == "duplicate" else own
                     for url in (row.final_url, row.url):
-                        duplicates.append((url_key(url), url, row.article_id, row.fetched_at))
+                        links.append((url_key(url), url, row.article_id, row.fetched_at))
         _reindex_records(archive)
+        for key, url, article_id, seen in own:
+            cat.add_url(key, url, article_id, seen)
         for key, url, article_id, seen in duplicates:
             cat.add_url(key, url, article_id, seen, duplicate=True)
 
