@@ -147,3 +147,11 @@ def test_verify_finds_corruption_and_repair_reindexes(tmp_path: Path) -> None:
         problems = verify(arch).problems
         assert any(blob.name[:64] in p for p in problems)
         assert any("schema" in p for p in problems)
+        # repair leaves a record it cannot load out of the catalog, and says so
+        where = "/".join(record.parts[-3:]).removesuffix(".json")
+        repaired = verify(arch, repair=True)
+        assert not repaired.ok
+        unloadable = [p for p in repaired.problems if "cannot be loaded" in p]
+        assert len(unloadable) == 1
+        assert where in unloadable[0]
+        assert "rebuild" in unloadable[0]

@@ -165,8 +165,11 @@ def _check_catalog(
 def verify(archive: Archive, *, repair: bool = False) -> VerifyReport:
     if repair:
         removed = remove_temp_files(archive.root)
-        reindex(archive)
+        skipped = reindex(archive)
         report = verify(archive, repair=False)
+        # what the repair could not index stays a problem until it is rebuilt or removed
+        known = set(report.problems)
+        report.problems += [s for s in skipped if s not in known]
         report.repaired = True
         if removed:
             report.notes.append(f"removed {removed} temp file(s) of interrupted writes")
@@ -200,8 +203,10 @@ def _fetch_row(sha: str, doc: dict[str, Any]) -> FetchRow:
     )
 
 
-def reindex(archive: Archive) -> None:
-    """Empty the catalog's archive tables and fill them again from the files."""
+def reindex(archive: Archive) -> list[str]:
+    """Empty the catalog's archive tables and fill them again from the files; returns one
+    line per file it could not index (left out of the catalog, never trusted)."""
+    skipped: list[str] = []
     cat = archive.catalog
     with cat.writing():
         cat.clear_derived()
@@ -215,6 +220,7 @@ def reindex(archive: Archive) -> None:
                 size = len(archive.blobs.get(sha))
             except ArchiveError as exc:
                 log.warning("reindex: skipping raw %s: %s", sha, exc)
+                skipped.append(f"repair: raw {sha} left out: {exc}")
                 continue
             first = sidecars[0] if sidecars else {}
             source = str(first.get("source") or "unknown")
@@ -228,24 +234,33 @@ def reindex(archive: Archive) -> None:
                     links = duplicates if row.outcome == "duplicate" else own
                     for url in (row.final_url, row.url):
                         links.append((url_key(url), url, row.article_id, row.fetched_at))
-        _reindex_records(archive)
+        skipped += _reindex_records(archive)
         for key, url, article_id, seen in own:
             cat.add_url(key, url, article_id, seen)
         for key, url, article_id, seen in duplicates:
             cat.add_url(key, url, article_id, seen, duplicate=True)
+    return skipped
 
 
-def _reindex_records(archive: Archive) -> None:
+def _reindex_records(archive: Archive) -> list[str]:
     cat = archive.catalog
     by_article: dict[str, list[Article]] = {}
+    skipped: list[str] = []
     for rec in record_files(archive):
+        where = f"{rec.source}/{rec.article_id}/v{rec.version}"
         try:
             doc = json.loads(rec.path.read_text("utf-8"))
-            if archive.validator.problems(doc):
-                continue
+            problems = archive.validator.problems(doc)
+            if problems:
+                raise ArchiveError(f"schema: {problems[0]}")
             by_article.setdefault(rec.article_id, []).append(Article.from_json(doc))
         except (OSError, ValueError, KeyError, ArchiveError) as exc:
             log.warning("reindex: skipping %s: %s", rec.path, exc)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            skipped.append(
+                f"repair: record {where} cannot be loaded, left out of the catalog ({reason}); "
+                f"`morgue rebuild` makes it again from its raw page"
+            )
     heads: list[ArticleRow] = []
     for _article_id, versions in sorted(by_article.items()):
         versions.sort(key=lambda a: a.version)
@@ -263,3 +278,4 @@ def _reindex_records(archive: Archive) -> None:
         for other, dist in cat.near(head.simhash, archive.near_threshold):
             if other != head.id:
                 cat.add_near_duplicate(head.id, other, dist, "")
+    return skipped
