@@ -185,13 +185,7 @@ class SqliteCatalog:
     def duplicate_fetches(self, source: str | None, since: str | None) -> list[FetchRow]:
         names = [f.name for f in fields(FetchRow)]
         sql = f"SELECT {', '.join(names)} FROM archive_fetches WHERE outcome = 'duplicate'"
-        args: list[str] = []
-        if source is not None:
-            sql += " AND source = ?"
-            args.append(source)
-        if since is not None:
-            sql += " AND fetched_at >= ?"
-            args.append(since)
+        sql, args = _sliced(sql, "source", source, "fetched_at", since)
         rows = self.db.execute(sql + " ORDER BY fetched_at, fetch_id", args)
         return [FetchRow(*r) for r in rows]
 
@@ -261,13 +255,7 @@ class SqliteCatalog:
             "SELECT v.article_id, v.version, a.source, v.raw_sha256, v.fetched_at "
             "FROM archive_versions v JOIN archive_articles a ON a.id = v.article_id WHERE 1"
         )
-        args: list[Any] = []
-        if source is not None:
-            sql += " AND a.source = ?"
-            args.append(source)
-        if since is not None:
-            sql += " AND v.fetched_at >= ?"
-            args.append(since)
+        sql, args = _sliced(sql, "a.source", source, "v.fetched_at", since)
         if latest_only:
             sql += " AND v.version = a.current_version"
         sql += " ORDER BY v.fetched_at, v.article_id, v.version"
@@ -281,13 +269,7 @@ class SqliteCatalog:
             "archive_fetches f WHERE f.raw_sha256 = r.sha256 AND f.article_id IS NOT NULL) "
             "AND NOT EXISTS (SELECT 1 FROM archive_versions v WHERE v.raw_sha256 = r.sha256)"
         )
-        args: list[str] = []
-        if source is not None:
-            sql += " AND r.source = ?"
-            args.append(source)
-        if since is not None:
-            sql += " AND r.first_fetched >= ?"
-            args.append(since)
+        sql, args = _sliced(sql, "r.source", source, "r.first_fetched", since)
         rows = self.db.execute(sql + " ORDER BY first_fetched, sha256", args).fetchall()
         return [(r[0], r[1]) for r in rows]
 
@@ -559,15 +541,23 @@ class SqliteCatalog:
 
     def fetched_raw(self, source: str | None, since: str | None) -> list[tuple[str, str]]:
         sql = "SELECT fetch_id, raw_sha256 FROM archive_fetches WHERE raw_sha256 IS NOT NULL"
-        args: list[str] = []
-        if source is not None:
-            sql += " AND source = ?"
-            args.append(source)
-        if since is not None:
-            sql += " AND fetched_at >= ?"
-            args.append(since)
+        sql, args = _sliced(sql, "source", source, "fetched_at", since)
         rows = self.db.execute(sql + " ORDER BY fetched_at, fetch_id", args)
         return [(r[0], r[1]) for r in rows]
+
+
+def _sliced(
+    sql: str, source_column: str, source: str | None, time_column: str, since: str | None
+) -> tuple[str, list[str]]:
+    """`sql` (ending in a WHERE clause) narrowed to one source and to times from `since`."""
+    args: list[str] = []
+    if source is not None:
+        sql += f" AND {source_column} = ?"
+        args.append(source)
+    if since is not None:
+        sql += f" AND {time_column} >= ?"
+        args.append(since)
+    return sql, args
 
 
 def _article_row(row: sqlite3.Row) -> ArticleRow:
