@@ -220,6 +220,7 @@ def _assemble(
         if rule_authors:
             names = [n for raw in rule_authors for n in authors_mod.clean_name(raw, set())]
             author_src = "rule"
+    title, title_src = fields.title(st, root)
     lang, lang_src = fields.language(st)
     section, section_src = fields.section(st)
     tag_list, tags_src = fields.tags(st)
@@ -235,6 +236,7 @@ def _assemble(
         lead, lead_src = captions[0].image_url, "caption"
     for name, value, source in (
         ("headline", headline, head_src),
+        ("title", title, title_src),
         ("body", blocks, body_src),
         ("captions", captions, caption_src),
         ("authors", names, author_src),
@@ -248,6 +250,7 @@ def _assemble(
         _pick(prov, name, value, source)
     return Content(
         headline=headline,
+        title=title,
         body=tuple(blocks),
         subheadline=subheadline,
         authors=tuple(names),
