@@ -103,6 +103,8 @@ def extract(
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
     prov: dict[str, str] = {"encoding": f"{codec_source}:{codec}"}
+    if page.reparsed:
+        prov["tree"] = "bs4"  # libxml2 lost part of the page; BeautifulSoup parsed it again
     if rules is not None and rules.drop and rules_mod.drop(root, rules.drop, url):
         page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)

@@ -84,9 +84,11 @@ def _has_block(el: HtmlElement) -> bool:
 
 
 def segment(
-    root: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None, max_depth: int = 300
+    root: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None, max_depth: int = 600
 ) -> list[TextBlock]:
-    """Text blocks under root, in document order; subtrees where skip(el) is true are left out."""
+    """Text blocks under root, in document order; subtrees where skip(el) is true are left out.
+    Trees re-parsed by bs4 can be deeper than libxml2's 256 levels; max_depth keeps the
+    recursion well inside Python's limit."""
     out: list[TextBlock] = []
     _segment(root, skip, out, 0, max_depth, False, _holding_blocks(root))
     return out
