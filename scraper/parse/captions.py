@@ -433,6 +433,11 @@ def find_captions(
         if el.tag == "figure" or _is_caption_el(el):
             box = el if el.tag == "figure" else _caption_box(el)
             img = None
+            if el.tag != "figure":
+                # Layout: caption-named text outside a <figure> (table titles, "caption-note"
+                # boxes, captions of removed video players). A caption needs the picture it
+                # belongs to: in its box, or right beside it.
+                box = box if _near_picture(box) else None
         elif el.tag == "img":
             box, img = _loose_caption(el), el
         elif _is_credit_el(el) and _standalone_credit(el):
@@ -480,6 +485,32 @@ def _loose_caption_of(el: HtmlElement, img: HtmlElement, base: str | None) -> Ca
     if not text and not credit:
         return None
     return Caption(text, credit, _image_url(img, base))
+
+
+_PICTURE_TAGS = ("img", "picture", "amp-img", "video", "source", "figure")
+
+
+_PICTURE_WORDS = ("image", "img", "photo", "picture", "foto", "media", "video", "gallery", "slide")
+
+
+def _holds_picture(el: HtmlElement, *, deep: bool) -> bool:
+    """A picture element, a box drawing one as its background, or a box named for a picture
+    (lazy-loading placeholders whose <img> a script inserts later)."""
+    if el.tag in _PICTURE_TAGS or "background" in (el.get("style") or ""):
+        return True
+    if any(w in class_joined(el) for w in _PICTURE_WORDS):
+        return True
+    return deep and next(el.iter(*_PICTURE_TAGS), None) is not None
+
+
+def _near_picture(box: HtmlElement) -> bool:
+    """Is there a picture in the caption's box, or in a small element right beside it?"""
+    if _holds_picture(box, deep=True):
+        return True
+    for sib in (box.getprevious(), box.getnext()):
+        if sib is not None and _holds_picture(sib, deep=len(text_content(sib)) < 300):
+            return True
+    return False
 
 
 def _caption_box(el: HtmlElement) -> HtmlElement:

@@ -52,6 +52,14 @@ def _lca(a: HtmlElement, b: HtmlElement) -> HtmlElement | None:
     return None
 
 
+def _host(url: str | None) -> str | None:
+    """The URL's host without "www.", e.g. "riverdale-courier.example"."""
+    if not url or "://" not in url:
+        return None
+    host = url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
+    return host.removeprefix("www.") or None
+
+
 def _outlets(st: Structured, site: str | None, url: str | None) -> set[str]:
     names = {site.lower()} if site else set()
     if st.article is not None:
@@ -136,7 +144,11 @@ def _assemble(
     root, url = page.root, page.url
     site, site_src = fields.site_name(st)
     _pick(prov, "site_name", site, site_src)
-    headline, head_src, heading = headline_mod.find_headline(root, st, [site] if site else [])
+    names = [site] if site else []
+    host = _host(url)
+    if host:
+        names.append(host)  # "Site :: Headline" titles of sites that declare no name
+    headline, head_src, heading = headline_mod.find_headline(root, st, names)
     body_root = root.find("body")
     if body_root is None:
         body_root = root
