@@ -10,6 +10,11 @@ PROSE = (
     "replacing the old wooden crossing that was closed last winter after an inspection."
 )
 
+PROSE2 = (
+    "The steel bridge will cost about 180,000 dollars, half of it from a state trails grant, "
+    "and construction is expected to start in June and to finish before the school year."
+)
+
 
 def table_page(title: str, masthead: str, headline: str) -> bytes:
     return (
@@ -42,3 +47,56 @@ def test_a_caption_needs_a_picture() -> None:
     ).encode()
     captions = [c.text for c in parse_html(page, "https://iv.example/a").captions]
     assert captions == ["The early ferry at the pier.", "Loaded by a script."]
+
+
+def article(inner: str, head: str = "", lang: str = "en") -> bytes:
+    return (
+        f"<html lang='{lang}'><head><title>Bridge vote</title>{head}</head><body>{inner}"
+        "</body></html>"
+    ).encode()
+
+
+def test_blogger_date_header_inside_a_widget_is_the_posts() -> None:
+    page = article(
+        "<div class='widget Blog'><h2 class='date-header'><span>Thursday, March 5, 2015</span>"
+        "</h2><div class='post'><h3 class='post-title'>Bridge vote</h3>"
+        f"<div class='post-body'>{PROSE}<br><br>{PROSE}</div></div></div>"
+    )
+    assert parse_html(page, "https://b.example/p.html").published == "2015-03-05"
+
+
+def test_a_members_join_date_is_not_the_posts() -> None:
+    page = article(
+        "<h2 class='topic-title'>Bridge vote</h2><div class='post'><dl class='postprofile'>"
+        "<dd><strong>Joined:</strong> Tue Jan 10, 2012 6:20 pm</dd></dl>"
+        "<p class='author'>by <b>al</b> &raquo; Mon Mar 04, 2019 8:12 pm</p>"
+        f"<div class='content'>{PROSE}</div></div>"
+    )
+    assert parse_html(page, "https://f.example/t?1").published == "2019-03-04T20:12:00"
+
+
+def test_dateline_opening_the_first_paragraph() -> None:
+    for lead, day in (
+        ("Beispielstadt (ots) - 03.05.2022 - ", "2022-05-03"),
+        ("WASHINGTON, March 5, 2021 /PRNewswire/ -- ", "2021-03-05"),
+    ):
+        page = article(f"<h1>Bridge vote</h1><div><p>{lead}{PROSE}</p><p>{PROSE}</p></div>")
+        assert parse_html(page, "https://p.example/a").published == day
+
+
+def test_dotted_numeric_dates_are_day_first_even_in_english() -> None:
+    page = article(f"<h1>Bridge vote</h1><div class='date'>03.05.2022</div><p>{PROSE}</p>")
+    assert parse_html(page, "https://p.example/a").published == "2022-05-03"
+
+
+def test_lines_around_the_text_of_a_container_without_paragraphs_are_not_body() -> None:
+    page = article(
+        "<table><tr><td><font size='1'><a href='/'>Home</a> &gt; <a href='/n/'>News</a></font>"
+        "<br><font size='1'>Talheim, 12. Juli 2017</font><br><font size='4'><b>Bridge vote</b>"
+        f"</font><br><i>Von Gerda Maier</i><br><br>{PROSE}<br><br>{PROSE2}<br><br>"
+        "<a href='/archiv/'>Weitere Meldungen aus dem Juli 2017</a></td></tr></table>",
+        lang="de",
+    )
+    content = parse_html(page, "https://t.example/a")
+    assert [b.text for b in content.body] == [PROSE, PROSE2]
+    assert content.published == "2017-07-12"

@@ -379,10 +379,9 @@ def extract_chosen(
 
 def _to_blocks(blocks: list[TextBlock], exclude: set[str]) -> list[Block]:
     out: list[Block] = []
+    blocks = _trim_edges([b for b in blocks if _keep(b, exclude)])
     for block in blocks:
         text = block.text
-        if not _keep(block, exclude):
-            continue
         kind = block.kind
         if kind == BlockKind.PARAGRAPH and _looks_like_heading(block):
             kind = BlockKind.HEADING
@@ -464,6 +463,43 @@ def is_dateline(text: str) -> bool:
         if w.lower() not in MONTH_NAMES and w.lower() not in _DATELINE_WORDS
     )
     return len(rest) < 3
+
+
+# Layout: containers without <p> (table layouts, <br> runs) hold the lines around the text as
+# blocks of their own: "Von Gerda Maier", "Talheim, 12. Juli 2017", "Home > News", a lone
+# "Previous story" link. Dropped only before the first or after the last line of prose.
+_BYLINE_START = re.compile(
+    r"^(?:by|von|par|por|di|door|av|af|text|texto|autor|author|written by|posted by)\b[:\s]+\w",
+    re.I,
+)
+_CRUMB = re.compile("\\s(?:>|\u203a|\u00bb|/)\\s")
+
+
+def _edge_furniture(block: TextBlock, leading: bool) -> bool:
+    text = block.text
+    if len(text) >= 80 or text.endswith((".", "!", "?", '"', "\u201d", ":")):
+        return False
+    if not leading:
+        return block.link_density >= 0.6  # "Previous story: ...", "More from July 2017"
+    if block.link_density >= 0.3 or _CRUMB.search(text):
+        return True
+    if _BYLINE_START.match(text) and len(text.split()) <= 7:
+        return True
+    if not _DIGIT.search(text) or parse_human(text) is None:
+        return False
+    rest = _DATE_WORDS.sub(" ", text)
+    place = [w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in MONTH_NAMES]
+    return len(place) <= 3  # "Talheim, 12. Juli 2017", "WASHINGTON, March 5"
+
+
+def _trim_edges(blocks: list[TextBlock]) -> list[TextBlock]:
+    prose = [n for n, b in enumerate(blocks) if len(b.text) >= 80]
+    if not prose:
+        return blocks
+    first, last = prose[0], prose[-1]
+    head = [b for b in blocks[:first] if not _edge_furniture(b, leading=True)]
+    tail = [b for b in blocks[last + 1 :] if not _edge_furniture(b, leading=False)]
+    return head + blocks[first : last + 1] + tail
 
 
 def _looks_like_heading(block: TextBlock) -> bool:
