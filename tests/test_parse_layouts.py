@@ -100,3 +100,36 @@ def test_lines_around_the_text_of_a_container_without_paragraphs_are_not_body() 
     content = parse_html(page, "https://t.example/a")
     assert [b.text for b in content.body] == [PROSE, PROSE2]
     assert content.published == "2017-07-12"
+
+
+def test_forum_member_boxes_are_not_body() -> None:
+    page = article(
+        "<h2 class='topic-title'>Bridge vote</h2><div id='page-body'>"
+        "<div class='post'><dl class='postprofile'><dd>Posts: 412</dd></dl>"
+        f"<div class='content'>{PROSE}</div></div>"
+        "<div class='post'><dl class='postprofile'><dd>Posts: 2231</dd></dl>"
+        f"<div class='content'>{PROSE2}</div></div></div>"
+    )
+    assert [b.text for b in parse_html(page, "https://f.example/t?1").body] == [PROSE, PROSE2]
+
+
+def test_a_product_box_named_meta_holding_the_text_is_read() -> None:
+    page = article(
+        "<h1>Enamel mug</h1><div class='product-meta'><div class='price'>14 EUR</div>"
+        f"<div class='description'><p>{PROSE} {PROSE2}</p><ul><li>Steel</li></ul></div></div>"
+        "<div class='reviews'><p>Great mug, survived a week in the Alps.</p></div>"
+    )
+    assert parse_html(page, "https://s.example/p").body[0].text == f"{PROSE} {PROSE2}"
+
+
+def test_data_tables_are_read_a_row_at_a_time() -> None:
+    rows = "".join(
+        f"<tr><td>{n}</td><td>Work number {n}</td><td>{1920 + n}</td></tr>" for n in range(1, 4)
+    )
+    page = article(f"<h1>Bridge vote</h1><div><p>{PROSE}</p><table>{rows}</table></div>")
+    body = [b.text for b in parse_html(page, "https://w.example/a").body]
+    assert body[1:] == [
+        "1 | Work number 1 | 1921",
+        "2 | Work number 2 | 1922",
+        "3 | Work number 3 | 1923",
+    ]

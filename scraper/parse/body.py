@@ -25,6 +25,7 @@ from scraper.parse.boilerplate import (
     SKIP_TAGS,
     class_weight,
     is_boilerplate,
+    weak_furniture,
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
@@ -133,7 +134,11 @@ def _prune(el: HtmlElement) -> bool:
             return False  # nothing names it furniture (most elements)
     elif tokens & COMMENTS and not tokens & GOOD_WORDS:
         return True  # reader comments are prose too, but never the article
-    return is_boilerplate(el) and not _has_prose(el)
+    if not is_boilerplate(el):
+        return False
+    # Layout: shop and listing pages name the box around the text "product-meta" or
+    # "item-info"; a meta line never holds a paragraph of prose.
+    return not _has_prose(el, needed=1 if weak_furniture(el) else 3)
 
 
 def _has_prose(el: HtmlElement, needed: int = 3) -> bool:

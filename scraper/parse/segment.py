@@ -89,6 +89,25 @@ def _inline_text(el: HtmlElement, drop_junk: bool, mark: bool = False) -> tuple[
     return "".join(parts), linked
 
 
+_CELLS = ("td", "th")
+
+
+def _data_row(tr: HtmlElement, holding: set[HtmlElement]) -> tuple[str, int] | None:
+    """Layout: tables of data (works lists, timetables, product sheets) read one row at a
+    time: (the row's cells joined by " | ", characters of link text). Rows of layout tables
+    (cells holding blocks or <br> runs, or long text) are left to be read cell by cell."""
+    cells = [c for c in tr if c.tag in _CELLS]
+    if len(cells) < 2 or len(cells) != len(tr) or any(c in holding for c in cells):
+        return None
+    if any(next(c.iter("br"), None) is not None for c in cells):
+        return None
+    texts = [clean_text(text_content(c)) for c in cells]
+    row = " | ".join(t for t in texts if t)
+    if not row or len(row) > 300:
+        return None
+    return row, sum(len(clean_text(text_content(a))) for a in tr.iter("a"))
+
+
 def _kind(el: HtmlElement) -> BlockKind:
     tag = el.tag
     if tag in HEADING_TAGS:
@@ -184,6 +203,9 @@ def _segment(
             continue
         if tag == "br":
             parts.append("\n")
+        elif tag == "tr" and (row := _data_row(child, holding)) is not None:
+            flush()
+            out.append(TextBlock(child, row[0], len(row[0]) if in_link else row[1], _kind(el)))
         elif tag in BLOCK_TAGS or nested:
             flush()
             if depth < max_depth:
