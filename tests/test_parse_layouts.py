@@ -133,3 +133,14 @@ def test_data_tables_are_read_a_row_at_a_time() -> None:
         "2 | Work number 2 | 1922",
         "3 | Work number 3 | 1923",
     ]
+
+
+def test_caption_paragraph_named_for_picture_and_text() -> None:
+    page = article(
+        f"<h1>Bridge vote</h1><div class='content'><p>{PROSE}</p>"
+        "<p class='img'><img src='/b.jpg'></p><p class='pictext'>The new bridge at dusk.</p>"
+        f"<p>{PROSE2}</p></div>"
+    )
+    content = parse_html(page, "https://c.example/a")
+    assert [c.text for c in content.captions] == ["The new bridge at dusk."]
+    assert [b.text for b in content.body] == [PROSE, PROSE2]

@@ -364,6 +364,10 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
     return named
 
 
+_PICTURE_NAMES = ("pic", "img", "photo", "image", "foto")
+_TEXT_NAMES = ("text", "txt", "desc", "info", "note", "title")
+
+
 def _has_text(el: HtmlElement) -> bool:
     """Any visible text inside (stops at the first, unlike reading the whole subtree)."""
     return any(clean_text(str(t)) for t in el.itertext() if not t.isspace())
@@ -375,6 +379,11 @@ def _named_caption(sibling: HtmlElement, unit: HtmlElement, text: str) -> bool:
     thing in the image's box, ending in a photo credit (without caption or credit markup,
     which is read as such)."""
     if class_tokens(sibling) & class_tokens(unit) & _IMAGE_BOX_WORDS:
+        return next(sibling.iter("img", "picture"), None) is None
+    # Layout: Chinese and other portals put the picture in <p class="img"> and the caption
+    # in the next <p class="pictext"> ("img-desc", "photo_txt"): named for picture and text.
+    joined = class_joined(sibling)
+    if any(w in joined for w in _PICTURE_NAMES) and any(w in joined for w in _TEXT_NAMES):
         return next(sibling.iter("img", "picture"), None) is None
     parent = unit.getparent()
     return (
