@@ -171,10 +171,14 @@ def _segment(
         if not raw or raw.isspace():
             links = 0
             return
-        if "\n" in raw:
+        split = _BR_SPLIT.split(raw) if "\n" in raw else None
+        if split is not None and len(split) > 1:
             # <br><br> runs (old layouts, blog engines): each part counts its own links
-            split = [(clean_text(p), _marked_length(p)) for p in _BR_SPLIT.split(raw)]
-            pieces = [(text, min(len(text), n)) for text, n in split if text]
+            marked = _LINK_START in raw
+            counted = [(clean_text(p), _marked_length(p) if marked else 0) for p in split]
+            pieces = [(text, min(len(text), n)) for text, n in counted if text]
+            if len(pieces) == 1:
+                pieces = [(pieces[0][0], links)]
         else:
             text = clean_text(raw)
             pieces = [(text, links)] if text else []
