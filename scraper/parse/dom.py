@@ -40,7 +40,8 @@ _REPARSE_MAX_CHARS = 4_000_000
 _P_OPEN = re.compile(r"<p[\s>]", re.I)
 _CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_LONG_TAG = re.compile(r"<[A-Za-z][^<>]{512,}")  # 256 attributes take at least 512 characters
+_LONG_TAG = re.compile(r"<[A-Za-z][^<>]{512}")  # 256 attributes take at least 512 characters
+_SEPARATORS = " \t\n\r\f\"'"  # each attribute after the first follows one of these
 _TAG_NAME = re.compile(r"<[^\s/>]+")
 _ATTRIBUTE = re.compile(r"""[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 
@@ -225,8 +226,9 @@ def class_string(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
 
 
-def _cap_attributes(match: re.Match[str]) -> str:
-    tag = match.group(0)
+def _cap_attributes(tag: str) -> str:
+    if sum(map(tag.count, _SEPARATORS)) <= MAX_ATTRIBUTES:
+        return tag  # too few gaps to hold that many attributes: no need to count them
     name = _TAG_NAME.match(tag)
     start = name.end() if name else 1
     attributes = _ATTRIBUTE.findall(tag, start)
@@ -241,9 +243,24 @@ def tame_attributes(text: str) -> str:
     libxml2 checks each attribute against all earlier ones of its element, which is quadratic:
     one tag with 100k attributes takes 9 s to parse, a 10 MB page of them hours. No real
     element has more than a few dozen, so the excess is dropped before lxml sees the tag.
-    Only tags longer than `_LONG_TAG`'s threshold can hold that many, and they are rare.
+    Only tags longer than `_LONG_TAG`'s threshold can hold that many; most pages have a few
+    (SVG paths, srcsets), and the text is copied only when one of them needs capping.
     """
-    return _LONG_TAG.sub(_cap_attributes, text)
+    out: list[str] = []
+    last = 0
+    for match in _LONG_TAG.finditer(text):
+        start = match.start()
+        ends = [p for p in (text.find(">", match.end()), text.find("<", match.end())) if p != -1]
+        stop = min(ends) if ends else len(text)
+        tag = text[start:stop]
+        capped = _cap_attributes(tag)
+        if capped is not tag:
+            out += (text[last:start], capped)
+            last = stop
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def build_tree(text: str, url: str | None) -> Page:
