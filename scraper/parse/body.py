@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -294,18 +295,19 @@ def _grow(
 ) -> HtmlElement:
     """Climb from the best container while the parent adds mostly prose: articles split into
     several sibling sections (each scored on its own) are taken whole."""
-    spans = [(order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks]
+    spans = sorted((order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks)
+    # Running sums over the blocks in document order: a subtree's sums are two lookups.
+    positions = [at for at, _, _ in spans]
+    totals, goods = [0], [0]
+    for _, n, prose in spans:
+        totals.append(totals[-1] + n)
+        goods.append(goods[-1] + (n if prose else 0))
 
     def sums(el: HtmlElement) -> tuple[int, int]:
         first = order.get(el, -1)
         last = order.get(last_descendant(el), first)
-        good = total = 0
-        for at, n, prose in spans:
-            if first <= at <= last:
-                total += n
-                if prose:
-                    good += n
-        return good, total
+        lo, hi = bisect_left(positions, first), bisect_right(positions, last)
+        return goods[hi] - goods[lo], totals[hi] - totals[lo]
 
     good, total = sums(top)
     best = node = top
