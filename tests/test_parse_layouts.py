@@ -144,3 +144,14 @@ def test_caption_paragraph_named_for_picture_and_text() -> None:
     content = parse_html(page, "https://c.example/a")
     assert [c.text for c in content.captions] == ["The new bridge at dusk."]
     assert [b.text for b in content.body] == [PROSE, PROSE2]
+
+
+def test_metadata_title_is_kept_verbatim_in_its_order_of_precedence() -> None:
+    body = f"<h1>Bridge vote</h1><div><p>{PROSE}</p><p>{PROSE2}</p></div>"
+    ld = '<script type="application/ld+json">{"@type":"NewsArticle","headline":"LD"}</script>'
+    og = '<meta property="og:title" content="OG | Site">'
+    tw = '<meta name="twitter:title" content="TW">'
+    cases = [(ld + og + tw, "LD"), (og + tw, "OG | Site"), (tw, "TW"), ("", "Bridge vote")]
+    for head, title in cases:
+        content = parse_html(article(body, head=head), "https://m.example/a")
+        assert (content.title, content.headline) == (title, "Bridge vote"), head
