@@ -165,6 +165,9 @@ class Content:
 
     headline: str
     body: tuple[Block, ...]
+    # the page's metadata title verbatim (JSON-LD headline, og:title, twitter:title, <title>):
+    # often an SEO or social variant of the visible headline; optional, so old records stay valid
+    title: str | None = None
     subheadline: str | None = None
     authors: tuple[str, ...] = ()
     published: str | None = None
@@ -191,6 +194,7 @@ class Content:
         parser's golden files hold."""
         return {
             "headline": self.headline,
+            "title": self.title,
             "subheadline": self.subheadline,
             "authors": list(self.authors),
             "published": self.published,
@@ -303,6 +307,7 @@ class Article:
         http = data["http"]
         content = Content(
             headline=data["headline"],
+            title=data.get("title"),
             subheadline=data.get("subheadline"),
             authors=tuple(data.get("authors", ())),
             published=data.get("published"),

@@ -9,8 +9,9 @@ whose site-packages is appended to sys.path, so morgue's own environment is neve
 
     python bench/bench_parse.py [--corpus DIR] [--install] [--repeat N] [--out DIR]
 
-Prints one table: body token P/R/F1, headline exact/contain, published day accuracy and
-invented dates, captions P/R/F1, pages per second and the speed ratio against trafilatura.
+Prints one table: body token P/R/F1, headline exact/contain, metadata title exact, published
+day accuracy and invented dates, captions P/R/F1, pages per second and the speed ratio
+against trafilatura.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def trafilatura_extractor() -> Extractor:
         data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
         return {
             "headline": data.get("title"),
+            "title": data.get("title"),
             "published": data.get("date"),
             "body": data.get("text"),
             "captions": None,
@@ -109,6 +111,7 @@ def readability_extractor() -> Extractor:
         captions = [text(c) for c in summary.iter("figcaption")]
         return {
             "headline": doc.short_title(),
+            "title": doc.title(),
             "published": None,
             "body": "\n\n".join(p for p in paragraphs if p),
             "captions": captions,
@@ -169,6 +172,7 @@ COLUMNS = (
     "body F1",
     "head exact",
     "head contain",
+    "title exact",
     "pub acc",
     "invented",
     "capt P",
@@ -193,6 +197,7 @@ def table(rows: list[tuple[str, dict[str, Any], float]], base: float) -> str:
             _fmt(tok.get("f1")),
             _fmt(hl.get("exact")),
             _fmt(hl.get("contain")),
+            _fmt(agg.get("title", {}).get("exact")),
             _fmt(pub.get("acc")),
             _fmt(inv.get("rate")),
             _fmt(cap.get("p")),

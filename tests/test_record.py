@@ -38,6 +38,7 @@ page_date = st.none() | day | offset_moment
 contents = st.builds(
     Content,
     headline=text,
+    title=maybe,
     body=st.lists(st.builds(Block, text, st.sampled_from(BlockKind)), max_size=4).map(tuple),
     subheadline=maybe,
     authors=st.lists(text, max_size=3).map(tuple),
@@ -86,6 +87,18 @@ def test_round_trip_and_schema(content: Content, fetched: datetime) -> None:
     again = Article.from_json(data)
     assert again == article
     assert dumps(again.to_json()) == dumps(data)
+
+
+def test_record_without_title_stays_valid() -> None:
+    """Records written before the metadata title existed validate and read back as None."""
+    content = Content(headline="H", title="H | Site", body=(Block("Text."),))
+    data = Article.build(
+        page(), content, id="0123456789abcdef", version=1, source="s", canonical_url="https://e/a"
+    ).to_json()
+    assert data["title"] == "H | Site"
+    del data["title"]
+    jsonschema.validate(data, article_schema())
+    assert Article.from_json(data).content.title is None
 
 
 def test_newer_schema_is_refused() -> None:

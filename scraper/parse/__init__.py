@@ -11,6 +11,28 @@ microdata), headline, datetext + dates, authors, boilerplate (furniture by class
 segment (text blocks), body (container choice and extraction), captions, fields, rules
 (per-site overrides), extract (the order they run in),
 score_adapter (the corpus scorer's hook).
+
+Rules and the layouts they are for (each has a test in tests/test_parse_layouts.py or
+tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
+- headline: the visible heading that agrees with a metadata title; old table layouts with no
+  heading and a "Site :: Headline" `<title>`: the part not spelled by the host, or the part
+  shown last on the page (mastheads come first), then the big bold line showing it.
+- title: JSON-LD headline, og:title, twitter:title, `<title>`, verbatim.
+- dates: structured data first; text dates near the headline in many languages ("12. Juli
+  2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first
+  paragraph (agency copy, press releases); boxes around the headline are never teasers
+  (Blogger's "widget"); forum members' join dates are not the post's; "Updated" lines are the
+  modified date, never the published one.
+- body: <br><br> runs and <div> runs count their links per part; short lines at the edges of
+  containers without <p> (byline, place-and-date line, crumbs, a lone link) are furniture;
+  forum member boxes are furniture; a box named only "meta" holding a paragraph is text (shop
+  pages); data tables are read a row at a time.
+- captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
+  named for one: lazy-loading placeholders); a paragraph named for picture and text after an
+  image paragraph is its caption (portal layouts).
+- bytes and trees: mixed UTF-8/cp1252 bytes are repaired by bs4's detwingle; a page libxml2
+  lost part of (nesting deeper than 256, dropped paragraphs) is parsed again by bs4
+  (lxml.html.soupparser). Neither runs on ordinary pages.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from scraper.parse.boilerplate import (
     SKIP_TAGS,
     class_weight,
     is_boilerplate,
+    weak_furniture,
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
@@ -133,7 +135,11 @@ def _prune(el: HtmlElement) -> bool:
             return False  # nothing names it furniture (most elements)
     elif tokens & COMMENTS and not tokens & GOOD_WORDS:
         return True  # reader comments are prose too, but never the article
-    return is_boilerplate(el) and not _has_prose(el)
+    if not is_boilerplate(el):
+        return False
+    # Layout: shop and listing pages name the box around the text "product-meta" or
+    # "item-info"; a meta line never holds a paragraph of prose.
+    return not _has_prose(el, needed=1 if weak_furniture(el) else 3)
 
 
 def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
@@ -289,18 +295,19 @@ def _grow(
 ) -> HtmlElement:
     """Climb from the best container while the parent adds mostly prose: articles split into
     several sibling sections (each scored on its own) are taken whole."""
-    spans = [(order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks]
+    spans = sorted((order.get(b.el, -1), len(b.text), _is_prose(b)) for b in blocks)
+    # Running sums over the blocks in document order: a subtree's sums are two lookups.
+    positions = [at for at, _, _ in spans]
+    totals, goods = [0], [0]
+    for _, n, prose in spans:
+        totals.append(totals[-1] + n)
+        goods.append(goods[-1] + (n if prose else 0))
 
     def sums(el: HtmlElement) -> tuple[int, int]:
         first = order.get(el, -1)
         last = order.get(last_descendant(el), first)
-        good = total = 0
-        for at, n, prose in spans:
-            if first <= at <= last:
-                total += n
-                if prose:
-                    good += n
-        return good, total
+        lo, hi = bisect_left(positions, first), bisect_right(positions, last)
+        return goods[hi] - goods[lo], totals[hi] - totals[lo]
 
     good, total = sums(top)
     best = node = top
@@ -379,10 +386,9 @@ def extract_chosen(
 
 def _to_blocks(blocks: list[TextBlock], exclude: set[str]) -> list[Block]:
     out: list[Block] = []
+    blocks = _trim_edges([b for b in blocks if _keep(b, exclude)])
     for block in blocks:
         text = block.text
-        if not _keep(block, exclude):
-            continue
         kind = block.kind
         if kind == BlockKind.PARAGRAPH and _looks_like_heading(block):
             kind = BlockKind.HEADING
@@ -464,6 +470,43 @@ def is_dateline(text: str) -> bool:
         if w.lower() not in MONTH_NAMES and w.lower() not in _DATELINE_WORDS
     )
     return len(rest) < 3
+
+
+# Layout: containers without <p> (table layouts, <br> runs) hold the lines around the text as
+# blocks of their own: "Von Gerda Maier", "Talheim, 12. Juli 2017", "Home > News", a lone
+# "Previous story" link. Dropped only before the first or after the last line of prose.
+_BYLINE_START = re.compile(
+    r"^(?:by|von|par|por|di|door|av|af|text|texto|autor|author|written by|posted by)\b[:\s]+\w",
+    re.I,
+)
+_CRUMB = re.compile("\\s(?:>|\u203a|\u00bb|/)\\s")
+
+
+def _edge_furniture(block: TextBlock, leading: bool) -> bool:
+    text = block.text
+    if len(text) >= 80 or text.endswith((".", "!", "?", '"', "\u201d", ":")):
+        return False
+    if not leading:
+        return block.link_density >= 0.6  # "Previous story: ...", "More from July 2017"
+    if block.link_density >= 0.3 or _CRUMB.search(text):
+        return True
+    if _BYLINE_START.match(text) and len(text.split()) <= 7:
+        return True
+    if not _DIGIT.search(text) or parse_human(text) is None:
+        return False
+    rest = _DATE_WORDS.sub(" ", text)
+    place = [w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in MONTH_NAMES]
+    return len(place) <= 3  # "Talheim, 12. Juli 2017", "WASHINGTON, March 5"
+
+
+def _trim_edges(blocks: list[TextBlock]) -> list[TextBlock]:
+    prose = [n for n, b in enumerate(blocks) if len(b.text) >= 80]
+    if not prose:
+        return blocks
+    first, last = prose[0], prose[-1]
+    head = [b for b in blocks[:first] if not _edge_furniture(b, leading=True)]
+    tail = [b for b in blocks[last + 1 :] if not _edge_furniture(b, leading=False)]
+    return head + blocks[first : last + 1] + tail
 
 
 def _looks_like_heading(block: TextBlock) -> bool:

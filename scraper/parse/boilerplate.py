@@ -51,6 +51,14 @@ _BOILERPLATE_PARTS = (
     "keypoints",  # "RenderKeyPoints", "key-points": a summary box above the text
     "key-points",
     "takeaways",
+    # Layout: forum threads; the member box beside each post (rank, post count, join date)
+    "postprofile",
+    "userinfo",
+    "user-info",
+    "memberinfo",
+    "member-info",
+    "poster-info",
+    "user-details",
 )
 
 
@@ -157,6 +165,21 @@ def inline_junk(el: HtmlElement) -> bool:
     # A wrapper whose own child is the link ("rollover-people" around a name) is the text;
     # the card nested beside that link is the junk.
     return bool(class_tokens(el) & INLINE_JUNK) and not any(c.tag == "a" for c in el)
+
+
+WEAK_FURNITURE = frozenset(("meta", "metadata", "postmeta"))
+
+
+def weak_furniture(el: HtmlElement) -> bool:
+    """Named furniture only by a weak word ("product-meta"): a meta line, or a box of
+    details that may hold the page's text."""
+    tokens = class_tokens(el)
+    named = tokens & _BOILERPLATE_WORDS
+    return (
+        bool(named)
+        and named <= WEAK_FURNITURE
+        and _BOILERPLATE_PARTS_RE.search(class_joined(el)) is None
+    )
 
 
 def class_weight(el: HtmlElement) -> int:

@@ -364,6 +364,10 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
     return named
 
 
+_PICTURE_NAMES = ("pic", "img", "photo", "image", "foto")
+_TEXT_NAMES = ("text", "txt", "desc", "info", "note", "title")
+
+
 def _has_text(el: HtmlElement) -> bool:
     """Any visible text inside (stops at the first, unlike reading the whole subtree)."""
     return any(clean_text(str(t)) for t in el.itertext() if not t.isspace())
@@ -375,6 +379,11 @@ def _named_caption(sibling: HtmlElement, unit: HtmlElement, text: str) -> bool:
     thing in the image's box, ending in a photo credit (without caption or credit markup,
     which is read as such)."""
     if class_tokens(sibling) & class_tokens(unit) & _IMAGE_BOX_WORDS:
+        return next(sibling.iter("img", "picture"), None) is None
+    # Layout: Chinese and other portals put the picture in <p class="img"> and the caption
+    # in the next <p class="pictext"> ("img-desc", "photo_txt"): named for picture and text.
+    joined = class_joined(sibling)
+    if any(w in joined for w in _PICTURE_NAMES) and any(w in joined for w in _TEXT_NAMES):
         return next(sibling.iter("img", "picture"), None) is None
     parent = unit.getparent()
     return (
@@ -433,6 +442,11 @@ def find_captions(
         if el.tag == "figure" or _is_caption_el(el):
             box = el if el.tag == "figure" else _caption_box(el)
             img = None
+            if el.tag != "figure":
+                # Layout: caption-named text outside a <figure> (table titles, "caption-note"
+                # boxes, captions of removed video players). A caption needs the picture it
+                # belongs to: in its box, or right beside it.
+                box = box if _near_picture(box) else None
         elif el.tag == "img":
             box, img = _loose_caption(el), el
         elif _is_credit_el(el) and _standalone_credit(el):
@@ -480,6 +494,32 @@ def _loose_caption_of(el: HtmlElement, img: HtmlElement, base: str | None) -> Ca
     if not text and not credit:
         return None
     return Caption(text, credit, _image_url(img, base))
+
+
+_PICTURE_TAGS = ("img", "picture", "amp-img", "video", "source", "figure")
+
+
+_PICTURE_WORDS = ("image", "img", "photo", "picture", "foto", "media", "video", "gallery", "slide")
+
+
+def _holds_picture(el: HtmlElement, *, deep: bool) -> bool:
+    """A picture element, a box drawing one as its background, or a box named for a picture
+    (lazy-loading placeholders whose <img> a script inserts later)."""
+    if el.tag in _PICTURE_TAGS or "background" in (el.get("style") or ""):
+        return True
+    if any(w in class_joined(el) for w in _PICTURE_WORDS):
+        return True
+    return deep and next(el.iter(*_PICTURE_TAGS), None) is not None
+
+
+def _near_picture(box: HtmlElement) -> bool:
+    """Is there a picture in the caption's box, or in a small element right beside it?"""
+    if _holds_picture(box, deep=True):
+        return True
+    for sib in (box.getprevious(), box.getnext()):
+        if sib is not None and _holds_picture(sib, deep=len(text_content(sib)) < 300):
+            return True
+    return False
 
 
 def _caption_box(el: HtmlElement) -> HtmlElement:

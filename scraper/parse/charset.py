@@ -5,15 +5,21 @@ Order of evidence, most explicit first: a byte-order mark, the HTTP Content-Type
 then charset-normalizer's detection, then UTF-8. A declared charset that cannot decode the bytes
 is skipped rather than trusted. Decoding never fails: undecodable bytes become U+FFFD in the
 text, and the raw bytes themselves are never altered (the caller keeps them).
+
+Pages that mix UTF-8 with Windows-1252 (smart quotes pasted into a UTF-8 CMS, an old cp1252
+template around UTF-8 articles) decode as neither; bs4's `UnicodeDammit.detwingle` turns the
+cp1252 bytes into UTF-8 first (`_untwingle`). It runs only on such pages, never on valid UTF-8.
 """
 
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 
 from charset_normalizer import from_bytes
 
+log = logging.getLogger(__name__)
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -46,6 +52,11 @@ _ALIASES = {
     "unicode": "utf-8",
 }
 _SNIFF_BYTES = 4096
+# A well-formed multi-byte UTF-8 character: a page holding some and still not decoding as
+# UTF-8 mixes encodings.
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 _NOT_WEB = frozenset(
     ("undefined", "utf-7", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "charmap")
 )
@@ -156,6 +167,26 @@ def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, s
     return "utf-8", "default"
 
 
+def _untwingle(body: bytes) -> str | None:
+    """The text of a page that mixes UTF-8 and Windows-1252 bytes, or None when it does not.
+
+    Mixed means: not valid UTF-8, yet holding well-formed UTF-8 characters, and valid UTF-8
+    (but for a stray byte or two) once detwingle has re-encoded the cp1252 bytes. A page in
+    cp1252 alone fails that last test (its accented letters look like broken UTF-8 lead bytes)
+    unless its only high bytes are cp1252 punctuation, where both readings give the same text.
+    """
+    if body.startswith(tuple(b for b, _ in _BOMS)) or _UTF8_MULTIBYTE.search(body) is None:
+        return None
+    if _decodes(body, "utf-8"):
+        return None  # all UTF-8 already (under a wrong label): nothing to repair
+    from bs4.dammit import UnicodeDammit  # imported here: only mixed pages need bs4
+
+    fixed = UnicodeDammit.detwingle(body)
+    if not _mostly_utf8(fixed):
+        return None
+    return fixed.decode("utf-8", errors="replace")
+
+
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
     """(text, codec, source) for page bytes; never raises on bad bytes."""
     declared = header_charset(content_type)
@@ -172,6 +203,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str,
             if _codec(label) in (None, "utf-8"):
                 return text, "utf-8", "http" if declared else ("meta" if label else "default")
     codec, source = sniff_encoding(body, content_type)
+    if codec in ("utf-8", "cp1252", "latin-1", "iso8859-1"):
+        fixed = _untwingle(body)
+        if fixed is not None:
+            log.debug("mixed UTF-8 and cp1252 bytes: detwingled")
+            return fixed, "utf-8", "detwingled"
     text = body.decode(codec, errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]

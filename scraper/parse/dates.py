@@ -85,6 +85,14 @@ _NOT_ARTICLE = frozenset(
     )
 )
 _UPDATED = re.compile(r"updated|modified|aktualisiert|mis à jour|actualizado", re.I)
+# Layout: forum posts and comments beside a member's profile; the day someone joined is theirs.
+_MEMBER_SINCE = re.compile(
+    r"joined|registered|member since|mitglied seit|registriert|dabei seit|inscrit|registrado",
+    re.I,
+)
+# Layout: agency copy and press releases open their first paragraph with a dateline,
+# "BERLIN (dpa) - 03.05.2022 -" or "WASHINGTON, March 5, 2021 /PRNewswire/ --".
+_LEAD_DATELINE = re.compile("^(.{0,60}?\\d.{0,25}?)\\s+(?:[-\u2013\u2014]{1,2}|/)\\s")
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
 )
@@ -145,9 +153,12 @@ def _from_structured(
     return None
 
 
-def _in_teaser(el: HtmlElement) -> bool:
+def _in_teaser(el: HtmlElement, home: frozenset[HtmlElement] = frozenset()) -> bool:
+    """Inside a related-stories box, sidebar or comments? `home` holds the headline's
+    ancestors: a box around the article's own headline is no teaser, whatever its class says
+    (Blogger's posts sit in a "widget")."""
     for depth, anc in enumerate(el.iterancestors()):
-        if anc.tag in ("body", "html", "article", "main") or depth > 10:
+        if anc.tag in ("body", "html", "article", "main") or depth > 10 or anc in home:
             return False
         if anc.tag in ("aside", "nav", "footer") or class_tokens(anc) & _NOT_ARTICLE:
             return True
@@ -175,6 +186,7 @@ def _visible_dates(
     month_first: bool,
     now: datetime | None,
     year: int | None,
+    home: frozenset[HtmlElement] = frozenset(),
     limit: int = 12,
 ) -> list[Shown]:
     """Dates written for readers, in document order: (date, says-updated, source)."""
@@ -186,7 +198,7 @@ def _visible_dates(
         source = "time"
         if parsed is None and machine:
             parsed, source = parse_iso(machine), "time-attr"
-        if parsed and _plausible(parsed, now) and not _in_teaser(el):
+        if parsed and _plausible(parsed, now) and not _in_teaser(el, home):
             parent = el.getparent()
             around = clean_text(text_content(parent)) if parent is not None else ""
             context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
@@ -205,7 +217,9 @@ def _visible_dates(
             # hAtom and friends: <abbr class="published" title="2019-11-19T10:00:00-05:00">
             machine = el.get("title") or el.get("content") or el.get("data-timestamp") or ""
             parsed = parse_iso(machine) if machine[:1].isdigit() else None
-        if parsed and _plausible(parsed, now) and not _in_teaser(el):
+        if parsed and _plausible(parsed, now) and not _in_teaser(el, home):
+            if _MEMBER_SINCE.search(text):
+                continue
             found.append((parsed, _says_updated(text), "dom", el))
             if len(found) >= 2 * limit:
                 break
@@ -233,8 +247,12 @@ def _header_dates(
     heading_text = clean_text(text_content(heading)) or "\0"
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
+    home = frozenset(heading.iterancestors())
     for n, el in enumerate(elements[max(0, at - before) : at + 401], start=max(0, at - before)):
         if n > at + 400 or (n > at and el.tag == "p" and len(text_content(el)) > 200):
+            lead = _lead_dateline(el, month_first, now, year) if el.tag == "p" else None
+            if lead is not None and not found:
+                found.append((lead, False, "dateline", el))
             break
         if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
             skipped.update(el.iterdescendants())
@@ -255,11 +273,22 @@ def _header_dates(
             continue
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)
-            if parsed and _plausible(parsed, now) and not _in_teaser(el):
+            if _MEMBER_SINCE.search(f"{text_content(el)[:40]} {candidate}"):
+                continue
+            if parsed and _plausible(parsed, now) and not _in_teaser(el, home):
                 source = "header-time" if el.tag == "time" else "header"
                 found.append((parsed, _says_updated(candidate), source, el))
                 break
     return found
+
+
+def _lead_dateline(
+    el: HtmlElement, month_first: bool, now: datetime | None, year: int | None
+) -> PageDate | None:
+    """The date of a dateline opening the article's first paragraph, if it has one."""
+    match = _LEAD_DATELINE.match(clean_text(text_content(el))[:120])
+    parsed = _parse_shown(match.group(1), month_first, year) if match else None
+    return parsed if parsed is not None and _plausible(parsed, now) else None
 
 
 def _local_machine_dates(st: Structured, now: datetime | None) -> list[PageDate]:
@@ -286,7 +315,7 @@ def _url_date(url: str | None) -> PageDate | None:
     return None
 
 
-_WRITTEN = frozenset(("time", "dom", "header", "header-time"))  # dates written in words
+_WRITTEN = frozenset(("time", "dom", "header", "header-time", "dateline"))  # dates written in words
 
 
 def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
@@ -358,7 +387,8 @@ def find_dates(
     found_near = published is not None and any(not s[1] for s in shown)
     everywhere = []
     if not found_near:
-        visible = _visible_dates(root, elements, month_first, now, year)
+        home = frozenset(heading.iterancestors()) if heading is not None else frozenset()
+        visible = _visible_dates(root, elements, month_first, now, year, home)
         everywhere = [s for s in visible if s[3] not in seen]
     # Those inside the article's own area before those elsewhere on the page.
     if scope is not None:

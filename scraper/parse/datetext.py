@@ -230,7 +230,8 @@ def parse_human(text: str, *, month_first: bool = True, year: int | None = None)
         a, b, c = (int(g) for g in match.groups())
         if pattern is _SLASHED_YMD:
             day = _make(a, b, c)
-        elif a > 12 or (not month_first and b <= 12):
+        elif a > 12 or ((not month_first or text[match.end(1)] == ".") and b <= 12):
+            # "03.05.2022": dotted numeric dates are day first wherever they are written
             day = _make(c, b, a)
         else:
             day = _make(c, a, b) or _make(c, b, a)

@@ -3,17 +3,21 @@
 `build_tree` parses decoded text with lxml's HTML parser (libxml2: fast, forgiving), then
 pulls out what must be read before cleaning (JSON-LD scripts) and removes what is never
 article text (scripts, styles, templates, hidden elements, form controls). Everything else in
-the parser reads this one tree with XPath and element iteration; BeautifulSoup is not used.
+the parser reads this one tree with XPath and element iteration. BeautifulSoup is used only
+where libxml2 loses the page (`_lost_page`): `lxml.html.soupparser` parses it again and hands
+back an lxml tree, so the rest of the parser never sees the difference.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urljoin
 
 from lxml import etree
+from lxml.html import soupparser
 
 from scraper.errors import ParseError
 
@@ -23,6 +27,7 @@ HtmlElement = etree._Element
 _STRING = etree.XPath("string()")
 # Candidates only, checked in Python after: XPath finds them at C speed.
 
+log = logging.getLogger(__name__)
 _SPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
@@ -30,9 +35,13 @@ _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _NO_TOKENS: frozenset[str] = frozenset()
 MAX_ATTRIBUTES = 256
 MAX_ELEMENTS = 250_000
+# bs4 builds its tree ~30x slower than libxml2: a re-parse is only tried on pages up to this size
+_REPARSE_MAX_CHARS = 4_000_000
+_P_OPEN = re.compile(r"<p[\s>]", re.I)
 _CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_LONG_TAG = re.compile(r"<[A-Za-z][^<>]{512,}")  # 256 attributes take at least 512 characters
+_LONG_TAG = re.compile(r"<[A-Za-z][^<>]{512}")  # 256 attributes take at least 512 characters
+_SEPARATORS = " \t\n\r\f\"'"  # each attribute after the first follows one of these
 _TAG_NAME = re.compile(r"<[^\s/>]+")
 _ATTRIBUTE = re.compile(r"""[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 
@@ -81,6 +90,7 @@ class Page:
     root: HtmlElement
     jsonld: list[str]
     url: str | None
+    reparsed: bool = False  # libxml2 lost the page and bs4 parsed it again
     _elements: list[HtmlElement] | None = None
     _order: dict[HtmlElement, int] | None = None
 
@@ -216,8 +226,9 @@ def class_string(el: HtmlElement) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
 
 
-def _cap_attributes(match: re.Match[str]) -> str:
-    tag = match.group(0)
+def _cap_attributes(tag: str) -> str:
+    if sum(map(tag.count, _SEPARATORS)) <= MAX_ATTRIBUTES:
+        return tag  # too few gaps to hold that many attributes: no need to count them
     name = _TAG_NAME.match(tag)
     start = name.end() if name else 1
     attributes = _ATTRIBUTE.findall(tag, start)
@@ -232,9 +243,24 @@ def tame_attributes(text: str) -> str:
     libxml2 checks each attribute against all earlier ones of its element, which is quadratic:
     one tag with 100k attributes takes 9 s to parse, a 10 MB page of them hours. No real
     element has more than a few dozen, so the excess is dropped before lxml sees the tag.
-    Only tags longer than `_LONG_TAG`'s threshold can hold that many, and they are rare.
+    Only tags longer than `_LONG_TAG`'s threshold can hold that many; most pages have a few
+    (SVG paths, srcsets), and the text is copied only when one of them needs capping.
     """
-    return _LONG_TAG.sub(_cap_attributes, text)
+    out: list[str] = []
+    last = 0
+    for match in _LONG_TAG.finditer(text):
+        start = match.start()
+        ends = [p for p in (text.find(">", match.end()), text.find("<", match.end())) if p != -1]
+        stop = min(ends) if ends else len(text)
+        tag = text[start:stop]
+        capped = _cap_attributes(tag)
+        if capped is not tag:
+            out += (text[last:start], capped)
+            last = stop
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def build_tree(text: str, url: str | None) -> Page:
@@ -255,6 +281,14 @@ def build_tree(text: str, url: str | None) -> Page:
     root = etree.fromstring(text, parser) if text.strip() else None
     if root is None:
         raise ValueError("empty document")
+    reparsed = False
+    if _lost_page(root, text, parser):
+        again = _soup_tree(text)
+        log.debug(
+            "libxml2 lost part of %s; bs4 re-parse %s", url, "failed" if again is None else "used"
+        )
+        if again is not None:
+            root, reparsed = again, True
     jsonld = [
         s.text or "" for s in root.iter("script") if "ld+json" in (s.get("type") or "").lower()
     ]
@@ -284,4 +318,41 @@ def build_tree(text: str, url: str | None) -> Page:
             drop_tree(el)
     if gone:
         elements = [el for el in elements if el not in gone]
-    return Page(root=root, jsonld=jsonld, url=url, _elements=elements)
+    return Page(root=root, jsonld=jsonld, url=url, reparsed=reparsed, _elements=elements)
+
+
+def _lost_page(root: HtmlElement, text: str, parser: etree.HTMLParser) -> bool:
+    """Did libxml2 drop part of the page? It stops at a fatal error (nesting deeper than 256
+    elements: the rest of the page, often the whole article, is gone), and its recovery can
+    swallow paragraphs. Both show as far fewer paragraphs in the tree than `<p` tags in the
+    source; the counts are cheap, so this runs on every page."""
+    last = parser.error_log.last_error
+    fatal = last is not None and last.level == etree.ErrorLevels.FATAL
+    wanted = len(_P_OPEN.findall(text))
+    if wanted < 3:
+        return fatal and len(text) > 2 * len(text_content(root))
+    found = sum(1 for _ in root.iter("p"))
+    if found >= wanted / 2:
+        return False
+    # Paragraph markup inside scripts (JSON state, templates) is no paragraph the page lost.
+    quoted = sum(
+        len(_P_OPEN.findall(el.text or "")) for el in root.iter("script", "template", "textarea")
+    )
+    return found < (wanted - quoted) / 2
+
+
+def _soup_tree(text: str) -> HtmlElement | None:
+    """The page parsed by BeautifulSoup (html.parser: no depth limit) as an lxml tree, or None
+    when that fails too. soupparser converts recursively, so pages nested thousands deep
+    (hostile ones) still end in RecursionError: the libxml2 tree is kept for those."""
+    if len(text) > _REPARSE_MAX_CHARS:
+        return None
+    try:
+        root = soupparser.fromstring(text)
+    except (RecursionError, ValueError, etree.LxmlError):
+        return None
+    if not isinstance(root, etree._Element):
+        return None
+    # libxml2 was told to drop comments and processing instructions; soupparser keeps them
+    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    return root

@@ -52,6 +52,14 @@ def _lca(a: HtmlElement, b: HtmlElement) -> HtmlElement | None:
     return None
 
 
+def _host(url: str | None) -> str | None:
+    """The URL's host without "www.", e.g. "riverdale-courier.example"."""
+    if not url or "://" not in url:
+        return None
+    host = url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
+    return host.removeprefix("www.") or None
+
+
 def _outlets(st: Structured, site: str | None, url: str | None) -> set[str]:
     names = {site.lower()} if site else set()
     if st.article is not None:
@@ -103,6 +111,8 @@ def extract(
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
     prov: dict[str, str] = {"encoding": f"{codec_source}:{codec}"}
+    if page.reparsed:
+        prov["tree"] = "bs4"  # libxml2 lost part of the page; BeautifulSoup parsed it again
     if rules is not None and rules.drop and rules_mod.drop(root, rules.drop, url):
         page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)
@@ -134,7 +144,11 @@ def _assemble(
     root, url = page.root, page.url
     site, site_src = fields.site_name(st)
     _pick(prov, "site_name", site, site_src)
-    headline, head_src, heading = headline_mod.find_headline(root, st, [site] if site else [])
+    names = [site] if site else []
+    host = _host(url)
+    if host:
+        names.append(host)  # "Site :: Headline" titles of sites that declare no name
+    headline, head_src, heading = headline_mod.find_headline(root, st, names)
     body_root = root.find("body")
     if body_root is None:
         body_root = root
@@ -220,6 +234,7 @@ def _assemble(
         if rule_authors:
             names = [n for raw in rule_authors for n in authors_mod.clean_name(raw, set())]
             author_src = "rule"
+    title, title_src = fields.title(st, root)
     lang, lang_src = fields.language(st)
     section, section_src = fields.section(st)
     tag_list, tags_src = fields.tags(st)
@@ -235,6 +250,7 @@ def _assemble(
         lead, lead_src = captions[0].image_url, "caption"
     for name, value, source in (
         ("headline", headline, head_src),
+        ("title", title, title_src),
         ("body", blocks, body_src),
         ("captions", captions, caption_src),
         ("authors", names, author_src),
@@ -248,6 +264,7 @@ def _assemble(
         _pick(prov, name, value, source)
     return Content(
         headline=headline,
+        title=title,
         body=tuple(blocks),
         subheadline=subheadline,
         authors=tuple(names),

@@ -3,7 +3,7 @@ from the most specific machine-readable source that has it."""
 
 from __future__ import annotations
 
-from scraper.parse.dom import absolute_url
+from scraper.parse.dom import HtmlElement, absolute_url, clean_text, text_content
 from scraper.parse.structured import Structured, as_text, as_texts
 
 
@@ -90,3 +90,21 @@ def lead_image(st: Structured, base: str | None) -> tuple[str | None, str | None
         if isinstance(image, str):
             return _abs(image, base), "json-ld"
     return None, None
+
+
+def title(st: Structured, root: HtmlElement) -> tuple[str | None, str | None]:
+    """The page's metadata title as the page gives it (no site suffix cut): the JSON-LD
+    article's headline, else og:title, else twitter:title, else the document's `<title>`."""
+    if st.article is not None:
+        text = as_text(st.article.get("headline"))
+        if text:
+            return text, "json-ld"
+    found = st.first_meta("og:title", "twitter:title")
+    if found:
+        return found[0], "meta"
+    head = root.find("head")
+    el = head.find("title") if head is not None else None
+    if el is None:
+        el = root.find(".//title")
+    text = clean_text(text_content(el)) if el is not None else ""
+    return (text, "title") if text else (None, None)

@@ -56,13 +56,32 @@ def similarity(a: str, b: str) -> float:
     return covered * min(1.0, (len(short) / len(long_)) * 2)
 
 
+def _compact(text: str) -> str:
+    return "".join(_tokens(text))
+
+
+def names_site(part: str, site_names: list[str]) -> bool:
+    """Is this part of a title the site's name? Equal to a known name, or spelled by the host
+    ("Riverdale Courier" on riverdale-courier.example, "The Prairie Bugle" on prairie-bugle)."""
+    key = _compact(part)
+    if not key:
+        return False
+    for name in site_names:
+        other = _compact(name)
+        if key == other or (len(key) >= 4 and "." in name and key in other):
+            return True
+        if len(other) >= 6 and "." in name and other in key and len(_tokens(part)) <= 4:
+            return True
+    return False
+
+
 def strip_site_suffix(title: str, site_names: list[str]) -> str:
-    """`<title>` minus "| Site Name" (or "Site Name - " in front)."""
+    """`<title>` minus "| Site Name" (or "Site Name - " / "Site :: " in front). Site names
+    holding a dot are host names, matched against the title's parts spelled together."""
     parts = _SEPARATORS.split(title)
     if len(parts) == 1:
         return title
-    lowered = [s.casefold() for s in site_names if s]
-    kept = [p for p in parts if p.casefold() not in lowered]
+    kept = [p for p in parts if not names_site(p, site_names)]
     if kept and len(kept) < len(parts):
         return " - ".join(kept) if len(kept) > 1 else kept[0]
     # "Headline | Site" is the common order; a short first part is more likely the site.
@@ -143,12 +162,33 @@ def find_headline(
     if metas:
         text, source = metas[0]
         if source == "title" or (source == "meta" and _SEPARATORS.search(text)):
-            text = strip_site_suffix(text, site_names)
+            text = _shown_last(root, text, site_names) or strip_site_suffix(text, site_names)
         return text, source, _shown_as(root, text)
     return None, None, None
 
 
 _TITLE_TAGS = ("h3", "h4", "dt", "div", "p", "span", "td", "strong", "b", "font", "a")
+
+
+def _shown_last(root: HtmlElement, title: str, site_names: list[str]) -> str | None:
+    """Layout: old sites without headings or metadata, titled "Site :: Headline" (or
+    "Headline - Site"), whose masthead and headline are both lines of text on the page. When
+    the site's name is not known, the part shown last is the headline: mastheads come first."""
+    parts = _SEPARATORS.split(title)
+    body = root.find("body")
+    if body is None or len(parts) < 2 or any(names_site(p, site_names) for p in parts):
+        return None
+    keys = {_compact(p): p for p in parts if len(_tokens(p)) >= 2}
+    seen: dict[str, int] = {}
+    for n, el in enumerate(body.iter(*_TITLE_TAGS)):
+        if el.text is None or len(el.text) > 300:
+            continue
+        key = _compact(text_content(el))
+        if key in keys and key not in seen:
+            seen[key] = n
+    if len(seen) < 2:
+        return None
+    return keys[max(seen, key=lambda k: seen[k])]
 
 
 def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:

@@ -12,7 +12,7 @@ from scraper.parse import parse_html
 
 
 def extract_article(html: bytes, url: str | None) -> dict[str, Any]:
-    """headline / published / body (paragraphs, blank-line separated) / captions for score.py.
+    """headline / title / published / body (paragraphs, blank-line separated) / captions.
 
     Captions go out as {"text", "credit"} objects: the scorer joins them back into the caption
     as the page shows it, which is what its truth holds."""
@@ -21,6 +21,7 @@ def extract_article(html: bytes, url: str | None) -> dict[str, Any]:
     except ParseError as exc:
         return {
             "headline": None,
+            "title": None,
             "published": None,
             "body": None,
             "captions": [],
@@ -28,6 +29,7 @@ def extract_article(html: bytes, url: str | None) -> dict[str, Any]:
         }
     return {
         "headline": content.headline,
+        "title": content.title,
         "published": content.published,
         "body": content.text,
         "captions": [{"text": c.text, "credit": c.credit} for c in content.captions],

@@ -31,23 +31,46 @@ class TextBlock:
         return self.links / max(1, len(self.text))
 
 
-def _inline_text(el: HtmlElement, drop_junk: bool) -> tuple[str, int]:
+# Link text is wrapped in these (control characters: never prose, and clean_text would drop
+# them) so that a <br><br>-separated part can count its own links.
+_LINK_START, _LINK_END = "\x02", "\x03"
+_MARKED = re.compile("\x02([^\x03]*)\x03?")
+
+
+# A link whose text is its own address or an e-mail address: a reference in the text (RFCs,
+# bylines, "pic.twitter.com/…"), not navigation.
+_URLISH = re.compile(r"(?:https?://|www\.)\S*|[\w.+-]+@[\w-]+\.[\w.-]+|\S+\.[a-z]{2,}/\S*", re.I)
+
+
+def _marked_length(text: str) -> int:
+    """Characters of link text in a part of a block (clean_text drops the markers)."""
+    linked = (clean_text(m.group(1)) for m in _MARKED.finditer(text))
+    return sum(len(t) for t in linked if not _URLISH.fullmatch(t))
+
+
+def _inline_text(el: HtmlElement, drop_junk: bool, mark: bool = False) -> tuple[str, int]:
     """(text, characters of link text) of an inline element, without the hover cards and
-    credits nested in it when drop_junk is set."""
+    credits nested in it when drop_junk is set; with mark, link text is wrapped in
+    _LINK_START/_LINK_END."""
     has_break = next(el.iter("br"), None) is not None
     if not has_break and (
         not drop_junk or not any(inline_junk(d) for d in el.iterdescendants() if d.get("class"))
     ):
         text = text_content(el)
         if el.tag == "a":
-            return text, len(clean_text(text))
-        return text, sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+            return (f"{_LINK_START}{text}{_LINK_END}" if mark else text), len(clean_text(text))
+        linked = sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+        if not mark or not linked:
+            return text, linked
     parts: list[str] = []
     linked = 0
 
     def walk(node: HtmlElement, in_link: bool) -> None:
         nonlocal linked
+        opens = mark and not in_link and node.tag == "a"
         in_link = in_link or node.tag == "a"
+        if opens:
+            parts.append(_LINK_START)
         parts.append(node.text or "")
         if in_link:
             linked += len(clean_text(node.text))
@@ -59,9 +82,30 @@ def _inline_text(el: HtmlElement, drop_junk: bool) -> tuple[str, int]:
             parts.append(child.tail or "")
             if in_link:
                 linked += len(clean_text(child.tail))
+        if opens:
+            parts.append(_LINK_END)
 
     walk(el, False)
     return "".join(parts), linked
+
+
+_CELLS = ("td", "th")
+
+
+def _data_row(tr: HtmlElement, holding: set[HtmlElement]) -> tuple[str, int] | None:
+    """Layout: tables of data (works lists, timetables, product sheets) read one row at a
+    time: (the row's cells joined by " | ", characters of link text). Rows of layout tables
+    (cells holding blocks or <br> runs, or long text) are left to be read cell by cell."""
+    cells = [c for c in tr if c.tag in _CELLS]
+    if len(cells) < 2 or len(cells) != len(tr) or any(c in holding for c in cells):
+        return None
+    if any(next(c.iter("br"), None) is not None for c in cells):
+        return None
+    texts = [clean_text(text_content(c)) for c in cells]
+    row = " | ".join(t for t in texts if t)
+    if not row or len(row) > 300:
+        return None
+    return row, sum(len(clean_text(text_content(a))) for a in tr.iter("a"))
 
 
 def _kind(el: HtmlElement) -> BlockKind:
@@ -84,9 +128,11 @@ def _has_block(el: HtmlElement) -> bool:
 
 
 def segment(
-    root: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None, max_depth: int = 300
+    root: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None, max_depth: int = 600
 ) -> list[TextBlock]:
-    """Text blocks under root, in document order; subtrees where skip(el) is true are left out."""
+    """Text blocks under root, in document order; subtrees where skip(el) is true are left out.
+    Trees re-parsed by bs4 can be deeper than libxml2's 256 levels; max_depth keeps the
+    recursion well inside Python's limit."""
     out: list[TextBlock] = []
     _segment(root, skip, out, 0, max_depth, False, _holding_blocks(root))
     return out
@@ -125,13 +171,20 @@ def _segment(
         if not raw or raw.isspace():
             links = 0
             return
-        pieces = [clean_text(p) for p in _BR_SPLIT.split(raw)] if "\n" in raw else [clean_text(raw)]
-        pieces = [p for p in pieces if p]
-        total = sum(len(p) for p in pieces) or 1
-        for piece in pieces:
+        split = _BR_SPLIT.split(raw) if "\n" in raw else None
+        if split is not None and len(split) > 1:
+            # <br><br> runs (old layouts, blog engines): each part counts its own links
+            marked = _LINK_START in raw
+            counted = [(clean_text(p), _marked_length(p) if marked else 0) for p in split]
+            pieces = [(text, min(len(text), n)) for text, n in counted if text]
+            if len(pieces) == 1:
+                pieces = [(pieces[0][0], links)]
+        else:
+            text = clean_text(raw)
+            pieces = [(text, links)] if text else []
+        for piece, share in pieces:
             # Inside a link (a whole teaser card wrapped in <a>), all of it is link text.
-            share = len(piece) if in_link else links * len(piece) // total
-            out.append(TextBlock(el, piece, share, _kind(el)))
+            out.append(TextBlock(el, piece, len(piece) if in_link else share, _kind(el)))
         links = 0
 
     for child in el:
@@ -154,6 +207,9 @@ def _segment(
             continue
         if tag == "br":
             parts.append("\n")
+        elif tag == "tr" and (row := _data_row(child, holding)) is not None:
+            flush()
+            out.append(TextBlock(child, row[0], len(row[0]) if in_link else row[1], _kind(el)))
         elif tag in BLOCK_TAGS or nested:
             flush()
             if depth < max_depth:
@@ -161,7 +217,7 @@ def _segment(
         elif tag in ("img", "hr", "wbr"):
             parts.append(" ")
         else:
-            text, linked = _inline_text(child, skip is not None)
+            text, linked = _inline_text(child, skip is not None, mark=True)
             parts.append(text)
             links += linked
         parts.append(child.tail or "")

@@ -1,0 +1,157 @@
+"""Rules for classes of layouts the corpus has few of, each on a small page of that layout
+(the golden pages under tests/pages/web hold fuller examples)."""
+
+from __future__ import annotations
+
+from scraper.parse import parse_html
+
+PROSE = (
+    "The town council voted on Thursday night to build a new footbridge over the river, "
+    "replacing the old wooden crossing that was closed last winter after an inspection."
+)
+
+PROSE2 = (
+    "The steel bridge will cost about 180,000 dollars, half of it from a state trails grant, "
+    "and construction is expected to start in June and to finish before the school year."
+)
+
+
+def table_page(title: str, masthead: str, headline: str) -> bytes:
+    return (
+        f"<html><head><title>{title}</title></head><body><table>"
+        f'<tr><td><font size="6"><b>{masthead}</b></font></td></tr>'
+        f'<tr><td><font size="4"><b>{headline}</b></font><br><i>By Harold Pyke</i><br><br>'
+        f"{PROSE}<br><br>{PROSE}<br><br>{PROSE}</td></tr></table></body></html>"
+    ).encode()
+
+
+def test_site_title_of_a_table_layout_gives_the_headline_not_the_masthead() -> None:
+    head = "Council approves new footbridge"
+    for url in ("http://www.riverdale-courier.example/a.html", "http://rc.example/a.html"):
+        page = table_page(f"Riverdale Courier :: {head}", "Riverdale Courier", head)
+        assert parse_html(page, url).headline == head, url
+    # "Headline - Site": the same with the site last
+    page = table_page(f"{head} - Riverdale Courier", "Riverdale Courier", head)
+    assert parse_html(page, "http://rc.example/a.html").headline == head
+
+
+def test_a_caption_needs_a_picture() -> None:
+    page = (
+        "<html><head><title>Ferry timetable</title></head><body><h1>Ferry timetable</h1>"
+        f"<div class='article-text'><p>{PROSE}</p>"
+        "<div class='caption'>Timetable from 5 September</div><table><tr><td>07:15</td></tr>"
+        f"</table><p>{PROSE}</p><div class='photo'><img src='/p.jpg'></div>"
+        "<div class='caption'>The early ferry at the pier.</div>"
+        "<div class='image-placeholder'></div><div class='caption'>Loaded by a script.</div>"
+        f"<p>{PROSE}</p></div></body></html>"
+    ).encode()
+    captions = [c.text for c in parse_html(page, "https://iv.example/a").captions]
+    assert captions == ["The early ferry at the pier.", "Loaded by a script."]
+
+
+def article(inner: str, head: str = "", lang: str = "en") -> bytes:
+    return (
+        f"<html lang='{lang}'><head><title>Bridge vote</title>{head}</head><body>{inner}"
+        "</body></html>"
+    ).encode()
+
+
+def test_blogger_date_header_inside_a_widget_is_the_posts() -> None:
+    page = article(
+        "<div class='widget Blog'><h2 class='date-header'><span>Thursday, March 5, 2015</span>"
+        "</h2><div class='post'><h3 class='post-title'>Bridge vote</h3>"
+        f"<div class='post-body'>{PROSE}<br><br>{PROSE}</div></div></div>"
+    )
+    assert parse_html(page, "https://b.example/p.html").published == "2015-03-05"
+
+
+def test_a_members_join_date_is_not_the_posts() -> None:
+    page = article(
+        "<h2 class='topic-title'>Bridge vote</h2><div class='post'><dl class='postprofile'>"
+        "<dd><strong>Joined:</strong> Tue Jan 10, 2012 6:20 pm</dd></dl>"
+        "<p class='author'>by <b>al</b> &raquo; Mon Mar 04, 2019 8:12 pm</p>"
+        f"<div class='content'>{PROSE}</div></div>"
+    )
+    assert parse_html(page, "https://f.example/t?1").published == "2019-03-04T20:12:00"
+
+
+def test_dateline_opening_the_first_paragraph() -> None:
+    for lead, day in (
+        ("Beispielstadt (ots) - 03.05.2022 - ", "2022-05-03"),
+        ("WASHINGTON, March 5, 2021 /PRNewswire/ -- ", "2021-03-05"),
+    ):
+        page = article(f"<h1>Bridge vote</h1><div><p>{lead}{PROSE}</p><p>{PROSE}</p></div>")
+        assert parse_html(page, "https://p.example/a").published == day
+
+
+def test_dotted_numeric_dates_are_day_first_even_in_english() -> None:
+    page = article(f"<h1>Bridge vote</h1><div class='date'>03.05.2022</div><p>{PROSE}</p>")
+    assert parse_html(page, "https://p.example/a").published == "2022-05-03"
+
+
+def test_lines_around_the_text_of_a_container_without_paragraphs_are_not_body() -> None:
+    page = article(
+        "<table><tr><td><font size='1'><a href='/'>Home</a> &gt; <a href='/n/'>News</a></font>"
+        "<br><font size='1'>Talheim, 12. Juli 2017</font><br><font size='4'><b>Bridge vote</b>"
+        f"</font><br><i>Von Gerda Maier</i><br><br>{PROSE}<br><br>{PROSE2}<br><br>"
+        "<a href='/archiv/'>Weitere Meldungen aus dem Juli 2017</a></td></tr></table>",
+        lang="de",
+    )
+    content = parse_html(page, "https://t.example/a")
+    assert [b.text for b in content.body] == [PROSE, PROSE2]
+    assert content.published == "2017-07-12"
+
+
+def test_forum_member_boxes_are_not_body() -> None:
+    page = article(
+        "<h2 class='topic-title'>Bridge vote</h2><div id='page-body'>"
+        "<div class='post'><dl class='postprofile'><dd>Posts: 412</dd></dl>"
+        f"<div class='content'>{PROSE}</div></div>"
+        "<div class='post'><dl class='postprofile'><dd>Posts: 2231</dd></dl>"
+        f"<div class='content'>{PROSE2}</div></div></div>"
+    )
+    assert [b.text for b in parse_html(page, "https://f.example/t?1").body] == [PROSE, PROSE2]
+
+
+def test_a_product_box_named_meta_holding_the_text_is_read() -> None:
+    page = article(
+        "<h1>Enamel mug</h1><div class='product-meta'><div class='price'>14 EUR</div>"
+        f"<div class='description'><p>{PROSE} {PROSE2}</p><ul><li>Steel</li></ul></div></div>"
+        "<div class='reviews'><p>Great mug, survived a week in the Alps.</p></div>"
+    )
+    assert parse_html(page, "https://s.example/p").body[0].text == f"{PROSE} {PROSE2}"
+
+
+def test_data_tables_are_read_a_row_at_a_time() -> None:
+    rows = "".join(
+        f"<tr><td>{n}</td><td>Work number {n}</td><td>{1920 + n}</td></tr>" for n in range(1, 4)
+    )
+    page = article(f"<h1>Bridge vote</h1><div><p>{PROSE}</p><table>{rows}</table></div>")
+    body = [b.text for b in parse_html(page, "https://w.example/a").body]
+    assert body[1:] == [
+        "1 | Work number 1 | 1921",
+        "2 | Work number 2 | 1922",
+        "3 | Work number 3 | 1923",
+    ]
+
+
+def test_caption_paragraph_named_for_picture_and_text() -> None:
+    page = article(
+        f"<h1>Bridge vote</h1><div class='content'><p>{PROSE}</p>"
+        "<p class='img'><img src='/b.jpg'></p><p class='pictext'>The new bridge at dusk.</p>"
+        f"<p>{PROSE2}</p></div>"
+    )
+    content = parse_html(page, "https://c.example/a")
+    assert [c.text for c in content.captions] == ["The new bridge at dusk."]
+    assert [b.text for b in content.body] == [PROSE, PROSE2]
+
+
+def test_metadata_title_is_kept_verbatim_in_its_order_of_precedence() -> None:
+    body = f"<h1>Bridge vote</h1><div><p>{PROSE}</p><p>{PROSE2}</p></div>"
+    ld = '<script type="application/ld+json">{"@type":"NewsArticle","headline":"LD"}</script>'
+    og = '<meta property="og:title" content="OG | Site">'
+    tw = '<meta name="twitter:title" content="TW">'
+    cases = [(ld + og + tw, "LD"), (og + tw, "OG | Site"), (tw, "TW"), ("", "Bridge vote")]
+    for head, title in cases:
+        content = parse_html(article(body, head=head), "https://m.example/a")
+        assert (content.title, content.headline) == (title, "Bridge vote"), head
