@@ -3,8 +3,13 @@
 `RawPage` is one HTTP response exactly as served. `Content` is what the parser extracts from
 one page. `Article` is the stored, versioned record: a `Content` plus where and when it was
 fetched and the catalog's bookkeeping (id, version, every URL it was seen at). Records are
-written as JSON carrying `"schema": "morgue.article/1"`; `Article.from_json` reads that and
-refuses newer schemas with `SchemaError`.
+written as JSON carrying `"schema": "morgue.article/2"`. `Article.from_json` reads the current
+schema and every older one, each upgraded one step at a time (`upgrade_record`), and refuses
+a schema it does not know with `SchemaError`; `rebuild` writes what it re-parses in the
+current schema.
+
+Schemas: 1, the first; 2 adds `title`, the page's metadata title (null when a record was
+made before it existed: rebuild fills it in).
 """
 
 from __future__ import annotations
@@ -18,12 +23,36 @@ from typing import Any
 
 from archive.errors import SchemaError
 
-SCHEMA = "morgue.article/1"
-SCHEMA_VERSION = 1
+SCHEMA = "morgue.article/2"
+SCHEMA_VERSION = 2
 RAW_META_SCHEMA = "morgue.raw/1"
 
 # Response headers kept on the article record (all headers are kept with the raw page).
 RECORD_HEADERS = ("content-type", "etag", "last-modified", "date")
+
+
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    # the metadata title was not extracted yet: unknown, not empty
+    return {**doc, "schema": "morgue.article/2", "title": None}
+
+
+# each older schema -> the step that reads it as the next one
+_UPGRADES = {"morgue.article/1": _v1_to_v2}
+OLD_SCHEMAS = tuple(_UPGRADES)
+
+
+def upgrade_record(doc: dict[str, Any]) -> dict[str, Any]:
+    """A record document in the current schema (`doc` itself when it already is)."""
+    schema = doc.get("schema")
+    while schema in _UPGRADES:
+        doc = _UPGRADES[str(schema)](doc)
+        schema = doc.get("schema")
+    if schema != SCHEMA:
+        raise SchemaError(
+            f"unsupported article schema {schema!r} (this morgue reads {SCHEMA} and "
+            f"{', '.join(OLD_SCHEMAS)})"
+        )
+    return doc
 
 
 def utcnow() -> datetime:
@@ -301,9 +330,7 @@ class Article:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Article:
-        schema = data.get("schema")
-        if schema != SCHEMA:
-            raise SchemaError(f"unsupported article schema {schema!r} (this morgue reads {SCHEMA})")
+        data = upgrade_record(data)
         http = data["http"]
         content = Content(
             headline=data["headline"],

@@ -1,4 +1,6 @@
-"""Checking records against the shipped JSON Schema (archive/schema/article.schema.json)."""
+"""Checking records against the shipped JSON Schemas: the current one
+(archive/schema/article.schema.json) and each older one a record may still carry
+(article.v1.schema.json), chosen by the record's own `"schema"`."""
 
 from __future__ import annotations
 
@@ -10,20 +12,30 @@ import jsonschema
 
 from archive.errors import SchemaError
 
-SCHEMA_PATH = Path(__file__).parent / "schema" / "article.schema.json"
+SCHEMA_DIR = Path(__file__).parent / "schema"
+SCHEMA_PATH = SCHEMA_DIR / "article.schema.json"
+OLD_SCHEMA_PATHS = {"morgue.article/1": SCHEMA_DIR / "article.v1.schema.json"}
+
+
+def _compile(path: Path) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(path.read_text("utf-8")))
 
 
 class RecordValidator:
-    """A compiled validator; build one per archive (compiling the schema costs milliseconds)."""
+    """Compiled validators; build one per archive (compiling a schema costs milliseconds)."""
 
     def __init__(self, schema_path: Path = SCHEMA_PATH) -> None:
-        schema = json.loads(schema_path.read_text("utf-8"))
-        self._validator = jsonschema.Draft202012Validator(schema)
+        self._validator = _compile(schema_path)
+        self._older = {name: _compile(path) for name, path in OLD_SCHEMA_PATHS.items()}
 
     def problems(self, doc: Any) -> list[str]:
-        """Every schema violation, one line each ("path: message")."""
+        """Every schema violation, one line each ("path: message"). A record in an older
+        schema is checked against that schema."""
+        validator = self._validator
+        if isinstance(doc, dict) and doc.get("schema") in self._older:
+            validator = self._older[doc["schema"]]
         out = []
-        for error in sorted(self._validator.iter_errors(doc), key=lambda e: list(e.path)):
+        for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
             where = "/".join(str(p) for p in error.path) or "(record)"
             out.append(f"{where}: {error.message.splitlines()[0][:200]}")
         return out

@@ -155,3 +155,28 @@ def test_verify_finds_corruption_and_repair_reindexes(tmp_path: Path) -> None:
         assert len(unloadable) == 1
         assert where in unloadable[0]
         assert "rebuild" in unloadable[0]
+
+
+def test_rebuild_upgrades_records_of_an_older_schema(tmp_path: Path) -> None:
+    """A data folder written by 0.1.0 holds schema-1 records: they verify against their own
+    schema, read as the current one, and rebuild writes them in the current schema."""
+    import tarfile
+
+    old = Path(__file__).parent / "data" / "old_archives" / "archive-0.1.0-merged-wire.tar.gz"
+    with tarfile.open(old) as tar:
+        tar.extractall(tmp_path, filter="data")
+    data = tmp_path / "morgue-data"
+    (record,) = data.joinpath("articles").rglob("v1.json")
+    assert json.loads(record.read_text("utf-8"))["schema"] == "morgue.article/1"
+    with Archive.open(data) as arch:
+        assert verify(arch).ok
+        found = arch.find("https://www.alpha.example/2024/05/02/port-strike")
+        assert found is not None
+        assert found.content.title is None
+        report = rebuild(arch, tiny_parse, workers=1)
+        assert report.fields["schema"] == 1
+        doc = json.loads(record.read_text("utf-8"))
+        assert doc["schema"] == "morgue.article/2"
+        assert "title" in doc
+        assert verify(arch).ok
+        assert rebuild(arch, tiny_parse, workers=1).changed == 0

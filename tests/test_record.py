@@ -19,7 +19,9 @@ from archive.record import (
     RawPage,
     Validators,
     dumps,
+    upgrade_record,
 )
+from archive.validate import RecordValidator
 from tests.record_support import article_schema
 
 text = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
@@ -89,21 +91,28 @@ def test_round_trip_and_schema(content: Content, fetched: datetime) -> None:
     assert dumps(again.to_json()) == dumps(data)
 
 
-def test_record_without_title_stays_valid() -> None:
-    """Records written before the metadata title existed validate and read back as None."""
+def test_schema_1_record_without_title_stays_valid_and_is_upgraded() -> None:
+    """Records written before the metadata title existed (schema 1) validate against their
+    own schema and read back as the current one, with an unknown (None) title."""
     content = Content(headline="H", title="H | Site", body=(Block("Text."),))
     data = Article.build(
         page(), content, id="0123456789abcdef", version=1, source="s", canonical_url="https://e/a"
     ).to_json()
-    assert data["title"] == "H | Site"
+    assert (data["schema"], data["title"]) == ("morgue.article/2", "H | Site")
     del data["title"]
-    jsonschema.validate(data, article_schema())
-    assert Article.from_json(data).content.title is None
+    old = {**data, "schema": "morgue.article/1"}
+    assert RecordValidator().problems(old) == []
+    assert RecordValidator().problems(data) != []  # schema 2 requires the key
+    upgraded = Article.from_json(old)
+    assert upgraded.content.title is None
+    assert upgraded.to_json()["schema"] == "morgue.article/2"
+    assert upgrade_record(old) == {**data, "title": None}
 
 
 def test_newer_schema_is_refused() -> None:
-    with pytest.raises(SchemaError, match=r"morgue.article/2"):
-        Article.from_json({"schema": "morgue.article/2"})
+    with pytest.raises(SchemaError, match=r"morgue.article/3"):
+        Article.from_json({"schema": "morgue.article/3"})
+    assert RecordValidator().problems({"schema": "morgue.article/3"}) != []
 
 
 def test_raw_page_meta_round_trip() -> None:
