@@ -237,7 +237,10 @@ class Archive:
             yield self.load(row.source, row.article_id, row.version)
 
     def search(self, query: str, limit: int = 20) -> list[Article]:
-        """Articles whose headline or body match an FTS5 query (e.g. `"exact phrase" OR word`)."""
+        """Articles whose indexed text matches an FTS5 query (e.g. `"exact phrase" OR word`)."""
+        from archive.query import ArchiveReader
+
+        ArchiveReader(self).refresh()  # versions stored since the last read join the index
         found = []
         for article_id in self.catalog.search(query, limit):
             article = self.find(article_id)

@@ -1,0 +1,462 @@
+"""The reading side: search, lists with filters, one article, its versions, diffs, raw pages.
+
+One layer that `morgue search`, `morgue diff`, `morgue serve` and the Python API
+(`archive.open`) all use; it asks the catalog through named methods and runs no SQL itself.
+
+The search index is filled here, from the record files, which hold every field a reader may
+search (headline, subheadline, body, captions, authors) and filter on (published day, section,
+authors). Storing a version only queues it (`Catalog.put_version`); every read first indexes
+whatever is waiting (`refresh`), so an archive written by a crawl in another process, or one
+upgraded from an older catalog, is searchable the next time anybody reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from archive.backends.catalog import Filters, ListedRow, PendingDoc, SearchDoc, UrlRow
+from archive.diff import ArticleDiff, diff_articles
+from archive.errors import ArchiveError, NotFound, QueryError, StorageError
+from archive.ftsquery import parse
+from archive.layout import check_id
+from archive.record import Article
+from archive.snippet import Snippet, fold, make_snippet
+from archive.store import Archive
+
+log = logging.getLogger(__name__)
+
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+MAX_LIMIT = 1000
+INDEX_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search hit (or one listed article: score 0, empty snippet)."""
+
+    id: str
+    version: int
+    headline: str
+    published: str | None
+    fetched_at: str
+    source: str
+    url: str
+    snippet: Snippet
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "headline": self.headline,
+            "published": self.published,
+            "fetched_at": self.fetched_at,
+            "source": self.source,
+            "url": self.url,
+            "snippet": self.snippet.text,
+            "marks": self.snippet.marks(),
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    hits: tuple[Hit, ...]
+    total: int  # matches in all, over every page
+    offset: int
+    limit: int
+    seconds: float  # time taken
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A stored page exactly as served, with what is known of its fetches."""
+
+    sha256: str
+    body: bytes
+    meta: dict[str, Any]  # the first fetch's sidecar: URLs, status, headers, time
+    fetches: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def content_type(self) -> str:
+        for name, value in self.meta.get("headers", ()):
+            if str(name).lower() == "content-type":
+                return str(value)
+        return "application/octet-stream"
+
+
+def day_bound(value: str | date | None, name: str) -> str | None:
+    """A --since/--until value as a YYYY-MM-DD bound; QueryError when it is no date."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value.isoformat()[:10]
+    text = value.strip()
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise QueryError(f"{name} {text[:40]!r} is not a date: use YYYY-MM-DD") from None
+
+
+def make_filters(
+    *,
+    source: str | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
+    author: str | None = None,
+    section: str | None = None,
+) -> Filters:
+    """Filters from what a user typed; QueryError names the one that makes no sense."""
+    low, high = day_bound(since, "since"), day_bound(until, "until")
+    if low and high and low > high:
+        raise QueryError(f"since {low} is after until {high}: nothing can match")
+    return Filters(
+        source=source or None,
+        since=low,
+        until=high,
+        author=fold(author).strip() or None if author else None,
+        section=fold(section).strip() or None if section else None,
+    )
+
+
+def search_doc(article: Article) -> SearchDoc:
+    """What the index keeps of one version."""
+    c = article.content
+    published = c.published if c.published and _DAY.match(c.published) else None
+    day = (published or article.to_json()["fetched_at"])[:10]
+    captions = "\n".join(" ".join(filter(None, (cap.text, cap.credit))) for cap in c.captions)
+    return SearchDoc(
+        headline=c.headline,
+        subheadline=c.subheadline or "",
+        body="\n\n".join(block.text for block in c.body),
+        captions=captions,
+        authors="\n".join(c.authors),
+        day=day,
+        published=c.published,
+        section_key=fold(c.section).strip() if c.section else None,
+        authors_key="\n".join(fold(a) for a in c.authors),
+        url=article.canonical_url,
+    )
+
+
+class ArchiveReader:
+    """Read an archive: `archive.open("morgue-data")` gives one.
+
+    >>> a = archive.open("morgue-data")                       # doctest: +SKIP
+    >>> [h.headline for h in a.search('"port strike"', source="mt").hits]  # doctest: +SKIP
+    """
+
+    def __init__(self, archive: Archive, *, refresh: bool = True) -> None:
+        self.archive = archive
+        self.catalog = archive.catalog
+        self._auto_refresh = refresh
+
+    @classmethod
+    def open(cls, root: Path | str) -> ArchiveReader:
+        path = Path(root)
+        if not (path / "catalog.sqlite").is_file():
+            raise NotFound(f"no archive at {path} (no catalog.sqlite there)")
+        return cls(Archive.open(path))
+
+    def close(self) -> None:
+        self.archive.close()
+
+    def __enter__(self) -> ArchiveReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def refresh(self) -> int:
+        """Index every stored version the search index has not read yet; how many."""
+        done = 0
+        while True:
+            try:
+                with self.catalog.writing():
+                    batch = self.catalog.pending_docs(INDEX_BATCH)
+                    for pending in batch:
+                        self.catalog.index_doc(pending, self._doc(pending))
+            except StorageError as exc:
+                # a read-only archive (a mounted backup) still answers from what is indexed
+                log.warning("search index not updated: %s", exc)
+                return done
+            done += len(batch)
+            if len(batch) < INDEX_BATCH:
+                if done:
+                    log.info("search index: %d version(s) indexed", done)
+                return done
+
+    def _doc(self, pending: PendingDoc) -> SearchDoc:
+        try:
+            article = self.archive.load(pending.source, pending.article_id, pending.version)
+        except ArchiveError as exc:
+            # indexed as empty so it is not retried on every read; `verify` reports the file
+            log.warning("search index: %s v%d: %s", pending.article_id, pending.version, exc)
+            fetched = pending.fetched_at[:10]
+            return SearchDoc("", "", "", "", "", fetched, None, None, "", "")
+        return search_doc(article)
+
+    def _ready(self) -> None:
+        if self._auto_refresh:
+            self.refresh()
+
+    def search(
+        self,
+        query: str,
+        *,
+        source: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+        author: str | None = None,
+        section: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Results:
+        """Articles matching `query` (phrases, prefix*, AND/OR/NOT, -word), best first."""
+        started = time.perf_counter()
+        fts, terms = parse(query)
+        filters = make_filters(
+            source=source, since=since, until=until, author=author, section=section
+        )
+        limit, offset = _page_bounds(limit, offset)
+        self._ready()
+        rows = self.catalog.search_rows(fts, filters)
+        hits = []
+        for row in rows[offset : offset + limit]:
+            article = self._load_row(row)
+            text = _searchable(article)
+            hits.append(_hit(row, article, make_snippet(text, terms)))
+        elapsed = time.perf_counter() - started
+        return Results(tuple(hits), len(rows), offset, limit, elapsed)
+
+    def listing(
+        self,
+        *,
+        source: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+        author: str | None = None,
+        section: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Results:
+        """The newest articles (by published day, else fetch day), one page of them."""
+        started = time.perf_counter()
+        filters = make_filters(
+            source=source, since=since, until=until, author=author, section=section
+        )
+        limit, offset = _page_bounds(limit, offset)
+        self._ready()
+        rows, total = self.catalog.list_rows(filters, limit, offset)
+        hits = tuple(_hit(row, None, Snippet()) for row in rows)
+        return Results(hits, total, offset, limit, time.perf_counter() - started)
+
+    def articles(
+        self,
+        *,
+        source: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+        author: str | None = None,
+        section: str | None = None,
+    ) -> Iterator[Article]:
+        """Every article's latest version (newest first), filtered: an iterator of records."""
+        offset = 0
+        while True:
+            page = self.listing(
+                source=source,
+                since=since,
+                until=until,
+                author=author,
+                section=section,
+                limit=500,
+                offset=offset,
+            )
+            for hit in page.hits:
+                yield self.get(hit.id, version=hit.version)
+            offset += len(page.hits)
+            if not page.hits or offset >= page.total:
+                return
+
+    def get(self, ref: str, version: int | None = None) -> Article:
+        """An article by id or by any URL it was seen at; its latest version by default."""
+        article = self.archive.find(ref.strip())
+        if article is None:
+            raise NotFound(f"not in the archive: {ref}")
+        if version is None or version == article.version:
+            return article
+        row = self.catalog.version_row(article.id, version)
+        if row is None:
+            raise NotFound(f"{article.id} has no version {version} (it has 1 to {article.version})")
+        return self.archive.load(row.source, row.article_id, row.version)
+
+    def versions(self, ref: str) -> list[Article]:
+        """Every version of an article, oldest first."""
+        return self.archive.versions(self.get(ref).id)
+
+    def version_list(self, ref: str) -> list[dict[str, Any]]:
+        """Version numbers with their fetch times and raw pages (no record is read)."""
+        return [
+            {"version": v.version, "fetched_at": v.fetched_at, "raw_sha256": v.raw_sha256}
+            for v in self.catalog.versions(self.get(ref).id)
+        ]
+
+    def diff(self, ref: str, from_: int | None = None, to: int | None = None) -> ArticleDiff:
+        """Word diff between two versions (default: the last two). NotFound when the
+        article has one version only or a version does not exist."""
+        latest = self.get(ref)
+        if latest.version < 2 and from_ is None and to is None:
+            raise NotFound(f"{latest.id} has one version only: nothing to compare")
+        new_n = latest.version if to is None else to
+        old_n = new_n - 1 if from_ is None else from_
+        old, new = self.get(latest.id, old_n), self.get(latest.id, new_n)
+        return diff_articles(old, new)
+
+    def urls(self, ref: str) -> list[UrlRow]:
+        """Every URL the article was seen at (its own and duplicate pages'), first seen first."""
+        return self.catalog.article_urls(self.get(ref).id)
+
+    def fetches(self, ref: str) -> list[dict[str, Any]]:
+        """The article's fetch history: time, URL, status (200, 304, ...), outcome."""
+        return [_fetch_json(f) for f in self.catalog.article_fetches(self.get(ref).id)]
+
+    def raw(self, ref: str) -> Raw:
+        """A stored page by its sha256, or the page an article (id or URL) was parsed from."""
+        ref = ref.strip()
+        sha = ref if _SHA.match(ref) else self.get(ref).raw_sha256
+        blobs = self.archive.blobs
+        try:
+            if not blobs.has(sha):
+                raise NotFound(f"no stored page {sha}")
+            body = blobs.get(sha)
+            sidecars = blobs.sidecars(sha)
+        except NotFound:
+            raise
+        except ArchiveError as exc:
+            raise NotFound(f"stored page {sha} cannot be read: {exc}") from exc
+        meta = sidecars[0] if sidecars else {}
+        fetches = tuple(_fetch_json(f) for f in self.catalog.fetches_of_raw(sha))
+        return Raw(sha, body, meta, fetches)
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Per source: articles, versions, the last crawl, failures by reason, robots."""
+        return [
+            {
+                "name": s.name,
+                "articles": s.articles,
+                "versions": s.versions,
+                "first_seen": s.first_seen,
+                "last_crawl": None
+                if s.last_crawl_start is None
+                else {
+                    "started": _unix_iso(s.last_crawl_start),
+                    "finished": _unix_iso(s.last_crawl_end),
+                    "status": s.last_crawl_status,
+                },
+                "failures": dict(s.failures),
+                "robots_refusals": s.robots_refusals,
+            }
+            for s in self.catalog.sources()
+        ]
+
+    def per_day(self, source: str | None, days: int, today: date) -> list[tuple[str, int]]:
+        """Articles first archived on each of the last `days` days (zeros included)."""
+        from datetime import timedelta
+
+        first = today - timedelta(days=days - 1)
+        counts = dict(self.catalog.articles_per_day(source, first.isoformat()))
+        return [
+            ((first + timedelta(days=i)).isoformat(), counts.get(str(first + timedelta(days=i)), 0))
+            for i in range(days)
+        ]
+
+    def changes(self, source: str | None = None, limit: int = 50) -> list[Article]:
+        """Articles that got a new version, newest change first (their new version)."""
+        rows = self.catalog.recent_versions(source, limit, updates_only=True)
+        return [self.archive.load(r.source, r.article_id, r.version) for r in rows]
+
+    def newest(self, source: str | None = None, limit: int = 50) -> list[Article]:
+        """Articles newly archived, newest first (their first version)."""
+        rows = self.catalog.recent_versions(source, limit, updates_only=False)
+        return [self.archive.load(r.source, r.article_id, r.version) for r in rows]
+
+    def _load_row(self, row: ListedRow) -> Article | None:
+        try:
+            return self.archive.load(row.source, row.article_id, row.version)
+        except ArchiveError as exc:
+            log.warning("search: %s v%d: %s", row.article_id, row.version, exc)
+            return None
+
+
+def check_ref(ref: str) -> str:
+    """An article id as the archive spells ids; NotFound otherwise."""
+    try:
+        return check_id(ref)
+    except ArchiveError as exc:
+        raise NotFound(f"not an article id: {ref!r}") from exc
+
+
+def _page_bounds(limit: int, offset: int) -> tuple[int, int]:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if offset < 0:
+        raise QueryError(f"offset must be 0 or more, not {offset}")
+    return limit, offset
+
+
+def _searchable(article: Article | None) -> str:
+    if article is None:
+        return ""
+    c = article.content
+    captions = (" ".join(filter(None, (x.text, x.credit))) for x in c.captions)
+    parts = [c.subheadline or "", *(b.text for b in c.body), *captions, ", ".join(c.authors)]
+    return "\n".join(p for p in parts if p)
+
+
+def _hit(row: ListedRow, article: Article | None, snippet: Snippet) -> Hit:
+    return Hit(
+        id=row.article_id,
+        version=row.version,
+        headline=row.headline,
+        published=row.published,
+        fetched_at=row.fetched_at,
+        source=row.source,
+        url=row.url,
+        snippet=snippet,
+        score=row.score,
+    )
+
+
+def _fetch_json(row: Any) -> dict[str, Any]:
+    return {
+        "fetched_at": row.fetched_at,
+        "url": row.url,
+        "final_url": row.final_url,
+        "status": row.status,
+        "outcome": row.outcome,
+        "raw_sha256": row.raw_sha256,
+        "size": row.size,
+        "source": row.source,
+    }
+
+
+def _unix_iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
