@@ -80,7 +80,34 @@ def word_ops(old: str, new: str) -> tuple[Op, ...]:
             _add(ops, "delete", "".join(a[i1:i2]))
         if tag in ("insert", "replace"):
             _add(ops, "insert", "".join(b[j1:j2]))
-    return tuple(ops)
+    return _regroup(ops)
+
+
+def _regroup(ops: list[Op]) -> tuple[Op, ...]:
+    """A space kept between two changes belongs to the change: `[-a b-]{+c d+}` reads
+    better than `[-a-]{+c+} [-b-]{+d+}`."""
+    out: list[Op] = []
+    run_del, run_ins = "", ""
+    for i, op in enumerate(ops):
+        between = (
+            op.kind == "equal"
+            and op.text.isspace()
+            and 0 < i < len(ops) - 1
+            and ops[i - 1].kind != "equal"
+            and ops[i + 1].kind != "equal"
+        )
+        if op.kind == "delete" or between:
+            run_del += op.text
+        if op.kind == "insert" or between:
+            run_ins += op.text
+        if op.kind == "equal" and not between:
+            _add(out, "delete", run_del)
+            _add(out, "insert", run_ins)
+            run_del = run_ins = ""
+            _add(out, "equal", op.text)
+    _add(out, "delete", run_del)
+    _add(out, "insert", run_ins)
+    return tuple(out)
 
 
 def _add(ops: list[Op], kind: str, text: str) -> None:

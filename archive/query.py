@@ -323,7 +323,8 @@ class ArchiveReader:
             raise NotFound(f"{latest.id} has one version only: nothing to compare")
         new_n = latest.version if to is None else to
         old_n = new_n - 1 if from_ is None else from_
-        old, new = self.get(latest.id, old_n), self.get(latest.id, new_n)
+        new = self.get(latest.id, new_n)
+        old = self.get(latest.id, old_n)
         return diff_articles(old, new)
 
     def urls(self, ref: str) -> list[UrlRow]:
