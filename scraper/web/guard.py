@@ -53,7 +53,9 @@ class SecurityHeaders:
                 extra = {
                     b"content-security-policy": CSP_APP.encode(),
                     b"x-content-type-options": b"nosniff",
-                    b"referrer-policy": b"no-referrer",
+                    # same-origin, not no-referrer: with no-referrer a form post says
+                    # "Origin: null" and could not be told from a sandboxed frame
+                    b"referrer-policy": b"same-origin",
                     b"x-frame-options": b"SAMEORIGIN",
                     b"cross-origin-opener-policy": b"same-origin",
                 }
