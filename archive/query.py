@@ -26,14 +26,15 @@ from archive.backends.catalog import Filters, ListedRow, PendingDoc, SearchDoc, 
 from archive.diff import ArticleDiff, diff_articles
 from archive.errors import ArchiveError, NotFound, QueryError, StorageError
 from archive.ftsquery import parse
-from archive.layout import check_id
 from archive.record import Article
 from archive.snippet import Snippet, fold, make_snippet
 from archive.store import Archive
+from archive.urls import url_key
 
 log = logging.getLogger(__name__)
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(r"^[0-9a-f]{16,64}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 MAX_LIMIT = 1000
 INDEX_BATCH = 500
@@ -183,6 +184,8 @@ class ArchiveReader:
 
     def refresh(self) -> int:
         """Index every stored version the search index has not read yet; how many."""
+        if not self.catalog.pending_docs(1):
+            return 0  # the usual case: one indexed lookup, no write lock taken
         done = 0
         while True:
             try:
@@ -234,14 +237,14 @@ class ArchiveReader:
         )
         limit, offset = _page_bounds(limit, offset)
         self._ready()
-        rows = self.catalog.search_rows(fts, filters)
+        rows, total = self.catalog.search_rows(fts, filters, limit, offset)
         hits = []
-        for row in rows[offset : offset + limit]:
+        for row in rows:
             article = self._load_row(row)
             text = _searchable(article)
             hits.append(_hit(row, article, make_snippet(text, terms)))
         elapsed = time.perf_counter() - started
-        return Results(tuple(hits), len(rows), offset, limit, elapsed)
+        return Results(tuple(hits), total, offset, limit, elapsed)
 
     def listing(
         self,
@@ -294,15 +297,37 @@ class ArchiveReader:
 
     def get(self, ref: str, version: int | None = None) -> Article:
         """An article by id or by any URL it was seen at; its latest version by default."""
-        article = self.archive.find(ref.strip())
-        if article is None:
-            raise NotFound(f"not in the archive: {ref}")
-        if version is None or version == article.version:
-            return article
-        row = self.catalog.version_row(article.id, version)
+        article_id = self.article_id(ref)
+        head = self.catalog.article(article_id)
+        if head is None:  # pragma: no cover - article_id found it a moment ago
+            raise NotFound(f"not in the archive: {ref[:200]}")
+        wanted = head.current_version if version is None else version
+        row = self.catalog.version_row(article_id, wanted)
         if row is None:
-            raise NotFound(f"{article.id} has no version {version} (it has 1 to {article.version})")
+            raise NotFound(
+                f"{article_id} has no version {wanted} (it has 1 to {head.current_version})"
+            )
         return self.archive.load(row.source, row.article_id, row.version)
+
+    def article_id(self, ref: str) -> str:
+        """The id of the article `ref` names (its id, or any URL it was seen at), from the
+        catalog alone; NotFound when the archive has no such article."""
+        ref = ref.strip()
+        found: str | None = None
+        if _ID.match(ref) and self.catalog.article(ref) is not None:
+            found = ref
+        elif "/" in ref:
+            key = url_key(ref)
+            found = self.catalog.article_by_url(key) or self.catalog.article_by_canonical(key)
+        if found is None:
+            raise NotFound(f"not in the archive: {ref[:200]}")
+        return found
+
+    def latest_version(self, ref: str) -> int:
+        row = self.catalog.article(self.article_id(ref))
+        if row is None:  # pragma: no cover - article_id found it a moment ago
+            raise NotFound(f"not in the archive: {ref[:200]}")
+        return row.current_version
 
     def versions(self, ref: str) -> list[Article]:
         """Every version of an article, oldest first."""
@@ -312,28 +337,29 @@ class ArchiveReader:
         """Version numbers with their fetch times and raw pages (no record is read)."""
         return [
             {"version": v.version, "fetched_at": v.fetched_at, "raw_sha256": v.raw_sha256}
-            for v in self.catalog.versions(self.get(ref).id)
+            for v in self.catalog.versions(self.article_id(ref))
         ]
 
     def diff(self, ref: str, from_: int | None = None, to: int | None = None) -> ArticleDiff:
         """Word diff between two versions (default: the last two). NotFound when the
         article has one version only or a version does not exist."""
-        latest = self.get(ref)
-        if latest.version < 2 and from_ is None and to is None:
-            raise NotFound(f"{latest.id} has one version only: nothing to compare")
-        new_n = latest.version if to is None else to
+        article_id = self.article_id(ref)
+        latest = self.latest_version(article_id)
+        if latest < 2 and from_ is None and to is None:
+            raise NotFound(f"{article_id} has one version only: nothing to compare")
+        new_n = latest if to is None else to
         old_n = new_n - 1 if from_ is None else from_
-        new = self.get(latest.id, new_n)
-        old = self.get(latest.id, old_n)
+        new = self.get(article_id, new_n)
+        old = self.get(article_id, old_n)
         return diff_articles(old, new)
 
     def urls(self, ref: str) -> list[UrlRow]:
         """Every URL the article was seen at (its own and duplicate pages'), first seen first."""
-        return self.catalog.article_urls(self.get(ref).id)
+        return self.catalog.article_urls(self.article_id(ref))
 
     def fetches(self, ref: str) -> list[dict[str, Any]]:
         """The article's fetch history: time, URL, status (200, 304, ...), outcome."""
-        return [_fetch_json(f) for f in self.catalog.article_fetches(self.get(ref).id)]
+        return [_fetch_json(f) for f in self.catalog.article_fetches(self.article_id(ref))]
 
     def raw(self, ref: str) -> Raw:
         """A stored page by its sha256, or the page an article (id or URL) was parsed from."""
@@ -401,14 +427,6 @@ class ArchiveReader:
         except ArchiveError as exc:
             log.warning("search: %s v%d: %s", row.article_id, row.version, exc)
             return None
-
-
-def check_ref(ref: str) -> str:
-    """An article id as the archive spells ids; NotFound otherwise."""
-    try:
-        return check_id(ref)
-    except ArchiveError as exc:
-        raise NotFound(f"not an article id: {ref!r}") from exc
 
 
 def _page_bounds(limit: int, offset: int) -> tuple[int, int]:

@@ -188,8 +188,11 @@ class Catalog(Protocol):
     # the reading side (archive.query): the search index, lists, an article's URLs and fetches
     def pending_docs(self, limit: int) -> list[PendingDoc]: ...
     def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None: ...
-    def search_rows(self, fts_query: str, filters: Filters) -> list[ListedRow]:
-        """Every article matching, best first (one row each: its best-matching version)."""
+    def search_rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int]:
+        """One page of the articles matching, best first (one row each: its best-matching
+        version), and how many match in all."""
         ...
 
     def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:

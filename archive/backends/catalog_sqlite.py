@@ -532,21 +532,30 @@ class SqliteCatalog:
                 args.append(value)
         return sql, args
 
-    def search_rows(self, fts_query: str, filters: Filters) -> list[ListedRow]:
+    def search_rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int]:
         where, args = self._where(filters)
         try:
             rows = self.db.execute(
-                "SELECT m.article_id, m.version, m.source, m.headline, m.published,"
-                " m.fetched_at, m.url, min(f.rank) AS r FROM archive_fts f"
+                "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
+                " count(*) OVER () FROM (SELECT m.article_id, m.version, m.source, m.headline,"
+                " m.published, m.fetched_at, m.url, min(f.rank) AS r FROM archive_fts f"
                 " JOIN archive_search_meta m ON m.doc = f.rowid"
-                " WHERE archive_fts MATCH ?" + where + " GROUP BY m.article_id ORDER BY r",
-                (fts_query, *args),
+                " WHERE archive_fts MATCH ?" + where + " GROUP BY m.article_id)"
+                " ORDER BY r, article_id LIMIT ? OFFSET ?",
+                (fts_query, *args, limit, offset),
             ).fetchall()
         except sqlite3.OperationalError as exc:
             # the reading side hands in a query it built and checked itself; whatever
             # SQLite still objects to is said in the user's terms, not SQLite's
             raise QueryError("the search engine could not read this query") from exc
-        return [ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -float(r[7])) for r in rows]
+        if not rows and offset:
+            return [], self.search_rows(fts_query, filters, 1, 0)[1]
+        total = int(rows[0][8]) if rows else 0
+        return [
+            ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -float(r[7])) for r in rows
+        ], total
 
     def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
         where, args = self._where(filters)

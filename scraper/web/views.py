@@ -94,12 +94,10 @@ class Views:
         article_id = request.path_params["article_id"]
         version = request.path_params.get("version")
         article = self._article(article_id, version)
-        record = article.to_json()
-        latest = self.reader.get(article.id)
         return {
-            "article": record,
+            "article": article.to_json(),
             "date": display_date(article.content.published),
-            "latest_version": latest.version,
+            "latest_version": self.reader.latest_version(article.id),
             "urls": [
                 {"url": u.url, "first_seen": u.first_seen, "duplicate": u.duplicate}
                 for u in self.reader.urls(article.id)
@@ -109,8 +107,11 @@ class Views:
         }
 
     def versions(self, request: Request) -> dict[str, Any]:
-        article = self._article(request.path_params["article_id"], None)
-        return {"id": article.id, "versions": self.reader.version_list(article.id)}
+        try:
+            article_id = self.reader.article_id(request.path_params["article_id"])
+        except NotFound as exc:
+            raise WebError(404, str(exc)) from exc
+        return {"id": article_id, "versions": self.reader.version_list(article_id)}
 
     def diff(self, request: Request) -> dict[str, Any]:
         article = self._article(request.path_params["article_id"], None)
