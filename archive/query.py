@@ -16,20 +16,24 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from archive.backends.catalog import Filters, ListedRow, PendingDoc, SearchDoc, UrlRow
+from archive.backends.catalog import ListedRow, PendingDoc, SearchDoc, UrlRow
 from archive.diff import ArticleDiff, diff_articles
-from archive.errors import ArchiveError, NotFound, QueryError, StorageError
+from archive.errors import ArchiveError, NotFound, StorageError
+from archive.filters import make_filters, page_bounds
 from archive.ftsquery import parse
 from archive.record import Article
-from archive.snippet import Snippet, fold, make_snippet
+from archive.results import Hit, Raw, Results, fetch_json, hit_of
+from archive.searchdoc import search_doc
+from archive.snippet import Snippet, make_snippet
 from archive.store import Archive
 from archive.urls import url_key
+
+__all__ = ["ArchiveReader", "Hit", "Raw", "Results"]
 
 log = logging.getLogger(__name__)
 
@@ -38,115 +42,6 @@ _ID = re.compile(r"^[0-9a-f]{16,64}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 MAX_LIMIT = 1000
 INDEX_BATCH = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One search hit (or one listed article: score 0, empty snippet)."""
-
-    id: str
-    version: int
-    headline: str
-    published: str | None
-    fetched_at: str
-    source: str
-    url: str
-    snippet: Snippet
-    score: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "version": self.version,
-            "headline": self.headline,
-            "published": self.published,
-            "fetched_at": self.fetched_at,
-            "source": self.source,
-            "url": self.url,
-            "snippet": self.snippet.text,
-            "marks": self.snippet.marks(),
-            "score": round(self.score, 4),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Results:
-    hits: tuple[Hit, ...]
-    total: int  # matches in all, over every page
-    offset: int
-    limit: int
-    seconds: float  # time taken
-
-
-@dataclass(frozen=True, slots=True)
-class Raw:
-    """A stored page exactly as served, with what is known of its fetches."""
-
-    sha256: str
-    body: bytes
-    meta: dict[str, Any]  # the first fetch's sidecar: URLs, status, headers, time
-    fetches: tuple[dict[str, Any], ...] = field(default=())
-
-    @property
-    def content_type(self) -> str:
-        for name, value in self.meta.get("headers", ()):
-            if str(name).lower() == "content-type":
-                return str(value)
-        return "application/octet-stream"
-
-
-def day_bound(value: str | date | None, name: str) -> str | None:
-    """A --since/--until value as a YYYY-MM-DD bound; QueryError when it is no date."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return value.isoformat()[:10]
-    text = value.strip()
-    try:
-        return date.fromisoformat(text[:10]).isoformat()
-    except ValueError:
-        raise QueryError(f"{name} {text[:40]!r} is not a date: use YYYY-MM-DD") from None
-
-
-def make_filters(
-    *,
-    source: str | None = None,
-    since: str | date | None = None,
-    until: str | date | None = None,
-    author: str | None = None,
-    section: str | None = None,
-) -> Filters:
-    """Filters from what a user typed; QueryError names the one that makes no sense."""
-    low, high = day_bound(since, "since"), day_bound(until, "until")
-    if low and high and low > high:
-        raise QueryError(f"since {low} is after until {high}: nothing can match")
-    return Filters(
-        source=source or None,
-        since=low,
-        until=high,
-        author=fold(author).strip() or None if author else None,
-        section=fold(section).strip() or None if section else None,
-    )
-
-
-def search_doc(article: Article) -> SearchDoc:
-    """What the index keeps of one version."""
-    c = article.content
-    published = c.published if c.published and _DAY.match(c.published) else None
-    day = (published or article.to_json()["fetched_at"])[:10]
-    captions = "\n".join(" ".join(filter(None, (cap.text, cap.credit))) for cap in c.captions)
-    return SearchDoc(
-        headline=c.headline,
-        subheadline=c.subheadline or "",
-        body="\n\n".join(block.text for block in c.body),
-        captions=captions,
-        authors="\n".join(c.authors),
-        day=day,
-        published=c.published,
-        section_key=fold(c.section).strip() if c.section else None,
-        authors_key="\n".join(fold(a) for a in c.authors),
-        url=article.canonical_url,
-    )
 
 
 class ArchiveReader:
@@ -235,14 +130,14 @@ class ArchiveReader:
         filters = make_filters(
             source=source, since=since, until=until, author=author, section=section
         )
-        limit, offset = _page_bounds(limit, offset)
+        limit, offset = page_bounds(limit, offset)
         self._ready()
         rows, total = self.catalog.search_rows(fts, filters, limit, offset)
         hits = []
         for row in rows:
             article = self._load_row(row)
             text = _searchable(article)
-            hits.append(_hit(row, article, make_snippet(text, terms)))
+            hits.append(hit_of(row, make_snippet(text, terms)))
         elapsed = time.perf_counter() - started
         return Results(tuple(hits), total, offset, limit, elapsed)
 
@@ -262,10 +157,10 @@ class ArchiveReader:
         filters = make_filters(
             source=source, since=since, until=until, author=author, section=section
         )
-        limit, offset = _page_bounds(limit, offset)
+        limit, offset = page_bounds(limit, offset)
         self._ready()
         rows, total = self.catalog.list_rows(filters, limit, offset)
-        hits = tuple(_hit(row, None, Snippet()) for row in rows)
+        hits = tuple(hit_of(row, Snippet()) for row in rows)
         return Results(hits, total, offset, limit, time.perf_counter() - started)
 
     def articles(
@@ -359,7 +254,7 @@ class ArchiveReader:
 
     def fetches(self, ref: str) -> list[dict[str, Any]]:
         """The article's fetch history: time, URL, status (200, 304, ...), outcome."""
-        return [_fetch_json(f) for f in self.catalog.article_fetches(self.article_id(ref))]
+        return [fetch_json(f) for f in self.catalog.article_fetches(self.article_id(ref))]
 
     def raw(self, ref: str) -> Raw:
         """A stored page by its sha256, or the page an article (id or URL) was parsed from."""
@@ -376,7 +271,7 @@ class ArchiveReader:
         except ArchiveError as exc:
             raise NotFound(f"stored page {sha} cannot be read: {exc}") from exc
         meta = sidecars[0] if sidecars else {}
-        fetches = tuple(_fetch_json(f) for f in self.catalog.fetches_of_raw(sha))
+        fetches = tuple(fetch_json(f) for f in self.catalog.fetches_of_raw(sha))
         return Raw(sha, body, meta, fetches)
 
     def sources(self) -> list[dict[str, Any]]:
@@ -399,6 +294,10 @@ class ArchiveReader:
             }
             for s in self.catalog.sources()
         ]
+
+    def source_names(self) -> list[str]:
+        """Every source the archive has stored pages of (cheap: no counting)."""
+        return self.catalog.source_names()
 
     def per_day(self, source: str | None, days: int, today: date) -> list[tuple[str, int]]:
         """Articles first archived on each of the last `days` days (zeros included)."""
@@ -429,14 +328,6 @@ class ArchiveReader:
             return None
 
 
-def _page_bounds(limit: int, offset: int) -> tuple[int, int]:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-    if offset < 0:
-        raise QueryError(f"offset must be 0 or more, not {offset}")
-    return limit, offset
-
-
 def _searchable(article: Article | None) -> str:
     if article is None:
         return ""
@@ -444,33 +335,6 @@ def _searchable(article: Article | None) -> str:
     captions = (" ".join(filter(None, (x.text, x.credit))) for x in c.captions)
     parts = [c.subheadline or "", *(b.text for b in c.body), *captions, ", ".join(c.authors)]
     return "\n".join(p for p in parts if p)
-
-
-def _hit(row: ListedRow, article: Article | None, snippet: Snippet) -> Hit:
-    return Hit(
-        id=row.article_id,
-        version=row.version,
-        headline=row.headline,
-        published=row.published,
-        fetched_at=row.fetched_at,
-        source=row.source,
-        url=row.url,
-        snippet=snippet,
-        score=row.score,
-    )
-
-
-def _fetch_json(row: Any) -> dict[str, Any]:
-    return {
-        "fetched_at": row.fetched_at,
-        "url": row.url,
-        "final_url": row.final_url,
-        "status": row.status,
-        "outcome": row.outcome,
-        "raw_sha256": row.raw_sha256,
-        "size": row.size,
-        "source": row.source,
-    }
 
 
 def _unix_iso(moment: float | None) -> str | None:

@@ -670,6 +670,9 @@ class SqliteCatalog:
             )
         return out
 
+    def source_names(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM archive_sources ORDER BY name")]
+
     def articles_per_day(self, source: str | None, since_day: str) -> list[tuple[str, int]]:
         """Articles first archived per day (UTC), from `since_day` on."""
         sql = "SELECT substr(first_seen, 1, 10) AS d, count(*) FROM archive_articles"

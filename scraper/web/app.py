@@ -185,7 +185,7 @@ class Web:
     def feed(self, changes: bool) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             source = request.path_params.get("source")
-            if source is not None and source not in {s["name"] for s in self.reader.sources()}:
+            if source is not None and source not in self.reader.source_names():
                 raise WebError(404, f"no source named {source!r}")
             base = str(request.base_url).rstrip("/")
             if changes:

@@ -66,7 +66,7 @@ class Views:
             results = self.reader.listing(**filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
         except QueryError as exc:
             raise WebError(400, str(exc)) from exc
-        names = [s["name"] for s in self.reader.sources()]
+        names = self.reader.source_names()
         return {"filters": filters, "sources": names, **self._results(results, page)}
 
     def search(self, request: Request) -> dict[str, Any]:
