@@ -21,6 +21,8 @@ WINDOW = 32  # words
 
 def fold(text: str) -> str:
     """Lower case without diacritics, as the index compares words."""
+    if text.isascii():  # most words of most archives: no decomposition needed
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -50,14 +52,23 @@ class Snippet:
 
 def _matches(words: Sequence[str], terms: Sequence[Term]) -> list[tuple[int, int, int]]:
     """(first word, last word + 1, term number) of each match."""
+    where: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        where.setdefault(word, []).append(i)
     found = []
     for number, term in enumerate(terms):
         if term.negated:
             continue
         wanted = [fold(w) for w in term.words]
         n = len(wanted)
-        for i in range(len(words) - n + 1):
-            ok = all(words[i + k] == wanted[k] for k in range(n - 1))
+        if n == 1 and term.prefix:
+            starts = [i for w, at in where.items() if w.startswith(wanted[0]) for i in at]
+        else:
+            starts = where.get(wanted[0], []) if n > 1 or not term.prefix else []
+        for i in starts:
+            if i + n > len(words):
+                continue
+            ok = all(words[i + k] == wanted[k] for k in range(1, n - 1))
             last = words[i + n - 1]
             ok = ok and (last.startswith(wanted[-1]) if term.prefix else last == wanted[-1])
             if ok:
@@ -65,8 +76,28 @@ def _matches(words: Sequence[str], terms: Sequence[Term]) -> list[tuple[int, int
     return sorted(found)
 
 
+def _best_paragraph(text: str, terms: Sequence[Term]) -> str:
+    """The paragraph naming most of the terms (a cheap substring test on folded text), so
+    the word-by-word work below reads one paragraph, not the whole article."""
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    if len(paragraphs) < 2:
+        return text
+    wanted = {fold(t.words[0]) for t in terms if not t.negated}
+    best, best_score = paragraphs[0], 0
+    for paragraph in paragraphs:
+        folded = fold(paragraph)
+        score = sum(1 for w in wanted if w in folded)
+        if score > best_score:
+            best, best_score = paragraph, score
+            if score == len(wanted):
+                break
+    return best
+
+
 def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snippet:
-    """The best window of `text` for `terms`; the text's start when nothing matches."""
+    """The best window of `text` for `terms`; the text's start when nothing matches.
+    Paragraphs are separated by newlines; the window stays within one of them."""
+    text = _best_paragraph(text, terms)
     spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     if not spans:
         return Snippet()

@@ -89,10 +89,11 @@ def test_old_versions_are_searched_and_hits_say_which(
 
 
 def test_snippet_marks_the_matches(reader: ArchiveReader) -> None:
-    hit = reader.search("Muller council").hits[0]
+    hit = reader.search("jorg town").hits[0]
     marked = hit.snippet.render(lambda t: f"[{t}]")
-    assert "[Müller]" in marked
-    assert "[council]" in marked
+    assert "[Jörg]" in marked  # marked as written, found without its diacritics
+    assert "[town]" in marked
+    hit = reader.search("council").hits[0]
     data = hit.to_json()
     assert set(data) >= {
         "id",

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS archive_fetches (
     article_id TEXT, outcome TEXT, run_id INTEGER);
 CREATE INDEX IF NOT EXISTS archive_fetches_key ON archive_fetches (url_key, fetched_at);
 CREATE INDEX IF NOT EXISTS archive_fetches_raw ON archive_fetches (raw_sha256);
+CREATE INDEX IF NOT EXISTS archive_fetches_article ON archive_fetches (article_id, fetched_at);
 CREATE TABLE IF NOT EXISTS archive_near_duplicates (
     article_id TEXT NOT NULL, other_id TEXT NOT NULL, distance INTEGER NOT NULL,
     found_at TEXT NOT NULL, PRIMARY KEY (article_id, other_id));
