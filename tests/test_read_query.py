@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -276,3 +278,28 @@ def test_parse_quotes_every_term() -> None:
     # a word with punctuation is searched as the words the index keeps of it, in order
     expected = '(("headline x" AND "a b" AND "c"*) NOT ("d"))'
     assert parse('headline:x "a b" c* -d')[0] == expected
+
+
+def test_import_archive_stays_light() -> None:
+    code = (
+        "import sys, archive, archive.record; "
+        "print(' '.join(m for m in sys.modules"
+        " if m.startswith(('archive.', 'starlette', 'jinja2'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    assert "archive.record" in loaded
+    assert not loaded & {"archive.query", "archive.store", "starlette", "jinja2"}
+
+
+def test_the_readme_python_example_runs(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("From Python", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    build(tmp_path / "morgue-data", hostile=False)
+    out = subprocess.run(
+        [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Port strike ends after talks" in out.stdout
+    assert "headline" in out.stdout  # the diff summary of its two versions
