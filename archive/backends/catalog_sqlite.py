@@ -637,9 +637,10 @@ class SqliteCatalog:
     def sources(self) -> list[SourceRow]:
         counts = {
             r[0]: (int(r[1]), int(r[2]))
+            # versions are numbered 1..current: their count needs no join
             for r in self.db.execute(
-                "SELECT a.source, count(DISTINCT a.id), count(*) FROM archive_articles a"
-                " JOIN archive_versions v ON v.article_id = a.id GROUP BY a.source"
+                "SELECT source, count(*), sum(current_version) FROM archive_articles"
+                " GROUP BY source"
             )
         }
         runs = {r[0]: r for r in self._frontier("SELECT * FROM frontier_runs")}
