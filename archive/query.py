@@ -23,7 +23,7 @@ from typing import Any
 
 from archive.backends.catalog import ListedRow, PendingDoc, SearchDoc, UrlRow
 from archive.diff import ArticleDiff, diff_articles
-from archive.errors import ArchiveError, NotFound, StorageError
+from archive.errors import ArchiveBusy, ArchiveError, NotFound, StorageError
 from archive.filters import make_filters, page_bounds
 from archive.ftsquery import parse
 from archive.record import Article
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[0-9a-f]{16,64}$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
-MAX_LIMIT = 1000
 INDEX_BATCH = 500
 
 
@@ -88,8 +86,9 @@ class ArchiveReader:
                     batch = self.catalog.pending_docs(INDEX_BATCH)
                     for pending in batch:
                         self.catalog.index_doc(pending, self._doc(pending))
-            except StorageError as exc:
-                # a read-only archive (a mounted backup) still answers from what is indexed
+            except (StorageError, ArchiveBusy) as exc:
+                # a read-only archive (a mounted backup), or one a long write holds, still
+                # answers from what is indexed
                 log.warning("search index not updated: %s", exc)
                 return done
             done += len(batch)
