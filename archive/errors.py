@@ -4,6 +4,8 @@ ArchiveError            anything the archive cannot do; carries a one-line reaso
   SchemaError           a record or sidecar of a schema this morgue cannot read
   ArchiveBusy           another process holds the archive too long
   StorageError          the disk said no (full, read-only, permissions)
+  QueryError            a search query or filter the reading side cannot understand
+  NotFound              no article, version or raw page by that reference
 """
 
 from __future__ import annotations
@@ -22,4 +24,12 @@ class ArchiveBusy(ArchiveError):
 
 
 class StorageError(ArchiveError):
+    pass
+
+
+class QueryError(ArchiveError):
+    """str() says what is wrong in the user's terms (never an SQLite message)."""
+
+
+class NotFound(ArchiveError):
     pass

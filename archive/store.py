@@ -265,15 +265,6 @@ class Archive:
         for row in self.catalog.iter_versions(source, since_text(since)):
             yield self.load(row.source, row.article_id, row.version)
 
-    def search(self, query: str, limit: int = 20) -> list[Article]:
-        """Articles whose headline or body match an FTS5 query (e.g. `"exact phrase" OR word`)."""
-        found = []
-        for article_id in self.catalog.search(query, limit):
-            article = self.find(article_id)
-            if article is not None:
-                found.append(article)
-        return found
-
     def start_run(self, kind: str, source: str | None = None) -> int:
         """Open a crawl run; fetches stored until `finish_run` are tagged with its id."""
         self.run_id = self.catalog.start_run(kind, source, iso_utc(self.now()))

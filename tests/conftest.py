@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -17,3 +20,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+# A test that needs a real part this machine lacks (Chromium, ...) skips with a reason that
+# starts with MISSING; on CI (env CI=true) the part must be there, so that skip is a failure.
+MISSING = "missing part:"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.skipped or os.environ.get("CI") != "true":
+        return
+    longrepr = report.longrepr
+    reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
+    if MISSING in reason:
+        report.outcome = "failed"
+        report.longrepr = f"CI=true but {reason.split(MISSING, 1)[1].strip()}"

@@ -13,6 +13,7 @@ import pytest
 from archive.errors import ArchiveError
 from archive.maintenance.rebuild import rebuild
 from archive.maintenance.verify import verify
+from archive.query import ArchiveReader
 from archive.record import Content, Outcome, RawPage
 from archive.store import Archive
 from tests.archive_support import (
@@ -134,7 +135,7 @@ def test_verify_finds_corruption_and_repair_reindexes(tmp_path: Path) -> None:
         found = arch.find("https://news.example/city/story-0")
         assert found is not None
         assert found.version == 2
-        assert arch.search("story") != []
+        assert ArchiveReader(arch).search("story").hits != []
         # a flipped byte in a blob and an edited record are problems
         blob = next(arch.root.joinpath("raw").rglob("*.html.zst"))
         data = bytearray(blob.read_bytes())

@@ -84,6 +84,81 @@ class SourceCounts:
     identical_refetches: int = 0  # fetches whose bytes were already stored
 
 
+@dataclass(frozen=True, slots=True)
+class PendingDoc:
+    """A stored version the search index has not read yet (see `archive.query`)."""
+
+    doc: int
+    article_id: str
+    version: int
+    source: str
+    fetched_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDoc:
+    """What the search index and the reading side's filters know of one version."""
+
+    headline: str
+    subheadline: str
+    body: str
+    captions: str
+    authors: str
+    day: str  # YYYY-MM-DD: the published day, else the fetch day
+    published: str | None
+    section_key: str | None  # folded (see archive.query.fold)
+    authors_key: str  # folded author names, one per line
+    url: str  # the canonical URL
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which articles to read: each bound is optional; days are YYYY-MM-DD, inclusive;
+    `author` is a folded fragment of a name, `section` a folded section name."""
+
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+    author: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedRow:
+    """One article (one version of it) as lists and search hits show it."""
+
+    article_id: str
+    version: int
+    source: str
+    headline: str
+    published: str | None
+    fetched_at: str
+    url: str
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UrlRow:
+    url: str
+    first_seen: str
+    duplicate: bool  # reached through another article's page with the same body
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """Per-source figures for the sources page."""
+
+    name: str
+    articles: int
+    versions: int
+    first_seen: str
+    last_crawl_start: float | None  # unix time (the frontier's clock)
+    last_crawl_end: float | None
+    last_crawl_status: str | None
+    failures: tuple[tuple[str, int], ...]  # reason -> URLs failed for good
+    robots_refusals: int
+
+
 class Catalog(Protocol):
     """What the archive needs from an index; see SqliteCatalog for the meaning of each."""
 
@@ -155,7 +230,6 @@ class Catalog(Protocol):
     ) -> None: ...
     def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None: ...
     def touch(self, article_id: str, seen: str) -> None: ...
-    def search(self, query: str, limit: int) -> list[str]: ...
     def near_duplicates(self) -> list[tuple[str, str, int]]: ...
     def start_run(self, kind: str, source: str | None, started: str) -> int: ...
     def finish_run(self, run_id: int, finished: str, counts: str) -> None: ...
@@ -186,5 +260,30 @@ class Catalog(Protocol):
     def fetched_raw(self, source: str | None, since: str | None) -> list[tuple[str, str]]:
         """(fetch id, raw sha256) of every fetch that kept a raw page, oldest first."""
         ...
+
+    # the reading side (archive.query): the search index, lists, an article's URLs and fetches
+    def pending_docs(self, limit: int) -> list[PendingDoc]: ...
+    def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None: ...
+    def search_rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int]:
+        """One page of the articles matching, best first (one row each: its best-matching
+        version), and how many match in all."""
+        ...
+
+    def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
+        """Current versions, newest day first, and how many match in all."""
+        ...
+
+    def article_urls(self, article_id: str) -> list[UrlRow]: ...
+    def article_fetches(self, article_id: str) -> list[FetchRow]: ...
+    def fetches_of_raw(self, sha: str) -> list[FetchRow]: ...
+    def version_row(self, article_id: str, version: int) -> VersionRow | None: ...
+    def recent_versions(
+        self, source: str | None, limit: int, updates_only: bool
+    ) -> list[VersionRow]: ...
+    def sources(self) -> list[SourceRow]: ...
+    def source_names(self) -> list[str]: ...
+    def articles_per_day(self, source: str | None, since_day: str) -> list[tuple[str, int]]: ...
 
     def close(self) -> None: ...

@@ -3,7 +3,9 @@ frontier) can keep their own tables in the same file. Creation is idempotent."""
 
 from __future__ import annotations
 
-CATALOG_SCHEMA_VERSION = 3  # 2: archive_references; 3: copies by body digest of versions
+# 2: archive_references; 3: search over five fields + metadata, copies found by the body
+# digest of versions (archive_bodies held one article per text)
+CATALOG_SCHEMA_VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,7 +32,6 @@ CREATE INDEX IF NOT EXISTS archive_urls_article ON archive_urls (article_id);
 CREATE TABLE IF NOT EXISTS archive_raw (
     sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER NOT NULL,
     source TEXT NOT NULL, first_fetched TEXT NOT NULL);
--- one article per body digest could not say which other articles share a text (copies)
 DROP TABLE IF EXISTS archive_bodies;
 CREATE INDEX IF NOT EXISTS archive_versions_digest ON archive_versions (body_digest);
 CREATE TABLE IF NOT EXISTS archive_simhash_bands (
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS archive_fetches (
     article_id TEXT, outcome TEXT, run_id INTEGER);
 CREATE INDEX IF NOT EXISTS archive_fetches_key ON archive_fetches (url_key, fetched_at);
 CREATE INDEX IF NOT EXISTS archive_fetches_raw ON archive_fetches (raw_sha256);
+CREATE INDEX IF NOT EXISTS archive_fetches_article ON archive_fetches (article_id, fetched_at);
 CREATE TABLE IF NOT EXISTS archive_near_duplicates (
     article_id TEXT NOT NULL, other_id TEXT NOT NULL, distance INTEGER NOT NULL,
     found_at TEXT NOT NULL, PRIMARY KEY (article_id, other_id));
@@ -50,15 +52,41 @@ CREATE TABLE IF NOT EXISTS archive_runs (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, source TEXT, started_at TEXT NOT NULL,
     finished_at TEXT, counts TEXT);
 CREATE TABLE IF NOT EXISTS archive_fts_docs (
+    doc INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, version INTEGER NOT NULL,
+    indexed INTEGER NOT NULL DEFAULT 0, UNIQUE (article_id, version));
+CREATE INDEX IF NOT EXISTS archive_fts_docs_pending ON archive_fts_docs (doc) WHERE indexed = 0;
+CREATE TABLE IF NOT EXISTS archive_search_meta (
     doc INTEGER PRIMARY KEY, article_id TEXT NOT NULL, version INTEGER NOT NULL,
-    UNIQUE (article_id, version));
+    source TEXT NOT NULL, day TEXT NOT NULL, fetched_at TEXT NOT NULL, published TEXT,
+    headline TEXT NOT NULL, section_key TEXT, authors_key TEXT NOT NULL, url TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS archive_search_meta_article ON archive_search_meta (article_id, version);
+CREATE INDEX IF NOT EXISTS archive_search_meta_day ON archive_search_meta (day, fetched_at);
+CREATE INDEX IF NOT EXISTS archive_search_meta_source
+    ON archive_search_meta (source, day, fetched_at);
 CREATE TABLE IF NOT EXISTS archive_references (
     site TEXT NOT NULL, raw_sha256 TEXT NOT NULL, since TEXT NOT NULL,
     PRIMARY KEY (site, raw_sha256));
 CREATE INDEX IF NOT EXISTS archive_references_newest ON archive_references (site);
 CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(
-    headline, body, content='', tokenize='unicode61 remove_diacritics 2');
+    headline, subheadline, body, captions, authors,
+    content='', tokenize='unicode61 remove_diacritics 2');
 """
+
+# bm25 weights per column (headline, subheadline, body, captions, authors): a word in the
+# headline says far more about what an article is about than the same word in paragraph nine
+FTS_RANK = "bm25(10.0, 4.0, 1.0, 1.5, 3.0)"
+
+# Before version 3 the index held headline and body only, written as versions were stored.
+# Contentless FTS5 cannot be altered or re-read, so the upgrade drops it and marks every
+# version as waiting: the reading side (`archive.query`) indexes them again from the files.
+UPGRADE_TO_3 = """
+DROP TABLE IF EXISTS archive_fts;
+DROP TABLE IF EXISTS archive_fts_docs;
+"""
+REQUEUE_VERSIONS = (
+    "INSERT INTO archive_fts_docs (article_id, version) "
+    "SELECT article_id, version FROM archive_versions ORDER BY rowid"
+)
 
 # what `repair` empties and refills from the files (runs are not in the files: kept; nor are
 # the references, a hint for compressing later pages that may point at any stored page)
@@ -73,4 +101,5 @@ DERIVED_TABLES = (
     "archive_fetches",
     "archive_near_duplicates",
     "archive_fts_docs",
+    "archive_search_meta",
 )

@@ -17,11 +17,30 @@ from pathlib import Path
 from typing import Any
 
 from archive.atomic import describe
-from archive.backends.catalog import ArticleRow, CopyRow, FetchRow, SourceCounts, VersionRow
-from archive.backends.catalog_schema import CATALOG_SCHEMA_VERSION, DDL, DERIVED_TABLES
+from archive.backends.catalog import (
+    ArticleRow,
+    CopyRow,
+    FetchRow,
+    Filters,
+    ListedRow,
+    PendingDoc,
+    SearchDoc,
+    SourceCounts,
+    SourceRow,
+    UrlRow,
+    VersionRow,
+)
+from archive.backends.catalog_schema import (
+    CATALOG_SCHEMA_VERSION,
+    DDL,
+    DERIVED_TABLES,
+    FTS_RANK,
+    REQUEUE_VERSIONS,
+    UPGRADE_TO_3,
+)
 from archive.backends.frontier import Frontier
 from archive.backends.frontier_sqlite import SqliteFrontier
-from archive.errors import ArchiveBusy, ArchiveError, StorageError
+from archive.errors import ArchiveBusy, ArchiveError, QueryError, StorageError
 from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
 _REFERENCES_KEPT = 8
@@ -72,11 +91,34 @@ class SqliteCatalog:
             return False
         return row is not None and row[0] == str(CATALOG_SCHEMA_VERSION)
 
+    def _stored_version(self) -> int | None:
+        try:
+            row = self._one("SELECT value FROM archive_info WHERE key = 'schema'")
+        except sqlite3.OperationalError:
+            return None
+        return None if row is None else int(row[0])
+
     def _create(self) -> None:
         with self.writing():
+            old = self._stored_version()
+            if old is not None and old > CATALOG_SCHEMA_VERSION:
+                raise StorageError(
+                    f"catalog {self.path} is schema {old}, newer than this morgue reads"
+                    f" ({CATALOG_SCHEMA_VERSION}): upgrade morgue"
+                )
+            upgrading = old is not None and old < 3
+            if upgrading:
+                for statement in UPGRADE_TO_3.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
             for statement in DDL.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
+            self.db.execute(
+                "INSERT INTO archive_fts (archive_fts, rank) VALUES ('rank', ?)", (FTS_RANK,)
+            )
+            if upgrading:
+                self.db.execute(REQUEUE_VERSIONS)
             self.db.execute(
                 "INSERT OR REPLACE INTO archive_info VALUES ('schema', ?)",
                 (str(CATALOG_SCHEMA_VERSION),),
@@ -400,19 +442,22 @@ class SqliteCatalog:
                 parser[1],
             ),
         )
-        # the full-text index is contentless (no second copy of every body): a replaced
-        # version gets a new doc number and the old one is left unreachable
+        # the search index is filled from the record files by the reading side
+        # (`archive.query`), which has every field the record holds; here the version only
+        # joins the queue. The index is contentless (no second copy of every body): a replaced
+        # version's old entry stays in it, unreachable, under a doc number never used again.
+        self.db.execute(
+            "DELETE FROM archive_search_meta WHERE doc IN (SELECT doc FROM archive_fts_docs"
+            " WHERE article_id = ? AND version = ?)",
+            (row.article_id, row.version),
+        )
         self.db.execute(
             "DELETE FROM archive_fts_docs WHERE article_id = ? AND version = ?",
             (row.article_id, row.version),
         )
-        cur = self.db.execute(
+        self.db.execute(
             "INSERT INTO archive_fts_docs (article_id, version) VALUES (?, ?)",
             (row.article_id, row.version),
-        )
-        self.db.execute(
-            "INSERT INTO archive_fts (rowid, headline, body) VALUES (?, ?, ?)",
-            (cur.lastrowid, headline, body),
         )
 
     def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None:
@@ -421,19 +466,6 @@ class SqliteCatalog:
             "INSERT OR IGNORE INTO archive_near_duplicates VALUES (?, ?, ?, ?)",
             (first, second, dist, seen),
         )
-
-    def search(self, query: str, limit: int) -> list[str]:
-        """Article ids whose headline or body (any version) match an FTS5 query, best first."""
-        try:
-            rows = self.db.execute(
-                "SELECT d.article_id, min(f.rank) AS r FROM archive_fts f "
-                "JOIN archive_fts_docs d ON d.doc = f.rowid WHERE archive_fts MATCH ? "
-                "GROUP BY d.article_id ORDER BY r LIMIT ?",
-                (query, limit),
-            ).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise ArchiveError(f"bad search query {query!r}: {exc}") from exc
-        return [str(r[0]) for r in rows]
 
     def near_duplicates(self) -> list[tuple[str, str, int]]:
         return [
@@ -544,6 +576,208 @@ class SqliteCatalog:
         sql, args = _sliced(sql, "source", source, "fetched_at", since)
         rows = self.db.execute(sql + " ORDER BY fetched_at, fetch_id", args)
         return [(r[0], r[1]) for r in rows]
+
+    def pending_docs(self, limit: int) -> list[PendingDoc]:
+        rows = self.db.execute(
+            "SELECT d.doc, d.article_id, d.version, a.source, v.fetched_at FROM archive_fts_docs d"
+            " JOIN archive_versions v ON v.article_id = d.article_id AND v.version = d.version"
+            " JOIN archive_articles a ON a.id = d.article_id WHERE d.indexed = 0"
+            " ORDER BY d.doc LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [PendingDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None:
+        """Index one waiting version (inside the caller's transaction)."""
+        self.db.execute(
+            "INSERT INTO archive_fts (rowid, headline, subheadline, body, captions, authors)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (pending.doc, doc.headline, doc.subheadline, doc.body, doc.captions, doc.authors),
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO archive_search_meta VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                pending.doc,
+                pending.article_id,
+                pending.version,
+                pending.source,
+                doc.day,
+                pending.fetched_at,
+                doc.published,
+                doc.headline,
+                doc.section_key,
+                doc.authors_key,
+                doc.url,
+            ),
+        )
+        self.db.execute("UPDATE archive_fts_docs SET indexed = 1 WHERE doc = ?", (pending.doc,))
+
+    @staticmethod
+    def _where(filters: Filters) -> tuple[str, list[Any]]:
+        sql, args = "", []
+        for clause, value in (
+            (" AND m.source = ?", filters.source),
+            (" AND m.day >= ?", filters.since),
+            (" AND m.day <= ?", filters.until),
+            (" AND instr(m.authors_key, ?) > 0", filters.author),
+            (" AND m.section_key = ?", filters.section),
+        ):
+            if value is not None:
+                sql += clause
+                args.append(value)
+        return sql, args
+
+    def search_rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int]:
+        where, args = self._where(filters)
+        try:
+            rows = self.db.execute(
+                "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
+                " count(*) OVER () FROM (SELECT m.article_id, m.version, m.source, m.headline,"
+                " m.published, m.fetched_at, m.url, min(f.rank) AS r FROM archive_fts f"
+                " JOIN archive_search_meta m ON m.doc = f.rowid"
+                " WHERE archive_fts MATCH ?" + where + " GROUP BY m.article_id)"
+                " ORDER BY r, article_id LIMIT ? OFFSET ?",
+                (fts_query, *args, limit, offset),
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            # the reading side hands in a query it built and checked itself; whatever
+            # SQLite still objects to is said in the user's terms, not SQLite's
+            raise QueryError("the search engine could not read this query") from exc
+        if not rows and offset:
+            return [], self.search_rows(fts_query, filters, 1, 0)[1]
+        total = int(rows[0][8]) if rows else 0
+        return [
+            ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -float(r[7])) for r in rows
+        ], total
+
+    def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
+        where, args = self._where(filters)
+        base = (
+            " FROM archive_search_meta m JOIN archive_articles a"
+            " ON a.id = m.article_id AND a.current_version = m.version WHERE 1" + where
+        )
+        total = int(self.db.execute("SELECT count(*)" + base, args).fetchone()[0])
+        rows = self.db.execute(
+            "SELECT m.article_id, m.version, m.source, m.headline, m.published, m.fetched_at, m.url"
+            + base
+            + " ORDER BY m.day DESC, m.fetched_at DESC, m.article_id LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        ).fetchall()
+        return [ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows], total
+
+    def article_urls(self, article_id: str) -> list[UrlRow]:
+        rows = self.db.execute(
+            "SELECT url, first_seen, duplicate FROM archive_urls WHERE article_id = ?"
+            " ORDER BY first_seen, url",
+            (article_id,),
+        ).fetchall()
+        return [UrlRow(r[0], r[1], bool(r[2])) for r in rows]
+
+    @staticmethod
+    def _fetch(r: sqlite3.Row) -> FetchRow:
+        return FetchRow(*(r[i] for i in range(14)))
+
+    def article_fetches(self, article_id: str) -> list[FetchRow]:
+        rows = self.db.execute(
+            "SELECT * FROM archive_fetches WHERE article_id = ? ORDER BY fetched_at, fetch_id",
+            (article_id,),
+        ).fetchall()
+        return [self._fetch(r) for r in rows]
+
+    def fetches_of_raw(self, sha: str) -> list[FetchRow]:
+        rows = self.db.execute(
+            "SELECT * FROM archive_fetches WHERE raw_sha256 = ? ORDER BY fetched_at, fetch_id",
+            (sha,),
+        ).fetchall()
+        return [self._fetch(r) for r in rows]
+
+    def version_row(self, article_id: str, version: int) -> VersionRow | None:
+        r = self._one(
+            "SELECT v.article_id, v.version, a.source, v.raw_sha256, v.fetched_at"
+            " FROM archive_versions v JOIN archive_articles a ON a.id = v.article_id"
+            " WHERE v.article_id = ? AND v.version = ?",
+            article_id,
+            version,
+        )
+        return None if r is None else VersionRow(r[0], r[1], r[2], r[3], r[4])
+
+    def recent_versions(
+        self, source: str | None, limit: int, updates_only: bool
+    ) -> list[VersionRow]:
+        sql = (
+            "SELECT v.article_id, v.version, a.source, v.raw_sha256, v.fetched_at"
+            " FROM archive_versions v JOIN archive_articles a ON a.id = v.article_id WHERE "
+            + ("v.version > 1" if updates_only else "v.version = 1")
+        )
+        args: list[Any] = []
+        if source is not None:
+            sql += " AND a.source = ?"
+            args.append(source)
+        rows = self.db.execute(
+            sql + " ORDER BY v.fetched_at DESC, v.article_id LIMIT ?", (*args, limit)
+        ).fetchall()
+        return [VersionRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def _frontier(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        """Rows of the crawl frontier's tables, none when no crawl ever ran here."""
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+
+    def sources(self) -> list[SourceRow]:
+        counts = {
+            r[0]: (int(r[1]), int(r[2]))
+            # versions are numbered 1..current: their count needs no join
+            for r in self.db.execute(
+                "SELECT source, count(*), sum(current_version) FROM archive_articles"
+                " GROUP BY source"
+            )
+        }
+        runs = {r[0]: r for r in self._frontier("SELECT * FROM frontier_runs")}
+        failures: dict[str, list[tuple[str, int]]] = {}
+        for r in self._frontier(
+            "SELECT source, coalesce(outcome, 'unknown'), count(*) FROM frontier_urls"
+            " WHERE state = 'failed' GROUP BY 1, 2 ORDER BY 3 DESC, 2"
+        ):
+            failures.setdefault(r[0], []).append((r[1], int(r[2])))
+        refused = {name: dict(reasons).pop("robots", 0) for name, reasons in failures.items()}
+        out = []
+        for r in self.db.execute("SELECT name, first_seen FROM archive_sources ORDER BY name"):
+            name = r[0]
+            run = runs.get(name)
+            fails = tuple(f for f in failures.get(name, ()) if f[0] != "robots")
+            out.append(
+                SourceRow(
+                    name=name,
+                    articles=counts.get(name, (0, 0))[0],
+                    versions=counts.get(name, (0, 0))[1],
+                    first_seen=r[1],
+                    last_crawl_start=run[1] if run else None,
+                    last_crawl_end=run[2] if run else None,
+                    last_crawl_status=run[3] if run else None,
+                    failures=fails,
+                    robots_refusals=refused.get(name, 0),
+                )
+            )
+        return out
+
+    def source_names(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM archive_sources ORDER BY name")]
+
+    def articles_per_day(self, source: str | None, since_day: str) -> list[tuple[str, int]]:
+        """Articles first archived per day (UTC), from `since_day` on."""
+        sql = "SELECT substr(first_seen, 1, 10) AS d, count(*) FROM archive_articles"
+        sql += " WHERE first_seen >= ?"
+        args: list[Any] = [since_day]
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        return [(r[0], int(r[1])) for r in self.db.execute(sql + " GROUP BY d ORDER BY d", args)]
 
 
 def _sliced(

@@ -267,6 +267,7 @@ def show_cmd(app: AppContext, ref: str, fmt: str, version: int | None) -> None:
 def _register() -> None:
     from scraper.cli.archive_cmds import export_cmd, import_cmd, rebuild_cmd, stats_cmd, verify_cmd
     from scraper.cli.crawl_cmds import crawl_cmd, schedule_cmd
+    from scraper.cli.read_cmds import COMMANDS as READ_COMMANDS
 
     for command in (
         crawl_cmd,
@@ -276,6 +277,7 @@ def _register() -> None:
         export_cmd,
         import_cmd,
         stats_cmd,
+        *READ_COMMANDS,
     ):
         cli.add_command(command)
 

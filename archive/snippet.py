@@ -1,0 +1,140 @@
+"""A few words around the matches of a query, with the matches marked.
+
+The search index is contentless (no copy of the text to cut snippets from), so a snippet is
+cut from the record itself: the words of the text are folded the way the index folds them
+(case and diacritics: "Muller" matches "Müller"), the query's terms, prefixes and phrases are
+found among them, and the window of words with the most distinct matches is kept.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from archive.ftsquery import Term
+
+_WORD = re.compile(r"\w+")
+WINDOW = 32  # words
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, as the index compares words."""
+    if text.isascii():  # most words of most archives: no decomposition needed
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """Text in pieces: (text, marked). Empty when nothing was found to show."""
+
+    parts: tuple[tuple[str, bool], ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "".join(text for text, _ in self.parts)
+
+    def render(self, mark: Callable[[str], str], plain: Callable[[str], str] = str) -> str:
+        return "".join(mark(t) if marked else plain(t) for t, marked in self.parts)
+
+    def marks(self) -> list[list[int]]:
+        """[start, end) of each marked piece in `text`."""
+        out, pos = [], 0
+        for text, marked in self.parts:
+            if marked:
+                out.append([pos, pos + len(text)])
+            pos += len(text)
+        return out
+
+
+def _matches(words: Sequence[str], terms: Sequence[Term]) -> list[tuple[int, int, int]]:
+    """(first word, last word + 1, term number) of each match."""
+    where: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        where.setdefault(word, []).append(i)
+    found = []
+    for number, term in enumerate(terms):
+        if term.negated:
+            continue
+        wanted = [fold(w) for w in term.words]
+        n = len(wanted)
+        if n == 1 and term.prefix:
+            starts = [i for w, at in where.items() if w.startswith(wanted[0]) for i in at]
+        else:
+            starts = where.get(wanted[0], []) if n > 1 or not term.prefix else []
+        for i in starts:
+            if i + n > len(words):
+                continue
+            ok = all(words[i + k] == wanted[k] for k in range(1, n - 1))
+            last = words[i + n - 1]
+            ok = ok and (last.startswith(wanted[-1]) if term.prefix else last == wanted[-1])
+            if ok:
+                found.append((i, i + n, number))
+    return sorted(found)
+
+
+def _best_paragraph(text: str, terms: Sequence[Term]) -> str:
+    """The paragraph naming most of the terms (a cheap substring test on folded text), so
+    the word-by-word work below reads one paragraph, not the whole article."""
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    if len(paragraphs) < 2:
+        return text
+    wanted = {fold(t.words[0]) for t in terms if not t.negated}
+    best, best_score = paragraphs[0], 0
+    for paragraph in paragraphs:
+        folded = fold(paragraph)
+        score = sum(1 for w in wanted if w in folded)
+        if score > best_score:
+            best, best_score = paragraph, score
+            if score == len(wanted):
+                break
+    return best
+
+
+def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snippet:
+    """The best window of `text` for `terms`; the text's start when nothing matches.
+    Paragraphs are separated by newlines; the window stays within one of them."""
+    text = _best_paragraph(text, terms)
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    if not spans:
+        return Snippet()
+    words = [fold(text[a:b]) for a, b in spans]
+    matches = _matches(words, terms)
+    start = 0
+    if matches:
+        best = -1
+        for first, _, _ in matches:
+            inside = {n for a, b, n in matches if first <= a and b <= first + window}
+            hits = sum(1 for a, b, _ in matches if first <= a and b <= first + window)
+            score = len(inside) * 100 + hits
+            if score > best:
+                best, start = score, max(0, min(first - 3, len(spans) - window))
+    end = min(len(spans), start + window)
+    marked = [False] * len(spans)
+    inner = [False] * len(spans)  # the gap before word i lies inside a phrase match
+    for a, b, _ in matches:
+        for i in range(a, b):
+            marked[i] = True
+            inner[i] = inner[i] or i > a
+    parts: list[tuple[str, bool]] = []
+    if start > 0:
+        parts.append(("… ", False))
+    pos = spans[start][0]
+    for i in range(start, end):
+        a, b = spans[i]
+        if a > pos:
+            parts.append((re.sub(r"\s+", " ", text[pos:a]), inner[i]))
+        parts.append((text[a:b], marked[i]))
+        pos = b
+    if end < len(spans):
+        parts.append((" …", False))
+    merged: list[tuple[str, bool]] = []
+    for piece in parts:  # adjacent pieces of one kind as one: "port strike" is one mark
+        if merged and merged[-1][1] == piece[1]:
+            merged[-1] = (merged[-1][0] + piece[0], piece[1])
+        else:
+            merged.append(piece)
+    return Snippet(tuple(merged))

@@ -1,0 +1,297 @@
+"""The ASGI app of `morgue serve`: routes in one list, each HTML page beside its JSON twin.
+
+Endpoints are `async` and call the query layer directly: the reader's SQLite connection then
+stays on the event loop's thread, and a page is a few milliseconds of work. The one slow
+action, archiving a URL, runs in a worker thread with its own connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from archive.errors import ArchiveError
+from archive.query import ArchiveReader
+from scraper import __version__
+from scraper.cli.support import AppContext
+from scraper.web import guard
+from scraper.web.archiving import archive_one
+from scraper.web.feeds import atom
+from scraper.web.openapi import openapi_document
+from scraper.web.views import FILTER_KEYS, Views, WebError, day_of
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+ViewName = str  # a method of Views
+Endpoint = Callable[[Request], Awaitable[Response]]
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+MAX_FORM_BYTES = 10_000
+
+
+def _http_url(value: object) -> bool:
+    text = str(value or "")
+    return text.startswith(("http://", "https://"))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.tests["http_url"] = _http_url
+    env.filters["day"] = day_of
+    env.filters["clip"] = lambda text, n=300: text if len(text) <= n else text[:n] + "…"
+    env.globals["version"] = __version__
+    return env
+
+
+def _marked(hit: dict[str, Any]) -> Markup:
+    """The snippet with its matches in <mark>, every piece escaped."""
+    text, out, pos = hit["snippet"], [], 0
+    for start, end in hit["marks"]:
+        out.append(Markup.escape(text[pos:start]))
+        out.append(Markup("<mark>%s</mark>") % text[start:end])
+        pos = end
+    out.append(Markup.escape(text[pos:]))
+    return Markup("").join(out)
+
+
+def _query(params: dict[str, Any], **changes: Any) -> str:
+    merged = {k: v for k, v in {**params, **changes}.items() if v not in (None, "")}
+    return "?" + urlencode(merged)
+
+
+class Web:
+    def __init__(self, app: AppContext, token: str | None) -> None:
+        self._reader: ArchiveReader | None = None
+        self._views: Views | None = None
+        self.app = app
+        self.token = token
+        self.env = _environment()
+        self.env.globals["marked"] = _marked
+        self.env.globals["query"] = _query
+        self.env.globals["chart"] = lambda s: Markup(self.views.chart(s))  # escaped when drawn
+
+    def start(self, reader: ArchiveReader) -> None:
+        """Called on the event loop's thread: SQLite connections stay in their thread."""
+        self._reader = reader
+        self._views = Views(reader, self.app, self.token)
+
+    @property
+    def reader(self) -> ArchiveReader:
+        if self._reader is None:
+            raise RuntimeError("the app has not started (lifespan)")
+        return self._reader
+
+    @property
+    def views(self) -> Views:
+        if self._views is None:
+            raise RuntimeError("the app has not started (lifespan)")
+        return self._views
+
+    def html(self, template: str, view: ViewName) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            data = getattr(self.views, view)(request)
+            return self.render(request, template, data)
+
+        return endpoint
+
+    def render(
+        self, request: Request, template: str, data: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
+        page = self.env.get_template(template).render(request=request, token=self.token, **data)
+        return HTMLResponse(page, status_code=status)
+
+    def api(self, view: ViewName) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            return JSONResponse(getattr(self.views, view)(request))
+
+        return endpoint
+
+    async def raw(self, request: Request) -> Response:
+        try:
+            raw = self.reader.raw(request.path_params["sha"])
+        except ArchiveError as exc:
+            raise WebError(404, str(exc)) from exc
+        ctype = raw.content_type
+        if not ctype.isascii() or "\n" in ctype or "\r" in ctype:
+            ctype = "application/octet-stream"
+        headers = {
+            "content-security-policy": guard.CSP_RAW,
+            "x-content-type-options": "nosniff",
+            "cache-control": "private, max-age=3600",
+        }
+        return Response(raw.body, media_type=ctype, headers=headers)
+
+    async def archive_form(self, request: Request) -> Response:
+        csrf = guard.csrf_value(request)
+        answer = None
+        status = 200
+        if request.method == "POST":
+            answer, status = await self._archive_post(request)
+        response = self.render(request, "archive.html", {"csrf": csrf, "answer": answer}, status)
+        response.set_cookie(guard.CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+        return response
+
+    async def _archive_post(self, request: Request) -> tuple[dict[str, Any], int]:
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            raise WebError(413, "the form is too large")
+        form = await request.form(max_files=0, max_fields=10)
+        url = str(form.get("url") or "")
+        if not guard.same_origin(request):
+            raise WebError(403, "this form only accepts submissions from its own page")
+        if not guard.csrf_ok(request, str(form.get("csrf") or "")):
+            raise WebError(403, "the form expired or came from elsewhere: reload it and retry")
+        if not guard.token_ok(self.token, str(form.get("token") or "") or None):
+            raise WebError(403, "wrong or missing token")
+        answer = await run_in_threadpool(archive_one, self.app, url)
+        return answer.to_json(), 200 if answer.result != "failed" else 422
+
+    async def api_archive(self, request: Request) -> Response:
+        if not guard.same_origin(request):
+            raise WebError(403, "requests from other sites may not archive")
+        if not guard.token_ok(self.token, guard.bearer(request)):
+            raise WebError(401, "send the token as 'Authorization: Bearer TOKEN'")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise WebError(415, 'send JSON: {"url": "https://..."}')
+        try:
+            body = json.loads(await request.body())
+            url = body["url"] if isinstance(body, dict) else None
+        except (ValueError, KeyError):
+            url = None
+        if not isinstance(url, str):
+            raise WebError(400, 'send JSON: {"url": "https://..."}')
+        answer = await run_in_threadpool(archive_one, self.app, url)
+        return JSONResponse(answer.to_json(), status_code=200 if answer.result != "failed" else 422)
+
+    def feed(self, changes: bool) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            source = request.path_params.get("source")
+            if source is not None and source not in self.reader.source_names():
+                raise WebError(404, f"no source named {source!r}")
+            base = str(request.base_url).rstrip("/")
+            if changes:
+                items = self.reader.changes(source)
+                title = "morgue: articles that changed"
+
+                def summary(a: Any) -> str:
+                    return self.reader.diff(a.id, a.version - 1, a.version).summary()
+            else:
+                items = self.reader.newest(source)
+                title = "morgue: newly archived"
+
+                def summary(a: Any) -> str:
+                    return " ".join(b.text for b in a.content.body)[:400]
+
+            if source:
+                title += f" ({source})"
+            body = atom(title, str(request.url), base, items, summary)
+            return Response(body, media_type="application/atom+xml")
+
+        return endpoint
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document(__version__))
+
+    def error(self, request: Request, status: int, message: str) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message, "status": status}, status_code=status)
+        return self.render(request, "error.html", {"status": status, "message": message}, status)
+
+    def routes(self) -> list[Route | Mount]:
+        return [
+            Route("/", self.html("index.html", "index")),
+            Route("/search", self.html("search.html", "search")),
+            Route("/articles/{article_id}", self.html("article.html", "article")),
+            Route("/articles/{article_id}/v/{version:int}", self.html("article.html", "article")),
+            Route("/articles/{article_id}/diff", self.html("diff.html", "diff")),
+            Route("/raw/{sha}", self.raw),
+            Route("/sources", self.html("sources.html", "sources")),
+            Route("/archive", self.archive_form, methods=["GET", "POST"]),
+            Route("/feed.atom", self.feed(changes=False)),
+            Route("/changes.atom", self.feed(changes=True)),
+            Route("/sources/{source}/feed.atom", self.feed(changes=False)),
+            Route("/sources/{source}/changes.atom", self.feed(changes=True)),
+            Route("/api/openapi.json", self.openapi),
+            Route("/api/articles", self.api("index")),
+            Route("/api/search", self.api("search")),
+            Route("/api/articles/{article_id}", self.api("article")),
+            Route("/api/articles/{article_id}/versions", self.api("versions")),
+            Route("/api/articles/{article_id}/v/{version:int}", self.api("article")),
+            Route("/api/articles/{article_id}/diff", self.api("diff")),
+            Route("/api/raw/{sha}", self.api("raw_meta")),
+            Route("/api/sources", self.api("sources")),
+            Route("/api/archive", self.api_archive, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
+
+
+def create_app(
+    open_reader: Callable[[], ArchiveReader],
+    app: AppContext,
+    *,
+    token: str | None = None,
+    loopback_only: bool = True,
+) -> Starlette:
+    """The app over the archive `open_reader` opens (on the server's loop, at startup).
+    `loopback_only` refuses requests whose Host is not this machine (DNS rebinding: a web
+    page cannot reach the server under a name of its own)."""
+    web = Web(app, token)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        reader = open_reader()
+        reader.refresh()  # an upgraded or freshly crawled archive is indexed before serving
+        web.start(reader)
+        try:
+            yield
+        finally:
+            reader.close()
+
+    async def web_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WebError)
+        return web.error(request, exc.status, exc.message)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        text = {404: "no such page", 405: "method not allowed"}.get(exc.status_code, exc.detail)
+        return web.error(request, exc.status_code, str(text))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("error serving %s", request.url.path, exc_info=exc)
+        return web.error(request, 500, "internal error: see the server's log")
+
+    middleware = [Middleware(guard.SecurityHeaders)]
+    if loopback_only:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS))
+    return Starlette(
+        lifespan=lifespan,
+        routes=web.routes(),
+        middleware=middleware,
+        exception_handlers={
+            WebError: web_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+    )
+
+
+__all__ = ["FILTER_KEYS", "create_app"]
