@@ -17,7 +17,6 @@ from functools import lru_cache
 from urllib.parse import urljoin
 
 from lxml import etree
-from lxml.html import soupparser
 
 from scraper.errors import ParseError
 
@@ -347,6 +346,8 @@ def _soup_tree(text: str) -> HtmlElement | None:
     (hostile ones) still end in RecursionError: the libxml2 tree is kept for those."""
     if len(text) > _REPARSE_MAX_CHARS:
         return None
+    from lxml.html import soupparser  # imports bs4: only pages libxml2 lost need it
+
     try:
         root = soupparser.fromstring(text)
     except (RecursionError, ValueError, etree.LxmlError):
