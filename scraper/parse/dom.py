@@ -35,7 +35,7 @@ _NO_TOKENS: frozenset[str] = frozenset()
 MAX_ATTRIBUTES = 256
 MAX_ELEMENTS = 250_000
 # bs4 builds its tree ~30x slower than libxml2: a re-parse is only tried on pages up to this size
-_REPARSE_MAX_CHARS = 4_000_000
+_REPARSE_MAX_CHARS = 2_000_000
 _P_OPEN = re.compile(r"<p[\s>]", re.I)
 _CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
