@@ -155,3 +155,20 @@ def test_metadata_title_is_kept_verbatim_in_its_order_of_precedence() -> None:
     for head, title in cases:
         content = parse_html(article(body, head=head), "https://m.example/a")
         assert (content.title, content.headline) == (title, "Bridge vote"), head
+
+
+def test_site_title_with_an_image_masthead_gives_the_bold_line_shown() -> None:
+    head = "Mill fire destroys the old flax mill"
+    for title in (f"The Old Town Herald :: {head}", f"{head} - The Old Town Herald"):
+        page = table_page(title, "<img src='/m.gif' alt='The Old Town Herald'>", head)
+        assert parse_html(page, "http://oth.example/a.html").headline == head, title
+    # only the masthead is shown as text (a bold link home): the headline is the other part
+    page = (
+        "<html><head><title>The Old Town Herald :: " + head + "</title></head><body>"
+        "<a href='/'><b>The Old Town Herald</b></a><div>"
+        + PROSE
+        + "<br><br>"
+        + PROSE2
+        + "</div></body></html>"
+    ).encode()
+    assert parse_html(page, "http://oth.example/a.html").headline == head

@@ -15,8 +15,9 @@ score_adapter (the corpus scorer's hook).
 Rules and the layouts they are for (each has a test in tests/test_parse_layouts.py or
 tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
 - headline: the visible heading that agrees with a metadata title; old table layouts with no
-  heading and a "Site :: Headline" `<title>`: the part not spelled by the host, or the part
-  shown last on the page (mastheads come first), then the big bold line showing it.
+  heading and a "Site :: Headline" `<title>`: the part not spelled by the host, else the part
+  shown last on the page (mastheads come first), else the one part shown in big bold type
+  (image mastheads) or the part that is not the masthead's link home.
 - title: JSON-LD headline, og:title, twitter:title, `<title>`, verbatim.
 - dates: structured data first; text dates near the headline in many languages ("12. Juli
   2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first

@@ -17,7 +17,6 @@ from functools import lru_cache
 from urllib.parse import urljoin
 
 from lxml import etree
-from lxml.html import soupparser
 
 from scraper.errors import ParseError
 
@@ -36,7 +35,7 @@ _NO_TOKENS: frozenset[str] = frozenset()
 MAX_ATTRIBUTES = 256
 MAX_ELEMENTS = 250_000
 # bs4 builds its tree ~30x slower than libxml2: a re-parse is only tried on pages up to this size
-_REPARSE_MAX_CHARS = 4_000_000
+_REPARSE_MAX_CHARS = 2_000_000
 _P_OPEN = re.compile(r"<p[\s>]", re.I)
 _CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -347,6 +346,8 @@ def _soup_tree(text: str) -> HtmlElement | None:
     (hostile ones) still end in RecursionError: the libxml2 tree is kept for those."""
     if len(text) > _REPARSE_MAX_CHARS:
         return None
+    from lxml.html import soupparser  # imports bs4: only pages libxml2 lost need it
+
     try:
         root = soupparser.fromstring(text)
     except (RecursionError, ValueError, etree.LxmlError):

@@ -172,23 +172,40 @@ _TITLE_TAGS = ("h3", "h4", "dt", "div", "p", "span", "td", "strong", "b", "font"
 
 def _shown_last(root: HtmlElement, title: str, site_names: list[str]) -> str | None:
     """Layout: old sites without headings or metadata, titled "Site :: Headline" (or
-    "Headline - Site"), whose masthead and headline are both lines of text on the page. When
-    the site's name is not known, the part shown last is the headline: mastheads come first."""
+    "Headline - Site"). When the site's name is not known: if both parts are lines of text on
+    the page, the one shown last is the headline (mastheads come first); if only one is, in
+    big bold type (the masthead is an image), that one is, unless it is a link home."""
     parts = _SEPARATORS.split(title)
     body = root.find("body")
     if body is None or len(parts) < 2 or any(names_site(p, site_names) for p in parts):
         return None
     keys = {_compact(p): p for p in parts if len(_tokens(p)) >= 2}
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, HtmlElement]] = {}
     for n, el in enumerate(body.iter(*_TITLE_TAGS)):
         if el.text is None or len(el.text) > 300:
             continue
         key = _compact(text_content(el))
         if key in keys and key not in seen:
-            seen[key] = n
-    if len(seen) < 2:
-        return None
-    return keys[max(seen, key=lambda k: seen[k])]
+            seen[key] = (n, el)
+    if len(seen) >= 2:
+        return keys[max(seen, key=lambda k: seen[k][0])]
+    if len(seen) == 1:
+        key, (_, el) = next(iter(seen.items()))
+        if _links_home(el):  # the masthead: the headline is the other part
+            return max((p for p in parts if _compact(p) != key), key=len)
+        if _big(el):
+            return keys[key]
+    return None
+
+
+def _links_home(el: HtmlElement) -> bool:
+    """Inside or holding a link to the site's front page (a masthead)."""
+    for a in (*el.iterancestors("a"), *el.iter("a")):
+        href = (a.get("href") or "").split("?", 1)[0].split("#", 1)[0]
+        path = href.split("://", 1)[1].partition("/")[2] if "://" in href else href.lstrip("/")
+        if not path.strip("/") or path.startswith("index."):
+            return True
+    return False
 
 
 def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:
@@ -216,22 +233,24 @@ def display_heading(container: HtmlElement, title: str, limit: int = 60) -> Html
     for n, el in enumerate(container.iter(*_DISPLAY_TAGS)):
         if n > limit:
             break
-        big = (
-            el.tag in ("b", "strong", "h3", "h4")
-            or (
-                el.tag == "font"
-                and (el.get("size") or "").lstrip("+").isdigit()
-                and int((el.get("size") or "0").lstrip("+")) >= 4
-            )
-            or "title" in (el.get("class") or "").lower()
-            or "headline" in (el.get("class") or "").lower()
-        )
-        if not big:
+        if not _big(el):
             continue
         text = clean_text(text_content(el))
         if 15 <= len(text) <= 200 and not text.endswith(".") and words & set(_tokens(text)):
             return el
     return None
+
+
+def _big(el: HtmlElement) -> bool:
+    """Shown as a headline in markup without headings: bold, a large font, a title class."""
+    size = (el.get("size") or "").lstrip("+")
+    cls = (el.get("class") or "").lower()
+    return (
+        el.tag in ("b", "strong", "h3", "h4")
+        or (el.tag == "font" and size.isdigit() and int(size) >= 4)
+        or "title" in cls
+        or "headline" in cls
+    )
 
 
 def _is_logo(el: HtmlElement) -> bool:
