@@ -251,6 +251,13 @@ class ArchiveReader:
         """Every URL the article was seen at (its own and duplicate pages'), first seen first."""
         return self.catalog.article_urls(self.article_id(ref))
 
+    def copies(self, ref: str) -> list[dict[str, str]]:
+        """Other articles that published the same text (other sites, other headlines)."""
+        return [
+            {"id": c.id, "url": c.url, "source": c.source}
+            for c in self.catalog.copies_of(self.article_id(ref))
+        ]
+
     def fetches(self, ref: str) -> list[dict[str, Any]]:
         """The article's fetch history: time, URL, status (200, 304, ...), outcome."""
         return [fetch_json(f) for f in self.catalog.article_fetches(self.article_id(ref))]

@@ -230,7 +230,8 @@ class Archive:
 
     def seen_urls(self, article: Article) -> tuple[str, ...]:
         """Every URL the article was seen at: its record's, then the catalog's."""
-        return tuple(dict.fromkeys((*article.urls, *self.catalog.urls_of(article.id))))
+        seen = (u.url for u in self.catalog.article_urls(article.id))
+        return tuple(dict.fromkeys((*article.urls, *seen)))
 
     def copies(self, article_id: str) -> list[CopyRow]:
         """Other articles (on other sites, or under another headline) with the same text."""

@@ -172,3 +172,18 @@ def test_rebuild_splits_an_archive_an_older_release_merged(
         assert repaired.ok, repaired.lines()
         assert (stats(arch).total.articles, stats(arch).copies) == (4, 4)
     shutil.rmtree(data)
+
+
+def test_the_reading_layer_lists_every_spelling_and_the_copies(archive: Archive) -> None:
+    from archive.query import ArchiveReader
+
+    canon = "https://news.example/2024/05/02/port-strike"
+    html = article_html("Port strike enters third week", WIRE, canonical=canon)
+    for i, url in enumerate([canon, canon + "?utm_source=feed", canon + "/amp"]):
+        put(archive, url, html, "news", i)
+    other = "https://beta.example/news/2024/05/02/dockers-walk-out"
+    put(archive, other, article_html("Dockers walk out", WIRE, canonical=other), "beta", 5)
+    reader = ArchiveReader(archive)
+    urls = [u.url for u in reader.urls(canon)]
+    assert urls[:3] == [canon, canon + "?utm_source=feed", canon + "/amp"]
+    assert [c["url"] for c in reader.copies(canon)] == [other]

@@ -213,17 +213,6 @@ class SqliteCatalog:
         ).fetchone()
         return int(row[0]), int(row[1])
 
-    def urls_of(self, article_id: str) -> list[str]:
-        # a URL key folds spellings together; the fetches keep each spelling requested
-        rows = self.db.execute(
-            "SELECT url, min(seen) FROM (SELECT url, first_seen AS seen FROM archive_urls "
-            "WHERE article_id = ?1 UNION ALL SELECT url, fetched_at FROM archive_fetches "
-            "WHERE article_id = ?1 UNION ALL SELECT final_url, fetched_at FROM archive_fetches "
-            "WHERE article_id = ?1) GROUP BY url ORDER BY min(seen), url",
-            (article_id,),
-        )
-        return [r[0] for r in rows]
-
     def duplicate_fetches(self, source: str | None, since: str | None) -> list[FetchRow]:
         names = [f.name for f in fields(FetchRow)]
         sql = f"SELECT {', '.join(names)} FROM archive_fetches WHERE outcome = 'duplicate'"
@@ -668,9 +657,13 @@ class SqliteCatalog:
         return [ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows], total
 
     def article_urls(self, article_id: str) -> list[UrlRow]:
+        # a URL key folds spellings together; the fetches keep each spelling requested
         rows = self.db.execute(
-            "SELECT url, first_seen, duplicate FROM archive_urls WHERE article_id = ?"
-            " ORDER BY first_seen, url",
+            "SELECT url, min(seen), min(dup) FROM (SELECT url, first_seen AS seen, duplicate AS"
+            " dup FROM archive_urls WHERE article_id = ?1 UNION ALL SELECT url, fetched_at,"
+            " outcome = 'duplicate' FROM archive_fetches WHERE article_id = ?1 UNION ALL SELECT"
+            " final_url, fetched_at, outcome = 'duplicate' FROM archive_fetches WHERE"
+            " article_id = ?1) GROUP BY url ORDER BY min(seen), url",
             (article_id,),
         ).fetchall()
         return [UrlRow(r[0], r[1], bool(r[2])) for r in rows]

@@ -102,6 +102,7 @@ class Views:
                 {"url": u.url, "first_seen": u.first_seen, "duplicate": u.duplicate}
                 for u in self.reader.urls(article.id)
             ],
+            "copies": self.reader.copies(article.id),
             "versions": self.reader.version_list(article.id),
             "fetches": self.reader.fetches(article.id),
         }
