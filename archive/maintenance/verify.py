@@ -1,12 +1,19 @@
-"""Verify and repair: the files are the truth, the catalog an index that can be rebuilt.
+"""Verify and repair: the files are the truth, the catalog an index that can be rebuilt, and
+the checksums recorded as each file was written (`archive.fixity`) are the proof that the files
+are still what was written.
 
-`verify` reads every blob (its bytes must hash to its name), every record (it must validate
+`verify` hashes every file under raw/ and articles/ and compares it with its checksum: a file
+that changed, went missing, or is there without one (unknown) is a problem, named by its path.
+It also reads every blob (its bytes must hash to its name), every record (it must validate
 against the JSON Schema and sit at the path its id/version/source say) and compares both with
-the catalog. A catalog row whose file is missing, a corrupt blob or an invalid record is a
-problem; a file the catalog does not know yet (a store interrupted between writing its files
-and committing its rows, e.g. by kill -9) is a note, since nothing reported stored is missing.
-`repair` removes leftover temp files and re-indexes the catalog from the files, in one
-transaction.
+the catalog. `--sample N` and `--since DATE` check a random sample, or the files written since
+a date, the same way, so a large archive can be audited every night. Each run is recorded in
+the catalog for `stats`.
+
+`repair` removes leftover temp files, records the checksums of unknown files that are intact
+(an interrupted store, or a catalog made before checksums were kept) and re-indexes the catalog
+from the files, in one transaction. A file that changed since it was written is never trusted:
+it stays out of the index and is reported, with `morgue rebuild --article ID` for a record.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from archive.atomic import TEMP_PREFIX, remove_temp_files
 from archive.backends.blobs import BlobCorrupt, BlobMissing
-from archive.backends.catalog import ArticleRow, FetchRow
+from archive.backends.catalog import ArticleRow, FetchRow, FileRow, VerifyRun
 from archive.errors import ArchiveError
+from archive.fixity import RAW, RECORD, SIDECAR, archive_files, file_row, hash_file, kind_of
 from archive.indexing import Fingerprints, index_version
 from archive.layout import check_id, check_source, version_of
 from archive.record import Article, RawPage, iso_utc
@@ -34,12 +42,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+FULL = "full"
+
+
 @dataclass
 class VerifyReport:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     repaired: bool = False
+    scope: str = FULL  # full, "sample N" or "since DATE"
+    changed: list[str] = field(default_factory=list)  # paths of files that changed
+    missing: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -48,7 +63,8 @@ class VerifyReport:
     def lines(self) -> list[str]:
         head = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items()))
         verdict = "ok" if self.ok else f"{len(self.problems)} problem(s)"
-        out = [f"verify: {verdict} ({head})"]
+        scope = "" if self.scope == FULL else f"{self.scope}: "
+        out = [f"verify: {verdict} ({scope}{head})"]
         out += [f"problem: {p}" for p in self.problems]
         out += [f"note: {n}" for n in self.notes]
         return out
@@ -81,10 +97,91 @@ def record_files(archive: Archive) -> Iterator[RecordFile]:
                 yield RecordFile(path, source_dir.name, id_dir.name, version)
 
 
-def _check_blobs(archive: Archive, report: VerifyReport) -> set[str]:
+_LABELS = {RAW: "raw page", SIDECAR: "fetch sidecar", RECORD: "record"}
+
+
+def _label(row_kind: str, path: str, references: set[str]) -> str:
+    if row_kind == RAW and Path(path).name[:64] in references:
+        return "reference page"  # other raw pages are compressed against it
+    return _LABELS.get(row_kind, row_kind)
+
+
+def _hint(path: str, kind: str) -> str:
+    if kind == RECORD:
+        return f"not trusted; run `morgue rebuild --article {path.split('/')[2]}` to re-make it"
+    return "restore it from a backup or a BagIt export (morgue import)"
+
+
+def _check_fixity(
+    archive: Archive, report: VerifyReport, rows: list[FileRow], references: set[str]
+) -> None:
+    """Each recorded file must still be there and hash to what was written."""
+    for row in rows:
+        report.counts["files"] += 1
+        found = hash_file(archive.root / row.path)
+        label = _label(row.kind, row.path, references)
+        if found is None:
+            report.missing.append(row.path)
+            report.problems.append(
+                f"missing: {row.path} ({label}, written {row.written_at}); {_hint(row.path, RAW)}"
+            )
+        elif found[0] != row.sha256:
+            report.changed.append(row.path)
+            report.problems.append(
+                f"changed: {row.path} ({label}): sha256 {found[0][:16]}, written as "
+                f"{row.sha256[:16]} at {row.written_at}; {_hint(row.path, row.kind)}"
+            )
+
+
+def _check_unknown(archive: Archive, report: VerifyReport, known: set[str]) -> None:
+    for path in archive_files(archive.root):
+        if path not in known:
+            report.unknown.append(path)
+            report.problems.append(
+                f"unknown: {path} ({_LABELS[kind_of(path) or RAW]}): no checksum was recorded "
+                "for it (verify --repair records it if it is intact)"
+            )
+
+
+def structure_problem(archive: Archive, path: str) -> str | None:
+    """What is wrong inside one archive file, judged without its checksum; None if nothing."""
+    kind = kind_of(path)
+    name = Path(path).name
+    try:
+        if kind == RAW:
+            archive.blobs.get(name[:64])
+            return None
+        doc = json.loads((archive.root / path).read_text("utf-8"))
+        if kind == SIDECAR:
+            RawPage.from_meta_json(doc, b"")
+            if doc.get("raw_sha256") not in (None, name[:64]):
+                return "sidecar names another raw page"
+            return None
+        if kind == RECORD:
+            return _record_problem(archive, path, doc)
+    except (ArchiveError, OSError, ValueError, KeyError, TypeError) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return "not an archive file"
+
+
+def _record_problem(archive: Archive, path: str, doc: Any) -> str | None:
+    problems = archive.validator.problems(doc)
+    if problems:
+        return f"schema: {problems[0]}"
+    _top, source, article_id, name = path.split("/")
+    if (doc["id"], doc["version"], doc["source"]) != (article_id, version_of(Path(name)), source):
+        return "id/version/source differ from its path"
+    if not archive.blobs.has(doc["raw_sha256"]):
+        return f"raw page {doc['raw_sha256']} missing"
+    return None
+
+
+def _check_blobs(archive: Archive, report: VerifyReport, skip: set[str]) -> set[str]:
     good: set[str] = set()
     for sha in archive.blobs.iter():
         report.counts["raw pages"] += 1
+        if sha in skip:  # already reported as changed
+            continue
         try:
             body = archive.blobs.get(sha)
             sidecars = archive.blobs.sidecars(sha)
@@ -102,12 +199,14 @@ def _check_blobs(archive: Archive, report: VerifyReport) -> set[str]:
 
 
 def _check_records(
-    archive: Archive, report: VerifyReport, blobs: set[str]
+    archive: Archive, report: VerifyReport, blobs: set[str], skip: set[str]
 ) -> dict[tuple[str, int], tuple[str, str]]:
     found: dict[tuple[str, int], tuple[str, str]] = {}
     for rec in record_files(archive):
         report.counts["records"] += 1
         where = f"{rec.source}/{rec.article_id}/v{rec.version}"
+        if rec.path.relative_to(archive.root).as_posix() in skip:
+            continue
         try:
             doc = json.loads(rec.path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
@@ -162,23 +261,116 @@ def _check_catalog(
         report.notes.append(f"{near} pair(s) of articles are possible near duplicates (stats)")
 
 
-def verify(archive: Archive, *, repair: bool = False) -> VerifyReport:
+def verify(
+    archive: Archive,
+    *,
+    repair: bool = False,
+    sample: int | None = None,
+    since: str | None = None,
+    seed: int | None = None,
+) -> VerifyReport:
+    """Check the archive (all of it, or `sample` files at random, or those written `since`),
+    record the run in the catalog, and return what was found."""
     if repair:
         removed = remove_temp_files(archive.root)
-        reindex(archive)
-        report = verify(archive, repair=False)
+        added, untrusted = _repair(archive)
+        report = verify(archive)
         report.repaired = True
         if removed:
             report.notes.append(f"removed {removed} temp file(s) of interrupted writes")
+        if added:
+            report.notes.append(f"recorded the checksums of {added} intact file(s)")
+        if untrusted:
+            report.notes.append(f"left {len(untrusted)} changed or damaged file(s) unindexed")
         return report
+    started = iso_utc(archive.now())
+    if sample is not None or since is not None:
+        report = _verify_slice(archive, sample, since, seed)
+    else:
+        report = _verify_full(archive)
+    archive.catalog.add_verify_run(
+        VerifyRun(
+            scope=report.scope,
+            started_at=started,
+            finished_at=iso_utc(archive.now()),
+            checked=report.counts["files"],
+            problems=len(report.problems),
+            summary=report.lines()[0],
+        )
+    )
+    return report
+
+
+def _verify_full(archive: Archive) -> VerifyReport:
     report = VerifyReport()
     temps = sum(1 for _ in archive.root.rglob(f"{TEMP_PREFIX}*"))
     if temps:
         report.notes.append(f"{temps} temp file(s) of interrupted writes (verify --repair)")
-    blobs = _check_blobs(archive, report)
-    records = _check_records(archive, report, blobs)
+    rows = archive.catalog.files()
+    _check_fixity(archive, report, rows, _references(archive))
+    _check_unknown(archive, report, {r.path for r in rows})
+    changed = set(report.changed)  # reported once, by their checksum
+    blobs = _check_blobs(archive, report, {Path(p).name[:64] for p in changed})
+    records = _check_records(archive, report, blobs, changed)
     _check_catalog(archive, report, blobs, records)
     return report
+
+
+def _references(archive: Archive) -> set[str]:
+    """The raw pages other raw pages are compressed against (from the blobs' headers)."""
+    found: set[str] = set()
+    for sha in archive.blobs.iter():
+        try:
+            ref = archive.blobs.reference(sha)
+        except ArchiveError:
+            continue  # _check_blobs reports it
+        if ref is not None:
+            found.add(ref)
+    return found
+
+
+def _verify_slice(
+    archive: Archive, sample: int | None, since: str | None, seed: int | None
+) -> VerifyReport:
+    cat = archive.catalog
+    if sample is not None:
+        rows = cat.sample_files(sample, seed)
+        scope = f"sample {sample}"
+    else:
+        rows = cat.files(since)
+        scope = f"since {since}"
+    report = VerifyReport(scope=scope)
+    _check_fixity(archive, report, rows, set())
+    bad = {*report.changed, *report.missing}
+    for row in rows:
+        if row.path not in bad and (problem := structure_problem(archive, row.path)):
+            report.problems.append(f"{_LABELS.get(row.kind, row.kind)} {row.path}: {problem}")
+    report.notes.append(f"checked {len(rows)} of {cat.count_files()} recorded files")
+    return report
+
+
+def _repair(archive: Archive) -> tuple[int, set[str]]:
+    """Record the checksums of unknown files that are intact, then re-index the catalog from
+    every file that is still what was written (one transaction); (recorded, untrusted)."""
+    cat = archive.catalog
+    added = 0
+    untrusted: set[str] = set()
+    written = iso_utc(archive.now())
+    with cat.writing():
+        known = {row.path: row for row in cat.files()}
+        for path in archive_files(archive.root):
+            row = known.get(path)
+            if row is not None:
+                found = hash_file(archive.root / path)
+                if found is None or found[0] != row.sha256:
+                    untrusted.add(path)
+            elif structure_problem(archive, path) is None:
+                cat.put_file(file_row(path, (archive.root / path).read_bytes(), written))
+                added += 1
+            else:
+                untrusted.add(path)
+        reindex(archive, skip=untrusted)
+    return added, untrusted
 
 
 def _fetch_row(sha: str, doc: dict[str, Any]) -> FetchRow:
@@ -200,15 +392,22 @@ def _fetch_row(sha: str, doc: dict[str, Any]) -> FetchRow:
     )
 
 
-def reindex(archive: Archive) -> None:
-    """Empty the catalog's archive tables and fill them again from the files."""
+def reindex(archive: Archive, skip: set[str] | frozenset[str] = frozenset()) -> None:
+    """Empty the catalog's archive tables and fill them again from the files (leaving out
+    the files in `skip`: relative paths of files that are not to be trusted)."""
     cat = archive.catalog
     with cat.writing():
         cat.clear_derived()
         duplicates: list[tuple[str, str, str, str]] = []
         for sha in archive.blobs.iter():
+            if _relative(archive, archive.layout.blob(sha)) in skip:
+                continue
             try:
-                sidecars = archive.blobs.sidecars(sha)
+                sidecars = [
+                    doc
+                    for doc in archive.blobs.sidecars(sha)
+                    if _sidecar_path(archive, sha, doc) not in skip
+                ]
                 size = len(archive.blobs.get(sha))
             except ArchiveError as exc:
                 log.warning("reindex: skipping raw %s: %s", sha, exc)
@@ -224,15 +423,32 @@ def reindex(archive: Archive) -> None:
                 if row.outcome == "duplicate" and row.article_id:
                     for url in (row.final_url, row.url):
                         duplicates.append((url_key(url), url, row.article_id, row.fetched_at))
-        _reindex_records(archive)
+        _reindex_records(archive, skip)
         for key, url, article_id, seen in duplicates:
             cat.add_url(key, url, article_id, seen, duplicate=True)
 
 
-def _reindex_records(archive: Archive) -> None:
+def _relative(archive: Archive, path: Path) -> str:
+    return path.relative_to(archive.root).as_posix()
+
+
+def _sidecar_path(archive: Archive, sha: str, doc: dict[str, Any]) -> str:
+    first = archive.layout.meta(sha)
+    fid = doc.get("fetch_id")
+    if isinstance(fid, str):
+        later = archive.layout.fetch(sha, fid)
+        if later.exists() or not first.exists():
+            return _relative(archive, later)
+    return _relative(archive, first)
+
+
+def _reindex_records(archive: Archive, skip: set[str] | frozenset[str]) -> None:
     cat = archive.catalog
     by_article: dict[str, list[Article]] = {}
     for rec in record_files(archive):
+        if _relative(archive, rec.path) in skip:
+            log.warning("reindex: leaving out %s: it changed since it was written", rec.path)
+            continue
         try:
             doc = json.loads(rec.path.read_text("utf-8"))
             if archive.validator.problems(doc):
