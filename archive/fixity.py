@@ -24,6 +24,7 @@ WriteHook = Callable[[str, bytes], None]  # (path relative to the root, the byte
 
 RAW, SIDECAR, RECORD = "raw", "sidecar", "record"
 KINDS = (RAW, SIDECAR, RECORD)
+FULL_SCOPE = "full"  # a verify of every file (others: "sample N", "since DATE")
 _RAW_SUFFIXES = (".html.zst", ".html.gz")
 _SIDECAR_SUFFIXES = (".meta.json", ".fetch.json")
 _CHUNK = 1 << 20

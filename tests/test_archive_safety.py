@@ -75,7 +75,7 @@ def test_kill_9_during_a_write_loop_leaves_a_verifiable_archive(
         report = verify(arch)
         # a store killed between its files and its catalog commit leaves files without a
         # checksum (unknown, repaired below), never a changed or missing one
-        assert not report.changed and not report.missing, report.lines()
+        assert (report.changed, report.missing) == ([], []), report.lines()
         assert len(report.problems) == len(report.unknown), report.lines()
         for _outcome, url, version, sha in reported:
             found = arch.find(url)

@@ -1,10 +1,14 @@
-"""Archive statistics: what is stored, how much room it takes, how much dedup saved."""
+"""Archive statistics: what is stored, how much room it takes, how much dedup saved, which
+parser versions made the records, and when the last full `verify` ran and what it found."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from archive.backends.catalog import VerifyRun
+from archive.fixity import FULL_SCOPE
 
 if TYPE_CHECKING:
     from archive.store import Archive
@@ -29,6 +33,9 @@ class Stats:
     disk_bytes: int = 0  # apparent size of every file (blobs, sidecars, records, catalog)
     disk_allocated: int = 0  # blocks actually allocated (small files round up)
     near_duplicates: int = 0
+    parsers: list[tuple[str, str, int]] = field(default_factory=list)
+    last_full_verify: VerifyRun | None = None
+    files_checksummed: int = 0
 
     def lines(self) -> list[str]:
         t = self.total
@@ -41,6 +48,17 @@ class Stats:
             f"duplicates avoided: {t.duplicates} duplicate articles, {t.identical_refetches} "
             f"identical re-fetches; possible near duplicates: {self.near_duplicates}",
         ]
+        if self.parsers:
+            made = ", ".join(f"{name} {version} ({n})" for name, version, n in self.parsers)
+            out.append(f"record versions by parser: {made}")
+        run = self.last_full_verify
+        if run is None:
+            out.append(f"last full verify: never ({self.files_checksummed} files checksummed)")
+        else:
+            out.append(
+                f"last full verify: {run.finished_at}, {run.checked} files, {run.problems} "
+                f"problem(s): {run.summary}"
+            )
         for name, s in sorted(self.per_source.items()):
             out.append(
                 f"  {name}: {s.articles} articles, {s.versions} versions, {s.raw_pages} raw "
@@ -75,4 +93,13 @@ def stats(archive: Archive) -> Stats:
             setattr(total, attr, getattr(total, attr) + getattr(s, attr))
     apparent, allocated = disk_usage(archive.root)
     near = cat.count_near_duplicates()
-    return Stats(total, per, apparent, allocated, near)
+    return Stats(
+        total,
+        per,
+        apparent,
+        allocated,
+        near,
+        parsers=cat.parser_versions(),
+        last_full_verify=cat.last_verify_run(FULL_SCOPE),
+        files_checksummed=cat.count_files(),
+    )

@@ -30,7 +30,16 @@ from archive.atomic import TEMP_PREFIX, remove_temp_files
 from archive.backends.blobs import BlobCorrupt, BlobMissing
 from archive.backends.catalog import ArticleRow, FetchRow, FileRow, VerifyRun
 from archive.errors import ArchiveError
-from archive.fixity import RAW, RECORD, SIDECAR, archive_files, file_row, hash_file, kind_of
+from archive.fixity import (
+    FULL_SCOPE,
+    RAW,
+    RECORD,
+    SIDECAR,
+    archive_files,
+    file_row,
+    hash_file,
+    kind_of,
+)
 from archive.indexing import Fingerprints, index_version
 from archive.layout import check_id, check_source, version_of
 from archive.record import Article, RawPage, iso_utc
@@ -42,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-FULL = "full"
+FULL = FULL_SCOPE
 
 
 @dataclass
@@ -310,7 +319,7 @@ def _verify_full(archive: Archive) -> VerifyReport:
     _check_fixity(archive, report, rows, _references(archive))
     _check_unknown(archive, report, {r.path for r in rows})
     changed = set(report.changed)  # reported once, by their checksum
-    blobs = _check_blobs(archive, report, {Path(p).name[:64] for p in changed})
+    blobs = _check_blobs(archive, report, {Path(p).name[:64] for p in changed if kind_of(p) == RAW})
     records = _check_records(archive, report, blobs, changed)
     _check_catalog(archive, report, blobs, records)
     return report

@@ -90,15 +90,22 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
 @source_option
 @since_option
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [all cores].")
+@click.option("--article", metavar="ID", help="Only this article (e.g. one verify flagged).")
 @click.pass_obj
 def rebuild_cmd(
-    app: AppContext, source: str | None, since: str | None, workers: int | None
+    app: AppContext,
+    source: str | None,
+    since: str | None,
+    workers: int | None,
+    article: str | None,
 ) -> None:
     """Re-parse every stored raw page with the current parser and rewrite changed records.
 
     \b
     Records are rewritten in place (atomically); running it twice changes nothing the second
-    time. Prints how many records changed, field by field.
+    time. Prints how many records changed, field by field, and how many an older parser
+    version had made. --article re-makes one article's records from its raw pages, also a
+    record verify found changed since it was written.
     Example: morgue rebuild --source moscowtimes --since 2024-01-01 --workers 2
     """
     update, stop = _progress("rebuild")
@@ -111,6 +118,7 @@ def rebuild_cmd(
                 since=_since(since),
                 workers=workers,
                 progress=update,
+                article=article,
             )
     except ArchiveError as exc:
         raise _fail(exc) from exc
@@ -124,16 +132,31 @@ def rebuild_cmd(
 
 @click.command("verify")
 @click.option("--repair", is_flag=True, help="Re-index the catalog from the files first.")
+@click.option(
+    "--sample", type=click.IntRange(min=1), metavar="N", help="Check N files drawn at random."
+)
+@click.option("--since", metavar="DATE", help="Check the files written on or after DATE.")
 @click.pass_obj
-def verify_cmd(app: AppContext, repair: bool) -> None:
-    """Check every raw page's hash, every record against the schema, and the catalog.
+def verify_cmd(app: AppContext, repair: bool, sample: int | None, since: str | None) -> None:
+    """Check every file against the sha256 recorded when it was written, every raw page's
+    bytes against its name, every record against the schema, and the catalog.
 
-    Exit 1 on any problem. --repair rebuilds the catalog from the files (the files are the
-    truth) and removes temp files left by interrupted writes, then checks again.
+    \b
+    Names each file that changed, went missing or is unknown; exit 1 on any problem.
+    --repair records the checksums of intact unknown files, rebuilds the catalog from the
+    files (the files are the truth) and removes temp files left by interrupted writes, then
+    checks again; a file that changed is never trusted (for a record, it says which
+    `morgue rebuild --article ID` re-makes it). --sample and --since check a slice, for
+    nightly audits of a large archive; `morgue stats` shows the last full run.
+    Example: morgue verify --sample 10000
     """
+    if repair and (sample or since):
+        raise click.UsageError("--repair works on the whole archive: no --sample or --since")
+    if sample and since:
+        raise click.UsageError("give --sample or --since, not both")
     try:
         with app.open_archive() as archive:
-            report = verify(archive, repair=repair)
+            report = verify(archive, repair=repair, sample=sample, since=_since(since))
     except ArchiveError as exc:
         raise _fail(exc) from exc
     for line in report.lines():
