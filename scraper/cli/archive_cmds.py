@@ -19,12 +19,15 @@ from typing import IO
 import click
 
 from archive.errors import ArchiveError
+from archive.maintenance.bag_export import export_bag
+from archive.maintenance.bag_import import import_bag, is_bag
 from archive.maintenance.export import FORMATS, export_csv, export_jsonl, export_md, export_warc
 from archive.maintenance.rebuild import rebuild
 from archive.maintenance.stats import stats
 from archive.maintenance.verify import verify
 from archive.maintenance.warc_import import import_warc
 from archive.record import Content, RawPage, since_text
+from scraper import __version__
 from scraper.cli.support import AppContext
 from scraper.config import Config, SiteRules
 
@@ -166,26 +169,35 @@ def verify_cmd(app: AppContext, repair: bool, sample: int | None, since: str | N
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--format", "fmt", type=click.Choice((*FORMATS, "bagit")), required=True)
 @source_option
 @since_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    help="Output file (a folder for md); stdout for jsonl/csv when left out.",
+    help="Output file (a new folder for md and bagit); stdout for jsonl/csv when left out.",
 )
 @click.pass_obj
 def export_cmd(
     app: AppContext, fmt: str, source: str | None, since: str | None, out: Path | None
 ) -> None:
-    """Export records (jsonl, csv: every version), articles (md: one file each) or raw
-    fetches (warc: WARC 1.1 with revisit records for duplicates).
+    """Export records (jsonl, csv: every version), articles (md: one file each), raw
+    fetches (warc: WARC 1.1 with revisit records for duplicates), or the archive's files
+    (bagit: a BagIt bag, RFC 8493, with SHA-256 manifests; `morgue import DIR` restores it).
 
     Example: morgue export --format warc --source moscowtimes --out mt.warc.gz
     """
     bound = _since(since)
     try:
         with app.open_archive() as archive:
+            if fmt == "bagit":
+                if out is None:
+                    raise click.UsageError("--format bagit needs --out FOLDER")
+                bag = export_bag(
+                    archive, out, tool=f"morgue {__version__}", source=source, since=bound
+                )
+                click.echo(f"exported {bag.files} files ({bag.bytes} bytes) to {out}", err=True)
+                return
             if fmt == "md":
                 if out is None:
                     raise click.UsageError("--format md needs --out FOLDER")
@@ -241,16 +253,30 @@ def _binary(path: Path | None) -> Iterator[IO[bytes]]:
 @click.pass_obj
 def import_cmd(app: AppContext, files: tuple[Path, ...], source: str) -> None:
     """Ingest WARC files (wget --warc-file, browsertrix, CC-NEWS, morgue's own) as raw pages,
-    parse them and store them with the usual deduplication.
+    parse them and store them with the usual deduplication; or restore a BagIt bag written
+    by `morgue export --format bagit` (a folder: validated, then copied in as it is).
 
     Example: morgue import crawl-00001.warc.gz --source ccnews
     """
+    bags = [path for path in files if is_bag(path)]
+    warcs = [path for path in files if not is_bag(path)]
+    conflicts = 0
     try:
         with app.open_archive() as archive:
-            counts = import_warc(archive, files, SourceParser.of(app.config), source=source)
+            for bag in bags:
+                restored = import_bag(archive, bag)
+                conflicts += len(restored.conflicts)
+                for line in restored.lines():
+                    click.echo(line)
+            if warcs:
+                counts = import_warc(archive, warcs, SourceParser.of(app.config), source=source)
+                click.echo(
+                    ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported"
+                )
     except ArchiveError as exc:
         raise _fail(exc) from exc
-    click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported")
+    if conflicts:
+        raise SystemExit(EXIT_PROBLEMS)
 
 
 @click.command("stats")
