@@ -19,7 +19,7 @@ from archive.atomic import write_atomic
 from archive.errors import ArchiveError
 from archive.fixity import file_row, kind_of
 from archive.maintenance.bag_export import MANIFEST, BagError
-from archive.maintenance.verify import reindex
+from archive.maintenance.reindex import reindex
 from archive.record import iso_utc
 
 if TYPE_CHECKING:
