@@ -146,8 +146,8 @@ def test_a_tampered_headline_is_caught_never_trusted_and_rebuilt(tmp_path: Path)
         doc["headline"] = "TAMPERED " + doc["headline"]
         path.write_text(json.dumps(doc, indent=2))
         report = verify(arch)
-        assert not report.ok
-        assert f"morgue rebuild --article {found.id}" in "\n".join(report.problems)
+        assert len(report.problems) == 1, report.lines()  # named once, as changed
+        assert f"morgue rebuild --article {found.id}" in report.problems[0]
         repaired = verify(arch, repair=True)
         assert not repaired.ok  # still changed: repair does not take the edit for the truth
         assert repaired.changed == [path.relative_to(arch.root).as_posix()]

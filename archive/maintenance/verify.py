@@ -181,7 +181,10 @@ def _check_catalog(
     if unindexed:
         report.notes.append(f"{unindexed} raw page(s) not in the catalog (run verify --repair)")
     indexed = cat.indexed_versions()
+    changed = {_version_key(path) for path in report.changed if kind_of(path) == RECORD}
     for key, value in sorted(indexed.items()):
+        if key in changed:
+            continue  # reported once, as changed
         if key not in records:
             report.problems.append(f"catalog: {key[0]} v{key[1]} has no valid record file")
         elif records[key] != value:
@@ -198,6 +201,12 @@ def _check_catalog(
     near = cat.count_near_duplicates()
     if near:
         report.notes.append(f"{near} pair(s) of articles are possible near duplicates (stats)")
+
+
+def _version_key(path: str) -> tuple[str, int]:
+    """(article id, version) of a record's relative path articles/<source>/<id>/v<N>.json."""
+    _top, _source, article_id, name = path.split("/")
+    return article_id, int(name[1:].removesuffix(".json"))
 
 
 def verify(
