@@ -29,6 +29,7 @@ from archive.backends.frontier import Frontier
 from archive.dedup import Decision, decide
 from archive.errors import ArchiveError, SchemaError, StorageError
 from archive.fetchlog import fetch_id, fetch_row, sidecar_doc
+from archive.fixity import file_row
 from archive.identity import PageKeys, page_keys
 from archive.indexing import Fingerprints, index_version
 from archive.layout import Layout, check_id, check_source
@@ -75,6 +76,8 @@ class Archive:
         self.durable = durable
         self.validator = RecordValidator()
         self.run_id: int | None = None  # the crawl run fetches are tagged with, if any
+        # every file the blob store writes gets its checksum in the catalog (archive.fixity)
+        self.blobs.on_write = self.note_written
 
     @classmethod
     def open(
@@ -310,6 +313,11 @@ class Archive:
         from archive.atomic import write_atomic
 
         write_atomic(path, data, durable=self.durable)
+        self.note_written(path.relative_to(self.root).as_posix(), data)
+
+    def note_written(self, path: str, data: bytes) -> None:
+        """Record the checksum of a file just written (bytes in hand: nothing is read back)."""
+        self.catalog.put_file(file_row(path, data, iso_utc(self.now())))
 
     def _put_blob(self, page: RawPage, source: str) -> bool:
         sha = page.sha256

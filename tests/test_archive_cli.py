@@ -63,7 +63,7 @@ def test_verify_exits_1_on_a_problem(data: Path) -> None:
     blob.write_bytes(b"garbage")
     result = CliRunner().invoke(group(data), ["verify"])
     assert result.exit_code == 1
-    assert "problem: raw" in result.output
+    assert "problem: changed: raw/" in result.output
 
 
 def test_export_formats_and_import(data: Path, tmp_path: Path) -> None:

@@ -74,6 +74,10 @@ class BlobStore(Protocol):
         """Every fetch sidecar of `sha`, the first fetch's first."""
         ...
 
+    on_write: Callable[[str, bytes], None] | None
+    """Called with (path relative to the archive root, bytes) after each file it writes, so
+    the archive can record the file's checksum (archive.fixity)."""
+
     def opener(self) -> Callable[[], BlobStore]:
         """A picklable function that opens this same store again (in a worker process)."""
         ...
@@ -97,6 +101,7 @@ class FolderBlobStore:
         self.level = level if level is not None else (ZSTD_LEVEL if codec == "zstd" else GZIP_LEVEL)
         self.durable = durable
         self._zstd = blobref.Codecs(self.level)
+        self.on_write: Callable[[str, bytes], None] | None = None
 
     def opener(self) -> Callable[[], BlobStore]:
         return functools.partial(
@@ -151,7 +156,13 @@ class FolderBlobStore:
         if self._existing(sha) is not None:
             return False
         like = [ref for ref in like if ref != sha]
-        return write_new(self.layout.blob(sha), self._compress(data, like), durable=self.durable)
+        return self._write_new(self.layout.blob(sha), self._compress(data, like))
+
+    def _write_new(self, path: Path, data: bytes) -> bool:
+        written = write_new(path, data, durable=self.durable)
+        if written and self.on_write is not None:
+            self.on_write(path.relative_to(self.layout.root).as_posix(), data)
+        return written
 
     def reference(self, sha: str) -> str | None:
         path = self._existing(check_sha(sha))
@@ -220,11 +231,11 @@ class FolderBlobStore:
 
     def put_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> bool:
         path = self.layout.meta(sha) if fetch_id is None else self.layout.fetch(sha, fetch_id)
-        return write_new(path, dumps(doc).encode("utf-8"), durable=self.durable)
+        return self._write_new(path, dumps(doc).encode("utf-8"))
 
     def replace_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> None:
         path = self.layout.meta(sha) if fetch_id is None else self.layout.fetch(sha, fetch_id)
-        write_atomic(path, dumps(doc).encode("utf-8"), durable=self.durable)
+        self.rewrite(path, dumps(doc).encode("utf-8"))  # its new checksum is recorded too
 
     def sidecars(self, sha: str) -> list[dict[str, Any]]:
         first = self.layout.meta(sha)
@@ -244,3 +255,5 @@ class FolderBlobStore:
 
     def rewrite(self, path: Path, data: bytes) -> None:
         write_atomic(path, data, durable=self.durable)
+        if self.on_write is not None:
+            self.on_write(path.relative_to(self.layout.root).as_posix(), data)

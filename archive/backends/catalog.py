@@ -159,6 +159,29 @@ class SourceRow:
     robots_refusals: int
 
 
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """One file the archive wrote, as it was written: what `verify` checks it against."""
+
+    path: str  # relative to the archive root, '/'-separated
+    kind: str  # raw | sidecar | record (archive.fixity.KINDS)
+    sha256: str  # of the file's bytes on disk (a raw page's is of its compressed file)
+    size: int
+    written_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRun:
+    """One `verify`: what it covered (full, sample N, since DATE) and what it found."""
+
+    scope: str
+    started_at: str
+    finished_at: str
+    checked: int  # files checked
+    problems: int
+    summary: str  # its first line
+
+
 class Catalog(Protocol):
     """What the archive needs from an index; see SqliteCatalog for the meaning of each."""
 
@@ -233,6 +256,30 @@ class Catalog(Protocol):
     def open_frontier(self, *, scratch: bool = False) -> Frontier:
         """The crawl frontier kept beside this catalog (`scratch`: a throwaway one, for a
         dry run that must leave no trace)."""
+        ...
+
+    # fixity: the sha256 of every file when it was written, and the verify runs
+    def put_file(self, row: FileRow) -> None:
+        """Record (or, for a rewritten record, replace) a file's checksum."""
+        ...
+
+    def file(self, path: str) -> FileRow | None: ...
+    def files(self, since: str | None = None) -> list[FileRow]:
+        """Every recorded file (written on or after `since`), by path."""
+        ...
+
+    def sample_files(self, n: int, seed: int | None = None) -> list[FileRow]:
+        """About `n` recorded files drawn at random (all of them when there are fewer)."""
+        ...
+
+    def count_files(self) -> int: ...
+    def add_verify_run(self, run: VerifyRun) -> None: ...
+    def last_verify_run(self, scope: str | None = None) -> VerifyRun | None:
+        """The latest run (of `scope`, e.g. "full"), if any."""
+        ...
+
+    def parser_versions(self) -> list[tuple[str, str, int]]:
+        """(parser name, parser version, versions made by it), most used first."""
         ...
 
     # what verify, stats and export read

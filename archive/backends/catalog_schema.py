@@ -4,7 +4,7 @@ frontier) can keep their own tables in the same file. Creation is idempotent."""
 from __future__ import annotations
 
 # 2: archive_references; 3: search over five fields + metadata, copies found by the body
-# digest of versions (archive_bodies held one article per text)
+# digest of versions (archive_bodies held one article per text), file checksums and verify runs
 CATALOG_SCHEMA_VERSION = 3
 
 DDL = """
@@ -67,6 +67,14 @@ CREATE TABLE IF NOT EXISTS archive_references (
     site TEXT NOT NULL, raw_sha256 TEXT NOT NULL, since TEXT NOT NULL,
     PRIMARY KEY (site, raw_sha256));
 CREATE INDEX IF NOT EXISTS archive_references_newest ON archive_references (site);
+CREATE TABLE IF NOT EXISTS archive_files (
+    path TEXT PRIMARY KEY, kind TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+    written_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS archive_files_written ON archive_files (written_at);
+CREATE TABLE IF NOT EXISTS archive_verify_runs (
+    id INTEGER PRIMARY KEY, scope TEXT NOT NULL, started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL, checked INTEGER NOT NULL, problems INTEGER NOT NULL,
+    summary TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(
     headline, subheadline, body, captions, authors,
     content='', tokenize='unicode61 remove_diacritics 2');
@@ -89,7 +97,8 @@ REQUEUE_VERSIONS = (
 )
 
 # what `repair` empties and refills from the files (runs are not in the files: kept; nor are
-# the references, a hint for compressing later pages that may point at any stored page)
+# the references, a hint for compressing later pages that may point at any stored page; nor
+# the file checksums, the evidence the files are checked against, nor the verify runs)
 DERIVED_TABLES = (
     "archive_sources",
     "archive_articles",

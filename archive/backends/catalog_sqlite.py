@@ -9,6 +9,7 @@ full-text index is contentless FTS5: no second copy of every body.
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from archive.backends.catalog import (
     ArticleRow,
     CopyRow,
     FetchRow,
+    FileRow,
     Filters,
     ListedRow,
     PendingDoc,
@@ -28,6 +30,7 @@ from archive.backends.catalog import (
     SourceCounts,
     SourceRow,
     UrlRow,
+    VerifyRun,
     VersionRow,
 )
 from archive.backends.catalog_schema import (
@@ -771,6 +774,76 @@ class SqliteCatalog:
             sql += " AND source = ?"
             args.append(source)
         return [(r[0], int(r[1])) for r in self.db.execute(sql + " GROUP BY d ORDER BY d", args)]
+
+    def put_file(self, row: FileRow) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO archive_files VALUES (?, ?, ?, ?, ?)",
+            (row.path, row.kind, row.sha256, row.size, row.written_at),
+        )
+
+    def file(self, path: str) -> FileRow | None:
+        row = self._one("SELECT * FROM archive_files WHERE path = ?", path)
+        return None if row is None else FileRow(*row)
+
+    def files(self, since: str | None = None) -> list[FileRow]:
+        sql, args = "SELECT * FROM archive_files", []
+        if since is not None:
+            sql += " WHERE written_at >= ?"
+            args.append(since)
+        return [FileRow(*r) for r in self.db.execute(sql + " ORDER BY path", args)]
+
+    def sample_files(self, n: int, seed: int | None = None) -> list[FileRow]:
+        # random rowids, each taken as the first row at or after it: O(n log N), no scan of
+        # the whole table (rows replaced by a rewrite leave gaps: a slight bias, no harm)
+        top = self._scalar("SELECT max(rowid) FROM archive_files")
+        if n >= self.count_files():
+            return self.files()
+        rng = random.Random(seed)
+        found: dict[str, FileRow] = {}
+        for _ in range(n * 4):
+            if len(found) >= n:
+                break
+            row = self._one(
+                "SELECT * FROM archive_files WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+                rng.randint(1, top),
+            )
+            if row is not None:
+                found[row[0]] = FileRow(*row)
+        return sorted(found.values(), key=lambda r: r.path)
+
+    def count_files(self) -> int:
+        return self._scalar("SELECT count(*) FROM archive_files")
+
+    def add_verify_run(self, run: VerifyRun) -> None:
+        with self.writing():
+            self.db.execute(
+                "INSERT INTO archive_verify_runs (scope, started_at, finished_at, checked, "
+                "problems, summary) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    run.scope,
+                    run.started_at,
+                    run.finished_at,
+                    run.checked,
+                    run.problems,
+                    run.summary,
+                ),
+            )
+
+    def last_verify_run(self, scope: str | None = None) -> VerifyRun | None:
+        sql = "SELECT scope, started_at, finished_at, checked, problems, summary FROM "
+        sql += "archive_verify_runs"
+        if scope is not None:
+            row = self._one(sql + " WHERE scope = ? ORDER BY id DESC LIMIT 1", scope)
+        else:
+            row = self._one(sql + " ORDER BY id DESC LIMIT 1")
+        return None if row is None else VerifyRun(*row)
+
+    def parser_versions(self) -> list[tuple[str, str, int]]:
+        rows = self.db.execute(
+            "SELECT parser, parser_version, count(*) AS n FROM archive_versions "
+            "GROUP BY parser, parser_version ORDER BY n DESC, parser, parser_version"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
 
 
 def _sliced(

@@ -6,7 +6,13 @@ module-level function). A worker writes a record only when its bytes would chang
 so the old JSON stays until the new one is in place and a second rebuild changes nothing.
 Raw pages that never became an article (the parser failed on them) are parsed again and, if
 they parse now, stored through the normal dedup path. The parent process only updates the
-catalog, in batches, and counts which fields changed.
+catalog (the new checksum of every record it rewrote, too), in batches, and counts which
+fields changed and which records an older parser revision had made.
+
+`article=ID` rebuilds one article, including a record version that `verify` found changed
+since it was written: such a record is not trusted for anything but where it sits. Its raw
+page is taken only when a fetch sidecar of that page (itself checked by `verify`) files it
+under this article, and its URLs come from that fetch.
 """
 
 from __future__ import annotations
@@ -19,18 +25,20 @@ import os
 import pickle
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archive.atomic import write_atomic
 from archive.backends.blobs import BlobStore
+from archive.backends.catalog import FileRow
 from archive.errors import ArchiveError
+from archive.fixity import file_row
 from archive.identity import page_keys
 from archive.indexing import Fingerprints, index_version
-from archive.layout import Layout
-from archive.record import Article, Content, Outcome, RawPage, dumps, since_text
+from archive.layout import Layout, check_id, version_of
+from archive.record import Article, Content, Outcome, RawPage, dumps, iso_utc, since_text
 from archive.urls import url_key
 from archive.validate import RecordValidator
 
@@ -46,6 +54,8 @@ BATCH = 200  # catalog rows per transaction
 
 @dataclass
 class RebuildReport:
+    parser_version: str | None = None  # the version the rebuilt records now carry
+    older: Counter[str] = field(default_factory=Counter)  # earlier parser version -> records
     scanned: int = 0
     changed: int = 0
     unchanged: int = 0
@@ -66,6 +76,9 @@ class RebuildReport:
                 "linked as copies"
             )
         out += [f"  {name}: {count}" for name, count in sorted(self.fields.items())]
+        if self.older:
+            made = ", ".join(f"{v} ({n})" for v, n in sorted(self.older.items()))
+            out.append(f"  made by older parser versions: {made}; now {self.parser_version}")
         out += [f"  error: {e}" for e in self.errors]
         return out
 
@@ -79,6 +92,9 @@ class VersionTask:
     article_id: str
     version: int
     raw_sha256: str
+    # for a record not to be trusted: (requested URL, fetched at) of the fetch to re-make it
+    # from, instead of what the record says
+    fetch: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +117,9 @@ class Result:
     error: str | None = None
     # the rewritten version, for the catalog
     article: Article | None = None
+    file: FileRow | None = None  # the version file's checksum as it is now on disk
+    old_parser: str | None = None  # parser version of the record before the rebuild
+    new_parser: str | None = None
     # an orphan that parses now: the page and what it gave
     page: RawPage | None = None
     content: Content | None = None
@@ -140,10 +159,12 @@ def rebuild_version(task: VersionTask) -> Result:
     """Re-parse one version and rewrite its record if it changes (runs in a worker)."""
     layout = Layout(Path(task.root))
     path = layout.version(task.source, task.article_id, task.version)
+    rel = path.relative_to(layout.root).as_posix()
     try:
         old_text = path.read_text("utf-8")
-        old = json.loads(old_text)
-        page = _page_for(task.blobs(), task.raw_sha256, old["url"], old["fetched_at"])
+        old = _old_record(old_text, task.fetch is None)
+        url, at = task.fetch or (old["url"], old["fetched_at"])
+        page = _page_for(task.blobs(), task.raw_sha256, url, at)
         content = task.parse(page, task.source)
         keys = page_keys(page, content)
         article = Article.build(
@@ -153,22 +174,49 @@ def rebuild_version(task: VersionTask) -> Result:
             version=task.version,
             source=task.source,
             canonical_url=keys.canonical_url,
-            urls=tuple(old["urls"]),
+            urls=tuple(keys.urls if task.fetch else old["urls"]),
         )
         doc = article.to_json()
         _validator().check(doc)
         text = dumps(doc)
     except Exception as exc:
         return Result(task, error=f"{task.article_id} v{task.version}: {_one_line(exc)}")
+    data = text.encode("utf-8")
+    made = Result(
+        task,
+        file=file_row(rel, data, ""),
+        old_parser=_parser_version(old),
+        new_parser=content.parser_version,
+    )
     if text == old_text:
-        return Result(task)
+        return made
     # a store in another process may have rewritten this version meanwhile (URLs seen):
     # leave its file alone, the next rebuild picks it up
     if path.read_text("utf-8") != old_text:
         return Result(task, error=f"{task.article_id} v{task.version}: changed during rebuild")
-    write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, data)
     changed = tuple(sorted(k for k in doc.keys() | old.keys() if doc.get(k) != old.get(k)))
-    return Result(task, changed=changed, article=article)
+    return replace(made, changed=changed, article=article)
+
+
+def _old_record(text: str, trusted: bool) -> dict[str, Any]:
+    """The record as it is; an untrusted one may not even be JSON any more."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        if trusted:
+            raise
+        return {}
+    if not isinstance(doc, dict):
+        if trusted:
+            raise ArchiveError("record is not a JSON object")
+        return {}
+    return doc
+
+
+def _parser_version(doc: dict[str, Any]) -> str | None:
+    parser = doc.get("parser")
+    return str(parser.get("version")) if isinstance(parser, dict) else None
 
 
 def rebuild_orphan(task: OrphanTask) -> Result:
@@ -206,6 +254,50 @@ def _tasks(
     return tasks
 
 
+def _article_tasks(archive: Archive, parse: ParseFn, article_id: str) -> list[VersionTask]:
+    """Every version of one article: those in the catalog, and record files left out of it
+    (verify --repair never indexes a record that changed since it was written)."""
+    root = str(archive.root)
+    blobs = archive.blobs.opener()
+    tasks = [
+        VersionTask(root, blobs, parse, v.source, v.article_id, v.version, v.raw_sha256)
+        for v in archive.catalog.versions(check_id(article_id))
+    ]
+    indexed = {t.version for t in tasks}
+    for path in sorted(archive.layout.articles_dir.glob(f"*/{article_id}/v*.json")):
+        version = version_of(path)
+        if version is None or version in indexed:
+            continue
+        found = _fetch_of(archive, path, article_id)
+        if found is None:
+            raise ArchiveError(
+                f"{path}: no fetch sidecar files a raw page under article {article_id}"
+            )
+        sha, fetch = found
+        tasks.append(
+            VersionTask(
+                root, blobs, parse, path.parent.parent.name, article_id, version, sha, fetch
+            )
+        )
+    if not tasks:
+        raise ArchiveError(f"no article {article_id} in the archive")
+    return tasks
+
+
+def _fetch_of(archive: Archive, path: Path, article_id: str) -> tuple[str, tuple[str, str]] | None:
+    """(raw sha256, (requested URL, fetched at)) of the fetch an untrusted record was made
+    from: the raw page it names, if one of that page's sidecars files it under the article."""
+    doc = _old_record(path.read_text("utf-8", errors="replace"), trusted=False)
+    sha = doc.get("raw_sha256")
+    if not isinstance(sha, str) or not archive.blobs.has(sha):
+        return None
+    fetches = [d for d in archive.blobs.sidecars(sha) if d.get("article_id") == article_id]
+    fetches.sort(key=lambda d: d.get("fetched_at") != doc.get("fetched_at"))  # its own first
+    if not fetches:
+        return None
+    return sha, (str(fetches[0]["requested_url"]), str(fetches[0]["fetched_at"]))
+
+
 def _results(tasks: list[VersionTask | OrphanTask], workers: int) -> Iterator[Result]:
     if workers <= 1 or len(tasks) < 2:
         yield from map(_run, tasks)
@@ -227,7 +319,8 @@ def _index_version(archive: Archive, result: Result) -> None:
         article,
         Fingerprints.of(article.content),
         article_key=row.canonical_key if row else url_key(article.canonical_url),
-        current=row is not None and row.current_version == task.version,
+        # an article whose only versions were left out of the catalog gets its row back
+        current=row is None or row.current_version <= task.version,
     )
 
 
@@ -250,8 +343,10 @@ def rebuild(
     since: date | datetime | str | None = None,
     workers: int | None = None,
     progress: ProgressFn | None = None,
+    article: str | None = None,
 ) -> RebuildReport:
-    """Re-parse stored raw pages with `parse`; see the module docstring."""
+    """Re-parse stored raw pages with `parse` (of one `article` only, if given); see the
+    module docstring."""
     workers = workers or os.cpu_count() or 1
     if workers > 1:
         try:
@@ -261,7 +356,11 @@ def rebuild(
                 "rebuild with workers needs a module-level parse function (it is sent to "
                 f"worker processes): {exc}"
             ) from exc
-    tasks = _tasks(archive, parse, source, since_text(since))
+    tasks: list[VersionTask | OrphanTask]
+    if article is not None:
+        tasks = list(_article_tasks(archive, parse, article))
+    else:
+        tasks = _tasks(archive, parse, source, since_text(since))
     report = RebuildReport()
     done = 0
     if progress:
@@ -278,6 +377,12 @@ def rebuild(
 
 def _account(archive: Archive, report: RebuildReport, result: Result) -> None:
     report.scanned += 1
+    if result.new_parser is not None:
+        report.parser_version = result.new_parser
+        if result.old_parser != result.new_parser:
+            report.older[str(result.old_parser)] += 1
+    if result.file is not None:
+        _note_file(archive, result.file)
     if result.error is not None:
         report.failed += 1
         if len(report.errors) < 20:
@@ -305,3 +410,11 @@ def _account(archive: Archive, report: RebuildReport, result: Result) -> None:
         _index_version(archive, result)
     else:
         report.unchanged += 1
+
+
+def _note_file(archive: Archive, row: FileRow) -> None:
+    """Record the checksum of a version file the rebuild wrote or re-made byte for byte from
+    its raw page (which proves it as well as a checksum does)."""
+    known = archive.catalog.file(row.path)
+    if known is None or known.sha256 != row.sha256:
+        archive.catalog.put_file(replace(row, written_at=iso_utc(archive.now())))

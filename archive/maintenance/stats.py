@@ -1,10 +1,14 @@
-"""Archive statistics: what is stored, how much room it takes, how much dedup saved."""
+"""Archive statistics: what is stored, how much room it takes, how much dedup saved, which
+parser versions made the records, and when the last full `verify` ran and what it found."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from archive.backends.catalog import VerifyRun
+from archive.fixity import FULL_SCOPE
 
 if TYPE_CHECKING:
     from archive.store import Archive
@@ -31,6 +35,9 @@ class Stats:
     near_duplicates: int = 0
     copies: int = 0  # articles whose text another article (another site, headline) also ran
     shared_texts: int = 0  # texts so shared
+    parsers: list[tuple[str, str, int]] = field(default_factory=list)
+    last_full_verify: VerifyRun | None = None
+    files_checksummed: int = 0
 
     def lines(self) -> list[str]:
         t = self.total
@@ -45,6 +52,17 @@ class Stats:
             f"syndicated copies: {self.copies} articles share {self.shared_texts} text(s) "
             "with another article",
         ]
+        if self.parsers:
+            made = ", ".join(f"{name} {version} ({n})" for name, version, n in self.parsers)
+            out.append(f"record versions by parser: {made}")
+        run = self.last_full_verify
+        if run is None:
+            out.append(f"last full verify: never ({self.files_checksummed} files checksummed)")
+        else:
+            out.append(
+                f"last full verify: {run.finished_at}, {run.checked} files, {run.problems} "
+                f"problem(s): {run.summary}"
+            )
         for name, s in sorted(self.per_source.items()):
             out.append(
                 f"  {name}: {s.articles} articles, {s.versions} versions, {s.raw_pages} raw "
@@ -80,4 +98,15 @@ def stats(archive: Archive) -> Stats:
     apparent, allocated = disk_usage(archive.root)
     near = cat.count_near_duplicates()
     copies, shared = cat.count_copies()
-    return Stats(total, per, apparent, allocated, near, copies, shared)
+    return Stats(
+        total,
+        per,
+        apparent,
+        allocated,
+        near,
+        copies=copies,
+        shared_texts=shared,
+        parsers=cat.parser_versions(),
+        last_full_verify=cat.last_verify_run(FULL_SCOPE),
+        files_checksummed=cat.count_files(),
+    )

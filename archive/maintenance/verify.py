@@ -1,37 +1,47 @@
-"""Verify and repair: the files are the truth, the catalog an index that can be rebuilt.
+"""Verify and repair: the files are the truth, the catalog an index that can be rebuilt, and
+the checksums recorded as each file was written (`archive.fixity`) are the proof that the files
+are still what was written.
 
-`verify` reads every blob (its bytes must hash to its name), every record (it must validate
+`verify` hashes every file under raw/ and articles/ and compares it with its checksum: a file
+that changed, went missing, or is there without one (unknown) is a problem, named by its path.
+It also reads every blob (its bytes must hash to its name), every record (it must validate
 against the JSON Schema and sit at the path its id/version/source say) and compares both with
-the catalog. A catalog row whose file is missing, a corrupt blob or an invalid record is a
-problem; a file the catalog does not know yet (a store interrupted between writing its files
-and committing its rows, e.g. by kill -9) is a note, since nothing reported stored is missing.
-`repair` removes leftover temp files and re-indexes the catalog from the files, in one
-transaction.
+the catalog. `--sample N` and `--since DATE` check a random sample, or the files written since
+a date, the same way, so a large archive can be audited every night. Each run is recorded in
+the catalog for `stats`.
+
+`repair` removes leftover temp files, records the checksums of unknown files that are intact
+(an interrupted store, or a catalog made before checksums were kept) and re-indexes the catalog
+from the files, in one transaction. A file that changed since it was written is never trusted:
+it stays out of the index and is reported, with `morgue rebuild --article ID` for a record.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archive.atomic import TEMP_PREFIX, remove_temp_files
 from archive.backends.blobs import BlobCorrupt, BlobMissing
-from archive.backends.catalog import ArticleRow, FetchRow
+from archive.backends.catalog import FileRow, VerifyRun
 from archive.errors import ArchiveError
-from archive.indexing import Fingerprints, index_version
-from archive.layout import check_id, check_source, version_of
-from archive.record import Article, RawPage, iso_utc
-from archive.urls import url_key
+from archive.fixity import FULL_SCOPE, RAW, RECORD, SIDECAR, archive_files, hash_file, kind_of
+from archive.maintenance.reindex import (
+    record_files,
+    reindex,
+    repair_index,
+    structure_problem,
+)
+from archive.record import RawPage, iso_utc
 
 if TYPE_CHECKING:
     from archive.store import Archive
 
-log = logging.getLogger(__name__)
+
+FULL = FULL_SCOPE
 
 
 @dataclass
@@ -40,6 +50,10 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     repaired: bool = False
+    scope: str = FULL  # full, "sample N" or "since DATE"
+    changed: list[str] = field(default_factory=list)  # paths of files that changed
+    missing: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -48,43 +62,65 @@ class VerifyReport:
     def lines(self) -> list[str]:
         head = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items()))
         verdict = "ok" if self.ok else f"{len(self.problems)} problem(s)"
-        out = [f"verify: {verdict} ({head})"]
+        scope = "" if self.scope == FULL else f"{self.scope}: "
+        out = [f"verify: {verdict} ({scope}{head})"]
         out += [f"problem: {p}" for p in self.problems]
         out += [f"note: {n}" for n in self.notes]
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class RecordFile:
-    path: Path
-    source: str
-    article_id: str
-    version: int
+_LABELS = {RAW: "raw page", SIDECAR: "fetch sidecar", RECORD: "record"}
 
 
-def record_files(archive: Archive) -> Iterator[RecordFile]:
-    """Every articles/<source>/<id>/v<N>.json whose names are valid; others are skipped."""
-    base = archive.layout.articles_dir
-    if not base.is_dir():
-        return
-    for source_dir in sorted(base.iterdir()):
-        for id_dir in sorted(source_dir.iterdir()) if source_dir.is_dir() else ():
-            for path in sorted(id_dir.iterdir()) if id_dir.is_dir() else ():
-                version = version_of(path)
-                if version is None:
-                    continue
-                try:
-                    check_source(source_dir.name)
-                    check_id(id_dir.name)
-                except ArchiveError:
-                    continue
-                yield RecordFile(path, source_dir.name, id_dir.name, version)
+def _label(row_kind: str, path: str, references: set[str]) -> str:
+    if row_kind == RAW and Path(path).name[:64] in references:
+        return "reference page"  # other raw pages are compressed against it
+    return _LABELS.get(row_kind, row_kind)
 
 
-def _check_blobs(archive: Archive, report: VerifyReport) -> set[str]:
+def _hint(path: str, kind: str) -> str:
+    if kind == RECORD:
+        return f"not trusted; run `morgue rebuild --article {path.split('/')[2]}` to re-make it"
+    return "restore it from a backup or a BagIt export (morgue import)"
+
+
+def _check_fixity(
+    archive: Archive, report: VerifyReport, rows: list[FileRow], references: set[str]
+) -> None:
+    """Each recorded file must still be there and hash to what was written."""
+    for row in rows:
+        report.counts["files"] += 1
+        found = hash_file(archive.root / row.path)
+        label = _label(row.kind, row.path, references)
+        if found is None:
+            report.missing.append(row.path)
+            report.problems.append(
+                f"missing: {row.path} ({label}, written {row.written_at}); {_hint(row.path, RAW)}"
+            )
+        elif found[0] != row.sha256:
+            report.changed.append(row.path)
+            report.problems.append(
+                f"changed: {row.path} ({label}): sha256 {found[0][:16]}, written as "
+                f"{row.sha256[:16]} at {row.written_at}; {_hint(row.path, row.kind)}"
+            )
+
+
+def _check_unknown(archive: Archive, report: VerifyReport, known: set[str]) -> None:
+    for path in archive_files(archive.root):
+        if path not in known:
+            report.unknown.append(path)
+            report.problems.append(
+                f"unknown: {path} ({_LABELS[kind_of(path) or RAW]}): no checksum was recorded "
+                "for it (verify --repair records it if it is intact)"
+            )
+
+
+def _check_blobs(archive: Archive, report: VerifyReport, skip: set[str]) -> set[str]:
     good: set[str] = set()
     for sha in archive.blobs.iter():
         report.counts["raw pages"] += 1
+        if sha in skip:  # already reported as changed
+            continue
         try:
             body = archive.blobs.get(sha)
             sidecars = archive.blobs.sidecars(sha)
@@ -102,12 +138,14 @@ def _check_blobs(archive: Archive, report: VerifyReport) -> set[str]:
 
 
 def _check_records(
-    archive: Archive, report: VerifyReport, blobs: set[str]
+    archive: Archive, report: VerifyReport, blobs: set[str], skip: set[str]
 ) -> dict[tuple[str, int], tuple[str, str]]:
     found: dict[tuple[str, int], tuple[str, str]] = {}
     for rec in record_files(archive):
         report.counts["records"] += 1
         where = f"{rec.source}/{rec.article_id}/v{rec.version}"
+        if rec.path.relative_to(archive.root).as_posix() in skip:
+            continue
         try:
             doc = json.loads(rec.path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
@@ -143,7 +181,10 @@ def _check_catalog(
     if unindexed:
         report.notes.append(f"{unindexed} raw page(s) not in the catalog (run verify --repair)")
     indexed = cat.indexed_versions()
+    changed = {_version_key(path) for path in report.changed if kind_of(path) == RECORD}
     for key, value in sorted(indexed.items()):
+        if key in changed:
+            continue  # reported once, as changed
         if key not in records:
             report.problems.append(f"catalog: {key[0]} v{key[1]} has no valid record file")
         elif records[key] != value:
@@ -162,120 +203,101 @@ def _check_catalog(
         report.notes.append(f"{near} pair(s) of articles are possible near duplicates (stats)")
 
 
-def verify(archive: Archive, *, repair: bool = False) -> VerifyReport:
+def _version_key(path: str) -> tuple[str, int]:
+    """(article id, version) of a record's relative path articles/<source>/<id>/v<N>.json."""
+    _top, _source, article_id, name = path.split("/")
+    return article_id, int(name[1:].removesuffix(".json"))
+
+
+def verify(
+    archive: Archive,
+    *,
+    repair: bool = False,
+    sample: int | None = None,
+    since: str | None = None,
+    seed: int | None = None,
+) -> VerifyReport:
+    """Check the archive (all of it, or `sample` files at random, or those written `since`),
+    record the run in the catalog, and return what was found."""
     if repair:
         removed = remove_temp_files(archive.root)
-        skipped = reindex(archive)
-        report = verify(archive, repair=False)
+        added, untrusted, skipped = repair_index(archive)
+        report = verify(archive)
         # what the repair could not index stays a problem until it is rebuilt or removed
         known = set(report.problems)
         report.problems += [s for s in skipped if s not in known]
         report.repaired = True
         if removed:
             report.notes.append(f"removed {removed} temp file(s) of interrupted writes")
+        if added:
+            report.notes.append(f"recorded the checksums of {added} intact file(s)")
+        if untrusted:
+            report.notes.append(f"left {len(untrusted)} changed or damaged file(s) unindexed")
         return report
+    started = iso_utc(archive.now())
+    if sample is not None or since is not None:
+        report = _verify_slice(archive, sample, since, seed)
+    else:
+        report = _verify_full(archive)
+    archive.catalog.add_verify_run(
+        VerifyRun(
+            scope=report.scope,
+            started_at=started,
+            finished_at=iso_utc(archive.now()),
+            checked=report.counts["files"],
+            problems=len(report.problems),
+            summary=report.lines()[0],
+        )
+    )
+    return report
+
+
+def _verify_full(archive: Archive) -> VerifyReport:
     report = VerifyReport()
     temps = sum(1 for _ in archive.root.rglob(f"{TEMP_PREFIX}*"))
     if temps:
         report.notes.append(f"{temps} temp file(s) of interrupted writes (verify --repair)")
-    blobs = _check_blobs(archive, report)
-    records = _check_records(archive, report, blobs)
+    rows = archive.catalog.files()
+    _check_fixity(archive, report, rows, _references(archive))
+    _check_unknown(archive, report, {r.path for r in rows})
+    changed = set(report.changed)  # reported once, by their checksum
+    blobs = _check_blobs(archive, report, {Path(p).name[:64] for p in changed if kind_of(p) == RAW})
+    records = _check_records(archive, report, blobs, changed)
     _check_catalog(archive, report, blobs, records)
     return report
 
 
-def _fetch_row(sha: str, doc: dict[str, Any]) -> FetchRow:
-    page = RawPage.from_meta_json(doc, b"")
-    return FetchRow(
-        fetch_id=str(doc.get("fetch_id") or f"{sha[:16]}{len(doc)}"),
-        url=page.requested_url,
-        url_key=url_key(page.final_url),
-        final_url=page.final_url,
-        status=page.status,
-        etag=page.header("etag"),
-        last_modified=page.header("last-modified"),
-        fetched_at=str(doc["fetched_at"]),
-        raw_sha256=sha,
-        size=int(doc.get("size", 0)),
-        source=str(doc.get("source") or "unknown"),
-        article_id=doc.get("article_id"),
-        outcome=doc.get("outcome"),
-    )
-
-
-def reindex(archive: Archive) -> list[str]:
-    """Empty the catalog's archive tables and fill them again from the files; returns one
-    line per file it could not index (left out of the catalog, never trusted)."""
-    skipped: list[str] = []
-    cat = archive.catalog
-    with cat.writing():
-        cat.clear_derived()
-        # URLs each fetch reached its article by (a record keeps the URLs it was made at;
-        # version files are immutable, so later ones are known from the fetches only)
-        own: list[tuple[str, str, str, str]] = []
-        duplicates: list[tuple[str, str, str, str]] = []
-        for sha in archive.blobs.iter():
-            try:
-                sidecars = archive.blobs.sidecars(sha)
-                size = len(archive.blobs.get(sha))
-            except ArchiveError as exc:
-                log.warning("reindex: skipping raw %s: %s", sha, exc)
-                skipped.append(f"repair: raw {sha} left out: {exc}")
-                continue
-            first = sidecars[0] if sidecars else {}
-            source = str(first.get("source") or "unknown")
-            seen = str(first.get("fetched_at") or "")
-            cat.add_raw(sha, size, archive.blobs.stored_size(sha), source, seen)
-            for doc in sidecars:
-                row = _fetch_row(sha, doc)
-                cat.add_source(row.source, row.fetched_at)
-                cat.add_fetch(row)
-                if row.article_id and row.status < 400:
-                    links = duplicates if row.outcome == "duplicate" else own
-                    for url in (row.final_url, row.url):
-                        links.append((url_key(url), url, row.article_id, row.fetched_at))
-        skipped += _reindex_records(archive)
-        for key, url, article_id, seen in own:
-            cat.add_url(key, url, article_id, seen)
-        for key, url, article_id, seen in duplicates:
-            cat.add_url(key, url, article_id, seen, duplicate=True)
-    return skipped
-
-
-def _reindex_records(archive: Archive) -> list[str]:
-    cat = archive.catalog
-    by_article: dict[str, list[Article]] = {}
-    skipped: list[str] = []
-    for rec in record_files(archive):
-        where = f"{rec.source}/{rec.article_id}/v{rec.version}"
+def _references(archive: Archive) -> set[str]:
+    """The raw pages other raw pages are compressed against (from the blobs' headers)."""
+    found: set[str] = set()
+    for sha in archive.blobs.iter():
         try:
-            doc = json.loads(rec.path.read_text("utf-8"))
-            problems = archive.validator.problems(doc)
-            if problems:
-                raise ArchiveError(f"schema: {problems[0]}")
-            by_article.setdefault(rec.article_id, []).append(Article.from_json(doc))
-        except (OSError, ValueError, KeyError, ArchiveError) as exc:
-            log.warning("reindex: skipping %s: %s", rec.path, exc)
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            skipped.append(
-                f"repair: record {where} cannot be loaded, left out of the catalog ({reason}); "
-                f"`morgue rebuild` makes it again from its raw page"
-            )
-    heads: list[ArticleRow] = []
-    for _article_id, versions in sorted(by_article.items()):
-        versions.sort(key=lambda a: a.version)
-        article_key = url_key(versions[0].canonical_url)
-        for art in versions:
-            seen = iso_utc(art.fetched_at)
-            cat.add_source(art.source, seen)
-            for url in art.urls:
-                cat.add_url(url_key(url), url, art.id, seen)
-            head = index_version(
-                cat, art, Fingerprints.of(art.content), article_key=article_key, current=True
-            )
-        heads.append(head)
-    for head in heads:
-        for other, dist in cat.near(head.simhash, archive.near_threshold):
-            if other != head.id:
-                cat.add_near_duplicate(head.id, other, dist, "")
-    return skipped
+            ref = archive.blobs.reference(sha)
+        except ArchiveError:
+            continue  # _check_blobs reports it
+        if ref is not None:
+            found.add(ref)
+    return found
+
+
+def _verify_slice(
+    archive: Archive, sample: int | None, since: str | None, seed: int | None
+) -> VerifyReport:
+    cat = archive.catalog
+    if sample is not None:
+        rows = cat.sample_files(sample, seed)
+        scope = f"sample {sample}"
+    else:
+        rows = cat.files(since)
+        scope = f"since {since}"
+    report = VerifyReport(scope=scope)
+    _check_fixity(archive, report, rows, set())
+    bad = {*report.changed, *report.missing}
+    for row in rows:
+        if row.path not in bad and (problem := structure_problem(archive, row.path)):
+            report.problems.append(f"{_LABELS.get(row.kind, row.kind)} {row.path}: {problem}")
+    report.notes.append(f"checked {len(rows)} of {cat.count_files()} recorded files")
+    return report
+
+
+__all__ = ["VerifyReport", "record_files", "reindex", "structure_problem", "verify"]

@@ -19,12 +19,15 @@ from typing import IO
 import click
 
 from archive.errors import ArchiveError
+from archive.maintenance.bag_export import export_bag
+from archive.maintenance.bag_import import import_bag, is_bag
 from archive.maintenance.export import FORMATS, export_csv, export_jsonl, export_md, export_warc
 from archive.maintenance.rebuild import rebuild
 from archive.maintenance.stats import stats
 from archive.maintenance.verify import verify
 from archive.maintenance.warc_import import import_warc
 from archive.record import Content, RawPage, since_text
+from scraper import __version__
 from scraper.cli.support import AppContext
 from scraper.config import Config, SiteRules
 
@@ -90,15 +93,22 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
 @source_option
 @since_option
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [all cores].")
+@click.option("--article", metavar="ID", help="Only this article (e.g. one verify flagged).")
 @click.pass_obj
 def rebuild_cmd(
-    app: AppContext, source: str | None, since: str | None, workers: int | None
+    app: AppContext,
+    source: str | None,
+    since: str | None,
+    workers: int | None,
+    article: str | None,
 ) -> None:
     """Re-parse every stored raw page with the current parser and rewrite changed records.
 
     \b
     Records are rewritten in place (atomically); running it twice changes nothing the second
-    time. Prints how many records changed, field by field.
+    time. Prints how many records changed, field by field, and how many an older parser
+    version had made. --article re-makes one article's records from its raw pages, also a
+    record verify found changed since it was written.
     Example: morgue rebuild --source moscowtimes --since 2024-01-01 --workers 2
     """
     update, stop = _progress("rebuild")
@@ -111,6 +121,7 @@ def rebuild_cmd(
                 since=_since(since),
                 workers=workers,
                 progress=update,
+                article=article,
             )
     except ArchiveError as exc:
         raise _fail(exc) from exc
@@ -124,16 +135,31 @@ def rebuild_cmd(
 
 @click.command("verify")
 @click.option("--repair", is_flag=True, help="Re-index the catalog from the files first.")
+@click.option(
+    "--sample", type=click.IntRange(min=1), metavar="N", help="Check N files drawn at random."
+)
+@click.option("--since", metavar="DATE", help="Check the files written on or after DATE.")
 @click.pass_obj
-def verify_cmd(app: AppContext, repair: bool) -> None:
-    """Check every raw page's hash, every record against the schema, and the catalog.
+def verify_cmd(app: AppContext, repair: bool, sample: int | None, since: str | None) -> None:
+    """Check every file against the sha256 recorded when it was written, every raw page's
+    bytes against its name, every record against the schema, and the catalog.
 
-    Exit 1 on any problem. --repair rebuilds the catalog from the files (the files are the
-    truth) and removes temp files left by interrupted writes, then checks again.
+    \b
+    Names each file that changed, went missing or is unknown; exit 1 on any problem.
+    --repair records the checksums of intact unknown files, rebuilds the catalog from the
+    files (the files are the truth) and removes temp files left by interrupted writes, then
+    checks again; a file that changed is never trusted (for a record, it says which
+    `morgue rebuild --article ID` re-makes it). --sample and --since check a slice, for
+    nightly audits of a large archive; `morgue stats` shows the last full run.
+    Example: morgue verify --sample 10000
     """
+    if repair and (sample or since):
+        raise click.UsageError("--repair works on the whole archive: no --sample or --since")
+    if sample and since:
+        raise click.UsageError("give --sample or --since, not both")
     try:
         with app.open_archive() as archive:
-            report = verify(archive, repair=repair)
+            report = verify(archive, repair=repair, sample=sample, since=_since(since))
     except ArchiveError as exc:
         raise _fail(exc) from exc
     for line in report.lines():
@@ -143,26 +169,35 @@ def verify_cmd(app: AppContext, repair: bool) -> None:
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--format", "fmt", type=click.Choice((*FORMATS, "bagit")), required=True)
 @source_option
 @since_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    help="Output file (a folder for md); stdout for jsonl/csv when left out.",
+    help="Output file (a new folder for md and bagit); stdout for jsonl/csv when left out.",
 )
 @click.pass_obj
 def export_cmd(
     app: AppContext, fmt: str, source: str | None, since: str | None, out: Path | None
 ) -> None:
-    """Export records (jsonl, csv: every version), articles (md: one file each) or raw
-    fetches (warc: WARC 1.1 with revisit records for duplicates).
+    """Export records (jsonl, csv: every version), articles (md: one file each), raw
+    fetches (warc: WARC 1.1 with revisit records for duplicates), or the archive's files
+    (bagit: a BagIt bag, RFC 8493, with SHA-256 manifests; `morgue import DIR` restores it).
 
     Example: morgue export --format warc --source moscowtimes --out mt.warc.gz
     """
     bound = _since(since)
     try:
         with app.open_archive() as archive:
+            if fmt == "bagit":
+                if out is None:
+                    raise click.UsageError("--format bagit needs --out FOLDER")
+                bag = export_bag(
+                    archive, out, tool=f"morgue {__version__}", source=source, since=bound
+                )
+                click.echo(f"exported {bag.files} files ({bag.bytes} bytes) to {out}", err=True)
+                return
             if fmt == "md":
                 if out is None:
                     raise click.UsageError("--format md needs --out FOLDER")
@@ -218,16 +253,30 @@ def _binary(path: Path | None) -> Iterator[IO[bytes]]:
 @click.pass_obj
 def import_cmd(app: AppContext, files: tuple[Path, ...], source: str) -> None:
     """Ingest WARC files (wget --warc-file, browsertrix, CC-NEWS, morgue's own) as raw pages,
-    parse them and store them with the usual deduplication.
+    parse them and store them with the usual deduplication; or restore a BagIt bag written
+    by `morgue export --format bagit` (a folder: validated, then copied in as it is).
 
     Example: morgue import crawl-00001.warc.gz --source ccnews
     """
+    bags = [path for path in files if is_bag(path)]
+    warcs = [path for path in files if not is_bag(path)]
+    conflicts = 0
     try:
         with app.open_archive() as archive:
-            counts = import_warc(archive, files, SourceParser.of(app.config), source=source)
+            for bag in bags:
+                restored = import_bag(archive, bag)
+                conflicts += len(restored.conflicts)
+                for line in restored.lines():
+                    click.echo(line)
+            if warcs:
+                counts = import_warc(archive, warcs, SourceParser.of(app.config), source=source)
+                click.echo(
+                    ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported"
+                )
     except ArchiveError as exc:
         raise _fail(exc) from exc
-    click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported")
+    if conflicts:
+        raise SystemExit(EXIT_PROBLEMS)
 
 
 @click.command("stats")

@@ -44,11 +44,11 @@ from datetime import datetime
 from archive.record import Content, RawPage
 from scraper.config import SiteRules
 from scraper.errors import ParseError
-from scraper.parse.extract import PARSER_NAME, PARSER_VERSION, extract
+from scraper.parse.extract import PARSER_NAME, PARSER_REVISION, PARSER_VERSION, extract
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PARSER_NAME", "PARSER_VERSION", "parse_html", "parse_page"]
+__all__ = ["PARSER_NAME", "PARSER_REVISION", "PARSER_VERSION", "parse_html", "parse_page"]
 
 
 def parse_html(

@@ -12,6 +12,7 @@ from datetime import datetime
 from lxml import etree
 
 from archive.record import Block, Caption, Content
+from scraper import __version__
 from scraper.config import SiteRules
 from scraper.errors import NotAnArticle
 from scraper.parse import authors as authors_mod
@@ -35,7 +36,12 @@ from scraper.parse.structured import Structured, as_text, read_structured
 log = logging.getLogger(__name__)
 
 PARSER_NAME = "morgue.generic"
-PARSER_VERSION = "1"
+# Bump PARSER_REVISION with every change that changes what the parser outputs: the golden files
+# (tests/pages/**/*.expected.json) change then, and tests/test_parser_revision.py fails until
+# the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
+PARSER_REVISION = 2  # 2: issue 10 (title, layouts of unseen sites)
+# what records carry: which package release and which parser revision made them
+PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
 _MIN_BODY_CHARS = 150
 _NEWLINES = re.compile(r"\s*\n\s*")
 
@@ -317,4 +323,4 @@ def _rule_body(
     return body_mod.extract_blocks(containers, exclude=exclude) if containers else []
 
 
-__all__ = ["PARSER_NAME", "PARSER_VERSION", "Caption", "extract"]
+__all__ = ["PARSER_NAME", "PARSER_REVISION", "PARSER_VERSION", "Caption", "extract"]
