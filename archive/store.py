@@ -148,7 +148,8 @@ class Archive:
         probe = Article.build(
             page, content, id="0" * 16, version=1, source=source, canonical_url=keys.canonical_url
         )
-        problems = self.validator.problems(probe.to_json())
+        doc = probe.to_json()
+        problems = [] if self.validator.ok(doc) else self.validator.problems(doc)
         if problems:
             self.put_raw(page, source=source)
             raise SchemaError(f"{page.final_url}: parsed content fails the schema: {problems[0]}")
