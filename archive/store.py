@@ -32,6 +32,7 @@ from archive.errors import ArchiveError, SchemaError, StorageError
 from archive.fetchlog import fetch_id, fetch_row, sidecar_doc
 from archive.identity import PageKeys, page_keys
 from archive.indexing import Fingerprints, index_version
+from archive.journal import Journal, recover
 from archive.layout import Layout, check_id, check_source
 from archive.record import (
     Article,
@@ -76,6 +77,7 @@ class Archive:
         self.durable = durable
         self.validator = RecordValidator()
         self.run_id: int | None = None  # the crawl run fetches are tagged with, if any
+        self.journal: Journal | None = None  # group commit inside `batch()`, when durable
 
     @classmethod
     def open(
@@ -92,6 +94,7 @@ class Archive:
         """Open (creating on first use) the archive in folder `root`."""
         root = Path(root)
         make_dirs(root)
+        recover(root)  # files a killed batch journaled but had not synced
         blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
         blobs.ensure_root()
         catalog = SqliteCatalog(
@@ -101,7 +104,10 @@ class Archive:
         )
         if sleep is not None:
             catalog.sleep = sleep
-        return cls(root, blobs, catalog, now=now, durable=durable)
+        archive = cls(root, blobs, catalog, now=now, durable=durable)
+        if durable:
+            archive.journal = blobs.journal = Journal(root)
+        return archive
 
     @property
     def catalog_path(self) -> Path:
@@ -114,7 +120,29 @@ class Archive:
         return self.catalog.open_frontier(scratch=scratch)
 
     def close(self) -> None:
-        self.catalog.close()
+        try:
+            if self.journal is not None:
+                self.journal.close()
+        finally:
+            self.catalog.close()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many stores in one catalog transaction, with one fsync for all their files (group
+        commit, `archive.journal`). A store that raises inside rolls back its own rows only.
+        Nothing is committed before the batch ends: report a page stored after that."""
+        journal = self.journal
+        with self.catalog.writing():
+            if journal is None or journal.active:
+                yield
+                return
+            journal.begin()
+            try:
+                yield
+            except BaseException:
+                journal.discard()
+                raise
+            journal.commit()
 
     def __enter__(self) -> Archive:
         return self
@@ -127,14 +155,22 @@ class Archive:
     ) -> None:
         self.close()
 
-    def store(self, page: RawPage, content: Content, *, source: str) -> Stored:
-        """Keep `page` and file `content` as a new article, a new version, or neither."""
+    def store(
+        self,
+        page: RawPage,
+        content: Content,
+        *,
+        source: str,
+        prints: Fingerprints | None = None,
+    ) -> Stored:
+        """Keep `page` and file `content` as a new article, a new version, or neither
+        (`prints`: the content's fingerprints, when a worker process computed them)."""
         check_source(source)
         if not 200 <= page.status < 300:
             raise ArchiveError(f"{page.final_url}: only 2xx responses are stored as articles")
         keys = page_keys(page, content)
         self._check_content(page, content, source, keys)
-        prints = Fingerprints.of(content)
+        prints = prints or Fingerprints.of(content)
         with self.catalog.writing():
             raw_new = self._put_blob(page, source)
             decision = decide(
@@ -284,7 +320,12 @@ class Archive:
     def blobs_rewrite(self, path: Path, data: bytes) -> None:
         from archive.atomic import write_atomic
 
-        write_atomic(path, data, durable=self.durable)
+        journal = self.journal
+        if journal is not None and journal.active:
+            write_atomic(path, data, durable=False)
+            journal.add(path, data)
+        else:
+            write_atomic(path, data, durable=self.durable)
 
     def _put_blob(self, page: RawPage, source: str) -> bool:
         sha = page.sha256

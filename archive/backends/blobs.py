@@ -10,6 +10,7 @@ A zstd blob may be compressed against an earlier page of the same site (`archive
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -24,6 +25,7 @@ import zstandard
 from archive.atomic import make_dirs, write_atomic, write_new
 from archive.backends import blobref
 from archive.errors import ArchiveError, StorageError
+from archive.journal import Journal
 from archive.layout import Layout, check_sha
 from archive.record import dumps
 
@@ -93,6 +95,20 @@ class FolderBlobStore:
         self.level = level if level is not None else (ZSTD_LEVEL if codec == "zstd" else GZIP_LEVEL)
         self.durable = durable
         self._zstd = blobref.Codecs(self.level)
+        # set by Archive: inside a batch, files are journaled instead of fsynced one by one
+        self.journal: Journal | None = None
+
+    def _write_new(self, path: Path, data: bytes) -> bool:
+        journal = self.journal
+        if journal is None or not journal.active:
+            return write_new(path, data, durable=self.durable)
+        # an empty file is what a power cut leaves of a write that was never synced
+        with contextlib.suppress(OSError):
+            if path.stat().st_size > 0:
+                return False
+        write_atomic(path, data, durable=False)
+        journal.add(path, data)
+        return True
 
     def opener(self) -> Callable[[], BlobStore]:
         return functools.partial(
@@ -147,7 +163,7 @@ class FolderBlobStore:
         if self._existing(sha) is not None:
             return False
         like = [ref for ref in like if ref != sha]
-        return write_new(self.layout.blob(sha), self._compress(data, like), durable=self.durable)
+        return self._write_new(self.layout.blob(sha), self._compress(data, like))
 
     def reference(self, sha: str) -> str | None:
         path = self._existing(check_sha(sha))
@@ -216,7 +232,7 @@ class FolderBlobStore:
 
     def put_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> bool:
         path = self.layout.meta(sha) if fetch_id is None else self.layout.fetch(sha, fetch_id)
-        return write_new(path, dumps(doc).encode("utf-8"), durable=self.durable)
+        return self._write_new(path, dumps(doc).encode("utf-8"))
 
     def sidecars(self, sha: str) -> list[dict[str, Any]]:
         first = self.layout.meta(sha)

@@ -89,11 +89,21 @@ class SqliteCatalog:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """One write transaction (re-entrant: an inner `writing` joins the outer one)."""
+        """One write transaction. Re-entrant: an inner `writing` joins the outer one as a
+        savepoint, so an inner block that raises undoes its own statements only."""
         if self._depth:
+            name = f"sp{self._depth}"
+            self.db.execute(f"SAVEPOINT {name}")
             self._depth += 1
             try:
                 yield
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute(f"ROLLBACK TO {name}")
+                    self.db.execute(f"RELEASE {name}")
+                raise
+            else:
+                self.db.execute(f"RELEASE {name}")
             finally:
                 self._depth -= 1
             return
