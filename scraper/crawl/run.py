@@ -101,11 +101,11 @@ async def crawl_async(
     report = CrawlReport([SourceReport(s.name) for s in sources])
     async with AsyncExitStack() as stack:
         frontier = stack.enter_context(archive.open_frontier(scratch=dry_run))
-        await stack.enter_async_context(fetcher)
         pool = None
         if pooled and isinstance(archive, Archive):
-            # entered last, left first: every page in flight is stored before the rest closes
+            # its workers are forked now, before the fetcher opens any connection
             pool = await stack.enter_async_context(IngestPool(archive))
+        await stack.enter_async_context(fetcher)
         run = RunContext(
             config=config,
             fetcher=fetcher,

@@ -9,8 +9,10 @@ and only after that commit answers each page's caller, who then marks the URL do
 frontier. So a URL is never done without its page in the archive, and a `kill -9` at any
 moment loses at most the batch in flight, which the next run fetches again.
 
-Workers are started with `forkserver`: a fork of the crawling process would carry its open
-connections and event loop into every worker.
+The workers are forked when the pool is entered, before the crawl opens any connection, and
+all at once (a fork later would copy live sockets into them). Each ignores SIGINT (the crawl
+decides how to stop) and exits by itself when the crawling process is gone: after a `kill -9`
+no worker is left behind.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -54,6 +59,22 @@ class Parsed:
             return None
         kind, url, reason = self.error
         return kind(url, reason)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:  # reparented: the crawl process died
+            os._exit(1)
+
+
+def _start_worker(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _ready() -> bool:
+    return True
 
 
 def parse_in_worker(page: RawPage, rules: SiteRules | None, links: bool) -> Parsed:
@@ -104,9 +125,11 @@ class IngestPool:
         self.stored = 0
 
     async def __aenter__(self) -> IngestPool:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["scraper.crawl.workers"])
-        self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+        context = multiprocessing.get_context("fork")
+        self._executor = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+        )
+        self._executor.submit(_ready).result()  # forks every worker now (fork starts them all)
         self._committer = asyncio.create_task(self._commit_loop())
         return self
 
