@@ -64,6 +64,10 @@ class BlobStore(Protocol):
 
     def stored_size(self, sha: str) -> int: ...
 
+    def alone_size(self, sha: str) -> int:
+        """What the page would take compressed on its own (to tell what a reference saved)."""
+        ...
+
     def put_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> bool:
         """The first fetch's sidecar when `fetch_id` is None, else a later fetch's."""
         ...
@@ -229,6 +233,12 @@ class FolderBlobStore:
     def stored_size(self, sha: str) -> int:
         path = self._existing(check_sha(sha))
         return path.stat().st_size if path else 0
+
+    def alone_size(self, sha: str) -> int:
+        data = self.get(sha)
+        if self.codec != "zstd":
+            return len(gzip.compress(data, compresslevel=self.level, mtime=0))
+        return len(self._zstd.compress(data))
 
     def put_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> bool:
         path = self.layout.meta(sha) if fetch_id is None else self.layout.fetch(sha, fetch_id)

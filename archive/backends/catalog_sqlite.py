@@ -465,6 +465,9 @@ class SqliteCatalog:
     def raw_shas(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT sha256 FROM archive_raw")}
 
+    def raw_sizes(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT sha256, size FROM archive_raw")}
+
     def indexed_versions(self) -> dict[tuple[str, int], tuple[str, str]]:
         rows = self.db.execute(
             "SELECT v.article_id, v.version, a.source, v.raw_sha256 FROM archive_versions v "

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from archive.errors import ArchiveError
+
 if TYPE_CHECKING:
     from archive.store import Archive
 
@@ -23,12 +25,27 @@ class SourceStats:
 
 
 @dataclass
+class ReferenceSavings:
+    """Raw pages stored as the difference to an earlier page of their site (blobref)."""
+
+    pages: int = 0
+    raw_bytes: int = 0  # their bytes as fetched
+    stored_bytes: int = 0  # what they take, compressed against their reference
+    alone_bytes: int = 0  # what they would take compressed on their own
+
+    @property
+    def saved(self) -> int:
+        return self.alone_bytes - self.stored_bytes
+
+
+@dataclass
 class Stats:
     total: SourceStats
     per_source: dict[str, SourceStats] = field(default_factory=dict)
     disk_bytes: int = 0  # apparent size of every file (blobs, sidecars, records, catalog)
     disk_allocated: int = 0  # blocks actually allocated (small files round up)
     near_duplicates: int = 0
+    references: ReferenceSavings = field(default_factory=ReferenceSavings)
 
     def lines(self) -> list[str]:
         t = self.total
@@ -40,6 +57,7 @@ class Stats:
             f"{self.disk_bytes} ({ratio:.3f}x raw; {self.disk_allocated} allocated)",
             f"duplicates avoided: {t.duplicates} duplicate articles, {t.identical_refetches} "
             f"identical re-fetches; possible near duplicates: {self.near_duplicates}",
+            self._reference_line(),
         ]
         for name, s in sorted(self.per_source.items()):
             out.append(
@@ -47,6 +65,37 @@ class Stats:
                 f"pages, {s.raw_bytes} -> {s.stored_bytes} bytes, {s.duplicates} duplicates"
             )
         return out
+
+    def _reference_line(self) -> str:
+        r = self.references
+        if not r.pages:
+            return f"stored against a reference page: 0 of {self.total.raw_pages} raw pages"
+        share = r.saved / r.alone_bytes if r.alone_bytes else 0.0
+        return (
+            f"stored against a reference page: {r.pages} of {self.total.raw_pages} raw pages, "
+            f"{r.raw_bytes} -> {r.stored_bytes} bytes; alone they would take {r.alone_bytes}: "
+            f"saved {r.saved} bytes ({100 * share:.0f} %)"
+        )
+
+
+def reference_savings(archive: Archive) -> ReferenceSavings:
+    """Count the raw pages stored against a reference and what that saved. Reads each such
+    page and compresses it alone: about a millisecond per page."""
+    blobs = archive.blobs
+    sizes = archive.catalog.raw_sizes()
+    out = ReferenceSavings()
+    for sha in sorted(sizes):
+        try:
+            if blobs.reference(sha) is None:
+                continue
+            alone = blobs.alone_size(sha)
+        except ArchiveError:  # missing or damaged: verify reports it
+            continue
+        out.pages += 1
+        out.raw_bytes += sizes[sha]
+        out.stored_bytes += blobs.stored_size(sha)
+        out.alone_bytes += alone
+    return out
 
 
 def disk_usage(root: os.PathLike[str] | str) -> tuple[int, int]:
@@ -75,4 +124,4 @@ def stats(archive: Archive) -> Stats:
             setattr(total, attr, getattr(total, attr) + getattr(s, attr))
     apparent, allocated = disk_usage(archive.root)
     near = cat.count_near_duplicates()
-    return Stats(total, per, apparent, allocated, near)
+    return Stats(total, per, apparent, allocated, near, reference_savings(archive))
