@@ -162,9 +162,11 @@ class Archive:
         *,
         source: str,
         prints: Fingerprints | None = None,
+        packed: bytes | None = None,
     ) -> Stored:
         """Keep `page` and file `content` as a new article, a new version, or neither
-        (`prints`: the content's fingerprints, when a worker process computed them)."""
+        (`prints`, `packed`: the content's fingerprints and the page as the blob store would
+        keep it (`blob_references`, `BlobStore.pack`), when a worker process computed them)."""
         check_source(source)
         if not 200 <= page.status < 300:
             raise ArchiveError(f"{page.final_url}: only 2xx responses are stored as articles")
@@ -172,7 +174,7 @@ class Archive:
         self._check_content(page, content, source, keys)
         prints = prints or Fingerprints.of(content)
         with self.catalog.writing():
-            raw_new = self._put_blob(page, source)
+            raw_new = self._put_blob(page, source, packed)
             decision = decide(
                 self.catalog, keys, prints, content, self.near_threshold, iso_utc(page.fetched_at)
             )
@@ -327,11 +329,16 @@ class Archive:
         else:
             write_atomic(path, data, durable=self.durable)
 
-    def _put_blob(self, page: RawPage, source: str) -> bool:
+    def blob_references(self, url: str) -> list[str]:
+        """The stored pages a page fetched from `url` may be compressed against."""
+        site = site_of(url)
+        return self.catalog.references(site, REFERENCES_TRIED) if site else []
+
+    def _put_blob(self, page: RawPage, source: str, packed: bytes | None = None) -> bool:
         sha = page.sha256
         site = site_of(page.final_url)
-        like = self.catalog.references(site, REFERENCES_TRIED) if site else []
-        new = self.blobs.put(sha, page.body, like)
+        like = [] if packed is not None else self.blob_references(page.final_url)
+        new = self.blobs.put(sha, page.body, like, packed)
         # stored alone: the site's template changed, or it is the site's first page
         alone = new and site and len(page.body) <= MAX_REFERENCE_BYTES
         if alone and self.blobs.reference(sha) is None:

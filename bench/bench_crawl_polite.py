@@ -22,15 +22,20 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of `pid` and all its descendants, in kB (Linux /proc)."""
+def _tree_rss_kb(pid: int, cpu: dict[int, float] | None = None) -> int:
+    """Resident memory of `pid` and all its descendants, in kB (Linux /proc); `cpu` gets
+    each process's CPU seconds so far."""
     total, todo = 0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
     while todo:
         p = todo.pop()
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
+            if cpu is not None:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu[p] = (int(fields[11]) + int(fields[12])) / tick
             for task in Path(f"/proc/{p}/task").iterdir():
                 kids = (task / "children").read_text().split()
                 todo.extend(int(k) for k in kids)
@@ -68,6 +73,7 @@ def _crawl(config: Path, tmp: Path) -> dict[str, Any]:
         command[1:1] = ["-m", "cProfile", "-o", profile]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     peak = 0
+    per_process: dict[int, float] = {}  # pid -> CPU seconds last seen (sampled)
     done = threading.Event()
     with (tmp / "crawl.out").open("w") as out, (tmp / "crawl.err").open("w") as err:
         wall0 = time.monotonic()
@@ -76,7 +82,7 @@ def _crawl(config: Path, tmp: Path) -> dict[str, Any]:
         def sample() -> None:
             nonlocal peak
             while not done.is_set():
-                peak = max(peak, _tree_rss_kb(proc.pid))
+                peak = max(peak, _tree_rss_kb(proc.pid, per_process))
                 time.sleep(0.1)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -93,6 +99,7 @@ def _crawl(config: Path, tmp: Path) -> dict[str, Any]:
         "wall": wall,
         "rss_mb": peak / 1024,
         "max_one_rss_mb": usage.ru_maxrss / 1024,
+        "main_cpu": per_process.get(proc.pid, 0.0),
         "stdout": (tmp / "crawl.out").read_text()[-2000:],
         "stderr": (tmp / "crawl.err").read_text()[-2000:],
     }
@@ -172,6 +179,7 @@ def run_polite(hosts: int, per_host: int, delay: float) -> dict[str, Any]:
             "delay": delay,
             "cpu_ms_per_page": 1000 * crawl["cpu"] / max(1, result["requests"]),
             "cpu_s": crawl["cpu"],
+            "main_cpu_ms_per_page": 1000 * crawl["main_cpu"] / max(1, result["requests"]),
             "sys_ms_per_page": 1000 * crawl["sys"] / max(1, result["requests"]),
             "wall": crawl["wall"],
             "rss_mb": crawl["rss_mb"],
@@ -199,14 +207,15 @@ def _print(r: dict[str, Any]) -> None:
     print(
         "| requests | articles | req/s | of allowed | gaps < D start->start | gaps < D "
         "end->start | min end->start gap | CPU ms/page (all processes) | of which system "
-        "| peak RSS MB (tree) | load avg before / after | verify |"
+        "| of which the crawl process | peak RSS MB (tree) | load avg before / after | verify |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     lb, la = r["load_before"], r["load_after"]
     print(
         f"| {r['requests']} | {r['article_requests']} | {r['rate']:.1f} | "
         f"{r['efficiency']:.3f} | {r['short_start']} of {r['gaps']} | {r['short_end']} | "
         f"{r['min_gap']:.3f} s | {r['cpu_ms_per_page']:.2f} | {r['sys_ms_per_page']:.2f} | "
+        f"{r['main_cpu_ms_per_page']:.2f} | "
         f"{r['rss_mb']:.0f} | "
         f"{lb[0]:.2f} / {la[0]:.2f} | {'clean' if r['verify_exit'] == 0 else 'PROBLEMS'} |"
     )

@@ -45,9 +45,16 @@ class BlobCorrupt(ArchiveError):
 class BlobStore(Protocol):
     """Raw bytes by sha256 plus the JSON sidecars of the fetches that returned them."""
 
-    def put(self, sha: str, data: bytes, like: Sequence[str] = ()) -> bool:
+    def put(
+        self, sha: str, data: bytes, like: Sequence[str] = (), packed: bytes | None = None
+    ) -> bool:
         """Store `data` under its sha256 unless present; True when it was new. `like` names
-        stored pages of the same site, most recent first, that it may be compressed against."""
+        stored pages of the same site, most recent first, that it may be compressed against;
+        `packed`: what `pack(data, like)` gave (computed elsewhere, e.g. in a worker)."""
+        ...
+
+    def pack(self, data: bytes, like: Sequence[str] = ()) -> bytes:
+        """The bytes `put` would store for `data` (pure: writes nothing)."""
         ...
 
     def reference(self, sha: str) -> str | None:
@@ -123,7 +130,7 @@ class FolderBlobStore:
             durable=self.durable,
         )
 
-    def _compress(self, data: bytes, like: Sequence[str]) -> bytes:
+    def pack(self, data: bytes, like: Sequence[str] = ()) -> bytes:
         if self.codec != "zstd":
             return gzip.compress(data, compresslevel=self.level, mtime=0)
         alone = self._zstd.compress(data)
@@ -162,12 +169,15 @@ class FolderBlobStore:
                 return path
         return None
 
-    def put(self, sha: str, data: bytes, like: Sequence[str] = ()) -> bool:
+    def put(
+        self, sha: str, data: bytes, like: Sequence[str] = (), packed: bytes | None = None
+    ) -> bool:
         check_sha(sha)
         if self._existing(sha) is not None:
             return False
-        like = [ref for ref in like if ref != sha]
-        return self._write_new(self.layout.blob(sha), self._compress(data, like))
+        if packed is None:
+            packed = self.pack(data, [ref for ref in like if ref != sha])
+        return self._write_new(self.layout.blob(sha), packed)
 
     def reference(self, sha: str) -> str | None:
         path = self._existing(check_sha(sha))

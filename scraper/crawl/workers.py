@@ -18,6 +18,8 @@ no worker is left behind.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
 import multiprocessing
 import os
@@ -26,8 +28,10 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
+from archive.backends.blobs import FolderBlobStore
 from archive.indexing import Fingerprints
 from archive.record import Content, RawPage, Stored
 from archive.store import Archive
@@ -53,6 +57,7 @@ class Parsed:
     prints: Fingerprints | None
     hrefs: Hrefs | None
     error: tuple[type[ParseError], str | None, str] | None = None
+    packed: bytes | None = None  # the raw page as the blob store keeps it
 
     def exception(self) -> ParseError | None:
         if self.error is None:
@@ -64,11 +69,16 @@ class Parsed:
 def _watch_parent(parent: int) -> None:
     while True:
         time.sleep(0.5)
-        if os.getppid() != parent:  # reparented: the crawl process died
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:  # the crawl process died
             os._exit(1)
 
 
 def _start_worker(parent: int) -> None:
+    # the crawl's own objects came along with the fork: keep the collector off them (a full
+    # collection would walk them all, and copy every page it touches)
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
@@ -77,15 +87,37 @@ def _ready() -> bool:
     return True
 
 
-def parse_in_worker(page: RawPage, rules: SiteRules | None, links: bool) -> Parsed:
-    """Run in a worker process: parse, fingerprint, and read the links when asked."""
+@dataclass(frozen=True, slots=True)
+class Packing:
+    """How to compress a page as the archive's folder blob store would (`BlobStore.pack`)."""
+
+    root: str
+    codec: str
+    level: int
+    like: tuple[str, ...]  # the stored pages it may be compressed against
+
+
+@functools.lru_cache(maxsize=2)
+def _packer(root: str, codec: str, level: int) -> FolderBlobStore:
+    # one per worker process: it keeps the compressors of recent reference pages warm
+    return FolderBlobStore(Path(root), codec=codec, level=level, durable=False)
+
+
+def parse_in_worker(
+    page: RawPage, rules: SiteRules | None, links: bool, packing: Packing | None
+) -> Parsed:
+    """Run in a worker process: parse, fingerprint, compress, and read the links if asked."""
     hrefs = page_hrefs(page.body, page.final_url) if links else None
+    packed = None
+    if packing is not None:
+        blobs = _packer(packing.root, packing.codec, packing.level)
+        packed = blobs.pack(page.body, [ref for ref in packing.like if ref != page.sha256])
     try:
         content = parse_page(page, rules=rules)
     except ParseError as exc:
         # exceptions with their own __init__ do not survive pickling: send the parts
-        return Parsed(None, None, hrefs, (type(exc), exc.url, exc.reason))
-    return Parsed(content, Fingerprints.of(content), hrefs)
+        return Parsed(None, None, hrefs, (type(exc), exc.url, exc.reason), packed)
+    return Parsed(content, Fingerprints.of(content), hrefs, packed=packed)
 
 
 def _future() -> asyncio.Future[Stored]:
@@ -107,7 +139,13 @@ class _Job:
         if error is not None or parsed.content is None:
             archive.put_raw(page, source=self.source)  # kept for a rebuild with a better parser
             raise error or ParseError(page.final_url, "no content")
-        return archive.store(page, parsed.content, source=self.source, prints=parsed.prints)
+        return archive.store(
+            page,
+            parsed.content,
+            source=self.source,
+            prints=parsed.prints,
+            packed=parsed.packed,
+        )
 
 
 class IngestPool:
@@ -160,7 +198,9 @@ class IngestPool:
         if page.status != 304:
             assert self._executor is not None, "use IngestPool as an async context manager"
             loop = asyncio.get_running_loop()
-            parsed = await loop.run_in_executor(self._executor, parse_in_worker, page, rules, links)
+            parsed = await loop.run_in_executor(
+                self._executor, parse_in_worker, page, rules, links, self._packing(page)
+            )
         job = _Job(page, source, parsed)
         self._queue.put_nowait(job)
         hrefs = parsed.hrefs if parsed else None
@@ -168,6 +208,15 @@ class IngestPool:
             return await job.done, hrefs
         except ParseError as exc:
             return exc, hrefs
+
+    def _packing(self, page: RawPage) -> Packing | None:
+        """Compression moves to the worker too when the blob store is the folder one and
+        the page is not stored yet."""
+        blobs = self.archive.blobs
+        if not isinstance(blobs, FolderBlobStore) or blobs.has(page.sha256):
+            return None
+        like = tuple(self.archive.blob_references(page.final_url))
+        return Packing(str(blobs.layout.root), blobs.codec, blobs.level, like)
 
     async def _commit_loop(self) -> None:
         while True:
