@@ -32,6 +32,8 @@ from archive.fetchlog import fetch_id, fetch_row, sidecar_doc
 from archive.fixity import file_row
 from archive.identity import PageKeys, page_keys
 from archive.indexing import Fingerprints, index_version
+from archive.intents import Intents, sweep
+from archive.journal import Journal, recover
 from archive.layout import Layout, check_id, check_source
 from archive.record import (
     Article,
@@ -78,6 +80,11 @@ class Archive:
         self.run_id: int | None = None  # the crawl run fetches are tagged with, if any
         # every file the blob store writes gets its checksum in the catalog (archive.fixity)
         self.blobs.on_write = self.note_written
+        self.journal: Journal | None = None  # group commit inside `batch()`, when durable
+        self.intents = Intents(root)  # new files are noted before they are written
+        settle = lambda: self.intents.settled(lambda rel: catalog.file(rel) is not None)  # noqa: E731
+        catalog.after_commit.append(settle)
+        catalog.after_rollback.append(settle)
 
     @classmethod
     def open(
@@ -94,6 +101,7 @@ class Archive:
         """Open (creating on first use) the archive in folder `root`."""
         root = Path(root)
         make_dirs(root)
+        recover(root)  # files a killed batch journaled but had not synced
         blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
         blobs.ensure_root()
         catalog = SqliteCatalog(
@@ -103,7 +111,13 @@ class Archive:
         )
         if sleep is not None:
             catalog.sleep = sleep
-        return cls(root, blobs, catalog, now=now, durable=durable)
+        # what stores of killed processes wrote but never recorded goes (archive.intents)
+        sweep(root, lambda rel: catalog.file(rel) is not None)
+        archive = cls(root, blobs, catalog, now=now, durable=durable)
+        blobs.intents = archive.intents
+        if durable:
+            archive.journal = blobs.journal = Journal(root)
+        return archive
 
     @property
     def catalog_path(self) -> Path:
@@ -116,7 +130,30 @@ class Archive:
         return self.catalog.open_frontier(scratch=scratch)
 
     def close(self) -> None:
-        self.catalog.close()
+        try:
+            if self.journal is not None:
+                self.journal.close()
+        finally:
+            self.intents.close()
+            self.catalog.close()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many stores in one catalog transaction, with one fsync for all their files (group
+        commit, `archive.journal`). A store that raises inside rolls back its own rows only.
+        Nothing is committed before the batch ends: report a page stored after that."""
+        journal = self.journal
+        with self.catalog.writing():
+            if journal is None or journal.active:
+                yield
+                return
+            journal.begin()
+            try:
+                yield
+            except BaseException:
+                journal.discard()
+                raise
+            journal.commit()
 
     def __enter__(self) -> Archive:
         return self
@@ -129,16 +166,26 @@ class Archive:
     ) -> None:
         self.close()
 
-    def store(self, page: RawPage, content: Content, *, source: str) -> Stored:
-        """Keep `page` and file `content` as a new article, a new version, or neither."""
+    def store(
+        self,
+        page: RawPage,
+        content: Content,
+        *,
+        source: str,
+        prints: Fingerprints | None = None,
+        packed: bytes | None = None,
+    ) -> Stored:
+        """Keep `page` and file `content` as a new article, a new version, or neither
+        (`prints`, `packed`: the content's fingerprints and the page as the blob store would
+        keep it (`blob_references`, `BlobStore.pack`), when a worker process computed them)."""
         check_source(source)
         if not 200 <= page.status < 300:
             raise ArchiveError(f"{page.final_url}: only 2xx responses are stored as articles")
         keys = page_keys(page, content)
         self._check_content(page, content, source, keys)
-        prints = Fingerprints.of(content)
+        prints = prints or Fingerprints.of(content)
         with self.catalog.writing():
-            raw_new = self._put_blob(page, source)
+            raw_new = self._put_blob(page, source, packed)
             decision = decide(
                 self.catalog,
                 keys,
@@ -156,7 +203,8 @@ class Archive:
         probe = Article.build(
             page, content, id="0" * 16, version=1, source=source, canonical_url=keys.canonical_url
         )
-        problems = self.validator.problems(probe.to_json())
+        doc = probe.to_json()
+        problems = [] if self.validator.ok(doc) else self.validator.problems(doc)
         if problems:
             self.put_raw(page, source=source)
             raise SchemaError(f"{page.final_url}: parsed content fails the schema: {problems[0]}")
@@ -312,18 +360,30 @@ class Archive:
     def blobs_rewrite(self, path: Path, data: bytes) -> None:
         from archive.atomic import write_atomic
 
-        write_atomic(path, data, durable=self.durable)
+        if not path.exists():
+            self.intents.note(path, data)
+        journal = self.journal
+        if journal is not None and journal.active:
+            write_atomic(path, data, durable=False)
+            journal.add(path, data)
+        else:
+            write_atomic(path, data, durable=self.durable)
         self.note_written(path.relative_to(self.root).as_posix(), data)
 
     def note_written(self, path: str, data: bytes) -> None:
         """Record the checksum of a file just written (bytes in hand: nothing is read back)."""
         self.catalog.put_file(file_row(path, data, iso_utc(self.now())))
 
-    def _put_blob(self, page: RawPage, source: str) -> bool:
+    def blob_references(self, url: str) -> list[str]:
+        """The stored pages a page fetched from `url` may be compressed against."""
+        site = site_of(url)
+        return self.catalog.references(site, REFERENCES_TRIED) if site else []
+
+    def _put_blob(self, page: RawPage, source: str, packed: bytes | None = None) -> bool:
         sha = page.sha256
         site = site_of(page.final_url)
-        like = self.catalog.references(site, REFERENCES_TRIED) if site else []
-        new = self.blobs.put(sha, page.body, like)
+        like = [] if packed is not None else self.blob_references(page.final_url)
+        new = self.blobs.put(sha, page.body, like, packed)
         # stored alone: the site's template changed, or it is the site's first page
         alone = new and site and len(page.body) <= MAX_REFERENCE_BYTES
         if alone and self.blobs.reference(sha) is None:

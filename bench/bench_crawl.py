@@ -15,8 +15,21 @@ reports the process's peak memory (limit: 300 MB).
 
 Each phase runs in its own process so peak memory (ru_maxrss) and CPU time are its own.
 
+Mode "--polite" measures the real `morgue crawl` command at the polite rate, server-side.
+`bench/polite_site.py` serves `--hosts` loopback hosts whose robots.txt says
+`Crawl-delay: D`: an index page and `--per-host` ~60 kB articles each, ~57 links per
+article, max_depth 2 with section fronts denied, so every article's links are judged too.
+The server stamps every request. From its log come the gaps per host (start to start, and
+end of a response to the next start, each against D), the achieved rate (requests after
+each host's first, over the span of all arrivals) and its ratio to the allowed rate
+(hosts / D). CPU is the crawl command's own plus every process it started and waited for
+(os.wait4), divided by requests; RSS is the peak of the sum over the command's process
+tree, sampled every 0.1 s. The load average is printed beside the figures: the machine is
+shared, and the rate depends on it.
+
     /work/venv/bin/python bench/bench_crawl.py                     # 20,000 articles, 50 hosts
     /work/venv/bin/python bench/bench_crawl.py --articles 2000 --hosts 10 --queued 50000
+    .venv/bin/python bench/bench_crawl.py --polite --hosts 200 --per-host 20 --delay 1
 """
 
 from __future__ import annotations
@@ -268,9 +281,17 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--queued", type=int, default=200_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--polite", action="store_true", help="the polite-rate mode (below)")
+    parser.add_argument("--per-host", type=int, default=20)
+    parser.add_argument("--delay", type=float, default=1.0)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--bases", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.polite:
+        from bench_crawl_polite import run_polite
+
+        run_polite(args.hosts, args.per_host, args.delay)
+        return
     per_host = max(1, args.articles // args.hosts)
     if args.phase == "serve":
         serve(args.hosts, per_host)

@@ -414,16 +414,27 @@ def site_config(base: str, data_dir: Path, **source_overrides: object) -> Config
 
 
 def main(argv: list[str]) -> int:
-    """`python -m tests.crawl_support BASE DATA_DIR`: one crawl of the site (for kill -9 tests)."""
+    """`python -m tests.crawl_support BASE DATA_DIR [--report-stored]`: one crawl of the site
+    (for kill -9 tests); with --report-stored, a `STORED <url>` line per page it stored."""
     from archive.store import Archive
     from scraper.crawl import crawl
     from scraper.fetch import AsyncFetcher
 
     base, data = argv[0], Path(argv[1])
     config = site_config(base, data)
+    stored_events = {"new", "updated", "unchanged", "duplicate"}
+
+    def report_stored(report: object, url: str, event: str) -> None:
+        # what the crawl reports as stored, as soon as it does (for the kill -9 tests)
+        if "--report-stored" in argv and event in stored_events:
+            print(f"STORED {url}", flush=True)
+
     with Archive.open(data) as archive:
         report = crawl(
-            config, fetcher=AsyncFetcher(config.fetch, config.politeness), archive=archive
+            config,
+            fetcher=AsyncFetcher(config.fetch, config.politeness),
+            archive=archive,
+            progress=report_stored,
         )
     return report.exit_code
 

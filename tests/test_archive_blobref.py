@@ -235,3 +235,23 @@ def test_a_frame_claiming_gigabytes_is_corruption_not_an_allocation(tmp_path: Pa
     path.write_bytes(bytes(packed))
     with pytest.raises(BlobCorrupt, match="claims"):
         blobs.get(sha)
+
+
+def test_stats_say_how_many_pages_a_reference_served_and_what_it_saved(tmp_path: Path) -> None:
+    from archive.maintenance.stats import stats
+
+    bodies = [templated(n) for n in range(4)]
+    with Archive.open(tmp_path) as arch:
+        for n, body in enumerate(bodies):
+            store(arch, f"https://www.news.example/a/{n}", body)
+        store(arch, "https://elsewhere.example/b/1", templated(99, template=7))
+        refs = stats(arch).references
+        alone = sum(len(zstandard.ZstdCompressor(level=6).compress(b)) for b in bodies[1:])
+        assert refs.pages == 3  # the site's first page and the other site's stand alone
+        assert refs.raw_bytes == sum(len(b) for b in bodies[1:])
+        assert refs.alone_bytes == alone
+        assert 0 < refs.stored_bytes < 0.5 * alone
+        assert refs.saved == alone - refs.stored_bytes
+        line = next(x for x in stats(arch).lines() if "reference page" in x)
+        assert line.startswith("stored against a reference page: 3 of 5 raw pages")
+        assert f"saved {refs.saved} bytes" in line

@@ -841,7 +841,8 @@ def test_nonce_in_the_sidebar_makes_no_new_versions(
 
 LAYOUT_NAMES = re.compile(
     r"^(catalog\.sqlite(-wal|-shm|-journal)?|[0-9a-f]{64}\.(html\.(zst|gz)|meta\.json|[0-9a-f]{16,64}\.fetch\.json)"
-    r"|v[0-9]+\.json|[0-9a-f]{2}|[0-9a-f]{16,64}|raw|articles|127\.0\.0\.1|[A-Za-z0-9._-]+\.lock)$"
+    r"|v[0-9]+\.json|[0-9a-f]{2}|[0-9a-f]{16,64}|raw|articles|127\.0\.0\.1|[A-Za-z0-9._-]+\.lock"
+    r"|journal|[0-9]+-[0-9a-f]+\.(intents|jnl))$"
 )
 
 

@@ -10,6 +10,7 @@ A zstd blob may be compressed against an earlier page of the same site (`archive
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -24,6 +25,8 @@ import zstandard
 from archive.atomic import make_dirs, write_atomic, write_new
 from archive.backends import blobref
 from archive.errors import ArchiveError, StorageError
+from archive.intents import Intents
+from archive.journal import Journal
 from archive.layout import Layout, check_sha
 from archive.record import dumps
 
@@ -43,9 +46,16 @@ class BlobCorrupt(ArchiveError):
 class BlobStore(Protocol):
     """Raw bytes by sha256 plus the JSON sidecars of the fetches that returned them."""
 
-    def put(self, sha: str, data: bytes, like: Sequence[str] = ()) -> bool:
+    def put(
+        self, sha: str, data: bytes, like: Sequence[str] = (), packed: bytes | None = None
+    ) -> bool:
         """Store `data` under its sha256 unless present; True when it was new. `like` names
-        stored pages of the same site, most recent first, that it may be compressed against."""
+        stored pages of the same site, most recent first, that it may be compressed against;
+        `packed`: what `pack(data, like)` gave (computed elsewhere, e.g. in a worker)."""
+        ...
+
+    def pack(self, data: bytes, like: Sequence[str] = ()) -> bytes:
+        """The bytes `put` would store for `data` (pure: writes nothing)."""
         ...
 
     def reference(self, sha: str) -> str | None:
@@ -61,6 +71,10 @@ class BlobStore(Protocol):
         ...
 
     def stored_size(self, sha: str) -> int: ...
+
+    def alone_size(self, sha: str) -> int:
+        """What the page would take compressed on its own (to tell what a reference saved)."""
+        ...
 
     def put_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> bool:
         """The first fetch's sidecar when `fetch_id` is None, else a later fetch's."""
@@ -102,6 +116,31 @@ class FolderBlobStore:
         self.durable = durable
         self._zstd = blobref.Codecs(self.level)
         self.on_write: Callable[[str, bytes], None] | None = None
+        # set by Archive: inside a batch, files are journaled instead of fsynced one by one
+        self.journal: Journal | None = None
+        # set by Archive: new files are noted before they are written (archive.intents)
+        self.intents: Intents | None = None
+
+    def _write_new(self, path: Path, data: bytes) -> bool:
+        if self.intents is not None and not path.exists():
+            self.intents.note(path, data)
+        journal = self.journal
+        if journal is None or not journal.active:
+            written = write_new(path, data, durable=self.durable)
+        else:
+            written = self._journaled(journal, path, data)
+        if written and self.on_write is not None:
+            self.on_write(path.relative_to(self.layout.root).as_posix(), data)
+        return written
+
+    def _journaled(self, journal: Journal, path: Path, data: bytes) -> bool:
+        # an empty file is what a power cut leaves of a write that was never synced
+        with contextlib.suppress(OSError):
+            if path.stat().st_size > 0:
+                return False
+        write_atomic(path, data, durable=False)
+        journal.add(path, data)
+        return True
 
     def opener(self) -> Callable[[], BlobStore]:
         return functools.partial(
@@ -112,7 +151,7 @@ class FolderBlobStore:
             durable=self.durable,
         )
 
-    def _compress(self, data: bytes, like: Sequence[str]) -> bytes:
+    def pack(self, data: bytes, like: Sequence[str] = ()) -> bytes:
         if self.codec != "zstd":
             return gzip.compress(data, compresslevel=self.level, mtime=0)
         alone = self._zstd.compress(data)
@@ -151,18 +190,15 @@ class FolderBlobStore:
                 return path
         return None
 
-    def put(self, sha: str, data: bytes, like: Sequence[str] = ()) -> bool:
+    def put(
+        self, sha: str, data: bytes, like: Sequence[str] = (), packed: bytes | None = None
+    ) -> bool:
         check_sha(sha)
         if self._existing(sha) is not None:
             return False
-        like = [ref for ref in like if ref != sha]
-        return self._write_new(self.layout.blob(sha), self._compress(data, like))
-
-    def _write_new(self, path: Path, data: bytes) -> bool:
-        written = write_new(path, data, durable=self.durable)
-        if written and self.on_write is not None:
-            self.on_write(path.relative_to(self.layout.root).as_posix(), data)
-        return written
+        if packed is None:
+            packed = self.pack(data, [ref for ref in like if ref != sha])
+        return self._write_new(self.layout.blob(sha), packed)
 
     def reference(self, sha: str) -> str | None:
         path = self._existing(check_sha(sha))
@@ -228,6 +264,12 @@ class FolderBlobStore:
     def stored_size(self, sha: str) -> int:
         path = self._existing(check_sha(sha))
         return path.stat().st_size if path else 0
+
+    def alone_size(self, sha: str) -> int:
+        data = self.get(sha)
+        if self.codec != "zstd":
+            return len(gzip.compress(data, compresslevel=self.level, mtime=0))
+        return len(self._zstd.compress(data))
 
     def put_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> bool:
         path = self.layout.meta(sha) if fetch_id is None else self.layout.fetch(sha, fetch_id)

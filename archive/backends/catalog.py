@@ -12,7 +12,7 @@ from them (`archive.maintenance.verify`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -187,6 +187,10 @@ class Catalog(Protocol):
 
     path: Path  # where it lives (for SQLite: the file other modules may add tables to)
 
+    # called after each outermost `writing` transaction commits, or rolls back
+    after_commit: list[Callable[[], None]]
+    after_rollback: list[Callable[[], None]]
+
     def writing(self) -> contextlib.AbstractContextManager[None]: ...
     def article(self, article_id: str) -> ArticleRow | None: ...
     def article_by_url(self, key: str) -> str | None: ...
@@ -288,6 +292,10 @@ class Catalog(Protocol):
         ...
 
     def raw_shas(self) -> set[str]: ...
+    def raw_sizes(self) -> dict[str, int]:
+        """sha256 -> size as fetched, of every raw page."""
+        ...
+
     def indexed_versions(self) -> dict[tuple[str, int], tuple[str, str]]:
         """(article id, version) -> (source, raw sha256) for every indexed version."""
         ...

@@ -74,6 +74,9 @@ class SqliteCatalog:
             raise StorageError(f"cannot open catalog {path}: {exc}") from exc
         self.db.row_factory = sqlite3.Row
         self._depth = 0
+        # called after each outermost transaction commits (archive.intents forgets its notes)
+        self.after_commit: list[Callable[[], None]] = []
+        self.after_rollback: list[Callable[[], None]] = []
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
@@ -135,11 +138,21 @@ class SqliteCatalog:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """One write transaction (re-entrant: an inner `writing` joins the outer one)."""
+        """One write transaction. Re-entrant: an inner `writing` joins the outer one as a
+        savepoint, so an inner block that raises undoes its own statements only."""
         if self._depth:
+            name = f"sp{self._depth}"
+            self.db.execute(f"SAVEPOINT {name}")
             self._depth += 1
             try:
                 yield
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute(f"ROLLBACK TO {name}")
+                    self.db.execute(f"RELEASE {name}")
+                raise
+            else:
+                self.db.execute(f"RELEASE {name}")
             finally:
                 self._depth -= 1
             return
@@ -148,9 +161,13 @@ class SqliteCatalog:
         try:
             yield
             self.db.execute("COMMIT")
+            for committed in self.after_commit:
+                committed()
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
+            for rolled_back in self.after_rollback:
+                rolled_back()
             if isinstance(exc, sqlite3.Error):
                 raise _storage_error(exc, self.path) from exc
             raise
@@ -502,6 +519,9 @@ class SqliteCatalog:
 
     def raw_shas(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT sha256 FROM archive_raw")}
+
+    def raw_sizes(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT sha256, size FROM archive_raw")}
 
     def indexed_versions(self) -> dict[tuple[str, int], tuple[str, str]]:
         rows = self.db.execute(

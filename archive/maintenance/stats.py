@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from archive.backends.catalog import VerifyRun
+from archive.errors import ArchiveError
 from archive.fixity import FULL_SCOPE
 
 if TYPE_CHECKING:
@@ -27,6 +28,20 @@ class SourceStats:
 
 
 @dataclass
+class ReferenceSavings:
+    """Raw pages stored as the difference to an earlier page of their site (blobref)."""
+
+    pages: int = 0
+    raw_bytes: int = 0  # their bytes as fetched
+    stored_bytes: int = 0  # what they take, compressed against their reference
+    alone_bytes: int = 0  # what they would take compressed on their own
+
+    @property
+    def saved(self) -> int:
+        return self.alone_bytes - self.stored_bytes
+
+
+@dataclass
 class Stats:
     total: SourceStats
     per_source: dict[str, SourceStats] = field(default_factory=dict)
@@ -38,6 +53,7 @@ class Stats:
     parsers: list[tuple[str, str, int]] = field(default_factory=list)
     last_full_verify: VerifyRun | None = None
     files_checksummed: int = 0
+    references: ReferenceSavings = field(default_factory=ReferenceSavings)
 
     def lines(self) -> list[str]:
         t = self.total
@@ -51,6 +67,7 @@ class Stats:
             f"identical re-fetches; possible near duplicates: {self.near_duplicates}",
             f"syndicated copies: {self.copies} articles share {self.shared_texts} text(s) "
             "with another article",
+            self._reference_line(),
         ]
         if self.parsers:
             made = ", ".join(f"{name} {version} ({n})" for name, version, n in self.parsers)
@@ -69,6 +86,37 @@ class Stats:
                 f"pages, {s.raw_bytes} -> {s.stored_bytes} bytes, {s.duplicates} duplicates"
             )
         return out
+
+    def _reference_line(self) -> str:
+        r = self.references
+        if not r.pages:
+            return f"stored against a reference page: 0 of {self.total.raw_pages} raw pages"
+        share = r.saved / r.alone_bytes if r.alone_bytes else 0.0
+        return (
+            f"stored against a reference page: {r.pages} of {self.total.raw_pages} raw pages, "
+            f"{r.raw_bytes} -> {r.stored_bytes} bytes; alone they would take {r.alone_bytes}: "
+            f"saved {r.saved} bytes ({100 * share:.0f} %)"
+        )
+
+
+def reference_savings(archive: Archive) -> ReferenceSavings:
+    """Count the raw pages stored against a reference and what that saved. Reads each such
+    page and compresses it alone: about a millisecond per page."""
+    blobs = archive.blobs
+    sizes = archive.catalog.raw_sizes()
+    out = ReferenceSavings()
+    for sha in sorted(sizes):
+        try:
+            if blobs.reference(sha) is None:
+                continue
+            alone = blobs.alone_size(sha)
+        except ArchiveError:  # missing or damaged: verify reports it
+            continue
+        out.pages += 1
+        out.raw_bytes += sizes[sha]
+        out.stored_bytes += blobs.stored_size(sha)
+        out.alone_bytes += alone
+    return out
 
 
 def disk_usage(root: os.PathLike[str] | str) -> tuple[int, int]:
@@ -104,6 +152,7 @@ def stats(archive: Archive) -> Stats:
         apparent,
         allocated,
         near,
+        references=reference_savings(archive),
         copies=copies,
         shared_texts=shared,
         parsers=cat.parser_versions(),

@@ -27,6 +27,7 @@ from scraper.parse.dom import tame_attributes
 MAX_LISTING_BYTES = 50_000_000  # a gzipped sitemap is inflated to at most this much
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")  # lxml refuses str input that declares one
 MAX_PAGE_LINKS = 5_000  # real section pages link to hundreds; more is a trap
+MAX_RAW_HREFS = 20 * MAX_PAGE_LINKS  # hrefs read per page, repeats included
 MAX_ENTRIES = 50_000  # the sitemap protocol's own limit per file; feeds are far smaller
 _FEED_TYPES = (
     "application/rss+xml",
@@ -113,7 +114,8 @@ def _child_text(element: etree._Element, *names: str) -> str | None:
     return None
 
 
-def _absolute(url: str | None, base_url: str | None) -> str | None:
+def absolute(url: str | None, base_url: str | None) -> str | None:
+    """`url` made absolute against `base_url`, without its fragment; None unless http(s)."""
     if not url:
         return None
     url = url.strip()
@@ -170,7 +172,7 @@ def _text_sitemap(body: bytes, base_url: str | None) -> Listing:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or not all(re.match(r"https?://\S+$", line) for line in lines[:50]):
         return Listing(ListingKind.UNKNOWN)
-    links = [Link(url) for line in lines[:MAX_ENTRIES] if (url := _absolute(line, base_url))]
+    links = [Link(url) for line in lines[:MAX_ENTRIES] if (url := absolute(line, base_url))]
     return Listing(ListingKind.SITEMAP, tuple(links))
 
 
@@ -179,7 +181,7 @@ def _sitemap_entries(root: etree._Element, tag: str, base_url: str | None) -> li
     for entry in root.iter():
         if _local(entry) != tag:
             continue
-        url = _absolute(_child_text(entry, "loc"), base_url)
+        url = absolute(_child_text(entry, "loc"), base_url)
         if url is None:
             continue
         published = None
@@ -212,9 +214,9 @@ def _feed_entries(root: etree._Element, base_url: str | None) -> list[Link]:
             modified = parse_date(_child_text(item, "updated", "modified"))
         else:
             continue
-        absolute = _absolute(url, base_url)
-        if absolute is not None:
-            out.append(Link(absolute, published, modified))
+        found = absolute(url, base_url)
+        if found is not None:
+            out.append(Link(found, published, modified))
             if len(out) >= MAX_ENTRIES:
                 break
     return out
@@ -252,21 +254,34 @@ def _base(root: lxml_html.HtmlElement, base_url: str) -> str:
     return base_url
 
 
-def page_links(body: bytes, base_url: str) -> list[str]:
-    """Absolute http(s) URLs of the page's `<a href>` links, fragments dropped, in page order,
-    each once."""
+def page_hrefs(body: bytes, base_url: str) -> tuple[str, list[str]]:
+    """The page's base URL (its `<base href>` or `base_url`) and the raw `href` values of its
+    `<a>` and `<area>` links, in page order (at most MAX_RAW_HREFS of them)."""
     root = _html_root(body)
     if root is None:
-        return []
-    base = _base(root, base_url)
+        return base_url, []
+    hrefs = [str(h) for h in root.xpath("//a/@href | //area/@href")[:MAX_RAW_HREFS]]
+    return _base(root, base_url), hrefs
+
+
+def absolute_links(hrefs: list[str], base: str) -> list[str]:
+    """Absolute http(s) URLs of `hrefs` against `base`, fragments dropped, each once, in
+    order, at most MAX_PAGE_LINKS."""
     seen: dict[str, None] = {}
-    for href in root.xpath("//a/@href | //area/@href"):
-        url = _absolute(str(href), base)
+    for href in hrefs:
+        url = absolute(href, base)
         if url is not None:
             seen.setdefault(url, None)
             if len(seen) >= MAX_PAGE_LINKS:  # a page of 150k links would flood the frontier
                 break
     return list(seen)
+
+
+def page_links(body: bytes, base_url: str) -> list[str]:
+    """Absolute http(s) URLs of the page's `<a href>` links, fragments dropped, in page order,
+    each once."""
+    base, hrefs = page_hrefs(body, base_url)
+    return absolute_links(hrefs, base)
 
 
 def feed_links(body: bytes, base_url: str) -> list[str]:
@@ -280,7 +295,7 @@ def feed_links(body: bytes, base_url: str) -> list[str]:
         rels = (link.get("rel") or "").lower().split()
         kind = (link.get("type") or "").lower().split(";")[0].strip()
         if "alternate" in rels and kind in _FEED_TYPES:
-            url = _absolute(link.get("href"), base)
+            url = absolute(link.get("href"), base)
             if url is not None:
                 out.setdefault(url, None)
     return list(out)
@@ -292,7 +307,7 @@ def robots_sitemaps(text: str, base_url: str | None = None) -> list[str]:
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip().lower() == "sitemap":
-            url = _absolute(value.split("#", 1)[0].strip(), base_url)
+            url = absolute(value.split("#", 1)[0].strip(), base_url)
             if url is not None:
                 out.setdefault(url, None)
     return list(out)

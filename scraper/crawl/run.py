@@ -18,10 +18,12 @@ from contextlib import AsyncExitStack
 from datetime import datetime
 
 from archive.record import utcnow
+from archive.store import Archive
 from scraper.config import Config, Source
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, Ingest
 from scraper.crawl.report import CrawlReport, SourceReport
 from scraper.crawl.source_crawl import Progress, RunContext, SourceCrawl, start_points
+from scraper.crawl.workers import IngestPool
 
 __all__ = ["Progress", "crawl", "crawl_async", "start_points"]
 
@@ -53,8 +55,11 @@ def crawl(
     event loop. `max_pages` overrides every source's max_pages. A dry run fetches the start
     points only, writes nothing (its frontier is in memory) and lists the article URLs it would
     fetch. `should_stop` is polled between fetches: when it says True no new URL is started,
-    in-flight fetches finish, and the rest stays queued for the next run.
+    in-flight fetches finish, and the rest stays queued for the next run. With the default
+    `ingest` and a real Archive, pages are parsed in worker processes and stored in group
+    commits (`scraper.crawl.workers`).
     """
+    pooled = ingest is None and isinstance(archive, Archive) and not dry_run
     if ingest is None:
         from scraper.pipeline import ingest as pipeline_ingest
 
@@ -72,6 +77,7 @@ def crawl(
             ingest=ingest,
             now=now,
             should_stop=should_stop,
+            pooled=pooled,
         )
     )
 
@@ -88,11 +94,17 @@ async def crawl_async(
     progress: Progress | None = None,
     now: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] = _never,
+    pooled: bool = False,
 ) -> CrawlReport:
-    """`crawl` for callers that already run an event loop."""
+    """`crawl` for callers that already run an event loop (`pooled`: ingest through an
+    IngestPool; needs a real Archive)."""
     report = CrawlReport([SourceReport(s.name) for s in sources])
     async with AsyncExitStack() as stack:
         frontier = stack.enter_context(archive.open_frontier(scratch=dry_run))
+        pool = None
+        if pooled and isinstance(archive, Archive):
+            # its workers are forked now, before the fetcher opens any connection
+            pool = await stack.enter_async_context(IngestPool(archive))
         await stack.enter_async_context(fetcher)
         run = RunContext(
             config=config,
@@ -106,6 +118,7 @@ async def crawl_async(
             now=now,
             should_stop=should_stop,
             lock_dir=config.data_dir / "locks",
+            pool=pool,
         )
         drivers = [SourceCrawl(run, s, r) for s, r in zip(sources, report.sources, strict=True)]
         await asyncio.gather(*(d.run() for d in drivers))

@@ -27,14 +27,16 @@ from scraper.crawl.classify import UrlPolicy, Verdict, url_template
 from scraper.crawl.discover import (
     ListingKind,
     feed_links,
-    page_links,
+    page_hrefs,
     parse_date,
     parse_listing,
     robots_sitemaps,
 )
+from scraper.crawl.links import LinkJudge
 from scraper.crawl.lock import SourceLock
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, Ingest
 from scraper.crawl.report import SourceReport, SourceStatus
+from scraper.crawl.workers import Hrefs, IngestPool
 from scraper.errors import (
     BadStatus,
     DisallowedByRobots,
@@ -66,6 +68,7 @@ class RunContext:
     now: Callable[[], datetime]
     should_stop: Callable[[], bool]
     lock_dir: Path
+    pool: IngestPool | None = None  # when set, article pages are ingested through it
 
 
 def start_points(source: Source) -> list[tuple[str, Kind]]:
@@ -117,6 +120,7 @@ class SourceCrawl:
     source: Source
     report: SourceReport
     policy: UrlPolicy = field(init=False)
+    links: LinkJudge = field(init=False)
     started: int = 0
     start_ok: int = 0
     start_error: str | None = None
@@ -124,6 +128,7 @@ class SourceCrawl:
 
     def __post_init__(self) -> None:
         self.policy = UrlPolicy.for_source(self.source)
+        self.links = LinkJudge(self.policy)
 
     @property
     def name(self) -> str:
@@ -224,7 +229,7 @@ class SourceCrawl:
         if item.start:
             self.start_ok += 1
         try:
-            self._handle(item, page)
+            await self._handle(item, page)
         except ArchiveError as exc:
             # the disk or catalog said no: stop this source, keep the URL queued for next time
             self.fatal = f"archive error: {exc}"
@@ -286,7 +291,7 @@ class SourceCrawl:
             keep_validators=page is None or page.status == 304,
         )
 
-    def _handle(self, item: Item, page: RawPage) -> None:
+    async def _handle(self, item: Item, page: RawPage) -> None:
         if page.status == 304 and item.kind is not Kind.ARTICLE:
             self.report.not_modified += 1
             self._finish(item, State.DONE, "not modified", page)
@@ -303,7 +308,7 @@ class SourceCrawl:
             self._follow_links(item, page)
             self._finish(item, State.DONE, "links read", page)
         else:
-            self._ingest(item, page)
+            await self._ingest(item, page)
             return
         self.run_.progress(self.report, item.url, item.kind.value)
 
@@ -342,7 +347,7 @@ class SourceCrawl:
         self._add(entries)
         self._finish(item, State.DONE, f"{len(listing.links)} link(s)", page)
 
-    def _follow_links(self, item: Item, page: RawPage) -> None:
+    def _follow_links(self, item: Item, page: RawPage, hrefs: Hrefs | None = None) -> None:
         depth = item.depth + 1
         entries: list[Entry] = []
         if item.start and not self.source.feeds and page.status != 304:
@@ -351,10 +356,12 @@ class SourceCrawl:
                 for u in feed_links(page.body, page.final_url)
             ]
         if depth <= self.source.max_depth:
-            for url in page_links(page.body, page.final_url):
-                verdict = self.policy.judge(url).verdict
+            base, raw = hrefs if hrefs is not None else page_hrefs(page.body, page.final_url)
+            for url, verdict in self.links.links(raw, base):
                 if verdict is Verdict.ARTICLE:
-                    entries.append(Entry(url, Kind.ARTICLE, depth))
+                    # a plain link this run already queued would change nothing in the frontier
+                    if self.links.first_time(url):
+                        entries.append(Entry(url, Kind.ARTICLE, depth))
                 elif verdict is Verdict.PAGE and depth < self.source.max_depth:
                     entries.append(Entry(url, Kind.PAGE, depth, template=url_template(url)))
         self._add(entries)
@@ -381,19 +388,32 @@ class SourceCrawl:
                     self.name, key, fetched_at=known.fetched_at.timestamp(), published=published
                 )
 
-    def _ingest(self, item: Item, page: RawPage) -> None:
-        if page.status != 304 and item.depth < self.source.max_depth:
-            self._follow_links(item, page)
-        try:
-            stored = self.run_.ingest(
-                page, archive=self.run_.archive, source=self.name, rules=self.source.rules
+    async def _ingest(self, item: Item, page: RawPage) -> None:
+        follow = page.status != 304 and item.depth < self.source.max_depth
+        pool = self.run_.pool
+        result: Stored | ParseError
+        if pool is None:
+            if follow:
+                self._follow_links(item, page)
+            try:
+                result = self.run_.ingest(
+                    page, archive=self.run_.archive, source=self.name, rules=self.source.rules
+                )
+            except ParseError as exc:
+                result = exc
+        else:
+            result, hrefs = await pool.ingest(
+                page, source=self.name, rules=self.source.rules, links=follow
             )
-        except ParseError as exc:
-            reason = failure_reason(exc)
+            if follow:
+                self._follow_links(item, page, hrefs)
+        if isinstance(result, ParseError):
+            reason = failure_reason(result)
             self.report.failed[reason] += 1
             self._finish(item, State.FAILED, reason, page)
             self.run_.progress(self.report, item.url, reason)
             return
+        stored = result
         self._count(stored)
         published = None
         if stored.article is not None:

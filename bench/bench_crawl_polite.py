@@ -1,0 +1,221 @@
+"""`bench_crawl.py --polite`: the real `morgue crawl` at the polite rate, measured server-side.
+
+See bench_crawl.py's docstring for what is measured. The crawl runs as the installed command
+would (`python -m scraper --config ... crawl`) in its own process group.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _tree_rss_kb(pid: int, cpu: dict[int, float] | None = None) -> int:
+    """Resident memory of `pid` and all its descendants, in kB (Linux /proc); `cpu` gets
+    each process's CPU seconds so far."""
+    total, todo = 0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            if cpu is not None:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu[p] = (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids = (task / "children").read_text().split()
+                todo.extend(int(k) for k in kids)
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _config(ports: dict[str, int], data: Path, delay: float) -> str:
+    lines = [
+        f"data_dir: {data}",
+        "network:",
+        "  allow: ['127.0.0.0/8']",
+        "politeness:",
+        f"  delay: {delay}s",
+        "sources:",
+    ]
+    for n, (address, port) in enumerate(ports.items()):
+        lines += [
+            f"  - name: site{n:03d}",
+            f"    home: http://{address}:{port}/",
+            "    max_depth: 2",
+            # section fronts are left out, so a host is its index and its articles; every
+            # link on a page is still judged
+            "    deny: ['^http://[^/]+/[a-z]+$']",
+            "    max_pages: 100000",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _crawl(config: Path, tmp: Path) -> dict[str, Any]:
+    command = [sys.executable, "-m", "scraper", "--config", str(config), "crawl"]
+    profile = os.environ.get("BENCH_PROFILE")  # a file for cProfile's stats of the crawl
+    if profile:
+        command[1:1] = ["-m", "cProfile", "-o", profile]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    peak = 0
+    per_process: dict[int, float] = {}  # pid -> CPU seconds last seen (sampled)
+    done = threading.Event()
+    with (tmp / "crawl.out").open("w") as out, (tmp / "crawl.err").open("w") as err:
+        wall0 = time.monotonic()
+        proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT, env=env)
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _tree_rss_kb(proc.pid, per_process))
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        done.set()
+        sampler.join()
+        wall = time.monotonic() - wall0
+    return {
+        "exit": proc.returncode,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "sys": usage.ru_stime,
+        "wall": wall,
+        "rss_mb": peak / 1024,
+        "max_one_rss_mb": usage.ru_maxrss / 1024,
+        "main_cpu": per_process.get(proc.pid, 0.0),
+        "stdout": (tmp / "crawl.out").read_text()[-2000:],
+        "stderr": (tmp / "crawl.err").read_text()[-2000:],
+    }
+
+
+def _gaps(log: dict[str, list[list[Any]]], hosts: int, delay: float) -> dict[str, Any]:
+    entries = [e for host in log.values() for e in host]
+    arrivals = [e[0] for e in entries]
+    span = max(arrivals) - min(arrivals)
+    short_start = short_end = gaps = 0
+    min_gap = float("inf")
+    for host in log.values():
+        for prev, nxt in itertools.pairwise(sorted(host)):
+            gaps += 1
+            short_start += nxt[0] - prev[0] < delay
+            short_end += nxt[0] - prev[1] < delay
+            min_gap = min(min_gap, nxt[0] - prev[1])
+    active = sum(1 for host in log.values() if host)
+    rate = (len(entries) - active) / span if span > 0 else 0.0
+    articles = sum(1 for e in entries if e[2].startswith("/news/"))
+    return {
+        "requests": len(entries),
+        "article_requests": articles,
+        "rate": rate,
+        "efficiency": rate / (hosts / delay),
+        "gaps": gaps,
+        "short_start": short_start,
+        "short_end": short_end,
+        "min_gap": min_gap,
+        "span": span,
+    }
+
+
+def run_polite(hosts: int, per_host: int, delay: float) -> dict[str, Any]:
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-polite-") as name:
+        tmp = Path(name)
+        log_file = tmp / "server.json"
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "polite_site.py"),
+                str(hosts),
+                str(per_host),
+                str(delay),
+                str(log_file),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            assert server.stdout is not None
+            ports = json.loads(server.stdout.readline())
+            config = tmp / "config.yaml"
+            config.write_text(_config(ports, tmp / "data", delay))
+            crawl = _crawl(config, tmp)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+        server_log = json.loads(log_file.read_text())
+        verify = subprocess.run(
+            [sys.executable, "-m", "scraper", "--config", str(config), "verify"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+    load_after = os.getloadavg()
+    if not any(server_log.values()):
+        raise SystemExit(f"the crawl made no requests:\n{crawl['stdout']}\n{crawl['stderr']}")
+    result = _gaps(server_log, hosts, delay)
+    result.update(
+        {
+            "hosts": hosts,
+            "per_host": per_host,
+            "delay": delay,
+            "cpu_ms_per_page": 1000 * crawl["cpu"] / max(1, result["requests"]),
+            "cpu_s": crawl["cpu"],
+            "main_cpu_ms_per_page": 1000 * crawl["main_cpu"] / max(1, result["requests"]),
+            "sys_ms_per_page": 1000 * crawl["sys"] / max(1, result["requests"]),
+            "wall": crawl["wall"],
+            "rss_mb": crawl["rss_mb"],
+            "max_one_rss_mb": crawl["max_one_rss_mb"],
+            "exit": crawl["exit"],
+            "verify_exit": verify.returncode,
+            "load_before": load_before,
+            "load_after": load_after,
+        }
+    )
+    print(json.dumps(result), file=sys.stderr)
+    if crawl["exit"] != 0:
+        print(f"crawl exit {crawl['exit']}:\n{crawl['stderr']}", file=sys.stderr)
+    print(crawl["stdout"][-600:], file=sys.stderr)
+    _print(result)
+    return result
+
+
+def _print(r: dict[str, Any]) -> None:
+    allowed = r["hosts"] / r["delay"]
+    print(
+        f"\npolite crawl: {r['hosts']} hosts x ({r['per_host']} articles + index + robots.txt), "
+        f"Crawl-delay {r['delay']:g} s, allowed {allowed:.0f} req/s, {os.cpu_count()} cores\n"
+    )
+    print(
+        "| requests | articles | req/s | of allowed | gaps < D start->start | gaps < D "
+        "end->start | min end->start gap | CPU ms/page (all processes) | of which system "
+        "| of which the crawl process | peak RSS MB (tree) | load avg before / after | verify |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    lb, la = r["load_before"], r["load_after"]
+    print(
+        f"| {r['requests']} | {r['article_requests']} | {r['rate']:.1f} | "
+        f"{r['efficiency']:.3f} | {r['short_start']} of {r['gaps']} | {r['short_end']} | "
+        f"{r['min_gap']:.3f} s | {r['cpu_ms_per_page']:.2f} | {r['sys_ms_per_page']:.2f} | "
+        f"{r['main_cpu_ms_per_page']:.2f} | "
+        f"{r['rss_mb']:.0f} | "
+        f"{lb[0]:.2f} / {la[0]:.2f} | {'clean' if r['verify_exit'] == 0 else 'PROBLEMS'} |"
+    )

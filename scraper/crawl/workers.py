@@ -1,0 +1,266 @@
+"""Ingesting crawled pages on both cores: parse in worker processes, store in group commits.
+
+`IngestPool.ingest(page, ...)` is the crawl's asynchronous `pipeline.ingest`. The CPU-heavy,
+pure part of a page (parsing, the body's fingerprints, reading its links) runs in worker
+processes, so the event loop keeps fetching meanwhile. What comes back is stored by one
+committer task in the event loop (the only catalog writer): it takes every page waiting,
+stores them in one `Archive.batch()` (one catalog transaction, one fsync for all their files),
+and only after that commit answers each page's caller, who then marks the URL done in the
+frontier. So a URL is never done without its page in the archive, and a `kill -9` at any
+moment loses at most the batch in flight, which the next run fetches again.
+
+The workers are forked when the pool is entered, before the crawl opens any connection, and
+all at once (a fork later would copy live sockets into them). Each ignores SIGINT (the crawl
+decides how to stop) and exits by itself when the crawling process is gone: after a `kill -9`
+no worker is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from archive.backends.blobs import FolderBlobStore
+from archive.indexing import Fingerprints
+from archive.record import Content, RawPage, Stored
+from archive.store import Archive
+from scraper.config import SiteRules
+from scraper.crawl.discover import page_hrefs
+from scraper.errors import ParseError
+from scraper.parse import parse_page
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 64  # pages per group commit; more waiting wait for the next one
+MAX_WORKERS = 4
+CHECKPOINT_EVERY = 5.0  # seconds between syncs of the journaled files (archive.journal)
+
+Hrefs = tuple[str, list[str]]  # (base URL, raw hrefs in page order)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a worker makes of a page: content and fingerprints, or why it is no article."""
+
+    content: Content | None
+    prints: Fingerprints | None
+    hrefs: Hrefs | None
+    error: tuple[type[ParseError], str | None, str] | None = None
+    packed: bytes | None = None  # the raw page as the blob store keeps it
+
+    def exception(self) -> ParseError | None:
+        if self.error is None:
+            return None
+        kind, url, reason = self.error
+        return kind(url, reason)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:  # the crawl process died
+            os._exit(1)
+
+
+def _start_worker(parent: int) -> None:
+    # the crawl's own objects came along with the fork: keep the collector off them (a full
+    # collection would walk them all, and copy every page it touches)
+    gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _ready() -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Packing:
+    """How to compress a page as the archive's folder blob store would (`BlobStore.pack`)."""
+
+    root: str
+    codec: str
+    level: int
+    like: tuple[str, ...]  # the stored pages it may be compressed against
+
+
+@functools.lru_cache(maxsize=2)
+def _packer(root: str, codec: str, level: int) -> FolderBlobStore:
+    # one per worker process: it keeps the compressors of recent reference pages warm
+    return FolderBlobStore(Path(root), codec=codec, level=level, durable=False)
+
+
+def parse_in_worker(
+    page: RawPage, rules: SiteRules | None, links: bool, packing: Packing | None
+) -> Parsed:
+    """Run in a worker process: parse, fingerprint, compress, and read the links if asked."""
+    hrefs = page_hrefs(page.body, page.final_url) if links else None
+    packed = None
+    if packing is not None:
+        blobs = _packer(packing.root, packing.codec, packing.level)
+        packed = blobs.pack(page.body, [ref for ref in packing.like if ref != page.sha256])
+    try:
+        content = parse_page(page, rules=rules)
+    except ParseError as exc:
+        # exceptions with their own __init__ do not survive pickling: send the parts
+        return Parsed(None, None, hrefs, (type(exc), exc.url, exc.reason), packed)
+    return Parsed(content, Fingerprints.of(content), hrefs, packed=packed)
+
+
+def _future() -> asyncio.Future[Stored]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass
+class _Job:
+    page: RawPage
+    source: str
+    parsed: Parsed | None  # None: a 304, recorded as unchanged
+    done: asyncio.Future[Stored] = field(default_factory=lambda: _future())
+
+    def run(self, archive: Archive) -> Stored:
+        page, parsed = self.page, self.parsed
+        if parsed is None:
+            return archive.store_unchanged(page, source=self.source)
+        error = parsed.exception()
+        if error is not None or parsed.content is None:
+            archive.put_raw(page, source=self.source)  # kept for a rebuild with a better parser
+            raise error or ParseError(page.final_url, "no content")
+        return archive.store(
+            page,
+            parsed.content,
+            source=self.source,
+            prints=parsed.prints,
+            packed=parsed.packed,
+        )
+
+
+class IngestPool:
+    """Worker processes plus the committer; `async with IngestPool(archive) as pool:`."""
+
+    def __init__(self, archive: Archive, workers: int | None = None) -> None:
+        self.archive = archive
+        self.workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
+        self._executor: ProcessPoolExecutor | None = None
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._committer: asyncio.Task[None] | None = None
+        self._checkpoint: asyncio.Future[None] | None = None
+        self._last_checkpoint = 0.0
+        self.batches = 0
+        self.stored = 0
+
+    async def __aenter__(self) -> IngestPool:
+        context = multiprocessing.get_context("fork")
+        self._executor = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+        )
+        self._executor.submit(_ready).result()  # forks every worker now (fork starts them all)
+        self._committer = asyncio.create_task(self._commit_loop())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._queue.put_nowait(None)
+        if self._committer is not None:
+            await self._committer
+        if self._checkpoint is not None:
+            await self._checkpoint
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        log.debug("ingest pool: %d pages in %d group commits", self.stored, self.batches)
+
+    async def ingest(
+        self, page: RawPage, *, source: str, rules: SiteRules | None, links: bool
+    ) -> tuple[Stored | ParseError, Hrefs | None]:
+        """Store one fetched page (a 304 as unchanged); also read its links when `links`.
+
+        Gives the ParseError (the raw page kept) when the page holds no article; raises
+        ArchiveError when the archive refused it.
+        """
+        parsed: Parsed | None = None
+        if page.status != 304:
+            assert self._executor is not None, "use IngestPool as an async context manager"
+            loop = asyncio.get_running_loop()
+            parsed = await loop.run_in_executor(
+                self._executor, parse_in_worker, page, rules, links, self._packing(page)
+            )
+        job = _Job(page, source, parsed)
+        self._queue.put_nowait(job)
+        hrefs = parsed.hrefs if parsed else None
+        try:
+            return await job.done, hrefs
+        except ParseError as exc:
+            return exc, hrefs
+
+    def _packing(self, page: RawPage) -> Packing | None:
+        """Compression moves to the worker too when the blob store is the folder one and
+        the page is not stored yet."""
+        blobs = self.archive.blobs
+        if not isinstance(blobs, FolderBlobStore) or blobs.has(page.sha256):
+            return None
+        like = tuple(self.archive.blob_references(page.final_url))
+        return Packing(str(blobs.layout.root), blobs.codec, blobs.level, like)
+
+    async def _commit_loop(self) -> None:
+        while True:
+            job = await self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    self._queue.put_nowait(None)  # stop after this batch
+                    break
+                batch.append(more)
+            self._commit(batch)
+            self._maybe_checkpoint()
+
+    def _maybe_checkpoint(self) -> None:
+        """Sync the journaled files now and then, in a thread: the journal stays small."""
+        journal = self.archive.journal
+        loop = asyncio.get_running_loop()
+        if journal is None or loop.time() - self._last_checkpoint < CHECKPOINT_EVERY:
+            return
+        if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        self._last_checkpoint = loop.time()
+        self._checkpoint = loop.run_in_executor(None, journal.checkpoint)
+
+    def _commit(self, batch: list[_Job]) -> None:
+        results: list[Stored | BaseException] = []
+        try:
+            with self.archive.batch():
+                for job in batch:
+                    try:
+                        results.append(job.run(self.archive))
+                    except Exception as exc:  # this page's rows are rolled back, not the batch's
+                        results.append(exc)
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            results = [exc] * len(batch)
+        self.batches += 1
+        for job, result in zip(batch, results, strict=True):
+            if job.done.done():
+                continue
+            if isinstance(result, BaseException):
+                job.done.set_exception(result)
+            else:
+                self.stored += 1
+                job.done.set_result(result)
