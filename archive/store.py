@@ -27,6 +27,7 @@ from archive.backends.blobs import BlobStore, FolderBlobStore
 from archive.backends.catalog import Catalog
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.backends.frontier import Frontier
+from archive.backends.storage import Storage, open_blobs, open_catalog
 from archive.dedup import Decision, decide
 from archive.errors import ArchiveError, SchemaError, StorageError
 from archive.fetchlog import fetch_id, fetch_row, sidecar_doc
@@ -88,12 +89,21 @@ class Archive:
         busy_timeout: float = 30.0,
         sleep: Callable[[float], None] | None = None,
         durable: bool = True,
+        storage: Storage | None = None,
     ) -> Archive:
-        """Open (creating on first use) the archive in folder `root`."""
+        """Open (creating on first use) the archive in folder `root`; `storage` names a
+        cluster's catalog and blob store instead of the folder's own (archive.backends.storage)."""
         root = Path(root)
         make_dirs(root)
-        blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
-        blobs.ensure_root()
+        storage = storage or Storage()
+        blobs: BlobStore
+        if storage.blobs is None:
+            blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
+            blobs.ensure_root()
+        else:
+            blobs = open_blobs(storage, root, codec=codec, level=level, durable=durable)
+        if storage.catalog is not None:
+            return cls(root, blobs, open_catalog(storage, root), now=now, durable=durable)
         catalog = SqliteCatalog(
             Layout(root).catalog,
             busy_timeout=busy_timeout,
@@ -311,15 +321,12 @@ class Archive:
     ) -> None:
         sha = page.sha256
         doc = sidecar_doc(page, source, fid, sha, article_id, outcome)
-        first = self.layout.meta(sha)
-        if raw_new or not first.exists():
-            self.blobs.put_sidecar(sha, None, doc)
+        # asked of the blob store, not the folder: with S3 the sidecars are objects
+        if self.blobs.put_sidecar(sha, None, doc) or raw_new:
             return
-        import json
-
         try:
-            first_id = json.loads(first.read_text("utf-8")).get("fetch_id")
-        except (OSError, ValueError):
+            first_id = self.blobs.sidecars(sha)[0].get("fetch_id")
+        except (ArchiveError, IndexError):
             first_id = None
         if first_id != fid:
             self.blobs.put_sidecar(sha, fid, doc)

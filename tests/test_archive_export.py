@@ -9,7 +9,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -67,15 +67,17 @@ def jsonl(arch: Archive) -> str:
     return out.getvalue()
 
 
-def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
+def test_warc_round_trip_gives_the_same_records(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     warc = tmp_path / "out.warc.gz"
-    with Archive.open(tmp_path / "a") as first:
+    with open_archive(tmp_path / "a") as first:
         fill(first)
         with warc.open("wb") as out:
             assert export_warc(first, out) == 7
         expected = jsonl(first)
         expected_fetches = sql(first, "SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1")
-    with Archive.open(tmp_path / "b") as second:
+    with open_archive(tmp_path / "b") as second:
         counts = import_warc(second, [warc], tiny_parse)
         assert counts == {
             "records": 7,
@@ -94,9 +96,11 @@ def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
         assert jsonl(second) == expected
 
 
-def test_warc_is_standard_and_uses_revisits(tmp_path: Path) -> None:
+def test_warc_is_standard_and_uses_revisits(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     warc = tmp_path / "out.warc.gz"
-    with Archive.open(tmp_path / "a") as arch:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         with warc.open("wb") as out:
             export_warc(arch, out)
@@ -113,7 +117,7 @@ def test_warc_is_standard_and_uses_revisits(tmp_path: Path) -> None:
     assert profiles == {"identical-payload-digest", "server-not-modified"}
     # a second export is byte for byte the same (ids and dates come from the fetches)
     again = tmp_path / "again.warc.gz"
-    with Archive.open(tmp_path / "a") as arch, again.open("wb") as out:
+    with open_archive(tmp_path / "a") as arch, again.open("wb") as out:
         export_warc(arch, out)
     assert gzip.decompress(again.read_bytes()) == gzip.decompress(warc.read_bytes())
 
@@ -150,7 +154,9 @@ def site() -> Iterator[str]:
 
 
 @pytest.mark.skipif(shutil.which("wget") is None, reason="needs wget")
-def test_import_a_wget_warc(tmp_path: Path, site: str) -> None:
+def test_import_a_wget_warc(
+    open_archive: Callable[..., Archive], tmp_path: Path, site: str
+) -> None:
     subprocess.run(
         [
             "wget",
@@ -164,7 +170,7 @@ def test_import_a_wget_warc(tmp_path: Path, site: str) -> None:
         check=True,
         timeout=30,
     )
-    with Archive.open(tmp_path / "a") as arch:
+    with open_archive(tmp_path / "a") as arch:
         counts = import_warc(arch, [tmp_path / "w.warc.gz"], tiny_parse, source="wget")
         assert counts["new"] == 1
         assert counts["redirects"] == 1
@@ -176,8 +182,10 @@ def test_import_a_wget_warc(tmp_path: Path, site: str) -> None:
         assert verify(arch).ok
 
 
-def test_jsonl_and_csv_carry_every_version(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_jsonl_and_csv_carry_every_version(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         lines = [json.loads(line) for line in jsonl(arch).splitlines()]
         assert sorted((d["headline"], d["version"]) for d in lines) == [
@@ -193,8 +201,10 @@ def test_jsonl_and_csv_carry_every_version(tmp_path: Path) -> None:
         assert "\n\n" in rows[0]["body"]
 
 
-def test_markdown_export_is_one_file_per_article(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_markdown_export_is_one_file_per_article(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         assert export_md(arch.iter_articles(), tmp_path / "md") == 2
         bridge = arch.find(CANON)
@@ -237,8 +247,8 @@ def test_render_html_escapes() -> None:
     assert "a &amp; b" in page
 
 
-def test_stats_counts(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_stats_counts(open_archive: Callable[..., Archive], tmp_path: Path) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         s = stats(arch)
         assert (s.total.articles, s.total.versions, s.total.raw_pages) == (2, 3, 5)
@@ -250,20 +260,24 @@ def test_stats_counts(tmp_path: Path) -> None:
         assert any("duplicates avoided" in line for line in s.lines())
 
 
-def test_a_file_that_is_not_a_warc_is_one_clear_error(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_warc_is_one_clear_error(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     from archive.maintenance.warc_import import WarcError
 
     bad = tmp_path / "x.warc.gz"
     bad.write_bytes(gzip.compress(b"hello world\n"))
     with (
-        Archive.open(tmp_path / "a") as arch,
+        open_archive(tmp_path / "a") as arch,
         pytest.raises(WarcError, match="not a readable WARC"),
     ):
         import_warc(arch, [bad], tiny_parse)
 
 
-def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_csv_cells_never_start_a_spreadsheet_formula(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         page = make_page(
             "https://news.example/f", article_html('=HYPERLINK("http://x.example")', paragraphs(4))
         )
