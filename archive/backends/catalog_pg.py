@@ -69,6 +69,8 @@ class PgCatalog:
         self.pool = pool if pool is not None else open_pool(url)
         self._owns_pool = pool is None
         self._tx: psycopg.Connection[Any] | None = None
+        # None: one crawl at a time; a cluster worker sets how long its frontier leases last
+        self.frontier_lease_ttl: float | None = None
         try:
             migrate(self.pool)
         except BaseException:
@@ -452,7 +454,7 @@ class PgCatalog:
             return SqliteFrontier.open(":memory:")
         from archive.backends.frontier_pg import PgFrontier
 
-        return PgFrontier(self.pool, self.url)
+        return PgFrontier(self.pool, self.url, lease_ttl=self.frontier_lease_ttl)
 
     def integrity_problem(self) -> str | None:
         version = self._one("SELECT value FROM archive_info WHERE key = 'schema'")

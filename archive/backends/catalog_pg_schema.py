@@ -74,6 +74,19 @@ CREATE TABLE frontier_runs (
     source TEXT PRIMARY KEY, started_at DOUBLE PRECISION NOT NULL,
     finished_at DOUBLE PRECISION, status TEXT NOT NULL);
 """,
+    # 2: the cluster: leases on hosts (politeness across workers), robots.txt shared by all
+    # workers, and when a frontier URL was leased (a dead worker's leases expire)
+    2: """
+CREATE TABLE cluster_hosts (
+    host TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL DEFAULT 0);
+CREATE TABLE cluster_host_slots (
+    host TEXT NOT NULL, slot INTEGER NOT NULL, holder TEXT,
+    expires DOUBLE PRECISION NOT NULL DEFAULT 0, PRIMARY KEY (host, slot));
+CREATE TABLE cluster_robots (
+    origin TEXT PRIMARY KEY, status INTEGER NOT NULL, body BYTEA NOT NULL,
+    expires DOUBLE PRECISION NOT NULL);
+ALTER TABLE frontier_urls ADD COLUMN leased_at DOUBLE PRECISION;
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

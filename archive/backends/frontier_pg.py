@@ -38,10 +38,17 @@ Conn = psycopg.Connection[Any]
 class PgFrontier:
     """The frontier in PostgreSQL, on connections from the catalog's pool."""
 
-    def __init__(self, pool: ConnectionPool, url: str = "postgresql") -> None:
+    def __init__(
+        self, pool: ConnectionPool, url: str = "postgresql", *, lease_ttl: float | None = None
+    ) -> None:
+        """`lease_ttl`: None for one crawl at a time (a new run takes back every lease, as on
+        SQLite); in a cluster, the seconds after which a URL leased by a worker that never
+        reported back (killed) is handed out again, while other workers' leases are left alone.
+        """
         self._pool = pool
         self._url = url
         self._run_started: dict[str, float] = {}
+        self.lease_ttl = lease_ttl
 
     def close(self) -> None:
         """Nothing to close: the pool belongs to the catalog."""
@@ -64,6 +71,10 @@ class PgFrontier:
                 yield conn
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
+
+    def _expired_before(self, db: Conn) -> float:
+        """Leases taken at or before this database time have expired (all, without a TTL)."""
+        return _db_now(db) - self.lease_ttl if self.lease_ttl is not None else float("inf")
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:
@@ -91,8 +102,9 @@ class PgFrontier:
             )
             db.execute(
                 "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND"
-                " (state = 'leased' OR (state = 'retry' AND attempts < %s))",
-                (source, MAX_ATTEMPTS),
+                " ((state = 'leased' AND COALESCE(leased_at, 0) <= %s)"
+                " OR (state = 'retry' AND attempts < %s))",
+                (source, self._expired_before(db), MAX_ATTEMPTS),
             )
             db.execute(
                 "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND start > 0"
@@ -223,13 +235,15 @@ class PgFrontier:
         """Take up to `limit` queued URLs, start points first, then by depth and age; rows
         another worker is leasing right now are skipped, not waited for."""
         with self._tx() as db:
+            expired = self._expired_before(db) if self.lease_ttl is not None else None
             rows = db.execute(
-                "UPDATE frontier_urls SET state = 'leased' WHERE id IN (SELECT id FROM"
-                " frontier_urls WHERE source = %s AND state = 'queued'"
+                "UPDATE frontier_urls SET state = 'leased', leased_at = %s WHERE id IN"
+                " (SELECT id FROM frontier_urls WHERE source = %s AND (state = 'queued'"
+                " OR (state = 'leased' AND leased_at <= %s))"
                 " ORDER BY priority, depth, id LIMIT %s FOR UPDATE SKIP LOCKED)"
                 " RETURNING key, url, kind, depth, etag, last_modified, fetched_at,"
                 " attempts, priority, id, start",
-                (source, limit),
+                (_db_now(db), source, expired, limit),
             ).fetchall()
         rows.sort(key=lambda r: (r[8], r[3], r[9]))
         return [
@@ -303,3 +317,9 @@ class PgFrontier:
     def states(self, source: str) -> dict[str, str]:
         rows = self._rows("SELECT key, state FROM frontier_urls WHERE source = %s", (source,))
         return {str(k): str(s) for k, s in rows}
+
+
+def _db_now(db: Conn) -> float:
+    """The database's clock (epoch seconds): one clock for every worker of a cluster."""
+    row = db.execute("SELECT extract(epoch FROM clock_timestamp())::double precision").fetchone()
+    return float(row[0]) if row else 0.0
