@@ -43,7 +43,7 @@ def test_workers_never_start_two_requests_closer_than_the_delay(
                 with lock:
                     starts.append(lease.started)
                 time.sleep(0.01)  # the request
-                leases.give_back(lease, delay=0.0)
+                leases.give_back(lease)
         finally:
             cat.close()
 
@@ -67,7 +67,7 @@ def test_per_host_caps_requests_in_flight(catalog: PgCatalog) -> None:
     assert isinstance(second, Lease)
     assert {first.slot, second.slot} == {0, 1}
     assert not isinstance(c.take("h", delay=0.0, per_host=2, ttl=30), Lease)  # both in flight
-    a.give_back(first, delay=0.0)
+    a.give_back(first)
     third = c.take("h", delay=0.0, per_host=2, ttl=30)
     assert isinstance(third, Lease)
     assert third.slot == first.slot
@@ -84,7 +84,7 @@ def test_a_dead_workers_slot_expires(catalog: PgCatalog) -> None:
     assert isinstance(lease, Lease)
     assert lease.holder == "alive"
     # the dead holder giving back late frees nothing of the live one's
-    dead.give_back(Lease("h", lease.slot, "dead", 0.0), delay=0.0)
+    dead.give_back(Lease("h", lease.slot, "dead", 0.0))
     assert not isinstance(dead.take("h", delay=0.0, per_host=1, ttl=0.3), Lease)
 
 

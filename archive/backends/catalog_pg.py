@@ -456,6 +456,11 @@ class PgCatalog:
 
         return PgFrontier(self.pool, self.url, lease_ttl=self.frontier_lease_ttl)
 
+    def has_table(self, name: str) -> bool:
+        """Whether the database has a table `name` (the queue's, created by its own schema)."""
+        row = self._one("SELECT to_regclass(%s) IS NOT NULL", (name,))
+        return bool(row and row[0])
+
     def integrity_problem(self) -> str | None:
         version = self._one("SELECT value FROM archive_info WHERE key = 'schema'")
         if version is None or version[0] != str(SCHEMA_VERSION):

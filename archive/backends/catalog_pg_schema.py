@@ -78,7 +78,8 @@ CREATE TABLE frontier_runs (
     # workers, and when a frontier URL was leased (a dead worker's leases expire)
     2: """
 CREATE TABLE cluster_hosts (
-    host TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL DEFAULT 0);
+    host TEXT PRIMARY KEY, last_start DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_end DOUBLE PRECISION NOT NULL DEFAULT 0);
 CREATE TABLE cluster_host_slots (
     host TEXT NOT NULL, slot INTEGER NOT NULL, holder TEXT,
     expires DOUBLE PRECISION NOT NULL DEFAULT 0, PRIMARY KEY (host, slot));

@@ -94,6 +94,8 @@ class PgFrontier:
         """Prepare a run (see SqliteFrontier.begin_run). Returns how many URLs are queued."""
         self._run_started[source] = now
         with self._tx() as db:
+            if self._joins_a_run(db, source, now):
+                return self._queued(db, source)
             db.execute(
                 "INSERT INTO frontier_runs VALUES (%s, %s, NULL, 'running') ON CONFLICT (source)"
                 " DO UPDATE SET started_at = excluded.started_at, finished_at = NULL,"
@@ -120,11 +122,35 @@ class PgFrontier:
                     " >= %s AND fetched_at <= %s",
                     (source, now - revisit.max_age, now - revisit.every),
                 )
-            row = db.execute(
-                "SELECT COUNT(*) FROM frontier_urls WHERE source = %s AND state = 'queued'",
-                (source,),
-            ).fetchone()
+            return self._queued(db, source)
+
+    def _queued(self, db: Conn, source: str) -> int:
+        row = db.execute(
+            "SELECT COUNT(*) FROM frontier_urls WHERE source = %s AND state = 'queued'",
+            (source,),
+        ).fetchone()
         return int(row[0]) if row else 0
+
+    def _joins_a_run(self, db: Conn, source: str, now: float) -> bool:
+        """In a cluster, a worker whose job starts while another worker's run of the source is
+        under way (begun within a lease's lifetime, not ended) joins that run: it takes back
+        only expired leases, and does not queue the start points a second time."""
+        if self.lease_ttl is None:
+            return False
+        row = db.execute(
+            "SELECT started_at FROM frontier_runs WHERE source = %s AND status = 'running'"
+            " FOR UPDATE",
+            (source,),
+        ).fetchone()
+        if row is None or float(row[0]) < now - self.lease_ttl:
+            return False
+        self._run_started[source] = float(row[0])
+        db.execute(
+            "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND state = 'leased'"
+            " AND COALESCE(leased_at, 0) <= %s",
+            (source, self._expired_before(db)),
+        )
+        return True
 
     def end_run(self, source: str, *, now: float, status: str) -> None:
         with self._tx() as db:

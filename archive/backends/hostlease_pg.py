@@ -1,8 +1,11 @@
 """Politeness across a cluster: host leases and the shared robots.txt cache, in PostgreSQL.
 
-Every worker asks `HostLeases.take(host, ...)` before each request. A row per host holds the
-time its next request may start (`cluster_hosts.next_at`); it is read with `SELECT ... FOR
-UPDATE SKIP LOCKED`, so a worker never waits on another's lock: it is told to come back. A
+Every worker asks `HostLeases.take(host, delay=...)` before each request. A row per host holds
+when its last request started and when its last response ended (`cluster_hosts`); the next
+request may start `delay` seconds after the later of the two, with the delay the host has now
+(robots.txt may have just raised it), as a single crawler's pacing does (`polite.HostPace`).
+The row is read with `SELECT ... FOR UPDATE SKIP LOCKED`, so a worker never waits on another's
+lock: it is told to come back. A
 request also needs one of the host's `per_host` slots (`cluster_host_slots`), held until the
 response ends and given up then; a slot whose holder died expires after `ttl` seconds, so a
 killed worker's hosts free up. All times are the database's clock, one clock for all workers.
@@ -54,7 +57,8 @@ class HostLeases:
     ) -> Lease | float:
         self.queries += 1
         row = conn.execute(
-            "SELECT next_at, extract(epoch FROM clock_timestamp())::double precision"
+            "SELECT GREATEST(last_start, last_end),"
+            " extract(epoch FROM clock_timestamp())::double precision"
             " FROM cluster_hosts WHERE host = %s FOR UPDATE SKIP LOCKED",
             (host,),
         ).fetchone()
@@ -62,14 +66,15 @@ class HostLeases:
             self.queries += 1
             row = conn.execute(
                 "INSERT INTO cluster_hosts (host) VALUES (%s) ON CONFLICT DO NOTHING"
-                " RETURNING next_at, extract(epoch FROM clock_timestamp())::double precision",
+                " RETURNING GREATEST(last_start, last_end),"
+                " extract(epoch FROM clock_timestamp())::double precision",
                 (host,),
             ).fetchone()
             if row is None:
                 return RETRY_LOCKED
-        next_at, now = float(row[0]), float(row[1])
-        if next_at > now:
-            return next_at - now
+        ready, now = float(row[0]) + delay, float(row[1])
+        if ready > now:
+            return ready - now
         self.queries += 1
         slot = conn.execute(
             "INSERT INTO cluster_host_slots AS s (host, slot, holder, expires)"
@@ -83,39 +88,55 @@ class HostLeases:
         if slot is None:  # every slot busy: the earliest may end any moment
             return RETRY_LOCKED
         self.queries += 1
-        conn.execute("UPDATE cluster_hosts SET next_at = %s WHERE host = %s", (now + delay, host))
+        conn.execute("UPDATE cluster_hosts SET last_start = %s WHERE host = %s", (now, host))
         return Lease(host, int(slot[0]), self.holder, now)
 
-    def give_back(self, lease: Lease, *, delay: float) -> None:
-        """The response ended: free the slot; the next request waits `delay` from now too
-        (a slow response pushes the next one back, as a single crawler's pacing does)."""
+    def give_back(self, lease: Lease) -> None:
+        """The response ended: free the slot, and note the end (the next request to the host
+        waits its delay from the later of this end and the last start)."""
         self.queries += 1
         try:
             with self._pool.connection() as conn:
                 conn.execute(
                     "WITH freed AS (UPDATE cluster_host_slots SET holder = NULL, expires = 0"
                     " WHERE host = %s AND slot = %s AND holder = %s)"
-                    " UPDATE cluster_hosts SET next_at = GREATEST(next_at,"
-                    " extract(epoch FROM clock_timestamp())::double precision + %s)"
+                    " UPDATE cluster_hosts SET last_end = GREATEST(last_end,"
+                    " extract(epoch FROM clock_timestamp())::double precision)"
                     " WHERE host = %s",
-                    (lease.host, lease.slot, lease.holder, delay, lease.host),
+                    (lease.host, lease.slot, lease.holder, lease.host),
                 )
         except psycopg.Error as exc:
             raise StorageError(f"host leases: {exc}") from exc
 
-    def robots(self, origin: str) -> tuple[int, bytes] | None:
-        """(status, body) of the origin's robots.txt as a worker fetched it, until it expires."""
+    def robots(self, origin: str, *, claim_for: float = 0.0) -> tuple[int, bytes] | float | None:
+        """(status, body) of the origin's robots.txt as a worker fetched it, until it expires.
+
+        On a miss with `claim_for` > 0, the caller claims the fetch for that many seconds and
+        gets None (fetch it, then `put_robots`); a worker asking while another holds the claim
+        gets the seconds to wait before asking again, so the cluster fetches it once.
+        """
         self.queries += 1
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection() as conn, conn.transaction():
                 row = conn.execute(
-                    "SELECT status, body FROM cluster_robots WHERE origin = %s AND expires >"
-                    " extract(epoch FROM clock_timestamp())::double precision",
+                    "SELECT status, body, expires - extract(epoch FROM clock_timestamp())"
+                    "::double precision FROM cluster_robots WHERE origin = %s FOR UPDATE",
                     (origin,),
                 ).fetchone()
+                if row is not None and float(row[2]) > 0:
+                    if int(row[0]) >= 0:
+                        return int(row[0]), bytes(row[1])
+                    return min(0.2, float(row[2]))  # another worker is fetching it now
+                if claim_for > 0:
+                    conn.execute(
+                        "INSERT INTO cluster_robots VALUES (%s, -1, '', extract(epoch FROM"
+                        " clock_timestamp())::double precision + %s) ON CONFLICT (origin)"
+                        " DO UPDATE SET status = -1, body = '', expires = excluded.expires",
+                        (origin, claim_for),
+                    )
         except psycopg.Error as exc:
             raise StorageError(f"robots.txt cache: {exc}") from exc
-        return None if row is None else (int(row[0]), bytes(row[1]))
+        return None
 
     def put_robots(self, origin: str, status: int, body: bytes, *, ttl: float) -> None:
         self.queries += 1

@@ -1,5 +1,7 @@
-"""Commands for scaling out: `morgue migrate --to OTHER_CONFIG` copies the archive to the
-storage another config names (embedded to PostgreSQL + S3, and back).
+"""Commands for scaling out: `morgue worker` runs the cluster's queued tasks, `morgue migrate
+--to OTHER_CONFIG` copies the archive to the storage another config names (embedded to
+PostgreSQL + S3, and back), and `enqueue_crawl` is what `morgue crawl` does with a cluster
+configuration: queue the runs for the workers (and with --wait, follow them to the end).
 
 Thin click commands over `archive.maintenance`; exit 0 when the target verifies clean with the
 same counts, 1 when something could not be copied, 2 for a bad config.
@@ -7,12 +9,14 @@ same counts, 1 when something could not be copied, 2 for a bad config.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
 from archive.errors import ArchiveError
 from archive.maintenance.migrate import migrate
+from archive.maintenance.stats import stats
 from archive.store import Archive
 from scraper.cli.support import AppContext
 from scraper.config import load_config
@@ -56,4 +60,64 @@ def migrate_cmd(app: AppContext, to_config: Path) -> None:
         raise SystemExit(EXIT_PROBLEMS)
 
 
-COMMANDS = (migrate_cmd,)
+@click.command("worker")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Tasks run at the same time.",
+)
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    metavar="NAME",
+    help="Take tasks from these queues only (default: all of morgue's).",
+)
+@click.pass_obj
+def worker_cmd(app: AppContext, concurrency: int, queues: tuple[str, ...]) -> None:
+    """Run queued tasks (crawls of sources) until SIGTERM, then finish the pages in flight.
+
+    Needs a cluster configuration (storage.catalog: postgresql://...). Start one per core on
+    each machine; they share the catalog, the frontier and the politeness of every host.
+
+    Example: morgue --config cluster.yaml worker --concurrency 2
+    """
+    from scraper.cluster.queue import QUEUES
+    from scraper.cluster.worker import run_worker
+
+    if app.config.storage.catalog is None:
+        raise click.UsageError("morgue worker needs storage.catalog: postgresql://... in config")
+    try:
+        run_worker(app.config, concurrency=concurrency, queues=queues or QUEUES)
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def enqueue_crawl(
+    app: AppContext, sources: list[str], *, max_pages: int | None, spread: int, wait: bool
+) -> int:
+    """Queue a crawl of `sources` for the workers; with `wait`, poll until every job ended.
+    Returns the exit code (1 when a job failed)."""
+    from scraper.cluster.queue import defer_crawl, job_states
+
+    ids = defer_crawl(app.config, sources, max_pages=max_pages, spread=spread)
+    click.echo(f"queued {len(ids)} crawl job(s) for {len(sources)} source(s)")
+    if not wait:
+        return 0
+    while True:
+        states = job_states(app.config, ids)
+        ended = [s for s in states.values() if s not in ("todo", "doing")]
+        if len(ended) == len(ids):
+            break
+        time.sleep(2.0)
+    failed = sum(1 for s in states.values() if s != "succeeded")
+    click.echo(f"{len(ids) - failed} job(s) succeeded, {failed} failed")
+    with app.open_archive() as archive:
+        for line in stats(archive).lines():
+            click.echo(line)
+    return EXIT_PROBLEMS if failed else 0
+
+
+COMMANDS = (migrate_cmd, worker_cmd)

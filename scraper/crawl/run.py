@@ -46,6 +46,7 @@ def crawl(
     ingest: Ingest | None = None,
     now: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] = _never,
+    lock: bool = True,
 ) -> CrawlReport:
     """Crawl `sources` (default: all configured) once; returns the per-source report.
 
@@ -53,7 +54,8 @@ def crawl(
     event loop. `max_pages` overrides every source's max_pages. A dry run fetches the start
     points only, writes nothing (its frontier is in memory) and lists the article URLs it would
     fetch. `should_stop` is polled between fetches: when it says True no new URL is started,
-    in-flight fetches finish, and the rest stays queued for the next run.
+    in-flight fetches finish, and the rest stays queued for the next run. `lock=False` lets
+    several crawls of one source run at once (cluster workers sharing its frontier).
     """
     if ingest is None:
         from scraper.pipeline import ingest as pipeline_ingest
@@ -72,6 +74,7 @@ def crawl(
             ingest=ingest,
             now=now,
             should_stop=should_stop,
+            lock=lock,
         )
     )
 
@@ -88,6 +91,7 @@ async def crawl_async(
     progress: Progress | None = None,
     now: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] = _never,
+    lock: bool = True,
 ) -> CrawlReport:
     """`crawl` for callers that already run an event loop."""
     report = CrawlReport([SourceReport(s.name) for s in sources])
@@ -105,7 +109,7 @@ async def crawl_async(
             progress=progress or _no_progress,
             now=now,
             should_stop=should_stop,
-            lock_dir=config.data_dir / "locks",
+            lock_dir=config.data_dir / "locks" if lock else None,
         )
         drivers = [SourceCrawl(run, s, r) for s, r in zip(sources, report.sources, strict=True)]
         await asyncio.gather(*(d.run() for d in drivers))
