@@ -186,6 +186,11 @@ def _tasks(
     return tasks
 
 
+def _share(task: VersionTask | OrphanTask, shares: int) -> int:
+    key = task.article_id if isinstance(task, VersionTask) else task.raw_sha256
+    return int(key[:12], 16) % shares
+
+
 def _results(tasks: list[VersionTask | OrphanTask], workers: int) -> Iterator[Result]:
     if workers <= 1 or len(tasks) < 2:
         yield from map(_run, tasks)
@@ -230,8 +235,11 @@ def rebuild(
     since: date | datetime | str | None = None,
     workers: int | None = None,
     progress: ProgressFn | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> RebuildReport:
-    """Re-parse stored raw pages with `parse`; see the module docstring."""
+    """Re-parse stored raw pages with `parse`; see the module docstring. `shard=(i, n)` takes
+    only the i-th of n disjoint shares (by article id or raw hash): n cluster workers rebuild
+    an archive together, one share each."""
     workers = workers or os.cpu_count() or 1
     if workers > 1:
         try:
@@ -242,6 +250,8 @@ def rebuild(
                 f"worker processes): {exc}"
             ) from exc
     tasks = _tasks(archive, parse, source, since_text(since))
+    if shard is not None:
+        tasks = [t for t in tasks if _share(t, shard[1]) == shard[0]]
     report = RebuildReport()
     done = 0
     if progress:

@@ -90,9 +90,10 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
 @source_option
 @since_option
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [all cores].")
+@click.option("--wait", is_flag=True, help="Cluster: follow the queued rebuild to its end.")
 @click.pass_obj
 def rebuild_cmd(
-    app: AppContext, source: str | None, since: str | None, workers: int | None
+    app: AppContext, source: str | None, since: str | None, workers: int | None, wait: bool
 ) -> None:
     """Re-parse every stored raw page with the current parser and rewrite changed records.
 
@@ -100,7 +101,18 @@ def rebuild_cmd(
     Records are rewritten in place (atomically); running it twice changes nothing the second
     time. Prints how many records changed, field by field.
     Example: morgue rebuild --source moscowtimes --since 2024-01-01 --workers 2
+
+    With a cluster configuration it queues --workers shares (default 2) for `morgue worker`.
     """
+    if app.config.storage.catalog is not None:
+        from scraper.cli.cluster_cmds import enqueue
+
+        shares = workers or 2
+        jobs = [
+            {"share": i, "shares": shares, "source": source, "since": _since(since)}
+            for i in range(shares)
+        ]
+        raise SystemExit(enqueue(app, "rebuild_share", jobs, wait=wait))
     update, stop = _progress("rebuild")
     try:
         with app.open_archive() as archive:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -95,21 +96,18 @@ def worker_cmd(app: AppContext, concurrency: int, queues: tuple[str, ...]) -> No
         raise click.ClickException(str(exc)) from exc
 
 
-def enqueue_crawl(
-    app: AppContext, sources: list[str], *, max_pages: int | None, spread: int, wait: bool
-) -> int:
-    """Queue a crawl of `sources` for the workers; with `wait`, poll until every job ended.
-    Returns the exit code (1 when a job failed)."""
-    from scraper.cluster.queue import defer_crawl, job_states
+def enqueue(app: AppContext, task: str, jobs: list[dict[str, Any]], *, wait: bool) -> int:
+    """Queue `jobs` of `task` for the workers; with `wait`, poll until every job ended, then
+    print the archive's stats. Returns the exit code (1 when a job failed)."""
+    from scraper.cluster.queue import defer, job_states
 
-    ids = defer_crawl(app.config, sources, max_pages=max_pages, spread=spread)
-    click.echo(f"queued {len(ids)} crawl job(s) for {len(sources)} source(s)")
+    ids = defer(app.config, task, jobs)
+    click.echo(f"queued {len(ids)} {task} job(s)")
     if not wait:
         return 0
     while True:
         states = job_states(app.config, ids)
-        ended = [s for s in states.values() if s not in ("todo", "doing")]
-        if len(ended) == len(ids):
+        if len(states) == len(ids) and all(s not in ("todo", "doing") for s in states.values()):
             break
         time.sleep(2.0)
     failed = sum(1 for s in states.values() if s != "succeeded")
@@ -118,6 +116,14 @@ def enqueue_crawl(
         for line in stats(archive).lines():
             click.echo(line)
     return EXIT_PROBLEMS if failed else 0
+
+
+def enqueue_crawl(
+    app: AppContext, sources: list[str], *, max_pages: int | None, spread: int, wait: bool
+) -> int:
+    """What `morgue crawl` does with a cluster config: `spread` jobs per source."""
+    jobs = [{"source": s, "max_pages": max_pages} for s in sources for _ in range(spread)]
+    return enqueue(app, "crawl_source", jobs, wait=wait)
 
 
 COMMANDS = (migrate_cmd, worker_cmd)

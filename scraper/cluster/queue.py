@@ -9,6 +9,9 @@ deduplication see to that.
 Tasks (queue in brackets):
     crawl_source(source, max_pages) [crawl]  a run of one source; defer it to several workers
                                              and they share its frontier, each URL leased once
+    rebuild_share(share, shares, ...) [rebuild]  re-parse one of n disjoint shares of the
+                                             stored pages (by article id or raw hash)
+    import_warc(path, source) [import]       ingest one WARC file the workers can all read
 """
 
 from __future__ import annotations
@@ -23,19 +26,34 @@ from archive.backends.catalog_pg import PgCatalog
 from scraper.config import Config
 
 NAMESPACE = "morgue"
-QUEUES = ("crawl",)
-
-tasks = Blueprint()  # the task registry; a worker's App takes its tasks from it
+QUEUES = ("crawl", "rebuild", "import")
 
 
-@tasks.task(name="crawl_source", queue="crawl", pass_context=True)
 def crawl_source(context: JobContext, source: str, max_pages: int | None = None) -> None:
     """Crawl one source with the frontier, catalog and politeness shared by every worker."""
-    state = context.additional_context["morgue"]
-    state.crawl_source(source, max_pages)
+    context.additional_context["morgue"].crawl_source(source, max_pages)
+
+
+def rebuild_share(
+    context: JobContext,
+    share: int,
+    shares: int,
+    source: str | None = None,
+    since: str | None = None,
+) -> None:
+    context.additional_context["morgue"].rebuild_share(share, shares, source, since)
+
+
+def import_warc(context: JobContext, path: str, source: str) -> None:
+    context.additional_context["morgue"].import_warc(path, source)
 
 
 def make_app(catalog_url: str) -> App:
+    # a Blueprint per app: adding one to an app renames its tasks in place
+    tasks = Blueprint()
+    tasks.task(name="crawl_source", queue="crawl", pass_context=True)(crawl_source)
+    tasks.task(name="rebuild_share", queue="rebuild", pass_context=True)(rebuild_share)
+    tasks.task(name="import_warc", queue="import", pass_context=True)(import_warc)
     app = App(connector=PsycopgConnector(conninfo=catalog_url))
     app.add_tasks_from(tasks, namespace=NAMESPACE)
     return app
@@ -56,6 +74,12 @@ def defer_crawl(
     config: Config, sources: Sequence[str], *, max_pages: int | None, spread: int
 ) -> list[int]:
     """Queue a run of each source, `spread` jobs per source (that many workers share it)."""
+    jobs = [{"source": name, "max_pages": max_pages} for name in sources for _ in range(spread)]
+    return defer(config, "crawl_source", jobs)
+
+
+def defer(config: Config, task_name: str, jobs: Sequence[dict[str, Any]]) -> list[int]:
+    """Queue one job of `task_name` (crawl_source, rebuild_share, import_warc) per kwargs."""
     url = config.storage.catalog
     if url is None:
         raise ValueError("the queue lives in a PostgreSQL catalog: set storage.catalog")
@@ -66,12 +90,8 @@ def defer_crawl(
             app = make_app(url)
             async with app.open_async():
                 await ensure_schema(app, catalog)
-                task = app.tasks[f"{NAMESPACE}:crawl_source"]
-                return [
-                    await task.defer_async(source=name, max_pages=max_pages)
-                    for name in sources
-                    for _ in range(spread)
-                ]
+                task = app.tasks[f"{NAMESPACE}:{task_name}"]
+                return [await task.defer_async(**kwargs) for kwargs in jobs]
         finally:
             catalog.close()
 

@@ -102,6 +102,31 @@ class WorkerState:
             self.lease_waits.extend(gate.waits)
         log.info("%s: crawl of %s done", self.name, name)
 
+    def rebuild_share(self, share: int, shares: int, source: str | None, since: str | None) -> None:
+        from archive.maintenance.rebuild import rebuild
+        from scraper.cli.archive_cmds import SourceParser
+
+        with self.open_archive() as archive:
+            report = rebuild(
+                archive,
+                SourceParser.of(self.config),
+                source=source,
+                since=since,
+                workers=1,  # one process per worker: start as many workers as cores
+                shard=(share, shares),
+            )
+        log.info("%s: rebuild share %d/%d: %s", self.name, share, shares, report.lines()[0])
+
+    def import_warc(self, path: str, source: str) -> None:
+        from pathlib import Path
+
+        from archive.maintenance.warc_import import import_warc
+        from scraper.cli.archive_cmds import SourceParser
+
+        with self.open_archive() as archive:
+            counts = import_warc(archive, [Path(path)], SourceParser.of(self.config), source=source)
+        log.info("%s: imported %s: %s", self.name, path, dict(counts))
+
 
 def run_worker(
     config: Config,
