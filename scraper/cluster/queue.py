@@ -20,9 +20,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from procrastinate import App, Blueprint, JobContext, PsycopgConnector
+from procrastinate import App, Blueprint, JobContext, PsycopgConnector, RetryStrategy
 
 from archive.backends.catalog_pg import PgCatalog
+from archive.errors import ArchiveError
 from scraper.config import Config
 
 NAMESPACE = "morgue"
@@ -48,12 +49,19 @@ def import_warc(context: JobContext, path: str, source: str) -> None:
     context.additional_context["morgue"].import_warc(path, source)
 
 
+# a storage outage (PostgreSQL or S3) fails the job; it runs again after 1, 2, 4 ... 256 s
+RETRY = RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions=[ArchiveError])
+
+
 def make_app(catalog_url: str) -> App:
     # a Blueprint per app: adding one to an app renames its tasks in place
     tasks = Blueprint()
-    tasks.task(name="crawl_source", queue="crawl", pass_context=True)(crawl_source)
-    tasks.task(name="rebuild_share", queue="rebuild", pass_context=True)(rebuild_share)
-    tasks.task(name="import_warc", queue="import", pass_context=True)(import_warc)
+    for name, fn, queue in (
+        ("crawl_source", crawl_source, "crawl"),
+        ("rebuild_share", rebuild_share, "rebuild"),
+        ("import_warc", import_warc, "import"),
+    ):
+        tasks.task(name=name, queue=queue, pass_context=True, retry=RETRY)(fn)
     app = App(connector=PsycopgConnector(conninfo=catalog_url))
     app.add_tasks_from(tasks, namespace=NAMESPACE)
     return app

@@ -26,6 +26,7 @@ from procrastinate.worker import Worker
 
 from archive.backends.catalog_pg import PgCatalog
 from archive.backends.hostlease_pg import HostLeases
+from archive.errors import StorageError
 from archive.store import Archive
 from scraper.cluster.politeness import PgHostGate, PgRobotsCache
 from scraper.cluster.queue import QUEUES, ensure_schema, make_app
@@ -100,6 +101,10 @@ class WorkerState:
             )
             self.reports.append(report)
             self.lease_waits.extend(gate.waits)
+        for source_report in report.sources:
+            if source_report.error and "archive error" in source_report.error:
+                # the catalog or blob store failed: the job is retried later (queue.RETRY)
+                raise StorageError(source_report.error)
         log.info("%s: crawl of %s done", self.name, name)
 
     def rebuild_share(self, share: int, shares: int, source: str | None, since: str | None) -> None:
