@@ -106,7 +106,9 @@ def _wait(config: Any, ids: list[int]) -> None:
         time.sleep(0.5)
 
 
-def crawl_run(workers: int, hosts: int, per_host: int, delay: float) -> dict[str, float]:
+def crawl_run(
+    workers: int, hosts: int, per_host: int, delay: float, concurrency: int
+) -> dict[str, float]:
     from archive.store import Archive
     from scraper.cluster.queue import defer_crawl
     from scraper.config import load_config
@@ -120,7 +122,9 @@ def crawl_run(workers: int, hosts: int, per_host: int, delay: float) -> dict[str
                 ManyHosts(hosts=hosts, articles_per_host=per_host, crawl_delay=delay)
             ) as many,
         ):
-            path = cluster_config(many, Path(tmp) / "data", url, Path(tmp) / "cluster.yaml")
+            path = cluster_config(
+                many, Path(tmp) / "data", url, Path(tmp) / "cluster.yaml", concurrency=concurrency
+            )
             config = load_config(path)
             out = Path(tmp)
             procs = _start_workers(path, workers, out)
@@ -216,13 +220,21 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--per-host", type=int, default=3)
     parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="politeness.concurrency of each worker"
+    )
     parser.add_argument("--rebuild-pages", type=int, default=10_000)
     parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker_main(*args.worker)
-    print(f"crawl: {args.hosts} hosts x {args.per_host} articles, Crawl-delay {args.delay:g} s")
-    runs = [crawl_run(n, args.hosts, args.per_host, args.delay) for n in (1, 2, 3)]
+    print(
+        f"crawl: {args.hosts} hosts x {args.per_host} articles, Crawl-delay {args.delay:g} s,"
+        f" concurrency {args.concurrency} per worker"
+    )
+    runs = [
+        crawl_run(n, args.hosts, args.per_host, args.delay, args.concurrency) for n in (1, 2, 3)
+    ]
     for run in runs:
         ratio = run["articles_per_s"] / runs[0]["articles_per_s"]
         print(

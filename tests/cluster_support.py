@@ -104,7 +104,9 @@ class ManyHostsServer:
         self.server.server_close()
 
 
-def cluster_config(many: ManyHosts, data_dir: Path, catalog_url: str, path: Path) -> Path:
+def cluster_config(
+    many: ManyHosts, data_dir: Path, catalog_url: str, path: Path, *, concurrency: int = 16
+) -> Path:
     """A cluster config.yaml: the PostgreSQL catalog, one source over every host's feed."""
     feeds = "\n".join(f"      - {url}" for url in many.feeds())
     path.write_text(
@@ -114,7 +116,7 @@ def cluster_config(many: ManyHosts, data_dir: Path, catalog_url: str, path: Path
         f"  catalog: {catalog_url}\n"
         "network:\n  allow: ['127.0.0.1']\n"
         "fetch: {attempts: 2, connect_timeout: 2.0, read_timeout: 5.0, url_budget: 10.0}\n"
-        "politeness: {delay: 0.0, concurrency: 16, adaptive: false}\n"
+        f"politeness: {{delay: 0.0, concurrency: {concurrency}, adaptive: false}}\n"
         "sources:\n"
         "  - name: cluster\n"
         "    feeds:\n"
