@@ -75,6 +75,12 @@ def _transactions(name: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _db_size(name: str) -> int:
+    with _admin() as conn:
+        row = conn.execute("SELECT pg_database_size(%s)", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _start_workers(config: Path, count: int, out: Path) -> list[subprocess.Popen[bytes]]:
     return [
         subprocess.Popen(
@@ -177,6 +183,7 @@ def rebuild_run(pages: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "data"
             parse = SourceParser()
+            empty = _db_size(name)
             filled = time.monotonic()
             with Archive.open(data, storage=Storage(catalog=url), durable=False) as arch:
                 for i in range(pages):
@@ -187,6 +194,7 @@ def rebuild_run(pages: int) -> dict[str, float]:
                     )
                     arch.store(page, parse(page, "bench"), source="bench")
             result["fill_s"] = time.monotonic() - filled
+            result["db_bytes_per_page"] = (_db_size(name) - empty) / pages
             path = Path(tmp) / "cluster.yaml"
             path.write_text(f"data_dir: {data}\nstorage:\n  catalog: {url}\n")
             config = load_config(path)
@@ -248,7 +256,8 @@ def main() -> int:
     if args.rebuild_pages:
         rb = rebuild_run(args.rebuild_pages)
         print(
-            f"rebuild: {rb['pages']:.0f} pages (stored in {rb['fill_s']:.0f} s):"
+            f"rebuild: {rb['pages']:.0f} pages (stored in {rb['fill_s']:.0f} s; PostgreSQL"
+            f" catalog {rb['db_bytes_per_page'] / 1024:.1f} kB per page):"
             f" 1 worker {rb['pages_per_s_1']:.0f} pages/s, 2 workers {rb['pages_per_s_2']:.0f}"
             f" pages/s = {rb['speedup_2_over_1']:.2f}x"
         )

@@ -99,7 +99,8 @@ class PgCatalog:
             yield
             return
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            # pipeline mode: the writes of a store go out without waiting for each answer
+            with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 self._tx = conn
                 try:
