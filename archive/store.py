@@ -145,7 +145,7 @@ class Archive:
         keys = page_keys(page, content)
         self._check_content(page, content, source, keys)
         prints = Fingerprints.of(content)
-        with self.catalog.writing():
+        with self.catalog.writing(keys=(*keys.keys, keys.canonical_key, prints.digest)):
             raw_new = self._put_blob(page, source)
             decision = decide(
                 self.catalog, keys, prints, content, self.near_threshold, iso_utc(page.fetched_at)
@@ -169,7 +169,7 @@ class Archive:
         page = page_304
         keys = [url_key(u) for u in (page.final_url, page.requested_url)]
         seen = iso_utc(page.fetched_at)
-        with self.catalog.writing():
+        with self.catalog.writing(keys=keys):
             article_id = next(filter(None, map(self.catalog.article_by_url, keys)), None)
             row = self.catalog.article(article_id) if article_id else None
             current = self.load(row.source, row.id, row.current_version) if row else None

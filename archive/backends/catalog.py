@@ -12,7 +12,7 @@ from them (`archive.maintenance.verify`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -80,7 +80,12 @@ class Catalog(Protocol):
 
     path: Path  # where it lives (for SQLite: the file other modules may add tables to)
 
-    def writing(self) -> contextlib.AbstractContextManager[None]: ...
+    def writing(self, keys: Sequence[str] = ()) -> contextlib.AbstractContextManager[None]:
+        """One write transaction. `keys` name everything its decisions read (URL keys,
+        canonical key, body digest): a backend shared by many writers may run transactions
+        with disjoint keys at once; without keys a transaction excludes every other."""
+        ...
+
     def article(self, article_id: str) -> ArticleRow | None: ...
     def article_by_url(self, key: str) -> str | None: ...
     def article_by_canonical(self, key: str) -> str | None: ...

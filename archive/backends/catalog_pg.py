@@ -11,6 +11,7 @@ migrated on open. Connection failures become `StorageError`; a worker retries th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from archive.fingerprint import BANDS, bands, distance, to_signed, to_unsigned
 _REFERENCES_KEPT = 8
 WRITE_LOCK = 0x6D6F7267  # "morg": the advisory lock every catalog write transaction holds
 MIGRATE_LOCK = 0x6D6F7268
+KEY_LOCKS = 0x6D6F7269  # the first half of the two-part advisory locks on keys
 _FTS_CHARS = 400_000  # a tsvector holds at most 1 MB; no article body comes near this
 
 
@@ -93,15 +95,27 @@ class PgCatalog:
             raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """One write transaction (re-entrant: an inner `writing` joins the outer one)."""
+    def writing(self, keys: Sequence[str] = ()) -> Iterator[None]:
+        """One write transaction (re-entrant: an inner `writing` joins the outer one).
+
+        With `keys`, it shares the catalog's write lock with other keyed transactions and
+        takes one advisory lock per key, so stores of different pages run at once while two
+        that could touch one article (a URL, canonical key or body in common) wait for each
+        other; without keys (repair, rebuild batches) it holds the write lock alone.
+        """
         if self._tx is not None:
             yield
             return
         try:
             # pipeline mode: the writes of a store go out without waiting for each answer
             with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                if keys:
+                    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (WRITE_LOCK,))
+                    # in one order for every writer, so two never wait on each other in a circle
+                    for key in sorted({_lock_id(k) for k in keys}):
+                        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (KEY_LOCKS, key))
+                else:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 self._tx = conn
                 try:
                     yield
@@ -459,7 +473,11 @@ class PgCatalog:
 
     def has_table(self, name: str) -> bool:
         """Whether the database has a table `name` (the queue's, created by its own schema)."""
-        row = self._one("SELECT to_regclass(%s) IS NOT NULL", (name,))
+        row = self._one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname ="
+            " current_schema() AND tablename = %s)",
+            (name,),
+        )
         return bool(row and row[0])
 
     def integrity_problem(self) -> str | None:
@@ -547,9 +565,19 @@ class PgCatalog:
         return [(r[0], r[1]) for r in self._rows(sql + " ORDER BY fetched_at, fetch_id", args)]
 
 
+def _lock_id(key: str) -> int:
+    """A key's 32-bit advisory lock number (a collision only makes two stores wait)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big", signed=True)
+
+
 def schema_version(conn: psycopg.Connection[Any]) -> int:
     """Where a database's catalog schema stands: 0 when it has none yet."""
-    exists = conn.execute("SELECT to_regclass('archive_info') IS NOT NULL").fetchone()
+    # a scan of pg_tables, not to_regclass: after waiting on an advisory lock, the cached
+    # catalog may not show the tables another process has just created
+    exists = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+        " AND tablename = 'archive_info')"
+    ).fetchone()
     if not exists or not exists[0]:
         return 0
     row = conn.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone()

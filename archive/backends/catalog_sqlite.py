@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +88,9 @@ class SqliteCatalog:
         self.db.close()
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """One write transaction (re-entrant: an inner `writing` joins the outer one)."""
+    def writing(self, keys: Sequence[str] = ()) -> Iterator[None]:
+        """One write transaction (re-entrant: an inner `writing` joins the outer one). SQLite
+        has one writer at a time: `keys` make no difference here."""
         if self._depth:
             self._depth += 1
             try:
