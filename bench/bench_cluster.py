@@ -223,19 +223,7 @@ def worker_main(config_path: str, out: str) -> int:
     return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=int, default=200)
-    parser.add_argument("--per-host", type=int, default=3)
-    parser.add_argument("--delay", type=float, default=1.0)
-    parser.add_argument(
-        "--concurrency", type=int, default=16, help="politeness.concurrency of each worker"
-    )
-    parser.add_argument("--rebuild-pages", type=int, default=10_000)
-    parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        return worker_main(*args.worker)
+def crawl_phase(args: argparse.Namespace) -> None:
     print(
         f"crawl: {args.hosts} hosts x {args.per_host} articles, Crawl-delay {args.delay:g} s,"
         f" concurrency {args.concurrency} per worker"
@@ -253,6 +241,24 @@ def main() -> int:
             f" lease wait p95 {run['lease_wait_p95_s']:.2f} s; shortest gap"
             f" {run['min_gap_s']:.3f} s; polite-rate ratio {run['polite_ratio']:.2f}"
         )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=200)
+    parser.add_argument("--per-host", type=int, default=3)
+    parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="politeness.concurrency of each worker"
+    )
+    parser.add_argument("--rebuild-pages", type=int, default=10_000)
+    parser.add_argument("--skip-crawl", action="store_true", help="the rebuild phase only")
+    parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker_main(*args.worker)
+    if not args.skip_crawl:
+        crawl_phase(args)
     if args.rebuild_pages:
         rb = rebuild_run(args.rebuild_pages)
         print(
