@@ -26,6 +26,7 @@ from archive.backends.blobs import BlobStore, FolderBlobStore
 from archive.backends.catalog import Catalog, CopyRow
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.backends.frontier import Frontier
+from archive.backends.storage import Storage, open_blobs, open_catalog
 from archive.dedup import Decision, decide
 from archive.errors import ArchiveError, SchemaError, StorageError
 from archive.fetchlog import fetch_id, fetch_row, sidecar_doc
@@ -97,13 +98,22 @@ class Archive:
         busy_timeout: float = 30.0,
         sleep: Callable[[float], None] | None = None,
         durable: bool = True,
+        storage: Storage | None = None,
     ) -> Archive:
-        """Open (creating on first use) the archive in folder `root`."""
+        """Open (creating on first use) the archive in folder `root`; `storage` names a
+        cluster's catalog and blob store instead of the folder's own (archive.backends.storage)."""
         root = Path(root)
         make_dirs(root)
         recover(root)  # files a killed batch journaled but had not synced
-        blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
-        blobs.ensure_root()
+        storage = storage or Storage()
+        blobs: BlobStore
+        if storage.blobs is None:
+            blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
+            blobs.ensure_root()
+        else:
+            blobs = open_blobs(storage, root, codec=codec, level=level, durable=durable)
+        if storage.catalog is not None:
+            return cls(root, blobs, open_catalog(storage, root), now=now, durable=durable)
         catalog = SqliteCatalog(
             Layout(root).catalog,
             busy_timeout=busy_timeout,
@@ -114,9 +124,10 @@ class Archive:
         # what stores of killed processes wrote but never recorded goes (archive.intents)
         sweep(root, lambda rel: catalog.file(rel) is not None)
         archive = cls(root, blobs, catalog, now=now, durable=durable)
-        blobs.intents = archive.intents
-        if durable:
-            archive.journal = blobs.journal = Journal(root)
+        if isinstance(blobs, FolderBlobStore):
+            blobs.intents = archive.intents
+            if durable:
+                archive.journal = blobs.journal = Journal(root)
         return archive
 
     @property
@@ -184,7 +195,7 @@ class Archive:
         keys = page_keys(page, content)
         self._check_content(page, content, source, keys)
         prints = prints or Fingerprints.of(content)
-        with self.catalog.writing():
+        with self.catalog.writing(keys=(*keys.keys, keys.canonical_key, prints.digest)):
             raw_new = self._put_blob(page, source, packed)
             decision = decide(
                 self.catalog,
@@ -215,7 +226,7 @@ class Archive:
         page = page_304
         keys = [url_key(u) for u in (page.final_url, page.requested_url)]
         seen = iso_utc(page.fetched_at)
-        with self.catalog.writing():
+        with self.catalog.writing(keys=keys):
             article_id = next(filter(None, map(self.catalog.article_by_url, keys)), None)
             row = self.catalog.article(article_id) if article_id else None
             current = self.load(row.source, row.id, row.current_version) if row else None
@@ -405,15 +416,12 @@ class Archive:
     ) -> None:
         sha = page.sha256
         doc = sidecar_doc(page, source, fid, sha, article_id, outcome)
-        first = self.layout.meta(sha)
-        if raw_new or not first.exists():
-            self.blobs.put_sidecar(sha, None, doc)
+        # asked of the blob store, not the folder: with S3 the sidecars are objects
+        if self.blobs.put_sidecar(sha, None, doc) or raw_new:
             return
-        import json
-
         try:
-            first_id = json.loads(first.read_text("utf-8")).get("fetch_id")
-        except (OSError, ValueError):
+            first_id = self.blobs.sidecars(sha)[0].get("fetch_id")
+        except (ArchiveError, IndexError):
             first_id = None
         if first_id != fid:
             self.blobs.put_sidecar(sha, fid, doc)

@@ -150,8 +150,14 @@ def clock(start: datetime = T0, step: timedelta = timedelta(seconds=1)):  # type
 
 
 def sql(archive: Any, query: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Read the embedded catalog directly (tests only: the package asks the Catalog)."""
+    """Read the catalog directly (tests only: the package asks the Catalog)."""
     import sqlite3
 
+    url = getattr(archive.catalog, "url", None)
+    if url is not None:  # the PostgreSQL catalog: same tables, %s placeholders
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return [tuple(r) for r in conn.execute(query.replace("?", "%s"), args).fetchall()]
     with contextlib.closing(sqlite3.connect(archive.catalog_path)) as db:
         return [tuple(r) for r in db.execute(query, args).fetchall()]

@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# catalog_backend / open_archive / pg_url: archive tests on sqlite and postgresql;
+# s3_storage: a bucket on a local S3 stand-in
+pytest_plugins = ["tests.backend_support", "tests.s3_support"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

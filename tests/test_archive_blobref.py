@@ -6,6 +6,7 @@ import io
 import random
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,11 @@ def blob_file(root: Path, sha: str) -> Path:
     return root / "raw" / sha[:2] / f"{sha}.html.zst"
 
 
-def test_later_pages_of_a_site_are_stored_against_its_first(tmp_path: Path) -> None:
+def test_later_pages_of_a_site_are_stored_against_its_first(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     bodies = [templated(n) for n in range(5)]
-    with Archive.open(tmp_path) as arch:
+    with open_archive(tmp_path) as arch:
         shas = [store(arch, f"https://www.news.example/a/{n}", b) for n, b in enumerate(bodies)]
         assert arch.blobs.reference(shas[0]) is None
         assert [arch.blobs.reference(s) for s in shas[1:]] == [shas[0]] * 4
@@ -56,9 +59,11 @@ def test_later_pages_of_a_site_are_stored_against_its_first(tmp_path: Path) -> N
         assert verify(arch).ok
 
 
-def test_a_referenced_blob_is_standard_zstd(tmp_path: Path) -> None:
+def test_a_referenced_blob_is_standard_zstd(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     first, second = templated(1), templated(2)
-    with Archive.open(tmp_path) as arch:
+    with open_archive(tmp_path) as arch:
         ref = store(arch, "https://news.example/a/1", first)
         sha = store(arch, "https://news.example/a/2", second)
     packed = blob_file(tmp_path, sha).read_bytes()
@@ -72,9 +77,11 @@ def test_a_referenced_blob_is_standard_zstd(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("zstd") is None, reason="no zstd command on this machine")
-def test_the_zstd_command_reads_a_referenced_blob(tmp_path: Path) -> None:
+def test_the_zstd_command_reads_a_referenced_blob(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     first, second = templated(1), templated(2)
-    with Archive.open(tmp_path / "a") as arch:
+    with open_archive(tmp_path / "a") as arch:
         store(arch, "https://news.example/a/1", first)
         sha = store(arch, "https://news.example/a/2", second)
     (tmp_path / "ref.html").write_bytes(first)
@@ -98,8 +105,10 @@ def test_references_are_never_chained(tmp_path: Path) -> None:
     assert blobs.get(sha[2]) == c
 
 
-def test_a_page_unlike_the_references_is_stored_alone_and_becomes_one(tmp_path: Path) -> None:
-    with Archive.open(tmp_path) as arch:
+def test_a_page_unlike_the_references_is_stored_alone_and_becomes_one(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path) as arch:
         first = store(arch, "https://news.example/a/1", templated(1, template=0))
         other = store(arch, "https://news.example/live/2", templated(2, template=1))
         third = store(arch, "https://news.example/live/3", templated(3, template=1))
@@ -108,24 +117,30 @@ def test_a_page_unlike_the_references_is_stored_alone_and_becomes_one(tmp_path: 
         assert arch.catalog.references("news.example", 3) == [other, first]
 
 
-def test_references_outlive_the_process(tmp_path: Path) -> None:
-    with Archive.open(tmp_path) as arch:
+def test_references_outlive_the_process(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path) as arch:
         first = store(arch, "https://news.example/a/1", templated(1))
-    with Archive.open(tmp_path) as arch:
+    with open_archive(tmp_path) as arch:
         later = store(arch, "https://www.news.example/a/2", templated(2))
         assert arch.blobs.reference(later) == first
         assert site_of("https://www.news.example/a/2") == "news.example"
 
 
-def test_sites_do_not_share_references(tmp_path: Path) -> None:
-    with Archive.open(tmp_path) as arch:
+def test_sites_do_not_share_references(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path) as arch:
         store(arch, "https://news.example/a/1", templated(1))
         elsewhere = store(arch, "https://other.example/a/2", templated(2))
         assert arch.blobs.reference(elsewhere) is None
 
 
-def test_a_missing_reference_is_a_clear_error_and_verify_reports_it(tmp_path: Path) -> None:
-    with Archive.open(tmp_path) as arch:
+def test_a_missing_reference_is_a_clear_error_and_verify_reports_it(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path) as arch:
         ref = store(arch, "https://news.example/a/1", templated(1))
         sha = store(arch, "https://news.example/a/2", templated(2))
         blob_file(tmp_path, ref).unlink()
@@ -136,8 +151,10 @@ def test_a_missing_reference_is_a_clear_error_and_verify_reports_it(tmp_path: Pa
         assert any(sha in p and "reference" in p for p in report.problems)
 
 
-def test_a_damaged_reference_header_is_corruption(tmp_path: Path) -> None:
-    with Archive.open(tmp_path) as arch:
+def test_a_damaged_reference_header_is_corruption(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path) as arch:
         store(arch, "https://news.example/a/1", templated(1))
         sha = store(arch, "https://news.example/a/2", templated(2))
     path = blob_file(tmp_path, sha)
@@ -160,8 +177,10 @@ def test_an_unreadable_reference_is_skipped_when_storing(tmp_path: Path) -> None
     assert blobs.get(zstandard_sha(b)) == b
 
 
-def test_gzip_archives_store_every_page_alone(tmp_path: Path) -> None:
-    with Archive.open(tmp_path, codec="gzip") as arch:
+def test_gzip_archives_store_every_page_alone(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path, codec="gzip") as arch:
         store(arch, "https://news.example/a/1", templated(1))
         sha = store(arch, "https://news.example/a/2", templated(2))
         assert arch.blobs.reference(sha) is None
@@ -174,9 +193,11 @@ def zstandard_sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_a_big_page_is_never_a_reference(tmp_path: Path) -> None:
+def test_a_big_page_is_never_a_reference(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     big = templated(1) + b"<!-- " + bytes(random.Random(1).randbytes(1_300_000).hex(), "ascii")
-    with Archive.open(tmp_path) as arch:
+    with open_archive(tmp_path) as arch:
         store(arch, "https://news.example/a/1", big)
         assert arch.catalog.references("news.example", 3) == []
         later = store(arch, "https://news.example/a/2", templated(2))
@@ -188,9 +209,11 @@ def test_a_big_page_is_never_a_reference(tmp_path: Path) -> None:
     assert blobs.reference(zstandard_sha(templated(3))) is None
 
 
-def test_a_site_of_pages_unlike_each_other_keeps_a_short_list(tmp_path: Path) -> None:
+def test_a_site_of_pages_unlike_each_other_keeps_a_short_list(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     rng = random.Random(5)
-    with Archive.open(tmp_path) as arch:
+    with open_archive(tmp_path) as arch:
         shas = [
             store(arch, f"https://noise.example/{n}", templated(n, template=rng.randrange(10**9)))
             for n in range(12)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,8 +27,8 @@ CANON = "https://news.example/2012/05/bridge-reopens"
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Iterator[Archive]:
-    with Archive.open(tmp_path / "arch") as arch:
+def archive(open_archive: Callable[..., Archive], tmp_path: Path) -> Iterator[Archive]:
+    with open_archive(tmp_path / "arch") as arch:
         yield arch
 
 

@@ -9,7 +9,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -83,15 +83,17 @@ def jsonl(arch: Archive) -> str:
     return out.getvalue()
 
 
-def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
+def test_warc_round_trip_gives_the_same_records(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     warc = tmp_path / "out.warc.gz"
-    with Archive.open(tmp_path / "a") as first:
+    with open_archive(tmp_path / "a") as first:
         fill(first)
         with warc.open("wb") as out:
             assert export_warc(first, out) == 8
         expected = jsonl(first)
         expected_fetches = sql(first, "SELECT fetch_id, outcome FROM archive_fetches ORDER BY 1")
-    with Archive.open(tmp_path / "b") as second:
+    with open_archive(tmp_path / "b") as second:
         counts = import_warc(second, [warc], tiny_parse)
         assert counts == {
             "records": 8,
@@ -110,9 +112,11 @@ def test_warc_round_trip_gives_the_same_records(tmp_path: Path) -> None:
         assert jsonl(second) == expected
 
 
-def test_warc_is_standard_and_uses_revisits(tmp_path: Path) -> None:
+def test_warc_is_standard_and_uses_revisits(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     warc = tmp_path / "out.warc.gz"
-    with Archive.open(tmp_path / "a") as arch:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         with warc.open("wb") as out:
             export_warc(arch, out)
@@ -129,7 +133,7 @@ def test_warc_is_standard_and_uses_revisits(tmp_path: Path) -> None:
     assert profiles == {"identical-payload-digest", "server-not-modified"}
     # a second export is byte for byte the same (ids and dates come from the fetches)
     again = tmp_path / "again.warc.gz"
-    with Archive.open(tmp_path / "a") as arch, again.open("wb") as out:
+    with open_archive(tmp_path / "a") as arch, again.open("wb") as out:
         export_warc(arch, out)
     assert gzip.decompress(again.read_bytes()) == gzip.decompress(warc.read_bytes())
 
@@ -166,7 +170,9 @@ def site() -> Iterator[str]:
 
 
 @pytest.mark.skipif(shutil.which("wget") is None, reason="needs wget")
-def test_import_a_wget_warc(tmp_path: Path, site: str) -> None:
+def test_import_a_wget_warc(
+    open_archive: Callable[..., Archive], tmp_path: Path, site: str
+) -> None:
     subprocess.run(
         [
             "wget",
@@ -180,7 +186,7 @@ def test_import_a_wget_warc(tmp_path: Path, site: str) -> None:
         check=True,
         timeout=30,
     )
-    with Archive.open(tmp_path / "a") as arch:
+    with open_archive(tmp_path / "a") as arch:
         counts = import_warc(arch, [tmp_path / "w.warc.gz"], tiny_parse, source="wget")
         assert counts["new"] == 1
         assert counts["redirects"] == 1
@@ -192,8 +198,10 @@ def test_import_a_wget_warc(tmp_path: Path, site: str) -> None:
         assert verify(arch).ok
 
 
-def test_jsonl_and_csv_carry_every_version(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_jsonl_and_csv_carry_every_version(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         lines = [json.loads(line) for line in jsonl(arch).splitlines()]
         assert sorted((d["headline"], d["version"]) for d in lines) == [
@@ -210,8 +218,10 @@ def test_jsonl_and_csv_carry_every_version(tmp_path: Path) -> None:
         assert "\n\n" in rows[0]["body"]
 
 
-def test_markdown_export_is_one_file_per_article(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_markdown_export_is_one_file_per_article(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         assert export_md(arch, arch.iter_articles(), tmp_path / "md") == 3
         bridge = arch.find(CANON)
@@ -255,8 +265,8 @@ def test_render_html_escapes() -> None:
     assert "a &amp; b" in page
 
 
-def test_stats_counts(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_stats_counts(open_archive: Callable[..., Archive], tmp_path: Path) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         s = stats(arch)
         assert (s.total.articles, s.total.versions, s.total.raw_pages) == (3, 4, 6)
@@ -270,20 +280,24 @@ def test_stats_counts(tmp_path: Path) -> None:
         assert any("duplicates avoided" in line for line in s.lines())
 
 
-def test_a_file_that_is_not_a_warc_is_one_clear_error(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_warc_is_one_clear_error(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
     from archive.maintenance.warc_import import WarcError
 
     bad = tmp_path / "x.warc.gz"
     bad.write_bytes(gzip.compress(b"hello world\n"))
     with (
-        Archive.open(tmp_path / "a") as arch,
+        open_archive(tmp_path / "a") as arch,
         pytest.raises(WarcError, match="not a readable WARC"),
     ):
         import_warc(arch, [bad], tiny_parse)
 
 
-def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_csv_cells_never_start_a_spreadsheet_formula(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         page = make_page(
             "https://news.example/f", article_html('=HYPERLINK("http://x.example")', paragraphs(4))
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,8 +48,10 @@ def files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("v*.json"))}
 
 
-def test_rebuild_with_the_same_parser_changes_nothing(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_rebuild_with_the_same_parser_changes_nothing(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         before = files(arch.root)
         report = rebuild(arch, tiny_parse, workers=1)
@@ -57,9 +60,10 @@ def test_rebuild_with_the_same_parser_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_new_parser_version_updates_in_place_then_a_second_run_changes_nothing(
+    open_archive: Callable[..., Archive],
     tmp_path: Path,
 ) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         before = files(arch.root)
         progress: list[tuple[int, int]] = []
@@ -93,8 +97,10 @@ def parse_strict_then_lenient(page: RawPage, source: str) -> Content:
         return Content(headline=page.final_url.rsplit("/", 1)[-1], body=(Block("no body"),))
 
 
-def test_rebuild_retries_raw_pages_that_never_parsed(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_rebuild_retries_raw_pages_that_never_parsed(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         assert arch.find("https://news.example/x") is None
         report = rebuild(arch, parse_strict_then_lenient, workers=1)
@@ -108,15 +114,19 @@ def test_rebuild_retries_raw_pages_that_never_parsed(tmp_path: Path) -> None:
         assert again.changed == 0
 
 
-def test_rebuild_filters_by_source_and_since(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch:
+def test_rebuild_filters_by_source_and_since(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch:
         fill(arch)
         assert rebuild(arch, tiny_parse, source="other", workers=1).scanned == 0
         assert rebuild(arch, tiny_parse, since=T0 + timedelta(minutes=30), workers=1).scanned == 1
 
 
-def test_a_lambda_parser_cannot_go_to_workers(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "a") as arch, pytest.raises(ArchiveError, match="module-level"):
+def test_a_lambda_parser_cannot_go_to_workers(
+    open_archive: Callable[..., Archive], tmp_path: Path
+) -> None:
+    with open_archive(tmp_path / "a") as arch, pytest.raises(ArchiveError, match="module-level"):
         rebuild(arch, lambda page, source: tiny_parse(page, source), workers=2)
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 from archive.backends.frontier import (
     MAX_ATTEMPTS,
@@ -34,8 +38,25 @@ def test_schema_is_idempotent_and_wal(tmp_path: Path) -> None:
     assert {t for t in tables if t.startswith("frontier_")} == tables
 
 
-def test_dedup_by_url_key_and_priority_order(tmp_path: Path) -> None:
-    with _open(tmp_path) as f:
+@pytest.fixture
+def open_frontier(
+    catalog_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], Frontier]]:
+    """Opens this test's frontier on its backend; each call reopens the same one."""
+    if catalog_backend == "sqlite":
+        yield lambda: _open(tmp_path)
+        return
+    from archive.backends.catalog_pg import PgCatalog
+
+    catalog = PgCatalog(request.getfixturevalue("pg_url"), root=tmp_path)
+    try:
+        yield lambda: catalog.open_frontier()
+    finally:
+        catalog.close()
+
+
+def test_dedup_by_url_key_and_priority_order(open_frontier: Callable[[], Frontier]) -> None:
+    with open_frontier() as f:
         f.begin_run(
             "s", now=0.0, starts=[("https://e.org/", Kind.PAGE), ("https://e.org/rss", Kind.FEED)]
         )
@@ -64,8 +85,10 @@ def test_dedup_by_url_key_and_priority_order(tmp_path: Path) -> None:
         assert f.add("t", [Entry("https://e.org/a-b-c", Kind.ARTICLE, 1)], now=1, refresh_after=DAY)
 
 
-def test_leased_urls_survive_a_crash_and_done_ones_are_not_requeued(tmp_path: Path) -> None:
-    f = _open(tmp_path)
+def test_leased_urls_survive_a_crash_and_done_ones_are_not_requeued(
+    open_frontier: Callable[[], Frontier],
+) -> None:
+    f = open_frontier()
     f.begin_run("s", now=0.0, starts=[("https://e.org/rss", Kind.FEED)])
     f.add(
         "s",
@@ -78,7 +101,7 @@ def test_leased_urls_survive_a_crash_and_done_ones_are_not_requeued(tmp_path: Pa
     f.finish("s", items[1].key, state=State.DONE, now=1.0, outcome="new")
     # the process dies here without closing anything
     del f
-    with _open(tmp_path) as f2:
+    with open_frontier() as f2:
         queued = f2.begin_run("s", now=10.0, starts=[("https://e.org/rss", Kind.FEED)])
         # the feed again (a start point) + 2 leased-but-unfinished + 2 never leased
         assert queued == 5
@@ -87,8 +110,10 @@ def test_leased_urls_survive_a_crash_and_done_ones_are_not_requeued(tmp_path: Pa
         assert urls[0] == "https://e.org/rss"
 
 
-def test_transient_failures_retry_a_few_runs_then_stop(tmp_path: Path) -> None:
-    with _open(tmp_path) as f:
+def test_transient_failures_retry_a_few_runs_then_stop(
+    open_frontier: Callable[[], Frontier],
+) -> None:
+    with open_frontier() as f:
         f.begin_run("s", now=0.0, starts=[])
         f.add(
             "s",
@@ -106,9 +131,11 @@ def test_transient_failures_retry_a_few_runs_then_stop(tmp_path: Path) -> None:
             f.begin_run("s", now=run + 1.0, starts=[])
 
 
-def test_revisit_policy_requeues_young_articles_only_when_due(tmp_path: Path) -> None:
+def test_revisit_policy_requeues_young_articles_only_when_due(
+    open_frontier: Callable[[], Frontier],
+) -> None:
     policy = Revisit(max_age=2 * DAY, every=6 * 3600.0)
-    with _open(tmp_path) as f:
+    with open_frontier() as f:
         f.begin_run("s", now=0.0, starts=[])
         f.add(
             "s",
@@ -129,8 +156,10 @@ def test_revisit_policy_requeues_young_articles_only_when_due(tmp_path: Path) ->
         assert f.begin_run("s", now=3 * DAY, starts=[], revisit=policy) == 0  # too old now
 
 
-def test_listing_lastmod_requeues_a_changed_article_once(tmp_path: Path) -> None:
-    with _open(tmp_path) as f:
+def test_listing_lastmod_requeues_a_changed_article_once(
+    open_frontier: Callable[[], Frontier],
+) -> None:
+    with open_frontier() as f:
         f.begin_run("s", now=0.0, starts=[])
         f.add(
             "s",
@@ -149,8 +178,8 @@ def test_listing_lastmod_requeues_a_changed_article_once(tmp_path: Path) -> None
         assert len(f.lease("s", 1)) == 1
 
 
-def test_navigation_pages_of_one_shape_are_capped(tmp_path: Path) -> None:
-    with _open(tmp_path) as f:
+def test_navigation_pages_of_one_shape_are_capped(open_frontier: Callable[[], Frontier]) -> None:
+    with open_frontier() as f:
         f.begin_run("s", now=0.0, starts=[])
         pages = [
             Entry(
@@ -164,8 +193,8 @@ def test_navigation_pages_of_one_shape_are_capped(tmp_path: Path) -> None:
         assert len(f.add("s", pages, now=0.0, refresh_after=DAY)) == MAX_PAGES_PER_TEMPLATE
 
 
-def test_start_points_and_validators(tmp_path: Path) -> None:
-    with _open(tmp_path) as f:
+def test_start_points_and_validators(open_frontier: Callable[[], Frontier]) -> None:
+    with open_frontier() as f:
         f.begin_run("s", now=0.0, starts=[("https://e.org/rss", Kind.FEED)])
         (item,) = f.lease("s", 5)
         assert item.start
@@ -191,9 +220,39 @@ def test_start_points_and_validators(tmp_path: Path) -> None:
         assert third.etag == '"v1"'
 
 
-def test_release_returns_leased_urls(tmp_path: Path) -> None:
-    with _open(tmp_path) as f:
+def test_release_returns_leased_urls(open_frontier: Callable[[], Frontier]) -> None:
+    with open_frontier() as f:
         f.begin_run("s", now=0.0, starts=[("https://e.org/rss", Kind.FEED)])
         (item,) = f.lease("s", 5)
         f.release("s", [item.key])
         assert f.count("s", State.QUEUED) == 1
+
+
+def test_workers_leasing_at_once_never_share_a_url(tmp_path: Path, pg_url: str) -> None:
+    from archive.backends.catalog_pg import PgCatalog
+
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        with catalog.open_frontier() as f:
+            f.begin_run("s", now=0.0, starts=[])
+            entries = [Entry(f"https://e.org/story-{i}", Kind.ARTICLE, 1) for i in range(300)]
+            f.add("s", entries, now=0.0, refresh_after=DAY)
+        taken: list[list[str]] = [[] for _ in range(4)]
+
+        def work(slot: int) -> None:
+            mine = PgCatalog(pg_url, root=tmp_path)  # a worker: its own pool
+            try:
+                while items := mine.open_frontier().lease("s", 7):
+                    taken[slot].extend(i.key for i in items)
+            finally:
+                mine.close()
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        keys = [k for slot in taken for k in slot]
+        assert len(keys) == len(set(keys)) == 300
+    finally:
+        catalog.close()

@@ -102,7 +102,15 @@ def test_cycle_finder_finds_a_cycle() -> None:
 
 
 # modules that may hold SQL: the catalog and frontier backends
-SQL_HOMES = {"catalog_sqlite.py", "catalog_schema.py", "frontier_sqlite.py"}
+SQL_HOMES = {
+    "catalog_sqlite.py",
+    "catalog_schema.py",
+    "frontier_sqlite.py",
+    "catalog_pg.py",
+    "catalog_pg_schema.py",
+    "frontier_pg.py",
+    "hostlease_pg.py",
+}
 SQL_TEXT = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
     r"CREATE\s+(TABLE|INDEX|VIRTUAL)|DROP\s+TABLE|PRAGMA\s+\w+|BEGIN\s+IMMEDIATE)\b",

@@ -12,7 +12,7 @@ from them (`archive.maintenance.verify`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -191,7 +191,12 @@ class Catalog(Protocol):
     after_commit: list[Callable[[], None]]
     after_rollback: list[Callable[[], None]]
 
-    def writing(self) -> contextlib.AbstractContextManager[None]: ...
+    def writing(self, keys: Sequence[str] = ()) -> contextlib.AbstractContextManager[None]:
+        """One write transaction. `keys` name everything its decisions read (URL keys,
+        canonical key, body digest): a backend shared by many writers may run transactions
+        with disjoint keys at once; without keys a transaction excludes every other."""
+        ...
+
     def article(self, article_id: str) -> ArticleRow | None: ...
     def article_by_url(self, key: str) -> str | None: ...
     def article_by_canonical(self, key: str) -> str | None: ...

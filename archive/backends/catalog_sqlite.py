@@ -12,7 +12,7 @@ import contextlib
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -137,9 +137,10 @@ class SqliteCatalog:
         self.db.close()
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, keys: Sequence[str] = ()) -> Iterator[None]:
         """One write transaction. Re-entrant: an inner `writing` joins the outer one as a
-        savepoint, so an inner block that raises undoes its own statements only."""
+        savepoint, so an inner block that raises undoes its own statements only. SQLite has
+        one writer at a time: `keys` make no difference here."""
         if self._depth:
             name = f"sp{self._depth}"
             self.db.execute(f"SAVEPOINT {name}")

@@ -298,6 +298,11 @@ def _fetch_of(archive: Archive, path: Path, article_id: str) -> tuple[str, tuple
     return sha, (str(fetches[0]["requested_url"]), str(fetches[0]["fetched_at"]))
 
 
+def _share(task: VersionTask | OrphanTask, shares: int) -> int:
+    key = task.article_id if isinstance(task, VersionTask) else task.raw_sha256
+    return int(key[:12], 16) % shares
+
+
 def _results(tasks: list[VersionTask | OrphanTask], workers: int) -> Iterator[Result]:
     if workers <= 1 or len(tasks) < 2:
         yield from map(_run, tasks)
@@ -344,9 +349,11 @@ def rebuild(
     workers: int | None = None,
     progress: ProgressFn | None = None,
     article: str | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> RebuildReport:
     """Re-parse stored raw pages with `parse` (of one `article` only, if given); see the
-    module docstring."""
+    module docstring. `shard=(i, n)` takes only the i-th of n disjoint shares (by article id
+    or raw hash): n cluster workers rebuild an archive together, one share each."""
     workers = workers or os.cpu_count() or 1
     if workers > 1:
         try:
@@ -361,6 +368,8 @@ def rebuild(
         tasks = list(_article_tasks(archive, parse, article))
     else:
         tasks = _tasks(archive, parse, source, since_text(since))
+    if shard is not None:
+        tasks = [t for t in tasks if _share(t, shard[1]) == shard[0]]
     report = RebuildReport()
     done = 0
     if progress:

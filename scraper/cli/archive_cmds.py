@@ -94,6 +94,7 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
 @since_option
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [all cores].")
 @click.option("--article", metavar="ID", help="Only this article (e.g. one verify flagged).")
+@click.option("--wait", is_flag=True, help="Cluster: follow the queued rebuild to its end.")
 @click.pass_obj
 def rebuild_cmd(
     app: AppContext,
@@ -101,6 +102,7 @@ def rebuild_cmd(
     since: str | None,
     workers: int | None,
     article: str | None,
+    wait: bool,
 ) -> None:
     """Re-parse every stored raw page with the current parser and rewrite changed records.
 
@@ -110,7 +112,18 @@ def rebuild_cmd(
     version had made. --article re-makes one article's records from its raw pages, also a
     record verify found changed since it was written.
     Example: morgue rebuild --source moscowtimes --since 2024-01-01 --workers 2
+
+    With a cluster configuration it queues --workers shares (default 2) for `morgue worker`.
     """
+    if app.config.storage.catalog is not None:
+        from scraper.cli.cluster_cmds import enqueue
+
+        shares = workers or 2
+        jobs = [
+            {"share": i, "shares": shares, "source": source, "since": _since(since)}
+            for i in range(shares)
+        ]
+        raise SystemExit(enqueue(app, "rebuild_share", jobs, wait=wait))
     update, stop = _progress("rebuild")
     try:
         with app.open_archive() as archive:

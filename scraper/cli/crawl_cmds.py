@@ -137,9 +137,22 @@ def _run_crawl(
     help="Pages per source this run (instead of its max_pages).",
 )
 @click.option("--dry-run", is_flag=True, help="Read feeds/sitemaps/sections only; list articles.")
+@click.option(
+    "--spread",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Cluster: workers that share each source's run.",
+)
+@click.option("--wait", is_flag=True, help="Cluster: follow the queued crawl to its end.")
 @click.pass_context
 def crawl_cmd(
-    ctx: click.Context, sources: tuple[str, ...], max_pages: int | None, dry_run: bool
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    max_pages: int | None,
+    dry_run: bool,
+    spread: int,
+    wait: bool,
 ) -> None:
     """Crawl the configured sources once (all, or the SOURCE names given).
 
@@ -151,6 +164,12 @@ def crawl_cmd(
     """
     app: AppContext = ctx.obj
     chosen = _choose(app, sources)
+    if app.config.storage.catalog is not None and not dry_run:
+        # a cluster configuration: the workers crawl (morgue worker); this only queues
+        from scraper.cli.cluster_cmds import enqueue_crawl
+
+        names = [s.name for s in chosen]
+        ctx.exit(enqueue_crawl(app, names, max_pages=max_pages, spread=spread, wait=wait))
     stop = threading.Event()
     with _stop_on_signals(stop):
         if sys.stderr.isatty():

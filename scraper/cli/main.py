@@ -266,6 +266,7 @@ def show_cmd(app: AppContext, ref: str, fmt: str, version: int | None) -> None:
 
 def _register() -> None:
     from scraper.cli.archive_cmds import export_cmd, import_cmd, rebuild_cmd, stats_cmd, verify_cmd
+    from scraper.cli.cluster_cmds import COMMANDS as CLUSTER_COMMANDS
     from scraper.cli.crawl_cmds import crawl_cmd, schedule_cmd
     from scraper.cli.read_cmds import COMMANDS as READ_COMMANDS
 
@@ -278,6 +279,7 @@ def _register() -> None:
         import_cmd,
         stats_cmd,
         *READ_COMMANDS,
+        *CLUSTER_COMMANDS,
     ):
         cli.add_command(command)
 

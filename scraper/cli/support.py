@@ -37,7 +37,7 @@ class AppContext:
     def open_archive(self) -> Archive:
         from archive.store import Archive
 
-        return Archive.open(self.config.data_dir)
+        return Archive.open(self.config.data_dir, storage=self.config.storage)
 
     def make_fetcher(self) -> Fetcher:
         from scraper.fetch import Fetcher

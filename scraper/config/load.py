@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from archive.backends.storage import Storage, storage_from
 from scraper import __version__
 from scraper.config.values import (
     Checker,
@@ -138,6 +139,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     politeness: PolitenessConfig = field(default_factory=PolitenessConfig)
     sources: tuple[Source, ...] = ()
+    storage: Storage = field(default_factory=Storage)  # default: the data folder (embedded)
     path: Path | None = None  # the file it came from
 
     def source(self, name: str) -> Source | None:
@@ -317,7 +319,27 @@ def _replace(obj: Any, changes: dict[str, Any]) -> Any:
     return replace(obj, **changes)
 
 
-TOP_KEYS = ("data_dir", "user_agent", "from", "fetch", "politeness", "network", "sources")
+TOP_KEYS = (
+    "data_dir",
+    "user_agent",
+    "from",
+    "fetch",
+    "politeness",
+    "network",
+    "sources",
+    "storage",
+)
+
+
+def _storage(c: Checker, raw: object) -> Storage:
+    """`storage:` names a cluster's catalog and blob store (archive.backends.storage)."""
+    section = c.mapping("storage", raw, ("catalog", "blobs", "s3"))
+    c.mapping("storage.s3", section.get("s3"), ("endpoint_url", "region"))
+    try:
+        return storage_from(section)
+    except ValueError as exc:
+        c.problem("storage", str(exc))
+        return Storage()
 
 
 def parse_config(raw: object, *, path: Path | None = None) -> Config:
@@ -351,6 +373,7 @@ def parse_config(raw: object, *, path: Path | None = None) -> Config:
     for name in sorted({n for n in names if names.count(n) > 1}):
         c.problem("sources", f"duplicate source name {name!r}")
     data_dir = c.get(top, "", "data_dir", as_text)
+    storage = _storage(c, top.get("storage"))
     if c.problems:
         raise ConfigError(c.problems)
     base = path.parent if path is not None else Path()
@@ -359,6 +382,7 @@ def parse_config(raw: object, *, path: Path | None = None) -> Config:
         fetch=FetchConfig(**fetch_values),
         politeness=politeness,
         sources=tuple(sources),
+        storage=storage,
         path=path,
     )
 

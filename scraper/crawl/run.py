@@ -48,6 +48,7 @@ def crawl(
     ingest: Ingest | None = None,
     now: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] = _never,
+    lock: bool = True,
 ) -> CrawlReport:
     """Crawl `sources` (default: all configured) once; returns the per-source report.
 
@@ -58,6 +59,8 @@ def crawl(
     in-flight fetches finish, and the rest stays queued for the next run. With the default
     `ingest` and a real Archive, pages are parsed in worker processes and stored in group
     commits (`scraper.crawl.workers`).
+    in-flight fetches finish, and the rest stays queued for the next run. `lock=False` lets
+    several crawls of one source run at once (cluster workers sharing its frontier).
     """
     pooled = ingest is None and isinstance(archive, Archive) and not dry_run
     if ingest is None:
@@ -78,6 +81,7 @@ def crawl(
             now=now,
             should_stop=should_stop,
             pooled=pooled,
+            lock=lock,
         )
     )
 
@@ -95,6 +99,7 @@ async def crawl_async(
     now: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] = _never,
     pooled: bool = False,
+    lock: bool = True,
 ) -> CrawlReport:
     """`crawl` for callers that already run an event loop (`pooled`: ingest through an
     IngestPool; needs a real Archive)."""
@@ -117,8 +122,8 @@ async def crawl_async(
             progress=progress or _no_progress,
             now=now,
             should_stop=should_stop,
-            lock_dir=config.data_dir / "locks",
             pool=pool,
+            lock_dir=config.data_dir / "locks" if lock else None,
         )
         drivers = [SourceCrawl(run, s, r) for s, r in zip(sources, report.sources, strict=True)]
         await asyncio.gather(*(d.run() for d in drivers))

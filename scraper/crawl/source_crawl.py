@@ -67,7 +67,7 @@ class RunContext:
     progress: Progress
     now: Callable[[], datetime]
     should_stop: Callable[[], bool]
-    lock_dir: Path
+    lock_dir: Path | None  # None: no source lock (cluster workers share a run)
     pool: IngestPool | None = None  # when set, article pages are ingested through it
 
 
@@ -141,6 +141,9 @@ class SourceCrawl:
         return self.source.politeness or self.run_.config.politeness
 
     async def run(self) -> None:
+        if self.run_.lock_dir is None:
+            await self._crawl()
+            return
         lock = SourceLock(self.run_.lock_dir, self.name)
         if not self.run_.dry_run and not lock.acquire():
             self.report.status = SourceStatus.BUSY

@@ -44,6 +44,7 @@ from scraper.fetch.decoding import (
 from scraper.fetch.netguard import AddressRefused, GuardedBackend
 from scraper.fetch.polite import PACE_MAX, ROBOTS_MAX_BYTES, HostPace
 from scraper.fetch.retry import RETRY_STATUSES, Budget, Retryable, retry_after_seconds
+from scraper.fetch.shared import HostGate
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 KEEPALIVE = 30.0  # seconds an idle connection to a host is kept
@@ -105,8 +106,10 @@ class Exchange:
         ssl_context: ssl.SSLContext | None,
         clock: Callable[[], float],
         now: Callable[[], datetime],
+        gate: HostGate | None = None,
     ) -> None:
         self._cfg = cfg
+        self._gate = gate
         self._backend = backend
         self._ssl = ssl_context
         self._clock = clock
@@ -163,6 +166,11 @@ class Exchange:
         )
         status: int | None = None
         latency: float | None = None
+        ticket = None
+        if self._gate is not None:  # other processes' requests to this host count too
+            ticket = await self._gate.acquire(
+                host.host, delay=host.delay, per_host=host.politeness.per_host
+            )
         host.active += 1
         try:
             async with self._global:
@@ -188,6 +196,8 @@ class Exchange:
         finally:
             host.active -= 1
             host.finished(status=status, latency=latency)
+            if self._gate is not None:
+                await self._gate.release(ticket, delay=host.delay)
             self._requests += 1
             if self._requests % SWEEP_EVERY == 0:
                 await self._sweep()

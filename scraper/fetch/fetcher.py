@@ -42,6 +42,7 @@ from scraper.fetch.exchange import Answer, Exchange, target_url, without_userinf
 from scraper.fetch.netguard import AddressPolicy, GuardedBackend, Resolver, system_resolve
 from scraper.fetch.polite import HostPace, RobotsRules
 from scraper.fetch.retry import Budget, Retryable, retrying
+from scraper.fetch.shared import HostGate, RobotsCache
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,12 @@ class AsyncFetcher:
         resolve: Resolver = system_resolve,
         ssl_context: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
+        gate: HostGate | None = None,
+        robots_cache: RobotsCache | None = None,
     ) -> None:
+        """`gate`, `robots_cache`: politeness shared with other processes (fetch.shared)."""
         self._cfg = fetch_cfg
+        self._robots_cache = robots_cache
         self._politeness = politeness
         self._politeness_for = politeness_for
         self._sleep = sleep
@@ -87,6 +92,7 @@ class AsyncFetcher:
             ssl_context=ssl_context,
             clock=clock,
             now=now,
+            gate=gate,
         )
 
     async def __aenter__(self) -> AsyncFetcher:
@@ -209,6 +215,12 @@ class AsyncFetcher:
     async def _load_robots(self, origin: str, host: HostPace) -> RobotsRules:
         """Fetch and interpret an origin's robots.txt; only an address refusal escapes."""
         politeness = host.politeness
+        if self._robots_cache is not None:
+            cached = await self._robots_cache.get(origin)
+            if cached is not None:
+                return RobotsRules.from_response(
+                    cached[0], cached[1], now=self._clock(), politeness=politeness
+                )
         budget = Budget(self._cfg.url_budget, self._clock)
         url = target_url(origin + "/robots.txt")
         try:
@@ -218,6 +230,10 @@ class AsyncFetcher:
                     url, hop_host, "robots", {}, budget
                 )
                 if answer.location is None:
+                    if self._robots_cache is not None and answer.status < 500:
+                        await self._robots_cache.put(
+                            origin, answer.status, answer.body, ttl=politeness.robots_ttl
+                        )
                     return RobotsRules.from_response(
                         answer.status, answer.body, now=self._clock(), politeness=politeness
                     )

@@ -1,0 +1,612 @@
+"""The cluster catalog: the `Catalog` interface on PostgreSQL, through psycopg 3 and a pool.
+
+Same tables and meaning as the embedded SQLite catalog (`catalog_sqlite.py`), so dedup, rebuild,
+verify, stats and export run unchanged on either. Many processes share one database: a write
+transaction (`writing`) first takes a transaction-level advisory lock, so writers serialize as
+they do on SQLite (dedup reads, then writes, and two workers must not both file one article as
+new); readers never wait. The schema is versioned (`catalog_pg_schema.MIGRATIONS`) and
+migrated on open. Connection failures become `StorageError`; a worker retries them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from archive.backends.catalog import ArticleRow, FetchRow, SourceCounts, VersionRow
+from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS, SCHEMA_VERSION
+from archive.backends.frontier import Frontier
+from archive.errors import ArchiveError, StorageError
+from archive.fingerprint import BANDS, bands, distance, to_signed, to_unsigned
+
+_REFERENCES_KEPT = 8
+WRITE_LOCK = 0x6D6F7267  # "morg": the advisory lock every catalog write transaction holds
+MIGRATE_LOCK = 0x6D6F7268
+KEY_LOCKS = 0x6D6F7269  # the first half of the two-part advisory locks on keys
+_FTS_CHARS = 400_000  # a tsvector holds at most 1 MB; no article body comes near this
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def open_pool(url: str, *, max_size: int = 4, timeout: float = 10.0) -> ConnectionPool:
+    """A connection pool on `url` (autocommit connections), checked to be reachable."""
+    pool: ConnectionPool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True},
+        open=False,
+        name="morgue-catalog",
+    )
+    try:
+        pool.open(wait=True, timeout=timeout)
+    except Exception as exc:  # psycopg_pool.PoolTimeout hides the connection error's text
+        pool.close()
+        raise StorageError(f"cannot reach the catalog {safe_url(url)}: {exc}") from exc
+    return pool
+
+
+class PgCatalog:
+    """The catalog in a PostgreSQL database shared by every worker of a cluster."""
+
+    def __init__(self, url: str, *, root: Path, pool: ConnectionPool | None = None) -> None:
+        self.url = url
+        # no file: a name under the data folder that messages can show
+        self.path = root / "catalog.postgresql"
+        self.pool = pool if pool is not None else open_pool(url)
+        self._owns_pool = pool is None
+        self._tx: psycopg.Connection[Any] | None = None
+        # None: one crawl at a time; a cluster worker sets how long its frontier leases last
+        self.frontier_lease_ttl: float | None = None
+        try:
+            migrate(self.pool)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._owns_pool:
+            self.pool.close()
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._tx is not None:
+            yield self._tx
+            return
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def writing(self, keys: Sequence[str] = ()) -> Iterator[None]:
+        """One write transaction (re-entrant: an inner `writing` joins the outer one).
+
+        With `keys`, it shares the catalog's write lock with other keyed transactions and
+        takes one advisory lock per key, so stores of different pages run at once while two
+        that could touch one article (a URL, canonical key or body in common) wait for each
+        other; without keys (repair, rebuild batches) it holds the write lock alone.
+        """
+        if self._tx is not None:
+            yield
+            return
+        try:
+            # pipeline mode: the writes of a store go out without waiting for each answer
+            with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+                if keys:
+                    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (WRITE_LOCK,))
+                    # in one order for every writer, so two never wait on each other in a circle
+                    for key in sorted({_lock_id(k) for k in keys}):
+                        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (KEY_LOCKS, key))
+                else:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                self._tx = conn
+                try:
+                    yield
+                finally:
+                    self._tx = None
+        except psycopg.Error as exc:
+            raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._conn() as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def _exec(self, sql: str, args: Sequence[Any] = ()) -> None:
+        with self._conn() as conn:
+            conn.execute(sql, args)
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self._rows(sql, args)
+        return rows[0] if rows else None
+
+    def _id(self, sql: str, key: str) -> str | None:
+        row = self._one(sql, (key,))
+        return None if row is None else str(row[0])
+
+    def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int:
+        row = self._one(sql, args)
+        return int(row[0] or 0) if row else 0
+
+    def article(self, article_id: str) -> ArticleRow | None:
+        row = self._one(
+            "SELECT id, source, canonical_key, current_version, headline, modified, body_digest,"
+            " simhash FROM archive_articles WHERE id = %s",
+            (article_id,),
+        )
+        if row is None:
+            return None
+        return ArticleRow(
+            id=row[0],
+            source=row[1],
+            canonical_key=row[2],
+            current_version=row[3],
+            headline=row[4],
+            modified=row[5],
+            body_digest=row[6],
+            simhash=to_unsigned(row[7]),
+        )
+
+    def article_by_url(self, key: str) -> str | None:
+        return self._id("SELECT article_id FROM archive_urls WHERE key = %s", key)
+
+    def article_by_canonical(self, key: str) -> str | None:
+        return self._id("SELECT article_id FROM archive_canonical WHERE key = %s", key)
+
+    def article_by_body(self, digest: str) -> str | None:
+        return self._id("SELECT article_id FROM archive_bodies WHERE digest = %s", digest)
+
+    def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]:
+        """Articles whose current body is within `max_distance` bits of `fingerprint`."""
+        if max_distance >= BANDS:
+            raise ValueError(f"band lookup finds distances below {BANDS} only")
+        pairs = list(enumerate(bands(fingerprint)))
+        rows = self._rows(
+            "SELECT DISTINCT b.article_id, a.simhash FROM archive_simhash_bands b"
+            " JOIN archive_articles a ON a.id = b.article_id"
+            " JOIN unnest(%s::int[], %s::int[]) AS q(band, value)"
+            " ON b.band = q.band AND b.value = q.value",
+            ([p[0] for p in pairs], [p[1] for p in pairs]),
+        )
+        found: dict[str, int] = {}
+        for article_id, simhash in rows:
+            dist = distance(fingerprint, to_unsigned(simhash))
+            if dist <= max_distance:
+                found[article_id] = dist
+        return sorted(found.items(), key=lambda item: (item[1], item[0]))
+
+    def seen_before(self, article_id: str, digest: str, fetched_at: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM archive_versions WHERE article_id = %s AND body_digest = %s AND %s <="
+            " (SELECT max(fetched_at) FROM archive_versions WHERE article_id = %s)",
+            (article_id, digest, fetched_at, article_id),
+        )
+        return row is not None
+
+    def latest_validators(self, key: str) -> tuple[str | None, str | None] | None:
+        row = self._one(
+            "SELECT etag, last_modified FROM archive_fetches WHERE url_key = %s AND"
+            " (etag IS NOT NULL OR last_modified IS NOT NULL) AND status IN (200, 203, 304)"
+            " ORDER BY fetched_at DESC LIMIT 1",
+            (key,),
+        )
+        return None if row is None else (row[0], row[1])
+
+    def versions(self, article_id: str) -> list[VersionRow]:
+        return [
+            VersionRow(*r)
+            for r in self._rows(
+                "SELECT v.article_id, v.version, a.source, v.raw_sha256, v.fetched_at"
+                " FROM archive_versions v JOIN archive_articles a ON a.id = v.article_id"
+                " WHERE v.article_id = %s ORDER BY v.version",
+                (article_id,),
+            )
+        ]
+
+    def iter_versions(
+        self, source: str | None, since: str | None, latest_only: bool = False
+    ) -> Iterator[VersionRow]:
+        sql = (
+            "SELECT v.article_id, v.version, a.source, v.raw_sha256, v.fetched_at"
+            " FROM archive_versions v JOIN archive_articles a ON a.id = v.article_id WHERE TRUE"
+        )
+        args: list[Any] = []
+        if source is not None:
+            sql += " AND a.source = %s"
+            args.append(source)
+        if since is not None:
+            sql += " AND v.fetched_at >= %s"
+            args.append(since)
+        if latest_only:
+            sql += " AND v.version = a.current_version"
+        sql += " ORDER BY v.fetched_at, v.article_id, v.version"
+        for r in self._rows(sql, args):  # not a live cursor: callers write
+            yield VersionRow(*r)
+
+    def unfiled_raw(self, source: str | None, since: str | None) -> list[tuple[str, str]]:
+        sql = (
+            "SELECT sha256, source FROM archive_raw r WHERE NOT EXISTS (SELECT 1 FROM"
+            " archive_fetches f WHERE f.raw_sha256 = r.sha256 AND f.article_id IS NOT NULL)"
+            " AND NOT EXISTS (SELECT 1 FROM archive_versions v WHERE v.raw_sha256 = r.sha256)"
+        )
+        args: list[str] = []
+        if source is not None:
+            sql += " AND r.source = %s"
+            args.append(source)
+        if since is not None:
+            sql += " AND r.first_fetched >= %s"
+            args.append(since)
+        return [(r[0], r[1]) for r in self._rows(sql + " ORDER BY first_fetched, sha256", args)]
+
+    def add_source(self, name: str, seen: str) -> None:
+        self._exec(
+            "INSERT INTO archive_sources VALUES (%s, %s) ON CONFLICT DO NOTHING", (name, seen)
+        )
+
+    def add_raw(self, sha: str, size: int, stored: int, source: str, seen: str) -> None:
+        self._exec(
+            "INSERT INTO archive_raw VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (sha, size, stored, source, seen),
+        )
+
+    def references(self, site: str, limit: int) -> list[str]:
+        rows = self._rows(
+            "SELECT raw_sha256 FROM archive_references WHERE site = %s ORDER BY seq DESC LIMIT %s",
+            (site, limit),
+        )
+        return [r[0] for r in rows]
+
+    def add_reference(self, site: str, sha: str, since: str) -> None:
+        self._exec(
+            "INSERT INTO archive_references (site, raw_sha256, since) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (site, sha, since),
+        )
+        # only the newest few are ever tried (see SqliteCatalog.add_reference)
+        self._exec(
+            "DELETE FROM archive_references WHERE site = %s AND seq NOT IN (SELECT seq"
+            " FROM archive_references WHERE site = %s ORDER BY seq DESC LIMIT %s)",
+            (site, site, _REFERENCES_KEPT),
+        )
+
+    def add_fetch(self, row: FetchRow) -> None:
+        self._exec(
+            "INSERT INTO archive_fetches VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (fetch_id) DO UPDATE SET url = excluded.url, url_key ="
+            " excluded.url_key, final_url = excluded.final_url, status = excluded.status,"
+            " etag = excluded.etag, last_modified = excluded.last_modified, fetched_at ="
+            " excluded.fetched_at, raw_sha256 = excluded.raw_sha256, size = excluded.size,"
+            " source = excluded.source, article_id = excluded.article_id, outcome ="
+            " excluded.outcome, run_id = excluded.run_id",
+            (
+                row.fetch_id,
+                row.url,
+                row.url_key,
+                row.final_url,
+                row.status,
+                row.etag,
+                row.last_modified,
+                row.fetched_at,
+                row.raw_sha256,
+                row.size,
+                row.source,
+                row.article_id,
+                row.outcome,
+                row.run_id,
+            ),
+        )
+
+    def add_url(
+        self, key: str, url: str, article_id: str, seen: str, duplicate: bool = False
+    ) -> None:
+        """Map a URL key to an article; a real article's claim replaces a duplicate link."""
+        self._exec(
+            "INSERT INTO archive_urls VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE"
+            " SET article_id = excluded.article_id, url = excluded.url, duplicate = 0"
+            " WHERE archive_urls.duplicate = 1 AND excluded.duplicate = 0",
+            (key, url, article_id, seen, int(duplicate)),
+        )
+
+    def article_at_url(self, key: str) -> str | None:
+        return self._id("SELECT article_id FROM archive_urls WHERE key = %s AND duplicate = 0", key)
+
+    def add_canonical(self, key: str, article_id: str) -> None:
+        self._exec(
+            "INSERT INTO archive_canonical VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (key, article_id),
+        )
+
+    def put_article(self, row: ArticleRow, seen: str) -> None:
+        """Insert or move the article's head to `row` (its current version and fingerprints)."""
+        self._exec(
+            "INSERT INTO archive_articles VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id)"
+            " DO UPDATE SET current_version = excluded.current_version, headline ="
+            " excluded.headline, modified = excluded.modified, body_digest ="
+            " excluded.body_digest, simhash = excluded.simhash, last_seen = excluded.last_seen",
+            (
+                row.id,
+                row.source,
+                row.canonical_key,
+                row.current_version,
+                row.headline,
+                row.modified,
+                row.body_digest,
+                to_signed(row.simhash),
+                seen,
+                seen,
+            ),
+        )
+        self._exec("DELETE FROM archive_simhash_bands WHERE article_id = %s", (row.id,))
+        values = bands(row.simhash)
+        self._exec(
+            "INSERT INTO archive_simhash_bands SELECT b, v, %s FROM"
+            " unnest(%s::int[], %s::int[]) AS q(b, v) ON CONFLICT DO NOTHING",
+            (row.id, list(range(len(values))), list(values)),
+        )
+        self._exec(
+            "INSERT INTO archive_bodies VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (row.body_digest, row.id),
+        )
+
+    def touch(self, article_id: str, seen: str) -> None:
+        self._exec(
+            "UPDATE archive_articles SET last_seen = GREATEST(last_seen, %s) WHERE id = %s",
+            (seen, article_id),
+        )
+
+    def put_version(
+        self,
+        row: VersionRow,
+        *,
+        digest: str,
+        fingerprint: int,
+        headline: str,
+        body: str,
+        modified: str | None,
+        parser: tuple[str, str],
+    ) -> None:
+        """Insert or replace one version and (re)index its text for search."""
+        self._exec(
+            "INSERT INTO archive_versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (article_id, version) DO UPDATE SET raw_sha256 = excluded.raw_sha256,"
+            " fetched_at = excluded.fetched_at, body_digest = excluded.body_digest, simhash ="
+            " excluded.simhash, headline = excluded.headline, modified = excluded.modified,"
+            " parser = excluded.parser, parser_version = excluded.parser_version",
+            (
+                row.article_id,
+                row.version,
+                row.raw_sha256,
+                row.fetched_at,
+                digest,
+                to_signed(fingerprint),
+                headline,
+                modified,
+                parser[0],
+                parser[1],
+            ),
+        )
+        self._exec(
+            "INSERT INTO archive_fts_docs VALUES (%s, %s, setweight(to_tsvector('simple', %s),"
+            " 'A') || to_tsvector('simple', %s)) ON CONFLICT (article_id, version)"
+            " DO UPDATE SET doc = excluded.doc",
+            (row.article_id, row.version, headline, body[:_FTS_CHARS]),
+        )
+        self._exec(
+            "INSERT INTO archive_bodies VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (digest, row.article_id),
+        )
+
+    def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None:
+        first, second = sorted((a, b))
+        self._exec(
+            "INSERT INTO archive_near_duplicates VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (first, second, dist, seen),
+        )
+
+    def search(self, query: str, limit: int) -> list[str]:
+        """Article ids whose headline or body (any version) match a web-search style query
+        (`"exact phrase" OR word -other`), best first."""
+        try:
+            rows = self._rows(
+                "SELECT d.article_id, max(ts_rank(d.doc, q)) AS r FROM archive_fts_docs d,"
+                " websearch_to_tsquery('simple', %s) q WHERE d.doc @@ q"
+                " GROUP BY d.article_id ORDER BY r DESC, d.article_id LIMIT %s",
+                (query, limit),
+            )
+        except StorageError as exc:
+            raise ArchiveError(f"bad search query {query!r}: {exc}") from exc
+        return [str(r[0]) for r in rows]
+
+    def near_duplicates(self) -> list[tuple[str, str, int]]:
+        return [
+            (r[0], r[1], r[2])
+            for r in self._rows(
+                "SELECT article_id, other_id, distance FROM archive_near_duplicates"
+                " ORDER BY distance, article_id"
+            )
+        ]
+
+    def start_run(self, kind: str, source: str | None, started: str) -> int:
+        with self.writing():
+            row = self._one(
+                "INSERT INTO archive_runs (kind, source, started_at) VALUES (%s, %s, %s)"
+                " RETURNING id",
+                (kind, source, started),
+            )
+        return int(row[0]) if row else 0
+
+    def finish_run(self, run_id: int, finished: str, counts: str) -> None:
+        with self.writing():
+            self._exec(
+                "UPDATE archive_runs SET finished_at = %s, counts = %s WHERE id = %s",
+                (finished, counts, run_id),
+            )
+
+    def clear_derived(self) -> None:
+        """Empty every table the files can refill (inside the caller's transaction)."""
+        self._exec("TRUNCATE " + ", ".join(DERIVED_TABLES))
+
+    def open_frontier(self, *, scratch: bool = False) -> Frontier:
+        if scratch:  # a dry run: a throwaway frontier in memory leaves no trace anywhere
+            from archive.backends.frontier_sqlite import SqliteFrontier
+
+            return SqliteFrontier.open(":memory:")
+        from archive.backends.frontier_pg import PgFrontier
+
+        return PgFrontier(self.pool, self.url, lease_ttl=self.frontier_lease_ttl)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the database has a table `name` (the queue's, created by its own schema)."""
+        row = self._one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname ="
+            " current_schema() AND tablename = %s)",
+            (name,),
+        )
+        return bool(row and row[0])
+
+    def integrity_problem(self) -> str | None:
+        version = self._one("SELECT value FROM archive_info WHERE key = 'schema'")
+        if version is None or version[0] != str(SCHEMA_VERSION):
+            return f"postgresql catalog schema is {version and version[0]}, not {SCHEMA_VERSION}"
+        bad = self._rows(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE NOT i.indisvalid"
+        )
+        return None if not bad else f"invalid postgresql indexes: {', '.join(r[0] for r in bad)}"
+
+    def raw_shas(self) -> set[str]:
+        return {r[0] for r in self._rows("SELECT sha256 FROM archive_raw")}
+
+    def indexed_versions(self) -> dict[tuple[str, int], tuple[str, str]]:
+        rows = self._rows(
+            "SELECT v.article_id, v.version, a.source, v.raw_sha256 FROM archive_versions v"
+            " LEFT JOIN archive_articles a ON a.id = v.article_id"
+        )
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+    def heads_without_version(self) -> list[tuple[str, int]]:
+        rows = self._rows(
+            "SELECT id, current_version FROM archive_articles a WHERE NOT EXISTS (SELECT 1"
+            " FROM archive_versions v WHERE v.article_id = a.id AND v.version = a.current_version)"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def fetches_without_raw(self) -> int:
+        return self._scalar(
+            "SELECT count(*) FROM archive_fetches f WHERE f.raw_sha256 IS NOT NULL AND NOT"
+            " EXISTS (SELECT 1 FROM archive_raw r WHERE r.sha256 = f.raw_sha256)"
+        )
+
+    def count_articles(self) -> int:
+        return self._scalar("SELECT count(*) FROM archive_articles")
+
+    def count_near_duplicates(self) -> int:
+        return self._scalar("SELECT count(*) FROM archive_near_duplicates")
+
+    def source_counts(self) -> list[SourceCounts]:
+        per: dict[str, dict[str, int]] = {}
+
+        def add(sql: str, *names: str) -> None:
+            for row in self._rows(sql):
+                per.setdefault(row[0], {}).update(
+                    {name: int(value or 0) for name, value in zip(names, row[1:], strict=True)}
+                )
+
+        add("SELECT source, count(*) FROM archive_articles GROUP BY source", "articles")
+        add(
+            "SELECT a.source, count(*) FROM archive_versions v JOIN archive_articles a"
+            " ON a.id = v.article_id GROUP BY a.source",
+            "versions",
+        )
+        add(
+            "SELECT source, count(*), sum(CASE WHEN status < 300 THEN size ELSE 0 END),"
+            " count(*) FILTER (WHERE outcome = 'duplicate') FROM archive_fetches GROUP BY source",
+            "fetches",
+            "raw_bytes",
+            "duplicates",
+        )
+        add(
+            "SELECT source, count(*), sum(stored_size) FROM archive_raw GROUP BY source",
+            "raw_pages",
+            "stored_bytes",
+        )
+        add(
+            "SELECT f.source, count(*) - count(DISTINCT f.raw_sha256) FROM archive_fetches f"
+            " WHERE f.status < 300 AND f.raw_sha256 IS NOT NULL GROUP BY f.source",
+            "identical_refetches",
+        )
+        return [SourceCounts(source=name, **counts) for name, counts in sorted(per.items())]
+
+    def fetched_raw(self, source: str | None, since: str | None) -> list[tuple[str, str]]:
+        sql = "SELECT fetch_id, raw_sha256 FROM archive_fetches WHERE raw_sha256 IS NOT NULL"
+        args: list[str] = []
+        if source is not None:
+            sql += " AND source = %s"
+            args.append(source)
+        if since is not None:
+            sql += " AND fetched_at >= %s"
+            args.append(since)
+        return [(r[0], r[1]) for r in self._rows(sql + " ORDER BY fetched_at, fetch_id", args)]
+
+
+def _lock_id(key: str) -> int:
+    """A key's 32-bit advisory lock number (a collision only makes two stores wait)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big", signed=True)
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """Where a database's catalog schema stands: 0 when it has none yet."""
+    # a scan of pg_tables, not to_regclass: after waiting on an advisory lock, the cached
+    # catalog may not show the tables another process has just created
+    exists = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+        " AND tablename = 'archive_info')"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(pool: ConnectionPool) -> int:
+    """Apply the missing migrations in order (each in its own transaction, one process at a
+    time); returns the schema version. A newer schema than this code knows is refused."""
+    try:
+        with pool.connection() as conn:
+            if schema_version(conn) == SCHEMA_VERSION:
+                return SCHEMA_VERSION
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                current = schema_version(conn)
+                if current > SCHEMA_VERSION:
+                    raise StorageError(
+                        f"the catalog's schema {current} is newer than this morgue's "
+                        f"({SCHEMA_VERSION}): upgrade morgue"
+                    )
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    with conn.transaction():
+                        conn.execute(MIGRATIONS[version])
+                        conn.execute(
+                            "INSERT INTO archive_info VALUES ('schema', %s) ON CONFLICT (key)"
+                            " DO UPDATE SET value = excluded.value",
+                            (str(version),),
+                        )
+            return SCHEMA_VERSION
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot migrate the catalog: {exc}") from exc

@@ -1,0 +1,108 @@
+"""The PostgreSQL catalog's schema, as numbered migrations.
+
+`MIGRATIONS[n]` takes a database at schema n-1 to schema n; `archive_info.schema` says where a
+database stands. `catalog_pg.PgCatalog` applies the missing ones in order, each in its own
+transaction under an advisory lock, so workers starting together migrate once. Tables mirror the
+SQLite catalog's (`catalog_schema.py`, the same `archive_*` names) plus the frontier's
+`frontier_*` tables and the cluster's host leases and robots.txt cache. Full-text search is
+PostgreSQL's own: a `tsvector` per version with a GIN index.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE archive_sources (name TEXT PRIMARY KEY, first_seen TEXT NOT NULL);
+CREATE TABLE archive_articles (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, canonical_key TEXT NOT NULL,
+    current_version INTEGER NOT NULL, headline TEXT NOT NULL, modified TEXT,
+    body_digest TEXT NOT NULL, simhash BIGINT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL);
+CREATE INDEX archive_articles_source ON archive_articles (source, last_seen);
+CREATE TABLE archive_versions (
+    article_id TEXT NOT NULL, version INTEGER NOT NULL, raw_sha256 TEXT NOT NULL,
+    fetched_at TEXT NOT NULL, body_digest TEXT NOT NULL, simhash BIGINT NOT NULL,
+    headline TEXT NOT NULL, modified TEXT, parser TEXT NOT NULL, parser_version TEXT NOT NULL,
+    PRIMARY KEY (article_id, version));
+CREATE INDEX archive_versions_raw ON archive_versions (raw_sha256);
+CREATE TABLE archive_canonical (key TEXT PRIMARY KEY, article_id TEXT NOT NULL);
+CREATE TABLE archive_urls (
+    key TEXT PRIMARY KEY, url TEXT NOT NULL, article_id TEXT NOT NULL,
+    first_seen TEXT NOT NULL, duplicate INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX archive_urls_article ON archive_urls (article_id);
+CREATE TABLE archive_raw (
+    sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, stored_size BIGINT NOT NULL,
+    source TEXT NOT NULL, first_fetched TEXT NOT NULL);
+CREATE TABLE archive_bodies (digest TEXT PRIMARY KEY, article_id TEXT NOT NULL);
+CREATE TABLE archive_simhash_bands (
+    band INTEGER NOT NULL, value INTEGER NOT NULL, article_id TEXT NOT NULL,
+    PRIMARY KEY (band, value, article_id));
+CREATE TABLE archive_fetches (
+    fetch_id TEXT PRIMARY KEY, url TEXT NOT NULL, url_key TEXT NOT NULL,
+    final_url TEXT NOT NULL, status INTEGER NOT NULL, etag TEXT, last_modified TEXT,
+    fetched_at TEXT NOT NULL, raw_sha256 TEXT, size BIGINT NOT NULL, source TEXT NOT NULL,
+    article_id TEXT, outcome TEXT, run_id BIGINT);
+CREATE INDEX archive_fetches_key ON archive_fetches (url_key, fetched_at);
+CREATE INDEX archive_fetches_raw ON archive_fetches (raw_sha256);
+CREATE TABLE archive_near_duplicates (
+    article_id TEXT NOT NULL, other_id TEXT NOT NULL, distance INTEGER NOT NULL,
+    found_at TEXT NOT NULL, PRIMARY KEY (article_id, other_id));
+CREATE TABLE archive_runs (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind TEXT NOT NULL, source TEXT,
+    started_at TEXT NOT NULL, finished_at TEXT, counts TEXT);
+CREATE TABLE archive_fts_docs (
+    article_id TEXT NOT NULL, version INTEGER NOT NULL, doc TSVECTOR NOT NULL,
+    PRIMARY KEY (article_id, version));
+CREATE INDEX archive_fts_docs_doc ON archive_fts_docs USING GIN (doc);
+CREATE TABLE archive_references (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY, site TEXT NOT NULL, raw_sha256 TEXT NOT NULL,
+    since TEXT NOT NULL, PRIMARY KEY (site, raw_sha256));
+CREATE INDEX archive_references_newest ON archive_references (site, seq);
+CREATE TABLE frontier_urls (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, source TEXT NOT NULL,
+    key TEXT NOT NULL, url TEXT NOT NULL, kind TEXT NOT NULL, depth INTEGER NOT NULL,
+    priority INTEGER NOT NULL, state TEXT NOT NULL, start INTEGER NOT NULL DEFAULT 0,
+    discovered_at DOUBLE PRECISION NOT NULL, first_fetched DOUBLE PRECISION,
+    fetched_at DOUBLE PRECISION, published DOUBLE PRECISION, etag TEXT, last_modified TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, outcome TEXT, UNIQUE (source, key));
+CREATE INDEX frontier_queue ON frontier_urls (source, state, priority, depth);
+CREATE TABLE frontier_templates (
+    source TEXT NOT NULL, template TEXT NOT NULL, pages INTEGER NOT NULL,
+    PRIMARY KEY (source, template));
+CREATE TABLE frontier_runs (
+    source TEXT PRIMARY KEY, started_at DOUBLE PRECISION NOT NULL,
+    finished_at DOUBLE PRECISION, status TEXT NOT NULL);
+""",
+    # 2: the cluster: leases on hosts (politeness across workers), robots.txt shared by all
+    # workers, and when a frontier URL was leased (a dead worker's leases expire)
+    2: """
+CREATE TABLE cluster_hosts (
+    host TEXT PRIMARY KEY, last_start DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_end DOUBLE PRECISION NOT NULL DEFAULT 0);
+CREATE TABLE cluster_host_slots (
+    host TEXT NOT NULL, slot INTEGER NOT NULL, holder TEXT,
+    expires DOUBLE PRECISION NOT NULL DEFAULT 0, PRIMARY KEY (host, slot));
+CREATE TABLE cluster_robots (
+    origin TEXT PRIMARY KEY, status INTEGER NOT NULL, body BYTEA NOT NULL,
+    expires DOUBLE PRECISION NOT NULL);
+ALTER TABLE frontier_urls ADD COLUMN leased_at DOUBLE PRECISION;
+""",
+}
+
+SCHEMA_VERSION = max(MIGRATIONS)
+
+# what `clear_derived` empties and `verify --repair` refills from the files (as in SQLite)
+DERIVED_TABLES = (
+    "archive_sources",
+    "archive_articles",
+    "archive_versions",
+    "archive_canonical",
+    "archive_urls",
+    "archive_raw",
+    "archive_bodies",
+    "archive_simhash_bands",
+    "archive_fetches",
+    "archive_near_duplicates",
+    "archive_fts_docs",
+)

@@ -1,0 +1,351 @@
+"""The crawl frontier on PostgreSQL: the `Frontier` interface over the catalog's database.
+
+The same rules as the SQLite frontier (`frontier_sqlite.py`, whose docstrings explain them):
+every found URL deduplicated per source by `url_key`, state committed as soon as it is known,
+leased URLs of a dead run queued again by the next `begin_run`. What differs is that many
+workers lease from one source at once: `lease` takes rows with `FOR UPDATE SKIP LOCKED`, so
+two workers never get the same URL and neither waits for the other. The tables are created by
+the catalog's migrations (`catalog_pg_schema.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from archive.backends.frontier import (
+    MAX_ATTEMPTS,
+    MAX_PAGES_PER_TEMPLATE,
+    PRIORITY,
+    START_PRIORITY,
+    Entry,
+    Item,
+    Kind,
+    Revisit,
+    State,
+)
+from archive.errors import StorageError
+from archive.urls import normalize_url, url_key
+
+Conn = psycopg.Connection[Any]
+
+
+class PgFrontier:
+    """The frontier in PostgreSQL, on connections from the catalog's pool."""
+
+    def __init__(
+        self, pool: ConnectionPool, url: str = "postgresql", *, lease_ttl: float | None = None
+    ) -> None:
+        """`lease_ttl`: None for one crawl at a time (a new run takes back every lease, as on
+        SQLite); in a cluster, the seconds after which a URL leased by a worker that never
+        reported back (killed) is handed out again, while other workers' leases are left alone.
+        """
+        self._pool = pool
+        self._url = url
+        self._run_started: dict[str, float] = {}
+        self.lease_ttl = lease_ttl
+
+    def close(self) -> None:
+        """Nothing to close: the pool belongs to the catalog."""
+
+    def __enter__(self) -> PgFrontier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Conn]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except psycopg.Error as exc:
+            raise StorageError(f"frontier: {exc}") from exc
+
+    def _expired_before(self, db: Conn) -> float:
+        """Leases taken at or before this database time have expired (all, without a TTL)."""
+        return _db_now(db) - self.lease_ttl if self.lease_ttl is not None else float("inf")
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(sql, args).fetchall()
+        except psycopg.Error as exc:
+            raise StorageError(f"frontier: {exc}") from exc
+
+    def begin_run(
+        self,
+        source: str,
+        *,
+        now: float,
+        starts: Iterable[tuple[str, Kind]],
+        revisit: Revisit | None = None,
+    ) -> int:
+        """Prepare a run (see SqliteFrontier.begin_run). Returns how many URLs are queued."""
+        self._run_started[source] = now
+        with self._tx() as db:
+            if self._joins_a_run(db, source, now):
+                return self._queued(db, source)
+            db.execute(
+                "INSERT INTO frontier_runs VALUES (%s, %s, NULL, 'running') ON CONFLICT (source)"
+                " DO UPDATE SET started_at = excluded.started_at, finished_at = NULL,"
+                " status = 'running'",
+                (source, now),
+            )
+            db.execute(
+                "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND"
+                " ((state = 'leased' AND COALESCE(leased_at, 0) <= %s)"
+                " OR (state = 'retry' AND attempts < %s))",
+                (source, self._expired_before(db), MAX_ATTEMPTS),
+            )
+            db.execute(
+                "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND start > 0"
+                " AND state != 'queued'",
+                (source,),
+            )
+            for url, kind in starts:
+                self._insert(db, source, Entry(url, kind, 0), now, start=True)
+            if revisit is not None:
+                db.execute(
+                    "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND"
+                    " state = 'done' AND kind = 'article' AND COALESCE(published, first_fetched)"
+                    " >= %s AND fetched_at <= %s",
+                    (source, now - revisit.max_age, now - revisit.every),
+                )
+            return self._queued(db, source)
+
+    def _queued(self, db: Conn, source: str) -> int:
+        row = db.execute(
+            "SELECT COUNT(*) FROM frontier_urls WHERE source = %s AND state = 'queued'",
+            (source,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _joins_a_run(self, db: Conn, source: str, now: float) -> bool:
+        """In a cluster, a worker whose job starts while another worker's run of the source is
+        under way (begun within a lease's lifetime, not ended) joins that run: it takes back
+        only expired leases, and does not queue the start points a second time."""
+        if self.lease_ttl is None:
+            return False
+        row = db.execute(
+            "SELECT started_at FROM frontier_runs WHERE source = %s AND status = 'running'"
+            " FOR UPDATE",
+            (source,),
+        ).fetchone()
+        if row is None or float(row[0]) < now - self.lease_ttl:
+            return False
+        self._run_started[source] = float(row[0])
+        db.execute(
+            "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND state = 'leased'"
+            " AND COALESCE(leased_at, 0) <= %s",
+            (source, self._expired_before(db)),
+        )
+        return True
+
+    def end_run(self, source: str, *, now: float, status: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE frontier_runs SET finished_at = %s, status = %s WHERE source = %s",
+                (now, status, source),
+            )
+
+    def last_run(self, source: str) -> tuple[float, float | None, str] | None:
+        rows = self._rows(
+            "SELECT started_at, finished_at, status FROM frontier_runs WHERE source = %s",
+            (source,),
+        )
+        return None if not rows else (rows[0][0], rows[0][1], rows[0][2])
+
+    def _insert(self, db: Conn, source: str, entry: Entry, now: float, *, start: bool) -> bool:
+        url = normalize_url(entry.url)
+        cursor = db.execute(
+            "INSERT INTO frontier_urls (source, key, url, kind, depth, priority, state, start,"
+            " discovered_at, published) VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s)"
+            " ON CONFLICT (source, key) DO NOTHING",
+            (
+                source,
+                url_key(url),
+                url,
+                entry.kind.value,
+                entry.depth,
+                min(PRIORITY[entry.kind], START_PRIORITY) if start else PRIORITY[entry.kind],
+                1 if start else 2 if entry.refresh else 0,
+                now,
+                entry.published,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def add(
+        self, source: str, entries: Iterable[Entry], *, now: float, refresh_after: float
+    ) -> list[str]:
+        """Queue what discovery found; the keys of URLs never seen before (see SqliteFrontier)."""
+        run_started = self._run_started.get(source, now)
+        new: list[str] = []
+        with self._tx() as db:
+            for entry in entries:
+                if (
+                    entry.kind is Kind.PAGE
+                    and entry.template
+                    and not self._template_ok(db, source, entry)
+                ):
+                    continue
+                if self._insert(db, source, entry, now, start=False):
+                    new.append(url_key(entry.url))
+                    continue
+                if entry.refresh:
+                    db.execute(
+                        "UPDATE frontier_urls SET start = 2 WHERE source = %s AND key = %s"
+                        " AND start = 0",
+                        (source, url_key(entry.url)),
+                    )
+                self._maybe_requeue(db, source, entry, run_started, now - refresh_after)
+        return new
+
+    def _template_ok(self, db: Conn, source: str, entry: Entry) -> bool:
+        known = db.execute(
+            "SELECT 1 FROM frontier_urls WHERE source = %s AND key = %s",
+            (source, url_key(entry.url)),
+        ).fetchone()
+        if known:
+            return True
+        row = db.execute(
+            "SELECT pages FROM frontier_templates WHERE source = %s AND template = %s",
+            (source, entry.template),
+        ).fetchone()
+        if row is not None and row[0] >= MAX_PAGES_PER_TEMPLATE:
+            return False
+        db.execute(
+            "INSERT INTO frontier_templates VALUES (%s, %s, 1) ON CONFLICT (source, template)"
+            " DO UPDATE SET pages = frontier_templates.pages + 1",
+            (source, entry.template),
+        )
+        return True
+
+    def _maybe_requeue(
+        self, db: Conn, source: str, entry: Entry, run_started: float, stale: float
+    ) -> None:
+        key = url_key(entry.url)
+        if entry.published is not None:
+            db.execute(
+                "UPDATE frontier_urls SET published = %s WHERE source = %s AND key = %s"
+                " AND published IS NULL",
+                (entry.published, source, key),
+            )
+        if entry.kind in (Kind.SITEMAP, Kind.FEED):
+            condition = "(%s::double precision IS NULL OR fetched_at IS NULL OR fetched_at < %s)"
+            args: tuple[object, ...] = (entry.modified, entry.modified)
+        elif entry.kind is Kind.ARTICLE:
+            condition = "(%s::double precision IS NOT NULL AND fetched_at < %s)"
+            args = (entry.modified, entry.modified)
+        else:
+            condition = "fetched_at <= %s"
+            args = (stale,)
+        db.execute(
+            "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND key = %s"
+            " AND state IN ('done', 'failed') AND fetched_at < %s AND " + condition,
+            (source, key, run_started, *args),
+        )
+
+    def lease(self, source: str, limit: int) -> list[Item]:
+        """Take up to `limit` queued URLs, start points first, then by depth and age; rows
+        another worker is leasing right now are skipped, not waited for."""
+        with self._tx() as db:
+            expired = self._expired_before(db) if self.lease_ttl is not None else None
+            rows = db.execute(
+                "UPDATE frontier_urls SET state = 'leased', leased_at = %s WHERE id IN"
+                " (SELECT id FROM frontier_urls WHERE source = %s AND (state = 'queued'"
+                " OR (state = 'leased' AND leased_at <= %s))"
+                " ORDER BY priority, depth, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING key, url, kind, depth, etag, last_modified, fetched_at,"
+                " attempts, priority, id, start",
+                (_db_now(db), source, expired, limit),
+            ).fetchall()
+        rows.sort(key=lambda r: (r[8], r[3], r[9]))
+        return [
+            Item(r[0], r[1], Kind(r[2]), r[3], r[4], r[5], r[6], r[7], r[10] == 1) for r in rows
+        ]
+
+    def release(self, source: str, keys: Iterable[str]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE frontier_urls SET state = 'queued' WHERE source = %s"
+                " AND key = ANY(%s) AND state = 'leased'",
+                (source, list(keys)),
+            )
+
+    def finish(
+        self,
+        source: str,
+        key: str,
+        *,
+        state: State,
+        now: float,
+        outcome: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        published: float | None = None,
+        keep_validators: bool = False,
+    ) -> None:
+        """Record what fetching a leased URL gave. A 304 passes keep_validators=True."""
+        attempts = "attempts + 1" if state is State.RETRY else "0"
+        validators = (
+            "etag = COALESCE(%s, etag), last_modified = COALESCE(%s, last_modified)"
+            if keep_validators
+            else "etag = %s, last_modified = %s"
+        )
+        with self._tx() as db:
+            db.execute(
+                "UPDATE frontier_urls SET state = %s, fetched_at = %s, first_fetched ="
+                f" COALESCE(first_fetched, %s), outcome = %s, attempts = {attempts},"
+                f" {validators}, published = COALESCE(%s, published)"
+                " WHERE source = %s AND key = %s",
+                (state.value, now, now, outcome, etag, last_modified, published, source, key),
+            )
+
+    def mark_known(
+        self, source: str, key: str, *, fetched_at: float, published: float | None
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE frontier_urls SET state = 'done', fetched_at = %s, first_fetched = %s,"
+                " published = COALESCE(published, %s), outcome = 'archived' WHERE source = %s"
+                " AND key = %s AND state = 'queued'",
+                (fetched_at, fetched_at, published, source, key),
+            )
+
+    def url_of(self, source: str, key: str) -> str | None:
+        rows = self._rows(
+            "SELECT url FROM frontier_urls WHERE source = %s AND key = %s", (source, key)
+        )
+        return None if not rows else str(rows[0][0])
+
+    def count(self, source: str, state: State | None = None) -> int:
+        if state is None:
+            rows = self._rows("SELECT COUNT(*) FROM frontier_urls WHERE source = %s", (source,))
+        else:
+            rows = self._rows(
+                "SELECT COUNT(*) FROM frontier_urls WHERE source = %s AND state = %s",
+                (source, state.value),
+            )
+        return int(rows[0][0])
+
+    def states(self, source: str) -> dict[str, str]:
+        rows = self._rows("SELECT key, state FROM frontier_urls WHERE source = %s", (source,))
+        return {str(k): str(s) for k, s in rows}
+
+
+def _db_now(db: Conn) -> float:
+    """The database's clock (epoch seconds): one clock for every worker of a cluster."""
+    row = db.execute("SELECT extract(epoch FROM clock_timestamp())::double precision").fetchone()
+    return float(row[0]) if row else 0.0

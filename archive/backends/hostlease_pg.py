@@ -1,0 +1,153 @@
+"""Politeness across a cluster: host leases and the shared robots.txt cache, in PostgreSQL.
+
+Every worker asks `HostLeases.take(host, delay=...)` before each request. A row per host holds
+when its last request started and when its last response ended (`cluster_hosts`); the next
+request may start `delay` seconds after the later of the two, with the delay the host has now
+(robots.txt may have just raised it), as a single crawler's pacing does (`polite.HostPace`).
+The row is read with `SELECT ... FOR UPDATE SKIP LOCKED`, so a worker never waits on another's
+lock: it is told to come back. A
+request also needs one of the host's `per_host` slots (`cluster_host_slots`), held until the
+response ends and given up then; a slot whose holder died expires after `ttl` seconds, so a
+killed worker's hosts free up. All times are the database's clock, one clock for all workers.
+The robots.txt of each origin is kept in `cluster_robots` until it expires, so the cluster
+fetches it once, not once per worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from archive.errors import StorageError
+
+RETRY_LOCKED = 0.05  # seconds to come back after when another worker holds the host's row
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    host: str
+    slot: int
+    holder: str
+    started: float  # database time the request was allowed to start
+
+
+class HostLeases:
+    """Host leases on the catalog's pool (see the module docstring)."""
+
+    def __init__(self, pool: ConnectionPool, holder: str) -> None:
+        self._pool = pool
+        self.holder = holder
+        self.queries = 0  # statements sent (benchmarks report queries per page)
+
+    def take(self, host: str, *, delay: float, per_host: int, ttl: float) -> Lease | float:
+        """A lease to start a request to `host` now, or the seconds to wait before asking
+        again. `delay` is the host's gap between request starts; `ttl` how long a slot stays
+        held by a holder that never gives it back."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                return self._take(conn, host, delay, per_host, ttl)
+        except psycopg.Error as exc:
+            raise StorageError(f"host leases: {exc}") from exc
+
+    def _take(
+        self, conn: psycopg.Connection[Any], host: str, delay: float, per_host: int, ttl: float
+    ) -> Lease | float:
+        self.queries += 1
+        row = conn.execute(
+            "SELECT GREATEST(last_start, last_end),"
+            " extract(epoch FROM clock_timestamp())::double precision"
+            " FROM cluster_hosts WHERE host = %s FOR UPDATE SKIP LOCKED",
+            (host,),
+        ).fetchone()
+        if row is None:  # a host never seen, or one another worker holds this instant
+            self.queries += 1
+            row = conn.execute(
+                "INSERT INTO cluster_hosts (host) VALUES (%s) ON CONFLICT DO NOTHING"
+                " RETURNING GREATEST(last_start, last_end),"
+                " extract(epoch FROM clock_timestamp())::double precision",
+                (host,),
+            ).fetchone()
+            if row is None:
+                return RETRY_LOCKED
+        ready, now = float(row[0]) + delay, float(row[1])
+        if ready > now:
+            return ready - now
+        self.queries += 1
+        slot = conn.execute(
+            "INSERT INTO cluster_host_slots AS s (host, slot, holder, expires)"
+            " SELECT %s, n, %s, %s FROM generate_series(0, %s - 1) AS n"
+            " WHERE NOT EXISTS (SELECT 1 FROM cluster_host_slots o WHERE o.host = %s"
+            " AND o.slot = n AND o.holder IS NOT NULL AND o.expires > %s)"
+            " ORDER BY n LIMIT 1 ON CONFLICT (host, slot) DO UPDATE SET holder ="
+            " excluded.holder, expires = excluded.expires RETURNING slot",
+            (host, self.holder, now + ttl, per_host, host, now),
+        ).fetchone()
+        if slot is None:  # every slot busy: the earliest may end any moment
+            return RETRY_LOCKED
+        self.queries += 1
+        conn.execute("UPDATE cluster_hosts SET last_start = %s WHERE host = %s", (now, host))
+        return Lease(host, int(slot[0]), self.holder, now)
+
+    def give_back(self, lease: Lease) -> None:
+        """The response ended: free the slot, and note the end (the next request to the host
+        waits its delay from the later of this end and the last start)."""
+        self.queries += 1
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    "WITH freed AS (UPDATE cluster_host_slots SET holder = NULL, expires = 0"
+                    " WHERE host = %s AND slot = %s AND holder = %s)"
+                    " UPDATE cluster_hosts SET last_end = GREATEST(last_end,"
+                    " extract(epoch FROM clock_timestamp())::double precision)"
+                    " WHERE host = %s",
+                    (lease.host, lease.slot, lease.holder, lease.host),
+                )
+        except psycopg.Error as exc:
+            raise StorageError(f"host leases: {exc}") from exc
+
+    def robots(self, origin: str, *, claim_for: float = 0.0) -> tuple[int, bytes] | float | None:
+        """(status, body) of the origin's robots.txt as a worker fetched it, until it expires.
+
+        On a miss with `claim_for` > 0, the caller claims the fetch for that many seconds and
+        gets None (fetch it, then `put_robots`); a worker asking while another holds the claim
+        gets the seconds to wait before asking again, so the cluster fetches it once.
+        """
+        self.queries += 1
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                row = conn.execute(
+                    "SELECT status, body, expires - extract(epoch FROM clock_timestamp())"
+                    "::double precision FROM cluster_robots WHERE origin = %s FOR UPDATE",
+                    (origin,),
+                ).fetchone()
+                if row is not None and float(row[2]) > 0:
+                    if int(row[0]) >= 0:
+                        return int(row[0]), bytes(row[1])
+                    return min(0.2, float(row[2]))  # another worker is fetching it now
+                if claim_for > 0:
+                    conn.execute(
+                        "INSERT INTO cluster_robots VALUES (%s, -1, '', extract(epoch FROM"
+                        " clock_timestamp())::double precision + %s) ON CONFLICT (origin)"
+                        " DO UPDATE SET status = -1, body = '', expires = excluded.expires",
+                        (origin, claim_for),
+                    )
+        except psycopg.Error as exc:
+            raise StorageError(f"robots.txt cache: {exc}") from exc
+        return None
+
+    def put_robots(self, origin: str, status: int, body: bytes, *, ttl: float) -> None:
+        self.queries += 1
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO cluster_robots VALUES (%s, %s, %s,"
+                    " extract(epoch FROM clock_timestamp())::double precision + %s)"
+                    " ON CONFLICT (origin) DO UPDATE SET status = excluded.status,"
+                    " body = excluded.body, expires = excluded.expires",
+                    (origin, status, body, ttl),
+                )
+        except psycopg.Error as exc:
+            raise StorageError(f"robots.txt cache: {exc}") from exc

@@ -1,0 +1,274 @@
+"""Cluster benchmark: 1, 2 and 3 `morgue worker` processes on one PostgreSQL catalog.
+
+Phase "crawl": a server on 127.0.0.1 serves `--hosts` virtual hosts of the test news site
+(tests/cluster_support.py), each with `--per-host` articles and a robots.txt asking for
+`--delay` seconds between requests. For N = 1, 2, 3 workers (a fresh database each), one crawl
+job per worker is queued for the one source that spans every host, and the run ends when the
+jobs have. Reported per N: articles stored per second of wall time; worker CPU seconds per
+article (the workers' own user+sys, from the kernel's accounting of reaped children);
+PostgreSQL transactions per article (pg_stat_database, every backend: catalog, frontier,
+leases, queue); the p95 of the time a request waited for its host lease; the shortest gap
+between two requests to one host as the server saw them; and the polite-rate ratio: the time
+politeness alone would need (the busiest host's requests times the delay) over the time taken.
+Peer: 1 worker, measured in the same run.
+
+Phase "rebuild": `--rebuild-pages` pages are stored in a PostgreSQL archive with the real
+parser, then `rebuild_share` jobs re-parse all of them with 1 worker, then with 2 (two shares);
+reported as pages/s and the 2-worker speedup over 1.
+
+    .venv/bin/python bench/bench_cluster.py                       # 200 hosts x 3, 10,000 pages
+    .venv/bin/python bench/bench_cluster.py --hosts 50 --rebuild-pages 2000
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), as the tests do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ADMIN = os.environ.get("MORGUE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _admin() -> Any:
+    import psycopg
+
+    return psycopg.connect(ADMIN, autocommit=True)
+
+
+def _create_db() -> tuple[str, str]:
+    name = f"morgue_bench_{uuid.uuid4().hex[:10]}"
+    with _admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_db(name: str) -> None:
+    with _admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _transactions(name: str) -> int:
+    with _admin() as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+            (name,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _db_size(name: str) -> int:
+    with _admin() as conn:
+        row = conn.execute("SELECT pg_database_size(%s)", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _start_workers(config: Path, count: int, out: Path) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(config), str(out / f"w{n}.json")],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n in range(count)
+    ]
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for proc in workers:
+        proc.terminate()
+    for proc in workers:
+        proc.wait(120)
+
+
+def _wait(config: Any, ids: list[int]) -> None:
+    from scraper.cluster.queue import job_states
+
+    while True:
+        states = job_states(config, ids)
+        if len(states) == len(ids) and all(s not in ("todo", "doing") for s in states.values()):
+            if set(states.values()) != {"succeeded"}:
+                raise SystemExit(f"jobs failed: {states}")
+            return
+        time.sleep(0.5)
+
+
+def crawl_run(
+    workers: int, hosts: int, per_host: int, delay: float, concurrency: int
+) -> dict[str, float]:
+    from archive.store import Archive
+    from scraper.cluster.queue import defer_crawl
+    from scraper.config import load_config
+    from tests.cluster_support import ManyHosts, ManyHostsServer, cluster_config
+
+    name, url = _create_db()
+    try:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            ManyHostsServer(
+                ManyHosts(hosts=hosts, articles_per_host=per_host, crawl_delay=delay)
+            ) as many,
+        ):
+            path = cluster_config(
+                many, Path(tmp) / "data", url, Path(tmp) / "cluster.yaml", concurrency=concurrency
+            )
+            config = load_config(path)
+            out = Path(tmp)
+            procs = _start_workers(path, workers, out)
+            cpu0, tx0 = _children_cpu(), _transactions(name)
+            started = time.monotonic()
+            ids = defer_crawl(config, ["cluster"], max_pages=None, spread=workers)
+            _wait(config, ids)
+            wall = time.monotonic() - started
+            tx = _transactions(name) - tx0
+            _stop_workers(procs)
+            cpu = _children_cpu() - cpu0
+            waits = sorted(
+                w for n in range(workers) for w in json.loads((out / f"w{n}.json").read_text())
+            )
+            with Archive.open(Path(tmp) / "data", storage=config.storage) as arch:
+                stored = arch.catalog.count_articles()
+            hits = many.hits()
+            gaps = [
+                b - a
+                for hs in hits.values()
+                for a, b in itertools.pairwise(sorted(h.at for h in hs))
+            ]
+            busiest = max(len(hs) for hs in hits.values())
+    finally:
+        _drop_db(name)
+    return {
+        "workers": workers,
+        "articles": stored,
+        "wall_s": wall,
+        "articles_per_s": stored / wall,
+        "cpu_ms_per_article": 1000 * cpu / stored,
+        "pg_tx_per_article": tx / stored,
+        "lease_wait_p95_s": waits[int(0.95 * (len(waits) - 1))] if waits else 0.0,
+        "min_gap_s": min(gaps),
+        "polite_ratio": (busiest - 1) * delay / wall,
+    }
+
+
+def rebuild_run(pages: int) -> dict[str, float]:
+    from archive.backends.storage import Storage
+    from archive.store import Archive
+    from scraper.cli.archive_cmds import SourceParser
+    from scraper.cluster.queue import defer
+    from scraper.config import load_config
+    from tests.archive_support import T0, article_html, make_page, paragraphs
+
+    name, url = _create_db()
+    result: dict[str, float] = {"pages": pages}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "data"
+            parse = SourceParser()
+            empty = _db_size(name)
+            filled = time.monotonic()
+            with Archive.open(data, storage=Storage(catalog=url), durable=False) as arch:
+                for i in range(pages):
+                    page = make_page(
+                        f"https://news{i % 50}.example/2024/05/story-{i}",
+                        article_html(f"Story number {i}", paragraphs(i)),
+                        at=T0,
+                    )
+                    arch.store(page, parse(page, "bench"), source="bench")
+            result["fill_s"] = time.monotonic() - filled
+            result["db_bytes_per_page"] = (_db_size(name) - empty) / pages
+            path = Path(tmp) / "cluster.yaml"
+            path.write_text(f"data_dir: {data}\nstorage:\n  catalog: {url}\n")
+            config = load_config(path)
+            for workers in (1, 2):
+                procs = _start_workers(path, workers, Path(tmp))
+                time.sleep(3.0)  # let the workers import and connect: not part of the work
+                started = time.monotonic()
+                jobs = [{"share": i, "shares": workers} for i in range(workers)]
+                _wait(config, defer(config, "rebuild_share", jobs))
+                result[f"pages_per_s_{workers}"] = pages / (time.monotonic() - started)
+                _stop_workers(procs)
+    finally:
+        _drop_db(name)
+    result["speedup_2_over_1"] = result["pages_per_s_2"] / result["pages_per_s_1"]
+    return result
+
+
+def worker_main(config_path: str, out: str) -> int:
+    """A benchmark worker: `morgue worker` with test DNS; writes its lease waits on exit."""
+    from scraper.cluster.worker import run_worker
+    from scraper.config import load_config
+    from tests.cluster_support import loopback_resolve
+
+    state = run_worker(load_config(config_path), concurrency=1, resolve=loopback_resolve)
+    Path(out).write_text(json.dumps(state.lease_waits))
+    return 0
+
+
+def crawl_phase(args: argparse.Namespace) -> None:
+    print(
+        f"crawl: {args.hosts} hosts x {args.per_host} articles, Crawl-delay {args.delay:g} s,"
+        f" concurrency {args.concurrency} per worker"
+    )
+    runs = [
+        crawl_run(n, args.hosts, args.per_host, args.delay, args.concurrency) for n in (1, 2, 3)
+    ]
+    for run in runs:
+        ratio = run["articles_per_s"] / runs[0]["articles_per_s"]
+        print(
+            f"  {run['workers']} worker(s): {run['articles']:.0f} articles in {run['wall_s']:.1f} s"
+            f" = {run['articles_per_s']:.1f}/s ({ratio:.2f}x of 1 worker);"
+            f" CPU {run['cpu_ms_per_article']:.1f} ms/article;"
+            f" {run['pg_tx_per_article']:.1f} PostgreSQL transactions/article;"
+            f" lease wait p95 {run['lease_wait_p95_s']:.2f} s; shortest gap"
+            f" {run['min_gap_s']:.3f} s; polite-rate ratio {run['polite_ratio']:.2f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=200)
+    parser.add_argument("--per-host", type=int, default=3)
+    parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="politeness.concurrency of each worker"
+    )
+    parser.add_argument("--rebuild-pages", type=int, default=10_000)
+    parser.add_argument("--skip-crawl", action="store_true", help="the rebuild phase only")
+    parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker_main(*args.worker)
+    if not args.skip_crawl:
+        crawl_phase(args)
+    if args.rebuild_pages:
+        rb = rebuild_run(args.rebuild_pages)
+        print(
+            f"rebuild: {rb['pages']:.0f} pages (stored in {rb['fill_s']:.0f} s; PostgreSQL"
+            f" catalog {rb['db_bytes_per_page'] / 1024:.1f} kB per page):"
+            f" 1 worker {rb['pages_per_s_1']:.0f} pages/s, 2 workers {rb['pages_per_s_2']:.0f}"
+            f" pages/s = {rb['speedup_2_over_1']:.2f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

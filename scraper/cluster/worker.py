@@ -1,0 +1,202 @@
+"""`morgue worker`: run the cluster's tasks until SIGTERM, then finish what is in flight.
+
+One process runs up to `concurrency` jobs at once, each in its own thread with its own archive
+connection pool and event loop. On SIGTERM or SIGINT it takes no new job, tells running crawls
+to start no new page, and exits once the pages in flight are stored; the rest of each source
+stays queued in the frontier. Every few seconds it also looks for jobs of workers that stopped
+sending heartbeats (killed, or their machine lost) and puts them back on the queue, where
+another worker picks them up; the dead worker's frontier leases and host slots expire on their
+own, so nothing it held stays held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from procrastinate import App
+from procrastinate.worker import Worker
+
+from archive.backends.catalog_pg import PgCatalog
+from archive.backends.hostlease_pg import HostLeases
+from archive.errors import StorageError
+from archive.store import Archive
+from scraper.cluster.politeness import PgHostGate, PgRobotsCache
+from scraper.cluster.queue import QUEUES, ensure_schema, make_app
+from scraper.config import Config, PolitenessConfig
+from scraper.crawl import crawl
+from scraper.crawl.report import CrawlReport
+from scraper.fetch.netguard import Resolver, system_resolve
+
+log = logging.getLogger(__name__)
+
+STALLED_AFTER = 30.0  # seconds without a heartbeat before a worker's jobs are run again
+HEARTBEAT = 5.0
+REAP_EVERY = 10.0
+
+
+@dataclass
+class WorkerState:
+    """What the tasks of one worker process share (handed to them by Procrastinate)."""
+
+    config: Config
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    stopping: threading.Event = field(default_factory=threading.Event)
+    reports: list[CrawlReport] = field(default_factory=list)
+    lease_waits: list[float] = field(default_factory=list)
+    resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
+
+    @property
+    def lease_ttl(self) -> float:
+        # a URL or a host slot in flight is done within one URL's time budget
+        return 2 * self.config.fetch.url_budget
+
+    def open_archive(self) -> Archive:
+        archive = Archive.open(self.config.data_dir, storage=self.config.storage)
+        if isinstance(archive.catalog, PgCatalog):
+            archive.catalog.frontier_lease_ttl = self.lease_ttl
+        return archive
+
+    def _politeness_for(self, host: str) -> PolitenessConfig:
+        source = self.config.source_for_url(f"http://{host}/")
+        if source is not None and source.politeness is not None:
+            return source.politeness
+        return self.config.politeness
+
+    def crawl_source(self, name: str, max_pages: int | None) -> None:
+        from scraper.fetch import AsyncFetcher
+
+        source = self.config.source(name)
+        if source is None:
+            raise ValueError(f"unknown source {name!r} in this worker's config")
+        with self.open_archive() as archive:
+            catalog = archive.catalog
+            if not isinstance(catalog, PgCatalog):
+                raise TypeError("a worker needs the PostgreSQL catalog (storage.catalog)")
+            leases = HostLeases(catalog.pool, self.name)
+            gate = PgHostGate(leases, ttl=self.lease_ttl)
+            fetcher = AsyncFetcher(
+                self.config.fetch,
+                self.config.politeness,
+                politeness_for=self._politeness_for,
+                gate=gate,
+                robots_cache=PgRobotsCache(leases),
+                resolve=self.resolve or system_resolve,
+            )
+            report = crawl(
+                self.config,
+                [source],
+                fetcher=fetcher,
+                archive=archive,
+                max_pages=max_pages,
+                should_stop=self.stopping.is_set,
+                lock=False,  # workers share a source's run; the frontier leases each URL once
+            )
+            self.reports.append(report)
+            self.lease_waits.extend(gate.waits)
+        for source_report in report.sources:
+            if source_report.error and "archive error" in source_report.error:
+                # the catalog or blob store failed: the job is retried later (queue.RETRY)
+                raise StorageError(source_report.error)
+        log.info("%s: crawl of %s done", self.name, name)
+
+    def rebuild_share(self, share: int, shares: int, source: str | None, since: str | None) -> None:
+        from archive.maintenance.rebuild import rebuild
+        from scraper.cli.archive_cmds import SourceParser
+
+        with self.open_archive() as archive:
+            report = rebuild(
+                archive,
+                SourceParser.of(self.config),
+                source=source,
+                since=since,
+                workers=1,  # one process per worker: start as many workers as cores
+                shard=(share, shares),
+            )
+        log.info("%s: rebuild share %d/%d: %s", self.name, share, shares, report.lines()[0])
+
+    def import_warc(self, path: str, source: str) -> None:
+        from pathlib import Path
+
+        from archive.maintenance.warc_import import import_warc
+        from scraper.cli.archive_cmds import SourceParser
+
+        with self.open_archive() as archive:
+            counts = import_warc(archive, [Path(path)], SourceParser.of(self.config), source=source)
+        log.info("%s: imported %s: %s", self.name, path, dict(counts))
+
+
+def run_worker(
+    config: Config,
+    *,
+    concurrency: int = 1,
+    queues: Sequence[str] = QUEUES,
+    resolve: Resolver | None = None,
+) -> WorkerState:
+    """Run tasks until SIGTERM/SIGINT; returns the state (reports) of what ran."""
+    url = config.storage.catalog
+    if url is None:
+        raise ValueError("a worker needs a PostgreSQL catalog: set storage.catalog")
+    state = WorkerState(config, resolve=resolve)
+    asyncio.run(_main(make_app(url), state, concurrency, list(queues)))
+    return state
+
+
+async def _main(app: App, state: WorkerState, concurrency: int, queues: list[str]) -> None:
+    catalog = PgCatalog(state.config.storage.catalog or "", root=state.config.data_dir)
+    try:
+        async with app.open_async():
+            await ensure_schema(app, catalog)
+            worker = Worker(
+                app,
+                queues=queues,
+                name=state.name,
+                concurrency=concurrency,
+                install_signal_handlers=False,
+                additional_context={"morgue": state},
+                fetch_job_polling_interval=1.0,
+                update_heartbeat_interval=HEARTBEAT,
+                stalled_worker_timeout=STALLED_AFTER,
+            )
+            loop = asyncio.get_running_loop()
+
+            def stop() -> None:
+                log.info("%s: stopping: finishing the pages in flight", state.name)
+                state.stopping.set()
+                worker.stop()  # type: ignore[no-untyped-call]
+
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop)
+            reaper = asyncio.create_task(_reap_stalled(app, state))
+            try:
+                await worker.run()  # type: ignore[no-untyped-call]
+            finally:
+                reaper.cancel()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
+    finally:
+        catalog.close()
+
+
+async def _reap_stalled(app: App, state: WorkerState) -> None:
+    """Put the jobs of workers that stopped sending heartbeats back on the queue."""
+    while not state.stopping.is_set():
+        await asyncio.sleep(REAP_EVERY)
+        try:
+            stalled: Any = await app.job_manager.get_stalled_jobs(
+                seconds_since_heartbeat=STALLED_AFTER
+            )
+            for job in stalled:
+                log.warning(
+                    "%s: job %s of a dead worker goes back on the queue", state.name, job.id
+                )
+                await app.job_manager.retry_job(job)
+        except Exception as exc:  # the database may be down: try again next round
+            log.warning("%s: could not look for stalled jobs: %s", state.name, exc)

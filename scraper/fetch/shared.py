@@ -1,0 +1,27 @@
+"""Seams for politeness shared with other crawler processes (a cluster's workers).
+
+A fetcher alone keeps each host polite in its own memory (`polite.HostPace`). Several fetchers
+on several machines also ask a `HostGate` before each request and tell it when the response
+ended, and read robots.txt through a `RobotsCache` so the cluster fetches it once per origin.
+`scraper.cluster.politeness` implements both on PostgreSQL; without them nothing changes.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class HostGate(Protocol):
+    async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
+        """Wait until this process may start a request to `host`; a ticket for `release`."""
+        ...
+
+    async def release(self, ticket: object, *, delay: float) -> None: ...
+
+
+class RobotsCache(Protocol):
+    async def get(self, origin: str) -> tuple[int, bytes] | None:
+        """(status, body) of the origin's robots.txt if another process fetched it lately."""
+        ...
+
+    async def put(self, origin: str, status: int, body: bytes, *, ttl: float) -> None: ...

@@ -1,0 +1,72 @@
+"""The PostgreSQL catalog itself: migrations, and many writers at once deduplicating right."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from archive.backends.catalog_pg import PgCatalog
+from archive.backends.catalog_pg_schema import MIGRATIONS, SCHEMA_VERSION
+from archive.backends.storage import Storage
+from archive.errors import StorageError
+from archive.maintenance.verify import verify
+from archive.store import Archive
+from tests.archive_support import T0, article_html, make_page, paragraphs, tiny_parse
+
+
+def test_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_path: Path, pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(MIGRATIONS[1])  # a database made by the first released schema
+        conn.execute("INSERT INTO archive_info VALUES ('schema', '1')")
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        assert catalog.has_table("cluster_hosts")
+        assert catalog.integrity_problem() is None
+    finally:
+        catalog.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        version = conn.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone()
+        assert version == (str(SCHEMA_VERSION),)
+        conn.execute("UPDATE archive_info SET value = %s", (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(StorageError, match="newer than this morgue"):
+        PgCatalog(pg_url, root=tmp_path)
+
+
+def test_an_unreachable_catalog_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot reach the catalog"):
+        Archive.open(tmp_path, storage=Storage(catalog="postgresql://nobody@127.0.0.1:9/none"))
+
+
+def _store_all(root: Path, url: str, order: list[int], variant: int) -> None:
+    with Archive.open(root, storage=Storage(catalog=url)) as arch:  # each writer its own pool
+        for i in order:
+            canon = f"https://news.example/2024/story-{i}"
+            page = make_page(
+                f"{canon}?utm_source=w{variant}",
+                article_html(f"Story {i}", paragraphs(i), canonical=canon),
+                at=T0 + timedelta(seconds=variant),
+            )
+            arch.store(page, tiny_parse(page, "ex"), source="ex")
+
+
+def test_writers_storing_the_same_pages_at_once_make_each_article_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    pages = list(range(25))
+    threads = [
+        threading.Thread(target=_store_all, args=(tmp_path, pg_url, pages[n:] + pages[:n], n))
+        for n in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    with Archive.open(tmp_path, storage=Storage(catalog=pg_url)) as arch:
+        assert arch.catalog.count_articles() == 25
+        assert all(len(arch.versions(a.id)) == 1 for a in arch.iter_articles())
+        report = verify(arch)
+        assert report.ok, report.problems

@@ -1,0 +1,119 @@
+"""Host leases in PostgreSQL: politeness held across workers, and a dead worker's slot expires."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from archive.backends.catalog_pg import PgCatalog
+from archive.backends.hostlease_pg import HostLeases, Lease
+
+
+@pytest.fixture
+def catalog(pg_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    cat = PgCatalog(pg_url, root=tmp_path)
+    yield cat
+    cat.close()
+
+
+def take(leases: HostLeases, host: str, *, delay: float, per_host: int = 1, ttl: float = 30.0):  # type: ignore[no-untyped-def]
+    while True:
+        got = leases.take(host, delay=delay, per_host=per_host, ttl=ttl)
+        if isinstance(got, Lease):
+            return got
+        time.sleep(min(got, 0.05))
+
+
+def test_workers_never_start_two_requests_closer_than_the_delay(
+    pg_url: str, tmp_path: Path, catalog: PgCatalog
+) -> None:
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        cat = PgCatalog(pg_url, root=tmp_path)  # each worker its own pool, as processes have
+        try:
+            leases = HostLeases(cat.pool, f"w{n}")
+            for _ in range(4):
+                lease = take(leases, "news.example", delay=0.15)
+                with lock:
+                    starts.append(lease.started)
+                time.sleep(0.01)  # the request
+                leases.give_back(lease)
+        finally:
+            cat.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    starts.sort()
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) == 12
+    assert min(gaps) >= 0.15, gaps  # on the database's clock, the one all workers share
+    assert max(gaps) < 0.6  # and nobody sat idle long while work was waiting
+
+
+def test_per_host_caps_requests_in_flight(catalog: PgCatalog) -> None:
+    a, b, c = (HostLeases(catalog.pool, name) for name in "abc")
+    first = a.take("h", delay=0.0, per_host=2, ttl=30)
+    second = b.take("h", delay=0.0, per_host=2, ttl=30)
+    assert isinstance(first, Lease)
+    assert isinstance(second, Lease)
+    assert {first.slot, second.slot} == {0, 1}
+    assert not isinstance(c.take("h", delay=0.0, per_host=2, ttl=30), Lease)  # both in flight
+    a.give_back(first)
+    third = c.take("h", delay=0.0, per_host=2, ttl=30)
+    assert isinstance(third, Lease)
+    assert third.slot == first.slot
+    # another host is not held up by this one
+    assert isinstance(a.take("other", delay=0.0, per_host=1, ttl=30), Lease)
+
+
+def test_a_dead_workers_slot_expires(catalog: PgCatalog) -> None:
+    dead, alive = HostLeases(catalog.pool, "dead"), HostLeases(catalog.pool, "alive")
+    assert isinstance(dead.take("h", delay=0.0, per_host=1, ttl=0.3), Lease)  # never given back
+    assert not isinstance(alive.take("h", delay=0.0, per_host=1, ttl=0.3), Lease)
+    time.sleep(0.35)
+    lease = alive.take("h", delay=0.0, per_host=1, ttl=0.3)
+    assert isinstance(lease, Lease)
+    assert lease.holder == "alive"
+    # the dead holder giving back late frees nothing of the live one's
+    dead.give_back(Lease("h", lease.slot, "dead", 0.0))
+    assert not isinstance(dead.take("h", delay=0.0, per_host=1, ttl=0.3), Lease)
+
+
+def test_robots_txt_is_shared_until_it_expires(catalog: PgCatalog) -> None:
+    one, two = HostLeases(catalog.pool, "one"), HostLeases(catalog.pool, "two")
+    assert two.robots("http://a.example") is None
+    one.put_robots("http://a.example", 200, b"User-agent: *\nCrawl-delay: 1\n", ttl=0.3)
+    assert two.robots("http://a.example") == (200, b"User-agent: *\nCrawl-delay: 1\n")
+    time.sleep(0.35)
+    assert two.robots("http://a.example") is None
+
+
+def test_frontier_leases_of_a_dead_worker_expire(catalog: PgCatalog) -> None:
+    from archive.backends.frontier import Entry, Kind, State
+
+    catalog.frontier_lease_ttl = 0.3
+    with catalog.open_frontier() as f:
+        f.begin_run("s", now=0.0, starts=[])
+        f.add(
+            "s",
+            [Entry(f"https://e.org/s-{i}", Kind.ARTICLE, 1) for i in range(3)],
+            now=0.0,
+            refresh_after=1e9,
+        )
+        taken = f.lease("s", 2)  # a worker that dies now
+        # a second worker joining the run does not take the live leases back
+        f.begin_run("s", now=1.0, starts=[])
+        (mine,) = f.lease("s", 5)
+        assert mine.key == "https://e.org/s-2"
+        f.finish("s", mine.key, state=State.DONE, now=2.0, outcome="new")
+        time.sleep(0.35)
+        assert sorted(i.key for i in f.lease("s", 5)) == sorted(i.key for i in taken)
