@@ -60,6 +60,9 @@ class S3BlobStore:
         self.level = level if level is not None else (ZSTD_LEVEL if codec == "zstd" else GZIP_LEVEL)
         self._zstd = blobref.Codecs(self.level)
         self._reopen = reopen
+        # file checksums (archive.fixity) are kept for the archive folder's own files; a
+        # bucket has its own integrity checks (Content-MD5 on every put)
+        self.on_write: Callable[[str, bytes], None] | None = None
 
     @classmethod
     def from_url(
@@ -124,15 +127,24 @@ class S3BlobStore:
                 return self._key(sha, suffix)
         return None
 
-    def put(self, sha: str, data: bytes, like: Sequence[str] = ()) -> bool:
+    def put(
+        self, sha: str, data: bytes, like: Sequence[str] = (), packed: bytes | None = None
+    ) -> bool:
         check_sha(sha)
         if self._blob_key(sha) is not None:
             return False
-        packed = self._compress(data, [ref for ref in like if ref != sha])
+        if packed is None:
+            packed = self.pack(data, [ref for ref in like if ref != sha])
         self._call(sha, self.client.put_object, Key=self._key(sha, self.suffix), Body=packed)
         return True
 
-    def _compress(self, data: bytes, like: Sequence[str]) -> bytes:
+    def alone_size(self, sha: str) -> int:
+        data = self.get(sha)
+        if self.codec != "zstd":
+            return len(gzip.compress(data, compresslevel=self.level, mtime=0))
+        return len(self._zstd.compress(data))
+
+    def pack(self, data: bytes, like: Sequence[str] = ()) -> bytes:
         if self.codec != "zstd":
             return gzip.compress(data, compresslevel=self.level, mtime=0)
         alone = self._zstd.compress(data)
@@ -232,6 +244,11 @@ class S3BlobStore:
             return False
         self._call(key, self.client.put_object, Key=key, Body=dumps(doc).encode("utf-8"))
         return True
+
+    def replace_sidecar(self, sha: str, fetch_id: str | None, doc: dict[str, Any]) -> None:
+        tail = ".meta.json" if fetch_id is None else f".{fetch_id}.fetch.json"
+        key = self._key(check_sha(sha), tail)
+        self._call(key, self.client.put_object, Key=key, Body=dumps(doc).encode("utf-8"))
 
     def sidecars(self, sha: str) -> list[dict[str, Any]]:
         first = self._key(check_sha(sha), ".meta.json")

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator, Sequence
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,11 +22,19 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from archive.backends.catalog import ArticleRow, FetchRow, SourceCounts, VersionRow
+from archive.backends.catalog import (
+    ArticleRow,
+    CopyRow,
+    FetchRow,
+    FileRow,
+    SourceCounts,
+    VerifyRun,
+    VersionRow,
+)
 from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS, SCHEMA_VERSION
 from archive.backends.frontier import Frontier
-from archive.errors import ArchiveError, StorageError
-from archive.fingerprint import BANDS, bands, distance, to_signed, to_unsigned
+from archive.errors import StorageError
+from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
 _REFERENCES_KEPT = 8
 WRITE_LOCK = 0x6D6F7267  # "morg": the advisory lock every catalog write transaction holds
@@ -61,6 +71,23 @@ def open_pool(url: str, *, max_size: int = 4, timeout: float = 10.0) -> Connecti
     return pool
 
 
+_ARTICLE = "id, source, canonical_key, current_version, headline, modified, body_digest, simhash"
+_FILE = "path, kind, sha256, size, written_at"
+
+
+def _article_row(row: tuple[Any, ...]) -> ArticleRow:
+    return ArticleRow(
+        id=row[0],
+        source=row[1],
+        canonical_key=row[2],
+        current_version=row[3],
+        headline=row[4],
+        modified=row[5],
+        body_digest=row[6],
+        simhash=to_unsigned(row[7]),
+    )
+
+
 class PgCatalog:
     """The catalog in a PostgreSQL database shared by every worker of a cluster."""
 
@@ -71,6 +98,9 @@ class PgCatalog:
         self.pool = pool if pool is not None else open_pool(url)
         self._owns_pool = pool is None
         self._tx: psycopg.Connection[Any] | None = None
+        # called after each outermost transaction commits, or rolls back
+        self.after_commit: list[Callable[[], None]] = []
+        self.after_rollback: list[Callable[[], None]] = []
         # None: one crawl at a time; a cluster worker sets how long its frontier leases last
         self.frontier_lease_ttl: float | None = None
         try:
@@ -121,8 +151,14 @@ class PgCatalog:
                     yield
                 finally:
                     self._tx = None
-        except psycopg.Error as exc:
-            raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+        except BaseException as exc:
+            for rolled_back in self.after_rollback:
+                rolled_back()
+            if isinstance(exc, psycopg.Error):
+                raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+            raise
+        for committed in self.after_commit:
+            committed()
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._conn() as conn:
@@ -145,32 +181,133 @@ class PgCatalog:
         return int(row[0] or 0) if row else 0
 
     def article(self, article_id: str) -> ArticleRow | None:
+        row = self._one(f"SELECT {_ARTICLE} FROM archive_articles WHERE id = %s", (article_id,))
+        return None if row is None else _article_row(row)
+
+    def articles_with_body(self, digest: str) -> list[ArticleRow]:
+        return [
+            _article_row(r)
+            for r in self._rows(
+                f"SELECT {_ARTICLE} FROM archive_articles WHERE id IN (SELECT article_id FROM"
+                " archive_versions WHERE body_digest = %s) ORDER BY first_seen, id",
+                (digest,),
+            )
+        ]
+
+    def articles_with_raw(self, sha: str) -> list[ArticleRow]:
+        return [
+            _article_row(r)
+            for r in self._rows(
+                f"SELECT {_ARTICLE} FROM archive_articles WHERE id IN (SELECT article_id FROM"
+                " archive_versions WHERE raw_sha256 = %s) ORDER BY first_seen, id",
+                (sha,),
+            )
+        ]
+
+    def copies_of(self, article_id: str) -> list[CopyRow]:
+        rows = self._rows(
+            "SELECT a.id, a.source, coalesce(u.url, a.canonical_key) FROM archive_articles a"
+            " LEFT JOIN archive_urls u ON u.key = a.canonical_key WHERE a.id IN (SELECT"
+            " o.article_id FROM archive_versions v JOIN archive_versions o ON o.body_digest ="
+            " v.body_digest AND o.article_id != v.article_id WHERE v.article_id = %s AND"
+            " v.body_digest != %s) ORDER BY a.first_seen, a.id",
+            (article_id, EMPTY_DIGEST),
+        )
+        return [CopyRow(r[0], r[1], r[2]) for r in rows]
+
+    def count_copies(self) -> tuple[int, int]:
         row = self._one(
-            "SELECT id, source, canonical_key, current_version, headline, modified, body_digest,"
-            " simhash FROM archive_articles WHERE id = %s",
-            (article_id,),
+            "SELECT count(DISTINCT article_id), count(DISTINCT body_digest) FROM archive_versions"
+            " WHERE body_digest != %s AND body_digest IN (SELECT body_digest FROM"
+            " archive_versions GROUP BY body_digest HAVING count(DISTINCT article_id) > 1)",
+            (EMPTY_DIGEST,),
         )
-        if row is None:
-            return None
-        return ArticleRow(
-            id=row[0],
-            source=row[1],
-            canonical_key=row[2],
-            current_version=row[3],
-            headline=row[4],
-            modified=row[5],
-            body_digest=row[6],
-            simhash=to_unsigned(row[7]),
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def duplicate_fetches(self, source: str | None, since: str | None) -> list[FetchRow]:
+        names = ", ".join(f.name for f in fields(FetchRow))
+        sql = f"SELECT {names} FROM archive_fetches WHERE outcome = 'duplicate'"
+        args: list[str] = []
+        if source is not None:
+            sql += " AND source = %s"
+            args.append(source)
+        if since is not None:
+            sql += " AND fetched_at >= %s"
+            args.append(since)
+        return [FetchRow(*r) for r in self._rows(sql + " ORDER BY fetched_at, fetch_id", args)]
+
+    def put_file(self, row: FileRow) -> None:
+        self._exec(
+            "INSERT INTO archive_files VALUES (%s, %s, %s, %s, %s) ON CONFLICT (path) DO UPDATE"
+            " SET kind = excluded.kind, sha256 = excluded.sha256, size = excluded.size,"
+            " written_at = excluded.written_at",
+            (row.path, row.kind, row.sha256, row.size, row.written_at),
         )
+
+    def file(self, path: str) -> FileRow | None:
+        row = self._one(f"SELECT {_FILE} FROM archive_files WHERE path = %s", (path,))
+        return None if row is None else FileRow(*row)
+
+    def files(self, since: str | None = None) -> list[FileRow]:
+        if since is None:
+            rows = self._rows(f"SELECT {_FILE} FROM archive_files ORDER BY path")
+        else:
+            rows = self._rows(
+                f"SELECT {_FILE} FROM archive_files WHERE written_at >= %s ORDER BY path",
+                (since,),
+            )
+        return [FileRow(*r) for r in rows]
+
+    def sample_files(self, n: int, seed: int | None = None) -> list[FileRow]:
+        # a seeded random order of the paths' hashes: repeatable, no scan of the rows' data
+        salt = str(seed if seed is not None else random.getrandbits(63))
+        rows = self._rows(
+            f"SELECT {_FILE} FROM archive_files ORDER BY md5(path || %s) LIMIT %s", (salt, n)
+        )
+        return sorted((FileRow(*r) for r in rows), key=lambda r: r.path)
+
+    def raw_sizes(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._rows("SELECT sha256, size FROM archive_raw")}
+
+    def count_files(self) -> int:
+        return self._scalar("SELECT count(*) FROM archive_files")
+
+    def add_verify_run(self, run: VerifyRun) -> None:
+        with self.writing():
+            self._exec(
+                "INSERT INTO archive_verify_runs (scope, started_at, finished_at, checked,"
+                " problems, summary) VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    run.scope,
+                    run.started_at,
+                    run.finished_at,
+                    run.checked,
+                    run.problems,
+                    run.summary,
+                ),
+            )
+
+    def last_verify_run(self, scope: str | None = None) -> VerifyRun | None:
+        sql = "SELECT scope, started_at, finished_at, checked, problems, summary"
+        sql += " FROM archive_verify_runs"
+        if scope is not None:
+            row = self._one(sql + " WHERE scope = %s ORDER BY id DESC LIMIT 1", (scope,))
+        else:
+            row = self._one(sql + " ORDER BY id DESC LIMIT 1")
+        return None if row is None else VerifyRun(*row)
+
+    def parser_versions(self) -> list[tuple[str, str, int]]:
+        rows = self._rows(
+            "SELECT parser, parser_version, count(*) AS n FROM archive_versions"
+            " GROUP BY parser, parser_version ORDER BY n DESC, parser, parser_version"
+        )
+        return [(r[0], r[1], int(r[2])) for r in rows]
 
     def article_by_url(self, key: str) -> str | None:
         return self._id("SELECT article_id FROM archive_urls WHERE key = %s", key)
 
     def article_by_canonical(self, key: str) -> str | None:
         return self._id("SELECT article_id FROM archive_canonical WHERE key = %s", key)
-
-    def article_by_body(self, digest: str) -> str | None:
-        return self._id("SELECT article_id FROM archive_bodies WHERE digest = %s", digest)
 
     def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]:
         """Articles whose current body is within `max_distance` bits of `fingerprint`."""
@@ -359,10 +496,6 @@ class PgCatalog:
             " unnest(%s::int[], %s::int[]) AS q(b, v) ON CONFLICT DO NOTHING",
             (row.id, list(range(len(values))), list(values)),
         )
-        self._exec(
-            "INSERT INTO archive_bodies VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (row.body_digest, row.id),
-        )
 
     def touch(self, article_id: str, seen: str) -> None:
         self._exec(
@@ -407,10 +540,6 @@ class PgCatalog:
             " DO UPDATE SET doc = excluded.doc",
             (row.article_id, row.version, headline, body[:_FTS_CHARS]),
         )
-        self._exec(
-            "INSERT INTO archive_bodies VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (digest, row.article_id),
-        )
 
     def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None:
         first, second = sorted((a, b))
@@ -418,20 +547,6 @@ class PgCatalog:
             "INSERT INTO archive_near_duplicates VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (first, second, dist, seen),
         )
-
-    def search(self, query: str, limit: int) -> list[str]:
-        """Article ids whose headline or body (any version) match a web-search style query
-        (`"exact phrase" OR word -other`), best first."""
-        try:
-            rows = self._rows(
-                "SELECT d.article_id, max(ts_rank(d.doc, q)) AS r FROM archive_fts_docs d,"
-                " websearch_to_tsquery('simple', %s) q WHERE d.doc @@ q"
-                " GROUP BY d.article_id ORDER BY r DESC, d.article_id LIMIT %s",
-                (query, limit),
-            )
-        except StorageError as exc:
-            raise ArchiveError(f"bad search query {query!r}: {exc}") from exc
-        return [str(r[0]) for r in rows]
 
     def near_duplicates(self) -> list[tuple[str, str, int]]:
         return [

@@ -88,6 +88,21 @@ CREATE TABLE cluster_robots (
     expires DOUBLE PRECISION NOT NULL);
 ALTER TABLE frontier_urls ADD COLUMN leased_at DOUBLE PRECISION;
 """,
+    # 3: copies found by the body digest of versions (archive_bodies held one article per
+    # text); every file's checksum and the verify runs (fixity)
+    3: """
+DROP TABLE IF EXISTS archive_bodies;
+CREATE INDEX archive_versions_digest ON archive_versions (body_digest);
+CREATE INDEX archive_fetches_article ON archive_fetches (article_id, fetched_at);
+CREATE TABLE archive_files (
+    path TEXT PRIMARY KEY, kind TEXT NOT NULL, sha256 TEXT NOT NULL, size BIGINT NOT NULL,
+    written_at TEXT NOT NULL);
+CREATE INDEX archive_files_written ON archive_files (written_at);
+CREATE TABLE archive_verify_runs (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, scope TEXT NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT NOT NULL, checked INTEGER NOT NULL,
+    problems INTEGER NOT NULL, summary TEXT NOT NULL);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -100,7 +115,6 @@ DERIVED_TABLES = (
     "archive_canonical",
     "archive_urls",
     "archive_raw",
-    "archive_bodies",
     "archive_simhash_bands",
     "archive_fetches",
     "archive_near_duplicates",
