@@ -14,8 +14,10 @@ filters by source and dates), each timed 5 times through `ArchiveReader.search` 
 layer: query parsing, FTS5 with bm25, filters, loading the 20 records shown, snippets). Peer
 in the same run: the bare FTS5 MATCH ... ORDER BY rank LIMIT 20 on the same catalog.
 
-Web: `morgue serve` started as a user starts it; 8 client processes request article pages and
-search pages at random. Peer in the same run: the same server's stylesheet (no archive work).
+Web: `morgue serve` started as a user starts it; one client on article pages (a page's own
+cost), then 8 client processes on article pages, on search pages (the 20 queries), on a mix of
+both, and on the server's stylesheet: the peer in the same run, a response with no archive
+work. Server memory from /proc.
 
     .venv/bin/python bench/bench_search.py [--n 100000] [--requests 800]
 """
@@ -297,28 +299,27 @@ def bench_web(
         searches = ["/search?" + urlencode({"q": q, **f}) for q, f in qs]
         per = max(1, requests // clients)
         load(base, articles[:50] + searches, clients, 5)  # warm up
-        times, took = load(base, articles + searches * 100, clients, per)
-        peer, peer_took = load(base, ["/static/style.css"], clients, per)
+        single, _ = load(base, articles[:200], 1, 100)  # one client: the page's own cost
+        runs = {
+            "articles": load(base, articles, clients, per),
+            "search": load(base, searches, clients, per),
+            "mixed": load(base, articles + searches * 100, clients, per),
+            "static": load(base, ["/static/style.css"], clients, per),
+        }
         rss_after = memory(proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
-    n = sum(len(v) for v in times.values())
-    for kind in ("articles", "search"):
-        v = times[kind]
+    one = single["articles"]
+    print(f"  one client, article pages: p50 {pct(one, 0.5):.1f} ms, p95 {pct(one, 0.95):.1f} ms")
+    static_rate = len(runs["static"][0]["static"]) / runs["static"][1]
+    for name, (times, took) in runs.items():
+        v = [ms for values in times.values() for ms in values]
+        rate = len(v) / took
         print(
-            f"  {kind:9} {len(v):5} requests: p50 {pct(v, 0.5):.1f} ms, p95 {pct(v, 0.95):.1f} ms"
+            f"  {clients} clients, {name:8} {len(v):5} requests: p50 {pct(v, 0.5):.1f} ms,"
+            f" p95 {pct(v, 0.95):.1f} ms, {rate:,.0f} req/s ({rate / static_rate:.2f}x static)"
         )
-    p = peer["static"]
-    print(
-        f"  peer: stylesheet {len(p)} requests: "
-        f"p50 {pct(p, 0.5):.1f} ms, p95 {pct(p, 0.95):.1f} ms, "
-        f"{len(p) / peer_took:,.0f} req/s"
-    )
-    print(
-        f"web ({clients} clients): {n / took:,.0f} req/s over article + search pages "
-        f"({n / took / (len(p) / peer_took):.2f}x the stylesheet's rate)"
-    )
     print(f"server memory: idle {rss_idle}; after the load {rss_after}")
 
 

@@ -304,3 +304,26 @@ def test_the_readme_python_example_runs(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "Port strike ends after talks" in out.stdout
     assert "headline" in out.stdout  # the diff summary of its two versions
+
+
+def test_pages_of_hits_cover_every_article_once(tmp_path: Path) -> None:
+    from archive.store import Archive
+    from tests.read_support import content, store
+
+    with Archive.open(tmp_path / "a") as arch:
+        for i in range(30):
+            url = f"http://x.example/{i}"
+            store(arch, url, content(f"Ferry story {i}", [f"Ferry text {i}.", "More."]), at_hours=i)
+            if i % 3 == 0:  # old versions of some articles also match
+                words = [f"Ferry text {i} changed.", "More."]
+                store(arch, url, content(f"Ferry story {i}", words), at_hours=40 + i)
+    with archive.open(tmp_path / "a") as reader:
+        seen: list[str] = []
+        for offset in range(0, 35, 7):
+            page = reader.search("ferry", limit=7, offset=offset)
+            assert page.total == 30
+            seen += [h.id for h in page.hits]
+        assert len(seen) == len(set(seen)) == 30
+        filtered = reader.search("ferry", source="harbour-news", limit=7, offset=28)
+        assert filtered.total == 30
+        assert len(filtered.hits) == 2

@@ -643,23 +643,74 @@ class SqliteCatalog:
     def search_rows(
         self, fts_query: str, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int]:
-        where, args = self._where(filters)
         try:
-            rows = self.db.execute(
-                "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
-                " count(*) OVER () FROM (SELECT m.article_id, m.version, m.source, m.headline,"
-                " m.published, m.fetched_at, m.url, min(f.rank) AS r FROM archive_fts f"
-                " JOIN archive_search_meta m ON m.doc = f.rowid"
-                " WHERE archive_fts MATCH ?" + where + " GROUP BY m.article_id)"
-                " ORDER BY r, article_id LIMIT ? OFFSET ?",
-                (fts_query, *args, limit, offset),
-            ).fetchall()
+            if filters == Filters():
+                return self._search_unfiltered(fts_query, limit, offset)
+            return self._search_filtered(fts_query, filters, limit, offset)
         except sqlite3.OperationalError as exc:
             # the reading side hands in a query it built and checked itself; whatever
             # SQLite still objects to is said in the user's terms, not SQLite's
             raise QueryError("the search engine could not read this query") from exc
+
+    def _search_unfiltered(
+        self, fts_query: str, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int]:
+        """The best documents straight from FTS5's ranked order (no join while ranking),
+        then their articles; more are read only when old versions crowd the page."""
+        want = offset + limit
+        n = want * 2 + 10
+        while True:
+            ranked = self.db.execute(
+                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ?"
+                " ORDER BY rank LIMIT ?",
+                (fts_query, n),
+            ).fetchall()
+            meta = self._meta_of([r[0] for r in ranked])
+            best: dict[str, ListedRow] = {}
+            for doc, rank in ranked:
+                m = meta.get(doc)  # none: a replaced version's entry, unreachable
+                if m is not None and m[0] not in best:
+                    best[m[0]] = ListedRow(m[0], m[1], m[2], m[3], m[4], m[5], m[6], -float(rank))
+            if len(best) >= want or len(ranked) < n:
+                break
+            n *= 4
+        total = int(
+            self.db.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT m.article_id FROM archive_fts f"
+                " JOIN archive_search_meta m ON m.doc = f.rowid WHERE archive_fts MATCH ?)",
+                (fts_query,),
+            ).fetchone()[0]
+        )
+        return list(best.values())[offset:want], total
+
+    def _meta_of(self, docs: list[int]) -> dict[int, tuple[Any, ...]]:
+        out: dict[int, tuple[Any, ...]] = {}
+        for start in range(0, len(docs), 500):
+            chunk = docs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                "SELECT doc, article_id, version, source, headline, published, fetched_at, url"
+                f" FROM archive_search_meta WHERE doc IN ({marks})",
+                chunk,
+            ):
+                out[r[0]] = tuple(r[1:])
+        return out
+
+    def _search_filtered(
+        self, fts_query: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int]:
+        where, args = self._where(filters)
+        rows = self.db.execute(
+            "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
+            " count(*) OVER () FROM (SELECT m.article_id, m.version, m.source, m.headline,"
+            " m.published, m.fetched_at, m.url, min(f.rank) AS r FROM archive_fts f"
+            " JOIN archive_search_meta m ON m.doc = f.rowid"
+            " WHERE archive_fts MATCH ?" + where + " GROUP BY m.article_id)"
+            " ORDER BY r, article_id LIMIT ? OFFSET ?",
+            (fts_query, *args, limit, offset),
+        ).fetchall()
         if not rows and offset:
-            return [], self.search_rows(fts_query, filters, 1, 0)[1]
+            return [], self._search_filtered(fts_query, filters, 1, 0)[1]
         total = int(rows[0][8]) if rows else 0
         return [
             ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -float(r[7])) for r in rows

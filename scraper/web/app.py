@@ -1,8 +1,8 @@
 """The ASGI app of `morgue serve`: routes in one list, each HTML page beside its JSON twin.
 
-Endpoints are `async` and call the query layer directly: the reader's SQLite connection then
-stays on the event loop's thread, and a page is a few milliseconds of work. The one slow
-action, archiving a URL, runs in a worker thread with its own connections.
+Pages are built in worker threads, each with its own reader (SQLite connections stay in the
+thread that opened them): a slow search then holds up no other request, and SQLite runs
+threads side by side. Archiving a URL runs in a worker thread with its own connections too.
 """
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
 import jinja2
 from markupsafe import Markup
 from starlette.applications import Starlette
@@ -43,6 +46,7 @@ ViewName = str  # a method of Views
 Endpoint = Callable[[Request], Awaitable[Response]]
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 MAX_FORM_BYTES = 10_000
+WORKERS = 8  # threads (each with its own SQLite connection) serving pages at once
 
 
 def _http_url(value: object) -> bool:
@@ -80,37 +84,55 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
 
 
 class Web:
-    def __init__(self, app: AppContext, token: str | None) -> None:
-        self._reader: ArchiveReader | None = None
-        self._views: Views | None = None
+    def __init__(
+        self, app: AppContext, token: str | None, open_reader: Callable[[], ArchiveReader]
+    ) -> None:
         self.app = app
         self.token = token
+        self.open_reader = open_reader
+        self.local = threading.local()  # one reader (one SQLite connection) per worker thread
+        self.opened: list[ArchiveReader] = []
+        self.limiter = anyio.CapacityLimiter(WORKERS)
         self.env = _environment()
         self.env.globals["marked"] = _marked
         self.env.globals["query"] = _query
         self.env.globals["chart"] = lambda s: Markup(self.views.chart(s))  # escaped when drawn
 
-    def start(self, reader: ArchiveReader) -> None:
-        """Called on the event loop's thread: SQLite connections stay in their thread."""
-        self._reader = reader
-        self._views = Views(reader, self.app, self.token)
-
     @property
     def reader(self) -> ArchiveReader:
-        if self._reader is None:
-            raise RuntimeError("the app has not started (lifespan)")
-        return self._reader
+        """This thread's reader: SQLite connections stay in the thread that opened them."""
+        reader: ArchiveReader | None = getattr(self.local, "reader", None)
+        if reader is None:
+            reader = self.open_reader()
+            self.local.reader = reader
+            self.local.views = Views(reader, self.app, self.token)
+            self.opened.append(reader)
+        return reader
 
     @property
     def views(self) -> Views:
-        if self._views is None:
-            raise RuntimeError("the app has not started (lifespan)")
-        return self._views
+        self.reader  # noqa: B018 - opens this thread's reader and views
+        views: Views = self.local.views
+        return views
+
+    async def in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run blocking work (SQLite, files, templates) in a worker thread: a slow search
+        then holds up no other request, and SQLite lets threads run side by side."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    def close(self) -> None:
+        for reader in self.opened:
+            with contextlib.suppress(Exception):  # a connection of another thread
+                reader.close()
 
     def html(self, template: str, view: ViewName) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
+        def page(request: Request) -> Response:
             data = getattr(self.views, view)(request)
             return self.render(request, template, data)
+
+        async def endpoint(request: Request) -> Response:
+            response: Response = await self.in_thread(page, request)
+            return response
 
         return endpoint
 
@@ -121,12 +143,20 @@ class Web:
         return HTMLResponse(page, status_code=status)
 
     def api(self, view: ViewName) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
+        def answer(request: Request) -> Response:
             return JSONResponse(getattr(self.views, view)(request))
+
+        async def endpoint(request: Request) -> Response:
+            response: Response = await self.in_thread(answer, request)
+            return response
 
         return endpoint
 
     async def raw(self, request: Request) -> Response:
+        response: Response = await self.in_thread(self._raw, request)
+        return response
+
+    def _raw(self, request: Request) -> Response:
         try:
             raw = self.reader.raw(request.path_params["sha"])
         except ArchiveError as exc:
@@ -184,6 +214,10 @@ class Web:
 
     def feed(self, changes: bool) -> Endpoint:
         async def endpoint(request: Request) -> Response:
+            response: Response = await self.in_thread(build, request)
+            return response
+
+        def build(request: Request) -> Response:
             source = request.path_params.get("source")
             if source is not None and source not in self.reader.source_names():
                 raise WebError(404, f"no source named {source!r}")
@@ -251,20 +285,19 @@ def create_app(
     token: str | None = None,
     loopback_only: bool = True,
 ) -> Starlette:
-    """The app over the archive `open_reader` opens (on the server's loop, at startup).
+    """The app over the archive `open_reader` opens (once per worker thread).
     `loopback_only` refuses requests whose Host is not this machine (DNS rebinding: a web
     page cannot reach the server under a name of its own)."""
-    web = Web(app, token)
+    web = Web(app, token, open_reader)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        reader = open_reader()
-        reader.refresh()  # an upgraded or freshly crawled archive is indexed before serving
-        web.start(reader)
+        with open_reader() as reader:
+            reader.refresh()  # an upgraded or freshly crawled archive is indexed before serving
         try:
             yield
         finally:
-            reader.close()
+            web.close()
 
     async def web_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, WebError)
