@@ -43,6 +43,9 @@ from scraper.parse import parse_page
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64  # pages per group commit; more waiting wait for the next one
+# a batch waits this long after its first page for more: fewer fsyncs per page (each blocks
+# the event loop for milliseconds), and a page in flight is stored a little later
+BATCH_WAIT = 0.05
 MAX_WORKERS = 4
 CHECKPOINT_EVERY = 5.0  # seconds between syncs of the journaled files (archive.journal)
 
@@ -224,6 +227,7 @@ class IngestPool:
             if job is None:
                 return
             batch = [job]
+            await asyncio.sleep(BATCH_WAIT)
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 more = self._queue.get_nowait()
                 if more is None:
