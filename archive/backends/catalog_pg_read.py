@@ -1,0 +1,426 @@
+"""The reading side of the PostgreSQL catalog: search index, lists, URLs, fetches, sources.
+
+`PgReadMixin` gives `PgCatalog` the `Catalog` methods `archive.query` asks (the SQLite
+versions are in `catalog_sqlite.py`, with the same meaning). It runs its SQL through the
+catalog's own helpers (`_rows`, `_one`, `_exec`, `_scalar`), inside the caller's `writing`
+transaction when there is one.
+
+The search index mirrors SQLite's: storing a version queues it (`_queue_search_doc`, called by
+`put_version`); the reading side reads the record and hands the five searched fields and the
+filter metadata to `index_doc`, which keeps them in `archive_search_meta` with a weighted
+`tsvector` (headline A; subheadline and authors B; captions C; body D), ranked by `ts_rank_cd`.
+
+Words are folded (case and diacritics, `archive.snippet.fold`, as SQLite's `unicode61
+remove_diacritics 2` and the snippets fold them) and split into runs of letters and digits in
+Python, for the indexed text and for the query alike, before PostgreSQL's `simple`
+configuration sees them. So "Muller" finds "Müller" on any server: the `unaccent` extension is
+not needed (creating it takes a superuser on many servers), and the index does not depend on
+the server's locale. Differences from SQLite that remain: a tsvector keeps positions up to
+16383 only, so a phrase far down a very long body may be missed (its words still match), and
+a phrase may match across the end of one field and the start of the next.
+
+The query comes in FTS5's syntax as `archive.ftsquery` writes it (quoted phrases with an
+optional `*`, AND, OR, NOT, parentheses); `fts_to_tsquery` rewrites it for `to_tsquery`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from archive.backends.catalog import (
+    FetchRow,
+    Filters,
+    ListedRow,
+    PendingDoc,
+    SearchDoc,
+    SourceRow,
+    UrlRow,
+    VersionRow,
+)
+from archive.errors import QueryError, StorageError
+from archive.snippet import fold
+
+# Run by the lead as a migration (plain SQL, no parameters, idempotent). The pending queue is
+# filled with every version already stored, so an upgraded catalog is indexed on first read.
+READ_SCHEMA = """
+CREATE TABLE IF NOT EXISTS archive_search_pending (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE, article_id TEXT NOT NULL,
+    version INTEGER NOT NULL, PRIMARY KEY (article_id, version));
+CREATE TABLE IF NOT EXISTS archive_search_meta (
+    article_id TEXT NOT NULL, version INTEGER NOT NULL, source TEXT NOT NULL,
+    day TEXT NOT NULL, fetched_at TEXT NOT NULL, published TEXT, headline TEXT NOT NULL,
+    section_key TEXT, authors_key TEXT NOT NULL, url TEXT NOT NULL,
+    doc TSVECTOR NOT NULL, PRIMARY KEY (article_id, version));
+CREATE INDEX IF NOT EXISTS archive_search_meta_doc ON archive_search_meta USING GIN (doc);
+CREATE INDEX IF NOT EXISTS archive_search_meta_day ON archive_search_meta (day, fetched_at);
+CREATE INDEX IF NOT EXISTS archive_search_meta_source
+    ON archive_search_meta (source, day, fetched_at);
+CREATE INDEX IF NOT EXISTS archive_fetches_article ON archive_fetches (article_id, fetched_at);
+INSERT INTO archive_search_pending (article_id, version)
+    SELECT article_id, version FROM archive_versions ORDER BY fetched_at, article_id, version
+    ON CONFLICT DO NOTHING;
+"""
+
+# what `clear_derived` must empty besides the catalog's own derived tables
+READ_DERIVED_TABLES = ("archive_search_pending", "archive_search_meta")
+
+_SPLIT = re.compile(r"[^\w]+|_")  # as archive.ftsquery splits words: runs of letters and digits
+_MAX_WORD = 200  # characters: PostgreSQL drops longer words (2047 bytes) with a notice
+_FIELD_CHARS = 400_000  # a tsvector holds at most 1 MB
+_FTS_TOKEN = re.compile(r'\s+|"(?:[^"]|"")*"\*?|\(|\)|AND\b|OR\b|NOT\b')
+
+
+def index_words(text: str) -> str:
+    """`text` as the index keeps it: folded words separated by single spaces."""
+    words = _SPLIT.split(fold(text[:_FIELD_CHARS]))
+    return " ".join(w for w in words if w and len(w) <= _MAX_WORD)
+
+
+def _phrase(token: str) -> str:
+    prefix = token.endswith("*")
+    inner = token.rstrip("*")[1:-1].replace('""', '"')
+    words = index_words(inner).split()
+    if not words:
+        # nothing the index could hold (ftsquery never writes this): matches nothing
+        return "'_'"
+    quoted = ["'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words]
+    if prefix:
+        quoted[-1] += ":*"
+    return quoted[0] if len(quoted) == 1 else "(" + " <-> ".join(quoted) + ")"
+
+
+class _FtsReader:
+    """FTS5's precedence: NOT binds tighter than AND (also implicit), AND than OR."""
+
+    def __init__(self, query: str) -> None:
+        self.tokens: list[str] = []
+        pos = 0
+        while pos < len(query):
+            match = _FTS_TOKEN.match(query, pos)
+            if match is None:
+                raise QueryError("the search engine could not read this query")
+            pos = match.end()
+            if not match.group().isspace():
+                self.tokens.append(match.group())
+        self.pos = 0
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _next(self) -> str:
+        token = self._peek()
+        if token is None:
+            raise QueryError("the search engine could not read this query")
+        self.pos += 1
+        return token
+
+    def read(self) -> str:
+        expr = self._or()
+        if self._peek() is not None:
+            raise QueryError("the search engine could not read this query")
+        return expr
+
+    def _or(self) -> str:
+        parts = [self._and()]
+        while self._peek() == "OR":
+            self.pos += 1
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
+
+    def _and(self) -> str:
+        parts = [self._not()]
+        while True:
+            token = self._peek()
+            if token == "AND":
+                self.pos += 1
+            elif token is None or token in ("OR", ")", "NOT"):
+                break
+            parts.append(self._not())
+        return parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")"
+
+    def _not(self) -> str:
+        expr = self._primary()
+        while self._peek() == "NOT":
+            self.pos += 1
+            expr = f"({expr} & !{self._primary()})"
+        return expr
+
+    def _primary(self) -> str:
+        token = self._next()
+        if token == "(":
+            expr = self._or()
+            if self._next() != ")":
+                raise QueryError("the search engine could not read this query")
+            return expr
+        if token.startswith('"'):
+            return _phrase(token)
+        raise QueryError("the search engine could not read this query")
+
+
+def fts_to_tsquery(fts_query: str) -> str:
+    """An FTS5 expression (as `archive.ftsquery.to_fts` writes it) as `to_tsquery` text.
+
+    >>> fts_to_tsquery('(("port strike") NOT ("rumour" OR "dock"*))')
+    "(('port' <-> 'strike') & !('rumour' | 'dock':*))"
+    """
+    return _FtsReader(fts_query).read()
+
+
+_LISTED = "m.article_id, m.version, m.source, m.headline, m.published, m.fetched_at, m.url"
+
+
+class PgReadMixin:
+    """The reading side's `Catalog` methods, for `PgCatalog` (which supplies the helpers)."""
+
+    if TYPE_CHECKING:
+
+        def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+        def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+        def _exec(self, sql: str, args: Sequence[Any] = ()) -> None: ...
+        def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int: ...
+        def writing(self, keys: Sequence[str] = ()) -> contextlib.AbstractContextManager[None]: ...
+
+    def _queue_search_doc(self, article_id: str, version: int) -> None:
+        """Mark a stored version as waiting for the search index (inside `put_version`'s
+        transaction); a replaced version is indexed again."""
+        self._exec(
+            "INSERT INTO archive_search_pending (article_id, version) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (article_id, version),
+        )
+
+    def pending_docs(self, limit: int) -> list[PendingDoc]:
+        rows = self._rows(
+            "SELECT p.seq, p.article_id, p.version, a.source, v.fetched_at"
+            " FROM archive_search_pending p JOIN archive_versions v"
+            " ON v.article_id = p.article_id AND v.version = p.version"
+            " JOIN archive_articles a ON a.id = p.article_id ORDER BY p.seq LIMIT %s",
+            (limit,),
+        )
+        return [PendingDoc(int(r[0]), r[1], int(r[2]), r[3], r[4]) for r in rows]
+
+    def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None:
+        """Index one waiting version (inside the caller's transaction)."""
+        self._exec(
+            "INSERT INTO archive_search_meta VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            " setweight(to_tsvector('simple', %s), 'A')"
+            " || setweight(to_tsvector('simple', %s), 'B')"
+            " || setweight(to_tsvector('simple', %s), 'B')"
+            " || setweight(to_tsvector('simple', %s), 'C')"
+            " || setweight(to_tsvector('simple', %s), 'D'))"
+            " ON CONFLICT (article_id, version) DO UPDATE SET source = excluded.source,"
+            " day = excluded.day, fetched_at = excluded.fetched_at,"
+            " published = excluded.published, headline = excluded.headline,"
+            " section_key = excluded.section_key, authors_key = excluded.authors_key,"
+            " url = excluded.url, doc = excluded.doc",
+            (
+                pending.article_id,
+                pending.version,
+                pending.source,
+                doc.day,
+                pending.fetched_at,
+                doc.published,
+                doc.headline,
+                doc.section_key,
+                doc.authors_key,
+                doc.url,
+                index_words(doc.headline),
+                index_words(doc.subheadline),
+                index_words(doc.authors),
+                index_words(doc.captions),
+                index_words(doc.body),
+            ),
+        )
+        self._exec("DELETE FROM archive_search_pending WHERE seq = %s", (pending.doc,))
+
+    @staticmethod
+    def _where(filters: Filters) -> tuple[str, list[Any]]:
+        sql, args = "", []
+        for clause, value in (
+            (" AND m.source = %s", filters.source),
+            (" AND m.day >= %s", filters.since),
+            (" AND m.day <= %s", filters.until),
+            (" AND strpos(m.authors_key, %s) > 0", filters.author),
+            (" AND m.section_key = %s", filters.section),
+        ):
+            if value is not None:
+                sql += clause
+                args.append(value)
+        return sql, args
+
+    def search_rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int]:
+        tsquery = fts_to_tsquery(fts_query)
+        where, args = self._where(filters)
+        try:
+            rows = self._rows(
+                "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
+                " count(*) OVER () FROM (SELECT DISTINCT ON (m.article_id) " + _LISTED + ","
+                " ts_rank_cd(m.doc, q) AS r FROM archive_search_meta m,"
+                " to_tsquery('simple', %s) q WHERE m.doc @@ q"
+                + where
+                + " ORDER BY m.article_id, r DESC, m.version DESC) best"
+                " ORDER BY r DESC, article_id LIMIT %s OFFSET %s",
+                (tsquery, *args, limit, offset),
+            )
+        except StorageError as exc:
+            if _is_query_error(exc):
+                raise QueryError("the search engine could not read this query") from exc
+            raise
+        if not rows and offset:
+            return [], self.search_rows(fts_query, filters, 1, 0)[1]
+        total = int(rows[0][8]) if rows else 0
+        return [
+            ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], float(r[7])) for r in rows
+        ], total
+
+    def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
+        where, args = self._where(filters)
+        base = (
+            " FROM archive_search_meta m JOIN archive_articles a"
+            " ON a.id = m.article_id AND a.current_version = m.version WHERE TRUE" + where
+        )
+        total = self._scalar("SELECT count(*)" + base, args)
+        rows = self._rows(
+            "SELECT " + _LISTED + base + " ORDER BY m.day DESC, m.fetched_at DESC,"
+            " m.article_id LIMIT %s OFFSET %s",
+            (*args, limit, offset),
+        )
+        return [ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows], total
+
+    def article_urls(self, article_id: str) -> list[UrlRow]:
+        # a URL key folds spellings together; the fetches keep each spelling requested
+        rows = self._rows(
+            "SELECT url, min(seen), min(dup) FROM (SELECT url, first_seen AS seen,"
+            " duplicate AS dup FROM archive_urls WHERE article_id = %s UNION ALL"
+            " SELECT url, fetched_at, (outcome = 'duplicate')::int FROM archive_fetches"
+            " WHERE article_id = %s UNION ALL SELECT final_url, fetched_at,"
+            " (outcome = 'duplicate')::int FROM archive_fetches WHERE article_id = %s) u"
+            ' GROUP BY url ORDER BY min(seen) COLLATE "C", url COLLATE "C"',
+            (article_id, article_id, article_id),
+        )
+        return [UrlRow(r[0], r[1], bool(r[2])) for r in rows]
+
+    @staticmethod
+    def _fetch(r: tuple[Any, ...]) -> FetchRow:
+        return FetchRow(*r[:14])
+
+    _FETCH_COLUMNS = (
+        "fetch_id, url, url_key, final_url, status, etag, last_modified, fetched_at,"
+        " raw_sha256, size, source, article_id, outcome, run_id"
+    )
+
+    def article_fetches(self, article_id: str) -> list[FetchRow]:
+        rows = self._rows(
+            f"SELECT {self._FETCH_COLUMNS} FROM archive_fetches WHERE article_id = %s"
+            ' ORDER BY fetched_at COLLATE "C", fetch_id COLLATE "C"',
+            (article_id,),
+        )
+        return [self._fetch(r) for r in rows]
+
+    def fetches_of_raw(self, sha: str) -> list[FetchRow]:
+        rows = self._rows(
+            f"SELECT {self._FETCH_COLUMNS} FROM archive_fetches WHERE raw_sha256 = %s"
+            ' ORDER BY fetched_at COLLATE "C", fetch_id COLLATE "C"',
+            (sha,),
+        )
+        return [self._fetch(r) for r in rows]
+
+    def version_row(self, article_id: str, version: int) -> VersionRow | None:
+        r = self._one(
+            "SELECT v.article_id, v.version, a.source, v.raw_sha256, v.fetched_at"
+            " FROM archive_versions v JOIN archive_articles a ON a.id = v.article_id"
+            " WHERE v.article_id = %s AND v.version = %s",
+            (article_id, version),
+        )
+        return None if r is None else VersionRow(r[0], int(r[1]), r[2], r[3], r[4])
+
+    def recent_versions(
+        self, source: str | None, limit: int, updates_only: bool
+    ) -> list[VersionRow]:
+        sql = (
+            "SELECT v.article_id, v.version, a.source, v.raw_sha256, v.fetched_at"
+            " FROM archive_versions v JOIN archive_articles a ON a.id = v.article_id WHERE "
+            + ("v.version > 1" if updates_only else "v.version = 1")
+        )
+        args: list[Any] = []
+        if source is not None:
+            sql += " AND a.source = %s"
+            args.append(source)
+        rows = self._rows(
+            sql + ' ORDER BY v.fetched_at COLLATE "C" DESC, v.article_id LIMIT %s',
+            (*args, limit),
+        )
+        return [VersionRow(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def sources(self) -> list[SourceRow]:
+        counts = {
+            r[0]: (int(r[1]), int(r[2] or 0))
+            # versions are numbered 1..current: their count needs no join
+            for r in self._rows(
+                "SELECT source, count(*), sum(current_version) FROM archive_articles"
+                " GROUP BY source"
+            )
+        }
+        runs = {
+            r[0]: r
+            for r in self._rows("SELECT source, started_at, finished_at, status FROM frontier_runs")
+        }
+        failures: dict[str, list[tuple[str, int]]] = {}
+        for r in self._rows(
+            "SELECT source, coalesce(outcome, 'unknown'), count(*) FROM frontier_urls"
+            " WHERE state = 'failed' GROUP BY 1, 2 ORDER BY 3 DESC, 2"
+        ):
+            failures.setdefault(r[0], []).append((r[1], int(r[2])))
+        refused = {name: dict(reasons).pop("robots", 0) for name, reasons in failures.items()}
+        out = []
+        for name, first_seen in self._rows(
+            'SELECT name, first_seen FROM archive_sources ORDER BY name COLLATE "C"'
+        ):
+            run = runs.get(name)
+            fails = tuple(f for f in failures.get(name, ()) if f[0] != "robots")
+            articles, versions = counts.get(name, (0, 0))
+            out.append(
+                SourceRow(
+                    name=name,
+                    articles=articles,
+                    versions=versions,
+                    first_seen=first_seen,
+                    last_crawl_start=run[1] if run else None,
+                    last_crawl_end=run[2] if run else None,
+                    last_crawl_status=run[3] if run else None,
+                    failures=fails,
+                    robots_refusals=refused.get(name, 0),
+                )
+            )
+        return out
+
+    def source_names(self) -> list[str]:
+        return [
+            r[0] for r in self._rows('SELECT name FROM archive_sources ORDER BY name COLLATE "C"')
+        ]
+
+    def articles_per_day(self, source: str | None, since_day: str) -> list[tuple[str, int]]:
+        """Articles first archived per day (UTC), from `since_day` on."""
+        sql = "SELECT substr(first_seen, 1, 10) AS d, count(*) FROM archive_articles"
+        sql += " WHERE first_seen >= %s"
+        args: list[Any] = [since_day]
+        if source is not None:
+            sql += " AND source = %s"
+            args.append(source)
+        return [(r[0], int(r[1])) for r in self._rows(sql + " GROUP BY d ORDER BY d", args)]
+
+    def raw_sizes(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._rows("SELECT sha256, size FROM archive_raw")}
+
+
+def _is_query_error(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused the query text (not the connection or the server)."""
+    import psycopg
+
+    cause = exc.__cause__
+    return isinstance(cause, psycopg.errors.SyntaxError | psycopg.DataError)
