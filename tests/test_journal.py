@@ -89,3 +89,23 @@ def test_checkpoint_drops_the_segment(tmp_path: Path) -> None:
         assert isinstance(arch.journal, Journal)
         arch.journal.checkpoint()
         assert not list((root / JOURNAL_DIR).glob("*.jnl"))
+
+
+def test_a_store_that_fails_inside_a_batch_undoes_only_its_own_rows(tmp_path: Path) -> None:
+    import pytest
+
+    from archive.errors import SchemaError
+    from archive.record import Content
+
+    with Archive.open(tmp_path / "arch") as arch:
+        good = make_page("https://news.example/good", article_html("Good", paragraphs(3)))
+        bad = make_page("https://news.example/empty", b"<html>odd</html>")
+        with arch.batch():
+            arch.store(good, tiny_parse(good, "ex"), source="ex")
+            with pytest.raises(SchemaError, match="headline"):
+                arch.store(bad, Content(headline="", body=()), source="ex")
+        assert arch.find("https://news.example/good") is not None
+        assert arch.find("https://news.example/empty") is None
+        assert arch.blobs.has(bad.sha256)  # its raw page is kept, as outside a batch
+        assert bad.sha256 in arch.catalog.raw_shas()
+        assert verify(arch).ok
