@@ -31,6 +31,7 @@ from archive.backends.catalog import (
     VerifyRun,
     VersionRow,
 )
+from archive.backends.catalog_pg_read import PgReadMixin
 from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS, SCHEMA_VERSION
 from archive.backends.frontier import Frontier
 from archive.errors import StorageError
@@ -40,7 +41,6 @@ _REFERENCES_KEPT = 8
 WRITE_LOCK = 0x6D6F7267  # "morg": the advisory lock every catalog write transaction holds
 MIGRATE_LOCK = 0x6D6F7268
 KEY_LOCKS = 0x6D6F7269  # the first half of the two-part advisory locks on keys
-_FTS_CHARS = 400_000  # a tsvector holds at most 1 MB; no article body comes near this
 
 
 def safe_url(url: str) -> str:
@@ -88,7 +88,7 @@ def _article_row(row: tuple[Any, ...]) -> ArticleRow:
     )
 
 
-class PgCatalog:
+class PgCatalog(PgReadMixin):
     """The catalog in a PostgreSQL database shared by every worker of a cluster."""
 
     def __init__(self, url: str, *, root: Path, pool: ConnectionPool | None = None) -> None:
@@ -534,12 +534,7 @@ class PgCatalog:
                 parser[1],
             ),
         )
-        self._exec(
-            "INSERT INTO archive_fts_docs VALUES (%s, %s, setweight(to_tsvector('simple', %s),"
-            " 'A') || to_tsvector('simple', %s)) ON CONFLICT (article_id, version)"
-            " DO UPDATE SET doc = excluded.doc",
-            (row.article_id, row.version, headline, body[:_FTS_CHARS]),
-        )
+        self._queue_search_doc(row.article_id, row.version)  # the reading side indexes it
 
     def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None:
         first, second = sorted((a, b))

@@ -10,6 +10,8 @@ PostgreSQL's own: a `tsvector` per version with a GIN index.
 
 from __future__ import annotations
 
+from archive.backends.catalog_pg_read import READ_DERIVED_TABLES, READ_SCHEMA
+
 MIGRATIONS: dict[int, str] = {
     1: """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -103,6 +105,9 @@ CREATE TABLE archive_verify_runs (
     started_at TEXT NOT NULL, finished_at TEXT NOT NULL, checked INTEGER NOT NULL,
     problems INTEGER NOT NULL, summary TEXT NOT NULL);
 """,
+    # 4: the reading side's search index (archive.backends.catalog_pg_read), which replaces
+    # the headline-and-body index of migration 1
+    4: "DROP TABLE IF EXISTS archive_fts_docs;\n" + READ_SCHEMA,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -118,5 +123,5 @@ DERIVED_TABLES = (
     "archive_simhash_bands",
     "archive_fetches",
     "archive_near_duplicates",
-    "archive_fts_docs",
+    *READ_DERIVED_TABLES,
 )
