@@ -74,36 +74,6 @@ def test_index_words_fold_and_split() -> None:
 # the archive, on each backend
 
 
-@pytest.fixture(autouse=True)
-def _wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until PgCatalog inherits PgReadMixin, test the mixin on a subclass wired the same way
-    (READ_SCHEMA applied on open, versions queued by put_version, cleared with the rest)."""
-    try:
-        from archive.backends import catalog_pg
-    except ImportError:
-        return  # no psycopg: the PostgreSQL cases skip
-    from archive.backends.catalog_pg_read import READ_DERIVED_TABLES, READ_SCHEMA, PgReadMixin
-
-    if issubclass(catalog_pg.PgCatalog, PgReadMixin):
-        return
-
-    class Wired(PgReadMixin, catalog_pg.PgCatalog):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kw: Any) -> None:
-            super().__init__(*args, **kw)
-            with self.pool.connection() as conn:
-                conn.execute(READ_SCHEMA)
-
-        def put_version(self, row: Any, **kw: Any) -> None:
-            super().put_version(row, **kw)
-            self._queue_search_doc(row.article_id, row.version)
-
-        def clear_derived(self) -> None:
-            super().clear_derived()
-            self._exec("TRUNCATE " + ", ".join(READ_DERIVED_TABLES))
-
-    monkeypatch.setattr(catalog_pg, "PgCatalog", Wired)
-
-
 class Built:
     def __init__(self) -> None:
         self.strike = self.mueller = self.weather = self.body_only = self.in_headline = ""
