@@ -82,6 +82,8 @@ class Archive:
         # every file the blob store writes gets its checksum in the catalog (archive.fixity)
         self.blobs.on_write = self.note_written
         self.journal: Journal | None = None  # group commit inside `batch()`, when durable
+        # the folder and SQLite (one writer, group commit) rather than a cluster's catalog
+        self.embedded = isinstance(catalog, SqliteCatalog)
         self.intents = Intents(root)  # new files are noted before they are written
         settle = lambda: self.intents.settled(lambda rel: catalog.file(rel) is not None)  # noqa: E731
         catalog.after_commit.append(settle)

@@ -57,12 +57,13 @@ def crawl(
     points only, writes nothing (its frontier is in memory) and lists the article URLs it would
     fetch. `should_stop` is polled between fetches: when it says True no new URL is started,
     in-flight fetches finish, and the rest stays queued for the next run. With the default
-    `ingest` and a real Archive, pages are parsed in worker processes and stored in group
-    commits (`scraper.crawl.workers`).
-    in-flight fetches finish, and the rest stays queued for the next run. `lock=False` lets
-    several crawls of one source run at once (cluster workers sharing its frontier).
+    `ingest` and an embedded Archive, pages are parsed in worker processes and stored in group
+    commits (`scraper.crawl.workers`); a cluster worker stores as it goes (its catalog takes
+    many writers). `lock=False` lets several crawls of one source run at once (cluster workers
+    sharing its frontier).
     """
-    pooled = ingest is None and isinstance(archive, Archive) and not dry_run
+    embedded = isinstance(archive, Archive) and archive.embedded
+    pooled = ingest is None and embedded and not dry_run
     if ingest is None:
         from scraper.pipeline import ingest as pipeline_ingest
 
