@@ -126,7 +126,9 @@ class Archive:
         # what stores of killed processes wrote but never recorded goes (archive.intents)
         sweep(root, lambda rel: catalog.file(rel) is not None)
         archive = cls(root, blobs, catalog, now=now, durable=durable)
-        if isinstance(blobs, FolderBlobStore):
+        # the notes and the journal name files under the archive folder (a shared blob folder
+        # elsewhere is written by many machines: their writes are not this folder's to sweep)
+        if isinstance(blobs, FolderBlobStore) and blobs.layout.root == root:
             blobs.intents = archive.intents
             if durable:
                 archive.journal = blobs.journal = Journal(root)
@@ -383,8 +385,15 @@ class Archive:
             write_atomic(path, data, durable=self.durable)
         self.note_written(path.relative_to(self.root).as_posix(), data)
 
+    @property
+    def raw_pages_local(self) -> bool:
+        """Whether raw pages are files under this folder (not in S3 or a shared mount)."""
+        return isinstance(self.blobs, FolderBlobStore) and self.blobs.layout.root == self.root
+
     def note_written(self, path: str, data: bytes) -> None:
         """Record the checksum of a file just written (bytes in hand: nothing is read back)."""
+        if path.startswith("raw/") and not self.raw_pages_local:
+            return  # the blob store's own files: their names are their hashes
         self.catalog.put_file(file_row(path, data, iso_utc(self.now())))
 
     def blob_references(self, url: str) -> list[str]:

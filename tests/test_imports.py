@@ -110,6 +110,7 @@ SQL_HOMES = {
     "catalog_pg_schema.py",
     "frontier_pg.py",
     "hostlease_pg.py",
+    "catalog_pg_read.py",
 }
 SQL_TEXT = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
