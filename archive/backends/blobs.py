@@ -97,6 +97,66 @@ class BlobStore(Protocol):
         ...
 
 
+def pack_blob(
+    codecs: blobref.Codecs,
+    codec: str,
+    level: int,
+    data: bytes,
+    like: Sequence[str],
+    usable: Callable[[str], bool],
+    get: Callable[[str], bytes],
+) -> bytes:
+    """What a blob store keeps for `data`: gzip, or zstd alone, or zstd against the best
+    usable page of `like` when that takes at most WORTH_IT of the size alone."""
+    if codec != "zstd":
+        return gzip.compress(data, compresslevel=level, mtime=0)
+    alone = codecs.compress(data)
+    best: bytes | None = None
+    for ref in like:
+        if not usable(ref):
+            continue
+        try:
+            packed = blobref.header(ref) + codecs.compress_against(
+                ref, functools.partial(get, ref), data
+            )
+        except ArchiveError:  # an unreadable reference: verify reports it, skip it here
+            continue
+        if best is None or len(packed) < len(best):
+            best = packed
+    if best is not None and len(best) <= blobref.WORTH_IT * len(alone):
+        return best
+    return alone
+
+
+def unpack_blob(
+    codecs: blobref.Codecs,
+    sha: str,
+    packed: bytes,
+    zstd: bool,
+    reference_bytes: Callable[[str, str], bytes],
+) -> bytes:
+    """The page a stored blob holds, checked against its sha256 (BlobCorrupt otherwise);
+    `reference_bytes(sha, ref)` gives the page it was compressed against."""
+    try:
+        if zstd:
+            ref, frame = blobref.split(packed)
+            if ref is None:
+                data = codecs.decompress(frame)
+            elif ref == sha:
+                raise BlobCorrupt(f"raw page {sha} names itself as its reference")
+            else:
+                data = codecs.decompress_against(
+                    ref, functools.partial(reference_bytes, sha, ref), frame
+                )
+        else:
+            data = gzip.decompress(packed)
+    except (zstandard.ZstdError, OSError, EOFError, zlib.error, blobref.BadBlob) as exc:
+        raise BlobCorrupt(f"raw page {sha} does not decompress: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise BlobCorrupt(f"raw page {sha} does not match its sha256")
+    return data
+
+
 class FolderBlobStore:
     """Blobs as compressed files under `raw/`, two-character fan-out (Scrapy's httpcache)."""
 
@@ -152,24 +212,9 @@ class FolderBlobStore:
         )
 
     def pack(self, data: bytes, like: Sequence[str] = ()) -> bytes:
-        if self.codec != "zstd":
-            return gzip.compress(data, compresslevel=self.level, mtime=0)
-        alone = self._zstd.compress(data)
-        best: bytes | None = None
-        for ref in like:
-            if not self._usable_reference(ref):
-                continue
-            try:
-                packed = blobref.header(ref) + self._zstd.compress_against(
-                    ref, functools.partial(self.get, ref), data
-                )
-            except ArchiveError:  # an unreadable reference: verify reports it, skip it here
-                continue
-            if best is None or len(packed) < len(best):
-                best = packed
-        if best is not None and len(best) <= blobref.WORTH_IT * len(alone):
-            return best
-        return alone
+        return pack_blob(
+            self._zstd, self.codec, self.level, data, like, self._usable_reference, self.get
+        )
 
     def _usable_reference(self, ref: str) -> bool:
         """Only a page stored alone can be a reference (chains stay one link long), and only
@@ -218,24 +263,9 @@ class FolderBlobStore:
             packed = path.read_bytes()
         except OSError as exc:
             raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
-        try:
-            if path.name.endswith(".zst"):
-                ref, frame = blobref.split(packed)
-                if ref is None:
-                    data = self._zstd.decompress(frame)
-                elif ref == sha:
-                    raise BlobCorrupt(f"raw page {sha} names itself as its reference")
-                else:
-                    data = self._zstd.decompress_against(
-                        ref, functools.partial(self._reference_bytes, sha, ref), frame
-                    )
-            else:
-                data = gzip.decompress(packed)
-        except (zstandard.ZstdError, OSError, EOFError, zlib.error, blobref.BadBlob) as exc:
-            raise BlobCorrupt(f"raw page {sha} does not decompress: {exc}") from exc
-        if hashlib.sha256(data).hexdigest() != sha:
-            raise BlobCorrupt(f"raw page {sha} does not match its sha256")
-        return data
+        return unpack_blob(
+            self._zstd, sha, packed, path.name.endswith(".zst"), self._reference_bytes
+        )
 
     def _reference_bytes(self, sha: str, ref: str) -> bytes:
         if self.reference(ref) is not None:

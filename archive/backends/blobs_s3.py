@@ -13,20 +13,25 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import json
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
-import zstandard
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from archive.backends import blobref
-from archive.backends.blobs import CODECS, GZIP_LEVEL, ZSTD_LEVEL, BlobCorrupt, BlobMissing
+from archive.backends.blobs import (
+    CODECS,
+    GZIP_LEVEL,
+    ZSTD_LEVEL,
+    BlobCorrupt,
+    BlobMissing,
+    pack_blob,
+    unpack_blob,
+)
 from archive.errors import ArchiveError, StorageError
 from archive.layout import check_sha
 from archive.record import dumps
@@ -145,24 +150,9 @@ class S3BlobStore:
         return len(self._zstd.compress(data))
 
     def pack(self, data: bytes, like: Sequence[str] = ()) -> bytes:
-        if self.codec != "zstd":
-            return gzip.compress(data, compresslevel=self.level, mtime=0)
-        alone = self._zstd.compress(data)
-        best: bytes | None = None
-        for ref in like:
-            if not self._usable_reference(ref):
-                continue
-            try:
-                packed = blobref.header(ref) + self._zstd.compress_against(
-                    ref, functools.partial(self.get, ref), data
-                )
-            except ArchiveError:  # an unreadable reference: verify reports it, skip it here
-                continue
-            if best is None or len(packed) < len(best):
-                best = packed
-        if best is not None and len(best) <= blobref.WORTH_IT * len(alone):
-            return best
-        return alone
+        return pack_blob(
+            self._zstd, self.codec, self.level, data, like, self._usable_reference, self.get
+        )
 
     def _usable_reference(self, ref: str) -> bool:
         try:
@@ -183,24 +173,7 @@ class S3BlobStore:
         if key is None:
             raise BlobMissing(f"raw page {sha} is missing from s3://{self.bucket}/{self.prefix}")
         packed = self._read(key)
-        try:
-            if key.endswith(".zst"):
-                ref, frame = blobref.split(packed)
-                if ref is None:
-                    data = self._zstd.decompress(frame)
-                elif ref == sha:
-                    raise BlobCorrupt(f"raw page {sha} names itself as its reference")
-                else:
-                    data = self._zstd.decompress_against(
-                        ref, functools.partial(self._reference_bytes, sha, ref), frame
-                    )
-            else:
-                data = gzip.decompress(packed)
-        except (zstandard.ZstdError, OSError, EOFError, zlib.error, blobref.BadBlob) as exc:
-            raise BlobCorrupt(f"raw page {sha} does not decompress: {exc}") from exc
-        if hashlib.sha256(data).hexdigest() != sha:
-            raise BlobCorrupt(f"raw page {sha} does not match its sha256")
-        return data
+        return unpack_blob(self._zstd, sha, packed, key.endswith(".zst"), self._reference_bytes)
 
     def _reference_bytes(self, sha: str, ref: str) -> bytes:
         if self.reference(ref) is not None:

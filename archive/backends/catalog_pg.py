@@ -184,25 +184,18 @@ class PgCatalog(PgReadMixin):
         row = self._one(f"SELECT {_ARTICLE} FROM archive_articles WHERE id = %s", (article_id,))
         return None if row is None else _article_row(row)
 
+    def _articles_whose_version(self, column: str, value: str) -> list[ArticleRow]:
+        sql = (
+            f"SELECT {_ARTICLE} FROM archive_articles WHERE id IN (SELECT article_id FROM"
+            f" archive_versions WHERE {column} = %s) ORDER BY first_seen, id"
+        )
+        return [_article_row(r) for r in self._rows(sql, (value,))]
+
     def articles_with_body(self, digest: str) -> list[ArticleRow]:
-        return [
-            _article_row(r)
-            for r in self._rows(
-                f"SELECT {_ARTICLE} FROM archive_articles WHERE id IN (SELECT article_id FROM"
-                " archive_versions WHERE body_digest = %s) ORDER BY first_seen, id",
-                (digest,),
-            )
-        ]
+        return self._articles_whose_version("body_digest", digest)
 
     def articles_with_raw(self, sha: str) -> list[ArticleRow]:
-        return [
-            _article_row(r)
-            for r in self._rows(
-                f"SELECT {_ARTICLE} FROM archive_articles WHERE id IN (SELECT article_id FROM"
-                " archive_versions WHERE raw_sha256 = %s) ORDER BY first_seen, id",
-                (sha,),
-            )
-        ]
+        return self._articles_whose_version("raw_sha256", sha)
 
     def copies_of(self, article_id: str) -> list[CopyRow]:
         rows = self._rows(
