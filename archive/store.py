@@ -114,15 +114,17 @@ class Archive:
             blobs.ensure_root()
         else:
             blobs = open_blobs(storage, root, codec=codec, level=level, durable=durable)
+        catalog: Catalog
         if storage.catalog is not None:
-            return cls(root, blobs, open_catalog(storage, root), now=now, durable=durable)
-        catalog = SqliteCatalog(
-            Layout(root).catalog,
-            busy_timeout=busy_timeout,
-            synchronous="FULL" if durable else "NORMAL",
-        )
-        if sleep is not None:
-            catalog.sleep = sleep
+            catalog = open_catalog(storage, root)
+        else:
+            catalog = SqliteCatalog(
+                Layout(root).catalog,
+                busy_timeout=busy_timeout,
+                synchronous="FULL" if durable else "NORMAL",
+            )
+            if sleep is not None:
+                catalog.sleep = sleep
         # what stores of killed processes wrote but never recorded goes (archive.intents)
         sweep(root, lambda rel: catalog.file(rel) is not None)
         archive = cls(root, blobs, catalog, now=now, durable=durable)
@@ -130,7 +132,7 @@ class Archive:
         # elsewhere is written by many machines: their writes are not this folder's to sweep)
         if isinstance(blobs, FolderBlobStore) and blobs.layout.root == root:
             blobs.intents = archive.intents
-            if durable:
+            if durable and archive.embedded:  # group commit: one writer, the SQLite catalog
                 archive.journal = blobs.journal = Journal(root)
         return archive
 
