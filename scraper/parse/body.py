@@ -18,20 +18,25 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from archive.record import Block, BlockKind
 from scraper.parse.boilerplate import (
     COMMENTS,
     GOOD_WORDS,
+    PROSE,
     SKIP_TAGS,
+    UNLESS_EMBED,
+    boilerplate_verdict,
     class_weight,
+    has_embed,
     is_boilerplate,
-    weak_furniture,
+    weak_words,
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
     HtmlElement,
-    class_tokens,
+    class_words,
     clean_text,
     last_descendant,
     text_content,
@@ -127,19 +132,36 @@ def _link_density(el: HtmlElement) -> float:
 
 def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
-    if el.tag in ("nav", "aside", "footer", "form", "figure", "dialog", "menu", "header"):
-        return el.tag != "form" or not _has_prose(el)
-    tokens = class_tokens(el)
-    if not tokens:
-        if el.tag not in SKIP_TAGS and el.get("role") is None:
-            return False  # nothing names it furniture (most elements)
-    elif tokens & COMMENTS and not tokens & GOOD_WORDS:
-        return True  # reader comments are prose too, but never the article
-    if not is_boilerplate(el):
+    get = el.get
+    decided, embed, needed = _prune_plan(el.tag, get("role"), get("class"), get("id"))
+    if decided is not None:
+        return decided
+    if embed and has_embed(el):
         return False
     # Layout: shop and listing pages name the box around the text "product-meta" or
     # "item-info"; a meta line never holds a paragraph of prose.
-    return not _has_prose(el, needed=1 if weak_furniture(el) else 3)
+    return not _has_prose(el, needed)
+
+
+@lru_cache(maxsize=8192)
+def _prune_plan(
+    tag: object, role: str | None, cls: str | None, ident: str | None
+) -> tuple[bool | None, bool, int]:
+    """What _prune decides from the tag and attributes alone (runs on every element, so it is
+    memoised on them): (the answer, or None when the subtree must be looked at; whether an
+    embedded post clears it; the paragraphs of prose that clear it)."""
+    if tag in ("nav", "aside", "footer", "form", "figure", "dialog", "menu", "header"):
+        return (None, False, 3) if tag == "form" else (True, False, 0)
+    tokens = class_words(cls, ident)[0] if cls is not None or ident is not None else None
+    if not tokens:
+        if tag not in SKIP_TAGS and role is None:
+            return False, False, 0  # nothing names it furniture (most elements)
+    elif tokens & COMMENTS and not tokens & GOOD_WORDS:
+        return True, False, 0  # reader comments are prose too, but never the article
+    verdict = boilerplate_verdict(tag, role, cls, ident)
+    if verdict is PROSE:
+        return False, False, 0
+    return None, verdict is UNLESS_EMBED, 1 if weak_words(cls, ident) else 3
 
 
 def _has_prose(el: HtmlElement, needed: int = 3) -> bool:

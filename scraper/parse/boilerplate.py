@@ -113,22 +113,32 @@ SKIP_TAGS = frozenset(
 
 def is_boilerplate(el: HtmlElement) -> bool:
     """True when tag or class/id words say the element is not article prose."""
-    if el.tag in SKIP_TAGS:
-        return True
     get = el.get
-    if get("role") in ("navigation", "complementary", "contentinfo", "banner", "dialog", "menu"):
-        return True
-    cls, ident = get("class"), get("id")
+    verdict = boilerplate_verdict(el.tag, get("role"), get("class"), get("id"))
+    if verdict is UNLESS_EMBED:
+        return not has_embed(el)
+    return verdict is FURNITURE
+
+
+def has_embed(el: HtmlElement) -> bool:
+    """A post the writer embedded (a tweet) is quoted content, not a widget."""
+    return el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None
+
+
+@lru_cache(maxsize=8192)
+def boilerplate_verdict(tag: object, role: str | None, cls: str | None, ident: str | None) -> str:
+    """What tag, role and class/id words say: PROSE, FURNITURE, or UNLESS_EMBED (furniture
+    unless it holds an embedded post). Memoised: pages repeat a few hundred combinations."""
+    if tag in SKIP_TAGS:
+        return FURNITURE
+    if role in ("navigation", "complementary", "contentinfo", "banner", "dialog", "menu"):
+        return FURNITURE
     if cls is None and ident is None:
-        return False
-    verdict = _class_verdict(cls, ident)
-    if verdict is _UNLESS_EMBED:
-        # A post the writer embedded (a tweet) is quoted content, not a widget.
-        return not (el.tag == "blockquote" or next(el.iter("blockquote"), None) is not None)
-    return verdict is _FURNITURE
+        return PROSE
+    return _class_verdict(cls, ident)
 
 
-_PROSE, _FURNITURE, _UNLESS_EMBED = "prose", "furniture", "unless-embed"
+PROSE, FURNITURE, UNLESS_EMBED = "prose", "furniture", "unless-embed"
 _STILL_FURNITURE = frozenset(
     words("share sharing social related comments newsletter byline caption promo tags meta")
 )
@@ -140,7 +150,7 @@ def _class_verdict(cls: str | None, ident: str | None) -> str:
     on thousands of elements)."""
     tokens, joined = class_words(cls, ident)
     if not tokens:
-        return _PROSE
+        return PROSE
     if tokens & GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
         # "article-sharebar" is still a share bar; "article-content" is content.
         furniture = bool(tokens & _STILL_FURNITURE)
@@ -149,8 +159,8 @@ def _class_verdict(cls: str | None, ident: str | None) -> str:
             bool(tokens & _BOILERPLATE_WORDS) or _BOILERPLATE_PARTS_RE.search(joined) is not None
         )
     if not furniture:
-        return _PROSE
-    return _UNLESS_EMBED if tokens & EMBEDS else _FURNITURE
+        return PROSE
+    return UNLESS_EMBED if tokens & EMBEDS else FURNITURE
 
 
 INLINE_JUNK = frozenset(
@@ -170,16 +180,15 @@ def inline_junk(el: HtmlElement) -> bool:
 WEAK_FURNITURE = frozenset(("meta", "metadata", "postmeta"))
 
 
-def weak_furniture(el: HtmlElement) -> bool:
+@lru_cache(maxsize=8192)
+def weak_words(cls: str | None, ident: str | None) -> bool:
     """Named furniture only by a weak word ("product-meta"): a meta line, or a box of
     details that may hold the page's text."""
-    tokens = class_tokens(el)
+    if cls is None and ident is None:
+        return False
+    tokens, joined = class_words(cls, ident)
     named = tokens & _BOILERPLATE_WORDS
-    return (
-        bool(named)
-        and named <= WEAK_FURNITURE
-        and _BOILERPLATE_PARTS_RE.search(class_joined(el)) is None
-    )
+    return bool(named) and named <= WEAK_FURNITURE and _BOILERPLATE_PARTS_RE.search(joined) is None
 
 
 def class_weight(el: HtmlElement) -> int:
