@@ -23,9 +23,6 @@ from scraper.errors import ParseError
 # Plain lxml elements: lxml.html's HtmlElement adds a Python-level class lookup to every
 # element access, which costs more than the parse itself on a large page.
 HtmlElement = etree._Element
-_STRING = etree.XPath("string()")
-# Candidates only, checked in Python after: XPath finds them at C speed.
-_HIDDEN_CANDIDATES = etree.XPath("descendant-or-self::*[@style or @hidden or @aria-hidden]")
 
 log = logging.getLogger(__name__)
 _SPACE = re.compile(r"\s+")
@@ -124,7 +121,8 @@ def text_content(el: HtmlElement) -> str:
     """All text inside the element (scripts and styles are gone by then)."""
     if not len(el):
         return el.text or ""  # a leaf (most calls): no XPath evaluation needed
-    return str(_STRING(el))
+    # the text serializer: about twice as fast as XPath string() and the same text
+    return etree.tostring(el, method="text", encoding=str, with_tail=False)
 
 
 def text_of(el: HtmlElement) -> str:
@@ -302,13 +300,15 @@ def build_tree(text: str, url: str | None) -> Page:
     if len(elements) > MAX_ELEMENTS:
         raise ParseError(url, f"page has {len(elements)} elements, more than {MAX_ELEMENTS}")
     gone: set[HtmlElement] = set()
-    for el in _HIDDEN_CANDIDATES(root):
-        # Hidden by style or attribute; XPath finds the few elements carrying one of them
-        style = el.get("style")
+    for el in elements:
+        get = el.get
+        # Hidden by style or attribute (tested inline, not by XPath: a predicate over every
+        # element in libxml2's XPath engine measured slower than this loop)
+        style = get("style")
         if not (
             (style is not None and _HIDDEN_STYLE.search(style) is not None)
-            or el.get("hidden") is not None
-            or (el.get("aria-hidden") == "true" and el.tag != "span")
+            or get("hidden") is not None
+            or (get("aria-hidden") == "true" and el.tag != "span")
         ):
             continue
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
