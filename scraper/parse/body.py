@@ -439,11 +439,12 @@ def _keep(block: TextBlock, exclude: set[str]) -> bool:
         return False
     if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
         return False
-    lowered = text.lower()
-    if n < 200 and (_JUNK_ANYWHERE.search(lowered) or _JUNK_WHOLE.match(text)):
-        return False
-    if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(lowered) and parse_human(text):
-        return False
+    if n < 200:
+        lowered = text.lower()
+        if _JUNK_ANYWHERE.search(lowered) or _JUNK_WHOLE.match(text):
+            return False
+        if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(lowered) and parse_human(text):
+            return False
     return any(ch.isalnum() for ch in text)
 
 

@@ -163,30 +163,7 @@ def _segment(
 ) -> None:
     parts: list[str] = [el.text or ""]
     links = 0
-
-    def flush() -> None:
-        nonlocal parts, links
-        raw = "".join(parts)
-        parts = []
-        if not raw or raw.isspace():
-            links = 0
-            return
-        split = _BR_SPLIT.split(raw) if "\n" in raw else None
-        if split is not None and len(split) > 1:
-            # <br><br> runs (old layouts, blog engines): each part counts its own links
-            marked = _LINK_START in raw
-            counted = [(clean_text(p), _marked_length(p) if marked else 0) for p in split]
-            pieces = [(text, min(len(text), n)) for text, n in counted if text]
-            if len(pieces) == 1:
-                pieces = [(pieces[0][0], links)]
-        else:
-            text = clean_text(raw)
-            pieces = [(text, links)] if text else []
-        for piece, share in pieces:
-            # Inside a link (a whole teaser card wrapped in <a>), all of it is link text.
-            out.append(TextBlock(el, piece, len(piece) if in_link else share, _kind(el)))
-        links = 0
-
+    kind = _kind(el)
     for child in el:
         tag = child.tag
         if not isinstance(tag, str):
@@ -208,10 +185,12 @@ def _segment(
         if tag == "br":
             parts.append("\n")
         elif tag == "tr" and (row := _data_row(child, holding)) is not None:
-            flush()
-            out.append(TextBlock(child, row[0], len(row[0]) if in_link else row[1], _kind(el)))
+            _flush(el, kind, parts, links, in_link, out)
+            parts, links = [], 0
+            out.append(TextBlock(child, row[0], len(row[0]) if in_link else row[1], kind))
         elif tag in BLOCK_TAGS or nested:
-            flush()
+            _flush(el, kind, parts, links, in_link, out)
+            parts, links = [], 0
             if depth < max_depth:
                 _segment(child, skip, out, depth + 1, max_depth, in_link or tag == "a", holding)
         elif tag in ("img", "hr", "wbr"):
@@ -221,4 +200,32 @@ def _segment(
             parts.append(text)
             links += linked
         parts.append(child.tail or "")
-    flush()
+    _flush(el, kind, parts, links, in_link, out)
+
+
+def _flush(
+    el: HtmlElement,
+    kind: BlockKind,
+    parts: list[str],
+    links: int,
+    in_link: bool,
+    out: list[TextBlock],
+) -> None:
+    """The inline text gathered so far in el as blocks (one per <br><br>-separated part)."""
+    raw = "".join(parts)
+    if not raw or raw.isspace():
+        return
+    split = _BR_SPLIT.split(raw) if "\n" in raw else None
+    if split is not None and len(split) > 1:
+        # <br><br> runs (old layouts, blog engines): each part counts its own links
+        marked = _LINK_START in raw
+        counted = [(clean_text(p), _marked_length(p) if marked else 0) for p in split]
+        pieces = [(text, min(len(text), n)) for text, n in counted if text]
+        if len(pieces) == 1:
+            pieces = [(pieces[0][0], links)]
+    else:
+        text = clean_text(raw)
+        pieces = [(text, links)] if text else []
+    for piece, share in pieces:
+        # Inside a link (a whole teaser card wrapped in <a>), all of it is link text.
+        out.append(TextBlock(el, piece, len(piece) if in_link else share, kind))
