@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from archive.record import RawPage
 from scraper.config import SiteRules
 from scraper.errors import NotAnArticle, ParseError
-from scraper.parse import parse_html, parse_page
+from scraper.parse import dom, parse_html, parse_page
 from scraper.parse.authors import clean_name
 from scraper.parse.captions import split_credit
 from scraper.parse.charset import decode_html, sniff_encoding
@@ -310,3 +312,33 @@ def test_name_comma_agency_credit() -> None:
         "Teachers rally at the Statehouse on Tuesday.",
         "Michael Conroy, AP",
     )
+
+
+def _tame_reference(text: str) -> str:
+    """tame_attributes as first written: every "<letter" followed by 512 characters that are
+    neither "<" nor ">" starts a tag that may need capping."""
+    out: list[str] = []
+    last = 0
+    for match in re.finditer(r"<[A-Za-z][^<>]{512}", text):
+        start = match.start()
+        ends = [p for p in (text.find(">", match.end()), text.find("<", match.end())) if p != -1]
+        stop = min(ends) if ends else len(text)
+        capped = dom._cap_attributes(text[start:stop])
+        if capped != text[start:stop]:
+            out += (text[last:start], capped)
+            last = stop
+    return "".join([*out, text[last:]]) if out else text
+
+
+def test_tame_attributes_caps_the_same_tags_as_the_plain_regex() -> None:
+    rng = random.Random(7)
+    many_words = " " + " ".join(f"a{i}" for i in range(300))
+    parts = ["<a", "<div", " b", " c=d", "<", ">", "x", " ", "<1", "\n", "=''", '"', many_words]
+    parts.append("y" * 600)
+    for _ in range(300):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(1, 60)))
+        assert dom.tame_attributes(text) == _tame_reference(text)
+    many = "<div " + " ".join(f"a{i}=x" for i in range(1000)) + "><p>text</p>"
+    tamed = dom.tame_attributes("<a<a" * 300 + many)
+    assert tamed.count("=x") == dom.MAX_ATTRIBUTES
+    assert tamed.endswith("<p>text</p>")

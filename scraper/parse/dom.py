@@ -37,8 +37,7 @@ _REPARSE_MAX_CHARS = 2_000_000
 _P_OPEN = re.compile(r"<p[\s>]", re.I)
 _CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_LONG = 512  # 256 attributes take at least 512 characters
-_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LONG_TAG = re.compile(r"<[A-Za-z][^>]{512}")  # 256 attributes take at least 512 characters
 _SEPARATORS = " \t\n\r\f\"'"  # each attribute after the first follows one of these
 _TAG_NAME = re.compile(r"<[^\s/>]+")
 _ATTRIBUTE = re.compile(r"""[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
@@ -242,26 +241,32 @@ def tame_attributes(text: str) -> str:
     libxml2 checks each attribute against all earlier ones of its element, which is quadratic:
     one tag with 100k attributes takes 9 s to parse, a 10 MB page of them hours. No real
     element has more than a few dozen, so the excess is dropped before lxml sees the tag.
-    Only tags longer than `_LONG` characters can hold that many; most pages have a few
+    Only tags longer than `_LONG_TAG`'s threshold can hold that many; most pages have a few
     (SVG paths, srcsets), and the text is copied only when one of them needs capping.
     """
-    # Split at "<": each piece is one tag and the text after it, so a long tag is a piece
-    # that starts with a letter and has no ">" in its first 513 characters (str.split and
-    # find run in C; a regex trying 512 characters after every "<" took longer).
-    pieces = text.split("<")
-    changed = False
-    for n in range(1, len(pieces)):
-        piece = pieces[n]
-        if len(piece) <= _LONG or piece[0] not in _LETTERS or piece.find(">", 0, _LONG + 1) != -1:
+    out: list[str] = []
+    last = pos = 0
+    # "[^>]" (not "[^<>]") lets the regex engine run its fast single-character loop; a "<"
+    # inside the run means no long tag starts before the last one of them, so the search
+    # goes on from there (linear, even on "<a<a<a…").
+    while (match := _LONG_TAG.search(text, pos)) is not None:
+        start = match.start()
+        inner = text.rfind("<", start + 1, match.end())
+        if inner != -1:
+            pos = inner
             continue
-        end = piece.find(">")
-        end = len(piece) if end == -1 else end
-        tag = "<" + piece[:end]
+        ends = [p for p in (text.find(">", match.end()), text.find("<", match.end())) if p != -1]
+        stop = min(ends) if ends else len(text)
+        pos = stop
+        tag = text[start:stop]
         capped = _cap_attributes(tag)
         if capped is not tag:
-            pieces[n] = capped[1:] + piece[end:]
-            changed = True
-    return "<".join(pieces) if changed else text
+            out += (text[last:start], capped)
+            last = stop
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def build_tree(text: str, url: str | None) -> Page:
@@ -274,7 +279,7 @@ def build_tree(text: str, url: str | None) -> Page:
     # Every extractor walks the tree in Python at ~10 us and ~500 bytes an element: 10 MB of
     # "<p>a" (2.5M elements) took 24 s and 1.6 GB. Real pages stay far below MAX_ELEMENTS.
     # Each element needs a "<", so a page with too many of those is refused before lxml
-    # builds a tree of them (about 300 bytes a node in C), or split into pieces at each.
+    # builds a tree of them (about 300 bytes a node in C).
     if len(text) > 2 * MAX_ELEMENTS and text.count("<") > 2 * MAX_ELEMENTS:
         raise ParseError(url, f"page has more than {2 * MAX_ELEMENTS} tags: not parsed")
     text = tame_attributes(text)
