@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, class_tokens, clean_text, text_content, words
+from scraper.parse.dom import HtmlElement, class_has, clean_text, text_content, words
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
@@ -158,7 +158,7 @@ def find_authors(
 def _dom_bylines(area: HtmlElement) -> list[str]:
     found = [clean_text(text_content(a)) for a in area.iter("a") if a.get("rel") == "author"]
     for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
-        if class_tokens(el) & _BYLINE_WORDS:
+        if class_has(el, _BYLINE_WORDS):
             found.append(clean_text(text_content(el)))
         elif n < 400 and el.text and _BY.match(el.text):
             # "By Jane Doe" / "Publicado por: ..." without byline markup.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from scraper.parse.dom import HtmlElement, class_joined, class_tokens, class_words, words
+from scraper.parse.dom import HtmlElement, class_has, class_joined, class_tokens, class_words, words
 
 _BOILERPLATE_WORDS = frozenset(
     words(
@@ -174,7 +174,7 @@ INLINE_JUNK = frozenset(
 def inline_junk(el: HtmlElement) -> bool:
     # A wrapper whose own child is the link ("rollover-people" around a name) is the text;
     # the card nested beside that link is the junk.
-    return bool(class_tokens(el) & INLINE_JUNK) and not any(c.tag == "a" for c in el)
+    return class_has(el, INLINE_JUNK) and not any(c.tag == "a" for c in el)
 
 
 WEAK_FURNITURE = frozenset(("meta", "metadata", "postmeta"))

@@ -21,6 +21,7 @@ from scraper.parse.datetext import parse_human
 from scraper.parse.dom import (
     HtmlElement,
     absolute_url,
+    class_has,
     class_joined,
     class_tokens,
     class_words,
@@ -136,7 +137,7 @@ def _is_credit_el(el: HtmlElement) -> bool:
     joined = class_joined(el)
     if not joined:
         return False
-    return bool(class_tokens(el) & _CREDIT_WORDS) or _CREDIT_PARTS_RE.search(joined) is not None
+    return class_has(el, _CREDIT_WORDS) or _CREDIT_PARTS_RE.search(joined) is not None
 
 
 def _standalone_credit(el: HtmlElement) -> bool:
@@ -176,7 +177,7 @@ def _is_caption_el(el: HtmlElement) -> bool:
 
 def _is_control(el: HtmlElement) -> bool:
     """Caption widgets that are not caption text: "less"/"more" toggles, truncated copies."""
-    return bool(class_tokens(el) & _CONTROL_WORDS)
+    return class_has(el, _CONTROL_WORDS)
 
 
 def _text(el: HtmlElement) -> str:
@@ -327,7 +328,7 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
         inner = [c for c in sibling if isinstance(c.tag, str)]
         styled = (
             sibling.tag in _CAPTION_TAGS
-            or bool(class_tokens(sibling) & _SMALL_PRINT)
+            or class_has(sibling, _SMALL_PRINT)
             or (
                 len(inner) == 1
                 and inner[0].tag in _CAPTION_TAGS
@@ -348,7 +349,7 @@ def _loose_caption(img: HtmlElement) -> HtmlElement | None:
     for _ in range(3):
         if box is None or box.tag in ("body", "article", "main"):
             break
-        if class_tokens(box) & _IMAGE_BOX_WORDS:
+        if class_has(box, _IMAGE_BOX_WORDS):
             text = clean_text(text_content(box))
             if (
                 3 <= len(text) <= 400

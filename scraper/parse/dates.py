@@ -24,6 +24,7 @@ from lxml import etree
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
+    class_has,
     class_tokens,
     clean_text,
     text_content,
@@ -160,7 +161,7 @@ def _in_teaser(el: HtmlElement, home: frozenset[HtmlElement] = frozenset()) -> b
     for depth, anc in enumerate(el.iterancestors()):
         if anc.tag in ("body", "html", "article", "main") or depth > 10 or anc in home:
             return False
-        if anc.tag in ("aside", "nav", "footer") or class_tokens(anc) & _NOT_ARTICLE:
+        if anc.tag in ("aside", "nav", "footer") or class_has(anc, _NOT_ARTICLE):
             return True
     return False
 
@@ -207,9 +208,7 @@ def _visible_dates(
                 break
     # The page's element list read in Python: an XPath over "//*" costs more than the loop.
     for el in elements:
-        if el.tag not in _DATE_TAGS or (el.get("class") is None and el.get("id") is None):
-            continue
-        if not class_tokens(el) & _DATE_WORDS:
+        if el.tag not in _DATE_TAGS or not class_has(el, _DATE_WORDS):
             continue
         text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)

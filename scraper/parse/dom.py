@@ -183,6 +183,21 @@ def class_tokens(el: HtmlElement) -> frozenset[str]:
     return _tokens(cls, ident)
 
 
+def class_has(el: HtmlElement, wanted: frozenset[str]) -> bool:
+    """Do the class/id words hold any of `wanted`? (class_tokens(el) & wanted, memoised on the
+    attribute values: loops over every element of a page ask this.)"""
+    get = el.get
+    cls, ident = get("class"), get("id")
+    if cls is None and ident is None:
+        return False
+    return _has_word(cls, ident, wanted)
+
+
+@lru_cache(maxsize=8192)
+def _has_word(cls: str | None, ident: str | None, wanted: frozenset[str]) -> bool:
+    return not _tokens(cls, ident).isdisjoint(wanted)
+
+
 def class_joined(el: HtmlElement) -> str:
     """The class/id words joined by '-', for substring tests ("articlebody", "sharebar")."""
     get = el.get
