@@ -218,21 +218,19 @@ def _short_id(ident: str | None) -> str | None:
 # Memos of pure functions of attribute values (bounded): pages repeat the same few hundred
 # class strings on thousands of elements.
 @lru_cache(maxsize=8192)
-def _tokens(cls: str | None, ident: str | None) -> frozenset[str]:
-    raw = f"{cls or ''} {_short_id(ident) or ''}".lower()
-    found = frozenset(t for t in _TOKEN_SPLIT.split(raw) if t)
-    return found or _NO_TOKENS
-
-
-@lru_cache(maxsize=8192)
-def _joined(cls: str | None, ident: str | None) -> str:
-    raw = f"{cls or ''} {_short_id(ident) or ''}".lower()
-    return "-".join(t for t in _TOKEN_SPLIT.split(raw) if t)
-
-
 def class_words(cls: str | None, ident: str | None) -> tuple[frozenset[str], str]:
     """(tokens, joined) of a class and an id attribute value, for memos keyed on them."""
-    return _tokens(cls, ident), _joined(cls, ident)
+    raw = f"{cls or ''} {_short_id(ident) or ''}".lower()
+    parts = [t for t in _TOKEN_SPLIT.split(raw) if t]
+    return (frozenset(parts) if parts else _NO_TOKENS), "-".join(parts)
+
+
+def _tokens(cls: str | None, ident: str | None) -> frozenset[str]:
+    return class_words(cls, ident)[0]
+
+
+def _joined(cls: str | None, ident: str | None) -> str:
+    return class_words(cls, ident)[1]
 
 
 def class_string(el: HtmlElement) -> str:
