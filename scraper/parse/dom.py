@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 _SPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_TOKEN = re.compile(r"[a-z0-9]+")
 _NO_TOKENS: frozenset[str] = frozenset()
 MAX_ATTRIBUTES = 256
 MAX_ELEMENTS = 250_000
@@ -220,8 +220,11 @@ def _short_id(ident: str | None) -> str | None:
 @lru_cache(maxsize=8192)
 def class_words(cls: str | None, ident: str | None) -> tuple[frozenset[str], str]:
     """(tokens, joined) of a class and an id attribute value, for memos keyed on them."""
-    raw = f"{cls or ''} {_short_id(ident) or ''}".lower()
-    parts = [t for t in _TOKEN_SPLIT.split(raw) if t]
+    short = _short_id(ident)
+    raw = cls or ""
+    if short:
+        raw = f"{raw} {short}"
+    parts = _TOKEN.findall(raw.lower())
     return (frozenset(parts) if parts else _NO_TOKENS), "-".join(parts)
 
 
