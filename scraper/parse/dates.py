@@ -259,7 +259,7 @@ def _header_dates(
             continue
         # Elements with many descendants are containers: read their own loose text only
         # (the descendants come next), never the whole subtree's text.
-        size = sum(1 for _ in islice(el.iterdescendants(etree.Element), 13))
+        size = sum(1 for _ in islice(el.iterdescendants(etree.Element), 13)) if len(el) else 0
         raw = text_content(el) if size <= 12 else ""
         if len(raw) > 400 or size > 12:
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
@@ -272,9 +272,12 @@ def _header_dates(
             continue
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)
-            if _MEMBER_SINCE.search(f"{text_content(el)[:40]} {candidate}"):
+            if not parsed:
                 continue
-            if parsed and _plausible(parsed, now) and not _in_teaser(el, home):
+            opening = raw[:40] if raw else text_content(el)[:40]
+            if _MEMBER_SINCE.search(f"{opening} {candidate}"):
+                continue
+            if _plausible(parsed, now) and not _in_teaser(el, home):
                 source = "header-time" if el.tag == "time" else "header"
                 found.append((parsed, _says_updated(candidate), source, el))
                 break
