@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -13,6 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from scraper.web.guard import CSP_RAW
+from tests.archive_support import T0
 from tests.read_support import Stored, build, serve, write_config
 
 ARTICLE = Path(__file__).parent / "data" / "cli" / "victory-day.html"
@@ -181,6 +183,14 @@ def test_sources_json(client: httpx.Client) -> None:
     assert by_name["harbour-news"]["articles"] == 4  # the print page is a duplicate
     assert by_name["harbour-news"]["versions"] == 5
     assert len(by_name["weather"]["per_day"]) == 90
+
+
+def test_sources_page_says_when_a_source_has_nothing_in_90_days(client: httpx.Client) -> None:
+    # the test archive was filled on 2026-05-09 (tests.archive_support.T0)
+    assert datetime.now(UTC) - T0 > timedelta(days=90)
+    page = client.get("/sources").text
+    assert page.count("No articles in the last 90 days.") == 2  # harbour-news, weather
+    assert "<svg" not in page
 
 
 def test_openapi_describes_every_api_route(client: httpx.Client) -> None:
