@@ -244,7 +244,7 @@ def test_a_version_2_catalog_is_upgraded_and_reindexed_from_the_files(tmp_path: 
         assert ids(reader, "rumour") == [s.strike]
         assert reader.catalog.pending_docs(10) == []
     db = sqlite3.connect(root / "catalog.sqlite")
-    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("3",)
+    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("4",)
     db.close()
 
 

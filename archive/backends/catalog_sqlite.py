@@ -47,6 +47,9 @@ from archive.errors import ArchiveBusy, ArchiveError, QueryError, StorageError
 from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
 _REFERENCES_KEPT = 8
+# search: versions ranked at most (the newest that match), and matches counted exactly at most
+RANK_CANDIDATES = 20_000
+EXACT_COUNT = 1_000
 
 
 def _sleep(seconds: float) -> None:
@@ -640,13 +643,16 @@ class SqliteCatalog:
                 args.append(value)
         return sql, args
 
+    _per_doc: tuple[float, float] | None = None  # (when read, articles per indexed version)
+
     def search_rows(
         self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int]:
+    ) -> tuple[list[ListedRow], int, bool]:
         try:
             if filters == Filters():
                 return self._search_unfiltered(fts_query, limit, offset)
-            return self._search_filtered(fts_query, filters, limit, offset)
+            rows, total = self._search_filtered(fts_query, filters, limit, offset)
+            return rows, total, True
         except sqlite3.OperationalError as exc:
             # the reading side hands in a query it built and checked itself; whatever
             # SQLite still objects to is said in the user's terms, not SQLite's
@@ -654,16 +660,34 @@ class SqliteCatalog:
 
     def _search_unfiltered(
         self, fts_query: str, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int]:
+    ) -> tuple[list[ListedRow], int, bool]:
         """The best documents straight from FTS5's ranked order (no join while ranking),
-        then their articles; more are read only when old versions crowd the page."""
+        then their articles; more are read only when old versions crowd the page.
+
+        bm25 is computed for every document the ranking reads, so a word found in a third of
+        the archive costs a third of the archive. Past `RANK_CANDIDATES` matching versions
+        only the newest that many are ranked (documented in `ArchiveReader.search`): the
+        latency of a search no longer grows with the archive. Counting (FTS5 alone, no join)
+        is cheap; the exact number of articles (a join per match) only up to `EXACT_COUNT`,
+        an estimate beyond it."""
+        docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
+        if docs == 0:
+            return [], 0, True
+        bound = 0
+        if docs > RANK_CANDIDATES:
+            bound = self._scalar(
+                "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                fts_query,
+                RANK_CANDIDATES - 1,
+            )
         want = offset + limit
         n = want * 2 + 10
         while True:
             ranked = self.db.execute(
-                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ?"
+                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ? AND rowid >= ?"
                 " ORDER BY rank LIMIT ?",
-                (fts_query, n),
+                (fts_query, bound, n),
             ).fetchall()
             meta = self._meta_of([r[0] for r in ranked])
             best: dict[str, ListedRow] = {}
@@ -674,14 +698,26 @@ class SqliteCatalog:
             if len(best) >= want or len(ranked) < n:
                 break
             n *= 4
-        total = int(
-            self.db.execute(
-                "SELECT count(*) FROM (SELECT DISTINCT m.article_id FROM archive_fts f"
-                " JOIN archive_search_meta m ON m.doc = f.rowid WHERE archive_fts MATCH ?)",
-                (fts_query,),
-            ).fetchone()[0]
-        )
-        return list(best.values())[offset:want], total
+        if docs <= EXACT_COUNT:
+            total = self._scalar(
+                "SELECT count(DISTINCT m.article_id) FROM archive_fts f"
+                " JOIN archive_search_meta m ON m.doc = f.rowid WHERE archive_fts MATCH ?",
+                fts_query,
+            )
+            return list(best.values())[offset:want], total, True
+        return list(best.values())[offset:want], max(self._estimate(docs), len(best)), False
+
+    def _estimate(self, docs: int) -> int:
+        """Articles among `docs` matching versions, from the archive's articles per indexed
+        version (read at most once a minute), to two significant digits."""
+        now = time.monotonic()
+        if self._per_doc is None or now - self._per_doc[0] > 60:
+            articles = self._scalar("SELECT count(*) FROM archive_articles")
+            indexed = self._scalar("SELECT count(*) FROM archive_search_meta")
+            self._per_doc = (now, min(1.0, articles / max(indexed, 1)))
+        guess = round(docs * self._per_doc[1])
+        digits = max(len(str(guess)) - 2, 0)
+        return round(guess, -digits)
 
     def _meta_of(self, docs: list[int]) -> dict[int, tuple[Any, ...]]:
         out: dict[int, tuple[Any, ...]] = {}

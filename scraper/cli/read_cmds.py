@@ -102,7 +102,7 @@ def search_cmd(
     for hit in results.hits:
         click.echo(json.dumps(hit.to_json(), ensure_ascii=False) if as_json else _line(hit, bold))
     if not as_json:
-        click.echo(f"{results.total} match(es), {results.seconds * 1000:.0f} ms", err=True)
+        click.echo(f"{results.count_text()}, {results.seconds * 1000:.0f} ms", err=True)
     if not results.hits:
         raise SystemExit(EXIT_NONE)
 
