@@ -126,10 +126,9 @@ class ArchiveReader:
         """Articles matching `query` (phrases, prefix*, AND/OR/NOT, -word), best first.
 
         Ranked by bm25 with the headline weighted. In the embedded catalog a query matching
-        very many versions (a word in every other article) is ranked over the newest 10,000
-        of them plus the older ones that match in their headline, and counted approximately
-        (`Results.total_exact` False): its cost stays bounded however large the archive
-        grows."""
+        very many versions (a word in every other article) is ranked over the newest 20,000
+        of them and counted approximately (`Results.total_exact` False): its cost stays
+        bounded however large the archive grows."""
         started = time.perf_counter()
         fts, terms = parse(query)
         filters = make_filters(

@@ -48,7 +48,7 @@ from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed,
 
 _REFERENCES_KEPT = 8
 # search: versions ranked at most (the newest that match), and matches counted exactly at most
-RANK_CANDIDATES = 10_000
+RANK_CANDIDATES = 20_000
 EXACT_COUNT = 1_000
 
 
@@ -666,12 +666,10 @@ class SqliteCatalog:
 
         bm25 is computed for every document the ranking reads, so a word found in a third of
         the archive costs a third of the archive. Past `RANK_CANDIDATES` matching versions
-        the candidates are the newest that many plus the older versions that match in their
-        headline (the field weighted most: a strong match is not lost for being old), all
-        ranked by the same bm25; documented in `ArchiveReader.search`. The latency of a
-        search then stops growing with the archive. Counting (FTS5 alone, no join) is cheap;
-        the exact number of articles (a join per match) is taken only up to `EXACT_COUNT`
-        matching versions, an estimate beyond it."""
+        only the newest that many are ranked (documented in `ArchiveReader.search`): the
+        latency of a search no longer grows with the archive. Counting (FTS5 alone, no join)
+        is cheap; the exact number of articles (a join per match) only up to `EXACT_COUNT`,
+        an estimate beyond it."""
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
             return [], 0, True
@@ -686,14 +684,18 @@ class SqliteCatalog:
         want = offset + limit
         n = want * 2 + 10
         while True:
-            ranked, exhausted = self._ranked(fts_query, bound, n)
+            ranked = self.db.execute(
+                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ? AND rowid >= ?"
+                " ORDER BY rank LIMIT ?",
+                (fts_query, bound, n),
+            ).fetchall()
             meta = self._meta_of([r[0] for r in ranked])
             best: dict[str, ListedRow] = {}
             for doc, rank in ranked:
                 m = meta.get(doc)  # none: a replaced version's entry, unreachable
                 if m is not None and m[0] not in best:
                     best[m[0]] = ListedRow(m[0], m[1], m[2], m[3], m[4], m[5], m[6], -float(rank))
-            if len(best) >= want or exhausted:
+            if len(best) >= want or len(ranked) < n:
                 break
             n *= 4
         if docs <= EXACT_COUNT:
@@ -704,36 +706,6 @@ class SqliteCatalog:
             )
             return list(best.values())[offset:want], total, True
         return list(best.values())[offset:want], max(self._estimate(docs), len(best)), False
-
-    def _ranked(self, fts_query: str, bound: int, n: int) -> tuple[list[tuple[int, float]], bool]:
-        """The `n` best (doc, rank) among the candidates, and whether there are no more."""
-        ranked = self.db.execute(
-            "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ? AND rowid >= ?"
-            " ORDER BY rank LIMIT ?",
-            (fts_query, bound, n),
-        ).fetchall()
-        if not bound:
-            return [(r[0], r[1]) for r in ranked], len(ranked) < n
-        # older versions matching in the headline, the best by their headline, then ranked
-        # by the whole query as the others are (bm25's statistics are the whole index's)
-        older = [
-            r[0]
-            for r in self.db.execute(
-                "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? AND rowid < ?"
-                " ORDER BY rank LIMIT ?",
-                ("{headline} : " + fts_query, bound, n),
-            )
-        ]
-        rescored = []
-        for start in range(0, len(older), 500):
-            chunk = older[start : start + 500]
-            rescored += self.db.execute(
-                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ?"
-                f" AND rowid IN ({','.join('?' * len(chunk))})",
-                (fts_query, *chunk),
-            ).fetchall()
-        both = sorted([*ranked, *rescored], key=lambda r: (r[1], r[0]))
-        return [(r[0], r[1]) for r in both[:n]], len(ranked) < n and len(older) < n
 
     def _estimate(self, docs: int) -> int:
         """Articles among `docs` matching versions, from the archive's articles per indexed
