@@ -126,7 +126,7 @@ class ArchiveReader:
         """Articles matching `query` (phrases, prefix*, AND/OR/NOT, -word), best first.
 
         Ranked by bm25 with the headline weighted. In the embedded catalog a query matching
-        very many versions (a word in every other article) is ranked over the newest 20,000
+        very many versions (a word in every other article) is ranked over the newest 10,000
         of them and counted approximately (`Results.total_exact` False): its cost stays
         bounded however large the archive grows."""
         started = time.perf_counter()

@@ -48,7 +48,7 @@ from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed,
 
 _REFERENCES_KEPT = 8
 # search: versions ranked at most (the newest that match), and matches counted exactly at most
-RANK_CANDIDATES = 20_000
+RANK_CANDIDATES = 10_000
 EXACT_COUNT = 1_000
 
 
