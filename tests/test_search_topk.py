@@ -122,3 +122,27 @@ def test_past_the_count_threshold_the_total_is_an_estimate(
     assert (rare.total, rare.total_exact) == (true_count(root, '"ferry update"'), True)
     filtered = reader.search("ferry", source="harbour-news")  # filtered: counted exactly
     assert (filtered.total, filtered.total_exact) == (ARTICLES, True)
+
+
+def test_filtered_past_the_bound_ranks_the_newest_that_pass(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)
+    monkeypatch.setattr(catalog_sqlite, "FILTERED_FLOOR", 5)
+    got = reader.search("ferry", source="harbour-news", limit=5)  # every article passes
+    mine = sorted(((round(h.score, 9), h.id) for h in got.hits), key=lambda x: (-x[0], x[1]))
+    assert mine == reference(root, "ferry", newest=12)[:5]
+    assert not got.total_exact
+    assert abs(got.total - ARTICLES) <= ARTICLES * 0.35  # the share of the window, scaled
+
+
+def test_a_filter_passing_only_old_matches_widens_the_window_to_all(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = reader.search("ferry", until="2026-05-09", limit=100)
+    assert exact.total_exact
+    assert 0 < exact.total < ARTICLES
+    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)  # the newest 12: none that old
+    bounded = reader.search("ferry", until="2026-05-09", limit=100)
+    assert [h.id for h in bounded.hits] == [h.id for h in exact.hits]
+    assert (bounded.total, bounded.total_exact) == (exact.total, True)
