@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from archive.ftsquery import Term
 
 _WORD = re.compile(r"\w+")
+_SPACE = re.compile(r"\s+")
 WINDOW = 32  # words
 _FOLD_KEPT = 20_000  # characters whose folding is remembered
 
@@ -118,14 +119,15 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
     """The best window of `text` for `terms`; the text's start when nothing matches.
     Paragraphs are separated by newlines; the window stays within one of them."""
     text = _best_paragraph(text, terms)
-    spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    if text.isascii():  # one pass over the paragraph, not one call per word
+        found = [(m.span(), m.group()) for m in _WORD.finditer(text.lower())]
+        spans = [span for span, _ in found]
+        words = [word for _, word in found]
+    else:
+        spans = [m.span() for m in _WORD.finditer(text)]
+        words = [fold(text[a:b]) for a, b in spans]
     if not spans:
         return Snippet()
-    if text.isascii():  # one pass over the paragraph, not one call per word
-        lowered = text.lower()
-        words = [lowered[a:b] for a, b in spans]
-    else:
-        words = [fold(text[a:b]) for a, b in spans]
     matches = _matches(words, terms)
     start = 0
     if matches:
@@ -143,22 +145,29 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
         for i in range(a, b):
             marked[i] = True
             inner[i] = inner[i] or i > a
-    parts: list[tuple[str, bool]] = []
-    if start > 0:
-        parts.append(("… ", False))
+    # adjacent pieces of one kind as one piece: "port strike" is one mark
+    merged: list[tuple[str, bool]] = []
+    run: list[str] = ["… "] if start > 0 else []
+    kind = False
+
+    def add(piece: str, is_marked: bool) -> None:
+        nonlocal run, kind
+        if is_marked != kind and run:
+            merged.append(("".join(run), kind))
+            run = []
+        kind = is_marked
+        run.append(piece)
+
     pos = spans[start][0]
     for i in range(start, end):
         a, b = spans[i]
         if a > pos:
-            parts.append((re.sub(r"\s+", " ", text[pos:a]), inner[i]))
-        parts.append((text[a:b], marked[i]))
+            gap = text[pos:a]
+            add(gap if gap == " " else _SPACE.sub(" ", gap), inner[i])
+        add(text[a:b], marked[i])
         pos = b
     if end < len(spans):
-        parts.append((" …", False))
-    merged: list[tuple[str, bool]] = []
-    for piece in parts:  # adjacent pieces of one kind as one: "port strike" is one mark
-        if merged and merged[-1][1] == piece[1]:
-            merged[-1] = (merged[-1][0] + piece[0], piece[1])
-        else:
-            merged.append(piece)
+        add(" …", False)
+    if run:
+        merged.append(("".join(run), kind))
     return Snippet(tuple(merged))
