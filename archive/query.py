@@ -123,7 +123,12 @@ class ArchiveReader:
         limit: int = 20,
         offset: int = 0,
     ) -> Results:
-        """Articles matching `query` (phrases, prefix*, AND/OR/NOT, -word), best first."""
+        """Articles matching `query` (phrases, prefix*, AND/OR/NOT, -word), best first.
+
+        Ranked by bm25 with the headline weighted. In the embedded catalog a query matching
+        very many versions (a word in every other article) is ranked over the newest 10,000
+        of them and counted approximately (`Results.total_exact` False): its cost stays
+        bounded however large the archive grows."""
         started = time.perf_counter()
         fts, terms = parse(query)
         filters = make_filters(
@@ -131,14 +136,14 @@ class ArchiveReader:
         )
         limit, offset = page_bounds(limit, offset)
         self._ready()
-        rows, total = self.catalog.search_rows(fts, filters, limit, offset)
+        rows, total, exact = self.catalog.search_rows(fts, filters, limit, offset)
         hits = []
         for row in rows:
             article = self._load_row(row)
             text = _searchable(article)
             hits.append(hit_of(row, make_snippet(text, terms)))
         elapsed = time.perf_counter() - started
-        return Results(tuple(hits), total, offset, limit, elapsed)
+        return Results(tuple(hits), total, offset, limit, elapsed, exact)
 
     def listing(
         self,

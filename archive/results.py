@@ -46,6 +46,12 @@ class Results:
     offset: int
     limit: int
     seconds: float  # time taken
+    total_exact: bool = True  # False: `total` is an estimate (a query matching very many)
+
+    def count_text(self, noun: str = "match", plural: str = "matches") -> str:
+        """'3 matches', '1 match', 'about 27,000 matches'."""
+        about = "" if self.total_exact else "about "
+        return f"{about}{self.total:,} {noun if self.total == 1 else plural}"
 
 
 @dataclass(frozen=True, slots=True)

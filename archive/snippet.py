@@ -16,15 +16,36 @@ from dataclasses import dataclass
 from archive.ftsquery import Term
 
 _WORD = re.compile(r"\w+")
+_SPACE = re.compile(r"\s+")
 WINDOW = 32  # words
+_FOLD_KEPT = 20_000  # characters whose folding is remembered
+
+
+def _fold_char(char: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", char)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+class _FoldTable(dict[int, str]):
+    """What each character folds to, worked out the first time it is met: `str.translate`
+    then folds a paragraph in C instead of one character at a time in Python."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < _FOLD_KEPT:  # text of every script there is stays a bounded table
+            self[code] = folded
+        return folded
+
+
+_FOLDED = _FoldTable()
 
 
 def fold(text: str) -> str:
-    """Lower case without diacritics, as the index compares words."""
+    """Lower case without diacritics, as the index compares words. Character by character
+    this is the same as decomposing the whole text (the marks dropped are per character)."""
     if text.isascii():  # most words of most archives: no decomposition needed
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return text.translate(_FOLDED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +119,15 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
     """The best window of `text` for `terms`; the text's start when nothing matches.
     Paragraphs are separated by newlines; the window stays within one of them."""
     text = _best_paragraph(text, terms)
-    spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    if text.isascii():  # one pass over the paragraph, not one call per word
+        found = [(m.span(), m.group()) for m in _WORD.finditer(text.lower())]
+        spans = [span for span, _ in found]
+        words = [word for _, word in found]
+    else:
+        spans = [m.span() for m in _WORD.finditer(text)]
+        words = [fold(text[a:b]) for a, b in spans]
     if not spans:
         return Snippet()
-    words = [fold(text[a:b]) for a, b in spans]
     matches = _matches(words, terms)
     start = 0
     if matches:
@@ -119,22 +145,29 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
         for i in range(a, b):
             marked[i] = True
             inner[i] = inner[i] or i > a
-    parts: list[tuple[str, bool]] = []
-    if start > 0:
-        parts.append(("… ", False))
+    # adjacent pieces of one kind as one piece: "port strike" is one mark
+    merged: list[tuple[str, bool]] = []
+    run: list[str] = ["… "] if start > 0 else []
+    kind = False
+
+    def add(piece: str, is_marked: bool) -> None:
+        nonlocal run, kind
+        if is_marked != kind and run:
+            merged.append(("".join(run), kind))
+            run = []
+        kind = is_marked
+        run.append(piece)
+
     pos = spans[start][0]
     for i in range(start, end):
         a, b = spans[i]
         if a > pos:
-            parts.append((re.sub(r"\s+", " ", text[pos:a]), inner[i]))
-        parts.append((text[a:b], marked[i]))
+            gap = text[pos:a]
+            add(gap if gap == " " else _SPACE.sub(" ", gap), inner[i])
+        add(text[a:b], marked[i])
         pos = b
     if end < len(spans):
-        parts.append((" …", False))
-    merged: list[tuple[str, bool]] = []
-    for piece in parts:  # adjacent pieces of one kind as one: "port strike" is one mark
-        if merged and merged[-1][1] == piece[1]:
-            merged[-1] = (merged[-1][0] + piece[0], piece[1])
-        else:
-            merged.append(piece)
+        add(" …", False)
+    if run:
+        merged.append(("".join(run), kind))
     return Snippet(tuple(merged))

@@ -12,12 +12,13 @@ or a first `morgue serve` costs).
 Search: 20 queries (single words from common to rare, phrases, a prefix, OR / -word, and
 filters by source and dates), each timed 5 times through `ArchiveReader.search` (the whole
 layer: query parsing, FTS5 with bm25, filters, loading the 20 records shown, snippets). Peer
-in the same run: the bare FTS5 MATCH ... ORDER BY rank LIMIT 20 on the same catalog.
+in the same run: the bare FTS5 MATCH ... ORDER BY rank LIMIT 20 on the same catalog. Wall
+time and CPU time both: on a shared machine the CPU time is what other load does not inflate.
 
 Web: `morgue serve` started as a user starts it; one client on article pages (a page's own
 cost), then 8 client processes on article pages, on search pages (the 20 queries), on a mix of
 both, and on the server's stylesheet: the peer in the same run, a response with no archive
-work. Server memory from /proc.
+work. Server CPU per request (all its processes) and memory from /proc.
 
     .venv/bin/python bench/bench_search.py [--n 100000] [--requests 800]
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import html
 import json
 import os
@@ -179,15 +181,17 @@ def bench_search(root: Path, qs: list[tuple[str, dict[str, str]]], reps: int) ->
         f"{time.perf_counter() - started:,.1f} s (first read after the build)"
     )
     ours: list[float] = []
+    ours_cpu: list[float] = []  # CPU time of this thread: what other load on the machine hides
     totals = []
     medians = []
     for query, filters in qs:
         reader.search(query, **filters)  # type: ignore[arg-type]
         mine = []
         for _ in range(reps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             res = reader.search(query, **filters)  # type: ignore[arg-type]
             mine.append((time.perf_counter() - t) * 1000)
+            ours_cpu.append((time.thread_time() - c) * 1000)
         ours += mine
         medians.append(pct(mine, 0.5))
         totals.append(res.total)
@@ -196,14 +200,16 @@ def bench_search(root: Path, qs: list[tuple[str, dict[str, str]]], reps: int) ->
 
     db = sqlite3.connect(root / "catalog.sqlite")
     bare: list[float] = []
+    bare_cpu: list[float] = []
     for query, _ in qs:
         sql = "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? ORDER BY rank LIMIT 20"
         expr = to_fts(query)
         db.execute(sql, (expr,)).fetchall()
         for _ in range(reps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             db.execute(sql, (expr,)).fetchall()
             bare.append((time.perf_counter() - t) * 1000)
+            bare_cpu.append((time.thread_time() - c) * 1000)
     db.close()
     for (query, filters), total, ms in zip(qs, totals, medians, strict=True):
         print(f"  {ms:6.1f} ms {total:>7,} hits  {query}  {filters or ''}")
@@ -212,6 +218,12 @@ def bench_search(root: Path, qs: list[tuple[str, dict[str, str]]], reps: int) ->
         f"p50 {pct(ours, 0.5):.1f} ms, p95 {pct(ours, 0.95):.1f} ms"
         f" | bare FTS5 peer: p50 {pct(bare, 0.5):.1f} ms, p95 {pct(bare, 0.95):.1f} ms"
         f" | ratio p50 {pct(ours, 0.5) / max(pct(bare, 0.5), 1e-6):.1f}x"
+    )
+    print(
+        f"  CPU time: p50 {pct(ours_cpu, 0.5):.1f} ms, p95 {pct(ours_cpu, 0.95):.1f} ms"
+        f" | bare FTS5 peer: p50 {pct(bare_cpu, 0.5):.1f} ms, p95 {pct(bare_cpu, 0.95):.1f} ms"
+        f" | ratio p50 {pct(ours_cpu, 0.5) / max(pct(bare_cpu, 0.5), 1e-6):.2f}x,"
+        f" p95 {pct(ours_cpu, 0.95) / max(pct(bare_cpu, 0.95), 1e-6):.2f}x"
     )
 
 
@@ -258,6 +270,19 @@ def load(
     return times, took
 
 
+def server_cpu(pid: int) -> float:
+    """Seconds of CPU used so far by the server and its worker processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+    used = 0
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            used += int(fields[11]) + int(fields[12])
+    return used / tick
+
+
 def memory(pid: int) -> str:
     status = Path(f"/proc/{pid}/status").read_text()
     rss = re.search(r"VmRSS:\s+(\d+)", status)
@@ -300,12 +325,17 @@ def bench_web(
         per = max(1, requests // clients)
         load(base, articles[:50] + searches, clients, 5)  # warm up
         single, _ = load(base, articles[:200], 1, 100)  # one client: the page's own cost
-        runs = {
-            "articles": load(base, articles, clients, per),
-            "search": load(base, searches, clients, per),
-            "mixed": load(base, articles + searches * 100, clients, per),
-            "static": load(base, ["/static/style.css"], clients, per),
-        }
+        runs = {}
+        cpu = {}
+        for name, paths in (
+            ("articles", articles),
+            ("search", searches),
+            ("mixed", articles + searches * 100),
+            ("static", ["/static/style.css"]),
+        ):
+            before = server_cpu(proc.pid)
+            runs[name] = load(base, paths, clients, per)
+            cpu[name] = server_cpu(proc.pid) - before
         rss_after = memory(proc.pid)
     finally:
         proc.terminate()
@@ -318,7 +348,8 @@ def bench_web(
         rate = len(v) / took
         print(
             f"  {clients} clients, {name:8} {len(v):5} requests: p50 {pct(v, 0.5):.1f} ms,"
-            f" p95 {pct(v, 0.95):.1f} ms, {rate:,.0f} req/s ({rate / static_rate:.2f}x static)"
+            f" p95 {pct(v, 0.95):.1f} ms, {rate:,.0f} req/s ({rate / static_rate:.2f}x static),"
+            f" server CPU {cpu[name] * 1000 / len(v):.1f} ms/request"
         )
     print(f"server memory: idle {rss_idle}; after the load {rss_after}")
 

@@ -233,3 +233,46 @@ def test_content_that_fails_the_schema_is_refused_but_the_raw_page_kept(archive:
     assert archive.blobs.has(page.sha256)
     assert archive.find("https://news.example/empty") is None
     assert verify(archive).ok
+
+
+def test_a_new_version_replaces_the_articles_simhash_bands(archive: Archive) -> None:
+    from archive.fingerprint import bands
+
+    body = paragraphs(4)
+    first = store(archive, CANON, article_html("Bridge reopens", body, canonical=CANON))
+    changed = paragraphs(98, 4)
+    second = store(
+        archive, CANON, article_html("Bridge reopens", changed, canonical=CANON), minutes=60
+    )
+    assert second.outcome is Outcome.UPDATED
+    (head,) = sql(archive, "SELECT simhash FROM archive_articles WHERE id = ?", first.article.id)
+    rows = sql(
+        archive,
+        "SELECT band, value FROM archive_simhash_bands WHERE article_id = ? ORDER BY band",
+        first.article.id,
+    )
+    assert rows == list(enumerate(bands(head[0] % 2**64)))  # the new body's, none of the old
+
+
+def test_bands_are_found_by_article_so_a_store_does_not_scan_them(tmp_path: Path) -> None:
+    import contextlib
+    import sqlite3
+
+    root = tmp_path / "arch"
+    with Archive.open(root) as arch:
+        store(arch, CANON, article_html("Bridge reopens", paragraphs(4), canonical=CANON))
+    db_path = root / "catalog.sqlite"
+    # a catalog of schema 3 had no index on the bands' article: opening it adds one
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        db.execute("DROP INDEX archive_simhash_bands_article")
+        db.execute("UPDATE archive_info SET value = '3' WHERE key = 'schema'")
+        db.commit()
+    with Archive.open(root):
+        pass
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN DELETE FROM archive_simhash_bands WHERE article_id = 'x'"
+        ).fetchall()
+        (schema,) = db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone()
+    assert "archive_simhash_bands_article" in " ".join(str(row[-1]) for row in plan)
+    assert schema == "4"

@@ -244,7 +244,7 @@ def test_a_version_2_catalog_is_upgraded_and_reindexed_from_the_files(tmp_path: 
         assert ids(reader, "rumour") == [s.strike]
         assert reader.catalog.pending_docs(10) == []
     db = sqlite3.connect(root / "catalog.sqlite")
-    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("3",)
+    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("4",)
     db.close()
 
 
@@ -327,3 +327,19 @@ def test_pages_of_hits_cover_every_article_once(tmp_path: Path) -> None:
         filtered = reader.search("ferry", source="harbour-news", limit=7, offset=28)
         assert filtered.total == 30
         assert len(filtered.hits) == 2
+
+
+def test_folding_by_table_equals_decomposing_the_whole_text() -> None:
+    import unicodedata
+
+    from archive.snippet import fold, make_snippet
+
+    def decomposed(text: str) -> str:
+        d = unicodedata.normalize("NFKD", text)
+        return "".join(c for c in d if not unicodedata.combining(c)).casefold()
+
+    for text in ("Müller Straße", "ŒUVRE ﬁne", "Jediné ČŘ", "ΣΊΣΥΦΟΣ", "e\u0301cole", "ﾊﾝｶｸ ½"):
+        assert fold(text) == decomposed(text)
+    (term,) = parse("muller")[1]
+    snippet = make_snippet("Der Bürgermeister Jörg Müller sprach.", [term])
+    assert [t for t, marked in snippet.parts if marked] == ["Müller"]

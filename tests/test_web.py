@@ -4,7 +4,13 @@ headers, feeds, and the rules for writing (token, CSRF, other sites)."""
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -13,7 +19,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from scraper.web.guard import CSP_RAW
-from tests.read_support import Stored, build, serve, write_config
+from tests.archive_support import T0
+from tests.read_support import Stored, build, free_port, serve, write_config
 
 ARTICLE = Path(__file__).parent / "data" / "cli" / "victory-day.html"
 
@@ -183,6 +190,14 @@ def test_sources_json(client: httpx.Client) -> None:
     assert len(by_name["weather"]["per_day"]) == 90
 
 
+def test_sources_page_says_when_a_source_has_nothing_in_90_days(client: httpx.Client) -> None:
+    # the test archive was filled on 2026-05-09 (tests.archive_support.T0)
+    assert datetime.now(UTC) - T0 > timedelta(days=90)
+    page = client.get("/sources").text
+    assert page.count("No articles in the last 90 days.") == 2  # harbour-news, weather
+    assert "<svg" not in page
+
+
 def test_openapi_describes_every_api_route(client: httpx.Client) -> None:
     doc = client.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
@@ -266,3 +281,54 @@ def test_archive_form_then_the_article(httpserver: HTTPServer, tmp_path: Path) -
         hits = c.get("/api/search", params={"q": "parade"}).json()["hits"]
         assert [h["id"] for h in hits] == [again.json()["id"]]
         assert again.json()["id"] in link.group(1)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_serve_runs_worker_processes_that_stop_with_it(
+    site: tuple[str, Stored, Path], stop: signal.Signals
+) -> None:
+    if not Path("/proc/self/task").exists():
+        pytest.skip("needs Linux /proc to see the worker processes")
+    port = free_port()
+    command = [sys.executable, "-m", "scraper", "--config", str(site[2]), "serve"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--workers", "3"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 or not _answers(base):
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert len(workers) == 2  # and the first process serves too
+        with ThreadPoolExecutor(6) as pool:  # pages answered side by side, all whole
+            pages = list(pool.map(lambda _: httpx.get(base + "/search?q=strike"), range(24)))
+        assert {r.status_code for r in pages} == {200}
+        assert all("Port strike" in r.text for r in pages)
+        proc.send_signal(stop)
+        proc.wait(20)
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{w}").exists() for w in workers):  # none left on the port
+            assert time.monotonic() < deadline, "a worker outlived the server"
+            time.sleep(0.1)
+        assert not _answers(base)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(base + "/static/style.css", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

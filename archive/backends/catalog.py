@@ -322,9 +322,10 @@ class Catalog(Protocol):
     def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None: ...
     def search_rows(
         self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int]:
+    ) -> tuple[list[ListedRow], int, bool]:
         """One page of the articles matching, best first (one row each: its best-matching
-        version), and how many match in all."""
+        version), how many match in all, and whether that number is exact (False: an
+        estimate, for a query matching a large part of the archive)."""
         ...
 
     def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:

@@ -253,7 +253,7 @@ class PgReadMixin:
 
     def search_rows(
         self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int]:
+    ) -> tuple[list[ListedRow], int, bool]:
         tsquery = fts_to_tsquery(fts_query)
         where, args = self._where(filters)
         try:
@@ -272,11 +272,14 @@ class PgReadMixin:
                 raise QueryError("the search engine could not read this query") from exc
             raise
         if not rows and offset:
-            return [], self.search_rows(fts_query, filters, 1, 0)[1]
+            return [], self.search_rows(fts_query, filters, 1, 0)[1], True
         total = int(rows[0][8]) if rows else 0
-        return [
-            ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], float(r[7])) for r in rows
-        ], total
+        # the window count is exact and PostgreSQL computes it while ranking: no estimate
+        return (
+            [ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], float(r[7])) for r in rows],
+            total,
+            True,
+        )
 
     def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
         where, args = self._where(filters)

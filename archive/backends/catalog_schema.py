@@ -4,8 +4,11 @@ frontier) can keep their own tables in the same file. Creation is idempotent."""
 from __future__ import annotations
 
 # 2: archive_references; 3: search over five fields + metadata, copies found by the body
-# digest of versions (archive_bodies held one article per text), file checksums and verify runs
-CATALOG_SCHEMA_VERSION = 3
+# digest of versions (archive_bodies held one article per text), file checksums and verify runs;
+# 4: simhash bands indexed by article (moving an article's head deleted its old bands with a
+# scan of every band: each store cost time in proportion to the archive). Opening a schema 3
+# catalog runs the DDL again, which only adds the index.
+CATALOG_SCHEMA_VERSION = 4
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,6 +40,7 @@ CREATE INDEX IF NOT EXISTS archive_versions_digest ON archive_versions (body_dig
 CREATE TABLE IF NOT EXISTS archive_simhash_bands (
     band INTEGER NOT NULL, value INTEGER NOT NULL, article_id TEXT NOT NULL,
     PRIMARY KEY (band, value, article_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS archive_simhash_bands_article ON archive_simhash_bands (article_id);
 CREATE TABLE IF NOT EXISTS archive_fetches (
     fetch_id TEXT PRIMARY KEY, url TEXT NOT NULL, url_key TEXT NOT NULL,
     final_url TEXT NOT NULL, status INTEGER NOT NULL, etag TEXT, last_modified TEXT,

@@ -47,6 +47,10 @@ from archive.errors import ArchiveBusy, ArchiveError, QueryError, StorageError
 from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
 _REFERENCES_KEPT = 8
+# search: versions ranked at most (the newest that match), and matches counted exactly at most
+RANK_CANDIDATES = 10_000
+EXACT_COUNT = 1_000
+FILTERED_FLOOR = 200  # articles a filtered window must yield before it stops widening
 
 
 def _sleep(seconds: float) -> None:
@@ -640,9 +644,11 @@ class SqliteCatalog:
                 args.append(value)
         return sql, args
 
+    _per_doc: tuple[float, float] | None = None  # (when read, articles per indexed version)
+
     def search_rows(
         self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int]:
+    ) -> tuple[list[ListedRow], int, bool]:
         try:
             if filters == Filters():
                 return self._search_unfiltered(fts_query, limit, offset)
@@ -654,16 +660,27 @@ class SqliteCatalog:
 
     def _search_unfiltered(
         self, fts_query: str, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int]:
+    ) -> tuple[list[ListedRow], int, bool]:
         """The best documents straight from FTS5's ranked order (no join while ranking),
-        then their articles; more are read only when old versions crowd the page."""
+        then their articles; more are read only when old versions crowd the page.
+
+        bm25 is computed for every document the ranking reads, so a word found in a third of
+        the archive costs a third of the archive. Past `RANK_CANDIDATES` matching versions
+        only the newest that many are ranked (documented in `ArchiveReader.search`): the
+        latency of a search no longer grows with the archive. Counting (FTS5 alone, no join)
+        is cheap; the exact number of articles (a join per match) only up to `EXACT_COUNT`,
+        an estimate beyond it."""
+        docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
+        if docs == 0:
+            return [], 0, True
+        bound = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
         want = offset + limit
         n = want * 2 + 10
         while True:
             ranked = self.db.execute(
-                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ?"
+                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ? AND rowid >= ?"
                 " ORDER BY rank LIMIT ?",
-                (fts_query, n),
+                (fts_query, bound, n),
             ).fetchall()
             meta = self._meta_of([r[0] for r in ranked])
             best: dict[str, ListedRow] = {}
@@ -674,14 +691,27 @@ class SqliteCatalog:
             if len(best) >= want or len(ranked) < n:
                 break
             n *= 4
-        total = int(
-            self.db.execute(
-                "SELECT count(*) FROM (SELECT DISTINCT m.article_id FROM archive_fts f"
-                " JOIN archive_search_meta m ON m.doc = f.rowid WHERE archive_fts MATCH ?)",
-                (fts_query,),
-            ).fetchone()[0]
-        )
-        return list(best.values())[offset:want], total
+        if docs <= EXACT_COUNT:
+            total = self._scalar(
+                "SELECT count(DISTINCT m.article_id) FROM archive_fts f"
+                " JOIN archive_search_meta m ON m.doc = f.rowid WHERE archive_fts MATCH ?",
+                fts_query,
+            )
+            return list(best.values())[offset:want], total, True
+        return list(best.values())[offset:want], max(self._estimate(docs), len(best)), False
+
+    def _estimate(self, docs: int, *, per_doc: bool = True) -> int:
+        """Articles among `docs` matching versions, from the archive's articles per indexed
+        version (read at most once a minute), to two significant digits (`per_doc` False:
+        `docs` counts articles already, only rounded)."""
+        now = time.monotonic()
+        if per_doc and (self._per_doc is None or now - self._per_doc[0] > 60):
+            articles = self._scalar("SELECT count(*) FROM archive_articles")
+            indexed = self._scalar("SELECT count(*) FROM archive_search_meta")
+            self._per_doc = (now, min(1.0, articles / max(indexed, 1)))
+        guess = round(docs * self._per_doc[1]) if per_doc and self._per_doc else docs
+        digits = max(len(str(guess)) - 2, 0)
+        return round(guess, -digits)
 
     def _meta_of(self, docs: list[int]) -> dict[int, tuple[Any, ...]]:
         out: dict[int, tuple[Any, ...]] = {}
@@ -698,23 +728,56 @@ class SqliteCatalog:
 
     def _search_filtered(
         self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int]:
+    ) -> tuple[list[ListedRow], int, bool]:
+        """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
+        so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
+        many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
+        page asked for) pass the filters, or the window holds every match. The count is exact
+        when it does, else estimated from the share of the window that passed."""
+        docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
+        if docs == 0:
+            return [], 0, True
+        window = RANK_CANDIDATES
+        while True:
+            bound = self._newest_bound(fts_query, docs, window)
+            rows = self._filtered_page(fts_query, filters, bound, limit, offset)
+            if not rows and offset:
+                rows = self._filtered_page(fts_query, filters, bound, 1, 0)
+                passed, page = (int(rows[0][8]) if rows else 0), []
+            else:
+                passed, page = (int(rows[0][8]) if rows else 0), rows
+            if bound == 0 or passed >= max(FILTERED_FLOOR, offset + limit):
+                break
+            window *= 4
+        listed = [ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -float(r[7])) for r in page]
+        if bound == 0:
+            return listed, passed, True
+        return listed, self._estimate(round(passed * docs / window), per_doc=False), False
+
+    def _newest_bound(self, fts_query: str, docs: int, window: int) -> int:
+        """The doc number from which the newest `window` matching versions on are; 0: all."""
+        if docs <= window:
+            return 0
+        return self._scalar(
+            "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
+            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            fts_query,
+            window - 1,
+        )
+
+    def _filtered_page(
+        self, fts_query: str, filters: Filters, bound: int, limit: int, offset: int
+    ) -> list[sqlite3.Row]:
         where, args = self._where(filters)
-        rows = self.db.execute(
+        return self.db.execute(
             "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
             " count(*) OVER () FROM (SELECT m.article_id, m.version, m.source, m.headline,"
             " m.published, m.fetched_at, m.url, min(f.rank) AS r FROM archive_fts f"
             " JOIN archive_search_meta m ON m.doc = f.rowid"
-            " WHERE archive_fts MATCH ?" + where + " GROUP BY m.article_id)"
+            " WHERE archive_fts MATCH ? AND f.rowid >= ?" + where + " GROUP BY m.article_id)"
             " ORDER BY r, article_id LIMIT ? OFFSET ?",
-            (fts_query, *args, limit, offset),
+            (fts_query, bound, *args, limit, offset),
         ).fetchall()
-        if not rows and offset:
-            return [], self._search_filtered(fts_query, filters, 1, 0)[1]
-        total = int(rows[0][8]) if rows else 0
-        return [
-            ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -float(r[7])) for r in rows
-        ], total
 
     def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
         where, args = self._where(filters)

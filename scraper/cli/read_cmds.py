@@ -102,7 +102,7 @@ def search_cmd(
     for hit in results.hits:
         click.echo(json.dumps(hit.to_json(), ensure_ascii=False) if as_json else _line(hit, bold))
     if not as_json:
-        click.echo(f"{results.total} match(es), {results.seconds * 1000:.0f} ms", err=True)
+        click.echo(f"{results.count_text()}, {results.seconds * 1000:.0f} ms", err=True)
     if not results.hits:
         raise SystemExit(EXIT_NONE)
 
@@ -162,8 +162,16 @@ def check_bind(host: str, token: str | None) -> bool:
     help="Needed to archive (the form, POST /api/archive); required off loopback "
     "[env MORGUE_TOKEN].",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Server processes (default: one per core, at most 4).",
+)
 @click.pass_obj
-def serve_cmd(app: AppContext, host: str, port: int, token: str | None) -> None:
+def serve_cmd(
+    app: AppContext, host: str, port: int, token: str | None, workers: int | None
+) -> None:
     """Serve the archive over HTTP: search, articles, diffs, raw pages, sources, feeds, API.
 
     \b
@@ -176,8 +184,7 @@ def serve_cmd(app: AppContext, host: str, port: int, token: str | None) -> None:
       morgue serve --host 0.0.0.0 --port 8000 --token "$(openssl rand -hex 16)"
     """
     loopback = check_bind(host, token)
-    import uvicorn
-
+    from scraper.web import serving
     from scraper.web.app import create_app
 
     with _reader(app) as reader:
@@ -190,8 +197,11 @@ def serve_cmd(app: AppContext, host: str, port: int, token: str | None) -> None:
         token=token,
         loopback_only=loopback,
     )
-    click.echo(f"serving {app.config.data_dir} on http://{host}:{port}/", err=True)
-    uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)
+    workers = workers or serving.default_workers()
+    click.echo(
+        f"serving {app.config.data_dir} on http://{host}:{port}/ ({workers} process(es))", err=True
+    )
+    serving.run(web, host, port, workers)
 
 
 COMMANDS = (search_cmd, diff_cmd, serve_cmd)

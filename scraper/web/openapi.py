@@ -152,6 +152,11 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "total": {"type": "integer"},
+                        "total_exact": {
+                            "type": "boolean",
+                            "description": "false: total is an estimate (a very common query)",
+                        },
+                        "count": {"type": "string"},
                         "page": {"type": "integer"},
                         "pages": {"type": "integer"},
                         "ms": {"type": "number"},

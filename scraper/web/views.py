@@ -49,10 +49,12 @@ class Views:
 
     def _results(self, results: Results, page: int) -> dict[str, Any]:
         last = max(1, -(-results.total // PER_PAGE))
-        if page > last:
+        if page > last or (page > 1 and not results.hits):  # an estimated count ran out early
             raise WebError(404, f"page {page} is past the last page ({last})")
         return {
             "total": results.total,
+            "total_exact": results.total_exact,
+            "count": results.count_text(),
             "page": page,
             "pages": last,
             "ms": round(results.seconds * 1000, 1),
@@ -75,7 +77,8 @@ class Views:
         filters = self._filters(request)
         base = {"q": query, "filters": filters}
         if not query:
-            return {**base, "total": 0, "page": 1, "pages": 1, "ms": 0, "hits": []}
+            empty = {"total": 0, "total_exact": True, "count": "0 matches"}
+            return {**base, **empty, "page": 1, "pages": 1, "ms": 0, "hits": []}
         try:
             results = self.reader.search(
                 query, **filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE

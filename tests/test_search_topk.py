@@ -1,0 +1,148 @@
+"""Search in the embedded catalog over many matches: the ranking is bm25 with the headline
+weighted, exactly, up to `RANK_CANDIDATES` matching versions and over the newest that many
+past it; the count is exact up to `EXACT_COUNT` matching versions and an estimate past it."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import archive
+from archive.backends import catalog_sqlite
+from archive.ftsquery import parse
+from archive.query import ArchiveReader
+from archive.store import Archive
+from tests.read_support import content, store
+
+ARTICLES = 40
+QUERIES = ["ferry", "ferry harbour", '"ferry harbour"', "ferry OR tide", "ferry -tide", "fer*"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 articles naming the ferry more or less often, in longer or shorter texts, some in
+    the headline; one in three with a second version that also matches."""
+    path = tmp_path_factory.mktemp("topk") / "data"
+    with Archive.open(path) as arch:
+        for i in range(ARTICLES):
+            url = f"http://x.example/{i}"
+            headline = f"Ferry news {i}" if i % 7 == 0 else f"Story {i}"
+            words = ["ferry"] * (1 + i % 4) + ["harbour"] * (i % 3) + ["tide"] * (i % 5 == 0)
+            body = [" ".join(words + ["filler"] * (5 + 3 * i)) + ".", f"Item {i}."]
+            store(arch, url, content(headline, body), at_hours=i)
+            if i % 3 == 0:
+                store(arch, url, content(headline, [*body, "Ferry update."]), at_hours=50 + i)
+    with archive.open(path) as reader:
+        reader.refresh()
+    return path
+
+
+@pytest.fixture
+def reader(root: Path) -> Iterator[ArchiveReader]:
+    with archive.open(root) as r:
+        yield r
+
+
+def reference(root: Path, query: str, newest: int | None = None) -> list[tuple[float, str]]:
+    """(bm25 of its best version, id) of each article, best first, straight from FTS5 over
+    every match (or the `newest` matching versions only)."""
+    fts = parse(query)[0]
+    with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
+        bound = 0
+        if newest is not None:
+            bound = db.execute(
+                "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                (fts, newest - 1),
+            ).fetchone()[0]
+        rows = db.execute(
+            "SELECT m.article_id, min(f.rank) AS r FROM archive_fts f JOIN archive_search_meta m"
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid >= ?"
+            " GROUP BY m.article_id ORDER BY r, m.article_id",
+            (fts, bound),
+        ).fetchall()
+    return [(round(-r[1], 9), r[0]) for r in rows]
+
+
+def ranked(reader: ArchiveReader, query: str) -> list[tuple[float, str]]:
+    """The reader's hits as (score, id); ties (equal scores) in id order, as `reference`."""
+    hits = reader.search(query, limit=100).hits
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    return sorted(((round(h.score, 9), h.id) for h in hits), key=lambda x: (-x[0], x[1]))
+
+
+def true_count(root: Path, query: str) -> int:
+    return len(reference(root, query))
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_below_the_bound_the_ranking_is_bm25_over_every_match(
+    reader: ArchiveReader, root: Path, query: str
+) -> None:
+    want = reference(root, query)
+    assert want, query
+    assert ranked(reader, query) == want
+    got = reader.search(query)
+    assert (got.total, got.total_exact) == (len(want), True)
+
+
+def test_the_headline_weighs_most(reader: ArchiveReader) -> None:
+    best = reader.search("ferry", limit=6).hits
+    assert {h.headline for h in best} == {f"Ferry news {i}" for i in range(0, ARTICLES, 7)}
+
+
+@pytest.mark.parametrize("query", ["ferry", "ferry harbour", "fer*"])
+def test_past_the_bound_the_newest_matches_are_ranked(
+    reader: ArchiveReader, root: Path, query: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)
+    want = reference(root, query, newest=12)
+    assert ranked(reader, query) == want
+    assert len(want) < true_count(root, query)  # the bound did leave matches out
+
+
+def test_past_the_count_threshold_the_total_is_an_estimate(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = reader.search("ferry")
+    assert (exact.total, exact.total_exact) == (ARTICLES, True)
+    assert exact.count_text() == f"{ARTICLES} matches"
+    monkeypatch.setattr(catalog_sqlite, "EXACT_COUNT", 5)
+    guess = reader.search("ferry")
+    assert not guess.total_exact
+    assert abs(guess.total - ARTICLES) <= ARTICLES * 0.1
+    assert guess.count_text().startswith("about ")
+    assert [h.id for h in guess.hits] == [h.id for h in exact.hits]  # the same page
+    rare = reader.search('"ferry update"')  # fewer matches than the threshold: exact
+    assert (rare.total, rare.total_exact) == (true_count(root, '"ferry update"'), True)
+    filtered = reader.search("ferry", source="harbour-news")  # filtered: counted exactly
+    assert (filtered.total, filtered.total_exact) == (ARTICLES, True)
+
+
+def test_filtered_past_the_bound_ranks_the_newest_that_pass(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)
+    monkeypatch.setattr(catalog_sqlite, "FILTERED_FLOOR", 5)
+    got = reader.search("ferry", source="harbour-news", limit=5)  # every article passes
+    mine = sorted(((round(h.score, 9), h.id) for h in got.hits), key=lambda x: (-x[0], x[1]))
+    assert mine == reference(root, "ferry", newest=12)[:5]
+    assert not got.total_exact
+    assert abs(got.total - ARTICLES) <= ARTICLES * 0.35  # the share of the window, scaled
+
+
+def test_a_filter_passing_only_old_matches_widens_the_window_to_all(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = reader.search("ferry", until="2026-05-09", limit=100)
+    assert exact.total_exact
+    assert 0 < exact.total < ARTICLES
+    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)  # the newest 12: none that old
+    bounded = reader.search("ferry", until="2026-05-09", limit=100)
+    assert [h.id for h in bounded.hits] == [h.id for h in exact.hits]
+    assert (bounded.total, bounded.total_exact) == (exact.total, True)
