@@ -108,6 +108,8 @@ CREATE TABLE archive_verify_runs (
     # 4: the reading side's search index (archive.backends.catalog_pg_read), which replaces
     # the headline-and-body index of migration 1
     4: "DROP TABLE IF EXISTS archive_fts_docs;\n" + READ_SCHEMA,
+    # 5: a frontier URL's rank among its host's URLs found together: leases spread over hosts
+    5: "ALTER TABLE frontier_urls ADD COLUMN host_seq INTEGER NOT NULL DEFAULT 0;",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -41,15 +41,37 @@ class PgHostGate:
         self.ttl = ttl
         self._sleep = sleep
         self.waits: list[float] = []  # seconds each request waited for its lease
+        # where a worker's time goes (bench_cluster reports them): seconds per `take` call,
+        # seconds a lease was held (the request on the wire), hosts this worker was waiting
+        # for or holding at each request, and how late the event loop woke from short sleeps
+        self.takes: list[float] = []
+        self.held: list[float] = []
+        self.hosts_busy: list[int] = []
+        self.loop_lag: list[float] = []
+        self._busy: dict[str, int] = {}
+        self._lag_task: asyncio.Task[None] | None = None
 
     async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
+        if self._lag_task is None:
+            self._lag_task = asyncio.get_running_loop().create_task(self._watch_loop())
+        self._busy[host] = self._busy.get(host, 0) + 1
+        self.hosts_busy.append(len(self._busy))
+        try:
+            return await self._acquire(host, delay=delay, per_host=per_host)
+        except BaseException:
+            self._done(host)
+            raise
+
+    async def _acquire(self, host: str, *, delay: float, per_host: int) -> Lease:
         started = time.monotonic()
         pause = 0.5
         while True:
             try:
+                asked = time.monotonic()
                 got = await asyncio.to_thread(
                     self.leases.take, host, delay=delay + MARGIN, per_host=per_host, ttl=self.ttl
                 )
+                self.takes.append(time.monotonic() - asked)
             except StorageError as exc:
                 log.warning("host leases unavailable, pausing %.1f s: %s", pause, exc)
                 await self._sleep(pause)
@@ -63,10 +85,26 @@ class PgHostGate:
     async def release(self, ticket: object, *, delay: float) -> None:
         if not isinstance(ticket, Lease):
             return
+        self.held.append(time.monotonic() - ticket.taken)
+        self._done(ticket.host)
         try:
             await asyncio.to_thread(self.leases.give_back, ticket)
         except StorageError as exc:  # the slot expires on its own after the lease's ttl
             log.warning("could not give back the lease on %s: %s", ticket.host, exc)
+
+    def _done(self, host: str) -> None:
+        left = self._busy.get(host, 1) - 1
+        if left > 0:
+            self._busy[host] = left
+        else:
+            self._busy.pop(host, None)
+
+    async def _watch_loop(self) -> None:
+        """Sample how late the event loop wakes up: a blocked loop delays every fetch."""
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.05)
+            self.loop_lag.append(time.monotonic() - before - 0.05)
 
 
 class PgRobotsCache:

@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from archive.errors import StorageError
 from archive.store import Archive
 from scraper.cluster.politeness import PgHostGate, PgRobotsCache
 from scraper.cluster.queue import QUEUES, ensure_schema, make_app
+from scraper.cluster.stores import StoreThreads
 from scraper.config import Config, PolitenessConfig
 from scraper.crawl import crawl
 from scraper.crawl.report import CrawlReport
@@ -51,6 +53,8 @@ class WorkerState:
     stopping: threading.Event = field(default_factory=threading.Event)
     reports: list[CrawlReport] = field(default_factory=list)
     lease_waits: list[float] = field(default_factory=list)
+    # seconds (or counts) per kind of step, for the benchmark: see PgHostGate, StoreThreads
+    timings: dict[str, list[float]] = field(default_factory=dict)
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
 
     @property
@@ -90,17 +94,31 @@ class WorkerState:
                 robots_cache=PgRobotsCache(leases),
                 resolve=self.resolve or system_resolve,
             )
-            report = crawl(
-                self.config,
-                [source],
-                fetcher=fetcher,
-                archive=archive,
-                max_pages=max_pages,
-                should_stop=self.stopping.is_set,
-                lock=False,  # workers share a source's run; the frontier leases each URL once
-            )
+            stores = StoreThreads(self.open_archive)
+            try:
+                report = crawl(
+                    self.config,
+                    [source],
+                    fetcher=fetcher,
+                    archive=archive,
+                    max_pages=max_pages,
+                    should_stop=self.stopping.is_set,
+                    lock=False,  # workers share a source's run; the frontier leases URLs once
+                    store=stores,
+                )
+            finally:
+                stores.close()
             self.reports.append(report)
             self.lease_waits.extend(gate.waits)
+            for name, values in (
+                ("lease_take", gate.takes),
+                ("lease_held", gate.held),
+                ("hosts_busy", [float(n) for n in gate.hosts_busy]),
+                ("loop_lag", gate.loop_lag),
+                ("store", stores.seconds),
+                ("store_queued", stores.queued),
+            ):
+                self.timings.setdefault(name, []).extend(values)
         for source_report in report.sources:
             if source_report.error and "archive error" in source_report.error:
                 # the catalog or blob store failed: the job is retried later (queue.RETRY)
@@ -111,6 +129,7 @@ class WorkerState:
         from archive.maintenance.rebuild import rebuild
         from scraper.cli.archive_cmds import SourceParser
 
+        started = time.monotonic()
         with self.open_archive() as archive:
             report = rebuild(
                 archive,
@@ -120,6 +139,7 @@ class WorkerState:
                 workers=1,  # one process per worker: start as many workers as cores
                 shard=(share, shares),
             )
+        self.timings.setdefault("rebuild_job", []).append(time.monotonic() - started)
         log.info("%s: rebuild share %d/%d: %s", self.name, share, shares, report.lines()[0])
 
     def import_warc(self, path: str, source: str) -> None:

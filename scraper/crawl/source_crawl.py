@@ -34,7 +34,7 @@ from scraper.crawl.discover import (
 )
 from scraper.crawl.links import LinkJudge
 from scraper.crawl.lock import SourceLock
-from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, Ingest
+from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import SourceReport, SourceStatus
 from scraper.crawl.workers import Hrefs, IngestPool
 from scraper.errors import (
@@ -69,6 +69,7 @@ class RunContext:
     should_stop: Callable[[], bool]
     lock_dir: Path | None  # None: no source lock (cluster workers share a run)
     pool: IngestPool | None = None  # when set, article pages are ingested through it
+    store: AsyncIngest | None = None  # when set, article pages are stored through it
 
 
 def start_points(source: Source) -> list[tuple[str, Kind]]:
@@ -399,9 +400,12 @@ class SourceCrawl:
             if follow:
                 self._follow_links(item, page)
             try:
-                result = self.run_.ingest(
-                    page, archive=self.run_.archive, source=self.name, rules=self.source.rules
-                )
+                if self.run_.store is not None:
+                    result = await self.run_.store(page, source=self.name, rules=self.source.rules)
+                else:
+                    result = self.run_.ingest(
+                        page, archive=self.run_.archive, source=self.name, rules=self.source.rules
+                    )
             except ParseError as exc:
                 result = exc
         else:
