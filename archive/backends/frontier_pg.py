@@ -45,6 +45,7 @@ from archive.errors import StorageError
 from archive.urls import normalize_url, url_key
 
 Conn = psycopg.Connection[Any]
+RUN_LOCK = 0x6D6F7272  # advisory lock class of `begin_run` (its second key: the source)
 
 
 class PgFrontier:
@@ -107,6 +108,10 @@ class PgFrontier:
         """Prepare a run (see SqliteFrontier.begin_run). Returns how many URLs are queued."""
         self._run_started[source] = now
         with self._tx() as db:
+            # one worker at a time begins a source's run: two that start together would both
+            # find no run under way, and the second would queue again the start points the
+            # first had already leased (every feed of the source fetched twice)
+            db.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (RUN_LOCK, source))
             if self._joins_a_run(db, source, now):
                 return self._queued(db, source)
             db.execute(

@@ -8,6 +8,11 @@ request reaches the server a few milliseconds later, by a different amount for e
 When PostgreSQL cannot be reached, the gate pauses and tries again (with backoff) rather than
 failing the page: a worker waits out a database restart. Calls run in a thread so the event
 loop keeps serving the fetches in flight.
+
+The gate batches: what the worker's requests ask (and the leases they give back) while one
+call to the database is under way go together in the next (`HostLeases.take_many`), so a
+worker with hundreds of hosts in flight spends a few round trips per batch, not a few per
+request, and needs one connection for it rather than one per waiting request.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from archive.backends.hostlease_pg import HostLeases, Lease
+from archive.backends.hostlease_pg import Ask, HostLeases, Lease
 from archive.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -48,8 +53,12 @@ class PgHostGate:
         self.held: list[float] = []
         self.hosts_busy: list[int] = []
         self.loop_lag: list[float] = []
+        self.batch_sizes: list[float] = []  # asks and give-backs per call to the database
         self._busy: dict[str, int] = {}
         self._lag_task: asyncio.Task[None] | None = None
+        self._asking: list[tuple[Ask, asyncio.Future[Lease | float]]] = []
+        self._giving: list[tuple[Lease, asyncio.Future[Lease | float]]] = []
+        self._batcher: asyncio.Task[None] | None = None
 
     async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
         if self._lag_task is None:
@@ -68,9 +77,7 @@ class PgHostGate:
         while True:
             try:
                 asked = time.monotonic()
-                got = await asyncio.to_thread(
-                    self.leases.take, host, delay=delay + MARGIN, per_host=per_host, ttl=self.ttl
-                )
+                got = await self._ask(Ask(host, delay + MARGIN, per_host))
                 self.takes.append(time.monotonic() - asked)
             except StorageError as exc:
                 log.warning("host leases unavailable, pausing %.1f s: %s", pause, exc)
@@ -87,10 +94,50 @@ class PgHostGate:
             return
         self.held.append(time.monotonic() - ticket.taken)
         self._done(ticket.host)
+        done: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
+        self._giving.append((ticket, done))
+        self._wake()
         try:
-            await asyncio.to_thread(self.leases.give_back, ticket)
+            await done
         except StorageError as exc:  # the slot expires on its own after the lease's ttl
             log.warning("could not give back the lease on %s: %s", ticket.host, exc)
+
+    async def _ask(self, ask: Ask) -> Lease | float:
+        answer: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
+        self._asking.append((ask, answer))
+        self._wake()
+        return await answer
+
+    def _wake(self) -> None:
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.get_running_loop().create_task(self._batches())
+
+    async def _batches(self) -> None:
+        """Send what is waiting, one batch at a time, until nothing is."""
+        while self._asking or self._giving:
+            asking, self._asking = self._asking, []
+            giving, self._giving = self._giving, []
+            self.batch_sizes.append(float(len(asking) + len(giving)))
+            try:
+                answers = await asyncio.to_thread(
+                    self.leases.take_many,
+                    [a for a, _ in asking],
+                    ttl=self.ttl,
+                    done=[lease for lease, _ in giving],
+                )
+            except Exception as exc:  # StorageError: acquire pauses and asks again
+                for _, future in (*asking, *giving):
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), answer in zip(asking, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
+                elif isinstance(answer, Lease):  # its asker was cancelled: free the host
+                    self._giving.append((answer, asyncio.get_running_loop().create_future()))
+            for lease, future in giving:
+                if not future.done():
+                    future.set_result(lease)
 
     def _done(self, host: str) -> None:
         left = self._busy.get(host, 1) - 1
