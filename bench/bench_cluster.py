@@ -210,11 +210,13 @@ def crawl_run(
                 import collections
 
                 kinds = collections.Counter(
-                    h.path if not h.path.startswith("/news") else "article"
+                    (h.path if not h.path.startswith("/news") else "article", h.status)
                     for hs in hits.values()
                     for h in hs
                 )
                 print("    requests:", dict(kinds))
+                for n in range(workers):
+                    print((out / f"w{n}.log").read_text()[-2000:])
                 for i, ats in sorted(per_index.items()):
                     ats.sort()
                     print(

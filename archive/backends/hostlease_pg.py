@@ -4,6 +4,8 @@ Every worker asks `HostLeases.take(host, delay=...)` before each request. A row 
 when its last request started and when its last response ended (`cluster_hosts`); the next
 request may start `delay` seconds after the later of the two, with the delay the host has now
 (robots.txt may have just raised it), as a single crawler's pacing does (`polite.HostPace`).
+A turn a few moments ahead may be granted at once (`Ask.reserve`): the host's last start is
+then set to that future time, which holds off every other worker as a start would.
 The row is read with `SELECT ... FOR UPDATE SKIP LOCKED`, so a worker never waits on another's
 lock: it is told to come back. A
 request also needs one of the host's `per_host` slots (`cluster_host_slots`), held until the
@@ -39,17 +41,21 @@ class Lease:
     host: str
     slot: int
     holder: str
-    started: float  # database time the request was allowed to start
+    started: float  # database time the request may start
+    wait: float = 0.0  # seconds from the grant to that time: the holder sleeps them first
     taken: float = field(default_factory=time.monotonic, compare=False)  # local clock
 
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """A request to `host` would like to start: its delay and per-host cap."""
+    """A request to `host` would like to start: its delay and per-host cap. A host whose
+    turn comes within `reserve` seconds is granted that turn now (a lease whose start is
+    ahead): the request then goes out on time, without asking again after its wait."""
 
     host: str
     delay: float
     per_host: int
+    reserve: float = 0.0
 
 
 class HostLeases:
@@ -126,7 +132,7 @@ class HostLeases:
             since.update({str(r[0]): float(r[1]) for r in new})
             now = max([now, *(float(r[2]) for r in new)])
         answers: list[Lease | float] = []
-        claims: list[tuple[int, Ask, psycopg.Cursor[Any]]] = []
+        claims: list[tuple[int, Ask, psycopg.Cursor[Any], float]] = []
         asked: set[str] = set()
         for ask in asks:
             if ask.host not in since:
@@ -137,9 +143,10 @@ class HostLeases:
                 answers.append(max(ask.delay, RETRY_LOCKED))
                 continue
             asked.add(ask.host)
-            if ready > now:
-                answers.append(ready - now)
+            if ready - now > ask.reserve:
+                answers.append(ready - now - ask.reserve)
                 continue
+            start = max(ready, now)
             self.queries += 1
             # a free slot, and the start noted only if one was free; the answers of all the
             # hosts' claims come back together
@@ -151,7 +158,7 @@ class HostLeases:
                 " cluster_host_slots o WHERE o.host = %(host)s AND o.slot = n AND o.holder"
                 " IS NOT NULL AND o.expires > %(now)s) ORDER BY n LIMIT 1 ON CONFLICT (host,"
                 " slot) DO UPDATE SET holder = excluded.holder, expires = excluded.expires"
-                " RETURNING slot), u AS (UPDATE cluster_hosts SET last_start = %(now)s"
+                " RETURNING slot), u AS (UPDATE cluster_hosts SET last_start = %(start)s"
                 " WHERE host = %(host)s AND EXISTS (SELECT 1 FROM s)) SELECT slot FROM s",
                 {
                     "host": ask.host,
@@ -159,14 +166,15 @@ class HostLeases:
                     "expires": now + ttl,
                     "per": ask.per_host,
                     "now": now,
+                    "start": start,
                 },
             )
-            claims.append((len(answers), ask, cursor))
+            claims.append((len(answers), ask, cursor, start))
             answers.append(RETRY_LOCKED)
-        for index, ask, cursor in claims:
+        for index, ask, cursor, start in claims:
             slot = cursor.fetchone()
             if slot is not None:  # else every slot is busy: the earliest may end any moment
-                answers[index] = Lease(ask.host, int(slot[0]), self.holder, now)
+                answers[index] = Lease(ask.host, int(slot[0]), self.holder, start, start - now)
         return answers
 
     def robots(self, origin: str, *, claim_for: float = 0.0) -> tuple[int, bytes] | float | None:

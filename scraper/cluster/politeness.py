@@ -5,6 +5,8 @@ sleeping for as long as the database says the host must rest, so that across eve
 two requests to a host start closer than its delay and no more than `per_host` are in flight.
 A short margin is added to the delay: the lease is granted on the database's clock, and the
 request reaches the server a few milliseconds later, by a different amount for each worker.
+A turn less than `RESERVE` seconds away is granted ahead (the lease says when it starts), so
+a request that waited for its host goes out at its turn, not one database round trip later.
 When PostgreSQL cannot be reached, the gate pauses and tries again (with backoff) rather than
 failing the page: a worker waits out a database restart. Calls run in a thread so the event
 loop keeps serving the fetches in flight.
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MARGIN = 0.02  # seconds added to each host's delay: jitter between the grant and the request
 PAUSE_MAX = 30.0  # longest pause between attempts while the database is unreachable
+RESERVE = 1.0  # seconds ahead a host's next turn is granted (see hostlease_pg.Ask)
 CLAIM = 15.0  # seconds one worker has to fetch a robots.txt before another may try
 
 
@@ -77,7 +80,7 @@ class PgHostGate:
         while True:
             try:
                 asked = time.monotonic()
-                got = await self._ask(Ask(host, delay + MARGIN, per_host))
+                got = await self._ask(Ask(host, delay + MARGIN, per_host, reserve=RESERVE))
                 self.takes.append(time.monotonic() - asked)
             except StorageError as exc:
                 log.warning("host leases unavailable, pausing %.1f s: %s", pause, exc)
@@ -85,6 +88,8 @@ class PgHostGate:
                 pause = min(PAUSE_MAX, pause * 2)
                 continue
             if isinstance(got, Lease):
+                if got.wait > 0:  # the host's turn, reserved: no need to ask again after it
+                    await self._sleep(got.wait)
                 self.waits.append(time.monotonic() - started)
                 return got
             await self._sleep(got)

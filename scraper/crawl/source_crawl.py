@@ -51,6 +51,7 @@ from scraper.errors import (
 log = logging.getLogger(__name__)
 
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
+JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +183,21 @@ class SourceCrawl:
                     self.started += 1
                     inflight[asyncio.ensure_future(self._visit(item))] = item
             if not inflight:
-                break
+                if stopped or self.started >= budget or not self._others_leasing():
+                    break
+                # other crawlers of this run (cluster workers) hold URLs whose pages may list
+                # more, and a dead one's leases expire into ours: wait, then lease again
+                await asyncio.sleep(JOINED_POLL)
+                continue
             done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 inflight.pop(task)
                 task.result()
         self._conclude(stopped)
+
+    def _others_leasing(self) -> bool:
+        """Whether URLs of this source are leased by another crawl (none in flight here)."""
+        return self.run_.lock_dir is None and self.run_.frontier.count(self.name, State.LEASED) > 0
 
     def _conclude(self, stopped: bool) -> None:
         frontier = self.run_.frontier
