@@ -48,6 +48,19 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _procs_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds (user + system) the running processes used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in procs:
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _admin() -> Any:
     import psycopg
 
@@ -158,7 +171,7 @@ def _mean(values: list[float]) -> float:
 
 def crawl_run(
     workers: int, hosts: int, per_host: int, delay: float, concurrency: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     from archive.store import Archive
     from scraper.cluster.queue import defer_crawl
     from scraper.config import load_config
@@ -196,33 +209,21 @@ def crawl_run(
                 stored = arch.catalog.count_articles()
             hits = many.hits()
             gaps = [
-                (b.at - a.at, a.path, b.path, a.status, b.status)
+                b - a
                 for hs in hits.values()
-                for a, b in itertools.pairwise(sorted(hs, key=lambda h: h.at))
+                for a, b in itertools.pairwise(sorted(h.at for h in hs))
             ]
-            times0 = [h.at for hs in hits.values() for h in hs]
-            if os.environ.get("BENCH_DEBUG"):
-                t0 = min(times0)
-                per_index: dict[int, list[float]] = {}
-                for hs in hits.values():
-                    for i, at in enumerate(sorted(h.at for h in hs)):
-                        per_index.setdefault(i, []).append(at - t0)
-                import collections
-
-                kinds = collections.Counter(
-                    (h.path if not h.path.startswith("/news") else "article", h.status)
-                    for hs in hits.values()
-                    for h in hs
-                )
-                print("    requests:", dict(kinds))
-                for n in range(workers):
-                    print((out / f"w{n}.log").read_text()[-2000:])
-                for i, ats in sorted(per_index.items()):
-                    ats.sort()
-                    print(
-                        f"    request #{i}: first {ats[0]:.2f} median {ats[len(ats) // 2]:.2f}"
-                        f" p95 {_p95(ats):.2f} last {ats[-1]:.2f} s"
-                    )
+            # when each host's n-th request came, from the crawl's first request: where a
+            # host's turns slipped behind its delay (printed with --timings)
+            t0 = min(h.at for hs in hits.values() for h in hs)
+            per_index: dict[int, list[float]] = {}
+            for hs in hits.values():
+                for i, at in enumerate(sorted(h.at for h in hs)):
+                    per_index.setdefault(i, []).append(at - t0)
+            turns = [
+                f"#{i} median {sorted(ats)[len(ats) // 2]:.2f} p95 {_p95(ats):.2f}"
+                for i, ats in sorted(per_index.items())
+            ]
             busiest = max(len(hs) for hs in hits.values())
             times = [h.at for hs in hits.values() for h in hs]
             span = max(times) - min(times)
@@ -230,6 +231,7 @@ def crawl_run(
         _drop_db(name)
     return {
         "span_s": span,
+        "turns": "; ".join(turns),
         # every host could have had its first request when the crawl's first request went
         # out: politeness alone needs the busiest host's gaps, over the span the server saw
         "polite_ratio_span": (busiest - 1) * delay / span,
@@ -242,7 +244,7 @@ def crawl_run(
         "cpu_ms_per_article": 1000 * cpu / stored,
         "pg_tx_per_article": tx / stored,
         "lease_wait_p95_s": _p95(waits),
-        "min_gap_s": min(gaps)[0],
+        "min_gap_s": min(gaps),
         "polite_ratio": (busiest - 1) * delay / wall,
     }
 
@@ -279,10 +281,16 @@ def rebuild_run(pages: int) -> dict[str, float]:
             for workers in (1, 2):
                 procs = _start_workers(path, workers, Path(tmp))
                 _ready(name, workers)
+                cpu0 = _procs_cpu(procs)
                 jobs = [{"share": i, "shares": workers} for i in range(workers)]
                 ids = defer(config, "rebuild_share", jobs)
                 _wait(config, ids)
-                result[f"pages_per_s_{workers}"] = pages / _job_span(name, ids)
+                span = _job_span(name, ids)
+                result[f"pages_per_s_{workers}"] = pages / span
+                # how many cores the workers had on average: 2 workers on a machine whose
+                # other load leaves them 1.3 cores cannot be 1.8x one worker
+                result[f"cores_{workers}"] = (_procs_cpu(procs) - cpu0) / span
+                result[f"load_{workers}"] = os.getloadavg()[0]
                 _stop_workers(procs)
                 timings = json.loads((Path(tmp) / "w0.json").read_text())["timings"]
                 result[f"job_s_{workers}"] = max(timings.get("rebuild_job", [0.0]))
@@ -309,7 +317,7 @@ def worker_main(config_path: str, out: str) -> int:
 def crawl_phase(args: argparse.Namespace) -> None:
     print(
         f"crawl: {args.hosts} hosts x {args.per_host} articles, Crawl-delay {args.delay:g} s,"
-        f" concurrency {args.concurrency} per worker"
+        f" concurrency {args.concurrency} per worker; load average {os.getloadavg()[0]:.1f}"
     )
     runs = [
         crawl_run(n, args.hosts, args.per_host, args.delay, args.concurrency) for n in args.workers
@@ -327,6 +335,7 @@ def crawl_phase(args: argparse.Namespace) -> None:
             " first request to the last"
         )
         if args.timings:
+            print(f"    host requests by index, s after the first: {run['turns']}")
             print(
                 "    "
                 + "; ".join(
@@ -362,7 +371,9 @@ def main() -> int:
             f" catalog {rb['db_bytes_per_page'] / 1024:.1f} kB per page):"
             f" 1 worker {rb['pages_per_s_1']:.0f} pages/s, 2 workers {rb['pages_per_s_2']:.0f}"
             f" pages/s = {rb['speedup_2_over_1']:.2f}x (a worker's own job: 1 worker"
-            f" {rb['job_s_1']:.2f} s, 2 workers {rb['job_s_2']:.2f} s)"
+            f" {rb['job_s_1']:.2f} s, 2 workers {rb['job_s_2']:.2f} s; cores busy"
+            f" {rb['cores_1']:.2f} and {rb['cores_2']:.2f}; load average {rb['load_1']:.1f}"
+            f" and {rb['load_2']:.1f})"
         )
     return 0
 
