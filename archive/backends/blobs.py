@@ -180,6 +180,8 @@ class FolderBlobStore:
         self.journal: Journal | None = None
         # set by Archive: new files are noted before they are written (archive.intents)
         self.intents: Intents | None = None
+        # set by a cluster's Archive: told of a file found already there (Archive.adopt)
+        self.on_reuse: Callable[[str], None] | None = None
 
     def _write_new(self, path: Path, data: bytes) -> bool:
         if self.intents is not None and not path.exists():
@@ -191,6 +193,8 @@ class FolderBlobStore:
             written = self._journaled(journal, path, data)
         if written and self.on_write is not None:
             self.on_write(path.relative_to(self.layout.root).as_posix(), data)
+        elif not written and self.on_reuse is not None:
+            self.on_reuse(path.relative_to(self.layout.root).as_posix())
         return written
 
     def _journaled(self, journal: Journal, path: Path, data: bytes) -> bool:
