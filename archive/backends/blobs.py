@@ -243,7 +243,10 @@ class FolderBlobStore:
         self, sha: str, data: bytes, like: Sequence[str] = (), packed: bytes | None = None
     ) -> bool:
         check_sha(sha)
-        if self._existing(sha) is not None:
+        existing = self._existing(sha)
+        if existing is not None:
+            if self.on_reuse is not None:
+                self.on_reuse(existing.relative_to(self.layout.root).as_posix())
             return False
         if packed is None:
             packed = self.pack(data, [ref for ref in like if ref != sha])
