@@ -169,9 +169,8 @@ def run_worker(
         raise ValueError("a worker needs a PostgreSQL catalog: set storage.catalog")
     state = WorkerState(config, resolve=resolve)
     # the store threads parse (CPU) while the crawl's event loop and the host-lease calls wait
-    # on sockets: a thread back from the network waits for the interpreter lock up to this
-    # interval each time, and at the default 5 ms, on every database round trip of a lease,
-    # that (not the database) was most of a lease's time
+    # on sockets: a thread back from the network may wait for the interpreter lock up to this
+    # interval, on each database round trip (a loop-bound worker wants it handed back sooner)
     sys.setswitchinterval(SWITCH_INTERVAL)
     asyncio.run(_main(make_app(url), state, concurrency, list(queues)))
     return state
