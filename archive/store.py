@@ -125,13 +125,20 @@ class Archive:
             )
             if sleep is not None:
                 catalog.sleep = sleep
-        # what stores of killed processes wrote but never recorded goes (archive.intents)
-        sweep(root, lambda rel: catalog.file(rel) is not None)
+        # what stores of killed processes wrote but never recorded goes (archive.intents);
+        # in a cluster, with no store of a live worker between its check and its commit
+        if storage.catalog is None:
+            sweep(root, lambda rel: catalog.file(rel) is not None)
+        else:
+            with catalog.writing():
+                sweep(root, lambda rel: catalog.file(rel) is not None)
         archive = cls(root, blobs, catalog, now=now, durable=durable)
         # the notes and the journal name files under the archive folder (a shared blob folder
         # elsewhere is written by many machines: their writes are not this folder's to sweep)
         if isinstance(blobs, FolderBlobStore) and blobs.layout.root == root:
             blobs.intents = archive.intents
+            if not archive.embedded:  # many writers: a file found there may be a dead one's
+                blobs.on_reuse = archive.adopt
             if durable and archive.embedded:  # group commit: one writer, the SQLite catalog
                 archive.journal = blobs.journal = Journal(root)
         return archive
@@ -396,6 +403,18 @@ class Archive:
         """Record the checksum of a file just written (bytes in hand: nothing is read back)."""
         if path.startswith("raw/") and not self.raw_pages_local:
             return  # the blob store's own files: their names are their hashes
+        self.catalog.put_file(file_row(path, data, iso_utc(self.now())))
+
+    def adopt(self, path: str) -> None:
+        """A store found `path` already written. If no committed row records it, a killed
+        worker wrote it and its notes name it: record it as it is, in this store's
+        transaction, so the sweep of those notes keeps what this store's rows rely on."""
+        if self.catalog.file(path) is not None:
+            return
+        try:
+            data = (self.root / path).read_bytes()
+        except OSError:
+            return
         self.catalog.put_file(file_row(path, data, iso_utc(self.now())))
 
     def blob_references(self, url: str) -> list[str]:

@@ -48,6 +48,19 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _procs_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds (user + system) the running processes used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in procs:
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _admin() -> Any:
     import psycopg
 
@@ -87,7 +100,7 @@ def _start_workers(config: Path, count: int, out: Path) -> list[subprocess.Popen
             [sys.executable, __file__, "--worker", str(config), str(out / f"w{n}.json")],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(out / f"w{n}.log").open("wb"),
         )
         for n in range(count)
     ]
@@ -112,9 +125,53 @@ def _wait(config: Any, ids: list[int]) -> None:
         time.sleep(0.5)
 
 
+def _ready(name: str, workers: int) -> None:
+    """Wait until `workers` workers have started and sent a heartbeat: their start (Python
+    imports, connecting) is not part of the work measured."""
+    import psycopg
+
+    deadline = time.monotonic() + 120
+    conninfo = ADMIN.rsplit("/", 1)[0] + "/" + name
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                row = conn.execute("SELECT COUNT(*) FROM procrastinate_workers").fetchone()
+            if row and int(row[0]) >= workers:
+                return
+        except psycopg.errors.UndefinedTable:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{workers} worker(s) did not start within 120 s")
+
+
+def _job_span(name: str, ids: list[int]) -> float:
+    """Seconds from the first job's defer to the last job's end, on the database's clock (the
+    bench's own polling for the end is not part of it)."""
+    import psycopg
+
+    conninfo = ADMIN.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM MAX(at) FILTER (WHERE type = 'succeeded')"
+            " - MIN(at) FILTER (WHERE type = 'deferred'))::double precision"
+            " FROM procrastinate_events WHERE job_id = ANY(%s)",
+            (ids,),
+        ).fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.95 * (len(ordered) - 1))] if ordered else 0.0
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
 def crawl_run(
     workers: int, hosts: int, per_host: int, delay: float, concurrency: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     from archive.store import Archive
     from scraper.cluster.queue import defer_crawl
     from scraper.config import load_config
@@ -134,17 +191,20 @@ def crawl_run(
             config = load_config(path)
             out = Path(tmp)
             procs = _start_workers(path, workers, out)
+            _ready(name, workers)
             cpu0, tx0 = _children_cpu(), _transactions(name)
-            started = time.monotonic()
             ids = defer_crawl(config, ["cluster"], max_pages=None, spread=workers)
             _wait(config, ids)
-            wall = time.monotonic() - started
+            wall = _job_span(name, ids)
             tx = _transactions(name) - tx0
             _stop_workers(procs)
             cpu = _children_cpu() - cpu0
-            waits = sorted(
-                w for n in range(workers) for w in json.loads((out / f"w{n}.json").read_text())
-            )
+            states = [json.loads((out / f"w{n}.json").read_text()) for n in range(workers)]
+            waits = sorted(w for st in states for w in st["lease_waits"])
+            timings: dict[str, list[float]] = {}
+            for st in states:
+                for key, values in st["timings"].items():
+                    timings.setdefault(key, []).extend(values)
             with Archive.open(Path(tmp) / "data", storage=config.storage) as arch:
                 stored = arch.catalog.count_articles()
             hits = many.hits()
@@ -153,17 +213,37 @@ def crawl_run(
                 for hs in hits.values()
                 for a, b in itertools.pairwise(sorted(h.at for h in hs))
             ]
+            # when each host's n-th request came, from the crawl's first request: where a
+            # host's turns slipped behind its delay (printed with --timings)
+            t0 = min(h.at for hs in hits.values() for h in hs)
+            per_index: dict[int, list[float]] = {}
+            for hs in hits.values():
+                for i, at in enumerate(sorted(h.at for h in hs)):
+                    per_index.setdefault(i, []).append(at - t0)
+            turns = [
+                f"#{i} median {sorted(ats)[len(ats) // 2]:.2f} p95 {_p95(ats):.2f}"
+                for i, ats in sorted(per_index.items())
+            ]
             busiest = max(len(hs) for hs in hits.values())
+            times = [h.at for hs in hits.values() for h in hs]
+            span = max(times) - min(times)
     finally:
         _drop_db(name)
     return {
+        "span_s": span,
+        "turns": "; ".join(turns),
+        # every host could have had its first request when the crawl's first request went
+        # out: politeness alone needs the busiest host's gaps, over the span the server saw
+        "polite_ratio_span": (busiest - 1) * delay / span,
+        **{f"{key}_mean": _mean(values) for key, values in timings.items()},
+        **{f"{key}_p95": _p95(values) for key, values in timings.items()},
         "workers": workers,
         "articles": stored,
         "wall_s": wall,
         "articles_per_s": stored / wall,
         "cpu_ms_per_article": 1000 * cpu / stored,
         "pg_tx_per_article": tx / stored,
-        "lease_wait_p95_s": waits[int(0.95 * (len(waits) - 1))] if waits else 0.0,
+        "lease_wait_p95_s": _p95(waits),
         "min_gap_s": min(gaps),
         "polite_ratio": (busiest - 1) * delay / wall,
     }
@@ -200,12 +280,20 @@ def rebuild_run(pages: int) -> dict[str, float]:
             config = load_config(path)
             for workers in (1, 2):
                 procs = _start_workers(path, workers, Path(tmp))
-                time.sleep(3.0)  # let the workers import and connect: not part of the work
-                started = time.monotonic()
+                _ready(name, workers)
+                cpu0 = _procs_cpu(procs)
                 jobs = [{"share": i, "shares": workers} for i in range(workers)]
-                _wait(config, defer(config, "rebuild_share", jobs))
-                result[f"pages_per_s_{workers}"] = pages / (time.monotonic() - started)
+                ids = defer(config, "rebuild_share", jobs)
+                _wait(config, ids)
+                span = _job_span(name, ids)
+                result[f"pages_per_s_{workers}"] = pages / span
+                # how many cores the workers had on average: 2 workers on a machine whose
+                # other load leaves them 1.3 cores cannot be 1.8x one worker
+                result[f"cores_{workers}"] = (_procs_cpu(procs) - cpu0) / span
+                result[f"load_{workers}"] = os.getloadavg()[0]
                 _stop_workers(procs)
+                timings = json.loads((Path(tmp) / "w0.json").read_text())["timings"]
+                result[f"job_s_{workers}"] = max(timings.get("rebuild_job", [0.0]))
     finally:
         _drop_db(name)
     result["speedup_2_over_1"] = result["pages_per_s_2"] / result["pages_per_s_1"]
@@ -214,22 +302,26 @@ def rebuild_run(pages: int) -> dict[str, float]:
 
 def worker_main(config_path: str, out: str) -> int:
     """A benchmark worker: `morgue worker` with test DNS; writes its lease waits on exit."""
+    import logging
+
     from scraper.cluster.worker import run_worker
     from scraper.config import load_config
     from tests.cluster_support import loopback_resolve
 
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     state = run_worker(load_config(config_path), concurrency=1, resolve=loopback_resolve)
-    Path(out).write_text(json.dumps(state.lease_waits))
+    timings = getattr(state, "timings", {})  # (the bench also runs against older workers)
+    Path(out).write_text(json.dumps({"lease_waits": state.lease_waits, "timings": timings}))
     return 0
 
 
 def crawl_phase(args: argparse.Namespace) -> None:
     print(
         f"crawl: {args.hosts} hosts x {args.per_host} articles, Crawl-delay {args.delay:g} s,"
-        f" concurrency {args.concurrency} per worker"
+        f" concurrency {args.concurrency} per worker; load average {os.getloadavg()[0]:.1f}"
     )
     runs = [
-        crawl_run(n, args.hosts, args.per_host, args.delay, args.concurrency) for n in (1, 2, 3)
+        crawl_run(n, args.hosts, args.per_host, args.delay, args.concurrency) for n in args.workers
     ]
     for run in runs:
         ratio = run["articles_per_s"] / runs[0]["articles_per_s"]
@@ -239,8 +331,18 @@ def crawl_phase(args: argparse.Namespace) -> None:
             f" CPU {run['cpu_ms_per_article']:.1f} ms/article;"
             f" {run['pg_tx_per_article']:.1f} PostgreSQL transactions/article;"
             f" lease wait p95 {run['lease_wait_p95_s']:.2f} s; shortest gap"
-            f" {run['min_gap_s']:.3f} s; polite-rate ratio {run['polite_ratio']:.2f}"
+            f" {run['min_gap_s']:.3f} s; polite-rate ratio {run['polite_ratio']:.2f} of the"
+            f" wall time, {run['polite_ratio_span']:.2f} of the {run['span_s']:.1f} s from the"
+            " first request to the last"
         )
+        if args.timings:
+            print(f"    host requests by index, s after the first: {run['turns']}")
+            print(
+                "    "
+                + "; ".join(
+                    f"{k} {v:.4f}" for k, v in sorted(run.items()) if "_p95" in k or "_mean" in k
+                )
+            )
 
 
 def main() -> int:
@@ -253,6 +355,10 @@ def main() -> int:
     )
     parser.add_argument("--rebuild-pages", type=int, default=10_000)
     parser.add_argument("--skip-crawl", action="store_true", help="the rebuild phase only")
+    parser.add_argument(
+        "--timings", action="store_true", help="also where the workers' time went (s, mean/p95)"
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -265,7 +371,10 @@ def main() -> int:
             f"rebuild: {rb['pages']:.0f} pages (stored in {rb['fill_s']:.0f} s; PostgreSQL"
             f" catalog {rb['db_bytes_per_page'] / 1024:.1f} kB per page):"
             f" 1 worker {rb['pages_per_s_1']:.0f} pages/s, 2 workers {rb['pages_per_s_2']:.0f}"
-            f" pages/s = {rb['speedup_2_over_1']:.2f}x"
+            f" pages/s = {rb['speedup_2_over_1']:.2f}x (a worker's own job: 1 worker"
+            f" {rb['job_s_1']:.2f} s, 2 workers {rb['job_s_2']:.2f} s; cores busy"
+            f" {rb['cores_1']:.2f} and {rb['cores_2']:.2f}; load average {rb['load_1']:.1f}"
+            f" and {rb['load_2']:.1f})"
         )
     return 0
 

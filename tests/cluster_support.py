@@ -84,12 +84,19 @@ def _handler(many: ManyHosts) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _ManyHostsListener(_QuietServer):
+    # one listening socket stands in for hundreds of sites, each of which would have its own:
+    # with the default backlog of 5, the workers' first connections to the hosts would wait
+    # for SYN retransmits (1 s, then 3 s) and time out, which no real site set makes them do
+    request_queue_size = 1024
+
+
 class ManyHostsServer:
     """Serve a ManyHosts on 127.0.0.1:0 in a thread (context manager)."""
 
     def __init__(self, many: ManyHosts) -> None:
         self.many = many
-        self.server = _QuietServer(("127.0.0.1", 0), _handler(many))
+        self.server = _ManyHostsListener(("127.0.0.1", 0), _handler(many))
         many.port = self.server.server_address[1]
         for name, site in many.sites.items():
             site.base = f"http://{name}:{many.port}"

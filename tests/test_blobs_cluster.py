@@ -140,3 +140,33 @@ def test_archive_with_a_shared_folder_keeps_raw_pages_there(tmp_path: Path) -> N
         assert rebuild(arch, tiny_parse, workers=2).failed == 0
     assert len(list((shared / "raw").rglob("*.html.zst"))) == 6
     assert not list((tmp_path / "data" / "raw").rglob("*.html.zst"))
+
+
+def test_a_page_a_killed_worker_half_stored_survives_the_sweep_once_another_stores_it(
+    pg_url: str, tmp_path: Path
+) -> None:
+    storage = Storage(catalog=pg_url)
+    page = make_page(
+        "https://news.example/2024/05/a", article_html("A story", paragraphs(3)), at=T0
+    )
+    live = Archive.open(tmp_path, storage=storage)  # a worker up before the other dies
+    dead = Archive.open(tmp_path, storage=storage)
+
+    def killed(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # stands in for kill -9 once the files are written
+
+    dead.catalog.after_rollback.clear()  # a killed process settles nothing
+    dead.catalog.add_fetch = killed  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        dead.store(page, tiny_parse(page, "s"), source="s")
+    dead.intents.close()  # its notes stay behind, no longer locked by a live process
+    dead.catalog.close()
+    try:
+        # the page's raw blob and sidecar are there already: the live store records them
+        assert live.store(page, tiny_parse(page, "s"), source="s").outcome is Outcome.NEW
+    finally:
+        live.close()
+    with Archive.open(tmp_path, storage=storage) as after:  # sweeps the dead one's notes
+        assert after.blobs.get(page.sha256) == page.body
+        report = verify(after)
+        assert report.ok, report.problems

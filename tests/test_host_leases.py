@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archive.backends.catalog_pg import PgCatalog
-from archive.backends.hostlease_pg import HostLeases, Lease
+from archive.backends.hostlease_pg import Ask, HostLeases, Lease
 
 
 @pytest.fixture
@@ -73,6 +73,42 @@ def test_per_host_caps_requests_in_flight(catalog: PgCatalog) -> None:
     assert third.slot == first.slot
     # another host is not held up by this one
     assert isinstance(a.take("other", delay=0.0, per_host=1, ttl=30), Lease)
+
+
+def test_a_batch_grants_each_host_once_and_tells_the_others_when(catalog: PgCatalog) -> None:
+    a, b = HostLeases(catalog.pool, "a"), HostLeases(catalog.pool, "b")
+    first = a.take("x", delay=0.5, per_host=1, ttl=30)
+    assert isinstance(first, Lease)
+    a.give_back(first)
+    got = b.take_many(
+        [Ask("x", 0.5, 1), Ask("y", 0.5, 1), Ask("y", 0.5, 1), Ask("z", 0.5, 1)], ttl=30
+    )
+    assert isinstance(got[1], Lease)
+    assert isinstance(got[3], Lease)
+    assert not isinstance(got[0], Lease)  # x started just now: it rests its delay
+    assert 0.0 < float(got[0]) <= 0.5  # type: ignore[arg-type]
+    assert got[2] == 0.5  # y asked twice: one start, the other waits the delay
+    # give-backs go first in a batch: the end is noted before the next ask is weighed
+    again = b.take_many([Ask("y", 0.0, 1)], ttl=30, done=[got[1]])  # type: ignore[list-item]
+    assert isinstance(again[0], Lease)
+
+
+def test_a_turn_close_ahead_is_reserved_and_holds_off_the_others(catalog: PgCatalog) -> None:
+    a, b = HostLeases(catalog.pool, "a"), HostLeases(catalog.pool, "b")
+    first = a.take("h", delay=0.4, per_host=1, ttl=30)
+    assert isinstance(first, Lease)
+    a.give_back(first)
+    far = b.take_many([Ask("h", 0.4, 1, reserve=0.1)], ttl=30)[0]
+    assert not isinstance(far, Lease)  # its turn is further away than 0.1 s
+    assert 0.0 < far <= 0.3
+    reserved = b.take_many([Ask("h", 0.4, 1, reserve=1.0)], ttl=30)[0]
+    assert isinstance(reserved, Lease)
+    assert 0.0 < reserved.wait <= 0.4  # granted now, to start at the host's turn
+    assert reserved.started >= first.started + 0.4
+    b.give_back(reserved)  # ended at once: the next turn counts from the reserved start
+    after = a.take("h", delay=0.4, per_host=1, ttl=30)
+    assert not isinstance(after, Lease)
+    assert after > 0.4 - 0.1  # a full delay after the reserved start, still ahead
 
 
 def test_a_dead_workers_slot_expires(catalog: PgCatalog) -> None:

@@ -111,6 +111,8 @@ CREATE TABLE archive_verify_runs (
     # 5: an article's bands found by its id (moving its head deleted them with a scan of
     # every band: each store cost time in proportion to the archive)
     5: "CREATE INDEX archive_simhash_bands_article ON archive_simhash_bands (article_id);",
+    # 6: a frontier URL's rank among its host's URLs found together: leases spread over hosts
+    6: "ALTER TABLE frontier_urls ADD COLUMN host_seq INTEGER NOT NULL DEFAULT 0;",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -6,6 +6,17 @@ leased URLs of a dead run queued again by the next `begin_run`. What differs is 
 workers lease from one source at once: `lease` takes rows with `FOR UPDATE SKIP LOCKED`, so
 two workers never get the same URL and neither waits for the other. The tables are created by
 the catalog's migrations (`catalog_pg_schema.py`).
+
+Its transactions commit without waiting for the disk (`synchronous_commit = off`; the
+catalog's stay durable). What a database crash can take back is the last fraction of a second
+of URL states, and each such loss is harmless: a URL whose 'done' is lost is fetched again and
+the catalog, committed durably before, files it as unchanged; a lost discovery is found again
+in its feed. Waiting for an fsync on each of the few frontier commits a page costs would
+otherwise hold the crawl's event loop for most of a page's time.
+
+`lease` hands out URLs of many hosts before a second URL of any one host (by `host_seq`, a
+URL's rank among the URLs of its host that one listing added): a worker's pages in flight
+then wait for many hosts' turns at once rather than queueing behind one host's delay.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -33,6 +45,7 @@ from archive.errors import StorageError
 from archive.urls import normalize_url, url_key
 
 Conn = psycopg.Connection[Any]
+RUN_LOCK = 0x6D6F7272  # advisory lock class of `begin_run` (its second key: the source)
 
 
 class PgFrontier:
@@ -68,6 +81,7 @@ class PgFrontier:
     def _tx(self) -> Iterator[Conn]:
         try:
             with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SET LOCAL synchronous_commit = off")
                 yield conn
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
@@ -94,6 +108,10 @@ class PgFrontier:
         """Prepare a run (see SqliteFrontier.begin_run). Returns how many URLs are queued."""
         self._run_started[source] = now
         with self._tx() as db:
+            # one worker at a time begins a source's run: two that start together would both
+            # find no run under way, and the second would queue again the start points the
+            # first had already leased (every feed of the source fetched twice)
+            db.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (RUN_LOCK, source))
             if self._joins_a_run(db, source, now):
                 return self._queued(db, source)
             db.execute(
@@ -113,8 +131,9 @@ class PgFrontier:
                 " AND state != 'queued'",
                 (source,),
             )
-            for url, kind in starts:
-                self._insert(db, source, Entry(url, kind, 0), now, start=True)
+            points = [Entry(url, kind, 0) for url, kind in starts]
+            for entry, rank in zip(points, _host_ranks(points), strict=True):
+                self._insert(db, source, entry, now, start=True, host_seq=rank)
             if revisit is not None:
                 db.execute(
                     "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND"
@@ -166,11 +185,14 @@ class PgFrontier:
         )
         return None if not rows else (rows[0][0], rows[0][1], rows[0][2])
 
-    def _insert(self, db: Conn, source: str, entry: Entry, now: float, *, start: bool) -> bool:
+    def _insert(
+        self, db: Conn, source: str, entry: Entry, now: float, *, start: bool, host_seq: int
+    ) -> bool:
         url = normalize_url(entry.url)
         cursor = db.execute(
             "INSERT INTO frontier_urls (source, key, url, kind, depth, priority, state, start,"
-            " discovered_at, published) VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s)"
+            " discovered_at, published, host_seq)"
+            " VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s)"
             " ON CONFLICT (source, key) DO NOTHING",
             (
                 source,
@@ -182,6 +204,7 @@ class PgFrontier:
                 1 if start else 2 if entry.refresh else 0,
                 now,
                 entry.published,
+                host_seq,
             ),
         )
         return cursor.rowcount == 1
@@ -192,15 +215,16 @@ class PgFrontier:
         """Queue what discovery found; the keys of URLs never seen before (see SqliteFrontier)."""
         run_started = self._run_started.get(source, now)
         new: list[str] = []
+        batch = list(entries)
         with self._tx() as db:
-            for entry in entries:
+            for entry, rank in zip(batch, _host_ranks(batch), strict=True):
                 if (
                     entry.kind is Kind.PAGE
                     and entry.template
                     and not self._template_ok(db, source, entry)
                 ):
                     continue
-                if self._insert(db, source, entry, now, start=False):
+                if self._insert(db, source, entry, now, start=False, host_seq=rank):
                     new.append(url_key(entry.url))
                     continue
                 if entry.refresh:
@@ -266,12 +290,12 @@ class PgFrontier:
                 "UPDATE frontier_urls SET state = 'leased', leased_at = %s WHERE id IN"
                 " (SELECT id FROM frontier_urls WHERE source = %s AND (state = 'queued'"
                 " OR (state = 'leased' AND leased_at <= %s))"
-                " ORDER BY priority, depth, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " ORDER BY priority, depth, host_seq, id LIMIT %s FOR UPDATE SKIP LOCKED)"
                 " RETURNING key, url, kind, depth, etag, last_modified, fetched_at,"
-                " attempts, priority, id, start",
+                " attempts, priority, id, start, host_seq",
                 (_db_now(db), source, expired, limit),
             ).fetchall()
-        rows.sort(key=lambda r: (r[8], r[3], r[9]))
+        rows.sort(key=lambda r: (r[8], r[3], r[11], r[9]))
         return [
             Item(r[0], r[1], Kind(r[2]), r[3], r[4], r[5], r[6], r[7], r[10] == 1) for r in rows
         ]
@@ -343,6 +367,17 @@ class PgFrontier:
     def states(self, source: str) -> dict[str, str]:
         rows = self._rows("SELECT key, state FROM frontier_urls WHERE source = %s", (source,))
         return {str(k): str(s) for k, s in rows}
+
+
+def _host_ranks(entries: list[Entry]) -> list[int]:
+    """Each entry's rank among the entries of its host in this list (0 for the first)."""
+    seen: dict[str, int] = {}
+    ranks = []
+    for entry in entries:
+        host = urlsplit(entry.url).hostname or ""
+        ranks.append(seen.get(host, 0))
+        seen[host] = ranks[-1] + 1
+    return ranks
 
 
 def _db_now(db: Conn) -> float:

@@ -177,7 +177,9 @@ def rebuild_version(task: VersionTask) -> Result:
             urls=tuple(keys.urls if task.fetch else old["urls"]),
         )
         doc = article.to_json()
-        _validator().check(doc)
+        validator = _validator()
+        if not validator.ok(doc):  # the compiled check; the full one (slow) says what fails
+            validator.check(doc)
         text = dumps(doc)
     except Exception as exc:
         return Result(task, error=f"{task.article_id} v{task.version}: {_one_line(exc)}")
@@ -375,22 +377,46 @@ def rebuild(
     if progress:
         progress(0, len(tasks))
     for batch in _batches(_results(tasks, workers), BATCH):
-        with archive.catalog.writing():
-            for result in batch:
-                _account(archive, report, result)
+        # a page whose record and checksum stand as they are is counted outside the write
+        # transaction: the catalog's write lock (which a cluster's other rebuild workers wait
+        # for) is held for the batch's writes only, not for a look-up per page
+        writes = []
+        for result in batch:
+            if _writes(archive, result):
+                writes.append(result)
+            else:
+                _account(archive, report, result, file_known=True)
+        if writes:
+            with archive.catalog.writing():
+                for result in writes:
+                    _account(archive, report, result)
         done += len(batch)
         if progress:
             progress(done, len(tasks))
     return report
 
 
-def _account(archive: Archive, report: RebuildReport, result: Result) -> None:
+def _writes(archive: Archive, result: Result) -> bool:
+    """Whether accounting for `result` writes to the catalog."""
+    if result.error is None and (isinstance(result.task, OrphanTask) or result.changed):
+        return True
+    if result.file is None:
+        return False
+    known = archive.catalog.file(result.file.path)
+    return known is None or known.sha256 != result.file.sha256
+
+
+def _account(
+    archive: Archive, report: RebuildReport, result: Result, *, file_known: bool = False
+) -> None:
+    """Count `result` and write what it calls for (`file_known`: its file's checksum is
+    already recorded as it is)."""
     report.scanned += 1
     if result.new_parser is not None:
         report.parser_version = result.new_parser
         if result.old_parser != result.new_parser:
             report.older[str(result.old_parser)] += 1
-    if result.file is not None:
+    if result.file is not None and not file_known:
         _note_file(archive, result.file)
     if result.error is not None:
         report.failed += 1

@@ -5,9 +5,16 @@ sleeping for as long as the database says the host must rest, so that across eve
 two requests to a host start closer than its delay and no more than `per_host` are in flight.
 A short margin is added to the delay: the lease is granted on the database's clock, and the
 request reaches the server a few milliseconds later, by a different amount for each worker.
+A turn less than `RESERVE` seconds away is granted ahead (the lease says when it starts), so
+a request that waited for its host goes out at its turn, not one database round trip later.
 When PostgreSQL cannot be reached, the gate pauses and tries again (with backoff) rather than
 failing the page: a worker waits out a database restart. Calls run in a thread so the event
 loop keeps serving the fetches in flight.
+
+The gate batches: what the worker's requests ask (and the leases they give back) while one
+call to the database is under way go together in the next (`HostLeases.take_many`), so a
+worker with hundreds of hosts in flight spends a few round trips per batch, not a few per
+request, and needs one connection for it rather than one per waiting request.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from archive.backends.hostlease_pg import HostLeases, Lease
+from archive.backends.hostlease_pg import Ask, HostLeases, Lease
 from archive.errors import StorageError
 
 log = logging.getLogger(__name__)
 
 MARGIN = 0.02  # seconds added to each host's delay: jitter between the grant and the request
 PAUSE_MAX = 30.0  # longest pause between attempts while the database is unreachable
+RESERVE = 1.0  # seconds ahead a host's next turn is granted (see hostlease_pg.Ask)
 CLAIM = 15.0  # seconds one worker has to fetch a robots.txt before another may try
 
 
@@ -41,21 +49,47 @@ class PgHostGate:
         self.ttl = ttl
         self._sleep = sleep
         self.waits: list[float] = []  # seconds each request waited for its lease
+        # where a worker's time goes (bench_cluster reports them): seconds per `take` call,
+        # seconds a lease was held (the request on the wire), hosts this worker was waiting
+        # for or holding at each request, and how late the event loop woke from short sleeps
+        self.takes: list[float] = []
+        self.held: list[float] = []
+        self.hosts_busy: list[int] = []
+        self.loop_lag: list[float] = []
+        self.batch_sizes: list[float] = []  # asks and give-backs per call to the database
+        self._busy: dict[str, int] = {}
+        self._lag_task: asyncio.Task[None] | None = None
+        self._asking: list[tuple[Ask, asyncio.Future[Lease | float]]] = []
+        self._giving: list[tuple[Lease, asyncio.Future[Lease | float]]] = []
+        self._batcher: asyncio.Task[None] | None = None
 
     async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
+        if self._lag_task is None:
+            self._lag_task = asyncio.get_running_loop().create_task(self._watch_loop())
+        self._busy[host] = self._busy.get(host, 0) + 1
+        self.hosts_busy.append(len(self._busy))
+        try:
+            return await self._acquire(host, delay=delay, per_host=per_host)
+        except BaseException:
+            self._done(host)
+            raise
+
+    async def _acquire(self, host: str, *, delay: float, per_host: int) -> Lease:
         started = time.monotonic()
         pause = 0.5
         while True:
             try:
-                got = await asyncio.to_thread(
-                    self.leases.take, host, delay=delay + MARGIN, per_host=per_host, ttl=self.ttl
-                )
+                asked = time.monotonic()
+                got = await self._ask(Ask(host, delay + MARGIN, per_host, reserve=RESERVE))
+                self.takes.append(time.monotonic() - asked)
             except StorageError as exc:
                 log.warning("host leases unavailable, pausing %.1f s: %s", pause, exc)
                 await self._sleep(pause)
                 pause = min(PAUSE_MAX, pause * 2)
                 continue
             if isinstance(got, Lease):
+                if got.wait > 0:  # the host's turn, reserved: no need to ask again after it
+                    await self._sleep(got.wait)
                 self.waits.append(time.monotonic() - started)
                 return got
             await self._sleep(got)
@@ -63,10 +97,66 @@ class PgHostGate:
     async def release(self, ticket: object, *, delay: float) -> None:
         if not isinstance(ticket, Lease):
             return
+        self.held.append(time.monotonic() - ticket.taken)
+        self._done(ticket.host)
+        done: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
+        self._giving.append((ticket, done))
+        self._wake()
         try:
-            await asyncio.to_thread(self.leases.give_back, ticket)
+            await done
         except StorageError as exc:  # the slot expires on its own after the lease's ttl
             log.warning("could not give back the lease on %s: %s", ticket.host, exc)
+
+    async def _ask(self, ask: Ask) -> Lease | float:
+        answer: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
+        self._asking.append((ask, answer))
+        self._wake()
+        return await answer
+
+    def _wake(self) -> None:
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.get_running_loop().create_task(self._batches())
+
+    async def _batches(self) -> None:
+        """Send what is waiting, one batch at a time, until nothing is."""
+        while self._asking or self._giving:
+            asking, self._asking = self._asking, []
+            giving, self._giving = self._giving, []
+            self.batch_sizes.append(float(len(asking) + len(giving)))
+            try:
+                answers = await asyncio.to_thread(
+                    self.leases.take_many,
+                    [a for a, _ in asking],
+                    ttl=self.ttl,
+                    done=[lease for lease, _ in giving],
+                )
+            except Exception as exc:  # StorageError: acquire pauses and asks again
+                for _, future in (*asking, *giving):
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), answer in zip(asking, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
+                elif isinstance(answer, Lease):  # its asker was cancelled: free the host
+                    self._giving.append((answer, asyncio.get_running_loop().create_future()))
+            for lease, future in giving:
+                if not future.done():
+                    future.set_result(lease)
+
+    def _done(self, host: str) -> None:
+        left = self._busy.get(host, 1) - 1
+        if left > 0:
+            self._busy[host] = left
+        else:
+            self._busy.pop(host, None)
+
+    async def _watch_loop(self) -> None:
+        """Sample how late the event loop wakes up: a blocked loop delays every fetch."""
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.05)
+            self.loop_lag.append(time.monotonic() - before - 0.05)
 
 
 class PgRobotsCache:

@@ -16,7 +16,9 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,7 @@ from archive.errors import StorageError
 from archive.store import Archive
 from scraper.cluster.politeness import PgHostGate, PgRobotsCache
 from scraper.cluster.queue import QUEUES, ensure_schema, make_app
+from scraper.cluster.stores import StoreThreads
 from scraper.config import Config, PolitenessConfig
 from scraper.crawl import crawl
 from scraper.crawl.report import CrawlReport
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 STALLED_AFTER = 30.0  # seconds without a heartbeat before a worker's jobs are run again
 HEARTBEAT = 5.0
 REAP_EVERY = 10.0
+SWITCH_INTERVAL = 0.001  # seconds (Python's default: 0.005)
 
 
 @dataclass
@@ -51,6 +55,8 @@ class WorkerState:
     stopping: threading.Event = field(default_factory=threading.Event)
     reports: list[CrawlReport] = field(default_factory=list)
     lease_waits: list[float] = field(default_factory=list)
+    # seconds (or counts) per kind of step, for the benchmark: see PgHostGate, StoreThreads
+    timings: dict[str, list[float]] = field(default_factory=dict)
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
 
     @property
@@ -90,17 +96,32 @@ class WorkerState:
                 robots_cache=PgRobotsCache(leases),
                 resolve=self.resolve or system_resolve,
             )
-            report = crawl(
-                self.config,
-                [source],
-                fetcher=fetcher,
-                archive=archive,
-                max_pages=max_pages,
-                should_stop=self.stopping.is_set,
-                lock=False,  # workers share a source's run; the frontier leases each URL once
-            )
+            stores = StoreThreads(self.open_archive)
+            try:
+                report = crawl(
+                    self.config,
+                    [source],
+                    fetcher=fetcher,
+                    archive=archive,
+                    max_pages=max_pages,
+                    should_stop=self.stopping.is_set,
+                    lock=False,  # workers share a source's run; the frontier leases URLs once
+                    store=stores,
+                )
+            finally:
+                stores.close()
             self.reports.append(report)
             self.lease_waits.extend(gate.waits)
+            for name, values in (
+                ("lease_take", gate.takes),
+                ("lease_batch", gate.batch_sizes),
+                ("lease_held", gate.held),
+                ("hosts_busy", [float(n) for n in gate.hosts_busy]),
+                ("loop_lag", gate.loop_lag),
+                ("store", stores.seconds),
+                ("store_queued", stores.queued),
+            ):
+                self.timings.setdefault(name, []).extend(values)
         for source_report in report.sources:
             if source_report.error and "archive error" in source_report.error:
                 # the catalog or blob store failed: the job is retried later (queue.RETRY)
@@ -111,6 +132,7 @@ class WorkerState:
         from archive.maintenance.rebuild import rebuild
         from scraper.cli.archive_cmds import SourceParser
 
+        started = time.monotonic()
         with self.open_archive() as archive:
             report = rebuild(
                 archive,
@@ -120,6 +142,7 @@ class WorkerState:
                 workers=1,  # one process per worker: start as many workers as cores
                 shard=(share, shares),
             )
+        self.timings.setdefault("rebuild_job", []).append(time.monotonic() - started)
         log.info("%s: rebuild share %d/%d: %s", self.name, share, shares, report.lines()[0])
 
     def import_warc(self, path: str, source: str) -> None:
@@ -145,6 +168,10 @@ def run_worker(
     if url is None:
         raise ValueError("a worker needs a PostgreSQL catalog: set storage.catalog")
     state = WorkerState(config, resolve=resolve)
+    # the store threads parse (CPU) while the crawl's event loop and the host-lease calls wait
+    # on sockets: a thread back from the network may wait for the interpreter lock up to this
+    # interval, on each database round trip (a loop-bound worker wants it handed back sooner)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     asyncio.run(_main(make_app(url), state, concurrency, list(queues)))
     return state
 

@@ -7,7 +7,7 @@ depends on behaviour, not on the other modules' internals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Protocol
 
@@ -47,3 +47,7 @@ class ArchiveLike(Protocol):
 # else parse + store; a page that does not parse raises ParseError (its raw bytes kept). Typed
 # loosely because the real one takes the concrete Archive.
 Ingest = Callable[..., Stored]
+
+# `await store(page, source=..., rules=...) -> Stored`: `Ingest` done elsewhere (a cluster
+# worker's store threads), so the event loop keeps fetching while a store waits on its commit.
+AsyncIngest = Callable[..., Awaitable[Stored]]

@@ -20,7 +20,7 @@ from datetime import datetime
 from archive.record import utcnow
 from archive.store import Archive
 from scraper.config import Config, Source
-from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, Ingest
+from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import CrawlReport, SourceReport
 from scraper.crawl.source_crawl import Progress, RunContext, SourceCrawl, start_points
 from scraper.crawl.workers import IngestPool
@@ -49,6 +49,7 @@ def crawl(
     now: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] = _never,
     lock: bool = True,
+    store: AsyncIngest | None = None,
 ) -> CrawlReport:
     """Crawl `sources` (default: all configured) once; returns the per-source report.
 
@@ -60,10 +61,11 @@ def crawl(
     `ingest` and an embedded Archive, pages are parsed in worker processes and stored in group
     commits (`scraper.crawl.workers`); a cluster worker stores as it goes (its catalog takes
     many writers). `lock=False` lets several crawls of one source run at once (cluster workers
-    sharing its frontier).
+    sharing its frontier). `store`, when given, stores article pages instead of `ingest` and
+    is awaited (a cluster worker's store threads).
     """
     embedded = isinstance(archive, Archive) and archive.embedded
-    pooled = ingest is None and embedded and not dry_run
+    pooled = ingest is None and store is None and embedded and not dry_run
     if ingest is None:
         from scraper.pipeline import ingest as pipeline_ingest
 
@@ -83,6 +85,7 @@ def crawl(
             should_stop=should_stop,
             pooled=pooled,
             lock=lock,
+            store=store,
         )
     )
 
@@ -101,6 +104,7 @@ async def crawl_async(
     should_stop: Callable[[], bool] = _never,
     pooled: bool = False,
     lock: bool = True,
+    store: AsyncIngest | None = None,
 ) -> CrawlReport:
     """`crawl` for callers that already run an event loop (`pooled`: ingest through an
     IngestPool; needs a real Archive)."""
@@ -125,6 +129,7 @@ async def crawl_async(
             should_stop=should_stop,
             pool=pool,
             lock_dir=config.data_dir / "locks" if lock else None,
+            store=None if dry_run else store,
         )
         drivers = [SourceCrawl(run, s, r) for s, r in zip(sources, report.sources, strict=True)]
         await asyncio.gather(*(d.run() for d in drivers))

@@ -34,7 +34,7 @@ from scraper.crawl.discover import (
 )
 from scraper.crawl.links import LinkJudge
 from scraper.crawl.lock import SourceLock
-from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, Ingest
+from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import SourceReport, SourceStatus
 from scraper.crawl.workers import Hrefs, IngestPool
 from scraper.errors import (
@@ -51,6 +51,7 @@ from scraper.errors import (
 log = logging.getLogger(__name__)
 
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
+JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class RunContext:
     should_stop: Callable[[], bool]
     lock_dir: Path | None  # None: no source lock (cluster workers share a run)
     pool: IngestPool | None = None  # when set, article pages are ingested through it
+    store: AsyncIngest | None = None  # when set, article pages are stored through it
 
 
 def start_points(source: Source) -> list[tuple[str, Kind]]:
@@ -181,12 +183,21 @@ class SourceCrawl:
                     self.started += 1
                     inflight[asyncio.ensure_future(self._visit(item))] = item
             if not inflight:
-                break
+                if stopped or self.started >= budget or not self._others_leasing():
+                    break
+                # other crawlers of this run (cluster workers) hold URLs whose pages may list
+                # more, and a dead one's leases expire into ours: wait, then lease again
+                await asyncio.sleep(JOINED_POLL)
+                continue
             done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 inflight.pop(task)
                 task.result()
         self._conclude(stopped)
+
+    def _others_leasing(self) -> bool:
+        """Whether URLs of this source are leased by another crawl (none in flight here)."""
+        return self.run_.lock_dir is None and self.run_.frontier.count(self.name, State.LEASED) > 0
 
     def _conclude(self, stopped: bool) -> None:
         frontier = self.run_.frontier
@@ -399,9 +410,12 @@ class SourceCrawl:
             if follow:
                 self._follow_links(item, page)
             try:
-                result = self.run_.ingest(
-                    page, archive=self.run_.archive, source=self.name, rules=self.source.rules
-                )
+                if self.run_.store is not None:
+                    result = await self.run_.store(page, source=self.name, rules=self.source.rules)
+                else:
+                    result = self.run_.ingest(
+                        page, archive=self.run_.archive, source=self.name, rules=self.source.rules
+                    )
             except ParseError as exc:
                 result = exc
         else:
