@@ -121,12 +121,15 @@ def sweep(root: Path, known: Callable[[str], bool]) -> int:
 def sweep_lines(root: Path, notes: bytes, known: Callable[[str], bool]) -> int:
     """Remove each noted file that is unknown and still holds the noted bytes."""
     removed = 0
-    resolved = root.resolve()
+    resolved: Path | None = None
     for line in notes.decode("utf-8", "replace").splitlines():
         rel, _, sha = line.partition("\t")
+        # the catalog knows nearly every noted file: ask it before resolving the path
+        if not rel.startswith(_SWEPT) or known(rel):
+            continue
+        resolved = resolved or root.resolve()
         target = (root / rel).resolve()
-        inside = target.is_relative_to(resolved) and rel.startswith(_SWEPT)
-        if not inside or known(rel):
+        if not target.is_relative_to(resolved):
             continue
         try:
             same = hashlib.sha256(target.read_bytes()).hexdigest() == sha
