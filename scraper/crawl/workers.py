@@ -26,15 +26,17 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from archive.backends.blobs import FolderBlobStore
-from archive.indexing import Fingerprints
+from archive.prepare import Prepared, prepare
 from archive.record import Content, RawPage, Stored
 from archive.store import Archive
+from archive.validate import RecordValidator
 from scraper.config import SiteRules
 from scraper.crawl.discover import page_hrefs
 from scraper.errors import ParseError
@@ -54,13 +56,14 @@ Hrefs = tuple[str, list[str]]  # (base URL, raw hrefs in page order)
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """What a worker makes of a page: content and fingerprints, or why it is no article."""
+    """What a worker makes of a page: its content and all of its store that needs no catalog
+    (`archive.prepare`), or why it is no article."""
 
     content: Content | None
-    prints: Fingerprints | None
+    prepared: Prepared | None
     hrefs: Hrefs | None
     error: tuple[type[ParseError], str | None, str] | None = None
-    packed: bytes | None = None  # the raw page as the blob store keeps it
+    packed: bytes | None = None  # a page that is no article, as the blob store keeps it
 
     def exception(self) -> ParseError | None:
         if self.error is None:
@@ -106,10 +109,16 @@ def _packer(root: str, codec: str, level: int) -> FolderBlobStore:
     return FolderBlobStore(Path(root), codec=codec, level=level, durable=False)
 
 
+@functools.lru_cache(maxsize=1)
+def _validator() -> RecordValidator:
+    return RecordValidator()  # compiled once per worker process
+
+
 def parse_in_worker(
-    page: RawPage, rules: SiteRules | None, links: bool, packing: Packing | None
+    page: RawPage, source: str, rules: SiteRules | None, links: bool, packing: Packing | None
 ) -> Parsed:
-    """Run in a worker process: parse, fingerprint, compress, and read the links if asked."""
+    """Run in a worker process: parse, prepare the store (fingerprints, keys, the schema
+    check), compress, and read the links if asked."""
     hrefs = page_hrefs(page.body, page.final_url) if links else None
     packed = None
     if packing is not None:
@@ -120,7 +129,8 @@ def parse_in_worker(
     except ParseError as exc:
         # exceptions with their own __init__ do not survive pickling: send the parts
         return Parsed(None, None, hrefs, (type(exc), exc.url, exc.reason), packed)
-    return Parsed(content, Fingerprints.of(content), hrefs, packed=packed)
+    ready = prepare(page, content, source, _validator(), packed)
+    return Parsed(content, ready, hrefs)
 
 
 def _future() -> asyncio.Future[Stored]:
@@ -140,22 +150,26 @@ class _Job:
             return archive.store_unchanged(page, source=self.source)
         error = parsed.exception()
         if error is not None or parsed.content is None:
-            archive.put_raw(page, source=self.source)  # kept for a rebuild with a better parser
+            # kept for a rebuild with a better parser
+            archive.put_raw(page, source=self.source, packed=parsed.packed)
             raise error or ParseError(page.final_url, "no content")
-        return archive.store(
-            page,
-            parsed.content,
-            source=self.source,
-            prints=parsed.prints,
-            packed=parsed.packed,
-        )
+        return archive.store(page, parsed.content, source=self.source, prepared=parsed.prepared)
 
 
 class IngestPool:
     """Worker processes plus the committer; `async with IngestPool(archive) as pool:`."""
 
-    def __init__(self, archive: Archive, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        workers: int | None = None,
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.archive = archive
+        # run before each group commit: writes the crawl's held frontier marks
+        # (scraper.crawl.finishes), every one made after an earlier commit
+        self.before_commit = before_commit
         self.workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
         self._executor: ProcessPoolExecutor | None = None
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
@@ -202,7 +216,7 @@ class IngestPool:
             assert self._executor is not None, "use IngestPool as an async context manager"
             loop = asyncio.get_running_loop()
             parsed = await loop.run_in_executor(
-                self._executor, parse_in_worker, page, rules, links, self._packing(page)
+                self._executor, parse_in_worker, page, source, rules, links, self._packing(page)
             )
         job = _Job(page, source, parsed)
         self._queue.put_nowait(job)
@@ -234,8 +248,13 @@ class IngestPool:
                     self._queue.put_nowait(None)  # stop after this batch
                     break
                 batch.append(more)
+            self._frontier_marks()
             self._commit(batch)
             self._maybe_checkpoint()
+
+    def _frontier_marks(self) -> None:
+        if self.before_commit is not None:
+            self.before_commit()
 
     def _maybe_checkpoint(self) -> None:
         """Sync the journaled files now and then, in a thread: the journal stays small."""
