@@ -86,7 +86,10 @@ class Archive:
         # the folder and SQLite (one writer, group commit) rather than a cluster's catalog
         self.embedded = isinstance(catalog, SqliteCatalog)
         self.intents = Intents(root)  # new files are noted before they are written
-        settle = lambda: self.intents.settled(lambda rel: catalog.file(rel) is not None)  # noqa: E731
+        known_of = catalog.known_files if isinstance(catalog, SqliteCatalog) else None
+        settle = lambda: self.intents.settled(  # noqa: E731
+            lambda rel: catalog.file(rel) is not None, known_of
+        )
         catalog.after_commit.append(settle)
         catalog.after_rollback.append(settle)
 

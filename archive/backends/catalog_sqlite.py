@@ -853,6 +853,16 @@ class SqliteCatalog:
             (row.path, row.kind, row.sha256, row.size, row.written_at),
         )
 
+    def known_files(self, paths: list[str]) -> set[str]:
+        """Which of `paths` have a row (archive.intents asks after each batch)."""
+        known: set[str] = set()
+        for at in range(0, len(paths), 500):
+            chunk = paths[at : at + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT path FROM archive_files WHERE path IN ({marks})"
+            known.update(r[0] for r in self.db.execute(sql, chunk))
+        return known
+
     def file(self, path: str) -> FileRow | None:
         row = self._one("SELECT * FROM archive_files WHERE path = ?", path)
         return None if row is None else FileRow(*row)
