@@ -256,15 +256,17 @@ class SqliteCatalog:
         if max_distance >= BANDS:
             raise ValueError(f"band lookup finds distances below {BANDS} only")
         found: dict[str, int] = {}
-        for band, value in enumerate(bands(fingerprint)):
-            for row in self.db.execute(
-                "SELECT b.article_id, a.simhash FROM archive_simhash_bands b "
-                "JOIN archive_articles a ON a.id = b.article_id WHERE b.band = ? AND b.value = ?",
-                (band, value),
-            ):
-                dist = distance(fingerprint, to_unsigned(row[1]))
-                if dist <= max_distance:
-                    found[row[0]] = dist
+        # every band in one statement (each OR term uses the (band, value) index)
+        args = [x for band, value in enumerate(bands(fingerprint)) for x in (band, value)]
+        terms = " OR ".join(["(b.band = ? AND b.value = ?)"] * (len(args) // 2))
+        for row in self.db.execute(
+            "SELECT b.article_id, a.simhash FROM archive_simhash_bands b "
+            f"JOIN archive_articles a ON a.id = b.article_id WHERE {terms}",
+            args,
+        ):
+            dist = distance(fingerprint, to_unsigned(row[1]))
+            if dist <= max_distance:
+                found[row[0]] = dist
         return sorted(found.items(), key=lambda item: (item[1], item[0]))
 
     def seen_before(self, article_id: str, digest: str, fetched_at: str) -> bool:
