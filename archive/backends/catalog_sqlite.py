@@ -397,6 +397,9 @@ class SqliteCatalog:
 
     def put_article(self, row: ArticleRow, seen: str) -> None:
         """Insert or move the article's head to `row` (its current version and fingerprints)."""
+        before = self.db.execute(
+            "SELECT simhash FROM archive_articles WHERE id = ?", (row.id,)
+        ).fetchone()
         self.db.execute(
             "INSERT INTO archive_articles VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO "
             "UPDATE SET current_version = excluded.current_version, headline = "
@@ -415,7 +418,14 @@ class SqliteCatalog:
                 seen,
             ),
         )
-        self.db.execute("DELETE FROM archive_simhash_bands WHERE article_id = ?", (row.id,))
+        # the bands of the article's old SimHash go by their key: a delete by article id
+        # alone would scan the whole table (its key starts with the band), on every store
+        old = None if before is None else to_unsigned(before[0])
+        if old is not None and old != row.simhash:
+            self.db.executemany(
+                "DELETE FROM archive_simhash_bands WHERE band = ? AND value = ? AND article_id = ?",
+                [(band, value, row.id) for band, value in enumerate(bands(old))],
+            )
         self.db.executemany(
             "INSERT OR IGNORE INTO archive_simhash_bands VALUES (?, ?, ?)",
             [(band, value, row.id) for band, value in enumerate(bands(row.simhash))],
