@@ -52,7 +52,8 @@ def test_store_statements_use_indexes(tmp_path: Path) -> None:
                     stored = archive.store(page, parse_page(page), source="news")
                     outcomes.append(stored.outcome.value)
         db.set_trace_callback(None)
-        assert "new" in outcomes and "updated" in outcomes
+        assert "new" in outcomes
+        assert "updated" in outcomes
         scans = {}
         for sql in statements.values():
             if sql.lstrip().upper().startswith(_CONTROL):
