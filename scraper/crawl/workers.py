@@ -6,17 +6,13 @@ processes, so the event loop keeps fetching meanwhile. What comes back is stored
 committer task in the event loop (the only catalog writer): it takes every page waiting,
 stores them in one `Archive.batch()` (one catalog transaction, one fsync for all their files),
 and only after that commit answers each page's caller, who then marks the URL done in the
-frontier (those marks are written together before the next group commit,
-`scraper.crawl.finishes`). So a URL is never done without its page in the archive, and a
-`kill -9` at any moment loses at most the batch in flight, which the next run fetches again.
+frontier. So a URL is never done without its page in the archive, and a `kill -9` at any
+moment loses at most the batch in flight, which the next run fetches again.
 
-A worker also does all of a store that needs no catalog (`archive.prepare`): the crawling
-process, the one writer, keeps only what does. The workers are fed by the event loop over a
-socket pair each (`scraper.crawl.procpool`, no helper threads), forked when the pool is
-entered, before the crawl opens any connection or starts a thread, and all at once (a fork
-later would copy live sockets into them). Each ignores SIGINT (the crawl decides how to stop)
-and exits by itself when the crawling process is gone: after a `kill -9` no worker is left
-behind.
+The workers are forked when the pool is entered, before the crawl opens any connection, and
+all at once (a fork later would copy live sockets into them). Each ignores SIGINT (the crawl
+decides how to stop) and exits by itself when the crawling process is gone: after a `kill -9`
+no worker is left behind.
 """
 
 from __future__ import annotations
@@ -25,11 +21,13 @@ import asyncio
 import functools
 import gc
 import logging
+import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -41,7 +39,6 @@ from archive.store import Archive
 from archive.validate import RecordValidator
 from scraper.config import SiteRules
 from scraper.crawl.discover import page_hrefs
-from scraper.crawl.procpool import PipePool
 from scraper.errors import ParseError
 from scraper.parse import parse_page
 
@@ -90,6 +87,10 @@ def _start_worker(parent: int) -> None:
     gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _ready() -> bool:
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,7 @@ class IngestPool:
         # (scraper.crawl.finishes), every one made after an earlier commit
         self.before_commit = before_commit
         self.workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
-        self._executor: PipePool | None = None
+        self._executor: ProcessPoolExecutor | None = None
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._committer: asyncio.Task[None] | None = None
         self._checkpoint: asyncio.Future[None] | None = None
@@ -179,9 +180,11 @@ class IngestPool:
         self.stored = 0
 
     async def __aenter__(self) -> IngestPool:
-        self._executor = PipePool(self.workers, functools.partial(_start_worker, os.getpid()))
-        self._executor.start()  # forks every worker now, before any thread or connection
-        await self._executor.open()
+        context = multiprocessing.get_context("fork")
+        self._executor = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+        )
+        self._executor.submit(_ready).result()  # forks every worker now (fork starts them all)
         self._committer = asyncio.create_task(self._commit_loop())
         return self
 
@@ -197,7 +200,7 @@ class IngestPool:
         if self._checkpoint is not None:
             await self._checkpoint
         if self._executor is not None:
-            await self._executor.close()
+            self._executor.shutdown(wait=True, cancel_futures=True)
         log.debug("ingest pool: %d pages in %d group commits", self.stored, self.batches)
 
     async def ingest(
@@ -211,8 +214,9 @@ class IngestPool:
         parsed: Parsed | None = None
         if page.status != 304:
             assert self._executor is not None, "use IngestPool as an async context manager"
-            parsed = await self._executor.run(
-                parse_in_worker, page, source, rules, links, self._packing(page)
+            loop = asyncio.get_running_loop()
+            parsed = await loop.run_in_executor(
+                self._executor, parse_in_worker, page, source, rules, links, self._packing(page)
             )
         job = _Job(page, source, parsed)
         self._queue.put_nowait(job)
