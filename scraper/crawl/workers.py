@@ -9,10 +9,11 @@ and only after that commit answers each page's caller, who then marks the URL do
 frontier. So a URL is never done without its page in the archive, and a `kill -9` at any
 moment loses at most the batch in flight, which the next run fetches again.
 
-The workers are forked when the pool is entered, before the crawl opens any connection, and
-all at once (a fork later would copy live sockets into them). Each ignores SIGINT (the crawl
-decides how to stop) and exits by itself when the crawling process is gone: after a `kill -9`
-no worker is left behind.
+The workers are forked when the pool is entered, before the crawl opens any connection or
+starts a thread, and all at once (a fork later would copy live sockets into them); in a process
+that already runs other threads they come from the forkserver instead. Each ignores SIGINT
+(the crawl decides how to stop) and exits by itself when the crawling process is gone: after a
+`kill -9` no worker is left behind.
 """
 
 from __future__ import annotations
@@ -91,6 +92,14 @@ def _start_worker(parent: int) -> None:
 
 def _ready() -> bool:
     return True
+
+
+def _threads() -> int:
+    """Threads of this process, those not started by Python included (Linux), else Python's."""
+    try:
+        return sum(1 for _ in Path("/proc/self/task").iterdir())
+    except OSError:
+        return threading.active_count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +189,11 @@ class IngestPool:
         self.stored = 0
 
     async def __aenter__(self) -> IngestPool:
-        context = multiprocessing.get_context("fork")
+        # fork (cheap: the crawl's modules come along) unless another thread runs, which a
+        # fork could catch holding a lock (a host program's threads, a test's HTTP server;
+        # Python 3.12 warns): then fresh processes from the forkserver, which inherit nothing
+        method = "fork" if _threads() == 1 else "forkserver"
+        context = multiprocessing.get_context(method)
         self._executor = ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         )
