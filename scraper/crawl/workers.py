@@ -6,8 +6,11 @@ processes, so the event loop keeps fetching meanwhile. What comes back is stored
 committer task in the event loop (the only catalog writer): it takes every page waiting,
 stores them in one `Archive.batch()` (one catalog transaction, one fsync for all their files),
 and only after that commit answers each page's caller, who then marks the URL done in the
-frontier. So a URL is never done without its page in the archive, and a `kill -9` at any
-moment loses at most the batch in flight, which the next run fetches again.
+frontier (the marks are written together before the next group commit,
+`scraper.crawl.finishes`). So a URL is never done without its page in the archive, and a
+`kill -9` at any moment loses at most the batch in flight, which the next run fetches again.
+A worker also does all of a store that needs no catalog (`archive.prepare`): the crawling
+process, the archive's one writer, keeps only the part that does.
 
 The workers are forked when the pool is entered, before the crawl opens any connection or
 starts a thread, and all at once (a fork later would copy live sockets into them); in a process
