@@ -78,13 +78,15 @@ def decide(
         if catalog.seen_before(row.id, prints.digest, fetched_at):
             return Decision(Outcome.UNCHANGED, row.id, row)
         return Decision(Outcome.UPDATED, row.id, row)
-    twin = same_publication(catalog, keys, prints, content, raw_sha256)
+    # asked once: same_publication and the near-duplicate search both need it
+    with_body = catalog.articles_with_body(prints.digest) if prints.text.strip() else []
+    twin = same_publication(catalog, keys, prints, content, raw_sha256, with_body)
     if twin is not None:
         return Decision(Outcome.DUPLICATE, twin.id, twin)
     article_id = new_id(keys.canonical_key, lambda i: _key_of(catalog, i))
     near = []
     if prints.text.strip():
-        copies = {a.id for a in catalog.articles_with_body(prints.digest)}
+        copies = {a.id for a in with_body}
         site = site_of(keys.canonical_url)
         near = [
             (other, d)
@@ -95,17 +97,25 @@ def decide(
 
 
 def same_publication(
-    catalog: Catalog, keys: PageKeys, prints: Fingerprints, content: Content, raw_sha256: str
+    catalog: Catalog,
+    keys: PageKeys,
+    prints: Fingerprints,
+    content: Content,
+    raw_sha256: str,
+    with_body: list[ArticleRow] | None = None,
 ) -> ArticleRow | None:
     """A stored article on this page's site that this page is another address of: the same
-    raw bytes, or the same body text under the same headline."""
+    raw bytes, or the same body text under the same headline (`with_body`: the articles with
+    this body, when already asked)."""
     site = site_of(keys.canonical_url)
     for twin in catalog.articles_with_raw(raw_sha256):
         if site_of(twin.canonical_key) == site:
             return twin
     if not prints.text.strip():
         return None
-    for twin in catalog.articles_with_body(prints.digest):
+    if with_body is None:
+        with_body = catalog.articles_with_body(prints.digest)
+    for twin in with_body:
         if twin.headline == content.headline and site_of(twin.canonical_key) == site:
             return twin
     return None

@@ -9,17 +9,18 @@ and a distance of 3 for near-duplicate web pages).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 import re
 import unicodedata
-from collections import Counter
 
 SHINGLE = 3  # words per shingle
 BANDS = 4  # simhash split into 4 x 16 bits: any two within 3 bits share a band
 BAND_BITS = 64 // BANDS
 _WORD = re.compile(r"\w+", re.UNICODE)
-# for each byte value, the bit positions set in it
-_BITS_OF = tuple(tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256))
+# for each bit of a byte, a bytes.translate table mapping every byte value to that bit
+_BIT_TABLES = tuple(bytes(value >> bit & 1 for value in range(256)) for bit in range(8))
 
 
 def normalize_text(text: str) -> str:
@@ -37,20 +38,20 @@ def body_digest(paragraphs: list[str] | tuple[str, ...]) -> str:
 EMPTY_DIGEST = body_digest(())
 
 
-def _word(word: str) -> str:
-    """A word as SimHash sees it: machine tokens (8+ characters mixing letters and digits: a
-    request id, a session token, a cache-buster) are all one word, so a page that prints a new
-    one on every fetch does not look rewritten."""
-    if len(word) >= 8 and not word.isalpha() and not word.isdigit():
-        return "#"
-    return word
-
-
 def _shingles(text: str) -> list[str]:
-    words = [_word(w) for w in _WORD.findall(normalize_text(text))]
+    found = _WORD.findall(normalize_text(text))
+    # machine tokens (8+ characters mixing letters and digits: a request id, a session token,
+    # a cache-buster) are all one word, so a page that prints a new one on every fetch does
+    # not look rewritten
+    words = ["#" if len(w) >= 8 and not w.isalpha() and not w.isdigit() else w for w in found]
     if len(words) <= SHINGLE:
         return [" ".join(words)] if words else []
-    return [" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+    return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
+
+
+# 8-byte blake2b digest of bytes, as C calls only (no Python frame per shingle)
+_hash8 = functools.partial(hashlib.blake2b, digest_size=8)
+_digest = operator.methodcaller("digest")
 
 
 def simhash(text: str) -> int:
@@ -58,18 +59,16 @@ def simhash(text: str) -> int:
     shingles = _shingles(text)
     if not shingles:
         return 0
-    digests = b"".join(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest() for s in shingles)
-    counts = [0] * 64
-    # count set bits per position one byte column at a time (Counter runs in C)
-    for column in range(8):
-        for value, times in Counter(digests[column::8]).items():
-            for bit in _BITS_OF[value]:
-                counts[column * 8 + bit] += times
+    digests = b"".join(map(_digest, map(_hash8, map(str.encode, shingles))))
     half = len(shingles) / 2
     result = 0
-    for position, count in enumerate(counts):
-        if count > half:
-            result |= 1 << position
+    # how many digests have each bit set, one byte column at a time: translate maps each
+    # byte to 1 or 0 for one bit, count adds them up (both in C)
+    for column in range(8):
+        values = digests[column::8]
+        for bit, table in enumerate(_BIT_TABLES):
+            if values.translate(table).count(1) > half:
+                result |= 1 << (column * 8 + bit)
     return result
 
 

@@ -57,13 +57,22 @@ class Intents:
             raise StorageError(describe(exc, self._path or self.folder)) from exc
         self._dirty = True
 
-    def settled(self, known: Callable[[str], bool]) -> None:
+    def settled(
+        self,
+        known: Callable[[str], bool],
+        known_of: Callable[[list[str]], set[str]] | None = None,
+    ) -> None:
         """The outermost transaction ended (committed or rolled back): remove each noted file
         it did not record (a store that failed inside a batch rolled back its own rows only),
-        then forget the notes."""
+        then forget the notes. `known_of`: which of many paths are recorded, in one question
+        (a batch notes a few files per page)."""
         if not self._dirty or self._fd is None or self._path is None:
             return
-        sweep_lines(self.root, self._path.read_bytes(), known)
+        notes = self._path.read_bytes()
+        if known_of is not None:
+            lines = notes.decode("utf-8", "replace").splitlines()
+            known = known_of([line.partition("\t")[0] for line in lines]).__contains__
+        sweep_lines(self.root, notes, known)
         with contextlib.suppress(OSError):
             os.ftruncate(self._fd, 0)
         self._dirty = False
@@ -121,12 +130,15 @@ def sweep(root: Path, known: Callable[[str], bool]) -> int:
 def sweep_lines(root: Path, notes: bytes, known: Callable[[str], bool]) -> int:
     """Remove each noted file that is unknown and still holds the noted bytes."""
     removed = 0
-    resolved = root.resolve()
+    resolved: Path | None = None
     for line in notes.decode("utf-8", "replace").splitlines():
         rel, _, sha = line.partition("\t")
+        # the catalog knows nearly every noted file: ask it before resolving the path
+        if not rel.startswith(_SWEPT) or known(rel):
+            continue
+        resolved = resolved or root.resolve()
         target = (root / rel).resolve()
-        inside = target.is_relative_to(resolved) and rel.startswith(_SWEPT)
-        if not inside or known(rel):
+        if not target.is_relative_to(resolved):
             continue
         try:
             same = hashlib.sha256(target.read_bytes()).hexdigest() == sha

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from archive.errors import SchemaError
 
@@ -80,9 +83,37 @@ def parse_iso_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
+_ORJSON = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+
+
 def dumps(obj: object) -> str:
-    """The one way JSON is written, so records and goldens diff cleanly."""
+    """The one way JSON is written, so records and goldens diff cleanly (and fetch ids, which
+    hash this text, stay the same): `json.dumps(sort_keys, ensure_ascii=False, indent=2)`.
+
+    orjson writes the same text ~15x faster (the stdlib's indenting encoder is pure Python),
+    except for floats under 1e-4 or not finite, which it spells differently, and for what
+    it refuses (non-str keys, ints over 64 bits): those go to the stdlib."""
+    if _orjson_same(obj):
+        try:
+            return orjson.dumps(obj, option=_ORJSON).decode("utf-8") + "\n"
+        except (TypeError, orjson.JSONEncodeError):
+            pass
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+
+
+def _orjson_same(obj: object) -> bool:
+    """Only str, int, bool, None, floats orjson spells as Python does, lists, tuples and
+    dicts (anything else json itself would refuse or orjson would write its own way)."""
+    kind = type(obj)
+    if kind is str or kind is int or kind is bool or obj is None:
+        return True
+    if kind is dict:
+        return all(_orjson_same(v) for v in obj.values())  # type: ignore[attr-defined]
+    if kind is list or kind is tuple:
+        return all(_orjson_same(v) for v in obj)  # type: ignore[attr-defined]
+    if kind is float:
+        return math.isfinite(obj) and (obj == 0 or abs(obj) >= 1e-4)  # type: ignore[arg-type]
+    return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

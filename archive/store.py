@@ -36,6 +36,7 @@ from archive.indexing import Fingerprints, index_version
 from archive.intents import Intents, sweep
 from archive.journal import Journal, recover
 from archive.layout import Layout, check_id, check_source
+from archive.prepare import Prepared, schema_problem
 from archive.record import (
     Article,
     Content,
@@ -85,7 +86,10 @@ class Archive:
         # the folder and SQLite (one writer, group commit) rather than a cluster's catalog
         self.embedded = isinstance(catalog, SqliteCatalog)
         self.intents = Intents(root)  # new files are noted before they are written
-        settle = lambda: self.intents.settled(lambda rel: catalog.file(rel) is not None)  # noqa: E731
+        known_of = catalog.known_files if isinstance(catalog, SqliteCatalog) else None
+        settle = lambda: self.intents.settled(  # noqa: E731
+            lambda rel: catalog.file(rel) is not None, known_of
+        )
         catalog.after_commit.append(settle)
         catalog.after_rollback.append(settle)
 
@@ -198,15 +202,27 @@ class Archive:
         source: str,
         prints: Fingerprints | None = None,
         packed: bytes | None = None,
+        prepared: Prepared | None = None,
     ) -> Stored:
         """Keep `page` and file `content` as a new article, a new version, or neither
         (`prints`, `packed`: the content's fingerprints and the page as the blob store would
-        keep it (`blob_references`, `BlobStore.pack`), when a worker process computed them)."""
+        keep it (`blob_references`, `BlobStore.pack`), when a worker process computed them;
+        `prepared`: all that needs no catalog, `archive.prepare`, computed by a worker)."""
         check_source(source)
         if not 200 <= page.status < 300:
             raise ArchiveError(f"{page.final_url}: only 2xx responses are stored as articles")
-        keys = page_keys(page, content)
-        self._check_content(page, content, source, keys)
+        if prepared is None:
+            keys = page_keys(page, content)
+            fid = fetch_id(page, source)
+            problem = schema_problem(page, content, source, keys, self.validator)
+        else:
+            keys, fid, problem = prepared.keys, prepared.fetch_id, prepared.problem
+            prints, packed = prepared.prints, prepared.packed
+        if problem is not None:
+            # refused before anything is written; the raw page is still kept (put_raw) so a
+            # rebuild with a fixed parser can file it
+            self.put_raw(page, source=source, packed=packed)
+            raise SchemaError(f"{page.final_url}: parsed content fails the schema: {problem}")
         prints = prints or Fingerprints.of(content)
         with self.catalog.writing(keys=(*keys.keys, keys.canonical_key, prints.digest)):
             raw_new = self._put_blob(page, source, packed)
@@ -219,19 +235,7 @@ class Archive:
                 iso_utc(page.fetched_at),
                 page.sha256,
             )
-            return self._apply(page, content, source, keys, prints, decision, raw_new)
-
-    def _check_content(self, page: RawPage, content: Content, source: str, keys: PageKeys) -> None:
-        """Refuse content no record could hold, before anything is written; the raw page is
-        still kept (put_raw) so a rebuild with a fixed parser can file it."""
-        probe = Article.build(
-            page, content, id="0" * 16, version=1, source=source, canonical_url=keys.canonical_url
-        )
-        doc = probe.to_json()
-        problems = [] if self.validator.ok(doc) else self.validator.problems(doc)
-        if problems:
-            self.put_raw(page, source=source)
-            raise SchemaError(f"{page.final_url}: parsed content fails the schema: {problems[0]}")
+            return self._apply(page, content, source, keys, prints, decision, raw_new, fid)
 
     def store_unchanged(self, page_304: RawPage, *, source: str) -> Stored:
         """Record a 304 Not Modified: the fetch is logged, nothing else changes."""
@@ -262,11 +266,12 @@ class Archive:
             )
         return Stored(outcome=Outcome.UNCHANGED, article=current)
 
-    def put_raw(self, page: RawPage, *, source: str) -> str:
-        """Keep the raw bytes of a page that could not be parsed, so rebuild can retry it."""
+    def put_raw(self, page: RawPage, *, source: str, packed: bytes | None = None) -> str:
+        """Keep the raw bytes of a page that could not be parsed, so rebuild can retry it
+        (`packed`: as the blob store would keep them, when a worker compressed them)."""
         check_source(source)
         with self.catalog.writing():
-            raw_new = self._put_blob(page, source)
+            raw_new = self._put_blob(page, source, packed)
             fid = fetch_id(page, source)
             self._write_sidecar(page, source, fid, None, None, raw_new)
             self.catalog.add_fetch(
@@ -467,9 +472,9 @@ class Archive:
         prints: Fingerprints,
         decision: Decision,
         raw_new: bool,
+        fid: str,
     ) -> Stored:
         """Write the files a decision calls for, then its catalog rows (same transaction)."""
-        fid = fetch_id(page, source)
         outcome = decision.outcome
         current = (
             self.load(decision.row.source, decision.row.id, decision.row.current_version)
@@ -488,7 +493,7 @@ class Archive:
                 canonical_url=keys.canonical_url,
                 urls=current.urls if current else (),
             )
-            self.write_record(article, check=False)  # its content passed _check_content
+            self.write_record(article, check=False)  # its content passed schema_problem
         elif outcome is Outcome.UNCHANGED and current is not None:
             # version files are immutable: a URL seen later goes to the catalog (and the
             # fetch's sidecar), and readers list every URL from there (`seen_urls`)

@@ -2,4 +2,6 @@
 
 from scraper.cli import run
 
-run()
+# guarded: a worker started from the forkserver imports the main module again (as __mp_main__)
+if __name__ == "__main__":
+    run()

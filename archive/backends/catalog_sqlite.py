@@ -260,15 +260,17 @@ class SqliteCatalog:
         if max_distance >= BANDS:
             raise ValueError(f"band lookup finds distances below {BANDS} only")
         found: dict[str, int] = {}
-        for band, value in enumerate(bands(fingerprint)):
-            for row in self.db.execute(
-                "SELECT b.article_id, a.simhash FROM archive_simhash_bands b "
-                "JOIN archive_articles a ON a.id = b.article_id WHERE b.band = ? AND b.value = ?",
-                (band, value),
-            ):
-                dist = distance(fingerprint, to_unsigned(row[1]))
-                if dist <= max_distance:
-                    found[row[0]] = dist
+        # every band in one statement (each OR term uses the (band, value) index)
+        args = [x for band, value in enumerate(bands(fingerprint)) for x in (band, value)]
+        terms = " OR ".join(["(b.band = ? AND b.value = ?)"] * (len(args) // 2))
+        for row in self.db.execute(
+            "SELECT b.article_id, a.simhash FROM archive_simhash_bands b "
+            f"JOIN archive_articles a ON a.id = b.article_id WHERE {terms}",
+            args,
+        ):
+            dist = distance(fingerprint, to_unsigned(row[1]))
+            if dist <= max_distance:
+                found[row[0]] = dist
         return sorted(found.items(), key=lambda item: (item[1], item[0]))
 
     def seen_before(self, article_id: str, digest: str, fetched_at: str) -> bool:
@@ -399,6 +401,9 @@ class SqliteCatalog:
 
     def put_article(self, row: ArticleRow, seen: str) -> None:
         """Insert or move the article's head to `row` (its current version and fingerprints)."""
+        before = self.db.execute(
+            "SELECT simhash FROM archive_articles WHERE id = ?", (row.id,)
+        ).fetchone()
         self.db.execute(
             "INSERT INTO archive_articles VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO "
             "UPDATE SET current_version = excluded.current_version, headline = "
@@ -417,7 +422,14 @@ class SqliteCatalog:
                 seen,
             ),
         )
-        self.db.execute("DELETE FROM archive_simhash_bands WHERE article_id = ?", (row.id,))
+        # the bands of the article's old SimHash go by their key: a delete by article id
+        # alone would scan the whole table (its key starts with the band), on every store
+        old = None if before is None else to_unsigned(before[0])
+        if old is not None and old != row.simhash:
+            self.db.executemany(
+                "DELETE FROM archive_simhash_bands WHERE band = ? AND value = ? AND article_id = ?",
+                [(band, value, row.id) for band, value in enumerate(bands(old))],
+            )
         self.db.executemany(
             "INSERT OR IGNORE INTO archive_simhash_bands VALUES (?, ?, ?)",
             [(band, value, row.id) for band, value in enumerate(bands(row.simhash))],
@@ -915,6 +927,16 @@ class SqliteCatalog:
             "INSERT OR REPLACE INTO archive_files VALUES (?, ?, ?, ?, ?)",
             (row.path, row.kind, row.sha256, row.size, row.written_at),
         )
+
+    def known_files(self, paths: list[str]) -> set[str]:
+        """Which of `paths` have a row (archive.intents asks after each batch)."""
+        known: set[str] = set()
+        for at in range(0, len(paths), 500):
+            chunk = paths[at : at + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT path FROM archive_files WHERE path IN ({marks})"
+            known.update(r[0] for r in self.db.execute(sql, chunk))
+        return known
 
     def file(self, path: str) -> FileRow | None:
         row = self._one("SELECT * FROM archive_files WHERE path = ?", path)

@@ -13,10 +13,12 @@ handed in by the caller.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from archive.backends.frontier import (
     MAX_ATTEMPTS,
@@ -318,19 +320,41 @@ class SqliteFrontier:
         keep_validators: bool = False,
     ) -> None:
         """Record what fetching a leased URL gave. A 304 passes keep_validators=True."""
-        attempts = "attempts + 1" if state is State.RETRY else "0"
-        validators = (
-            "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
-            if keep_validators
-            else "etag = ?, last_modified = ?"
+        self.finish_many(
+            [
+                Finish(
+                    source,
+                    key,
+                    state,
+                    now,
+                    outcome,
+                    etag,
+                    last_modified,
+                    published,
+                    keep_validators,
+                )
+            ]
         )
+
+    def finish_many(self, finishes: Sequence[Finish]) -> None:
+        """`finish` for many URLs in one transaction (a crawl's group commit of "done")."""
+        if not finishes:
+            return
         with self._tx() as db:
-            db.execute(
-                f"UPDATE frontier_urls SET state = ?, fetched_at = ?,"
-                f" first_fetched = COALESCE(first_fetched, ?), outcome = ?, attempts = {attempts},"
-                f" {validators}, published = COALESCE(?, published) WHERE source = ? AND key = ?",
-                (state.value, now, now, outcome, etag, last_modified, published, source, key),
-            )
+            for (retry, keep), rows in _grouped(finishes):
+                attempts = "attempts + 1" if retry else "0"
+                validators = (
+                    "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
+                    if keep
+                    else "etag = ?, last_modified = ?"
+                )
+                db.executemany(
+                    f"UPDATE frontier_urls SET state = ?, fetched_at = ?,"
+                    f" first_fetched = COALESCE(first_fetched, ?), outcome = ?,"
+                    f" attempts = {attempts}, {validators}, published = COALESCE(?, published)"
+                    f" WHERE source = ? AND key = ?",
+                    rows,
+                )
 
     def mark_known(
         self, source: str, key: str, *, fetched_at: float, published: float | None
@@ -373,3 +397,30 @@ def _archive_error(exc: sqlite3.OperationalError, path: Path | str) -> Exception
     if "locked" in text or "busy" in text:
         return ArchiveBusy(f"{path}: the catalog is busy (another process holds it): {text}")
     return StorageError(f"{path}: cannot use the frontier tables: {text}")
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """One `SqliteFrontier.finish`, held to be written with others."""
+
+    source: str
+    key: str
+    state: State
+    now: float
+    outcome: str
+    etag: str | None = None
+    last_modified: str | None = None
+    published: float | None = None
+    keep_validators: bool = False
+
+
+def _grouped(finishes: Sequence[Finish]) -> list[tuple[tuple[bool, bool], list[tuple[Any, ...]]]]:
+    """Runs of rows of one statement shape (retry or not, validators kept or not), in order."""
+    runs: list[tuple[tuple[bool, bool], list[tuple[Any, ...]]]] = []
+    for f in finishes:
+        shape = (f.state is State.RETRY, f.keep_validators)
+        if not runs or runs[-1][0] != shape:
+            runs.append((shape, []))
+        row = (f.state.value, f.now, f.now, f.outcome, f.etag, f.last_modified, f.published)
+        runs[-1][1].append((*row, f.source, f.key))
+    return runs

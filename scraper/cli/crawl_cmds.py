@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ import click
 from scraper.cli.support import AppContext
 from scraper.config import Source
 from scraper.crawl import CrawlReport, SourceReport, crawl, format_report
+from scraper.crawl.run import Progress
 from scraper.crawl.schedule import Scheduler
 
 if TYPE_CHECKING:
@@ -44,6 +46,23 @@ def _choose(app: AppContext, names: Sequence[str]) -> list[Source]:
             raise click.UsageError(f"unknown source {name!r} (configured: {', '.join(configured)})")
         chosen.append(source)
     return chosen or list(app.config.sources)
+
+
+REFRESH_EVERY = 0.25  # seconds between redraws of the live table
+
+
+def _refreshing(update: Progress, refresh: Callable[[], None]) -> Progress:
+    """`update`, then a redraw when the last one is REFRESH_EVERY old."""
+    last = [0.0]
+
+    def progress(report: SourceReport, url: str, event: str) -> None:
+        update(report, url, event)
+        now = time.monotonic()
+        if now - last[0] >= REFRESH_EVERY:
+            last[0] = now
+            refresh()
+
+    return progress
 
 
 @contextmanager
@@ -177,14 +196,18 @@ def crawl_cmd(
             from rich.live import Live
 
             table = _Table([s.name for s in chosen])
-            with Live(table, console=Console(stderr=True), refresh_per_second=4, transient=True):
+            # refreshed from the crawl's own progress calls, not by rich's refresh thread: the
+            # crawl forks its ingest workers, and a fork must not happen while a thread runs
+            # (it may hold the console's lock; Python 3.12 warns)
+            console = Console(stderr=True)
+            with Live(table, console=console, auto_refresh=False, transient=True) as live:
                 report = _run_crawl(
                     app,
                     chosen,
                     max_pages=max_pages,
                     dry_run=dry_run,
                     stop=stop,
-                    progress=table.update,
+                    progress=_refreshing(table.update, live.refresh),
                 )
         else:
             report = _run_crawl(

@@ -5,7 +5,8 @@ loop (the AsyncFetcher keeps each host polite), each under its own file lock. Fo
 queues the start points again (feeds and sitemaps are re-fetched with conditional GET every run),
 then leases URLs from the persistent frontier, fetches them, reads listings for article URLs,
 follows links of section pages down to max_depth, and hands article pages to `ingest`. Every
-URL's fate is committed to the frontier as soon as it is known, so a run killed at any point is
+URL's fate is committed to the frontier as soon as it is known (with pooled ingest: at the next
+group commit, `scraper.crawl.finishes`), so a run killed at any point is
 resumed by the next one. A source none of whose start points could be fetched "failed
 entirely": its report carries one line saying why.
 """
@@ -17,9 +18,11 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 
+from archive.backends.frontier_sqlite import SqliteFrontier
 from archive.record import utcnow
 from archive.store import Archive
 from scraper.config import Config, Source
+from scraper.crawl.finishes import HeldFinishes
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import CrawlReport, SourceReport
 from scraper.crawl.source_crawl import Progress, RunContext, SourceCrawl, start_points
@@ -112,9 +115,15 @@ async def crawl_async(
     async with AsyncExitStack() as stack:
         frontier = stack.enter_context(archive.open_frontier(scratch=dry_run))
         pool = None
-        if pooled and isinstance(archive, Archive):
+        finishes = None
+        if pooled and isinstance(archive, Archive) and isinstance(frontier, SqliteFrontier):
+            # written after the pool's last group commit, before the frontier closes
+            finishes = HeldFinishes(frontier)
+            stack.callback(finishes.flush)
             # its workers are forked now, before the fetcher opens any connection
-            pool = await stack.enter_async_context(IngestPool(archive))
+            pool = await stack.enter_async_context(
+                IngestPool(archive, before_commit=finishes.flush)
+            )
         await stack.enter_async_context(fetcher)
         run = RunContext(
             config=config,
@@ -128,6 +137,7 @@ async def crawl_async(
             now=now,
             should_stop=should_stop,
             pool=pool,
+            finishes=finishes,
             lock_dir=config.data_dir / "locks" if lock else None,
             store=None if dry_run else store,
         )

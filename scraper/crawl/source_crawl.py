@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from archive.backends.frontier import Entry, Frontier, Item, Kind, Revisit, State
+from archive.backends.frontier_sqlite import Finish
 from archive.errors import ArchiveError
 from archive.record import Outcome, RawPage, Stored, Validators
 from archive.urls import url_key
@@ -32,6 +33,7 @@ from scraper.crawl.discover import (
     parse_listing,
     robots_sitemaps,
 )
+from scraper.crawl.finishes import HeldFinishes
 from scraper.crawl.links import LinkJudge
 from scraper.crawl.lock import SourceLock
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
@@ -71,6 +73,7 @@ class RunContext:
     lock_dir: Path | None  # None: no source lock (cluster workers share a run)
     pool: IngestPool | None = None  # when set, article pages are ingested through it
     store: AsyncIngest | None = None  # when set, article pages are stored through it
+    finishes: HeldFinishes | None = None  # when set, "done" marks wait for the group commit
 
 
 def start_points(source: Source) -> list[tuple[str, Kind]]:
@@ -201,6 +204,8 @@ class SourceCrawl:
 
     def _conclude(self, stopped: bool) -> None:
         frontier = self.run_.frontier
+        if self.run_.finishes is not None:
+            self.run_.finishes.flush()
         self.report.queued = frontier.count(self.name, State.QUEUED)
         status = "ok"
         if self.fatal:
@@ -293,16 +298,30 @@ class SourceCrawl:
         page: RawPage | None = None,
         published: float | None = None,
     ) -> None:
-        self.run_.frontier.finish(
+        finish = Finish(
             self.name,
             item.key,
-            state=state,
-            now=self._now(),
-            outcome=outcome,
+            state,
+            self._now(),
+            outcome,
             etag=page.header("etag") if page else None,
             last_modified=page.header("last-modified") if page else None,
             published=published,
             keep_validators=page is None or page.status == 304,
+        )
+        if self.run_.finishes is not None:
+            self.run_.finishes.add(finish)
+            return
+        self.run_.frontier.finish(
+            finish.source,
+            finish.key,
+            state=finish.state,
+            now=finish.now,
+            outcome=finish.outcome,
+            etag=finish.etag,
+            last_modified=finish.last_modified,
+            published=finish.published,
+            keep_validators=finish.keep_validators,
         )
 
     async def _handle(self, item: Item, page: RawPage) -> None:

@@ -6,13 +6,17 @@ processes, so the event loop keeps fetching meanwhile. What comes back is stored
 committer task in the event loop (the only catalog writer): it takes every page waiting,
 stores them in one `Archive.batch()` (one catalog transaction, one fsync for all their files),
 and only after that commit answers each page's caller, who then marks the URL done in the
-frontier. So a URL is never done without its page in the archive, and a `kill -9` at any
-moment loses at most the batch in flight, which the next run fetches again.
+frontier (the marks are written together before the next group commit,
+`scraper.crawl.finishes`). So a URL is never done without its page in the archive, and a
+`kill -9` at any moment loses at most the batch in flight, which the next run fetches again.
+A worker also does all of a store that needs no catalog (`archive.prepare`): the crawling
+process, the archive's one writer, keeps only the part that does.
 
-The workers are forked when the pool is entered, before the crawl opens any connection, and
-all at once (a fork later would copy live sockets into them). Each ignores SIGINT (the crawl
-decides how to stop) and exits by itself when the crawling process is gone: after a `kill -9`
-no worker is left behind.
+The workers are forked when the pool is entered, before the crawl opens any connection or
+starts a thread, and all at once (a fork later would copy live sockets into them); in a process
+that already runs other threads they come from the forkserver instead. Each ignores SIGINT
+(the crawl decides how to stop) and exits by itself when the crawling process is gone: after a
+`kill -9` no worker is left behind.
 """
 
 from __future__ import annotations
@@ -26,15 +30,17 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from archive.backends.blobs import FolderBlobStore
-from archive.indexing import Fingerprints
+from archive.prepare import Prepared, prepare
 from archive.record import Content, RawPage, Stored
 from archive.store import Archive
+from archive.validate import RecordValidator
 from scraper.config import SiteRules
 from scraper.crawl.discover import page_hrefs
 from scraper.errors import ParseError
@@ -54,13 +60,14 @@ Hrefs = tuple[str, list[str]]  # (base URL, raw hrefs in page order)
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """What a worker makes of a page: content and fingerprints, or why it is no article."""
+    """What a worker makes of a page: its content and all of its store that needs no catalog
+    (`archive.prepare`), or why it is no article."""
 
     content: Content | None
-    prints: Fingerprints | None
+    prepared: Prepared | None
     hrefs: Hrefs | None
     error: tuple[type[ParseError], str | None, str] | None = None
-    packed: bytes | None = None  # the raw page as the blob store keeps it
+    packed: bytes | None = None  # a page that is no article, as the blob store keeps it
 
     def exception(self) -> ParseError | None:
         if self.error is None:
@@ -90,6 +97,14 @@ def _ready() -> bool:
     return True
 
 
+def _threads() -> int:
+    """Threads of this process, those not started by Python included (Linux), else Python's."""
+    try:
+        return sum(1 for _ in Path("/proc/self/task").iterdir())
+    except OSError:
+        return threading.active_count()
+
+
 @dataclass(frozen=True, slots=True)
 class Packing:
     """How to compress a page as the archive's folder blob store would (`BlobStore.pack`)."""
@@ -106,10 +121,16 @@ def _packer(root: str, codec: str, level: int) -> FolderBlobStore:
     return FolderBlobStore(Path(root), codec=codec, level=level, durable=False)
 
 
+@functools.lru_cache(maxsize=1)
+def _validator() -> RecordValidator:
+    return RecordValidator()  # compiled once per worker process
+
+
 def parse_in_worker(
-    page: RawPage, rules: SiteRules | None, links: bool, packing: Packing | None
+    page: RawPage, source: str, rules: SiteRules | None, links: bool, packing: Packing | None
 ) -> Parsed:
-    """Run in a worker process: parse, fingerprint, compress, and read the links if asked."""
+    """Run in a worker process: parse, prepare the store (fingerprints, keys, the schema
+    check), compress, and read the links if asked."""
     hrefs = page_hrefs(page.body, page.final_url) if links else None
     packed = None
     if packing is not None:
@@ -120,7 +141,8 @@ def parse_in_worker(
     except ParseError as exc:
         # exceptions with their own __init__ do not survive pickling: send the parts
         return Parsed(None, None, hrefs, (type(exc), exc.url, exc.reason), packed)
-    return Parsed(content, Fingerprints.of(content), hrefs, packed=packed)
+    ready = prepare(page, content, source, _validator(), packed)
+    return Parsed(content, ready, hrefs)
 
 
 def _future() -> asyncio.Future[Stored]:
@@ -140,22 +162,26 @@ class _Job:
             return archive.store_unchanged(page, source=self.source)
         error = parsed.exception()
         if error is not None or parsed.content is None:
-            archive.put_raw(page, source=self.source)  # kept for a rebuild with a better parser
+            # kept for a rebuild with a better parser
+            archive.put_raw(page, source=self.source, packed=parsed.packed)
             raise error or ParseError(page.final_url, "no content")
-        return archive.store(
-            page,
-            parsed.content,
-            source=self.source,
-            prints=parsed.prints,
-            packed=parsed.packed,
-        )
+        return archive.store(page, parsed.content, source=self.source, prepared=parsed.prepared)
 
 
 class IngestPool:
     """Worker processes plus the committer; `async with IngestPool(archive) as pool:`."""
 
-    def __init__(self, archive: Archive, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        workers: int | None = None,
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.archive = archive
+        # run before each group commit: writes the crawl's held frontier marks
+        # (scraper.crawl.finishes), every one made after an earlier commit
+        self.before_commit = before_commit
         self.workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
         self._executor: ProcessPoolExecutor | None = None
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
@@ -166,7 +192,11 @@ class IngestPool:
         self.stored = 0
 
     async def __aenter__(self) -> IngestPool:
-        context = multiprocessing.get_context("fork")
+        # fork (cheap: the crawl's modules come along) unless another thread runs, which a
+        # fork could catch holding a lock (a host program's threads, a test's HTTP server;
+        # Python 3.12 warns): then fresh processes from the forkserver, which inherit nothing
+        method = "fork" if _threads() == 1 else "forkserver"
+        context = multiprocessing.get_context(method)
         self._executor = ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         )
@@ -202,7 +232,7 @@ class IngestPool:
             assert self._executor is not None, "use IngestPool as an async context manager"
             loop = asyncio.get_running_loop()
             parsed = await loop.run_in_executor(
-                self._executor, parse_in_worker, page, rules, links, self._packing(page)
+                self._executor, parse_in_worker, page, source, rules, links, self._packing(page)
             )
         job = _Job(page, source, parsed)
         self._queue.put_nowait(job)
@@ -234,8 +264,13 @@ class IngestPool:
                     self._queue.put_nowait(None)  # stop after this batch
                     break
                 batch.append(more)
+            self._frontier_marks()
             self._commit(batch)
             self._maybe_checkpoint()
+
+    def _frontier_marks(self) -> None:
+        if self.before_commit is not None:
+            self.before_commit()
 
     def _maybe_checkpoint(self) -> None:
         """Sync the journaled files now and then, in a thread: the journal stays small."""
