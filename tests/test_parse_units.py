@@ -13,6 +13,7 @@ from scraper.config import SiteRules
 from scraper.errors import NotAnArticle, ParseError
 from scraper.parse import dom, parse_html, parse_page
 from scraper.parse.authors import clean_name
+from scraper.parse.body import _excluded, word_key
 from scraper.parse.captions import split_credit
 from scraper.parse.charset import decode_html, sniff_encoding
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
@@ -342,3 +343,24 @@ def test_tame_attributes_caps_the_same_tags_as_the_plain_regex() -> None:
     tamed = dom.tame_attributes("<a<a" * 300 + many)
     assert tamed.count("=x") == dom.MAX_ATTRIBUTES
     assert tamed.endswith("<p>text</p>")
+
+
+def test_caption_exclusion_by_first_word_agrees_with_the_whole_word_key() -> None:
+    wide = "\uff26\uff55\uff4c\uff4c width"
+    captions = ["İstanbul at dawn", "Straße in Köln (Photo: AP)", "— —", wide, "y" * 80 + " z"]
+    exclude = {word_key(c) for c in captions}
+    firsts = {key.split(" ", 1)[0] for key in exclude if key}
+    texts = [
+        *captions,
+        "istanbul at dawn",
+        "İstanbul at dusk",
+        "STRASSE in Köln Photo AP",
+        "…" * 70 + " İstanbul at dawn",
+        "x" * 80,
+        "y" * 80 + " z",
+        "Full width",
+        "\uff26\uff55\uff4c\uff4c   width!",
+        "",
+    ]
+    for text in texts:
+        assert _excluded(text, exclude, firsts) == (word_key(text) in exclude), text

@@ -408,7 +408,8 @@ def extract_chosen(
 
 def _to_blocks(blocks: list[TextBlock], exclude: set[str]) -> list[Block]:
     out: list[Block] = []
-    blocks = _trim_edges([b for b in blocks if _keep(b, exclude)])
+    firsts = {key.split(" ", 1)[0] for key in exclude if key}
+    blocks = _trim_edges([b for b in blocks if _keep(b, exclude, firsts)])
     for block in blocks:
         text = block.text
         kind = block.kind
@@ -425,9 +426,20 @@ def word_key(text: str) -> str:
     return " ".join(_WORD.findall(text.casefold()))
 
 
-def _keep(block: TextBlock, exclude: set[str]) -> bool:
+def _excluded(text: str, exclude: set[str], firsts: set[str]) -> bool:
+    """word_key(text) in exclude, without folding and splitting a whole paragraph when its
+    first word already rules it out (casefold maps each character alone, so the first word
+    of a folded prefix, ended inside it, is the first word of the folded text)."""
+    head = text[:64].casefold()
+    first = _WORD.search(head)
+    if first is not None and first.end() < len(head) and first.group() not in firsts:
+        return False
+    return word_key(text) in exclude
+
+
+def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
     text = block.text
-    if exclude and word_key(text) in exclude:
+    if exclude and _excluded(text, exclude, firsts):
         return False
     n = len(text)
     # Inside the article a list item may link most of its words (release notes, "further
