@@ -355,14 +355,11 @@ def _lost_page(root: HtmlElement, text: str, parser: etree.HTMLParser) -> bool:
     source; the counts are cheap, so this runs on every page."""
     last = parser.error_log.last_error
     fatal = last is not None and last.level == etree.ErrorLevels.FATAL
-    found = sum(1 for _ in root.iter("p"))
-    # "<p"/"<P" counted in C bound the regex's count from above: when the tree holds half of
-    # even that, nothing was lost (and with fewer than 3, only a fatal error loses the page).
-    if not fatal and found >= (text.count("<p") + text.count("<P")) / 2:
-        return False
+    # (str.count("<p") measured slower than this regex on the corpus: "<" is everywhere)
     wanted = len(_P_OPEN.findall(text))
     if wanted < 3:
         return fatal and len(text) > 2 * len(text_content(root))
+    found = sum(1 for _ in root.iter("p"))
     if found >= wanted / 2:
         return False
     # Paragraph markup inside scripts (JSON state, templates) is no paragraph the page lost.
