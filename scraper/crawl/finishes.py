@@ -12,7 +12,12 @@ it counts what is left.
 
 from __future__ import annotations
 
+import logging
+from types import TracebackType
+
 from archive.backends.frontier_sqlite import Finish, SqliteFrontier
+
+log = logging.getLogger(__name__)
 
 MAX_HELD = 256  # marks held before they are written anyway
 
@@ -33,3 +38,22 @@ class HeldFinishes:
         if held:
             self.frontier.finish_many(held)
             self.writes += 1
+
+    def exit_flush(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        """The crawl's last flush, as an exit callback. When the crawl is already failing, a
+        failing flush (a full disk, a locked database) is logged instead of raised, so the
+        error that stopped the crawl is the one reported; the unwritten marks only mean those
+        URLs are fetched again and found unchanged."""
+        if exc is None:
+            self.flush()
+            return False
+        try:
+            self.flush()
+        except Exception as err:  # the crawl's own error is already on its way out
+            log.warning("done marks not written (%s): their URLs are fetched again", err)
+        return False

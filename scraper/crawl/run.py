@@ -119,7 +119,7 @@ async def crawl_async(
         if pooled and isinstance(archive, Archive) and isinstance(frontier, SqliteFrontier):
             # written after the pool's last group commit, before the frontier closes
             finishes = HeldFinishes(frontier)
-            stack.callback(finishes.flush)
+            stack.push(finishes.exit_flush)
             # its workers are forked now, before the fetcher opens any connection
             pool = await stack.enter_async_context(
                 IngestPool(archive, before_commit=finishes.flush)
