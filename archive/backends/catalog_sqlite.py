@@ -401,9 +401,6 @@ class SqliteCatalog:
 
     def put_article(self, row: ArticleRow, seen: str) -> None:
         """Insert or move the article's head to `row` (its current version and fingerprints)."""
-        before = self.db.execute(
-            "SELECT simhash FROM archive_articles WHERE id = ?", (row.id,)
-        ).fetchone()
         self.db.execute(
             "INSERT INTO archive_articles VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO "
             "UPDATE SET current_version = excluded.current_version, headline = "
@@ -422,14 +419,9 @@ class SqliteCatalog:
                 seen,
             ),
         )
-        # the bands of the article's old SimHash go by their key: a delete by article id
-        # alone would scan the whole table (its key starts with the band), on every store
-        old = None if before is None else to_unsigned(before[0])
-        if old is not None and old != row.simhash:
-            self.db.executemany(
-                "DELETE FROM archive_simhash_bands WHERE band = ? AND value = ? AND article_id = ?",
-                [(band, value, row.id) for band, value in enumerate(bands(old))],
-            )
+        # found through archive_simhash_bands_article (schema 4): the table's own key starts
+        # with the band, so without that index this delete scanned every band on every store
+        self.db.execute("DELETE FROM archive_simhash_bands WHERE article_id = ?", (row.id,))
         self.db.executemany(
             "INSERT OR IGNORE INTO archive_simhash_bands VALUES (?, ?, ?)",
             [(band, value, row.id) for band, value in enumerate(bands(row.simhash))],
