@@ -23,7 +23,7 @@ from typing import Any
 from archive.atomic import make_dirs
 from archive.backends.blobref import MAX_REFERENCE_BYTES
 from archive.backends.blobs import BlobStore, FolderBlobStore
-from archive.backends.catalog import Catalog, CopyRow
+from archive.backends.catalog import Catalog, CopyRow, RunRow
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.backends.frontier import Frontier
 from archive.backends.storage import Storage, open_blobs, open_catalog
@@ -357,6 +357,19 @@ class Archive:
         self.catalog.finish_run(run_id, iso_utc(self.now()), json.dumps(counts, sort_keys=True))
         if self.run_id == run_id:
             self.run_id = None
+
+    def record_run(
+        self, kind: str, source: str | None, started: datetime, counts: dict[str, Any]
+    ) -> None:
+        """Keep what a finished task did (a cluster job's report), for whoever waits on it."""
+        import json
+
+        run_id = self.catalog.start_run(kind, source, iso_utc(started))
+        self.catalog.finish_run(run_id, iso_utc(self.now()), json.dumps(counts, sort_keys=True))
+
+    def finished_runs(self, kind: str, since: datetime) -> list[RunRow]:
+        """The runs of `kind` started at or after `since` that have finished, oldest first."""
+        return self.catalog.finished_runs(kind, iso_utc(since))
 
     def near_duplicates(self) -> list[tuple[str, str, int]]:
         """Pairs of different articles whose bodies are within the SimHash threshold."""

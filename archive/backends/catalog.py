@@ -34,6 +34,18 @@ class ArticleRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RunRow:
+    """A finished run of some task (a crawl, a cluster job), with its counts as JSON text."""
+
+    id: int
+    kind: str
+    source: str | None
+    started: str
+    finished: str
+    counts: str
+
+
+@dataclass(frozen=True, slots=True)
 class CopyRow:
     """Another article that published the same body text (a syndicated copy)."""
 
@@ -261,6 +273,10 @@ class Catalog(Protocol):
     def near_duplicates(self) -> list[tuple[str, str, int]]: ...
     def start_run(self, kind: str, source: str | None, started: str) -> int: ...
     def finish_run(self, run_id: int, finished: str, counts: str) -> None: ...
+    def finished_runs(self, kind: str, since: str) -> list[RunRow]:
+        """Runs of `kind` started at or after `since` (ISO UTC) that have finished."""
+        ...
+
     def clear_derived(self) -> None: ...
     def open_frontier(self, *, scratch: bool = False) -> Frontier:
         """The crawl frontier kept beside this catalog (`scratch`: a throwaway one, for a

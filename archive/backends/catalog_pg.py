@@ -27,6 +27,7 @@ from archive.backends.catalog import (
     CopyRow,
     FetchRow,
     FileRow,
+    RunRow,
     SourceCounts,
     VerifyRun,
     VersionRow,
@@ -560,6 +561,16 @@ class PgCatalog(PgReadMixin):
                 "UPDATE archive_runs SET finished_at = %s, counts = %s WHERE id = %s",
                 (finished, counts, run_id),
             )
+
+    def finished_runs(self, kind: str, since: str) -> list[RunRow]:
+        return [
+            RunRow(int(r[0]), r[1], r[2], r[3], r[4], r[5] or "{}")
+            for r in self._rows(
+                "SELECT id, kind, source, started_at, finished_at, counts FROM archive_runs"
+                " WHERE kind = %s AND started_at >= %s AND finished_at IS NOT NULL ORDER BY id",
+                (kind, since),
+            )
+        ]
 
     def clear_derived(self) -> None:
         """Empty every table the files can refill (inside the caller's transaction)."""

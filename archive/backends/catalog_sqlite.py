@@ -26,6 +26,7 @@ from archive.backends.catalog import (
     Filters,
     ListedRow,
     PendingDoc,
+    RunRow,
     SearchDoc,
     SourceCounts,
     SourceRow,
@@ -508,6 +509,16 @@ class SqliteCatalog:
                 "UPDATE archive_runs SET finished_at = ?, counts = ? WHERE id = ?",
                 (finished, counts, run_id),
             )
+
+    def finished_runs(self, kind: str, since: str) -> list[RunRow]:
+        return [
+            RunRow(int(r[0]), r[1], r[2], r[3], r[4], r[5] or "{}")
+            for r in self.db.execute(
+                "SELECT id, kind, source, started_at, finished_at, counts FROM archive_runs"
+                " WHERE kind = ? AND started_at >= ? AND finished_at IS NOT NULL ORDER BY id",
+                (kind, since),
+            )
+        ]
 
     def clear_derived(self) -> None:
         """Empty every table the files can refill (inside the caller's transaction)."""

@@ -263,16 +263,26 @@ def _binary(path: Path | None) -> Iterator[IO[bytes]]:
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--source", default="import", show_default=True, help="Source name for pages.")
+@click.option("--wait", is_flag=True, help="Cluster: follow the queued imports to their end.")
 @click.pass_obj
-def import_cmd(app: AppContext, files: tuple[Path, ...], source: str) -> None:
+def import_cmd(app: AppContext, files: tuple[Path, ...], source: str, wait: bool) -> None:
     """Ingest WARC files (wget --warc-file, browsertrix, CC-NEWS, morgue's own) as raw pages,
     parse them and store them with the usual deduplication; or restore a BagIt bag written
     by `morgue export --format bagit` (a folder: validated, then copied in as it is).
 
     Example: morgue import crawl-00001.warc.gz --source ccnews
+
+    With a cluster configuration each WARC file becomes a job for `morgue worker` (give paths
+    every worker can read, on a shared mount); bags are restored here.
     """
     bags = [path for path in files if is_bag(path)]
     warcs = [path for path in files if not is_bag(path)]
+    queue_exit = 0
+    if warcs and app.config.storage.catalog is not None:
+        from scraper.cli.cluster_cmds import enqueue_import
+
+        queue_exit = enqueue_import(app, warcs, source, wait=wait)
+        warcs = []
     conflicts = 0
     try:
         with app.open_archive() as archive:
@@ -288,7 +298,7 @@ def import_cmd(app: AppContext, files: tuple[Path, ...], source: str) -> None:
                 )
     except ArchiveError as exc:
         raise _fail(exc) from exc
-    if conflicts:
+    if conflicts or queue_exit:
         raise SystemExit(EXIT_PROBLEMS)
 
 

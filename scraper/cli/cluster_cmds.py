@@ -1,7 +1,9 @@
 """Commands for scaling out: `morgue worker` runs the cluster's queued tasks, `morgue migrate
 --to OTHER_CONFIG` copies the archive to the storage another config names (embedded to
-PostgreSQL + S3, and back), and `enqueue_crawl` is what `morgue crawl` does with a cluster
-configuration: queue the runs for the workers (and with --wait, follow them to the end).
+PostgreSQL + S3, and back), and `enqueue*` is what `morgue crawl`, `rebuild`, `import` and
+`schedule` do with a cluster configuration: queue jobs for the workers and, with --wait, follow
+them to their end and print the report the command prints when it works in-process (the
+workers keep each job's report in the catalog: scraper.cluster.reports).
 
 Thin click commands over `archive.maintenance`; exit 0 when the target verifies clean with the
 same counts, 1 when something could not be copied, 2 for a bad config.
@@ -10,17 +12,27 @@ same counts, 1 when something could not be copied, 2 for a bad config.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
+from archive.backends.catalog import RunRow
 from archive.errors import ArchiveError
 from archive.maintenance.migrate import migrate
-from archive.maintenance.stats import stats
 from archive.store import Archive
 from scraper.cli.support import AppContext
-from scraper.config import load_config
+from scraper.cluster.reports import (
+    RUN_KINDS,
+    merge_crawl,
+    merge_import,
+    merge_rebuild,
+    runs_of_jobs,
+)
+from scraper.config import Source, load_config
+from scraper.crawl.report import CrawlReport, format_report
 
 EXIT_PROBLEMS = 1
 
@@ -96,26 +108,80 @@ def worker_cmd(app: AppContext, concurrency: int, queues: tuple[str, ...]) -> No
         raise click.ClickException(str(exc)) from exc
 
 
-def enqueue(app: AppContext, task: str, jobs: list[dict[str, Any]], *, wait: bool) -> int:
-    """Queue `jobs` of `task` for the workers; with `wait`, poll until every job ended, then
-    print the archive's stats. Returns the exit code (1 when a job failed)."""
-    from scraper.cluster.queue import defer, job_states
+# workers stamp their runs with their own clocks: read back runs from a little before the jobs
+# were queued (and keep only those of our own job ids), so a worker clock that runs behind
+# still has its report found
+CLOCK_SLACK = timedelta(hours=1)
+POLL = 2.0  # seconds between looks at the jobs' states
 
+
+def enqueue(
+    app: AppContext,
+    task: str,
+    jobs: list[dict[str, Any]],
+    *,
+    wait: bool,
+    sources: Sequence[str] = (),
+) -> int:
+    """Queue `jobs` of `task` for the workers; with `wait`, follow them to their end and print
+    the report the command prints when it works in-process. Returns the exit code: 1 when a
+    job failed (or, for a crawl, a source failed entirely)."""
+    from scraper.cluster.queue import defer
+
+    queued_at = datetime.now(UTC)
     ids = defer(app.config, task, jobs)
     click.echo(f"queued {len(ids)} {task} job(s)")
     if not wait:
         return 0
-    while True:
-        states = job_states(app.config, ids)
-        if len(states) == len(ids) and all(s not in ("todo", "doing") for s in states.values()):
-            break
-        time.sleep(2.0)
+    states = follow(app, ids)
     failed = sum(1 for s in states.values() if s != "succeeded")
     click.echo(f"{len(ids) - failed} job(s) succeeded, {failed} failed")
-    with app.open_archive() as archive:
-        for line in stats(archive).lines():
+    runs = job_runs(app, task, ids, queued_at)
+    code = EXIT_PROBLEMS if failed else 0
+    if task == "crawl_source":
+        report = merge_crawl(list(dict.fromkeys(sources)), runs)
+        for line in format_report(report, errors=False):
             click.echo(line)
-    return EXIT_PROBLEMS if failed else 0
+        for source in report.sources:
+            if source.error:
+                click.echo(source.error, err=True)
+        return max(code, report.exit_code)
+    if task == "rebuild_share":
+        rebuilt = merge_rebuild(runs)
+        for line in rebuilt.lines():
+            click.echo(line)
+        return EXIT_PROBLEMS if rebuilt.failed else code
+    counts = merge_import(runs)
+    click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported")
+    return code
+
+
+def follow(
+    app: AppContext, ids: Sequence[int], should_stop: Callable[[], bool] = lambda: False
+) -> dict[int, str]:
+    """Poll the jobs until every one has ended (or `should_stop`); a line on stderr each time
+    another job ends. Returns each job's last state ('succeeded', 'failed', ...)."""
+    from scraper.cluster.queue import job_states
+
+    ended = -1
+    while True:
+        states = job_states(app.config, ids)
+        done = sum(1 for s in states.values() if s not in ("todo", "doing"))
+        if done != ended:
+            ended = done
+            click.echo(f"{done}/{len(ids)} job(s) ended", err=True)
+        if (len(states) == len(ids) and done == len(ids)) or should_stop():
+            return states
+        time.sleep(POLL)
+
+
+def job_runs(
+    app: AppContext, task: str, ids: Sequence[int], queued_at: datetime
+) -> list[tuple[RunRow, dict[str, Any]]]:
+    """The reports the workers kept for these jobs (see scraper.cluster.reports)."""
+    with app.open_archive() as archive:
+        runs = archive.finished_runs(RUN_KINDS[task], queued_at - CLOCK_SLACK)
+    return runs_of_jobs(runs, ids)
 
 
 def enqueue_crawl(
@@ -123,7 +189,32 @@ def enqueue_crawl(
 ) -> int:
     """What `morgue crawl` does with a cluster config: `spread` jobs per source."""
     jobs = [{"source": s, "max_pages": max_pages} for s in sources for _ in range(spread)]
-    return enqueue(app, "crawl_source", jobs, wait=wait)
+    return enqueue(app, "crawl_source", jobs, wait=wait, sources=sources)
+
+
+def queued_crawl(
+    app: AppContext, spread: int
+) -> Callable[[Source, Callable[[], bool]], CrawlReport]:
+    """What `morgue schedule` runs for a due source with a cluster config: queue the source's
+    run for the workers and follow it to its end, so the schedule still starts a source's
+    next run only after the last one ended. Stopping the scheduler leaves the run queued."""
+    from scraper.cluster.queue import defer
+
+    def run_source(source: Source, should_stop: Callable[[], bool]) -> CrawlReport:
+        queued_at = datetime.now(UTC)
+        jobs = [{"source": source.name, "max_pages": None} for _ in range(spread)]
+        ids = defer(app.config, "crawl_source", jobs)
+        follow(app, ids, should_stop)
+        return merge_crawl([source.name], job_runs(app, "crawl_source", ids, queued_at))
+
+    return run_source
+
+
+def enqueue_import(app: AppContext, warcs: Sequence[Path], source: str, *, wait: bool) -> int:
+    """What `morgue import` does with WARC files and a cluster config: a job per file, by its
+    absolute path (every worker must be able to read it: a shared mount)."""
+    jobs = [{"path": str(path.resolve()), "source": source} for path in warcs]
+    return enqueue(app, "import_warc", jobs, wait=wait, sources=[source])
 
 
 COMMANDS = (migrate_cmd, worker_cmd)

@@ -242,18 +242,36 @@ def _print_report(report: CrawlReport, *, dry_run: bool) -> None:
     show_default=True,
     help="Sources crawled at the same time.",
 )
+@click.option(
+    "--spread",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Cluster: workers that share each source's run.",
+)
 @click.pass_context
-def schedule_cmd(ctx: click.Context, max_parallel: int) -> None:
+def schedule_cmd(ctx: click.Context, max_parallel: int, spread: int) -> None:
     """Run in the foreground, crawling each source when its schedule says.
 
     Stops cleanly on Ctrl-C or SIGTERM: crawls in flight finish their current pages and
     checkpoint the rest. Run it under systemd (see docs/scheduling.md) or use cron with
-    `morgue crawl` instead.
+    `morgue crawl` instead. With a cluster configuration it queues each due run for
+    `morgue worker` and follows it to its end (stopping leaves a queued run to the workers).
     """
     app: AppContext = ctx.obj
     sources = _choose(app, ())
+    queued = None
+    if app.config.storage.catalog is not None:
+        from scraper.cli.cluster_cmds import queued_crawl
+
+        queued = queued_crawl(app, spread)
 
     def run_source(source: Source, should_stop: Callable[[], bool]) -> CrawlReport:
+        if queued is not None:
+            report = queued(source, should_stop)
+            for line in format_report(report):
+                click.echo(line)
+            return report
         with app.open_archive() as archive:
             report = crawl(
                 app.config,

@@ -32,7 +32,7 @@ QUEUES = ("crawl", "rebuild", "import")
 
 def crawl_source(context: JobContext, source: str, max_pages: int | None = None) -> None:
     """Crawl one source with the frontier, catalog and politeness shared by every worker."""
-    context.additional_context["morgue"].crawl_source(source, max_pages)
+    context.additional_context["morgue"].crawl_source(source, max_pages, job=_job_id(context))
 
 
 def rebuild_share(
@@ -42,11 +42,18 @@ def rebuild_share(
     source: str | None = None,
     since: str | None = None,
 ) -> None:
-    context.additional_context["morgue"].rebuild_share(share, shares, source, since)
+    context.additional_context["morgue"].rebuild_share(
+        share, shares, source, since, job=_job_id(context)
+    )
 
 
 def import_warc(context: JobContext, path: str, source: str) -> None:
-    context.additional_context["morgue"].import_warc(path, source)
+    context.additional_context["morgue"].import_warc(path, source, job=_job_id(context))
+
+
+def _job_id(context: JobContext) -> int:
+    # the job's report is kept under its id (scraper.cluster.reports), for `--wait`
+    return int(context.job.id or 0)
 
 
 # a storage outage (PostgreSQL or S3) fails the job; it runs again after 1, 2, 4 ... 256 s

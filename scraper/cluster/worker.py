@@ -12,6 +12,7 @@ own, so nothing it held stays held.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from procrastinate import App
@@ -28,10 +30,11 @@ from procrastinate.worker import Worker
 
 from archive.backends.catalog_pg import PgCatalog
 from archive.backends.hostlease_pg import HostLeases
-from archive.errors import StorageError
+from archive.errors import ArchiveError, StorageError
 from archive.store import Archive
 from scraper.cluster.politeness import PgHostGate, PgRobotsCache
 from scraper.cluster.queue import QUEUES, ensure_schema, make_app
+from scraper.cluster.reports import RUN_KINDS, crawl_counts, import_counts, rebuild_counts
 from scraper.cluster.stores import StoreThreads
 from scraper.config import Config, PolitenessConfig
 from scraper.crawl import crawl
@@ -76,12 +79,13 @@ class WorkerState:
             return source.politeness
         return self.config.politeness
 
-    def crawl_source(self, name: str, max_pages: int | None) -> None:
+    def crawl_source(self, name: str, max_pages: int | None, *, job: int = 0) -> None:
         from scraper.fetch import AsyncFetcher
 
         source = self.config.source(name)
         if source is None:
             raise ValueError(f"unknown source {name!r} in this worker's config")
+        started = datetime.now(UTC)
         with self.open_archive() as archive:
             catalog = archive.catalog
             if not isinstance(catalog, PgCatalog):
@@ -111,6 +115,13 @@ class WorkerState:
             finally:
                 stores.close()
             self.reports.append(report)
+            with contextlib.suppress(ArchiveError):  # the report is for people; the job is done
+                archive.record_run(
+                    RUN_KINDS["crawl_source"],
+                    name,
+                    started,
+                    crawl_counts(job, report.source(name)),
+                )
             self.lease_waits.extend(gate.waits)
             for name, values in (
                 ("lease_take", gate.takes),
@@ -128,11 +139,14 @@ class WorkerState:
                 raise StorageError(source_report.error)
         log.info("%s: crawl of %s done", self.name, name)
 
-    def rebuild_share(self, share: int, shares: int, source: str | None, since: str | None) -> None:
+    def rebuild_share(
+        self, share: int, shares: int, source: str | None, since: str | None, *, job: int = 0
+    ) -> None:
         from archive.maintenance.rebuild import rebuild
         from scraper.cli.archive_cmds import SourceParser
 
         started = time.monotonic()
+        begun = datetime.now(UTC)
         with self.open_archive() as archive:
             report = rebuild(
                 archive,
@@ -142,17 +156,26 @@ class WorkerState:
                 workers=1,  # one process per worker: start as many workers as cores
                 shard=(share, shares),
             )
+            with contextlib.suppress(ArchiveError):
+                archive.record_run(
+                    RUN_KINDS["rebuild_share"], source, begun, rebuild_counts(job, report)
+                )
         self.timings.setdefault("rebuild_job", []).append(time.monotonic() - started)
         log.info("%s: rebuild share %d/%d: %s", self.name, share, shares, report.lines()[0])
 
-    def import_warc(self, path: str, source: str) -> None:
+    def import_warc(self, path: str, source: str, *, job: int = 0) -> None:
         from pathlib import Path
 
         from archive.maintenance.warc_import import import_warc
         from scraper.cli.archive_cmds import SourceParser
 
+        begun = datetime.now(UTC)
         with self.open_archive() as archive:
             counts = import_warc(archive, [Path(path)], SourceParser.of(self.config), source=source)
+            with contextlib.suppress(ArchiveError):
+                archive.record_run(
+                    RUN_KINDS["import_warc"], source, begun, import_counts(job, counts)
+                )
         log.info("%s: imported %s: %s", self.name, path, dict(counts))
 
 
