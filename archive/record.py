@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -84,6 +85,7 @@ def parse_iso_utc(text: str) -> datetime:
 
 
 _ORJSON = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+_LONG_NUMBER = re.compile(rb"\d{19}")  # 18 digits always fit in 64 bits
 
 
 def dumps(obj: object) -> str:
@@ -99,6 +101,19 @@ def dumps(obj: object) -> str:
         except (TypeError, orjson.JSONEncodeError):
             pass
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+
+
+def loads(data: bytes) -> Any:
+    """JSON as `json.loads` reads it. orjson parses a record ~4x faster (a search page reads
+    twenty), but reads an integer past 64 bits as a float: text with a run of 19 digits or
+    more goes to the stdlib, and so does what orjson refuses and the stdlib accepts (NaN,
+    an escaped lone surrogate), so no file reads differently."""
+    if not _LONG_NUMBER.search(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data.decode("utf-8"))
 
 
 def _orjson_same(obj: object) -> bool:
