@@ -86,7 +86,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(
 
 # bm25 weights per column (headline, subheadline, body, captions, authors): a word in the
 # headline says far more about what an article is about than the same word in paragraph nine
-FTS_RANK = "bm25(10.0, 4.0, 1.0, 1.5, 3.0)"
+FTS_WEIGHTS = "10.0, 4.0, 1.0, 1.5, 3.0"
+FTS_RANK = f"bm25({FTS_WEIGHTS})"
+# the same function named in a query's ORDER BY: SQLite then keeps only the LIMIT best in its
+# sorter, where FTS5's `ORDER BY rank` ranks in a statement of its own and sorts every row it
+# ranked (a quarter more CPU over 10,000 matches on the 100,000-article bench)
+BM25 = f"bm25(archive_fts, {FTS_WEIGHTS})"
 
 # Before version 3 the index held headline and body only, written as versions were stored.
 # Contentless FTS5 cannot be altered or re-read, so the upgrade drops it and marks every

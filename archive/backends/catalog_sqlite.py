@@ -34,6 +34,7 @@ from archive.backends.catalog import (
     VersionRow,
 )
 from archive.backends.catalog_schema import (
+    BM25,
     CATALOG_SCHEMA_VERSION,
     DDL,
     DERIVED_TABLES,
@@ -682,8 +683,8 @@ class SqliteCatalog:
         n = want * 2 + 10
         while True:
             ranked = self.db.execute(
-                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ? AND rowid >= ?"
-                " ORDER BY rank LIMIT ?",
+                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
+                " AND rowid >= ? ORDER BY r, rowid DESC LIMIT ?",
                 (fts_query, bound, n),
             ).fetchall()
             meta = self._meta_of([r[0] for r in ranked])
