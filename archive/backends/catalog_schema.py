@@ -7,8 +7,13 @@ from __future__ import annotations
 # digest of versions (archive_bodies held one article per text), file checksums and verify runs;
 # 4: simhash bands indexed by article (moving an article's head deleted its old bands with a
 # scan of every band: each store cost time in proportion to the archive). Opening a schema 3
-# catalog runs the DDL again, which only adds the index.
-CATALOG_SCHEMA_VERSION = 4
+# catalog runs the DDL again, which only adds the index. 5: the search metadata's filter
+# columns in an index keyed by doc (`archive_search_meta_filter`): a filtered search looks up
+# every matching version's filters, and the narrow index holds about 4x the rows of a page
+# of the table (a third less CPU per filtered search on the 100,000-article bench). Opening a
+# schema 3 or 4 catalog runs the DDL again, which builds the index from the table (about a
+# second per 100,000 versions); the search index is not rebuilt.
+CATALOG_SCHEMA_VERSION = 5
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +72,8 @@ CREATE INDEX IF NOT EXISTS archive_search_meta_article ON archive_search_meta (a
 CREATE INDEX IF NOT EXISTS archive_search_meta_day ON archive_search_meta (day, fetched_at);
 CREATE INDEX IF NOT EXISTS archive_search_meta_source
     ON archive_search_meta (source, day, fetched_at);
+CREATE INDEX IF NOT EXISTS archive_search_meta_filter
+    ON archive_search_meta (doc, article_id, source, day, section_key, authors_key);
 CREATE TABLE IF NOT EXISTS archive_references (
     site TEXT NOT NULL, raw_sha256 TEXT NOT NULL, since TEXT NOT NULL,
     PRIMARY KEY (site, raw_sha256));
