@@ -131,10 +131,8 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
     text = _best_paragraph(text, terms)
     # one split in C: gap, word, gap, word, ..., gap (word i is parts[2i + 1])
     parts = _WORDS_SPLIT.split(text)
-    if text.isascii():  # folding is lower-casing: the same split of the lowered text
-        words = _WORDS_SPLIT.split(text.lower())[1::2]
-    else:
-        words = [fold(w) for w in parts[1::2]]
+    # folding ASCII is lower-casing (no per-word check)
+    words = [w.lower() if text.isascii() else fold(w) for w in parts[1::2]]
     if not words:
         return Snippet()
     matches = _matches(words, terms)
