@@ -79,3 +79,26 @@ def test_snippet_pieces(text: str, query: str, parts: tuple[tuple[str, bool], ..
 
 def test_a_text_without_words_has_no_snippet() -> None:
     assert make_snippet(" … — ", parse("ferry")[1]).parts == ()
+
+
+def test_the_snippet_text_is_every_searched_field_but_the_headline_one_a_line() -> None:
+    from archive.record import SCHEMA
+    from archive.searchdoc import snippet_text
+
+    record = {
+        "schema": SCHEMA,
+        "headline": "Not in the snippet: shown above it",
+        "subheadline": "Dockers vote",
+        "body": [{"kind": "p", "text": "The strike ended."}, {"kind": "h", "text": "Talks"}],
+        "captions": [
+            {"text": "The quay", "credit": "Photo: J. Roe", "image_url": None},
+            {"text": "A crane", "credit": None, "image_url": None},
+        ],
+        "authors": ["Ana Lis", "Jörg Müller"],
+    }
+    assert snippet_text(record) == (
+        "Dockers vote\nThe strike ended.\nTalks\nThe quay Photo: J. Roe\nA crane\n"
+        "Ana Lis, Jörg Müller"
+    )
+    (muller,) = parse("muller")[1]
+    assert make_snippet(snippet_text(record), [muller]).parts[-1] == ("Müller", True)
