@@ -94,4 +94,7 @@ class Layout:
     def version(self, source: str, article_id: str, version: int) -> Path:
         if version < 1:
             raise BadName(f"not a version number: {version}")
-        return self.article_dir(source, article_id) / f"v{version}.json"
+        # one join, not three (a search page builds twenty of these)
+        return self.root.joinpath(
+            "articles", check_source(source), check_id(article_id), f"v{version}.json"
+        )

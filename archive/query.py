@@ -28,7 +28,7 @@ from archive.filters import make_filters, page_bounds
 from archive.ftsquery import parse
 from archive.record import Article
 from archive.results import Hit, Raw, Results, fetch_json, hit_of
-from archive.searchdoc import search_doc
+from archive.searchdoc import search_doc, snippet_text
 from archive.snippet import Snippet, make_snippet
 from archive.store import Archive
 from archive.urls import url_key
@@ -137,11 +137,7 @@ class ArchiveReader:
         limit, offset = page_bounds(limit, offset)
         self._ready()
         rows, total, exact = self.catalog.search_rows(fts, filters, limit, offset)
-        hits = []
-        for row in rows:
-            article = self._load_row(row)
-            text = _searchable(article)
-            hits.append(hit_of(row, make_snippet(text, terms)))
+        hits = [hit_of(row, make_snippet(self._snippet_text(row), terms)) for row in rows]
         elapsed = time.perf_counter() - started
         return Results(tuple(hits), total, offset, limit, elapsed, exact)
 
@@ -331,21 +327,13 @@ class ArchiveReader:
         rows = self.catalog.recent_versions(source, limit, updates_only=False)
         return [self.archive.load(r.source, r.article_id, r.version) for r in rows]
 
-    def _load_row(self, row: ListedRow) -> Article | None:
+    def _snippet_text(self, row: ListedRow) -> str:
         try:
-            return self.archive.load(row.source, row.article_id, row.version)
+            record = self.archive.read_record(row.source, row.article_id, row.version)
+            return snippet_text(record)
         except ArchiveError as exc:
             log.warning("search: %s v%d: %s", row.article_id, row.version, exc)
-            return None
-
-
-def _searchable(article: Article | None) -> str:
-    if article is None:
-        return ""
-    c = article.content
-    captions = (" ".join(filter(None, (x.text, x.credit))) for x in c.captions)
-    parts = [c.subheadline or "", *(b.text for b in c.body), *captions, ", ".join(c.authors)]
-    return "\n".join(p for p in parts if p)
+            return ""
 
 
 def _unix_iso(moment: float | None) -> str | None:

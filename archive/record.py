@@ -84,6 +84,10 @@ def parse_iso_utc(text: str) -> datetime:
 
 
 _ORJSON = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+# a run of 19 digits, found in C (a regex takes longer than orjson's whole parse): 18 digits
+# always fit in 64 bits
+_DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_NINETEEN_DIGITS = b"0" * 19
 
 
 def dumps(obj: object) -> str:
@@ -99,6 +103,19 @@ def dumps(obj: object) -> str:
         except (TypeError, orjson.JSONEncodeError):
             pass
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
+
+
+def loads(data: bytes) -> Any:
+    """JSON as `json.loads` reads it. orjson parses a record ~4x faster (a search page reads
+    twenty), but reads an integer past 64 bits as a float: text with a run of 19 digits or
+    more goes to the stdlib, and so does what orjson refuses and the stdlib accepts (NaN,
+    an escaped lone surrogate), so no file reads differently."""
+    if _NINETEEN_DIGITS not in data.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data.decode("utf-8"))
 
 
 def _orjson_same(obj: object) -> bool:

@@ -4,9 +4,10 @@ the metadata the reading side filters on (published day, section, authors), from
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from archive.backends.catalog import SearchDoc
-from archive.record import Article
+from archive.record import Article, upgrade_record
 from archive.snippet import fold
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -30,3 +31,21 @@ def search_doc(article: Article) -> SearchDoc:
         authors_key="\n".join(fold(a) for a in c.authors),
         url=article.canonical_url,
     )
+
+
+def snippet_text(record: dict[str, Any]) -> str:
+    """What a search hit's snippet is cut from, straight from a record file's document
+    (no `Article` is built: a search page reads twenty records for this alone): the
+    subheadline, the body's paragraphs, the captions with their credits and the authors,
+    one paragraph a line."""
+    doc = upgrade_record(record)
+    captions = (
+        " ".join(filter(None, (c.get("text"), c.get("credit")))) for c in doc.get("captions", ())
+    )
+    parts = [
+        doc.get("subheadline") or "",
+        *(b.get("text") or "" for b in doc.get("body", ())),
+        *captions,
+        ", ".join(doc.get("authors", ())),
+    ]
+    return "\n".join(p for p in parts if p)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from archive.ftsquery import Term
 
-_WORD = re.compile(r"\w+")
+_WORDS_SPLIT = re.compile(r"(\w+)")
 _SPACE = re.compile(r"\s+")
+_NON_SPACE_GAP = re.compile(r"[^\S ]|  ")  # white space other than single spaces
 WINDOW = 32  # words
 _FOLD_KEPT = 20_000  # characters whose folding is remembered
 
@@ -71,11 +72,20 @@ class Snippet:
         return out
 
 
-def _matches(words: Sequence[str], terms: Sequence[Term]) -> list[tuple[int, int, int]]:
+def _positions(words: list[str], word: str) -> list[int]:
+    """Where `word` is in `words` (list.index runs in C: no pass in Python over every word)."""
+    found: list[int] = []
+    at = -1
+    try:
+        while True:
+            at = words.index(word, at + 1)
+            found.append(at)
+    except ValueError:
+        return found
+
+
+def _matches(words: list[str], terms: Sequence[Term]) -> list[tuple[int, int, int]]:
     """(first word, last word + 1, term number) of each match."""
-    where: dict[str, list[int]] = {}
-    for i, word in enumerate(words):
-        where.setdefault(word, []).append(i)
     found = []
     for number, term in enumerate(terms):
         if term.negated:
@@ -83,9 +93,9 @@ def _matches(words: Sequence[str], terms: Sequence[Term]) -> list[tuple[int, int
         wanted = [fold(w) for w in term.words]
         n = len(wanted)
         if n == 1 and term.prefix:
-            starts = [i for w, at in where.items() if w.startswith(wanted[0]) for i in at]
+            starts = [i for i, w in enumerate(words) if w.startswith(wanted[0])]
         else:
-            starts = where.get(wanted[0], []) if n > 1 or not term.prefix else []
+            starts = _positions(words, wanted[0])
         for i in starts:
             if i + n > len(words):
                 continue
@@ -119,14 +129,11 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
     """The best window of `text` for `terms`; the text's start when nothing matches.
     Paragraphs are separated by newlines; the window stays within one of them."""
     text = _best_paragraph(text, terms)
-    if text.isascii():  # one pass over the paragraph, not one call per word
-        found = [(m.span(), m.group()) for m in _WORD.finditer(text.lower())]
-        spans = [span for span, _ in found]
-        words = [word for _, word in found]
-    else:
-        spans = [m.span() for m in _WORD.finditer(text)]
-        words = [fold(text[a:b]) for a, b in spans]
-    if not spans:
+    # one split in C: gap, word, gap, word, ..., gap (word i is parts[2i + 1])
+    parts = _WORDS_SPLIT.split(text)
+    # folding ASCII is lower-casing (no per-word check)
+    words = [w.lower() if text.isascii() else fold(w) for w in parts[1::2]]
+    if not words:
         return Snippet()
     matches = _matches(words, terms)
     start = 0
@@ -137,37 +144,41 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
             hits = sum(1 for a, b, _ in matches if first <= a and b <= first + window)
             score = len(inside) * 100 + hits
             if score > best:
-                best, start = score, max(0, min(first - 3, len(spans) - window))
-    end = min(len(spans), start + window)
-    marked = [False] * len(spans)
-    inner = [False] * len(spans)  # the gap before word i lies inside a phrase match
+                best, start = score, max(0, min(first - 3, len(words) - window))
+    end = min(len(words), start + window)
+    marked = [False] * len(words)
+    inner = [False] * len(words)  # the gap before word i lies inside a phrase match
     for a, b, _ in matches:
         for i in range(a, b):
             marked[i] = True
             inner[i] = inner[i] or i > a
-    # adjacent pieces of one kind as one piece: "port strike" is one mark
-    merged: list[tuple[str, bool]] = []
-    run: list[str] = ["… "] if start > 0 else []
-    kind = False
+    # runs of words of one kind, each one piece with its gaps' spaces folded: "port
+    # strike" (a phrase) is one mark; two words matched apart are two
+    pieces: list[tuple[str, bool]] = []
 
     def add(piece: str, is_marked: bool) -> None:
-        nonlocal run, kind
-        if is_marked != kind and run:
-            merged.append(("".join(run), kind))
-            run = []
-        kind = is_marked
-        run.append(piece)
+        if pieces and pieces[-1][1] == is_marked:
+            pieces[-1] = (pieces[-1][0] + piece, is_marked)
+        else:
+            pieces.append((piece, is_marked))
 
-    pos = spans[start][0]
-    for i in range(start, end):
-        a, b = spans[i]
-        if a > pos:
-            gap = text[pos:a]
-            add(gap if gap == " " else _SPACE.sub(" ", gap), inner[i])
-        add(text[a:b], marked[i])
-        pos = b
-    if end < len(spans):
+    if start > 0:
+        add("… ", False)
+    i = start
+    while i < end:
+        kind = marked[i]
+        j = i + 1
+        while j < end and marked[j] == kind and (not kind or inner[j]):
+            j += 1
+        if i > start:
+            add(_spaced(parts[2 * i]), False)  # the gap before a run is never inside a mark
+        add(_spaced("".join(parts[2 * i + 1 : 2 * j])), kind)
+        i = j
+    if end < len(words):
         add(" …", False)
-    if run:
-        merged.append(("".join(run), kind))
-    return Snippet(tuple(merged))
+    return Snippet(tuple(pieces))
+
+
+def _spaced(text: str) -> str:
+    """Each run of white space as one space."""
+    return text if text == " " or not _NON_SPACE_GAP.search(text) else _SPACE.sub(" ", text)

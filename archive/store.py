@@ -46,6 +46,7 @@ from archive.record import (
     Validators,
     dumps,
     iso_utc,
+    loads,
     since_text,
     utcnow,
 )
@@ -379,11 +380,9 @@ class Archive:
         return Article.from_json(self.read_record(source, article_id, version))
 
     def read_record(self, source: str, article_id: str, version: int) -> dict[str, Any]:
-        import json
-
         path = self.layout.version(source, article_id, version)
         try:
-            data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+            data: dict[str, Any] = loads(path.read_bytes())
         except FileNotFoundError as exc:
             raise ArchiveError(f"record {path} is missing") from exc
         except (OSError, ValueError) as exc:

@@ -244,7 +244,38 @@ def test_a_version_2_catalog_is_upgraded_and_reindexed_from_the_files(tmp_path: 
         assert ids(reader, "rumour") == [s.strike]
         assert reader.catalog.pending_docs(10) == []
     db = sqlite3.connect(root / "catalog.sqlite")
-    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("4",)
+    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("5",)
+    db.close()
+
+
+def test_a_version_4_catalog_gets_the_filter_index_and_keeps_its_search_index(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "data"
+    s = build(root, hostile=False)
+    with archive.open(root) as reader:
+        before = ids(reader, "council OR strike", source="harbour-news", author="muller")
+        assert before == [s.mueller]
+    db = sqlite3.connect(root / "catalog.sqlite")
+    db.executescript(
+        "DROP INDEX archive_search_meta_filter;"
+        "UPDATE archive_info SET value = '4' WHERE key = 'schema';"
+    )
+    db.close()
+    with archive.open(root) as reader:
+        assert reader.catalog.pending_docs(10) == []  # nothing to index again
+        assert ids(reader, "council OR strike", source="harbour-news", author="muller") == before
+        assert ids(reader, "council OR strike", until="2024-03-04") == [s.strike]
+    db = sqlite3.connect(root / "catalog.sqlite")
+    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("5",)
+    plan = " ".join(
+        str(r[-1])
+        for r in db.execute(
+            "EXPLAIN QUERY PLAN SELECT 1 FROM archive_search_meta"
+            " INDEXED BY archive_search_meta_filter WHERE doc = 1"
+        )
+    )
+    assert "COVERING INDEX archive_search_meta_filter" in plan
     db.close()
 
 

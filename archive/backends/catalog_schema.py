@@ -7,8 +7,13 @@ from __future__ import annotations
 # digest of versions (archive_bodies held one article per text), file checksums and verify runs;
 # 4: simhash bands indexed by article (moving an article's head deleted its old bands with a
 # scan of every band: each store cost time in proportion to the archive). Opening a schema 3
-# catalog runs the DDL again, which only adds the index.
-CATALOG_SCHEMA_VERSION = 4
+# catalog runs the DDL again, which only adds the index. 5: the search metadata's filter
+# columns in an index keyed by doc (`archive_search_meta_filter`): a filtered search looks up
+# every matching version's filters, and the narrow index holds about 4x the rows of a page
+# of the table (a third less CPU per filtered search on the 100,000-article bench). Opening a
+# schema 3 or 4 catalog runs the DDL again, which builds the index from the table (about a
+# second per 100,000 versions); the search index is not rebuilt.
+CATALOG_SCHEMA_VERSION = 5
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +72,8 @@ CREATE INDEX IF NOT EXISTS archive_search_meta_article ON archive_search_meta (a
 CREATE INDEX IF NOT EXISTS archive_search_meta_day ON archive_search_meta (day, fetched_at);
 CREATE INDEX IF NOT EXISTS archive_search_meta_source
     ON archive_search_meta (source, day, fetched_at);
+CREATE INDEX IF NOT EXISTS archive_search_meta_filter
+    ON archive_search_meta (doc, article_id, source, day, section_key, authors_key);
 CREATE TABLE IF NOT EXISTS archive_references (
     site TEXT NOT NULL, raw_sha256 TEXT NOT NULL, since TEXT NOT NULL,
     PRIMARY KEY (site, raw_sha256));
@@ -86,7 +93,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(
 
 # bm25 weights per column (headline, subheadline, body, captions, authors): a word in the
 # headline says far more about what an article is about than the same word in paragraph nine
-FTS_RANK = "bm25(10.0, 4.0, 1.0, 1.5, 3.0)"
+FTS_WEIGHTS = "10.0, 4.0, 1.0, 1.5, 3.0"
+FTS_RANK = f"bm25({FTS_WEIGHTS})"
+# the same function named in a query's ORDER BY: SQLite then keeps only the LIMIT best in its
+# sorter, where FTS5's `ORDER BY rank` ranks in a statement of its own and sorts every row it
+# ranked (a quarter more CPU over 10,000 matches on the 100,000-article bench)
+BM25 = f"bm25(archive_fts, {FTS_WEIGHTS})"
 
 # Before version 3 the index held headline and body only, written as versions were stored.
 # Contentless FTS5 cannot be altered or re-read, so the upgrade drops it and marks every

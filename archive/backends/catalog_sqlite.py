@@ -35,6 +35,7 @@ from archive.backends.catalog import (
     VersionRow,
 )
 from archive.backends.catalog_schema import (
+    BM25,
     CATALOG_SCHEMA_VERSION,
     DDL,
     DERIVED_TABLES,
@@ -693,8 +694,8 @@ class SqliteCatalog:
         n = want * 2 + 10
         while True:
             ranked = self.db.execute(
-                "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ? AND rowid >= ?"
-                " ORDER BY rank LIMIT ?",
+                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
+                " AND rowid >= ? ORDER BY r, rowid DESC LIMIT ?",
                 (fts_query, bound, n),
             ).fetchall()
             meta = self._meta_of([r[0] for r in ranked])
@@ -708,8 +709,9 @@ class SqliteCatalog:
             n *= 4
         if docs <= EXACT_COUNT:
             total = self._scalar(
-                "SELECT count(DISTINCT m.article_id) FROM archive_fts f"
-                " JOIN archive_search_meta m ON m.doc = f.rowid WHERE archive_fts MATCH ?",
+                "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta"
+                " m INDEXED BY archive_search_meta_filter ON m.doc = f.rowid"
+                " WHERE archive_fts MATCH ?",
                 fts_query,
             )
             return list(best.values())[offset:want], total, True
@@ -783,14 +785,19 @@ class SqliteCatalog:
     def _filtered_page(
         self, fts_query: str, filters: Filters, bound: int, limit: int, offset: int
     ) -> list[sqlite3.Row]:
+        # each match's filters and article from the narrow covering index (schema 5), its
+        # best version per article (SQLite takes a min()'s bare columns from the min row);
+        # the table's wide rows are read for the page's rows only
         where, args = self._where(filters)
         return self.db.execute(
-            "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
-            " count(*) OVER () FROM (SELECT m.article_id, m.version, m.source, m.headline,"
-            " m.published, m.fetched_at, m.url, min(f.rank) AS r FROM archive_fts f"
-            " JOIN archive_search_meta m ON m.doc = f.rowid"
-            " WHERE archive_fts MATCH ? AND f.rowid >= ?" + where + " GROUP BY m.article_id)"
-            " ORDER BY r, article_id LIMIT ? OFFSET ?",
+            "SELECT t.article_id, t.version, t.source, t.headline, t.published, t.fetched_at,"
+            " t.url, g.r, g.n FROM (SELECT doc, article_id, r, count(*) OVER () AS n FROM"
+            " (SELECT m.article_id, m.doc, min(f.rank) AS r FROM archive_fts f"
+            " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter"
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid >= ?"
+            + where
+            + " GROUP BY m.article_id) ORDER BY r, article_id LIMIT ? OFFSET ?) g"
+            " JOIN archive_search_meta t ON t.doc = g.doc ORDER BY g.r, g.article_id",
             (fts_query, bound, *args, limit, offset),
         ).fetchall()
 
