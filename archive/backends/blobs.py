@@ -10,7 +10,6 @@ A zstd blob may be compressed against an earlier page of the same site (`archive
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
@@ -100,6 +99,14 @@ class BlobStore(Protocol):
     def opener(self) -> Callable[[], BlobStore]:
         """A picklable function that opens this same store again (in a worker process)."""
         ...
+
+
+def _size(path: Path) -> int | None:
+    """The size of the file at `path`, None when there is none (or it cannot be looked at)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def pack_blob(
@@ -202,25 +209,27 @@ class FolderBlobStore:
         # set by a cluster's Archive: told of a file found already there (Archive.adopt)
         self.on_reuse: Callable[[str], None] | None = None
 
-    def _write_new(self, path: Path, data: bytes) -> bool:
-        if self.intents is not None and not path.exists():
+    def _write_new(self, path: Path, data: bytes, *, absent: bool = False) -> bool:
+        """Write an immutable file unless it is there (`absent`: the caller just saw it is
+        not); one stat of the path serves the intents note and the journaled write."""
+        size = None if absent else _size(path)
+        if self.intents is not None and size is None:
             self.intents.note(path, data)
         journal = self.journal
         if journal is None or not journal.active:
             written = write_new(path, data, durable=self.durable)
         else:
-            written = self._journaled(journal, path, data)
+            written = self._journaled(journal, path, data, size)
         if written and self.on_write is not None:
             self.on_write(path.relative_to(self.layout.root).as_posix(), data)
         elif not written and self.on_reuse is not None:
             self.on_reuse(path.relative_to(self.layout.root).as_posix())
         return written
 
-    def _journaled(self, journal: Journal, path: Path, data: bytes) -> bool:
+    def _journaled(self, journal: Journal, path: Path, data: bytes, size: int | None) -> bool:
         # an empty file is what a power cut leaves of a write that was never synced
-        with contextlib.suppress(OSError):
-            if path.stat().st_size > 0:
-                return False
+        if size is not None and size > 0:
+            return False
         write_atomic(path, data, durable=False)
         journal.add(path, data)
         return True
@@ -284,7 +293,13 @@ class FolderBlobStore:
             return False
         if packed is None:
             packed = self.pack(data, [ref for ref in like if ref != sha])
-        return self._write_new(self.layout.blob(sha), packed)
+        return self._write_new(self.layout.blob(sha), packed, absent=True)
+
+    def packed_facts(self, packed: bytes) -> tuple[str | None, int]:
+        """(reference, stored size) of the blob `put` writes from `packed`: what `reference`
+        and `stored_size` would read back from the file just written."""
+        ref = blobref.reference_in(packed[: blobref.HEADER_SIZE]) if self.codec == "zstd" else None
+        return ref, len(packed)
 
     def reference(self, sha: str) -> str | None:
         path = self._existing(check_sha(sha))
