@@ -266,6 +266,8 @@ class FolderBlobStore:
     def _usable_reference(self, ref: str) -> bool:
         """Only a page stored alone can be a reference (chains stay one link long), and only
         a page of ordinary size."""
+        if ref in self._references:  # read as a reference before: its file was one then
+            return True
         try:
             path = self._existing(check_sha(ref))
             if path is None or not path.name.endswith(".zst"):
