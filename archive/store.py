@@ -444,13 +444,17 @@ class Archive:
         site = site_of(page.final_url)
         like = [] if packed is not None else self.blob_references(page.final_url)
         new = self.blobs.put(sha, page.body, like, packed)
-        # stored alone: the site's template changed, or it is the site's first page
-        alone = new and site and len(page.body) <= MAX_REFERENCE_BYTES
-        if alone and self.blobs.reference(sha) is None:
+        # a candidate reference: the site's first page, or its template changed
+        candidate = new and site and len(page.body) <= MAX_REFERENCE_BYTES
+        if new and packed is not None and isinstance(self.blobs, FolderBlobStore):
+            # the file just written holds `packed`: nothing is read back from it
+            reference, stored_size = self.blobs.packed_facts(packed)
+        else:
+            stored_size = self.blobs.stored_size(sha)
+            reference = self.blobs.reference(sha) if candidate else None
+        if candidate and reference is None:  # stored alone
             self.catalog.add_reference(site, sha, iso_utc(page.fetched_at))
-        self.catalog.add_raw(
-            sha, len(page.body), self.blobs.stored_size(sha), source, iso_utc(page.fetched_at)
-        )
+        self.catalog.add_raw(sha, len(page.body), stored_size, source, iso_utc(page.fetched_at))
         self.catalog.add_source(source, iso_utc(page.fetched_at))
         return new
 

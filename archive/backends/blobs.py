@@ -10,12 +10,12 @@ A zstd blob may be compressed against an earlier page of the same site (`archive
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
 import json
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +33,10 @@ from archive.record import dumps
 CODECS = {"zstd": ".html.zst", "gzip": ".html.gz"}
 ZSTD_LEVEL = 6  # 0.176x of the corpus at ~160 MB/s; level 3 gives 0.191x at ~475 MB/s
 GZIP_LEVEL = 6
+# zstd's fastest level makes pages of the shared corpus 1.005x to 1.26x (median 1.13x) the size
+# of level 6: a reference at most this share of WORTH_IT of the fast size is certainly worth it
+# while level 1 is under 1.33x level 6, so pack_blob decides as if it had compressed alone
+ESTIMATE_MARGIN = 0.75
 
 
 class BlobMissing(ArchiveError):
@@ -97,6 +101,14 @@ class BlobStore(Protocol):
         ...
 
 
+def _size(path: Path) -> int | None:
+    """The size of the file at `path`, None when there is none (or it cannot be looked at)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
 def pack_blob(
     codecs: blobref.Codecs,
     codec: str,
@@ -107,10 +119,14 @@ def pack_blob(
     get: Callable[[str], bytes],
 ) -> bytes:
     """What a blob store keeps for `data`: gzip, or zstd alone, or zstd against the best
-    usable page of `like` when that takes at most WORTH_IT of the size alone."""
+    usable page of `like` when that takes at most WORTH_IT of the size alone.
+
+    A page its reference serves well is not compressed alone at the archive's level (the
+    dearest step of a store): the size alone is first bounded with zstd's fastest level, about
+    4x cheaper (`Codecs.estimate`), and only a reference result near the threshold is
+    compared with the real size alone."""
     if codec != "zstd":
         return gzip.compress(data, compresslevel=level, mtime=0)
-    alone = codecs.compress(data)
     best: bytes | None = None
     for ref in like:
         if not usable(ref):
@@ -123,6 +139,9 @@ def pack_blob(
             continue
         if best is None or len(packed) < len(best):
             best = packed
+    if best is not None and len(best) <= blobref.WORTH_IT * ESTIMATE_MARGIN * codecs.estimate(data):
+        return best
+    alone = codecs.compress(data)
     if best is not None and len(best) <= blobref.WORTH_IT * len(alone):
         return best
     return alone
@@ -167,6 +186,7 @@ class FolderBlobStore:
         codec: str = "zstd",
         level: int | None = None,
         durable: bool = True,
+        keep_references: int = 0,
     ) -> None:
         if codec not in CODECS:
             raise ArchiveError(f"unknown codec {codec!r} (known: {', '.join(CODECS)})")
@@ -175,6 +195,12 @@ class FolderBlobStore:
         self.level = level if level is not None else (ZSTD_LEVEL if codec == "zstd" else GZIP_LEVEL)
         self.durable = durable
         self._zstd = blobref.Codecs(self.level)
+        # `pack` keeps the reference pages it read (read, decompressed and checked once), up to
+        # `keep_references` bytes: a crawl of many sites compresses each page against its site's
+        # reference, and only a few of the compressors built from them stay warm (Codecs)
+        self.keep_references = keep_references
+        self._references: OrderedDict[str, bytes] = OrderedDict()
+        self._references_size = 0
         self.on_write: Callable[[str, bytes], None] | None = None
         # set by Archive: inside a batch, files are journaled instead of fsynced one by one
         self.journal: Journal | None = None
@@ -183,25 +209,27 @@ class FolderBlobStore:
         # set by a cluster's Archive: told of a file found already there (Archive.adopt)
         self.on_reuse: Callable[[str], None] | None = None
 
-    def _write_new(self, path: Path, data: bytes) -> bool:
-        if self.intents is not None and not path.exists():
+    def _write_new(self, path: Path, data: bytes, *, absent: bool = False) -> bool:
+        """Write an immutable file unless it is there (`absent`: the caller just saw it is
+        not); one stat of the path serves the intents note and the journaled write."""
+        size = None if absent else _size(path)
+        if self.intents is not None and size is None:
             self.intents.note(path, data)
         journal = self.journal
         if journal is None or not journal.active:
             written = write_new(path, data, durable=self.durable)
         else:
-            written = self._journaled(journal, path, data)
+            written = self._journaled(journal, path, data, size)
         if written and self.on_write is not None:
             self.on_write(path.relative_to(self.layout.root).as_posix(), data)
         elif not written and self.on_reuse is not None:
             self.on_reuse(path.relative_to(self.layout.root).as_posix())
         return written
 
-    def _journaled(self, journal: Journal, path: Path, data: bytes) -> bool:
+    def _journaled(self, journal: Journal, path: Path, data: bytes, size: int | None) -> bool:
         # an empty file is what a power cut leaves of a write that was never synced
-        with contextlib.suppress(OSError):
-            if path.stat().st_size > 0:
-                return False
+        if size is not None and size > 0:
+            return False
         write_atomic(path, data, durable=False)
         journal.add(path, data)
         return True
@@ -217,12 +245,29 @@ class FolderBlobStore:
 
     def pack(self, data: bytes, like: Sequence[str] = ()) -> bytes:
         return pack_blob(
-            self._zstd, self.codec, self.level, data, like, self._usable_reference, self.get
+            self._zstd, self.codec, self.level, data, like, self._usable_reference, self._reference
         )
+
+    def _reference(self, sha: str) -> bytes:
+        """A reference page's bytes for `pack`, kept when `keep_references` allows."""
+        kept = self._references.get(sha)
+        if kept is not None:
+            self._references.move_to_end(sha)
+            return kept
+        data = self.get(sha)
+        if self.keep_references and len(data) <= self.keep_references:
+            self._references[sha] = data
+            self._references_size += len(data)
+            while self._references_size > self.keep_references:
+                _, dropped = self._references.popitem(last=False)
+                self._references_size -= len(dropped)
+        return data
 
     def _usable_reference(self, ref: str) -> bool:
         """Only a page stored alone can be a reference (chains stay one link long), and only
         a page of ordinary size."""
+        if ref in self._references:  # read as a reference before: its file was one then
+            return True
         try:
             path = self._existing(check_sha(ref))
             if path is None or not path.name.endswith(".zst"):
@@ -250,7 +295,13 @@ class FolderBlobStore:
             return False
         if packed is None:
             packed = self.pack(data, [ref for ref in like if ref != sha])
-        return self._write_new(self.layout.blob(sha), packed)
+        return self._write_new(self.layout.blob(sha), packed, absent=True)
+
+    def packed_facts(self, packed: bytes) -> tuple[str | None, int]:
+        """(reference, stored size) of the blob `put` writes from `packed`: what `reference`
+        and `stored_size` would read back from the file just written."""
+        ref = blobref.reference_in(packed[: blobref.HEADER_SIZE]) if self.codec == "zstd" else None
+        return ref, len(packed)
 
     def reference(self, sha: str) -> str | None:
         path = self._existing(check_sha(sha))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
 JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
+LEASE_AHEAD = 8  # URLs leased at once by the only crawl of a source
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +178,24 @@ class SourceCrawl:
         hosts = max(1, len(self.policy.sites))
         workers = min(politeness.concurrency, politeness.per_host * hosts + 1)
         inflight: dict[asyncio.Task[None], Item] = {}
+        # URLs leased but not started yet. The only crawl of its source leases a few ahead:
+        # a lease is a write transaction, and with one page in flight per host it was one per
+        # page. Those not started when the run stops are given back; a killed run's are
+        # requeued by the next one's begin_run, as the ones in flight are.
+        ready: deque[Item] = deque()
+        ahead = LEASE_AHEAD if self.run_.lock_dir is not None else 1
         stopped = False
         while True:
             if self.run_.should_stop() or self.fatal:
                 stopped = True
             room = min(workers - len(inflight), budget - self.started)
             if not stopped and room > 0:
-                for item in frontier.lease(self.name, room):
+                if len(ready) < room:
+                    want = max(room, min(ahead, budget - self.started)) - len(ready)
+                    ready.extend(frontier.lease(self.name, want))
+                while ready and room > 0:
+                    item = ready.popleft()
+                    room -= 1
                     self.started += 1
                     inflight[asyncio.ensure_future(self._visit(item))] = item
             if not inflight:
@@ -196,6 +209,8 @@ class SourceCrawl:
             for task in done:
                 inflight.pop(task)
                 task.result()
+        if ready:  # leased ahead, never started: queued again for the next run
+            frontier.release(self.name, [item.key for item in ready])
         self._conclude(stopped)
 
     def _others_leasing(self) -> bool:

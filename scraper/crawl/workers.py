@@ -115,10 +115,18 @@ class Packing:
     like: tuple[str, ...]  # the stored pages it may be compressed against
 
 
+# reference pages a worker keeps in memory: a crawl of a few hundred sites interleaves them,
+# and reading a reference back (read, decompress, check its sha256) cost about as much as
+# compressing against it
+KEEP_REFERENCES = 8 << 20
+
+
 @functools.lru_cache(maxsize=2)
 def _packer(root: str, codec: str, level: int) -> FolderBlobStore:
     # one per worker process: it keeps the compressors of recent reference pages warm
-    return FolderBlobStore(Path(root), codec=codec, level=level, durable=False)
+    return FolderBlobStore(
+        Path(root), codec=codec, level=level, durable=False, keep_references=KEEP_REFERENCES
+    )
 
 
 @functools.lru_cache(maxsize=1)
