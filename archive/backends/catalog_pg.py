@@ -98,6 +98,10 @@ class PgCatalog(PgReadMixin):
         self.pool = pool if pool is not None else open_pool(url)
         self._owns_pool = pool is None
         self._tx: psycopg.Connection[Any] | None = None
+        # archive_files paths the open transaction wrote, and those the last commit did
+        self._tx_files: set[str] = set()
+        self._savepoints = 0  # names the savepoints of nested `writing` blocks
+        self._committed_files: set[str] = set()
         # called after each outermost transaction commits, or rolls back
         self.after_commit: list[Callable[[], None]] = []
         self.after_rollback: list[Callable[[], None]] = []
@@ -134,16 +138,40 @@ class PgCatalog(PgReadMixin):
         other; without keys (repair, rebuild batches) it holds the write lock alone.
         """
         if self._tx is not None:
-            yield
+            # a savepoint: a store that raises inside a batch undoes its own rows only.
+            # Sent as plain statements: psycopg's nested transaction() would wait for the
+            # server twice (a pipeline sync on entry and on exit)
+            conn, recorded = self._tx, set(self._tx_files)
+            self._savepoints += 1
+            name = f"morgue_sp{self._savepoints}"
+            try:
+                conn.execute(f"SAVEPOINT {name}")
+                yield
+            except BaseException as exc:
+                self._tx_files = recorded
+                if not isinstance(exc, psycopg.Error):  # else the transaction is lost anyway
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+                if isinstance(exc, psycopg.Error):
+                    raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+                raise
+            else:
+                conn.execute(f"RELEASE SAVEPOINT {name}")
             return
+        self._tx_files = set()
+        self._committed_files = set()
         try:
             # pipeline mode: the writes of a store go out without waiting for each answer
             with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 if keys:
                     conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (WRITE_LOCK,))
-                    # in one order for every writer, so two never wait on each other in a circle
-                    for key in sorted({_lock_id(k) for k in keys}):
-                        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (KEY_LOCKS, key))
+                    # in one order for every writer, so two never wait on each other in a
+                    # circle: unnest gives the sorted array's elements in order, and each
+                    # row's lock is taken as the row is produced; one statement for them all
+                    conn.execute(
+                        "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+                        (KEY_LOCKS, sorted({_lock_id(k) for k in keys})),
+                    )
                 else:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 self._tx = conn
@@ -152,13 +180,26 @@ class PgCatalog(PgReadMixin):
                 finally:
                     self._tx = None
         except BaseException as exc:
+            self._tx_files = set()
             for rolled_back in self.after_rollback:
                 rolled_back()
             if isinstance(exc, psycopg.Error):
                 raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
             raise
+        self._committed_files, self._tx_files = self._tx_files, set()
         for committed in self.after_commit:
             committed()
+
+    def known_files(self, paths: list[str]) -> set[str]:
+        """Which of `paths` have a row (archive.intents asks after each transaction): those
+        the transaction that just committed recorded, without asking, and the rest in one
+        query."""
+        known = {p for p in paths if p in self._committed_files}
+        rest = [p for p in paths if p not in known]
+        if rest:
+            rows = self._rows("SELECT path FROM archive_files WHERE path = ANY(%s)", (rest,))
+            known.update(str(r[0]) for r in rows)
+        return known
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._conn() as conn:
@@ -230,6 +271,8 @@ class PgCatalog(PgReadMixin):
         return [FetchRow(*r) for r in self._rows(sql + " ORDER BY fetched_at, fetch_id", args)]
 
     def put_file(self, row: FileRow) -> None:
+        if self._tx is not None:
+            self._tx_files.add(row.path)
         self._exec(
             "INSERT INTO archive_files VALUES (%s, %s, %s, %s, %s) ON CONFLICT (path) DO UPDATE"
             " SET kind = excluded.kind, sha256 = excluded.sha256, size = excluded.size,"
