@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -86,7 +86,7 @@ class Archive:
         # the folder and SQLite (one writer, group commit) rather than a cluster's catalog
         self.embedded = isinstance(catalog, SqliteCatalog)
         self.intents = Intents(root)  # new files are noted before they are written
-        known_of = catalog.known_files if isinstance(catalog, SqliteCatalog) else None
+        known_of = getattr(catalog, "known_files", None)  # one question for many paths
         settle = lambda: self.intents.settled(  # noqa: E731
             lambda rel: catalog.file(rel) is not None, known_of
         )
@@ -110,8 +110,9 @@ class Archive:
         cluster's catalog and blob store instead of the folder's own (archive.backends.storage)."""
         root = Path(root)
         make_dirs(root)
-        recover(root)  # files a killed batch journaled but had not synced
         storage = storage or Storage()
+        if storage.catalog is None:
+            recover(root)  # files a killed batch journaled but had not synced
         blobs: BlobStore
         if storage.blobs is None:
             blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
@@ -135,6 +136,8 @@ class Archive:
             sweep(root, lambda rel: catalog.file(rel) is not None)
         else:
             with catalog.writing():
+                # a dead worker's journal: only what its committed batches recorded comes back
+                recover(root, lambda rel, data: _recorded(catalog, rel, data))
                 sweep(root, lambda rel: catalog.file(rel) is not None)
         archive = cls(root, blobs, catalog, now=now, durable=durable)
         # the notes and the journal name files under the archive folder (a shared blob folder
@@ -143,7 +146,7 @@ class Archive:
             blobs.intents = archive.intents
             if not archive.embedded:  # many writers: a file found there may be a dead one's
                 blobs.on_reuse = archive.adopt
-            if durable and archive.embedded:  # group commit: one writer, the SQLite catalog
+            if durable:  # group commit inside `batch()` (each writer its own journal)
                 archive.journal = blobs.journal = Journal(root)
         return archive
 
@@ -166,12 +169,13 @@ class Archive:
             self.catalog.close()
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, keys: Sequence[str] = ()) -> Iterator[None]:
         """Many stores in one catalog transaction, with one fsync for all their files (group
         commit, `archive.journal`). A store that raises inside rolls back its own rows only.
-        Nothing is committed before the batch ends: report a page stored after that."""
+        Nothing is committed before the batch ends: report a page stored after that.
+        `keys`: every key the stores inside will lock (`Catalog.writing`), taken at once."""
         journal = self.journal
-        with self.catalog.writing():
+        with self.catalog.writing(keys=keys):
             if journal is None or journal.active:
                 yield
                 return
@@ -540,3 +544,11 @@ class Archive:
         index_version(cat, article, prints, article_key=article_key, current=True)
         for other, dist in decision.near:
             cat.add_near_duplicate(article_id, other, dist, seen)
+
+
+def _recorded(catalog: Catalog, rel: str, data: bytes) -> bool:
+    """Whether the catalog records the file `rel` with exactly these bytes."""
+    import hashlib
+
+    row = catalog.file(rel)
+    return row is not None and row.sha256 == hashlib.sha256(data).hexdigest()
