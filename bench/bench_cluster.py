@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -56,26 +57,52 @@ def _procs_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
     return total
 
 
-def _backends_cpu(name: str, since: dict[int, float] | None = None) -> Any:
-    """CPU seconds of the PostgreSQL backends serving database `name`, by pid (Linux /proc;
-    PostgreSQL on this machine); with `since`, the total used after that reading (a backend
-    that started since counts whole, one that ended since is missed)."""
-    with _admin() as conn:
-        pids = [
-            int(r[0])
-            for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))
-        ]
-    tick = os.sysconf("SC_CLK_TCK")
-    now: dict[int, float] = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        now[pid] = (int(fields[11]) + int(fields[12])) / tick
-    if since is None:
-        return now
-    return sum(cpu - since.get(pid, 0.0) for pid, cpu in now.items())
+class BackendsCpu:
+    """CPU seconds of the PostgreSQL backends serving one database (PostgreSQL on this
+    machine, Linux /proc), sampled every 0.1 s in a thread: a crawl job's connections open
+    and close within the job, so a reading before and one after would see none of them. What
+    a backend used after its last sample before it ended is missed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BackendsCpu:
+        self._sample(first=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(cpu - self._first.get(pid, 0.0) for pid, cpu in self._last.items())
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self._sample()
+
+    def _sample(self, *, first: bool = False) -> None:
+        with _admin() as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+            ).fetchall()
+        tick = os.sysconf("SC_CLK_TCK")
+        for (pid,) in rows:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            cpu = (int(fields[11]) + int(fields[12])) / tick
+            self._last[int(pid)] = cpu
+            if first:
+                self._first[int(pid)] = cpu
 
 
 def _admin() -> Any:
@@ -212,13 +239,13 @@ def crawl_run(
             # the workers' CPU from here to the jobs' end: not their start (imports, connecting,
             # about 1 s each) nor their exit, which no crawl's pages pay for
             cpu0, tx0 = _procs_cpu(procs), _transactions(name)
-            pg0 = _backends_cpu(name)
-            queued = time.monotonic()
-            ids = defer_crawl(config, ["cluster"], max_pages=None, spread=workers)
-            _wait(config, ids)
-            cpu = _procs_cpu(procs) - cpu0
-            pg_cpu = _backends_cpu(name, since=pg0)
-            ended = time.monotonic()
+            with BackendsCpu(name) as backends:
+                queued = time.monotonic()
+                ids = defer_crawl(config, ["cluster"], max_pages=None, spread=workers)
+                _wait(config, ids)
+                cpu = _procs_cpu(procs) - cpu0
+                ended = time.monotonic()
+            pg_cpu = backends.seconds
             wall = _job_span(name, ids)
             tx = _transactions(name) - tx0
             _stop_workers(procs)
