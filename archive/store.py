@@ -241,6 +241,31 @@ class Archive:
             )
             return self._apply(page, content, source, keys, prints, decision, raw_new, fid)
 
+    def read_ahead(self, pages: Sequence[tuple[RawPage, Prepared]]) -> None:
+        """Inside a `batch`, before its stores: let the catalog ask at once what storing these
+        pages will ask it page by page (a PostgreSQL catalog answers from that until the
+        batch ends, `catalog_pg_ahead`; one in this process needs no such help)."""
+        from archive.backends.catalog_pg_ahead import Wanted
+
+        read_ahead = getattr(self.catalog, "read_ahead", None)
+        if read_ahead is None or not pages:
+            return
+        from archive.identity import new_id
+
+        with_text = [prepared for _, prepared in pages if prepared.prints.text.strip()]
+        read_ahead(
+            Wanted(
+                canonical=[prepared.keys.canonical_key for _, prepared in pages],
+                urls=[key for _, prepared in pages for key in prepared.keys.keys],
+                digests=[prepared.prints.digest for prepared in with_text],
+                raws=[page.sha256 for page, _ in pages],
+                ids=[new_id(prepared.keys.canonical_key) for _, prepared in pages],
+                sites=[site for page, _ in pages if (site := site_of(page.final_url))],
+                references=REFERENCES_TRIED,
+                fingerprints=[prepared.prints.simhash for prepared in with_text],
+            )
+        )
+
     def store_unchanged(self, page_304: RawPage, *, source: str) -> Stored:
         """Record a 304 Not Modified: the fetch is logged, nothing else changes."""
         check_source(source)

@@ -99,6 +99,9 @@ def ingest_many(jobs: Sequence[PageJob], *, archive: Archive) -> list[Stored | E
     results: dict[int, Stored | Exception] = {}
     try:
         with archive.batch(keys=sorted(keys)):
+            archive.read_ahead(
+                [(jobs[i].page, w[1]) for i in order if isinstance(w := work[i], tuple)]
+            )
             for i in order:
                 results[i] = _store_one(archive, jobs[i], work[i])
     except Exception as exc:  # the commit failed: nothing of the batch is stored

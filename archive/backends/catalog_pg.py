@@ -31,6 +31,7 @@ from archive.backends.catalog import (
     VerifyRun,
     VersionRow,
 )
+from archive.backends.catalog_pg_ahead import ReadAhead, Wanted
 from archive.backends.catalog_pg_read import PgReadMixin
 from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS, SCHEMA_VERSION
 from archive.backends.frontier import Frontier
@@ -72,7 +73,14 @@ def open_pool(url: str, *, max_size: int = 4, timeout: float = 10.0) -> Connecti
 
 
 _ARTICLE = "id, source, canonical_key, current_version, headline, modified, body_digest, simhash"
+_ARTICLE_A = ", ".join(f"a.{column}" for column in _ARTICLE.split(", "))
 _FILE = "path, kind, sha256, size, written_at"
+_NEAR = (
+    "SELECT DISTINCT b.article_id, a.simhash FROM archive_simhash_bands b"
+    " JOIN archive_articles a ON a.id = b.article_id"
+    " JOIN unnest(%s::int[], %s::int[]) AS q(band, value)"
+    " ON b.band = q.band AND b.value = q.value"
+)
 
 
 def _article_row(row: tuple[Any, ...]) -> ArticleRow:
@@ -101,6 +109,7 @@ class PgCatalog(PgReadMixin):
         # archive_files paths the open transaction wrote, and those the last commit did
         self._tx_files: set[str] = set()
         self._savepoints = 0  # names the savepoints of nested `writing` blocks
+        self._ahead = ReadAhead()  # a batch's look-ups, asked at once (`read_ahead`)
         self._committed_files: set[str] = set()
         # called after each outermost transaction commits, or rolls back
         self.after_commit: list[Callable[[], None]] = []
@@ -160,6 +169,7 @@ class PgCatalog(PgReadMixin):
             return
         self._tx_files = set()
         self._committed_files = set()
+        self._ahead.clear()
         try:
             # pipeline mode: the writes of a store go out without waiting for each answer
             with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
@@ -179,6 +189,7 @@ class PgCatalog(PgReadMixin):
                     yield
                 finally:
                     self._tx = None
+                    self._ahead.clear()
         except BaseException as exc:
             self._tx_files = set()
             for rolled_back in self.after_rollback:
@@ -221,7 +232,23 @@ class PgCatalog(PgReadMixin):
         row = self._one(sql, args)
         return int(row[0] or 0) if row else 0
 
+    def read_ahead(self, wanted: Wanted) -> None:
+        """Ask what a batch's stores will ask, all at once, inside the batch's transaction
+        (after its locks); they are answered from it until it ends (`catalog_pg_ahead`)."""
+        if self._tx is None:
+            return  # outside a transaction nothing holds the answers still
+        try:
+            self._ahead.fill(self._tx, wanted, _ARTICLE_A, _NEAR, _article_row)
+        except psycopg.Error as exc:
+            raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+
+    def _ahead_of(self, kind: str, key: str) -> tuple[bool, Any]:
+        return self._ahead.get(kind, key) if self._tx is not None else (False, None)
+
     def article(self, article_id: str) -> ArticleRow | None:
+        found, answer = self._ahead_of("article", article_id)
+        if found:
+            return answer  # type: ignore[no-any-return]
         row = self._one(f"SELECT {_ARTICLE} FROM archive_articles WHERE id = %s", (article_id,))
         return None if row is None else _article_row(row)
 
@@ -233,9 +260,15 @@ class PgCatalog(PgReadMixin):
         return [_article_row(r) for r in self._rows(sql, (value,))]
 
     def articles_with_body(self, digest: str) -> list[ArticleRow]:
+        found, answer = self._ahead_of("body", digest)
+        if found:
+            return list(answer)
         return self._articles_whose_version("body_digest", digest)
 
     def articles_with_raw(self, sha: str) -> list[ArticleRow]:
+        found, answer = self._ahead_of("raw", sha)
+        if found:
+            return list(answer)
         return self._articles_whose_version("raw_sha256", sha)
 
     def copies_of(self, article_id: str) -> list[CopyRow]:
@@ -343,20 +376,21 @@ class PgCatalog(PgReadMixin):
         return self._id("SELECT article_id FROM archive_urls WHERE key = %s", key)
 
     def article_by_canonical(self, key: str) -> str | None:
+        found, answer = self._ahead_of("canonical", key)
+        if found:
+            return answer  # type: ignore[no-any-return]
         return self._id("SELECT article_id FROM archive_canonical WHERE key = %s", key)
 
     def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]:
         """Articles whose current body is within `max_distance` bits of `fingerprint`."""
         if max_distance >= BANDS:
             raise ValueError(f"band lookup finds distances below {BANDS} only")
-        pairs = list(enumerate(bands(fingerprint)))
-        rows = self._rows(
-            "SELECT DISTINCT b.article_id, a.simhash FROM archive_simhash_bands b"
-            " JOIN archive_articles a ON a.id = b.article_id"
-            " JOIN unnest(%s::int[], %s::int[]) AS q(band, value)"
-            " ON b.band = q.band AND b.value = q.value",
-            ([p[0] for p in pairs], [p[1] for p in pairs]),
-        )
+        found_ahead, answer = self._ahead_of("near", str(fingerprint))
+        if found_ahead:
+            rows: list[tuple[Any, ...]] = answer
+        else:
+            pairs = list(enumerate(bands(fingerprint)))
+            rows = self._rows(_NEAR, ([p[0] for p in pairs], [p[1] for p in pairs]))
         found: dict[str, int] = {}
         for article_id, simhash in rows:
             dist = distance(fingerprint, to_unsigned(simhash))
@@ -439,6 +473,9 @@ class PgCatalog(PgReadMixin):
         )
 
     def references(self, site: str, limit: int) -> list[str]:
+        ahead = self._ahead.references(site, limit) if self._tx is not None else None
+        if ahead is not None:
+            return ahead
         rows = self._rows(
             "SELECT raw_sha256 FROM archive_references WHERE site = %s ORDER BY seq DESC LIMIT %s",
             (site, limit),
@@ -446,6 +483,7 @@ class PgCatalog(PgReadMixin):
         return [r[0] for r in rows]
 
     def add_reference(self, site: str, sha: str, since: str) -> None:
+        self._ahead.forget("refs", site)
         self._exec(
             "INSERT INTO archive_references (site, raw_sha256, since) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING",
@@ -489,6 +527,7 @@ class PgCatalog(PgReadMixin):
         self, key: str, url: str, article_id: str, seen: str, duplicate: bool = False
     ) -> None:
         """Map a URL key to an article; a real article's claim replaces a duplicate link."""
+        self._ahead.forget("url", key)
         self._exec(
             "INSERT INTO archive_urls VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE"
             " SET article_id = excluded.article_id, url = excluded.url, duplicate = 0"
@@ -497,9 +536,13 @@ class PgCatalog(PgReadMixin):
         )
 
     def article_at_url(self, key: str) -> str | None:
+        found, answer = self._ahead_of("url", key)
+        if found:
+            return answer  # type: ignore[no-any-return]
         return self._id("SELECT article_id FROM archive_urls WHERE key = %s AND duplicate = 0", key)
 
     def add_canonical(self, key: str, article_id: str) -> None:
+        self._ahead.forget("canonical", key)
         self._exec(
             "INSERT INTO archive_canonical VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (key, article_id),
@@ -507,6 +550,7 @@ class PgCatalog(PgReadMixin):
 
     def put_article(self, row: ArticleRow, seen: str) -> None:
         """Insert or move the article's head to `row` (its current version and fingerprints)."""
+        self._ahead.forget_article(row)
         self._exec(
             "INSERT INTO archive_articles VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id)"
             " DO UPDATE SET current_version = excluded.current_version, headline ="
@@ -551,6 +595,8 @@ class PgCatalog(PgReadMixin):
         parser: tuple[str, str],
     ) -> None:
         """Insert or replace one version and (re)index its text for search."""
+        self._ahead.forget("body", digest)
+        self._ahead.forget("raw", row.raw_sha256)
         self._exec(
             "INSERT INTO archive_versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (article_id, version) DO UPDATE SET raw_sha256 = excluded.raw_sha256,"
@@ -606,6 +652,7 @@ class PgCatalog(PgReadMixin):
 
     def clear_derived(self) -> None:
         """Empty every table the files can refill (inside the caller's transaction)."""
+        self._ahead.clear()
         self._exec("TRUNCATE " + ", ".join(DERIVED_TABLES))
 
     def open_frontier(self, *, scratch: bool = False) -> Frontier:
