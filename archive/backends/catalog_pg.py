@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -96,6 +96,23 @@ def _article_row(row: tuple[Any, ...]) -> ArticleRow:
     )
 
 
+@dataclass
+class _TxNotes:
+    """What the open write transaction has written, so that it is not sent twice: the file
+    rows recorded (and those held back to go in one statement), the sources and canonical
+    keys inserted. A savepoint rolled back restores the notes as they were before it."""
+
+    files: set[str] = field(default_factory=set)
+    pending_files: dict[str, FileRow] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)
+    canonical: set[tuple[str, str]] = field(default_factory=set)
+
+    def copy(self) -> _TxNotes:
+        return _TxNotes(
+            set(self.files), dict(self.pending_files), set(self.sources), set(self.canonical)
+        )
+
+
 class PgCatalog(PgReadMixin):
     """The catalog in a PostgreSQL database shared by every worker of a cluster."""
 
@@ -106,11 +123,13 @@ class PgCatalog(PgReadMixin):
         self.pool = pool if pool is not None else open_pool(url)
         self._owns_pool = pool is None
         self._tx: psycopg.Connection[Any] | None = None
-        # archive_files paths the open transaction wrote, and those the last commit did
-        self._tx_files: set[str] = set()
+        # what the open transaction wrote (see _TxNotes), the files the last commit
+        # recorded, and the sources known to have their row
+        self._notes = _TxNotes()
+        self._committed_files: set[str] = set()
+        self._sources_known: set[str] = set()
         self._savepoints = 0  # names the savepoints of nested `writing` blocks
         self._ahead = ReadAhead()  # a batch's look-ups, asked at once (`read_ahead`)
-        self._committed_files: set[str] = set()
         # called after each outermost transaction commits, or rolls back
         self.after_commit: list[Callable[[], None]] = []
         self.after_rollback: list[Callable[[], None]] = []
@@ -150,14 +169,17 @@ class PgCatalog(PgReadMixin):
             # a savepoint: a store that raises inside a batch undoes its own rows only.
             # Sent as plain statements: psycopg's nested transaction() would wait for the
             # server twice (a pipeline sync on entry and on exit)
-            conn, recorded = self._tx, set(self._tx_files)
+            conn = self._tx
+            self._flush_files()  # the rows before the savepoint stay if it is rolled back
+            notes = self._notes.copy()
             self._savepoints += 1
             name = f"morgue_sp{self._savepoints}"
             try:
                 conn.execute(f"SAVEPOINT {name}")
                 yield
+                self._flush_files()
             except BaseException as exc:
-                self._tx_files = recorded
+                self._notes = notes
                 if not isinstance(exc, psycopg.Error):  # else the transaction is lost anyway
                     conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
                     conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -167,7 +189,7 @@ class PgCatalog(PgReadMixin):
             else:
                 conn.execute(f"RELEASE SAVEPOINT {name}")
             return
-        self._tx_files = set()
+        self._notes = _TxNotes()
         self._committed_files = set()
         self._ahead.clear()
         try:
@@ -187,17 +209,20 @@ class PgCatalog(PgReadMixin):
                 self._tx = conn
                 try:
                     yield
+                    self._flush_files()
                 finally:
                     self._tx = None
                     self._ahead.clear()
         except BaseException as exc:
-            self._tx_files = set()
+            self._notes = _TxNotes()
             for rolled_back in self.after_rollback:
                 rolled_back()
             if isinstance(exc, psycopg.Error):
                 raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
             raise
-        self._committed_files, self._tx_files = self._tx_files, set()
+        notes, self._notes = self._notes, _TxNotes()
+        self._committed_files = notes.files
+        self._sources_known |= notes.sources
         for committed in self.after_commit:
             committed()
 
@@ -213,6 +238,7 @@ class PgCatalog(PgReadMixin):
         return known
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._flush_files()  # a read sees every row written before it
         with self._conn() as conn:
             return conn.execute(sql, args).fetchall()
 
@@ -305,12 +331,30 @@ class PgCatalog(PgReadMixin):
 
     def put_file(self, row: FileRow) -> None:
         if self._tx is not None:
-            self._tx_files.add(row.path)
+            # a store records a few files: one INSERT of them all (`_flush_files`)
+            self._notes.files.add(row.path)
+            self._notes.pending_files[row.path] = row
+            return
         self._exec(
             "INSERT INTO archive_files VALUES (%s, %s, %s, %s, %s) ON CONFLICT (path) DO UPDATE"
             " SET kind = excluded.kind, sha256 = excluded.sha256, size = excluded.size,"
             " written_at = excluded.written_at",
             (row.path, row.kind, row.sha256, row.size, row.written_at),
+        )
+
+    def _flush_files(self) -> None:
+        """Send the file rows held back in this transaction, as one statement."""
+        pending = self._notes.pending_files
+        if not pending or self._tx is None:
+            return
+        rows = list(pending.values())
+        pending.clear()
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+        self._tx.execute(
+            f"INSERT INTO archive_files VALUES {values} ON CONFLICT (path) DO UPDATE"
+            " SET kind = excluded.kind, sha256 = excluded.sha256, size = excluded.size,"
+            " written_at = excluded.written_at",
+            [v for r in rows for v in (r.path, r.kind, r.sha256, r.size, r.written_at)],
         )
 
     def file(self, path: str) -> FileRow | None:
@@ -462,6 +506,11 @@ class PgCatalog(PgReadMixin):
         return [(r[0], r[1]) for r in self._rows(sql + " ORDER BY first_fetched, sha256", args)]
 
     def add_source(self, name: str, seen: str) -> None:
+        # a source this catalog saw committed has its row (DO NOTHING would change nothing)
+        if name in self._sources_known or name in self._notes.sources:
+            return
+        if self._tx is not None:
+            self._notes.sources.add(name)
         self._exec(
             "INSERT INTO archive_sources VALUES (%s, %s) ON CONFLICT DO NOTHING", (name, seen)
         )
@@ -542,6 +591,11 @@ class PgCatalog(PgReadMixin):
         return self._id("SELECT article_id FROM archive_urls WHERE key = %s AND duplicate = 0", key)
 
     def add_canonical(self, key: str, article_id: str) -> None:
+        # a store files an article's canonical key twice (its keys, then its version's)
+        if (key, article_id) in self._notes.canonical:
+            return
+        if self._tx is not None:
+            self._notes.canonical.add((key, article_id))
         self._ahead.forget("canonical", key)
         self._exec(
             "INSERT INTO archive_canonical VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -652,6 +706,8 @@ class PgCatalog(PgReadMixin):
 
     def clear_derived(self) -> None:
         """Empty every table the files can refill (inside the caller's transaction)."""
+        self._sources_known.clear()
+        self._flush_files()
         self._ahead.clear()
         self._exec("TRUNCATE " + ", ".join(DERIVED_TABLES))
 
