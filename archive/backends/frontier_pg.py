@@ -293,18 +293,26 @@ class PgFrontier:
 
     def lease(self, source: str, limit: int) -> list[Item]:
         """Take up to `limit` queued URLs, start points first, then by depth and age; rows
-        another worker is leasing right now are skipped, not waited for."""
-        with self._tx() as db:
-            expired = self._expired_before(db) if self.lease_ttl is not None else None
-            rows = db.execute(
-                "UPDATE frontier_urls SET state = 'leased', leased_at = %s WHERE id IN"
-                " (SELECT id FROM frontier_urls WHERE source = %s AND (state = 'queued'"
-                " OR (state = 'leased' AND leased_at <= %s))"
-                " ORDER BY priority, depth, host_seq, id LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " RETURNING key, url, kind, depth, etag, last_modified, fetched_at,"
-                " attempts, priority, id, start, host_seq",
-                (_db_now(db), source, expired, limit),
-            ).fetchall()
+        another worker is leasing right now are skipped, not waited for. One round trip:
+        the database's clock is read in the statement (the crawl's event loop waits for it)."""
+        now = "extract(epoch FROM clock_timestamp())::double precision"
+        try:
+            with self._pool.connection() as conn:
+                with conn.pipeline(), conn.transaction():
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                    cursor = conn.execute(
+                        f"UPDATE frontier_urls SET state = 'leased', leased_at = {now} WHERE id"
+                        " IN (SELECT id FROM frontier_urls WHERE source = %s AND (state ="
+                        " 'queued' OR (state = 'leased' AND leased_at <="
+                        f" {now} - %s::double precision))"
+                        " ORDER BY priority, depth, host_seq, id LIMIT %s FOR UPDATE SKIP"
+                        " LOCKED) RETURNING key, url, kind, depth, etag, last_modified,"
+                        " fetched_at, attempts, priority, id, start, host_seq",
+                        (source, self.lease_ttl, limit),
+                    )
+                rows = cursor.fetchall()
+        except psycopg.Error as exc:
+            raise StorageError(f"frontier: {exc}") from exc
         rows.sort(key=lambda r: (r[8], r[3], r[11], r[9]))
         return [
             Item(r[0], r[1], Kind(r[2]), r[3], r[4], r[5], r[6], r[7], r[10] == 1) for r in rows
