@@ -284,6 +284,12 @@ class SourceCrawl:
 
     def _validators(self, item: Item) -> Validators | None:
         if item.kind is Kind.ARTICLE:
+            if item.fetched_at is None:
+                # never fetched for this source, and no stored article had the URL when it
+                # was found (`_add` marks those done): a look-up per new page on the event
+                # loop would find at most a page that once failed to parse, which a plain
+                # GET gives the parser again
+                return None
             return self.run_.archive.validators(item.url)
         if item.etag or item.last_modified:
             return Validators(etag=item.etag, last_modified=item.last_modified)
