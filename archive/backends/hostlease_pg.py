@@ -123,9 +123,13 @@ class HostLeases:
         missing = [h for h in hosts if h not in since]
         if missing:  # hosts never seen, or ones another worker holds this instant
             self.queries += 1
+            # only the hosts with no row: a conflict with a row another worker holds would
+            # wait for that worker, which may be waiting to give back a host this batch
+            # holds (a deadlock PostgreSQL broke by failing one of the two)
             new = conn.execute(
-                "INSERT INTO cluster_hosts (host) SELECT unnest(%s::text[]) ON CONFLICT DO"
-                " NOTHING RETURNING host, GREATEST(last_start, last_end),"
+                "INSERT INTO cluster_hosts (host) SELECT q.h FROM unnest(%s::text[]) AS q(h)"
+                " WHERE NOT EXISTS (SELECT 1 FROM cluster_hosts c WHERE c.host = q.h)"
+                " ON CONFLICT DO NOTHING RETURNING host, GREATEST(last_start, last_end),"
                 " extract(epoch FROM clock_timestamp())::double precision",
                 (missing,),
             ).fetchall()
