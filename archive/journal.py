@@ -130,9 +130,14 @@ class Journal:
         # a process may hold several journals (a cluster worker's store threads each have
         # an archive of their own): the object's id keeps their segments apart
         segment = self.folder / f"{os.getpid()}-{id(self):x}-{self._count}.jnl"
+        # locked before it takes its name: another process's `recover` (a cluster worker
+        # opening the archive) would otherwise find it unlocked, take it for a dead
+        # writer's and remove it between the open and the lock
+        opening = segment.with_name(segment.name + ".new")
         try:
-            fd = os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(opening, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            opening.replace(segment)
         except OSError as exc:
             raise StorageError(describe(exc, segment)) from exc
         fsync_dir(self.folder)
