@@ -146,9 +146,19 @@ class Archive:
             blobs.intents = archive.intents
             if not archive.embedded:  # many writers: a file found there may be a dead one's
                 blobs.on_reuse = archive.adopt
-            if durable:  # group commit inside `batch()` (each writer its own journal)
-                archive.journal = blobs.journal = Journal(root)
+            if durable and archive.embedded:  # group commit: one writer, the SQLite catalog
+                archive.use_journal()
         return archive
+
+    def use_journal(self) -> None:
+        """Group commit inside `batch()` for this archive's writes (`archive.journal`), when
+        its files are in its own folder and durable: a cluster's store threads ask for it,
+        each with its own journal; the embedded archive always has one."""
+        blobs = self.blobs
+        if not isinstance(blobs, FolderBlobStore) or blobs.layout.root != self.root:
+            return
+        if self.durable and self.journal is None:
+            self.journal = blobs.journal = Journal(self.root)
 
     @property
     def catalog_path(self) -> Path:

@@ -76,6 +76,7 @@ class StoreThreads:
         archive: Archive | None = getattr(self._local, "archive", None)
         if archive is None:
             archive = self._open_archive()
+            archive.use_journal()  # one fsync per batch for its files (archive.journal)
             self._local.archive = archive
             self._local.synced = time.monotonic()
             with self._lock:
