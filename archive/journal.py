@@ -27,6 +27,7 @@ import logging
 import os
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from archive.atomic import describe, fsync_dir, make_dirs, write_atomic
@@ -126,10 +127,17 @@ class Journal:
             return self._fd
         make_dirs(self.folder)
         self._count += 1
-        segment = self.folder / f"{os.getpid()}-{self._count}.jnl"
+        # a process may hold several journals (a cluster worker's store threads each have
+        # an archive of their own): the object's id keeps their segments apart
+        segment = self.folder / f"{os.getpid()}-{id(self):x}-{self._count}.jnl"
+        # locked before it takes its name: another process's `recover` (a cluster worker
+        # opening the archive) would otherwise find it unlocked, take it for a dead
+        # writer's and remove it between the open and the lock
+        opening = segment.with_name(segment.name + ".new")
         try:
-            fd = os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(opening, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            opening.replace(segment)
         except OSError as exc:
             raise StorageError(describe(exc, segment)) from exc
         fsync_dir(self.folder)
@@ -163,8 +171,13 @@ class Journal:
         self.checkpoint()
 
 
-def recover(root: Path) -> int:
-    """Replay the journal segments of processes that are gone; the number of files rewritten."""
+def recover(root: Path, committed: Callable[[str, bytes], bool] | None = None) -> int:
+    """Replay the journal segments of processes that are gone; the number of files rewritten.
+
+    `committed(path, data)`: whether the catalog records that file with those bytes. With many
+    writers (a cluster) a dead writer's last batch may have been journaled and never
+    committed while a live writer has since filed its own bytes at the same path: only what
+    the catalog vouches for is restored then. Without it (one writer) every entry is."""
     folder = root / JOURNAL_DIR
     if not folder.is_dir():
         return 0
@@ -180,7 +193,7 @@ def recover(root: Path) -> int:
             except OSError:
                 continue  # its writer is alive and will checkpoint it
             data = segment.read_bytes()
-            rewritten += _replay(root, data)
+            rewritten += _replay(root, data, committed)
             segment.unlink()
             fsync_dir(folder)
         finally:
@@ -190,7 +203,7 @@ def recover(root: Path) -> int:
     return rewritten
 
 
-def _replay(root: Path, data: bytes) -> int:
+def _replay(root: Path, data: bytes, committed: Callable[[str, bytes], bool] | None) -> int:
     rewritten, at = 0, 0
     resolved_root = root.resolve()
     while at + _ENTRY.size <= len(data):
@@ -210,7 +223,7 @@ def _replay(root: Path, data: bytes) -> int:
             same = target.read_bytes() == content
         except OSError:
             same = False
-        if not same:
+        if not same and (committed is None or committed(rel.decode("utf-8"), content)):
             write_atomic(target, content, durable=True)
             rewritten += 1
     return rewritten

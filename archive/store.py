@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -87,7 +87,7 @@ class Archive:
         # the folder and SQLite (one writer, group commit) rather than a cluster's catalog
         self.embedded = isinstance(catalog, SqliteCatalog)
         self.intents = Intents(root)  # new files are noted before they are written
-        known_of = catalog.known_files if isinstance(catalog, SqliteCatalog) else None
+        known_of = getattr(catalog, "known_files", None)  # one question for many paths
         settle = lambda: self.intents.settled(  # noqa: E731
             lambda rel: catalog.file(rel) is not None, known_of
         )
@@ -111,8 +111,9 @@ class Archive:
         cluster's catalog and blob store instead of the folder's own (archive.backends.storage)."""
         root = Path(root)
         make_dirs(root)
-        recover(root)  # files a killed batch journaled but had not synced
         storage = storage or Storage()
+        if storage.catalog is None:
+            recover(root)  # files a killed batch journaled but had not synced
         blobs: BlobStore
         if storage.blobs is None:
             blobs = FolderBlobStore(root, codec=codec, level=level, durable=durable)
@@ -136,6 +137,8 @@ class Archive:
             sweep(root, lambda rel: catalog.file(rel) is not None)
         else:
             with catalog.writing():
+                # a dead worker's journal: only what its committed batches recorded comes back
+                recover(root, lambda rel, data: _recorded(catalog, rel, data))
                 sweep(root, lambda rel: catalog.file(rel) is not None)
         archive = cls(root, blobs, catalog, now=now, durable=durable)
         # the notes and the journal name files under the archive folder (a shared blob folder
@@ -145,8 +148,18 @@ class Archive:
             if not archive.embedded:  # many writers: a file found there may be a dead one's
                 blobs.on_reuse = archive.adopt
             if durable and archive.embedded:  # group commit: one writer, the SQLite catalog
-                archive.journal = blobs.journal = Journal(root)
+                archive.use_journal()
         return archive
+
+    def use_journal(self) -> None:
+        """Group commit inside `batch()` for this archive's writes (`archive.journal`), when
+        its files are in its own folder and durable: a cluster's store threads ask for it,
+        each with its own journal; the embedded archive always has one."""
+        blobs = self.blobs
+        if not isinstance(blobs, FolderBlobStore) or blobs.layout.root != self.root:
+            return
+        if self.durable and self.journal is None:
+            self.journal = blobs.journal = Journal(self.root)
 
     @property
     def catalog_path(self) -> Path:
@@ -167,12 +180,13 @@ class Archive:
             self.catalog.close()
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, keys: Sequence[str] = ()) -> Iterator[None]:
         """Many stores in one catalog transaction, with one fsync for all their files (group
         commit, `archive.journal`). A store that raises inside rolls back its own rows only.
-        Nothing is committed before the batch ends: report a page stored after that."""
+        Nothing is committed before the batch ends: report a page stored after that.
+        `keys`: every key the stores inside will lock (`Catalog.writing`), taken at once."""
         journal = self.journal
-        with self.catalog.writing():
+        with self.catalog.writing(keys=keys):
             if journal is None or journal.active:
                 yield
                 return
@@ -237,6 +251,31 @@ class Archive:
                 page.sha256,
             )
             return self._apply(page, content, source, keys, prints, decision, raw_new, fid)
+
+    def read_ahead(self, pages: Sequence[tuple[RawPage, Prepared]]) -> None:
+        """Inside a `batch`, before its stores: let the catalog ask at once what storing these
+        pages will ask it page by page (a PostgreSQL catalog answers from that until the
+        batch ends, `catalog_pg_ahead`; one in this process needs no such help)."""
+        from archive.backends.catalog_pg_ahead import Wanted
+
+        read_ahead = getattr(self.catalog, "read_ahead", None)
+        if read_ahead is None or not pages:
+            return
+        from archive.identity import new_id
+
+        with_text = [prepared for _, prepared in pages if prepared.prints.text.strip()]
+        read_ahead(
+            Wanted(
+                canonical=[prepared.keys.canonical_key for _, prepared in pages],
+                urls=[key for _, prepared in pages for key in prepared.keys.keys],
+                digests=[prepared.prints.digest for prepared in with_text],
+                raws=[page.sha256 for page, _ in pages],
+                ids=[new_id(prepared.keys.canonical_key) for _, prepared in pages],
+                sites=[site for page, _ in pages if (site := site_of(page.final_url))],
+                references=REFERENCES_TRIED,
+                fingerprints=[prepared.prints.simhash for prepared in with_text],
+            )
+        )
 
     def store_unchanged(self, page_304: RawPage, *, source: str) -> Stored:
         """Record a 304 Not Modified: the fetch is logged, nothing else changes."""
@@ -556,3 +595,11 @@ class Archive:
         index_version(cat, article, prints, article_key=article_key, current=True)
         for other, dist in decision.near:
             cat.add_near_duplicate(article_id, other, dist, seen)
+
+
+def _recorded(catalog: Catalog, rel: str, data: bytes) -> bool:
+    """Whether the catalog records the file `rel` with exactly these bytes."""
+    import hashlib
+
+    row = catalog.file(rel)
+    return row is not None and row.sha256 == hashlib.sha256(data).hexdigest()

@@ -4,8 +4,9 @@ Phase "crawl": a server on 127.0.0.1 serves `--hosts` virtual hosts of the test 
 (tests/cluster_support.py), each with `--per-host` articles and a robots.txt asking for
 `--delay` seconds between requests. For N = 1, 2, 3 workers (a fresh database each), one crawl
 job per worker is queued for the one source that spans every host, and the run ends when the
-jobs have. Reported per N: articles stored per second of wall time; worker CPU seconds per
-article (the workers' own user+sys, from the kernel's accounting of reaped children);
+jobs have. Reported per N: articles stored per second of wall time; CPU per article of the
+workers (user+sys, /proc, from the jobs' queuing to their end: not the workers' start) and of
+the PostgreSQL backends serving the database;
 PostgreSQL transactions per article (pg_stat_database, every backend: catalog, frontier,
 leases, queue); the p95 of the time a request waited for its host lease; the shortest gap
 between two requests to one host as the server saw them; and the polite-rate ratio: the time
@@ -28,10 +29,10 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -41,11 +42,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ADMIN = os.environ.get("MORGUE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _procs_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
@@ -59,6 +55,54 @@ def _procs_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+class BackendsCpu:
+    """CPU seconds of the PostgreSQL backends serving one database (PostgreSQL on this
+    machine, Linux /proc), sampled every 0.1 s in a thread: a crawl job's connections open
+    and close within the job, so a reading before and one after would see none of them. What
+    a backend used after its last sample before it ended is missed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BackendsCpu:
+        self._sample(first=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(cpu - self._first.get(pid, 0.0) for pid, cpu in self._last.items())
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self._sample()
+
+    def _sample(self, *, first: bool = False) -> None:
+        with _admin() as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+            ).fetchall()
+        tick = os.sysconf("SC_CLK_TCK")
+        for (pid,) in rows:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            cpu = (int(fields[11]) + int(fields[12])) / tick
+            self._last[int(pid)] = cpu
+            if first:
+                self._first[int(pid)] = cpu
 
 
 def _admin() -> Any:
@@ -192,13 +236,19 @@ def crawl_run(
             out = Path(tmp)
             procs = _start_workers(path, workers, out)
             _ready(name, workers)
-            cpu0, tx0 = _children_cpu(), _transactions(name)
-            ids = defer_crawl(config, ["cluster"], max_pages=None, spread=workers)
-            _wait(config, ids)
+            # the workers' CPU from here to the jobs' end: not their start (imports, connecting,
+            # about 1 s each) nor their exit, which no crawl's pages pay for
+            cpu0, tx0 = _procs_cpu(procs), _transactions(name)
+            with BackendsCpu(name) as backends:
+                queued = time.monotonic()
+                ids = defer_crawl(config, ["cluster"], max_pages=None, spread=workers)
+                _wait(config, ids)
+                cpu = _procs_cpu(procs) - cpu0
+                ended = time.monotonic()
+            pg_cpu = backends.seconds
             wall = _job_span(name, ids)
             tx = _transactions(name) - tx0
             _stop_workers(procs)
-            cpu = _children_cpu() - cpu0
             states = [json.loads((out / f"w{n}.json").read_text()) for n in range(workers)]
             waits = sorted(w for st in states for w in st["lease_waits"])
             timings: dict[str, list[float]] = {}
@@ -227,6 +277,9 @@ def crawl_run(
             busiest = max(len(hs) for hs in hits.values())
             times = [h.at for hs in hits.values() for h in hs]
             span = max(times) - min(times)
+            # where the wall time outside the server's span went (bench clock, so the end is
+            # late by up to one poll of the jobs' states)
+            before_first, after_last = min(times) - queued, ended - max(times)
     finally:
         _drop_db(name)
     return {
@@ -242,6 +295,9 @@ def crawl_run(
         "wall_s": wall,
         "articles_per_s": stored / wall,
         "cpu_ms_per_article": 1000 * cpu / stored,
+        "pg_cpu_ms_per_article": 1000 * pg_cpu / stored,
+        "before_first_s": before_first,
+        "after_last_s": after_last,
         "pg_tx_per_article": tx / stored,
         "lease_wait_p95_s": _p95(waits),
         "min_gap_s": min(gaps),
@@ -328,12 +384,15 @@ def crawl_phase(args: argparse.Namespace) -> None:
         print(
             f"  {run['workers']} worker(s): {run['articles']:.0f} articles in {run['wall_s']:.1f} s"
             f" = {run['articles_per_s']:.1f}/s ({ratio:.2f}x of 1 worker);"
-            f" CPU {run['cpu_ms_per_article']:.1f} ms/article;"
+            f" CPU {run['cpu_ms_per_article']:.1f} ms/article in the workers,"
+            f" {run['pg_cpu_ms_per_article']:.1f} ms in PostgreSQL;"
             f" {run['pg_tx_per_article']:.1f} PostgreSQL transactions/article;"
             f" lease wait p95 {run['lease_wait_p95_s']:.2f} s; shortest gap"
             f" {run['min_gap_s']:.3f} s; polite-rate ratio {run['polite_ratio']:.2f} of the"
             f" wall time, {run['polite_ratio_span']:.2f} of the {run['span_s']:.1f} s from the"
             " first request to the last"
+            f" ({run['before_first_s']:.1f} s from queuing the jobs to the first,"
+            f" {run['after_last_s']:.1f} s from the last to the jobs' end)"
         )
         if args.timings:
             print(f"    host requests by index, s after the first: {run['turns']}")

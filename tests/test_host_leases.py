@@ -153,3 +153,25 @@ def test_frontier_leases_of_a_dead_worker_expire(catalog: PgCatalog) -> None:
         f.finish("s", mine.key, state=State.DONE, now=2.0, outcome="new")
         time.sleep(0.35)
         assert sorted(i.key for i in f.lease("s", 5)) == sorted(i.key for i in taken)
+
+
+def test_a_give_back_notes_when_the_response_ended_not_when_it_is_sent(
+    catalog: PgCatalog,
+) -> None:
+    a, b = HostLeases(catalog.pool, "a"), HostLeases(catalog.pool, "b")
+    first = a.take("h", delay=0.0, per_host=1, ttl=30)
+    assert isinstance(first, Lease)
+    time.sleep(2.0)  # the request is long over when its give-back goes (a busy batcher)
+    a.take_many([], ttl=30, done=[first], ended_ago=[0.5])
+    # the 1 s delay counts from the end 0.5 s ago, not from now: 0.5 s of it left
+    wait = b.take("h", delay=1.0, per_host=1, ttl=30)
+    assert not isinstance(wait, Lease)
+    assert 0.3 < wait < 0.6
+    # never earlier than the delay after the last start
+    c = HostLeases(catalog.pool, "c")
+    second = c.take("k", delay=0.0, per_host=1, ttl=30)
+    assert isinstance(second, Lease)
+    c.take_many([], ttl=30, done=[second], ended_ago=[5.0])
+    soon = b.take("k", delay=1.0, per_host=1, ttl=30)
+    assert not isinstance(soon, Lease)
+    assert 0.8 < soon <= 1.0

@@ -111,6 +111,7 @@ SQL_HOMES = {
     "frontier_pg.py",
     "hostlease_pg.py",
     "catalog_pg_read.py",
+    "catalog_pg_ahead.py",
 }
 SQL_TEXT = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +32,7 @@ from archive.backends.catalog import (
     VerifyRun,
     VersionRow,
 )
+from archive.backends.catalog_pg_ahead import ReadAhead, Wanted
 from archive.backends.catalog_pg_read import PgReadMixin
 from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS, SCHEMA_VERSION
 from archive.backends.frontier import Frontier
@@ -73,7 +74,14 @@ def open_pool(url: str, *, max_size: int = 4, timeout: float = 10.0) -> Connecti
 
 
 _ARTICLE = "id, source, canonical_key, current_version, headline, modified, body_digest, simhash"
+_ARTICLE_A = ", ".join(f"a.{column}" for column in _ARTICLE.split(", "))
 _FILE = "path, kind, sha256, size, written_at"
+_NEAR = (
+    "SELECT DISTINCT b.article_id, a.simhash FROM archive_simhash_bands b"
+    " JOIN archive_articles a ON a.id = b.article_id"
+    " JOIN unnest(%s::int[], %s::int[]) AS q(band, value)"
+    " ON b.band = q.band AND b.value = q.value"
+)
 
 
 def _article_row(row: tuple[Any, ...]) -> ArticleRow:
@@ -89,6 +97,23 @@ def _article_row(row: tuple[Any, ...]) -> ArticleRow:
     )
 
 
+@dataclass
+class _TxNotes:
+    """What the open write transaction has written, so that it is not sent twice: the file
+    rows recorded (and those held back to go in one statement), the sources and canonical
+    keys inserted. A savepoint rolled back restores the notes as they were before it."""
+
+    files: set[str] = field(default_factory=set)
+    pending_files: dict[str, FileRow] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)
+    canonical: set[tuple[str, str]] = field(default_factory=set)
+
+    def copy(self) -> _TxNotes:
+        return _TxNotes(
+            set(self.files), dict(self.pending_files), set(self.sources), set(self.canonical)
+        )
+
+
 class PgCatalog(PgReadMixin):
     """The catalog in a PostgreSQL database shared by every worker of a cluster."""
 
@@ -99,6 +124,13 @@ class PgCatalog(PgReadMixin):
         self.pool = pool if pool is not None else open_pool(url)
         self._owns_pool = pool is None
         self._tx: psycopg.Connection[Any] | None = None
+        # what the open transaction wrote (see _TxNotes), the files the last commit
+        # recorded, and the sources known to have their row
+        self._notes = _TxNotes()
+        self._committed_files: set[str] = set()
+        self._sources_known: set[str] = set()
+        self._savepoints = 0  # names the savepoints of nested `writing` blocks
+        self._ahead = ReadAhead()  # a batch's look-ups, asked at once (`read_ahead`)
         # called after each outermost transaction commits, or rolls back
         self.after_commit: list[Callable[[], None]] = []
         self.after_rollback: list[Callable[[], None]] = []
@@ -135,33 +167,79 @@ class PgCatalog(PgReadMixin):
         other; without keys (repair, rebuild batches) it holds the write lock alone.
         """
         if self._tx is not None:
-            yield
+            # a savepoint: a store that raises inside a batch undoes its own rows only.
+            # Sent as plain statements: psycopg's nested transaction() would wait for the
+            # server twice (a pipeline sync on entry and on exit)
+            conn = self._tx
+            self._flush_files()  # the rows before the savepoint stay if it is rolled back
+            notes = self._notes.copy()
+            self._savepoints += 1
+            name = f"morgue_sp{self._savepoints}"
+            try:
+                conn.execute(f"SAVEPOINT {name}")
+                yield
+                self._flush_files()
+            except BaseException as exc:
+                self._notes = notes
+                if not isinstance(exc, psycopg.Error):  # else the transaction is lost anyway
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+                if isinstance(exc, psycopg.Error):
+                    raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+                raise
+            else:
+                conn.execute(f"RELEASE SAVEPOINT {name}")
             return
+        self._notes = _TxNotes()
+        self._committed_files = set()
+        self._ahead.clear()
         try:
             # pipeline mode: the writes of a store go out without waiting for each answer
             with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 if keys:
                     conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (WRITE_LOCK,))
-                    # in one order for every writer, so two never wait on each other in a circle
-                    for key in sorted({_lock_id(k) for k in keys}):
-                        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (KEY_LOCKS, key))
+                    # in one order for every writer, so two never wait on each other in a
+                    # circle: unnest gives the sorted array's elements in order, and each
+                    # row's lock is taken as the row is produced; one statement for them all
+                    conn.execute(
+                        "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+                        (KEY_LOCKS, sorted({_lock_id(k) for k in keys})),
+                    )
                 else:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 self._tx = conn
                 try:
                     yield
+                    self._flush_files()
                 finally:
                     self._tx = None
+                    self._ahead.clear()
         except BaseException as exc:
+            self._notes = _TxNotes()
             for rolled_back in self.after_rollback:
                 rolled_back()
             if isinstance(exc, psycopg.Error):
                 raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
             raise
+        notes, self._notes = self._notes, _TxNotes()
+        self._committed_files = notes.files
+        self._sources_known |= notes.sources
         for committed in self.after_commit:
             committed()
 
+    def known_files(self, paths: list[str]) -> set[str]:
+        """Which of `paths` have a row (archive.intents asks after each transaction): those
+        the transaction that just committed recorded, without asking, and the rest in one
+        query."""
+        known = {p for p in paths if p in self._committed_files}
+        rest = [p for p in paths if p not in known]
+        if rest:
+            rows = self._rows("SELECT path FROM archive_files WHERE path = ANY(%s)", (rest,))
+            known.update(str(r[0]) for r in rows)
+        return known
+
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._flush_files()  # a read sees every row written before it
         with self._conn() as conn:
             return conn.execute(sql, args).fetchall()
 
@@ -181,7 +259,23 @@ class PgCatalog(PgReadMixin):
         row = self._one(sql, args)
         return int(row[0] or 0) if row else 0
 
+    def read_ahead(self, wanted: Wanted) -> None:
+        """Ask what a batch's stores will ask, all at once, inside the batch's transaction
+        (after its locks); they are answered from it until it ends (`catalog_pg_ahead`)."""
+        if self._tx is None:
+            return  # outside a transaction nothing holds the answers still
+        try:
+            self._ahead.fill(self._tx, wanted, _ARTICLE_A, _NEAR, _article_row)
+        except psycopg.Error as exc:
+            raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+
+    def _ahead_of(self, kind: str, key: str) -> tuple[bool, Any]:
+        return self._ahead.get(kind, key) if self._tx is not None else (False, None)
+
     def article(self, article_id: str) -> ArticleRow | None:
+        found, answer = self._ahead_of("article", article_id)
+        if found:
+            return answer  # type: ignore[no-any-return]
         row = self._one(f"SELECT {_ARTICLE} FROM archive_articles WHERE id = %s", (article_id,))
         return None if row is None else _article_row(row)
 
@@ -193,9 +287,15 @@ class PgCatalog(PgReadMixin):
         return [_article_row(r) for r in self._rows(sql, (value,))]
 
     def articles_with_body(self, digest: str) -> list[ArticleRow]:
+        found, answer = self._ahead_of("body", digest)
+        if found:
+            return list(answer)
         return self._articles_whose_version("body_digest", digest)
 
     def articles_with_raw(self, sha: str) -> list[ArticleRow]:
+        found, answer = self._ahead_of("raw", sha)
+        if found:
+            return list(answer)
         return self._articles_whose_version("raw_sha256", sha)
 
     def copies_of(self, article_id: str) -> list[CopyRow]:
@@ -231,11 +331,31 @@ class PgCatalog(PgReadMixin):
         return [FetchRow(*r) for r in self._rows(sql + " ORDER BY fetched_at, fetch_id", args)]
 
     def put_file(self, row: FileRow) -> None:
+        if self._tx is not None:
+            # a store records a few files: one INSERT of them all (`_flush_files`)
+            self._notes.files.add(row.path)
+            self._notes.pending_files[row.path] = row
+            return
         self._exec(
             "INSERT INTO archive_files VALUES (%s, %s, %s, %s, %s) ON CONFLICT (path) DO UPDATE"
             " SET kind = excluded.kind, sha256 = excluded.sha256, size = excluded.size,"
             " written_at = excluded.written_at",
             (row.path, row.kind, row.sha256, row.size, row.written_at),
+        )
+
+    def _flush_files(self) -> None:
+        """Send the file rows held back in this transaction, as one statement."""
+        pending = self._notes.pending_files
+        if not pending or self._tx is None:
+            return
+        rows = list(pending.values())
+        pending.clear()
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+        self._tx.execute(
+            f"INSERT INTO archive_files VALUES {values} ON CONFLICT (path) DO UPDATE"
+            " SET kind = excluded.kind, sha256 = excluded.sha256, size = excluded.size,"
+            " written_at = excluded.written_at",
+            [v for r in rows for v in (r.path, r.kind, r.sha256, r.size, r.written_at)],
         )
 
     def file(self, path: str) -> FileRow | None:
@@ -301,20 +421,21 @@ class PgCatalog(PgReadMixin):
         return self._id("SELECT article_id FROM archive_urls WHERE key = %s", key)
 
     def article_by_canonical(self, key: str) -> str | None:
+        found, answer = self._ahead_of("canonical", key)
+        if found:
+            return answer  # type: ignore[no-any-return]
         return self._id("SELECT article_id FROM archive_canonical WHERE key = %s", key)
 
     def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]:
         """Articles whose current body is within `max_distance` bits of `fingerprint`."""
         if max_distance >= BANDS:
             raise ValueError(f"band lookup finds distances below {BANDS} only")
-        pairs = list(enumerate(bands(fingerprint)))
-        rows = self._rows(
-            "SELECT DISTINCT b.article_id, a.simhash FROM archive_simhash_bands b"
-            " JOIN archive_articles a ON a.id = b.article_id"
-            " JOIN unnest(%s::int[], %s::int[]) AS q(band, value)"
-            " ON b.band = q.band AND b.value = q.value",
-            ([p[0] for p in pairs], [p[1] for p in pairs]),
-        )
+        found_ahead, answer = self._ahead_of("near", str(fingerprint))
+        if found_ahead:
+            rows: list[tuple[Any, ...]] = answer
+        else:
+            pairs = list(enumerate(bands(fingerprint)))
+            rows = self._rows(_NEAR, ([p[0] for p in pairs], [p[1] for p in pairs]))
         found: dict[str, int] = {}
         for article_id, simhash in rows:
             dist = distance(fingerprint, to_unsigned(simhash))
@@ -386,6 +507,11 @@ class PgCatalog(PgReadMixin):
         return [(r[0], r[1]) for r in self._rows(sql + " ORDER BY first_fetched, sha256", args)]
 
     def add_source(self, name: str, seen: str) -> None:
+        # a source this catalog saw committed has its row (DO NOTHING would change nothing)
+        if name in self._sources_known or name in self._notes.sources:
+            return
+        if self._tx is not None:
+            self._notes.sources.add(name)
         self._exec(
             "INSERT INTO archive_sources VALUES (%s, %s) ON CONFLICT DO NOTHING", (name, seen)
         )
@@ -397,6 +523,9 @@ class PgCatalog(PgReadMixin):
         )
 
     def references(self, site: str, limit: int) -> list[str]:
+        ahead = self._ahead.references(site, limit) if self._tx is not None else None
+        if ahead is not None:
+            return ahead
         rows = self._rows(
             "SELECT raw_sha256 FROM archive_references WHERE site = %s ORDER BY seq DESC LIMIT %s",
             (site, limit),
@@ -404,6 +533,7 @@ class PgCatalog(PgReadMixin):
         return [r[0] for r in rows]
 
     def add_reference(self, site: str, sha: str, since: str) -> None:
+        self._ahead.forget("refs", site)
         self._exec(
             "INSERT INTO archive_references (site, raw_sha256, since) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING",
@@ -447,6 +577,7 @@ class PgCatalog(PgReadMixin):
         self, key: str, url: str, article_id: str, seen: str, duplicate: bool = False
     ) -> None:
         """Map a URL key to an article; a real article's claim replaces a duplicate link."""
+        self._ahead.forget("url", key)
         self._exec(
             "INSERT INTO archive_urls VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE"
             " SET article_id = excluded.article_id, url = excluded.url, duplicate = 0"
@@ -455,9 +586,18 @@ class PgCatalog(PgReadMixin):
         )
 
     def article_at_url(self, key: str) -> str | None:
+        found, answer = self._ahead_of("url", key)
+        if found:
+            return answer  # type: ignore[no-any-return]
         return self._id("SELECT article_id FROM archive_urls WHERE key = %s AND duplicate = 0", key)
 
     def add_canonical(self, key: str, article_id: str) -> None:
+        # a store files an article's canonical key twice (its keys, then its version's)
+        if (key, article_id) in self._notes.canonical:
+            return
+        if self._tx is not None:
+            self._notes.canonical.add((key, article_id))
+        self._ahead.forget("canonical", key)
         self._exec(
             "INSERT INTO archive_canonical VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (key, article_id),
@@ -465,6 +605,7 @@ class PgCatalog(PgReadMixin):
 
     def put_article(self, row: ArticleRow, seen: str) -> None:
         """Insert or move the article's head to `row` (its current version and fingerprints)."""
+        self._ahead.forget_article(row)
         self._exec(
             "INSERT INTO archive_articles VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id)"
             " DO UPDATE SET current_version = excluded.current_version, headline ="
@@ -509,6 +650,8 @@ class PgCatalog(PgReadMixin):
         parser: tuple[str, str],
     ) -> None:
         """Insert or replace one version and (re)index its text for search."""
+        self._ahead.forget("body", digest)
+        self._ahead.forget("raw", row.raw_sha256)
         self._exec(
             "INSERT INTO archive_versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (article_id, version) DO UPDATE SET raw_sha256 = excluded.raw_sha256,"
@@ -574,6 +717,9 @@ class PgCatalog(PgReadMixin):
 
     def clear_derived(self) -> None:
         """Empty every table the files can refill (inside the caller's transaction)."""
+        self._sources_known.clear()
+        self._flush_files()
+        self._ahead.clear()
         self._exec("TRUNCATE " + ", ".join(DERIVED_TABLES))
 
     def open_frontier(self, *, scratch: bool = False) -> Frontier:

@@ -86,6 +86,17 @@ class PgFrontier:
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
 
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        """One write in its own transaction, sent in one round trip (pipeline mode: BEGIN,
+        the setting, the write and COMMIT go out together); a URL's state changes this way
+        once or twice per page, from the crawl's event loop."""
+        try:
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                conn.execute("SET LOCAL synchronous_commit = off")
+                conn.execute(sql, args)
+        except psycopg.Error as exc:
+            raise StorageError(f"frontier: {exc}") from exc
+
     def _expired_before(self, db: Conn) -> float:
         """Leases taken at or before this database time have expired (all, without a TTL)."""
         return _db_now(db) - self.lease_ttl if self.lease_ttl is not None else float("inf")
@@ -172,11 +183,10 @@ class PgFrontier:
         return True
 
     def end_run(self, source: str, *, now: float, status: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE frontier_runs SET finished_at = %s, status = %s WHERE source = %s",
-                (now, status, source),
-            )
+        self._write(
+            "UPDATE frontier_runs SET finished_at = %s, status = %s WHERE source = %s",
+            (now, status, source),
+        )
 
     def last_run(self, source: str) -> tuple[float, float | None, str] | None:
         rows = self._rows(
@@ -283,30 +293,37 @@ class PgFrontier:
 
     def lease(self, source: str, limit: int) -> list[Item]:
         """Take up to `limit` queued URLs, start points first, then by depth and age; rows
-        another worker is leasing right now are skipped, not waited for."""
-        with self._tx() as db:
-            expired = self._expired_before(db) if self.lease_ttl is not None else None
-            rows = db.execute(
-                "UPDATE frontier_urls SET state = 'leased', leased_at = %s WHERE id IN"
-                " (SELECT id FROM frontier_urls WHERE source = %s AND (state = 'queued'"
-                " OR (state = 'leased' AND leased_at <= %s))"
-                " ORDER BY priority, depth, host_seq, id LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " RETURNING key, url, kind, depth, etag, last_modified, fetched_at,"
-                " attempts, priority, id, start, host_seq",
-                (_db_now(db), source, expired, limit),
-            ).fetchall()
+        another worker is leasing right now are skipped, not waited for. One round trip:
+        the database's clock is read in the statement (the crawl's event loop waits for it)."""
+        now = "extract(epoch FROM clock_timestamp())::double precision"
+        try:
+            with self._pool.connection() as conn:
+                with conn.pipeline(), conn.transaction():
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                    cursor = conn.execute(
+                        f"UPDATE frontier_urls SET state = 'leased', leased_at = {now} WHERE id"
+                        " IN (SELECT id FROM frontier_urls WHERE source = %s AND (state ="
+                        " 'queued' OR (state = 'leased' AND leased_at <="
+                        f" {now} - %s::double precision))"
+                        " ORDER BY priority, depth, host_seq, id LIMIT %s FOR UPDATE SKIP"
+                        " LOCKED) RETURNING key, url, kind, depth, etag, last_modified,"
+                        " fetched_at, attempts, priority, id, start, host_seq",
+                        (source, self.lease_ttl, limit),
+                    )
+                rows = cursor.fetchall()
+        except psycopg.Error as exc:
+            raise StorageError(f"frontier: {exc}") from exc
         rows.sort(key=lambda r: (r[8], r[3], r[11], r[9]))
         return [
             Item(r[0], r[1], Kind(r[2]), r[3], r[4], r[5], r[6], r[7], r[10] == 1) for r in rows
         ]
 
     def release(self, source: str, keys: Iterable[str]) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE frontier_urls SET state = 'queued' WHERE source = %s"
-                " AND key = ANY(%s) AND state = 'leased'",
-                (source, list(keys)),
-            )
+        self._write(
+            "UPDATE frontier_urls SET state = 'queued' WHERE source = %s"
+            " AND key = ANY(%s) AND state = 'leased'",
+            (source, list(keys)),
+        )
 
     def finish(
         self,
@@ -328,25 +345,23 @@ class PgFrontier:
             if keep_validators
             else "etag = %s, last_modified = %s"
         )
-        with self._tx() as db:
-            db.execute(
-                "UPDATE frontier_urls SET state = %s, fetched_at = %s, first_fetched ="
-                f" COALESCE(first_fetched, %s), outcome = %s, attempts = {attempts},"
-                f" {validators}, published = COALESCE(%s, published)"
-                " WHERE source = %s AND key = %s",
-                (state.value, now, now, outcome, etag, last_modified, published, source, key),
-            )
+        self._write(
+            "UPDATE frontier_urls SET state = %s, fetched_at = %s, first_fetched ="
+            f" COALESCE(first_fetched, %s), outcome = %s, attempts = {attempts},"
+            f" {validators}, published = COALESCE(%s, published)"
+            " WHERE source = %s AND key = %s",
+            (state.value, now, now, outcome, etag, last_modified, published, source, key),
+        )
 
     def mark_known(
         self, source: str, key: str, *, fetched_at: float, published: float | None
     ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE frontier_urls SET state = 'done', fetched_at = %s, first_fetched = %s,"
-                " published = COALESCE(published, %s), outcome = 'archived' WHERE source = %s"
-                " AND key = %s AND state = 'queued'",
-                (fetched_at, fetched_at, published, source, key),
-            )
+        self._write(
+            "UPDATE frontier_urls SET state = 'done', fetched_at = %s, first_fetched = %s,"
+            " published = COALESCE(published, %s), outcome = 'archived' WHERE source = %s"
+            " AND key = %s AND state = 'queued'",
+            (fetched_at, fetched_at, published, source, key),
+        )
 
     def url_of(self, source: str, key: str) -> str | None:
         rows = self._rows(

@@ -78,32 +78,43 @@ class HostLeases:
         self.take_many([], ttl=0.0, done=[lease])
 
     def take_many(
-        self, asks: Sequence[Ask], *, ttl: float, done: Sequence[Lease] = ()
+        self,
+        asks: Sequence[Ask],
+        *,
+        ttl: float,
+        done: Sequence[Lease] = (),
+        ended_ago: Sequence[float] = (),
     ) -> list[Lease | float]:
         """`give_back` each of `done`, then `take` for each of `asks` (in that order, so a
         host's end is noted before its next request is weighed), in one transaction of a few
         round trips however many there are: a worker with requests to hundreds of hosts in
         flight asks for all of them at once. A host asked for twice is granted once at most;
-        the other ask waits the host's delay."""
+        the other ask waits the host's delay. `ended_ago`: for each of `done`, how many
+        seconds ago its response ended (the end is noted then, not when this batch runs)."""
+        ago = list(ended_ago) or [0.0] * len(done)
         try:
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute(NO_DISK_WAIT)
-                self._give_back(conn, done)
+                self._give_back(conn, list(zip(done, ago, strict=True)))
                 return self._take(conn, asks, ttl) if asks else []
         except psycopg.Error as exc:
             raise StorageError(f"host leases: {exc}") from exc
 
-    def _give_back(self, conn: psycopg.Connection[Any], done: Sequence[Lease]) -> None:
+    def _give_back(
+        self, conn: psycopg.Connection[Any], done: Sequence[tuple[Lease, float]]
+    ) -> None:
         # in one order for every worker: two batches never wait on each other in a circle
-        for lease in sorted(done, key=lambda d: (d.host, d.slot)):
+        for lease, ago in sorted(done, key=lambda d: (d[0].host, d[0].slot)):
             self.queries += 1
+            # the end as it was, on the database's clock: a batch waiting for the one before
+            # it would otherwise add its wait to the host's rest
             conn.execute(
                 "WITH freed AS (UPDATE cluster_host_slots SET holder = NULL, expires = 0"
                 " WHERE host = %s AND slot = %s AND holder = %s)"
                 " UPDATE cluster_hosts SET last_end = GREATEST(last_end,"
-                " extract(epoch FROM clock_timestamp())::double precision)"
+                " extract(epoch FROM clock_timestamp())::double precision - %s)"
                 " WHERE host = %s",
-                (lease.host, lease.slot, lease.holder, lease.host),
+                (lease.host, lease.slot, lease.holder, max(0.0, ago), lease.host),
             )
 
     def _take(
@@ -123,9 +134,13 @@ class HostLeases:
         missing = [h for h in hosts if h not in since]
         if missing:  # hosts never seen, or ones another worker holds this instant
             self.queries += 1
+            # only the hosts with no row: a conflict with a row another worker holds would
+            # wait for that worker, which may be waiting to give back a host this batch
+            # holds (a deadlock PostgreSQL broke by failing one of the two)
             new = conn.execute(
-                "INSERT INTO cluster_hosts (host) SELECT unnest(%s::text[]) ON CONFLICT DO"
-                " NOTHING RETURNING host, GREATEST(last_start, last_end),"
+                "INSERT INTO cluster_hosts (host) SELECT q.h FROM unnest(%s::text[]) AS q(h)"
+                " WHERE NOT EXISTS (SELECT 1 FROM cluster_hosts c WHERE c.host = q.h)"
+                " ON CONFLICT DO NOTHING RETURNING host, GREATEST(last_start, last_end),"
                 " extract(epoch FROM clock_timestamp())::double precision",
                 (missing,),
             ).fetchall()

@@ -60,7 +60,8 @@ class PgHostGate:
         self._busy: dict[str, int] = {}
         self._lag_task: asyncio.Task[None] | None = None
         self._asking: list[tuple[Ask, asyncio.Future[Lease | float]]] = []
-        self._giving: list[tuple[Lease, asyncio.Future[Lease | float]]] = []
+        # leases to give back: each with when its response ended (local clock)
+        self._giving: list[tuple[Lease, float, asyncio.Future[Lease | float]]] = []
         self._batcher: asyncio.Task[None] | None = None
 
     async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
@@ -100,7 +101,7 @@ class PgHostGate:
         self.held.append(time.monotonic() - ticket.taken)
         self._done(ticket.host)
         done: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
-        self._giving.append((ticket, done))
+        self._giving.append((ticket, time.monotonic(), done))
         self._wake()
         try:
             await done
@@ -124,14 +125,16 @@ class PgHostGate:
             giving, self._giving = self._giving, []
             self.batch_sizes.append(float(len(asking) + len(giving)))
             try:
+                sent = time.monotonic()
                 answers = await asyncio.to_thread(
                     self.leases.take_many,
                     [a for a, _ in asking],
                     ttl=self.ttl,
-                    done=[lease for lease, _ in giving],
+                    done=[lease for lease, _, _ in giving],
+                    ended_ago=[sent - ended for _, ended, _ in giving],
                 )
             except Exception as exc:  # StorageError: acquire pauses and asks again
-                for _, future in (*asking, *giving):
+                for future in (*(f for _, f in asking), *(f for _, _, f in giving)):
                     if not future.done():
                         future.set_exception(exc)
                 continue
@@ -139,8 +142,10 @@ class PgHostGate:
                 if not future.done():
                     future.set_result(answer)
                 elif isinstance(answer, Lease):  # its asker was cancelled: free the host
-                    self._giving.append((answer, asyncio.get_running_loop().create_future()))
-            for lease, future in giving:
+                    self._giving.append(
+                        (answer, time.monotonic(), asyncio.get_running_loop().create_future())
+                    )
+            for lease, _, future in giving:
                 if not future.done():
                     future.set_result(lease)
 

@@ -131,6 +131,7 @@ class WorkerState:
                 ("loop_lag", gate.loop_lag),
                 ("store", stores.seconds),
                 ("store_queued", stores.queued),
+                ("store_batch", stores.batch_sizes),
             ):
                 self.timings.setdefault(name, []).extend(values)
         for source_report in report.sources:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from archive.backends.frontier import Entry, Frontier, Item, Kind, Revisit, State
@@ -136,6 +137,10 @@ class SourceCrawl:
     def __post_init__(self) -> None:
         self.policy = UrlPolicy.for_source(self.source)
         self.links = LinkJudge(self.policy)
+        # visits whose page went to the store threads (`RunContext.store`), and the event
+        # that wakes the crawl loop when one does: its fetch's place is free
+        self._storing: set[asyncio.Task[Any]] = set()
+        self._handed = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -188,7 +193,11 @@ class SourceCrawl:
         while True:
             if self.run_.should_stop() or self.fatal:
                 stopped = True
-            room = min(workers - len(inflight), budget - self.started)
+            self._handed.clear()  # before counting: a hand-off from now on wakes the wait
+            # a page handed to the store threads no longer takes a fetch's place (its host's
+            # next turn need not wait for the store), up to as many again waiting to be stored
+            fetching = len(inflight) - len(self._storing)
+            room = min(workers - fetching, 2 * workers - len(inflight), budget - self.started)
             if not stopped and room > 0:
                 if len(ready) < room:
                     want = max(room, min(ahead, budget - self.started)) - len(ready)
@@ -205,9 +214,12 @@ class SourceCrawl:
                 # more, and a dead one's leases expire into ours: wait, then lease again
                 await asyncio.sleep(JOINED_POLL)
                 continue
-            done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
+            handed = asyncio.ensure_future(self._handed.wait())
+            await asyncio.wait([*inflight, handed], return_when=asyncio.FIRST_COMPLETED)
+            handed.cancel()
+            for task in [t for t in inflight if t.done()]:
                 inflight.pop(task)
+                self._storing.discard(task)
                 task.result()
         if ready:  # leased ahead, never started: queued again for the next run
             frontier.release(self.name, [item.key for item in ready])
@@ -287,6 +299,12 @@ class SourceCrawl:
 
     def _validators(self, item: Item) -> Validators | None:
         if item.kind is Kind.ARTICLE:
+            if item.fetched_at is None:
+                # never fetched for this source, and no stored article had the URL when it
+                # was found (`_add` marks those done): a look-up per new page on the event
+                # loop would find at most a page that once failed to parse, which a plain
+                # GET gives the parser again
+                return None
             return self.run_.archive.validators(item.url)
         if item.etag or item.last_modified:
             return Validators(etag=item.etag, last_modified=item.last_modified)
@@ -445,6 +463,10 @@ class SourceCrawl:
                 self._follow_links(item, page)
             try:
                 if self.run_.store is not None:
+                    task = asyncio.current_task()
+                    if task is not None:
+                        self._storing.add(task)
+                        self._handed.set()
                     result = await self.run_.store(page, source=self.name, rules=self.source.rules)
                 else:
                     result = self.run_.ingest(
