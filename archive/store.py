@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -347,6 +347,21 @@ class Archive:
             found = self.catalog.article_by_url(key) or self.catalog.article_by_canonical(key)
             row = self.catalog.article(found) if found else None
         return self.load(row.source, row.id, row.current_version) if row else None
+
+    def find_urls(self, urls: Iterable[str]) -> dict[str, Article]:
+        """The latest version of the article each URL was seen at (or is the canonical URL
+        of), for those that have one; one catalog question for them all (a listing's links)."""
+        by_key: dict[str, list[str]] = {}
+        for url in urls:
+            by_key.setdefault(url_key(url), []).append(url)
+        found = self.catalog.articles_by_keys(list(by_key))
+        out: dict[str, Article] = {}
+        for key, article_id in found.items():
+            row = self.catalog.article(article_id)
+            if row is not None:
+                article = self.load(row.source, row.id, row.current_version)
+                out.update(dict.fromkeys(by_key[key], article))
+        return out
 
     def seen_urls(self, article: Article) -> tuple[str, ...]:
         """Every URL the article was seen at: its record's, then the catalog's."""

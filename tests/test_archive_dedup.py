@@ -54,6 +54,12 @@ def test_five_url_variants_are_one_article(archive: Archive) -> None:
         found = archive.find(url)
         assert found is not None
         assert found.id == results[0].article.id
+    # a listing's links, asked all at once (the crawl's discovery): the same answers as `find`
+    unknown = "https://news.example/2012/05/another-story/"
+    many = archive.find_urls([*variants, unknown])
+    assert set(many) == set(variants)
+    assert {a.id for a in many.values()} == {results[0].article.id}
+    assert archive.find_urls([]) == {}
 
 
 def test_urls_without_canonical_use_the_final_url_and_keep_every_url(archive: Archive) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,6 +108,9 @@ class FakeArchive:
     def find(self, url_or_id: str) -> Article | None:
         versions = self.records.get(url_key(url_or_id))
         return versions[-1] if versions else None
+
+    def find_urls(self, urls: Iterable[str]) -> dict[str, Article]:
+        return {url: found for url in urls if (found := self.find(url)) is not None}
 
 
 def fake_ingest(page: RawPage, *, archive: FakeArchive, source: str, rules: object) -> Stored:

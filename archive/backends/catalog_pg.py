@@ -426,6 +426,21 @@ class PgCatalog(PgReadMixin):
             return answer  # type: ignore[no-any-return]
         return self._id("SELECT article_id FROM archive_canonical WHERE key = %s", key)
 
+    def articles_by_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        found: dict[str, str] = {}
+        # a URL the article was seen at wins over a canonical naming it (as `find` does)
+        for key, article_id, _rank in self._rows(
+            "SELECT key, article_id, 1 FROM archive_canonical WHERE key = ANY(%s)"
+            " UNION ALL SELECT key, article_id, 0 FROM archive_urls WHERE key = ANY(%s)"
+            " ORDER BY 3 DESC",
+            (unique, unique),
+        ):
+            found[key] = article_id
+        return found
+
     def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]:
         """Articles whose current body is within `max_distance` bits of `fingerprint`."""
         if max_distance >= BANDS:

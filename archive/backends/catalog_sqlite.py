@@ -257,6 +257,22 @@ class SqliteCatalog:
     def article_by_canonical(self, key: str) -> str | None:
         return self._id("SELECT article_id FROM archive_canonical WHERE key = ?", key)
 
+    def articles_by_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 400):  # under SQLite's bound-parameter limit
+            chunk = unique[start : start + 400]
+            marks = ",".join("?" * len(chunk))
+            # a URL the article was seen at wins over a canonical naming it (as `find` does)
+            for key, article_id, _rank in self.db.execute(
+                f"SELECT key, article_id, 1 FROM archive_canonical WHERE key IN ({marks})"
+                f" UNION ALL SELECT key, article_id, 0 FROM archive_urls WHERE key IN ({marks})"
+                " ORDER BY 3 DESC",
+                (*chunk, *chunk),
+            ):
+                found[key] = article_id
+        return found
+
     def near(self, fingerprint: int, max_distance: int) -> list[tuple[str, int]]:
         """Articles whose current body is within `max_distance` bits of `fingerprint`."""
         if max_distance >= BANDS:

@@ -7,7 +7,7 @@ depends on behaviour, not on the other modules' internals.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Protocol
 
@@ -41,6 +41,8 @@ class ArchiveLike(Protocol):
     def validators(self, url: str) -> Validators | None: ...
 
     def find(self, url_or_id: str) -> Article | None: ...
+
+    def find_urls(self, urls: Iterable[str]) -> dict[str, Article]: ...
 
 
 # `scraper.pipeline.ingest(page, *, archive, source, rules) -> Stored`: 304 -> store_unchanged,

@@ -442,16 +442,22 @@ class SourceCrawl:
         )
         self.report.discovered += len(new)
         kinds = {url_key(e.url): e for e in batch}
-        for key in new:
-            entry = kinds.get(key)
-            if entry is None or entry.kind is not Kind.ARTICLE:
-                continue
-            # archived by an earlier crawl, another source or `morgue archive`: not fetched again
-            known = self.run_.archive.find(entry.url)
-            if known is not None:
-                published = _ts(parse_date(known.content.published))
+        fresh = {
+            key: entry.url
+            for key in new
+            if (entry := kinds.get(key)) is not None and entry.kind is Kind.ARTICLE
+        }
+        if not fresh:
+            return
+        # archived by an earlier crawl, another source or `morgue archive`: not fetched again
+        # (one catalog question for the page's new links, not two per link)
+        known = self.run_.archive.find_urls(fresh.values())
+        for key, url in fresh.items():
+            article = known.get(url)
+            if article is not None:
+                published = _ts(parse_date(article.content.published))
                 frontier.mark_known(
-                    self.name, key, fetched_at=known.fetched_at.timestamp(), published=published
+                    self.name, key, fetched_at=article.fetched_at.timestamp(), published=published
                 )
 
     async def _ingest(self, item: Item, page: RawPage) -> None:
