@@ -285,26 +285,42 @@ def tame_attributes(text: str) -> str:
     return "".join(out)
 
 
-def build_tree(text: str, url: str | None) -> Page:
-    """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
+def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
+    """Parse and clean a page. Raises ValueError when lxml finds no document at all.
+
+    `utf8` is the text encoded as UTF-8 when the caller has it (the page's own bytes)."""
     declared = _XML_DECL.match(text)  # anchored: fails at the first character of most pages
     if declared is not None:
-        text = text[declared.end() :]
-    if "\x00" in text:
+        text, utf8 = text[declared.end() :], None
+    if utf8 is None:
+        utf8 = _utf8(text)
+    # (NUL is the byte 0 in UTF-8 and nothing else is: the byte test is a memchr, while "in"
+    # on a UCS-2 str scans one character at a time for it)
+    if b"\x00" in utf8 if utf8 is not None else "\x00" in text:
         text = text.replace("\x00", "")
+        utf8 = utf8.replace(b"\x00", b"") if utf8 is not None else None
     # Every extractor walks the tree in Python at ~10 us and ~500 bytes an element: 10 MB of
     # "<p>a" (2.5M elements) took 24 s and 1.6 GB. Real pages stay far below MAX_ELEMENTS.
     # Each element needs a "<", so a page with too many of those is refused before lxml
     # builds a tree of them (about 300 bytes a node in C).
     if len(text) > 2 * MAX_ELEMENTS and text.count("<") > 2 * MAX_ELEMENTS:
         raise ParseError(url, f"page has more than {2 * MAX_ELEMENTS} tags: not parsed")
-    text = tame_attributes(text)
+    tamed = tame_attributes(text)
+    if tamed is not text:
+        text, utf8 = tamed, _utf8(tamed)
     # No id index (collect_ids): nothing looks elements up by id, and building it costs ~8 %
     # of the parse (an XPath rule using id() finds nothing; "#x" in CSS reads the attribute).
+    # UTF-8 in: a str reaches libxml2 as UTF-16 or UCS-4, which it converts to UTF-8 first
+    # (~12 % of the parse); the declared encoding also keeps a <meta charset> from switching.
     parser = etree.HTMLParser(
-        remove_comments=True, remove_pis=True, recover=True, collect_ids=False
+        remove_comments=True,
+        remove_pis=True,
+        recover=True,
+        collect_ids=False,
+        encoding="utf-8" if utf8 is not None else None,
     )
-    root = etree.fromstring(text, parser) if text and not text.isspace() else None
+    source: str | bytes = utf8 if utf8 is not None else text
+    root = etree.fromstring(source, parser) if text and not text.isspace() else None
     if root is None:
         raise ValueError("empty document")
     reparsed = False
@@ -346,6 +362,14 @@ def build_tree(text: str, url: str | None) -> Page:
     if gone:
         elements = [el for el in elements if el not in gone]
     return Page(root=root, jsonld=jsonld, url=url, reparsed=reparsed, _elements=elements)
+
+
+def _utf8(text: str) -> bytes | None:
+    """The text as UTF-8, or None when it holds lone surrogates (lxml takes the str then)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
 
 
 def _lost_page(root: HtmlElement, text: str, parser: etree.HTMLParser) -> bool:

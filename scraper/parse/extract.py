@@ -22,7 +22,7 @@ from scraper.parse import dates as dates_mod
 from scraper.parse import fields
 from scraper.parse import headline as headline_mod
 from scraper.parse import rules as rules_mod
-from scraper.parse.charset import decode_html
+from scraper.parse.charset import decode_html_utf8
 from scraper.parse.datetext import parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
@@ -110,9 +110,9 @@ def extract(
     rules: SiteRules | None,
     now: datetime | None,
 ) -> Content:
-    text, codec, codec_source = decode_html(raw, content_type)
+    text, utf8, codec, codec_source = decode_html_utf8(raw, content_type)
     try:
-        page = build_tree(text, url)
+        page = build_tree(text, url, utf8)
     except (ValueError, TypeError, etree.LxmlError) as exc:
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
