@@ -179,7 +179,8 @@ def _assemble(
     blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
     body_src = "dom"
     structured_body = _jsonld_body(st)
-    if _words(structured_body) > max(80, 1.3 * _words(blocks)):
+    # (counting the DOM body's words, a split of all its text, only when there is a rival)
+    if structured_body and _words(structured_body) > max(80, 1.3 * _words(blocks)):
         blocks, body_src = structured_body, "json-ld"
 
     if rules is not None:
