@@ -12,7 +12,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, class_has, clean_text, text_content, words
+from scraper.parse.dom import (
+    HtmlElement,
+    attribute,
+    class_has,
+    clean_text,
+    text_content,
+    words,
+)
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
@@ -156,7 +163,7 @@ def find_authors(
 
 
 def _dom_bylines(area: HtmlElement) -> list[str]:
-    found = [clean_text(text_content(a)) for a in area.iter("a") if a.get("rel") == "author"]
+    found = [clean_text(text_content(a)) for a in area.iter("a") if attribute(a, "rel") == "author"]
     for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
         if class_has(el, _BYLINE_WORDS):
             found.append(clean_text(text_content(el)))

@@ -36,6 +36,8 @@ from scraper.parse.boilerplate import (
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
     HtmlElement,
+    attribute,
+    class_id,
     class_words,
     clean_text,
     last_descendant,
@@ -132,8 +134,8 @@ def _link_density(el: HtmlElement) -> float:
 
 def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
-    get = el.get
-    decided, embed, needed = _prune_plan(el.tag, get("role"), get("class"), get("id"))
+    cls, ident = class_id(el)
+    decided, embed, needed = _prune_plan(el.tag, attribute(el, "role"), cls, ident)
     if decided is not None:
         return decided
     if embed and has_embed(el):

@@ -25,6 +25,7 @@ from scraper.parse.datetext import PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
     class_has,
+    class_id,
     class_tokens,
     clean_text,
     text_content,
@@ -253,7 +254,7 @@ def _header_dates(
             if lead is not None and not found:
                 found.append((lead, False, "dateline", el))
             break
-        if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
+        if el.tag == "figure" or "caption" in (class_id(el)[0] or "").lower():
             skipped.update(el.iterdescendants())
         if el.tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue

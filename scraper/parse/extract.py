@@ -30,6 +30,7 @@ from scraper.parse.dom import (
     absolute_url,
     build_tree,
     clean_text,
+    page_classes,
 )
 from scraper.parse.structured import Structured, as_text, read_structured
 
@@ -122,8 +123,9 @@ def extract(
     if rules is not None and rules.drop and rules_mod.drop(root, rules.drop, url):
         page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)
-    st = read_structured(root, page.jsonld, base, page.elements())
-    return _assemble(page, st, base, rules, now, prov)
+    with page_classes(page):
+        st = read_structured(root, page.jsonld, base, page.elements())
+        return _assemble(page, st, base, rules, now, prov)
 
 
 def _base_url(root: HtmlElement, url: str | None) -> str | None:
