@@ -167,7 +167,7 @@ def _dom_bylines(area: HtmlElement) -> list[str]:
     for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
         if class_has(el, _BYLINE_WORDS):
             found.append(clean_text(text_content(el)))
-        elif n < 400 and el.text and _BY.match(el.text):
+        elif n < 400 and (own := el.text) and _BY.match(own):
             # "By Jane Doe" / "Publicado por: ..." without byline markup.
             text = clean_text(text_content(el))
             if len(text) < 120:

@@ -27,7 +27,9 @@ from scraper.parse.dom import (
     class_has,
     class_id,
     class_tokens,
+    classed,
     clean_text,
+    has_word,
     text_content,
     words,
 )
@@ -208,8 +210,8 @@ def _visible_dates(
             if len(found) >= limit:
                 break
     # The page's element list read in Python: an XPath over "//*" costs more than the loop.
-    for el in elements:
-        if el.tag not in _DATE_TAGS or not class_has(el, _DATE_WORDS):
+    for el, cls, ident in classed(elements):
+        if el.tag not in _DATE_TAGS or not has_word(cls, ident, _DATE_WORDS):
             continue
         text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)

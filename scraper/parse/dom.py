@@ -265,6 +265,19 @@ def class_id(el: HtmlElement) -> ClassId:
     return _class_id(el)
 
 
+def classed(elements: list[HtmlElement]) -> list[tuple[HtmlElement, str | None, str | None]]:
+    """(element, class, id) of the elements that have a class or an id, in order: loops that
+    only look at named elements skip the rest without asking lxml anything."""
+    table = _PAGE_CLASSES.get()
+    out = []
+    for el in elements:
+        found = table.get(el) if table is not None else None
+        cls, ident = found if found is not None else _class_id(el)
+        if cls is not None or ident is not None:
+            out.append((el, cls, ident))
+    return out
+
+
 def class_tokens(el: HtmlElement) -> frozenset[str]:
     """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
     cls, ident = class_id(el)
@@ -276,14 +289,16 @@ def class_tokens(el: HtmlElement) -> frozenset[str]:
 def class_has(el: HtmlElement, wanted: frozenset[str]) -> bool:
     """Do the class/id words hold any of `wanted`? (class_tokens(el) & wanted, memoised on the
     attribute values: loops over every element of a page ask this.)"""
-    cls, ident = class_id(el)
+    table = _PAGE_CLASSES.get()  # (class_id inlined: this runs on most elements of a page)
+    found = table.get(el) if table is not None else None
+    cls, ident = found if found is not None else _class_id(el)
     if cls is None and ident is None:
         return False
-    return _has_word(cls, ident, wanted)
+    return has_word(cls, ident, wanted)
 
 
 @lru_cache(maxsize=8192)
-def _has_word(cls: str | None, ident: str | None, wanted: frozenset[str]) -> bool:
+def has_word(cls: str | None, ident: str | None, wanted: frozenset[str]) -> bool:
     return not _tokens(cls, ident).isdisjoint(wanted)
 
 

@@ -129,7 +129,8 @@ def extract(
 
 
 def _base_url(root: HtmlElement, url: str | None) -> str | None:
-    base = root.find(".//base")
+    # (what root.find(".//base") finds, without ElementPath's Python-level machinery)
+    base = next(root.iterdescendants("base"), None)
     href = base.get("href") if base is not None else None
     if href and not href.startswith(("javascript:", "data:")):
         return absolute_url(url, href) or url
