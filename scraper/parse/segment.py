@@ -60,6 +60,14 @@ def _inline_text(el: HtmlElement, drop_junk: bool, mark: bool = False) -> tuple[
     """(text, characters of link text) of an inline element, without the hover cards and
     credits nested in it when drop_junk is set; with mark, link text is wrapped in
     _LINK_START/_LINK_END."""
+    tag = el.tag
+    if not len(el) and tag != "br":
+        # A leaf (most inline elements: a link, an <em>): no <br>, nothing nested to drop and
+        # no link inside but itself, so the three subtree walks below can be skipped.
+        text = el.text or ""
+        if tag == "a":
+            return (f"{_LINK_START}{text}{_LINK_END}" if mark else text), len(clean_text(text))
+        return text, 0
     has_break = next(el.iter("br"), None) is not None
     if not has_break and (
         not drop_junk or not any(inline_junk(d) for d in el.iterdescendants() if class_id(d)[0])
