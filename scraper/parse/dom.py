@@ -162,11 +162,15 @@ def select(el: HtmlElement, xpath: etree.XPath | str) -> list[HtmlElement]:
 
 def last_descendant(el: HtmlElement) -> HtmlElement:
     """The last element inside el in document order (el itself when it has none)."""
-    while True:
-        child = next((c for c in reversed(el) if isinstance(c.tag, str)), None)
-        if child is None:
-            return el
+    while len(el):
+        child = el[-1]
+        if not isinstance(child.tag, str):  # a comment or PI last: look further back
+            found = next((c for c in reversed(el) if isinstance(c.tag, str)), None)
+            if found is None:
+                return el
+            child = found
         el = child
+    return el
 
 
 def absolute_url(base: str | None, url: str) -> str | None:
