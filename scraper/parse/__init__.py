@@ -4,12 +4,13 @@
     parse_html(html, url, content_type=None, rules=None) -> Content
 
 Pure functions: no I/O, no state between calls (the only module-level objects are compiled
-patterns and memo caches of pure helpers). Any input bytes give a `Content` or one of the two
-parser errors; any other exception inside is a bug and is reported as `ParseError` rather than
-escaping. Modules: charset (bytes -> text), dom (the lxml tree), structured (JSON-LD, meta,
-microdata), headline, datetext + dates, authors, boilerplate (furniture by class words),
-segment (text blocks), body (container choice and extraction), captions, fields, rules
-(per-site overrides), extract (the order they run in),
+patterns, memo caches of pure helpers, and the ContextVar through which one extraction's
+helpers read its page's attribute tables, set and reset within the call: dom.page_classes). Any
+input bytes give a `Content` or one of the two parser errors; any other exception inside is a
+bug and is reported as `ParseError` rather than escaping. Modules: charset (bytes -> text), dom
+(the lxml tree), structured (JSON-LD, meta, microdata), headline, datetext + dates, authors,
+boilerplate (furniture by class words), segment (text blocks), body (container choice and
+extraction), captions, fields, rules (per-site overrides), extract (the order they run in),
 score_adapter (the corpus scorer's hook).
 
 Rules and the layouts they are for (each has a test in tests/test_parse_layouts.py or

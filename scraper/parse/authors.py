@@ -12,7 +12,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from scraper.parse.dom import HtmlElement, class_has, clean_text, text_content, words
+from scraper.parse.dom import (
+    HtmlElement,
+    attribute,
+    class_has,
+    clean_text,
+    text_content,
+    words,
+)
 from scraper.parse.structured import Structured
 
 _AGENCIES = frozenset(
@@ -23,8 +30,11 @@ _AGENCIES = frozenset(
         "reporters contributor guest web writer writers press release the"
     )
 )
+# "\s*+" (possessive): every alternative after it starts with a letter, so giving back
+# whitespace can never make a match, and el.text is mostly indentation ("\n      ") that the
+# plain "\s*" gave back one character at a time, trying all alternatives at each.
 _BY = re.compile(
-    r"^\s*(?:written\s+|posted\s+|reported\s+|words\s+|story\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
+    r"^\s*+(?:written\s+|posted\s+|reported\s+|words\s+|story\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
     re.I,
 )
 _SPLIT = re.compile(
@@ -156,11 +166,11 @@ def find_authors(
 
 
 def _dom_bylines(area: HtmlElement) -> list[str]:
-    found = [clean_text(text_content(a)) for a in area.iter("a") if a.get("rel") == "author"]
+    found = [clean_text(text_content(a)) for a in area.iter("a") if attribute(a, "rel") == "author"]
     for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
         if class_has(el, _BYLINE_WORDS):
             found.append(clean_text(text_content(el)))
-        elif n < 400 and el.text and _BY.match(el.text):
+        elif n < 400 and (own := el.text) and _BY.match(own):
             # "By Jane Doe" / "Publicado por: ..." without byline markup.
             text = clean_text(text_content(el))
             if len(text) < 120:

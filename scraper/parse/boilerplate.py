@@ -9,7 +9,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from scraper.parse.dom import HtmlElement, class_has, class_joined, class_tokens, class_words, words
+from scraper.parse.dom import (
+    HtmlElement,
+    attribute,
+    class_has,
+    class_id,
+    class_joined,
+    class_tokens,
+    class_words,
+    words,
+)
 
 _BOILERPLATE_WORDS = frozenset(
     words(
@@ -113,8 +122,8 @@ SKIP_TAGS = frozenset(
 
 def is_boilerplate(el: HtmlElement) -> bool:
     """True when tag or class/id words say the element is not article prose."""
-    get = el.get
-    verdict = boilerplate_verdict(el.tag, get("role"), get("class"), get("id"))
+    cls, ident = class_id(el)
+    verdict = boilerplate_verdict(el.tag, attribute(el, "role"), cls, ident)
     if verdict is UNLESS_EMBED:
         return not has_embed(el)
     return verdict is FURNITURE

@@ -21,7 +21,9 @@ from scraper.parse.datetext import parse_human
 from scraper.parse.dom import (
     HtmlElement,
     absolute_url,
+    attribute,
     class_has,
+    class_id,
     class_joined,
     class_tokens,
     class_words,
@@ -433,10 +435,9 @@ def find_captions(
         if n <= skip_until:
             continue
         if el.tag not in _BOX_TAGS:
-            get = el.get
-            cls, ident = get("class"), get("id")
-            if ((cls is None and ident is None) or not _marked_class(cls, ident)) and get(
-                "data-role"
+            cls, ident = class_id(el)
+            if ((cls is None and ident is None) or not _marked_class(cls, ident)) and attribute(
+                el, "data-role"
             ) not in ("copyright", "credit"):
                 continue  # nothing marks it as a figure, caption or credit
         box = None

@@ -189,6 +189,18 @@ def _untwingle(body: bytes) -> str | None:
 
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
     """(text, codec, source) for page bytes; never raises on bad bytes."""
+    text, _, codec, source = decode_html_utf8(body, content_type)
+    return text, codec, source
+
+
+def decode_html_utf8(
+    body: bytes, content_type: str | None = None
+) -> tuple[str, bytes | None, str, str]:
+    """(text, the text as UTF-8 when that is the page's own bytes, codec, source).
+
+    The bytes are the page itself in the common case (valid UTF-8 nothing declares otherwise),
+    so the tree builder can hand libxml2 UTF-8 without encoding the text again; None when the
+    text was decoded from anything else."""
     declared = header_charset(content_type)
     if not body.startswith(tuple(b for b, _ in _BOMS)) and _codec(declared) in (None, "utf-8"):
         # The common case, decoded once: valid UTF-8 that nothing declares otherwise.
@@ -201,14 +213,15 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str,
             meta = _META_CHARSET.search(head) or _XML_DECL.search(head)
             label = meta.group(1).decode("ascii", "replace") if meta else None
             if _codec(label) in (None, "utf-8"):
-                return text, "utf-8", "http" if declared else ("meta" if label else "default")
+                source = "http" if declared else ("meta" if label else "default")
+                return text, body, "utf-8", source
     codec, source = sniff_encoding(body, content_type)
     if codec in ("utf-8", "cp1252", "latin-1", "iso8859-1"):
         fixed = _untwingle(body)
         if fixed is not None:
             log.debug("mixed UTF-8 and cp1252 bytes: detwingled")
-            return fixed, "utf-8", "detwingled"
+            return fixed, None, "utf-8", "detwingled"
     text = body.decode(codec, errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text, codec, source
+    return text, None, codec, source

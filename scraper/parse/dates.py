@@ -25,8 +25,11 @@ from scraper.parse.datetext import PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
     class_has,
+    class_id,
     class_tokens,
+    classed,
     clean_text,
+    has_word,
     text_content,
     words,
 )
@@ -207,8 +210,8 @@ def _visible_dates(
             if len(found) >= limit:
                 break
     # The page's element list read in Python: an XPath over "//*" costs more than the loop.
-    for el in elements:
-        if el.tag not in _DATE_TAGS or not class_has(el, _DATE_WORDS):
+    for el, cls, ident in classed(elements):
+        if el.tag not in _DATE_TAGS or not has_word(cls, ident, _DATE_WORDS):
             continue
         text = clean_text(text_content(el))
         parsed = _parse_shown(text, month_first, year)
@@ -253,7 +256,7 @@ def _header_dates(
             if lead is not None and not found:
                 found.append((lead, False, "dateline", el))
             break
-        if el.tag == "figure" or "caption" in (el.get("class") or "").lower():
+        if el.tag == "figure" or "caption" in (class_id(el)[0] or "").lower():
             skipped.update(el.iterdescendants())
         if el.tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue

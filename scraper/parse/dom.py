@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urljoin
@@ -80,6 +83,11 @@ BLOCK_TAGS = frozenset(
 HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
 
+ClassId = tuple[str | None, str | None]  # an element's class and id attribute values
+NO_CLASS: ClassId = (None, None)
+AttributeNames = Sequence[str | bytes]  # what lxml's keys() gives
+
+
 @dataclass(slots=True)
 class Page:
     """One parsed page: the cleaned tree, its JSON-LD script texts and its base URL."""
@@ -90,12 +98,26 @@ class Page:
     reparsed: bool = False  # libxml2 lost the page and bs4 parsed it again
     _elements: list[HtmlElement] | None = None
     _order: dict[HtmlElement, int] | None = None
+    _classes: dict[HtmlElement, ClassId] | None = None
+    _names: dict[HtmlElement, AttributeNames] | None = None
 
     def elements(self) -> list[HtmlElement]:
         """Every element in document order (computed once, shared by the extractors)."""
         if self._elements is None:
             self._elements = list(self.root.iter(etree.Element))
         return self._elements
+
+    def classes(self) -> dict[HtmlElement, ClassId]:
+        """The class and id values of every element (read once; see `page_classes`)."""
+        if self._classes is None:
+            self._classes = {el: _class_id(el) for el in self.elements()}
+        return self._classes
+
+    def names(self) -> dict[HtmlElement, AttributeNames]:
+        """The attribute names of every element (read once; see `page_classes`)."""
+        if self._names is None:
+            self._names = {el: el.keys() for el in self.elements()}
+        return self._names
 
     def order(self) -> dict[HtmlElement, int]:
         """Document position of every element."""
@@ -140,11 +162,15 @@ def select(el: HtmlElement, xpath: etree.XPath | str) -> list[HtmlElement]:
 
 def last_descendant(el: HtmlElement) -> HtmlElement:
     """The last element inside el in document order (el itself when it has none)."""
-    while True:
-        child = next((c for c in reversed(el) if isinstance(c.tag, str)), None)
-        if child is None:
-            return el
+    while len(el):
+        child = el[-1]
+        if not isinstance(child.tag, str):  # a comment or PI last: look further back
+            found = next((c for c in reversed(el) if isinstance(c.tag, str)), None)
+            if found is None:
+                return el
+            child = found
         el = child
+    return el
 
 
 def absolute_url(base: str | None, url: str) -> str | None:
@@ -174,10 +200,91 @@ def drop_tree(el: HtmlElement) -> None:
     parent.remove(el)
 
 
-def class_tokens(el: HtmlElement) -> frozenset[str]:
-    """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
+# The class and id values of the page being extracted, read in build_tree's one pass over the
+# elements. The extractors ask for them thousands of times a page, and lxml's get() encodes the
+# name, scans the attributes and decodes the value each time, about 3x a dict lookup; the
+# values also come back as the same str objects, so the memos below hash each only once.
+# Set for the duration of one extraction (`page_classes`), so a helper called outside one, or
+# on an element of another tree, reads the attributes itself.
+_PAGE_CLASSES: ContextVar[dict[HtmlElement, ClassId] | None] = ContextVar(
+    "page_classes", default=None
+)
+_PAGE_NAMES: ContextVar[dict[HtmlElement, AttributeNames] | None] = ContextVar(
+    "page_names", default=None
+)
+
+
+@contextmanager
+def page_classes(page: Page) -> Iterator[None]:
+    """Let the attribute helpers read `page`'s tables while inside."""
+    classes = _PAGE_CLASSES.set(page.classes())
+    names = _PAGE_NAMES.set(page.names())
+    try:
+        yield
+    finally:
+        _PAGE_NAMES.reset(names)
+        _PAGE_CLASSES.reset(classes)
+
+
+def having(elements: list[HtmlElement], name: str) -> list[HtmlElement]:
+    """The elements that have attribute `name`, in order (from the page's table of names when
+    inside `page_classes`: no lxml call per element)."""
+    table = _PAGE_NAMES.get()
+    if table is None:
+        return [el for el in elements if el.get(name) is not None]
+    out = []
+    for el in elements:
+        names = table.get(el)
+        if names is None:
+            names = el.keys()
+        if name in names:
+            out.append(el)
+    return out
+
+
+def attribute(el: HtmlElement, name: str) -> str | None:
+    """el.get(name), without lxml's lookup when the page's table says the element has no such
+    attribute (most elements, for most names asked)."""
+    table = _PAGE_NAMES.get()
+    if table is not None:
+        names = table.get(el)
+        if names is not None and name not in names:
+            return None
+    return el.get(name)
+
+
+def _class_id(el: HtmlElement) -> ClassId:
     get = el.get
     cls, ident = get("class"), get("id")
+    return NO_CLASS if cls is None and ident is None else (cls, ident)
+
+
+def class_id(el: HtmlElement) -> ClassId:
+    """(class, id) attribute values of an element (None where absent)."""
+    table = _PAGE_CLASSES.get()
+    if table is not None:
+        found = table.get(el)
+        if found is not None:
+            return found
+    return _class_id(el)
+
+
+def classed(elements: list[HtmlElement]) -> list[tuple[HtmlElement, str | None, str | None]]:
+    """(element, class, id) of the elements that have a class or an id, in order: loops that
+    only look at named elements skip the rest without asking lxml anything."""
+    table = _PAGE_CLASSES.get()
+    out = []
+    for el in elements:
+        found = table.get(el) if table is not None else None
+        cls, ident = found if found is not None else _class_id(el)
+        if cls is not None or ident is not None:
+            out.append((el, cls, ident))
+    return out
+
+
+def class_tokens(el: HtmlElement) -> frozenset[str]:
+    """Lower-case words of the class and id attributes ("c-share-bar" -> c, share, bar)."""
+    cls, ident = class_id(el)
     if cls is None and ident is None:
         return _NO_TOKENS
     return _tokens(cls, ident)
@@ -186,22 +293,22 @@ def class_tokens(el: HtmlElement) -> frozenset[str]:
 def class_has(el: HtmlElement, wanted: frozenset[str]) -> bool:
     """Do the class/id words hold any of `wanted`? (class_tokens(el) & wanted, memoised on the
     attribute values: loops over every element of a page ask this.)"""
-    get = el.get
-    cls, ident = get("class"), get("id")
+    table = _PAGE_CLASSES.get()  # (class_id inlined: this runs on most elements of a page)
+    found = table.get(el) if table is not None else None
+    cls, ident = found if found is not None else _class_id(el)
     if cls is None and ident is None:
         return False
-    return _has_word(cls, ident, wanted)
+    return has_word(cls, ident, wanted)
 
 
 @lru_cache(maxsize=8192)
-def _has_word(cls: str | None, ident: str | None, wanted: frozenset[str]) -> bool:
+def has_word(cls: str | None, ident: str | None, wanted: frozenset[str]) -> bool:
     return not _tokens(cls, ident).isdisjoint(wanted)
 
 
 def class_joined(el: HtmlElement) -> str:
     """The class/id words joined by '-', for substring tests ("articlebody", "sharebar")."""
-    get = el.get
-    cls, ident = get("class"), get("id")
+    cls, ident = class_id(el)
     if cls is None and ident is None:
         return ""
     return _joined(cls, ident)
@@ -285,26 +392,42 @@ def tame_attributes(text: str) -> str:
     return "".join(out)
 
 
-def build_tree(text: str, url: str | None) -> Page:
-    """Parse and clean a page. Raises ValueError when lxml finds no document at all."""
+def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
+    """Parse and clean a page. Raises ValueError when lxml finds no document at all.
+
+    `utf8` is the text encoded as UTF-8 when the caller has it (the page's own bytes)."""
     declared = _XML_DECL.match(text)  # anchored: fails at the first character of most pages
     if declared is not None:
-        text = text[declared.end() :]
-    if "\x00" in text:
+        text, utf8 = text[declared.end() :], None
+    if utf8 is None:
+        utf8 = _utf8(text)
+    # (NUL is the byte 0 in UTF-8 and nothing else is: the byte test is a memchr, while "in"
+    # on a UCS-2 str scans one character at a time for it)
+    if b"\x00" in utf8 if utf8 is not None else "\x00" in text:
         text = text.replace("\x00", "")
+        utf8 = utf8.replace(b"\x00", b"") if utf8 is not None else None
     # Every extractor walks the tree in Python at ~10 us and ~500 bytes an element: 10 MB of
     # "<p>a" (2.5M elements) took 24 s and 1.6 GB. Real pages stay far below MAX_ELEMENTS.
     # Each element needs a "<", so a page with too many of those is refused before lxml
     # builds a tree of them (about 300 bytes a node in C).
     if len(text) > 2 * MAX_ELEMENTS and text.count("<") > 2 * MAX_ELEMENTS:
         raise ParseError(url, f"page has more than {2 * MAX_ELEMENTS} tags: not parsed")
-    text = tame_attributes(text)
+    tamed = tame_attributes(text)
+    if tamed is not text:
+        text, utf8 = tamed, _utf8(tamed)
     # No id index (collect_ids): nothing looks elements up by id, and building it costs ~8 %
     # of the parse (an XPath rule using id() finds nothing; "#x" in CSS reads the attribute).
+    # UTF-8 in: a str reaches libxml2 as UTF-16 or UCS-4, which it converts to UTF-8 first
+    # (~12 % of the parse); the declared encoding also keeps a <meta charset> from switching.
     parser = etree.HTMLParser(
-        remove_comments=True, remove_pis=True, recover=True, collect_ids=False
+        remove_comments=True,
+        remove_pis=True,
+        recover=True,
+        collect_ids=False,
+        encoding="utf-8" if utf8 is not None else None,
     )
-    root = etree.fromstring(text, parser) if text and not text.isspace() else None
+    source: str | bytes = utf8 if utf8 is not None else text
+    root = etree.fromstring(source, parser) if text and not text.isspace() else None
     if root is None:
         raise ValueError("empty document")
     reparsed = False
@@ -324,15 +447,27 @@ def build_tree(text: str, url: str | None) -> Page:
     if len(elements) > MAX_ELEMENTS:
         raise ParseError(url, f"page has {len(elements)} elements, more than {MAX_ELEMENTS}")
     gone: set[HtmlElement] = set()
+    classes: dict[HtmlElement, ClassId] = {}
+    attribute_names: dict[HtmlElement, AttributeNames] = {}
     for el in elements:
+        # One keys() call, then get() only for the attributes the element has: lxml's get()
+        # encodes the name, copies the value and decodes it, each call costing about what one
+        # keys() does, and most elements have none of the five asked for here.
+        names = attribute_names[el] = el.keys()
+        if not names:
+            classes[el] = NO_CLASS
+            continue
         get = el.get
+        cls = get("class") if "class" in names else None
+        ident = get("id") if "id" in names else None
+        classes[el] = NO_CLASS if cls is None and ident is None else (cls, ident)
         # Hidden by style or attribute (tested inline, not by XPath: a predicate over every
         # element in libxml2's XPath engine measured slower than this loop)
-        style = get("style")
+        style = get("style") if "style" in names else None
         if not (
             (style is not None and _HIDDEN_STYLE.search(style) is not None)
-            or get("hidden") is not None
-            or (get("aria-hidden") == "true" and el.tag != "span")
+            or "hidden" in names
+            or ("aria-hidden" in names and get("aria-hidden") == "true" and el.tag != "span")
         ):
             continue
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
@@ -345,7 +480,23 @@ def build_tree(text: str, url: str | None) -> Page:
             drop_tree(el)
     if gone:
         elements = [el for el in elements if el not in gone]
-    return Page(root=root, jsonld=jsonld, url=url, reparsed=reparsed, _elements=elements)
+    return Page(
+        root=root,
+        jsonld=jsonld,
+        url=url,
+        reparsed=reparsed,
+        _elements=elements,
+        _classes=classes,
+        _names=attribute_names,
+    )
+
+
+def _utf8(text: str) -> bytes | None:
+    """The text as UTF-8, or None when it holds lone surrogates (lxml takes the str then)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
 
 
 def _lost_page(root: HtmlElement, text: str, parser: etree.HTMLParser) -> bool:

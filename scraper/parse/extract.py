@@ -22,7 +22,7 @@ from scraper.parse import dates as dates_mod
 from scraper.parse import fields
 from scraper.parse import headline as headline_mod
 from scraper.parse import rules as rules_mod
-from scraper.parse.charset import decode_html
+from scraper.parse.charset import decode_html_utf8
 from scraper.parse.datetext import parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
@@ -30,6 +30,7 @@ from scraper.parse.dom import (
     absolute_url,
     build_tree,
     clean_text,
+    page_classes,
 )
 from scraper.parse.structured import Structured, as_text, read_structured
 
@@ -110,9 +111,9 @@ def extract(
     rules: SiteRules | None,
     now: datetime | None,
 ) -> Content:
-    text, codec, codec_source = decode_html(raw, content_type)
+    text, utf8, codec, codec_source = decode_html_utf8(raw, content_type)
     try:
-        page = build_tree(text, url)
+        page = build_tree(text, url, utf8)
     except (ValueError, TypeError, etree.LxmlError) as exc:
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
@@ -122,12 +123,14 @@ def extract(
     if rules is not None and rules.drop and rules_mod.drop(root, rules.drop, url):
         page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)
-    st = read_structured(root, page.jsonld, base, page.elements())
-    return _assemble(page, st, base, rules, now, prov)
+    with page_classes(page):
+        st = read_structured(root, page.jsonld, base, page.elements())
+        return _assemble(page, st, base, rules, now, prov)
 
 
 def _base_url(root: HtmlElement, url: str | None) -> str | None:
-    base = root.find(".//base")
+    # (what root.find(".//base") finds, without ElementPath's Python-level machinery)
+    base = next(root.iterdescendants("base"), None)
     href = base.get("href") if base is not None else None
     if href and not href.startswith(("javascript:", "data:")):
         return absolute_url(url, href) or url
@@ -179,7 +182,8 @@ def _assemble(
     blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
     body_src = "dom"
     structured_body = _jsonld_body(st)
-    if _words(structured_body) > max(80, 1.3 * _words(blocks)):
+    # (counting the DOM body's words, a split of all its text, only when there is a rival)
+    if structured_body and _words(structured_body) > max(80, 1.3 * _words(blocks)):
         blocks, body_src = structured_body, "json-ld"
 
     if rules is not None:

@@ -12,6 +12,7 @@ import re
 
 from scraper.parse.dom import (
     HtmlElement,
+    class_id,
     class_joined,
     class_tokens,
     clean_text,
@@ -289,7 +290,7 @@ def find_standfirst(
     if at is None:
         return None
     for el in elements[max(0, at - 10) : at + window]:
-        if el.tag not in ("p", "div", "h2", "span") or el.get("class") is None:
+        if el.tag not in ("p", "div", "h2", "span") or class_id(el)[0] is None:
             continue
         tokens = class_tokens(el)
         joined = class_joined(el)

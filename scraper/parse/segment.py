@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from archive.record import BlockKind
 from scraper.parse.boilerplate import SKIP_TAGS, inline_junk
-from scraper.parse.dom import BLOCK_TAGS, HEADING_TAGS, HtmlElement, clean_text, text_content
+from scraper.parse.dom import (
+    BLOCK_TAGS,
+    HEADING_TAGS,
+    NO_CLASS,
+    HtmlElement,
+    class_id,
+    clean_text,
+    text_content,
+)
 
 _BR_SPLIT = re.compile(r"\n[ \t\r\f\v\u00a0]*\n")
 
@@ -52,9 +60,17 @@ def _inline_text(el: HtmlElement, drop_junk: bool, mark: bool = False) -> tuple[
     """(text, characters of link text) of an inline element, without the hover cards and
     credits nested in it when drop_junk is set; with mark, link text is wrapped in
     _LINK_START/_LINK_END."""
+    tag = el.tag
+    if not len(el) and tag != "br":
+        # A leaf (most inline elements: a link, an <em>): no <br>, nothing nested to drop and
+        # no link inside but itself, so the three subtree walks below can be skipped.
+        text = el.text or ""
+        if tag == "a":
+            return (f"{_LINK_START}{text}{_LINK_END}" if mark else text), len(clean_text(text))
+        return text, 0
     has_break = next(el.iter("br"), None) is not None
     if not has_break and (
-        not drop_junk or not any(inline_junk(d) for d in el.iterdescendants() if d.get("class"))
+        not drop_junk or not any(inline_junk(d) for d in el.iterdescendants() if class_id(d)[0])
     ):
         text = text_content(el)
         if el.tag == "a":
@@ -174,10 +190,7 @@ def _segment(
         # Inline elements are only dropped for what is never prose (captions, share widgets,
         # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
         if skip is not None and (
-            skip(child)
-            if not inline
-            else (child.get("class") is not None or child.get("id") is not None)
-            and inline_junk(child)
+            skip(child) if not inline else class_id(child) is not NO_CLASS and inline_junk(child)
         ):
             parts.append(" ")
             parts.append(child.tail or "")

@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from scraper.parse.dom import HtmlElement, clean_text
+from scraper.parse.dom import HtmlElement, clean_text, having
 
 ARTICLE_TYPES = frozenset(
     t.lower()
@@ -167,7 +167,8 @@ def read_structured(
         if key and content is not None:
             st.meta.setdefault(key, []).append(content)
     # A loop over the element list costs less than an XPath over "//*".
-    for el in elements if elements is not None else root.iter(etree.Element):
+    listed = elements if elements is not None else list(root.iter(etree.Element))
+    for el in having(listed, "itemprop"):
         props = el.get("itemprop")
         if props:
             for prop in props.split():
