@@ -56,18 +56,16 @@ _CAPTION_PARTS = (
 )
 _CAPTION_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CAPTION_PARTS))
 _CREDIT_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CREDIT_PARTS))
-# Any class word a caption or credit test below looks for (one search screens out the rest).
-_MARKED_RE = re.compile(
-    "|".join(re.escape(p) for p in (*_CAPTION_PARTS, *_CREDIT_PARTS))
-    + "|(?:^|-)(?:"
-    + "|".join(re.escape(w) for w in sorted(_CREDIT_WORDS))
-    + ")(?:-|$)"
-)
+# Any class word or part a caption or credit test below looks for (screens out the rest).
+_MARKED_RE = re.compile("|".join(re.escape(p) for p in (*_CAPTION_PARTS, *_CREDIT_PARTS)))
 
 
 @lru_cache(maxsize=8192)
 def _marked_class(cls: str | None, ident: str | None) -> bool:
-    return _MARKED_RE.search(class_words(cls, ident)[1]) is not None
+    # A whole credit word is a set test on the tokens: in the regex, as a "(^|-)word(-|$)"
+    # branch, it kept the engine from skipping ahead to the parts' first letters (2x slower).
+    tokens, joined = class_words(cls, ident)
+    return not tokens.isdisjoint(_CREDIT_WORDS) or _MARKED_RE.search(joined) is not None
 
 
 _BAD_CONTEXT = frozenset(
