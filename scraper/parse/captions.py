@@ -21,13 +21,13 @@ from scraper.parse.datetext import parse_human
 from scraper.parse.dom import (
     HtmlElement,
     absolute_url,
-    attribute,
     class_has,
     class_id,
     class_joined,
     class_tokens,
     class_words,
     clean_text,
+    having,
     last_descendant,
     select,
     text_content,
@@ -428,15 +428,18 @@ def find_captions(
     boxes: list[tuple[HtmlElement, HtmlElement | None]] = []  # (box, loose caption element)
     claimed: set[HtmlElement] = set()
     skip_until = -1  # elements up to here are inside a box already claimed
+    # (the few with a data-role found in one pass over the page's table of attribute names,
+    # rather than one attribute() call per element)
+    roled = set(having(elements[first : last + 1], "data-role"))
     for n in range(first, last + 1):
         el = elements[n]
         if n <= skip_until:
             continue
         if el.tag not in _BOX_TAGS:
             cls, ident = class_id(el)
-            if ((cls is None and ident is None) or not _marked_class(cls, ident)) and attribute(
-                el, "data-role"
-            ) not in ("copyright", "credit"):
+            if ((cls is None and ident is None) or not _marked_class(cls, ident)) and (
+                el not in roled or el.get("data-role") not in ("copyright", "credit")
+            ):
                 continue  # nothing marks it as a figure, caption or credit
         box = None
         if el.tag == "figure" or _is_caption_el(el):
