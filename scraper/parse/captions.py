@@ -21,6 +21,7 @@ from scraper.parse.datetext import parse_human
 from scraper.parse.dom import (
     HtmlElement,
     absolute_url,
+    any_part,
     class_has,
     class_id,
     class_joined,
@@ -54,10 +55,10 @@ _CAPTION_PARTS = (
     "legende",
     "didascalia",
 )
-_CAPTION_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CAPTION_PARTS))
-_CREDIT_PARTS_RE = re.compile("|".join(re.escape(p) for p in _CREDIT_PARTS))
+_CAPTION_PARTS_RE = any_part(_CAPTION_PARTS)
+_CREDIT_PARTS_RE = any_part(_CREDIT_PARTS)
 # Any class word or part a caption or credit test below looks for (screens out the rest).
-_MARKED_RE = re.compile("|".join(re.escape(p) for p in (*_CAPTION_PARTS, *_CREDIT_PARTS)))
+_MARKED_RE = any_part((*_CAPTION_PARTS, *_CREDIT_PARTS))
 
 
 @lru_cache(maxsize=8192)
