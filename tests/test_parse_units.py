@@ -364,3 +364,29 @@ def test_caption_exclusion_by_first_word_agrees_with_the_whole_word_key() -> Non
     ]
     for text in texts:
         assert _excluded(text, exclude, firsts) == (word_key(text) in exclude), text
+
+
+def test_any_part_finds_the_same_strings_as_a_plain_alternation() -> None:
+    parts = ("ad", "advert", "share", "sharebar", "social", "key-points", "caption", "c")
+    trie = dom.any_part(parts)
+    plain = re.compile("|".join(re.escape(p) for p in parts))
+    samples = ["", "x", "a", "adv", "c-share-bar", "so-cial", "keypoints", "key-points", "zzz"]
+    samples += ["-".join(s) for s in ("ab", "soc", "ke")] + [p[:-1] for p in parts]
+    for text in samples:
+        assert (trie.search(text) is None) == (plain.search(text) is None), text
+    assert dom.any_part(("ab", "cd")).search("xcdx") is not None
+    assert dom.any_part(("ab", "cd")).search("acbd") is None
+    # the page's own lists, on class strings made of pieces of their words
+    from scraper.parse import boilerplate
+
+    words = boilerplate._BOILERPLATE_PARTS
+    trie, plain = dom.any_part(words), re.compile("|".join(re.escape(w) for w in words))
+    rng = random.Random(7)
+    for _ in range(3000):
+        pieces = []
+        for _ in range(rng.randint(1, 4)):
+            w = rng.choice(words)
+            i, j = sorted((rng.randint(0, len(w)), rng.randint(0, len(w))))
+            pieces.append(w[i:j] if rng.random() < 0.7 else w)
+        text = rng.choice(("-", "", " ")).join(pieces)
+        assert (trie.search(text) is None) == (plain.search(text) is None), text

@@ -402,7 +402,12 @@ def extract_chosen(
     kept = []
     for block in choice.blocks:
         at = order.get(block.el, -1)
-        container = next((c for first, last, c in spans if first <= at <= last), None)
+        # (a plain loop: a generator made for each of the page's blocks cost more than the test)
+        container = None
+        for first, last, chosen in spans:
+            if first <= at <= last:
+                container = chosen
+                break
         if container is None:
             continue
         el: HtmlElement | None = block.el

@@ -6,11 +6,11 @@ before scoring, to weight candidate containers and to leave furniture out of the
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from scraper.parse.dom import (
     HtmlElement,
+    any_part,
     attribute,
     class_has,
     class_id,
@@ -71,7 +71,7 @@ _BOILERPLATE_PARTS = (
 )
 
 
-_BOILERPLATE_PARTS_RE = re.compile("|".join(re.escape(p) for p in _BOILERPLATE_PARTS))
+_BOILERPLATE_PARTS_RE = any_part(_BOILERPLATE_PARTS)
 
 
 GOOD_WORDS = frozenset(
@@ -96,7 +96,7 @@ _GOOD_PARTS = (
 )
 
 
-_GOOD_PARTS_RE = re.compile("|".join(re.escape(p) for p in _GOOD_PARTS))
+_GOOD_PARTS_RE = any_part(_GOOD_PARTS)
 
 
 SKIP_TAGS = frozenset(

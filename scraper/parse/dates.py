@@ -251,20 +251,24 @@ def _header_dates(
     found: list[Shown] = []
     home = frozenset(heading.iterancestors())
     for n, el in enumerate(elements[max(0, at - before) : at + 401], start=max(0, at - before)):
-        if n > at + 400 or (n > at and el.tag == "p" and len(text_content(el)) > 200):
-            lead = _lead_dateline(el, month_first, now, year) if el.tag == "p" else None
+        tag = el.tag
+        if n > at + 400 or (n > at and tag == "p" and len(text_content(el)) > 200):
+            lead = _lead_dateline(el, month_first, now, year) if tag == "p" else None
             if lead is not None and not found:
                 found.append((lead, False, "dateline", el))
             break
-        if el.tag == "figure" or "caption" in (class_id(el)[0] or "").lower():
+        if tag == "figure" or "caption" in (class_id(el)[0] or "").lower():
             skipped.update(el.iterdescendants())
-        if el.tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
+        if tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue
-        # Elements with many descendants are containers: read their own loose text only
-        # (the descendants come next), never the whole subtree's text.
-        size = sum(1 for _ in islice(el.iterdescendants(etree.Element), 13)) if len(el) else 0
-        raw = text_content(el) if size <= 12 else ""
-        if len(raw) > 400 or size > 12:
+        # Elements with many descendants (13 or more) are containers: read their own loose
+        # text only (the descendants come next), never the whole subtree's text. (The 13th
+        # descendant looked up directly: a generator counting them cost more than the rest.)
+        container = len(el) > 0 and (
+            next(islice(el.iterdescendants(etree.Element), 12, None), None) is not None
+        )
+        raw = text_content(el) if not container else ""
+        if len(raw) > 400 or container:
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
             text = clean_text(raw).replace(heading_text, " ")

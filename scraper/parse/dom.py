@@ -38,8 +38,7 @@ MAX_ELEMENTS = 250_000
 # bs4 builds its tree ~30x slower than libxml2: a re-parse is only tried on pages up to this size
 _REPARSE_MAX_CHARS = 2_000_000
 _P_OPEN = re.compile(r"<p[\s>]", re.I)
-_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # C0, DEL and C1: deleted
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _LONG_TAG = re.compile(r"<[A-Za-z][^>]{512}")  # 256 attributes take at least 512 characters
 _SEPARATORS = " \t\n\r\f\"'"  # each attribute after the first follows one of these
 _TAG_NAME = re.compile(r"<[^\s/>]+")
@@ -71,6 +70,32 @@ _REMOVE = (
 def words(text: str) -> list[str]:
     """The words of a space-separated list (keeps long word lists in the source compact)."""
     return text.split()
+
+
+_Trie = dict[str, "_Trie"]  # next character -> the rest; "" marks a part's end
+
+
+def any_part(parts: Sequence[str]) -> re.Pattern[str]:
+    """A pattern whose search finds whether a string holds any of `parts` (only whether: its
+    match may be a shorter part than the one a plain alternation reports).
+
+    Written as a trie, one branch per distinct next character: sre tries the alternatives of a
+    branch one after another at every position, so forty words cost forty tests a character
+    where the trie costs one per distinct first letter."""
+    trie: _Trie = {}
+    for part in parts:
+        node = trie
+        for ch in part:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a part ends here
+
+    def pattern(node: _Trie) -> str:
+        if "" in node:
+            return ""  # a part ends here: whether anything longer follows does not matter
+        branches = [re.escape(ch) + pattern(node[ch]) for ch in sorted(node)]
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return re.compile(pattern(trie))
 
 
 BLOCK_TAGS = frozenset(
@@ -135,8 +160,10 @@ def clean_text(text: str | None) -> str:
         text = text.replace("\u00ad", "").replace("\u200b", "")
     out = " ".join(text.split())
     # Control characters are never prose, and ESC sequences from a page would reach the
-    # terminal of whoever runs `morgue show`. isprintable() is a fast C check for the usual case.
-    return out if out.isprintable() else " ".join(out.translate(_CONTROLS).split())
+    # terminal of whoever runs `morgue show`. isprintable() is a fast C check for the usual case;
+    # the segmenter's link markers make the rest common, and str.translate with a dict looks
+    # every character up in it (non-ASCII text), several times slower than this regex.
+    return out if out.isprintable() else " ".join(_CONTROL.sub("", out).split())
 
 
 def text_content(el: HtmlElement) -> str:
