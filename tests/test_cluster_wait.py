@@ -156,3 +156,8 @@ def test_crawl_rebuild_and_import_wait_print_the_usual_reports(
                 assert verify(arch).ok
         finally:
             stop_worker(worker)
+        # the scheduler stopping while its run waits for a worker: stopped, not failed
+        report = queued_crawl(AppContext(config), 1)(config.sources[0], lambda: True)
+        assert report.source("cluster").status is SourceStatus.STOPPED
+        assert report.source("cluster").error is None
+        assert report.exit_code == 0

@@ -32,7 +32,7 @@ from scraper.cluster.reports import (
     runs_of_jobs,
 )
 from scraper.config import Source, load_config
-from scraper.crawl.report import CrawlReport, format_report
+from scraper.crawl.report import CrawlReport, SourceStatus, format_report
 
 EXIT_PROBLEMS = 1
 
@@ -204,8 +204,13 @@ def queued_crawl(
         queued_at = datetime.now(UTC)
         jobs = [{"source": source.name, "max_pages": None} for _ in range(spread)]
         ids = defer(app.config, "crawl_source", jobs)
-        follow(app, ids, should_stop)
-        return merge_crawl([source.name], job_runs(app, "crawl_source", ids, queued_at))
+        states = follow(app, ids, should_stop)
+        report = merge_crawl([source.name], job_runs(app, "crawl_source", ids, queued_at))
+        if any(state in ("todo", "doing") for state in states.values()):
+            # the scheduler stops; the run goes on in the workers (or waits for them)
+            summary = report.source(source.name)
+            summary.status, summary.error = SourceStatus.STOPPED, None
+        return report
 
     return run_source
 
