@@ -148,6 +148,16 @@ def _run_crawl(
         )
 
 
+# crawl and schedule with a cluster config: how many queued jobs share each source's run
+spread_option = click.option(
+    "--spread",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Cluster: workers that share each source's run.",
+)
+
+
 @click.command("crawl")
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option(
@@ -156,13 +166,7 @@ def _run_crawl(
     help="Pages per source this run (instead of its max_pages).",
 )
 @click.option("--dry-run", is_flag=True, help="Read feeds/sitemaps/sections only; list articles.")
-@click.option(
-    "--spread",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Cluster: workers that share each source's run.",
-)
+@spread_option
 @click.option("--wait", is_flag=True, help="Cluster: follow the queued crawl to its end.")
 @click.pass_context
 def crawl_cmd(
@@ -242,13 +246,7 @@ def _print_report(report: CrawlReport, *, dry_run: bool) -> None:
     show_default=True,
     help="Sources crawled at the same time.",
 )
-@click.option(
-    "--spread",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Cluster: workers that share each source's run.",
-)
+@spread_option
 @click.pass_context
 def schedule_cmd(ctx: click.Context, max_parallel: int, spread: int) -> None:
     """Run in the foreground, crawling each source when its schedule says.
