@@ -171,6 +171,18 @@ class Archive:
         throwaway one that leaves no trace, for dry runs)."""
         return self.catalog.open_frontier(scratch=scratch)
 
+    def reader(self) -> Archive:
+        """A view of this embedded archive for reading on another thread while this one writes
+        (a crawl's event loop beside its writer thread): the same files, and a read-only
+        catalog connection of its own that sees what is committed. Close it when done."""
+        if not isinstance(self.catalog, SqliteCatalog):
+            raise ArchiveError("a read view is for the embedded archive")
+        view = _ReadView.__new__(_ReadView)
+        view.__dict__.update(self.__dict__)
+        view.catalog = self.catalog.reader()
+        view.journal = None
+        return view
+
     def close(self) -> None:
         try:
             if self.journal is not None:
@@ -610,6 +622,13 @@ class Archive:
         index_version(cat, article, prints, article_key=article_key, current=True)
         for other, dist in decision.near:
             cat.add_near_duplicate(article_id, other, dist, seen)
+
+
+class _ReadView(Archive):
+    """`Archive.reader`: closing it closes its own catalog connection only."""
+
+    def close(self) -> None:
+        self.catalog.close()
 
 
 def _recorded(catalog: Catalog, rel: str, data: bytes) -> bool:

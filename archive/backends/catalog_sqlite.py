@@ -2,13 +2,17 @@
 
 Writers take the lock up front (BEGIN IMMEDIATE) and wait `busy_timeout` seconds for another
 process, retry a few times, then raise `ArchiveBusy`. Every table is named `archive_*`
-(`archive.backends.catalog_schema`), so other modules may keep their tables in the same file. The
-full-text index is contentless FTS5: no second copy of every body.
+(`archive.backends.catalog_schema`). The crawl frontier has a file of its own beside this one
+(`frontier.sqlite`; older archives kept it here and it moves on first use). The full-text index
+is contentless FTS5: no second copy of every body. The connection may be handed to another
+thread (a crawl's writer thread) but is used by one thread at a time; readers on other threads
+open their own (`reader`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import sqlite3
 import time
@@ -44,11 +48,17 @@ from archive.backends.catalog_schema import (
     UPGRADE_TO_3,
 )
 from archive.backends.frontier import Frontier
-from archive.backends.frontier_sqlite import SqliteFrontier
+from archive.backends.frontier_sqlite import FRONTIER_TABLES, SqliteFrontier, copy_frontier
 from archive.errors import ArchiveBusy, ArchiveError, QueryError, StorageError
 from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
+log = logging.getLogger(__name__)
+
 _REFERENCES_KEPT = 8
+# the crawl frontier's own file beside the catalog: its writes (a lease, the done marks) never
+# wait for a group commit holding the catalog's one write lock (scraper.crawl.workers)
+FRONTIER_NAME = "frontier.sqlite"
+_LEGACY_FRONTIER = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'frontier_urls'"
 # search: versions ranked at most (the newest that match), and matches counted exactly at most
 RANK_CANDIDATES = 10_000
 EXACT_COUNT = 1_000
@@ -70,15 +80,23 @@ class SqliteCatalog:
         retries: int = 3,
         sleep: Callable[[float], None] = _sleep,
         synchronous: str = "FULL",
+        read_only: bool = False,
     ) -> None:
         self.path = path
         self._retries = retries
+        self._busy_timeout = busy_timeout
         self.sleep = sleep
         try:
-            self.db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+            # handed between threads (one at a time): a crawl's writer thread takes it over
+            self.db = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open catalog {path}: {exc}") from exc
         self.db.row_factory = sqlite3.Row
+        self._read_only = read_only
+        if read_only:
+            self.db.execute("PRAGMA query_only=ON")
         self._depth = 0
         # called after each outermost transaction commits (archive.intents forgets its notes)
         self.after_commit: list[Callable[[], None]] = []
@@ -136,10 +154,17 @@ class SqliteCatalog:
                 (str(CATALOG_SCHEMA_VERSION),),
             )
 
+    def reader(self) -> SqliteCatalog:
+        """A read-only catalog on a connection of its own, for another thread while this one
+        writes: it sees what is committed (WAL), and a write through it fails."""
+        return SqliteCatalog(self.path, busy_timeout=self._busy_timeout, read_only=True)
+
     def close(self) -> None:
         # fold the write-ahead log back into the database so a closed archive is one file
-        with contextlib.suppress(sqlite3.Error):
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # (the writer's job: a reader's checkpoint would wait for the writer)
+        if not self._read_only:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
     @contextlib.contextmanager
@@ -544,7 +569,25 @@ class SqliteCatalog:
         self.db.execute("INSERT INTO archive_fts (archive_fts) VALUES ('delete-all')")
 
     def open_frontier(self, *, scratch: bool = False) -> Frontier:
-        return SqliteFrontier.open(":memory:" if scratch else self.path)
+        if scratch:
+            return SqliteFrontier.open(":memory:")
+        path = self.path.with_name(FRONTIER_NAME)
+        if self._one(_LEGACY_FRONTIER) is not None:
+            self._move_frontier(path)
+        return SqliteFrontier.open(path)
+
+    def _move_frontier(self, path: Path) -> None:
+        """Move the frontier tables an older morgue kept in this file to their own file, once.
+        The new file is complete (synced, renamed into place) before the tables go from here,
+        in one transaction: a process killed on the way leaves one of them whole."""
+        with self.writing():
+            if self._one(_LEGACY_FRONTIER) is None:  # another process moved them meanwhile
+                return
+            if not path.exists():
+                copy_frontier(self.path, path)
+            for table in FRONTIER_TABLES:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        log.info("crawl frontier moved from %s to %s", self.path.name, path.name)
 
     def _scalar(self, sql: str, *args: Any) -> int:
         row = self.db.execute(sql, args).fetchone()

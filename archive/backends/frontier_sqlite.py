@@ -1,7 +1,8 @@
 """The crawl frontier: every URL a source's crawls have found, and what became of it, in SQLite.
 
-It lives in the archive's catalog file (its own `frontier_*` tables, WAL mode) so that a crawl
-killed at any point loses nothing: each fetched URL's state is committed as soon as it is known,
+It lives in its own SQLite file beside the archive's catalog (`frontier.sqlite`, WAL mode: a
+lease or a done mark never waits for the catalog's write lock), so that a crawl killed at any
+point loses nothing: each fetched URL's state is committed as soon as it is known,
 URLs leased to a crawl that died are queued again by the next `begin_run`, and the queue itself
 never sits in Python lists (memory stays flat at hundreds of thousands of queued URLs). URLs are
 deduplicated per source by `archive.urls.url_key`. Start points (feeds, sitemaps, sections) are
@@ -12,6 +13,7 @@ handed in by the caller.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from archive.atomic import fsync_dir
 from archive.backends.frontier import (
     MAX_ATTEMPTS,
     MAX_PAGES_PER_TEMPLATE,
@@ -71,8 +74,42 @@ CREATE TABLE IF NOT EXISTS frontier_runs (
 """
 
 
+FRONTIER_TABLES = ("frontier_urls", "frontier_templates", "frontier_runs")
+
+
+def copy_frontier(catalog: Path, path: Path) -> None:
+    """Copy the frontier tables an older morgue kept in the catalog file `catalog` into a new
+    frontier file `path`: written whole under a temporary name, synced, then renamed."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            conn.executescript(_SCHEMA)
+            conn.execute("ATTACH ? AS old", (str(catalog),))
+            conn.execute("BEGIN")
+            for table in FRONTIER_TABLES:
+                conn.execute(f"INSERT INTO main.{table} SELECT * FROM old.{table}")
+            conn.execute("COMMIT")
+            conn.execute("DETACH old")
+        finally:
+            conn.close()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(path)
+        fsync_dir(path.parent)
+    except (sqlite3.Error, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(
+            f"{path}: cannot move the crawl frontier out of {catalog}: {exc}"
+        ) from exc
+
+
 class SqliteFrontier:
-    """The frontier in SQLite: one connection on the catalog file. Not shared between threads."""
+    """The frontier in SQLite: one connection on its file. Not shared between threads."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._db = conn

@@ -128,7 +128,8 @@ async def crawl_async(
         run = RunContext(
             config=config,
             fetcher=fetcher,
-            archive=archive,
+            # the pool's writer thread writes; the loop asks through a connection of its own
+            archive=archive if pool is None else pool.reader,
             frontier=frontier,
             ingest=ingest,
             max_pages=max_pages,

@@ -3,12 +3,17 @@
 `IngestPool.ingest(page, ...)` is the crawl's asynchronous `pipeline.ingest`. The CPU-heavy,
 pure part of a page (parsing, the body's fingerprints, reading its links) runs in worker
 processes, so the event loop keeps fetching meanwhile. What comes back is stored by one
-committer task in the event loop (the only catalog writer): it takes every page waiting,
-stores them in one `Archive.batch()` (one catalog transaction, one fsync for all their files),
-and only after that commit answers each page's caller, who then marks the URL done in the
-frontier (the marks are written together before the next group commit,
+committer task: it takes every page waiting and hands them to the writer thread (the only
+catalog writer), which stores them in one `Archive.batch()` (one catalog transaction, one fsync
+for all their files); only after that commit does it answer each page's caller, who then marks
+the URL done in the frontier (the marks are written together before the next group commit,
 `scraper.crawl.finishes`). So a URL is never done without its page in the archive, and a
 `kill -9` at any moment loses at most the batch in flight, which the next run fetches again.
+
+A group commit takes tens of milliseconds; on the event loop it held up every host's next
+request that fell due meanwhile. Off the loop nothing the loop does waits for it: the frontier
+has a file of its own (its writes never wait for the catalog's write lock), and the loop's
+catalog questions go through a read-only connection of their own (`IngestPool.reader`).
 A worker also does all of a store that needs no catalog (`archive.prepare`): the crawling
 process, the archive's one writer, keeps only the part that does.
 
@@ -31,7 +36,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -192,6 +197,9 @@ class IngestPool:
         self.before_commit = before_commit
         self.workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
         self._executor: ProcessPoolExecutor | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        # the archive for the event loop's own catalog questions while the writer writes
+        self.reader: Archive = archive
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._committer: asyncio.Task[None] | None = None
         self._checkpoint: asyncio.Future[None] | None = None
@@ -209,6 +217,9 @@ class IngestPool:
             self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         )
         self._executor.submit(_ready).result()  # forks every worker now (fork starts them all)
+        # started after the fork: a forked worker must not inherit a thread
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="morgue-writer")
+        self.reader = self.archive.reader() if self.archive.embedded else self.archive
         self._committer = asyncio.create_task(self._commit_loop())
         return self
 
@@ -223,6 +234,11 @@ class IngestPool:
             await self._committer
         if self._checkpoint is not None:
             await self._checkpoint
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+        if self.reader is not self.archive:
+            self.reader.close()
+            self.reader = self.archive
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
         log.debug("ingest pool: %d pages in %d group commits", self.stored, self.batches)
@@ -256,7 +272,7 @@ class IngestPool:
         blobs = self.archive.blobs
         if not isinstance(blobs, FolderBlobStore) or blobs.has(page.sha256):
             return None
-        like = tuple(self.archive.blob_references(page.final_url))
+        like = tuple(self.reader.blob_references(page.final_url))
         return Packing(str(blobs.layout.root), blobs.codec, blobs.level, like)
 
     async def _commit_loop(self) -> None:
@@ -273,7 +289,10 @@ class IngestPool:
                     break
                 batch.append(more)
             self._frontier_marks()
-            self._commit(batch)
+            assert self._writer is not None
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(self._writer, self._commit, batch)
+            self._answer(batch, results)
             self._maybe_checkpoint()
 
     def _frontier_marks(self) -> None:
@@ -291,7 +310,8 @@ class IngestPool:
         self._last_checkpoint = loop.time()
         self._checkpoint = loop.run_in_executor(None, journal.checkpoint)
 
-    def _commit(self, batch: list[_Job]) -> None:
+    def _commit(self, batch: list[_Job]) -> list[Stored | BaseException]:
+        """In the writer thread: store the batch, one transaction; each page's result."""
         results: list[Stored | BaseException] = []
         try:
             with self.archive.batch():
@@ -302,6 +322,9 @@ class IngestPool:
                         results.append(exc)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             results = [exc] * len(batch)
+        return results
+
+    def _answer(self, batch: list[_Job], results: list[Stored | BaseException]) -> None:
         self.batches += 1
         for job, result in zip(batch, results, strict=True):
             if job.done.done():
