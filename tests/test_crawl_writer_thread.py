@@ -79,8 +79,10 @@ def test_the_event_loop_runs_while_a_batch_is_stored(
     finally:
         release.set()
         frontier.close()
-    assert isinstance(result, Stored) and result.article is not None
-    assert threads and all(name.startswith("morgue-writer") for name in threads)
+    assert isinstance(result, Stored)
+    assert result.article is not None
+    assert threads
+    assert all(name.startswith("morgue-writer") for name in threads)
     assert max(ticks) < 1.0, ticks
     archive.close()
     with Archive.open(tmp_path / "a") as again:
