@@ -10,6 +10,7 @@ archive folder.
     raw/ab/<sha256>.<fetch>.fetch.json  every later fetch that gave (or, 304, confirmed) them
     articles/<source>/<id>/v<N>.json    one file per version of an article
     catalog.sqlite                      the index (rebuildable from the files above)
+    frontier.sqlite                     the crawl frontier (archive.backends.frontier_sqlite)
 """
 
 from __future__ import annotations
