@@ -124,6 +124,19 @@ def _gaps(log: dict[str, list[list[Any]]], hosts: int, delay: float) -> dict[str
             min_gap = min(min_gap, nxt[0] - prev[1])
     active = sum(1 for host in log.values() if host)
     rate = (len(entries) - active) / span if span > 0 else 0.0
+    # where a host's time goes beyond its delays: when it started, its gaps end -> start
+    # (the first, robots.txt -> index, apart), and its span
+    t0 = min(arrivals)
+    starts, spans, firsts, rest = [], [], [], []
+    for host in log.values():
+        if not host:
+            continue
+        ordered = sorted(host)
+        starts.append(ordered[0][0] - t0)
+        spans.append(ordered[-1][0] - ordered[0][0])
+        ends = [nxt[0] - prev[1] for prev, nxt in itertools.pairwise(ordered)]
+        firsts += ends[:1]
+        rest += ends[1:]
     articles = sum(1 for e in entries if e[2].startswith("/news/"))
     return {
         "requests": len(entries),
@@ -135,7 +148,18 @@ def _gaps(log: dict[str, list[list[Any]]], hosts: int, delay: float) -> dict[str
         "short_end": short_end,
         "min_gap": min_gap,
         "span": span,
+        "host_start_p50_max": _quantiles(starts, (0.5, 1.0)),
+        "host_span_p50_max": _quantiles(spans, (0.5, 1.0)),
+        "first_gap_p50_p90": _quantiles(firsts, (0.5, 0.9)),
+        "gap_p50_p90_p99": _quantiles(rest, (0.5, 0.9, 0.99)),
     }
+
+
+def _quantiles(values: list[float], qs: tuple[float, ...]) -> list[float]:
+    if not values:
+        return [0.0 for _ in qs]
+    ordered = sorted(values)
+    return [round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4) for q in qs]
 
 
 def run_polite(hosts: int, per_host: int, delay: float) -> dict[str, Any]:
@@ -231,6 +255,11 @@ def _print(r: dict[str, Any]) -> None:
         f"{r['main_cpu_ms_per_page']:.2f} | "
         f"{r['rss_mb']:.0f} | "
         f"{lb[0]:.2f} / {la[0]:.2f} | {'clean' if r['verify_exit'] == 0 else 'PROBLEMS'} |"
+    )
+    print(
+        f"\nper host (s): start after the first request p50/max {r['host_start_p50_max']}, "
+        f"span p50/max {r['host_span_p50_max']}, first gap end->start p50/p90 "
+        f"{r['first_gap_p50_p90']}, other gaps end->start p50/p90/p99 {r['gap_p50_p90_p99']}"
     )
     print(
         f"\nCPU ms/page by process (sampled): crawl {r['main_cpu_ms_per_page']:.2f} "
