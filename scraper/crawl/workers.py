@@ -3,17 +3,20 @@
 `IngestPool.ingest(page, ...)` is the crawl's asynchronous `pipeline.ingest`. The CPU-heavy,
 pure part of a page (parsing, the body's fingerprints, reading its links) runs in worker
 processes, so the event loop keeps fetching meanwhile. What comes back is stored by one
-committer task: it takes every page waiting and hands them to the writer thread (the only
-catalog writer), which stores them in one `Archive.batch()` (one catalog transaction, one fsync
-for all their files); only after that commit does it answer each page's caller, who then marks
-the URL done in the frontier (the marks are written together before the next group commit,
-`scraper.crawl.finishes`). So a URL is never done without its page in the archive, and a
-`kill -9` at any moment loses at most the batch in flight, which the next run fetches again.
+committer task (the only catalog writer): it takes every page waiting, stores them in one
+`Archive.batch()` (one catalog transaction, one fsync for all their files), and only after that
+commit answers each page's caller, who then marks the URL done in the frontier (the marks are
+written together before the next group commit, `scraper.crawl.finishes`). So a URL is never
+done without its page in the archive, and a `kill -9` at any moment loses at most the batch in
+flight, which the next run fetches again.
 
-A group commit takes tens of milliseconds; on the event loop it held up every host's next
-request that fell due meanwhile. Off the loop nothing the loop does waits for it: the frontier
-has a file of its own (its writes never wait for the catalog's write lock), and the loop's
-catalog questions go through a read-only connection of their own (`IngestPool.reader`).
+A group commit takes tens of milliseconds, and in one piece on the event loop it held up every
+host's next request that fell due meanwhile. So the committer lets the loop run between pages
+(a page's store is a millisecond or two), and the commit itself, the fsyncs, runs in a thread.
+(All of it in a thread was slower: every catalog statement and file call gives up the GIL, and
+each time the thread waited to get it back from the busy loop.) Meanwhile the loop's own
+writes and reads never wait for the open transaction: the frontier has a file of its own, and
+the loop's catalog questions go through a read-only connection of their own (`pool.reader`).
 A worker also does all of a store that needs no catalog (`archive.prepare`): the crawling
 process, the archive's one writer, keeps only the part that does.
 
@@ -27,12 +30,14 @@ that already runs other threads they come from the forkserver instead. Each igno
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -206,6 +211,7 @@ class IngestPool:
         self._last_checkpoint = 0.0
         self.batches = 0
         self.stored = 0
+        self.commit_seconds = 0.0  # from a batch's first store to its commit
 
     async def __aenter__(self) -> IngestPool:
         # fork (cheap: the crawl's modules come along) unless another thread runs, which a
@@ -217,7 +223,8 @@ class IngestPool:
             self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         )
         self._executor.submit(_ready).result()  # forks every worker now (fork starts them all)
-        # started after the fork: a forked worker must not inherit a thread
+        # started after the fork: a forked worker must not inherit a thread; the catalog's
+        # connection moves to it for each commit and back (never used by both at once)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="morgue-writer")
         self.reader = self.archive.reader() if self.archive.embedded else self.archive
         self._committer = asyncio.create_task(self._commit_loop())
@@ -241,7 +248,12 @@ class IngestPool:
             self.reader = self.archive
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
-        log.debug("ingest pool: %d pages in %d group commits", self.stored, self.batches)
+        log.debug(
+            "ingest pool: %d pages in %d group commits, %.1f s committing",
+            self.stored,
+            self.batches,
+            self.commit_seconds,
+        )
 
     async def ingest(
         self, page: RawPage, *, source: str, rules: SiteRules | None, links: bool
@@ -289,9 +301,9 @@ class IngestPool:
                     break
                 batch.append(more)
             self._frontier_marks()
-            assert self._writer is not None
-            loop = asyncio.get_running_loop()
-            results = await loop.run_in_executor(self._writer, self._commit, batch)
+            started = time.perf_counter()
+            results = await self._commit(batch)
+            self.commit_seconds += time.perf_counter() - started
             self._answer(batch, results)
             self._maybe_checkpoint()
 
@@ -310,16 +322,26 @@ class IngestPool:
         self._last_checkpoint = loop.time()
         self._checkpoint = loop.run_in_executor(None, journal.checkpoint)
 
-    def _commit(self, batch: list[_Job]) -> list[Stored | BaseException]:
-        """In the writer thread: store the batch, one transaction; each page's result."""
+    async def _commit(self, batch: list[_Job]) -> list[Stored | BaseException]:
+        """Store the batch in one transaction, the loop running between pages and during the
+        commit (in the writer thread); each page's result."""
+        assert self._writer is not None
         results: list[Stored | BaseException] = []
+        transaction = contextlib.ExitStack()
         try:
-            with self.archive.batch():
+            transaction.enter_context(self.archive.batch())
+            try:
                 for job in batch:
                     try:
                         results.append(job.run(self.archive))
                     except Exception as exc:  # this page's rows are rolled back, not the batch's
                         results.append(exc)
+                    await asyncio.sleep(0)  # a host's next request that fell due goes now
+            except BaseException:  # cancelled: roll the batch back here, on this thread
+                transaction.__exit__(*sys.exc_info())
+                raise
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._writer, transaction.close)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             results = [exc] * len(batch)
         return results
