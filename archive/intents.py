@@ -27,6 +27,7 @@ from pathlib import Path
 
 from archive.atomic import describe, make_dirs
 from archive.errors import StorageError
+from archive.layout import relative
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class Intents:
     def note(self, path: Path, data: bytes) -> None:
         """Before `data` is written to `path` (inside the archive), a file that is not there
         yet: a file that exists is never noted, so a sweep never removes one."""
-        rel = path.relative_to(self.root).as_posix()
+        rel = relative(path, self.root)
         line = f"{rel}\t{hashlib.sha256(data).hexdigest()}\n".encode()
         fd = self._open()
         try:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from archive.atomic import describe, fsync_dir, make_dirs, write_atomic
 from archive.errors import StorageError
+from archive.layout import relative
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class Journal:
             return
         chunks = []
         for path, data in pending:
-            rel = str(path.relative_to(self.root)).encode("utf-8")
+            rel = relative(path, self.root).encode("utf-8")
             digest = hashlib.sha256(rel + data).digest()
             chunks += [_ENTRY.pack(len(rel), len(data), digest), rel, data]
         blob = b"".join(chunks)

@@ -35,7 +35,7 @@ from archive.identity import PageKeys, page_keys
 from archive.indexing import Fingerprints, index_version
 from archive.intents import Intents, sweep
 from archive.journal import Journal, recover
-from archive.layout import Layout, check_id, check_source
+from archive.layout import Layout, check_id, check_source, relative
 from archive.prepare import Prepared, schema_problem
 from archive.record import (
     Article,
@@ -475,7 +475,7 @@ class Archive:
             journal.add(path, data)
         else:
             write_atomic(path, data, durable=self.durable)
-        self.note_written(path.relative_to(self.root).as_posix(), data)
+        self.note_written(relative(path, self.root), data)
 
     @property
     def raw_pages_local(self) -> bool:

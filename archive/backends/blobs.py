@@ -27,7 +27,7 @@ from archive.backends import blobref
 from archive.errors import ArchiveError, StorageError
 from archive.intents import Intents
 from archive.journal import Journal
-from archive.layout import Layout, check_sha
+from archive.layout import Layout, check_sha, relative
 from archive.record import dumps
 
 CODECS = {"zstd": ".html.zst", "gzip": ".html.gz"}
@@ -221,9 +221,9 @@ class FolderBlobStore:
         else:
             written = self._journaled(journal, path, data, size)
         if written and self.on_write is not None:
-            self.on_write(path.relative_to(self.layout.root).as_posix(), data)
+            self.on_write(relative(path, self.layout.root), data)
         elif not written and self.on_reuse is not None:
-            self.on_reuse(path.relative_to(self.layout.root).as_posix())
+            self.on_reuse(relative(path, self.layout.root))
         return written
 
     def _journaled(self, journal: Journal, path: Path, data: bytes, size: int | None) -> bool:
@@ -291,7 +291,7 @@ class FolderBlobStore:
         existing = self._existing(sha)
         if existing is not None:
             if self.on_reuse is not None:
-                self.on_reuse(existing.relative_to(self.layout.root).as_posix())
+                self.on_reuse(relative(existing, self.layout.root))
             return False
         if packed is None:
             packed = self.pack(data, [ref for ref in like if ref != sha])
@@ -397,4 +397,4 @@ class FolderBlobStore:
     def rewrite(self, path: Path, data: bytes) -> None:
         write_atomic(path, data, durable=self.durable)
         if self.on_write is not None:
-            self.on_write(path.relative_to(self.layout.root).as_posix(), data)
+            self.on_write(relative(path, self.layout.root), data)
