@@ -21,7 +21,7 @@ then wait for many hosts' turns at once rather than queueing behind one host's d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -41,6 +41,7 @@ from archive.backends.frontier import (
     Revisit,
     State,
 )
+from archive.backends.frontier_sqlite import Finish, grouped_finishes
 from archive.errors import StorageError
 from archive.urls import normalize_url, url_key
 
@@ -352,6 +353,33 @@ class PgFrontier:
             " WHERE source = %s AND key = %s",
             (state.value, now, now, outcome, etag, last_modified, published, source, key),
         )
+
+    def finish_many(self, finishes: Sequence[Finish]) -> None:
+        """`finish` for many URLs in one transaction and one round trip (a crawl's held
+        "done" marks, `scraper.crawl.finishes`): one statement per shape, its rows sent
+        together (pipeline mode)."""
+        if not finishes:
+            return
+        try:
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                conn.execute("SET LOCAL synchronous_commit = off")
+                with conn.cursor() as cursor:
+                    for (retry, keep), rows in grouped_finishes(finishes):
+                        attempts = "attempts + 1" if retry else "0"
+                        validators = (
+                            "etag = COALESCE(%s, etag), last_modified = COALESCE(%s, last_modified)"
+                            if keep
+                            else "etag = %s, last_modified = %s"
+                        )
+                        cursor.executemany(
+                            "UPDATE frontier_urls SET state = %s, fetched_at = %s,"
+                            " first_fetched = COALESCE(first_fetched, %s), outcome = %s,"
+                            f" attempts = {attempts}, {validators},"
+                            " published = COALESCE(%s, published) WHERE source = %s AND key = %s",
+                            rows,
+                        )
+        except psycopg.Error as exc:
+            raise StorageError(f"frontier: {exc}") from exc
 
     def mark_known(
         self, source: str, key: str, *, fetched_at: float, published: float | None
