@@ -301,15 +301,22 @@ class PgFrontier:
             with self._pool.connection() as conn:
                 with conn.pipeline(), conn.transaction():
                     conn.execute("SET LOCAL synchronous_commit = off")
+                    # queued URLs by the lease-order index (only those taken are read),
+                    # then expired leases (a dead worker's, rare); the expiry a scalar
+                    # subquery, read once rather than for every leased row
+                    order = "ORDER BY priority, depth, host_seq, id"
                     cursor = conn.execute(
-                        f"UPDATE frontier_urls SET state = 'leased', leased_at = {now} WHERE id"
-                        " IN (SELECT id FROM frontier_urls WHERE source = %s AND (state ="
-                        " 'queued' OR (state = 'leased' AND leased_at <="
-                        f" {now} - %s::double precision))"
-                        " ORDER BY priority, depth, host_seq, id LIMIT %s FOR UPDATE SKIP"
-                        " LOCKED) RETURNING key, url, kind, depth, etag, last_modified,"
+                        f"WITH q AS (SELECT id, priority, depth, host_seq FROM frontier_urls WHERE"
+                        f" source = %(s)s AND state = 'queued' {order} LIMIT %(n)s FOR UPDATE"
+                        " SKIP LOCKED), x AS (SELECT id, priority, depth, host_seq FROM"
+                        " frontier_urls WHERE source = %(s)s AND state = 'leased' AND leased_at"
+                        f" <= (SELECT {now} - %(ttl)s::double precision) {order} LIMIT %(n)s"
+                        " FOR UPDATE SKIP LOCKED) UPDATE frontier_urls SET state = 'leased',"
+                        f" leased_at = {now} WHERE id IN (SELECT id FROM (SELECT * FROM q UNION"
+                        f" ALL SELECT * FROM x) AS u {order} LIMIT %(n)s)"
+                        " RETURNING key, url, kind, depth, etag, last_modified,"
                         " fetched_at, attempts, priority, id, start, host_seq",
-                        (source, self.lease_ttl, limit),
+                        {"s": source, "ttl": self.lease_ttl, "n": limit},
                     )
                 rows = cursor.fetchall()
         except psycopg.Error as exc:
