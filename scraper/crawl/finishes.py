@@ -27,7 +27,9 @@ from archive.backends.frontier_sqlite import Finish
 log = logging.getLogger(__name__)
 
 MAX_HELD = 256  # marks held before they are written anyway
-FLUSH_EVERY = 0.1  # seconds between a cluster worker's writes of its marks
+# seconds between a cluster worker's writes of its marks: a late mark only holds up the end of
+# a run (the other workers wait until no URL is leased), and each write is a transaction
+FLUSH_EVERY = 0.25
 
 
 @runtime_checkable

@@ -125,7 +125,7 @@ async def crawl_async(
                 IngestPool(archive, before_commit=finishes.flush)
             )
         elif store is not None and not dry_run and isinstance(frontier, FinishesMany):
-            # a cluster worker: its marks are written together every tenth of a second
+            # a cluster worker: its marks are written together every quarter of a second
             finishes = HeldFinishes(frontier)
             stack.push(finishes.exit_flush)
             flusher = asyncio.ensure_future(finishes.flush_every())

@@ -226,8 +226,15 @@ class SourceCrawl:
         self._conclude(stopped)
 
     def _others_leasing(self) -> bool:
-        """Whether URLs of this source are leased by another crawl (none in flight here)."""
-        return self.run_.lock_dir is None and self.run_.frontier.count(self.name, State.LEASED) > 0
+        """Whether URLs of this source are leased by another crawl (none in flight here), or
+        still queued: a lease skips the URLs another crawl is leasing that instant, so a
+        worker that joined a run just then found none, saw none leased yet, and quit."""
+        if self.run_.lock_dir is not None:
+            return False
+        frontier = self.run_.frontier
+        return frontier.count(self.name, State.LEASED) > 0 or (
+            frontier.count(self.name, State.QUEUED) > 0
+        )
 
     def _conclude(self, stopped: bool) -> None:
         frontier = self.run_.frontier
