@@ -263,6 +263,16 @@ def crawl_run(
                 for hs in hits.values()
                 for a, b in itertools.pairwise(sorted(h.at for h in hs))
             ]
+            # the closest two requests to one host: the same path twice is a request the
+            # server answered late (after the client gave up and asked again), not two sends
+            closest = min(
+                (
+                    (b.at - a.at, host, a.path, b.path, a.status, b.status)
+                    for host, hs in hits.items()
+                    for a, b in itertools.pairwise(sorted(hs, key=lambda h: h.at))
+                ),
+                default=None,
+            )
             # when each host's n-th request came, from the crawl's first request: where a
             # host's turns slipped behind its delay (printed with --timings)
             t0 = min(h.at for hs in hits.values() for h in hs)
@@ -301,6 +311,7 @@ def crawl_run(
         "pg_tx_per_article": tx / stored,
         "lease_wait_p95_s": _p95(waits),
         "min_gap_s": min(gaps),
+        "closest": repr(closest),
         "polite_ratio": (busiest - 1) * delay / wall,
     }
 
@@ -394,6 +405,7 @@ def crawl_phase(args: argparse.Namespace) -> None:
             f" ({run['before_first_s']:.1f} s from queuing the jobs to the first,"
             f" {run['after_last_s']:.1f} s from the last to the jobs' end)"
         )
+        print(f"    closest two requests to one host (s, host, paths, statuses): {run['closest']}")
         if args.timings:
             print(f"    host requests by index, s after the first: {run['turns']}")
             print(

@@ -3,6 +3,7 @@ is already failing, a failing write does not replace the crawl's own error."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -57,3 +58,29 @@ def test_a_failing_crawl_keeps_its_own_error(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="fetcher broke"):
         _crawl_that_fails(finishes)
     assert "done marks not written" in caplog.text
+
+
+def test_a_failed_write_keeps_the_marks_for_the_next_one() -> None:
+    finishes, frontier = _held(fail=True)
+    with pytest.raises(sqlite3.OperationalError):
+        finishes.flush()
+    finishes.add(Finish("src", "https://example.org/b", State.DONE, 1.0, "stored"))
+    frontier.fail = False
+    finishes.flush()
+    assert [f.key for f in frontier.written] == ["https://example.org/a", "https://example.org/b"]
+
+
+def test_a_cluster_worker_writes_its_marks_every_few_tenths_of_a_second() -> None:
+    finishes, frontier = _held(fail=False)
+
+    async def run() -> list[Finish]:
+        flusher = asyncio.ensure_future(finishes.flush_every(0.01))
+        for _ in range(200):  # at most 2 s (a loaded machine), usually one interval
+            await asyncio.sleep(0.01)
+            if frontier.written:
+                break
+        written = list(frontier.written)
+        flusher.cancel()
+        return written
+
+    assert [f.key for f in asyncio.run(run())] == ["https://example.org/a"]

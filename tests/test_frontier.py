@@ -18,7 +18,8 @@ from archive.backends.frontier import (
     Revisit,
     State,
 )
-from archive.backends.frontier_sqlite import SqliteFrontier
+from archive.backends.frontier_sqlite import Finish, SqliteFrontier
+from scraper.crawl.finishes import FinishesMany
 
 DAY = 86400.0
 
@@ -218,6 +219,30 @@ def test_start_points_and_validators(open_frontier: Callable[[], Frontier]) -> N
         f.begin_run("s", now=5.0, starts=[])
         (third,) = f.lease("s", 5)  # still a start point though not given this time
         assert third.etag == '"v1"'
+
+
+def test_finish_many_writes_what_finish_would(open_frontier: Callable[[], Frontier]) -> None:
+    with open_frontier() as f:
+        f.begin_run("s", now=0.0, starts=[])
+        f.add(
+            "s",
+            [Entry(f"https://e.org/story-{n}", Kind.ARTICLE, 1) for n in range(3)],
+            now=0.0,
+            refresh_after=DAY,
+        )
+        done, retry, kept = sorted(f.lease("s", 5), key=lambda i: i.url)
+        assert isinstance(f, FinishesMany)  # both backends; not part of `Frontier`
+        f.finish_many(
+            [
+                Finish("s", done.key, State.DONE, 1.0, "new", etag='"e"', published=5.0),
+                Finish("s", retry.key, State.RETRY, 1.0, "unreachable"),
+                Finish("s", kept.key, State.DONE, 1.0, "not modified", keep_validators=True),
+            ]
+        )
+        assert f.states("s") == {done.key: "done", retry.key: "retry", kept.key: "done"}
+        f.begin_run("s", now=2.0, starts=[])
+        (again,) = f.lease("s", 5)
+        assert (again.key, again.attempts, again.fetched_at) == (retry.key, 1, 1.0)
 
 
 def test_release_returns_leased_urls(open_frontier: Callable[[], Frontier]) -> None:

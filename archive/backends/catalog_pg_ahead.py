@@ -99,20 +99,26 @@ class ReadAhead:
             ("body", "body_digest", sorted(set(wanted.digests))),
             ("raw", "raw_sha256", sorted(set(wanted.raws))),
         ):
-            # as `articles_with_body` / `_raw` each: the articles once, by first_seen, id
+            # as `articles_with_body` / `_raw` each: the articles once, by first_seen, id.
+            # The versions are found by the column's index first, then their articles by
+            # id: a subquery correlated with each value was run for every (value, article)
+            # pair, a scan of the whole archive per page
             ask(
-                f"SELECT q.v, {article_sql} FROM unnest(%s::text[]) AS q(v) JOIN"
-                f" archive_articles a ON a.id IN (SELECT article_id FROM archive_versions"
-                f" WHERE {column} = q.v) ORDER BY q.v, a.first_seen, a.id",
+                f"SELECT q.v, {article_sql} FROM (SELECT DISTINCT {column} AS v, article_id"
+                f" FROM archive_versions WHERE {column} = ANY(%s)) AS q JOIN archive_articles a"
+                " ON a.id = q.article_id ORDER BY q.v, a.first_seen, a.id",
                 (values,),
                 self._lists(kind, values, to_row),
             )
         # the new ids, and the articles the page's keys lead to (decide reads their heads)
         ids = sorted(set(wanted.ids))
+        # one set of ids, then their rows by the primary key (ORed subqueries made the
+        # database read every article)
         ask(
-            f"SELECT a.id, {article_sql} FROM archive_articles a WHERE a.id = ANY(%s) OR a.id"
-            " IN (SELECT article_id FROM archive_canonical WHERE key = ANY(%s)) OR a.id IN"
-            " (SELECT article_id FROM archive_urls WHERE key = ANY(%s) AND duplicate = 0)",
+            f"SELECT a.id, {article_sql} FROM archive_articles a WHERE a.id IN (SELECT"
+            " unnest(%s::text[]) UNION SELECT article_id FROM archive_canonical WHERE key ="
+            " ANY(%s) UNION SELECT article_id FROM archive_urls WHERE key = ANY(%s) AND"
+            " duplicate = 0)",
             (ids, canonical, urls),
             self._articles(ids, to_row),
         )

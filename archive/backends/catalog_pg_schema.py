@@ -113,6 +113,12 @@ CREATE TABLE archive_verify_runs (
     5: "CREATE INDEX archive_simhash_bands_article ON archive_simhash_bands (article_id);",
     # 6: a frontier URL's rank among its host's URLs found together: leases spread over hosts
     6: "ALTER TABLE frontier_urls ADD COLUMN host_seq INTEGER NOT NULL DEFAULT 0;",
+    # 7: queued URLs read in the order they are leased: a lease reads the few it takes, where
+    # it sorted every queued URL of the source (one lease every few pages)
+    7: """
+CREATE INDEX frontier_lease_order ON frontier_urls (source, state, priority, depth, host_seq, id);
+DROP INDEX frontier_queue;
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -21,7 +21,7 @@ then wait for many hosts' turns at once rather than queueing behind one host's d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -41,6 +41,7 @@ from archive.backends.frontier import (
     Revisit,
     State,
 )
+from archive.backends.frontier_sqlite import Finish, grouped_finishes
 from archive.errors import StorageError
 from archive.urls import normalize_url, url_key
 
@@ -300,15 +301,22 @@ class PgFrontier:
             with self._pool.connection() as conn:
                 with conn.pipeline(), conn.transaction():
                     conn.execute("SET LOCAL synchronous_commit = off")
+                    # queued URLs by the lease-order index (only those taken are read),
+                    # then expired leases (a dead worker's, rare); the expiry a scalar
+                    # subquery, read once rather than for every leased row
+                    order = "ORDER BY priority, depth, host_seq, id"
                     cursor = conn.execute(
-                        f"UPDATE frontier_urls SET state = 'leased', leased_at = {now} WHERE id"
-                        " IN (SELECT id FROM frontier_urls WHERE source = %s AND (state ="
-                        " 'queued' OR (state = 'leased' AND leased_at <="
-                        f" {now} - %s::double precision))"
-                        " ORDER BY priority, depth, host_seq, id LIMIT %s FOR UPDATE SKIP"
-                        " LOCKED) RETURNING key, url, kind, depth, etag, last_modified,"
+                        f"WITH q AS (SELECT id, priority, depth, host_seq FROM frontier_urls WHERE"
+                        f" source = %(s)s AND state = 'queued' {order} LIMIT %(n)s FOR UPDATE"
+                        " SKIP LOCKED), x AS (SELECT id, priority, depth, host_seq FROM"
+                        " frontier_urls WHERE source = %(s)s AND state = 'leased' AND leased_at"
+                        f" <= (SELECT {now} - %(ttl)s::double precision) {order} LIMIT %(n)s"
+                        " FOR UPDATE SKIP LOCKED) UPDATE frontier_urls SET state = 'leased',"
+                        f" leased_at = {now} WHERE id IN (SELECT id FROM (SELECT * FROM q UNION"
+                        f" ALL SELECT * FROM x) AS u {order} LIMIT %(n)s)"
+                        " RETURNING key, url, kind, depth, etag, last_modified,"
                         " fetched_at, attempts, priority, id, start, host_seq",
-                        (source, self.lease_ttl, limit),
+                        {"s": source, "ttl": self.lease_ttl, "n": limit},
                     )
                 rows = cursor.fetchall()
         except psycopg.Error as exc:
@@ -352,6 +360,33 @@ class PgFrontier:
             " WHERE source = %s AND key = %s",
             (state.value, now, now, outcome, etag, last_modified, published, source, key),
         )
+
+    def finish_many(self, finishes: Sequence[Finish]) -> None:
+        """`finish` for many URLs in one transaction and one round trip (a crawl's held
+        "done" marks, `scraper.crawl.finishes`): one statement per shape, its rows sent
+        together (pipeline mode)."""
+        if not finishes:
+            return
+        try:
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                conn.execute("SET LOCAL synchronous_commit = off")
+                with conn.cursor() as cursor:
+                    for (retry, keep), rows in grouped_finishes(finishes):
+                        attempts = "attempts + 1" if retry else "0"
+                        validators = (
+                            "etag = COALESCE(%s, etag), last_modified = COALESCE(%s, last_modified)"
+                            if keep
+                            else "etag = %s, last_modified = %s"
+                        )
+                        cursor.executemany(
+                            "UPDATE frontier_urls SET state = %s, fetched_at = %s,"
+                            " first_fetched = COALESCE(first_fetched, %s), outcome = %s,"
+                            f" attempts = {attempts}, {validators},"
+                            " published = COALESCE(%s, published) WHERE source = %s AND key = %s",
+                            rows,
+                        )
+        except psycopg.Error as exc:
+            raise StorageError(f"frontier: {exc}") from exc
 
     def mark_known(
         self, source: str, key: str, *, fetched_at: float, published: float | None

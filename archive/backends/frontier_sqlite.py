@@ -378,7 +378,7 @@ class SqliteFrontier:
         if not finishes:
             return
         with self._tx() as db:
-            for (retry, keep), rows in _grouped(finishes):
+            for (retry, keep), rows in grouped_finishes(finishes):
                 attempts = "attempts + 1" if retry else "0"
                 validators = (
                     "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
@@ -451,7 +451,9 @@ class Finish:
     keep_validators: bool = False
 
 
-def _grouped(finishes: Sequence[Finish]) -> list[tuple[tuple[bool, bool], list[tuple[Any, ...]]]]:
+def grouped_finishes(
+    finishes: Sequence[Finish],
+) -> list[tuple[tuple[bool, bool], list[tuple[Any, ...]]]]:
     """Runs of rows of one statement shape (retry or not, validators kept or not), in order."""
     runs: list[tuple[tuple[bool, bool], list[tuple[Any, ...]]]] = []
     for f in finishes:

@@ -22,7 +22,7 @@ from archive.backends.frontier_sqlite import SqliteFrontier
 from archive.record import utcnow
 from archive.store import Archive
 from scraper.config import Config, Source
-from scraper.crawl.finishes import HeldFinishes
+from scraper.crawl.finishes import FinishesMany, HeldFinishes
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import CrawlReport, SourceReport
 from scraper.crawl.source_crawl import Progress, RunContext, SourceCrawl, start_points
@@ -124,6 +124,12 @@ async def crawl_async(
             pool = await stack.enter_async_context(
                 IngestPool(archive, before_commit=finishes.flush)
             )
+        elif store is not None and not dry_run and isinstance(frontier, FinishesMany):
+            # a cluster worker: its marks are written together every quarter of a second
+            finishes = HeldFinishes(frontier)
+            stack.push(finishes.exit_flush)
+            flusher = asyncio.ensure_future(finishes.flush_every())
+            stack.callback(flusher.cancel)
         await stack.enter_async_context(fetcher)
         run = RunContext(
             config=config,

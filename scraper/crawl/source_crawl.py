@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
 JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
-LEASE_AHEAD = 8  # URLs leased at once by the only crawl of a source
+LEASE_AHEAD = 8  # URLs leased at once by a crawl of a source
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +183,12 @@ class SourceCrawl:
         hosts = max(1, len(self.policy.sites))
         workers = min(politeness.concurrency, politeness.per_host * hosts + 1)
         inflight: dict[asyncio.Task[None], Item] = {}
-        # URLs leased but not started yet. The only crawl of its source leases a few ahead:
-        # a lease is a write transaction, and with one page in flight per host it was one per
-        # page. Those not started when the run stops are given back; a killed run's are
-        # requeued by the next one's begin_run, as the ones in flight are.
+        # URLs leased but not started yet. A crawl leases a few ahead: a lease is a write
+        # transaction, and with one page in flight per host it was one per page. Those not
+        # started when the run stops are given back; a killed run's are requeued by the next
+        # one's begin_run (a killed cluster worker's expire), as the ones in flight are.
         ready: deque[Item] = deque()
-        ahead = LEASE_AHEAD if self.run_.lock_dir is not None else 1
+        ahead = LEASE_AHEAD
         stopped = False
         while True:
             if self.run_.should_stop() or self.fatal:
@@ -226,8 +226,15 @@ class SourceCrawl:
         self._conclude(stopped)
 
     def _others_leasing(self) -> bool:
-        """Whether URLs of this source are leased by another crawl (none in flight here)."""
-        return self.run_.lock_dir is None and self.run_.frontier.count(self.name, State.LEASED) > 0
+        """Whether URLs of this source are leased by another crawl (none in flight here), or
+        still queued: a lease skips the URLs another crawl is leasing that instant, so a
+        worker that joined a run just then found none, saw none leased yet, and quit."""
+        if self.run_.lock_dir is not None:
+            return False
+        frontier = self.run_.frontier
+        return frontier.count(self.name, State.LEASED) > 0 or (
+            frontier.count(self.name, State.QUEUED) > 0
+        )
 
     def _conclude(self, stopped: bool) -> None:
         frontier = self.run_.frontier
