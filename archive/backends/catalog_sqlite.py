@@ -933,13 +933,24 @@ class SqliteCatalog:
         return [VersionRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def _frontier(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        """Rows of the crawl frontier's tables, none when no crawl ever ran here."""
+        """Rows of the crawl frontier's tables, from its own file (or from this one, where an
+        older morgue kept them and no crawl has moved them yet); none when no crawl ran here."""
+        path = self.path.with_name(FRONTIER_NAME)
+        legacy = self._one(_LEGACY_FRONTIER) is not None
+        if not legacy and not path.exists():
+            return []
+        db = self.db
+        if not legacy:  # read only: a reader never creates or changes the crawl's file
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            return self.db.execute(sql, args).fetchall()
+            return db.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []
             raise
+        finally:
+            if db is not self.db:
+                db.close()
 
     def sources(self) -> list[SourceRow]:
         counts = {
