@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import anyio
 import anyio.to_thread
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -78,6 +78,7 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # the templates ship with the code: no stat of each one per page
     )
     env.tests["http_url"] = _http_url
     env.filters["day"] = day_of
@@ -89,12 +90,12 @@ def _environment() -> jinja2.Environment:
 def _marked(hit: dict[str, Any]) -> Markup:
     """The snippet with its matches in <mark>, every piece escaped."""
     text, out, pos = hit["snippet"], [], 0
-    for start, end in hit["marks"]:
-        out.append(Markup.escape(text[pos:start]))
-        out.append(Markup("<mark>%s</mark>") % text[start:end])
+    for start, end in hit["marks"]:  # plain strings joined, one Markup at the end
+        out.append(escape(text[pos:start]))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
         pos = end
-    out.append(Markup.escape(text[pos:]))
-    return Markup("").join(out)
+    out.append(escape(text[pos:]))
+    return Markup("".join(out))
 
 
 def _query(params: dict[str, Any], **changes: Any) -> str:
