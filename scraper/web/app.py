@@ -89,7 +89,9 @@ def _environment() -> jinja2.Environment:
 
 def _marked(hit: dict[str, Any]) -> Markup:
     """The snippet with its matches in <mark>, every piece escaped."""
-    text, out, pos = hit["snippet"], [], 0
+    text: str = hit["snippet"]
+    out: list[str] = []
+    pos = 0
     for start, end in hit["marks"]:  # plain strings joined, one Markup at the end
         out.append(escape(text[pos:start]))
         out.append(f"<mark>{escape(text[start:end])}</mark>")
