@@ -103,9 +103,11 @@ class Layout:
         return self.articles_dir / check_source(source) / check_id(article_id)
 
     def version(self, source: str, article_id: str, version: int) -> Path:
+        return Path(self.version_file(source, article_id, version))
+
+    def version_file(self, source: str, article_id: str, version: int) -> str:
+        """`version` as a string: what a reader opens twenty of for a search page, without
+        building (and parsing) a Path for each."""
         if version < 1:
             raise BadName(f"not a version number: {version}")
-        # one join, not three (a search page builds twenty of these)
-        return self.root.joinpath(
-            "articles", check_source(source), check_id(article_id), f"v{version}.json"
-        )
+        return f"{self.root}/articles/{check_source(source)}/{check_id(article_id)}/v{version}.json"

@@ -18,6 +18,7 @@ from archive.ftsquery import Term
 _WORDS_SPLIT = re.compile(r"(\w+)")
 _SPACE = re.compile(r"\s+")
 _NON_SPACE_GAP = re.compile(r"[^\S ]|  ")  # white space other than single spaces
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 WINDOW = 32  # words
 _FOLD_KEPT = 20_000  # characters whose folding is remembered
 
@@ -46,7 +47,17 @@ def fold(text: str) -> str:
     this is the same as decomposing the whole text (the marks dropped are per character)."""
     if text.isascii():  # most words of most archives: no decomposition needed
         return text.lower()
-    return text.translate(_FOLDED)
+    # the table only for the runs of other characters (a curly quote or an accent in a
+    # paragraph of English): `translate` looks each character up, `lower` does not; an ASCII
+    # character folds to its lower case, so the result is the same character for character
+    out = []
+    pos = 0
+    for run in _NON_ASCII.finditer(text):
+        out.append(text[pos : run.start()].lower())
+        out.append(run.group().translate(_FOLDED))
+        pos = run.end()
+    out.append(text[pos:].lower())
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +142,8 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
     text = _best_paragraph(text, terms)
     # one split in C: gap, word, gap, word, ..., gap (word i is parts[2i + 1])
     parts = _WORDS_SPLIT.split(text)
-    # folding ASCII is lower-casing (no per-word check)
-    words = [w.lower() if text.isascii() else fold(w) for w in parts[1::2]]
+    # folding ASCII is lower-casing: the table only for words that need it
+    words = [w.lower() if w.isascii() else fold(w) for w in parts[1::2]]
     if not words:
         return Snippet()
     matches = _matches(words, terms)

@@ -446,9 +446,10 @@ class Archive:
         return Article.from_json(self.read_record(source, article_id, version))
 
     def read_record(self, source: str, article_id: str, version: int) -> dict[str, Any]:
-        path = self.layout.version(source, article_id, version)
+        path = self.layout.version_file(source, article_id, version)
         try:
-            data: dict[str, Any] = loads(path.read_bytes())
+            with open(path, "rb") as file:  # noqa: PTH123 - a str path: no Path to build
+                data: dict[str, Any] = loads(file.read())
         except FileNotFoundError as exc:
             raise ArchiveError(f"record {path} is missing") from exc
         except (OSError, ValueError) as exc:

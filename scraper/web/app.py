@@ -1,8 +1,10 @@
 """The ASGI app of `morgue serve`: routes in one list, each HTML page beside its JSON twin.
 
-Pages are built in worker threads, each with its own reader (SQLite connections stay in the
-thread that opened them): a slow search then holds up no other request, and SQLite runs
-threads side by side. Archiving a URL runs in a worker thread with its own connections too.
+Pages are built away from the event loop: in the page worker processes when the server runs
+several (`scraper.web.pool`: any idle one takes the next request), else in worker threads,
+each with its own reader (SQLite connections stay in the thread that opened them), so a slow
+search holds up no other request. Archiving a URL runs in a thread of the first process with
+its own connections.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import urlencode
 import anyio
 import anyio.to_thread
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -38,6 +40,7 @@ from scraper.web import guard
 from scraper.web.archiving import archive_one
 from scraper.web.feeds import atom
 from scraper.web.openapi import openapi_document
+from scraper.web.pool import PagePool
 from scraper.web.views import FILTER_KEYS, Views, WebError, day_of
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,22 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 MAX_FORM_BYTES = 10_000
 WORKERS = 8  # threads (each with its own SQLite connection) serving pages at once
+# what of a request's ASGI scope a page worker needs to rebuild it (all of it picklable)
+_SCOPE_KEYS = (
+    "type",
+    "http_version",
+    "method",
+    "scheme",
+    "path",
+    "raw_path",
+    "root_path",
+    "query_string",
+    "headers",
+    "client",
+    "server",
+    "path_params",
+)
+PageReply = tuple[Any, ...]
 
 
 def _http_url(value: object) -> bool:
@@ -59,6 +78,7 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # the templates ship with the code: no stat of each one per page
     )
     env.tests["http_url"] = _http_url
     env.filters["day"] = day_of
@@ -69,13 +89,15 @@ def _environment() -> jinja2.Environment:
 
 def _marked(hit: dict[str, Any]) -> Markup:
     """The snippet with its matches in <mark>, every piece escaped."""
-    text, out, pos = hit["snippet"], [], 0
-    for start, end in hit["marks"]:
-        out.append(Markup.escape(text[pos:start]))
-        out.append(Markup("<mark>%s</mark>") % text[start:end])
+    text: str = hit["snippet"]
+    out: list[str] = []
+    pos = 0
+    for start, end in hit["marks"]:  # plain strings joined, one Markup at the end
+        out.append(escape(text[pos:start]))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
         pos = end
-    out.append(Markup.escape(text[pos:]))
-    return Markup("").join(out)
+    out.append(escape(text[pos:]))
+    return Markup("".join(out))
 
 
 def _query(params: dict[str, Any], **changes: Any) -> str:
@@ -97,6 +119,8 @@ class Web:
         self.env.globals["marked"] = _marked
         self.env.globals["query"] = _query
         self.env.globals["chart"] = lambda s: Markup(self.views.chart(s))  # escaped when drawn
+        self.blocking: dict[str, Callable[[Request], Response]] = {}  # by name, for workers
+        self.pages = PagePool(self.work)  # started by `serving.run` with several processes
 
     @property
     def reader(self) -> ArchiveReader:
@@ -125,16 +149,38 @@ class Web:
             with contextlib.suppress(Exception):  # a connection of another thread
                 reader.close()
 
+    def offload(self, name: str, build: Callable[[Request], Response]) -> Endpoint:
+        """An endpoint that builds its response away from the event loop: in a page worker
+        process when they run, else in a worker thread."""
+        self.blocking[name] = build
+
+        async def endpoint(request: Request) -> Response:
+            if self.pages.started:
+                scope = {k: request.scope[k] for k in _SCOPE_KEYS if k in request.scope}
+                return _response(await self.pages.run((name, scope)))
+            response: Response = await self.in_thread(build, request)
+            return response
+
+        return endpoint
+
+    def work(self, job: tuple[str, dict[str, Any]]) -> PageReply:
+        """In a page worker: build one response (`offload`'s job) into picklable parts."""
+        name, scope = job
+        try:
+            response = self.blocking[name](Request(scope))
+        except WebError as exc:
+            return ("web_error", exc.status, exc.message)
+        except Exception:
+            log.exception("error serving %s", scope.get("path"))
+            return ("error", name)
+        return ("ok", response.status_code, response.raw_headers, response.body)
+
     def html(self, template: str, view: ViewName) -> Endpoint:
         def page(request: Request) -> Response:
             data = getattr(self.views, view)(request)
             return self.render(request, template, data)
 
-        async def endpoint(request: Request) -> Response:
-            response: Response = await self.in_thread(page, request)
-            return response
-
-        return endpoint
+        return self.offload(f"html {template} {view}", page)
 
     def render(
         self, request: Request, template: str, data: dict[str, Any], status: int = 200
@@ -146,15 +192,10 @@ class Web:
         def answer(request: Request) -> Response:
             return JSONResponse(getattr(self.views, view)(request))
 
-        async def endpoint(request: Request) -> Response:
-            response: Response = await self.in_thread(answer, request)
-            return response
+        return self.offload(f"api {view}", answer)
 
-        return endpoint
-
-    async def raw(self, request: Request) -> Response:
-        response: Response = await self.in_thread(self._raw, request)
-        return response
+    def raw(self) -> Endpoint:
+        return self.offload("raw", self._raw)
 
     def _raw(self, request: Request) -> Response:
         try:
@@ -213,10 +254,6 @@ class Web:
         return JSONResponse(answer.to_json(), status_code=200 if answer.result != "failed" else 422)
 
     def feed(self, changes: bool) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
-            response: Response = await self.in_thread(build, request)
-            return response
-
         def build(request: Request) -> Response:
             source = request.path_params.get("source")
             if source is not None and source not in self.reader.source_names():
@@ -240,7 +277,7 @@ class Web:
             body = atom(title, str(request.url), base, items, summary)
             return Response(body, media_type="application/atom+xml")
 
-        return endpoint
+        return self.offload(f"feed {changes}", build)
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_document(__version__))
@@ -257,7 +294,7 @@ class Web:
             Route("/articles/{article_id}", self.html("article.html", "article")),
             Route("/articles/{article_id}/v/{version:int}", self.html("article.html", "article")),
             Route("/articles/{article_id}/diff", self.html("diff.html", "diff")),
-            Route("/raw/{sha}", self.raw),
+            Route("/raw/{sha}", self.raw()),
             Route("/sources", self.html("sources.html", "sources")),
             Route("/archive", self.archive_form, methods=["GET", "POST"]),
             Route("/feed.atom", self.feed(changes=False)),
@@ -315,7 +352,7 @@ def create_app(
     middleware = [Middleware(guard.SecurityHeaders)]
     if loopback_only:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS))
-    return Starlette(
+    starlette = Starlette(
         lifespan=lifespan,
         routes=web.routes(),
         middleware=middleware,
@@ -325,6 +362,20 @@ def create_app(
             Exception: server_error,
         },
     )
+    starlette.state.pages = web.pages  # `serving.run` starts its workers
+    return starlette
+
+
+def _response(reply: PageReply) -> Response:
+    """A page worker's reply as the response (its errors raised again here)."""
+    if reply[0] == "web_error":
+        raise WebError(reply[1], reply[2])
+    if reply[0] != "ok":
+        raise RuntimeError(f"a page worker failed building {reply[1]} (see its log)")
+    _, status, headers, body = reply
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
 
 
 __all__ = ["FILTER_KEYS", "create_app"]
