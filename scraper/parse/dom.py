@@ -125,6 +125,8 @@ class Page:
     _order: dict[HtmlElement, int] | None = None
     _classes: dict[HtmlElement, ClassId] | None = None
     _names: dict[HtmlElement, AttributeNames] | None = None
+    # the elements with an attribute some extractor looks for on every element (see `named`)
+    _named: dict[str, list[HtmlElement]] | None = None
 
     def elements(self) -> list[HtmlElement]:
         """Every element in document order (computed once, shared by the extractors)."""
@@ -143,6 +145,17 @@ class Page:
         if self._names is None:
             self._names = {el: el.keys() for el in self.elements()}
         return self._names
+
+    def named(self, name: str) -> list[HtmlElement]:
+        """The elements that have attribute `name`, in document order (build_tree lists those
+        with an itemprop or a data-role in its pass over the attributes: no second pass)."""
+        if self._named is None:
+            self._named = {}
+        found = self._named.get(name)
+        if found is None:
+            table = self.names()
+            found = self._named[name] = [el for el in self.elements() if name in table[el]]
+        return found
 
     def order(self) -> dict[HtmlElement, int]:
         """Document position of every element."""
@@ -358,7 +371,16 @@ def class_words(cls: str | None, ident: str | None) -> tuple[frozenset[str], str
     raw = cls or ""
     if short:
         raw = f"{raw} {short}"
-    parts = _TOKEN.findall(raw.lower())
+    lower = raw.lower()
+    if lower.isascii():
+        # Most class strings are ASCII words joined by spaces, "-" and "_": splitting there
+        # gives the same runs of [a-z0-9] as the regex, for less. Any other character in
+        # the string (":", "/", ".") leaves a part that is not alphanumeric: the regex then.
+        parts = lower.replace("-", " ").replace("_", " ").split()
+        if parts and not "".join(parts).isalnum():
+            parts = _TOKEN.findall(lower)
+    else:
+        parts = _TOKEN.findall(lower)
     return (frozenset(parts) if parts else _NO_TOKENS), "-".join(parts)
 
 
@@ -476,6 +498,8 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
     gone: set[HtmlElement] = set()
     classes: dict[HtmlElement, ClassId] = {}
     attribute_names: dict[HtmlElement, AttributeNames] = {}
+    itemprops: list[HtmlElement] = []
+    roled: list[HtmlElement] = []
     for el in elements:
         # One keys() call, then get() only for the attributes the element has: lxml's get()
         # encodes the name, copies the value and decodes it, each call costing about what one
@@ -488,6 +512,10 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
         cls = get("class") if "class" in names else None
         ident = get("id") if "id" in names else None
         classes[el] = NO_CLASS if cls is None and ident is None else (cls, ident)
+        if "itemprop" in names:
+            itemprops.append(el)
+        if "data-role" in names:
+            roled.append(el)
         # Hidden by style or attribute (tested inline, not by XPath: a predicate over every
         # element in libxml2's XPath engine measured slower than this loop)
         style = get("style") if "style" in names else None
@@ -507,6 +535,8 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
             drop_tree(el)
     if gone:
         elements = [el for el in elements if el not in gone]
+        itemprops = [el for el in itemprops if el not in gone]
+        roled = [el for el in roled if el not in gone]
     return Page(
         root=root,
         jsonld=jsonld,
@@ -515,6 +545,7 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
         _elements=elements,
         _classes=classes,
         _names=attribute_names,
+        _named={"itemprop": itemprops, "data-role": roled},
     )
 
 
