@@ -416,6 +416,7 @@ def find_captions(
     base: str | None,
     *,
     before: int = 60,
+    roled: list[HtmlElement] | None = None,
 ) -> list[tuple[Caption, HtmlElement]]:
     """The article's figures in document order: from a little before `start` (lead images sit
     above headlines) to the end of `end` (the body container)."""
@@ -429,9 +430,9 @@ def find_captions(
     boxes: list[tuple[HtmlElement, HtmlElement | None]] = []  # (box, loose caption element)
     claimed: set[HtmlElement] = set()
     skip_until = -1  # elements up to here are inside a box already claimed
-    # (the few with a data-role found in one pass over the page's table of attribute names,
-    # rather than one attribute() call per element)
-    roled = set(having(elements[first : last + 1], "data-role"))
+    # (the few with a data-role, from the page's list of them or one pass over its table of
+    # attribute names, rather than one attribute() call per element)
+    with_role = set(roled if roled is not None else having(elements[first : last + 1], "data-role"))
     for n in range(first, last + 1):
         el = elements[n]
         if n <= skip_until:
@@ -439,7 +440,7 @@ def find_captions(
         if el.tag not in _BOX_TAGS:
             cls, ident = class_id(el)
             if ((cls is None and ident is None) or not _marked_class(cls, ident)) and (
-                el not in roled or el.get("data-role") not in ("copyright", "credit")
+                el not in with_role or el.get("data-role") not in ("copyright", "credit")
             ):
                 continue  # nothing marks it as a figure, caption or credit
         box = None

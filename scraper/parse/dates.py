@@ -257,7 +257,8 @@ def _header_dates(
             if lead is not None and not found:
                 found.append((lead, False, "dateline", el))
             break
-        if tag == "figure" or "caption" in (class_id(el)[0] or "").lower():
+        cls = class_id(el)[0]
+        if tag == "figure" or (cls is not None and "caption" in cls.lower()):
             skipped.update(el.iterdescendants())
         if tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue

@@ -110,7 +110,10 @@ HEADING_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
 ClassId = tuple[str | None, str | None]  # an element's class and id attribute values
 NO_CLASS: ClassId = (None, None)
-AttributeNames = Sequence[str | bytes]  # what lxml's keys() gives
+# Attributes some extractor asks of many elements: build_tree keeps their values, so those
+# questions need no lxml call (one get() costs about what a whole keys() does).
+LISTED_ATTRIBUTES = ("role", "rel", "itemprop", "data-role")
+_LOOKED_AT = frozenset(("style", "hidden", "aria-hidden", *LISTED_ATTRIBUTES))
 
 
 @dataclass(slots=True)
@@ -124,7 +127,7 @@ class Page:
     _elements: list[HtmlElement] | None = None
     _order: dict[HtmlElement, int] | None = None
     _classes: dict[HtmlElement, ClassId] | None = None
-    _names: dict[HtmlElement, AttributeNames] | None = None
+    _values: dict[str, dict[HtmlElement, str]] | None = None
 
     def elements(self) -> list[HtmlElement]:
         """Every element in document order (computed once, shared by the extractors)."""
@@ -138,11 +141,21 @@ class Page:
             self._classes = {el: _class_id(el) for el in self.elements()}
         return self._classes
 
-    def names(self) -> dict[HtmlElement, AttributeNames]:
-        """The attribute names of every element (read once; see `page_classes`)."""
-        if self._names is None:
-            self._names = {el: el.keys() for el in self.elements()}
-        return self._names
+    def values(self) -> dict[str, dict[HtmlElement, str]]:
+        """For each of LISTED_ATTRIBUTES, its value on each element that has it, in document
+        order (read once, in build_tree's pass; see `page_classes`)."""
+        if self._values is None:
+            self._values = {name: {} for name in LISTED_ATTRIBUTES}
+            for el in self.elements():
+                for name, table in self._values.items():
+                    value = el.get(name)
+                    if value is not None:
+                        table[el] = value
+        return self._values
+
+    def named(self, name: str) -> list[HtmlElement]:
+        """The elements that have attribute `name` (one of LISTED_ATTRIBUTES), in order."""
+        return list(self.values()[name])
 
     def order(self) -> dict[HtmlElement, int]:
         """Document position of every element."""
@@ -236,8 +249,8 @@ def drop_tree(el: HtmlElement) -> None:
 _PAGE_CLASSES: ContextVar[dict[HtmlElement, ClassId] | None] = ContextVar(
     "page_classes", default=None
 )
-_PAGE_NAMES: ContextVar[dict[HtmlElement, AttributeNames] | None] = ContextVar(
-    "page_names", default=None
+_PAGE_VALUES: ContextVar[dict[str, dict[HtmlElement, str]] | None] = ContextVar(
+    "page_values", default=None
 )
 
 
@@ -245,38 +258,29 @@ _PAGE_NAMES: ContextVar[dict[HtmlElement, AttributeNames] | None] = ContextVar(
 def page_classes(page: Page) -> Iterator[None]:
     """Let the attribute helpers read `page`'s tables while inside."""
     classes = _PAGE_CLASSES.set(page.classes())
-    names = _PAGE_NAMES.set(page.names())
+    values = _PAGE_VALUES.set(page.values())
     try:
         yield
     finally:
-        _PAGE_NAMES.reset(names)
+        _PAGE_VALUES.reset(values)
         _PAGE_CLASSES.reset(classes)
 
 
 def having(elements: list[HtmlElement], name: str) -> list[HtmlElement]:
-    """The elements that have attribute `name`, in order (from the page's table of names when
-    inside `page_classes`: no lxml call per element)."""
-    table = _PAGE_NAMES.get()
-    if table is None:
-        return [el for el in elements if el.get(name) is not None]
-    out = []
-    for el in elements:
-        names = table.get(el)
-        if names is None:
-            names = el.keys()
-        if name in names:
-            out.append(el)
-    return out
+    """The elements that have attribute `name`, in order."""
+    return [el for el in elements if attribute(el, name) is not None]
 
 
 def attribute(el: HtmlElement, name: str) -> str | None:
-    """el.get(name), without lxml's lookup when the page's table says the element has no such
-    attribute (most elements, for most names asked)."""
-    table = _PAGE_NAMES.get()
-    if table is not None:
-        names = table.get(el)
-        if names is not None and name not in names:
-            return None
+    """el.get(name), from the page's table when inside `page_classes` and `name` is one of
+    LISTED_ATTRIBUTES (no lxml call: most elements have none of them)."""
+    tables = _PAGE_VALUES.get()
+    if tables is not None:
+        table = tables.get(name)
+        # (an element of the page is in its class table; one of another tree is asked itself)
+        classes = _PAGE_CLASSES.get()
+        if table is not None and classes is not None and el in classes:
+            return table.get(el)
     return el.get(name)
 
 
@@ -358,7 +362,16 @@ def class_words(cls: str | None, ident: str | None) -> tuple[frozenset[str], str
     raw = cls or ""
     if short:
         raw = f"{raw} {short}"
-    parts = _TOKEN.findall(raw.lower())
+    lower = raw.lower()
+    if lower.isascii():
+        # Most class strings are ASCII words joined by spaces, "-" and "_": splitting there
+        # gives the same runs of [a-z0-9] as the regex, for less. Any other character in
+        # the string (":", "/", ".") leaves a part that is not alphanumeric: the regex then.
+        parts = lower.replace("-", " ").replace("_", " ").split()
+        if parts and not "".join(parts).isalnum():
+            parts = _TOKEN.findall(lower)
+    else:
+        parts = _TOKEN.findall(lower)
     return (frozenset(parts) if parts else _NO_TOKENS), "-".join(parts)
 
 
@@ -475,12 +488,12 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
         raise ParseError(url, f"page has {len(elements)} elements, more than {MAX_ELEMENTS}")
     gone: set[HtmlElement] = set()
     classes: dict[HtmlElement, ClassId] = {}
-    attribute_names: dict[HtmlElement, AttributeNames] = {}
+    values: dict[str, dict[HtmlElement, str]] = {name: {} for name in LISTED_ATTRIBUTES}
     for el in elements:
         # One keys() call, then get() only for the attributes the element has: lxml's get()
         # encodes the name, copies the value and decodes it, each call costing about what one
-        # keys() does, and most elements have none of the five asked for here.
-        names = attribute_names[el] = el.keys()
+        # keys() does, and most elements have none of those asked for here.
+        names = el.keys()
         if not names:
             classes[el] = NO_CLASS
             continue
@@ -488,6 +501,11 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
         cls = get("class") if "class" in names else None
         ident = get("id") if "id" in names else None
         classes[el] = NO_CLASS if cls is None and ident is None else (cls, ident)
+        if _LOOKED_AT.isdisjoint(names):
+            continue  # (one set test for the rest: most elements have none of them)
+        for name in LISTED_ATTRIBUTES:
+            if name in names:
+                values[name][el] = get(name)
         # Hidden by style or attribute (tested inline, not by XPath: a predicate over every
         # element in libxml2's XPath engine measured slower than this loop)
         style = get("style") if "style" in names else None
@@ -507,6 +525,10 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
             drop_tree(el)
     if gone:
         elements = [el for el in elements if el not in gone]
+        values = {
+            name: {el: value for el, value in table.items() if el not in gone}
+            for name, table in values.items()
+        }
     return Page(
         root=root,
         jsonld=jsonld,
@@ -514,7 +536,7 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
         reparsed=reparsed,
         _elements=elements,
         _classes=classes,
-        _names=attribute_names,
+        _values=values,
     )
 
 

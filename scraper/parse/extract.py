@@ -124,7 +124,7 @@ def extract(
         page = Page(root=root, jsonld=page.jsonld, url=url)  # element list made afresh
     base = _base_url(root, url)
     with page_classes(page):
-        st = read_structured(root, page.jsonld, base, page.elements())
+        st = read_structured(root, page.jsonld, base, page.named("itemprop"))
         return _assemble(page, st, base, rules, now, prov)
 
 
@@ -172,7 +172,7 @@ def _assemble(
     captions = [
         c
         for c, _ in captions_mod.find_captions(
-            page.elements(), page.order(), start, chosen[-1], base
+            page.elements(), page.order(), start, chosen[-1], base, roled=page.named("data-role")
         )
     ]
     caption_src = "dom"

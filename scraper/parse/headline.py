@@ -13,8 +13,7 @@ import re
 from scraper.parse.dom import (
     HtmlElement,
     class_id,
-    class_joined,
-    class_tokens,
+    class_words,
     clean_text,
     text_content,
 )
@@ -290,10 +289,10 @@ def find_standfirst(
     if at is None:
         return None
     for el in elements[max(0, at - 10) : at + window]:
-        if el.tag not in ("p", "div", "h2", "span") or class_id(el)[0] is None:
+        cls, ident = class_id(el)
+        if cls is None or el.tag not in ("p", "div", "h2", "span"):
             continue
-        tokens = class_tokens(el)
-        joined = class_joined(el)
+        tokens, joined = class_words(cls, ident)
         if tokens & _STANDFIRST_SET or any(
             f"-{s}" in f"-{joined}" for s in ("standfirst", "dek", "subtitle", "subheadline")
         ):

@@ -151,10 +151,11 @@ def read_structured(
     root: HtmlElement,
     jsonld: list[str],
     url: str | None,
-    elements: list[HtmlElement] | None = None,
+    itemprops: list[HtmlElement] | None = None,
 ) -> Structured:
     """Collect JSON-LD objects, <meta> values, microdata and <html lang> from a page
-    (`elements`: the page's elements in document order, when the caller has them)."""
+    (`itemprops`: the page's elements with an itemprop in document order, when the caller has
+    them)."""
     st = Structured()
     for text in jsonld:
         for value in _load_json(text):
@@ -166,9 +167,10 @@ def read_structured(
         content = el.get("content")
         if key and content is not None:
             st.meta.setdefault(key, []).append(content)
-    # A loop over the element list costs less than an XPath over "//*".
-    listed = elements if elements is not None else list(root.iter(etree.Element))
-    for el in having(listed, "itemprop"):
+    if itemprops is None:
+        # A loop over the element list costs less than an XPath over "//*".
+        itemprops = having(list(root.iter(etree.Element)), "itemprop")
+    for el in itemprops:
         props = el.get("itemprop")
         if props:
             for prop in props.split():
