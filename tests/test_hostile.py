@@ -894,17 +894,18 @@ def test_listing_entities_and_xxe_are_never_expanded(tmp_path: Path) -> None:
     ]
     for body in bodies:
         for data in (body.encode(), gzip_bytes(body.encode())):
-            start = time.perf_counter()
+            start = time.process_time()
             listing = parse_listing(data, "https://e.org/")
-            assert time.perf_counter() - start < 1
+            assert time.process_time() - start < 1
             assert "TOPSECRET" not in repr(listing)
             assert "lol" * 10 not in repr(listing)
 
 
 def test_gzipped_sitemap_bomb_is_bounded() -> None:
-    start = time.perf_counter()
+    # CPU time: these bounds are on the work done, not on how busy the machine is
+    start = time.process_time()
     parse_listing(zeros_gzip(100 * 1024 * 1024), "https://e.org/")
-    assert time.perf_counter() - start < 3
+    assert time.process_time() - start < 3
 
 
 def test_sitemap_entries_are_capped() -> None:
@@ -930,9 +931,9 @@ def test_page_links_survive_an_attribute_bomb() -> None:
         + b" ".join(b"a%d" % i for i in range(30_000))
         + b">x</a></body></html>"
     )
-    start = time.perf_counter()
+    start = time.process_time()
     page_links(body, "https://e.org/")
-    assert time.perf_counter() - start < 0.3
+    assert time.process_time() - start < 0.3
 
 
 def _hostile_feed(site: HostileSite, tmp_path: Path, pub_date: str) -> Path:

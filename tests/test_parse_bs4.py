@@ -73,7 +73,7 @@ def test_ordinary_pages_stay_with_libxml2() -> None:
 
 def test_hostile_nesting_falls_back_to_the_libxml2_tree_quickly() -> None:
     html = page("<div>" * 50_000 + "".join(f"<p>{p}</p>" for p in PARAS))
-    start = time.perf_counter()
+    start = time.process_time()
     tree = build_tree(html, None)
     assert not tree.reparsed  # soupparser's recursive conversion gives up; nothing breaks
-    assert time.perf_counter() - start < 10
+    assert time.process_time() - start < 10
