@@ -41,7 +41,7 @@ from archive.backends.frontier import (
     Revisit,
     State,
 )
-from archive.backends.frontier_sqlite import Finish, grouped_finishes
+from archive.backends.frontier_sqlite import Finish, finish_statement, grouped_finishes
 from archive.errors import StorageError
 from archive.urls import normalize_url, url_key
 
@@ -372,19 +372,7 @@ class PgFrontier:
                 conn.execute("SET LOCAL synchronous_commit = off")
                 with conn.cursor() as cursor:
                     for (retry, keep), rows in grouped_finishes(finishes):
-                        attempts = "attempts + 1" if retry else "0"
-                        validators = (
-                            "etag = COALESCE(%s, etag), last_modified = COALESCE(%s, last_modified)"
-                            if keep
-                            else "etag = %s, last_modified = %s"
-                        )
-                        cursor.executemany(
-                            "UPDATE frontier_urls SET state = %s, fetched_at = %s,"
-                            " first_fetched = COALESCE(first_fetched, %s), outcome = %s,"
-                            f" attempts = {attempts}, {validators},"
-                            " published = COALESCE(%s, published) WHERE source = %s AND key = %s",
-                            rows,
-                        )
+                        cursor.executemany(finish_statement(retry, keep, "%s"), rows)
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
 

@@ -379,19 +379,7 @@ class SqliteFrontier:
             return
         with self._tx() as db:
             for (retry, keep), rows in grouped_finishes(finishes):
-                attempts = "attempts + 1" if retry else "0"
-                validators = (
-                    "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
-                    if keep
-                    else "etag = ?, last_modified = ?"
-                )
-                db.executemany(
-                    f"UPDATE frontier_urls SET state = ?, fetched_at = ?,"
-                    f" first_fetched = COALESCE(first_fetched, ?), outcome = ?,"
-                    f" attempts = {attempts}, {validators}, published = COALESCE(?, published)"
-                    f" WHERE source = ? AND key = ?",
-                    rows,
-                )
+                db.executemany(finish_statement(retry, keep), rows)
 
     def mark_known(
         self, source: str, key: str, *, fetched_at: float, published: float | None
@@ -449,6 +437,24 @@ class Finish:
     last_modified: str | None = None
     published: float | None = None
     keep_validators: bool = False
+
+
+def finish_statement(retry: bool, keep: bool, mark: str = "?") -> str:
+    """The UPDATE for one shape of `grouped_finishes`' rows; `mark` is the driver's parameter
+    placeholder (SQLite's ?, psycopg's %s)."""
+    attempts = "attempts + 1" if retry else "0"
+    validators = (
+        "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
+        if keep
+        else "etag = ?, last_modified = ?"
+    )
+    sql = (
+        "UPDATE frontier_urls SET state = ?, fetched_at = ?,"
+        " first_fetched = COALESCE(first_fetched, ?), outcome = ?,"
+        f" attempts = {attempts}, {validators}, published = COALESCE(?, published)"
+        " WHERE source = ? AND key = ?"
+    )
+    return sql.replace("?", mark)
 
 
 def grouped_finishes(
