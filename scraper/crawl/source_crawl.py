@@ -36,6 +36,7 @@ from scraper.crawl.discover import (
     robots_sitemaps,
 )
 from scraper.crawl.finishes import HeldFinishes
+from scraper.crawl.lane import HandlingLane
 from scraper.crawl.links import LinkJudge
 from scraper.crawl.lock import SourceLock
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
@@ -77,6 +78,8 @@ class RunContext:
     pool: IngestPool | None = None  # when set, article pages are ingested through it
     store: AsyncIngest | None = None  # when set, article pages are stored through it
     finishes: HeldFinishes | None = None  # when set, "done" marks wait for the group commit
+    # page handlers take turns, so a burst of them cannot hold back hosts' due requests
+    lane: HandlingLane = field(default_factory=HandlingLane)
 
 
 def start_points(source: Source) -> list[tuple[str, Kind]]:
@@ -365,7 +368,15 @@ class SourceCrawl:
         )
 
     async def _handle(self, item: Item, page: RawPage) -> None:
-        if page.status == 304 and item.kind is not Kind.ARTICLE:
+        if item.kind is Kind.ARTICLE:
+            await self._ingest(item, page)
+            return
+        async with self.run_.lane.turn():
+            self._handle_other(item, page)
+
+    def _handle_other(self, item: Item, page: RawPage) -> None:
+        """A page that is not an article: its links or listing read, its URL finished."""
+        if page.status == 304:
             self.report.not_modified += 1
             self._finish(item, State.DONE, "not modified", page)
             self.run_.progress(self.report, item.url, "not modified")
@@ -380,9 +391,6 @@ class SourceCrawl:
         elif item.kind is Kind.PAGE:
             self._follow_links(item, page)
             self._finish(item, State.DONE, "links read", page)
-        else:
-            await self._ingest(item, page)
-            return
         self.run_.progress(self.report, item.url, item.kind.value)
 
     def _read_listing(self, item: Item, page: RawPage) -> None:
