@@ -8,6 +8,7 @@ rel=canonical may be trusted (a canonical pointing at another site is ignored).
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -74,6 +75,13 @@ def _hostname(url: str) -> str | None:
         return None
 
 
+# A crawl asks for the same URL's spelling, key and site many times (judging a link, queuing it,
+# fetching, filing the page: ~7 keys per stored page); these are pure, so a bounded memo of the
+# recent ones answers repeats in ~50 ns instead of 5-9 us of urllib.
+MEMO = 8192
+
+
+@functools.lru_cache(maxsize=MEMO)
 def normalize_url(url: str) -> str:
     """A clean, absolute spelling of `url` (still a URL you could fetch).
 
@@ -101,6 +109,7 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
+@functools.lru_cache(maxsize=MEMO)
 def url_key(url: str) -> str:
     """The dedup key of an article URL: one key for every variant of one article.
 
@@ -119,6 +128,7 @@ def url_key(url: str) -> str:
     return urlunsplit(("https", parts.netloc, path, parts.query, ""))
 
 
+@functools.lru_cache(maxsize=MEMO)
 def site_of(url: str) -> str:
     """The registrable-ish site of a URL: host without 'www.', 'amp.' or 'm.'."""
     host = _hostname(url) or ""
