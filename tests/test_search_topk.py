@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import archive
-from archive.backends import catalog_sqlite
+from archive.backends import sqlite_search
 from archive.ftsquery import parse
 from archive.query import ArchiveReader
 from archive.store import Archive
@@ -100,7 +100,7 @@ def test_the_headline_weighs_most(reader: ArchiveReader) -> None:
 def test_past_the_bound_the_newest_matches_are_ranked(
     reader: ArchiveReader, root: Path, query: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)
     want = reference(root, query, newest=12)
     assert ranked(reader, query) == want
     assert len(want) < true_count(root, query)  # the bound did leave matches out
@@ -112,7 +112,7 @@ def test_past_the_count_threshold_the_total_is_an_estimate(
     exact = reader.search("ferry")
     assert (exact.total, exact.total_exact) == (ARTICLES, True)
     assert exact.count_text() == f"{ARTICLES} matches"
-    monkeypatch.setattr(catalog_sqlite, "EXACT_COUNT", 5)
+    monkeypatch.setattr(sqlite_search, "EXACT_COUNT", 5)
     guess = reader.search("ferry")
     assert not guess.total_exact
     assert abs(guess.total - ARTICLES) <= ARTICLES * 0.1
@@ -127,8 +127,8 @@ def test_past_the_count_threshold_the_total_is_an_estimate(
 def test_filtered_past_the_bound_ranks_the_newest_that_pass(
     reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)
-    monkeypatch.setattr(catalog_sqlite, "FILTERED_FLOOR", 5)
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)
+    monkeypatch.setattr(sqlite_search, "FILTERED_FLOOR", 5)
     got = reader.search("ferry", source="harbour-news", limit=5)  # every article passes
     mine = sorted(((round(h.score, 9), h.id) for h in got.hits), key=lambda x: (-x[0], x[1]))
     assert mine == reference(root, "ferry", newest=12)[:5]
@@ -142,7 +142,7 @@ def test_a_filter_passing_only_old_matches_widens_the_window_to_all(
     exact = reader.search("ferry", until="2026-05-09", limit=100)
     assert exact.total_exact
     assert 0 < exact.total < ARTICLES
-    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)  # the newest 12: none that old
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)  # the newest 12: none that old
     bounded = reader.search("ferry", until="2026-05-09", limit=100)
     assert [h.id for h in bounded.hits] == [h.id for h in exact.hits]
     assert (bounded.total, bounded.total_exact) == (exact.total, True)
