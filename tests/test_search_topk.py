@@ -41,6 +41,19 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 articles that score alike (the same words as often, as long), on four days."""
+    path = tmp_path_factory.mktemp("tied") / "data"
+    with Archive.open(path) as arch:
+        for i in range(12):
+            body = [f"The ferry left at {i} past nine.", f"Item {i}."]
+            store(arch, f"http://x.example/tied/{i}", content(f"Story {i}", body), at_hours=i * 9)
+    with archive.open(path) as reader:
+        reader.refresh()
+    return path
+
+
 @pytest.fixture
 def reader(root: Path) -> Iterator[ArchiveReader]:
     with archive.open(root) as r:
@@ -146,3 +159,85 @@ def test_a_filter_passing_only_old_matches_widens_the_window_to_all(
     bounded = reader.search("ferry", until="2026-05-09", limit=100)
     assert [h.id for h in bounded.hits] == [h.id for h in exact.hits]
     assert (bounded.total, bounded.total_exact) == (exact.total, True)
+
+
+def two_pass(
+    root: Path, query: str, where: str, args: tuple[str, ...], limit: int, offset: int
+) -> tuple[list[tuple[float, str, int]], int, bool]:
+    """A filtered search as it ran before the one-pass reading (session 20's SQL): rank the
+    newest `RANK_CANDIDATES` matches, then again over four times as many, and so on, until
+    `FILTERED_FLOOR` articles (or the page) pass or the window holds every match;
+    ([(score, id, version)], articles counted, exact)."""
+    fts = parse(query)[0]
+    need = max(sqlite_search.FILTERED_FLOOR, offset + limit)
+    with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
+        docs = db.execute("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", (fts,))
+        n_docs = int(docs.fetchone()[0])
+        window = sqlite_search.RANK_CANDIDATES
+        while True:
+            bound = 0
+            if n_docs > window:
+                bound = db.execute(
+                    "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
+                    " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                    (fts, window - 1),
+                ).fetchone()[0]
+            rows = db.execute(
+                "SELECT m.article_id, m.version, r, count(*) OVER () FROM"
+                " (SELECT m.article_id, m.doc, min(f.rank) AS r FROM archive_fts f"
+                " JOIN archive_search_meta m ON m.doc = f.rowid"
+                " WHERE archive_fts MATCH ? AND f.rowid >= ?" + where + " GROUP BY m.article_id)"
+                " g JOIN archive_search_meta m ON m.doc = g.doc ORDER BY r, g.article_id",
+                (fts, bound, *args),
+            ).fetchall()
+            passed = int(rows[0][3]) if rows else 0
+            if bound == 0 or passed >= need:
+                break
+            window *= 4
+    page = [(-float(r[2]), r[0], int(r[1])) for r in rows[offset : offset + limit]]
+    if bound == 0:
+        return page, passed, True
+    guess = round(passed * n_docs / window)
+    return page, round(guess, -max(len(str(guess)) - 2, 0)), False
+
+
+FILTERS: list[tuple[dict[str, str], str, tuple[str, ...]]] = [
+    ({"source": "harbour-news"}, " AND m.source = ?", ("harbour-news",)),
+    ({"source": "elsewhere"}, " AND m.source = ?", ("elsewhere",)),
+    ({"until": "2026-05-09"}, " AND m.day <= ?", ("2026-05-09",)),
+    ({"until": "2026-05-10"}, " AND m.day <= ?", ("2026-05-10",)),
+    ({"since": "2026-05-12"}, " AND m.day >= ?", ("2026-05-12",)),
+    (
+        {"since": "2026-05-10", "until": "2026-05-11"},
+        " AND m.day >= ? AND m.day <= ?",
+        ("2026-05-10", "2026-05-11"),
+    ),
+]
+
+
+@pytest.mark.parametrize("archive_name", ["root", "tied"])
+@pytest.mark.parametrize("window", [3, 12, 10_000])
+@pytest.mark.parametrize("floor", [2, 7, 200])
+@pytest.mark.parametrize("query", ["ferry", "ferry harbour", "fer*", "ferry -tide"])
+def test_filtered_in_one_pass_gives_what_two_passes_gave(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    archive_name: str,
+    window: int,
+    floor: int,
+    query: str,
+) -> None:
+    """Reading the matches once, newest first, and widening the window where the narrower
+    one ended gives the hits, order, scores, versions and counts of ranking each window
+    from its start: every filter, small and large windows and floors, pages past the end,
+    and articles that score alike (in id order)."""
+    root: Path = request.getfixturevalue(archive_name)
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", window)
+    monkeypatch.setattr(sqlite_search, "FILTERED_FLOOR", floor)
+    with archive.open(root) as reader:
+        for given, where, args in FILTERS:
+            for limit, offset in ((5, 0), (5, 5), (3, 9), (20, 0), (5, 60)):
+                want, total, exact = two_pass(root, query, where, args, limit, offset)
+                got = reader.search(query, **given, limit=limit, offset=offset)  # type: ignore[arg-type]
+                mine = [(h.score, h.id, h.version) for h in got.hits]
+                assert (mine, got.total, got.total_exact) == (want, total, exact), (given, offset)

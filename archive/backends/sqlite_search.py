@@ -139,26 +139,58 @@ class SqliteSearch:
         so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
         many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
         page asked for) pass the filters, or the window holds every match. The count is exact
-        when it does, else estimated from the share of the window that passed."""
+        when it does, else estimated from the share of the window that passed.
+
+        One pass, newest match first: a wider window goes on from where the narrower one
+        ended (ranking each window from its start again read the first one twice)."""
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
             return [], 0, True
+        where, args = filter_sql(filters)
+        need = max(FILTERED_FLOOR, offset + limit)
         window = RANK_CANDIDATES
-        while True:
-            bound = self._newest_bound(fts_query, docs, window)
-            rows = self._filtered_page(fts_query, filters, bound, limit, offset)
-            if not rows and offset:
-                rows = self._filtered_page(fts_query, filters, bound, 1, 0)
-                passed, page = (int(rows[0][8]) if rows else 0), []
-            else:
-                passed, page = (int(rows[0][8]) if rows else 0), rows
-            if bound == 0 or passed >= max(FILTERED_FLOOR, offset + limit):
-                break
-            window *= 4
-        listed = [ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -float(r[7])) for r in page]
-        if bound == 0:
-            return listed, passed, True
-        return listed, self._estimate(round(passed * docs / window), per_doc=False), False
+        bound = self._newest_bound(fts_query, docs, window)
+        best: dict[str, tuple[float, int]] = {}
+        passing = self._passing(fts_query, where, args)
+        try:
+            for doc, article_id, rank in passing:
+                while doc < bound:  # the window is read: it ranks enough articles, or widens
+                    if len(best) >= need:
+                        break
+                    bound = self._next_bound(fts_query, docs, bound, window, window * 4)
+                    window *= 4
+                if doc < bound:
+                    break
+                _keep_best(best, article_id, rank, doc)
+        finally:
+            passing.close()
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
+        listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
+        if bound == 0 or len(best) < need:  # every match read
+            return listed, len(best), True
+        return listed, self._estimate(round(len(best) * docs / window), per_doc=False), False
+
+    def _passing(self, fts_query: str, where: str, args: list[Any]) -> sqlite3.Cursor:
+        """(doc, article, bm25) of each match that passes the filters, newest first, read as
+        they are needed: each match's filters and article from the narrow covering index
+        (schema 5), bm25 computed for those that pass only."""
+        cursor = self.db.cursor()
+        cursor.row_factory = None  # plain tuples: a row each match that passes
+        return cursor.execute(
+            "SELECT f.rowid, m.article_id, f.rank FROM archive_fts f"
+            " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter"
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ?" + where + " ORDER BY f.rowid DESC",
+            (fts_query, *args),
+        )
+
+    def _listed(self, docs: list[int], best: dict[str, tuple[float, int]]) -> list[ListedRow]:
+        """The page's rows, in the order of `docs`, with their scores from `best`."""
+        meta = self._meta_of(docs)
+        out = []
+        for doc in docs:
+            m = meta[doc]
+            out.append(ListedRow(m[0], m[1], m[2], m[3], m[4], m[5], m[6], -float(best[m[0]][0])))
+        return out
 
     def _newest_bound(self, fts_query: str, docs: int, window: int) -> int:
         """The doc number from which the newest `window` matching versions on are; 0: all."""
@@ -171,21 +203,21 @@ class SqliteSearch:
             window - 1,
         )
 
-    def _filtered_page(
-        self, fts_query: str, filters: Filters, bound: int, limit: int, offset: int
-    ) -> list[sqlite3.Row]:
-        # each match's filters and article from the narrow covering index (schema 5), its
-        # best version per article (SQLite takes a min()'s bare columns from the min row);
-        # the table's wide rows are read for the page's rows only
-        where, args = filter_sql(filters)
-        return self.db.execute(
-            "SELECT t.article_id, t.version, t.source, t.headline, t.published, t.fetched_at,"
-            " t.url, g.r, g.n FROM (SELECT doc, article_id, r, count(*) OVER () AS n FROM"
-            " (SELECT m.article_id, m.doc, min(f.rank) AS r FROM archive_fts f"
-            " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter"
-            " ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid >= ?"
-            + where
-            + " GROUP BY m.article_id) ORDER BY r, article_id LIMIT ? OFFSET ?) g"
-            " JOIN archive_search_meta t ON t.doc = g.doc ORDER BY g.r, g.article_id",
-            (fts_query, bound, *args, limit, offset),
-        ).fetchall()
+    def _next_bound(self, fts_query: str, docs: int, bound: int, window: int, wider: int) -> int:
+        """`_newest_bound` of the `wider` window, counted on from `bound` (that of `window`)."""
+        if docs <= wider:
+            return 0
+        return self._scalar(
+            "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? AND rowid < ?"
+            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            fts_query,
+            bound,
+            wider - window - 1,
+        )
+
+
+def _keep_best(best: dict[str, tuple[float, int]], article_id: str, rank: float, doc: int) -> None:
+    """An article's best (lowest) bm25 rank and its doc; of equal ranks the first one met."""
+    kept = best.get(article_id)
+    if kept is None or rank < kept[0]:
+        best[article_id] = (rank, doc)
