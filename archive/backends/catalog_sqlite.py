@@ -58,6 +58,7 @@ _REFERENCES_KEPT = 8
 # the crawl frontier's own file beside the catalog: its writes (a lease, the done marks) never
 # wait for a group commit holding the catalog's one write lock (scraper.crawl.workers)
 FRONTIER_NAME = "frontier.sqlite"
+MMAP_BYTES = 1 << 40  # the whole catalog file, as far as SQLite's build maps (2 GB on Debian)
 _LEGACY_FRONTIER = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'frontier_urls'"
 
 
@@ -101,6 +102,11 @@ class SqliteCatalog:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
+            # pages read in place from the OS's page cache: with only the default 2 MB page
+            # cache of each connection, a server answering varied searches read the same
+            # index pages again and again through pread, a copy each (a sixth of the page
+            # workers' CPU was in the kernel; 8% less CPU per search page mapped)
+            self.db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             if not self._schema_current():
                 self._create()
         except ArchiveError:
