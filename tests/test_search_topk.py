@@ -13,6 +13,7 @@ import pytest
 
 import archive
 from archive.backends import sqlite_search
+from archive.backends.catalog_schema import BM25
 from archive.ftsquery import parse
 from archive.query import ArchiveReader
 from archive.store import Archive
@@ -241,3 +242,46 @@ def test_filtered_in_one_pass_gives_what_two_passes_gave(
                 got = reader.search(query, **given, limit=limit, offset=offset)  # type: ignore[arg-type]
                 mine = [(h.score, h.id, h.version) for h in got.hits]
                 assert (mine, got.total, got.total_exact) == (want, total, exact), (given, offset)
+
+
+def ranked_statement(root: Path, query: str) -> tuple[list[tuple[float, str, int]], int]:
+    """An unfiltered search as it ran before (session 20's SQL): the matches in bm25 order
+    (of equal ranks the newest first), each article at its first; the articles counted
+    with count(DISTINCT)."""
+    fts = parse(query)[0]
+    with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
+        rows = db.execute(
+            f"SELECT m.article_id, m.version, {BM25} AS r FROM archive_fts"
+            " JOIN archive_search_meta m ON m.doc = archive_fts.rowid"
+            " WHERE archive_fts MATCH ? ORDER BY r, archive_fts.rowid DESC",
+            (fts,),
+        ).fetchall()
+        total = db.execute(
+            "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta m"
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ?",
+            (fts,),
+        ).fetchone()[0]
+    first: dict[str, tuple[float, str, int]] = {}
+    for article_id, version, rank in rows:
+        first.setdefault(article_id, (-float(rank), article_id, int(version)))
+    return list(first.values()), int(total)
+
+
+@pytest.mark.parametrize("archive_name", ["root", "tied"])
+@pytest.mark.parametrize("query", QUERIES)
+def test_few_matches_in_one_pass_rank_and_count_as_before(
+    request: pytest.FixtureRequest, archive_name: str, query: str
+) -> None:
+    """Up to `EXACT_COUNT` matches are ranked and counted in one pass: the same hits,
+    versions, scores and order (ties: the newest first) and the same exact count."""
+    root: Path = request.getfixturevalue(archive_name)
+    want, total = ranked_statement(root, query)
+    with archive.open(root) as reader:
+        for limit, offset in ((5, 0), (5, 5), (3, 9), (100, 0), (5, 60)):
+            got = reader.search(query, limit=limit, offset=offset)
+            mine = [(h.score, h.id, h.version) for h in got.hits]
+            assert (mine, got.total, got.total_exact) == (
+                want[offset : offset + limit],
+                total,
+                True,
+            )

@@ -78,6 +78,8 @@ class SqliteSearch:
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
             return [], 0, True
+        if docs <= min(EXACT_COUNT, RANK_CANDIDATES):
+            return self._search_all(fts_query, limit, offset)
         bound = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
         want = offset + limit
         n = want * 2 + 10
@@ -96,7 +98,7 @@ class SqliteSearch:
             if len(best) >= want or len(ranked) < n:
                 break
             n *= 4
-        if docs <= EXACT_COUNT:
+        if docs <= EXACT_COUNT:  # (only when fewer are ranked than counted)
             total = self._scalar(
                 "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta"
                 " m INDEXED BY archive_search_meta_filter ON m.doc = f.rowid"
@@ -105,6 +107,23 @@ class SqliteSearch:
             )
             return list(best.values())[offset:want], total, True
         return list(best.values())[offset:want], max(self._estimate(docs), len(best)), False
+
+    def _search_all(
+        self, fts_query: str, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """A few matches (at most `EXACT_COUNT`): each one's article and bm25 in one pass,
+        which ranks them and counts the articles (a ranking statement, then a count with a
+        temporary B-tree of article ids, read the matches twice). Each article at its best
+        version, in bm25 order, of equal ranks the newest first: as the ranked order above."""
+        best: dict[str, tuple[float, int]] = {}
+        for doc, article_id, rank in self._passing(fts_query, "", []):
+            _keep_best(best, article_id, rank, doc)  # newest first: of equal ranks the newest
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], -item[1][1]))
+        return (
+            self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best),
+            len(best),
+            True,
+        )
 
     def _estimate(self, docs: int, *, per_doc: bool = True) -> int:
         """Articles among `docs` matching versions, from the archive's articles per indexed
