@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import archive
-from archive.backends import catalog_sqlite
+from archive.backends import sqlite_search
+from archive.backends.catalog_schema import BM25
 from archive.ftsquery import parse
 from archive.query import ArchiveReader
 from archive.store import Archive
@@ -36,6 +37,19 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
             store(arch, url, content(headline, body), at_hours=i)
             if i % 3 == 0:
                 store(arch, url, content(headline, [*body, "Ferry update."]), at_hours=50 + i)
+    with archive.open(path) as reader:
+        reader.refresh()
+    return path
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 articles that score alike (the same words as often, as long), on four days."""
+    path = tmp_path_factory.mktemp("tied") / "data"
+    with Archive.open(path) as arch:
+        for i in range(12):
+            body = [f"The ferry left at {i} past nine.", f"Item {i}."]
+            store(arch, f"http://x.example/tied/{i}", content(f"Story {i}", body), at_hours=i * 9)
     with archive.open(path) as reader:
         reader.refresh()
     return path
@@ -100,7 +114,7 @@ def test_the_headline_weighs_most(reader: ArchiveReader) -> None:
 def test_past_the_bound_the_newest_matches_are_ranked(
     reader: ArchiveReader, root: Path, query: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)
     want = reference(root, query, newest=12)
     assert ranked(reader, query) == want
     assert len(want) < true_count(root, query)  # the bound did leave matches out
@@ -112,7 +126,7 @@ def test_past_the_count_threshold_the_total_is_an_estimate(
     exact = reader.search("ferry")
     assert (exact.total, exact.total_exact) == (ARTICLES, True)
     assert exact.count_text() == f"{ARTICLES} matches"
-    monkeypatch.setattr(catalog_sqlite, "EXACT_COUNT", 5)
+    monkeypatch.setattr(sqlite_search, "EXACT_COUNT", 5)
     guess = reader.search("ferry")
     assert not guess.total_exact
     assert abs(guess.total - ARTICLES) <= ARTICLES * 0.1
@@ -127,8 +141,8 @@ def test_past_the_count_threshold_the_total_is_an_estimate(
 def test_filtered_past_the_bound_ranks_the_newest_that_pass(
     reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)
-    monkeypatch.setattr(catalog_sqlite, "FILTERED_FLOOR", 5)
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)
+    monkeypatch.setattr(sqlite_search, "FILTERED_FLOOR", 5)
     got = reader.search("ferry", source="harbour-news", limit=5)  # every article passes
     mine = sorted(((round(h.score, 9), h.id) for h in got.hits), key=lambda x: (-x[0], x[1]))
     assert mine == reference(root, "ferry", newest=12)[:5]
@@ -142,7 +156,132 @@ def test_a_filter_passing_only_old_matches_widens_the_window_to_all(
     exact = reader.search("ferry", until="2026-05-09", limit=100)
     assert exact.total_exact
     assert 0 < exact.total < ARTICLES
-    monkeypatch.setattr(catalog_sqlite, "RANK_CANDIDATES", 12)  # the newest 12: none that old
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)  # the newest 12: none that old
     bounded = reader.search("ferry", until="2026-05-09", limit=100)
     assert [h.id for h in bounded.hits] == [h.id for h in exact.hits]
     assert (bounded.total, bounded.total_exact) == (exact.total, True)
+
+
+def two_pass(
+    root: Path, query: str, where: str, args: tuple[str, ...], limit: int, offset: int
+) -> tuple[list[tuple[float, str, int]], int, bool]:
+    """A filtered search as it ran before the one-pass reading (session 20's SQL): rank the
+    newest `RANK_CANDIDATES` matches, then again over four times as many, and so on, until
+    `FILTERED_FLOOR` articles (or the page) pass or the window holds every match;
+    ([(score, id, version)], articles counted, exact)."""
+    fts = parse(query)[0]
+    need = max(sqlite_search.FILTERED_FLOOR, offset + limit)
+    with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
+        docs = db.execute("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", (fts,))
+        n_docs = int(docs.fetchone()[0])
+        window = sqlite_search.RANK_CANDIDATES
+        while True:
+            bound = 0
+            if n_docs > window:
+                bound = db.execute(
+                    "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
+                    " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                    (fts, window - 1),
+                ).fetchone()[0]
+            rows = db.execute(
+                "SELECT m.article_id, m.version, r, count(*) OVER () FROM"
+                " (SELECT m.article_id, m.doc, min(f.rank) AS r FROM archive_fts f"
+                " JOIN archive_search_meta m ON m.doc = f.rowid"
+                " WHERE archive_fts MATCH ? AND f.rowid >= ?" + where + " GROUP BY m.article_id)"
+                " g JOIN archive_search_meta m ON m.doc = g.doc ORDER BY r, g.article_id",
+                (fts, bound, *args),
+            ).fetchall()
+            passed = int(rows[0][3]) if rows else 0
+            if bound == 0 or passed >= need:
+                break
+            window *= 4
+    page = [(-float(r[2]), r[0], int(r[1])) for r in rows[offset : offset + limit]]
+    if bound == 0:
+        return page, passed, True
+    guess = round(passed * n_docs / window)
+    return page, round(guess, -max(len(str(guess)) - 2, 0)), False
+
+
+FILTERS: list[tuple[dict[str, str], str, tuple[str, ...]]] = [
+    ({"source": "harbour-news"}, " AND m.source = ?", ("harbour-news",)),
+    ({"source": "elsewhere"}, " AND m.source = ?", ("elsewhere",)),
+    ({"until": "2026-05-09"}, " AND m.day <= ?", ("2026-05-09",)),
+    ({"until": "2026-05-10"}, " AND m.day <= ?", ("2026-05-10",)),
+    ({"since": "2026-05-12"}, " AND m.day >= ?", ("2026-05-12",)),
+    (
+        {"since": "2026-05-10", "until": "2026-05-11"},
+        " AND m.day >= ? AND m.day <= ?",
+        ("2026-05-10", "2026-05-11"),
+    ),
+]
+
+
+@pytest.mark.parametrize("archive_name", ["root", "tied"])
+@pytest.mark.parametrize("window", [3, 12, 10_000])
+@pytest.mark.parametrize("floor", [2, 7, 200])
+@pytest.mark.parametrize("query", ["ferry", "ferry harbour", "fer*", "ferry -tide"])
+def test_filtered_in_one_pass_gives_what_two_passes_gave(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    archive_name: str,
+    window: int,
+    floor: int,
+    query: str,
+) -> None:
+    """Reading the matches once, newest first, and widening the window where the narrower
+    one ended gives the hits, order, scores, versions and counts of ranking each window
+    from its start: every filter, small and large windows and floors, pages past the end,
+    and articles that score alike (in id order)."""
+    root: Path = request.getfixturevalue(archive_name)
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", window)
+    monkeypatch.setattr(sqlite_search, "FILTERED_FLOOR", floor)
+    with archive.open(root) as reader:
+        for given, where, args in FILTERS:
+            for limit, offset in ((5, 0), (5, 5), (3, 9), (20, 0), (5, 60)):
+                want, total, exact = two_pass(root, query, where, args, limit, offset)
+                got = reader.search(query, **given, limit=limit, offset=offset)  # type: ignore[arg-type]
+                mine = [(h.score, h.id, h.version) for h in got.hits]
+                assert (mine, got.total, got.total_exact) == (want, total, exact), (given, offset)
+
+
+def ranked_statement(root: Path, query: str) -> tuple[list[tuple[float, str, int]], int]:
+    """An unfiltered search as it ran before (session 20's SQL): the matches in bm25 order
+    (of equal ranks the newest first), each article at its first; the articles counted
+    with count(DISTINCT)."""
+    fts = parse(query)[0]
+    with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
+        rows = db.execute(
+            f"SELECT m.article_id, m.version, {BM25} AS r FROM archive_fts"
+            " JOIN archive_search_meta m ON m.doc = archive_fts.rowid"
+            " WHERE archive_fts MATCH ? ORDER BY r, archive_fts.rowid DESC",
+            (fts,),
+        ).fetchall()
+        total = db.execute(
+            "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta m"
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ?",
+            (fts,),
+        ).fetchone()[0]
+    first: dict[str, tuple[float, str, int]] = {}
+    for article_id, version, rank in rows:
+        first.setdefault(article_id, (-float(rank), article_id, int(version)))
+    return list(first.values()), int(total)
+
+
+@pytest.mark.parametrize("archive_name", ["root", "tied"])
+@pytest.mark.parametrize("query", QUERIES)
+def test_few_matches_in_one_pass_rank_and_count_as_before(
+    request: pytest.FixtureRequest, archive_name: str, query: str
+) -> None:
+    """Up to `EXACT_COUNT` matches are ranked and counted in one pass: the same hits,
+    versions, scores and order (ties: the newest first) and the same exact count."""
+    root: Path = request.getfixturevalue(archive_name)
+    want, total = ranked_statement(root, query)
+    with archive.open(root) as reader:
+        for limit, offset in ((5, 0), (5, 5), (3, 9), (100, 0), (5, 60)):
+            got = reader.search(query, limit=limit, offset=offset)
+            mine = [(h.score, h.id, h.version) for h in got.hits]
+            assert (mine, got.total, got.total_exact) == (
+                want[offset : offset + limit],
+                total,
+                True,
+            )

@@ -39,7 +39,6 @@ from archive.backends.catalog import (
     VersionRow,
 )
 from archive.backends.catalog_schema import (
-    BM25,
     CATALOG_SCHEMA_VERSION,
     DDL,
     DERIVED_TABLES,
@@ -49,7 +48,8 @@ from archive.backends.catalog_schema import (
 )
 from archive.backends.frontier import Frontier
 from archive.backends.frontier_sqlite import FRONTIER_TABLES, SqliteFrontier, copy_frontier
-from archive.errors import ArchiveBusy, ArchiveError, QueryError, StorageError
+from archive.backends.sqlite_search import SqliteSearch, filter_sql
+from archive.errors import ArchiveBusy, ArchiveError, StorageError
 from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
 log = logging.getLogger(__name__)
@@ -58,11 +58,8 @@ _REFERENCES_KEPT = 8
 # the crawl frontier's own file beside the catalog: its writes (a lease, the done marks) never
 # wait for a group commit holding the catalog's one write lock (scraper.crawl.workers)
 FRONTIER_NAME = "frontier.sqlite"
+MMAP_BYTES = 1 << 40  # the whole catalog file, as far as SQLite's build maps (2 GB on Debian)
 _LEGACY_FRONTIER = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'frontier_urls'"
-# search: versions ranked at most (the newest that match), and matches counted exactly at most
-RANK_CANDIDATES = 10_000
-EXACT_COUNT = 1_000
-FILTERED_FLOOR = 200  # articles a filtered window must yield before it stops widening
 
 
 def _sleep(seconds: float) -> None:
@@ -94,6 +91,7 @@ class SqliteCatalog:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open catalog {path}: {exc}") from exc
         self.db.row_factory = sqlite3.Row
+        self._search = SqliteSearch(self.db)
         self._read_only = read_only
         if read_only:
             self.db.execute("PRAGMA query_only=ON")
@@ -104,6 +102,11 @@ class SqliteCatalog:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
+            # pages read in place from the OS's page cache: with only the default 2 MB page
+            # cache of each connection, a server answering varied searches read the same
+            # index pages again and again through pread, a copy each (a sixth of the page
+            # workers' CPU was in the kernel; 8% less CPU per search page mapped)
+            self.db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             if not self._schema_current():
                 self._create()
         except ArchiveError:
@@ -704,164 +707,13 @@ class SqliteCatalog:
         )
         self.db.execute("UPDATE archive_fts_docs SET indexed = 1 WHERE doc = ?", (pending.doc,))
 
-    @staticmethod
-    def _where(filters: Filters) -> tuple[str, list[Any]]:
-        sql, args = "", []
-        for clause, value in (
-            (" AND m.source = ?", filters.source),
-            (" AND m.day >= ?", filters.since),
-            (" AND m.day <= ?", filters.until),
-            (" AND instr(m.authors_key, ?) > 0", filters.author),
-            (" AND m.section_key = ?", filters.section),
-        ):
-            if value is not None:
-                sql += clause
-                args.append(value)
-        return sql, args
-
-    _per_doc: tuple[float, float] | None = None  # (when read, articles per indexed version)
-
     def search_rows(
         self, fts_query: str, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
-        try:
-            if filters == Filters():
-                return self._search_unfiltered(fts_query, limit, offset)
-            return self._search_filtered(fts_query, filters, limit, offset)
-        except sqlite3.OperationalError as exc:
-            # the reading side hands in a query it built and checked itself; whatever
-            # SQLite still objects to is said in the user's terms, not SQLite's
-            raise QueryError("the search engine could not read this query") from exc
-
-    def _search_unfiltered(
-        self, fts_query: str, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
-        """The best documents straight from FTS5's ranked order (no join while ranking),
-        then their articles; more are read only when old versions crowd the page.
-
-        bm25 is computed for every document the ranking reads, so a word found in a third of
-        the archive costs a third of the archive. Past `RANK_CANDIDATES` matching versions
-        only the newest that many are ranked (documented in `ArchiveReader.search`): the
-        latency of a search no longer grows with the archive. Counting (FTS5 alone, no join)
-        is cheap; the exact number of articles (a join per match) only up to `EXACT_COUNT`,
-        an estimate beyond it."""
-        docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
-        if docs == 0:
-            return [], 0, True
-        bound = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
-        want = offset + limit
-        n = want * 2 + 10
-        while True:
-            ranked = self.db.execute(
-                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
-                " AND rowid >= ? ORDER BY r, rowid DESC LIMIT ?",
-                (fts_query, bound, n),
-            ).fetchall()
-            meta = self._meta_of([r[0] for r in ranked])
-            best: dict[str, ListedRow] = {}
-            for doc, rank in ranked:
-                m = meta.get(doc)  # none: a replaced version's entry, unreachable
-                if m is not None and m[0] not in best:
-                    best[m[0]] = ListedRow(m[0], m[1], m[2], m[3], m[4], m[5], m[6], -float(rank))
-            if len(best) >= want or len(ranked) < n:
-                break
-            n *= 4
-        if docs <= EXACT_COUNT:
-            total = self._scalar(
-                "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta"
-                " m INDEXED BY archive_search_meta_filter ON m.doc = f.rowid"
-                " WHERE archive_fts MATCH ?",
-                fts_query,
-            )
-            return list(best.values())[offset:want], total, True
-        return list(best.values())[offset:want], max(self._estimate(docs), len(best)), False
-
-    def _estimate(self, docs: int, *, per_doc: bool = True) -> int:
-        """Articles among `docs` matching versions, from the archive's articles per indexed
-        version (read at most once a minute), to two significant digits (`per_doc` False:
-        `docs` counts articles already, only rounded)."""
-        now = time.monotonic()
-        if per_doc and (self._per_doc is None or now - self._per_doc[0] > 60):
-            articles = self._scalar("SELECT count(*) FROM archive_articles")
-            indexed = self._scalar("SELECT count(*) FROM archive_search_meta")
-            self._per_doc = (now, min(1.0, articles / max(indexed, 1)))
-        guess = round(docs * self._per_doc[1]) if per_doc and self._per_doc else docs
-        digits = max(len(str(guess)) - 2, 0)
-        return round(guess, -digits)
-
-    def _meta_of(self, docs: list[int]) -> dict[int, tuple[Any, ...]]:
-        out: dict[int, tuple[Any, ...]] = {}
-        for start in range(0, len(docs), 500):
-            chunk = docs[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
-                "SELECT doc, article_id, version, source, headline, published, fetched_at, url"
-                f" FROM archive_search_meta WHERE doc IN ({marks})",
-                chunk,
-            ):
-                out[r[0]] = tuple(r[1:])
-        return out
-
-    def _search_filtered(
-        self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
-        """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
-        so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
-        many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
-        page asked for) pass the filters, or the window holds every match. The count is exact
-        when it does, else estimated from the share of the window that passed."""
-        docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
-        if docs == 0:
-            return [], 0, True
-        window = RANK_CANDIDATES
-        while True:
-            bound = self._newest_bound(fts_query, docs, window)
-            rows = self._filtered_page(fts_query, filters, bound, limit, offset)
-            if not rows and offset:
-                rows = self._filtered_page(fts_query, filters, bound, 1, 0)
-                passed, page = (int(rows[0][8]) if rows else 0), []
-            else:
-                passed, page = (int(rows[0][8]) if rows else 0), rows
-            if bound == 0 or passed >= max(FILTERED_FLOOR, offset + limit):
-                break
-            window *= 4
-        listed = [ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -float(r[7])) for r in page]
-        if bound == 0:
-            return listed, passed, True
-        return listed, self._estimate(round(passed * docs / window), per_doc=False), False
-
-    def _newest_bound(self, fts_query: str, docs: int, window: int) -> int:
-        """The doc number from which the newest `window` matching versions on are; 0: all."""
-        if docs <= window:
-            return 0
-        return self._scalar(
-            "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
-            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            fts_query,
-            window - 1,
-        )
-
-    def _filtered_page(
-        self, fts_query: str, filters: Filters, bound: int, limit: int, offset: int
-    ) -> list[sqlite3.Row]:
-        # each match's filters and article from the narrow covering index (schema 5), its
-        # best version per article (SQLite takes a min()'s bare columns from the min row);
-        # the table's wide rows are read for the page's rows only
-        where, args = self._where(filters)
-        return self.db.execute(
-            "SELECT t.article_id, t.version, t.source, t.headline, t.published, t.fetched_at,"
-            " t.url, g.r, g.n FROM (SELECT doc, article_id, r, count(*) OVER () AS n FROM"
-            " (SELECT m.article_id, m.doc, min(f.rank) AS r FROM archive_fts f"
-            " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter"
-            " ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid >= ?"
-            + where
-            + " GROUP BY m.article_id) ORDER BY r, article_id LIMIT ? OFFSET ?) g"
-            " JOIN archive_search_meta t ON t.doc = g.doc ORDER BY g.r, g.article_id",
-            (fts_query, bound, *args, limit, offset),
-        ).fetchall()
+        return self._search.rows(fts_query, filters, limit, offset)
 
     def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
-        where, args = self._where(filters)
+        where, args = filter_sql(filters)
         base = (
             " FROM archive_search_meta m JOIN archive_articles a"
             " ON a.id = m.article_id AND a.current_version = m.version WHERE 1" + where

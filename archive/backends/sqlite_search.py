@@ -1,0 +1,242 @@
+"""Full-text search in the embedded catalog: FTS5 with bm25, bounded per query.
+
+The index (`archive_fts`) is contentless FTS5 keyed by doc (one indexed version of an
+article); `archive_search_meta` holds each doc's article, metadata and filter columns.
+bm25 is computed for every document a ranking reads, so the ranking reads at most the
+newest `RANK_CANDIDATES` matching versions: the latency of a search does not grow with the
+archive. `archive.backends.catalog_sqlite` hands its connection to `SqliteSearch`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from archive.backends.catalog import Filters, ListedRow
+from archive.backends.catalog_schema import BM25
+from archive.errors import QueryError
+
+# versions ranked at most (the newest that match), and matches counted exactly at most
+RANK_CANDIDATES = 10_000
+EXACT_COUNT = 1_000
+FILTERED_FLOOR = 200  # articles a filtered window must yield before it stops widening
+
+
+def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """The filters as SQL conditions on `archive_search_meta m`, and their arguments."""
+    sql, args = "", []
+    for clause, value in (
+        (" AND m.source = ?", filters.source),
+        (" AND m.day >= ?", filters.since),
+        (" AND m.day <= ?", filters.until),
+        (" AND instr(m.authors_key, ?) > 0", filters.author),
+        (" AND m.section_key = ?", filters.section),
+    ):
+        if value is not None:
+            sql += clause
+            args.append(value)
+    return sql, args
+
+
+class SqliteSearch:
+    """Search over one catalog connection (used by one thread at a time, as the catalog)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def _scalar(self, sql: str, *args: Any) -> int:
+        row = self.db.execute(sql, args).fetchone()
+        return int(row[0] or 0) if row else 0
+
+    _per_doc: tuple[float, float] | None = None  # (when read, articles per indexed version)
+
+    def rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        try:
+            if filters == Filters():
+                return self._search_unfiltered(fts_query, limit, offset)
+            return self._search_filtered(fts_query, filters, limit, offset)
+        except sqlite3.OperationalError as exc:
+            # the reading side hands in a query it built and checked itself; whatever
+            # SQLite still objects to is said in the user's terms, not SQLite's
+            raise QueryError("the search engine could not read this query") from exc
+
+    def _search_unfiltered(
+        self, fts_query: str, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """The best documents straight from FTS5's ranked order (no join while ranking),
+        then their articles; more are read only when old versions crowd the page.
+
+        bm25 is computed for every document the ranking reads, so a word found in a third of
+        the archive costs a third of the archive. Past `RANK_CANDIDATES` matching versions
+        only the newest that many are ranked (documented in `ArchiveReader.search`): the
+        latency of a search no longer grows with the archive. Counting (FTS5 alone, no join)
+        is cheap; the exact number of articles (a join per match) only up to `EXACT_COUNT`,
+        an estimate beyond it."""
+        docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
+        if docs == 0:
+            return [], 0, True
+        if docs <= min(EXACT_COUNT, RANK_CANDIDATES):
+            return self._search_all(fts_query, limit, offset)
+        bound = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
+        want = offset + limit
+        n = want * 2 + 10
+        while True:
+            ranked = self.db.execute(
+                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
+                " AND rowid >= ? ORDER BY r, rowid DESC LIMIT ?",
+                (fts_query, bound, n),
+            ).fetchall()
+            meta = self._meta_of([r[0] for r in ranked])
+            best: dict[str, ListedRow] = {}
+            for doc, rank in ranked:
+                m = meta.get(doc)  # none: a replaced version's entry, unreachable
+                if m is not None and m[0] not in best:
+                    best[m[0]] = ListedRow(m[0], m[1], m[2], m[3], m[4], m[5], m[6], -float(rank))
+            if len(best) >= want or len(ranked) < n:
+                break
+            n *= 4
+        if docs <= EXACT_COUNT:  # (only when fewer are ranked than counted)
+            total = self._scalar(
+                "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta"
+                " m INDEXED BY archive_search_meta_filter ON m.doc = f.rowid"
+                " WHERE archive_fts MATCH ?",
+                fts_query,
+            )
+            return list(best.values())[offset:want], total, True
+        return list(best.values())[offset:want], max(self._estimate(docs), len(best)), False
+
+    def _search_all(
+        self, fts_query: str, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """A few matches (at most `EXACT_COUNT`): each one's article and bm25 in one pass,
+        which ranks them and counts the articles (a ranking statement, then a count with a
+        temporary B-tree of article ids, read the matches twice). Each article at its best
+        version, in bm25 order, of equal ranks the newest first: as the ranked order above."""
+        best: dict[str, tuple[float, int]] = {}
+        for doc, article_id, rank in self._passing(fts_query, "", []):
+            _keep_best(best, article_id, rank, doc)  # newest first: of equal ranks the newest
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], -item[1][1]))
+        return (
+            self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best),
+            len(best),
+            True,
+        )
+
+    def _estimate(self, docs: int, *, per_doc: bool = True) -> int:
+        """Articles among `docs` matching versions, from the archive's articles per indexed
+        version (read at most once a minute), to two significant digits (`per_doc` False:
+        `docs` counts articles already, only rounded)."""
+        now = time.monotonic()
+        if per_doc and (self._per_doc is None or now - self._per_doc[0] > 60):
+            articles = self._scalar("SELECT count(*) FROM archive_articles")
+            indexed = self._scalar("SELECT count(*) FROM archive_search_meta")
+            self._per_doc = (now, min(1.0, articles / max(indexed, 1)))
+        guess = round(docs * self._per_doc[1]) if per_doc and self._per_doc else docs
+        digits = max(len(str(guess)) - 2, 0)
+        return round(guess, -digits)
+
+    def _meta_of(self, docs: list[int]) -> dict[int, tuple[Any, ...]]:
+        out: dict[int, tuple[Any, ...]] = {}
+        for start in range(0, len(docs), 500):
+            chunk = docs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                "SELECT doc, article_id, version, source, headline, published, fetched_at, url"
+                f" FROM archive_search_meta WHERE doc IN ({marks})",
+                chunk,
+            ):
+                out[r[0]] = tuple(r[1:])
+        return out
+
+    def _search_filtered(
+        self, fts_query: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
+        so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
+        many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
+        page asked for) pass the filters, or the window holds every match. The count is exact
+        when it does, else estimated from the share of the window that passed.
+
+        One pass, newest match first: a wider window goes on from where the narrower one
+        ended (ranking each window from its start again read the first one twice)."""
+        docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
+        if docs == 0:
+            return [], 0, True
+        where, args = filter_sql(filters)
+        need = max(FILTERED_FLOOR, offset + limit)
+        window = RANK_CANDIDATES
+        bound = self._newest_bound(fts_query, docs, window)
+        best: dict[str, tuple[float, int]] = {}
+        passing = self._passing(fts_query, where, args)
+        try:
+            for doc, article_id, rank in passing:
+                while doc < bound:  # the window is read: it ranks enough articles, or widens
+                    if len(best) >= need:
+                        break
+                    bound = self._next_bound(fts_query, docs, bound, window, window * 4)
+                    window *= 4
+                if doc < bound:
+                    break
+                _keep_best(best, article_id, rank, doc)
+        finally:
+            passing.close()
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
+        listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
+        if bound == 0 or len(best) < need:  # every match read
+            return listed, len(best), True
+        return listed, self._estimate(round(len(best) * docs / window), per_doc=False), False
+
+    def _passing(self, fts_query: str, where: str, args: list[Any]) -> sqlite3.Cursor:
+        """(doc, article, bm25) of each match that passes the filters, newest first, read as
+        they are needed: each match's filters and article from the narrow covering index
+        (schema 5), bm25 computed for those that pass only."""
+        cursor = self.db.cursor()
+        cursor.row_factory = None  # plain tuples: a row each match that passes
+        return cursor.execute(
+            "SELECT f.rowid, m.article_id, f.rank FROM archive_fts f"
+            " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter"
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ?" + where + " ORDER BY f.rowid DESC",
+            (fts_query, *args),
+        )
+
+    def _listed(self, docs: list[int], best: dict[str, tuple[float, int]]) -> list[ListedRow]:
+        """The page's rows, in the order of `docs`, with their scores from `best`."""
+        meta = self._meta_of(docs)
+        out = []
+        for doc in docs:
+            m = meta[doc]
+            out.append(ListedRow(m[0], m[1], m[2], m[3], m[4], m[5], m[6], -float(best[m[0]][0])))
+        return out
+
+    def _newest_bound(self, fts_query: str, docs: int, window: int) -> int:
+        """The doc number from which the newest `window` matching versions on are; 0: all."""
+        if docs <= window:
+            return 0
+        return self._scalar(
+            "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
+            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            fts_query,
+            window - 1,
+        )
+
+    def _next_bound(self, fts_query: str, docs: int, bound: int, window: int, wider: int) -> int:
+        """`_newest_bound` of the `wider` window, counted on from `bound` (that of `window`)."""
+        if docs <= wider:
+            return 0
+        return self._scalar(
+            "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? AND rowid < ?"
+            " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            fts_query,
+            bound,
+            wider - window - 1,
+        )
+
+
+def _keep_best(best: dict[str, tuple[float, int]], article_id: str, rank: float, doc: int) -> None:
+    """An article's best (lowest) bm25 rank and its doc; of equal ranks the first one met."""
+    kept = best.get(article_id)
+    if kept is None or rank < kept[0]:
+        best[article_id] = (rank, doc)
