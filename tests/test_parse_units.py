@@ -345,6 +345,25 @@ def test_tame_attributes_caps_the_same_tags_as_the_plain_regex() -> None:
     assert tamed.endswith("<p>text</p>")
 
 
+def test_utf8_scan_agrees_with_tame_attributes_and_the_paragraph_count() -> None:
+    """_scan_utf8 counts on bytes what _P_OPEN counts on the text (Unicode whitespace after
+    "<p" included), and says "no capping" only where tame_attributes leaves the text as is."""
+    rng = random.Random(11)
+    spaces = ["\u00a0", "\u0085", "\u2009", "\u3000", "\u1680", "\x1c", "\u205f", "\u200b"]
+    many_words = " " + " ".join(f"a{i}" for i in range(300))
+    parts = ["<p", "<P", "<a", "<div", " b", "<", ">", "x", " ", "\n", '"', "é", "中", "€"]
+    parts += [*spaces, many_words, "y" * 600, "é" * 300, "<p " + "z " * 300]
+    parts += ["<p " + " ".join(f"a{i}" for i in range(300))]
+    for _ in range(600):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(1, 60)))
+        found = dom._scan_utf8(text.encode("utf-8"))
+        if found is not None:
+            assert found == len(dom._P_OPEN.findall(text)), text
+            assert dom.tame_attributes(text) is text
+    capped = "<div " + " ".join(f"a{i}=x" for i in range(1000)) + "><p>text</p>"
+    assert dom._scan_utf8(capped.encode("utf-8")) is None
+
+
 def test_caption_exclusion_by_first_word_agrees_with_the_whole_word_key() -> None:
     wide = "\uff26\uff55\uff4c\uff4c width"
     captions = ["İstanbul at dawn", "Straße in Köln (Photo: AP)", "— —", wide, "y" * 80 + " z"]
