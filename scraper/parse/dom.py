@@ -332,19 +332,23 @@ def class_tokens(el: HtmlElement) -> frozenset[str]:
 
 
 def class_has(el: HtmlElement, wanted: frozenset[str]) -> bool:
-    """Do the class/id words hold any of `wanted`? (class_tokens(el) & wanted, memoised on the
-    attribute values: loops over every element of a page ask this.)"""
+    """Do the class/id words hold any of `wanted`? (class_tokens(el) & wanted; the words are
+    memoised on the attribute values: loops over every element of a page ask this.)"""
     table = _PAGE_CLASSES.get()  # (class_id inlined: this runs on most elements of a page)
     found = table.get(el) if table is not None else None
     cls, ident = found if found is not None else _class_id(el)
     if cls is None and ident is None:
         return False
-    return has_word(cls, ident, wanted)
+    return not class_words(cls, ident)[0].isdisjoint(wanted)
 
 
-@lru_cache(maxsize=8192)
 def has_word(cls: str | None, ident: str | None, wanted: frozenset[str]) -> bool:
-    return not _tokens(cls, ident).isdisjoint(wanted)
+    """Do the words of these class/id values hold any of `wanted`?
+
+    Not memoised itself: keyed on the wanted set too, its memo held each class string once per
+    set, missed about 70 times a page on the corpus, and each miss (a new key, an eviction and
+    the call) cost more than the class_words lookup and set test it saved."""
+    return not class_words(cls, ident)[0].isdisjoint(wanted)
 
 
 def class_joined(el: HtmlElement) -> str:
