@@ -13,10 +13,11 @@ from scraper.config import SiteRules
 from scraper.errors import NotAnArticle, ParseError
 from scraper.parse import dom, parse_html, parse_page
 from scraper.parse.authors import clean_name
-from scraper.parse.body import _excluded, word_key
+from scraper.parse.body import _excluded, _link_densities, word_key
 from scraper.parse.captions import split_credit
 from scraper.parse.charset import decode_html, sniff_encoding
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
+from scraper.parse.segment import segment
 
 ARTICLE = """<html><head><title>{title}</title>{head}</head><body>
 <h1>Harbour wall repairs start</h1>
@@ -362,6 +363,28 @@ def test_utf8_scan_agrees_with_tame_attributes_and_the_paragraph_count() -> None
             assert dom.tame_attributes(text) is text
     capped = "<div " + " ".join(f"a{i}=x" for i in range(1000)) + "><p>text</p>"
     assert dom._scan_utf8(capped.encode("utf-8")) is None
+
+
+def test_link_densities_agree_with_a_pass_over_the_blocks() -> None:
+    """The running sums give every element what summing the blocks inside it gives; blocks
+    are not in document order where a parent's text follows its nested blocks."""
+    html = (
+        "<html><body><div id=a>lead <a href=/x>link</a><p>one <a href=/y>two</a> three</p>"
+        "tail text<div><p>four</p><ul><li><a href=/z>nav</a></li><li>item</li></ul></div>"
+        "</div><section><h2>head</h2><p>five six</p><table><tr><td>x</td><td>"
+        "<a href=/w>y</a></td></tr></table></section><div></div></body></html>"
+    )
+    page = dom.build_tree(html, None)
+    blocks = segment(page.root.find("body"))
+    order = page.order()
+    assert [order[b.el] for b in blocks] != sorted(order[b.el] for b in blocks)
+    density = _link_densities(blocks, order)
+    for el in page.elements():
+        first, last = order[el], order[dom.last_descendant(el)]
+        inside = [b for b in blocks if first <= order[b.el] <= last]
+        total = sum(len(b.text) for b in inside)
+        expected = sum(b.links for b in inside) / total if total else 1.0
+        assert density(el) == expected, el.tag
 
 
 def test_caption_exclusion_by_first_word_agrees_with_the_whole_word_key() -> None:
