@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import re
 from datetime import UTC, datetime
@@ -13,10 +14,11 @@ from scraper.config import SiteRules
 from scraper.errors import NotAnArticle, ParseError
 from scraper.parse import dom, parse_html, parse_page
 from scraper.parse.authors import clean_name
-from scraper.parse.body import _excluded, word_key
+from scraper.parse.body import _excluded, _link_densities, word_key
 from scraper.parse.captions import split_credit
 from scraper.parse.charset import decode_html, sniff_encoding
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
+from scraper.parse.segment import segment
 
 ARTICLE = """<html><head><title>{title}</title>{head}</head><body>
 <h1>Harbour wall repairs start</h1>
@@ -343,6 +345,70 @@ def test_tame_attributes_caps_the_same_tags_as_the_plain_regex() -> None:
     tamed = dom.tame_attributes("<a<a" * 300 + many)
     assert tamed.count("=x") == dom.MAX_ATTRIBUTES
     assert tamed.endswith("<p>text</p>")
+
+
+def test_utf8_scan_agrees_with_tame_attributes_and_the_paragraph_count() -> None:
+    """_scan_utf8 counts on bytes what _P_OPEN counts on the text (Unicode whitespace after
+    "<p" included), and says "no capping" only where tame_attributes leaves the text as is."""
+    rng = random.Random(11)
+    spaces = ["\u00a0", "\u0085", "\u2009", "\u3000", "\u1680", "\x1c", "\u205f", "\u200b"]
+    many_words = " " + " ".join(f"a{i}" for i in range(300))
+    parts = ["<p", "<P", "<a", "<div", " b", "<", ">", "x", " ", "\n", '"', "é", "中", "€"]
+    parts += [*spaces, many_words, "y" * 600, "é" * 300, "<p " + "z " * 300]
+    parts += ["<p " + " ".join(f"a{i}" for i in range(300))]
+    for _ in range(600):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(1, 60)))
+        found = dom._scan_utf8(text.encode("utf-8"))
+        if found is not None:
+            assert found == len(dom._P_OPEN.findall(text)), text
+            assert dom.tame_attributes(text) is text
+    capped = "<div " + " ".join(f"a{i}=x" for i in range(1000)) + "><p>text</p>"
+    assert dom._scan_utf8(capped.encode("utf-8")) is None
+
+
+def test_link_densities_agree_with_a_pass_over_the_blocks() -> None:
+    """The running sums give every element what summing the blocks inside it gives; blocks
+    are not in document order where a parent's text follows its nested blocks."""
+    html = (
+        "<html><body><div id=a>lead <a href=/x>link</a><p>one <a href=/y>two</a> three</p>"
+        "tail text<div><p>four</p><ul><li><a href=/z>nav</a></li><li>item</li></ul></div>"
+        "</div><section><h2>head</h2><p>five six</p><table><tr><td>x</td><td>"
+        "<a href=/w>y</a></td></tr></table></section><div></div></body></html>"
+    )
+    page = dom.build_tree(html, None)
+    blocks = segment(page.root.find("body"))
+    order = page.order()
+    assert [order[b.el] for b in blocks] != sorted(order[b.el] for b in blocks)
+    density = _link_densities(blocks, order)
+    for el in page.elements():
+        first, last = order[el], order[dom.last_descendant(el)]
+        inside = [b for b in blocks if first <= order[b.el] <= last]
+        total = sum(len(b.text) for b in inside)
+        expected = sum(b.links for b in inside) / total if total else 1.0
+        assert density(el) == expected, el.tag
+
+
+def test_parsing_a_page_leaves_no_reference_cycles() -> None:
+    """parse_html pauses the cyclic collector on the grounds that a page makes no cycles: what
+    one makes is only freed by a later collection pass (a recursive closure did, per call)."""
+    html = page(
+        extra=(
+            "<p>Words <b>bold<br>line <a href='/x'>link <i>in</i></a></b> and "
+            "<span class='tooltip'>card</span> more words, enough of them to be read.</p>"
+            "<figure><img src='/a.jpg'><figcaption>The wall <span>at dawn</span>"
+            "<button class='more'>more</button> (Photo: Jo Park/AP)</figcaption></figure>"
+        )
+    )
+    parse_html(html, None)  # imports, compiled patterns, memos
+    gc.collect()
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        parse_html(html, None)
+        assert gc.collect() == 0
+    finally:
+        if paused:
+            gc.enable()
 
 
 def test_caption_exclusion_by_first_word_agrees_with_the_whole_word_key() -> None:

@@ -184,16 +184,17 @@ def _is_control(el: HtmlElement) -> bool:
 def _text(el: HtmlElement) -> str:
     """Visible caption text without toggles and truncated duplicates."""
     parts: list[str] = []
-
-    def walk(node: HtmlElement) -> None:
-        parts.append(node.text or "")
-        for child in node:
-            if isinstance(child.tag, str) and not _is_control(child):
-                walk(child)
-            parts.append(child.tail or "")
-
-    walk(el)
+    _caption_parts(el, parts)
     return _PREFIX.sub("", clean_text(" ".join(parts)))
+
+
+def _caption_parts(node: HtmlElement, parts: list[str]) -> None:
+    # (a module function: a nested function calling itself would be a reference cycle)
+    parts.append(node.text or "")
+    for child in node:
+        if isinstance(child.tag, str) and not _is_control(child):
+            _caption_parts(child, parts)
+        parts.append(child.tail or "")
 
 
 def split_credit(text: str) -> tuple[str, str | None]:

@@ -41,6 +41,16 @@ _P_OPEN = re.compile(r"<p[\s>]", re.I)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _LONG_TAG = re.compile(r"<[A-Za-z][^>]{512}")  # 256 attributes take at least 512 characters
 _SEPARATORS = " \t\n\r\f\"'"  # each attribute after the first follows one of these
+_SEPARATOR_BYTES = tuple(c.encode("ascii") for c in _SEPARATORS)
+# What "\s" matches in a str pattern (Unicode whitespace), as UTF-8: a bytes pattern's "\s" is
+# ASCII only. Lets a scan of the page's UTF-8 count exactly what _P_OPEN finds in its text.
+_UTF8_SPACE = (
+    rb"[\s\x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]"
+    rb"|\xe2\x81\x9f|\xe3\x80\x80"
+)
+_P_OPEN_UTF8 = re.compile(rb"<[pP](?:>|" + _UTF8_SPACE + rb")")
+# A start of _LONG_TAG (only the "<" is taken, so a <p inside the tag is still found) or a <p
+_SCAN_UTF8 = re.compile(rb"<(?=[A-Za-z][^>]{512})|" + _P_OPEN_UTF8.pattern)
 _TAG_NAME = re.compile(r"<[^\s/>]+")
 _ATTRIBUTE = re.compile(r"""[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 
@@ -322,19 +332,23 @@ def class_tokens(el: HtmlElement) -> frozenset[str]:
 
 
 def class_has(el: HtmlElement, wanted: frozenset[str]) -> bool:
-    """Do the class/id words hold any of `wanted`? (class_tokens(el) & wanted, memoised on the
-    attribute values: loops over every element of a page ask this.)"""
+    """Do the class/id words hold any of `wanted`? (class_tokens(el) & wanted; the words are
+    memoised on the attribute values: loops over every element of a page ask this.)"""
     table = _PAGE_CLASSES.get()  # (class_id inlined: this runs on most elements of a page)
     found = table.get(el) if table is not None else None
     cls, ident = found if found is not None else _class_id(el)
     if cls is None and ident is None:
         return False
-    return has_word(cls, ident, wanted)
+    return not class_words(cls, ident)[0].isdisjoint(wanted)
 
 
-@lru_cache(maxsize=8192)
 def has_word(cls: str | None, ident: str | None, wanted: frozenset[str]) -> bool:
-    return not _tokens(cls, ident).isdisjoint(wanted)
+    """Do the words of these class/id values hold any of `wanted`?
+
+    Not memoised itself: keyed on the wanted set too, its memo held each class string once per
+    set, missed about 70 times a page on the corpus, and each miss (a new key, an eviction and
+    the call) cost more than the class_words lookup and set test it saved."""
+    return not class_words(cls, ident)[0].isdisjoint(wanted)
 
 
 def class_joined(el: HtmlElement) -> str:
@@ -432,6 +446,44 @@ def tame_attributes(text: str) -> str:
     return "".join(out)
 
 
+def _scan_utf8(utf8: bytes) -> int | None:
+    """The number of `_P_OPEN` matches in the page, counted on its UTF-8 in one pass that
+    also does tame_attributes' search; None when a tag may need capping (the caller tames the
+    text and counts there).
+
+    The same search on UTF-8 is a superset of the one on the text: a tag of 512 characters
+    has at least 512 bytes, "<" and ">" are single bytes, and the scan resumes from the same
+    kind of place, so every tag tame_attributes looks at is looked at here with the same
+    bounds. A tag whose separators (ASCII, so counted the same) are too few, or that
+    `_cap_attributes` leaves as it is, is not capped there either. The scan reads bytes, not
+    the text: most pages hold a character beyond Latin-1, which makes their str two bytes a
+    character, and sre then scans it at about half the speed."""
+    paragraphs = 0
+    pos = 0  # where tame_attributes' search goes on from
+    for match in _SCAN_UTF8.finditer(utf8):
+        start = match.start()
+        if match.end() - start > 1:
+            paragraphs += 1  # a <p
+            continue
+        if _P_OPEN_UTF8.match(utf8, start) is not None:
+            paragraphs += 1  # a long <p ...> tag
+        if start < pos:
+            continue
+        end = start + 514  # where _LONG_TAG's match ends: "<", a letter, 512 more
+        inner = utf8.rfind(b"<", start + 1, end)
+        if inner != -1:
+            pos = inner
+            continue
+        ends = [p for p in (utf8.find(b">", end), utf8.find(b"<", end)) if p != -1]
+        pos = min(ends) if ends else len(utf8)
+        tag = utf8[start:pos]
+        if sum(map(tag.count, _SEPARATOR_BYTES)) > MAX_ATTRIBUTES:
+            text = tag.decode("utf-8")
+            if _cap_attributes(text) is not text:
+                return None
+    return paragraphs
+
+
 def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
     """Parse and clean a page. Raises ValueError when lxml finds no document at all.
 
@@ -452,9 +504,12 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
     # builds a tree of them (about 300 bytes a node in C).
     if len(text) > 2 * MAX_ELEMENTS and text.count("<") > 2 * MAX_ELEMENTS:
         raise ParseError(url, f"page has more than {2 * MAX_ELEMENTS} tags: not parsed")
-    tamed = tame_attributes(text)
-    if tamed is not text:
-        text, utf8 = tamed, _utf8(tamed)
+    # (one pass over the bytes instead of two over the text; see _scan_utf8)
+    paragraphs = _scan_utf8(utf8) if utf8 is not None else None
+    if paragraphs is None:
+        tamed = tame_attributes(text)
+        if tamed is not text:
+            text, utf8 = tamed, _utf8(tamed)
     # No id index (collect_ids): nothing looks elements up by id, and building it costs ~8 %
     # of the parse (an XPath rule using id() finds nothing; "#x" in CSS reads the attribute).
     # UTF-8 in: a str reaches libxml2 as UTF-16 or UCS-4, which it converts to UTF-8 first
@@ -471,7 +526,7 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
     if root is None:
         raise ValueError("empty document")
     reparsed = False
-    if _lost_page(root, text, parser):
+    if _lost_page(root, text, parser, paragraphs):
         again = _soup_tree(text)
         log.debug(
             "libxml2 lost part of %s; bs4 re-parse %s", url, "failed" if again is None else "used"
@@ -548,7 +603,9 @@ def _utf8(text: str) -> bytes | None:
         return None
 
 
-def _lost_page(root: HtmlElement, text: str, parser: etree.HTMLParser) -> bool:
+def _lost_page(
+    root: HtmlElement, text: str, parser: etree.HTMLParser, paragraphs: int | None = None
+) -> bool:
     """Did libxml2 drop part of the page? It stops at a fatal error (nesting deeper than 256
     elements: the rest of the page, often the whole article, is gone), and its recovery can
     swallow paragraphs. Both show as far fewer paragraphs in the tree than `<p` tags in the
@@ -556,7 +613,7 @@ def _lost_page(root: HtmlElement, text: str, parser: etree.HTMLParser) -> bool:
     last = parser.error_log.last_error
     fatal = last is not None and last.level == etree.ErrorLevels.FATAL
     # (str.count("<p") measured slower than this regex on the corpus: "<" is everywhere)
-    wanted = len(_P_OPEN.findall(text))
+    wanted = len(_P_OPEN.findall(text)) if paragraphs is None else paragraphs
     if wanted < 3:
         return fatal and len(text) > 2 * len(text_content(root))
     found = sum(1 for _ in root.iter("p"))

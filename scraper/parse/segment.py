@@ -79,30 +79,35 @@ def _inline_text(el: HtmlElement, drop_junk: bool, mark: bool = False) -> tuple[
         if not mark or not linked:
             return text, linked
     parts: list[str] = []
-    linked = 0
-
-    def walk(node: HtmlElement, in_link: bool) -> None:
-        nonlocal linked
-        opens = mark and not in_link and node.tag == "a"
-        in_link = in_link or node.tag == "a"
-        if opens:
-            parts.append(_LINK_START)
-        parts.append(node.text or "")
-        if in_link:
-            linked += len(clean_text(node.text))
-        for child in node:
-            if child.tag == "br":
-                parts.append("\n")  # <br><br> inside <font> still separates paragraphs
-            elif isinstance(child.tag, str) and not (drop_junk and inline_junk(child)):
-                walk(child, in_link)
-            parts.append(child.tail or "")
-            if in_link:
-                linked += len(clean_text(child.tail))
-        if opens:
-            parts.append(_LINK_END)
-
-    walk(el, False)
+    linked = _walk_inline(el, False, drop_junk, mark, parts)
     return "".join(parts), linked
+
+
+def _walk_inline(
+    node: HtmlElement, in_link: bool, drop_junk: bool, mark: bool, parts: list[str]
+) -> int:
+    """Append node's text to parts as _inline_text reads it; returns its characters of link
+    text. (A module function, not a closure: a nested function that calls itself is a
+    reference cycle, left for the cyclic collector on every call.)"""
+    linked = 0
+    opens = mark and not in_link and node.tag == "a"
+    in_link = in_link or node.tag == "a"
+    if opens:
+        parts.append(_LINK_START)
+    parts.append(node.text or "")
+    if in_link:
+        linked += len(clean_text(node.text))
+    for child in node:
+        if child.tag == "br":
+            parts.append("\n")  # <br><br> inside <font> still separates paragraphs
+        elif isinstance(child.tag, str) and not (drop_junk and inline_junk(child)):
+            linked += _walk_inline(child, in_link, drop_junk, mark, parts)
+        parts.append(child.tail or "")
+        if in_link:
+            linked += len(clean_text(child.tail))
+    if opens:
+        parts.append(_LINK_END)
+    return linked
 
 
 _CELLS = ("td", "th")
