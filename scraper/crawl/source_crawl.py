@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from archive.backends.frontier import Entry, Frontier, Item, Kind, Revisit, State
+from archive.backends.frontier import (
+    Entry,
+    Frontier,
+    Item,
+    Kind,
+    RenewsLeases,
+    Revisit,
+    State,
+)
 from archive.backends.frontier_sqlite import Finish
 from archive.errors import ArchiveError
 from archive.record import Outcome, RawPage, Stored, Validators
@@ -57,6 +65,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
 JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
 LEASE_AHEAD = 8  # URLs leased at once by a crawl of a source
+RENEWALS_PER_TTL = 4  # a held URL's lease is renewed this often within its lifetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +197,23 @@ class SourceCrawl:
         # started when the run stops are given back; a killed run's are requeued by the next
         # one's begin_run (a killed cluster worker's expire), as the ones in flight are.
         ready: deque[Item] = deque()
+        keeper = None
+        if isinstance(frontier, RenewsLeases) and frontier.lease_ttl:
+            keeper = asyncio.ensure_future(self._keep_leases(frontier, ready, inflight))
+        try:
+            await self._loop(frontier, budget, workers, ready, inflight)
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+
+    async def _loop(
+        self,
+        frontier: Frontier,
+        budget: int,
+        workers: int,
+        ready: deque[Item],
+        inflight: dict[asyncio.Task[None], Item],
+    ) -> None:
         ahead = LEASE_AHEAD
         stopped = False
         while True:
@@ -224,6 +250,31 @@ class SourceCrawl:
         if ready:  # leased ahead, never started: queued again for the next run
             frontier.release(self.name, [item.key for item in ready])
         self._conclude(stopped)
+
+    async def _keep_leases(
+        self,
+        frontier: RenewsLeases,
+        ready: deque[Item],
+        inflight: dict[asyncio.Task[None], Item],
+    ) -> None:
+        """Renew the leases on the URLs this crawl holds (leased ahead, or in flight: waiting
+        for their host, fetched, or being stored) a few times per lease lifetime, in a
+        thread. A URL's wait for its host is not bounded by the lifetime: with many URLs of
+        one host leased together (as at the start of a run, when few listings are read yet),
+        the last waits many delays, and an expired lease went to another worker, which
+        fetched the page a second time. A URL whose page is done waits for its mark at most
+        a flush (`finishes.FLUSH_EVERY`), well within what is left of its lifetime."""
+        assert frontier.lease_ttl is not None
+        every = frontier.lease_ttl / RENEWALS_PER_TTL
+        while True:
+            await asyncio.sleep(every)
+            keys = [item.key for item in ready] + [item.key for item in inflight.values()]
+            if not keys:
+                continue
+            try:
+                await asyncio.to_thread(frontier.renew, self.name, keys)
+            except ArchiveError as err:  # the database is down: the next round tries again
+                log.warning("%s: leases not renewed (%s)", self.name, err)
 
     def _others_leasing(self) -> bool:
         """Whether URLs of this source are leased by another crawl (none in flight here), or
