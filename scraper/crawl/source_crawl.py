@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +43,7 @@ from scraper.crawl.discover import (
     robots_sitemaps,
 )
 from scraper.crawl.finishes import HeldFinishes
+from scraper.crawl.held import HeldUrls
 from scraper.crawl.links import LinkJudge
 from scraper.crawl.lock import SourceLock
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
@@ -150,6 +150,9 @@ class SourceCrawl:
         # that wakes the crawl loop when one does: its fetch's place is free
         self._storing: set[asyncio.Task[Any]] = set()
         self._handed = asyncio.Event()
+        # leased URLs not started yet: per host, one asking for its next turn behind the
+        # ones on the wire, the rest held back (they would only wait in the fetcher)
+        self._held = HeldUrls(self._politeness().per_host + 1)
 
     @property
     def name(self) -> str:
@@ -196,12 +199,12 @@ class SourceCrawl:
         # transaction, and with one page in flight per host it was one per page. Those not
         # started when the run stops are given back; a killed run's are requeued by the next
         # one's begin_run (a killed cluster worker's expire), as the ones in flight are.
-        ready: deque[Item] = deque()
+        held = self._held
         keeper = None
         if isinstance(frontier, RenewsLeases) and frontier.lease_ttl:
-            keeper = asyncio.ensure_future(self._keep_leases(frontier, ready, inflight))
+            keeper = asyncio.ensure_future(self._keep_leases(frontier, held, inflight))
         try:
-            await self._loop(frontier, budget, workers, ready, inflight)
+            await self._loop(frontier, budget, workers, held, inflight)
         finally:
             if keeper is not None:
                 keeper.cancel()
@@ -211,10 +214,9 @@ class SourceCrawl:
         frontier: Frontier,
         budget: int,
         workers: int,
-        ready: deque[Item],
+        held: HeldUrls,
         inflight: dict[asyncio.Task[None], Item],
     ) -> None:
-        ahead = LEASE_AHEAD
         stopped = False
         while True:
             if self.run_.should_stop() or self.fatal:
@@ -225,11 +227,13 @@ class SourceCrawl:
             fetching = len(inflight) - len(self._storing)
             room = min(workers - fetching, 2 * workers - len(inflight), budget - self.started)
             if not stopped and room > 0:
-                if len(ready) < room:
-                    want = max(room, min(ahead, budget - self.started)) - len(ready)
-                    ready.extend(frontier.lease(self.name, want))
-                while ready and room > 0:
-                    item = ready.popleft()
+                # URLs held for hosts busy with this crawl's fetches take no place, but no
+                # more than a fetch's worth of them are held
+                if held.startable < room and len(held) < workers:
+                    want = min(max(room, LEASE_AHEAD), budget - self.started - len(held))
+                    if want > 0:
+                        held.add(frontier.lease(self.name, want))
+                while room > 0 and (item := held.pop()) is not None:
                     room -= 1
                     self.started += 1
                     inflight[asyncio.ensure_future(self._visit(item))] = item
@@ -244,17 +248,19 @@ class SourceCrawl:
             await asyncio.wait([*inflight, handed], return_when=asyncio.FIRST_COMPLETED)
             handed.cancel()
             for task in [t for t in inflight if t.done()]:
-                inflight.pop(task)
+                item = inflight.pop(task)
+                if task not in self._storing:  # (a page handed to the store was counted then)
+                    held.fetched(item)
                 self._storing.discard(task)
                 task.result()
-        if ready:  # leased ahead, never started: queued again for the next run
-            frontier.release(self.name, [item.key for item in ready])
+        if len(held):  # leased ahead, never started: queued again for the next run
+            frontier.release(self.name, held.keys())
         self._conclude(stopped)
 
     async def _keep_leases(
         self,
         frontier: RenewsLeases,
-        ready: deque[Item],
+        held: HeldUrls,
         inflight: dict[asyncio.Task[None], Item],
     ) -> None:
         """Renew the leases on the URLs this crawl holds (leased ahead, or in flight: waiting
@@ -268,7 +274,7 @@ class SourceCrawl:
         every = frontier.lease_ttl / RENEWALS_PER_TTL
         while True:
             await asyncio.sleep(every)
-            keys = [item.key for item in ready] + [item.key for item in inflight.values()]
+            keys = held.keys() + [item.key for item in inflight.values()]
             if not keys:
                 continue
             try:
@@ -530,6 +536,7 @@ class SourceCrawl:
                     task = asyncio.current_task()
                     if task is not None:
                         self._storing.add(task)
+                        self._held.fetched(item)
                         self._handed.set()
                     result = await self.run_.store(page, source=self.name, rules=self.source.rules)
                 else:
