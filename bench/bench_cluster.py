@@ -10,7 +10,8 @@ the PostgreSQL backends serving the database;
 PostgreSQL transactions per article (pg_stat_database, every backend: catalog, frontier,
 leases, queue); the p95 of the time a request waited for its host lease; the shortest gap
 between two requests to one host as the server saw them; and the polite-rate ratio: the time
-politeness alone would need (the busiest host's requests times the delay) over the time taken.
+politeness alone would need (the busiest host's distinct paths, less one, times the delay) over
+the time taken; and how many paths were requested more than once (each is fetched once per run).
 Peer: 1 worker, measured in the same run.
 
 Phase "rebuild": `--rebuild-pages` pages are stored in a PostgreSQL archive with the real
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +265,12 @@ def crawl_run(
                 for hs in hits.values()
                 for a, b in itertools.pairwise(sorted(h.at for h in hs))
             ]
+            # a path asked for more than once: the crawl fetched a URL twice (every URL of
+            # the site is fetched once per run), or the server answered a request so late
+            # that the client gave up and asked again (then `closest` shows the pair)
+            repeated = sum(
+                1 for hs in hits.values() for n in Counter(h.path for h in hs).values() if n > 1
+            )
             # the closest two requests to one host: the same path twice is a request the
             # server answered late (after the client gave up and asked again), not two sends
             closest = min(
@@ -284,7 +292,9 @@ def crawl_run(
                 f"#{i} median {sorted(ats)[len(ats) // 2]:.2f} p95 {_p95(ats):.2f}"
                 for i, ats in sorted(per_index.items())
             ]
-            busiest = max(len(hs) for hs in hits.values())
+            # the requests a polite crawl needs: each path once (a path fetched twice would
+            # raise the ratio while it slowed the crawl)
+            busiest = max(len({h.path for h in hs}) for hs in hits.values())
             times = [h.at for hs in hits.values() for h in hs]
             span = max(times) - min(times)
             # where the wall time outside the server's span went (bench clock, so the end is
@@ -312,6 +322,7 @@ def crawl_run(
         "lease_wait_p95_s": _p95(waits),
         "min_gap_s": min(gaps),
         "closest": repr(closest),
+        "repeated_paths": repeated,
         "polite_ratio": (busiest - 1) * delay / wall,
     }
 
@@ -399,7 +410,8 @@ def crawl_phase(args: argparse.Namespace) -> None:
             f" {run['pg_cpu_ms_per_article']:.1f} ms in PostgreSQL;"
             f" {run['pg_tx_per_article']:.1f} PostgreSQL transactions/article;"
             f" lease wait p95 {run['lease_wait_p95_s']:.2f} s; shortest gap"
-            f" {run['min_gap_s']:.3f} s; polite-rate ratio {run['polite_ratio']:.2f} of the"
+            f" {run['min_gap_s']:.3f} s; {run['repeated_paths']} path(s) requested more than"
+            f" once; polite-rate ratio {run['polite_ratio']:.2f} of the"
             f" wall time, {run['polite_ratio_span']:.2f} of the {run['span_s']:.1f} s from the"
             " first request to the last"
             f" ({run['before_first_s']:.1f} s from queuing the jobs to the first,"

@@ -175,3 +175,42 @@ def test_a_give_back_notes_when_the_response_ended_not_when_it_is_sent(
     soon = b.take("k", delay=1.0, per_host=1, ttl=30)
     assert not isinstance(soon, Lease)
     assert 0.8 < soon <= 1.0
+
+
+class SlowAnswers:
+    """Host leases on a database whose clock is the epoch clock, each granting a turn 0.5 s
+    after it read its clock; the first answer comes back at once, the others 0.2 s after
+    the read (round trips vary: a busy batch takes longer)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def take_many(self, asks, *, ttl, done=(), ended_ago=()):  # type: ignore[no-untyped-def]
+        read = time.time()
+        if asks:
+            self.calls += 1
+            time.sleep(0.2 if self.calls > 1 else 0.0)
+        return [Lease(a.host, 0, "w", read + 0.5, 0.5) for a in asks]
+
+
+def test_a_reserved_turn_starts_on_time_not_a_round_trip_late() -> None:
+    import asyncio
+
+    from scraper.cluster.politeness import PgHostGate
+
+    gate = PgHostGate(SlowAnswers(), ttl=30.0)  # type: ignore[arg-type]
+
+    async def turns() -> list[tuple[float, float]]:
+        got = []
+        for _ in range(3):
+            asked = time.time()
+            lease = await gate.acquire("news.example", delay=1.0, per_host=1)
+            assert isinstance(lease, Lease)
+            got.append((time.time() - lease.started, time.time() - asked))
+            await gate.release(lease, delay=1.0)
+        return got
+
+    for early_or_late, took in asyncio.run(turns()):
+        assert early_or_late >= -0.002  # never before its turn (the sleep's clock resolution)
+        assert early_or_late < 0.1  # nor the 0.2 s round trip after it (the quick one told
+        assert took < 0.6  # how far the two clocks are apart)

@@ -169,6 +169,20 @@ def test_wait_turn_measures_from_the_end_of_the_last_response():
     assert clock.sleeps == [2.0]
 
 
+def test_unpaced_wait_turn_waits_for_a_hold_but_leaves_the_delay_to_the_gate():
+    # a cluster worker's host gate keeps the delay (and grants turns ahead): a local wait
+    # for it first would only ask the gate late; a Retry-After is still this host's own
+    clock = FakeClock()
+    host = pace(clock, delay=2.0)
+    asyncio.run(host.wait_turn(paced=False))
+    host.finished(status=200, latency=0.1)
+    asyncio.run(host.wait_turn(paced=False))
+    assert clock.sleeps == []
+    host.hold(5.0)
+    asyncio.run(host.wait_turn(paced=False))
+    assert clock.sleeps == [5.0]
+
+
 @pytest.mark.parametrize(
     ("status", "allowed"), [(200, False), (404, True), (403, True), (429, False), (500, False)]
 )

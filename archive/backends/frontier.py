@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 MAX_ATTEMPTS = 3  # runs in which a transiently failing URL is tried before it is given up
 MAX_PAGES_PER_TEMPLATE = 50  # navigation pages of one URL shape per source (calendar traps)
@@ -75,6 +75,18 @@ class Revisit:
 
     max_age: float
     every: float
+
+
+@runtime_checkable
+class RenewsLeases(Protocol):
+    """A frontier whose leases expire (a cluster's, `lease_ttl` seconds after they were taken
+    or last renewed), so that a dead crawler's URLs go to the others. A live crawler renews
+    the URLs it still holds: one whose page waits behind its host's delay for longer than the
+    lifetime would otherwise be handed to another crawler and fetched twice."""
+
+    lease_ttl: float | None
+
+    def renew(self, source: str, keys: Iterable[str]) -> None: ...
 
 
 class Frontier(Protocol):

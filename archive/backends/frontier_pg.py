@@ -326,6 +326,15 @@ class PgFrontier:
             Item(r[0], r[1], Kind(r[2]), r[3], r[4], r[5], r[6], r[7], r[10] == 1) for r in rows
         ]
 
+    def renew(self, source: str, keys: Iterable[str]) -> None:
+        """Restart the lifetime of the leases on `keys` that are still leased: the crawl
+        holding them is alive (`RenewsLeases`)."""
+        self._write(
+            "UPDATE frontier_urls SET leased_at = extract(epoch FROM clock_timestamp())"
+            "::double precision WHERE source = %s AND key = ANY(%s) AND state = 'leased'",
+            (source, list(keys)),
+        )
+
     def release(self, source: str, keys: Iterable[str]) -> None:
         self._write(
             "UPDATE frontier_urls SET state = 'queued' WHERE source = %s"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from archive.backends.hostlease_pg import Ask, HostLeases, Lease
@@ -33,6 +34,7 @@ MARGIN = 0.02  # seconds added to each host's delay: jitter between the grant an
 PAUSE_MAX = 30.0  # longest pause between attempts while the database is unreachable
 RESERVE = 1.0  # seconds ahead a host's next turn is granted (see hostlease_pg.Ask)
 CLAIM = 15.0  # seconds one worker has to fetch a robots.txt before another may try
+OFFSET_WINDOW = 30.0  # seconds of round trips the clock offset is taken from (clocks drift)
 
 
 class PgHostGate:
@@ -63,6 +65,8 @@ class PgHostGate:
         # leases to give back: each with when its response ended (local clock)
         self._giving: list[tuple[Lease, float, asyncio.Future[Lease | float]]] = []
         self._batcher: asyncio.Task[None] | None = None
+        # (local time, lower bound of the database clock's offset from the local one)
+        self._offsets: deque[tuple[float, float]] = deque()
 
     async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
         if self._lag_task is None:
@@ -89,11 +93,28 @@ class PgHostGate:
                 pause = min(PAUSE_MAX, pause * 2)
                 continue
             if isinstance(got, Lease):
-                if got.wait > 0:  # the host's turn, reserved: no need to ask again after it
-                    await self._sleep(got.wait)
+                wait = self._local_start(got) - time.monotonic()
+                if wait > 0:  # the host's turn, reserved: no need to ask again after it
+                    await self._sleep(wait)
                 self.waits.append(time.monotonic() - started)
                 return got
             await self._sleep(got)
+
+    def _local_start(self, lease: Lease) -> float:
+        """When, on this process's clock, the lease's start comes: never before it. The
+        database read its clock (`lease.started - lease.wait`) before the lease came back
+        (`lease.taken`), so their difference is at most the offset from the local clock to
+        the database's; the largest such bound of the last `OFFSET_WINDOW` seconds is the
+        tightest (the quickest round trip). Sleeping `lease.wait` from when the asker resumed,
+        as before, sent each reserved request late by the call's round trip and the wake-up
+        (the `take` call alone: 0.13 s mean in a busy 3-worker crawl, on 1 s gaps)."""
+        bound = (lease.started - lease.wait) - lease.taken
+        while self._offsets and self._offsets[0][0] < lease.taken - OFFSET_WINDOW:
+            self._offsets.popleft()
+        while self._offsets and self._offsets[-1][1] <= bound:
+            self._offsets.pop()  # (a deque of decreasing bounds: the front is the largest)
+        self._offsets.append((lease.taken, bound))
+        return lease.started - self._offsets[0][1]
 
     async def release(self, ticket: object, *, delay: float) -> None:
         if not isinstance(ticket, Lease):

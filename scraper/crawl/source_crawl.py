@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +19,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from archive.backends.frontier import Entry, Frontier, Item, Kind, Revisit, State
+from archive.backends.frontier import (
+    Entry,
+    Frontier,
+    Item,
+    Kind,
+    RenewsLeases,
+    Revisit,
+    State,
+)
 from archive.backends.frontier_sqlite import Finish
 from archive.errors import ArchiveError
 from archive.record import Outcome, RawPage, Stored, Validators
@@ -36,6 +43,7 @@ from scraper.crawl.discover import (
     robots_sitemaps,
 )
 from scraper.crawl.finishes import HeldFinishes
+from scraper.crawl.held import HeldUrls
 from scraper.crawl.lane import HandlingLane
 from scraper.crawl.links import LinkJudge
 from scraper.crawl.lock import SourceLock
@@ -58,6 +66,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
 JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
 LEASE_AHEAD = 8  # URLs leased at once by a crawl of a source
+RENEWALS_PER_TTL = 4  # a held URL's lease is renewed this often within its lifetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +153,9 @@ class SourceCrawl:
         # that wakes the crawl loop when one does: its fetch's place is free
         self._storing: set[asyncio.Task[Any]] = set()
         self._handed = asyncio.Event()
+        # leased URLs not started yet: per host, one asking for its next turn behind the
+        # ones on the wire, the rest held back (they would only wait in the fetcher)
+        self._held = HeldUrls(self._politeness().per_host + 1)
 
     @property
     def name(self) -> str:
@@ -190,8 +202,24 @@ class SourceCrawl:
         # transaction, and with one page in flight per host it was one per page. Those not
         # started when the run stops are given back; a killed run's are requeued by the next
         # one's begin_run (a killed cluster worker's expire), as the ones in flight are.
-        ready: deque[Item] = deque()
-        ahead = LEASE_AHEAD
+        held = self._held
+        keeper = None
+        if isinstance(frontier, RenewsLeases) and frontier.lease_ttl:
+            keeper = asyncio.ensure_future(self._keep_leases(frontier, held, inflight))
+        try:
+            await self._loop(frontier, budget, workers, held, inflight)
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+
+    async def _loop(
+        self,
+        frontier: Frontier,
+        budget: int,
+        workers: int,
+        held: HeldUrls,
+        inflight: dict[asyncio.Task[None], Item],
+    ) -> None:
         stopped = False
         while True:
             if self.run_.should_stop() or self.fatal:
@@ -202,11 +230,13 @@ class SourceCrawl:
             fetching = len(inflight) - len(self._storing)
             room = min(workers - fetching, 2 * workers - len(inflight), budget - self.started)
             if not stopped and room > 0:
-                if len(ready) < room:
-                    want = max(room, min(ahead, budget - self.started)) - len(ready)
-                    ready.extend(frontier.lease(self.name, want))
-                while ready and room > 0:
-                    item = ready.popleft()
+                # URLs held for hosts busy with this crawl's fetches take no place, but no
+                # more than a fetch's worth of them are held
+                if held.startable < room and len(held) < workers:
+                    want = min(max(room, LEASE_AHEAD), budget - self.started - len(held))
+                    if want > 0:
+                        held.add(frontier.lease(self.name, want))
+                while room > 0 and (item := held.pop()) is not None:
                     room -= 1
                     self.started += 1
                     inflight[asyncio.ensure_future(self._visit(item))] = item
@@ -221,12 +251,39 @@ class SourceCrawl:
             await asyncio.wait([*inflight, handed], return_when=asyncio.FIRST_COMPLETED)
             handed.cancel()
             for task in [t for t in inflight if t.done()]:
-                inflight.pop(task)
+                item = inflight.pop(task)
+                if task not in self._storing:  # (a page handed to the store was counted then)
+                    held.fetched(item)
                 self._storing.discard(task)
                 task.result()
-        if ready:  # leased ahead, never started: queued again for the next run
-            frontier.release(self.name, [item.key for item in ready])
+        if len(held):  # leased ahead, never started: queued again for the next run
+            frontier.release(self.name, held.keys())
         self._conclude(stopped)
+
+    async def _keep_leases(
+        self,
+        frontier: RenewsLeases,
+        held: HeldUrls,
+        inflight: dict[asyncio.Task[None], Item],
+    ) -> None:
+        """Renew the leases on the URLs this crawl holds (leased ahead, or in flight: waiting
+        for their host, fetched, or being stored) a few times per lease lifetime, in a
+        thread. A URL's wait for its host is not bounded by the lifetime: with many URLs of
+        one host leased together (as at the start of a run, when few listings are read yet),
+        the last waits many delays, and an expired lease went to another worker, which
+        fetched the page a second time. A URL whose page is done waits for its mark at most
+        a flush (`finishes.FLUSH_EVERY`), well within what is left of its lifetime."""
+        assert frontier.lease_ttl is not None
+        every = frontier.lease_ttl / RENEWALS_PER_TTL
+        while True:
+            await asyncio.sleep(every)
+            keys = held.keys() + [item.key for item in inflight.values()]
+            if not keys:
+                continue
+            try:
+                await asyncio.to_thread(frontier.renew, self.name, keys)
+            except ArchiveError as err:  # the database is down: the next round tries again
+                log.warning("%s: leases not renewed (%s)", self.name, err)
 
     def _others_leasing(self) -> bool:
         """Whether URLs of this source are leased by another crawl (none in flight here), or
@@ -487,6 +544,7 @@ class SourceCrawl:
                     task = asyncio.current_task()
                     if task is not None:
                         self._storing.add(task)
+                        self._held.fetched(item)
                         self._handed.set()
                     result = await self.run_.store(page, source=self.name, rules=self.source.rules)
                 else:

@@ -151,7 +151,10 @@ class Exchange:
             host.park(wait)
             until = self._now().timestamp() + wait
             raise HostParked(str(url), until, f"host asks for {wait:g} s between requests: parked")
-        await host.wait_turn()
+        # with a cluster's gate, the gate keeps the delay (on one clock for every worker, and
+        # it grants a turn ahead, so the request leaves on time): a local wait for the delay
+        # first would ask the gate only at the turn, one round trip late, every request
+        await host.wait_turn(paced=self._gate is None)
         budget.start()
         limit = min(self._cfg.request_timeout, budget.left())
         if limit <= 0:

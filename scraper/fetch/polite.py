@@ -69,11 +69,14 @@ class HostPace:
         since = max(self._last_start, self._last_end)
         return max(since + self.delay, self._not_before)
 
-    async def wait_turn(self) -> None:
-        """Sleep until the host may get the next request, then mark the request started."""
+    async def wait_turn(self, *, paced: bool = True) -> None:
+        """Sleep until the host may get the next request, then mark the request started.
+        `paced=False`: wait only for a hold (Retry-After, a park), not for the delay, which
+        something else keeps (a cluster's host leases, `shared.HostGate`)."""
         async with self._gate:
             while True:
-                wait = self.ready_at() - self._clock()
+                ready = self.ready_at() if paced else self._not_before
+                wait = ready - self._clock()
                 if wait <= 0:
                     break
                 await self._sleep(wait)
