@@ -172,3 +172,84 @@ def test_site_title_with_an_image_masthead_gives_the_bold_line_shown() -> None:
         + "</div></body></html>"
     ).encode()
     assert parse_html(page, "http://oth.example/a.html").headline == head
+
+
+# Issue 10, generality (session 21): layouts of blogs, club sites and CMS pages.
+
+
+def post(
+    after: str, wrap: str = "article", head: str = "", url: str = "https://b.example/p"
+) -> str:
+    """A blog post: heading, body, then `after` inside the post's box, beside a sidebar whose
+    teaser carries a date of its own."""
+    html = (
+        f"<html lang='en'><head><title>Bridge vote</title>{head}</head><body><div id='page'>"
+        f"<{wrap} class='post'><h1 class='entry-title'>Bridge vote</h1>"
+        f"<div class='entry-content'><p>{PROSE}</p><p>{PROSE2}</p></div>{after}</{wrap}>"
+        "<div id='sidebar'><ul><li><a href='/x'>Older post</a> <span>January 1, 2020</span>"
+        "</li></ul></div></div><footer>Updated March 9, 2021</footer></body></html>"
+    )
+    return parse_html(html.encode(), url).published or ""
+
+
+def test_a_date_in_the_posts_own_footer_is_its_date() -> None:
+    # WordPress Twenty Ten-Twelve: "This entry was posted in News on <time>" below the post
+    footer = (
+        "<footer class='entry-meta'>This entry was posted in <a href='/c'>News</a> on "
+        "<a href='/p'><time datetime='2021-05-03T10:00:00+00:00'>May 3, 2021</time></a>.</footer>"
+    )
+    assert post(footer).startswith("2021-05-03")
+    assert post(footer, wrap="div").startswith("2021-05-03")
+    assert post("<div class='entry-footer'><span>Posted May 3, 2021</span></div>").startswith(
+        "2021-05-03"
+    )
+    # a line of its own below the text, in the post's box (no class names a date)
+    assert post("<p>Geschrieben am 3. Mai 2021 von Anna</p>", wrap="div").startswith("2021-05-03")
+    # the page's footer and the sidebar's teaser are not the post's
+    assert post("") == ""
+    assert post("<div class='related'><span>April 2, 2021</span></div>", wrap="div") == ""
+
+
+def test_a_webpage_date_stands_for_an_article_object_without_one() -> None:
+    graph = (
+        '<script type="application/ld+json">{"@context":"https://schema.org","@graph":['
+        '{"@type":"WebPage","datePublished":"2021-05-03T10:00:00+02:00"},'
+        '{"@type":"Article","headline":"Bridge vote"}]}</script>'
+    )
+    assert post("", head=graph).startswith("2021-05-03")
+
+
+def test_german_two_digit_years() -> None:
+    info = "<div class='newsinfo'>Erstellt am 14.06.21 von Vorstand</div>"
+    assert post(info, wrap="div").startswith("2021-06-14")
+    # version numbers are no dates
+    assert post("<p>Version 1.2.21 von Anna</p>", wrap="div") == ""
+
+
+def test_sentences_opening_with_a_furniture_word_are_prose() -> None:
+    kept = [
+        "Share prices across the sector slipped in sympathy, with two brewers losing 4 per cent.",
+        "Comments from analysts after the announcement were mixed, one broker said on Monday.",
+        "Posted profits for the first half were 4.2 million, against 1.1 million a year ago.",
+    ]
+    dropped = ["Share", "3 Comments", "Posted in News", "Updated 5 hours ago", "Share this story"]
+    paras = "".join(f"<p>{t}</p>" for t in (*kept, *dropped))
+    page = article(
+        f"<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p>{paras}<p>{PROSE2}</p></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://n.example/a").body]
+    assert body == [PROSE, *kept, PROSE2]
+
+
+def test_joomla_article_info_is_furniture_and_gives_the_date() -> None:
+    page = article(
+        "<div class='item-page'><div class='page-header'><h2 itemprop='headline'>Bridge vote"
+        f"</h2></div><div itemprop='articleBody'><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<dl class='article-info muted'><dt>Details</dt><dd class='category-name'>Kategorie: "
+        "<a href='/c'>News</a></dd><dd class='create'>Erstellt: Sonntag, 31. März 2019 21:14"
+        "</dd><dd class='hits'>Zugriffe: 412</dd></dl></div>",
+        lang="de",
+    )
+    parsed = parse_html(page, "https://tsv.example/aktuelles/318-bridge-vote")
+    assert [b.text for b in parsed.body] == [PROSE, PROSE2]
+    assert (parsed.published or "").startswith("2019-03-31")

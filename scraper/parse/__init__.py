@@ -24,11 +24,19 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first
   paragraph (agency copy, press releases); boxes around the headline are never teasers
   (Blogger's "widget"); forum members' join dates are not the post's; "Updated" lines are the
-  modified date, never the published one.
+  modified date, never the published one; blog themes that write the date below the post
+  (a <footer> or "entry-footer" child of the post's box, WordPress "entry-meta", Joomla's
+  "article-info" list, a line of its own after the text) give it there, when nothing above
+  does and the URL holds none; a JSON-LD WebPage's date stands for an Article object without
+  one (Yoast-style @graph); German "03.05.21" (dotted, two-digit year) is a date.
 - body: <br><br> runs and <div> runs count their links per part; short lines at the edges of
   containers without <p> (byline, place-and-date line, crumbs, a lone link) are furniture;
   forum member boxes are furniture; a box named only "meta" holding a paragraph is text (shop
-  pages); data tables are read a row at a time.
+  pages); data tables are read a row at a time; a line opening with a word furniture also
+  uses ("Share prices fell ...", "Published in 1998, ...", "Comments from analysts ...") is
+  prose when it reads as a finished sentence of eight words or more (any prose); WordPress
+  "This entry was posted in ..." / "Dieser Beitrag wurde ..." lines and Joomla's
+  "article-info" box are furniture.
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

@@ -101,9 +101,19 @@ _JUNK_LINE = re.compile(
     r"leave a comment|\d+ comments?\b|comments?\b|continue reading\b|recommended\b|"
     r"skip to\b|download the\b|get the\b.*\bapp\b|loading\b|updated\b|published\b|"
     r"posted\b|last (updated|modified)\b|by\s+[A-Z][\w.'\-]+(\s+[A-Z][\w.'\-]+){0,3}\s*([-|,•·]|$)|"
-    r"have a (news )?tip\b)",
+    r"have a (news )?tip\b|this entry was posted\b|dieser (?:beitrag|eintrag) wurde\b)",
     re.I,
 )
+# Words of _JUNK_LINE that also open ordinary sentences ("Share prices fell 3 percent on
+# Monday.", "Published in 1998, the book ..."): such a line is junk only when it is not a
+# finished sentence of some length (what furniture rarely is: "Share", "3 Comments",
+# "Updated 5 hours ago", "Posted in News").
+_WEAK_JUNK = re.compile(
+    r"(?:share(?! this\b| on\b)|comments?|recommended|loading|updated|published|posted|"
+    r"copyright)(?:\s+|-)[^\W\d_]",
+    re.I,
+)
+_SENTENCE_END = (".", "!", "?", '."', ".\u201d", "!\u201d", "?\u201d", ".'", ".)")
 # Newsletter and contact boxes that survive as single short paragraphs anywhere in the text.
 # Searched in the lower-cased text: one alternation without re.I is several times faster.
 _JUNK_ANYWHERE = re.compile(
@@ -468,7 +478,9 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
     # that is below.") still are prose: a finished sentence with 100 characters of its own.
     if block.link_density > limit and n < 400 and not _linked_prose(block):
         return False
-    if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
+    if (n < 140 and _JUNK_LINE.match(text) and not _sentence(text)) or (
+        n < 90 and is_dateline(text)
+    ):
         return False
     if n < 200:
         lowered = text.lower()
@@ -480,6 +492,16 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
         if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(lowered) and parse_human(text):
             return False
     return any(ch.isalnum() for ch in text)
+
+
+def _sentence(text: str) -> bool:
+    """Layout: any prose. A line opening with a word furniture also uses ("Share", "Posted")
+    that reads as a finished sentence of eight words or more."""
+    return (
+        _WEAK_JUNK.match(text) is not None
+        and text.endswith(_SENTENCE_END)
+        and len(text.split()) >= 8
+    )
 
 
 def _linked_prose(block: TextBlock) -> bool:

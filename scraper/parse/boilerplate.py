@@ -161,8 +161,9 @@ def _class_verdict(cls: str | None, ident: str | None) -> str:
     if not tokens:
         return PROSE
     if tokens & GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
-        # "article-sharebar" is still a share bar; "article-content" is content.
-        furniture = bool(tokens & _STILL_FURNITURE)
+        # "article-sharebar" is still a share bar; "article-content" is content. Layout:
+        # Joomla's "article-info" list (author, category, created, hits) is a meta box.
+        furniture = bool(tokens & _STILL_FURNITURE) or "article-info" in joined
     else:
         furniture = (
             bool(tokens & _BOILERPLATE_WORDS) or _BOILERPLATE_PARTS_RE.search(joined) is not None
