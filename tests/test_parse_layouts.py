@@ -253,3 +253,23 @@ def test_joomla_article_info_is_furniture_and_gives_the_date() -> None:
     parsed = parse_html(page, "https://tsv.example/aktuelles/318-bridge-vote")
     assert [b.text for b in parsed.body] == [PROSE, PROSE2]
     assert (parsed.published or "").startswith("2019-03-31")
+
+
+def test_a_form_around_the_whole_page_is_a_wrapper() -> None:
+    # ASP.NET WebForms: <form id="aspnetForm"> holds everything, the text in <br> runs
+    inner = f"<h1>Bridge vote</h1><div class='text'>{PROSE}<br><br>{PROSE2}</div>"
+    for page in (
+        article(f"<form id='aspnetForm' method='post'>{inner}</form>"),
+        article(f"<div id='wrap'><form method='post'><div>{inner}</div></form></div>"),
+    ):
+        assert [b.text for b in parse_html(page, "https://w.example/a.aspx").body] == [
+            PROSE,
+            PROSE2,
+        ]
+    # a form beside the text is still a form
+    page = article(
+        f"<h1>Bridge vote</h1><div class='text'><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<div><form><p>Tell us what you think of the bridge plan and we will print it.</p>"
+        "<textarea></textarea></form></div>"
+    )
+    assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]

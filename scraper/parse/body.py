@@ -162,6 +162,8 @@ def _prune(el: HtmlElement) -> bool:
         return decided
     if embed and has_embed(el):
         return False
+    if el.tag == "form" and page_form(el):
+        return False
     # Layout: shop and listing pages name the box around the text "product-meta" or
     # "item-info"; a meta line never holds a paragraph of prose.
     return not _has_prose(el, needed)
@@ -186,6 +188,15 @@ def _prune_plan(
     if verdict is PROSE:
         return False, False, 0
     return None, verdict is UNLESS_EMBED, 1 if weak_words(cls, ident) else 3
+
+
+def page_form(el: HtmlElement) -> bool:
+    """Layout: ASP.NET WebForms and some CMSs wrap the whole page in one <form> (around the
+    headline, or straight under <body>): a wrapper, not a form to leave out."""
+    parent = el.getparent()
+    return (parent is not None and parent.tag in ("body", "html")) or next(
+        el.iter("h1"), None
+    ) is not None
 
 
 def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
@@ -387,6 +398,8 @@ def _extract_skip(container: HtmlElement) -> Callable[[HtmlElement], bool]:
             return True
         if el.tag in ("table", "ul", "ol") and _link_density(el) > 0.6:
             return True
+        if el.tag == "form" and page_form(el):
+            return False
         return is_boilerplate(el)
 
     return skip
