@@ -273,3 +273,40 @@ def test_a_form_around_the_whole_page_is_a_wrapper() -> None:
         "<textarea></textarea></form></div>"
     )
     assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]
+
+
+def test_a_box_around_the_headline_named_for_the_layout_is_no_sidebar() -> None:
+    # "container layout-with-sidebar", "has-sidebar": the page's wrapper, with a short text
+    for cls in ("container layout-with-sidebar", "wrap has-sidebar", "page-widget"):
+        page = article(
+            f"<div class='{cls}'><div class='col'><h1>Bridge vote</h1><p>{PROSE}</p>"
+            f"<p>{PROSE2}</p></div><div class='side'><a href='/a'>Other</a></div></div>"
+        )
+        assert [b.text for b in parse_html(page, "https://w.example/a").body] == [
+            PROSE,
+            PROSE2,
+        ], cls
+    # a sidebar beside the headline's box is still pruned
+    page = article(
+        f"<div class='col'><h1>Bridge vote</h1><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<div class='sidebar'><p>The sidebar has a paragraph of its own about the town's "
+        "history, its old mill and the river that runs through it, for new readers.</p></div>"
+    )
+    assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]
+
+
+def test_page_builder_widgets_hold_the_text() -> None:
+    def widget(kind: str, inner: str) -> str:
+        return (
+            f"<div class='elementor-element elementor-widget elementor-widget-{kind}'>"
+            f"<div class='elementor-widget-container'>{inner}</div></div>"
+        )
+
+    page = article(
+        "<div class='elementor elementor-location-single'>"
+        + widget("theme-post-title", "<h1 class='elementor-heading-title'>Bridge vote</h1>")
+        + widget("theme-post-content", f"<p>{PROSE}</p><p>{PROSE2}</p>")
+        + widget("share-buttons", "<p>Share this story with the people in your town today.</p>")
+        + "</div>"
+    )
+    assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]

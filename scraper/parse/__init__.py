@@ -37,7 +37,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   prose when it reads as a finished sentence of eight words or more (any prose); WordPress
   "This entry was posted in ..." / "Dieser Beitrag wurde ..." lines and Joomla's
   "article-info" box are furniture; a <form> around the whole page (ASP.NET WebForms: under
-  <body>, or around the <h1>) is a wrapper, not a form.
+  <body>, or around the <h1>) is a wrapper, not a form; a box around the headline that only
+  its class words call furniture ("container layout-with-sidebar", "has-sidebar") is the
+  page's wrapper, never pruned; page builders' widgets ("elementor-widget-container") are
+  furniture only by their other words ("elementor-widget-share-buttons").
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

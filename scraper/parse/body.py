@@ -236,6 +236,7 @@ class Choice:
     top: HtmlElement
     chosen: list[HtmlElement]
     blocks: list[TextBlock]
+    wrappers: frozenset[HtmlElement] = frozenset()  # named like furniture, around the headline
 
 
 def choose_container(
@@ -244,9 +245,35 @@ def choose_container(
     heading: HtmlElement | None = None,
 ) -> Choice:
     """The best-scoring container and the siblings that belong with it, in order."""
-    blocks = segment(body, _prune)
-    top, chosen = _choose(body, blocks, order, _article_of(heading))
-    return Choice(top, chosen, blocks)
+    wrappers = _wrappers(heading)
+    prune = _prune
+    if wrappers:
+
+        def prune(el: HtmlElement) -> bool:
+            return el not in wrappers and _prune(el)
+
+    blocks = segment(body, prune)
+    top, chosen = _choose(body, blocks, order, _article_of(heading), prune)
+    return Choice(top, chosen, blocks, wrappers)
+
+
+def _wrappers(heading: HtmlElement | None) -> frozenset[HtmlElement]:
+    """Layout: page wrappers named for the layout ("container right-sidebar", "has-sidebar",
+    "page-widget") hold the whole article. A box around the page's own headline that only its
+    class words call furniture is such a wrapper, never pruned (boxes named by their tag,
+    <header>, <nav>, <aside>, and comment boxes stay furniture)."""
+    if heading is None:
+        return frozenset()
+    found = []
+    for anc in heading.iterancestors():
+        if anc.tag in ("body", "html"):
+            break
+        cls, ident = class_id(anc)
+        if (cls is not None or ident is not None or anc.tag == "form") and _prune_plan(
+            anc.tag, attribute(anc, "role"), cls, ident
+        )[0] is None:
+            found.append(anc)
+    return frozenset(found)
 
 
 def _article_of(el: HtmlElement | None) -> HtmlElement | None:
@@ -270,6 +297,7 @@ def _choose(
     blocks: list[TextBlock],
     order: dict[HtmlElement, int] | None,
     home: HtmlElement | None = None,
+    prune: Callable[[HtmlElement], bool] = _prune,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
     scores = score_containers(blocks)
     if not scores:
@@ -313,7 +341,7 @@ def _choose(
         if sibling is top:
             chosen.append(sibling)
             continue
-        if _prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
+        if prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
             continue  # a sibling <article> is another article (blog front pages)
         bonus = (
             top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
@@ -392,10 +420,14 @@ def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
     return any(a is ancestor for a in el.iterancestors())
 
 
-def _extract_skip(container: HtmlElement) -> Callable[[HtmlElement], bool]:
+def _extract_skip(
+    container: HtmlElement, wrappers: frozenset[HtmlElement] = frozenset()
+) -> Callable[[HtmlElement], bool]:
     def skip(el: HtmlElement) -> bool:
         if el.tag == "header":
             return True
+        if el in wrappers:
+            return False
         if el.tag in ("table", "ul", "ol") and _link_density(el) > 0.6:
             return True
         if el.tag == "form" and page_form(el):
@@ -421,7 +453,7 @@ def extract_chosen(
     (the same test as segmenting the containers afresh, without doing it twice)."""
     spans = [(order.get(c, -1), order.get(last_descendant(c), -1), c) for c in choice.chosen]
     verdicts: dict[HtmlElement, bool] = {}
-    skip = _extract_skip(choice.top)
+    skip = _extract_skip(choice.top, choice.wrappers)
     kept = []
     for block in choice.blocks:
         at = order.get(block.el, -1)

@@ -148,6 +148,8 @@ def boilerplate_verdict(tag: object, role: str | None, cls: str | None, ident: s
 
 
 PROSE, FURNITURE, UNLESS_EMBED = "prose", "furniture", "unless-embed"
+_WIDGET = frozenset(("widget",))
+_PAGE_BUILDERS = frozenset(("elementor", "siteorigin", "so"))
 _STILL_FURNITURE = frozenset(
     words("share sharing social related comments newsletter byline caption promo tags meta")
 )
@@ -165,9 +167,13 @@ def _class_verdict(cls: str | None, ident: str | None) -> str:
         # Joomla's "article-info" list (author, category, created, hits) is a meta box.
         furniture = bool(tokens & _STILL_FURNITURE) or "article-info" in joined
     else:
-        furniture = (
-            bool(tokens & _BOILERPLATE_WORDS) or _BOILERPLATE_PARTS_RE.search(joined) is not None
-        )
+        named = tokens & _BOILERPLATE_WORDS
+        furniture = bool(named) or _BOILERPLATE_PARTS_RE.search(joined) is not None
+        if named == _WIDGET and tokens & _PAGE_BUILDERS and furniture:
+            # Layout: page builders wrap every block of the page, the article's text too, in
+            # a "widget" ("elementor-widget-container"); what the widget is, its other words
+            # say ("elementor-widget-share-buttons").
+            furniture = _BOILERPLATE_PARTS_RE.search(joined) is not None
     if not furniture:
         return PROSE
     return UNLESS_EMBED if tokens & EMBEDS else FURNITURE
