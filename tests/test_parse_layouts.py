@@ -310,3 +310,40 @@ def test_page_builder_widgets_hold_the_text() -> None:
         + "</div>"
     )
     assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]
+
+
+def test_what_lies_between_two_parts_of_the_text_is_text() -> None:
+    # parts of the text in sibling boxes, with a subheading, a list, an unnamed <div> and a
+    # quote between them; a byline with its date and the links after the text stay out
+    page = article(
+        "<div id='story'><h1>Bridge vote</h1>"
+        f"<div class='body-part'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE}</p></div>"
+        "<div class='signature'>Ann Lee, Riverdale, May 3, 2021</div>"
+        "<h2>What comes next</h2><ul><li>A design contest in the spring.</li>"
+        "<li>Work starts in June.</li></ul>"
+        "<div>A footbridge was first proposed there in 1998.</div>"
+        f"<div class='body-part-2'><p>{PROSE2}</p></div>"
+        "<div><a href='/more'>More local news</a> <a href='/w'>Weather</a></div></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://w.example/a").body]
+    assert body == [
+        PROSE,
+        PROSE2,
+        PROSE,
+        "What comes next",
+        "A design contest in the spring.",
+        "Work starts in June.",
+        "A footbridge was first proposed there in 1998.",
+        PROSE2,
+    ]
+
+
+def test_german_furniture_words() -> None:
+    page = article(
+        "<div class='artikel'><span class='dachzeile'>Verkehr</span><h1>Bridge vote</h1>"
+        f"<p>{PROSE}</p><div class='anzeige'><p>{PROSE2} Jetzt bestellen!</p></div>"
+        "<p>Anzeige</p><p>Mehr zum Thema: Brücken in der Region</p>"
+        f"<p>{PROSE2}</p><div class='kommentare'><p>{PROSE} (Leser)</p></div></div>",
+        lang="de",
+    )
+    assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]

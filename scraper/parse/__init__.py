@@ -40,7 +40,13 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   <body>, or around the <h1>) is a wrapper, not a form; a box around the headline that only
   its class words call furniture ("container layout-with-sidebar", "has-sidebar") is the
   page's wrapper, never pruned; page builders' widgets ("elementor-widget-container") are
-  furniture only by their other words ("elementor-widget-share-buttons").
+  furniture only by their other words ("elementor-widget-share-buttons"); what lies between
+  two parts of the text taken as siblings (a few subheadings, lists, quotes, unnamed
+  <div>s; not furniture, not mostly links, not a byline with its date) is text; an unnamed
+  <div> with no blocks inside reads like a paragraph (text in <div>s without <p>); German
+  furniture words ("anzeige", "werbung", "teilen", "kommentare", "randspalte"), kickers
+  ("dachzeile", "kicker", "eyebrow"), ad labels and "Mehr zum Thema" / "Lesen Sie auch"
+  lines are furniture.
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

@@ -35,6 +35,7 @@ from scraper.parse.boilerplate import (
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
+    BLOCK_TAGS,
     HtmlElement,
     attribute,
     class_id,
@@ -101,7 +102,9 @@ _JUNK_LINE = re.compile(
     r"leave a comment|\d+ comments?\b|comments?\b|continue reading\b|recommended\b|"
     r"skip to\b|download the\b|get the\b.*\bapp\b|loading\b|updated\b|published\b|"
     r"posted\b|last (updated|modified)\b|by\s+[A-Z][\w.'\-]+(\s+[A-Z][\w.'\-]+){0,3}\s*([-|,•·]|$)|"
-    r"have a (news )?tip\b|this entry was posted\b|dieser (?:beitrag|eintrag) wurde\b)",
+    r"have a (news )?tip\b|this entry was posted\b|dieser (?:beitrag|eintrag) wurde\b|"
+    r"mehr zum thema\b|lesen sie (?:auch|mehr)\b|auch interessant\b|"
+    r"das k(?:ö|oe)nnte sie (?:auch )?interessieren\b)",
     re.I,
 )
 # Words of _JUNK_LINE that also open ordinary sentences ("Share prices fell 3 percent on
@@ -133,7 +136,11 @@ _JUNK_ANYWHERE_KEYS = (
     "click here",
     "javascript",
 )
-_JUNK_WHOLE = re.compile(r"\[\w+ [^\]]*=[^\]]*\]|advert(?:isement)?$", re.I)
+# (German, Spanish and French ad labels too: "Anzeige", "Werbung", "Publicidad", "Publicité")
+_JUNK_WHOLE = re.compile(
+    r"\[\w+ [^\]]*=[^\]]*\]|(?:advert(?:isement)?|anzeige|werbung|publicidad|publicit[eé])$",
+    re.I,
+)
 # "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose.
 _BYLINE_WORD = re.compile(
     r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b"
@@ -334,28 +341,71 @@ def _choose(
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
     threshold = max(10.0, top_score * 0.2)
-    chosen = []
+    chosen: list[HtmlElement] = []
+    # siblings passed over since the last one taken: taken too when another part follows
+    between: list[HtmlElement] = []
     for sibling in parent:
         if not isinstance(sibling.tag, str):
             continue
         if sibling is top:
-            chosen.append(sibling)
+            _take(chosen, between, sibling)
             continue
         if prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
+            between.append(sibling)  # (never taken: it only keeps the gap's count)
             continue  # a sibling <article> is another article (blog front pages)
         bonus = (
             top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
         )
         if scores.get(sibling, 0.0) + bonus >= threshold:
-            chosen.append(sibling)
-        elif sibling.tag == "p":
+            _take(chosen, between, sibling)
+        elif sibling.tag == "p" or (sibling.tag == "div" and _plain_text_box(sibling)):
             text = clean_text(text_content(sibling))
             density = _link_density(sibling)
             if (len(text) > 80 and density < 0.25) or (
                 0 < len(text) <= 80 and density == 0 and text.endswith(".")
             ):
-                chosen.append(sibling)
+                _take(chosen, between, sibling)
+            else:
+                between.append(sibling)
+        else:
+            between.append(sibling)
     return top, chosen
+
+
+_SANDWICHED = frozenset(
+    ("h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "blockquote", "div", "section", "pre")
+)
+
+
+def _take(chosen: list[HtmlElement], between: list[HtmlElement], sibling: HtmlElement) -> None:
+    """Layout: articles split into sibling parts by subheadings, lists and quotes (each too
+    short to score as a part): what lies between two parts of the text, a few siblings at
+    most, is text too unless it is furniture or mostly links."""
+    if chosen and 0 < len(between) <= 4:
+        chosen.extend(el for el in between if _sandwiched_text(el))
+    between.clear()
+    chosen.append(sibling)
+
+
+def _sandwiched_text(el: HtmlElement) -> bool:
+    if el.tag not in _SANDWICHED or is_boilerplate(el):
+        return False
+    text = text_content(el)
+    if el.tag[0] == "h":
+        return 0 < len(text) <= 200
+    if len(text) < 100 and _DIGIT.search(text) and parse_human(text) is not None:
+        return False  # a byline with its date ("Marta Gil Sevilla 5 de marzo de 2021")
+    return _link_density(el) < 0.3
+
+
+def _plain_text_box(el: HtmlElement) -> bool:
+    """Layout: text in <div>s without <p>: a <div> with no class or id and no blocks inside
+    reads like a paragraph."""
+    return (
+        el.get("class") is None
+        and el.get("id") is None
+        and not any(isinstance(c.tag, str) and c.tag in BLOCK_TAGS for c in el)
+    )
 
 
 def _block_link_density(

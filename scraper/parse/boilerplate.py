@@ -31,7 +31,11 @@ _BOILERPLATE_WORDS = frozenset(
         "modal popup overlay masthead printfriendly jump skip disclaimer copyright author-bio "
         "authorbox bio readmore moreon follow donate paywall login signin rating ratings print "
         "email sronly dateline timestamp meta postmeta metadata player playlist thumbnails "
-        "keywords also"
+        "keywords also "
+        # German furniture: ads, share bars, reader comments, recommendations
+        "anzeige anzeigen werbung teilen kommentare empfehlungen randspalte seitenleiste "
+        # the kicker above a headline ("Dachzeile")
+        "kicker dachzeile overline eyebrow topline"
     )
 )
 
@@ -182,7 +186,7 @@ def _class_verdict(cls: str | None, ident: str | None) -> str:
 INLINE_JUNK = frozenset(
     words(
         "caption credit credits share sharing social byline sronly tooltip popup hover rollover "
-        "ad ads advert advertisement"
+        "ad ads advert advertisement kicker dachzeile overline eyebrow topline"
     )
 )
 
