@@ -347,3 +347,16 @@ def test_german_furniture_words() -> None:
         lang="de",
     )
     assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]
+
+
+def test_wordpress_tag_and_category_classes_name_no_furniture() -> None:
+    # post_class() names the post's box after its tags: "tag-social-media", "category-related"
+    closing = "We will keep the newsletter going, once a month, with the news from the council."
+    page = article(
+        "<header class='page-header'><h1>Bridge vote</h1></header><div id='content'>"
+        "<article class='post-9 post type-post hentry category-related tag-social-media'>"
+        f"<div class='entry'><p>{PROSE}</p><p>{PROSE2}</p><p>{closing}</p></div></article>"
+        "<div class='newsletter'><p>Sign up for our newsletter</p></div></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://w.example/a").body]
+    assert body == [PROSE, PROSE2, closing]

@@ -46,7 +46,9 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   <div> with no blocks inside reads like a paragraph (text in <div>s without <p>); German
   furniture words ("anzeige", "werbung", "teilen", "kommentare", "randspalte"), kickers
   ("dachzeile", "kicker", "eyebrow"), ad labels and "Mehr zum Thema" / "Lesen Sie auch"
-  lines are furniture.
+  lines are furniture; WordPress's "tag-…" and "category-…" classes (the author's words, a
+  post tagged "social media") say nothing about a box; a newsletter named in prose is text
+  (the boxes offering one say "sign up", "subscribe", "inbox", "get our newsletter").
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

@@ -120,7 +120,10 @@ _SENTENCE_END = (".", "!", "?", '."', ".\u201d", "!\u201d", "?\u201d", ".'", ".)
 # Newsletter and contact boxes that survive as single short paragraphs anywhere in the text.
 # Searched in the lower-cased text: one alternation without re.I is several times faster.
 _JUNK_ANYWHERE = re.compile(
-    r"\b(?:newsletters?|sign up|subscribe|(?:may|can) be reached at|"
+    # (a newsletter named in prose, "We will keep the newsletter going", is text: the boxes
+    # that offer one say "sign up", "subscribe", "inbox" or "get our newsletter")
+    r"\b(?:(?:get|receive|join) (?:our|the|my)\b[\w ]{0,30}newsletters?|inbox|sign up|"
+    r"subscribe|(?:may|can) be reached at|"
     r"follow (?:him|her|them|us|me) on|all rights reserved|click here|"
     r"requires javascript|enable javascript)\b"
 )
@@ -128,6 +131,7 @@ _JUNK_ANYWHERE = re.compile(
 # substring tests cost a tenth of the search (which tries each alternative at each position).
 _JUNK_ANYWHERE_KEYS = (
     "newsletter",
+    "inbox",
     "sign up",
     "subscribe",
     "be reached at",
