@@ -360,3 +360,18 @@ def test_wordpress_tag_and_category_classes_name_no_furniture() -> None:
     )
     body = [b.text for b in parse_html(page, "https://w.example/a").body]
     assert body == [PROSE, PROSE2, closing]
+
+
+def test_sentences_with_a_date_and_by_or_von_are_prose() -> None:
+    kept = [
+        "Der Vertrag wurde am 3. Mai 2021 von beiden Seiten in Berlin unterschrieben.",
+        "By Christmas, most of the shops in the centre will have reopened, the council said.",
+        "The law was passed by parliament on 3 May 2021, after a long debate.",
+    ]
+    dropped = ["Von Anna Berg, 3. Mai 2021", "Published on May 3, 2021 by John Smith."]
+    paras = "".join(f"<p>{t}</p>" for t in (*kept, *dropped))
+    page = article(
+        f"<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p>{paras}<p>{PROSE2}</p></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://n.example/a").body]
+    assert body == [PROSE, *kept, PROSE2]

@@ -33,8 +33,9 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   containers without <p> (byline, place-and-date line, crumbs, a lone link) are furniture;
   forum member boxes are furniture; a box named only "meta" holding a paragraph is text (shop
   pages); data tables are read a row at a time; a line opening with a word furniture also
-  uses ("Share prices fell ...", "Published in 1998, ...", "Comments from analysts ...") is
-  prose when it reads as a finished sentence of eight words or more (any prose); WordPress
+  uses ("Share prices fell ...", "Published in 1998, ...", "By Christmas, ...") is prose
+  when it reads as a finished sentence of eight words or more, and so is a sentence with a
+  date and "von"/"by" in it that does not open with a byline's words (any prose); WordPress
   "This entry was posted in ..." / "Dieser Beitrag wurde ..." lines and Joomla's
   "article-info" box are furniture; a <form> around the whole page (ASP.NET WebForms: under
   <body>, or around the <h1>) is a wrapper, not a form; a box around the headline that only

@@ -112,7 +112,7 @@ _JUNK_LINE = re.compile(
 # finished sentence of some length (what furniture rarely is: "Share", "3 Comments",
 # "Updated 5 hours ago", "Posted in News").
 _WEAK_JUNK = re.compile(
-    r"(?:share(?! this\b| on\b)|comments?|recommended|loading|updated|published|posted|"
+    r"(?:share(?! this\b| on\b)|comments?|recommended|loading|updated|published|posted|by|"
     r"copyright)(?:\s+|-)[^\W\d_]",
     re.I,
 )
@@ -588,7 +588,13 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
             and _JUNK_ANYWHERE.search(lowered) is not None
         ) or _JUNK_WHOLE.match(text):
             return False
-        if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(lowered) and parse_human(text):
+        if (
+            n < 160
+            and _DIGIT.search(text)
+            and _BYLINE_WORD.search(lowered)
+            and parse_human(text)
+            and not _dated_sentence(text)
+        ):
             return False
     return any(ch.isalnum() for ch in text)
 
@@ -601,6 +607,25 @@ def _sentence(text: str) -> bool:
         and text.endswith(_SENTENCE_END)
         and len(text.split()) >= 8
     )
+
+
+def _dated_sentence(text: str) -> bool:
+    """Layout: any prose. A sentence with a date and "von", "by", "por" in it ("Der Vertrag
+    wurde am 3. Mai 2021 von beiden Seiten unterschrieben.") is no byline: it opens with a
+    letter, not with the byline's words, and ends as a sentence does."""
+    return (
+        text[:1].isalpha()
+        and text.endswith(_SENTENCE_END)
+        and len(text.split()) >= 6
+        and _BYLINE_OPENING.match(text) is None
+    )
+
+
+_BYLINE_OPENING = re.compile(
+    r"(?:by|von|por|par|di|door|publicado|published|posted|updated|written|autor|author|"
+    r"ver(?:ö|oe)ffentlicht|aktualisiert|geschrieben|erstellt|stand)\b",
+    re.I,
+)
 
 
 def _linked_prose(block: TextBlock) -> bool:
