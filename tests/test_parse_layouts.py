@@ -375,3 +375,9 @@ def test_sentences_with_a_date_and_by_or_von_are_prose() -> None:
     )
     body = [b.text for b in parse_html(page, "https://n.example/a").body]
     assert body == [PROSE, *kept, PROSE2]
+
+
+def test_published_meta_names_of_other_cms() -> None:
+    for name in ("publication_date", "shareaholic:article_published_time", "date_published"):
+        head = f'<meta name="{name}" content="2021-05-03T10:00:00+02:00">'
+        assert post("", head=head).startswith("2021-05-03"), name

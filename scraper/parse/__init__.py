@@ -28,7 +28,8 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   (a <footer> or "entry-footer" child of the post's box, WordPress "entry-meta", Joomla's
   "article-info" list, a line of its own after the text) give it there, when nothing above
   does and the URL holds none; a JSON-LD WebPage's date stands for an Article object without
-  one (Yoast-style @graph); German "03.05.21" (dotted, two-digit year) is a date.
+  one (Yoast-style @graph); German "03.05.21" (dotted, two-digit year) is a date; more
+  <meta> names for the same date ("publication_date", "date_published", Shareaholic's).
 - body: <br><br> runs and <div> runs count their links per part; short lines at the edges of
   containers without <p> (byline, place-and-date line, crumbs, a lone link) are furniture;
   forum member boxes are furniture; a box named only "meta" holding a paragraph is text (shop
