@@ -46,9 +46,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   two parts of the text taken as siblings (a few subheadings, lists, quotes, unnamed
   <div>s; not furniture, not mostly links, not a byline with its date) is text; an unnamed
   <div> with no blocks inside reads like a paragraph (text in <div>s without <p>); German
-  furniture words ("anzeige", "werbung", "teilen", "kommentare", "randspalte"), kickers
-  ("dachzeile", "kicker", "eyebrow"), ad labels and "Mehr zum Thema" / "Lesen Sie auch"
-  lines are furniture; WordPress's "tag-…" and "category-…" classes (the author's words, a
+  class words name the text's box ("artikel", "inhalt", "beitrag") and furniture
+  ("anzeige", "werbung", "teilen", "kommentare", "randspalte"); kickers ("dachzeile",
+  "kicker", "eyebrow"), ad labels and "Mehr zum Thema" / "Lesen Sie auch" lines are
+  furniture; WordPress's "tag-…" and "category-…" classes (the author's words, a
   post tagged "social media") say nothing about a box; a newsletter named in prose is text
   (the boxes offering one say "sign up", "subscribe", "inbox", "get our newsletter").
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box

@@ -81,7 +81,9 @@ _BOILERPLATE_PARTS_RE = any_part(_BOILERPLATE_PARTS)
 GOOD_WORDS = frozenset(
     words(
         "article articles body content contents entry main post story text prose richtext "
-        "articlebody article-body story-body blog column"
+        "articlebody article-body story-body blog column "
+        # German CMSs name the text's box in German
+        "artikel artikeltext inhalt beitrag meldung"
     )
 )
 
@@ -155,7 +157,10 @@ PROSE, FURNITURE, UNLESS_EMBED = "prose", "furniture", "unless-embed"
 _WIDGET = frozenset(("widget",))
 _PAGE_BUILDERS = frozenset(("elementor", "siteorigin", "so"))
 _STILL_FURNITURE = frozenset(
-    words("share sharing social related comments newsletter byline caption promo tags meta")
+    words(
+        "share sharing social related comments newsletter byline caption promo tags meta "
+        "teilen kommentare anzeige werbung empfehlungen"
+    )
 )
 
 
