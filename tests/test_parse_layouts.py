@@ -172,3 +172,212 @@ def test_site_title_with_an_image_masthead_gives_the_bold_line_shown() -> None:
         + "</div></body></html>"
     ).encode()
     assert parse_html(page, "http://oth.example/a.html").headline == head
+
+
+# Issue 10, generality (session 21): layouts of blogs, club sites and CMS pages.
+
+
+def post(
+    after: str, wrap: str = "article", head: str = "", url: str = "https://b.example/p"
+) -> str:
+    """A blog post: heading, body, then `after` inside the post's box, beside a sidebar whose
+    teaser carries a date of its own."""
+    html = (
+        f"<html lang='en'><head><title>Bridge vote</title>{head}</head><body><div id='page'>"
+        f"<{wrap} class='post'><h1 class='entry-title'>Bridge vote</h1>"
+        f"<div class='entry-content'><p>{PROSE}</p><p>{PROSE2}</p></div>{after}</{wrap}>"
+        "<div id='sidebar'><ul><li><a href='/x'>Older post</a> <span>January 1, 2020</span>"
+        "</li></ul></div></div><footer>Updated March 9, 2021</footer></body></html>"
+    )
+    return parse_html(html.encode(), url).published or ""
+
+
+def test_a_date_in_the_posts_own_footer_is_its_date() -> None:
+    # WordPress Twenty Ten-Twelve: "This entry was posted in News on <time>" below the post
+    footer = (
+        "<footer class='entry-meta'>This entry was posted in <a href='/c'>News</a> on "
+        "<a href='/p'><time datetime='2021-05-03T10:00:00+00:00'>May 3, 2021</time></a>.</footer>"
+    )
+    assert post(footer).startswith("2021-05-03")
+    assert post(footer, wrap="div").startswith("2021-05-03")
+    assert post("<div class='entry-footer'><span>Posted May 3, 2021</span></div>").startswith(
+        "2021-05-03"
+    )
+    # a line of its own below the text, in the post's box (no class names a date)
+    assert post("<p>Geschrieben am 3. Mai 2021 von Anna</p>", wrap="div").startswith("2021-05-03")
+    # the page's footer and the sidebar's teaser are not the post's
+    assert post("") == ""
+    assert post("<div class='related'><span>April 2, 2021</span></div>", wrap="div") == ""
+
+
+def test_a_webpage_date_stands_for_an_article_object_without_one() -> None:
+    graph = (
+        '<script type="application/ld+json">{"@context":"https://schema.org","@graph":['
+        '{"@type":"WebPage","datePublished":"2021-05-03T10:00:00+02:00"},'
+        '{"@type":"Article","headline":"Bridge vote"}]}</script>'
+    )
+    assert post("", head=graph).startswith("2021-05-03")
+
+
+def test_german_two_digit_years() -> None:
+    info = "<div class='newsinfo'>Erstellt am 14.06.21 von Vorstand</div>"
+    assert post(info, wrap="div").startswith("2021-06-14")
+    # version numbers are no dates
+    assert post("<p>Version 1.2.21 von Anna</p>", wrap="div") == ""
+
+
+def test_sentences_opening_with_a_furniture_word_are_prose() -> None:
+    kept = [
+        "Share prices across the sector slipped in sympathy, with two brewers losing 4 per cent.",
+        "Comments from analysts after the announcement were mixed, one broker said on Monday.",
+        "Posted profits for the first half were 4.2 million, against 1.1 million a year ago.",
+    ]
+    dropped = ["Share", "3 Comments", "Posted in News", "Updated 5 hours ago", "Share this story"]
+    paras = "".join(f"<p>{t}</p>" for t in (*kept, *dropped))
+    page = article(
+        f"<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p>{paras}<p>{PROSE2}</p></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://n.example/a").body]
+    assert body == [PROSE, *kept, PROSE2]
+
+
+def test_joomla_article_info_is_furniture_and_gives_the_date() -> None:
+    page = article(
+        "<div class='item-page'><div class='page-header'><h2 itemprop='headline'>Bridge vote"
+        f"</h2></div><div itemprop='articleBody'><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<dl class='article-info muted'><dt>Details</dt><dd class='category-name'>Kategorie: "
+        "<a href='/c'>News</a></dd><dd class='create'>Erstellt: Sonntag, 31. März 2019 21:14"
+        "</dd><dd class='hits'>Zugriffe: 412</dd></dl></div>",
+        lang="de",
+    )
+    parsed = parse_html(page, "https://tsv.example/aktuelles/318-bridge-vote")
+    assert [b.text for b in parsed.body] == [PROSE, PROSE2]
+    assert (parsed.published or "").startswith("2019-03-31")
+
+
+def test_a_form_around_the_whole_page_is_a_wrapper() -> None:
+    # ASP.NET WebForms: <form id="aspnetForm"> holds everything, the text in <br> runs
+    inner = f"<h1>Bridge vote</h1><div class='text'>{PROSE}<br><br>{PROSE2}</div>"
+    for page in (
+        article(f"<form id='aspnetForm' method='post'>{inner}</form>"),
+        article(f"<div id='wrap'><form method='post'><div>{inner}</div></form></div>"),
+    ):
+        assert [b.text for b in parse_html(page, "https://w.example/a.aspx").body] == [
+            PROSE,
+            PROSE2,
+        ]
+    # a form beside the text is still a form
+    page = article(
+        f"<h1>Bridge vote</h1><div class='text'><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<div><form><p>Tell us what you think of the bridge plan and we will print it.</p>"
+        "<textarea></textarea></form></div>"
+    )
+    assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]
+
+
+def test_a_box_around_the_headline_named_for_the_layout_is_no_sidebar() -> None:
+    # "container layout-with-sidebar", "has-sidebar": the page's wrapper, with a short text
+    for cls in ("container layout-with-sidebar", "wrap has-sidebar", "page-widget"):
+        page = article(
+            f"<div class='{cls}'><div class='col'><h1>Bridge vote</h1><p>{PROSE}</p>"
+            f"<p>{PROSE2}</p></div><div class='side'><a href='/a'>Other</a></div></div>"
+        )
+        assert [b.text for b in parse_html(page, "https://w.example/a").body] == [
+            PROSE,
+            PROSE2,
+        ], cls
+    # a sidebar beside the headline's box is still pruned
+    page = article(
+        f"<div class='col'><h1>Bridge vote</h1><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<div class='sidebar'><p>The sidebar has a paragraph of its own about the town's "
+        "history, its old mill and the river that runs through it, for new readers.</p></div>"
+    )
+    assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]
+
+
+def test_page_builder_widgets_hold_the_text() -> None:
+    def widget(kind: str, inner: str) -> str:
+        return (
+            f"<div class='elementor-element elementor-widget elementor-widget-{kind}'>"
+            f"<div class='elementor-widget-container'>{inner}</div></div>"
+        )
+
+    page = article(
+        "<div class='elementor elementor-location-single'>"
+        + widget("theme-post-title", "<h1 class='elementor-heading-title'>Bridge vote</h1>")
+        + widget("theme-post-content", f"<p>{PROSE}</p><p>{PROSE2}</p>")
+        + widget("share-buttons", "<p>Share this story with the people in your town today.</p>")
+        + "</div>"
+    )
+    assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]
+
+
+def test_what_lies_between_two_parts_of_the_text_is_text() -> None:
+    # parts of the text in sibling boxes, with a subheading, a list, an unnamed <div> and a
+    # quote between them; a byline with its date and the links after the text stay out
+    page = article(
+        "<div id='story'><h1>Bridge vote</h1>"
+        f"<div class='body-part'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE}</p></div>"
+        "<div class='signature'>Ann Lee, Riverdale, May 3, 2021</div>"
+        "<h2>What comes next</h2><ul><li>A design contest in the spring.</li>"
+        "<li>Work starts in June.</li></ul>"
+        "<div>A footbridge was first proposed there in 1998.</div>"
+        f"<div class='body-part-2'><p>{PROSE2}</p></div>"
+        "<div><a href='/more'>More local news</a> <a href='/w'>Weather</a></div></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://w.example/a").body]
+    assert body == [
+        PROSE,
+        PROSE2,
+        PROSE,
+        "What comes next",
+        "A design contest in the spring.",
+        "Work starts in June.",
+        "A footbridge was first proposed there in 1998.",
+        PROSE2,
+    ]
+
+
+def test_german_furniture_words() -> None:
+    page = article(
+        "<div class='artikel'><span class='dachzeile'>Verkehr</span><h1>Bridge vote</h1>"
+        f"<p>{PROSE}</p><div class='anzeige'><p>{PROSE2} Jetzt bestellen!</p></div>"
+        "<p>Anzeige</p><p>Mehr zum Thema: Brücken in der Region</p>"
+        f"<p>{PROSE2}</p><div class='kommentare'><p>{PROSE} (Leser)</p></div></div>",
+        lang="de",
+    )
+    assert [b.text for b in parse_html(page, "https://w.example/a").body] == [PROSE, PROSE2]
+
+
+def test_wordpress_tag_and_category_classes_name_no_furniture() -> None:
+    # post_class() names the post's box after its tags: "tag-social-media", "category-related"
+    closing = "We will keep the newsletter going, once a month, with the news from the council."
+    page = article(
+        "<header class='page-header'><h1>Bridge vote</h1></header><div id='content'>"
+        "<article class='post-9 post type-post hentry category-related tag-social-media'>"
+        f"<div class='entry'><p>{PROSE}</p><p>{PROSE2}</p><p>{closing}</p></div></article>"
+        "<div class='newsletter'><p>Sign up for our newsletter</p></div></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://w.example/a").body]
+    assert body == [PROSE, PROSE2, closing]
+
+
+def test_sentences_with_a_date_and_by_or_von_are_prose() -> None:
+    kept = [
+        "Der Vertrag wurde am 3. Mai 2021 von beiden Seiten in Berlin unterschrieben.",
+        "By Christmas, most of the shops in the centre will have reopened, the council said.",
+        "The law was passed by parliament on 3 May 2021, after a long debate.",
+    ]
+    dropped = ["Von Anna Berg, 3. Mai 2021", "Published on May 3, 2021 by John Smith."]
+    paras = "".join(f"<p>{t}</p>" for t in (*kept, *dropped))
+    page = article(
+        f"<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p>{paras}<p>{PROSE2}</p></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://n.example/a").body]
+    assert body == [PROSE, *kept, PROSE2]
+
+
+def test_published_meta_names_of_other_cms() -> None:
+    for name in ("publication_date", "shareaholic:article_published_time", "date_published"):
+        head = f'<meta name="{name}" content="2021-05-03T10:00:00+02:00">'
+        assert post("", head=head).startswith("2021-05-03"), name

@@ -24,11 +24,34 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first
   paragraph (agency copy, press releases); boxes around the headline are never teasers
   (Blogger's "widget"); forum members' join dates are not the post's; "Updated" lines are the
-  modified date, never the published one.
+  modified date, never the published one; blog themes that write the date below the post
+  (a <footer> or "entry-footer" child of the post's box, WordPress "entry-meta", Joomla's
+  "article-info" list, a line of its own after the text) give it there, when nothing above
+  does and the URL holds none; a JSON-LD WebPage's date stands for an Article object without
+  one (Yoast-style @graph); German "03.05.21" (dotted, two-digit year) is a date; more
+  <meta> names for the same date ("publication_date", "date_published", Shareaholic's).
 - body: <br><br> runs and <div> runs count their links per part; short lines at the edges of
   containers without <p> (byline, place-and-date line, crumbs, a lone link) are furniture;
   forum member boxes are furniture; a box named only "meta" holding a paragraph is text (shop
-  pages); data tables are read a row at a time.
+  pages); data tables are read a row at a time; a line opening with a word furniture also
+  uses ("Share prices fell ...", "Published in 1998, ...", "By Christmas, ...") is prose
+  when it reads as a finished sentence of eight words or more, and so is a sentence with a
+  date and "von"/"by" in it that does not open with a byline's words (any prose); WordPress
+  "This entry was posted in ..." / "Dieser Beitrag wurde ..." lines and Joomla's
+  "article-info" box are furniture; a <form> around the whole page (ASP.NET WebForms: under
+  <body>, or around the <h1>) is a wrapper, not a form; a box around the headline that only
+  its class words call furniture ("container layout-with-sidebar", "has-sidebar") is the
+  page's wrapper, never pruned; page builders' widgets ("elementor-widget-container") are
+  furniture only by their other words ("elementor-widget-share-buttons"); what lies between
+  two parts of the text taken as siblings (a few subheadings, lists, quotes, unnamed
+  <div>s; not furniture, not mostly links, not a byline with its date) is text; an unnamed
+  <div> with no blocks inside reads like a paragraph (text in <div>s without <p>); German
+  class words name the text's box ("artikel", "inhalt", "beitrag") and furniture
+  ("anzeige", "werbung", "teilen", "kommentare", "randspalte"); kickers ("dachzeile",
+  "kicker", "eyebrow"), ad labels and "Mehr zum Thema" / "Lesen Sie auch" lines are
+  furniture; WordPress's "tag-…" and "category-…" classes (the author's words, a
+  post tagged "social media") say nothing about a box; a newsletter named in prose is text
+  (the boxes offering one say "sign up", "subscribe", "inbox", "get our newsletter").
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

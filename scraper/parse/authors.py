@@ -34,7 +34,7 @@ _AGENCIES = frozenset(
 # whitespace can never make a match, and el.text is mostly indentation ("\n      ") that the
 # plain "\s*" gave back one character at a time, trying all alternatives at each.
 _BY = re.compile(
-    r"^\s*+(?:written\s+|posted\s+|reported\s+|words\s+|story\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
+    r"^\s*+(?:written\s+|posted\s+|reported\s+|words\s+|story\s+|geschrieben\s+|verfasst\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
     re.I,
 )
 _SPLIT = re.compile(

@@ -35,6 +35,7 @@ from scraper.parse.boilerplate import (
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
 from scraper.parse.dom import (
+    BLOCK_TAGS,
     HtmlElement,
     attribute,
     class_id,
@@ -101,13 +102,28 @@ _JUNK_LINE = re.compile(
     r"leave a comment|\d+ comments?\b|comments?\b|continue reading\b|recommended\b|"
     r"skip to\b|download the\b|get the\b.*\bapp\b|loading\b|updated\b|published\b|"
     r"posted\b|last (updated|modified)\b|by\s+[A-Z][\w.'\-]+(\s+[A-Z][\w.'\-]+){0,3}\s*([-|,•·]|$)|"
-    r"have a (news )?tip\b)",
+    r"have a (news )?tip\b|this entry was posted\b|dieser (?:beitrag|eintrag) wurde\b|"
+    r"mehr zum thema\b|lesen sie (?:auch|mehr)\b|auch interessant\b|"
+    r"das k(?:ö|oe)nnte sie (?:auch )?interessieren\b)",
     re.I,
 )
+# Words of _JUNK_LINE that also open ordinary sentences ("Share prices fell 3 percent on
+# Monday.", "Published in 1998, the book ..."): such a line is junk only when it is not a
+# finished sentence of some length (what furniture rarely is: "Share", "3 Comments",
+# "Updated 5 hours ago", "Posted in News").
+_WEAK_JUNK = re.compile(
+    r"(?:share(?! this\b| on\b)|comments?|recommended|loading|updated|published|posted|by|"
+    r"copyright)(?:\s+|-)[^\W\d_]",
+    re.I,
+)
+_SENTENCE_END = (".", "!", "?", '."', ".\u201d", "!\u201d", "?\u201d", ".'", ".)")
 # Newsletter and contact boxes that survive as single short paragraphs anywhere in the text.
 # Searched in the lower-cased text: one alternation without re.I is several times faster.
 _JUNK_ANYWHERE = re.compile(
-    r"\b(?:newsletters?|sign up|subscribe|(?:may|can) be reached at|"
+    # (a newsletter named in prose, "We will keep the newsletter going", is text: the boxes
+    # that offer one say "sign up", "subscribe", "inbox" or "get our newsletter")
+    r"\b(?:(?:get|receive|join) (?:our|the|my)\b[\w ]{0,30}newsletters?|inbox|sign up|"
+    r"subscribe|(?:may|can) be reached at|"
     r"follow (?:him|her|them|us|me) on|all rights reserved|click here|"
     r"requires javascript|enable javascript)\b"
 )
@@ -115,6 +131,7 @@ _JUNK_ANYWHERE = re.compile(
 # substring tests cost a tenth of the search (which tries each alternative at each position).
 _JUNK_ANYWHERE_KEYS = (
     "newsletter",
+    "inbox",
     "sign up",
     "subscribe",
     "be reached at",
@@ -123,7 +140,11 @@ _JUNK_ANYWHERE_KEYS = (
     "click here",
     "javascript",
 )
-_JUNK_WHOLE = re.compile(r"\[\w+ [^\]]*=[^\]]*\]|advert(?:isement)?$", re.I)
+# (German, Spanish and French ad labels too: "Anzeige", "Werbung", "Publicidad", "Publicité")
+_JUNK_WHOLE = re.compile(
+    r"\[\w+ [^\]]*=[^\]]*\]|(?:advert(?:isement)?|anzeige|werbung|publicidad|publicit[eé])$",
+    re.I,
+)
 # "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose.
 _BYLINE_WORD = re.compile(
     r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b"
@@ -152,6 +173,8 @@ def _prune(el: HtmlElement) -> bool:
         return decided
     if embed and has_embed(el):
         return False
+    if el.tag == "form" and page_form(el):
+        return False
     # Layout: shop and listing pages name the box around the text "product-meta" or
     # "item-info"; a meta line never holds a paragraph of prose.
     return not _has_prose(el, needed)
@@ -176,6 +199,15 @@ def _prune_plan(
     if verdict is PROSE:
         return False, False, 0
     return None, verdict is UNLESS_EMBED, 1 if weak_words(cls, ident) else 3
+
+
+def page_form(el: HtmlElement) -> bool:
+    """Layout: ASP.NET WebForms and some CMSs wrap the whole page in one <form> (around the
+    headline, or straight under <body>): a wrapper, not a form to leave out."""
+    parent = el.getparent()
+    return (parent is not None and parent.tag in ("body", "html")) or next(
+        el.iter("h1"), None
+    ) is not None
 
 
 def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
@@ -215,6 +247,7 @@ class Choice:
     top: HtmlElement
     chosen: list[HtmlElement]
     blocks: list[TextBlock]
+    wrappers: frozenset[HtmlElement] = frozenset()  # named like furniture, around the headline
 
 
 def choose_container(
@@ -223,9 +256,35 @@ def choose_container(
     heading: HtmlElement | None = None,
 ) -> Choice:
     """The best-scoring container and the siblings that belong with it, in order."""
-    blocks = segment(body, _prune)
-    top, chosen = _choose(body, blocks, order, _article_of(heading))
-    return Choice(top, chosen, blocks)
+    wrappers = _wrappers(heading)
+    prune = _prune
+    if wrappers:
+
+        def prune(el: HtmlElement) -> bool:
+            return el not in wrappers and _prune(el)
+
+    blocks = segment(body, prune)
+    top, chosen = _choose(body, blocks, order, _article_of(heading), prune)
+    return Choice(top, chosen, blocks, wrappers)
+
+
+def _wrappers(heading: HtmlElement | None) -> frozenset[HtmlElement]:
+    """Layout: page wrappers named for the layout ("container right-sidebar", "has-sidebar",
+    "page-widget") hold the whole article. A box around the page's own headline that only its
+    class words call furniture is such a wrapper, never pruned (boxes named by their tag,
+    <header>, <nav>, <aside>, and comment boxes stay furniture)."""
+    if heading is None:
+        return frozenset()
+    found = []
+    for anc in heading.iterancestors():
+        if anc.tag in ("body", "html"):
+            break
+        cls, ident = class_id(anc)
+        if (cls is not None or ident is not None or anc.tag == "form") and _prune_plan(
+            anc.tag, attribute(anc, "role"), cls, ident
+        )[0] is None:
+            found.append(anc)
+    return frozenset(found)
 
 
 def _article_of(el: HtmlElement | None) -> HtmlElement | None:
@@ -249,6 +308,7 @@ def _choose(
     blocks: list[TextBlock],
     order: dict[HtmlElement, int] | None,
     home: HtmlElement | None = None,
+    prune: Callable[[HtmlElement], bool] = _prune,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
     scores = score_containers(blocks)
     if not scores:
@@ -286,27 +346,34 @@ def _choose(
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
     threshold = max(10.0, top_score * 0.2)
-    chosen = []
+    chosen: list[HtmlElement] = []
+    # siblings passed over since the last one taken: taken too when another part follows
+    between: list[HtmlElement] = []
     for sibling in parent:
         if not isinstance(sibling.tag, str):
             continue
         if sibling is top:
-            chosen.append(sibling)
+            _take(chosen, between, sibling)
             continue
-        if _prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
+        if prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
+            between.append(sibling)  # (never taken: it only keeps the gap's count)
             continue  # a sibling <article> is another article (blog front pages)
         bonus = (
             top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
         )
         if scores.get(sibling, 0.0) + bonus >= threshold:
-            chosen.append(sibling)
-        elif sibling.tag == "p":
+            _take(chosen, between, sibling)
+        elif sibling.tag == "p" or (sibling.tag == "div" and _plain_text_box(sibling)):
             text = clean_text(text_content(sibling))
             density = _link_density(sibling)
             if (len(text) > 80 and density < 0.25) or (
                 0 < len(text) <= 80 and density == 0 and text.endswith(".")
             ):
-                chosen.append(sibling)
+                _take(chosen, between, sibling)
+            else:
+                between.append(sibling)
+        else:
+            between.append(sibling)
     return top, chosen
 
 
@@ -333,6 +400,42 @@ def _link_densities(
         return (linked[hi] - linked[lo]) / total if total else 1.0
 
     return density
+
+
+_SANDWICHED = frozenset(
+    ("h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "blockquote", "div", "section", "pre")
+)
+
+
+def _take(chosen: list[HtmlElement], between: list[HtmlElement], sibling: HtmlElement) -> None:
+    """Layout: articles split into sibling parts by subheadings, lists and quotes (each too
+    short to score as a part): what lies between two parts of the text, a few siblings at
+    most, is text too unless it is furniture or mostly links."""
+    if chosen and 0 < len(between) <= 4:
+        chosen.extend(el for el in between if _sandwiched_text(el))
+    between.clear()
+    chosen.append(sibling)
+
+
+def _sandwiched_text(el: HtmlElement) -> bool:
+    if el.tag not in _SANDWICHED or is_boilerplate(el):
+        return False
+    text = text_content(el)
+    if el.tag[0] == "h":
+        return 0 < len(text) <= 200
+    if len(text) < 100 and _DIGIT.search(text) and parse_human(text) is not None:
+        return False  # a byline with its date ("Marta Gil Sevilla 5 de marzo de 2021")
+    return _link_density(el) < 0.3
+
+
+def _plain_text_box(el: HtmlElement) -> bool:
+    """Layout: text in <div>s without <p>: a <div> with no class or id and no blocks inside
+    reads like a paragraph."""
+    return (
+        el.get("class") is None
+        and el.get("id") is None
+        and not any(isinstance(c.tag, str) and c.tag in BLOCK_TAGS for c in el)
+    )
 
 
 def _grow(
@@ -383,12 +486,18 @@ def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
     return any(a is ancestor for a in el.iterancestors())
 
 
-def _extract_skip(container: HtmlElement) -> Callable[[HtmlElement], bool]:
+def _extract_skip(
+    container: HtmlElement, wrappers: frozenset[HtmlElement] = frozenset()
+) -> Callable[[HtmlElement], bool]:
     def skip(el: HtmlElement) -> bool:
         if el.tag == "header":
             return True
+        if el in wrappers:
+            return False
         if el.tag in ("table", "ul", "ol") and _link_density(el) > 0.6:
             return True
+        if el.tag == "form" and page_form(el):
+            return False
         return is_boilerplate(el)
 
     return skip
@@ -410,7 +519,7 @@ def extract_chosen(
     (the same test as segmenting the containers afresh, without doing it twice)."""
     spans = [(order.get(c, -1), order.get(last_descendant(c), -1), c) for c in choice.chosen]
     verdicts: dict[HtmlElement, bool] = {}
-    skip = _extract_skip(choice.top)
+    skip = _extract_skip(choice.top, choice.wrappers)
     kept = []
     for block in choice.blocks:
         at = order.get(block.el, -1)
@@ -480,7 +589,9 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
     # that is below.") still are prose: a finished sentence with 100 characters of its own.
     if block.link_density > limit and n < 400 and not _linked_prose(block):
         return False
-    if (n < 140 and _JUNK_LINE.match(text)) or (n < 90 and is_dateline(text)):
+    if (n < 140 and _JUNK_LINE.match(text) and not _sentence(text)) or (
+        n < 90 and is_dateline(text)
+    ):
         return False
     if n < 200:
         lowered = text.lower()
@@ -489,9 +600,44 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
             and _JUNK_ANYWHERE.search(lowered) is not None
         ) or _JUNK_WHOLE.match(text):
             return False
-        if n < 160 and _DIGIT.search(text) and _BYLINE_WORD.search(lowered) and parse_human(text):
+        if (
+            n < 160
+            and _DIGIT.search(text)
+            and _BYLINE_WORD.search(lowered)
+            and parse_human(text)
+            and not _dated_sentence(text)
+        ):
             return False
     return any(ch.isalnum() for ch in text)
+
+
+def _sentence(text: str) -> bool:
+    """Layout: any prose. A line opening with a word furniture also uses ("Share", "Posted")
+    that reads as a finished sentence of eight words or more."""
+    return (
+        _WEAK_JUNK.match(text) is not None
+        and text.endswith(_SENTENCE_END)
+        and len(text.split()) >= 8
+    )
+
+
+def _dated_sentence(text: str) -> bool:
+    """Layout: any prose. A sentence with a date and "von", "by", "por" in it ("Der Vertrag
+    wurde am 3. Mai 2021 von beiden Seiten unterschrieben.") is no byline: it opens with a
+    letter, not with the byline's words, and ends as a sentence does."""
+    return (
+        text[:1].isalpha()
+        and text.endswith(_SENTENCE_END)
+        and len(text.split()) >= 6
+        and _BYLINE_OPENING.match(text) is None
+    )
+
+
+_BYLINE_OPENING = re.compile(
+    r"(?:by|von|por|par|di|door|publicado|published|posted|updated|written|autor|author|"
+    r"ver(?:ö|oe)ffentlicht|aktualisiert|geschrieben|erstellt|stand)\b",
+    re.I,
+)
 
 
 def _linked_prose(block: TextBlock) -> bool:

@@ -31,7 +31,11 @@ _BOILERPLATE_WORDS = frozenset(
         "modal popup overlay masthead printfriendly jump skip disclaimer copyright author-bio "
         "authorbox bio readmore moreon follow donate paywall login signin rating ratings print "
         "email sronly dateline timestamp meta postmeta metadata player playlist thumbnails "
-        "keywords also"
+        "keywords also "
+        # German furniture: ads, share bars, reader comments, recommendations
+        "anzeige anzeigen werbung teilen kommentare empfehlungen randspalte seitenleiste "
+        # the kicker above a headline ("Dachzeile")
+        "kicker dachzeile overline eyebrow topline"
     )
 )
 
@@ -77,7 +81,9 @@ _BOILERPLATE_PARTS_RE = any_part(_BOILERPLATE_PARTS)
 GOOD_WORDS = frozenset(
     words(
         "article articles body content contents entry main post story text prose richtext "
-        "articlebody article-body story-body blog column"
+        "articlebody article-body story-body blog column "
+        # German CMSs name the text's box in German
+        "artikel artikeltext inhalt beitrag meldung"
     )
 )
 
@@ -148,8 +154,13 @@ def boilerplate_verdict(tag: object, role: str | None, cls: str | None, ident: s
 
 
 PROSE, FURNITURE, UNLESS_EMBED = "prose", "furniture", "unless-embed"
+_WIDGET = frozenset(("widget",))
+_PAGE_BUILDERS = frozenset(("elementor", "siteorigin", "so"))
 _STILL_FURNITURE = frozenset(
-    words("share sharing social related comments newsletter byline caption promo tags meta")
+    words(
+        "share sharing social related comments newsletter byline caption promo tags meta "
+        "teilen kommentare anzeige werbung empfehlungen"
+    )
 )
 
 
@@ -161,12 +172,17 @@ def _class_verdict(cls: str | None, ident: str | None) -> str:
     if not tokens:
         return PROSE
     if tokens & GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
-        # "article-sharebar" is still a share bar; "article-content" is content.
-        furniture = bool(tokens & _STILL_FURNITURE)
+        # "article-sharebar" is still a share bar; "article-content" is content. Layout:
+        # Joomla's "article-info" list (author, category, created, hits) is a meta box.
+        furniture = bool(tokens & _STILL_FURNITURE) or "article-info" in joined
     else:
-        furniture = (
-            bool(tokens & _BOILERPLATE_WORDS) or _BOILERPLATE_PARTS_RE.search(joined) is not None
-        )
+        named = tokens & _BOILERPLATE_WORDS
+        furniture = bool(named) or _BOILERPLATE_PARTS_RE.search(joined) is not None
+        if named == _WIDGET and tokens & _PAGE_BUILDERS and furniture:
+            # Layout: page builders wrap every block of the page, the article's text too, in
+            # a "widget" ("elementor-widget-container"); what the widget is, its other words
+            # say ("elementor-widget-share-buttons").
+            furniture = _BOILERPLATE_PARTS_RE.search(joined) is not None
     if not furniture:
         return PROSE
     return UNLESS_EMBED if tokens & EMBEDS else FURNITURE
@@ -175,7 +191,7 @@ def _class_verdict(cls: str | None, ident: str | None) -> str:
 INLINE_JUNK = frozenset(
     words(
         "caption credit credits share sharing social byline sronly tooltip popup hover rollover "
-        "ad ads advert advertisement"
+        "ad ads advert advertisement kicker dachzeile overline eyebrow topline"
     )
 )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 
 from lxml import etree
 
@@ -30,6 +30,7 @@ from scraper.parse.dom import (
     classed,
     clean_text,
     has_word,
+    last_descendant,
     text_content,
     words,
 )
@@ -61,6 +62,17 @@ PUBLISHED_META = (
     "original-publish-date",
     "rnews:datepublished",
     "bt:pubdate",
+    # names other CMSs and SEO plugins use (the same dates, under other keys)
+    "publication_date",
+    "publication-date",
+    "date_published",
+    "published_time",
+    "article_published_time",
+    "shareaholic:article_published_time",
+    "cxenseparse:publishtime",
+    "prism.publicationdate",
+    "citation_date",
+    "originalpublicationdate",
     "date",
     "created",
     "dc.created",
@@ -79,7 +91,7 @@ MODIFIED_META = (
 _DATE_WORDS = frozenset(
     words(
         "date dates time timestamp published publish pubdate posted dateline datetime meta byline "
-        "article-date entry-date post-date updated info fecha data datum"
+        "article-date entry-date post-date updated info fecha data datum postmetadata utility"
     )
 )
 _NOT_ARTICLE = frozenset(
@@ -105,6 +117,7 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 _DIGIT = re.compile(r"\d")
 _DATE_TAGS = frozenset(("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"))
+_TRAILING_TAGS = _DATE_TAGS | {"dd", "dt", "time"}  # Joomla's "article-info" list below the text
 _HEADER_TAGS = frozenset(
     words(
         "span div p li time small em strong b i font a td abbr address dd dt h4 h5 h6 dl section "
@@ -141,8 +154,6 @@ def _from_structured(
             parsed = (parse_iso(text) or parse_human(text)) if text else None
             if parsed and _plausible(parsed, now):
                 return FoundDate(parsed, source)
-        if source == "json-ld":
-            break
     for name in metas:
         for value in st.meta.get(name, ()):
             parsed = parse_iso(value) or parse_human(value)
@@ -157,16 +168,37 @@ def _from_structured(
     return None
 
 
-def _in_teaser(el: HtmlElement, home: frozenset[HtmlElement] = frozenset()) -> bool:
+def _in_teaser(
+    el: HtmlElement,
+    home: frozenset[HtmlElement] = frozenset(),
+    near: frozenset[HtmlElement] = frozenset(),
+) -> bool:
     """Inside a related-stories box, sidebar or comments? `home` holds the headline's
     ancestors: a box around the article's own headline is no teaser, whatever its class says
-    (Blogger's posts sit in a "widget")."""
-    for depth, anc in enumerate(el.iterancestors()):
+    (Blogger's posts sit in a "widget"). `near` holds its closest few: a footer whose parent is
+    one of them is the post's own footer, not the page's. The element itself counts: a short
+    sidebar read whole is as much a teaser as a date inside it."""
+    for depth, anc in enumerate(chain((el,), el.iterancestors())):
         if anc.tag in ("body", "html", "article", "main") or depth > 10 or anc in home:
             return False
-        if anc.tag in ("aside", "nav", "footer") or class_has(anc, _NOT_ARTICLE):
+        if anc.tag in ("aside", "nav"):
+            return True
+        if anc.tag == "footer" or class_has(anc, _NOT_ARTICLE):
+            # Layout: blog themes write the post's date below it, in a <footer> or
+            # "entry-footer" / "entry-meta" line that is a child of the post's box.
+            if near and anc.getparent() in near and _post_footer(anc):
+                continue
             return True
     return False
+
+
+def _post_footer(el: HtmlElement) -> bool:
+    """A footer by tag or by name alone (not "related-footer", not a comments box)."""
+    named = class_tokens(el) & _NOT_ARTICLE
+    return (el.tag == "footer" and not named) or named == _FOOTER_WORD
+
+
+_FOOTER_WORD = frozenset(("footer",))
 
 
 def _says_updated(text: str) -> bool:
@@ -191,6 +223,7 @@ def _visible_dates(
     now: datetime | None,
     year: int | None,
     home: frozenset[HtmlElement] = frozenset(),
+    near: frozenset[HtmlElement] = frozenset(),
     limit: int = 12,
 ) -> list[Shown]:
     """Dates written for readers, in document order: (date, says-updated, source)."""
@@ -202,7 +235,7 @@ def _visible_dates(
         source = "time"
         if parsed is None and machine:
             parsed, source = parse_iso(machine), "time-attr"
-        if parsed and _plausible(parsed, now) and not _in_teaser(el, home):
+        if parsed and _plausible(parsed, now) and not _in_teaser(el, home, near):
             parent = el.getparent()
             around = clean_text(text_content(parent)) if parent is not None else ""
             context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
@@ -219,7 +252,7 @@ def _visible_dates(
             # hAtom and friends: <abbr class="published" title="2019-11-19T10:00:00-05:00">
             machine = el.get("title") or el.get("content") or el.get("data-timestamp") or ""
             parsed = parse_iso(machine) if machine[:1].isdigit() else None
-        if parsed and _plausible(parsed, now) and not _in_teaser(el, home):
+        if parsed and _plausible(parsed, now) and not _in_teaser(el, home, near):
             if _MEMBER_SINCE.search(text):
                 continue
             found.append((parsed, _says_updated(text), "dom", el))
@@ -290,6 +323,55 @@ def _header_dates(
                 found.append((parsed, _says_updated(candidate), source, el))
                 break
     return found
+
+
+def _trailing_dates(
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
+    top: HtmlElement,
+    scope: HtmlElement,
+    month_first: bool,
+    now: datetime | None,
+    home: frozenset[HtmlElement],
+    near: frozenset[HtmlElement],
+    window: int = 40,
+) -> list[Shown]:
+    """Layout: blogs and club sites that write the post's date only below it, in a line of
+    its own ("Geschrieben am 3. Mai 2021 von Anna", "Posted on 03.05.2021 in News"): the
+    first short line with a full date after the body (or in the body's last elements, when
+    the body's box holds the headline too), inside the post's box."""
+    end = index.get(last_descendant(top))
+    stop = index.get(last_descendant(scope))
+    if end is None or stop is None:
+        return []
+    start = end + 1 if stop > end else max(index.get(top, end), end - window)
+    for el in elements[start : min(stop, start + window) + 1]:
+        if el.tag not in _TRAILING_TAGS:
+            continue
+        raw = text_content(el)
+        if len(raw) > 160 or not _DIGIT.search(raw):
+            continue
+        text = clean_text(raw)
+        parsed = _parse_shown(text, month_first, None)
+        if (
+            parsed is not None
+            and not _MEMBER_SINCE.search(text)
+            and _plausible(parsed, now)
+            and not _in_teaser(el, home, near)
+        ):
+            return [(parsed, _says_updated(text), "footer", el)]
+    return []
+
+
+def _post_box(
+    scope: HtmlElement | None, top: HtmlElement, heading: HtmlElement | None
+) -> HtmlElement | None:
+    """The box of the post the body belongs to: around headline and body, or (pages with no
+    heading element) the body's parent."""
+    if heading is not None:
+        return scope
+    parent = top.getparent()
+    return parent if parent is not None and parent.tag not in ("body", "html") else None
 
 
 def _lead_dateline(
@@ -396,9 +478,11 @@ def find_dates(
     # Dates elsewhere on the page only matter when the headline's surroundings show none.
     found_near = published is not None and any(not s[1] for s in shown)
     everywhere = []
+    above = list(heading.iterancestors()) if heading is not None else []
     if not found_near:
-        home = frozenset(heading.iterancestors()) if heading is not None else frozenset()
-        visible = _visible_dates(root, elements, month_first, now, year, home)
+        home = frozenset(above)
+        near = frozenset(a for a in above[:3] if a.tag not in ("body", "html"))
+        visible = _visible_dates(root, elements, month_first, now, year, home, near)
         everywhere = [s for s in visible if s[3] not in seen]
     # Those inside the article's own area before those elsewhere on the page.
     if scope is not None:
@@ -424,6 +508,12 @@ def find_dates(
         from_url = _url_date(url)
         if from_url and _plausible(from_url, now):
             published = FoundDate(from_url, "url")
+        elif top is not None and (box := _post_box(scope, top, heading)) is not None:
+            home = frozenset(above)
+            near = frozenset(a for a in above[:3] if a.tag not in ("body", "html"))
+            below = _trailing_dates(elements, index, top, box, month_first, now, home, near)
+            if below and not below[0][1]:
+                published = FoundDate(below[0][0], "footer")
     if modified is None and published is not None:
         later = [s for s in shown if s[1] and s[0].day >= published.value.day]
         if later:

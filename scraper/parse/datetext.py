@@ -45,6 +45,9 @@ _SLASHED_YMD = re.compile(
     r"(?<!\d)(\d{4})\s*(?:[/.]|年)\s*(\d{1,2})\s*(?:[/.]|月)\s*(\d{1,2})(?:日|(?!\d))"
 )
 _NUMERIC_DMY = re.compile(r"(?<![\d/.])(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?!\d)")
+# Layout: German forums, blogs and regional news write "03.05.21, 10:00" ("Erstellt: ..."):
+# day and month of two digits, dotted, a two-digit year (read as 20yy).
+_DOTTED_SHORT = re.compile(r"(?<![\d/.])(\d{2})\.(\d{2})\.(\d{2})(?![\d.])")
 # Month-name dates match any word of 3-10 letters where the month goes, then the word is looked
 # up in _MONTHS: a regex alternation of all 129 names costs ~20 us a line, this ~2 us.
 # Every date with a year needs one _make accepts (1990-2100): text without one skips them all.
@@ -241,6 +244,12 @@ def parse_human(text: str, *, month_first: bool = True, year: int | None = None)
         match = _MD_NOYEAR.search(text)
         if match:
             day = _make(year, _MONTHS[match.group(1).lower()], int(match.group(2)))
+            if day:
+                best = (match.start(), day, match.end())
+    if best is None and not has_year and "." in text:
+        match = _DOTTED_SHORT.search(text)
+        if match:
+            day = _make(2000 + int(match.group(3)), int(match.group(2)), int(match.group(1)))
             if day:
                 best = (match.start(), day, match.end())
     if best is None:

@@ -374,6 +374,10 @@ def class_words(cls: str | None, ident: str | None) -> tuple[frozenset[str], str
     """(tokens, joined) of a class and an id attribute value, for memos keyed on them."""
     short = _short_id(ident)
     raw = cls or ""
+    if "tag-" in raw or "category-" in raw:
+        # Layout: WordPress names a post's box after its tags and categories ("post-9 post
+        # tag-social-media category-related-news"): the author's words, not the box's role.
+        raw = " ".join(c for c in raw.split() if not c.startswith(_TAXONOMY_CLASSES))
     if short:
         raw = f"{raw} {short}"
     lower = raw.lower()
@@ -387,6 +391,9 @@ def class_words(cls: str | None, ident: str | None) -> tuple[frozenset[str], str
     else:
         parts = _TOKEN.findall(lower)
     return (frozenset(parts) if parts else _NO_TOKENS), "-".join(parts)
+
+
+_TAXONOMY_CLASSES = ("tag-", "category-")
 
 
 def _tokens(cls: str | None, ident: str | None) -> frozenset[str]:

@@ -40,7 +40,9 @@ PARSER_NAME = "morgue.generic"
 # Bump PARSER_REVISION with every change that changes what the parser outputs: the golden files
 # (tests/pages/**/*.expected.json) change then, and tests/test_parser_revision.py fails until
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
-PARSER_REVISION = 2  # 2: issue 10 (title, layouts of unseen sites)
+PARSER_REVISION = (
+    3  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose)
+)
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
 _MIN_BODY_CHARS = 150
