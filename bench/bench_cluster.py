@@ -206,6 +206,11 @@ def _job_span(name: str, ids: list[int]) -> float:
     return float(row[0]) if row and row[0] is not None else 0.0
 
 
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))] if ordered else 0.0
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[int(0.95 * (len(ordered) - 1))] if ordered else 0.0
@@ -294,6 +299,25 @@ def crawl_run(
             ]
             # the requests a polite crawl needs: each path once (a path fetched twice would
             # raise the ratio while it slowed the crawl)
+            # server-side gaps between a host's consecutive requests: robots.txt -> feed,
+            # feed -> first article, and between articles (p10 / p50 / p90)
+            steps: dict[str, list[float]] = {"feed": [], "first article": [], "articles": []}
+            for hs in hits.values():
+                ordered = sorted(hs, key=lambda h: h.at)
+                for a, b in itertools.pairwise(ordered):
+                    kind = (
+                        "feed"
+                        if not b.path.startswith("/news/")
+                        else "articles"
+                        if a.path.startswith("/news/")
+                        else "first article"
+                    )
+                    steps[kind].append(b.at - a.at)
+            gap_text = "; ".join(
+                f"{kind} p10 {_pct(v, 0.1):.3f} p50 {_pct(v, 0.5):.3f} p90 {_pct(v, 0.9):.3f}"
+                for kind, v in steps.items()
+                if v
+            )
             busiest = max(len({h.path for h in hs}) for hs in hits.values())
             times = [h.at for hs in hits.values() for h in hs]
             span = max(times) - min(times)
@@ -305,6 +329,7 @@ def crawl_run(
     return {
         "span_s": span,
         "turns": "; ".join(turns),
+        "gaps": gap_text,
         # every host could have had its first request when the crawl's first request went
         # out: politeness alone needs the busiest host's gaps, over the span the server saw
         "polite_ratio_span": (busiest - 1) * delay / span,
@@ -420,6 +445,7 @@ def crawl_phase(args: argparse.Namespace) -> None:
         print(f"    closest two requests to one host (s, host, paths, statuses): {run['closest']}")
         if args.timings:
             print(f"    host requests by index, s after the first: {run['turns']}")
+            print(f"    gaps between a host's requests at the server (s): {run['gaps']}")
             print(
                 "    "
                 + "; ".join(

@@ -30,7 +30,8 @@ def test_many_urls_of_one_host_leased_together_take_no_fetchs_place() -> None:
         "https://c.org/story-0",
         "https://a.org/story-1",
     ]
-    assert len(held) == 18 and held.startable == 0
+    assert len(held) == 18
+    assert held.startable == 0
     held.fetched(started[0])  # a.org's first fetch ended: its next may start
     assert held.startable == 1
     assert held.pop() == _item("a.org", 2)
