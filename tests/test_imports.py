@@ -104,6 +104,7 @@ def test_cycle_finder_finds_a_cycle() -> None:
 # modules that may hold SQL: the catalog and frontier backends
 SQL_HOMES = {
     "catalog_sqlite.py",
+    "catalog_sqlite_search.py",
     "catalog_schema.py",
     "frontier_sqlite.py",
     "catalog_pg.py",

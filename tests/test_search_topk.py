@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import archive
-from archive.backends import sqlite_search
+from archive.backends import catalog_sqlite_search as sqlite_search
 from archive.backends.catalog_schema import BM25
 from archive.ftsquery import parse
 from archive.query import ArchiveReader

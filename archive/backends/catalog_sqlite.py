@@ -46,9 +46,9 @@ from archive.backends.catalog_schema import (
     REQUEUE_VERSIONS,
     UPGRADE_TO_3,
 )
+from archive.backends.catalog_sqlite_search import SqliteSearch, filter_sql
 from archive.backends.frontier import Frontier
 from archive.backends.frontier_sqlite import FRONTIER_TABLES, SqliteFrontier, copy_frontier
-from archive.backends.sqlite_search import SqliteSearch, filter_sql
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
 from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
