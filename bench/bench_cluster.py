@@ -159,14 +159,19 @@ def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
         proc.wait(120)
 
 
-def _wait(config: Any, ids: list[int]) -> None:
+def _wait(config: Any, ids: list[int], logs: Path) -> None:
     from scraper.cluster.queue import job_states
 
     while True:
         states = job_states(config, ids)
         if len(states) == len(ids) and all(s not in ("todo", "doing") for s in states.values()):
             if set(states.values()) != {"succeeded"}:
-                raise SystemExit(f"jobs failed: {states}")
+                # the workers' logs live in the run's temporary folder: show why before it goes
+                tails = "".join(
+                    f"\n--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
+                    for log in sorted(logs.glob("w*.log"))
+                )
+                raise SystemExit(f"jobs failed: {states}{tails}")
             return
         time.sleep(0.5)
 
@@ -249,7 +254,7 @@ def crawl_run(
             with BackendsCpu(name) as backends:
                 queued = time.monotonic()
                 ids = defer_crawl(config, ["cluster"], max_pages=None, spread=workers)
-                _wait(config, ids)
+                _wait(config, ids, out)
                 cpu = _procs_cpu(procs) - cpu0
                 ended = time.monotonic()
             pg_cpu = backends.seconds
@@ -387,7 +392,7 @@ def rebuild_run(pages: int) -> dict[str, float]:
                 cpu0 = _procs_cpu(procs)
                 jobs = [{"share": i, "shares": workers} for i in range(workers)]
                 ids = defer(config, "rebuild_share", jobs)
-                _wait(config, ids)
+                _wait(config, ids, Path(tmp))
                 span = _job_span(name, ids)
                 result[f"pages_per_s_{workers}"] = pages / span
                 # how many cores the workers had on average: 2 workers on a machine whose
