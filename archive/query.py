@@ -59,7 +59,7 @@ class ArchiveReader:
         path = Path(root)
         if not (path / "catalog.sqlite").is_file():
             raise NotFound(f"no archive at {path} (no catalog.sqlite there)")
-        return cls(Archive.open(path))
+        return cls(Archive.open(path, mapped=True))
 
     def close(self) -> None:
         self.archive.close()

@@ -106,9 +106,11 @@ class Archive:
         sleep: Callable[[float], None] | None = None,
         durable: bool = True,
         storage: Storage | None = None,
+        mapped: bool = False,
     ) -> Archive:
         """Open (creating on first use) the archive in folder `root`; `storage` names a
-        cluster's catalog and blob store instead of the folder's own (archive.backends.storage)."""
+        cluster's catalog and blob store instead of the folder's own (archive.backends.storage);
+        `mapped`: the embedded catalog is read through a memory map (for reading servers)."""
         root = Path(root)
         make_dirs(root)
         storage = storage or Storage()
@@ -128,6 +130,7 @@ class Archive:
                 Layout(root).catalog,
                 busy_timeout=busy_timeout,
                 synchronous="FULL" if durable else "NORMAL",
+                mapped=mapped,
             )
             if sleep is not None:
                 catalog.sleep = sleep
