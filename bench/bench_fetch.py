@@ -33,7 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -68,7 +70,9 @@ async def _serve(count: int, out: Path) -> None:
     page = _response(PAGE, b"text/html; charset=utf-8")
     robots = _response(ROBOTS, b"text/plain")
 
-    def handler(address: str):
+    def handler(
+        address: str,
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         entries = log.setdefault(address, [])
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -150,7 +154,7 @@ def _ensure_scrapy() -> Path:
     return python
 
 
-def _run(client: list[str], count: int, tmp: Path, name: str, pages: int) -> dict:
+def _run(client: list[str], count: int, tmp: Path, name: str, pages: int) -> dict[str, Any]:
     """Start a fresh server, run one client against it, return the server log and client stats."""
     log_file = tmp / f"{name}.server.json"
     server = subprocess.Popen(
@@ -183,7 +187,7 @@ def _run(client: list[str], count: int, tmp: Path, name: str, pages: int) -> dic
     return {"stats": stats, "log": json.loads(log_file.read_text())}
 
 
-def _measure(run: dict, count: int, delay: float) -> dict[str, float]:
+def _measure(run: dict[str, Any], count: int, delay: float) -> dict[str, float]:
     log: dict[str, list[list[float]]] = run["log"]
     entries = [e for host in log.values() for e in host]
     arrivals = [e[0] for e in entries]

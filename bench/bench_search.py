@@ -145,7 +145,7 @@ def queries(pool: list[str], seed: int) -> list[tuple[str, dict[str, str]]]:
     ranked = [w for w, _ in counts.most_common() if len(w) > 3]
     rng = random.Random(seed)
     words = [ranked[r] for r in (30, 100, 300, 1000, 3000, min(8000, len(ranked) - 1))]
-    phrases = []
+    phrases: list[str] = []
     while len(phrases) < 5:
         found = _WORD.findall(rng.choice(pool))
         if len(found) > 4:

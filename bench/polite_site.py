@@ -16,6 +16,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -152,7 +153,9 @@ async def serve(count: int, per_host: int, delay: float, out: Path) -> None:
     head = _template_head()
     missing = _response("404 Not Found", b"not found", "text/plain")
 
-    def handler(address: str, host: Host):
+    def handler(
+        address: str, host: Host
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         entries = log.setdefault(address, [])
         robots = _response("200 OK", host.robots(), "text/plain")
         index = _response("200 OK", host.index(), "text/html; charset=utf-8")

@@ -29,7 +29,7 @@ NO_JITTER = (
 )
 
 
-class BenchSpider(scrapy.Spider):
+class BenchSpider(scrapy.Spider):  # type: ignore[misc]  # scrapy is untyped
     name = "bench"
 
     def __init__(self, urls: list[str], stats: dict[str, float], **kwargs: object) -> None:
