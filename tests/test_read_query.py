@@ -374,24 +374,3 @@ def test_folding_by_table_equals_decomposing_the_whole_text() -> None:
     (term,) = parse("muller")[1]
     snippet = make_snippet("Der Bürgermeister Jörg Müller sprach.", [term])
     assert [t for t, marked in snippet.parts if marked] == ["Müller"]
-
-
-def test_only_readers_map_the_catalog(built: tuple[Path, Stored]) -> None:
-    """A reading server maps the catalog file (fewer copies per search); a writer does not:
-    mapped pages count as its resident memory, which then grew with the catalog file."""
-    from archive.backends.catalog_sqlite import SqliteCatalog
-    from archive.store import Archive
-
-    def mapped_bytes(catalog: object) -> int:
-        assert isinstance(catalog, SqliteCatalog)
-        return int(catalog.db.execute("PRAGMA mmap_size").fetchone()[0])
-
-    with archive.open(built[0]) as reader:
-        assert mapped_bytes(reader.catalog) > 0
-    with Archive.open(built[0]) as writer:
-        assert mapped_bytes(writer.catalog) == 0
-        view = writer.reader()  # the crawl's read connection beside its writer
-        try:
-            assert mapped_bytes(view.catalog) == 0
-        finally:
-            view.close()
