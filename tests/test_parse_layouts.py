@@ -381,3 +381,37 @@ def test_published_meta_names_of_other_cms() -> None:
     for name in ("publication_date", "shareaholic:article_published_time", "date_published"):
         head = f'<meta name="{name}" content="2021-05-03T10:00:00+02:00">'
         assert post("", head=head).startswith("2021-05-03"), name
+
+
+def test_blogger_classic_post_title_in_an_h3_is_the_headline() -> None:
+    page = (
+        "<html lang='en'><head><title>Two Wheels Blog: Bridge vote</title></head><body>"
+        "<div class='header'><h1><a href='/'>Two Wheels Blog</a></h1></div>"
+        "<div class='sidebar'><h3>Bridge vote results elsewhere and more</h3></div>"
+        "<div class='post hentry'><h3 class='post-title entry-title'>Bridge vote</h3>"
+        f"<div class='post-body entry-content'>{PROSE}<br><br>{PROSE2}</div>"
+        "<div class='post-footer'>Posted by Sam at <abbr class='published' "
+        "title='2017-07-12T14:33:00+01:00'>2:33 PM</abbr></div></div></body></html>"
+    ).encode()
+    parsed = parse_html(page, "https://b.example/2017/07/bridge.html")
+    assert parsed.headline == "Bridge vote"
+    # the post's footer is found as the post's once its heading is known
+    assert parsed.published == "2017-07-12T14:33:00+01:00"
+    # without the post's heading the sidebar's <h3> is no headline: the metadata title is kept
+    bare = page.replace(b"<h3 class='post-title entry-title'>Bridge vote</h3>", b"")
+    assert (
+        parse_html(bare, "https://b.example/p").headline != "Bridge vote results elsewhere and more"
+    )
+
+
+def test_calendar_badge_dates_are_read_apart() -> None:
+    badge = (
+        "<div class='post-date'><span class='day'>12</span><span class='month'>Jul</span>"
+        "<span class='year'>2017</span></div>"
+    )
+    page = article(f"{badge}<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p><p>{PROSE2}</p>")
+    assert parse_html(page, "https://b.example/bridge").published == "2017-07-12"
+    # day and month alone are no date
+    no_year = badge.replace("<span class='year'>2017</span>", "")
+    page = article(f"{no_year}<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p></div>")
+    assert parse_html(page, "https://b.example/bridge").published is None

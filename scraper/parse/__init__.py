@@ -18,7 +18,9 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
 - headline: the visible heading that agrees with a metadata title; old table layouts with no
   heading and a "Site :: Headline" `<title>`: the part not spelled by the host, else the part
   shown last on the page (mastheads come first), else the one part shown in big bold type
-  (image mastheads) or the part that is not the masthead's link home.
+  (image mastheads) or the part that is not the masthead's link home; Blogger's classic
+  templates (site name in the <h1>, the post's title in an <h3 class="post-title">): an <h3>
+  that agrees with the metadata when no <h1>/<h2> does.
 - title: JSON-LD headline, og:title, twitter:title, `<title>`, verbatim.
 - dates: structured data first; text dates near the headline in many languages ("12. Juli
   2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first
@@ -29,7 +31,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   "article-info" list, a line of its own after the text) give it there, when nothing above
   does and the URL holds none; a JSON-LD WebPage's date stands for an Article object without
   one (Yoast-style @graph); German "03.05.21" (dotted, two-digit year) is a date; more
-  <meta> names for the same date ("publication_date", "date_published", Shareaholic's).
+  <meta> names for the same date ("publication_date", "date_published", Shareaholic's);
+  calendar badges of blog themes (day, month and year in elements of their own, run
+  together as "12Jul2017") are read apart, as are <time> texts with no space between year
+  and time ("Nov 20 20194:29 AM EST").
 - body: <br><br> runs and <div> runs count their links per part; short lines at the edges of
   containers without <p> (byline, place-and-date line, crumbs, a lone link) are furniture;
   forum member boxes are furniture; a box named only "meta" holding a paragraph is text (shop

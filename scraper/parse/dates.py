@@ -216,6 +216,17 @@ def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | N
     return parse_human(text, month_first=month_first, year=year)
 
 
+def _spaced(el: HtmlElement, text: str, month_first: bool, year: int | None) -> PageDate | None:
+    """Layout: blog themes' calendar badges write day, month and year in elements of their own
+    (`<span class="day">12</span><span class="month">Jul</span><span class="year">2017</span>`),
+    which run together as "12Jul2017": read a short box's pieces apart. Only boxes whose text
+    did not parse as a date pay for this."""
+    if len(el) == 0 or len(text) > 40:
+        return None
+    spaced = clean_text(" ".join(el.itertext()))
+    return _parse_shown(spaced, month_first, year) if spaced != text else None
+
+
 def _visible_dates(
     root: HtmlElement,
     elements: list[HtmlElement],
@@ -247,7 +258,7 @@ def _visible_dates(
         if el.tag not in _DATE_TAGS or not has_word(cls, ident, _DATE_WORDS):
             continue
         text = clean_text(text_content(el))
-        parsed = _parse_shown(text, month_first, year)
+        parsed = _parse_shown(text, month_first, year) or _spaced(el, text, month_first, year)
         if parsed is None:
             # hAtom and friends: <abbr class="published" title="2019-11-19T10:00:00-05:00">
             machine = el.get("title") or el.get("content") or el.get("data-timestamp") or ""
@@ -313,6 +324,8 @@ def _header_dates(
             continue
         for candidate in texts:
             parsed = _parse_shown(candidate, month_first, year)
+            if not parsed and not container and candidate is texts[0]:
+                parsed = _spaced(el, candidate, month_first, year)
             if not parsed:
                 continue
             opening = raw[:40] if raw else text_content(el)[:40]

@@ -41,7 +41,8 @@ PARSER_NAME = "morgue.generic"
 # (tests/pages/**/*.expected.json) change then, and tests/test_parser_revision.py fails until
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
 PARSER_REVISION = (
-    3  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose)
+    4  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
+    # 4: issue 10 (Blogger h3 headings, calendar-badge dates)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"

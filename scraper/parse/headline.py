@@ -147,6 +147,18 @@ def find_headline(
             break
     if best is not None and best[0] >= 0.5:
         return best[1], "dom", best[2]
+    # Layout: Blogger's classic templates (and blog themes like them) give the site's name the
+    # <h1> and each post's title an <h3 class="post-title">: when no <h1>/<h2> agrees with the
+    # metadata, an <h3> that does is the post's heading (only such pages pay for this loop).
+    for el in root.iter("h3"):
+        text = heading_text(el)
+        if not text or len(text) > 300:
+            continue
+        score = max((similarity(text, m) for m in compare), default=0.0)
+        if score >= 0.6 and (best is None or score > best[0] + 1e-9):
+            best = (score, text, el)
+    if best is not None and best[0] >= 0.6:
+        return best[1], "dom", best[2]
     # No heading agrees with the metadata: the visible <h1> still is what readers see.
     site_parts = [p for m, _ in metas for p in _SEPARATORS.split(m)[1:]] + site_names
     shown = [
