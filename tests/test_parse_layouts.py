@@ -415,3 +415,22 @@ def test_calendar_badge_dates_are_read_apart() -> None:
     no_year = badge.replace("<span class='year'>2017</span>", "")
     page = article(f"{no_year}<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p></div>")
     assert parse_html(page, "https://b.example/bridge").published is None
+
+
+def test_a_list_beside_the_texts_box_is_part_of_it() -> None:
+    items = ["500 g flour, sifted twice", "1 cube of fresh yeast", "250 ml warm milk", "80 g sugar"]
+    ingredients = "<div class='ingredients'><h2>Ingredients</h2><ul>{}</ul></div>".format(
+        "".join(f"<li>{i}</li>" for i in items)
+    )
+    steps = f"<div class='method'><h2>Method</h2><ol><li>{PROSE}</li><li>{PROSE2}</li></ol></div>"
+    related = "<div class='more'><ul>{}</ul></div>".format(
+        "".join(
+            f"<li><a href='/r{n}'>Another recipe with a long name {n}</a></li>" for n in range(4)
+        )
+    )
+    page = article(f"<div class='recipe'><h1>Bridge vote</h1>{ingredients}{steps}{related}</div>")
+    body = [b.text for b in parse_html(page, "https://r.example/a").body]
+    assert all(i in body for i in items)
+    assert PROSE in body
+    assert PROSE2 in body
+    assert not any("Another recipe" in t for t in body)

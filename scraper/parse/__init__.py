@@ -56,7 +56,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   "kicker", "eyebrow"), ad labels and "Mehr zum Thema" / "Lesen Sie auch" lines are
   furniture; WordPress's "tag-…" and "category-…" classes (the author's words, a
   post tagged "social media") say nothing about a box; a newsletter named in prose is text
-  (the boxes offering one say "sign up", "subscribe", "inbox", "get our newsletter").
+  (the boxes offering one say "sign up", "subscribe", "inbox", "get our newsletter"); a
+  list of three or more items without links right beside the text's box is text (recipes'
+  ingredients beside the steps, product features), and a list that is the best container
+  alone under its subheading in a box stands for that box (a recipe's steps).
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

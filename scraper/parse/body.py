@@ -343,21 +343,40 @@ def _choose(
     top = _grow(top, blocks, order, stop)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
+    # Layout: steps of a recipe or how-to, a list under its own heading in a box of its own
+    # ("Zubereitung", "Method"): the box is the part, so its neighbours (the ingredients) are
+    # its siblings.
+    if (
+        top.tag in ("ul", "ol")
+        and parent is not None
+        and parent.tag not in ("body", "html")
+        and all(c is top or not isinstance(c.tag, str) or c.tag in _SUBHEADS for c in parent)
+    ):
+        top, parent = parent, parent.getparent()
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
     threshold = max(10.0, top_score * 0.2)
     chosen: list[HtmlElement] = []
     # siblings passed over since the last one taken: taken too when another part follows
     between: list[HtmlElement] = []
+    after_top = False
     for sibling in parent:
         if not isinstance(sibling.tag, str):
             continue
         if sibling is top:
+            before = between[-1] if between else None
             _take(chosen, between, sibling)
+            if before is not None and before not in chosen and _beside_list(before, prune):
+                chosen.insert(len(chosen) - 1, before)
+            after_top = True
             continue
+        next_to_top, after_top = after_top, False
         if prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
             between.append(sibling)  # (never taken: it only keeps the gap's count)
             continue  # a sibling <article> is another article (blog front pages)
+        if next_to_top and _beside_list(sibling, prune):
+            _take(chosen, between, sibling)
+            continue
         bonus = (
             top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
         )
@@ -402,6 +421,7 @@ def _link_densities(
     return density
 
 
+_SUBHEADS = frozenset(("h2", "h3", "h4", "h5", "h6"))
 _SANDWICHED = frozenset(
     ("h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "blockquote", "div", "section", "pre")
 )
@@ -426,6 +446,21 @@ def _sandwiched_text(el: HtmlElement) -> bool:
     if len(text) < 100 and _DIGIT.search(text) and parse_human(text) is not None:
         return False  # a byline with its date ("Marta Gil Sevilla 5 de marzo de 2021")
     return _link_density(el) < 0.3
+
+
+def _beside_list(el: HtmlElement, prune: Callable[[HtmlElement], bool]) -> bool:
+    """Layout: recipes (ingredients beside the steps), product sheets (features beside the
+    description), how-tos: a list of three or more short items without links, in a box right
+    next to the text's box, is part of it, though its items are too short to score as prose."""
+    lists = [el] if el.tag in ("ul", "ol") else [c for c in el if c.tag in ("ul", "ol")]
+    if not lists or sum(1 for box in lists for c in box if c.tag == "li") < 3:
+        return False
+    return (
+        len(text_content(el)) >= 60
+        and not prune(el)
+        and not is_boilerplate(el)
+        and _link_density(el) < 0.1
+    )
 
 
 def _plain_text_box(el: HtmlElement) -> bool:
