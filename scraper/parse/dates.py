@@ -223,7 +223,7 @@ def _spaced(el: HtmlElement, text: str, month_first: bool, year: int | None) -> 
     did not parse as a date pay for this."""
     if len(el) == 0 or len(text) > 40:
         return None
-    spaced = clean_text(" ".join(el.itertext()))
+    spaced = clean_text(" ".join(str(t) for t in el.itertext()))
     return _parse_shown(spaced, month_first, year) if spaced != text else None
 
 
