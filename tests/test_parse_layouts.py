@@ -434,3 +434,24 @@ def test_a_list_beside_the_texts_box_is_part_of_it() -> None:
     assert PROSE in body
     assert PROSE2 in body
     assert not any("Another recipe" in t for t in body)
+
+
+def test_forum_posts_in_boxes_of_their_own_told_apart_by_numbered_ids() -> None:
+    def post(n: int, text: str) -> str:
+        return (
+            f"<table id='post{n}'><tr><td class='thead'>12.07.2017, 14:3{n} #{n}</td></tr>"
+            f"<tr><td class='alt2'><a class='bigusername' href='/u/{n}'>user{n}</a></td>"
+            f"<td class='alt1' id='td_post_{n}'><div id='post_message_{n}'>{text}</div>"
+            "</td></tr></table>"
+        )
+
+    short = "Danke, das hilft mir weiter."
+    page = (
+        "<html><head><title>Bridge vote - Forum</title></head><body>"
+        f"<table><tr><td><a href='/'>Forum</a></td></tr></table>{post(1, PROSE)}"
+        f"{post(2, PROSE2)}{post(3, short)}"
+        "<div id='slide_4'><p>Another forum's thread with a title that is long enough</p></div>"
+        "</body></html>"
+    ).encode()
+    body = [b.text for b in parse_html(page, "https://f.example/showthread.php?t=1").body]
+    assert body == [PROSE, PROSE2, short]

@@ -59,7 +59,9 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   (the boxes offering one say "sign up", "subscribe", "inbox", "get our newsletter"); a
   list of three or more items without links right beside the text's box is text (recipes'
   ingredients beside the steps, product features), and a list that is the best container
-  alone under its subheading in a box stands for that box (a recipe's steps).
+  alone under its subheading in a box stands for that box (a recipe's steps); forum posts
+  in boxes of their own that are not siblings (vBulletin's tables, "post_message_101"): the
+  best post's box, named for a post with a number, stands for every box of that name.
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

@@ -356,6 +356,9 @@ def _choose(
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
     threshold = max(10.0, top_score * 0.2)
+    posts = _numbered_posts(body, top, prune)
+    if posts:
+        return top, posts
     chosen: list[HtmlElement] = []
     # siblings passed over since the last one taken: taken too when another part follows
     between: list[HtmlElement] = []
@@ -446,6 +449,37 @@ def _sandwiched_text(el: HtmlElement) -> bool:
     if len(text) < 100 and _DIGIT.search(text) and parse_human(text) is not None:
         return False  # a byline with its date ("Marta Gil Sevilla 5 de marzo de 2021")
     return _link_density(el) < 0.3
+
+
+def _numbered_posts(
+    body: HtmlElement, top: HtmlElement, prune: Callable[[HtmlElement], bool]
+) -> list[HtmlElement]:
+    """Layout: forum threads whose posts each sit in a box of their own, in tables or boxes
+    that are not siblings (vBulletin's "post_message_101", "td_post_101"), told apart only by
+    the number in their id: the best post's box stands for all the thread's posts, in order.
+    Only pages whose best box has such an id pay for the search."""
+    ident = top.get("id")
+    if not ident or not ident[-1].isdigit() or top.tag == "article":
+        return []
+    match = _NUMBERED_ID.match(ident)
+    if match is None or not any(w in match.group(1).lower() for w in _POST_WORDS):
+        return []
+    prefix = match.group(1)
+    posts = [
+        el
+        for el in body.iter(top.tag)
+        if el is top
+        or (
+            (other := _NUMBERED_ID.match(el.get("id") or "")) is not None
+            and other.group(1) == prefix
+            and not prune(el)
+        )
+    ]
+    return posts if len(posts) > 1 else []
+
+
+_NUMBERED_ID = re.compile(r"^(\D+?)[_-]?\d+$")
+_POST_WORDS = ("post", "message", "beitrag")
 
 
 def _beside_list(el: HtmlElement, prune: Callable[[HtmlElement], bool]) -> bool:

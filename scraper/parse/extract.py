@@ -42,7 +42,7 @@ PARSER_NAME = "morgue.generic"
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
 PARSER_REVISION = (
     4  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
-    # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text)
+    # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
