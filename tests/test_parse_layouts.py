@@ -455,3 +455,23 @@ def test_forum_posts_in_boxes_of_their_own_told_apart_by_numbered_ids() -> None:
     ).encode()
     body = [b.text for b in parse_html(page, "https://f.example/showthread.php?t=1").body]
     assert body == [PROSE, PROSE2, short]
+
+
+def test_table_layout_titled_only_by_site_and_section_gives_the_opening_bold_line() -> None:
+    def page(title: str, before: str = "") -> bytes:
+        return (
+            f"<html><head><title>{title}</title></head><body><table><tr>"
+            "<td><a href='/'>Start</a><br><a href='/news'>Neuigkeiten</a><br>"
+            "<a href='/club'>Verein</a></td><td>"
+            f"{before}<font size='4'><b>Bridge reopens after two years</b></font><br>"
+            f"<font size='2'>12.07.2017</font><br><br><font size='2'>{PROSE}<br><br>{PROSE2}"
+            "</font></td></tr></table></body></html>"
+        ).encode()
+
+    parsed = parse_html(page("TV Talheim - Neuigkeiten"), "https://tv-talheim.example/n?id=4")
+    assert parsed.headline == "Bridge reopens after two years"
+    assert [b.text for b in parsed.body] == [PROSE, PROSE2]  # headline and date line are not
+    assert parsed.published == "2017-07-12"
+    # a bold line after the text has begun is no headline
+    late = page("TV Talheim - Neuigkeiten", before=f"{PROSE}<br><br>")
+    assert parse_html(late, "https://tv-talheim.example/n").headline == "Neuigkeiten"

@@ -20,7 +20,9 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   shown last on the page (mastheads come first), else the one part shown in big bold type
   (image mastheads) or the part that is not the masthead's link home; Blogger's classic
   templates (site name in the <h1>, the post's title in an <h3 class="post-title">): an <h3>
-  that agrees with the metadata when no <h1>/<h2> does.
+  that agrees with the metadata when no <h1>/<h2> does; old table layouts titled with the
+  site's and section's names only ("TV Talheim - Neuigkeiten"): the big bold line opening the
+  text, and the headline with its date on one line is not body.
 - title: JSON-LD headline, og:title, twitter:title, `<title>`, verbatim.
 - dates: structured data first; text dates near the headline in many languages ("12. Juli
   2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first

@@ -42,7 +42,8 @@ PARSER_NAME = "morgue.generic"
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
 PARSER_REVISION = (
     4  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
-    # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts)
+    # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts,
+    # table layouts titled by section)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
@@ -131,6 +132,15 @@ def extract(
         return _assemble(page, st, base, rules, now, prov)
 
 
+def _repeats_headline(text: str, headline: str, head_key: str) -> bool:
+    """The headline itself, or (old table layouts, a <br> run) the headline and its date on
+    one line: "Neue Brücke freigegeben 12.07.2017"."""
+    if body_mod.word_key(text) == head_key:
+        return True
+    rest = text[len(headline) :].strip() if text.startswith(headline) else ""
+    return 0 < len(rest) <= 30 and parse_human(rest) is not None
+
+
 def _base_url(root: HtmlElement, url: str | None) -> str | None:
     # (what root.find(".//base") finds, without ElementPath's Python-level machinery)
     base = next(root.iterdescendants("base"), None)
@@ -168,6 +178,8 @@ def _assemble(
     top, chosen = choice.top, choice.chosen
     if heading is None and headline:
         shown = headline_mod.display_heading(top, headline)
+        if shown is None and head_src == "title":
+            shown = headline_mod.opening_heading(top, headline)
         if shown is not None:
             headline, head_src, heading = headline_mod.heading_text(shown), "dom", shown
     start = heading if heading is not None else top
@@ -214,7 +226,7 @@ def _assemble(
     blocks = [
         b
         for b in blocks
-        if len(b.text) > 2 * len(headline) + 20 or body_mod.word_key(b.text) != head_key
+        if len(b.text) > 2 * len(headline) + 20 or not _repeats_headline(b.text, headline, head_key)
     ]
     if not blocks and published is not None:
         # A dated notice with no prose on the page (alerts, one-line forum posts): its text is
