@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from scraper.errors import NotAnArticle
 from scraper.parse import parse_html
 
 PROSE = (
@@ -475,3 +478,22 @@ def test_table_layout_titled_only_by_site_and_section_gives_the_opening_bold_lin
     # a bold line after the text has begun is no headline
     late = page("TV Talheim - Neuigkeiten", before=f"{PROSE}<br><br>")
     assert parse_html(late, "https://tv-talheim.example/n").headline == "Neuigkeiten"
+
+
+def test_text_in_a_box_named_like_furniture_is_found_on_a_second_try() -> None:
+    def page(box: str, text: str) -> bytes:
+        return article(
+            "<nav><a href='/'>Home</a> <a href='/news'>News</a> <a href='/tv'>TV</a></nav>"
+            "<h1>Bridge vote</h1>"
+            f"<div class='{box}'><div class='player'></div>"
+            "<div class='notice'>Embed code copied to your clipboard.</div>"
+            f"<div class='description'>{text}</div></div>"
+            "<footer><p>Copyright City TV, all rights reserved, since 1998.</p></footer>"
+        )
+
+    runs = f"{PROSE}<br><br>{PROSE2}<br><br>{PROSE}<br><br>{PROSE2}"
+    parsed = parse_html(page("video-player-page", runs), "https://tv.example/v/1")
+    assert [b.text for b in parsed.body] == [PROSE, PROSE2, PROSE, PROSE2]
+    # reader comments stay out, even when they are all the text there is
+    with pytest.raises(NotAnArticle):
+        parse_html(page("comments", runs), "https://tv.example/v/2")

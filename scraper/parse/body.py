@@ -201,6 +201,21 @@ def _prune_plan(
     return None, verdict is UNLESS_EMBED, 1 if weak_words(cls, ident) else 3
 
 
+def _prune_by_tags(el: HtmlElement) -> bool:
+    """_prune without class words' furniture: navigation, asides, footers, forms, figures and
+    reader comments only."""
+    cls, ident = class_id(el)
+    decided, _, _ = _prune_plan(el.tag, attribute(el, "role"), None, None)
+    if el.tag == "form":
+        return not page_form(el) and not _has_prose(el)
+    if decided:
+        return True
+    if cls is None and ident is None:
+        return False
+    tokens = class_words(cls, ident)[0]
+    return bool(tokens & COMMENTS and not tokens & GOOD_WORDS)
+
+
 def page_form(el: HtmlElement) -> bool:
     """Layout: ASP.NET WebForms and some CMSs wrap the whole page in one <form> (around the
     headline, or straight under <body>): a wrapper, not a form to leave out."""
@@ -254,11 +269,17 @@ def choose_container(
     body: HtmlElement,
     order: dict[HtmlElement, int] | None = None,
     heading: HtmlElement | None = None,
+    *,
+    by_tags: bool = False,
 ) -> Choice:
-    """The best-scoring container and the siblings that belong with it, in order."""
+    """The best-scoring container and the siblings that belong with it, in order. `by_tags`:
+    prune only what tags and comment boxes say is furniture, not class words (the second try
+    on pages where the first leaves next to no text)."""
     wrappers = _wrappers(heading)
     prune = _prune
-    if wrappers:
+    if by_tags:
+        prune = _prune_by_tags
+    elif wrappers:
 
         def prune(el: HtmlElement) -> bool:
             return el not in wrappers and _prune(el)
