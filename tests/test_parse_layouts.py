@@ -497,3 +497,27 @@ def test_text_in_a_box_named_like_furniture_is_found_on_a_second_try() -> None:
     # reader comments stay out, even when they are all the text there is
     with pytest.raises(NotAnArticle):
         parse_html(page("comments", runs), "https://tv.example/v/2")
+
+
+def test_a_line_with_the_update_first_gives_the_published_date_after_it() -> None:
+    lines = {
+        "Zuletzt aktualisiert: 07.03.2019 | Veröffentlicht: 05.03.2019": "de",
+        "Updated Mar 7, 2019 · First published Mar 5, 2019": "en",
+        "Actualizado el 7 de marzo de 2019, publicado el 5 de marzo de 2019": "es",
+    }
+    for line, lang in lines.items():
+        page = article(
+            f"<div class='story'><h1>Bridge vote</h1><p class='meta'>{line}</p>"
+            f"<div class='text'><p>{PROSE}</p><p>{PROSE2}</p></div></div>",
+            lang=lang,
+        )
+        parsed = parse_html(page, "https://n.example/a")
+        assert parsed.published == "2019-03-05", line
+        assert parsed.modified == "2019-03-07", line
+    # a line with the update alone still is no publication date beside a published one
+    page = article(
+        "<div class='story'><h1>Bridge vote</h1><p class='meta'>Updated Mar 7, 2019</p>"
+        f"<div class='text'><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<p class='pubdate'>Published Mar 5, 2019</p></div>"
+    )
+    assert parse_html(page, "https://n.example/a").published == "2019-03-05"

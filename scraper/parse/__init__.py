@@ -28,7 +28,9 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first
   paragraph (agency copy, press releases); boxes around the headline are never teasers
   (Blogger's "widget"); forum members' join dates are not the post's; "Updated" lines are the
-  modified date, never the published one; blog themes that write the date below the post
+  modified date, never the published one, and a line naming the update first and then the
+  publication ("Zuletzt aktualisiert: 07.03.2019 | Veröffentlicht: 05.03.2019") gives the
+  published date after its word; blog themes that write the date below the post
   (a <footer> or "entry-footer" child of the post's box, WordPress "entry-meta", Joomla's
   "article-info" list, a line of its own after the text) give it there, when nothing above
   does and the URL holds none; a JSON-LD WebPage's date stands for an Article object without

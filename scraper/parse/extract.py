@@ -43,7 +43,8 @@ PARSER_NAME = "morgue.generic"
 PARSER_REVISION = (
     4  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
     # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts,
-    # table layouts titled by section, second try for furniture-named text boxes)
+    # table layouts titled by section, second try for furniture-named text boxes,
+    # lines with the update first)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
