@@ -487,7 +487,7 @@ def test_text_in_a_box_named_like_furniture_is_found_on_a_second_try() -> None:
             "<h1>Bridge vote</h1>"
             f"<div class='{box}'><div class='player'></div>"
             "<div class='notice'>Embed code copied to your clipboard.</div>"
-            f"<div class='description'>{text}</div></div>"
+            f"<div class='player-description'>{text}</div></div>"
             "<footer><p>Copyright City TV, all rights reserved, since 1998.</p></footer>"
         )
 

@@ -68,8 +68,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   best post's box, named for a post with a number, stands for every box of that name; when
   the text's box is named like furniture ("video-player-page", "widget-area") and has no
   paragraphs to clear it, so that under 300 characters are left (a notice, a teaser, or
-  nothing), the page is read again pruning only by tags and comment boxes, and that body
-  is kept when it is at least three times as long (and 500 characters or more).
+  nothing), the page is read again pruning only by tags and comment boxes (class words may
+  raise a box's score, not lower it; furniture-named boxes holding 300 characters or more
+  are read), and that body is kept when it is at least three times as long (and 500
+  characters or more).
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

@@ -201,6 +201,9 @@ def _prune_plan(
     return None, verdict is UNLESS_EMBED, 1 if weak_words(cls, ident) else 3
 
 
+_FURNITURE_TEXT = 300  # on the second try, furniture-named boxes with less text are left out
+
+
 def _prune_by_tags(el: HtmlElement) -> bool:
     """_prune without class words' furniture: navigation, asides, footers, forms, figures and
     reader comments only."""
@@ -235,7 +238,11 @@ def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
     return False
 
 
-def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
+def score_containers(
+    blocks: Iterable[TextBlock], by_tags: bool = False
+) -> dict[HtmlElement, float]:
+    """Containers' scores; `by_tags` (the second try): class words may raise a score, never
+    lower it."""
     scores: dict[HtmlElement, float] = {}
     for block in blocks:
         n = len(block.text)
@@ -249,7 +256,10 @@ def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
             if node is None or node.tag == "html":
                 break
             if node not in scores:
-                scores[node] = float(_TAG_BONUS.get(node.tag, 0) + class_weight(node))
+                weight = class_weight(node)
+                if by_tags and weight < 0:
+                    weight = 0
+                scores[node] = float(_TAG_BONUS.get(node.tag, 0) + weight)
             scores[node] += value / (1, 2, 3)[level]
             node = node.getparent()
     return scores
@@ -263,6 +273,7 @@ class Choice:
     chosen: list[HtmlElement]
     blocks: list[TextBlock]
     wrappers: frozenset[HtmlElement] = frozenset()  # named like furniture, around the headline
+    by_tags: bool = False  # chosen pruning by tags only (the second try)
 
 
 def choose_container(
@@ -285,8 +296,8 @@ def choose_container(
             return el not in wrappers and _prune(el)
 
     blocks = segment(body, prune)
-    top, chosen = _choose(body, blocks, order, _article_of(heading), prune)
-    return Choice(top, chosen, blocks, wrappers)
+    top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags)
+    return Choice(top, chosen, blocks, wrappers, by_tags)
 
 
 def _wrappers(heading: HtmlElement | None) -> frozenset[HtmlElement]:
@@ -330,8 +341,9 @@ def _choose(
     order: dict[HtmlElement, int] | None,
     home: HtmlElement | None = None,
     prune: Callable[[HtmlElement], bool] = _prune,
+    by_tags: bool = False,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
-    scores = score_containers(blocks)
+    scores = score_containers(blocks, by_tags)
     if not scores:
         return body, [body]
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
@@ -577,7 +589,7 @@ def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
 
 
 def _extract_skip(
-    container: HtmlElement, wrappers: frozenset[HtmlElement] = frozenset()
+    container: HtmlElement, wrappers: frozenset[HtmlElement] = frozenset(), by_tags: bool = False
 ) -> Callable[[HtmlElement], bool]:
     def skip(el: HtmlElement) -> bool:
         if el.tag == "header":
@@ -588,6 +600,11 @@ def _extract_skip(
             return True
         if el.tag == "form" and page_form(el):
             return False
+        if by_tags:
+            # the second try: boxes named like furniture that hold text are kept
+            return _prune_by_tags(el) or (
+                is_boilerplate(el) and len(text_content(el)) < _FURNITURE_TEXT
+            )
         return is_boilerplate(el)
 
     return skip
@@ -609,7 +626,7 @@ def extract_chosen(
     (the same test as segmenting the containers afresh, without doing it twice)."""
     spans = [(order.get(c, -1), order.get(last_descendant(c), -1), c) for c in choice.chosen]
     verdicts: dict[HtmlElement, bool] = {}
-    skip = _extract_skip(choice.top, choice.wrappers)
+    skip = _extract_skip(choice.top, choice.wrappers, choice.by_tags)
     kept = []
     for block in choice.blocks:
         at = order.get(block.el, -1)
