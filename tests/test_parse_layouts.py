@@ -521,3 +521,21 @@ def test_a_line_with_the_update_first_gives_the_published_date_after_it() -> Non
         "<p class='pubdate'>Published Mar 5, 2019</p></div>"
     )
     assert parse_html(page, "https://n.example/a").published == "2019-03-05"
+
+
+def test_numbered_post_boxes_inside_the_best_box() -> None:
+    def post(n: int, text: str) -> str:
+        return (
+            f"<div class='windowbg'><div class='post_wrapper'><div class='poster'><h4>"
+            f"<a href='/u/{n}'>user{n}</a></h4></div><div class='postarea'>"
+            f"<div class='keyinfo'><h5><a href='#msg{n}'>Re: Bridge vote</a></h5>"
+            f"<div class='smalltext'>on: July 12, 2017, 02:3{n}:00 PM</div></div>"
+            f"<div class='post'><div class='inner' id='msg_{n}'>{text}</div></div></div>"
+            "</div></div>"
+        )
+
+    page = article(
+        f"<h1>Bridge vote</h1><div id='forumposts'>{post(1, PROSE)}{post(2, PROSE2)}</div>"
+    )
+    body = [b.text for b in parse_html(page, "https://f.example/index.php?topic=1").body]
+    assert body == [PROSE, PROSE2]

@@ -65,7 +65,8 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   ingredients beside the steps, product features), and a list that is the best container
   alone under its subheading in a box stands for that box (a recipe's steps); forum posts
   in boxes of their own that are not siblings (vBulletin's tables, "post_message_101"): the
-  best post's box, named for a post with a number, stands for every box of that name; when
+  best post's box, named for a post with a number (or its only child, SMF's "msg_1"),
+  stands for every box of that name; when
   the text's box is named like furniture ("video-player-page", "widget-area") and has no
   paragraphs to clear it, so that under 300 characters are left (a notice, a teaser, or
   nothing), the page is read again pruning only by tags and comment boxes (class words may

@@ -490,9 +490,13 @@ def _numbered_posts(
     """Layout: forum threads whose posts each sit in a box of their own, in tables or boxes
     that are not siblings (vBulletin's "post_message_101", "td_post_101"), told apart only by
     the number in their id: the best post's box stands for all the thread's posts, in order.
+    The numbered box may be the best box's only child (SMF: div.post > div.inner#msg_1).
     Only pages whose best box has such an id pay for the search."""
-    ident = top.get("id")
-    if not ident or not ident[-1].isdigit() or top.tag == "article":
+    key = top
+    if not (top.get("id") or "")[-1:].isdigit() and len(top) == 1:
+        key = top[0]  # (a comment or PI there has no id: the test below fails)
+    ident = key.get("id") if isinstance(key.tag, str) else None
+    if not ident or not ident[-1].isdigit() or key.tag == "article":
         return []
     match = _NUMBERED_ID.match(ident)
     if match is None or not any(w in match.group(1).lower() for w in _POST_WORDS):
@@ -500,8 +504,8 @@ def _numbered_posts(
     prefix = match.group(1)
     posts = [
         el
-        for el in body.iter(top.tag)
-        if el is top
+        for el in body.iter(key.tag)
+        if el is key
         or (
             (other := _NUMBERED_ID.match(el.get("id") or "")) is not None
             and other.group(1) == prefix
@@ -512,7 +516,7 @@ def _numbered_posts(
 
 
 _NUMBERED_ID = re.compile(r"^(\D+?)[_-]?\d+$")
-_POST_WORDS = ("post", "message", "beitrag")
+_POST_WORDS = ("post", "message", "msg", "beitrag")
 
 
 def _beside_list(el: HtmlElement, prune: Callable[[HtmlElement], bool]) -> bool:
