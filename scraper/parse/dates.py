@@ -233,14 +233,14 @@ def _shown_original(
 ) -> tuple[PageDate | None, bool, PageDate | None]:
     """(the date a line shows, whether it is an update, the update beside it): a line saying
     "updated" first that also names the publication gives the publication's date."""
-    if _says_updated(text):
-        shown = _parse_shown(text, month_first, year)
-        part = _original_part(text)
-        original = _parse_shown(part, month_first, year) if part else None
-        if original is not None:
-            return original, False, shown
-        return shown, True, None
-    return _parse_shown(text, month_first, year), False, None
+    shown = _parse_shown(text, month_first, year)
+    if shown is None or not _says_updated(text):
+        return shown, False, None
+    part = _original_part(text)
+    original = _parse_shown(part, month_first, year) if part else None
+    if original is not None:
+        return original, False, shown
+    return shown, True, None
 
 
 def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
@@ -249,12 +249,15 @@ def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | N
     return parse_human(text, month_first=month_first, year=year)
 
 
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
 def _spaced(el: HtmlElement, text: str, month_first: bool, year: int | None) -> PageDate | None:
     """Layout: blog themes' calendar badges write day, month and year in elements of their own
     (`<span class="day">12</span><span class="month">Jul</span><span class="year">2017</span>`),
     which run together as "12Jul2017": read a short box's pieces apart. Only boxes whose text
     did not parse as a date pay for this."""
-    if len(el) == 0 or len(text) > 40:
+    if len(el) == 0 or len(text) > 40 or not _YEAR.search(text):
         return None
     spaced = clean_text(" ".join(str(t) for t in el.itertext()))
     return _parse_shown(spaced, month_first, year) if spaced != text else None
