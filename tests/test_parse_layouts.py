@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from scraper.errors import NotAnArticle
 from scraper.parse import parse_html
 
 PROSE = (
@@ -381,3 +384,158 @@ def test_published_meta_names_of_other_cms() -> None:
     for name in ("publication_date", "shareaholic:article_published_time", "date_published"):
         head = f'<meta name="{name}" content="2021-05-03T10:00:00+02:00">'
         assert post("", head=head).startswith("2021-05-03"), name
+
+
+def test_blogger_classic_post_title_in_an_h3_is_the_headline() -> None:
+    page = (
+        "<html lang='en'><head><title>Two Wheels Blog: Bridge vote</title></head><body>"
+        "<div class='header'><h1><a href='/'>Two Wheels Blog</a></h1></div>"
+        "<div class='sidebar'><h3>Bridge vote results elsewhere and more</h3></div>"
+        "<div class='post hentry'><h3 class='post-title entry-title'>Bridge vote</h3>"
+        f"<div class='post-body entry-content'>{PROSE}<br><br>{PROSE2}</div>"
+        "<div class='post-footer'>Posted by Sam at <abbr class='published' "
+        "title='2017-07-12T14:33:00+01:00'>2:33 PM</abbr></div></div></body></html>"
+    ).encode()
+    parsed = parse_html(page, "https://b.example/2017/07/bridge.html")
+    assert parsed.headline == "Bridge vote"
+    # the post's footer is found as the post's once its heading is known
+    assert parsed.published == "2017-07-12T14:33:00+01:00"
+    # without the post's heading the sidebar's <h3> is no headline: the metadata title is kept
+    bare = page.replace(b"<h3 class='post-title entry-title'>Bridge vote</h3>", b"")
+    assert (
+        parse_html(bare, "https://b.example/p").headline != "Bridge vote results elsewhere and more"
+    )
+
+
+def test_calendar_badge_dates_are_read_apart() -> None:
+    badge = (
+        "<div class='post-date'><span class='day'>12</span><span class='month'>Jul</span>"
+        "<span class='year'>2017</span></div>"
+    )
+    page = article(f"{badge}<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p><p>{PROSE2}</p>")
+    assert parse_html(page, "https://b.example/bridge").published == "2017-07-12"
+    # day and month alone are no date
+    no_year = badge.replace("<span class='year'>2017</span>", "")
+    page = article(f"{no_year}<h1>Bridge vote</h1><div class='story'><p>{PROSE}</p></div>")
+    assert parse_html(page, "https://b.example/bridge").published is None
+
+
+def test_a_list_beside_the_texts_box_is_part_of_it() -> None:
+    items = ["500 g flour, sifted twice", "1 cube of fresh yeast", "250 ml warm milk", "80 g sugar"]
+    ingredients = "<div class='ingredients'><h2>Ingredients</h2><ul>{}</ul></div>".format(
+        "".join(f"<li>{i}</li>" for i in items)
+    )
+    steps = f"<div class='method'><h2>Method</h2><ol><li>{PROSE}</li><li>{PROSE2}</li></ol></div>"
+    related = "<div class='more'><ul>{}</ul></div>".format(
+        "".join(
+            f"<li><a href='/r{n}'>Another recipe with a long name {n}</a></li>" for n in range(4)
+        )
+    )
+    page = article(f"<div class='recipe'><h1>Bridge vote</h1>{ingredients}{steps}{related}</div>")
+    body = [b.text for b in parse_html(page, "https://r.example/a").body]
+    assert all(i in body for i in items)
+    assert PROSE in body
+    assert PROSE2 in body
+    assert not any("Another recipe" in t for t in body)
+
+
+def test_forum_posts_in_boxes_of_their_own_told_apart_by_numbered_ids() -> None:
+    def post(n: int, text: str) -> str:
+        return (
+            f"<table id='post{n}'><tr><td class='thead'>12.07.2017, 14:3{n} #{n}</td></tr>"
+            f"<tr><td class='alt2'><a class='bigusername' href='/u/{n}'>user{n}</a></td>"
+            f"<td class='alt1' id='td_post_{n}'><div id='post_message_{n}'>{text}</div>"
+            "</td></tr></table>"
+        )
+
+    short = "Danke, das hilft mir weiter."
+    page = (
+        "<html><head><title>Bridge vote - Forum</title></head><body>"
+        f"<table><tr><td><a href='/'>Forum</a></td></tr></table>{post(1, PROSE)}"
+        f"{post(2, PROSE2)}{post(3, short)}"
+        "<div id='slide_4'><p>Another forum's thread with a title that is long enough</p></div>"
+        "</body></html>"
+    ).encode()
+    body = [b.text for b in parse_html(page, "https://f.example/showthread.php?t=1").body]
+    assert body == [PROSE, PROSE2, short]
+
+
+def test_table_layout_titled_only_by_site_and_section_gives_the_opening_bold_line() -> None:
+    def page(title: str, before: str = "") -> bytes:
+        return (
+            f"<html><head><title>{title}</title></head><body><table><tr>"
+            "<td><a href='/'>Start</a><br><a href='/news'>Neuigkeiten</a><br>"
+            "<a href='/club'>Verein</a></td><td>"
+            f"{before}<font size='4'><b>Bridge reopens after two years</b></font><br>"
+            f"<font size='2'>12.07.2017</font><br><br><font size='2'>{PROSE}<br><br>{PROSE2}"
+            "</font></td></tr></table></body></html>"
+        ).encode()
+
+    parsed = parse_html(page("TV Talheim - Neuigkeiten"), "https://tv-talheim.example/n?id=4")
+    assert parsed.headline == "Bridge reopens after two years"
+    assert [b.text for b in parsed.body] == [PROSE, PROSE2]  # headline and date line are not
+    assert parsed.published == "2017-07-12"
+    # a bold line after the text has begun is no headline
+    late = page("TV Talheim - Neuigkeiten", before=f"{PROSE}<br><br>")
+    assert parse_html(late, "https://tv-talheim.example/n").headline == "Neuigkeiten"
+
+
+def test_text_in_a_box_named_like_furniture_is_found_on_a_second_try() -> None:
+    def page(box: str, text: str) -> bytes:
+        return article(
+            "<nav><a href='/'>Home</a> <a href='/news'>News</a> <a href='/tv'>TV</a></nav>"
+            "<h1>Bridge vote</h1>"
+            f"<div class='{box}'><div class='player'></div>"
+            "<div class='notice'>Embed code copied to your clipboard.</div>"
+            f"<div class='player-description'>{text}</div></div>"
+            "<footer><p>Copyright City TV, all rights reserved, since 1998.</p></footer>"
+        )
+
+    runs = f"{PROSE}<br><br>{PROSE2}<br><br>{PROSE}<br><br>{PROSE2}"
+    parsed = parse_html(page("video-player-page", runs), "https://tv.example/v/1")
+    assert [b.text for b in parsed.body] == [PROSE, PROSE2, PROSE, PROSE2]
+    # reader comments stay out, even when they are all the text there is
+    with pytest.raises(NotAnArticle):
+        parse_html(page("comments", runs), "https://tv.example/v/2")
+
+
+def test_a_line_with_the_update_first_gives_the_published_date_after_it() -> None:
+    lines = {
+        "Zuletzt aktualisiert: 07.03.2019 | Veröffentlicht: 05.03.2019": "de",
+        "Updated Mar 7, 2019 · First published Mar 5, 2019": "en",
+        "Actualizado el 7 de marzo de 2019, publicado el 5 de marzo de 2019": "es",
+    }
+    for line, lang in lines.items():
+        page = article(
+            f"<div class='story'><h1>Bridge vote</h1><p class='meta'>{line}</p>"
+            f"<div class='text'><p>{PROSE}</p><p>{PROSE2}</p></div></div>",
+            lang=lang,
+        )
+        parsed = parse_html(page, "https://n.example/a")
+        assert parsed.published == "2019-03-05", line
+        assert parsed.modified == "2019-03-07", line
+    # a line with the update alone still is no publication date beside a published one
+    page = article(
+        "<div class='story'><h1>Bridge vote</h1><p class='meta'>Updated Mar 7, 2019</p>"
+        f"<div class='text'><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<p class='pubdate'>Published Mar 5, 2019</p></div>"
+    )
+    assert parse_html(page, "https://n.example/a").published == "2019-03-05"
+
+
+def test_numbered_post_boxes_inside_the_best_box() -> None:
+    def post(n: int, text: str) -> str:
+        return (
+            f"<div class='windowbg'><div class='post_wrapper'><div class='poster'><h4>"
+            f"<a href='/u/{n}'>user{n}</a></h4></div><div class='postarea'>"
+            f"<div class='keyinfo'><h5><a href='#msg{n}'>Re: Bridge vote</a></h5>"
+            f"<div class='smalltext'>on: July 12, 2017, 02:3{n}:00 PM</div></div>"
+            f"<div class='post'><div class='inner' id='msg_{n}'>{text}</div></div></div>"
+            "</div></div>"
+        )
+
+    page = article(
+        f"<h1>Bridge vote</h1><div id='forumposts'>{post(1, PROSE)}{post(2, PROSE2)}</div>"
+    )
+    body = [b.text for b in parse_html(page, "https://f.example/index.php?topic=1").body]
+    assert body == [PROSE, PROSE2]

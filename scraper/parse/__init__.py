@@ -18,18 +18,27 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
 - headline: the visible heading that agrees with a metadata title; old table layouts with no
   heading and a "Site :: Headline" `<title>`: the part not spelled by the host, else the part
   shown last on the page (mastheads come first), else the one part shown in big bold type
-  (image mastheads) or the part that is not the masthead's link home.
+  (image mastheads) or the part that is not the masthead's link home; Blogger's classic
+  templates (site name in the <h1>, the post's title in an <h3 class="post-title">): an <h3>
+  that agrees with the metadata when no <h1>/<h2> does; old table layouts titled with the
+  site's and section's names only ("TV Talheim - Neuigkeiten"): the big bold line opening the
+  text, and the headline with its date on one line is not body.
 - title: JSON-LD headline, og:title, twitter:title, `<title>`, verbatim.
 - dates: structured data first; text dates near the headline in many languages ("12. Juli
   2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first
   paragraph (agency copy, press releases); boxes around the headline are never teasers
   (Blogger's "widget"); forum members' join dates are not the post's; "Updated" lines are the
-  modified date, never the published one; blog themes that write the date below the post
+  modified date, never the published one, and a line naming the update first and then the
+  publication ("Zuletzt aktualisiert: 07.03.2019 | Veröffentlicht: 05.03.2019") gives the
+  published date after its word; blog themes that write the date below the post
   (a <footer> or "entry-footer" child of the post's box, WordPress "entry-meta", Joomla's
   "article-info" list, a line of its own after the text) give it there, when nothing above
   does and the URL holds none; a JSON-LD WebPage's date stands for an Article object without
   one (Yoast-style @graph); German "03.05.21" (dotted, two-digit year) is a date; more
-  <meta> names for the same date ("publication_date", "date_published", Shareaholic's).
+  <meta> names for the same date ("publication_date", "date_published", Shareaholic's);
+  calendar badges of blog themes (day, month and year in elements of their own, run
+  together as "12Jul2017") are read apart, as are <time> texts with no space between year
+  and time ("Nov 20 20194:29 AM EST").
 - body: <br><br> runs and <div> runs count their links per part; short lines at the edges of
   containers without <p> (byline, place-and-date line, crumbs, a lone link) are furniture;
   forum member boxes are furniture; a box named only "meta" holding a paragraph is text (shop
@@ -51,7 +60,19 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   "kicker", "eyebrow"), ad labels and "Mehr zum Thema" / "Lesen Sie auch" lines are
   furniture; WordPress's "tag-…" and "category-…" classes (the author's words, a
   post tagged "social media") say nothing about a box; a newsletter named in prose is text
-  (the boxes offering one say "sign up", "subscribe", "inbox", "get our newsletter").
+  (the boxes offering one say "sign up", "subscribe", "inbox", "get our newsletter"); a
+  list of three or more items without links right beside the text's box is text (recipes'
+  ingredients beside the steps, product features), and a list that is the best container
+  alone under its subheading in a box stands for that box (a recipe's steps); forum posts
+  in boxes of their own that are not siblings (vBulletin's tables, "post_message_101"): the
+  best post's box, named for a post with a number (or its only child, SMF's "msg_1"),
+  stands for every box of that name; when
+  the text's box is named like furniture ("video-player-page", "widget-area") and has no
+  paragraphs to clear it, so that under 300 characters are left (a notice, a teaser, or
+  nothing), the page is read again pruning only by tags and comment boxes (class words may
+  raise a box's score, not lower it; furniture-named boxes holding 300 characters or more
+  are read), and that body is kept when it is at least three times as long (and 500
+  characters or more).
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

@@ -201,6 +201,24 @@ def _prune_plan(
     return None, verdict is UNLESS_EMBED, 1 if weak_words(cls, ident) else 3
 
 
+_FURNITURE_TEXT = 300  # on the second try, furniture-named boxes with less text are left out
+
+
+def _prune_by_tags(el: HtmlElement) -> bool:
+    """_prune without class words' furniture: navigation, asides, footers, forms, figures and
+    reader comments only."""
+    cls, ident = class_id(el)
+    decided, _, _ = _prune_plan(el.tag, attribute(el, "role"), None, None)
+    if el.tag == "form":
+        return not page_form(el) and not _has_prose(el)
+    if decided:
+        return True
+    if cls is None and ident is None:
+        return False
+    tokens = class_words(cls, ident)[0]
+    return bool(tokens & COMMENTS and not tokens & GOOD_WORDS)
+
+
 def page_form(el: HtmlElement) -> bool:
     """Layout: ASP.NET WebForms and some CMSs wrap the whole page in one <form> (around the
     headline, or straight under <body>): a wrapper, not a form to leave out."""
@@ -220,7 +238,11 @@ def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
     return False
 
 
-def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
+def score_containers(
+    blocks: Iterable[TextBlock], by_tags: bool = False
+) -> dict[HtmlElement, float]:
+    """Containers' scores; `by_tags` (the second try): class words may raise a score, never
+    lower it."""
     scores: dict[HtmlElement, float] = {}
     for block in blocks:
         n = len(block.text)
@@ -234,7 +256,10 @@ def score_containers(blocks: Iterable[TextBlock]) -> dict[HtmlElement, float]:
             if node is None or node.tag == "html":
                 break
             if node not in scores:
-                scores[node] = float(_TAG_BONUS.get(node.tag, 0) + class_weight(node))
+                weight = class_weight(node)
+                if by_tags and weight < 0:
+                    weight = 0
+                scores[node] = float(_TAG_BONUS.get(node.tag, 0) + weight)
             scores[node] += value / (1, 2, 3)[level]
             node = node.getparent()
     return scores
@@ -248,24 +273,31 @@ class Choice:
     chosen: list[HtmlElement]
     blocks: list[TextBlock]
     wrappers: frozenset[HtmlElement] = frozenset()  # named like furniture, around the headline
+    by_tags: bool = False  # chosen pruning by tags only (the second try)
 
 
 def choose_container(
     body: HtmlElement,
     order: dict[HtmlElement, int] | None = None,
     heading: HtmlElement | None = None,
+    *,
+    by_tags: bool = False,
 ) -> Choice:
-    """The best-scoring container and the siblings that belong with it, in order."""
+    """The best-scoring container and the siblings that belong with it, in order. `by_tags`:
+    prune only what tags and comment boxes say is furniture, not class words (the second try
+    on pages where the first leaves next to no text)."""
     wrappers = _wrappers(heading)
     prune = _prune
-    if wrappers:
+    if by_tags:
+        prune = _prune_by_tags
+    elif wrappers:
 
         def prune(el: HtmlElement) -> bool:
             return el not in wrappers and _prune(el)
 
     blocks = segment(body, prune)
-    top, chosen = _choose(body, blocks, order, _article_of(heading), prune)
-    return Choice(top, chosen, blocks, wrappers)
+    top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags)
+    return Choice(top, chosen, blocks, wrappers, by_tags)
 
 
 def _wrappers(heading: HtmlElement | None) -> frozenset[HtmlElement]:
@@ -309,8 +341,9 @@ def _choose(
     order: dict[HtmlElement, int] | None,
     home: HtmlElement | None = None,
     prune: Callable[[HtmlElement], bool] = _prune,
+    by_tags: bool = False,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
-    scores = score_containers(blocks)
+    scores = score_containers(blocks, by_tags)
     if not scores:
         return body, [body]
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
@@ -343,21 +376,43 @@ def _choose(
     top = _grow(top, blocks, order, stop)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
+    # Layout: steps of a recipe or how-to, a list under its own heading in a box of its own
+    # ("Zubereitung", "Method"): the box is the part, so its neighbours (the ingredients) are
+    # its siblings.
+    if (
+        top.tag in ("ul", "ol")
+        and parent is not None
+        and parent.tag not in ("body", "html")
+        and all(c is top or not isinstance(c.tag, str) or c.tag in _SUBHEADS for c in parent)
+    ):
+        top, parent = parent, parent.getparent()
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
     threshold = max(10.0, top_score * 0.2)
+    posts = _numbered_posts(body, top, prune)
+    if posts:
+        return top, posts
     chosen: list[HtmlElement] = []
     # siblings passed over since the last one taken: taken too when another part follows
     between: list[HtmlElement] = []
+    after_top = False
     for sibling in parent:
         if not isinstance(sibling.tag, str):
             continue
         if sibling is top:
+            before = between[-1] if between else None
             _take(chosen, between, sibling)
+            if before is not None and before not in chosen and _beside_list(before, prune):
+                chosen.insert(len(chosen) - 1, before)
+            after_top = True
             continue
+        next_to_top, after_top = after_top, False
         if prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
             between.append(sibling)  # (never taken: it only keeps the gap's count)
             continue  # a sibling <article> is another article (blog front pages)
+        if next_to_top and _beside_list(sibling, prune):
+            _take(chosen, between, sibling)
+            continue
         bonus = (
             top_score * 0.2 if top.get("class") and sibling.get("class") == top.get("class") else 0
         )
@@ -402,6 +457,7 @@ def _link_densities(
     return density
 
 
+_SUBHEADS = frozenset(("h2", "h3", "h4", "h5", "h6"))
 _SANDWICHED = frozenset(
     ("h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "blockquote", "div", "section", "pre")
 )
@@ -426,6 +482,56 @@ def _sandwiched_text(el: HtmlElement) -> bool:
     if len(text) < 100 and _DIGIT.search(text) and parse_human(text) is not None:
         return False  # a byline with its date ("Marta Gil Sevilla 5 de marzo de 2021")
     return _link_density(el) < 0.3
+
+
+def _numbered_posts(
+    body: HtmlElement, top: HtmlElement, prune: Callable[[HtmlElement], bool]
+) -> list[HtmlElement]:
+    """Layout: forum threads whose posts each sit in a box of their own, in tables or boxes
+    that are not siblings (vBulletin's "post_message_101", "td_post_101"), told apart only by
+    the number in their id: the best post's box stands for all the thread's posts, in order.
+    The numbered box may be the best box's only child (SMF: div.post > div.inner#msg_1).
+    Only pages whose best box has such an id pay for the search."""
+    key = top
+    if not (top.get("id") or "")[-1:].isdigit() and len(top) == 1:
+        key = top[0]  # (a comment or PI there has no id: the test below fails)
+    ident = key.get("id") if isinstance(key.tag, str) else None
+    if not ident or not ident[-1].isdigit() or key.tag == "article":
+        return []
+    match = _NUMBERED_ID.match(ident)
+    if match is None or not any(w in match.group(1).lower() for w in _POST_WORDS):
+        return []
+    prefix = match.group(1)
+    posts = [
+        el
+        for el in body.iter(key.tag)
+        if el is key
+        or (
+            (other := _NUMBERED_ID.match(el.get("id") or "")) is not None
+            and other.group(1) == prefix
+            and not prune(el)
+        )
+    ]
+    return posts if len(posts) > 1 else []
+
+
+_NUMBERED_ID = re.compile(r"^(\D+?)[_-]?\d+$")
+_POST_WORDS = ("post", "message", "msg", "beitrag")
+
+
+def _beside_list(el: HtmlElement, prune: Callable[[HtmlElement], bool]) -> bool:
+    """Layout: recipes (ingredients beside the steps), product sheets (features beside the
+    description), how-tos: a list of three or more short items without links, in a box right
+    next to the text's box, is part of it, though its items are too short to score as prose."""
+    lists = [el] if el.tag in ("ul", "ol") else [c for c in el if c.tag in ("ul", "ol")]
+    if not lists or sum(1 for box in lists for c in box if c.tag == "li") < 3:
+        return False
+    return (
+        len(text_content(el)) >= 60
+        and not prune(el)
+        and not is_boilerplate(el)
+        and _link_density(el) < 0.1
+    )
 
 
 def _plain_text_box(el: HtmlElement) -> bool:
@@ -487,7 +593,7 @@ def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
 
 
 def _extract_skip(
-    container: HtmlElement, wrappers: frozenset[HtmlElement] = frozenset()
+    container: HtmlElement, wrappers: frozenset[HtmlElement] = frozenset(), by_tags: bool = False
 ) -> Callable[[HtmlElement], bool]:
     def skip(el: HtmlElement) -> bool:
         if el.tag == "header":
@@ -498,6 +604,11 @@ def _extract_skip(
             return True
         if el.tag == "form" and page_form(el):
             return False
+        if by_tags:
+            # the second try: boxes named like furniture that hold text are kept
+            return _prune_by_tags(el) or (
+                is_boilerplate(el) and len(text_content(el)) < _FURNITURE_TEXT
+            )
         return is_boilerplate(el)
 
     return skip
@@ -519,7 +630,7 @@ def extract_chosen(
     (the same test as segmenting the containers afresh, without doing it twice)."""
     spans = [(order.get(c, -1), order.get(last_descendant(c), -1), c) for c in choice.chosen]
     verdicts: dict[HtmlElement, bool] = {}
-    skip = _extract_skip(choice.top, choice.wrappers)
+    skip = _extract_skip(choice.top, choice.wrappers, choice.by_tags)
     kept = []
     for block in choice.blocks:
         at = order.get(block.el, -1)

@@ -210,10 +210,57 @@ def _says_updated(text: str) -> bool:
     return match.start() < first_digit
 
 
+# Layout: one line with both dates, the update first ("Zuletzt aktualisiert: 07.03.2019 |
+# Veröffentlicht: 05.03.2019", "Updated Mar 7 · First published Mar 5"): the part after the
+# word for publishing holds the published date.
+_PUBLISHED_WORD = re.compile(
+    r"published|posted|created|veröffentlicht|erstellt|erschienen|publié|publicado|publicato",
+    re.I,
+)
+
+
+def _original_part(text: str) -> str | None:
+    """In a line that says "updated" first, the part naming the original publication."""
+    updated = _UPDATED.search(text)
+    if updated is None:
+        return None
+    match = _PUBLISHED_WORD.search(text, updated.end())
+    return text[match.start() :] if match is not None and _DIGIT.search(text, match.end()) else None
+
+
+def _shown_original(
+    text: str, month_first: bool, year: int | None
+) -> tuple[PageDate | None, bool, PageDate | None]:
+    """(the date a line shows, whether it is an update, the update beside it): a line saying
+    "updated" first that also names the publication gives the publication's date."""
+    shown = _parse_shown(text, month_first, year)
+    if shown is None or not _says_updated(text):
+        return shown, False, None
+    part = _original_part(text)
+    original = _parse_shown(part, month_first, year) if part else None
+    if original is not None:
+        return original, False, shown
+    return shown, True, None
+
+
 def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
     if not text or len(text) > 200 or not _DIGIT.search(text):
         return None
     return parse_human(text, month_first=month_first, year=year)
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _spaced(el: HtmlElement, text: str, month_first: bool, year: int | None) -> PageDate | None:
+    """Layout: blog themes' calendar badges write day, month and year in elements of their own
+    (`<span class="day">12</span><span class="month">Jul</span><span class="year">2017</span>`),
+    which run together as "12Jul2017": read a short box's pieces apart. Only boxes whose text
+    did not parse as a date pay for this."""
+    if len(el) == 0 or len(text) > 40 or not _YEAR.search(text):
+        return None
+    spaced = clean_text(" ".join(str(t) for t in el.itertext()))
+    return _parse_shown(spaced, month_first, year) if spaced != text else None
 
 
 def _visible_dates(
@@ -247,7 +294,8 @@ def _visible_dates(
         if el.tag not in _DATE_TAGS or not has_word(cls, ident, _DATE_WORDS):
             continue
         text = clean_text(text_content(el))
-        parsed = _parse_shown(text, month_first, year)
+        parsed, updated, update = _shown_original(text, month_first, year)
+        parsed = parsed or _spaced(el, text, month_first, year)
         if parsed is None:
             # hAtom and friends: <abbr class="published" title="2019-11-19T10:00:00-05:00">
             machine = el.get("title") or el.get("content") or el.get("data-timestamp") or ""
@@ -255,7 +303,9 @@ def _visible_dates(
         if parsed and _plausible(parsed, now) and not _in_teaser(el, home, near):
             if _MEMBER_SINCE.search(text):
                 continue
-            found.append((parsed, _says_updated(text), "dom", el))
+            found.append((parsed, updated, "dom", el))
+            if update is not None and _plausible(update, now):
+                found.append((update, True, "dom", el))
             if len(found) >= 2 * limit:
                 break
     return found
@@ -312,7 +362,9 @@ def _header_dates(
         else:
             continue
         for candidate in texts:
-            parsed = _parse_shown(candidate, month_first, year)
+            parsed, updated, update = _shown_original(candidate, month_first, year)
+            if not parsed and not container and candidate is texts[0]:
+                parsed = _spaced(el, candidate, month_first, year)
             if not parsed:
                 continue
             opening = raw[:40] if raw else text_content(el)[:40]
@@ -320,7 +372,9 @@ def _header_dates(
                 continue
             if _plausible(parsed, now) and not _in_teaser(el, home):
                 source = "header-time" if el.tag == "time" else "header"
-                found.append((parsed, _says_updated(candidate), source, el))
+                found.append((parsed, updated, source, el))
+                if update is not None and _plausible(update, now):
+                    found.append((update, True, source, el))
                 break
     return found
 

@@ -41,11 +41,15 @@ PARSER_NAME = "morgue.generic"
 # (tests/pages/**/*.expected.json) change then, and tests/test_parser_revision.py fails until
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
 PARSER_REVISION = (
-    3  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose)
+    4  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
+    # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts,
+    # table layouts titled by section, second try for furniture-named text boxes,
+    # lines with the update first)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
 _MIN_BODY_CHARS = 150
+_SECOND_TRY_CHARS = 300  # a DOM body shorter than this is looked for again (see _assemble)
 _NEWLINES = re.compile(r"\s*\n\s*")
 
 
@@ -130,6 +134,31 @@ def extract(
         return _assemble(page, st, base, rules, now, prov)
 
 
+def _captions(
+    page: Page, start: HtmlElement, end: HtmlElement, base: str | None
+) -> tuple[list[Caption], set[str]]:
+    """The article's captions, and the texts that are theirs (left out of the body)."""
+    captions = [
+        c
+        for c, _ in captions_mod.find_captions(
+            page.elements(), page.order(), start, end, base, roled=page.named("data-role")
+        )
+    ]
+    exclude = {body_mod.word_key(c.text) for c in captions} | {
+        body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
+    }
+    return captions, exclude
+
+
+def _repeats_headline(text: str, headline: str, head_key: str) -> bool:
+    """The headline itself, or (old table layouts, a <br> run) the headline and its date on
+    one line: "Neue Brücke freigegeben 12.07.2017"."""
+    if body_mod.word_key(text) == head_key:
+        return True
+    rest = text[len(headline) :].strip() if text.startswith(headline) else ""
+    return 0 < len(rest) <= 30 and parse_human(rest) is not None
+
+
 def _base_url(root: HtmlElement, url: str | None) -> str | None:
     # (what root.find(".//base") finds, without ElementPath's Python-level machinery)
     base = next(root.iterdescendants("base"), None)
@@ -167,22 +196,30 @@ def _assemble(
     top, chosen = choice.top, choice.chosen
     if heading is None and headline:
         shown = headline_mod.display_heading(top, headline)
+        if shown is None and head_src == "title":
+            shown = headline_mod.opening_heading(top, headline)
         if shown is not None:
             headline, head_src, heading = headline_mod.heading_text(shown), "dom", shown
     start = heading if heading is not None else top
     scope = _lca(start, top) if heading is not None else top
-    captions = [
-        c
-        for c, _ in captions_mod.find_captions(
-            page.elements(), page.order(), start, chosen[-1], base, roled=page.named("data-role")
-        )
-    ]
+    captions, exclude = _captions(page, start, chosen[-1], base)
     caption_src = "dom"
-    exclude = {body_mod.word_key(c.text) for c in captions} | {
-        body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
-    }
     blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
     body_src = "dom"
+    first_chars = sum(len(b.text) for b in blocks)
+    if first_chars < _SECOND_TRY_CHARS:
+        # Layout: the text's box named like furniture by its class words ("video-player-page",
+        # "widget-area", a "teaser" box holding the post) with no paragraphs to clear it: all
+        # that is left is a notice or a teaser, or nothing. Tried again with only tags and
+        # comment boxes pruned, and kept when that finds far more text.
+        second = body_mod.choose_container(body_root, page.order(), heading, by_tags=True)
+        if second.top is not body_root:
+            second_blocks = body_mod.extract_chosen(second, page.order(), exclude=exclude)
+            if sum(len(b.text) for b in second_blocks) >= max(500, 3 * first_chars):
+                choice, top, chosen = second, second.top, second.chosen
+                scope = _lca(start, top) if heading is not None else top
+                captions, exclude = _captions(page, start, chosen[-1], base)
+                blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
     structured_body = _jsonld_body(st)
     # (counting the DOM body's words, a split of all its text, only when there is a rival)
     if structured_body and _words(structured_body) > max(80, 1.3 * _words(blocks)):
@@ -213,7 +250,7 @@ def _assemble(
     blocks = [
         b
         for b in blocks
-        if len(b.text) > 2 * len(headline) + 20 or body_mod.word_key(b.text) != head_key
+        if len(b.text) > 2 * len(headline) + 20 or not _repeats_headline(b.text, headline, head_key)
     ]
     if not blocks and published is not None:
         # A dated notice with no prose on the page (alerts, one-line forum posts): its text is

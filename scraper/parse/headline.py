@@ -147,6 +147,18 @@ def find_headline(
             break
     if best is not None and best[0] >= 0.5:
         return best[1], "dom", best[2]
+    # Layout: Blogger's classic templates (and blog themes like them) give the site's name the
+    # <h1> and each post's title an <h3 class="post-title">: when no <h1>/<h2> agrees with the
+    # metadata, an <h3> that does is the post's heading (only such pages pay for this loop).
+    for el in root.iter("h3"):
+        text = heading_text(el)
+        if not text or len(text) > 300:
+            continue
+        score = max((similarity(text, m) for m in compare), default=0.0)
+        if score >= 0.6 and (best is None or score > best[0] + 1e-9):
+            best = (score, text, el)
+    if best is not None and best[0] >= 0.6:
+        return best[1], "dom", best[2]
     # No heading agrees with the metadata: the visible <h1> still is what readers see.
     site_parts = [p for m, _ in metas for p in _SEPARATORS.split(m)[1:]] + site_names
     shown = [
@@ -216,8 +228,16 @@ def _shown_as(root: HtmlElement, headline: str) -> HtmlElement | None:
         return None
     for el in body.iter(*_TITLE_TAGS):
         if el.text and probe in el.text and clean_text(text_content(el)) == headline:
+            if el.tag == "a" and _in_menu(el):
+                continue  # a title naming the section: its entry in the menu is no heading
             return el
     return None
+
+
+def _in_menu(link: HtmlElement) -> bool:
+    """One of three or more links side by side (a menu)."""
+    parent = link.getparent()
+    return parent is not None and sum(1 for _ in parent.iter("a")) >= 3
 
 
 _DISPLAY_TAGS = ("b", "strong", "font", "span", "div", "p", "td", "h3", "h4")
@@ -238,6 +258,28 @@ def display_heading(container: HtmlElement, title: str, limit: int = 60) -> Html
         text = clean_text(text_content(el))
         if 15 <= len(text) <= 200 and not text.endswith(".") and words & set(_tokens(text)):
             return el
+    return None
+
+
+def opening_heading(container: HtmlElement, title: str, limit: int = 30) -> HtmlElement | None:
+    """Layout: old table layouts titled with the site's and section's names only ("Club ::
+    News", "TV Talheim - Neuigkeiten"), sharing no word with the article: the big bold line
+    that opens the text (after at most a short date or place line) is the headline. Titles
+    that read like a headline (one part of five words or more) are left alone."""
+    parts = _SEPARATORS.split(title)
+    if len(parts) < 2 and len(_tokens(title)) > 4:
+        return None
+    before = 0
+    for n, el in enumerate(container.iter()):
+        if n > limit or before > 80:
+            return None
+        if not isinstance(el.tag, str) or el.tag == "a":
+            continue
+        if el.tag in _DISPLAY_TAGS and _big(el) and el.find(".//a") is None:
+            text = clean_text(text_content(el))
+            if 15 <= len(text) <= 200 and not text.endswith("."):
+                return el
+        before += len((el.text or "").strip())
     return None
 
 
