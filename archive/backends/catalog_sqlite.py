@@ -718,7 +718,13 @@ class SqliteCatalog:
             " FROM archive_search_meta m JOIN archive_articles a"
             " ON a.id = m.article_id AND a.current_version = m.version WHERE 1" + where
         )
-        total = int(self.db.execute("SELECT count(*)" + base, args).fetchone()[0])
+        if not args and not self.pending_docs(1):
+            # every article's current version is indexed: the articles are the listing, and
+            # counting them reads one table (joining each indexed version to its article to
+            # count grew with the archive: 100 ms of the home page at 100,000 articles)
+            total = self.count_articles()
+        else:
+            total = int(self.db.execute("SELECT count(*)" + base, args).fetchone()[0])
         rows = self.db.execute(
             "SELECT m.article_id, m.version, m.source, m.headline, m.published, m.fetched_at, m.url"
             + base
