@@ -42,6 +42,7 @@ from archive.backends.catalog_schema import (
     CATALOG_SCHEMA_VERSION,
     DDL,
     DERIVED_TABLES,
+    FILL_SEARCH_DAYS,
     FTS_RANK,
     REQUEUE_VERSIONS,
     UPGRADE_TO_3,
@@ -152,6 +153,8 @@ class SqliteCatalog:
             )
             if upgrading:
                 self.db.execute(REQUEUE_VERSIONS)
+            elif old is not None and old < 6:
+                self.db.execute(FILL_SEARCH_DAYS)
             self.db.execute(
                 "INSERT OR REPLACE INTO archive_info VALUES ('schema', ?)",
                 (str(CATALOG_SCHEMA_VERSION),),
@@ -704,6 +707,11 @@ class SqliteCatalog:
                 doc.authors_key,
                 doc.url,
             ),
+        )
+        self.db.execute(
+            "INSERT INTO archive_search_days VALUES (?1, ?2, ?2) ON CONFLICT (day) DO UPDATE"
+            " SET first_doc = min(first_doc, ?2), last_doc = max(last_doc, ?2)",
+            (doc.day, pending.doc),
         )
         self.db.execute("UPDATE archive_fts_docs SET indexed = 1 WHERE doc = ?", (pending.doc,))
 
