@@ -404,8 +404,8 @@ def test_the_listing_total_is_what_the_pages_list(tmp_path: Path) -> None:
 
 def test_a_version_5_catalog_gets_the_day_spans_and_dates_still_filter(tmp_path: Path) -> None:
     """Schema 6 keeps each day's first and last indexed doc; a schema 5 catalog gets them from
-    its metadata on opening, and a date-filtered search looks up the filters of the matches in
-that span of docs only."""
+        its metadata on opening, and a date-filtered search looks up the filters of the matches in
+    that span of docs only."""
     root = tmp_path / "data"
     s = build(root, hostile=False)
     with archive.open(root) as reader:
@@ -413,9 +413,12 @@ that span of docs only."""
     db = sqlite3.connect(root / "catalog.sqlite")
     spans = db.execute("SELECT * FROM archive_search_days ORDER BY day").fetchall()
     assert len(spans) == 3
-    assert spans == db.execute(
-        "SELECT day, min(doc), max(doc) FROM archive_search_meta GROUP BY day ORDER BY day"
-    ).fetchall()
+    assert (
+        spans
+        == db.execute(
+            "SELECT day, min(doc), max(doc) FROM archive_search_meta GROUP BY day ORDER BY day"
+        ).fetchall()
+    )
     db.executescript(
         "DROP TABLE archive_search_days; UPDATE archive_info SET value = '5' WHERE key = 'schema';"
     )
