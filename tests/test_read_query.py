@@ -377,14 +377,14 @@ def test_folding_by_table_equals_decomposing_the_whole_text() -> None:
 
 
 def test_the_listing_total_is_what_the_pages_list(tmp_path: Path) -> None:
-    """The unfiltered total is read from the articles when every version is indexed (no
-    join per version), and joined as before while some wait: either way it is exactly the
-    number of articles the pages list."""
+    """The total of all articles or of one source's is read from the articles when every
+    version is indexed (no join per version), and joined as before while some wait: either
+    way it is exactly the number of articles the pages list."""
     from archive.store import Archive
     from tests.read_support import content, store
 
-    def listed(reader: ArchiveReader) -> tuple[int, int]:
-        every = reader.listing(limit=1000)
+    def listed(reader: ArchiveReader, source: str | None = None) -> tuple[int, int]:
+        every = reader.listing(source=source, limit=1000)
         return every.total, len(every.hits)
 
     root = tmp_path / "data"
@@ -393,13 +393,18 @@ def test_the_listing_total_is_what_the_pages_list(tmp_path: Path) -> None:
         total, shown = listed(reader)
         assert total == shown == 5  # a duplicate page is not an article
         assert reader.listing(limit=2, offset=4).total == 5
+        assert listed(reader, "harbour-news") == (4, 4)
+        assert listed(reader, "weather") == (1, 1)
+        assert listed(reader, "nowhere") == (0, 0)
     with Archive.open(root) as writer:
         store(writer, "http://news.example/z", content("Zebracorn seen", ["Really."]), at_hours=9)
         with ArchiveReader(writer, refresh=False) as waiting:  # the new version is not indexed
             assert waiting.catalog.pending_docs(1)
             assert listed(waiting) == (5, 5)
+            assert listed(waiting, "harbour-news") == (4, 4)
     with archive.open(root) as reader:
         assert listed(reader) == (6, 6)
+        assert listed(reader, "harbour-news") == (5, 5)
 
 
 def test_a_version_5_catalog_gets_the_day_spans_and_dates_still_filter(tmp_path: Path) -> None:

@@ -726,11 +726,19 @@ class SqliteCatalog:
             " FROM archive_search_meta m JOIN archive_articles a"
             " ON a.id = m.article_id AND a.current_version = m.version WHERE 1" + where
         )
-        if not args and not self.pending_docs(1):
-            # every article's current version is indexed: the articles are the listing, and
-            # counting them reads one table (joining each indexed version to its article to
-            # count grew with the archive: 100 ms of the home page at 100,000 articles)
-            total = self.count_articles()
+        by_source = filters == Filters(source=filters.source)
+        if by_source and not self.pending_docs(1):
+            # every article's current version is indexed: the articles (of the source) are
+            # the listing, and counting them reads one table or index (joining each indexed
+            # version to its article to count grew with the archive: 113 ms of CPU for the
+            # home page at 100,000 articles, 20 ms for one source's)
+            total = (
+                self.count_articles()
+                if filters.source is None
+                else self._scalar(
+                    "SELECT count(*) FROM archive_articles WHERE source = ?", filters.source
+                )
+            )
         else:
             total = int(self.db.execute("SELECT count(*)" + base, args).fetchone()[0])
         rows = self.db.execute(
