@@ -281,4 +281,4 @@ def test_bands_are_found_by_article_so_a_store_does_not_scan_them(tmp_path: Path
         ).fetchall()
         (schema,) = db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone()
     assert "archive_simhash_bands_article" in " ".join(str(row[-1]) for row in plan)
-    assert schema == "5"
+    assert schema == "6"

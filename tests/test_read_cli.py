@@ -141,3 +141,42 @@ def test_search_without_an_archive(tmp_path: Path, capsys: pytest.CaptureFixture
     code, _, err = run(capsys, config, "search", "x")
     assert code == 1
     assert "no archive" in err
+
+
+def _on_a_terminal(config: Path, *argv: str) -> str:
+    """What `morgue ARGV` prints when its output is a terminal (a pseudo-terminal here)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scraper", "--config", str(config), *argv],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(60)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_on_a_terminal_diff_is_red_and_green_and_matches_bold(setup: tuple[Path, Stored]) -> None:
+    config, s = setup
+    diff = _on_a_terminal(config, "diff", s.strike)
+    assert "Port strike \x1b[31mcloses the harbour\x1b[0m\x1b[32mends after talks\x1b[0m" in diff
+    assert "[-" not in diff
+    search = _on_a_terminal(config, "search", "Muller")
+    assert "\x1b[1mMüller\x1b[0m" in search
+    assert "**" not in search

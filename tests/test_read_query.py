@@ -244,7 +244,7 @@ def test_a_version_2_catalog_is_upgraded_and_reindexed_from_the_files(tmp_path: 
         assert ids(reader, "rumour") == [s.strike]
         assert reader.catalog.pending_docs(10) == []
     db = sqlite3.connect(root / "catalog.sqlite")
-    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("5",)
+    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("6",)
     db.close()
 
 
@@ -267,7 +267,7 @@ def test_a_version_4_catalog_gets_the_filter_index_and_keeps_its_search_index(
         assert ids(reader, "council OR strike", source="harbour-news", author="muller") == before
         assert ids(reader, "council OR strike", until="2024-03-04") == [s.strike]
     db = sqlite3.connect(root / "catalog.sqlite")
-    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("5",)
+    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("6",)
     plan = " ".join(
         str(r[-1])
         for r in db.execute(
@@ -374,3 +374,73 @@ def test_folding_by_table_equals_decomposing_the_whole_text() -> None:
     (term,) = parse("muller")[1]
     snippet = make_snippet("Der Bürgermeister Jörg Müller sprach.", [term])
     assert [t for t, marked in snippet.parts if marked] == ["Müller"]
+
+
+def test_the_listing_total_is_what_the_pages_list(tmp_path: Path) -> None:
+    """The total of all articles or of one source's is read from the articles when every
+    version is indexed (no join per version), and joined as before while some wait: either
+    way it is exactly the number of articles the pages list."""
+    from archive.store import Archive
+    from tests.read_support import content, store
+
+    def listed(reader: ArchiveReader, source: str | None = None) -> tuple[int, int]:
+        every = reader.listing(source=source, limit=1000)
+        return every.total, len(every.hits)
+
+    root = tmp_path / "data"
+    build(root)
+    with archive.open(root) as reader:
+        total, shown = listed(reader)
+        assert total == shown == 5  # a duplicate page is not an article
+        assert reader.listing(limit=2, offset=4).total == 5
+        assert listed(reader, "harbour-news") == (4, 4)
+        assert listed(reader, "weather") == (1, 1)
+        assert listed(reader, "nowhere") == (0, 0)
+    with Archive.open(root) as writer:
+        store(writer, "http://news.example/z", content("Zebracorn seen", ["Really."]), at_hours=9)
+        with ArchiveReader(writer, refresh=False) as waiting:  # the new version is not indexed
+            assert waiting.catalog.pending_docs(1)
+            assert listed(waiting) == (5, 5)
+            assert listed(waiting, "harbour-news") == (4, 4)
+    with archive.open(root) as reader:
+        assert listed(reader) == (6, 6)
+        assert listed(reader, "harbour-news") == (5, 5)
+
+
+def test_a_version_5_catalog_gets_the_day_spans_and_dates_still_filter(tmp_path: Path) -> None:
+    """Schema 6 keeps each day's first and last indexed doc; a schema 5 catalog gets them from
+        its metadata on opening, and a date-filtered search looks up the filters of the matches in
+    that span of docs only."""
+    root = tmp_path / "data"
+    s = build(root, hostile=False)
+    with archive.open(root) as reader:
+        reader.refresh()
+    db = sqlite3.connect(root / "catalog.sqlite")
+    spans = db.execute("SELECT * FROM archive_search_days ORDER BY day").fetchall()
+    assert len(spans) == 3
+    assert (
+        spans
+        == db.execute(
+            "SELECT day, min(doc), max(doc) FROM archive_search_meta GROUP BY day ORDER BY day"
+        ).fetchall()
+    )
+    db.executescript(
+        "DROP TABLE archive_search_days; UPDATE archive_info SET value = '5' WHERE key = 'schema';"
+    )
+    db.close()
+    with archive.open(root) as reader:
+        assert ids(reader, "strike OR council", until="2024-03-04") == [s.strike]
+        assert ids(reader, "strike OR council", since="2024-03-05") == [s.mueller]
+        assert ids(reader, "strike OR council", since="2024-03-05", until="2024-04-30") == []
+        assert ids(reader, "strike OR storm", since="2026-01-01") == [s.weather]  # fetch day
+        statements: list[str] = []
+        reader.catalog.db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+        ids(reader, "strike OR council", until="2024-03-04")
+        reader.catalog.db.set_trace_callback(None)  # type: ignore[attr-defined]
+    (strike_doc,) = [doc for day, doc, _ in spans if day == "2024-03-04"]
+    joined = [q for q in statements if "MATCH" in q and "JOIN archive_search_meta" in q]
+    assert joined
+    assert all(f"BETWEEN {strike_doc} AND " in q for q in joined), joined
+    db = sqlite3.connect(root / "catalog.sqlite")
+    assert db.execute("SELECT * FROM archive_search_days ORDER BY day").fetchall() == spans
+    db.close()

@@ -12,8 +12,11 @@ from __future__ import annotations
 # every matching version's filters, and the narrow index holds about 4x the rows of a page
 # of the table (a third less CPU per filtered search on the 100,000-article bench). Opening a
 # schema 3 or 4 catalog runs the DDL again, which builds the index from the table (about a
-# second per 100,000 versions); the search index is not rebuilt.
-CATALOG_SCHEMA_VERSION = 5
+# second per 100,000 versions); the search index is not rebuilt. 6: the span of docs indexed
+# on each day (`archive_search_days`): a search filtered by dates reads the matches of that
+# span only, where it read every newer match to find the first in range (a cost that grew with
+# the archive). Opening a schema 3 to 5 catalog fills it from the metadata (`FILL_SEARCH_DAYS`).
+CATALOG_SCHEMA_VERSION = 6
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,6 +77,8 @@ CREATE INDEX IF NOT EXISTS archive_search_meta_source
     ON archive_search_meta (source, day, fetched_at);
 CREATE INDEX IF NOT EXISTS archive_search_meta_filter
     ON archive_search_meta (doc, article_id, source, day, section_key, authors_key);
+CREATE TABLE IF NOT EXISTS archive_search_days (
+    day TEXT PRIMARY KEY, first_doc INTEGER NOT NULL, last_doc INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS archive_references (
     site TEXT NOT NULL, raw_sha256 TEXT NOT NULL, since TEXT NOT NULL,
     PRIMARY KEY (site, raw_sha256));
@@ -112,6 +117,12 @@ REQUEUE_VERSIONS = (
     "SELECT article_id, version FROM archive_versions ORDER BY rowid"
 )
 
+# each day's first and last indexed doc, from the metadata (an upgrade from schema 3 to 5)
+FILL_SEARCH_DAYS = (
+    "INSERT OR REPLACE INTO archive_search_days"
+    " SELECT day, min(doc), max(doc) FROM archive_search_meta GROUP BY day"
+)
+
 # what `repair` empties and refills from the files (runs are not in the files: kept; nor are
 # the references, a hint for compressing later pages that may point at any stored page; nor
 # the file checksums, the evidence the files are checked against, nor the verify runs)
@@ -127,4 +138,5 @@ DERIVED_TABLES = (
     "archive_near_duplicates",
     "archive_fts_docs",
     "archive_search_meta",
+    "archive_search_days",
 )

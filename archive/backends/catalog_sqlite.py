@@ -42,6 +42,7 @@ from archive.backends.catalog_schema import (
     CATALOG_SCHEMA_VERSION,
     DDL,
     DERIVED_TABLES,
+    FILL_SEARCH_DAYS,
     FTS_RANK,
     REQUEUE_VERSIONS,
     UPGRADE_TO_3,
@@ -161,6 +162,8 @@ class SqliteCatalog:
             )
             if upgrading:
                 self.db.execute(REQUEUE_VERSIONS)
+            elif old is not None and old < 6:
+                self.db.execute(FILL_SEARCH_DAYS)
             self.db.execute(
                 "INSERT OR REPLACE INTO archive_info VALUES ('schema', ?)",
                 (str(CATALOG_SCHEMA_VERSION),),
@@ -716,6 +719,11 @@ class SqliteCatalog:
                 doc.url,
             ),
         )
+        self.db.execute(
+            "INSERT INTO archive_search_days VALUES (?1, ?2, ?2) ON CONFLICT (day) DO UPDATE"
+            " SET first_doc = min(first_doc, ?2), last_doc = max(last_doc, ?2)",
+            (doc.day, pending.doc),
+        )
         self.db.execute("UPDATE archive_fts_docs SET indexed = 1 WHERE doc = ?", (pending.doc,))
 
     def search_rows(
@@ -729,7 +737,21 @@ class SqliteCatalog:
             " FROM archive_search_meta m JOIN archive_articles a"
             " ON a.id = m.article_id AND a.current_version = m.version WHERE 1" + where
         )
-        total = int(self.db.execute("SELECT count(*)" + base, args).fetchone()[0])
+        by_source = filters == Filters(source=filters.source)
+        if by_source and not self.pending_docs(1):
+            # every article's current version is indexed: the articles (of the source) are
+            # the listing, and counting them reads one table or index (joining each indexed
+            # version to its article to count grew with the archive: 113 ms of CPU for the
+            # home page at 100,000 articles, 20 ms for one source's)
+            total = (
+                self.count_articles()
+                if filters.source is None
+                else self._scalar(
+                    "SELECT count(*) FROM archive_articles WHERE source = ?", filters.source
+                )
+            )
+        else:
+            total = int(self.db.execute("SELECT count(*)" + base, args).fetchone()[0])
         rows = self.db.execute(
             "SELECT m.article_id, m.version, m.source, m.headline, m.published, m.fetched_at, m.url"
             + base

@@ -21,6 +21,7 @@ from archive.errors import QueryError
 RANK_CANDIDATES = 10_000
 EXACT_COUNT = 1_000
 FILTERED_FLOOR = 200  # articles a filtered window must yield before it stops widening
+ALL_DOCS = 2**63 - 1  # the highest doc number: a span of every doc
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
@@ -162,6 +163,9 @@ class SqliteSearch:
 
         One pass, newest match first: a wider window goes on from where the narrower one
         ended (ranking each window from its start again read the first one twice)."""
+        span = self._day_span(filters)
+        if span is None:  # nothing was indexed on those days
+            return [], 0, True
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
             return [], 0, True
@@ -170,7 +174,7 @@ class SqliteSearch:
         window = RANK_CANDIDATES
         bound = self._newest_bound(fts_query, docs, window)
         best: dict[str, tuple[float, int]] = {}
-        passing = self._passing(fts_query, where, args)
+        passing = self._passing(fts_query, where, args, span)
         try:
             for doc, article_id, rank in passing:
                 while doc < bound:  # the window is read: it ranks enough articles, or widens
@@ -189,17 +193,42 @@ class SqliteSearch:
             return listed, len(best), True
         return listed, self._estimate(round(len(best) * docs / window), per_doc=False), False
 
-    def _passing(self, fts_query: str, where: str, args: list[Any]) -> sqlite3.Cursor:
+    def _day_span(self, filters: Filters) -> tuple[int, int] | None:
+        """The docs that can pass the date filters: from the first indexed on the first day
+        to the last indexed on the last (schema 6), every doc when no date is asked for;
+        None when no doc was indexed on those days. A doc's number is its order of indexing,
+        which follows publication only loosely: the span is a bound, the filter still
+        decides."""
+        if filters.since is None and filters.until is None:
+            return 0, ALL_DOCS
+        row = self.db.execute(
+            "SELECT min(first_doc), max(last_doc) FROM archive_search_days"
+            " WHERE day >= ? AND day <= ?",
+            (filters.since or "", filters.until or "\uffff"),
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return int(row[0]), int(row[1])
+
+    def _passing(
+        self,
+        fts_query: str,
+        where: str,
+        args: list[Any],
+        span: tuple[int, int] = (0, ALL_DOCS),
+    ) -> sqlite3.Cursor:
         """(doc, article, bm25) of each match that passes the filters, newest first, read as
         they are needed: each match's filters and article from the narrow covering index
-        (schema 5), bm25 computed for those that pass only."""
+        (schema 5), bm25 computed for those that pass only; of the docs in `span` only."""
         cursor = self.db.cursor()
         cursor.row_factory = None  # plain tuples: a row each match that passes
         return cursor.execute(
             "SELECT f.rowid, m.article_id, f.rank FROM archive_fts f"
             " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter"
-            " ON m.doc = f.rowid WHERE archive_fts MATCH ?" + where + " ORDER BY f.rowid DESC",
-            (fts_query, *args),
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid BETWEEN ? AND ?"
+            + where
+            + " ORDER BY f.rowid DESC",
+            (fts_query, *span, *args),
         )
 
     def _listed(self, docs: list[int], best: dict[str, tuple[float, int]]) -> list[ListedRow]:
