@@ -399,18 +399,10 @@ class PgFrontier:
         published: float | None = None,
         keep_validators: bool = False,
     ) -> None:
-        """Record what fetching a leased URL gave. A 304 passes keep_validators=True."""
-        attempts = "attempts + 1" if state is State.RETRY else "0"
-        validators = (
-            "etag = COALESCE(%s, etag), last_modified = COALESCE(%s, last_modified)"
-            if keep_validators
-            else "etag = %s, last_modified = %s"
-        )
+        """Record what fetching a leased URL gave. A 304 passes keep_validators=True. A
+        retry or a failure does not overwrite "done" (see `finish_statement`)."""
         self._write(
-            "UPDATE frontier_urls SET state = %s, fetched_at = %s, first_fetched ="
-            f" COALESCE(first_fetched, %s), outcome = %s, attempts = {attempts},"
-            f" {validators}, published = COALESCE(%s, published)"
-            " WHERE source = %s AND key = %s",
+            finish_statement(state is State.RETRY, keep_validators, state is not State.DONE, "%s"),
             (state.value, now, now, outcome, etag, last_modified, published, source, key),
         )
 
@@ -424,8 +416,8 @@ class PgFrontier:
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute("SET LOCAL synchronous_commit = off")
                 with conn.cursor() as cursor:
-                    for (retry, keep), rows in grouped_finishes(finishes):
-                        cursor.executemany(finish_statement(retry, keep, "%s"), rows)
+                    for (retry, keep, guard), rows in grouped_finishes(finishes):
+                        cursor.executemany(finish_statement(retry, keep, guard, "%s"), rows)
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
 
