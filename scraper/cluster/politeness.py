@@ -59,7 +59,18 @@ class PgHostGate:
         self.hosts_busy: list[int] = []
         self.loop_lag: list[float] = []
         self.batch_sizes: list[float] = []  # asks and give-backs per call to the database
+        # each request's (host, first ask, granted start, response end), on this process's
+        # monotonic clock (the benchmark's server logs arrivals on the same clock): where a
+        # host's gap went, between the grant, the send and the previous response's end
+        self.log: list[tuple[str, float, float, float]] = []
+        self._planned: dict[int, tuple[float, float]] = {}
         self._busy: dict[str, int] = {}
+        # leases this process holds per host, and who waits for one of them to end: a request
+        # whose host's slots are all ours waits for our own give-back rather than asking the
+        # database every RETRY_LOCKED until one is free (its ask then goes in the give-back's
+        # batch, which frees the slot before the ask is weighed)
+        self._mine: dict[str, int] = {}
+        self._freed: dict[str, list[asyncio.Future[None]]] = {}
         self._lag_task: asyncio.Task[None] | None = None
         self._asking: list[tuple[Ask, asyncio.Future[Lease | float]]] = []
         # leases to give back: each with when its response ended (local clock)
@@ -83,6 +94,10 @@ class PgHostGate:
         started = time.monotonic()
         pause = 0.5
         while True:
+            while self._mine.get(host, 0) >= per_host:
+                freed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._freed.setdefault(host, []).append(freed)
+                await freed
             try:
                 asked = time.monotonic()
                 got = await self._ask(Ask(host, delay + MARGIN, per_host, reserve=RESERVE))
@@ -93,9 +108,18 @@ class PgHostGate:
                 pause = min(PAUSE_MAX, pause * 2)
                 continue
             if isinstance(got, Lease):
-                wait = self._local_start(got) - time.monotonic()
-                if wait > 0:  # the host's turn, reserved: no need to ask again after it
-                    await self._sleep(wait)
+                self._mine[host] = self._mine.get(host, 0) + 1
+                local = self._local_start(got)
+                self._planned[id(got)] = (started, local)
+                wait = local - time.monotonic()
+                try:
+                    if wait > 0:  # the host's turn, reserved: no need to ask again after it
+                        await self._sleep(wait)
+                except BaseException:  # cancelled while waiting for the turn: not used
+                    self._planned.pop(id(got), None)
+                    # (nobody waits for this give-back: its failure, if any, is only logged)
+                    self._give(got).add_done_callback(_log_failed_give_back)
+                    raise
                 self.waits.append(time.monotonic() - started)
                 return got
             await self._sleep(got)
@@ -119,15 +143,24 @@ class PgHostGate:
     async def release(self, ticket: object, *, delay: float) -> None:
         if not isinstance(ticket, Lease):
             return
-        self.held.append(time.monotonic() - ticket.taken)
+        ended = time.monotonic()
+        self.held.append(ended - ticket.taken)
+        asked, planned = self._planned.pop(id(ticket), (ended, ended))
+        self.log.append((ticket.host, asked, planned, ended))
         self._done(ticket.host)
-        done: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
-        self._giving.append((ticket, time.monotonic(), done))
-        self._wake()
+        done = self._give(ticket)
         try:
             await done
         except StorageError as exc:  # the slot expires on its own after the lease's ttl
             log.warning("could not give back the lease on %s: %s", ticket.host, exc)
+
+    def _give(self, lease: Lease) -> asyncio.Future[Lease | float]:
+        """Queue the lease's give-back for the next batch; a future for its end."""
+        done: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
+        self._giving.append((lease, time.monotonic(), done))
+        self._release_mine(lease.host)  # before the batch starts: the waiter's ask joins it
+        self._wake()
+        return done
 
     async def _ask(self, ask: Ask) -> Lease | float:
         answer: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
@@ -170,6 +203,21 @@ class PgHostGate:
                 if not future.done():
                     future.set_result(lease)
 
+    def _release_mine(self, host: str) -> None:
+        left = self._mine.get(host, 1) - 1
+        if left > 0:
+            self._mine[host] = left
+        else:
+            self._mine.pop(host, None)
+        waiting = self._freed.get(host)
+        while waiting:
+            freed = waiting.pop(0)
+            if not freed.done():
+                freed.set_result(None)
+                break
+        if not waiting:
+            self._freed.pop(host, None)
+
     def _done(self, host: str) -> None:
         left = self._busy.get(host, 1) - 1
         if left > 0:
@@ -183,6 +231,11 @@ class PgHostGate:
             before = time.monotonic()
             await asyncio.sleep(0.05)
             self.loop_lag.append(time.monotonic() - before - 0.05)
+
+
+def _log_failed_give_back(done: asyncio.Future[Lease | float]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("could not give back an unused lease: %s", done.exception())
 
 
 class PgRobotsCache:

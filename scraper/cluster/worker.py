@@ -60,6 +60,7 @@ class WorkerState:
     lease_waits: list[float] = field(default_factory=list)
     # seconds (or counts) per kind of step, for the benchmark: see PgHostGate, StoreThreads
     timings: dict[str, list[float]] = field(default_factory=dict)
+    lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # PgHostGate
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
 
     @property
@@ -123,6 +124,7 @@ class WorkerState:
                     crawl_counts(job, report.source(name)),
                 )
             self.lease_waits.extend(gate.waits)
+            self.lease_log.extend(gate.log)
             for name, values in (
                 ("lease_take", gate.takes),
                 ("lease_batch", gate.batch_sizes),
