@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +68,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
 JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
 LEASE_AHEAD = 8  # URLs leased at once by a crawl of a source
+HOLD_PLACES = 4  # leased URLs held at most, per fetch place (`workers`)
 RENEWALS_PER_TTL = 4  # a held URL's lease is renewed this often within its lifetime
 
 
@@ -156,6 +159,15 @@ class SourceCrawl:
         # leased URLs not started yet: per host, one asking for its next turn behind the
         # ones on the wire, the rest held back (they would only wait in the fetcher)
         self._held = HeldUrls(self._politeness().per_host + 1)
+        # whether this crawl queued URLs since its last lease, and when a lease that found
+        # fewer than it asked for may be tried again without that (`_loop`)
+        self._queued_more = True
+        self._lease_again_at = 0.0
+        # a cluster's frontier and catalog take calls from any thread (a pool of
+        # connections): listings are handled, and URLs leased, in a thread (see `_handle`)
+        frontier = self.run_.frontier
+        self._off_loop = isinstance(frontier, RenewsLeases) and frontier.lease_ttl is not None
+        self._counting = threading.Lock()  # `report.discovered` from a handler's thread
 
     @property
     def name(self) -> str:
@@ -197,6 +209,12 @@ class SourceCrawl:
         politeness = self._politeness()
         hosts = max(1, len(self.policy.sites))
         workers = min(politeness.concurrency, politeness.per_host * hosts + 1)
+        # ... and a place for each host's next request besides (`HeldUrls` starts per_host + 1
+        # of a host): a request waiting for its host's turn is not on the wire (the fetcher
+        # caps those at `concurrency`). With only `workers` places, at 200 hosts and 200
+        # places the hosts that started two took the places of others, which then had no
+        # request waiting when their turn came (idle for 0.1-0.4 s of each 1 s turn)
+        workers = max(workers, min((politeness.per_host + 1) * hosts, 2 * workers))
         inflight: dict[asyncio.Task[None], Item] = {}
         # URLs leased but not started yet. A crawl leases a few ahead: a lease is a write
         # transaction, and with one page in flight per host it was one per page. Those not
@@ -230,12 +248,30 @@ class SourceCrawl:
             fetching = len(inflight) - len(self._storing)
             room = min(workers - fetching, 2 * workers - len(inflight), budget - self.started)
             if not stopped and room > 0:
-                # URLs held for hosts busy with this crawl's fetches take no place, but no
-                # more than a fetch's worth of them are held
-                if held.startable < room and len(held) < workers:
+                # URLs held for hosts busy with this crawl's fetches take no place. More are
+                # leased while fewer hosts can start one than there are places, whatever is
+                # held: a lease early in a run, when few listings were read yet, took all the
+                # articles of those few hosts, and with "no more held than places" no other
+                # host's were leased until they drained (hosts whose listings came later sat
+                # idle for up to 8 s, and lagged by that to the end). A lease that found
+                # fewer than it asked for is not repeated until this crawl queued more URLs
+                # or JOINED_POLL has passed (other crawlers of the run queue some too).
+                if (
+                    held.startable < room
+                    and len(held) < HOLD_PLACES * workers
+                    and (self._queued_more or time.monotonic() >= self._lease_again_at)
+                ):
                     want = min(max(room, LEASE_AHEAD), budget - self.started - len(held))
                     if want > 0:
-                        held.add(frontier.lease(self.name, want))
+                        self._queued_more = False
+                        got = (
+                            await asyncio.to_thread(frontier.lease, self.name, want)
+                            if self._off_loop
+                            else frontier.lease(self.name, want)
+                        )
+                        if len(got) < want:
+                            self._lease_again_at = time.monotonic() + JOINED_POLL
+                        held.add(got)
                 while room > 0 and (item := held.pop()) is not None:
                     room -= 1
                     self.started += 1
@@ -429,7 +465,14 @@ class SourceCrawl:
             await self._ingest(item, page)
             return
         async with self.run_.lane.turn():
-            self._handle_other(item, page)
+            if self._off_loop:
+                # a listing's parse and its frontier and catalog round trips, off the loop
+                # that sends every host's requests: at a run's start 200 feeds came back
+                # together, and handling them in turn on the loop held back the hosts'
+                # first articles (lane or not, each one blocked the loop while it ran)
+                await asyncio.to_thread(self._handle_other, item, page)
+            else:
+                self._handle_other(item, page)
 
     def _handle_other(self, item: Item, page: RawPage) -> None:
         """A page that is not an article: its links or listing read, its URL finished."""
@@ -512,7 +555,10 @@ class SourceCrawl:
         new = frontier.add(
             self.name, batch, now=self._now(), refresh_after=self.source.revisit.every
         )
-        self.report.discovered += len(new)
+        with self._counting:
+            self.report.discovered += len(new)
+        if new:
+            self._queued_more = True
         kinds = {url_key(e.url): e for e in batch}
         fresh = {
             key: entry.url
