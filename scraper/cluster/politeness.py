@@ -20,10 +20,12 @@ request, and needs one connection for it rather than one per waiting request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from archive.backends.hostlease_pg import Ask, HostLeases, Lease
 from archive.errors import StorageError
@@ -76,6 +78,9 @@ class PgHostGate:
         # leases to give back: each with when its response ended (local clock)
         self._giving: list[tuple[Lease, float, asyncio.Future[Lease | float]]] = []
         self._batcher: asyncio.Task[None] | None = None
+        # the batches' own thread: in the loop's shared pool (6 threads on 2 cores) they
+        # queued behind 200 robots.txt cache calls and listing writes at a run's start
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="host-leases")
         # (local time, lower bound of the database clock's offset from the local one)
         self._offsets: deque[tuple[float, float]] = deque()
 
@@ -180,12 +185,15 @@ class PgHostGate:
             self.batch_sizes.append(float(len(asking) + len(giving)))
             try:
                 sent = time.monotonic()
-                answers = await asyncio.to_thread(
-                    self.leases.take_many,
-                    [a for a, _ in asking],
-                    ttl=self.ttl,
-                    done=[lease for lease, _, _ in giving],
-                    ended_ago=[sent - ended for _, ended, _ in giving],
+                answers = await asyncio.get_running_loop().run_in_executor(
+                    self._thread,
+                    functools.partial(
+                        self.leases.take_many,
+                        [a for a, _ in asking],
+                        ttl=self.ttl,
+                        done=[lease for lease, _, _ in giving],
+                        ended_ago=[sent - ended for _, ended, _ in giving],
+                    ),
                 )
             except Exception as exc:  # StorageError: acquire pauses and asks again
                 for future in (*(f for _, f in asking), *(f for _, _, f in giving)):
@@ -202,6 +210,10 @@ class PgHostGate:
             for lease, _, future in giving:
                 if not future.done():
                     future.set_result(lease)
+
+    def close(self) -> None:
+        """Let the batches' thread go (after the crawl: nothing is asked any more)."""
+        self._thread.shutdown(wait=False)
 
     def _release_mine(self, host: str) -> None:
         left = self._mine.get(host, 1) - 1
@@ -243,13 +255,21 @@ class PgRobotsCache:
 
     def __init__(self, leases: HostLeases) -> None:
         self.leases = leases
+        # its own threads, not the loop's shared pool (where the host leases' batches queued
+        # behind these calls at a run's start, one per host)
+        self._threads = ThreadPoolExecutor(2, thread_name_prefix="robots-cache")
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False)
 
     async def get(self, origin: str) -> tuple[int, bytes] | None:
         """The cached file; else None after claiming its fetch (waiting while another worker
         holds the claim, up to the claim's length)."""
         while True:
             try:
-                got = await asyncio.to_thread(self.leases.robots, origin, claim_for=CLAIM)
+                got = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, functools.partial(self.leases.robots, origin, claim_for=CLAIM)
+                )
             except StorageError as exc:  # fetch it ourselves: politeness does not depend on it
                 log.warning("robots.txt cache unavailable: %s", exc)
                 return None
@@ -259,6 +279,9 @@ class PgRobotsCache:
 
     async def put(self, origin: str, status: int, body: bytes, *, ttl: float) -> None:
         try:
-            await asyncio.to_thread(self.leases.put_robots, origin, status, body, ttl=ttl)
+            await asyncio.get_running_loop().run_in_executor(
+                self._threads,
+                functools.partial(self.leases.put_robots, origin, status, body, ttl=ttl),
+            )
         except StorageError as exc:
             log.warning("robots.txt cache unavailable: %s", exc)

@@ -93,12 +93,13 @@ class WorkerState:
                 raise TypeError("a worker needs the PostgreSQL catalog (storage.catalog)")
             leases = HostLeases(catalog.pool, self.name)
             gate = PgHostGate(leases, ttl=self.lease_ttl)
+            robots = PgRobotsCache(leases)
             fetcher = AsyncFetcher(
                 self.config.fetch,
                 self.config.politeness,
                 politeness_for=self._politeness_for,
                 gate=gate,
-                robots_cache=PgRobotsCache(leases),
+                robots_cache=robots,
                 resolve=self.resolve or system_resolve,
             )
             stores = StoreThreads(self.open_archive)
@@ -115,6 +116,8 @@ class WorkerState:
                 )
             finally:
                 stores.close()
+                gate.close()
+                robots.close()
             self.reports.append(report)
             with contextlib.suppress(ArchiveError):  # the report is for people; the job is done
                 archive.record_run(

@@ -11,14 +11,16 @@ killed run is resumed by the next one. A source none of whose start points could
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from archive.backends.frontier import (
@@ -64,6 +66,7 @@ from scraper.errors import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
 JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
@@ -168,6 +171,9 @@ class SourceCrawl:
         frontier = self.run_.frontier
         self._off_loop = isinstance(frontier, RenewsLeases) and frontier.lease_ttl is not None
         self._counting = threading.Lock()  # `report.discovered` from a handler's thread
+        # their own thread, not the loop's shared pool, where the host leases' and robots.txt
+        # cache's calls wait too (created by `_crawl`, gone when it ends)
+        self._thread: ThreadPoolExecutor | None = None
 
     @property
     def name(self) -> str:
@@ -224,11 +230,21 @@ class SourceCrawl:
         keeper = None
         if isinstance(frontier, RenewsLeases) and frontier.lease_ttl:
             keeper = asyncio.ensure_future(self._keep_leases(frontier, held, inflight))
+        if self._off_loop:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"crawl-{self.name}")
         try:
             await self._loop(frontier, budget, workers, held, inflight)
         finally:
             if keeper is not None:
                 keeper.cancel()
+            if self._thread is not None:
+                self._thread.shutdown(wait=False)
+
+    async def _in_thread(self, call: Callable[[], T]) -> T:
+        """`call()` in the crawl's thread (a cluster's: see `_off_loop`), else on the loop."""
+        if self._thread is None:
+            return call()
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     async def _loop(
         self,
@@ -264,10 +280,8 @@ class SourceCrawl:
                     want = min(max(room, LEASE_AHEAD), budget - self.started - len(held))
                     if want > 0:
                         self._queued_more = False
-                        got = (
-                            await asyncio.to_thread(frontier.lease, self.name, want)
-                            if self._off_loop
-                            else frontier.lease(self.name, want)
+                        got = await self._in_thread(
+                            functools.partial(frontier.lease, self.name, want)
                         )
                         if len(got) < want:
                             self._lease_again_at = time.monotonic() + JOINED_POLL
@@ -465,14 +479,11 @@ class SourceCrawl:
             await self._ingest(item, page)
             return
         async with self.run_.lane.turn():
-            if self._off_loop:
-                # a listing's parse and its frontier and catalog round trips, off the loop
-                # that sends every host's requests: at a run's start 200 feeds came back
-                # together, and handling them in turn on the loop held back the hosts'
-                # first articles (lane or not, each one blocked the loop while it ran)
-                await asyncio.to_thread(self._handle_other, item, page)
-            else:
-                self._handle_other(item, page)
+            # in a cluster, a listing's parse and its frontier and catalog round trips go
+            # off the loop that sends every host's requests: at a run's start 200 feeds came
+            # back together, and handling them in turn on the loop held back the hosts'
+            # first articles (lane or not, each one blocked the loop while it ran)
+            await self._in_thread(functools.partial(self._handle_other, item, page))
 
     def _handle_other(self, item: Item, page: RawPage) -> None:
         """A page that is not an article: its links or listing read, its URL finished."""
