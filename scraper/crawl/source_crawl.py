@@ -72,6 +72,7 @@ Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what
 JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
 LEASE_AHEAD = 8  # URLs leased at once by a crawl of a source
 HOLD_PLACES = 4  # leased URLs held at most, per fetch place (`workers`)
+LISTING_THREADS = 4  # a cluster crawl's listings handled at once (frontier round trips)
 RENEWALS_PER_TTL = 4  # a held URL's lease is renewed this often within its lifetime
 
 
@@ -171,7 +172,7 @@ class SourceCrawl:
         frontier = self.run_.frontier
         self._off_loop = isinstance(frontier, RenewsLeases) and frontier.lease_ttl is not None
         self._counting = threading.Lock()  # `report.discovered` from a handler's thread
-        # their own thread, not the loop's shared pool, where the host leases' and robots.txt
+        # their own threads, not the loop's shared pool, where the host leases' and robots.txt
         # cache's calls wait too (created by `_crawl`, gone when it ends)
         self._thread: ThreadPoolExecutor | None = None
 
@@ -231,7 +232,9 @@ class SourceCrawl:
         if isinstance(frontier, RenewsLeases) and frontier.lease_ttl:
             keeper = asyncio.ensure_future(self._keep_leases(frontier, held, inflight))
         if self._off_loop:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"crawl-{self.name}")
+            self._thread = ThreadPoolExecutor(
+                LISTING_THREADS, thread_name_prefix=f"crawl-{self.name}"
+            )
         try:
             await self._loop(frontier, budget, workers, held, inflight)
         finally:
@@ -478,17 +481,21 @@ class SourceCrawl:
         if item.kind is Kind.ARTICLE:
             await self._ingest(item, page)
             return
-        async with self.run_.lane.turn():
+        if self._thread is not None:
             # in a cluster, a listing's parse and its frontier and catalog round trips go
-            # off the loop that sends every host's requests: at a run's start 200 feeds came
-            # back together, and handling them in turn on the loop held back the hosts'
-            # first articles (lane or not, each one blocked the loop while it ran)
+            # off the loop that sends every host's requests, a few at once: at a run's start
+            # 200 feeds came back together, and handling them in turn on the loop held back
+            # the hosts' first articles (lane or not, each one blocked the loop while it ran)
             await self._in_thread(functools.partial(self._handle_other, item, page))
+            return
+        async with self.run_.lane.turn():
+            self._handle_other(item, page)
 
     def _handle_other(self, item: Item, page: RawPage) -> None:
         """A page that is not an article: its links or listing read, its URL finished."""
         if page.status == 304:
-            self.report.not_modified += 1
+            with self._counting:
+                self.report.not_modified += 1
             self._finish(item, State.DONE, "not modified", page)
             self.run_.progress(self.report, item.url, "not modified")
             return
@@ -507,7 +514,8 @@ class SourceCrawl:
     def _read_listing(self, item: Item, page: RawPage) -> None:
         listing = parse_listing(page.body, page.final_url)
         if listing.kind is ListingKind.UNKNOWN:
-            self.report.failed["not a feed or sitemap"] += 1
+            with self._counting:
+                self.report.failed["not a feed or sitemap"] += 1
             self._finish(item, State.FAILED, "not a feed or sitemap", page)
             return
         if listing.kind is ListingKind.SITEMAP_INDEX:
