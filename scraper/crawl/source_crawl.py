@@ -274,11 +274,16 @@ class SourceCrawl:
                 # host's were leased until they drained (hosts whose listings came later sat
                 # idle for up to 8 s, and lagged by that to the end). A lease that found
                 # fewer than it asked for is not repeated until this crawl queued more URLs
-                # or JOINED_POLL has passed (other crawlers of the run queue some too).
+                # or JOINED_POLL has passed (other crawlers of the run queue some too), or
+                # nothing is in flight (before the crawl concludes that it is done).
                 if (
                     held.startable < room
                     and len(held) < HOLD_PLACES * workers
-                    and (self._queued_more or time.monotonic() >= self._lease_again_at)
+                    and (
+                        self._queued_more
+                        or not inflight
+                        or time.monotonic() >= self._lease_again_at
+                    )
                 ):
                     want = min(max(room, LEASE_AHEAD), budget - self.started - len(held))
                     if want > 0:
@@ -574,10 +579,9 @@ class SourceCrawl:
         new = frontier.add(
             self.name, batch, now=self._now(), refresh_after=self.source.revisit.every
         )
+        self._queued_more = True  # (new URLs, or known ones queued again: lease again)
         with self._counting:
             self.report.discovered += len(new)
-        if new:
-            self._queued_more = True
         kinds = {url_key(e.url): e for e in batch}
         fresh = {
             key: entry.url
