@@ -211,6 +211,39 @@ def _job_span(name: str, ids: list[int]) -> float:
     return float(row[0]) if row and row[0] is not None else 0.0
 
 
+def _gap_breakdown(hits: dict[str, list[Any]], logs: list[list[list[Any]]], delay: float) -> str:
+    """Where each gap between two requests to a host went, from the workers' lease logs
+    (host, first ask, granted start, response end: `PgHostGate.log`) and the server's
+    arrivals, all on the machine's monotonic clock: the previous response's time (arrival to
+    its end at the client), the grant's lateness after that end plus the delay (the margin,
+    or an ask that came late), the request's lateness after its grant (the worker's event
+    loop, the server's thread), and how long a host had no request waiting for it (asked
+    after the previous response ended: the crawl had not started its next URL)."""
+    by_host: dict[str, list[tuple[float, float, float]]] = {}
+    for log in logs:
+        for host, asked, planned, ended in log:
+            by_host.setdefault(host, []).append((asked, planned, ended))
+    parts: dict[str, list[float]] = {"response": [], "grant": [], "send": [], "idle": []}
+    unmatched = 0
+    for host, hs in hits.items():
+        leases = sorted(by_host.get(host, []), key=lambda x: x[1])
+        arrivals = sorted(h.at for h in hs)
+        if len(leases) != len(arrivals):
+            unmatched += 1
+            continue
+        for (at0, (_, _, end0)), (at1, (asked1, planned1, _)) in itertools.pairwise(
+            zip(arrivals, leases, strict=True)
+        ):
+            parts["response"].append(end0 - at0)
+            parts["grant"].append(planned1 - (end0 + delay))
+            parts["send"].append(at1 - planned1)
+            parts["idle"].append(max(0.0, asked1 - end0))
+    text = "; ".join(
+        f"{k} {_pct(v, 0.5):.3f}/{_pct(v, 0.9):.3f}/{_mean(v):.3f}" for k, v in parts.items() if v
+    )
+    return text + (f"; {unmatched} host(s) unmatched" if unmatched else "")
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[int(q * (len(ordered) - 1))] if ordered else 0.0
@@ -323,6 +356,7 @@ def crawl_run(
                 for kind, v in steps.items()
                 if v
             )
+            breakdown = _gap_breakdown(hits, [st.get("lease_log", []) for st in states], delay)
             busiest = max(len({h.path for h in hs}) for hs in hits.values())
             times = [h.at for hs in hits.values() for h in hs]
             span = max(times) - min(times)
@@ -333,6 +367,7 @@ def crawl_run(
         _drop_db(name)
     return {
         "span_s": span,
+        "breakdown": breakdown,
         "turns": "; ".join(turns),
         "gaps": gap_text,
         # every host could have had its first request when the crawl's first request went
@@ -419,7 +454,10 @@ def worker_main(config_path: str, out: str) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     state = run_worker(load_config(config_path), concurrency=1, resolve=loopback_resolve)
     timings = getattr(state, "timings", {})  # (the bench also runs against older workers)
-    Path(out).write_text(json.dumps({"lease_waits": state.lease_waits, "timings": timings}))
+    lease_log = getattr(state, "lease_log", [])
+    Path(out).write_text(
+        json.dumps({"lease_waits": state.lease_waits, "timings": timings, "lease_log": lease_log})
+    )
     return 0
 
 
@@ -451,6 +489,7 @@ def crawl_phase(args: argparse.Namespace) -> None:
         if args.timings:
             print(f"    host requests by index, s after the first: {run['turns']}")
             print(f"    gaps between a host's requests at the server (s): {run['gaps']}")
+            print(f"    where each gap went (s, p50/p90/mean): {run['breakdown']}")
             print(
                 "    "
                 + "; ".join(

@@ -245,6 +245,33 @@ def test_finish_many_writes_what_finish_would(open_frontier: Callable[[], Fronti
         assert (again.key, again.attempts, again.fetched_at) == (retry.key, 1, 1.0)
 
 
+def test_a_retry_or_failure_never_overwrites_done(open_frontier: Callable[[], Frontier]) -> None:
+    # in a cluster two workers can hold one URL (an expired lease): the one whose page was
+    # stored says "done", and the other's failed copy must not queue it again or fail it
+    with open_frontier() as f:
+        f.begin_run("s", now=0.0, starts=[])
+        f.add(
+            "s",
+            [Entry(f"https://e.org/story-{n}", Kind.ARTICLE, 1) for n in range(3)],
+            now=0.0,
+            refresh_after=DAY,
+        )
+        a, b, c = sorted(f.lease("s", 5), key=lambda i: i.url)
+        for item in (a, b):
+            f.finish("s", item.key, state=State.DONE, now=1.0, outcome="new")
+        f.finish("s", a.key, state=State.RETRY, now=2.0, outcome="unreachable")
+        assert isinstance(f, FinishesMany)
+        f.finish_many(
+            [
+                Finish("s", b.key, State.FAILED, 2.0, "HTTP 404"),
+                Finish("s", c.key, State.FAILED, 2.0, "HTTP 404"),
+            ]
+        )
+        assert f.states("s") == {a.key: "done", b.key: "done", c.key: "failed"}
+        f.finish("s", c.key, state=State.DONE, now=3.0, outcome="new")  # done still wins
+        assert f.states("s")[c.key] == "done"
+
+
 def test_release_returns_leased_urls(open_frontier: Callable[[], Frontier]) -> None:
     with open_frontier() as f:
         f.begin_run("s", now=0.0, starts=[("https://e.org/rss", Kind.FEED)])

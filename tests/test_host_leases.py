@@ -214,3 +214,34 @@ def test_a_reserved_turn_starts_on_time_not_a_round_trip_late() -> None:
         assert early_or_late >= -0.002  # never before its turn (the sleep's clock resolution)
         assert early_or_late < 0.1  # nor the 0.2 s round trip after it (the quick one told
         assert took < 0.6  # how far the two clocks are apart)
+
+
+def test_a_request_behind_this_workers_own_lease_asks_with_its_give_back(
+    catalog: PgCatalog,
+) -> None:
+    """The host's one slot is this worker's: the next request waits for the give-back here,
+    not asking the database every RETRY_LOCKED, and its ask goes in the give-back's batch."""
+    import asyncio
+
+    from scraper.cluster.politeness import PgHostGate
+
+    leases = HostLeases(catalog.pool, "w")
+    gate = PgHostGate(leases, ttl=30.0)
+
+    async def two_requests() -> tuple[Lease, Lease, int, list[float]]:
+        first = await gate.acquire("h", delay=0.3, per_host=1)
+        assert isinstance(first, Lease)
+        before = leases.queries
+        second_task = asyncio.ensure_future(gate.acquire("h", delay=0.3, per_host=1))
+        await asyncio.sleep(0.5)  # the first response is on the wire this long
+        asked_meanwhile = leases.queries - before
+        await gate.release(first, delay=0.3)
+        second = await second_task
+        assert isinstance(second, Lease)
+        await gate.release(second, delay=0.3)
+        return first, second, asked_meanwhile, gate.batch_sizes
+
+    first, second, asked_meanwhile, batches = asyncio.run(two_requests())
+    assert asked_meanwhile == 0  # no polling for the slot this worker holds
+    assert second.started >= first.started + 0.3  # (and it waited its delay)
+    assert 2.0 in batches  # the second's ask went with the first's give-back

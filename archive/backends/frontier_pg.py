@@ -223,19 +223,33 @@ class PgFrontier:
     def add(
         self, source: str, entries: Iterable[Entry], *, now: float, refresh_after: float
     ) -> list[str]:
-        """Queue what discovery found; the keys of URLs never seen before (see SqliteFrontier)."""
+        """Queue what discovery found; the keys of URLs never seen before (see SqliteFrontier).
+
+        The URLs are inserted in one statement (a feed's 20 articles were 20 round trips on
+        the crawl's event loop, one feed after another at a run's start, while every host's
+        first article waited); only those already known are looked at one by one (refreshed
+        or queued again), and pages under a template, whose admission counts pages in order."""
         run_started = self._run_started.get(source, now)
         new: list[str] = []
         batch = list(entries)
         with self._tx() as db:
-            for entry, rank in zip(batch, _host_ranks(batch), strict=True):
-                if (
-                    entry.kind is Kind.PAGE
-                    and entry.template
-                    and not self._template_ok(db, source, entry)
-                ):
-                    continue
-                if self._insert(db, source, entry, now, start=False, host_seq=rank):
+            ranked = list(zip(batch, _host_ranks(batch), strict=True))
+            plain = [
+                (entry, rank)
+                for entry, rank in ranked
+                if not (entry.kind is Kind.PAGE and entry.template)
+            ]
+            inserted = self._insert_many(db, source, plain, now)
+            for entry, rank in ranked:
+                key = url_key(normalize_url(entry.url))
+                if entry.kind is Kind.PAGE and entry.template:
+                    if not self._template_ok(db, source, entry):
+                        continue
+                    if self._insert(db, source, entry, now, start=False, host_seq=rank):
+                        new.append(url_key(entry.url))
+                        continue
+                elif key in inserted:
+                    inserted.discard(key)  # (a URL twice in the batch: the second is known)
                     new.append(url_key(entry.url))
                     continue
                 if entry.refresh:
@@ -246,6 +260,36 @@ class PgFrontier:
                     )
                 self._maybe_requeue(db, source, entry, run_started, now - refresh_after)
         return new
+
+    def _insert_many(
+        self, db: Conn, source: str, ranked: Sequence[tuple[Entry, int]], now: float
+    ) -> set[str]:
+        """Insert the URLs not queued yet, in one statement; the keys inserted."""
+        if not ranked:
+            return set()
+        urls = [normalize_url(entry.url) for entry, _ in ranked]
+        rows = db.execute(
+            "INSERT INTO frontier_urls (source, key, url, kind, depth, priority, state, start,"
+            " discovered_at, published, host_seq) SELECT %s, q.key, q.url, q.kind, q.depth,"
+            " q.priority, 'queued', q.start, %s, q.published, q.host_seq FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::integer[],"
+            " %s::double precision[], %s::integer[]) WITH ORDINALITY AS q(key, url, kind,"
+            " depth, priority, start, published, host_seq, n) ORDER BY q.n"
+            " ON CONFLICT (source, key) DO NOTHING RETURNING key",
+            (
+                source,
+                now,
+                [url_key(url) for url in urls],
+                urls,
+                [entry.kind.value for entry, _ in ranked],
+                [entry.depth for entry, _ in ranked],
+                [PRIORITY[entry.kind] for entry, _ in ranked],
+                [2 if entry.refresh else 0 for entry, _ in ranked],
+                [entry.published for entry, _ in ranked],
+                [rank for _, rank in ranked],
+            ),
+        ).fetchall()
+        return {str(row[0]) for row in rows}
 
     def _template_ok(self, db: Conn, source: str, entry: Entry) -> bool:
         known = db.execute(
@@ -355,18 +399,10 @@ class PgFrontier:
         published: float | None = None,
         keep_validators: bool = False,
     ) -> None:
-        """Record what fetching a leased URL gave. A 304 passes keep_validators=True."""
-        attempts = "attempts + 1" if state is State.RETRY else "0"
-        validators = (
-            "etag = COALESCE(%s, etag), last_modified = COALESCE(%s, last_modified)"
-            if keep_validators
-            else "etag = %s, last_modified = %s"
-        )
+        """Record what fetching a leased URL gave. A 304 passes keep_validators=True. A
+        retry or a failure does not overwrite "done" (see `finish_statement`)."""
         self._write(
-            "UPDATE frontier_urls SET state = %s, fetched_at = %s, first_fetched ="
-            f" COALESCE(first_fetched, %s), outcome = %s, attempts = {attempts},"
-            f" {validators}, published = COALESCE(%s, published)"
-            " WHERE source = %s AND key = %s",
+            finish_statement(state is State.RETRY, keep_validators, state is not State.DONE, "%s"),
             (state.value, now, now, outcome, etag, last_modified, published, source, key),
         )
 
@@ -380,8 +416,8 @@ class PgFrontier:
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute("SET LOCAL synchronous_commit = off")
                 with conn.cursor() as cursor:
-                    for (retry, keep), rows in grouped_finishes(finishes):
-                        cursor.executemany(finish_statement(retry, keep, "%s"), rows)
+                    for (retry, keep, guard), rows in grouped_finishes(finishes):
+                        cursor.executemany(finish_statement(retry, keep, guard, "%s"), rows)
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
 

@@ -378,8 +378,8 @@ class SqliteFrontier:
         if not finishes:
             return
         with self._tx() as db:
-            for (retry, keep), rows in grouped_finishes(finishes):
-                db.executemany(finish_statement(retry, keep), rows)
+            for (retry, keep, guard), rows in grouped_finishes(finishes):
+                db.executemany(finish_statement(retry, keep, guard), rows)
 
     def mark_known(
         self, source: str, key: str, *, fetched_at: float, published: float | None
@@ -439,9 +439,12 @@ class Finish:
     keep_validators: bool = False
 
 
-def finish_statement(retry: bool, keep: bool, mark: str = "?") -> str:
+def finish_statement(retry: bool, keep: bool, guard: bool, mark: str = "?") -> str:
     """The UPDATE for one shape of `grouped_finishes`' rows; `mark` is the driver's parameter
-    placeholder (SQLite's ?, psycopg's %s)."""
+    placeholder (SQLite's ?, psycopg's %s). `guard`: the finish is not "done" (a retry or a
+    failure), and does not overwrite a "done" the URL already has: in a cluster, a second
+    worker whose copy of an expired lease failed would otherwise queue a stored page again
+    (or mark it failed)."""
     attempts = "attempts + 1" if retry else "0"
     validators = (
         "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
@@ -454,16 +457,19 @@ def finish_statement(retry: bool, keep: bool, mark: str = "?") -> str:
         f" attempts = {attempts}, {validators}, published = COALESCE(?, published)"
         " WHERE source = ? AND key = ?"
     )
+    if guard:
+        sql += " AND state != 'done'"
     return sql.replace("?", mark)
 
 
 def grouped_finishes(
     finishes: Sequence[Finish],
-) -> list[tuple[tuple[bool, bool], list[tuple[Any, ...]]]]:
-    """Runs of rows of one statement shape (retry or not, validators kept or not), in order."""
-    runs: list[tuple[tuple[bool, bool], list[tuple[Any, ...]]]] = []
+) -> list[tuple[tuple[bool, bool, bool], list[tuple[Any, ...]]]]:
+    """Runs of rows of one statement shape (retry or not, validators kept or not, guarded
+    against overwriting "done" or not), in order."""
+    runs: list[tuple[tuple[bool, bool, bool], list[tuple[Any, ...]]]] = []
     for f in finishes:
-        shape = (f.state is State.RETRY, f.keep_validators)
+        shape = (f.state is State.RETRY, f.keep_validators, f.state is not State.DONE)
         if not runs or runs[-1][0] != shape:
             runs.append((shape, []))
         row = (f.state.value, f.now, f.now, f.outcome, f.etag, f.last_modified, f.published)

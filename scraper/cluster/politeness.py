@@ -20,10 +20,12 @@ request, and needs one connection for it rather than one per waiting request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from archive.backends.hostlease_pg import Ask, HostLeases, Lease
 from archive.errors import StorageError
@@ -59,12 +61,26 @@ class PgHostGate:
         self.hosts_busy: list[int] = []
         self.loop_lag: list[float] = []
         self.batch_sizes: list[float] = []  # asks and give-backs per call to the database
+        # each request's (host, first ask, granted start, response end), on this process's
+        # monotonic clock (the benchmark's server logs arrivals on the same clock): where a
+        # host's gap went, between the grant, the send and the previous response's end
+        self.log: list[tuple[str, float, float, float]] = []
+        self._planned: dict[int, tuple[float, float]] = {}
         self._busy: dict[str, int] = {}
+        # leases this process holds per host, and who waits for one of them to end: a request
+        # whose host's slots are all ours waits for our own give-back rather than asking the
+        # database every RETRY_LOCKED until one is free (its ask then goes in the give-back's
+        # batch, which frees the slot before the ask is weighed)
+        self._mine: dict[str, int] = {}
+        self._freed: dict[str, list[asyncio.Future[None]]] = {}
         self._lag_task: asyncio.Task[None] | None = None
         self._asking: list[tuple[Ask, asyncio.Future[Lease | float]]] = []
         # leases to give back: each with when its response ended (local clock)
         self._giving: list[tuple[Lease, float, asyncio.Future[Lease | float]]] = []
         self._batcher: asyncio.Task[None] | None = None
+        # the batches' own thread: in the loop's shared pool (6 threads on 2 cores) they
+        # queued behind 200 robots.txt cache calls and listing writes at a run's start
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="host-leases")
         # (local time, lower bound of the database clock's offset from the local one)
         self._offsets: deque[tuple[float, float]] = deque()
 
@@ -83,6 +99,10 @@ class PgHostGate:
         started = time.monotonic()
         pause = 0.5
         while True:
+            while self._mine.get(host, 0) >= per_host:
+                freed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._freed.setdefault(host, []).append(freed)
+                await freed
             try:
                 asked = time.monotonic()
                 got = await self._ask(Ask(host, delay + MARGIN, per_host, reserve=RESERVE))
@@ -93,9 +113,18 @@ class PgHostGate:
                 pause = min(PAUSE_MAX, pause * 2)
                 continue
             if isinstance(got, Lease):
-                wait = self._local_start(got) - time.monotonic()
-                if wait > 0:  # the host's turn, reserved: no need to ask again after it
-                    await self._sleep(wait)
+                self._mine[host] = self._mine.get(host, 0) + 1
+                local = self._local_start(got)
+                self._planned[id(got)] = (started, local)
+                wait = local - time.monotonic()
+                try:
+                    if wait > 0:  # the host's turn, reserved: no need to ask again after it
+                        await self._sleep(wait)
+                except BaseException:  # cancelled while waiting for the turn: not used
+                    self._planned.pop(id(got), None)
+                    # (nobody waits for this give-back: its failure, if any, is only logged)
+                    self._give(got).add_done_callback(_log_failed_give_back)
+                    raise
                 self.waits.append(time.monotonic() - started)
                 return got
             await self._sleep(got)
@@ -119,15 +148,24 @@ class PgHostGate:
     async def release(self, ticket: object, *, delay: float) -> None:
         if not isinstance(ticket, Lease):
             return
-        self.held.append(time.monotonic() - ticket.taken)
+        ended = time.monotonic()
+        self.held.append(ended - ticket.taken)
+        asked, planned = self._planned.pop(id(ticket), (ended, ended))
+        self.log.append((ticket.host, asked, planned, ended))
         self._done(ticket.host)
-        done: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
-        self._giving.append((ticket, time.monotonic(), done))
-        self._wake()
+        done = self._give(ticket)
         try:
             await done
         except StorageError as exc:  # the slot expires on its own after the lease's ttl
             log.warning("could not give back the lease on %s: %s", ticket.host, exc)
+
+    def _give(self, lease: Lease) -> asyncio.Future[Lease | float]:
+        """Queue the lease's give-back for the next batch; a future for its end."""
+        done: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
+        self._giving.append((lease, time.monotonic(), done))
+        self._release_mine(lease.host)  # before the batch starts: the waiter's ask joins it
+        self._wake()
+        return done
 
     async def _ask(self, ask: Ask) -> Lease | float:
         answer: asyncio.Future[Lease | float] = asyncio.get_running_loop().create_future()
@@ -147,12 +185,15 @@ class PgHostGate:
             self.batch_sizes.append(float(len(asking) + len(giving)))
             try:
                 sent = time.monotonic()
-                answers = await asyncio.to_thread(
-                    self.leases.take_many,
-                    [a for a, _ in asking],
-                    ttl=self.ttl,
-                    done=[lease for lease, _, _ in giving],
-                    ended_ago=[sent - ended for _, ended, _ in giving],
+                answers = await asyncio.get_running_loop().run_in_executor(
+                    self._thread,
+                    functools.partial(
+                        self.leases.take_many,
+                        [a for a, _ in asking],
+                        ttl=self.ttl,
+                        done=[lease for lease, _, _ in giving],
+                        ended_ago=[sent - ended for _, ended, _ in giving],
+                    ),
                 )
             except Exception as exc:  # StorageError: acquire pauses and asks again
                 for future in (*(f for _, f in asking), *(f for _, _, f in giving)):
@@ -170,6 +211,25 @@ class PgHostGate:
                 if not future.done():
                     future.set_result(lease)
 
+    def close(self) -> None:
+        """Let the batches' thread go (after the crawl: nothing is asked any more)."""
+        self._thread.shutdown(wait=False)
+
+    def _release_mine(self, host: str) -> None:
+        left = self._mine.get(host, 1) - 1
+        if left > 0:
+            self._mine[host] = left
+        else:
+            self._mine.pop(host, None)
+        waiting = self._freed.get(host)
+        while waiting:
+            freed = waiting.pop(0)
+            if not freed.done():
+                freed.set_result(None)
+                break
+        if not waiting:
+            self._freed.pop(host, None)
+
     def _done(self, host: str) -> None:
         left = self._busy.get(host, 1) - 1
         if left > 0:
@@ -185,18 +245,31 @@ class PgHostGate:
             self.loop_lag.append(time.monotonic() - before - 0.05)
 
 
+def _log_failed_give_back(done: asyncio.Future[Lease | float]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("could not give back an unused lease: %s", done.exception())
+
+
 class PgRobotsCache:
     """A `RobotsCache` in the catalog: one fetch of each robots.txt for the whole cluster."""
 
     def __init__(self, leases: HostLeases) -> None:
         self.leases = leases
+        # its own threads, not the loop's shared pool (where the host leases' batches queued
+        # behind these calls at a run's start, one per host)
+        self._threads = ThreadPoolExecutor(2, thread_name_prefix="robots-cache")
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False)
 
     async def get(self, origin: str) -> tuple[int, bytes] | None:
         """The cached file; else None after claiming its fetch (waiting while another worker
         holds the claim, up to the claim's length)."""
         while True:
             try:
-                got = await asyncio.to_thread(self.leases.robots, origin, claim_for=CLAIM)
+                got = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, functools.partial(self.leases.robots, origin, claim_for=CLAIM)
+                )
             except StorageError as exc:  # fetch it ourselves: politeness does not depend on it
                 log.warning("robots.txt cache unavailable: %s", exc)
                 return None
@@ -206,6 +279,9 @@ class PgRobotsCache:
 
     async def put(self, origin: str, status: int, body: bytes, *, ttl: float) -> None:
         try:
-            await asyncio.to_thread(self.leases.put_robots, origin, status, body, ttl=ttl)
+            await asyncio.get_running_loop().run_in_executor(
+                self._threads,
+                functools.partial(self.leases.put_robots, origin, status, body, ttl=ttl),
+            )
         except StorageError as exc:
             log.warning("robots.txt cache unavailable: %s", exc)

@@ -60,6 +60,7 @@ class WorkerState:
     lease_waits: list[float] = field(default_factory=list)
     # seconds (or counts) per kind of step, for the benchmark: see PgHostGate, StoreThreads
     timings: dict[str, list[float]] = field(default_factory=dict)
+    lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # PgHostGate
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
 
     @property
@@ -92,12 +93,13 @@ class WorkerState:
                 raise TypeError("a worker needs the PostgreSQL catalog (storage.catalog)")
             leases = HostLeases(catalog.pool, self.name)
             gate = PgHostGate(leases, ttl=self.lease_ttl)
+            robots = PgRobotsCache(leases)
             fetcher = AsyncFetcher(
                 self.config.fetch,
                 self.config.politeness,
                 politeness_for=self._politeness_for,
                 gate=gate,
-                robots_cache=PgRobotsCache(leases),
+                robots_cache=robots,
                 resolve=self.resolve or system_resolve,
             )
             stores = StoreThreads(self.open_archive)
@@ -114,6 +116,8 @@ class WorkerState:
                 )
             finally:
                 stores.close()
+                gate.close()
+                robots.close()
             self.reports.append(report)
             with contextlib.suppress(ArchiveError):  # the report is for people; the job is done
                 archive.record_run(
@@ -123,6 +127,7 @@ class WorkerState:
                     crawl_counts(job, report.source(name)),
                 )
             self.lease_waits.extend(gate.waits)
+            self.lease_log.extend(gate.log)
             for name, values in (
                 ("lease_take", gate.takes),
                 ("lease_batch", gate.batch_sizes),

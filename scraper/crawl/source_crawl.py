@@ -11,12 +11,16 @@ killed run is resumed by the next one. A source none of whose start points could
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from archive.backends.frontier import (
@@ -62,10 +66,13 @@ from scraper.errors import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
 JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
 LEASE_AHEAD = 8  # URLs leased at once by a crawl of a source
+HOLD_PLACES = 4  # leased URLs held at most, per fetch place (`workers`)
+LISTING_THREADS = 4  # a cluster crawl's listings handled at once (frontier round trips)
 RENEWALS_PER_TTL = 4  # a held URL's lease is renewed this often within its lifetime
 
 
@@ -156,6 +163,18 @@ class SourceCrawl:
         # leased URLs not started yet: per host, one asking for its next turn behind the
         # ones on the wire, the rest held back (they would only wait in the fetcher)
         self._held = HeldUrls(self._politeness().per_host + 1)
+        # whether this crawl queued URLs since its last lease, and when a lease that found
+        # fewer than it asked for may be tried again without that (`_loop`)
+        self._queued_more = True
+        self._lease_again_at = 0.0
+        # a cluster's frontier and catalog take calls from any thread (a pool of
+        # connections): listings are handled, and URLs leased, in a thread (see `_handle`)
+        frontier = self.run_.frontier
+        self._off_loop = isinstance(frontier, RenewsLeases) and frontier.lease_ttl is not None
+        self._counting = threading.Lock()  # `report.discovered` from a handler's thread
+        # their own threads, not the loop's shared pool, where the host leases' and robots.txt
+        # cache's calls wait too (created by `_crawl`, gone when it ends)
+        self._thread: ThreadPoolExecutor | None = None
 
     @property
     def name(self) -> str:
@@ -197,6 +216,12 @@ class SourceCrawl:
         politeness = self._politeness()
         hosts = max(1, len(self.policy.sites))
         workers = min(politeness.concurrency, politeness.per_host * hosts + 1)
+        # ... and a place for each host's next request besides (`HeldUrls` starts per_host + 1
+        # of a host): a request waiting for its host's turn is not on the wire (the fetcher
+        # caps those at `concurrency`). With only `workers` places, at 200 hosts and 200
+        # places the hosts that started two took the places of others, which then had no
+        # request waiting when their turn came (idle for 0.1-0.4 s of each 1 s turn)
+        workers = max(workers, min((politeness.per_host + 1) * hosts, 2 * workers))
         inflight: dict[asyncio.Task[None], Item] = {}
         # URLs leased but not started yet. A crawl leases a few ahead: a lease is a write
         # transaction, and with one page in flight per host it was one per page. Those not
@@ -206,11 +231,23 @@ class SourceCrawl:
         keeper = None
         if isinstance(frontier, RenewsLeases) and frontier.lease_ttl:
             keeper = asyncio.ensure_future(self._keep_leases(frontier, held, inflight))
+        if self._off_loop:
+            self._thread = ThreadPoolExecutor(
+                LISTING_THREADS, thread_name_prefix=f"crawl-{self.name}"
+            )
         try:
             await self._loop(frontier, budget, workers, held, inflight)
         finally:
             if keeper is not None:
                 keeper.cancel()
+            if self._thread is not None:
+                self._thread.shutdown(wait=False)
+
+    async def _in_thread(self, call: Callable[[], T]) -> T:
+        """`call()` in the crawl's thread (a cluster's: see `_off_loop`), else on the loop."""
+        if self._thread is None:
+            return call()
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     async def _loop(
         self,
@@ -230,12 +267,33 @@ class SourceCrawl:
             fetching = len(inflight) - len(self._storing)
             room = min(workers - fetching, 2 * workers - len(inflight), budget - self.started)
             if not stopped and room > 0:
-                # URLs held for hosts busy with this crawl's fetches take no place, but no
-                # more than a fetch's worth of them are held
-                if held.startable < room and len(held) < workers:
+                # URLs held for hosts busy with this crawl's fetches take no place. More are
+                # leased while fewer hosts can start one than there are places, whatever is
+                # held: a lease early in a run, when few listings were read yet, took all the
+                # articles of those few hosts, and with "no more held than places" no other
+                # host's were leased until they drained (hosts whose listings came later sat
+                # idle for up to 8 s, and lagged by that to the end). A lease that found
+                # fewer than it asked for is not repeated until this crawl queued more URLs
+                # or JOINED_POLL has passed (other crawlers of the run queue some too), or
+                # nothing is in flight (before the crawl concludes that it is done).
+                if (
+                    held.startable < room
+                    and len(held) < HOLD_PLACES * workers
+                    and (
+                        self._queued_more
+                        or not inflight
+                        or time.monotonic() >= self._lease_again_at
+                    )
+                ):
                     want = min(max(room, LEASE_AHEAD), budget - self.started - len(held))
                     if want > 0:
-                        held.add(frontier.lease(self.name, want))
+                        self._queued_more = False
+                        got = await self._in_thread(
+                            functools.partial(frontier.lease, self.name, want)
+                        )
+                        if len(got) < want:
+                            self._lease_again_at = time.monotonic() + JOINED_POLL
+                        held.add(got)
                 while room > 0 and (item := held.pop()) is not None:
                     room -= 1
                     self.started += 1
@@ -428,13 +486,21 @@ class SourceCrawl:
         if item.kind is Kind.ARTICLE:
             await self._ingest(item, page)
             return
+        if self._thread is not None:
+            # in a cluster, a listing's parse and its frontier and catalog round trips go
+            # off the loop that sends every host's requests, a few at once: at a run's start
+            # 200 feeds came back together, and handling them in turn on the loop held back
+            # the hosts' first articles (lane or not, each one blocked the loop while it ran)
+            await self._in_thread(functools.partial(self._handle_other, item, page))
+            return
         async with self.run_.lane.turn():
             self._handle_other(item, page)
 
     def _handle_other(self, item: Item, page: RawPage) -> None:
         """A page that is not an article: its links or listing read, its URL finished."""
         if page.status == 304:
-            self.report.not_modified += 1
+            with self._counting:
+                self.report.not_modified += 1
             self._finish(item, State.DONE, "not modified", page)
             self.run_.progress(self.report, item.url, "not modified")
             return
@@ -453,7 +519,8 @@ class SourceCrawl:
     def _read_listing(self, item: Item, page: RawPage) -> None:
         listing = parse_listing(page.body, page.final_url)
         if listing.kind is ListingKind.UNKNOWN:
-            self.report.failed["not a feed or sitemap"] += 1
+            with self._counting:
+                self.report.failed["not a feed or sitemap"] += 1
             self._finish(item, State.FAILED, "not a feed or sitemap", page)
             return
         if listing.kind is ListingKind.SITEMAP_INDEX:
@@ -512,7 +579,9 @@ class SourceCrawl:
         new = frontier.add(
             self.name, batch, now=self._now(), refresh_after=self.source.revisit.every
         )
-        self.report.discovered += len(new)
+        self._queued_more = True  # (new URLs, or known ones queued again: lease again)
+        with self._counting:
+            self.report.discovered += len(new)
         kinds = {url_key(e.url): e for e in batch}
         fresh = {
             key: entry.url
