@@ -366,6 +366,28 @@ def test_utf8_scan_agrees_with_tame_attributes_and_the_paragraph_count() -> None
     assert dom._scan_utf8(capped.encode("utf-8")) is None
 
 
+def test_over_attributes_is_what_cap_attributes_caps() -> None:
+    """The scan's stopping count of attributes says "capped" exactly where _cap_attributes
+    caps, for tags with more gaps than MAX_ATTRIBUTES (the only ones it is asked about)."""
+    rng = random.Random(13)
+    parts = [" a", " b=c", " b=c", " a", ' d="e f"', " g='h'", "=", "/", " ", "\n", '"', "é"]
+    outcomes = []
+    for _ in range(400):
+        words = rng.randint(250, 700)
+        tag = rng.choice(["<div", "<p", "<a", "<"]) + "".join(
+            rng.choice(parts) for _ in range(words)
+        )
+        if sum(map(tag.count, dom._SEPARATORS)) <= dom.MAX_ATTRIBUTES:
+            continue
+        over = dom._over_attributes(tag)
+        assert over == (dom._cap_attributes(tag) is not tag), tag
+        outcomes.append(over)
+    assert outcomes.count(True) > 100  # both kinds were tried
+    assert outcomes.count(False) > 100
+    assert dom._over_attributes("<div " + " ".join(f"a{i}=x" for i in range(257)))
+    assert not dom._over_attributes("<div " + " ".join(f"a{i}=x" for i in range(256)))
+
+
 def test_link_densities_agree_with_a_pass_over_the_blocks() -> None:
     """The running sums give every element what summing the blocks inside it gives; blocks
     are not in document order where a parent's text follows its nested blocks."""

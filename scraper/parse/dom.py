@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -41,7 +42,7 @@ _P_OPEN = re.compile(r"<p[\s>]", re.I)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _LONG_TAG = re.compile(r"<[A-Za-z][^>]{512}")  # 256 attributes take at least 512 characters
 _SEPARATORS = " \t\n\r\f\"'"  # each attribute after the first follows one of these
-_SEPARATOR_BYTES = tuple(c.encode("ascii") for c in _SEPARATORS)
+_SEPARATOR_BYTES = _SEPARATORS.encode("ascii")
 # What "\s" matches in a str pattern (Unicode whitespace), as UTF-8: a bytes pattern's "\s" is
 # ASCII only. Lets a scan of the page's UTF-8 count exactly what _P_OPEN finds in its text.
 _UTF8_SPACE = (
@@ -419,6 +420,17 @@ def _cap_attributes(tag: str) -> str:
     return tag[:start] + " " + " ".join(attributes[:MAX_ATTRIBUTES])
 
 
+def _over_attributes(tag: str) -> bool:
+    """Would `_cap_attributes` cap this tag, given it has more than MAX_ATTRIBUTES gaps? It
+    does when the tag holds more than MAX_ATTRIBUTES attributes: the count stops there, where
+    a list of all of them (a script's "<" followed by a long run of words, common) cost a
+    regex match per word and a list of them."""
+    name = _TAG_NAME.match(tag)
+    start = name.end() if name else 1
+    beyond = islice(_ATTRIBUTE.finditer(tag, start), MAX_ATTRIBUTES, None)
+    return next(beyond, None) is not None
+
+
 def tame_attributes(text: str) -> str:
     """The page with at most MAX_ATTRIBUTES attributes per tag.
 
@@ -484,10 +496,11 @@ def _scan_utf8(utf8: bytes) -> int | None:
         ends = [p for p in (utf8.find(b">", end), utf8.find(b"<", end)) if p != -1]
         pos = min(ends) if ends else len(utf8)
         tag = utf8[start:pos]
-        if sum(map(tag.count, _SEPARATOR_BYTES)) > MAX_ATTRIBUTES:
-            text = tag.decode("utf-8")
-            if _cap_attributes(text) is not text:
-                return None
+        # (the separators counted in one pass that drops them, not one pass for each; they
+        # are ASCII, so the tag's text has as many, and _cap_attributes' own count would agree)
+        gaps = len(tag) - len(tag.translate(None, _SEPARATOR_BYTES))
+        if gaps > MAX_ATTRIBUTES and _over_attributes(tag.decode("utf-8")):
+            return None
     return paragraphs
 
 
@@ -509,7 +522,13 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
     # "<p>a" (2.5M elements) took 24 s and 1.6 GB. Real pages stay far below MAX_ELEMENTS.
     # Each element needs a "<", so a page with too many of those is refused before lxml
     # builds a tree of them (about 300 bytes a node in C).
-    if len(text) > 2 * MAX_ELEMENTS and text.count("<") > 2 * MAX_ELEMENTS:
+    # ("<" is one byte in UTF-8 and no other character's bytes hold it: the bytes, when there
+    # are any, count the same in a plain byte search, where text of two-byte characters is
+    # counted a character at a time)
+    if (
+        len(text) > 2 * MAX_ELEMENTS
+        and (utf8.count(b"<") if utf8 is not None else text.count("<")) > 2 * MAX_ELEMENTS
+    ):
         raise ParseError(url, f"page has more than {2 * MAX_ELEMENTS} tags: not parsed")
     # (one pass over the bytes instead of two over the text; see _scan_utf8)
     paragraphs = _scan_utf8(utf8) if utf8 is not None else None

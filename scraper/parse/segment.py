@@ -129,15 +129,19 @@ def _data_row(tr: HtmlElement, holding: set[HtmlElement]) -> tuple[str, int] | N
     return row, sum(len(clean_text(text_content(a))) for a in tr.iter("a"))
 
 
+_KINDS = {
+    **dict.fromkeys(HEADING_TAGS, BlockKind.HEADING),
+    "li": BlockKind.LIST_ITEM,
+    "blockquote": BlockKind.QUOTE,
+}
+
+
 def _kind(el: HtmlElement) -> BlockKind:
-    tag = el.tag
-    if tag in HEADING_TAGS:
-        return BlockKind.HEADING
-    if tag == "li":
-        return BlockKind.LIST_ITEM
-    if tag == "blockquote":
-        return BlockKind.QUOTE
-    return BlockKind.PARAGRAPH
+    return _KINDS.get(el.tag, BlockKind.PARAGRAPH)
+
+
+# What is never read as inline text: block-level elements and the subtrees callers skip
+_NOT_INLINE = BLOCK_TAGS | SKIP_TAGS
 
 
 def _has_block(el: HtmlElement) -> bool:
@@ -155,7 +159,7 @@ def segment(
     Trees re-parsed by bs4 can be deeper than libxml2's 256 levels; max_depth keeps the
     recursion well inside Python's limit."""
     out: list[TextBlock] = []
-    _segment(root, skip, out, 0, max_depth, False, _holding_blocks(root))
+    _segment(root, skip, out, 0, max_depth, False, _holding_blocks(root), _kind(root))
     return out
 
 
@@ -181,17 +185,20 @@ def _segment(
     max_depth: int,
     in_link: bool,
     holding: set[HtmlElement],
+    kind: BlockKind,
 ) -> None:
+    """The blocks of el (whose block kind the caller passes: it has read el's tag already).
+    Each element's tag, text and tail is read from lxml once (each read decodes a new str),
+    and the gathered parts go to _flush only when they hold some text (most do not)."""
     parts: list[str] = [el.text or ""]
     links = 0
-    kind = _kind(el)
     for child in el:
         tag = child.tag
         if not isinstance(tag, str):
             parts.append(child.tail or "")
             continue
         nested = child in holding
-        inline = tag not in BLOCK_TAGS and tag not in SKIP_TAGS and not nested
+        inline = tag not in _NOT_INLINE and not nested
         # Inline elements are only dropped for what is never prose (captions, share widgets,
         # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
         if skip is not None and (
@@ -203,14 +210,27 @@ def _segment(
         if tag == "br":
             parts.append("\n")
         elif tag == "tr" and (row := _data_row(child, holding)) is not None:
-            _flush(el, kind, parts, links, in_link, out)
+            raw = "".join(parts)
+            if raw and not raw.isspace():
+                _flush(el, kind, raw, links, in_link, out)
             parts, links = [], 0
             out.append(TextBlock(child, row[0], len(row[0]) if in_link else row[1], kind))
         elif tag in BLOCK_TAGS or nested:
-            _flush(el, kind, parts, links, in_link, out)
+            raw = "".join(parts)
+            if raw and not raw.isspace():
+                _flush(el, kind, raw, links, in_link, out)
             parts, links = [], 0
             if depth < max_depth:
-                _segment(child, skip, out, depth + 1, max_depth, in_link or tag == "a", holding)
+                _segment(
+                    child,
+                    skip,
+                    out,
+                    depth + 1,
+                    max_depth,
+                    in_link or tag == "a",
+                    holding,
+                    _KINDS.get(tag, BlockKind.PARAGRAPH),
+                )
         elif tag in ("img", "hr", "wbr"):
             parts.append(" ")
         else:
@@ -218,21 +238,21 @@ def _segment(
             parts.append(text)
             links += linked
         parts.append(child.tail or "")
-    _flush(el, kind, parts, links, in_link, out)
+    raw = "".join(parts)
+    if raw and not raw.isspace():
+        _flush(el, kind, raw, links, in_link, out)
 
 
 def _flush(
     el: HtmlElement,
     kind: BlockKind,
-    parts: list[str],
+    raw: str,
     links: int,
     in_link: bool,
     out: list[TextBlock],
 ) -> None:
-    """The inline text gathered so far in el as blocks (one per <br><br>-separated part)."""
-    raw = "".join(parts)
-    if not raw or raw.isspace():
-        return
+    """The inline text gathered so far in el (not all whitespace) as blocks (one per
+    <br><br>-separated part)."""
     split = _BR_SPLIT.split(raw) if "\n" in raw else None
     if split is not None and len(split) > 1:
         # <br><br> runs (old layouts, blog engines): each part counts its own links
