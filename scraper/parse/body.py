@@ -42,6 +42,7 @@ from scraper.parse.dom import (
     class_words,
     clean_text,
     last_descendant,
+    role_class_id,
     text_content,
     words,
 )
@@ -167,8 +168,8 @@ def _link_density(el: HtmlElement) -> float:
 
 def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
-    cls, ident = class_id(el)
-    decided, embed, needed = _prune_plan(el.tag, attribute(el, "role"), cls, ident)
+    role, cls, ident = role_class_id(el)
+    decided, embed, needed = _prune_plan(el.tag, role, cls, ident)
     if decided is not None:
         return decided
     if embed and has_embed(el):

@@ -11,12 +11,11 @@ from functools import lru_cache
 from scraper.parse.dom import (
     HtmlElement,
     any_part,
-    attribute,
     class_has,
-    class_id,
     class_joined,
     class_tokens,
     class_words,
+    role_class_id,
     words,
 )
 
@@ -128,8 +127,8 @@ SKIP_TAGS = frozenset(
 
 def is_boilerplate(el: HtmlElement) -> bool:
     """True when tag or class/id words say the element is not article prose."""
-    cls, ident = class_id(el)
-    verdict = boilerplate_verdict(el.tag, attribute(el, "role"), cls, ident)
+    role, cls, ident = role_class_id(el)
+    verdict = boilerplate_verdict(el.tag, role, cls, ident)
     if verdict is UNLESS_EMBED:
         return not has_embed(el)
     return verdict is FURNITURE

@@ -539,7 +539,7 @@ def find_dates(
         visible = _visible_dates(root, elements, month_first, now, year, home, near)
         everywhere = [s for s in visible if s[3] not in seen]
     # Those inside the article's own area before those elsewhere on the page.
-    if scope is not None:
+    if scope is not None and len(everywhere) > 1:  # (sorting fewer changes nothing)
         inside = set(scope.iter())  # elements, not id()s: a dropped proxy's id is reused
         everywhere.sort(key=lambda s: s[3] not in inside)
     shown += everywhere

@@ -295,6 +295,18 @@ def attribute(el: HtmlElement, name: str) -> str | None:
     return el.get(name)
 
 
+def role_class_id(el: HtmlElement) -> tuple[str | None, str | None, str | None]:
+    """(attribute(el, "role"), *class_id(el)) with one look at the page's tables: the prune
+    and boilerplate tests ask both of every element the segmenter meets."""
+    classes = _PAGE_CLASSES.get()
+    found = classes.get(el) if classes is not None else None
+    tables = _PAGE_VALUES.get()
+    table = tables.get("role") if tables is not None else None
+    role = table.get(el) if table is not None and found is not None else el.get("role")
+    cls, ident = found if found is not None else _class_id(el)
+    return role, cls, ident
+
+
 def _class_id(el: HtmlElement) -> ClassId:
     get = el.get
     cls, ident = get("class"), get("id")
