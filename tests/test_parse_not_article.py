@@ -43,6 +43,19 @@ EXPECTED: dict[str, tuple[str, list[str], str]] = {
         ["Hand-turned alder wood lantern with a glass shade."],
         "Alder Lantern",
     ),
+    # the description in a box named like furniture ("widget"): found by the second try only
+    "shop_widget_description": (
+        "https://shop.example/products/birch-stool",
+        [
+            "A three-legged stool of solid birch, turned and joined by hand in our workshop at "
+            "the edge of the forest.",
+            "The seat is carved slightly hollow and finished with linseed oil and beeswax, so "
+            "it darkens gently with use.",
+            "Each stool is signed under the seat. Seat height 45 cm, diameter 30 cm, weight "
+            "2.4 kg.",
+        ],
+        "Birch Stool",
+    ),
     "recipe": (
         "https://kitchen.example/plum-crumble",
         [

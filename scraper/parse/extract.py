@@ -210,6 +210,7 @@ def _assemble(
     blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
     body_src = "dom"
     first_chars = sum(len(b.text) for b in blocks)
+    passed_over: list[Block] = []  # the second try's body when it was not long enough to win
     if first_chars < _SECOND_TRY_CHARS:
         # Layout: the text's box named like furniture by its class words ("video-player-page",
         # "widget-area", a "teaser" box holding the post) with no paragraphs to clear it: all
@@ -223,6 +224,8 @@ def _assemble(
                 scope = _lca(start, top) if heading is not None else top
                 captions, exclude = _captions(page, start, chosen[-1], base)
                 blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
+            else:
+                passed_over = second_blocks
     structured_body = _jsonld_body(st)
     # (counting the DOM body's words, a split of all its text, only when there is a rival)
     if structured_body and _words(structured_body) > max(80, 1.3 * _words(blocks)):
@@ -276,7 +279,11 @@ def _assemble(
     if rejected is not None:
         # Not an article (a forum thread, a shop or recipe page, a front page of teasers):
         # refused as before, but the main text found goes with the refusal, for `parse`.
-        # Nothing readable: nothing goes with it.
+        # Recall first: the second try's text when it found more (a box named like furniture
+        # holding the page's text: "product-info", "widget"), still pruned by tags, comment
+        # boxes and link density. Nothing readable: nothing goes with it.
+        if body_src == "dom" and sum(len(b.text) for b in passed_over) > body_text:
+            blocks = [b for b in passed_over if not headline or b.text != headline]
         if not blocks:
             raise NotAnArticle(url, rejected)
         # Only dates the page states for itself: a date found anywhere on a page that is not
