@@ -13,12 +13,18 @@
         TooManyRedirects(url)          over max_redirects, or a redirect loop
         NotHtml(url, content_type)     not an article: the bytes are not parsed as HTML
       ParseError(url, reason)          the page has no article we can extract
-        NotAnArticle(url, reason)
+        NotAnArticle(url, reason, content)  a page but not an article; `content` is the main
+                                       text found on it (best effort, or None), for `parse`
 
 Third-party errors (httpx, lxml, ...) are wrapped at the boundary; callers never catch them.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archive.record import Content
 
 
 class ScraperError(Exception):
@@ -96,4 +102,10 @@ class ParseError(ScraperError):
 
 
 class NotAnArticle(ParseError):
-    pass
+    """The page is not an article (a forum thread, a shop or recipe page, a front page): the
+    crawl and the archive keep it raw-only. `content` is what the parser found on it anyway
+    when there was readable main text (no invented dates: only stated ones), else None."""
+
+    def __init__(self, url: str | None, reason: str, content: Content | None = None) -> None:
+        self.content = content
+        super().__init__(url, reason)

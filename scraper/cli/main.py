@@ -24,7 +24,7 @@ from archive.record import Article, RawPage, Stored
 from scraper import __version__
 from scraper.cli.support import AppContext
 from scraper.config import load_config
-from scraper.errors import ConfigError, ScraperError
+from scraper.errors import ConfigError, NotAnArticle, ScraperError
 from scraper.pipeline import archive_url, source_for
 
 log = logging.getLogger("morgue")
@@ -144,14 +144,22 @@ def _page_from_file(path: Path, url: str | None) -> RawPage:
     )
 
 
-def _offline_record(app: AppContext, page: RawPage) -> Article:
+def _offline_record(app: AppContext, page: RawPage) -> tuple[Article, NotAnArticle | None]:
+    """The page's record, and the refusal when the page is not an article but its main text
+    was found (the record then holds that text; it is never stored). Raises otherwise."""
     from scraper.parse import parse_page
 
     source, rules = source_for(app.config, page.final_url)
-    content = parse_page(page, rules=rules)
+    refusal: NotAnArticle | None = None
+    try:
+        content = parse_page(page, rules=rules)
+    except NotAnArticle as exc:
+        if exc.content is None:
+            raise
+        content, refusal = exc.content, exc
     # the same identity as the archive's (no catalog: the id an empty archive would give)
     keys = page_keys(page, content)
-    return Article.build(
+    article = Article.build(
         page,
         content,
         id=new_id(keys.canonical_key),
@@ -159,6 +167,15 @@ def _offline_record(app: AppContext, page: RawPage) -> Article:
         source=source,
         canonical_url=keys.canonical_url,
     )
+    return article, refusal
+
+
+def _flagged(record: dict[str, Any], refusal: NotAnArticle | None) -> dict[str, Any]:
+    """`article`: whether the parser takes the page for an article; when not, `not_article`
+    says why, and the record holds the page's main text (what the crawl would not store)."""
+    if refusal is None:
+        return {**record, "article": True}
+    return {**record, "article": False, "not_article": _reason(refusal)}
 
 
 def _batch_requests(stream: TextIO) -> Iterator[dict[str, Any] | str]:
@@ -181,11 +198,18 @@ def _batch_requests(stream: TextIO) -> Iterator[dict[str, Any] | str]:
     "--batch",
     is_flag=True,
     help='Read JSON lines {"id", "html_path", "url"} on stdin, answer one line per page '
-    "(the protocol of the corpus scorer).",
+    '(the protocol of the corpus scorer): the record with "article", or {"id", "error"}.',
 )
 @click.pass_obj
 def parse_cmd(app: AppContext, files: tuple[Path, ...], url: str | None, batch: bool) -> None:
     """Parse local HTML files without network or storage; print one record JSON per line.
+
+    Each record says "article": true or false. A page that is not an article (a forum
+    thread, a shop, recipe or front page: the crawl keeps these raw-only) still gives the
+    main text found on it, with "article": false, "not_article" (the reason) and only the
+    dates the page states (structured data, a dated byline); stderr says so in one line and
+    it is not a failure. A page with nothing readable fails: a line on stderr (in --batch an
+    {"id", "error"} answer), exit status 1.
 
     \b
     Examples:
@@ -200,12 +224,15 @@ def parse_cmd(app: AppContext, files: tuple[Path, ...], url: str | None, batch: 
     failed = 0
     for path in files:
         try:
-            article = _offline_record(app, _page_from_file(path, url))
+            article, refusal = _offline_record(app, _page_from_file(path, url))
         except (ScraperError, OSError) as exc:
             failed += 1
             click.echo(f"failed    {path}: {_reason(exc)}", err=True)
             continue
-        click.echo(json.dumps(article.to_json(), ensure_ascii=False, sort_keys=True))
+        if refusal is not None:
+            click.echo(f"not an article  {path}: {refusal.reason}; its main text printed", err=True)
+        record = _flagged(article.to_json(), refusal)
+        click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True))
     if failed:
         raise SystemExit(EXIT_FAILED)
 
@@ -218,10 +245,13 @@ def _parse_batch(app: AppContext, stream: TextIO) -> None:
         answer: dict[str, Any] = {"id": request.get("id")}
         try:
             page = _page_from_file(Path(str(request["html_path"])), request.get("url"))
-            article = _offline_record(app, page)
+            article, refusal = _offline_record(app, page)
             # the record itself, its own id kept as article_id: the scorer reads its body
-            # blocks and caption objects as they are
-            answer = {**article.to_json(), "article_id": article.id, "id": request.get("id")}
+            # blocks and caption objects as they are. A page that is not an article answers
+            # with its main text and "article": false, not "error": an error is a page with
+            # no answer, and a scorer reads the body it is given.
+            record = _flagged(article.to_json(), refusal)
+            answer = {**record, "article_id": article.id, "id": request.get("id")}
         except (ScraperError, OSError, KeyError) as exc:
             answer["error"] = _reason(exc)
         click.echo(json.dumps(answer, ensure_ascii=False))

@@ -23,6 +23,7 @@ from scraper.parse import fields
 from scraper.parse import headline as headline_mod
 from scraper.parse import rules as rules_mod
 from scraper.parse.charset import decode_html_utf8
+from scraper.parse.dates import FoundDate
 from scraper.parse.datetext import parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
@@ -49,6 +50,8 @@ PARSER_REVISION = (
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
 _MIN_BODY_CHARS = 150
+# where a dated byline's date comes from (scraper/parse/dates.py): beside the heading
+_BYLINE_SOURCES = frozenset(("header", "header-time", "dateline"))
 _SECOND_TRY_CHARS = 300  # a DOM body shorter than this is looked for again (see _assemble)
 _NEWLINES = re.compile(r"\s*\n\s*")
 
@@ -207,6 +210,7 @@ def _assemble(
     blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
     body_src = "dom"
     first_chars = sum(len(b.text) for b in blocks)
+    passed_over: list[Block] = []  # the second try's body when it was not long enough to win
     if first_chars < _SECOND_TRY_CHARS:
         # Layout: the text's box named like furniture by its class words ("video-player-page",
         # "widget-area", a "teaser" box holding the post) with no paragraphs to clear it: all
@@ -220,6 +224,8 @@ def _assemble(
                 scope = _lca(start, top) if heading is not None else top
                 captions, exclude = _captions(page, start, chosen[-1], base)
                 blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
+            else:
+                passed_over = second_blocks
     structured_body = _jsonld_body(st)
     # (counting the DOM body's words, a split of all its text, only when there is a rival)
     if structured_body and _words(structured_body) > max(80, 1.3 * _words(blocks)):
@@ -243,30 +249,118 @@ def _assemble(
     published, modified = dates_mod.find_dates(
         root, st, url, now, date_scope, heading, top, page.elements(), page.order()
     )
+    rejected: str | None = None  # why the page is not an article, when it is not
     if not headline:
-        raise NotAnArticle(url, "no headline")
-    # The headline repeated in the body container (old layouts, print versions) is not body.
-    head_key = body_mod.word_key(headline)
-    blocks = [
-        b
-        for b in blocks
-        if len(b.text) > 2 * len(headline) + 20 or not _repeats_headline(b.text, headline, head_key)
-    ]
-    if not blocks and published is not None:
-        # A dated notice with no prose on the page (alerts, one-line forum posts): its text is
-        # the description the page gives of itself.
-        description = _description(st)
-        if description:
-            blocks, body_src = [Block(description)], "meta-description"
+        rejected, headline = "no headline", ""
+    else:
+        # The headline repeated in the body container (old layouts, print versions) is not body.
+        head_key = body_mod.word_key(headline)
+        blocks = [
+            b
+            for b in blocks
+            if len(b.text) > 2 * len(headline) + 20
+            or not _repeats_headline(b.text, headline, head_key)
+        ]
+        if not blocks and published is not None:
+            # A dated notice with no prose on the page (alerts, one-line forum posts): its text
+            # is the description the page gives of itself.
+            description = _description(st)
+            if description:
+                blocks, body_src = [Block(description)], "meta-description"
     body_text = sum(len(b.text) for b in blocks)
-    is_article = (
-        published is not None
-        or st.article is not None
-        or any(v.lower() == "article" for v in st.meta.get("og:type", ()))
+    if rejected is None:
+        is_article = (
+            published is not None
+            or st.article is not None
+            or any(v.lower() == "article" for v in st.meta.get("og:type", ()))
+        )
+        if not blocks or (body_text < _MIN_BODY_CHARS and not is_article):
+            rejected = f"no article body ({body_text} characters of text)"
+    if rejected is not None:
+        # Not an article (a forum thread, a shop or recipe page, a front page of teasers):
+        # refused as before, but the main text found goes with the refusal, for `parse`.
+        # Recall first: the second try's text when it found more (a box named like furniture
+        # holding the page's text: "product-info", "widget"), still pruned by tags, comment
+        # boxes and link density. Nothing readable: nothing goes with it.
+        if body_src == "dom" and sum(len(b.text) for b in passed_over) > body_text:
+            blocks = [b for b in passed_over if not headline or b.text != headline]
+        if not blocks:
+            raise NotAnArticle(url, rejected)
+        # Only dates the page states for itself: a date found anywhere on a page that is not
+        # an article is as likely a comment's or a product's as the page's.
+        published = published if _stated(published) else None
+        modified = modified if _stated(modified) else None
+        try:
+            content = _complete(
+                page,
+                st,
+                base,
+                rules,
+                prov,
+                site,
+                headline,
+                head_src,
+                heading,
+                blocks,
+                body_src,
+                captions,
+                caption_src,
+                published,
+                modified,
+                date_scope,
+            )
+        except Exception:  # the refusal stands either way; a best effort must not change it
+            log.debug("no best-effort text for %s", url, exc_info=True)
+            raise NotAnArticle(url, rejected) from None
+        raise NotAnArticle(url, rejected, content)
+    return _complete(
+        page,
+        st,
+        base,
+        rules,
+        prov,
+        site,
+        headline,
+        head_src,
+        heading,
+        blocks,
+        body_src,
+        captions,
+        caption_src,
+        published,
+        modified,
+        date_scope,
     )
-    if not blocks or (body_text < _MIN_BODY_CHARS and not is_article):
-        raise NotAnArticle(url, f"no article body ({body_text} characters of text)")
 
+
+def _stated(found: FoundDate | None) -> bool:
+    """A date from the page's structured data or from a dated byline beside its heading."""
+    if found is None:
+        return False
+    source = found.source.split("+", 1)[0]
+    return source.startswith(("json-ld", "meta:")) or source in _BYLINE_SOURCES
+
+
+def _complete(
+    page: Page,
+    st: Structured,
+    base: str | None,
+    rules: SiteRules | None,
+    prov: dict[str, str],
+    site: str | None,
+    headline: str,
+    head_src: str | None,
+    heading: HtmlElement | None,
+    blocks: list[Block],
+    body_src: str,
+    captions: list[Caption],
+    caption_src: str,
+    published: FoundDate | None,
+    modified: FoundDate | None,
+    date_scope: HtmlElement | None,
+) -> Content:
+    """The fields after the headline, body and dates: authors, standfirst, metadata."""
+    root, url = page.root, page.url
     pub_iso = published.value.iso() if published else None
     mod_iso = modified.value.iso() if modified else None
     if published:
