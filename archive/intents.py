@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 INTENTS_DIR = "journal"
 SUFFIX = ".intents"
 _SWEPT = ("raw/", "articles/")  # the folders stores write into
+OPEN_TRIES = 5  # times the notes' file is made again when a sweep removed it under us
 
 
 class Intents:
@@ -79,15 +80,31 @@ class Intents:
         self._dirty = False
 
     def _open(self) -> int:
+        """The notes' file, created and locked. Another process's `sweep` may take the new
+        file between its creation and the lock (it is then empty and unlocked: what a dead
+        process leaves) and remove it; a lock on a file no longer at its path is dropped and
+        the file made again, or the notes would go to a file nobody can read (two workers
+        starting their crawl jobs together: the second's sweep, the first's first store)."""
         if self._fd is None:
             make_dirs(self.folder)
             path = self.folder / f"{os.getpid()}-{id(self):x}{SUFFIX}"
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                raise StorageError(describe(exc, path)) from exc
-            self._fd, self._path = fd, path
+            for _ in range(OPEN_TRIES):
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                except OSError as exc:
+                    raise StorageError(describe(exc, path)) from exc
+                try:
+                    # blocking: a sweep holds the lock of a file it found only while it
+                    # reads and removes it (the name is this process's own)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    if _same_file(fd, path):
+                        self._fd, self._path = fd, path
+                        return fd
+                except OSError as exc:
+                    os.close(fd)
+                    raise StorageError(describe(exc, path)) from exc
+                os.close(fd)  # removed by a sweep before our lock: make it again
+            raise StorageError(f"{path}: removed again and again while being opened")
         return self._fd
 
     def close(self) -> None:
@@ -118,7 +135,15 @@ def sweep(root: Path, known: Callable[[str], bool]) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue  # its writer is alive
-            removed += sweep_lines(root, intents.read_bytes(), known)
+            # a live writer removes its own file at a clean close (holding its lock, which
+            # this sweep may get right after): a file gone from its path is not a leftover
+            if not _same_file(fd, intents):
+                continue
+            try:
+                notes = intents.read_bytes()
+            except OSError:
+                continue
+            removed += sweep_lines(root, notes, known)
             with contextlib.suppress(OSError):
                 intents.unlink()
         finally:
@@ -126,6 +151,16 @@ def sweep(root: Path, known: Callable[[str], bool]) -> int:
     if removed:
         log.warning("removed %d file(s) an interrupted store wrote but never recorded", removed)
     return removed
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open file `fd` is still the file at `path` (not removed or replaced)."""
+    try:
+        at_path = path.stat()
+    except OSError:
+        return False
+    opened = os.fstat(fd)
+    return (opened.st_dev, opened.st_ino) == (at_path.st_dev, at_path.st_ino)
 
 
 def sweep_lines(root: Path, notes: bytes, known: Callable[[str], bool]) -> int:
