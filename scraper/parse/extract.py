@@ -290,47 +290,34 @@ def _assemble(
         # an article is as likely a comment's or a product's as the page's.
         published = published if _stated(published) else None
         modified = modified if _stated(modified) else None
-        try:
-            content = _complete(
-                page,
-                st,
-                base,
-                rules,
-                prov,
-                site,
-                headline,
-                head_src,
-                heading,
-                blocks,
-                body_src,
-                captions,
-                caption_src,
-                published,
-                modified,
-                date_scope,
-            )
-        except Exception:  # the refusal stands either way; a best effort must not change it
-            log.debug("no best-effort text for %s", url, exc_info=True)
-            raise NotAnArticle(url, rejected) from None
+    try:
+        content = _complete(
+            page,
+            st,
+            base,
+            rules,
+            prov,
+            site,
+            headline,
+            head_src,
+            heading,
+            blocks,
+            body_src,
+            captions,
+            caption_src,
+            published,
+            modified,
+            date_scope,
+        )
+    except Exception:
+        if rejected is None:
+            raise
+        # the refusal stands either way; a best effort must not change it
+        log.debug("no best-effort text for %s", url, exc_info=True)
+        raise NotAnArticle(url, rejected) from None
+    if rejected is not None:
         raise NotAnArticle(url, rejected, content)
-    return _complete(
-        page,
-        st,
-        base,
-        rules,
-        prov,
-        site,
-        headline,
-        head_src,
-        heading,
-        blocks,
-        body_src,
-        captions,
-        caption_src,
-        published,
-        modified,
-        date_scope,
-    )
+    return content
 
 
 def _stated(found: FoundDate | None) -> bool:
