@@ -62,9 +62,36 @@ def _killed_crawl(base: str, data: Path, after: float) -> list[str]:
     return [line.split(" ", 1)[1].strip() for line in lines if line.startswith("STORED ")]
 
 
+def _timed_crawl(base: str, data: Path) -> tuple[float, float]:
+    """One whole crawl: seconds to its first stored page and to its end."""
+    start = time.monotonic()
+    first = None
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.crawl_support", base, str(data), "--report-stored"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if first is None and line.startswith("STORED "):
+                first = time.monotonic() - start
+    assert child.returncode == 0
+    assert first is not None, "the crawl stored nothing"
+    return first, time.monotonic() - start
+
+
 def test_kill_9_at_20_random_moments_loses_nothing_reported(site: NewsSite, tmp_path: Path) -> None:
+    # the moments follow this machine's pace (a slow or busy machine takes seconds to start a
+    # crawl): a third before the first page is stored (start-up, discovery), the rest while
+    # pages are being stored and the crawl ends
+    first, end = _timed_crawl(site.base, tmp_path / "timing")
+    print(f"a whole crawl here: first page stored at {first:.2f} s, end at {end:.2f} s")
     rng = random.Random(11)
-    moments = sorted(rng.uniform(0.3, 2.5) for _ in range(KILLS))
+    early = KILLS // 3
+    moments = [rng.uniform(0.1 * first, first) for _ in range(early)]
+    moments += [rng.uniform(first, end) for _ in range(KILLS - early)]
     rng.shuffle(moments)
     reported_total = 0
     for n, after in enumerate(moments):
