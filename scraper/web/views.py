@@ -52,9 +52,7 @@ class Views:
         if page > last or (page > 1 and not results.hits):  # an estimated count ran out early
             raise WebError(404, f"page {page} is past the last page ({last})")
         return {
-            "total": results.total,
-            "total_exact": results.total_exact,
-            "count": results.count_text(),
+            **results.to_json(),  # total, total_exact, total_relation, count
             "page": page,
             "pages": last,
             "ms": round(results.seconds * 1000, 1),
@@ -68,7 +66,7 @@ class Views:
             results = self.reader.listing(**filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
         except QueryError as exc:
             raise WebError(400, str(exc)) from exc
-        names = self.reader.source_names()
+        names = self.reader.known_sources()
         return {"filters": filters, "sources": names, **self._results(results, page)}
 
     def search(self, request: Request) -> dict[str, Any]:
@@ -77,7 +75,7 @@ class Views:
         filters = self._filters(request)
         base = {"q": query, "filters": filters}
         if not query:
-            empty = {"total": 0, "total_exact": True, "count": "0 matches"}
+            empty = {"total": 0, "total_exact": True, "total_relation": "eq", "count": "0 matches"}
             return {**base, **empty, "page": 1, "pages": 1, "ms": 0, "hits": []}
         try:
             results = self.reader.search(
