@@ -123,6 +123,9 @@ def test_diff_page_shows_deletions_and_insertions(
     assert "A rumour of a deal went round by noon." in deleted
     colour = p.eval_on_selector("del", "e => getComputedStyle(e).color")
     assert colour == "rgb(153, 0, 0)"
+    # as read on screen, a replaced phrase and its replacement are words apart
+    headline = p.inner_text(".field:has(b:text-is('headline'))")
+    assert "closes the harbour ends after talks" in headline
 
 
 def test_hostile_article_runs_nothing(
