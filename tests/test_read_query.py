@@ -343,6 +343,11 @@ def test_the_readme_python_example_runs(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "Port strike ends after talks" in out.stdout
     assert "headline" in out.stdout  # the diff summary of its two versions
+    # articles per source per week (those published since 2024), all fetched in one week
+    assert "harbour-news 2026-W19 2" in out.stdout
+    assert "weather 2026-W19 1" in out.stdout
+    code = [line for line in example.splitlines() if line.strip()]
+    assert len(code) <= 11, code  # "in ten lines" (and its import)
 
 
 def test_pages_of_hits_cover_every_article_once(tmp_path: Path) -> None:
