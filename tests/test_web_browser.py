@@ -87,6 +87,21 @@ def test_search_from_the_home_page(
     assert p.inner_text("h1") == "Port strike ends after talks"
 
 
+def test_a_headline_match_is_marked_and_a_source_typo_is_said(
+    page: Watched, site: tuple[str, Stored, Path], tmp_path: Path
+) -> None:
+    base = site[0]
+    p = page.page
+    p.goto(base + "/search?q=%22strike+ends%22")
+    assert "1 match" in p.inner_text("#count")
+    assert p.inner_text(".hit a.headline mark") == "strike ends"  # found in the headline only
+    p.screenshot(path=str(tmp_path / "headline-mark.png"))
+    response = p.goto(base + "/search?q=strike&source=harbor-news")
+    assert response is not None
+    assert response.status == 400
+    assert "did you mean 'harbour-news'?" in p.inner_text("main")
+
+
 def test_article_text_equals_morgue_show(
     page: Watched, site: tuple[str, Stored, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
