@@ -109,6 +109,9 @@ def test_search_and_listing_json(client: httpx.Client, site: tuple[str, Stored, 
     filtered = client.get("/api/search", params={"q": "strike OR council", "since": "2024-04-01"})
     assert [h["id"] for h in filtered.json()["hits"]] == [s.mueller]
     assert (hits["total_exact"], hits["total_relation"]) == (True, "eq")
+    every = client.get("/api/articles").json()
+    assert every["count"] == f"{every['total']} articles"
+    assert f'id="count">{every["total"]} articles</p>' in client.get("/").text
     bad = client.get("/api/articles", params={"source": "nosuch"})
     assert bad.status_code == 400
     assert "known sources are harbour-news, weather" in bad.json()["error"]

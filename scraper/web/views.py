@@ -67,7 +67,11 @@ class Views:
         except QueryError as exc:
             raise WebError(400, str(exc)) from exc
         names = self.reader.known_sources()
-        return {"filters": filters, "sources": names, **self._results(results, page)}
+        listed = {
+            **self._results(results, page),
+            "count": results.count_text("article", "articles"),
+        }
+        return {"filters": filters, "sources": names, **listed}
 
     def search(self, request: Request) -> dict[str, Any]:
         query = (request.query_params.get("q") or "").strip()
