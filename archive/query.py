@@ -23,7 +23,7 @@ from typing import Any
 
 from archive.backends.catalog import ListedRow, PendingDoc, SearchDoc, UrlRow
 from archive.diff import ArticleDiff, diff_articles
-from archive.errors import ArchiveBusy, ArchiveError, NotFound, QueryError, StorageError
+from archive.errors import ArchiveBusy, ArchiveError, FilterError, NotFound, StorageError
 from archive.filters import make_filters, page_bounds
 from archive.ftsquery import parse
 from archive.record import Article
@@ -136,7 +136,7 @@ class ArchiveReader:
         very many versions (a word in every other article) is ranked over the newest 10,000
         of them. Matches are counted exactly up to 10,000 articles (`COUNT_CAP`); past that
         `Results.total` is 10,000 and `total_exact` False: "more than 10,000", a lower bound.
-        A prefix needs at least 3 letters before its `*`; an unknown `source` is a QueryError
+        A prefix needs at least 3 letters before its `*`; an unknown `source` is a FilterError
         that names the known ones."""
         started = time.perf_counter()
         fts, terms = parse(query)
@@ -330,8 +330,8 @@ class ArchiveReader:
         return sorted({*self.catalog.source_names(), *self.configured_sources})
 
     def check_source(self, source: str | None) -> None:
-        """QueryError naming the known sources when `source` is none of them: a typo in a
-        filter is a malformed filter, not a search that found nothing."""
+        """FilterError (a QueryError) naming the known sources when `source` is none of them:
+        a typo in a filter is a malformed filter, not a search that found nothing."""
         if source is None:
             return
         known = self.known_sources()
@@ -344,7 +344,7 @@ class ArchiveReader:
         listed = ", ".join(known[:NAMED_SOURCES]) + (
             f" and {len(known) - NAMED_SOURCES} more" if len(known) > NAMED_SOURCES else ""
         )
-        raise QueryError(
+        raise FilterError(
             f"no source named {source[:80]!r}: {hint}"
             + (f"the known sources are {listed}" if known else "the archive has no sources yet")
         )

@@ -113,7 +113,7 @@ def test_a_source_of_the_config_with_nothing_archived_is_no_typo(
         (["search", "port st*"], "a prefix needs at least 3 letters before '*'"),
         (
             ["search", "strike", "--source", "harbor-news"],
-            "no source named 'harbor-news': did you mean 'harbour-news'?"
+            "bad filter: no source named 'harbor-news': did you mean 'harbour-news'?"
             " the known sources are harbour-news, weather",
         ),
         (["search", "strike", "--source", "zzz"], "the known sources are harbour-news, weather"),

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from archive.errors import ArchiveError, NotFound, QueryError
+from archive.errors import ArchiveError, FilterError, NotFound, QueryError
 from archive.query import ArchiveReader, Hit
 from scraper.cli.support import AppContext
 
@@ -102,7 +102,8 @@ def search_cmd(
                 limit=limit,
             )
         except QueryError as exc:
-            raise _usage(f"bad query: {exc}") from exc
+            what = "bad filter" if isinstance(exc, FilterError) else "bad query"
+            raise _usage(f"{what}: {exc}") from exc
         except ArchiveError as exc:
             raise click.ClickException(str(exc).splitlines()[0]) from exc
     bold = sys.stdout.isatty()

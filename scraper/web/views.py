@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from archive.errors import ArchiveError, NotFound, QueryError
+from archive.errors import ArchiveError, FilterError, NotFound, QueryError
 from archive.query import ArchiveReader, Results
 from archive.record import Article
 from archive.render import display_date
@@ -86,7 +86,8 @@ class Views:
                 query, **filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
             )
         except QueryError as exc:
-            raise WebError(400, f"bad query: {exc}") from exc
+            what = "bad filter" if isinstance(exc, FilterError) else "bad query"
+            raise WebError(400, f"{what}: {exc}") from exc
         return {**base, **self._results(results, page)}
 
     def _article(self, article_id: str, version: int | None) -> Article:
