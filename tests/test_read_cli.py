@@ -215,7 +215,8 @@ def _on_a_terminal(config: Path, *argv: str) -> str:
 def test_on_a_terminal_diff_is_red_and_green_and_matches_bold(setup: tuple[Path, Stored]) -> None:
     config, s = setup
     diff = _on_a_terminal(config, "diff", s.strike)
-    assert "Port strike \x1b[31mcloses the harbour\x1b[0m\x1b[32mends after talks\x1b[0m" in diff
+    # the deletion and the insertion a space apart: "closes the harbour ends after talks"
+    assert "Port strike \x1b[31mcloses the harbour\x1b[0m \x1b[32mends after talks\x1b[0m" in diff
     assert "[-" not in diff
     search = _on_a_terminal(config, "search", "Muller")
     assert "\x1b[1mMüller\x1b[0m" in search
