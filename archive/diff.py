@@ -181,7 +181,11 @@ def render_plain(diff: ArticleDiff, *, color: bool = False) -> str:
     """`[-old-]{+new+}` markup like `git diff --word-diff=plain`; red/green with `color`."""
     lines = [f"{diff.article_id}: v{diff.from_version} -> v{diff.to_version}"]
     for f in diff.fields:
-        text = "".join(_mark(op, color) for op in f.ops)
+        text = ""
+        for n, op in enumerate(f.ops):
+            if color and op.kind == "insert" and n and f.ops[n - 1].kind == "delete":
+                text += " "  # red "old" then green "new", not one word "oldnew"
+            text += _mark(op, color)
         lines.append(f"{f.field}: {text}")
     return "\n".join(lines) + "\n"
 

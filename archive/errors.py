@@ -5,6 +5,7 @@ ArchiveError            anything the archive cannot do; carries a one-line reaso
   ArchiveBusy           another process holds the archive too long
   StorageError          the disk said no (full, read-only, permissions)
   QueryError            a search query or filter the reading side cannot understand
+    FilterError         a filter (source, dates, limit) that makes no sense
   NotFound              no article, version or raw page by that reference
 """
 
@@ -29,6 +30,10 @@ class StorageError(ArchiveError):
 
 class QueryError(ArchiveError):
     """str() says what is wrong in the user's terms (never an SQLite message)."""
+
+
+class FilterError(QueryError):
+    """A filter that makes no sense (an unknown source, a date that is none, since > until)."""
 
 
 class NotFound(ArchiveError):

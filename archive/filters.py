@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from archive.backends.catalog import Filters
-from archive.errors import QueryError
+from archive.errors import FilterError
 from archive.snippet import fold
 
 MAX_LIMIT = 1000
@@ -22,7 +22,7 @@ def day_bound(value: str | date | None, name: str) -> str | None:
     try:
         return date.fromisoformat(text[:10]).isoformat()
     except ValueError:
-        raise QueryError(f"{name} {text[:40]!r} is not a date: use YYYY-MM-DD") from None
+        raise FilterError(f"{name} {text[:40]!r} is not a date: use YYYY-MM-DD") from None
 
 
 def make_filters(
@@ -36,7 +36,7 @@ def make_filters(
     """Filters from what a user typed; QueryError names the one that makes no sense."""
     low, high = day_bound(since, "since"), day_bound(until, "until")
     if low and high and low > high:
-        raise QueryError(f"since {low} is after until {high}: nothing can match")
+        raise FilterError(f"since {low} is after until {high}: nothing can match")
     return Filters(
         source=source or None,
         since=low,
@@ -48,7 +48,7 @@ def make_filters(
 
 def page_bounds(limit: int, offset: int) -> tuple[int, int]:
     if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        raise FilterError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
     if offset < 0:
-        raise QueryError(f"offset must be 0 or more, not {offset}")
+        raise FilterError(f"offset must be 0 or more, not {offset}")
     return limit, offset

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from archive.errors import QueryError
 
 MAX_QUERY = 500  # characters; longer is not a search, it is a paste
+# letters a prefix needs before its `*`: a shorter one matches a large share of every word
+# the index holds (`th*` read about 300 ms of postings at 100,000 articles)
+MIN_PREFIX = 3
 _TOKEN = re.compile(r'\s+|"[^"]*"?|\(|\)|-?[^\s()"]+\*?|-')
 _OPERATORS = {"AND", "OR", "NOT"}
 
@@ -70,6 +73,11 @@ def _term(token: str) -> Term | None:
         if prefix:
             raise QueryError("'*' needs a few letters before it, like strik*")
         return None  # punctuation only: nothing the index could match
+    if prefix and len(words[-1]) < MIN_PREFIX:
+        raise QueryError(
+            f"a prefix needs at least {MIN_PREFIX} letters before '*', like strik*"
+            f" ({token[:40]!r} would match too many words)"
+        )
     return Term(words, prefix=prefix, negated=negated)
 
 

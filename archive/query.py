@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -23,13 +23,13 @@ from typing import Any
 
 from archive.backends.catalog import ListedRow, PendingDoc, SearchDoc, UrlRow
 from archive.diff import ArticleDiff, diff_articles
-from archive.errors import ArchiveBusy, ArchiveError, NotFound, StorageError
+from archive.errors import ArchiveBusy, ArchiveError, FilterError, NotFound, StorageError
 from archive.filters import make_filters, page_bounds
 from archive.ftsquery import parse
 from archive.record import Article
 from archive.results import Hit, Raw, Results, fetch_json, hit_of
 from archive.searchdoc import search_doc, snippet_text
-from archive.snippet import Snippet, make_snippet
+from archive.snippet import Snippet, make_snippet, mark_all
 from archive.store import Archive
 from archive.urls import url_key
 
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[0-9a-f]{16,64}$")
 INDEX_BATCH = 500
+HEADLINE_MARKED = 2_000  # characters of a headline searched for matches to mark
+NAMED_SOURCES = 20  # known sources an unknown-source message lists at most
 
 
 class ArchiveReader:
@@ -49,17 +51,22 @@ class ArchiveReader:
     >>> [h.headline for h in a.search('"port strike"', source="mt").hits]  # doctest: +SKIP
     """
 
-    def __init__(self, archive: Archive, *, refresh: bool = True) -> None:
+    def __init__(
+        self, archive: Archive, *, refresh: bool = True, sources: Iterable[str] = ()
+    ) -> None:
+        """`sources`: names known besides those the catalog holds (the configured ones, of
+        which nothing may be archived yet): a filter naming one is valid and matches nothing."""
         self.archive = archive
         self.catalog = archive.catalog
         self._auto_refresh = refresh
+        self.configured_sources = tuple(sources)
 
     @classmethod
-    def open(cls, root: Path | str) -> ArchiveReader:
+    def open(cls, root: Path | str, *, sources: Iterable[str] = ()) -> ArchiveReader:
         path = Path(root)
         if not (path / "catalog.sqlite").is_file():
             raise NotFound(f"no archive at {path} (no catalog.sqlite there)")
-        return cls(Archive.open(path, mapped=True))
+        return cls(Archive.open(path, mapped=True), sources=sources)
 
     def close(self) -> None:
         self.archive.close()
@@ -127,17 +134,28 @@ class ArchiveReader:
 
         Ranked by bm25 with the headline weighted. In the embedded catalog a query matching
         very many versions (a word in every other article) is ranked over the newest 10,000
-        of them and counted approximately (`Results.total_exact` False): its cost stays
-        bounded however large the archive grows."""
+        of them. Matches are counted exactly up to 10,000 articles (`COUNT_CAP`); past that
+        `Results.total` is 10,000 and `total_exact` False: "more than 10,000", a lower bound.
+        A prefix needs at least 3 letters before its `*`; an unknown `source` is a FilterError
+        that names the known ones."""
         started = time.perf_counter()
         fts, terms = parse(query)
         filters = make_filters(
             source=source, since=since, until=until, author=author, section=section
         )
         limit, offset = page_bounds(limit, offset)
+        self.check_source(filters.source)
         self._ready()
         rows, total, exact = self.catalog.search_rows(fts, filters, limit, offset)
-        hits = [hit_of(row, make_snippet(self._snippet_text(row), terms)) for row in rows]
+        hits = [
+            hit_of(
+                row,
+                make_snippet(self._snippet_text(row), terms),
+                # the headline's matches (found nowhere else, the snippet marks none)
+                mark_all(row.headline[:HEADLINE_MARKED], terms).marks(),
+            )
+            for row in rows
+        ]
         elapsed = time.perf_counter() - started
         return Results(tuple(hits), total, offset, limit, elapsed, exact)
 
@@ -158,10 +176,11 @@ class ArchiveReader:
             source=source, since=since, until=until, author=author, section=section
         )
         limit, offset = page_bounds(limit, offset)
+        self.check_source(filters.source)
         self._ready()
-        rows, total = self.catalog.list_rows(filters, limit, offset)
+        rows, total, exact = self.catalog.list_rows(filters, limit, offset)
         hits = tuple(hit_of(row, Snippet()) for row in rows)
-        return Results(hits, total, offset, limit, time.perf_counter() - started)
+        return Results(hits, total, offset, limit, time.perf_counter() - started, exact)
 
     def articles(
         self,
@@ -187,8 +206,8 @@ class ArchiveReader:
             for hit in page.hits:
                 yield self.get(hit.id, version=hit.version)
             offset += len(page.hits)
-            if not page.hits or offset >= page.total:
-                return
+            if not page.hits or (page.total_exact and offset >= page.total):
+                return  # (a capped total is a lower bound: read on until a page is empty)
 
     def get(self, ref: str, version: int | None = None) -> Article:
         """An article by id or by any URL it was seen at; its latest version by default."""
@@ -305,6 +324,30 @@ class ArchiveReader:
     def source_names(self) -> list[str]:
         """Every source the archive has stored pages of (cheap: no counting)."""
         return self.catalog.source_names()
+
+    def known_sources(self) -> list[str]:
+        """The sources a filter may name: those stored and those configured, sorted."""
+        return sorted({*self.catalog.source_names(), *self.configured_sources})
+
+    def check_source(self, source: str | None) -> None:
+        """FilterError (a QueryError) naming the known sources when `source` is none of them:
+        a typo in a filter is a malformed filter, not a search that found nothing."""
+        if source is None:
+            return
+        known = self.known_sources()
+        if source in known:
+            return
+        import difflib
+
+        close = difflib.get_close_matches(source, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        listed = ", ".join(known[:NAMED_SOURCES]) + (
+            f" and {len(known) - NAMED_SOURCES} more" if len(known) > NAMED_SOURCES else ""
+        )
+        raise FilterError(
+            f"no source named {source[:80]!r}: {hint}"
+            + (f"the known sources are {listed}" if known else "the archive has no sources yet")
+        )
 
     def per_day(self, source: str | None, days: int, today: date) -> list[tuple[str, int]]:
         """Articles first archived on each of the last `days` days (zeros included)."""

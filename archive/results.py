@@ -3,6 +3,7 @@ Plain data with `to_json`, so the CLI, the web app and the Python API show the s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,34 @@ class Hit:
     url: str
     snippet: Snippet
     score: float
+    headline_marks: tuple[tuple[int, int], ...] = ()  # [start, end) of matches in `headline`
+
+    def headline_marked(self, limit: int) -> Snippet:
+        """The headline with its matches marked, white space folded, cut at `limit`
+        characters (a hostile headline may be megabytes)."""
+        pieces: list[tuple[str, bool]] = []
+        pos, room = 0, limit
+        for start, end in (*self.headline_marks, (len(self.headline), len(self.headline))):
+            for text, marked in (
+                (self.headline[pos:start], False),
+                (self.headline[start:end], True),
+            ):
+                text = _SPACES.sub(" ", text[: room + 1])
+                if not pieces:
+                    text = text.lstrip()
+                if text and room > 0:
+                    cut = text[:room] + ("…" if len(text) > room else "")
+                    pieces.append((cut, marked))
+                    room -= len(text)
+            pos = end
+        return Snippet(tuple(pieces))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "version": self.version,
             "headline": self.headline,
+            "headline_marks": [list(m) for m in self.headline_marks],
             "published": self.published,
             "fetched_at": self.fetched_at,
             "source": self.source,
@@ -42,16 +65,33 @@ class Hit:
 @dataclass(frozen=True, slots=True)
 class Results:
     hits: tuple[Hit, ...]
-    total: int  # matches in all, over every page
+    total: int  # matches in all, over every page (at most COUNT_CAP: see total_exact)
     offset: int
     limit: int
     seconds: float  # time taken
-    total_exact: bool = True  # False: `total` is an estimate (a query matching very many)
+    # False: more match than `total` (COUNT_CAP, 10,000), which is then a lower bound
+    total_exact: bool = True
+
+    @property
+    def total_relation(self) -> str:
+        """Elasticsearch's word for `total`: "eq" (exact) or "gte" (a lower bound)."""
+        return "eq" if self.total_exact else "gte"
+
+    def to_json(self) -> dict[str, Any]:
+        """The count as the API gives it: `total` with `total_relation` ("eq", or "gte"
+        when it is a lower bound, as Elasticsearch says) and `total_exact`."""
+        return {
+            "total": self.total,
+            "total_exact": self.total_exact,
+            "total_relation": self.total_relation,
+            "count": self.count_text(),
+        }
 
     def count_text(self, noun: str = "match", plural: str = "matches") -> str:
-        """'3 matches', '1 match', 'about 27,000 matches'."""
-        about = "" if self.total_exact else "about "
-        return f"{about}{self.total:,} {noun if self.total == 1 else plural}"
+        """'3 matches', '1 match', 'more than 10,000 matches'."""
+        if not self.total_exact:
+            return f"more than {self.total:,} {plural}"
+        return f"{self.total:,} {noun if self.total == 1 else plural}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +111,10 @@ class Raw:
         return "application/octet-stream"
 
 
-def hit_of(row: ListedRow, snippet: Snippet) -> Hit:
+_SPACES = re.compile(r"\s+")
+
+
+def hit_of(row: ListedRow, snippet: Snippet, headline_marks: list[list[int]] | None = None) -> Hit:
     return Hit(
         id=row.article_id,
         version=row.version,
@@ -82,6 +125,7 @@ def hit_of(row: ListedRow, snippet: Snippet) -> Hit:
         url=row.url,
         snippet=snippet,
         score=row.score,
+        headline_marks=tuple((a, b) for a, b in headline_marks or ()),
     )
 
 

@@ -193,3 +193,30 @@ def make_snippet(text: str, terms: Sequence[Term], window: int = WINDOW) -> Snip
 def _spaced(text: str) -> str:
     """Each run of white space as one space."""
     return text if text == " " or not _NON_SPACE_GAP.search(text) else _SPACE.sub(" ", text)
+
+
+def mark_all(text: str, terms: Sequence[Term]) -> Snippet:
+    """All of `text`, exactly as it is, with every match of `terms` marked (a headline shown
+    with its matches: a phrase found in the headline alone marks nothing in the snippet)."""
+    parts = _WORDS_SPLIT.split(text)
+    words = [w.lower() if w.isascii() else fold(w) for w in parts[1::2]]
+    marked = [False] * len(words)
+    for a, b, _ in _matches(words, terms):
+        marked[a:b] = [True] * (b - a)
+    pieces: list[tuple[str, bool]] = []
+    for i, part in enumerate(parts):
+        # a word is marked as it matched; a gap is marked when it lies inside one match
+        # (between two marked words of a phrase), so "port strike" is one mark
+        word = i % 2 == 1
+        is_marked = (
+            marked[i // 2]
+            if word
+            else 0 < i < len(parts) - 1 and marked[i // 2 - 1] and marked[i // 2] and bool(part)
+        )
+        if not part:
+            continue
+        if pieces and pieces[-1][1] == is_marked:
+            pieces[-1] = (pieces[-1][0] + part, is_marked)
+        else:
+            pieces.append((part, is_marked))
+    return Snippet(tuple(pieces))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.backends.catalog_schema import CATALOG_SCHEMA_VERSION
 from archive.maintenance.stats import stats
 from archive.maintenance.verify import verify
 from archive.record import Article, Outcome
@@ -281,4 +282,4 @@ def test_bands_are_found_by_article_so_a_store_does_not_scan_them(tmp_path: Path
         ).fetchall()
         (schema,) = db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone()
     assert "archive_simhash_bands_article" in " ".join(str(row[-1]) for row in plan)
-    assert schema == "6"
+    assert schema == str(CATALOG_SCHEMA_VERSION)

@@ -70,3 +70,39 @@ def test_writers_storing_the_same_pages_at_once_make_each_article_once(
         assert all(len(arch.versions(a.id)) == 1 for a in arch.iter_articles())
         report = verify(arch)
         assert report.ok, report.problems
+
+
+def test_a_schema_7_catalog_gets_the_listing_indexes(tmp_path: Path, pg_url: str) -> None:
+    """Migration 8 fills the author index from the search metadata already there."""
+    from archive.query import ArchiveReader
+    from tests.read_support import content, store
+
+    root = tmp_path / "data"
+    storage = Storage(catalog=pg_url)
+    with Archive.open(root, storage=storage) as arch:
+        strike = content("Port strike", ["Text."], authors=("Jane Roe",), section="Business")
+        strike_id = store(arch, "http://news.example/strike", strike, at_hours=0)
+        strike2 = content("Port strike ends", ["Text."], authors=("Jane Roe",), section="Business")
+        store(arch, "http://news.example/strike", strike2, at_hours=1)
+        council = content("Council", ["Met."], authors=("Anna Müller", "Jane Roe"))
+        council_id = store(arch, "http://news.example/council", council, at_hours=2)
+    with ArchiveReader(Archive.open(root, storage=storage)) as reader:
+        reader.refresh()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "DROP TABLE archive_search_authors; DROP TABLE archive_author_names;"
+            " DROP INDEX archive_search_meta_section;"
+            " UPDATE archive_info SET value = '7' WHERE key = 'schema'"
+        )
+    with ArchiveReader(Archive.open(root, storage=storage)) as reader:
+        assert reader.catalog.pending_docs(10) == []  # nothing to index again
+        assert [h.id for h in reader.listing(author="muller").hits] == [council_id]
+        assert {h.id for h in reader.listing(author="roe").hits} == {strike_id, council_id}
+        assert [h.id for h in reader.listing(section="business").hits] == [strike_id]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        names = conn.execute("SELECT author_key FROM archive_author_names ORDER BY 1").fetchall()
+        assert names == [("anna muller",), ("jane roe",)]
+        # two versions of the strike, one name each; the council's two names
+        assert conn.execute("SELECT count(*) FROM archive_search_authors").fetchone() == (4,)
+        schema = conn.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone()
+        assert schema == (str(SCHEMA_VERSION),)

@@ -233,3 +233,51 @@ def test_a_second_handle_sees_new_versions(
         )
     assert ids(reader, "zebracorn") == [new]
     assert reader.catalog.pending_docs(10) == []
+
+
+def test_listings_by_author_and_section(built: tuple[ArchiveReader, Built]) -> None:
+    """Through the author and section indexes on either backend: any part of a name."""
+    reader, s = built
+    for fragment in ("muller", "MÜLLER", "ülle", "Anna M"):
+        assert [h.id for h in reader.listing(author=fragment).hits] == [s.mueller], fragment
+    assert [h.id for h in reader.listing(author="roe", source="harbour-news").hits] == [s.strike]
+    assert [(h.id, h.version) for h in reader.listing(section="business").hits] == [(s.strike, 2)]
+    assert reader.listing(author="nobody").total == 0
+    assert [a.id for a in reader.articles(author="roe", since="2024-01-01")] == [s.strike]
+
+
+def test_counts_past_the_cap_are_lower_bounds(
+    built: tuple[ArchiveReader, Built], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive.backends import catalog_pg_read, catalog_sqlite, catalog_sqlite_search
+
+    reader, _ = built
+    for module in (catalog_pg_read, catalog_sqlite, catalog_sqlite_search):
+        monkeypatch.setattr(module, "COUNT_CAP", 2)
+    found = reader.search("council OR strike OR gales")
+    assert (found.total, found.total_exact, found.total_relation) == (2, False, "gte")
+    assert found.count_text() == "more than 2 matches"
+    assert len(found.hits) == 3  # the page is whole: only the count stops
+    two = reader.search("council OR strike")
+    assert (two.total, two.total_exact) == (2, True)
+    listed = reader.listing(since="2024-01-01")
+    assert (listed.total, listed.total_exact) == (2, False)
+
+
+def test_unknown_sources_and_short_prefixes_are_query_errors(
+    built: tuple[ArchiveReader, Built],
+) -> None:
+    reader, _ = built
+    with pytest.raises(QueryError, match="did you mean 'weather'"):
+        reader.search("gales", source="wether")
+    with pytest.raises(QueryError, match="known sources are harbour-news, weather, x"):
+        reader.listing(source="nosuch")
+    with pytest.raises(QueryError, match="at least 3 letters"):
+        reader.search("st*")
+
+
+def test_a_headline_match_is_marked(built: tuple[ArchiveReader, Built]) -> None:
+    reader, s = built
+    (hit,) = reader.search('"strike ends"').hits
+    assert hit.id == s.strike
+    assert hit.headline_marked(200).render(lambda t: f"[{t}]") == "Port [strike ends] after talks"

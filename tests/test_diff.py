@@ -56,6 +56,8 @@ def test_diff_fields_and_markup() -> None:
     coloured = render_plain(diff, color=True)
     assert "\x1b[31mOld\x1b[0m" in coloured
     assert "\x1b[32mNew\x1b[0m" in coloured
+    # a replacement is two words apart, not run together: "Old New title"
+    assert "headline: \x1b[31mOld\x1b[0m \x1b[32mNew\x1b[0m title" in coloured
     assert diff.summary().startswith("authors, body, captions, headline, published changed")
 
 

@@ -68,7 +68,39 @@ def test_search_filters_and_no_hits_exit_1(
         capsys, config, "search", "strike", "--author", "roe", "--section", "business"
     )
     assert code == 0
-    assert "Port strike" in out
+    assert "Port **strike** ends" in out
+
+
+def test_a_phrase_in_the_headline_only_is_marked_there(
+    setup: tuple[Path, Stored], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The snippet is cut from the text below the headline: the headline shows the match."""
+    config, _s = setup
+    code, out, _ = run(capsys, config, "search", '"strike ends"')
+    assert code == 0
+    first, snippet = out.splitlines()[:2]
+    assert "Port **strike ends** after talks" in first
+    assert "**" not in snippet  # (the phrase is nowhere else)
+    code, out, _ = run(capsys, config, "search", '"strike ends"', "--json")
+    row = json.loads(out)
+    assert [row["headline"][a:b] for a, b in row["headline_marks"]] == ["strike ends"]
+
+
+def test_a_source_of_the_config_with_nothing_archived_is_no_typo(
+    tmp_path: Path, setup: tuple[Path, Stored], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        setup[0].read_text(encoding="utf-8")
+        + "sources:\n  - name: later-news\n    home: https://later.example/\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, config, "search", "strike", "--source", "later-news")
+    assert (code, out) == (1, "")
+    code, _, err = run(capsys, config, "search", "strike", "--source", "latter-news")
+    assert code == 2
+    assert "did you mean 'later-news'?" in err
+    assert "harbour-news, later-news, weather" in err
 
 
 @pytest.mark.parametrize(
@@ -77,6 +109,14 @@ def test_search_filters_and_no_hits_exit_1(
         (["search", '"port strike'], "quotation mark is not closed"),
         (["search", "port AND"], "ends with AND"),
         (["search", "port", "--since", "March"], "not a date"),
+        (["search", "th*"], "a prefix needs at least 3 letters before '*'"),
+        (["search", "port st*"], "a prefix needs at least 3 letters before '*'"),
+        (
+            ["search", "strike", "--source", "harbor-news"],
+            "bad filter: no source named 'harbor-news': did you mean 'harbour-news'?"
+            " the known sources are harbour-news, weather",
+        ),
+        (["search", "strike", "--source", "zzz"], "the known sources are harbour-news, weather"),
     ],
 )
 def test_malformed_query_is_one_line_exit_2(
@@ -175,7 +215,8 @@ def _on_a_terminal(config: Path, *argv: str) -> str:
 def test_on_a_terminal_diff_is_red_and_green_and_matches_bold(setup: tuple[Path, Stored]) -> None:
     config, s = setup
     diff = _on_a_terminal(config, "diff", s.strike)
-    assert "Port strike \x1b[31mcloses the harbour\x1b[0m\x1b[32mends after talks\x1b[0m" in diff
+    # the deletion and the insertion a space apart: "closes the harbour ends after talks"
+    assert "Port strike \x1b[31mcloses the harbour\x1b[0m \x1b[32mends after talks\x1b[0m" in diff
     assert "[-" not in diff
     search = _on_a_terminal(config, "search", "Muller")
     assert "\x1b[1mMüller\x1b[0m" in search

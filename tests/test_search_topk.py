@@ -1,6 +1,6 @@
 """Search in the embedded catalog over many matches: the ranking is bm25 with the headline
 weighted, exactly, up to `RANK_CANDIDATES` matching versions and over the newest that many
-past it; the count is exact up to `EXACT_COUNT` matching versions and an estimate past it."""
+past it; the articles are counted exactly up to `COUNT_CAP` and said to be more past it."""
 
 from __future__ import annotations
 
@@ -120,22 +120,44 @@ def test_past_the_bound_the_newest_matches_are_ranked(
     assert len(want) < true_count(root, query)  # the bound did leave matches out
 
 
-def test_past_the_count_threshold_the_total_is_an_estimate(
-    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("one_pass", [1_000, 3])
+def test_past_the_count_cap_the_total_is_a_lower_bound(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch, one_pass: int
 ) -> None:
+    """Counted exactly up to the cap (10,000; 30 here), "more than 30" past it, unfiltered or
+    filtered, whether the matches were ranked in one pass or from FTS5's order."""
+    monkeypatch.setattr(sqlite_search, "ONE_PASS", one_pass)
     exact = reader.search("ferry")
     assert (exact.total, exact.total_exact) == (ARTICLES, True)
     assert exact.count_text() == f"{ARTICLES} matches"
-    monkeypatch.setattr(sqlite_search, "EXACT_COUNT", 5)
-    guess = reader.search("ferry")
-    assert not guess.total_exact
-    assert abs(guess.total - ARTICLES) <= ARTICLES * 0.1
-    assert guess.count_text().startswith("about ")
-    assert [h.id for h in guess.hits] == [h.id for h in exact.hits]  # the same page
-    rare = reader.search('"ferry update"')  # fewer matches than the threshold: exact
+    monkeypatch.setattr(sqlite_search, "COUNT_CAP", 30)
+    capped = reader.search("ferry")
+    assert (capped.total, capped.total_exact, capped.total_relation) == (30, False, "gte")
+    assert capped.count_text() == "more than 30 matches"
+    assert [h.id for h in capped.hits] == [h.id for h in exact.hits]  # the same page
+    rare = reader.search('"ferry update"')  # fewer matches than the cap: exact
     assert (rare.total, rare.total_exact) == (true_count(root, '"ferry update"'), True)
-    filtered = reader.search("ferry", source="harbour-news")  # filtered: counted exactly
-    assert (filtered.total, filtered.total_exact) == (ARTICLES, True)
+    filtered = reader.search("ferry", source="harbour-news")
+    assert (filtered.total, filtered.total_exact) == (30, False)
+    early = reader.search("ferry", until="2026-05-09", limit=100)
+    assert early.total_exact
+    assert early.total == len(early.hits) < 30
+
+
+def test_a_capped_count_reads_no_match_past_the_cap(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count stops at the cap's next article: its cost does not grow with the matches."""
+    monkeypatch.setattr(sqlite_search, "ONE_PASS", 3)
+    monkeypatch.setattr(sqlite_search, "COUNT_CAP", 4)
+    statements: list[str] = []
+    reader.catalog.db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    got = reader.search("ferry")
+    reader.catalog.db.set_trace_callback(None)  # type: ignore[attr-defined]
+    assert (got.total, got.total_exact) == (4, False)
+    counts = [q for q in statements if "DISTINCT" in q]
+    assert counts
+    assert all("LIMIT 5" in q for q in counts), counts
 
 
 def test_filtered_past_the_bound_ranks_the_newest_that_pass(
@@ -146,8 +168,7 @@ def test_filtered_past_the_bound_ranks_the_newest_that_pass(
     got = reader.search("ferry", source="harbour-news", limit=5)  # every article passes
     mine = sorted(((round(h.score, 9), h.id) for h in got.hits), key=lambda x: (-x[0], x[1]))
     assert mine == reference(root, "ferry", newest=12)[:5]
-    assert not got.total_exact
-    assert abs(got.total - ARTICLES) <= ARTICLES * 0.35  # the share of the window, scaled
+    assert (got.total, got.total_exact) == (ARTICLES, True)  # counted past the window
 
 
 def test_a_filter_passing_only_old_matches_widens_the_window_to_all(
@@ -195,16 +216,19 @@ def two_pass(
             if bound == 0 or passed >= need:
                 break
             window *= 4
+        # the articles passing among every match (the count no longer estimates)
+        (every,) = db.execute(
+            "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta m"
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ?" + where,
+            (fts, *args),
+        ).fetchone()
     page = [(-float(r[2]), r[0], int(r[1])) for r in rows[offset : offset + limit]]
-    if bound == 0:
-        return page, passed, True
-    guess = round(passed * n_docs / window)
-    return page, round(guess, -max(len(str(guess)) - 2, 0)), False
+    return page, int(every), True
 
 
 FILTERS: list[tuple[dict[str, str], str, tuple[str, ...]]] = [
     ({"source": "harbour-news"}, " AND m.source = ?", ("harbour-news",)),
-    ({"source": "elsewhere"}, " AND m.source = ?", ("elsewhere",)),
+    ({"section": "nowhere"}, " AND m.section_key = ?", ("nowhere",)),  # passes none
     ({"until": "2026-05-09"}, " AND m.day <= ?", ("2026-05-09",)),
     ({"until": "2026-05-10"}, " AND m.day <= ?", ("2026-05-10",)),
     ({"since": "2026-05-12"}, " AND m.day >= ?", ("2026-05-12",)),
@@ -272,7 +296,7 @@ def ranked_statement(root: Path, query: str) -> tuple[list[tuple[float, str, int
 def test_few_matches_in_one_pass_rank_and_count_as_before(
     request: pytest.FixtureRequest, archive_name: str, query: str
 ) -> None:
-    """Up to `EXACT_COUNT` matches are ranked and counted in one pass: the same hits,
+    """Up to `ONE_PASS` matches are ranked and counted in one pass: the same hits,
     versions, scores and order (ties: the newest first) and the same exact count."""
     root: Path = request.getfixturevalue(archive_name)
     want, total = ranked_statement(root, query)

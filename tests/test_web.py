@@ -3,6 +3,7 @@ headers, feeds, and the rules for writing (token, CSRF, other sites)."""
 
 from __future__ import annotations
 
+import html
 import re
 import signal
 import subprocess
@@ -107,6 +108,23 @@ def test_search_and_listing_json(client: httpx.Client, site: tuple[str, Stored, 
     assert [h["id"] for h in listed["hits"]] == [s.weather]
     filtered = client.get("/api/search", params={"q": "strike OR council", "since": "2024-04-01"})
     assert [h["id"] for h in filtered.json()["hits"]] == [s.mueller]
+    assert (hits["total_exact"], hits["total_relation"]) == (True, "eq")
+    every = client.get("/api/articles").json()
+    assert every["count"] == f"{every['total']} articles"
+    assert f'id="count">{every["total"]} articles</p>' in client.get("/").text
+    bad = client.get("/api/articles", params={"source": "nosuch"})
+    assert bad.status_code == 400
+    assert "known sources are harbour-news, weather" in bad.json()["error"]
+
+
+def test_a_phrase_in_the_headline_only_is_marked_in_the_headline(
+    client: httpx.Client, site: tuple[str, Stored, Path]
+) -> None:
+    hit = client.get("/api/search", params={"q": '"strike ends"'}).json()["hits"][0]
+    assert hit["id"] == site[1].strike
+    assert [hit["headline"][a:b] for a, b in hit["headline_marks"]] == ["strike ends"]
+    page = client.get("/search", params={"q": '"strike ends"'}).text
+    assert "Port <mark>strike ends</mark> after talks</a>" in page
 
 
 def test_diff_json_and_page(client: httpx.Client, site: tuple[str, Stored, Path]) -> None:
@@ -115,7 +133,8 @@ def test_diff_json_and_page(client: httpx.Client, site: tuple[str, Stored, Path]
     assert data["from"] == 1
     assert data["to"] == 2
     page = client.get(f"/articles/{s.strike}/diff").text
-    assert "<del>closes the harbour</del><ins>ends after talks</ins>" in page
+    # a space between the two: the page reads "closes the harbour ends after talks"
+    assert "<del>closes the harbour</del> <ins>ends after talks</ins>" in page
 
 
 @pytest.mark.parametrize(
@@ -126,6 +145,10 @@ def test_diff_json_and_page(client: httpx.Client, site: tuple[str, Stored, Path]
         ("/articles/javascript:alert(1)", 404, "not in the archive"),
         ("/search?q=%22port", 400, "quotation mark is not closed"),
         ("/search?q=port&since=soon", 400, "not a date"),
+        ("/search?q=th*", 400, "a prefix needs at least 3 letters before '*'"),
+        ("/search?q=port&source=harbor-news", 400, "did you mean 'harbour-news'?"),
+        ("/search?q=port&source=nosuch", 400, "known sources are harbour-news, weather"),
+        ("/?source=nosuch", 400, "no source named 'nosuch'"),
         ("/?page=0", 400, "page must be"),
         ("/?page=abc", 400, "page must be"),
         ("/?page=999", 404, "past the last page"),
@@ -139,7 +162,7 @@ def test_errors_are_clear_pages_never_tracebacks(
 ) -> None:
     r = client.get(path)
     assert r.status_code == status
-    assert says in r.text
+    assert says in html.unescape(r.text)
     assert "Traceback" not in r.text
     assert "sqlite" not in r.text.lower()
     api = client.get("/api" + path) if path.startswith(("/search", "/articles", "/raw")) else None
@@ -313,7 +336,7 @@ def test_serve_runs_worker_processes_that_stop_with_it(
         with ThreadPoolExecutor(6) as pool:  # pages answered side by side, all whole
             pages = list(pool.map(lambda _: httpx.get(base + "/search?q=strike"), range(24)))
         assert {r.status_code for r in pages} == {200}
-        assert all("Port strike" in r.text for r in pages)
+        assert all("Port <mark>strike</mark> ends" in r.text for r in pages)
         proc.send_signal(stop)
         proc.wait(20)
         deadline = time.monotonic() + 20

@@ -87,6 +87,21 @@ def test_search_from_the_home_page(
     assert p.inner_text("h1") == "Port strike ends after talks"
 
 
+def test_a_headline_match_is_marked_and_a_source_typo_is_said(
+    page: Watched, site: tuple[str, Stored, Path], tmp_path: Path
+) -> None:
+    base = site[0]
+    p = page.page
+    p.goto(base + "/search?q=%22strike+ends%22")
+    assert "1 match" in p.inner_text("#count")
+    assert p.inner_text(".hit a.headline mark") == "strike ends"  # found in the headline only
+    p.screenshot(path=str(tmp_path / "headline-mark.png"))
+    response = p.goto(base + "/search?q=strike&source=harbor-news")
+    assert response is not None
+    assert response.status == 400
+    assert "did you mean 'harbour-news'?" in p.inner_text("main")
+
+
 def test_article_text_equals_morgue_show(
     page: Watched, site: tuple[str, Stored, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -123,6 +138,9 @@ def test_diff_page_shows_deletions_and_insertions(
     assert "A rumour of a deal went round by noon." in deleted
     colour = p.eval_on_selector("del", "e => getComputedStyle(e).color")
     assert colour == "rgb(153, 0, 0)"
+    # as read on screen, a replaced phrase and its replacement are words apart
+    headline = p.inner_text(".field:has(b:text-is('headline'))")
+    assert "closes the harbour ends after talks" in headline
 
 
 def test_hostile_article_runs_nothing(

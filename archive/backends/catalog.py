@@ -135,6 +135,12 @@ class Filters:
     section: str | None = None
 
 
+# Matching articles are counted as Elasticsearch counts hits: exactly up to this many, past it
+# "more than 10,000" (the count then a lower bound). Counting every match of a common word
+# cost a read of each one, growing with the archive; a page of results needs none of that.
+COUNT_CAP = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class ListedRow:
     """One article (one version of it) as lists and search hits show it."""
@@ -345,12 +351,16 @@ class Catalog(Protocol):
         self, fts_query: str, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
         """One page of the articles matching, best first (one row each: its best-matching
-        version), how many match in all, and whether that number is exact (False: an
-        estimate, for a query matching a large part of the archive)."""
+        version), how many match in all, and whether that number is exact: counted exactly
+        up to `COUNT_CAP` articles; past it the number is `COUNT_CAP` and False (a lower
+        bound: "more than 10,000")."""
         ...
 
-    def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
-        """Current versions, newest day first, and how many match in all."""
+    def list_rows(
+        self, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """Current versions, newest day first, how many match in all and whether that is
+        exact (as `search_rows`: capped at `COUNT_CAP`)."""
         ...
 
     def article_urls(self, article_id: str) -> list[UrlRow]:

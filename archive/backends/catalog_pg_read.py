@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from archive.backends.catalog import (
+    COUNT_CAP,
     FetchRow,
     Filters,
     ListedRow,
@@ -40,6 +41,7 @@ from archive.backends.catalog import (
     UrlRow,
     VersionRow,
 )
+from archive.backends.catalog_schema import author_keys
 from archive.errors import QueryError, StorageError
 from archive.snippet import fold
 
@@ -64,8 +66,30 @@ INSERT INTO archive_search_pending (article_id, version)
     ON CONFLICT DO NOTHING;
 """
 
+# Listings by author and by section through an index (migration 8; SQLite's schema 7): each
+# indexed version's folded author names, every name once (a fragment of a name is looked up
+# among the names), and the metadata by section and day. Filled from the metadata.
+LISTING_SCHEMA = """
+CREATE INDEX archive_search_meta_section ON archive_search_meta (section_key, day, fetched_at);
+CREATE TABLE archive_search_authors (
+    author_key TEXT NOT NULL, article_id TEXT NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (author_key, article_id, version));
+CREATE INDEX archive_search_authors_version ON archive_search_authors (article_id, version);
+CREATE TABLE archive_author_names (author_key TEXT PRIMARY KEY);
+INSERT INTO archive_search_authors
+    SELECT DISTINCT a, article_id, version
+    FROM archive_search_meta, unnest(string_to_array(authors_key, E'\\n')) AS a
+    WHERE btrim(a) <> '';
+INSERT INTO archive_author_names SELECT DISTINCT author_key FROM archive_search_authors;
+"""
+
 # what `clear_derived` must empty besides the catalog's own derived tables
-READ_DERIVED_TABLES = ("archive_search_pending", "archive_search_meta")
+READ_DERIVED_TABLES = (
+    "archive_search_pending",
+    "archive_search_meta",
+    "archive_search_authors",
+    "archive_author_names",
+)
 
 _SPLIT = re.compile(r"[^\w]+|_")  # as archive.ftsquery splits words: runs of letters and digits
 _MAX_WORD = 200  # characters: PostgreSQL drops longer words (2047 bytes) with a notice
@@ -234,16 +258,35 @@ class PgReadMixin:
                 index_words(doc.body),
             ),
         )
+        self._exec(
+            "DELETE FROM archive_search_authors WHERE article_id = %s AND version = %s",
+            (pending.article_id, pending.version),
+        )
+        for key in author_keys(doc.authors_key):
+            self._exec(
+                "INSERT INTO archive_author_names VALUES (%s) ON CONFLICT DO NOTHING", (key,)
+            )
+            self._exec(
+                "INSERT INTO archive_search_authors VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                (key, pending.article_id, pending.version),
+            )
         self._exec("DELETE FROM archive_search_pending WHERE seq = %s", (pending.doc,))
 
     @staticmethod
-    def _where(filters: Filters) -> tuple[str, list[Any]]:
+    def _where(filters: Filters, *, listing: bool = False) -> tuple[str, list[Any]]:
+        """The filters as conditions on `archive_search_meta m`; for a listing (`listing`),
+        an author through the author index (a search tests the authors of each match)."""
+        by_name = (
+            " AND (m.article_id, m.version) IN (SELECT article_id, version"
+            " FROM archive_search_authors WHERE author_key IN (SELECT author_key"
+            " FROM archive_author_names WHERE strpos(author_key, %s) > 0))"
+        )
         sql, args = "", []
         for clause, value in (
             (" AND m.source = %s", filters.source),
             (" AND m.day >= %s", filters.since),
             (" AND m.day <= %s", filters.until),
-            (" AND strpos(m.authors_key, %s) > 0", filters.author),
+            (by_name if listing else " AND strpos(m.authors_key, %s) > 0", filters.author),
             (" AND m.section_key = %s", filters.section),
         ):
             if value is not None:
@@ -272,28 +315,35 @@ class PgReadMixin:
                 raise QueryError("the search engine could not read this query") from exc
             raise
         if not rows and offset:
-            return [], self.search_rows(fts_query, filters, 1, 0)[1], True
+            _, total, exact = self.search_rows(fts_query, filters, 1, 0)
+            return [], total, exact
         total = int(rows[0][8]) if rows else 0
-        # the window count is exact and PostgreSQL computes it while ranking: no estimate
+        # PostgreSQL counts every match while ranking them all: the count costs nothing more,
+        # and is capped as SQLite's is, so both say the same
         return (
             [ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], float(r[7])) for r in rows],
-            total,
-            True,
+            min(total, COUNT_CAP),
+            total <= COUNT_CAP,
         )
 
-    def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
-        where, args = self._where(filters)
+    def list_rows(
+        self, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        where, args = self._where(filters, listing=True)
         base = (
             " FROM archive_search_meta m JOIN archive_articles a"
             " ON a.id = m.article_id AND a.current_version = m.version WHERE TRUE" + where
         )
-        total = self._scalar("SELECT count(*)" + base, args)
+        total = self._scalar(
+            f"SELECT count(*) FROM (SELECT 1{base} LIMIT %s) capped", (*args, COUNT_CAP + 1)
+        )
         rows = self._rows(
             "SELECT " + _LISTED + base + " ORDER BY m.day DESC, m.fetched_at DESC,"
             " m.article_id LIMIT %s OFFSET %s",
             (*args, limit, offset),
         )
-        return [ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows], total
+        listed = [ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+        return listed, min(total, COUNT_CAP), total <= COUNT_CAP
 
     def article_urls(self, article_id: str) -> list[UrlRow]:
         # a URL key folds spellings together; the fetches keep each spelling requested

@@ -10,7 +10,7 @@ PostgreSQL's own: a `tsvector` per version with a GIN index.
 
 from __future__ import annotations
 
-from archive.backends.catalog_pg_read import READ_DERIVED_TABLES, READ_SCHEMA
+from archive.backends.catalog_pg_read import LISTING_SCHEMA, READ_DERIVED_TABLES, READ_SCHEMA
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -119,6 +119,8 @@ CREATE TABLE archive_verify_runs (
 CREATE INDEX frontier_lease_order ON frontier_urls (source, state, priority, depth, host_seq, id);
 DROP INDEX frontier_queue;
 """,
+    # 8: listings by author and by section use an index (they read every version's metadata)
+    8: LISTING_SCHEMA,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -16,7 +16,13 @@ from __future__ import annotations
 # on each day (`archive_search_days`): a search filtered by dates reads the matches of that
 # span only, where it read every newer match to find the first in range (a cost that grew with
 # the archive). Opening a schema 3 to 5 catalog fills it from the metadata (`FILL_SEARCH_DAYS`).
-CATALOG_SCHEMA_VERSION = 6
+# 7: listings by author and by section use an index: each indexed version's folded author names
+# (`archive_search_authors`, with every name once in `archive_author_names`, which a fragment
+# of a name is looked up in) and the metadata by section and day; both listings read every
+# version's metadata before (17 ms at 100,000 articles). Opening a schema 3 to 6 catalog fills
+# the authors from the metadata (`_fill_authors`). The section index holds each version's article
+# and number: counting a section's articles reads the index, not each version's row as well.
+CATALOG_SCHEMA_VERSION = 7
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,6 +83,11 @@ CREATE INDEX IF NOT EXISTS archive_search_meta_source
     ON archive_search_meta (source, day, fetched_at);
 CREATE INDEX IF NOT EXISTS archive_search_meta_filter
     ON archive_search_meta (doc, article_id, source, day, section_key, authors_key);
+CREATE INDEX IF NOT EXISTS archive_search_meta_section
+    ON archive_search_meta (section_key, day, fetched_at, article_id, version);
+CREATE TABLE IF NOT EXISTS archive_search_authors (
+    author_key TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (author_key, doc)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS archive_author_names (author_key TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS archive_search_days (
     day TEXT PRIMARY KEY, first_doc INTEGER NOT NULL, last_doc INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS archive_references (
@@ -139,4 +150,11 @@ DERIVED_TABLES = (
     "archive_fts_docs",
     "archive_search_meta",
     "archive_search_days",
+    "archive_search_authors",
+    "archive_author_names",
 )
+
+
+def author_keys(authors_key: str | None) -> list[str]:
+    """The folded names in a version's `authors_key` (one a line), each once."""
+    return sorted({a for a in (authors_key or "").split("\n") if a.strip()})

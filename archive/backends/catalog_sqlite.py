@@ -23,6 +23,7 @@ from typing import Any
 
 from archive.atomic import describe
 from archive.backends.catalog import (
+    COUNT_CAP,
     ArticleRow,
     CopyRow,
     FetchRow,
@@ -46,8 +47,9 @@ from archive.backends.catalog_schema import (
     FTS_RANK,
     REQUEUE_VERSIONS,
     UPGRADE_TO_3,
+    author_keys,
 )
-from archive.backends.catalog_sqlite_search import SqliteSearch, filter_sql
+from archive.backends.catalog_sqlite_search import SqliteSearch, listing_sql
 from archive.backends.frontier import Frontier
 from archive.backends.frontier_sqlite import FRONTIER_TABLES, SqliteFrontier, copy_frontier
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
@@ -164,9 +166,26 @@ class SqliteCatalog:
                 self.db.execute(REQUEUE_VERSIONS)
             elif old is not None and old < 6:
                 self.db.execute(FILL_SEARCH_DAYS)
+            if not upgrading and old is not None and old < 7:
+                self._fill_authors()
             self.db.execute(
                 "INSERT OR REPLACE INTO archive_info VALUES ('schema', ?)",
                 (str(CATALOG_SCHEMA_VERSION),),
+            )
+
+    def _fill_authors(self) -> None:
+        """The author index from the search metadata (an upgrade from schema 3 to 6)."""
+        rows = self.db.execute(
+            "SELECT doc, authors_key FROM archive_search_meta WHERE authors_key != ''"
+        ).fetchall()
+        for doc, authors_key in rows:
+            self._index_authors(doc, authors_key)
+
+    def _index_authors(self, doc: int, authors_key: str | None) -> None:
+        for key in author_keys(authors_key):
+            self.db.execute("INSERT OR IGNORE INTO archive_author_names VALUES (?)", (key,))
+            self.db.execute(
+                "INSERT OR IGNORE INTO archive_search_authors VALUES (?, ?)", (key, doc)
             )
 
     def reader(self) -> SqliteCatalog:
@@ -524,6 +543,15 @@ class SqliteCatalog:
         # (`archive.query`), which has every field the record holds; here the version only
         # joins the queue. The index is contentless (no second copy of every body): a replaced
         # version's old entry stays in it, unreachable, under a doc number never used again.
+        for doc, authors_key in self.db.execute(
+            "SELECT doc, authors_key FROM archive_search_meta WHERE doc IN (SELECT doc FROM"
+            " archive_fts_docs WHERE article_id = ? AND version = ?)",
+            (row.article_id, row.version),
+        ).fetchall():
+            self.db.executemany(
+                "DELETE FROM archive_search_authors WHERE author_key = ? AND doc = ?",
+                [(key, doc) for key in author_keys(authors_key)],
+            )
         self.db.execute(
             "DELETE FROM archive_search_meta WHERE doc IN (SELECT doc FROM archive_fts_docs"
             " WHERE article_id = ? AND version = ?)",
@@ -719,6 +747,7 @@ class SqliteCatalog:
                 doc.url,
             ),
         )
+        self._index_authors(pending.doc, doc.authors_key)
         self.db.execute(
             "INSERT INTO archive_search_days VALUES (?1, ?2, ?2) ON CONFLICT (day) DO UPDATE"
             " SET first_doc = min(first_doc, ?2), last_doc = max(last_doc, ?2)",
@@ -731,8 +760,10 @@ class SqliteCatalog:
     ) -> tuple[list[ListedRow], int, bool]:
         return self._search.rows(fts_query, filters, limit, offset)
 
-    def list_rows(self, filters: Filters, limit: int, offset: int) -> tuple[list[ListedRow], int]:
-        where, args = filter_sql(filters)
+    def list_rows(
+        self, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        where, args = listing_sql(filters)
         base = (
             " FROM archive_search_meta m JOIN archive_articles a"
             " ON a.id = m.article_id AND a.current_version = m.version WHERE 1" + where
@@ -750,15 +781,22 @@ class SqliteCatalog:
                     "SELECT count(*) FROM archive_articles WHERE source = ?", filters.source
                 )
             )
+            exact = True
         else:
-            total = int(self.db.execute("SELECT count(*)" + base, args).fetchone()[0])
+            # counted up to the cap: a section of a large archive is tens of thousands
+            total = self._scalar(
+                f"SELECT count(*) FROM (SELECT 1{base} LIMIT ?)", *args, COUNT_CAP + 1
+            )
+            exact = total <= COUNT_CAP
+            total = min(total, COUNT_CAP)
         rows = self.db.execute(
             "SELECT m.article_id, m.version, m.source, m.headline, m.published, m.fetched_at, m.url"
             + base
             + " ORDER BY m.day DESC, m.fetched_at DESC, m.article_id LIMIT ? OFFSET ?",
             (*args, limit, offset),
         ).fetchall()
-        return [ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows], total
+        listed = [ListedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+        return listed, total, exact
 
     def article_urls(self, article_id: str) -> list[UrlRow]:
         # a URL key folds spellings together; the fetches keep each spelling requested

@@ -4,22 +4,27 @@ The index (`archive_fts`) is contentless FTS5 keyed by doc (one indexed version 
 article); `archive_search_meta` holds each doc's article, metadata and filter columns.
 bm25 is computed for every document a ranking reads, so the ranking reads at most the
 newest `RANK_CANDIDATES` matching versions: the latency of a search does not grow with the
-archive. `archive.backends.catalog_sqlite` hands its connection to `SqliteSearch`.
+archive. Matching articles are counted exactly up to `COUNT_CAP`, past it the count is a
+lower bound ("more than 10,000"): counting reads the matches up to the cap's article at most.
+`archive.backends.catalog_sqlite` hands its connection to `SqliteSearch`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
-from archive.backends.catalog import Filters, ListedRow
+from archive.backends.catalog import COUNT_CAP, Filters, ListedRow
 from archive.backends.catalog_schema import BM25
 from archive.errors import QueryError
 
-# versions ranked at most (the newest that match), and matches counted exactly at most
+# Versions ranked at most: the newest 10,000 that match. A decision for ranking quality over
+# speed (the lead's, 2026-12): a common word is ranked over this many candidates, so the best
+# of the recent articles come first, where a smaller window ranked fewer and answered sooner
+# (bm25 costs about the same per candidate: 10,000 of them are most of a common word's search
+# time at 100,000 articles). Older matches are still found by a filtered or rarer query.
 RANK_CANDIDATES = 10_000
-EXACT_COUNT = 1_000
+ONE_PASS = 1_000  # matching versions at most that are ranked and counted in one joined pass
 FILTERED_FLOOR = 200  # articles a filtered window must yield before it stops widening
 ALL_DOCS = 2**63 - 1  # the highest doc number: a span of every doc
 
@@ -40,6 +45,25 @@ def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     return sql, args
 
 
+def listing_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """As `filter_sql`, for a listing (no search term to narrow it first): an author is found
+    through the author index (schema 7: each name's docs), where testing every version's
+    authors read the whole table (17 ms at 100,000 articles); a section through its index."""
+    if filters.author is None:
+        return filter_sql(filters)
+    sql, args = filter_sql(
+        Filters(filters.source, filters.since, filters.until, None, filters.section)
+    )
+    # the author's docs drive (a name's articles are few); `+` keeps SQLite from walking the
+    # source's or the days' index instead and testing each of its versions for the author
+    sql = sql.replace(" m.", " +m.")
+    sql += (
+        " AND m.doc IN (SELECT doc FROM archive_search_authors WHERE author_key IN"
+        " (SELECT author_key FROM archive_author_names WHERE instr(author_key, ?) > 0))"
+    )
+    return sql, [*args, filters.author]
+
+
 class SqliteSearch:
     """Search over one catalog connection (used by one thread at a time, as the catalog)."""
 
@@ -49,8 +73,6 @@ class SqliteSearch:
     def _scalar(self, sql: str, *args: Any) -> int:
         row = self.db.execute(sql, args).fetchone()
         return int(row[0] or 0) if row else 0
-
-    _per_doc: tuple[float, float] | None = None  # (when read, articles per indexed version)
 
     def rows(
         self, fts_query: str, filters: Filters, limit: int, offset: int
@@ -73,13 +95,12 @@ class SqliteSearch:
         bm25 is computed for every document the ranking reads, so a word found in a third of
         the archive costs a third of the archive. Past `RANK_CANDIDATES` matching versions
         only the newest that many are ranked (documented in `ArchiveReader.search`): the
-        latency of a search no longer grows with the archive. Counting (FTS5 alone, no join)
-        is cheap; the exact number of articles (a join per match) only up to `EXACT_COUNT`,
-        an estimate beyond it."""
+        latency of a search no longer grows with the archive. The articles are counted up to
+        `COUNT_CAP` (`_count`)."""
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
             return [], 0, True
-        if docs <= min(EXACT_COUNT, RANK_CANDIDATES):
+        if docs <= min(ONE_PASS, RANK_CANDIDATES):
             return self._search_all(fts_query, limit, offset)
         bound = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
         want = offset + limit
@@ -99,20 +120,13 @@ class SqliteSearch:
             if len(best) >= want or len(ranked) < n:
                 break
             n *= 4
-        if docs <= EXACT_COUNT:  # (only when fewer are ranked than counted)
-            total = self._scalar(
-                "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta"
-                " m INDEXED BY archive_search_meta_filter ON m.doc = f.rowid"
-                " WHERE archive_fts MATCH ?",
-                fts_query,
-            )
-            return list(best.values())[offset:want], total, True
-        return list(best.values())[offset:want], max(self._estimate(docs), len(best)), False
+        total, exact = self._count(fts_query, "", [])
+        return list(best.values())[offset:want], total, exact
 
     def _search_all(
         self, fts_query: str, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
-        """A few matches (at most `EXACT_COUNT`): each one's article and bm25 in one pass,
+        """A few matches (at most `ONE_PASS`): each one's article and bm25 in one pass,
         which ranks them and counts the articles (a ranking statement, then a count with a
         temporary B-tree of article ids, read the matches twice). Each article at its best
         version, in bm25 order, of equal ranks the newest first: as the ranked order above."""
@@ -122,22 +136,31 @@ class SqliteSearch:
         ranked = sorted(best.items(), key=lambda item: (item[1][0], -item[1][1]))
         return (
             self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best),
-            len(best),
-            True,
+            min(len(best), COUNT_CAP),
+            len(best) <= COUNT_CAP,
         )
 
-    def _estimate(self, docs: int, *, per_doc: bool = True) -> int:
-        """Articles among `docs` matching versions, from the archive's articles per indexed
-        version (read at most once a minute), to two significant digits (`per_doc` False:
-        `docs` counts articles already, only rounded)."""
-        now = time.monotonic()
-        if per_doc and (self._per_doc is None or now - self._per_doc[0] > 60):
-            articles = self._scalar("SELECT count(*) FROM archive_articles")
-            indexed = self._scalar("SELECT count(*) FROM archive_search_meta")
-            self._per_doc = (now, min(1.0, articles / max(indexed, 1)))
-        guess = round(docs * self._per_doc[1]) if per_doc and self._per_doc else docs
-        digits = max(len(str(guess)) - 2, 0)
-        return round(guess, -digits)
+    def _count(
+        self,
+        fts_query: str,
+        where: str,
+        args: list[Any],
+        span: tuple[int, int] = (0, ALL_DOCS),
+    ) -> tuple[int, bool]:
+        """The articles matching and passing the filters, exactly up to `COUNT_CAP`; past it
+        (`COUNT_CAP`, False), a lower bound. The matches are read (each joined to its article
+        in the narrow covering index) until the cap's next article is found: the count's
+        cost stops growing with the archive there."""
+        found = self._scalar(
+            "SELECT count(*) FROM (SELECT DISTINCT m.article_id FROM archive_fts f"
+            " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter ON m.doc = f.rowid"
+            " WHERE archive_fts MATCH ? AND f.rowid BETWEEN ? AND ?" + where + " LIMIT ?)",
+            fts_query,
+            *span,
+            *args,
+            COUNT_CAP + 1,
+        )
+        return (COUNT_CAP, False) if found > COUNT_CAP else (found, True)
 
     def _meta_of(self, docs: list[int]) -> dict[int, tuple[Any, ...]]:
         out: dict[int, tuple[Any, ...]] = {}
@@ -158,8 +181,8 @@ class SqliteSearch:
         """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
         so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
         many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
-        page asked for) pass the filters, or the window holds every match. The count is exact
-        when it does, else estimated from the share of the window that passed.
+        page asked for) pass the filters, or the window holds every match. The articles are
+        counted while ranking when every match was read, else by `_count` (up to `COUNT_CAP`).
 
         One pass, newest match first: a wider window goes on from where the narrower one
         ended (ranking each window from its start again read the first one twice)."""
@@ -189,9 +212,12 @@ class SqliteSearch:
             passing.close()
         ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
         listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
-        if bound == 0 or len(best) < need:  # every match read
+        if bound == 0 or len(best) < need:  # every match read: each article counted
+            if len(best) > COUNT_CAP:
+                return listed, COUNT_CAP, False
             return listed, len(best), True
-        return listed, self._estimate(round(len(best) * docs / window), per_doc=False), False
+        total, exact = self._count(fts_query, where, args, span)
+        return listed, total, exact
 
     def _day_span(self, filters: Filters) -> tuple[int, int] | None:
         """The docs that can pass the date filters: from the first indexed on the first day

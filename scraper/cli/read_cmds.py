@@ -13,16 +13,22 @@ import sys
 
 import click
 
-from archive.errors import ArchiveError, NotFound, QueryError
+from archive.errors import ArchiveError, FilterError, NotFound, QueryError
 from archive.query import ArchiveReader, Hit
 from scraper.cli.support import AppContext
 
 EXIT_NONE, EXIT_USAGE = 1, 2
 
 
+def open_reader(app: AppContext) -> ArchiveReader:
+    """The archive's reader, knowing the configured sources (a filter may name one that has
+    nothing archived yet; any other name is a typo)."""
+    return ArchiveReader.open(app.config.data_dir, sources=[s.name for s in app.config.sources])
+
+
 def _reader(app: AppContext) -> ArchiveReader:
     try:
-        return ArchiveReader.open(app.config.data_dir)
+        return open_reader(app)
     except NotFound as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -45,8 +51,9 @@ def _stars(text: str) -> str:
 
 def _line(hit: Hit, bold: bool) -> str:
     day = (hit.published or hit.fetched_at)[:10]
-    marked = hit.snippet.render(_bold if bold else _stars)
-    headline = " ".join(hit.headline.split())[:200]
+    mark = _bold if bold else _stars
+    marked = hit.snippet.render(mark)
+    headline = hit.headline_marked(200).render(mark)  # a match found in the headline only
     return f"{day}  {hit.source}  {headline}  [{hit.id}]\n    {marked}"
 
 
@@ -95,7 +102,8 @@ def search_cmd(
                 limit=limit,
             )
         except QueryError as exc:
-            raise _usage(f"bad query: {exc}") from exc
+            what = "bad filter" if isinstance(exc, FilterError) else "bad query"
+            raise _usage(f"{what}: {exc}") from exc
         except ArchiveError as exc:
             raise click.ClickException(str(exc).splitlines()[0]) from exc
     bold = sys.stdout.isatty()
@@ -192,7 +200,7 @@ def serve_cmd(
     if indexed:
         click.echo(f"search index: {indexed} version(s) indexed", err=True)
     web = create_app(
-        lambda: ArchiveReader.open(app.config.data_dir),
+        lambda: open_reader(app),
         app,
         token=token,
         loopback_only=loopback,

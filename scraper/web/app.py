@@ -89,10 +89,22 @@ def _environment() -> jinja2.Environment:
 
 def _marked(hit: dict[str, Any]) -> Markup:
     """The snippet with its matches in <mark>, every piece escaped."""
-    text: str = hit["snippet"]
+    return _marks_html(hit["snippet"], hit["marks"])
+
+
+def _marked_headline(hit: dict[str, Any], limit: int = 300) -> Markup:
+    """The headline, cut at `limit` characters, with its matches in <mark> (a listing's
+    hits have none)."""
+    text: str = hit["headline"]
+    marks = [(a, min(b, limit)) for a, b in hit.get("headline_marks", ()) if a < limit]
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return _marks_html(cut, marks)
+
+
+def _marks_html(text: str, marks: list[list[int]] | list[tuple[int, int]]) -> Markup:
     out: list[str] = []
     pos = 0
-    for start, end in hit["marks"]:  # plain strings joined, one Markup at the end
+    for start, end in marks:  # plain strings joined, one Markup at the end
         out.append(escape(text[pos:start]))
         out.append(f"<mark>{escape(text[start:end])}</mark>")
         pos = end
@@ -117,6 +129,7 @@ class Web:
         self.limiter = anyio.CapacityLimiter(WORKERS)
         self.env = _environment()
         self.env.globals["marked"] = _marked
+        self.env.globals["marked_headline"] = _marked_headline
         self.env.globals["query"] = _query
         self.env.globals["chart"] = lambda s: Markup(self.views.chart(s))  # escaped when drawn
         self.blocking: dict[str, Callable[[Request], Response]] = {}  # by name, for workers
@@ -256,7 +269,7 @@ class Web:
     def feed(self, changes: bool) -> Endpoint:
         def build(request: Request) -> Response:
             source = request.path_params.get("source")
-            if source is not None and source not in self.reader.source_names():
+            if source is not None and source not in self.reader.known_sources():
                 raise WebError(404, f"no source named {source!r}")
             base = str(request.base_url).rstrip("/")
             if changes:

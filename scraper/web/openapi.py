@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 _FILTERS = [
-    ("source", "Only this source."),
+    ("source", "Only this source (one archived or configured; any other name is a 400)."),
     ("since", "Published (else fetched) on or after this day, YYYY-MM-DD."),
     ("until", "Published (else fetched) on or before this day, YYYY-MM-DD."),
     ("author", "An author's name or part of it (case and diacritics do not matter)."),
@@ -62,7 +62,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "paths": {
             "/api/search": _get(
-                "Full-text search (phrases, prefix*, AND/OR/NOT, -word), best first",
+                "Full-text search (phrases, prefix* with 3 letters at least, AND/OR/NOT, -word),"
+                " best first; matches counted exactly up to 10,000",
                 [_param("q", "The query.", required=True), *filters],
                 {"$ref": "#/components/schemas/Results"},
             ),
@@ -118,6 +119,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                             "description": "new, new version, unchanged or duplicate",
                             "content": {"application/json": {"schema": obj}},
                         },
+                        "400": {"description": "No url in the JSON body", "content": _json()},
                         "401": {"description": "Token missing or wrong", "content": _json()},
                         "403": {"description": "Sent from another site", "content": _json()},
                         "415": {"description": "Not JSON", "content": _json()},
@@ -144,17 +146,36 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "source": {"type": "string"},
                         "url": {"type": "string"},
                         "snippet": {"type": "string"},
-                        "marks": {"type": "array", "items": {"type": "array"}},
+                        "marks": {
+                            "type": "array",
+                            "description": "[start, end) of each match in snippet",
+                            "items": {"type": "array", "items": {"type": "integer"}},
+                        },
+                        "headline_marks": {
+                            "type": "array",
+                            "description": "[start, end) of each match in headline",
+                            "items": {"type": "array", "items": {"type": "integer"}},
+                        },
                         "score": {"type": "number"},
                     },
                 },
                 "Results": {
                     "type": "object",
                     "properties": {
-                        "total": {"type": "integer"},
+                        "total": {
+                            "type": "integer",
+                            "description": "Matching articles, counted exactly up to 10,000;"
+                            " past that 10,000, a lower bound (see total_relation)",
+                        },
                         "total_exact": {
                             "type": "boolean",
-                            "description": "false: total is an estimate (a very common query)",
+                            "description": "false: more than total match (total is a lower bound)",
+                        },
+                        "total_relation": {
+                            "type": "string",
+                            "enum": ["eq", "gte"],
+                            "description": "eq: total is exact; gte: at least total match"
+                            " (as Elasticsearch's hits.total.relation)",
                         },
                         "count": {"type": "string"},
                         "page": {"type": "integer"},

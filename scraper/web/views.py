@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from archive.errors import ArchiveError, NotFound, QueryError
+from archive.errors import ArchiveError, FilterError, NotFound, QueryError
 from archive.query import ArchiveReader, Results
 from archive.record import Article
 from archive.render import display_date
@@ -52,9 +52,7 @@ class Views:
         if page > last or (page > 1 and not results.hits):  # an estimated count ran out early
             raise WebError(404, f"page {page} is past the last page ({last})")
         return {
-            "total": results.total,
-            "total_exact": results.total_exact,
-            "count": results.count_text(),
+            **results.to_json(),  # total, total_exact, total_relation, count
             "page": page,
             "pages": last,
             "ms": round(results.seconds * 1000, 1),
@@ -68,8 +66,12 @@ class Views:
             results = self.reader.listing(**filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
         except QueryError as exc:
             raise WebError(400, str(exc)) from exc
-        names = self.reader.source_names()
-        return {"filters": filters, "sources": names, **self._results(results, page)}
+        names = self.reader.known_sources()
+        listed = {
+            **self._results(results, page),
+            "count": results.count_text("article", "articles"),
+        }
+        return {"filters": filters, "sources": names, **listed}
 
     def search(self, request: Request) -> dict[str, Any]:
         query = (request.query_params.get("q") or "").strip()
@@ -77,14 +79,15 @@ class Views:
         filters = self._filters(request)
         base = {"q": query, "filters": filters}
         if not query:
-            empty = {"total": 0, "total_exact": True, "count": "0 matches"}
+            empty = {"total": 0, "total_exact": True, "total_relation": "eq", "count": "0 matches"}
             return {**base, **empty, "page": 1, "pages": 1, "ms": 0, "hits": []}
         try:
             results = self.reader.search(
                 query, **filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
             )
         except QueryError as exc:
-            raise WebError(400, f"bad query: {exc}") from exc
+            what = "bad filter" if isinstance(exc, FilterError) else "bad query"
+            raise WebError(400, f"{what}: {exc}") from exc
         return {**base, **self._results(results, page)}
 
     def _article(self, article_id: str, version: int | None) -> Article:
