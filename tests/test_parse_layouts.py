@@ -539,3 +539,45 @@ def test_numbered_post_boxes_inside_the_best_box() -> None:
     )
     body = [b.text for b in parse_html(page, "https://f.example/index.php?topic=1").body]
     assert body == [PROSE, PROSE2]
+
+
+def test_thread_posts_named_alike_give_every_posts_text_and_no_member_box() -> None:
+    def post(n: int, text: str) -> str:
+        return (
+            f"<article class='message message--post' id='js-post-{n}'><div class='message-inner'>"
+            "<div class='message-cell message-cell--user'><div class='message-userDetails'>"
+            f"<h4 class='message-name'><a href='/m/{n}'>user{n}</a></h4>"
+            "<h5 class='userTitle message-userTitle'>Well-known member</h5></div>"
+            "<dl class='pairs'><dt>Joined</dt><dd>Jan 5, 2015</dd></dl></div>"
+            "<div class='message-cell message-cell--main'><div class='message-content'>"
+            f"<article class='message-body'><div class='bbWrapper'>{text}</div></article>"
+            "</div></div></div></article>"
+        )
+
+    short = "Thanks, that settles it for me."
+    long = f"{PROSE}<br><br>{PROSE2}"
+    page = article(
+        f"<div class='p-title'><h1>Bridge vote</h1></div><div class='block-body'>"
+        f"{post(1, long)}{post(2, long)}{post(3, short)}</div>"
+    )
+    body = [b.text for b in parse_html(page, "https://f.example/threads/bridge.1/").body]
+    assert body == [PROSE, PROSE2, PROSE, PROSE2, short]
+
+
+def test_a_numbered_box_holding_the_headline_is_the_article_not_a_post() -> None:
+    other_text = "We cut, turned and baled the top meadow in three long days, with the neighbours."
+
+    def other(n: int) -> str:
+        return (
+            f"<div id='post-{n}' class='post-{n} post'><h4><a href='/p{n}'>Hay</a></h4>"
+            f"<p>{other_text}</p></div>"
+        )
+
+    page = article(
+        "<div id='primary' class='content-area'>"
+        "<div id='post-812' class='post-812 post'><h1>Bridge vote</h1>"
+        f"<p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE}</p></div>"
+        f"<div class='more-posts'><h3>More from us</h3>{other(790)}{other(775)}</div></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://b.example/2021/10/bees/").body]
+    assert body == [PROSE, PROSE2, PROSE]

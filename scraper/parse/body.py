@@ -297,7 +297,7 @@ def choose_container(
             return el not in wrappers and _prune(el)
 
     blocks = segment(body, prune)
-    top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags)
+    top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags, heading)
     return Choice(top, chosen, blocks, wrappers, by_tags)
 
 
@@ -343,6 +343,7 @@ def _choose(
     home: HtmlElement | None = None,
     prune: Callable[[HtmlElement], bool] = _prune,
     by_tags: bool = False,
+    heading: HtmlElement | None = None,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
     scores = score_containers(blocks, by_tags)
     if not scores:
@@ -356,14 +357,20 @@ def _choose(
         order = {el: n for n, el in enumerate(body.iter())}
     links_of = _link_densities(blocks, order)
     finals = {el: s * (1.0 - links_of(el)) for el, s in ranked}
-    top = max(finals, key=lambda e: finals[e])
+    top = best = max(finals, key=lambda e: finals[e])
     top_score = finals[top]
     # Readability: when several strong candidates share an ancestor, the article is higher up.
     # Other <article> elements as strong as the best one are other articles, not parts of it.
+    # So are boxes named as the best one, numbered: other posts of a blog (WordPress's "post-790
+    # post" beside "post-812 post").
+    others = _first_class(top) if _numbered(top) else None
     alternatives = [
         el
         for el, s in finals.items()
-        if el is not top and s >= 0.75 * top_score and el.tag != "article"
+        if el is not top
+        and s >= 0.75 * top_score
+        and el.tag != "article"
+        and (others is None or _first_class(el) != others or not _numbered(el))
     ]
     if len(alternatives) >= 2:
         parent = top.getparent()
@@ -390,9 +397,12 @@ def _choose(
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
     threshold = max(10.0, top_score * 0.2)
-    posts = _numbered_posts(body, top, prune)
+    posts = _numbered_posts(body, top, prune, heading) or _thread_posts(best, heading, prune)
     if posts:
         return top, posts
+    # Layout: blogs list other posts beside the post ("More from ...") in boxes named as the
+    # post's own (WordPress's "post-790 post"): a sibling holding one is not part of it.
+    others = _first_class(top) if _numbered(top) else None
     chosen: list[HtmlElement] = []
     # siblings passed over since the last one taken: taken too when another part follows
     between: list[HtmlElement] = []
@@ -408,7 +418,11 @@ def _choose(
             after_top = True
             continue
         next_to_top, after_top = after_top, False
-        if prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
+        if (
+            prune(sibling)
+            or (sibling.tag == "article" and top.tag == "article")
+            or (others is not None and _holds_post(sibling, top.tag, others))
+        ):
             between.append(sibling)  # (never taken: it only keeps the gap's count)
             continue  # a sibling <article> is another article (blog front pages)
         if next_to_top and _beside_list(sibling, prune):
@@ -486,7 +500,10 @@ def _sandwiched_text(el: HtmlElement) -> bool:
 
 
 def _numbered_posts(
-    body: HtmlElement, top: HtmlElement, prune: Callable[[HtmlElement], bool]
+    body: HtmlElement,
+    top: HtmlElement,
+    prune: Callable[[HtmlElement], bool],
+    heading: HtmlElement | None = None,
 ) -> list[HtmlElement]:
     """Layout: forum threads whose posts each sit in a box of their own, in tables or boxes
     that are not siblings (vBulletin's "post_message_101", "td_post_101"), told apart only by
@@ -498,6 +515,10 @@ def _numbered_posts(
         key = top[0]  # (a comment or PI there has no id: the test below fails)
     ident = key.get("id") if isinstance(key.tag, str) else None
     if not ident or not ident[-1].isdigit() or key.tag == "article":
+        return []
+    if heading is not None and _contains(key, heading):
+        # Layout: WordPress names the post's own box "post-812"; a box holding the page's
+        # headline is the article, not one post of a thread (related posts share the name)
         return []
     match = _NUMBERED_ID.match(ident)
     if match is None or not any(w in match.group(1).lower() for w in _POST_WORDS):
@@ -517,6 +538,87 @@ def _numbered_posts(
 
 
 _NUMBERED_ID = re.compile(r"^(\D+?)[_-]?\d+$")
+_UNIT_LEVELS = 8  # how far above the text's box a thread's post box is looked for
+
+
+def _thread_posts(
+    top: HtmlElement, heading: HtmlElement | None, prune: Callable[[HtmlElement], bool]
+) -> list[HtmlElement]:
+    """Layout: forum threads (XenForo, Discourse, Invision, phpBB 3): each post is a box of
+    one tag and first class word, numbered in its id ("js-post-4410", "post_2", "p1234"),
+    beside the other posts and below the thread's title; the post's text sits in a box of
+    its own inside it, beside the poster's name, title and counts. The best post's text box
+    and the box in the same place in every other post are the body, in order. A box holding
+    the headline is the article's own (blog and news pages), never one post of several."""
+    if heading is None:
+        return []
+    steps: list[tuple[object, str | None]] = []  # (tag, class) from the post down to top
+    node = top
+    for _ in range(_UNIT_LEVELS):
+        parent = node.getparent()
+        if parent is None or parent.tag in ("body", "html") or _contains(node, heading):
+            return []
+        word = _first_class(node)
+        if steps and word and _numbered(node):
+            posts = [
+                s for s in parent if s.tag == node.tag and _first_class(s) == word and _numbered(s)
+            ]
+            if len(posts) >= 2:
+                return _post_texts(posts, steps, top, prune)
+        steps.append((node.tag, class_id(node)[0]))
+        node = parent
+    return []
+
+
+def _first_class(el: HtmlElement) -> str:
+    """The first class word without a digit: what names a kind of box ("post" of "post-812
+    post", "post" of "post bg2"), not one box."""
+    cls = class_id(el)[0]
+    if not cls:
+        return ""
+    return next((w for w in cls.split() if _DIGIT.search(w) is None), "")
+
+
+def _holds_post(el: HtmlElement, tag: object, word: str) -> bool:
+    """Is el, or a box inside it, of this tag and first class word, with a numbered id?"""
+    return _posts_in(el, tag, word) > 0
+
+
+def _posts_in(el: HtmlElement, tag: object, word: str) -> int:
+    return sum(1 for d in el.iter(tag) if _first_class(d) == word and _numbered(d))
+
+
+def _numbered(el: HtmlElement) -> bool:
+    return (class_id(el)[1] or "")[-1:].isdigit()
+
+
+def _post_texts(
+    posts: list[HtmlElement],
+    steps: list[tuple[object, str | None]],
+    top: HtmlElement,
+    prune: Callable[[HtmlElement], bool],
+) -> list[HtmlElement]:
+    """The box in each post at the place of `top` in its own (steps, from top up), when it
+    holds text that is not mostly links."""
+    found = []
+    for post in posts:
+        box: HtmlElement | None = post
+        for tag, cls in reversed(steps):
+            box = (
+                next((c for c in box if c.tag == tag and class_id(c)[0] == cls), None)
+                if box is not None
+                else None
+            )
+        if box is top or (
+            box is not None
+            and not prune(box)
+            and text_content(box).strip()
+            and _link_density(box) < 0.5
+        ):
+            found.append(box)
+    return found if len(found) >= 2 and top in found else []
+
+
 _POST_WORDS = ("post", "message", "msg", "beitrag")
 
 
@@ -569,6 +671,7 @@ def _grow(
 
     good, total = sums(top)
     best = node = top
+    others = _first_class(top) if _numbered(top) else None
     while (
         node is not stop
         and (parent := node.getparent()) is not None
@@ -581,6 +684,8 @@ def _grow(
             continue  # a wrapper with next to nothing else in it ("Read more", a label)
         if p_good < 1.2 * good or extra_good / extra_total < 0.75:
             break
+        if others is not None and _posts_in(parent, top.tag, others) > 1:
+            break  # other posts named as this one ("More from ..." lists of a blog)
         best, good, total = parent, p_good, p_total
     return best
 
