@@ -581,3 +581,33 @@ def test_a_numbered_box_holding_the_headline_is_the_article_not_a_post() -> None
     )
     body = [b.text for b in parse_html(page, "https://b.example/2021/10/bees/").body]
     assert body == [PROSE, PROSE2, PROSE]
+
+
+def test_text_folded_into_a_hidden_box_is_read() -> None:
+    rest = f"<p>{PROSE2}</p><p>{PROSE}</p>"
+    for hidden in ("style='display:none'", "hidden"):
+        page = article(
+            f"<h1>Bridge vote</h1><div class='entry'><p>{PROSE}</p>"
+            f"<div class='more-text' {hidden}>{rest}</div><a class='readmore'>Read more</a>"
+            "<div class='menu' style='display: none'><p>Home</p><p>News</p></div></div>"
+        )
+        body = [b.text for b in parse_html(page, "https://b.example/a").body]
+        assert body == [PROSE, PROSE2, PROSE], hidden
+
+
+def test_an_article_body_given_as_markup_in_json_ld_is_read() -> None:
+    import json
+
+    data = {
+        "@type": "NewsArticle",
+        "headline": "Bridge vote",
+        "datePublished": "2021-03-05",
+        "articleBody": f"<p>{PROSE}</p><h2>Cost</h2><p>{PROSE2}</p><p>{PROSE}</p>",
+    }
+    page = article(
+        "<h1>Bridge vote</h1><div id='app'><p class='teaser'>The council voted ...</p></div>",
+        head=f"<script type='application/ld+json'>{json.dumps(data)}</script>",
+    )
+    parsed = parse_html(page, "https://n.example/a")
+    assert [b.text for b in parsed.body] == [PROSE, "Cost", PROSE2, PROSE]
+    assert dict(parsed.provenance)["body"] == "json-ld"

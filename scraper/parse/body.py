@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lxml import etree
+
 from archive.record import Block, BlockKind
 from scraper.parse.boilerplate import (
     COMMENTS,
@@ -726,6 +728,20 @@ def extract_blocks(
     """The paragraphs and subheadings of the given containers (a site rule's), in order."""
     blocks = [b for c in containers for b in segment(c, _extract_skip(c))]
     return _to_blocks(blocks, exclude or set())
+
+
+def markup_blocks(markup: str) -> list[Block]:
+    """The paragraphs and subheadings of a piece of HTML (an article body given as markup in
+    structured data); [] when it holds no document."""
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+    try:
+        root = etree.fromstring(markup, parser)
+    except (ValueError, etree.LxmlError):
+        return []
+    if root is None:
+        return []
+    etree.strip_elements(root, "script", "style", "template", "noscript", with_tail=False)
+    return extract_blocks([root])
 
 
 def extract_chosen(

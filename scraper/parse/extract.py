@@ -95,7 +95,9 @@ def _jsonld_body(st: Structured) -> list[Block]:
     if not isinstance(text, str):
         return []
     if "<" in text and ">" in text:
-        return []  # HTML inside JSON: not plain text we can trust as is
+        # Layout: pages built by script whose DOM holds only a teaser, with the article as HTML
+        # in the JSON-LD ("<p>...</p><p>...</p>"): read as a page of its own
+        return body_mod.markup_blocks(text)
     return [Block(clean_text(p)) for p in _NEWLINES.split(text) if clean_text(p)]
 
 
