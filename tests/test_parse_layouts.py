@@ -611,3 +611,17 @@ def test_an_article_body_given_as_markup_in_json_ld_is_read() -> None:
     parsed = parse_html(page, "https://n.example/a")
     assert [b.text for b in parsed.body] == [PROSE, "Cost", PROSE2, PROSE]
     assert dict(parsed.provenance)["body"] == "json-ld"
+
+
+def test_a_short_text_in_a_furniture_named_box_wins_over_the_description() -> None:
+    description = "<meta name='description' content='The council voted for a footbridge ...'>"
+    dated = "<meta property='article:published_time' content='2021-03-05T10:00:00Z'>"
+    for notice in ("", "<div class='notice'>Embed code copied to your clipboard.</div>"):
+        page = article(
+            f"<h1>Bridge vote</h1><div class='video-player-page'><div class='player'></div>"
+            f"{notice}<div class='player-description'>{PROSE}<br><br>{PROSE2}</div></div>",
+            head=description + dated,
+        )
+        parsed = parse_html(page, "https://tv.example/v/1")
+        assert [b.text for b in parsed.body] == [PROSE, PROSE2], notice
+        assert dict(parsed.provenance)["body"] == "dom"
