@@ -625,3 +625,42 @@ def test_a_short_text_in_a_furniture_named_box_wins_over_the_description() -> No
         parsed = parse_html(page, "https://tv.example/v/1")
         assert [b.text for b in parsed.body] == [PROSE, PROSE2], notice
         assert dict(parsed.provenance)["body"] == "dom"
+
+
+def test_a_thread_in_a_box_named_for_comments_still_gives_its_posts() -> None:
+    def post(n: int, text: str) -> str:
+        return (
+            f"<article id='elComment_{n}' class='cPost ipsBox ipsComment'>"
+            f"<h3 class='cAuthorPane_author'><a href='/u/{n}'>user{n}</a></h3>"
+            "<div class='ipsComment_content'><div class='cPost_contentWrap'>"
+            f"<div data-role='commentContent' class='ipsType_richText'><p>{text}</p></div>"
+            "</div></div></article>"
+        )
+
+    page = article(
+        "<h1>Bridge vote</h1><p class='meta'>By user1, March 5, 2021 in Town</p>"
+        f"<div id='comments' class='cTopicPostArea'>{post(1, PROSE)}{post(2, PROSE2)}</div>"
+    )
+    with pytest.raises(NotAnArticle) as caught:
+        parse_html(page, "https://f.example/topic/1-bridge-vote/")
+    assert caught.value.content is not None
+    assert [b.text for b in caught.value.content.body] == [PROSE, PROSE2]
+    # an article's own text still leaves its comments out
+    page = article(
+        f"<h1>Bridge vote</h1><div class='entry'><p>{PROSE}</p><p>{PROSE}</p></div>"
+        f"<div id='comments'>{post(1, PROSE2)}{post(2, PROSE2)}</div>"
+    )
+    assert [b.text for b in parse_html(page, "https://n.example/a").body] == [PROSE]
+
+
+def test_a_byline_place_and_date_line_above_the_text_is_not_body() -> None:
+    page = article(
+        "<div class='noticia'><h1>Bridge vote</h1><h2 class='subtitulo'>The town gets a new "
+        "footbridge over the river, paid for by a grant and the town's own savings</h2>"
+        "<div class='firma'>Lucía Ferrándiz | Villarreal del Río | 14 de septiembre de 2022</div>"
+        f"<div class='bloque-texto'>{PROSE}</div><div class='bloque-texto'>{PROSE2}</div></div>",
+        lang="es",
+    )
+    body = [b.text for b in parse_html(page, "https://d.example/local/a").body]
+    assert not any("Ferrándiz" in t for t in body)
+    assert body[-2:] == [PROSE, PROSE2]

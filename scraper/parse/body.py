@@ -207,16 +207,16 @@ def _prune_plan(
 _FURNITURE_TEXT = 300  # on the second try, furniture-named boxes with less text are left out
 
 
-def _prune_by_tags(el: HtmlElement) -> bool:
+def _prune_by_tags(el: HtmlElement, comments: bool = True) -> bool:
     """_prune without class words' furniture: navigation, asides, footers, forms, figures and
-    reader comments only."""
+    reader comments only (`comments` False: not even those)."""
     cls, ident = class_id(el)
     decided, _, _ = _prune_plan(el.tag, attribute(el, "role"), None, None)
     if el.tag == "form":
         return not page_form(el) and not _has_prose(el)
     if decided:
         return True
-    if cls is None and ident is None:
+    if not comments or (cls is None and ident is None):
         return False
     tokens = class_words(cls, ident)[0]
     return bool(tokens & COMMENTS and not tokens & GOOD_WORDS)
@@ -277,6 +277,7 @@ class Choice:
     blocks: list[TextBlock]
     wrappers: frozenset[HtmlElement] = frozenset()  # named like furniture, around the headline
     by_tags: bool = False  # chosen pruning by tags only (the second try)
+    comments: bool = False  # and reader comments read too (the last try; see choose_container)
 
 
 def choose_container(
@@ -285,13 +286,19 @@ def choose_container(
     heading: HtmlElement | None = None,
     *,
     by_tags: bool = False,
+    comments: bool = False,
 ) -> Choice:
     """The best-scoring container and the siblings that belong with it, in order. `by_tags`:
     prune only what tags and comment boxes say is furniture, not class words (the second try
     on pages where the first leaves next to no text)."""
     wrappers = _wrappers(heading)
     prune = _prune
-    if by_tags:
+    if comments:
+
+        def prune(el: HtmlElement) -> bool:
+            return _prune_by_tags(el, comments=False)
+
+    elif by_tags:
         prune = _prune_by_tags
     elif wrappers:
 
@@ -300,7 +307,7 @@ def choose_container(
 
     blocks = segment(body, prune)
     top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags, heading)
-    return Choice(top, chosen, blocks, wrappers, by_tags)
+    return Choice(top, chosen, blocks, wrappers, by_tags or comments, comments)
 
 
 def _wrappers(heading: HtmlElement | None) -> frozenset[HtmlElement]:
@@ -593,7 +600,9 @@ def listing(choice: Choice) -> Choice | None:
             for c in choice.top
             if isinstance(c.tag, str) and (c in teasers or not is_boilerplate(c))
         ]
-        return Choice(choice.top, chosen, choice.blocks, choice.wrappers, choice.by_tags)
+        return Choice(
+            choice.top, chosen, choice.blocks, choice.wrappers, choice.by_tags, choice.comments
+        )
     node = choice.top
     for _ in range(4):
         parent = node.getparent()
@@ -602,7 +611,9 @@ def listing(choice: Choice) -> Choice | None:
         word = _first_class(node)
         kind = [s for s in parent if s.tag == node.tag and _first_class(s) == word]
         if len(kind) >= _LISTED and (word or node.tag in ("article", "li")):
-            return Choice(node, kind, choice.blocks, choice.wrappers, choice.by_tags)
+            return Choice(
+                node, kind, choice.blocks, choice.wrappers, choice.by_tags, choice.comments
+            )
         node = parent
     return None
 
@@ -736,7 +747,10 @@ def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
 
 
 def _extract_skip(
-    container: HtmlElement, wrappers: frozenset[HtmlElement] = frozenset(), by_tags: bool = False
+    container: HtmlElement,
+    wrappers: frozenset[HtmlElement] = frozenset(),
+    by_tags: bool = False,
+    comments: bool = False,
 ) -> Callable[[HtmlElement], bool]:
     def skip(el: HtmlElement) -> bool:
         if el.tag == "header":
@@ -749,7 +763,7 @@ def _extract_skip(
             return False
         if by_tags:
             # the second try: boxes named like furniture that hold text are kept
-            return _prune_by_tags(el) or (
+            return _prune_by_tags(el, not comments) or (
                 is_boilerplate(el) and len(text_content(el)) < _FURNITURE_TEXT
             )
         return is_boilerplate(el)
@@ -787,7 +801,7 @@ def extract_chosen(
     (the same test as segmenting the containers afresh, without doing it twice)."""
     spans = [(order.get(c, -1), order.get(last_descendant(c), -1), c) for c in choice.chosen]
     verdicts: dict[HtmlElement, bool] = {}
-    skip = _extract_skip(choice.top, choice.wrappers, choice.by_tags)
+    skip = _extract_skip(choice.top, choice.wrappers, choice.by_tags, choice.comments)
     kept = []
     for block in choice.blocks:
         at = order.get(block.el, -1)
@@ -979,11 +993,20 @@ def _edge_furniture(block: TextBlock, leading: bool) -> bool:
         return False
     rest = _DATE_WORDS.sub(" ", text)
     place = [w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in MONTH_NAMES]
-    return len(place) <= 3  # "Talheim, 12. Juli 2017", "WASHINGTON, March 5"
+    if len(place) <= 3:
+        return True  # "Talheim, 12. Juli 2017", "WASHINGTON, March 5"
+    # "Lucía Ferrándiz | Villarreal del Río | 14 de septiembre de 2022": a byline, a place
+    # and a date in short parts side by side
+    parts = _PARTS.split(text)
+    return len(parts) >= 2 and all(len(part.split()) <= 5 for part in parts)
+
+
+_PARTS = re.compile(r"\s+[|\u00b7\u2022/\u2013-]\s+")
 
 
 def _trim_edges(blocks: list[TextBlock]) -> list[TextBlock]:
-    prose = [n for n, b in enumerate(blocks) if len(b.text) >= 80]
+    # (a subheading is no prose: a subtitle above the byline line does not end the edge)
+    prose = [n for n, b in enumerate(blocks) if len(b.text) >= 80 and b.kind != BlockKind.HEADING]
     if not prose:
         return blocks
     first, last = prose[0], prose[-1]

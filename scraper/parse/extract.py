@@ -42,10 +42,11 @@ PARSER_NAME = "morgue.generic"
 # (tests/pages/**/*.expected.json) change then, and tests/test_parser_revision.py fails until
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
 PARSER_REVISION = (
-    4  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
+    5  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
     # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts,
     # table layouts titled by section, second try for furniture-named text boxes,
-    # lines with the update first)
+    # lines with the update first); 5: issue 10 (thread posts named alike, folded and
+    # JSON-LD markup text, short first bodies, listings' teasers, comment-area threads)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
@@ -295,6 +296,15 @@ def _assemble(
         # boxes and link density. Nothing readable: nothing goes with it.
         if body_src == "dom" and sum(len(b.text) for b in passed_over) > body_text:
             blocks = [b for b in passed_over if not headline or b.text != headline]
+        if body_src == "dom" and not blocks:
+            # Layout: forum threads whose posts all sit in a box named for comments (Invision's
+            # "comments" area, "ipsComment" posts): with nothing else on the page to read,
+            # the comments are its main text.
+            passed_choice = body_mod.choose_container(
+                body_root, page.order(), heading, by_tags=True, comments=True
+            )
+            blocks = body_mod.extract_chosen(passed_choice, page.order(), exclude=exclude)
+            blocks = [b for b in blocks if not headline or b.text != headline]
         if body_src == "dom":
             # a page of teasers (a front page, a listing): all of them are its main text
             listing = body_mod.listing(passed_choice)
