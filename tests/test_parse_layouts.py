@@ -546,7 +546,7 @@ def test_thread_posts_named_alike_give_every_posts_text_and_no_member_box() -> N
         return (
             f"<article class='message message--post' id='js-post-{n}'><div class='message-inner'>"
             "<div class='message-cell message-cell--user'><div class='message-userDetails'>"
-            f"<h4 class='message-name'><a href='/m/{n}'>user{n}</a></h4>"
+            f"<h4 class='message-name'><a href='/members/user{n}.{n}/'>user{n}</a></h4>"
             "<h5 class='userTitle message-userTitle'>Well-known member</h5></div>"
             "<dl class='pairs'><dt>Joined</dt><dd>Jan 5, 2015</dd></dl></div>"
             "<div class='message-cell message-cell--main'><div class='message-content'>"

@@ -556,9 +556,10 @@ def _thread_posts(
     """Layout: forum threads (XenForo, Discourse, Invision, phpBB 3): each post is a box of
     one tag and first class word, numbered in its id ("js-post-4410", "post_2", "p1234"),
     beside the other posts and below the thread's title; the post's text sits in a box of
-    its own inside it, beside the poster's name, title and counts. The best post's text box
-    and the box in the same place in every other post are the body, in order. A box holding
-    the headline is the article's own (blog and news pages), never one post of several."""
+    its own inside it, beside the poster's name (a link to the member's page), title and
+    counts. The best post's text box and the box in the same place in every other post are
+    the body, in order. A box holding the headline is the article's own (blog and news
+    pages), never one post of several; a live blog's entries link to no member's page."""
     if heading is None:
         return []
     steps: list[tuple[object, str | None]] = []  # (tag, class) from the post down to top
@@ -572,7 +573,7 @@ def _thread_posts(
             posts = [
                 s for s in parent if s.tag == node.tag and _first_class(s) == word and _numbered(s)
             ]
-            if len(posts) >= 2:
+            if len(posts) >= 2 and _links_poster(node, top):
                 return _post_texts(posts, steps, top, prune)
         steps.append((node.tag, class_id(node)[0]))
         node = parent
@@ -616,6 +617,20 @@ def listing(choice: Choice) -> Choice | None:
             )
         node = parent
     return None
+
+
+# a link to a member's page: forum software names it so ("/members/x.17/", "/u/x",
+# "memberlist.php?mode=viewprofile", "/profile/88-x/", "member.php?u=1")
+_POSTER_LINK = re.compile(r"member|user|profile|/u/", re.I)
+
+
+def _links_poster(post: HtmlElement, text: HtmlElement) -> bool:
+    """Does the post box link to its poster's page outside its text (what a forum post does
+    and a live blog's entry does not)?"""
+    return any(
+        _POSTER_LINK.search(a.get("href") or "") is not None and not _contains(text, a)
+        for a in post.iter("a")
+    )
 
 
 def _first_class(el: HtmlElement) -> str:
