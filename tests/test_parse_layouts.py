@@ -539,3 +539,128 @@ def test_numbered_post_boxes_inside_the_best_box() -> None:
     )
     body = [b.text for b in parse_html(page, "https://f.example/index.php?topic=1").body]
     assert body == [PROSE, PROSE2]
+
+
+def test_thread_posts_named_alike_give_every_posts_text_and_no_member_box() -> None:
+    def post(n: int, text: str) -> str:
+        return (
+            f"<article class='message message--post' id='js-post-{n}'><div class='message-inner'>"
+            "<div class='message-cell message-cell--user'><div class='message-userDetails'>"
+            f"<h4 class='message-name'><a href='/members/user{n}.{n}/'>user{n}</a></h4>"
+            "<h5 class='userTitle message-userTitle'>Well-known member</h5></div>"
+            "<dl class='pairs'><dt>Joined</dt><dd>Jan 5, 2015</dd></dl></div>"
+            "<div class='message-cell message-cell--main'><div class='message-content'>"
+            f"<article class='message-body'><div class='bbWrapper'>{text}</div></article>"
+            "</div></div></div></article>"
+        )
+
+    short = "Thanks, that settles it for me."
+    long = f"{PROSE}<br><br>{PROSE2}"
+    page = article(
+        f"<div class='p-title'><h1>Bridge vote</h1></div><div class='block-body'>"
+        f"{post(1, long)}{post(2, long)}{post(3, short)}</div>"
+    )
+    body = [b.text for b in parse_html(page, "https://f.example/threads/bridge.1/").body]
+    assert body == [PROSE, PROSE2, PROSE, PROSE2, short]
+
+
+def test_a_numbered_box_holding_the_headline_is_the_article_not_a_post() -> None:
+    other_text = "We cut, turned and baled the top meadow in three long days, with the neighbours."
+
+    def other(n: int) -> str:
+        return (
+            f"<div id='post-{n}' class='post-{n} post'><h4><a href='/p{n}'>Hay</a></h4>"
+            f"<p>{other_text}</p></div>"
+        )
+
+    page = article(
+        "<div id='primary' class='content-area'>"
+        "<div id='post-812' class='post-812 post'><h1>Bridge vote</h1>"
+        f"<p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE}</p></div>"
+        f"<div class='more-posts'><h3>More from us</h3>{other(790)}{other(775)}</div></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://b.example/2021/10/bees/").body]
+    assert body == [PROSE, PROSE2, PROSE]
+
+
+def test_text_folded_into_a_hidden_box_is_read() -> None:
+    rest = f"<p>{PROSE2}</p><p>{PROSE}</p>"
+    for hidden in ("style='display:none'", "hidden"):
+        page = article(
+            f"<h1>Bridge vote</h1><div class='entry'><p>{PROSE}</p>"
+            f"<div class='more-text' {hidden}>{rest}</div><a class='readmore'>Read more</a>"
+            "<div class='menu' style='display: none'><p>Home</p><p>News</p></div></div>"
+        )
+        body = [b.text for b in parse_html(page, "https://b.example/a").body]
+        assert body == [PROSE, PROSE2, PROSE], hidden
+
+
+def test_an_article_body_given_as_markup_in_json_ld_is_read() -> None:
+    import json
+
+    data = {
+        "@type": "NewsArticle",
+        "headline": "Bridge vote",
+        "datePublished": "2021-03-05",
+        "articleBody": f"<p>{PROSE}</p><h2>Cost</h2><p>{PROSE2}</p><p>{PROSE}</p>",
+    }
+    page = article(
+        "<h1>Bridge vote</h1><div id='app'><p class='teaser'>The council voted ...</p></div>",
+        head=f"<script type='application/ld+json'>{json.dumps(data)}</script>",
+    )
+    parsed = parse_html(page, "https://n.example/a")
+    assert [b.text for b in parsed.body] == [PROSE, "Cost", PROSE2, PROSE]
+    assert dict(parsed.provenance)["body"] == "json-ld"
+
+
+def test_a_short_text_in_a_furniture_named_box_wins_over_the_description() -> None:
+    description = "<meta name='description' content='The council voted for a footbridge ...'>"
+    dated = "<meta property='article:published_time' content='2021-03-05T10:00:00Z'>"
+    for notice in ("", "<div class='notice'>Embed code copied to your clipboard.</div>"):
+        page = article(
+            f"<h1>Bridge vote</h1><div class='video-player-page'><div class='player'></div>"
+            f"{notice}<div class='player-description'>{PROSE}<br><br>{PROSE2}</div></div>",
+            head=description + dated,
+        )
+        parsed = parse_html(page, "https://tv.example/v/1")
+        assert [b.text for b in parsed.body] == [PROSE, PROSE2], notice
+        assert dict(parsed.provenance)["body"] == "dom"
+
+
+def test_a_thread_in_a_box_named_for_comments_still_gives_its_posts() -> None:
+    def post(n: int, text: str) -> str:
+        return (
+            f"<article id='elComment_{n}' class='cPost ipsBox ipsComment'>"
+            f"<h3 class='cAuthorPane_author'><a href='/u/{n}'>user{n}</a></h3>"
+            "<div class='ipsComment_content'><div class='cPost_contentWrap'>"
+            f"<div data-role='commentContent' class='ipsType_richText'><p>{text}</p></div>"
+            "</div></div></article>"
+        )
+
+    page = article(
+        "<h1>Bridge vote</h1><p class='meta'>By user1, March 5, 2021 in Town</p>"
+        f"<div id='comments' class='cTopicPostArea'>{post(1, PROSE)}{post(2, PROSE2)}</div>"
+    )
+    with pytest.raises(NotAnArticle) as caught:
+        parse_html(page, "https://f.example/topic/1-bridge-vote/")
+    assert caught.value.content is not None
+    assert [b.text for b in caught.value.content.body] == [PROSE, PROSE2]
+    # an article's own text still leaves its comments out
+    page = article(
+        f"<h1>Bridge vote</h1><div class='entry'><p>{PROSE}</p><p>{PROSE}</p></div>"
+        f"<div id='comments'>{post(1, PROSE2)}{post(2, PROSE2)}</div>"
+    )
+    assert [b.text for b in parse_html(page, "https://n.example/a").body] == [PROSE]
+
+
+def test_a_byline_place_and_date_line_above_the_text_is_not_body() -> None:
+    page = article(
+        "<div class='noticia'><h1>Bridge vote</h1><h2 class='subtitulo'>The town gets a new "
+        "footbridge over the river, paid for by a grant and the town's own savings</h2>"
+        "<div class='firma'>Lucía Ferrándiz | Villarreal del Río | 14 de septiembre de 2022</div>"
+        f"<div class='bloque-texto'>{PROSE}</div><div class='bloque-texto'>{PROSE2}</div></div>",
+        lang="es",
+    )
+    body = [b.text for b in parse_html(page, "https://d.example/local/a").body]
+    assert not any("Ferrándiz" in t for t in body)
+    assert body[-2:] == [PROSE, PROSE2]

@@ -27,6 +27,11 @@ FURNITURE = ("Forums", "Log in", "Board index", "Add to cart", "Cart (0)", "Ship
 FRONT_FURNITURE = ("Sport", "Weather", "Subscribe", "Most read", "Imprint", "Valley Herald Media")
 CLUB_FURNITURE = ("Verein", "Termine", "Impressum", "Datenschutz")
 
+TEASERS = [
+    "The footbridge over the Lenne carries walkers again from Monday.",
+    "Two late goals split the points at the Auestadion.",
+    "The new branch on Marktstraße employs twelve people.",
+]
 # page -> (url, the main text's paragraphs, the headline)
 EXPECTED: dict[str, tuple[str, list[str], str]] = {
     "forum_thread": (
@@ -69,11 +74,13 @@ EXPECTED: dict[str, tuple[str, list[str], str]] = {
         ],
         "Plum crumble",
     ),
+    # a front page's main text: its welcome line and its teasers (not their linked titles)
     "front_page": (
         "https://herald.example/",
-        ["Independent news from the Lenne valley since 1952."],
+        ["Independent news from the Lenne valley since 1952.", *TEASERS],
         "News from the valley",
     ),
+    "front_page_teasers": ("https://herald.example/", TEASERS, "News from the valley"),
     "no_headline": (
         "https://club.example/2017/07/12/sommerfest",
         [
@@ -124,7 +131,7 @@ def test_batch_flags_articles_and_pages_with_nothing_readable(
     article = Path(__file__).parent / "data" / "cli" / "victory-day.html"
     lines = [
         json.dumps({"id": "a", "html_path": str(article), "url": "https://example.org/a"}),
-        json.dumps({"id": "t", "html_path": str(PAGES / "front_page_teasers.html"), "url": None}),
+        json.dumps({"id": "t", "html_path": str(PAGES / "nothing_readable.html"), "url": None}),
     ]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     assert main(["--config", "/dev/null", "parse", "--batch"]) == 0
@@ -132,7 +139,7 @@ def test_batch_flags_articles_and_pages_with_nothing_readable(
     assert first["article"] is True
     assert "not_article" not in first
     assert "error" not in first
-    # a front page of teasers only: teasers are furniture, so nothing readable is left
+    # a page of furniture only (navigation, a subscribe box, a footer): nothing readable
     assert second == {"id": "t", "error": second["error"]}
     assert "not an article" in second["error"].lower() or "NotAnArticle" in second["error"]
 
@@ -150,7 +157,7 @@ def test_parse_file_prints_main_text_and_says_so_in_one_line(
     assert err.count("\n") == 1
     assert err.startswith("not an article")
     # nothing readable: a failure, as before
-    code = main(["--config", "/dev/null", "parse", str(PAGES / "front_page_teasers.html")])
+    code = main(["--config", "/dev/null", "parse", str(PAGES / "nothing_readable.html")])
     out, err = capsys.readouterr()
     assert code == 1
     assert out == ""
@@ -164,7 +171,7 @@ def test_parse_html_still_refuses_and_carries_the_text() -> None:
     assert caught.value.content is not None
     assert [b.text for b in caught.value.content.body] == paragraphs
     with pytest.raises(NotAnArticle) as caught:
-        parse_html((PAGES / "front_page_teasers.html").read_bytes(), None)
+        parse_html((PAGES / "nothing_readable.html").read_bytes(), None)
     assert caught.value.content is None
 
 
@@ -174,7 +181,7 @@ def test_score_adapter_returns_the_text() -> None:
     assert answer["article"] is False
     assert answer["body"] == "\n\n".join(paragraphs)
     assert "error" not in answer
-    refused = extract_article((PAGES / "front_page_teasers.html").read_bytes(), None)
+    refused = extract_article((PAGES / "nothing_readable.html").read_bytes(), None)
     assert refused["body"] is None
     assert refused["error"]
 

@@ -72,7 +72,24 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   nothing), the page is read again pruning only by tags and comment boxes (class words may
   raise a box's score, not lower it; furniture-named boxes holding 300 characters or more
   are read), and that body is kept when it is at least three times as long (and 500
-  characters or more).
+  characters or more); pages with a first body under 500 characters (a teaser, a subtitle)
+  are read again so, and on pages that call themselves articles a first body under 150
+  characters (a notice such as "Embed code copied", or nothing) gives way to a second body
+  three times as long however short, so that the meta description never wins over text;
+  forum threads whose posts are numbered boxes of one tag and class word below the thread's
+  title (XenForo, Discourse, Invision, phpBB 3): the best post's text box and the box in the
+  same place in every other post, not the member boxes beside them; a numbered box holding
+  the headline is the article's own (WordPress "post-812 post"), and boxes named as it
+  elsewhere are other posts ("More from ..."), neither its siblings nor its alternatives;
+  text folded into a hidden box (style="display:none", hidden: "Read more", collapsed
+  sections) with two or more paragraphs of prose is read; an articleBody given as HTML in
+  JSON-LD (pages built by script with only a teaser in the DOM) is read as markup; a line of
+  short parts with a date ("Name | Place | 14 de septiembre de 2022") above the text is a
+  byline, and a subheading above it does not end the text's edge.
+- pages that are not articles (their main text goes with the refusal): a listing's teasers
+  (three or more boxes of one tag and class side by side: front pages) are all of it; a
+  thread whose every post sits in a box named for comments (Invision's "comments" area)
+  gives the comments when nothing else is readable.
 - captions: a caption outside a <figure> needs a picture (in its box, beside it, or a box
   named for one: lazy-loading placeholders); a paragraph named for picture and text after an
   image paragraph is its caption (portal layouts).

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lxml import etree
+
 from archive.record import Block, BlockKind
 from scraper.parse.boilerplate import (
     COMMENTS,
@@ -205,16 +207,16 @@ def _prune_plan(
 _FURNITURE_TEXT = 300  # on the second try, furniture-named boxes with less text are left out
 
 
-def _prune_by_tags(el: HtmlElement) -> bool:
+def _prune_by_tags(el: HtmlElement, comments: bool = True) -> bool:
     """_prune without class words' furniture: navigation, asides, footers, forms, figures and
-    reader comments only."""
+    reader comments only (`comments` False: not even those)."""
     cls, ident = class_id(el)
     decided, _, _ = _prune_plan(el.tag, attribute(el, "role"), None, None)
     if el.tag == "form":
         return not page_form(el) and not _has_prose(el)
     if decided:
         return True
-    if cls is None and ident is None:
+    if not comments or (cls is None and ident is None):
         return False
     tokens = class_words(cls, ident)[0]
     return bool(tokens & COMMENTS and not tokens & GOOD_WORDS)
@@ -275,6 +277,7 @@ class Choice:
     blocks: list[TextBlock]
     wrappers: frozenset[HtmlElement] = frozenset()  # named like furniture, around the headline
     by_tags: bool = False  # chosen pruning by tags only (the second try)
+    comments: bool = False  # and reader comments read too (the last try; see choose_container)
 
 
 def choose_container(
@@ -283,13 +286,19 @@ def choose_container(
     heading: HtmlElement | None = None,
     *,
     by_tags: bool = False,
+    comments: bool = False,
 ) -> Choice:
     """The best-scoring container and the siblings that belong with it, in order. `by_tags`:
     prune only what tags and comment boxes say is furniture, not class words (the second try
     on pages where the first leaves next to no text)."""
     wrappers = _wrappers(heading)
     prune = _prune
-    if by_tags:
+    if comments:
+
+        def prune(el: HtmlElement) -> bool:
+            return _prune_by_tags(el, comments=False)
+
+    elif by_tags:
         prune = _prune_by_tags
     elif wrappers:
 
@@ -297,8 +306,8 @@ def choose_container(
             return el not in wrappers and _prune(el)
 
     blocks = segment(body, prune)
-    top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags)
-    return Choice(top, chosen, blocks, wrappers, by_tags)
+    top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags, heading)
+    return Choice(top, chosen, blocks, wrappers, by_tags or comments, comments)
 
 
 def _wrappers(heading: HtmlElement | None) -> frozenset[HtmlElement]:
@@ -343,6 +352,7 @@ def _choose(
     home: HtmlElement | None = None,
     prune: Callable[[HtmlElement], bool] = _prune,
     by_tags: bool = False,
+    heading: HtmlElement | None = None,
 ) -> tuple[HtmlElement, list[HtmlElement]]:
     scores = score_containers(blocks, by_tags)
     if not scores:
@@ -356,14 +366,20 @@ def _choose(
         order = {el: n for n, el in enumerate(body.iter())}
     links_of = _link_densities(blocks, order)
     finals = {el: s * (1.0 - links_of(el)) for el, s in ranked}
-    top = max(finals, key=lambda e: finals[e])
+    top = best = max(finals, key=lambda e: finals[e])
     top_score = finals[top]
     # Readability: when several strong candidates share an ancestor, the article is higher up.
     # Other <article> elements as strong as the best one are other articles, not parts of it.
+    # So are boxes named as the best one, numbered: other posts of a blog (WordPress's "post-790
+    # post" beside "post-812 post").
+    others = _first_class(top) if _numbered(top) else None
     alternatives = [
         el
         for el, s in finals.items()
-        if el is not top and s >= 0.75 * top_score and el.tag != "article"
+        if el is not top
+        and s >= 0.75 * top_score
+        and el.tag != "article"
+        and (others is None or _first_class(el) != others or not _numbered(el))
     ]
     if len(alternatives) >= 2:
         parent = top.getparent()
@@ -390,9 +406,12 @@ def _choose(
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
     threshold = max(10.0, top_score * 0.2)
-    posts = _numbered_posts(body, top, prune)
+    posts = _numbered_posts(body, top, prune, heading) or _thread_posts(best, heading, prune)
     if posts:
         return top, posts
+    # Layout: blogs list other posts beside the post ("More from ...") in boxes named as the
+    # post's own (WordPress's "post-790 post"): a sibling holding one is not part of it.
+    others = _first_class(top) if _numbered(top) else None
     chosen: list[HtmlElement] = []
     # siblings passed over since the last one taken: taken too when another part follows
     between: list[HtmlElement] = []
@@ -408,7 +427,11 @@ def _choose(
             after_top = True
             continue
         next_to_top, after_top = after_top, False
-        if prune(sibling) or (sibling.tag == "article" and top.tag == "article"):
+        if (
+            prune(sibling)
+            or (sibling.tag == "article" and top.tag == "article")
+            or (others is not None and _holds_post(sibling, top.tag, others))
+        ):
             between.append(sibling)  # (never taken: it only keeps the gap's count)
             continue  # a sibling <article> is another article (blog front pages)
         if next_to_top and _beside_list(sibling, prune):
@@ -486,7 +509,10 @@ def _sandwiched_text(el: HtmlElement) -> bool:
 
 
 def _numbered_posts(
-    body: HtmlElement, top: HtmlElement, prune: Callable[[HtmlElement], bool]
+    body: HtmlElement,
+    top: HtmlElement,
+    prune: Callable[[HtmlElement], bool],
+    heading: HtmlElement | None = None,
 ) -> list[HtmlElement]:
     """Layout: forum threads whose posts each sit in a box of their own, in tables or boxes
     that are not siblings (vBulletin's "post_message_101", "td_post_101"), told apart only by
@@ -498,6 +524,10 @@ def _numbered_posts(
         key = top[0]  # (a comment or PI there has no id: the test below fails)
     ident = key.get("id") if isinstance(key.tag, str) else None
     if not ident or not ident[-1].isdigit() or key.tag == "article":
+        return []
+    if heading is not None and _contains(key, heading):
+        # Layout: WordPress names the post's own box "post-812"; a box holding the page's
+        # headline is the article, not one post of a thread (related posts share the name)
         return []
     match = _NUMBERED_ID.match(ident)
     if match is None or not any(w in match.group(1).lower() for w in _POST_WORDS):
@@ -517,6 +547,141 @@ def _numbered_posts(
 
 
 _NUMBERED_ID = re.compile(r"^(\D+?)[_-]?\d+$")
+_UNIT_LEVELS = 8  # how far above the text's box a thread's post box is looked for
+
+
+def _thread_posts(
+    top: HtmlElement, heading: HtmlElement | None, prune: Callable[[HtmlElement], bool]
+) -> list[HtmlElement]:
+    """Layout: forum threads (XenForo, Discourse, Invision, phpBB 3): each post is a box of
+    one tag and first class word, numbered in its id ("js-post-4410", "post_2", "p1234"),
+    beside the other posts and below the thread's title; the post's text sits in a box of
+    its own inside it, beside the poster's name (a link to the member's page), title and
+    counts. The best post's text box and the box in the same place in every other post are
+    the body, in order. A box holding the headline is the article's own (blog and news
+    pages), never one post of several; a live blog's entries link to no member's page."""
+    if heading is None:
+        return []
+    steps: list[tuple[object, str | None]] = []  # (tag, class) from the post down to top
+    node = top
+    for _ in range(_UNIT_LEVELS):
+        parent = node.getparent()
+        if parent is None or parent.tag in ("body", "html") or _contains(node, heading):
+            return []
+        word = _first_class(node)
+        if steps and word and _numbered(node):
+            posts = [
+                s for s in parent if s.tag == node.tag and _first_class(s) == word and _numbered(s)
+            ]
+            if len(posts) >= 2 and _links_poster(node, top):
+                return _post_texts(posts, steps, top, prune)
+        steps.append((node.tag, class_id(node)[0]))
+        node = parent
+    return []
+
+
+_LISTED = 3  # boxes of one kind side by side that make a listing
+
+
+def listing(choice: Choice) -> Choice | None:
+    """Layout: front pages and listings (not articles): teasers in boxes of one tag and class
+    side by side, the best of which is (or holds) the chosen box. All of them are the page's
+    main text, in order (or the teasers are the chosen box's children); None when there are
+    no such teasers."""
+    kinds: dict[tuple[object, str], list[HtmlElement]] = {}
+    for child in choice.top:
+        word = _first_class(child) if isinstance(child.tag, str) else ""
+        if word or child.tag in ("article", "li"):
+            kinds.setdefault((child.tag, word), []).append(child)
+    teasers = max(kinds.values(), key=len, default=[])
+    if len(teasers) >= _LISTED:
+        # (with what else the box holds that is not furniture: a welcome line, a heading)
+        chosen = [
+            c
+            for c in choice.top
+            if isinstance(c.tag, str) and (c in teasers or not is_boilerplate(c))
+        ]
+        return Choice(
+            choice.top, chosen, choice.blocks, choice.wrappers, choice.by_tags, choice.comments
+        )
+    node = choice.top
+    for _ in range(4):
+        parent = node.getparent()
+        if parent is None or parent.tag in ("body", "html"):
+            return None
+        word = _first_class(node)
+        kind = [s for s in parent if s.tag == node.tag and _first_class(s) == word]
+        if len(kind) >= _LISTED and (word or node.tag in ("article", "li")):
+            return Choice(
+                node, kind, choice.blocks, choice.wrappers, choice.by_tags, choice.comments
+            )
+        node = parent
+    return None
+
+
+# a link to a member's page: forum software names it so ("/members/x.17/", "/u/x",
+# "memberlist.php?mode=viewprofile", "/profile/88-x/", "member.php?u=1")
+_POSTER_LINK = re.compile(r"member|user|profile|/u/", re.I)
+
+
+def _links_poster(post: HtmlElement, text: HtmlElement) -> bool:
+    """Does the post box link to its poster's page outside its text (what a forum post does
+    and a live blog's entry does not)?"""
+    return any(
+        _POSTER_LINK.search(a.get("href") or "") is not None and not _contains(text, a)
+        for a in post.iter("a")
+    )
+
+
+def _first_class(el: HtmlElement) -> str:
+    """The first class word without a digit: what names a kind of box ("post" of "post-812
+    post", "post" of "post bg2"), not one box."""
+    cls = class_id(el)[0]
+    if not cls:
+        return ""
+    return next((w for w in cls.split() if _DIGIT.search(w) is None), "")
+
+
+def _holds_post(el: HtmlElement, tag: object, word: str) -> bool:
+    """Is el, or a box inside it, of this tag and first class word, with a numbered id?"""
+    return _posts_in(el, tag, word) > 0
+
+
+def _posts_in(el: HtmlElement, tag: object, word: str) -> int:
+    return sum(1 for d in el.iter(tag) if _first_class(d) == word and _numbered(d))
+
+
+def _numbered(el: HtmlElement) -> bool:
+    return (class_id(el)[1] or "")[-1:].isdigit()
+
+
+def _post_texts(
+    posts: list[HtmlElement],
+    steps: list[tuple[object, str | None]],
+    top: HtmlElement,
+    prune: Callable[[HtmlElement], bool],
+) -> list[HtmlElement]:
+    """The box in each post at the place of `top` in its own (steps, from top up), when it
+    holds text that is not mostly links."""
+    found = []
+    for post in posts:
+        box: HtmlElement | None = post
+        for tag, cls in reversed(steps):
+            box = (
+                next((c for c in box if c.tag == tag and class_id(c)[0] == cls), None)
+                if box is not None
+                else None
+            )
+        if box is top or (
+            box is not None
+            and not prune(box)
+            and text_content(box).strip()
+            and _link_density(box) < 0.5
+        ):
+            found.append(box)
+    return found if len(found) >= 2 and top in found else []
+
+
 _POST_WORDS = ("post", "message", "msg", "beitrag")
 
 
@@ -569,6 +734,7 @@ def _grow(
 
     good, total = sums(top)
     best = node = top
+    others = _first_class(top) if _numbered(top) else None
     while (
         node is not stop
         and (parent := node.getparent()) is not None
@@ -581,6 +747,8 @@ def _grow(
             continue  # a wrapper with next to nothing else in it ("Read more", a label)
         if p_good < 1.2 * good or extra_good / extra_total < 0.75:
             break
+        if others is not None and _posts_in(parent, top.tag, others) > 1:
+            break  # other posts named as this one ("More from ..." lists of a blog)
         best, good, total = parent, p_good, p_total
     return best
 
@@ -594,7 +762,10 @@ def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
 
 
 def _extract_skip(
-    container: HtmlElement, wrappers: frozenset[HtmlElement] = frozenset(), by_tags: bool = False
+    container: HtmlElement,
+    wrappers: frozenset[HtmlElement] = frozenset(),
+    by_tags: bool = False,
+    comments: bool = False,
 ) -> Callable[[HtmlElement], bool]:
     def skip(el: HtmlElement) -> bool:
         if el.tag == "header":
@@ -607,7 +778,7 @@ def _extract_skip(
             return False
         if by_tags:
             # the second try: boxes named like furniture that hold text are kept
-            return _prune_by_tags(el) or (
+            return _prune_by_tags(el, not comments) or (
                 is_boilerplate(el) and len(text_content(el)) < _FURNITURE_TEXT
             )
         return is_boilerplate(el)
@@ -623,6 +794,20 @@ def extract_blocks(
     return _to_blocks(blocks, exclude or set())
 
 
+def markup_blocks(markup: str) -> list[Block]:
+    """The paragraphs and subheadings of a piece of HTML (an article body given as markup in
+    structured data); [] when it holds no document."""
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+    try:
+        root = etree.fromstring(markup, parser)
+    except (ValueError, etree.LxmlError):
+        return []
+    if root is None:
+        return []
+    etree.strip_elements(root, "script", "style", "template", "noscript", with_tail=False)
+    return extract_blocks([root])
+
+
 def extract_chosen(
     choice: Choice, order: dict[HtmlElement, int], *, exclude: set[str] | None = None
 ) -> list[Block]:
@@ -631,7 +816,7 @@ def extract_chosen(
     (the same test as segmenting the containers afresh, without doing it twice)."""
     spans = [(order.get(c, -1), order.get(last_descendant(c), -1), c) for c in choice.chosen]
     verdicts: dict[HtmlElement, bool] = {}
-    skip = _extract_skip(choice.top, choice.wrappers, choice.by_tags)
+    skip = _extract_skip(choice.top, choice.wrappers, choice.by_tags, choice.comments)
     kept = []
     for block in choice.blocks:
         at = order.get(block.el, -1)
@@ -823,11 +1008,20 @@ def _edge_furniture(block: TextBlock, leading: bool) -> bool:
         return False
     rest = _DATE_WORDS.sub(" ", text)
     place = [w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in MONTH_NAMES]
-    return len(place) <= 3  # "Talheim, 12. Juli 2017", "WASHINGTON, March 5"
+    if len(place) <= 3:
+        return True  # "Talheim, 12. Juli 2017", "WASHINGTON, March 5"
+    # "Lucía Ferrándiz | Villarreal del Río | 14 de septiembre de 2022": a byline, a place
+    # and a date in short parts side by side
+    parts = _PARTS.split(text)
+    return len(parts) >= 2 and all(len(part.split()) <= 5 for part in parts)
+
+
+_PARTS = re.compile(r"\s+[|\u00b7\u2022/\u2013-]\s+")
 
 
 def _trim_edges(blocks: list[TextBlock]) -> list[TextBlock]:
-    prose = [n for n, b in enumerate(blocks) if len(b.text) >= 80]
+    # (a subheading is no prose: a subtitle above the byline line does not end the edge)
+    prose = [n for n, b in enumerate(blocks) if len(b.text) >= 80 and b.kind != BlockKind.HEADING]
     if not prose:
         return blocks
     first, last = prose[0], prose[-1]

@@ -602,11 +602,14 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
         # Hidden by style or attribute (tested inline, not by XPath: a predicate over every
         # element in libxml2's XPath engine measured slower than this loop)
         style = get("style") if "style" in names else None
+        styled = (style is not None and _HIDDEN_STYLE.search(style) is not None) or (
+            "hidden" in names
+        )
         if not (
-            (style is not None and _HIDDEN_STYLE.search(style) is not None)
-            or "hidden" in names
-            or ("aria-hidden" in names and get("aria-hidden") == "true" and el.tag != "span")
+            styled or ("aria-hidden" in names and get("aria-hidden") == "true" and el.tag != "span")
         ):
+            continue
+        if styled and _folded_text(el):
             continue
         # Keep hidden <meta>/<time> etc.: they carry data, not visible prose.
         if (
@@ -631,6 +634,24 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
         _classes=classes,
         _values=values,
     )
+
+
+_FOLDED_PARAGRAPHS = 2  # paragraphs of prose that make a hidden box the text's continuation
+
+
+def _folded_text(el: HtmlElement) -> bool:
+    """Layout: blogs and news sites fold the rest of the text into a box shown by a script
+    ("Read more", collapsed sections: style="display:none" or the hidden attribute). A hidden
+    box holding two or more paragraphs of prose is the text's continuation, not furniture
+    (menus, dialogs and banners hold links and short lines)."""
+    count = 0
+    for p in el.iter("p"):
+        text = text_content(p)
+        if len(text) >= 80 and sum(len(a.text or "") for a in p.iter("a")) < len(text) / 4:
+            count += 1
+            if count >= _FOLDED_PARAGRAPHS:
+                return True
+    return False
 
 
 def _utf8(text: str) -> bytes | None:

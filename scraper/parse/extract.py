@@ -42,17 +42,18 @@ PARSER_NAME = "morgue.generic"
 # (tests/pages/**/*.expected.json) change then, and tests/test_parser_revision.py fails until
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
 PARSER_REVISION = (
-    4  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
+    5  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
     # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts,
     # table layouts titled by section, second try for furniture-named text boxes,
-    # lines with the update first)
+    # lines with the update first); 5: issue 10 (thread posts named alike, folded and
+    # JSON-LD markup text, short first bodies, listings' teasers, comment-area threads)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
 _MIN_BODY_CHARS = 150
 # where a dated byline's date comes from (scraper/parse/dates.py): beside the heading
 _BYLINE_SOURCES = frozenset(("header", "header-time", "dateline"))
-_SECOND_TRY_CHARS = 300  # a DOM body shorter than this is looked for again (see _assemble)
+_SECOND_TRY_CHARS = 500  # a DOM body shorter than this is looked for again (see _assemble)
 _NEWLINES = re.compile(r"\s*\n\s*")
 
 
@@ -95,7 +96,9 @@ def _jsonld_body(st: Structured) -> list[Block]:
     if not isinstance(text, str):
         return []
     if "<" in text and ">" in text:
-        return []  # HTML inside JSON: not plain text we can trust as is
+        # Layout: pages built by script whose DOM holds only a teaser, with the article as HTML
+        # in the JSON-LD ("<p>...</p><p>...</p>"): read as a page of its own
+        return body_mod.markup_blocks(text)
     return [Block(clean_text(p)) for p in _NEWLINES.split(text) if clean_text(p)]
 
 
@@ -211,6 +214,7 @@ def _assemble(
     body_src = "dom"
     first_chars = sum(len(b.text) for b in blocks)
     passed_over: list[Block] = []  # the second try's body when it was not long enough to win
+    passed_choice = choice
     if first_chars < _SECOND_TRY_CHARS:
         # Layout: the text's box named like furniture by its class words ("video-player-page",
         # "widget-area", a "teaser" box holding the post) with no paragraphs to clear it: all
@@ -225,7 +229,7 @@ def _assemble(
                 captions, exclude = _captions(page, start, chosen[-1], base)
                 blocks = body_mod.extract_chosen(choice, page.order(), exclude=exclude)
             else:
-                passed_over = second_blocks
+                passed_over, passed_choice = second_blocks, second
     structured_body = _jsonld_body(st)
     # (counting the DOM body's words, a split of all its text, only when there is a rival)
     if structured_body and _words(structured_body) > max(80, 1.3 * _words(blocks)):
@@ -255,12 +259,24 @@ def _assemble(
     else:
         # The headline repeated in the body container (old layouts, print versions) is not body.
         head_key = body_mod.word_key(headline)
-        blocks = [
-            b
-            for b in blocks
-            if len(b.text) > 2 * len(headline) + 20
-            or not _repeats_headline(b.text, headline, head_key)
-        ]
+
+        def own(found: list[Block]) -> list[Block]:
+            return [
+                b
+                for b in found
+                if len(b.text) > 2 * len(headline) + 20
+                or not _repeats_headline(b.text, headline, head_key)
+            ]
+
+        blocks = own(blocks)
+        own_chars = sum(len(b.text) for b in blocks)
+        if body_src == "dom" and own_chars < _MIN_BODY_CHARS and _is_article(st, published):
+            # An article whose first body is shorter than any article's (a notice such as
+            # "Embed code copied", or nothing): the second try's text wins when it is several
+            # times longer, however short; the page's description must not win over text.
+            retried = own(passed_over)
+            if sum(len(b.text) for b in retried) >= max(_MIN_BODY_CHARS, 3 * own_chars):
+                blocks = retried
         if not blocks and published is not None:
             # A dated notice with no prose on the page (alerts, one-line forum posts): its text
             # is the description the page gives of itself.
@@ -268,14 +284,10 @@ def _assemble(
             if description:
                 blocks, body_src = [Block(description)], "meta-description"
     body_text = sum(len(b.text) for b in blocks)
-    if rejected is None:
-        is_article = (
-            published is not None
-            or st.article is not None
-            or any(v.lower() == "article" for v in st.meta.get("og:type", ()))
-        )
-        if not blocks or (body_text < _MIN_BODY_CHARS and not is_article):
-            rejected = f"no article body ({body_text} characters of text)"
+    if rejected is None and (
+        not blocks or (body_text < _MIN_BODY_CHARS and not _is_article(st, published))
+    ):
+        rejected = f"no article body ({body_text} characters of text)"
     if rejected is not None:
         # Not an article (a forum thread, a shop or recipe page, a front page of teasers):
         # refused as before, but the main text found goes with the refusal, for `parse`.
@@ -284,6 +296,22 @@ def _assemble(
         # boxes and link density. Nothing readable: nothing goes with it.
         if body_src == "dom" and sum(len(b.text) for b in passed_over) > body_text:
             blocks = [b for b in passed_over if not headline or b.text != headline]
+        if body_src == "dom" and not blocks:
+            # Layout: forum threads whose posts all sit in a box named for comments (Invision's
+            # "comments" area, "ipsComment" posts): with nothing else on the page to read,
+            # the comments are its main text.
+            passed_choice = body_mod.choose_container(
+                body_root, page.order(), heading, by_tags=True, comments=True
+            )
+            blocks = body_mod.extract_chosen(passed_choice, page.order(), exclude=exclude)
+            blocks = [b for b in blocks if not headline or b.text != headline]
+        if body_src == "dom":
+            # a page of teasers (a front page, a listing): all of them are its main text
+            listing = body_mod.listing(passed_choice)
+            if listing is not None:
+                listed = body_mod.extract_chosen(listing, page.order(), exclude=exclude)
+                if sum(len(b.text) for b in listed) >= 2 * sum(len(b.text) for b in blocks):
+                    blocks = listed
         if not blocks:
             raise NotAnArticle(url, rejected)
         # Only dates the page states for itself: a date found anywhere on a page that is not
@@ -318,6 +346,15 @@ def _assemble(
     if rejected is not None:
         raise NotAnArticle(url, rejected, content)
     return content
+
+
+def _is_article(st: Structured, published: FoundDate | None) -> bool:
+    """Does the page call itself an article (a date, an Article object, og:type)?"""
+    return (
+        published is not None
+        or st.article is not None
+        or any(v.lower() == "article" for v in st.meta.get("og:type", ()))
+    )
 
 
 def _stated(found: FoundDate | None) -> bool:
