@@ -49,7 +49,7 @@ from archive.urls import normalize_url, url_key
 
 Conn = psycopg.Connection[Any]
 RUN_LOCK = 0x6D6F7272  # advisory lock class of `begin_run` (its second key: the source)
-CLAIM_FEW = 4  # hosts a lease claims at most: a worker that starts first does not take all
+CLAIM_FEW = 16  # hosts a lease claims at most: a worker that starts first does not take all
 
 
 class PgFrontier:
