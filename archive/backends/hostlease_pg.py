@@ -1,5 +1,8 @@
 """Politeness across a cluster: host leases and the shared robots.txt cache, in PostgreSQL.
 
+Workers now hold hosts instead (sticky hosts: `HostClaims`, at the end of this module); the
+per-request leases below are the earlier scheme, kept for comparison and its tests.
+
 Every worker asks `HostLeases.take(host, delay=...)` before each request. A row per host holds
 when its last request started and when its last response ended (`cluster_hosts`); the next
 request may start `delay` seconds after the later of the two, with the delay the host has now

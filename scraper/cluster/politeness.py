@@ -1,4 +1,8 @@
-"""The fetcher's cluster seams (`scraper.fetch.shared`) on PostgreSQL host leases.
+"""The fetcher's cluster seams (`scraper.fetch.shared`) on PostgreSQL.
+
+Workers use `StickyHostGate`: each host is held by one worker, which paces it in memory (see
+the class). `PgHostGate`, below, is the earlier gate that asks the database before every
+request; it is kept for comparison and its tests.
 
 `PgHostGate.acquire` asks `archive.backends.hostlease_pg.HostLeases` for a lease on the host,
 sleeping for as long as the database says the host must rest, so that across every worker no
@@ -276,7 +280,8 @@ class _Ticket:
 class StickyHostGate:
     """A `HostGate` over sticky hosts (`hostlease_pg.HostClaims`): a host's requests go out
     from the one worker that holds it, paced here in memory, with no database round trip
-    per request and no polling between workers.
+    per request and no polling between workers; `per_host` is kept by the fetcher's own slots
+    per host (`polite.HostPace.slots`), since no other worker sends to the host.
 
     The frontier claims the hosts whose URLs it leases, and renews the claims with its
     leases. A request to a host this worker does not hold (a redirect to another host, or a

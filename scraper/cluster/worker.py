@@ -5,7 +5,7 @@ connection pool and event loop. On SIGTERM or SIGINT it takes no new job, tells 
 to start no new page, and exits once the pages in flight are stored; the rest of each source
 stays queued in the frontier. Every few seconds it also looks for jobs of workers that stopped
 sending heartbeats (killed, or their machine lost) and puts them back on the queue, where
-another worker picks them up; the dead worker's frontier leases and host slots expire on their
+another worker picks them up; the dead worker's frontier leases and host claims expire on their
 own, so nothing it held stays held.
 """
 
@@ -61,7 +61,7 @@ class WorkerState:
     lease_waits: list[float] = field(default_factory=list)
     # seconds (or counts) per kind of step, for the benchmark: see PgHostGate, StoreThreads
     timings: dict[str, list[float]] = field(default_factory=dict)
-    lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # PgHostGate
+    lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # StickyHostGate
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
     _crawls: itertools.count[int] = field(default_factory=itertools.count)
 
