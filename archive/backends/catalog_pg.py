@@ -36,6 +36,7 @@ from archive.backends.catalog_pg_ahead import ReadAhead, Wanted
 from archive.backends.catalog_pg_read import PgReadMixin
 from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS, SCHEMA_VERSION
 from archive.backends.frontier import Frontier
+from archive.backends.hostlease_pg import HostClaims
 from archive.errors import StorageError
 from archive.fingerprint import BANDS, EMPTY_DIGEST, bands, distance, to_signed, to_unsigned
 
@@ -136,6 +137,8 @@ class PgCatalog(PgReadMixin):
         self.after_rollback: list[Callable[[], None]] = []
         # None: one crawl at a time; a cluster worker sets how long its frontier leases last
         self.frontier_lease_ttl: float | None = None
+        # ... and the hosts its crawl holds (sticky hosts: `hostlease_pg.HostClaims`)
+        self.frontier_host_claims: HostClaims | None = None
         try:
             migrate(self.pool)
         except BaseException:
@@ -744,7 +747,9 @@ class PgCatalog(PgReadMixin):
             return SqliteFrontier.open(":memory:")
         from archive.backends.frontier_pg import PgFrontier
 
-        return PgFrontier(self.pool, self.url, lease_ttl=self.frontier_lease_ttl)
+        frontier = PgFrontier(self.pool, self.url, lease_ttl=self.frontier_lease_ttl)
+        frontier.host_claims = self.frontier_host_claims
+        return frontier
 
     def has_table(self, name: str) -> bool:
         """Whether the database has a table `name` (the queue's, created by its own schema)."""

@@ -121,6 +121,20 @@ DROP INDEX frontier_queue;
 """,
     # 8: listings by author and by section use an index (they read every version's metadata)
     8: LISTING_SCHEMA,
+    # 9: sticky hosts: a host is claimed by one worker at a time (`holder` until
+    # `holder_expires`, renewed with its URL leases), which paces it in memory; a URL's host,
+    # and its queued URLs found per host in lease order (what a worker may lease, and whether
+    # a host ran dry)
+    9: r"""
+ALTER TABLE cluster_hosts ADD COLUMN holder TEXT;
+ALTER TABLE cluster_hosts ADD COLUMN holder_expires DOUBLE PRECISION NOT NULL DEFAULT 0;
+CREATE INDEX cluster_hosts_holder ON cluster_hosts (holder);
+ALTER TABLE frontier_urls ADD COLUMN host TEXT NOT NULL DEFAULT '';
+UPDATE frontier_urls SET host = btrim(lower(COALESCE(substring(url FROM
+    '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^]]*\]|[^:/?#]*)'), '')), '[]');
+CREATE INDEX frontier_host_lease_order
+    ON frontier_urls (source, host, state, priority, depth, host_seq, id);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

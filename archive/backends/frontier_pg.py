@@ -21,6 +21,7 @@ then wait for many hosts' turns at once rather than queueing behind one host's d
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -42,11 +43,13 @@ from archive.backends.frontier import (
     State,
 )
 from archive.backends.frontier_sqlite import Finish, finish_statement, grouped_finishes
+from archive.backends.hostlease_pg import READY, HostClaims, claim_rows, renew_claims
 from archive.errors import StorageError
 from archive.urls import normalize_url, url_key
 
 Conn = psycopg.Connection[Any]
 RUN_LOCK = 0x6D6F7272  # advisory lock class of `begin_run` (its second key: the source)
+CLAIM_FEW = 16  # hosts a lease claims at most: a worker that starts first does not take all
 
 
 class PgFrontier:
@@ -63,6 +66,9 @@ class PgFrontier:
         self._url = url
         self._run_started: dict[str, float] = {}
         self.lease_ttl = lease_ttl
+        # a cluster worker's sticky hosts: `lease` hands out only URLs of hosts it holds
+        # (claimed with the lease, `hostlease_pg.HostClaims`); None: any host's URLs
+        self.host_claims: HostClaims | None = None
 
     def close(self) -> None:
         """Nothing to close: the pool belongs to the catalog."""
@@ -146,6 +152,7 @@ class PgFrontier:
             points = [Entry(url, kind, 0) for url, kind in starts]
             for entry, rank in zip(points, _host_ranks(points), strict=True):
                 self._insert(db, source, entry, now, start=True, host_seq=rank)
+            self._note_hosts(db, [entry.url for entry in points])
             if revisit is not None:
                 db.execute(
                     "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND"
@@ -202,8 +209,8 @@ class PgFrontier:
         url = normalize_url(entry.url)
         cursor = db.execute(
             "INSERT INTO frontier_urls (source, key, url, kind, depth, priority, state, start,"
-            " discovered_at, published, host_seq)"
-            " VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s)"
+            " discovered_at, published, host_seq, host)"
+            " VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s)"
             " ON CONFLICT (source, key) DO NOTHING",
             (
                 source,
@@ -216,6 +223,7 @@ class PgFrontier:
                 now,
                 entry.published,
                 host_seq,
+                host_of(url),
             ),
         )
         return cursor.rowcount == 1
@@ -259,7 +267,21 @@ class PgFrontier:
                         (source, url_key(entry.url)),
                     )
                 self._maybe_requeue(db, source, entry, run_started, now - refresh_after)
+            self._note_hosts(db, [entry.url for entry in batch])
         return new
+
+    def _note_hosts(self, db: Conn, urls: Sequence[str]) -> None:
+        """A sticky-host cluster's host rows for these URLs (a lease claims hosts by them),
+        last in the transaction and in one order, so two adds never wait on each other in a
+        circle."""
+        if self.host_claims is None or not urls:
+            return
+        hosts = sorted({host_of(normalize_url(url)) for url in urls})
+        db.execute(
+            "INSERT INTO cluster_hosts (host) SELECT h FROM unnest(%s::text[]) AS q(h)"
+            " ORDER BY h ON CONFLICT DO NOTHING",
+            (hosts,),
+        )
 
     def _insert_many(
         self, db: Conn, source: str, ranked: Sequence[tuple[Entry, int]], now: float
@@ -270,11 +292,12 @@ class PgFrontier:
         urls = [normalize_url(entry.url) for entry, _ in ranked]
         rows = db.execute(
             "INSERT INTO frontier_urls (source, key, url, kind, depth, priority, state, start,"
-            " discovered_at, published, host_seq) SELECT %s, q.key, q.url, q.kind, q.depth,"
-            " q.priority, 'queued', q.start, %s, q.published, q.host_seq FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::integer[],"
-            " %s::double precision[], %s::integer[]) WITH ORDINALITY AS q(key, url, kind,"
-            " depth, priority, start, published, host_seq, n) ORDER BY q.n"
+            " discovered_at, published, host_seq, host) SELECT %s, q.key, q.url, q.kind,"
+            " q.depth, q.priority, 'queued', q.start, %s, q.published, q.host_seq, q.host FROM"
+            " unnest(%s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[],"
+            " %s::integer[], %s::double precision[], %s::integer[], %s::text[]) WITH ORDINALITY"
+            " AS q(key, url, kind, depth, priority, start, published, host_seq, host, n)"
+            " ORDER BY q.n"
             " ON CONFLICT (source, key) DO NOTHING RETURNING key",
             (
                 source,
@@ -287,6 +310,7 @@ class PgFrontier:
                 [2 if entry.refresh else 0 for entry, _ in ranked],
                 [entry.published for entry, _ in ranked],
                 [rank for _, rank in ranked],
+                [host_of(url) for url in urls],
             ),
         ).fetchall()
         return {str(row[0]) for row in rows}
@@ -341,28 +365,50 @@ class PgFrontier:
         another worker is leasing right now are skipped, not waited for. One round trip:
         the database's clock is read in the statement (the crawl's event loop waits for it)."""
         now = "extract(epoch FROM clock_timestamp())::double precision"
+        claims = self.host_claims
+        # sticky hosts: only URLs of the hosts this worker holds, claimed just before
+        mine = (
+            ""
+            if claims is None
+            else " AND host IN (SELECT host FROM cluster_hosts WHERE holder = %(me)s)"
+        )
         try:
             with self._pool.connection() as conn:
                 with conn.pipeline(), conn.transaction():
                     conn.execute("SET LOCAL synchronous_commit = off")
+                    if claims is not None:
+                        sent = time.monotonic()
+                        claimed = self._claim_hosts(conn, source, claims)
                     # queued URLs by the lease-order index (only those taken are read),
                     # then expired leases (a dead worker's, rare); the expiry a scalar
                     # subquery, read once rather than for every leased row
                     order = "ORDER BY priority, depth, host_seq, id"
                     cursor = conn.execute(
                         f"WITH q AS (SELECT id, priority, depth, host_seq FROM frontier_urls WHERE"
-                        f" source = %(s)s AND state = 'queued' {order} LIMIT %(n)s FOR UPDATE"
-                        " SKIP LOCKED), x AS (SELECT id, priority, depth, host_seq FROM"
+                        f" source = %(s)s AND state = 'queued'{mine} {order} LIMIT %(n)s FOR"
+                        " UPDATE SKIP LOCKED), x AS (SELECT id, priority, depth, host_seq FROM"
                         " frontier_urls WHERE source = %(s)s AND state = 'leased' AND leased_at"
-                        f" <= (SELECT {now} - %(ttl)s::double precision) {order} LIMIT %(n)s"
-                        " FOR UPDATE SKIP LOCKED) UPDATE frontier_urls SET state = 'leased',"
-                        f" leased_at = {now} WHERE id IN (SELECT id FROM (SELECT * FROM q UNION"
-                        f" ALL SELECT * FROM x) AS u {order} LIMIT %(n)s)"
+                        f" <= (SELECT {now} - %(ttl)s::double precision){mine} {order} LIMIT"
+                        " %(n)s FOR UPDATE SKIP LOCKED) UPDATE frontier_urls SET state ="
+                        f" 'leased', leased_at = {now} WHERE id IN (SELECT id FROM (SELECT *"
+                        f" FROM q UNION ALL SELECT * FROM x) AS u {order} LIMIT %(n)s)"
                         " RETURNING key, url, kind, depth, etag, last_modified,"
                         " fetched_at, attempts, priority, id, start, host_seq",
-                        {"s": source, "ttl": self.lease_ttl, "n": limit},
+                        {
+                            "s": source,
+                            "ttl": self.lease_ttl,
+                            "n": limit,
+                            "me": None if claims is None else claims.holder,
+                        },
                     )
                 rows = cursor.fetchall()
+                if claims is not None:
+                    claims.note(
+                        claim_rows(claimed.fetchall()),
+                        sent=sent,
+                        received=time.monotonic(),
+                        source=source,
+                    )
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
         rows.sort(key=lambda r: (r[8], r[3], r[11], r[9]))
@@ -370,14 +416,67 @@ class PgFrontier:
             Item(r[0], r[1], Kind(r[2]), r[3], r[4], r[5], r[6], r[7], r[10] == 1) for r in rows
         ]
 
+    def _claim_hosts(self, conn: Conn, source: str, claims: HostClaims) -> psycopg.Cursor[Any]:
+        """In a lease's transaction: renew this worker's host claims, and claim a few hosts
+        nobody holds (or whose holder's claim expired) that have URLs of `source` to lease,
+        skipping the hosts another worker is claiming that instant. Up to a fair share: the
+        hosts held or with work, over the workers holding some (a worker that claimed more
+        than it can serve would slow its hosts down). Rows for `HostClaims.note`."""
+        work = (
+            "EXISTS (SELECT 1 FROM frontier_urls f WHERE f.source = %(s)s AND f.host = c.host"
+            " AND (f.state = 'queued' OR (f.state = 'leased' AND f.leased_at <= (SELECT t FROM"
+            " now) - %(lttl)s)))"
+        )
+        free = (
+            "(c.holder IS NULL OR c.holder_expires <= (SELECT t FROM now))"
+            " AND c.holder IS DISTINCT FROM %(me)s"
+        )
+        live = "c.holder IS NOT NULL AND c.holder_expires > (SELECT t FROM now)"
+        return conn.execute(
+            "WITH now AS MATERIALIZED (SELECT extract(epoch FROM clock_timestamp())"
+            "::double precision AS t), mine AS (UPDATE cluster_hosts SET holder_expires ="
+            " (SELECT t FROM now) + %(cttl)s WHERE holder = %(me)s RETURNING host),"
+            f" seen AS (SELECT count(*) FILTER (WHERE {live} AND c.holder <> %(me)s AND"
+            " EXISTS (SELECT 1 FROM frontier_urls f WHERE f.source = %(s)s AND f.host ="
+            f" c.host)) AS held, count(*) FILTER (WHERE {free} AND {work}) AS free,"
+            f" count(DISTINCT c.holder) FILTER (WHERE {live} AND c.holder <> %(me)s) AS"
+            " others, count(*) FILTER (WHERE c.holder = %(me)s) AS mine FROM cluster_hosts c),"
+            " room AS (SELECT GREATEST(0, LEAST(%(few)s, CEIL((held + free + mine)"
+            " / (others + 1.0)) - mine))::integer AS k FROM seen),"
+            f" pick AS (SELECT c.host, {READY} AS ready FROM cluster_hosts c WHERE {free}"
+            f" AND {work} ORDER BY c.host LIMIT (SELECT k FROM room) FOR UPDATE SKIP LOCKED),"
+            " got AS (UPDATE cluster_hosts c SET holder = %(me)s, holder_expires = (SELECT t"
+            " FROM now) + %(cttl)s FROM pick WHERE c.host = pick.host RETURNING c.host,"
+            " pick.ready) SELECT host, NULL::double precision, (SELECT t FROM now) FROM mine"
+            " UNION ALL SELECT host, ready, (SELECT t FROM now) FROM got",
+            {
+                "s": source,
+                "me": claims.holder,
+                "cttl": claims.ttl,
+                "lttl": self.lease_ttl if self.lease_ttl is not None else float("inf"),
+                "few": CLAIM_FEW,
+            },
+        )
+
     def renew(self, source: str, keys: Iterable[str]) -> None:
         """Restart the lifetime of the leases on `keys` that are still leased: the crawl
-        holding them is alive (`RenewsLeases`)."""
-        self._write(
-            "UPDATE frontier_urls SET leased_at = extract(epoch FROM clock_timestamp())"
-            "::double precision WHERE source = %s AND key = ANY(%s) AND state = 'leased'",
-            (source, list(keys)),
-        )
+        holding them is alive (`RenewsLeases`); and of this worker's host claims."""
+        claims = self.host_claims
+        try:
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                conn.execute("SET LOCAL synchronous_commit = off")
+                conn.execute(
+                    "UPDATE frontier_urls SET leased_at = extract(epoch FROM clock_timestamp())"
+                    "::double precision WHERE source = %s AND key = ANY(%s) AND state = 'leased'",
+                    (source, list(keys)),
+                )
+                if claims is None:
+                    return
+                sent = time.monotonic()
+                renewed = renew_claims(conn, claims.holder, claims.ttl)
+            claims.note(claim_rows(renewed.fetchall()), sent=sent, received=time.monotonic())
+        except psycopg.Error as exc:
+            raise StorageError(f"frontier: {exc}") from exc
 
     def release(self, source: str, keys: Iterable[str]) -> None:
         self._write(
@@ -461,6 +560,14 @@ def _host_ranks(entries: list[Entry]) -> list[int]:
         ranks.append(seen.get(host, 0))
         seen[host] = ranks[-1] + 1
     return ranks
+
+
+def host_of(url: str) -> str:
+    """A URL's host as a fetcher keys its politeness (lower case, no port)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def _db_now(db: Conn) -> float:

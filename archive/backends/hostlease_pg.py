@@ -1,5 +1,8 @@
 """Politeness across a cluster: host leases and the shared robots.txt cache, in PostgreSQL.
 
+Workers now hold hosts instead (sticky hosts: `HostClaims`, at the end of this module); the
+per-request leases below are the earlier scheme, kept for comparison and its tests.
+
 Every worker asks `HostLeases.take(host, delay=...)` before each request. A row per host holds
 when its last request started and when its last response ended (`cluster_hosts`); the next
 request may start `delay` seconds after the later of the two, with the delay the host has now
@@ -22,6 +25,8 @@ on each of the two transactions a request costs would pace the whole cluster by 
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -237,3 +242,207 @@ class HostLeases:
                 )
         except psycopg.Error as exc:
             raise StorageError(f"robots.txt cache: {exc}") from exc
+
+
+# Sticky hosts: a worker claims a host (`cluster_hosts.holder`) and paces it in memory, with no
+# round trip per request; the frontier (`frontier_pg.PgFrontier.lease`) claims hosts and
+# renews the claims with its URL leases, `HostLeases.claim` claims one host a worker must
+# fetch from without having leased its URLs (a redirect), and `HostLeases.release` writes the
+# host's last start and end back and drops the claim once it ran dry.
+
+CLAIM_MARGIN = 0.1  # share of a claim's lifetime before its expiry at which the holder stops
+
+
+@dataclass(slots=True)
+class Claim:
+    """A host this worker holds. Local times (`time.monotonic`): `since`, when the statement
+    that claimed or last renewed it was sent (the database's expiry is `ttl` after a moment
+    no earlier); `after`, the previous holder's last activity (its last start or end, or its
+    claim's expiry if it never gave the host back): the first request waits its delay from
+    there."""
+
+    since: float
+    after: float
+    source: str | None = None
+
+
+class HostClaims:
+    """The hosts one worker holds, shared by its frontier (which claims them and renews the
+    claims, in its crawl's threads) and its host gate (which paces them, on the event loop)."""
+
+    def __init__(self, holder: str, ttl: float) -> None:
+        self.holder = holder
+        self.ttl = ttl
+        self.margin = max(0.5, CLAIM_MARGIN * ttl)
+        self._lock = threading.Lock()
+        self._held: dict[str, Claim] = {}
+        self._released: dict[str, float] = {}  # host -> local time its release came back
+
+    def valid_until(self, host: str) -> float | None:
+        """The local time to stop starting requests to `host` unless renewed; None if not
+        held."""
+        with self._lock:
+            claim = self._held.get(host)
+            return None if claim is None else claim.since + self.ttl - self.margin
+
+    def after(self, host: str) -> float:
+        with self._lock:
+            claim = self._held.get(host)
+            return -math.inf if claim is None else claim.after
+
+    def source_of(self, host: str) -> str | None:
+        with self._lock:
+            claim = self._held.get(host)
+            return None if claim is None else claim.source
+
+    def hosts(self) -> list[str]:
+        with self._lock:
+            return list(self._held)
+
+    def note(
+        self,
+        rows: Sequence[tuple[str, float | None, float]],
+        *,
+        sent: float,
+        received: float,
+        source: str | None = None,
+        complete: bool = True,
+    ) -> None:
+        """What a claiming statement sent at `sent` returned at `received`: (host, the
+        previous holder's last activity on the database's clock or None for a renewal, the
+        database's clock). `complete`: the rows are every host this worker holds (a renewal
+        of all of them), so a host missing was lost (another worker took it after it
+        expired)."""
+        with self._lock:
+            got: set[str] = set()
+            for host, ready, now in rows:
+                if ready is None and self._released.get(host, -math.inf) > sent:
+                    continue  # renewed before its release committed: no longer ours
+                got.add(host)
+                claim = self._held.get(host)
+                # on the local clock, no earlier than it is: the database read `now` before
+                # the answer came back
+                after = -math.inf if ready is None else received - (now - ready)
+                if claim is None:
+                    self._held[host] = Claim(sent, after, source)
+                else:
+                    claim.since = max(claim.since, sent)
+                    claim.after = max(claim.after, after)
+                    claim.source = claim.source or source
+            if complete:
+                for host in [h for h, c in self._held.items() if h not in got and c.since < sent]:
+                    del self._held[host]
+
+    def dropped(self, hosts: Sequence[str], *, received: float) -> None:
+        """`hosts` were given back (`HostLeases.release`)."""
+        with self._lock:
+            for host in hosts:
+                self._held.pop(host, None)
+                self._released[host] = received
+
+
+def claim_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, float | None, float]]:
+    return [(str(r[0]), None if r[1] is None else float(r[1]), float(r[2])) for r in rows]
+
+
+# the database's clock, read once per statement
+DB_NOW = "extract(epoch FROM clock_timestamp())::double precision"
+# a host's rest starts at the later of its last start and end, and of its previous holder's
+# claim's expiry when that holder never gave it back (it may have sent up to then)
+READY = (
+    "GREATEST(c.last_start, c.last_end, CASE WHEN c.holder IS NULL THEN 0"
+    " ELSE c.holder_expires END)"
+)
+
+
+def renew_claims(conn: psycopg.Connection[Any], holder: str, ttl: float) -> psycopg.Cursor[Any]:
+    """Renew every claim of `holder` (in the caller's transaction); rows for `HostClaims.note`."""
+    return conn.execute(
+        f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t) UPDATE cluster_hosts SET"
+        " holder_expires = (SELECT t FROM now) + %s WHERE holder = %s"
+        " RETURNING host, NULL::double precision, (SELECT t FROM now)",
+        (ttl, holder),
+    )
+
+
+class HostClaiming:
+    """`HostLeases`' statements for sticky hosts (see `HostClaims`)."""
+
+    def __init__(self, pool: ConnectionPool, claims: HostClaims) -> None:
+        self._pool = pool
+        self.claims = claims
+        self.queries = 0
+
+    def claim(self, host: str) -> float | None:
+        """Claim `host` for this worker (or renew the claim): None when it is ours now (the
+        claims are noted), else the seconds until another worker's claim on it expires."""
+        claims = self.claims
+        self.queries += 1
+        sent = time.monotonic()
+        try:
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                conn.execute(NO_DISK_WAIT)
+                conn.execute(
+                    "INSERT INTO cluster_hosts (host) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (host,),
+                )
+                row = conn.execute(
+                    f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t), c AS (SELECT * FROM"
+                    " cluster_hosts WHERE host = %(h)s FOR UPDATE), u AS (UPDATE cluster_hosts"
+                    " SET holder = %(me)s, holder_expires = (SELECT t FROM now) + %(ttl)s"
+                    " FROM c WHERE cluster_hosts.host = c.host AND (c.holder IS NULL OR"
+                    " c.holder = %(me)s OR c.holder_expires <= (SELECT t FROM now))"
+                    f" RETURNING 1) SELECT (SELECT count(*) FROM u), CASE WHEN c.holder ="
+                    f" %(me)s THEN GREATEST(c.last_start, c.last_end) ELSE {READY} END,"
+                    " (SELECT t FROM now), c.holder_expires - (SELECT t FROM now) FROM c",
+                    {"h": host, "me": claims.holder, "ttl": claims.ttl},
+                ).fetchone()
+        except psycopg.Error as exc:
+            raise StorageError(f"host claims: {exc}") from exc
+        received = time.monotonic()
+        if row is None or not int(row[0]):
+            return max(0.0, float(row[3])) if row is not None else RETRY_LOCKED
+        claims.note(
+            [(host, float(row[1]), float(row[2]))], sent=sent, received=received, complete=False
+        )
+        return None
+
+    def release(
+        self, hosts: Sequence[tuple[str, str | None, float, float]], *, dry: bool
+    ) -> list[str]:
+        """Give back hosts this worker holds: (host, the source whose URLs it was claimed
+        for, seconds since its last request started, since its last response ended). With
+        `dry`, only those with no URL of that source queued or leased. The hosts given back."""
+        if not hosts:
+            return []
+        self.queries += 1
+        dry_only = (
+            " AND NOT EXISTS (SELECT 1 FROM frontier_urls f WHERE f.source = q.s AND f.host"
+            " = q.h AND f.state IN ('queued', 'leased'))"
+            if dry
+            else ""
+        )
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute(NO_DISK_WAIT)
+                # the start and end as they were, on the database's clock, and no earlier
+                rows = conn.execute(
+                    f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t) UPDATE cluster_hosts c"
+                    " SET holder = NULL, holder_expires = 0, last_start = GREATEST("
+                    "c.last_start, (SELECT t FROM now) - q.a), last_end = GREATEST(c.last_end,"
+                    " (SELECT t FROM now) - q.e) FROM unnest(%s::text[], %s::text[],"
+                    " %s::double precision[], %s::double precision[]) AS q(h, s, a, e)"
+                    " WHERE c.host = q.h AND c.holder = %s" + dry_only + " RETURNING c.host",
+                    (
+                        [h[0] for h in hosts],
+                        [h[1] or "" for h in hosts],
+                        [max(0.0, h[2]) for h in hosts],
+                        [max(0.0, h[3]) for h in hosts],
+                        self.claims.holder,
+                    ),
+                ).fetchall()
+        except psycopg.Error as exc:
+            raise StorageError(f"host claims: {exc}") from exc
+        released = [str(r[0]) for r in rows]
+        self.claims.dropped(released, received=time.monotonic())
+        return released

@@ -1,4 +1,8 @@
-"""The fetcher's cluster seams (`scraper.fetch.shared`) on PostgreSQL host leases.
+"""The fetcher's cluster seams (`scraper.fetch.shared`) on PostgreSQL.
+
+Workers use `StickyHostGate`: each host is held by one worker, which paces it in memory (see
+the class). `PgHostGate`, below, is the earlier gate that asks the database before every
+request; it is kept for comparison and its tests.
 
 `PgHostGate.acquire` asks `archive.backends.hostlease_pg.HostLeases` for a lease on the host,
 sleeping for as long as the database says the host must rest, so that across every worker no
@@ -20,14 +24,17 @@ request, and needs one connection for it rather than one per waiting request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
-from archive.backends.hostlease_pg import Ask, HostLeases, Lease
+from archive.backends.hostlease_pg import RETRY_LOCKED, Ask, HostClaiming, HostLeases, Lease
 from archive.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -243,6 +250,207 @@ class PgHostGate:
             before = time.monotonic()
             await asyncio.sleep(0.05)
             self.loop_lag.append(time.monotonic() - before - 0.05)
+
+
+IDLE_RELEASE = 1.0  # seconds a held host is idle before its release is tried
+RELEASE_AGAIN = 5.0  # seconds before a host found not dry is tried again
+RELEASE_EVERY = 0.5  # seconds between looks for idle hosts
+LAG_EVERY = 0.05  # seconds between samples of the event loop's lateness
+CLAIM_RETRY_MAX = 1.0  # longest wait before asking again for a host another worker holds
+
+
+@dataclass(slots=True)
+class _Pace:
+    """One held host's clock, local to this process (`time.monotonic`)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_start: float = -math.inf
+    last_end: float = -math.inf
+    active: int = 0
+    waiting: int = 0
+    tried: float = -math.inf  # when its release was last tried
+
+
+@dataclass(frozen=True, slots=True)
+class _Ticket:
+    host: str
+    asked: float
+    started: float
+
+
+class StickyHostGate:
+    """A `HostGate` over sticky hosts (`hostlease_pg.HostClaims`): a host's requests go out
+    from the one worker that holds it, paced here in memory, with no database round trip
+    per request and no polling between workers; `per_host` is kept by the fetcher's own slots
+    per host (`polite.HostPace.slots`), since no other worker sends to the host.
+
+    The frontier claims the hosts whose URLs it leases, and renews the claims with its
+    leases. A request to a host this worker does not hold (a redirect to another host, or a
+    claim that lapsed) claims it first, waiting while another worker's claim on it lasts. A
+    request waits its delay from the later of the host's previous start and previous end, and
+    a newly claimed host's first one waits it from the previous holder's last activity (its
+    written-back last start and end, or its claim's expiry if it died holding the host). No
+    request starts once the claim is within its margin of expiring unrenewed, so a killed
+    worker's hosts go to others after its claims' lifetime with no overlap. A host idle here
+    whose URLs ran dry is given back, with its last start and end written back.
+    """
+
+    def __init__(
+        self,
+        claiming: HostClaiming,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.claiming = claiming
+        self.claims = claiming.claims
+        self._sleep = sleep
+        self._paces: dict[str, _Pace] = {}
+        self._releasing: dict[str, asyncio.Future[None]] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="host-claims")
+        # what bench_cluster reports, as PgHostGate's
+        self.waits: list[float] = []
+        self.takes: list[float] = []  # seconds per claim round trip
+        self.held: list[float] = []
+        self.hosts_busy: list[int] = []
+        self.loop_lag: list[float] = []
+        self.batch_sizes: list[float] = []
+        self.log: list[tuple[str, float, float, float]] = []
+
+    async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
+        if self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        pace = self._paces.get(host)
+        if pace is None:
+            pace = self._paces[host] = _Pace()
+        asked = time.monotonic()
+        pace.waiting += 1
+        self.hosts_busy.append(sum(1 for p in self._paces.values() if p.active or p.waiting))
+        try:
+            async with pace.lock:  # one request at a time takes the host's next turn
+                while True:
+                    releasing = self._releasing.get(host)
+                    if releasing is not None:
+                        await asyncio.shield(releasing)
+                        continue
+                    now = time.monotonic()
+                    until = self.claims.valid_until(host)
+                    if until is None or until <= now:
+                        await self._claim(host)
+                        continue
+                    after = max(pace.last_start, pace.last_end, self.claims.after(host))
+                    ready = after + delay
+                    if ready <= now:
+                        break
+                    await self._sleep(min(ready, until) - now)
+                pace.last_start = time.monotonic()
+                pace.active += 1
+        finally:
+            pace.waiting -= 1
+        self.waits.append(pace.last_start - asked)
+        return _Ticket(host, asked, pace.last_start)
+
+    async def release(self, ticket: object, *, delay: float) -> None:
+        if not isinstance(ticket, _Ticket):
+            return
+        pace = self._paces[ticket.host]
+        pace.last_end = time.monotonic()
+        pace.active -= 1
+        self.held.append(pace.last_end - ticket.started)
+        self.log.append((ticket.host, ticket.asked, ticket.started, pace.last_end))
+
+    async def _claim(self, host: str) -> None:
+        """Claim `host`: wait while another worker holds it, pause while the database is
+        unreachable."""
+        pause = 0.5
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                asked = time.monotonic()
+                wait = await loop.run_in_executor(
+                    self._thread, functools.partial(self.claiming.claim, host)
+                )
+                self.takes.append(time.monotonic() - asked)
+            except StorageError as exc:
+                log.warning("host claims unavailable, pausing %.1f s: %s", pause, exc)
+                await self._sleep(pause)
+                pause = min(PAUSE_MAX, pause * 2)
+                continue
+            if wait is None:
+                return
+            await self._sleep(min(max(wait, RETRY_LOCKED), CLAIM_RETRY_MAX))
+
+    def _idle(self, *, quiet: float, now: float) -> list[tuple[str, _Pace]]:
+        idle = []
+        for host in self.claims.hosts():
+            pace = self._paces.get(host)
+            if pace is None or pace.active or pace.waiting or pace.lock.locked():
+                continue  # (never sent to here: leased URLs on their way, or not dry)
+            if host in self._releasing or now - max(pace.last_start, pace.last_end) < quiet:
+                continue
+            idle.append((host, pace))
+        return idle
+
+    def _rows(
+        self, idle: list[tuple[str, _Pace]], now: float
+    ) -> list[tuple[str, str | None, float, float]]:
+        far = 1e9  # never sent to: the database keeps what it has
+        return [
+            (
+                host,
+                self.claims.source_of(host),
+                min(far, now - pace.last_start),
+                min(far, now - pace.last_end),
+            )
+            for host, pace in idle
+        ]
+
+    async def _watch(self) -> None:
+        """Give back idle hosts that ran dry; sample how late the event loop wakes up."""
+        loop = asyncio.get_running_loop()
+        looked = time.monotonic()
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(LAG_EVERY)  # (as PgHostGate samples it: the same figure)
+            now = time.monotonic()
+            self.loop_lag.append(now - before - LAG_EVERY)
+            if now - looked < RELEASE_EVERY:
+                continue
+            looked = now
+            idle = [
+                (h, p)
+                for h, p in self._idle(quiet=IDLE_RELEASE, now=now)
+                if now - p.tried >= RELEASE_AGAIN
+            ]
+            if not idle:
+                continue
+            for host, pace in idle:
+                pace.tried = now
+                self._releasing[host] = loop.create_future()
+            try:
+                await loop.run_in_executor(
+                    self._thread,
+                    functools.partial(self.claiming.release, self._rows(idle, now), dry=True),
+                )
+            except StorageError as exc:  # kept: tried again later, or expires
+                log.warning("could not give back idle hosts: %s", exc)
+            finally:
+                for host, _ in idle:
+                    done = self._releasing.pop(host)
+                    done.set_result(None)
+
+    def close(self) -> None:
+        """Give back every host still held (the crawl ended: another worker may take those
+        with URLs left at once, not after their claims expire), and let the thread go."""
+        if self._watcher is not None and not self._watcher.done():
+            with contextlib.suppress(RuntimeError):  # its loop is closed: it runs no more
+                self._watcher.cancel()
+        idle = [(h, self._paces.get(h) or _Pace()) for h in self.claims.hosts()]
+        try:
+            self.claiming.release(self._rows(idle, time.monotonic()), dry=False)
+        except StorageError as exc:  # they expire on their own
+            log.warning("could not give back the hosts held: %s", exc)
+        self._thread.shutdown(wait=False)
 
 
 def _log_failed_give_back(done: asyncio.Future[Lease | float]) -> None:

@@ -5,7 +5,7 @@ connection pool and event loop. On SIGTERM or SIGINT it takes no new job, tells 
 to start no new page, and exits once the pages in flight are stored; the rest of each source
 stays queued in the frontier. Every few seconds it also looks for jobs of workers that stopped
 sending heartbeats (killed, or their machine lost) and puts them back on the queue, where
-another worker picks them up; the dead worker's frontier leases and host slots expire on their
+another worker picks them up; the dead worker's frontier leases and host claims expire on their
 own, so nothing it held stays held.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -29,10 +30,10 @@ from procrastinate import App
 from procrastinate.worker import Worker
 
 from archive.backends.catalog_pg import PgCatalog
-from archive.backends.hostlease_pg import HostLeases
+from archive.backends.hostlease_pg import HostClaiming, HostClaims, HostLeases
 from archive.errors import ArchiveError, StorageError
 from archive.store import Archive
-from scraper.cluster.politeness import PgHostGate, PgRobotsCache
+from scraper.cluster.politeness import PgRobotsCache, StickyHostGate
 from scraper.cluster.queue import QUEUES, ensure_schema, make_app
 from scraper.cluster.reports import RUN_KINDS, crawl_counts, import_counts, rebuild_counts
 from scraper.cluster.stores import StoreThreads
@@ -60,8 +61,9 @@ class WorkerState:
     lease_waits: list[float] = field(default_factory=list)
     # seconds (or counts) per kind of step, for the benchmark: see PgHostGate, StoreThreads
     timings: dict[str, list[float]] = field(default_factory=dict)
-    lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # PgHostGate
+    lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # StickyHostGate
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
+    _crawls: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
     def lease_ttl(self) -> float:
@@ -91,8 +93,11 @@ class WorkerState:
             catalog = archive.catalog
             if not isinstance(catalog, PgCatalog):
                 raise TypeError("a worker needs the PostgreSQL catalog (storage.catalog)")
+            # this crawl's own holder name: two jobs of one process hold hosts apart
+            claims = HostClaims(f"{self.name}#{next(self._crawls)}", self.lease_ttl)
+            catalog.frontier_host_claims = claims
             leases = HostLeases(catalog.pool, self.name)
-            gate = PgHostGate(leases, ttl=self.lease_ttl)
+            gate = StickyHostGate(HostClaiming(catalog.pool, claims))
             robots = PgRobotsCache(leases)
             fetcher = AsyncFetcher(
                 self.config.fetch,

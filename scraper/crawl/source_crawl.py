@@ -306,7 +306,16 @@ class SourceCrawl:
                 await asyncio.sleep(JOINED_POLL)
                 continue
             handed = asyncio.ensure_future(self._handed.wait())
-            await asyncio.wait([*inflight, handed], return_when=asyncio.FIRST_COMPLETED)
+            # a cluster's lease that came up short is tried again when JOINED_POLL has passed,
+            # not only when a page ends: with sticky hosts a lease claims a few hosts at a time,
+            # and at a run's start the next page ended a host's delay later (hosts started
+            # 1.7-2.1 s into the run, 8 per second)
+            again = self._lease_again_at - time.monotonic()
+            await asyncio.wait(
+                [*inflight, handed],
+                timeout=again if self._off_loop and not stopped and again > 0 else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             handed.cancel()
             for task in [t for t in inflight if t.done()]:
                 item = inflight.pop(task)
