@@ -92,6 +92,9 @@ def test_a_schema_7_catalog_gets_the_listing_indexes(tmp_path: Path, pg_url: str
         conn.execute(
             "DROP TABLE archive_search_authors; DROP TABLE archive_author_names;"
             " DROP INDEX archive_search_meta_section;"
+            # and migration 9's sticky-host columns (their indexes go with them)
+            " ALTER TABLE cluster_hosts DROP COLUMN holder, DROP COLUMN holder_expires;"
+            " ALTER TABLE frontier_urls DROP COLUMN host;"
             " UPDATE archive_info SET value = '7' WHERE key = 'schema'"
         )
     with ArchiveReader(Archive.open(root, storage=storage)) as reader:
