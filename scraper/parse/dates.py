@@ -100,10 +100,16 @@ _NOT_ARTICLE = frozenset(
         "trending popular most nav menu widget outbrain taboola rail more"
     )
 )
-_UPDATED = re.compile(r"updated|modified|aktualisiert|mis à jour|actualizado", re.I)
-# Layout: forum posts and comments beside a member's profile; the day someone joined is theirs.
+_UPDATED = re.compile(
+    r"updated|modified|last edited|aktualisiert|geändert|zuletzt|mis à jour|modifié|actualizado|"
+    r"modificado|aggiornat[oa]|atualizado|bijgewerkt|обновлено|изменено|обновлён",
+    re.I,
+)
+# Layout: forum posts and comments beside a member's profile; the day someone joined is theirs
+# (phpBB, vBulletin, SMF and their translations: "Зарегистрирован: 03.02.2009").
 _MEMBER_SINCE = re.compile(
-    r"joined|registered|member since|mitglied seit|registriert|dabei seit|inscrit|registrado",
+    r"joined|registered|member since|mitglied seit|registriert|dabei seit|inscrit|registrado|"
+    r"miembro desde|membro desde|iscritto|lid sinds|зарегистрирован|регистрация|на форуме с",
     re.I,
 )
 # Layout: agency copy and press releases open their first paragraph with a dateline,
@@ -214,7 +220,8 @@ def _says_updated(text: str) -> bool:
 # Veröffentlicht: 05.03.2019", "Updated Mar 7 · First published Mar 5"): the part after the
 # word for publishing holds the published date.
 _PUBLISHED_WORD = re.compile(
-    r"published|posted|created|veröffentlicht|erstellt|erschienen|publié|publicado|publicato",
+    r"published|posted|created|veröffentlicht|erstellt|erschienen|publié|publicado|publicato|"
+    r"pubblicato|gepubliceerd|geplaatst|опубликовано|размещено|создано",
     re.I,
 )
 
@@ -232,15 +239,27 @@ def _shown_original(
     text: str, month_first: bool, year: int | None
 ) -> tuple[PageDate | None, bool, PageDate | None]:
     """(the date a line shows, whether it is an update, the update beside it): a line saying
-    "updated" first that also names the publication gives the publication's date."""
+    "updated" first that also names the publication gives the publication's date; a line
+    naming the publication first and then an update ("Publié le 12 juillet 2017 à 10h15 - Mis
+    à jour le 13 juillet 2017 à 18h40") gives the update beside it."""
     shown = _parse_shown(text, month_first, year)
-    if shown is None or not _says_updated(text):
-        return shown, False, None
+    if shown is None:
+        return None, False, None
+    if not _says_updated(text):
+        return shown, False, _update_part(text, month_first, year)
     part = _original_part(text)
     original = _parse_shown(part, month_first, year) if part else None
     if original is not None:
         return original, False, shown
     return shown, True, None
+
+
+def _update_part(text: str, month_first: bool, year: int | None) -> PageDate | None:
+    """The date after an update word later in a line that opens with the publication's."""
+    updated = _UPDATED.search(text) if len(text) <= 200 else None
+    if updated is None or not _DIGIT.search(text, updated.end()):
+        return None
+    return _parse_shown(text[updated.end() :], month_first, year)
 
 
 def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
@@ -437,6 +456,26 @@ def _lead_dateline(
     return parsed if parsed is not None and _plausible(parsed, now) else None
 
 
+# Layout: wikis write the shown revision's date in the page's footer, the one date they have
+# (MediaWiki's "footer-info-lastmod": "Diese Seite wurde zuletzt am 12. Juli 2017 um 10:15 Uhr
+# bearbeitet."; DokuWiki's "docInfo": "Last modified: 2017/07/12 10:15 by anna").
+_REVISION_NAMES = frozenset(("footer-info-lastmod", "lastmod", "docinfo", "lastmodified"))
+
+
+def _wiki_revision(
+    elements: list[HtmlElement], month_first: bool, now: datetime | None
+) -> PageDate | None:
+    for el, cls, ident in classed(elements):
+        if ident not in _REVISION_NAMES and (
+            cls is None or _REVISION_NAMES.isdisjoint(cls.lower().split())
+        ):
+            continue
+        parsed = _parse_shown(clean_text(text_content(el)), month_first, None)
+        if parsed is not None and _plausible(parsed, now):
+            return parsed
+    return None
+
+
 def _local_machine_dates(st: Structured, now: datetime | None) -> list[PageDate]:
     out = []
     for name in PUBLISHED_META:
@@ -568,6 +607,10 @@ def find_dates(
             below = _trailing_dates(elements, index, top, box, month_first, now, home, near)
             if below and not below[0][1]:
                 published = FoundDate(below[0][0], "footer")
+    if published is None and (revision := _wiki_revision(elements, month_first, now)):
+        # The revision shown is the only date such a page has: the date of its version.
+        published = FoundDate(revision, "revision")
+        modified = modified or published
     if modified is None and published is not None:
         later = [s for s in shown if s[1] and s[0].day >= published.value.day]
         if later:
