@@ -109,7 +109,7 @@ _UPDATED = re.compile(
 # (phpBB, vBulletin, SMF and their translations: "Зарегистрирован: 03.02.2009").
 _MEMBER_SINCE = re.compile(
     r"joined|registered|member since|mitglied seit|registriert|dabei seit|inscrit|registrado|"
-    r"miembro desde|membro desde|iscritto|lid sinds|зарегистрирован|регистрация|на форуме с",
+    r"miembro desde|membro desde|iscritto|lid sinds|зарегистрирован|регистрация|на форуме",
     re.I,
 )
 # Layout: agency copy and press releases open their first paragraph with a dateline,
