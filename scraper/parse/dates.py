@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from itertools import chain, islice
 
 from lxml import etree
@@ -24,12 +25,13 @@ from lxml import etree
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
+    any_part,
     class_has,
     class_id,
     class_tokens,
+    class_words,
     classed,
     clean_text,
-    has_word,
     last_descendant,
     text_content,
     words,
@@ -101,7 +103,8 @@ _NOT_ARTICLE = frozenset(
     )
 )
 _UPDATED = re.compile(
-    r"updated|modified|last edited|aktualisiert|geändert|zuletzt|mis à jour|modifié|actualizado|"
+    r"updated|modified|last edited|aktualisiert|geändert|zuletzt|mis à jour|modifié|"
+    r"dernière modification|actualizado|modifica|"
     r"modificado|aggiornat[oa]|atualizado|bijgewerkt|обновлено|изменено|обновлён",
     re.I,
 )
@@ -121,8 +124,21 @@ _URL_DATE = re.compile(
 _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
+# Layout: CMSs that write a date's box name as one word ("itemDateCreated" in Joomla's K2,
+# "newsdate", "entrydate", "publishDate", "artikeldatum"): the date word inside the name.
+_DATE_PARTS = any_part(("date", "datum", "fecha", "timestamp", "pubtime"))
+
+
+@lru_cache(maxsize=4096)
+def _date_named(cls: str | None, ident: str | None) -> bool:
+    tokens, joined = class_words(cls, ident)
+    return not tokens.isdisjoint(_DATE_WORDS) or _DATE_PARTS.search(joined) is not None
+
+
 _DIGIT = re.compile(r"\d")
-_DATE_TAGS = frozenset(("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"))
+_DATE_TAGS = frozenset(
+    ("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b", "strong", "i", "dd")
+)
 _TRAILING_TAGS = _DATE_TAGS | {"dd", "dt", "time"}  # Joomla's "article-info" list below the text
 _HEADER_TAGS = frozenset(
     words(
@@ -278,8 +294,17 @@ def _spaced(el: HtmlElement, text: str, month_first: bool, year: int | None) -> 
     did not parse as a date pay for this."""
     if len(el) == 0 or len(text) > 40 or not _YEAR.search(text):
         return None
-    spaced = clean_text(" ".join(str(t) for t in el.itertext()))
-    return _parse_shown(spaced, month_first, year) if spaced != text else None
+    pieces = [p for p in (clean_text(str(t)) for t in el.itertext()) if p]
+    spaced = " ".join(pieces)
+    parsed = _parse_shown(spaced, month_first, year) if spaced != text else None
+    lone = [p for p in pieces if _YEAR.fullmatch(p)]
+    if parsed is None and len(lone) == 1 and len(pieces) > 2:
+        # Badges that put the time between the day and the year ("November 20 | 15:23 |
+        # 2019"): the year read after the day.
+        rest = [p for p in pieces if p is not lone[0]]
+        timed = next((n for n, p in enumerate(rest) if ":" in p), len(rest))
+        parsed = _parse_shown(" ".join([*rest[:timed], lone[0], *rest[timed:]]), month_first, year)
+    return parsed
 
 
 def _visible_dates(
@@ -310,7 +335,7 @@ def _visible_dates(
                 break
     # The page's element list read in Python: an XPath over "//*" costs more than the loop.
     for el, cls, ident in classed(elements):
-        if el.tag not in _DATE_TAGS or not has_word(cls, ident, _DATE_WORDS):
+        if el.tag not in _DATE_TAGS or not _date_named(cls, ident):
             continue
         text = clean_text(text_content(el))
         parsed, updated, update = _shown_original(text, month_first, year)
@@ -375,6 +400,14 @@ def _header_dates(
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
             text = clean_text(raw).replace(heading_text, " ")
+            if tag == "p" and _prose(text):
+                # Layout: pages whose text opens with a short paragraph naming a date ("La
+                # cooperativa nació el 3 de mayo de 1998, cuando ..."): a sentence, not a
+                # date line; only a dateline opening it dates the page.
+                lead = _lead_dateline(el, month_first, now, year)
+                if lead is not None and not found:
+                    found.append((lead, False, "dateline", el))
+                continue
             texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
         elif el.tail and _DIGIT.search(el.tail):
             texts = [clean_text(el.tail)]  # "<dl>…</dl> Posted: 2018-09-28 17:32"
@@ -434,6 +467,14 @@ def _trailing_dates(
         ):
             return [(parsed, _says_updated(text), "footer", el)]
     return []
+
+
+_SENTENCE_END = re.compile('[.!?\u2026"\u201d\u00bb]$')
+
+
+def _prose(text: str) -> bool:
+    """A finished sentence of 15 words or more."""
+    return _SENTENCE_END.search(text) is not None and text.count(" ") >= 14
 
 
 def _post_box(
