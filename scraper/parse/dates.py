@@ -477,6 +477,45 @@ def _prose(text: str) -> bool:
     return _SENTENCE_END.search(text) is not None and text.count(" ") >= 14
 
 
+def _labelled_date(
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
+    box: HtmlElement,
+    month_first: bool,
+    now: datetime | None,
+    home: frozenset[HtmlElement],
+    near: frozenset[HtmlElement],
+    limit: int = 3000,
+) -> PageDate | None:
+    """Layout: club sites, blogs and old CMSs that write the post's date in a line of its own
+    anywhere in the post's box, after the text's first paragraphs or between its parts, named
+    as such ("Veröffentlicht am 12.07.2017", "Erstellt: 03.05.21", "Publicado el 5 de marzo
+    de 2021"): the first short line whose word for publishing comes before its date."""
+    start, stop = index.get(box), index.get(last_descendant(box))
+    if start is None or stop is None:
+        return None
+    for el in elements[start : min(stop, start + limit) + 1]:
+        if el.tag not in _LABEL_TAGS:
+            continue
+        raw = text_content(el)
+        if len(raw) > 160 or not _DIGIT.search(raw):
+            continue
+        text = clean_text(raw)
+        label = _PUBLISHED_WORD.search(text)
+        digit = _DIGIT.search(text)
+        if label is None or digit is None or label.start() > digit.start():
+            continue
+        if _MEMBER_SINCE.search(text) or _says_updated(text):
+            continue
+        parsed = _parse_shown(text[label.end() :], month_first, None)
+        if parsed is not None and _plausible(parsed, now) and not _in_teaser(el, home, near):
+            return parsed
+    return None
+
+
+_LABEL_TAGS = _TRAILING_TAGS | {"p", "h4", "h5", "h6"}
+
+
 def _post_box(
     scope: HtmlElement | None, top: HtmlElement, heading: HtmlElement | None
 ) -> HtmlElement | None:
@@ -648,6 +687,9 @@ def find_dates(
             below = _trailing_dates(elements, index, top, box, month_first, now, home, near)
             if below and not below[0][1]:
                 published = FoundDate(below[0][0], "footer")
+            else:
+                labelled = _labelled_date(elements, index, box, month_first, now, home, near)
+                published = FoundDate(labelled, "labelled") if labelled else None
     if published is None and (revision := _wiki_revision(elements, month_first, now)):
         # The revision shown is the only date such a page has: the date of its version.
         published = FoundDate(revision, "revision")
