@@ -42,10 +42,11 @@ PARSER_NAME = "morgue.generic"
 # (tests/pages/**/*.expected.json) change then, and tests/test_parser_revision.py fails until
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
 PARSER_REVISION = (
-    4  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
+    5  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
     # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts,
     # table layouts titled by section, second try for furniture-named text boxes,
-    # lines with the update first)
+    # lines with the update first); 5: issue 10 (dates in more languages and layouts: wiki
+    # revisions, one-word date names, labelled lines; captions: headshots, embeds, cards)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
@@ -147,8 +148,13 @@ def _captions(
             page.elements(), page.order(), start, end, base, roled=page.named("data-role")
         )
     ]
+    # (the caption and its credit in sibling inline boxes with no space between them read as
+    # one run in the text: "... anno" + "Foto Pro Loco" -> "annoFoto Pro Loco")
     exclude = {body_mod.word_key(c.text) for c in captions} | {
-        body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
+        body_mod.word_key(f"{c.text}{sep}{c.credit}")
+        for c in captions
+        if c.credit
+        for sep in (" ", "")
     }
     return captions, exclude
 
