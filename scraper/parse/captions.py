@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import chain
 
 from cssselect import GenericTranslator
 
@@ -73,8 +74,19 @@ _BAD_CONTEXT = frozenset(
     words(
         "related recommended recommendations teaser teasers promo promos sidebar trending popular "
         "more recirc outbrain taboola widget nav menu footer comments comment card cards "
-        "thumbnail thumbnails playlist video player carousel-nav ad ads advert advertisement"
+        "thumbnail thumbnails playlist video player carousel-nav ad ads advert advertisement "
+        # ad slots in other languages, and social posts embedded in the text (their fallback
+        # screenshots): neither is the article's figure
+        "anzeige werbung publicidad publicite pubblicita sponsored tweet instagram tiktok"
     )
+)
+# Layout: social posts embedded in the text ("social-embed", "embed-twitter").
+_SOCIAL = frozenset(("social", "twitter", "facebook", "fallbacktwitter"))
+_EMBED = frozenset(("embed",))
+# Layout: bylines and author boxes with the writer's headshot (sports and news sites put a
+# caption-classed share bar beside them): a picture of the author is not a figure.
+_AUTHOR_PICTURE = frozenset(
+    words("author authors avatar headshot mugshot byline gravatar userpic bio")
 )
 _CONTROL_WORDS = frozenset(
     words(
@@ -85,7 +97,8 @@ _CONTROL_WORDS = frozenset(
 _PREFIX = re.compile(r"^(?:image|media|photo) caption\s*", re.I)
 _JUNK = re.compile(
     r"^(?:caption|close|caption close|key|expand|enlarge|hide caption|toggle caption|image|photo|"
-    r"media playback is unsupported on your device|advert|advertisement|\d+|"
+    r"media playback is unsupported on your device|advert|advertisement|anzeige|werbung|"
+    r"publicidad|publicité|pubblicità|реклама|sponsored|\d+|"
     r"\d+\s*(?:/|of)\s*\d+)$",
     re.I,
 )
@@ -281,6 +294,8 @@ def caption_of(
 
 def _in_bad_context(el: HtmlElement, article: set[HtmlElement]) -> bool:
     """Inside a link, list item, aside or related/promo box below the article's container."""
+    if el.tag == "a":
+        return True  # a card that is one link to another page: picture and its title
     for anc in el.iterancestors():
         if anc in article or anc.tag in ("body", "html"):
             return False
@@ -291,7 +306,43 @@ def _in_bad_context(el: HtmlElement, article: set[HtmlElement]) -> bool:
         # "post-thumbnail", "entry-thumbnail": a blog engine's name for the post's own image.
         if bad and not (bad <= _THUMBNAIL and tokens & _OWN_POST):
             return True
+        if tokens & _EMBED and tokens & _SOCIAL:
+            return True
     return False
+
+
+def _author_picture(box: HtmlElement) -> bool:
+    """Is the box's picture the writer's headshot (named so itself, or by a box around it
+    inside this one)?"""
+    img = box if box.tag == "img" else next(box.iter("img"), None)
+    if img is None:
+        return False
+    for el in chain((img,), img.iterancestors()):
+        if class_tokens(el) & _AUTHOR_PICTURE:
+            return True
+        if el is box:
+            break
+    return False
+
+
+def _teaser_card(box: HtmlElement) -> bool:
+    """Layout: related-story cards embedded in the text: the picture and the "caption" (the
+    other story's headline) are links to the same page, and that link is all the caption
+    says. A figure's picture may link to its source page, but its caption only credits it
+    there ("The map of Titan. (<a>NASA/JPL</a>)")."""
+    pictured = {
+        a.get("href")
+        for a in box.iter("a")
+        if a.get("href") and next(a.iter("img", "picture"), None) is not None
+    }
+    if not pictured:
+        return False
+    linked = sum(
+        len(clean_text(text_content(a)))
+        for a in box.iter("a")
+        if a.get("href") in pictured and next(a.iter("img", "picture"), None) is None
+    )
+    return linked > 0 and linked >= 0.8 * len(clean_text(text_content(box)))
 
 
 _THUMBNAIL = frozenset(("thumbnail",))
@@ -464,7 +515,9 @@ def find_captions(
     out: list[tuple[Caption, HtmlElement]] = []
     seen: dict[str, set[str]] = {}  # caption text -> image files it was seen with
     for box, img in boxes:
-        if _in_bad_context(box, article):
+        if _in_bad_context(box, article) or _author_picture(img if img is not None else box):
+            continue
+        if img is None and _teaser_card(box):
             continue
         if img is None:
             caption = caption_of(box, base)

@@ -24,12 +24,13 @@ from lxml import etree
 from scraper.parse.datetext import PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
+    any_part,
     class_has,
     class_id,
     class_tokens,
+    class_words,
     classed,
     clean_text,
-    has_word,
     last_descendant,
     text_content,
     words,
@@ -100,11 +101,33 @@ _NOT_ARTICLE = frozenset(
         "trending popular most nav menu widget outbrain taboola rail more"
     )
 )
-_UPDATED = re.compile(r"updated|modified|aktualisiert|mis à jour|actualizado", re.I)
-# Layout: forum posts and comments beside a member's profile; the day someone joined is theirs.
-_MEMBER_SINCE = re.compile(
-    r"joined|registered|member since|mitglied seit|registriert|dabei seit|inscrit|registrado",
-    re.I,
+
+
+class _Words:
+    """Case-insensitive search for any of some words: the text lowered and one trie pattern
+    (a re.I alternation of a dozen words in several scripts costs 25-70 us on a 160-character
+    line, as it tries every word at every position; this costs a few). A match's end may fall
+    short of the longer of two words sharing a start: only where a word is matters here."""
+
+    __slots__ = ("_pattern",)
+
+    def __init__(self, alternatives: str) -> None:
+        self._pattern = any_part(alternatives.split("|"))
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self._pattern.search(text.lower(), pos)
+
+
+_UPDATED = _Words(
+    "updated|modified|last edited|aktualisiert|geändert|zuletzt|mis à jour|modifié|"
+    "dernière modification|actualizado|modifica|modificado|aggiornat|atualizado|bijgewerkt|"
+    "обновлено|изменено|обновлён"
+)
+# Layout: forum posts and comments beside a member's profile; the day someone joined is theirs
+# (phpBB, vBulletin, SMF and their translations: "Зарегистрирован: 03.02.2009").
+_MEMBER_SINCE = _Words(
+    "joined|registered|member since|mitglied seit|registriert|dabei seit|inscrit|registrado|"
+    "miembro desde|membro desde|iscritto|lid sinds|зарегистрирован|регистрация|на форуме"
 )
 # Layout: agency copy and press releases open their first paragraph with a dateline,
 # "BERLIN (dpa) - 03.05.2022 -" or "WASHINGTON, March 5, 2021 /PRNewswire/ --".
@@ -115,8 +138,21 @@ _URL_DATE = re.compile(
 _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 
+# Layout: CMSs that write a date's box name as one word ("itemDateCreated" in Joomla's K2,
+# "newsdate", "entrydate", "publishDate", "artikeldatum"): the date word inside the name.
+# (Not memoised: class_words is, and a memo of its own missed on most class strings a page.)
+_DATE_PARTS = re.compile("dat(?:e|um)|fecha|timestamp|pubtime")
+
+
+def _date_named(cls: str | None, ident: str | None) -> bool:
+    tokens, joined = class_words(cls, ident)
+    return not tokens.isdisjoint(_DATE_WORDS) or _DATE_PARTS.search(joined) is not None
+
+
 _DIGIT = re.compile(r"\d")
-_DATE_TAGS = frozenset(("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b"))
+_DATE_TAGS = frozenset(
+    ("span", "div", "p", "li", "small", "em", "abbr", "td", "font", "b", "strong", "i", "dd")
+)
 _TRAILING_TAGS = _DATE_TAGS | {"dd", "dt", "time"}  # Joomla's "article-info" list below the text
 _HEADER_TAGS = frozenset(
     words(
@@ -213,9 +249,9 @@ def _says_updated(text: str) -> bool:
 # Layout: one line with both dates, the update first ("Zuletzt aktualisiert: 07.03.2019 |
 # Veröffentlicht: 05.03.2019", "Updated Mar 7 · First published Mar 5"): the part after the
 # word for publishing holds the published date.
-_PUBLISHED_WORD = re.compile(
-    r"published|posted|created|veröffentlicht|erstellt|erschienen|publié|publicado|publicato",
-    re.I,
+_PUBLISHED_WORD = _Words(
+    "published|posted|created|veröffentlicht|erstellt|erschienen|publié|publicado|publicato|"
+    "pubblicato|gepubliceerd|geplaatst|опубликовано|размещено|создано"
 )
 
 
@@ -232,15 +268,27 @@ def _shown_original(
     text: str, month_first: bool, year: int | None
 ) -> tuple[PageDate | None, bool, PageDate | None]:
     """(the date a line shows, whether it is an update, the update beside it): a line saying
-    "updated" first that also names the publication gives the publication's date."""
+    "updated" first that also names the publication gives the publication's date; a line
+    naming the publication first and then an update ("Publié le 12 juillet 2017 à 10h15 - Mis
+    à jour le 13 juillet 2017 à 18h40") gives the update beside it."""
     shown = _parse_shown(text, month_first, year)
-    if shown is None or not _says_updated(text):
-        return shown, False, None
+    if shown is None:
+        return None, False, None
+    if not _says_updated(text):
+        return shown, False, _update_part(text, month_first, year)
     part = _original_part(text)
     original = _parse_shown(part, month_first, year) if part else None
     if original is not None:
         return original, False, shown
     return shown, True, None
+
+
+def _update_part(text: str, month_first: bool, year: int | None) -> PageDate | None:
+    """The date after an update word later in a line that opens with the publication's."""
+    updated = _UPDATED.search(text) if len(text) <= 200 else None
+    if updated is None or not _DIGIT.search(text, updated.end()):
+        return None
+    return _parse_shown(text[updated.end() :], month_first, year)
 
 
 def _parse_shown(text: str, month_first: bool, year: int | None) -> PageDate | None:
@@ -259,8 +307,17 @@ def _spaced(el: HtmlElement, text: str, month_first: bool, year: int | None) -> 
     did not parse as a date pay for this."""
     if len(el) == 0 or len(text) > 40 or not _YEAR.search(text):
         return None
-    spaced = clean_text(" ".join(str(t) for t in el.itertext()))
-    return _parse_shown(spaced, month_first, year) if spaced != text else None
+    pieces = [p for p in (clean_text(str(t)) for t in el.itertext()) if p]
+    spaced = " ".join(pieces)
+    parsed = _parse_shown(spaced, month_first, year) if spaced != text else None
+    lone = [p for p in pieces if _YEAR.fullmatch(p)]
+    if parsed is None and len(lone) == 1 and len(pieces) > 2:
+        # Badges that put the time between the day and the year ("November 20 | 15:23 |
+        # 2019"): the year read after the day.
+        rest = [p for p in pieces if p is not lone[0]]
+        timed = next((n for n, p in enumerate(rest) if ":" in p), len(rest))
+        parsed = _parse_shown(" ".join([*rest[:timed], lone[0], *rest[timed:]]), month_first, year)
+    return parsed
 
 
 def _visible_dates(
@@ -291,7 +348,7 @@ def _visible_dates(
                 break
     # The page's element list read in Python: an XPath over "//*" costs more than the loop.
     for el, cls, ident in classed(elements):
-        if el.tag not in _DATE_TAGS or not has_word(cls, ident, _DATE_WORDS):
+        if el.tag not in _DATE_TAGS or not _date_named(cls, ident):
             continue
         text = clean_text(text_content(el))
         parsed, updated, update = _shown_original(text, month_first, year)
@@ -356,6 +413,14 @@ def _header_dates(
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
             text = clean_text(raw).replace(heading_text, " ")
+            if tag == "p" and _prose(text):
+                # Layout: pages whose text opens with a short paragraph naming a date ("La
+                # cooperativa nació el 3 de mayo de 1998, cuando ..."): a sentence, not a
+                # date line; only a dateline opening it dates the page.
+                lead = _lead_dateline(el, month_first, now, year)
+                if lead is not None and not found:
+                    found.append((lead, False, "dateline", el))
+                continue
             texts = [text] if len(text) <= 200 else [clean_text(el.text), clean_text(el.tail)]
         elif el.tail and _DIGIT.search(el.tail):
             texts = [clean_text(el.tail)]  # "<dl>…</dl> Posted: 2018-09-28 17:32"
@@ -417,6 +482,60 @@ def _trailing_dates(
     return []
 
 
+_SENTENCE_END = re.compile('[.!?\u2026"\u201d\u00bb]$')
+
+
+def _prose(text: str) -> bool:
+    """A finished sentence of 15 words or more."""
+    return _SENTENCE_END.search(text) is not None and text.count(" ") >= 14
+
+
+def _labelled_date(
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
+    box: HtmlElement,
+    month_first: bool,
+    now: datetime | None,
+    home: frozenset[HtmlElement],
+    near: frozenset[HtmlElement],
+    limit: int = 3000,
+) -> PageDate | None:
+    """Layout: club sites, blogs and old CMSs that write the post's date in a line of its own
+    anywhere in the post's box, after the text's first paragraphs or between its parts, named
+    as such ("Veröffentlicht am 12.07.2017", "Erstellt: 03.05.21", "Publicado el 5 de marzo
+    de 2021"): the first short line whose word for publishing comes before its date."""
+    start, stop = index.get(box), index.get(last_descendant(box))
+    if start is None or stop is None:
+        return None
+    for el in elements[start : min(stop, start + limit) + 1]:
+        if el.tag not in _LABEL_TAGS:
+            continue
+        # The word opens the line, in its own text or its first child's ("<b>Erstellt:</b>
+        # 03.05.21"): looked for there before the line's whole text is read.
+        head = el.text or ""
+        if len(el) and isinstance(el[0].tag, str):
+            head += el[0].text or ""
+        if not _PUBLISHED_WORD.search(head):
+            continue
+        raw = text_content(el)
+        if len(raw) > 160 or not _DIGIT.search(raw):
+            continue
+        text = clean_text(raw)
+        label = _PUBLISHED_WORD.search(text)
+        digit = _DIGIT.search(text)
+        if label is None or digit is None or label.start() > digit.start():
+            continue
+        if _MEMBER_SINCE.search(text) or _says_updated(text):
+            continue
+        parsed = _parse_shown(text[label.end() :], month_first, None)
+        if parsed is not None and _plausible(parsed, now) and not _in_teaser(el, home, near):
+            return parsed
+    return None
+
+
+_LABEL_TAGS = _TRAILING_TAGS | {"p", "h4", "h5", "h6"}
+
+
 def _post_box(
     scope: HtmlElement | None, top: HtmlElement, heading: HtmlElement | None
 ) -> HtmlElement | None:
@@ -435,6 +554,25 @@ def _lead_dateline(
     match = _LEAD_DATELINE.match(clean_text(text_content(el))[:120])
     parsed = _parse_shown(match.group(1), month_first, year) if match else None
     return parsed if parsed is not None and _plausible(parsed, now) else None
+
+
+# Layout: wikis write the shown revision's date in the page's footer, the one date they have
+# (MediaWiki's "footer-info-lastmod": "Diese Seite wurde zuletzt am 12. Juli 2017 um 10:15 Uhr
+# bearbeitet."; DokuWiki's "docInfo": "Last modified: 2017/07/12 10:15 by anna").
+_REVISION_NAMES = frozenset(("footer-info-lastmod", "lastmod", "docinfo", "lastmodified"))
+# (ids are matched whole, class words one by one: "docInfo" -> "docinfo")
+
+
+def _wiki_revision(
+    elements: list[HtmlElement], month_first: bool, now: datetime | None
+) -> PageDate | None:
+    for el, cls, ident in classed(elements):
+        if ident not in _REVISION_NAMES and _REVISION_NAMES.isdisjoint(class_words(cls, None)[0]):
+            continue
+        parsed = _parse_shown(clean_text(text_content(el)), month_first, None)
+        if parsed is not None and _plausible(parsed, now):
+            return parsed
+    return None
 
 
 def _local_machine_dates(st: Structured, now: datetime | None) -> list[PageDate]:
@@ -568,6 +706,13 @@ def find_dates(
             below = _trailing_dates(elements, index, top, box, month_first, now, home, near)
             if below and not below[0][1]:
                 published = FoundDate(below[0][0], "footer")
+            else:
+                labelled = _labelled_date(elements, index, box, month_first, now, home, near)
+                published = FoundDate(labelled, "labelled") if labelled else None
+    if published is None and (revision := _wiki_revision(elements, month_first, now)):
+        # The revision shown is the only date such a page has: the date of its version.
+        published = FoundDate(revision, "revision")
+        modified = modified or published
     if modified is None and published is not None:
         later = [s for s in shown if s[1] and s[0].day >= published.value.day]
         if later:

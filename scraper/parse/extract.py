@@ -46,7 +46,9 @@ PARSER_REVISION = (
     # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts,
     # table layouts titled by section, second try for furniture-named text boxes,
     # lines with the update first); 5: issue 10 (thread posts named alike, folded and
-    # JSON-LD markup text, short first bodies, listings' teasers, comment-area threads)
+    # JSON-LD markup text, short first bodies, listings' teasers, comment-area threads;
+    # dates in more languages and layouts: wiki revisions, one-word date names, labelled
+    # lines; captions: headshots, embeds, cards)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
@@ -150,8 +152,13 @@ def _captions(
             page.elements(), page.order(), start, end, base, roled=page.named("data-role")
         )
     ]
+    # (the caption and its credit in sibling inline boxes with no space between them read as
+    # one run in the text: "... anno" + "Foto Pro Loco" -> "annoFoto Pro Loco")
     exclude = {body_mod.word_key(c.text) for c in captions} | {
-        body_mod.word_key(f"{c.text} {c.credit}") for c in captions if c.credit
+        body_mod.word_key(f"{c.text}{sep}{c.credit}")
+        for c in captions
+        if c.credit
+        for sep in (" ", "")
     }
     return captions, exclude
 
