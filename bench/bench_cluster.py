@@ -213,7 +213,7 @@ def _job_span(name: str, ids: list[int]) -> float:
 
 def _gap_breakdown(hits: dict[str, list[Any]], logs: list[list[list[Any]]], delay: float) -> str:
     """Where each gap between two requests to a host went, from the workers' lease logs
-    (host, first ask, granted start, response end: `PgHostGate.log`) and the server's
+    (host, first ask, granted start, response end: `StickyHostGate.log`) and the server's
     arrivals, all on the machine's monotonic clock: the previous response's time (arrival to
     its end at the client), the grant's lateness after that end plus the delay (the margin,
     or an ask that came late), the request's lateness after its grant (the worker's event

@@ -135,6 +135,11 @@ UPDATE frontier_urls SET host = btrim(lower(COALESCE(substring(url FROM
 CREATE INDEX frontier_host_lease_order
     ON frontier_urls (source, host, state, priority, depth, host_seq, id);
 """,
+    # 10: the per-request host leases' slots, unused since sticky hosts (9). A worker of a
+    # release before 9 still running against this database paced hosts by them, unseen by
+    # the holders of 9: with the table gone its gate fails and pauses (it retries with
+    # backoff) instead of sending beside another worker's requests to the same host
+    10: "DROP TABLE IF EXISTS cluster_host_slots;\n",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -30,7 +30,7 @@ from procrastinate import App
 from procrastinate.worker import Worker
 
 from archive.backends.catalog_pg import PgCatalog
-from archive.backends.hostlease_pg import HostClaiming, HostClaims, HostLeases
+from archive.backends.hostlease_pg import ClusterRobots, HostClaiming, HostClaims
 from archive.errors import ArchiveError, StorageError
 from archive.store import Archive
 from scraper.cluster.politeness import PgRobotsCache, StickyHostGate
@@ -59,7 +59,7 @@ class WorkerState:
     stopping: threading.Event = field(default_factory=threading.Event)
     reports: list[CrawlReport] = field(default_factory=list)
     lease_waits: list[float] = field(default_factory=list)
-    # seconds (or counts) per kind of step, for the benchmark: see PgHostGate, StoreThreads
+    # seconds (or counts) per kind of step, for the benchmark: see StickyHostGate, StoreThreads
     timings: dict[str, list[float]] = field(default_factory=dict)
     lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # StickyHostGate
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
@@ -96,9 +96,8 @@ class WorkerState:
             # this crawl's own holder name: two jobs of one process hold hosts apart
             claims = HostClaims(f"{self.name}#{next(self._crawls)}", self.lease_ttl)
             catalog.frontier_host_claims = claims
-            leases = HostLeases(catalog.pool, self.name)
             gate = StickyHostGate(HostClaiming(catalog.pool, claims))
-            robots = PgRobotsCache(leases)
+            robots = PgRobotsCache(ClusterRobots(catalog.pool))
             fetcher = AsyncFetcher(
                 self.config.fetch,
                 self.config.politeness,

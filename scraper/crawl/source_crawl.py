@@ -299,7 +299,9 @@ class SourceCrawl:
                     self.started += 1
                     inflight[asyncio.ensure_future(self._visit(item))] = item
             if not inflight:
-                if stopped or self.started >= budget or not self._others_leasing():
+                if stopped or self.started >= budget:
+                    break
+                if not await self._in_thread(self._others_leasing):
                     break
                 # other crawlers of this run (cluster workers) hold URLs whose pages may list
                 # more, and a dead one's leases expire into ours: wait, then lease again
@@ -355,9 +357,17 @@ class SourceCrawl:
     def _others_leasing(self) -> bool:
         """Whether URLs of this source are leased by another crawl (none in flight here), or
         still queued: a lease skips the URLs another crawl is leasing that instant, so a
-        worker that joined a run just then found none, saw none leased yet, and quit."""
+        worker that joined a run just then found none, saw none leased yet, and quit. In the
+        crawl's thread (a cluster's frontier: round trips)."""
         if self.run_.lock_dir is not None:
             return False
+        if self.run_.finishes is not None:
+            # this crawl's own held "done" marks first: they left its last URLs leased, and
+            # the run's end waited for the next periodic write and a JOINED_POLL after it
+            try:
+                self.run_.finishes.flush()
+            except ArchiveError as err:  # kept for the next write: this crawl waits for it
+                log.warning("%s: done marks not written yet (%s)", self.name, err)
         frontier = self.run_.frontier
         return frontier.count(self.name, State.LEASED) > 0 or (
             frontier.count(self.name, State.QUEUED) > 0
