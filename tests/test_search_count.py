@@ -100,3 +100,29 @@ def test_the_count_from_docs_equals_the_distinct_articles(
             check(cat)
         finally:
             cat.close()
+
+
+def test_a_schema_7_catalog_gets_its_multi_version_docs_from_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    cat = SqliteCatalog(path, synchronous="OFF")
+    texts = {("a0", 1): "ferry", ("a0", 2): "ferry tide", ("a1", 1): "ferry", ("a2", 1): "tide"}
+    for article, version in [(0, 1), (0, 2), (1, 1), (2, 1)]:
+        put(cat, article, version)
+    index_waiting(cat, texts)
+    put(cat, 2, 1)  # replaced: its old entry stays in the index, of no article
+    texts[("a2", 1)] = "gale"
+    index_waiting(cat, texts)
+    rows = cat.db.execute("SELECT doc, article_id FROM archive_search_multi ORDER BY doc")
+    want = [tuple(r) for r in rows]
+    assert [r[1] for r in want] == ["a0", "a0", None]
+    cat.db.executescript(
+        "DROP TABLE archive_search_multi; UPDATE archive_info SET value = '7' WHERE key = 'schema';"
+    )
+    cat.close()
+    cat = SqliteCatalog(path, synchronous="OFF")
+    try:
+        got = cat.db.execute("SELECT doc, article_id FROM archive_search_multi ORDER BY doc")
+        assert [tuple(r) for r in got] == want
+        check(cat)
+    finally:
+        cat.close()
