@@ -528,7 +528,9 @@ def test_a_version_6_catalog_gets_the_listing_indexes(tmp_path: Path) -> None:
         assert "archive_search_authors" in plan
         assert [h.id for h in reader.listing(section="local").hits] == [s.mueller]
     db = sqlite3.connect(root / "catalog.sqlite")
-    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == ("7",)
+    assert db.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone() == (
+        str(CATALOG_SCHEMA_VERSION),
+    )
     # both versions of the strike and the council article, one name each; every name once
     assert db.execute("SELECT count(*) FROM archive_search_authors").fetchone() == (3,)
     assert db.execute("SELECT author_key FROM archive_author_names ORDER BY 1").fetchall() == [

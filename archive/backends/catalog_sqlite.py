@@ -44,6 +44,7 @@ from archive.backends.catalog_schema import (
     DDL,
     DERIVED_TABLES,
     FILL_SEARCH_DAYS,
+    FILL_SEARCH_MULTI,
     FTS_RANK,
     REQUEUE_VERSIONS,
     UPGRADE_TO_3,
@@ -168,6 +169,9 @@ class SqliteCatalog:
                 self.db.execute(FILL_SEARCH_DAYS)
             if not upgrading and old is not None and old < 7:
                 self._fill_authors()
+            if not upgrading and old is not None and old < 8:
+                for statement in FILL_SEARCH_MULTI:
+                    self.db.execute(statement)
             self.db.execute(
                 "INSERT OR REPLACE INTO archive_info VALUES ('schema', ?)",
                 (str(CATALOG_SCHEMA_VERSION),),
@@ -552,6 +556,12 @@ class SqliteCatalog:
                 "DELETE FROM archive_search_authors WHERE author_key = ? AND doc = ?",
                 [(key, doc) for key in author_keys(authors_key)],
             )
+        # the replaced entry stays in the index: it matches, but is no article (search counts)
+        self.db.execute(
+            "INSERT OR REPLACE INTO archive_search_multi SELECT doc, NULL FROM archive_fts_docs"
+            " WHERE article_id = ? AND version = ? AND indexed = 1",
+            (row.article_id, row.version),
+        )
         self.db.execute(
             "DELETE FROM archive_search_meta WHERE doc IN (SELECT doc FROM archive_fts_docs"
             " WHERE article_id = ? AND version = ?)",
@@ -748,6 +758,14 @@ class SqliteCatalog:
             ),
         )
         self._index_authors(pending.doc, doc.authors_key)
+        # an article's second indexed version: each of its docs joins those that search counts
+        # by article (one lookup in the article index per version indexed)
+        self.db.execute(
+            "INSERT OR REPLACE INTO archive_search_multi SELECT doc, article_id"
+            " FROM archive_search_meta WHERE article_id = ?1 AND EXISTS (SELECT 1"
+            " FROM archive_search_meta WHERE article_id = ?1 AND doc != ?2)",
+            (pending.article_id, pending.doc),
+        )
         self.db.execute(
             "INSERT INTO archive_search_days VALUES (?1, ?2, ?2) ON CONFLICT (day) DO UPDATE"
             " SET first_doc = min(first_doc, ?2), last_doc = max(last_doc, ?2)",

@@ -5,7 +5,8 @@ article); `archive_search_meta` holds each doc's article, metadata and filter co
 bm25 is computed for every document a ranking reads, so the ranking reads at most the
 newest `RANK_CANDIDATES` matching versions: the latency of a search does not grow with the
 archive. Matching articles are counted exactly up to `COUNT_CAP`, past it the count is a
-lower bound ("more than 10,000"): counting reads the matches up to the cap's article at most.
+lower bound ("more than 10,000"): counting reads the matches up to the cap's article at most,
+unfiltered the matches' count and those of the docs that are not one article each.
 `archive.backends.catalog_sqlite` hands its connection to `SqliteSearch`.
 """
 
@@ -120,7 +121,7 @@ class SqliteSearch:
             if len(best) >= want or len(ranked) < n:
                 break
             n *= 4
-        total, exact = self._count(fts_query, "", [])
+        total, exact = self._count_all(fts_query, docs)
         return list(best.values())[offset:want], total, exact
 
     def _search_all(
@@ -160,6 +161,24 @@ class SqliteSearch:
             *args,
             COUNT_CAP + 1,
         )
+        return (COUNT_CAP, False) if found > COUNT_CAP else (found, True)
+
+    def _count_all(self, fts_query: str, docs: int) -> tuple[int, bool]:
+        """`_count` unfiltered, from the `docs` matching: each doc is one article but those in
+        `archive_search_multi` (schema 8: the docs of articles with more than one indexed
+        version, and the replaced entries, of no article), which count as their distinct
+        articles. Only the matches in that small table are joined to an article and made
+        distinct, where `_count` did so for every match (12.9 of 18 ms for a word in 6,000
+        of 20,000 articles). Past the cap at once when the matches outside it already are."""
+        multi = self._scalar("SELECT count(*) FROM archive_search_multi")
+        if docs - multi > COUNT_CAP:  # each match outside the table is an article of its own
+            return COUNT_CAP, False
+        row = self.db.execute(
+            "SELECT count(*), count(DISTINCT s.article_id) FROM archive_fts f"
+            " JOIN archive_search_multi s ON s.doc = f.rowid WHERE archive_fts MATCH ?",
+            (fts_query,),
+        ).fetchone()
+        found = docs - int(row[0]) + int(row[1])
         return (COUNT_CAP, False) if found > COUNT_CAP else (found, True)
 
     def _meta_of(self, docs: list[int]) -> dict[int, tuple[Any, ...]]:
