@@ -203,6 +203,20 @@ def text_of(el: HtmlElement) -> str:
     return clean_text(text_content(el))
 
 
+def link_density(el: HtmlElement) -> float:
+    """Link text over all text inside the element (1.0 when it has no text)."""
+    text = len(clean_text(text_content(el)))
+    if not text:
+        return 1.0
+    links = sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+    return links / text
+
+
+def contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
+    """Is `ancestor` above el (never el itself)?"""
+    return any(a is ancestor for a in el.iterancestors())
+
+
 def select(el: HtmlElement, xpath: etree.XPath | str) -> list[HtmlElement]:
     """The elements an XPath expression finds (strings and numbers are left out)."""
     found = xpath(el) if isinstance(xpath, etree.XPath) else el.xpath(xpath)
