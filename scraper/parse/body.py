@@ -250,22 +250,28 @@ def score_containers(
     lower it."""
     scores: dict[HtmlElement, float] = {}
     for block in blocks:
-        n = len(block.text)
-        if n < 25 or block.link_density > 0.5:
+        text = block.text
+        n = len(text)
+        if n < 25 or block.links / max(1, n) > 0.5:  # (block.link_density, inlined)
             continue
-        value = 1.0 + block.text.count(",") + block.text.count("،") + min(n / 100.0, 3.0)
+        value = 1.0 + text.count(",") + text.count("،") + min(n / 100.0, 3.0)
         el = block.el
-        start = el.getparent() if el.tag in _PARAGRAPHISH else el
-        node = start
+        node = el.getparent() if el.tag in _PARAGRAPHISH else el
         for level in range(3):
-            if node is None or node.tag == "html":
+            if node is None:
                 break
-            if node not in scores:
+            # (each lxml .tag read decodes a new str: a node already scored is not <html>,
+            # so its tag is read only when it is first met)
+            score = scores.get(node)
+            if score is None:
+                tag = node.tag
+                if tag == "html":
+                    break
                 weight = class_weight(node)
                 if by_tags and weight < 0:
                     weight = 0
-                scores[node] = float(_TAG_BONUS.get(node.tag, 0) + weight)
-            scores[node] += value / (1, 2, 3)[level]
+                score = float(_TAG_BONUS.get(tag, 0) + weight)
+            scores[node] = score + value / (1, 2, 3)[level]
             node = node.getparent()
     return scores
 
@@ -857,10 +863,18 @@ def _looks_like_heading(block: TextBlock) -> bool:
         block.text.endswith((".", ",", ";", ":")) and len(block.text) > 60
     ):
         return False
-    children = [c for c in el if isinstance(c.tag, str) and c.tag != "br"]
-    if len(children) != 1 or children[0].tag not in ("strong", "b"):
+    # One child element (not counting <br>), <strong> or <b>: the loop stops at a second, and
+    # reads each child's tag once (a short block's element may be a box of many children).
+    only: HtmlElement | None = None
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag != "br":
+            if only is not None or tag not in ("strong", "b"):
+                return False
+            only = child
+    if only is None:
         return False
-    own = clean_text((el.text or "") + (children[0].tail or ""))
+    own = clean_text((el.text or "") + (only.tail or ""))
     return not own
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -348,6 +348,18 @@ def classed(elements: list[HtmlElement]) -> list[tuple[HtmlElement, str | None, 
         if cls is not None or ident is not None:
             out.append((el, cls, ident))
     return out
+
+
+def with_classes(
+    elements: Iterable[HtmlElement],
+) -> Iterator[tuple[HtmlElement, str | None, str | None]]:
+    """(element, class, id) of each element: class_id's answers with the page's table looked
+    up once for the loop, not once an element."""
+    table = _PAGE_CLASSES.get()
+    for el in elements:
+        found = table.get(el) if table is not None else None
+        cls, ident = found if found is not None else _class_id(el)
+        yield el, cls, ident
 
 
 def class_tokens(el: HtmlElement) -> frozenset[str]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from archive.record import BlockKind
-from scraper.parse.boilerplate import SKIP_TAGS, inline_junk
+from scraper.parse.boilerplate import SKIP_TAGS, inline_junk, inline_junk_named
 from scraper.parse.dom import (
     BLOCK_TAGS,
     HEADING_TAGS,
@@ -70,7 +70,10 @@ def _inline_text(el: HtmlElement, drop_junk: bool, mark: bool = False) -> tuple[
         return text, 0
     has_break = next(el.iter("br"), None) is not None
     if not has_break and (
-        not drop_junk or not any(inline_junk(d) for d in el.iterdescendants() if class_id(d)[0])
+        not drop_junk
+        or not any(
+            inline_junk_named(d, *ci) for d in el.iterdescendants() if (ci := class_id(d))[0]
+        )
     ):
         text = text_content(el)
         if el.tag == "a":
@@ -202,7 +205,9 @@ def _segment(
         # Inline elements are only dropped for what is never prose (captions, share widgets,
         # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
         if skip is not None and (
-            skip(child) if not inline else class_id(child) is not NO_CLASS and inline_junk(child)
+            skip(child)
+            if not inline
+            else (ci := class_id(child)) is not NO_CLASS and inline_junk_named(child, *ci)
         ):
             parts.append(" ")
             parts.append(child.tail or "")
