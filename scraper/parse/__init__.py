@@ -10,8 +10,9 @@ input bytes give a `Content` or one of the two parser errors; any other exceptio
 bug and is reported as `ParseError` rather than escaping. Modules: charset (bytes -> text), dom
 (the lxml tree), structured (JSON-LD, meta, microdata), headline, datetext + dates, authors,
 boilerplate (furniture by class words), segment (text blocks), body (container choice and
-extraction), captions, fields, rules (per-site overrides), extract (the order they run in),
-score_adapter (the corpus scorer's hook).
+extraction), threads (forum posts in numbered boxes), listing (pages of teasers), captions,
+fields, rules (per-site overrides), extract (the order they run in), score_adapter (the corpus
+scorer's hook).
 
 Rules and the layouts they are for (each has a test in tests/test_parse_layouts.py or
 tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):

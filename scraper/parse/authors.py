@@ -15,9 +15,10 @@ from typing import Any
 from scraper.parse.dom import (
     HtmlElement,
     attribute,
-    class_has,
     clean_text,
+    has_word,
     text_content,
+    with_classes,
     words,
 )
 from scraper.parse.structured import Structured
@@ -167,8 +168,8 @@ def find_authors(
 
 def _dom_bylines(area: HtmlElement) -> list[str]:
     found = [clean_text(text_content(a)) for a in area.iter("a") if attribute(a, "rel") == "author"]
-    for n, el in enumerate(area.iter(*_BYLINE_TAGS)):
-        if class_has(el, _BYLINE_WORDS):
+    for n, (el, cls, ident) in enumerate(with_classes(area.iter(*_BYLINE_TAGS))):
+        if (cls is not None or ident is not None) and has_word(cls, ident, _BYLINE_WORDS):
             found.append(clean_text(text_content(el)))
         elif n < 400 and (own := el.text) and _BY.match(own):
             # "By Jane Doe" / "Publicado por: ..." without byline markup.

@@ -43,12 +43,22 @@ from scraper.parse.dom import (
     class_id,
     class_words,
     clean_text,
+    contains,
     last_descendant,
+    link_density,
     role_class_id,
     text_content,
     words,
 )
 from scraper.parse.segment import TextBlock, segment
+from scraper.parse.threads import (
+    first_class,
+    holds_post,
+    numbered,
+    numbered_posts,
+    posts_in,
+    thread_posts,
+)
 
 _PARAGRAPHISH = frozenset(
     (
@@ -96,6 +106,9 @@ _TAG_BONUS = {
     "h4": -5,
 }
 _WORD = re.compile(r"\w+")
+# Block kinds as module constants: an enum member read off its class (BlockKind.HEADING) runs
+# a Python-level descriptor in 3.11, ~25x a global's read, and the block loops read them often.
+_PARAGRAPH, _HEADING, _LIST_ITEM = BlockKind.PARAGRAPH, BlockKind.HEADING, BlockKind.LIST_ITEM
 _DIGIT = re.compile(r"\d")
 _JUNK_LINE = re.compile(
     r"^(advertisement|advertising|sponsored|share( this| on)?\b|read more\b|read next\b|"
@@ -158,14 +171,6 @@ _DATE_ONLY = re.compile(
     r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4})(?:\s*(?:at\s*)?\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*[a-z]{0,4})?[\W_]*$",
     re.I,
 )
-
-
-def _link_density(el: HtmlElement) -> float:
-    text = len(clean_text(text_content(el)))
-    if not text:
-        return 1.0
-    links = sum(len(clean_text(text_content(a))) for a in el.iter("a"))
-    return links / text
 
 
 def _prune(el: HtmlElement) -> bool:
@@ -248,22 +253,28 @@ def score_containers(
     lower it."""
     scores: dict[HtmlElement, float] = {}
     for block in blocks:
-        n = len(block.text)
-        if n < 25 or block.link_density > 0.5:
+        text = block.text
+        n = len(text)
+        if n < 25 or block.links / max(1, n) > 0.5:  # (block.link_density, inlined)
             continue
-        value = 1.0 + block.text.count(",") + block.text.count("،") + min(n / 100.0, 3.0)
+        value = 1.0 + text.count(",") + text.count("،") + min(n / 100.0, 3.0)
         el = block.el
-        start = el.getparent() if el.tag in _PARAGRAPHISH else el
-        node = start
+        node = el.getparent() if el.tag in _PARAGRAPHISH else el
         for level in range(3):
-            if node is None or node.tag == "html":
+            if node is None:
                 break
-            if node not in scores:
+            # (each lxml .tag read decodes a new str: a node already scored is not <html>,
+            # so its tag is read only when it is first met)
+            score = scores.get(node)
+            if score is None:
+                tag = node.tag
+                if tag == "html":
+                    break
                 weight = class_weight(node)
                 if by_tags and weight < 0:
                     weight = 0
-                scores[node] = float(_TAG_BONUS.get(node.tag, 0) + weight)
-            scores[node] += value / (1, 2, 3)[level]
+                score = float(_TAG_BONUS.get(tag, 0) + weight)
+            scores[node] = score + value / (1, 2, 3)[level]
             node = node.getparent()
     return scores
 
@@ -341,7 +352,7 @@ def _foreign(el: HtmlElement, home: HtmlElement) -> bool:
     another post (a related-posts list, the next story of an endless page). An <article>
     inside the headline's may be its body ("entry-content")."""
     for anc in el.iterancestors("article") if el.tag != "article" else (el,):
-        return anc is not home and not _contains(anc, home) and not _contains(home, anc)
+        return anc is not home and not contains(anc, home) and not contains(home, anc)
     return False
 
 
@@ -372,24 +383,24 @@ def _choose(
     # Other <article> elements as strong as the best one are other articles, not parts of it.
     # So are boxes named as the best one, numbered: other posts of a blog (WordPress's "post-790
     # post" beside "post-812 post").
-    others = _first_class(top) if _numbered(top) else None
+    others = first_class(top) if numbered(top) else None
     alternatives = [
         el
         for el, s in finals.items()
         if el is not top
         and s >= 0.75 * top_score
         and el.tag != "article"
-        and (others is None or _first_class(el) != others or not _numbered(el))
+        and (others is None or first_class(el) != others or not numbered(el))
     ]
     if len(alternatives) >= 2:
         parent = top.getparent()
         while parent is not None and parent.tag not in ("body", "html"):
-            if sum(1 for a in alternatives if _contains(parent, a)) >= 2:
+            if sum(1 for a in alternatives if contains(parent, a)) >= 2:
                 top = parent
                 break
             parent = parent.getparent()
     # Growing stops at the headline's <article>: what is beside it is not part of it.
-    stop = home if home is not None and (top is home or _contains(home, top)) else None
+    stop = home if home is not None and (top is home or contains(home, top)) else None
     top = _grow(top, blocks, order, stop)
     top_score = max(top_score, scores.get(top, 0.0))
     parent = top.getparent()
@@ -406,12 +417,12 @@ def _choose(
     if parent is None or top.tag in ("body", "html"):
         return top, [top]
     threshold = max(10.0, top_score * 0.2)
-    posts = _numbered_posts(body, top, prune, heading) or _thread_posts(best, heading, prune)
+    posts = numbered_posts(body, top, prune, heading) or thread_posts(best, heading, prune)
     if posts:
         return top, posts
     # Layout: blogs list other posts beside the post ("More from ...") in boxes named as the
     # post's own (WordPress's "post-790 post"): a sibling holding one is not part of it.
-    others = _first_class(top) if _numbered(top) else None
+    others = first_class(top) if numbered(top) else None
     chosen: list[HtmlElement] = []
     # siblings passed over since the last one taken: taken too when another part follows
     between: list[HtmlElement] = []
@@ -430,7 +441,7 @@ def _choose(
         if (
             prune(sibling)
             or (sibling.tag == "article" and top.tag == "article")
-            or (others is not None and _holds_post(sibling, top.tag, others))
+            or (others is not None and holds_post(sibling, top.tag, others))
         ):
             between.append(sibling)  # (never taken: it only keeps the gap's count)
             continue  # a sibling <article> is another article (blog front pages)
@@ -444,7 +455,7 @@ def _choose(
             _take(chosen, between, sibling)
         elif sibling.tag == "p" or (sibling.tag == "div" and _plain_text_box(sibling)):
             text = clean_text(text_content(sibling))
-            density = _link_density(sibling)
+            density = link_density(sibling)
             if (len(text) > 80 and density < 0.25) or (
                 0 < len(text) <= 80 and density == 0 and text.endswith(".")
             ):
@@ -505,184 +516,7 @@ def _sandwiched_text(el: HtmlElement) -> bool:
         return 0 < len(text) <= 200
     if len(text) < 100 and _DIGIT.search(text) and parse_human(text) is not None:
         return False  # a byline with its date ("Marta Gil Sevilla 5 de marzo de 2021")
-    return _link_density(el) < 0.3
-
-
-def _numbered_posts(
-    body: HtmlElement,
-    top: HtmlElement,
-    prune: Callable[[HtmlElement], bool],
-    heading: HtmlElement | None = None,
-) -> list[HtmlElement]:
-    """Layout: forum threads whose posts each sit in a box of their own, in tables or boxes
-    that are not siblings (vBulletin's "post_message_101", "td_post_101"), told apart only by
-    the number in their id: the best post's box stands for all the thread's posts, in order.
-    The numbered box may be the best box's only child (SMF: div.post > div.inner#msg_1).
-    Only pages whose best box has such an id pay for the search."""
-    key = top
-    if not (top.get("id") or "")[-1:].isdigit() and len(top) == 1:
-        key = top[0]  # (a comment or PI there has no id: the test below fails)
-    ident = key.get("id") if isinstance(key.tag, str) else None
-    if not ident or not ident[-1].isdigit() or key.tag == "article":
-        return []
-    if heading is not None and _contains(key, heading):
-        # Layout: WordPress names the post's own box "post-812"; a box holding the page's
-        # headline is the article, not one post of a thread (related posts share the name)
-        return []
-    match = _NUMBERED_ID.match(ident)
-    if match is None or not any(w in match.group(1).lower() for w in _POST_WORDS):
-        return []
-    prefix = match.group(1)
-    posts = [
-        el
-        for el in body.iter(key.tag)
-        if el is key
-        or (
-            (other := _NUMBERED_ID.match(el.get("id") or "")) is not None
-            and other.group(1) == prefix
-            and not prune(el)
-        )
-    ]
-    return posts if len(posts) > 1 else []
-
-
-_NUMBERED_ID = re.compile(r"^(\D+?)[_-]?\d+$")
-_UNIT_LEVELS = 8  # how far above the text's box a thread's post box is looked for
-
-
-def _thread_posts(
-    top: HtmlElement, heading: HtmlElement | None, prune: Callable[[HtmlElement], bool]
-) -> list[HtmlElement]:
-    """Layout: forum threads (XenForo, Discourse, Invision, phpBB 3): each post is a box of
-    one tag and first class word, numbered in its id ("js-post-4410", "post_2", "p1234"),
-    beside the other posts and below the thread's title; the post's text sits in a box of
-    its own inside it, beside the poster's name (a link to the member's page), title and
-    counts. The best post's text box and the box in the same place in every other post are
-    the body, in order. A box holding the headline is the article's own (blog and news
-    pages), never one post of several; a live blog's entries link to no member's page."""
-    if heading is None:
-        return []
-    steps: list[tuple[object, str | None]] = []  # (tag, class) from the post down to top
-    node = top
-    for _ in range(_UNIT_LEVELS):
-        parent = node.getparent()
-        if parent is None or parent.tag in ("body", "html") or _contains(node, heading):
-            return []
-        word = _first_class(node)
-        if steps and word and _numbered(node):
-            posts = [
-                s for s in parent if s.tag == node.tag and _first_class(s) == word and _numbered(s)
-            ]
-            if len(posts) >= 2 and _links_poster(node, top):
-                return _post_texts(posts, steps, top, prune)
-        steps.append((node.tag, class_id(node)[0]))
-        node = parent
-    return []
-
-
-_LISTED = 3  # boxes of one kind side by side that make a listing
-
-
-def listing(choice: Choice) -> Choice | None:
-    """Layout: front pages and listings (not articles): teasers in boxes of one tag and class
-    side by side, the best of which is (or holds) the chosen box. All of them are the page's
-    main text, in order (or the teasers are the chosen box's children); None when there are
-    no such teasers."""
-    kinds: dict[tuple[object, str], list[HtmlElement]] = {}
-    for child in choice.top:
-        word = _first_class(child) if isinstance(child.tag, str) else ""
-        if word or child.tag in ("article", "li"):
-            kinds.setdefault((child.tag, word), []).append(child)
-    teasers = max(kinds.values(), key=len, default=[])
-    if len(teasers) >= _LISTED:
-        # (with what else the box holds that is not furniture: a welcome line, a heading)
-        chosen = [
-            c
-            for c in choice.top
-            if isinstance(c.tag, str) and (c in teasers or not is_boilerplate(c))
-        ]
-        return Choice(
-            choice.top, chosen, choice.blocks, choice.wrappers, choice.by_tags, choice.comments
-        )
-    node = choice.top
-    for _ in range(4):
-        parent = node.getparent()
-        if parent is None or parent.tag in ("body", "html"):
-            return None
-        word = _first_class(node)
-        kind = [s for s in parent if s.tag == node.tag and _first_class(s) == word]
-        if len(kind) >= _LISTED and (word or node.tag in ("article", "li")):
-            return Choice(
-                node, kind, choice.blocks, choice.wrappers, choice.by_tags, choice.comments
-            )
-        node = parent
-    return None
-
-
-# a link to a member's page: forum software names it so ("/members/x.17/", "/u/x",
-# "memberlist.php?mode=viewprofile", "/profile/88-x/", "member.php?u=1")
-_POSTER_LINK = re.compile(r"member|user|profile|/u/", re.I)
-
-
-def _links_poster(post: HtmlElement, text: HtmlElement) -> bool:
-    """Does the post box link to its poster's page outside its text (what a forum post does
-    and a live blog's entry does not)?"""
-    return any(
-        _POSTER_LINK.search(a.get("href") or "") is not None and not _contains(text, a)
-        for a in post.iter("a")
-    )
-
-
-def _first_class(el: HtmlElement) -> str:
-    """The first class word without a digit: what names a kind of box ("post" of "post-812
-    post", "post" of "post bg2"), not one box."""
-    cls = class_id(el)[0]
-    if not cls:
-        return ""
-    return next((w for w in cls.split() if _DIGIT.search(w) is None), "")
-
-
-def _holds_post(el: HtmlElement, tag: object, word: str) -> bool:
-    """Is el, or a box inside it, of this tag and first class word, with a numbered id?"""
-    return _posts_in(el, tag, word) > 0
-
-
-def _posts_in(el: HtmlElement, tag: object, word: str) -> int:
-    return sum(1 for d in el.iter(tag) if _first_class(d) == word and _numbered(d))
-
-
-def _numbered(el: HtmlElement) -> bool:
-    return (class_id(el)[1] or "")[-1:].isdigit()
-
-
-def _post_texts(
-    posts: list[HtmlElement],
-    steps: list[tuple[object, str | None]],
-    top: HtmlElement,
-    prune: Callable[[HtmlElement], bool],
-) -> list[HtmlElement]:
-    """The box in each post at the place of `top` in its own (steps, from top up), when it
-    holds text that is not mostly links."""
-    found = []
-    for post in posts:
-        box: HtmlElement | None = post
-        for tag, cls in reversed(steps):
-            box = (
-                next((c for c in box if c.tag == tag and class_id(c)[0] == cls), None)
-                if box is not None
-                else None
-            )
-        if box is top or (
-            box is not None
-            and not prune(box)
-            and text_content(box).strip()
-            and _link_density(box) < 0.5
-        ):
-            found.append(box)
-    return found if len(found) >= 2 and top in found else []
-
-
-_POST_WORDS = ("post", "message", "msg", "beitrag")
+    return link_density(el) < 0.3
 
 
 def _beside_list(el: HtmlElement, prune: Callable[[HtmlElement], bool]) -> bool:
@@ -696,7 +530,7 @@ def _beside_list(el: HtmlElement, prune: Callable[[HtmlElement], bool]) -> bool:
         len(text_content(el)) >= 60
         and not prune(el)
         and not is_boilerplate(el)
-        and _link_density(el) < 0.1
+        and link_density(el) < 0.1
     )
 
 
@@ -734,7 +568,7 @@ def _grow(
 
     good, total = sums(top)
     best = node = top
-    others = _first_class(top) if _numbered(top) else None
+    others = first_class(top) if numbered(top) else None
     while (
         node is not stop
         and (parent := node.getparent()) is not None
@@ -747,7 +581,7 @@ def _grow(
             continue  # a wrapper with next to nothing else in it ("Read more", a label)
         if p_good < 1.2 * good or extra_good / extra_total < 0.75:
             break
-        if others is not None and _posts_in(parent, top.tag, others) > 1:
+        if others is not None and posts_in(parent, top.tag, others) > 1:
             break  # other posts named as this one ("More from ..." lists of a blog)
         best, good, total = parent, p_good, p_total
     return best
@@ -755,10 +589,6 @@ def _grow(
 
 def _is_prose(block: TextBlock) -> bool:
     return len(block.text) >= 40 and block.link_density < 0.15
-
-
-def _contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
-    return any(a is ancestor for a in el.iterancestors())
 
 
 def _extract_skip(
@@ -772,7 +602,7 @@ def _extract_skip(
             return True
         if el in wrappers:
             return False
-        if el.tag in ("table", "ul", "ol") and _link_density(el) > 0.6:
+        if el.tag in ("table", "ul", "ol") and link_density(el) > 0.6:
             return True
         if el.tag == "form" and page_form(el):
             return False
@@ -850,8 +680,8 @@ def _to_blocks(blocks: list[TextBlock], exclude: set[str]) -> list[Block]:
     for block in blocks:
         text = block.text
         kind = block.kind
-        if kind == BlockKind.PARAGRAPH and _looks_like_heading(block):
-            kind = BlockKind.HEADING
+        if kind == _PARAGRAPH and _looks_like_heading(block):
+            kind = _HEADING
         if out and out[-1].text == text:
             continue
         out.append(Block(text, kind))
@@ -881,7 +711,7 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
     n = len(text)
     # Inside the article a list item may link most of its words (release notes, "further
     # reading" in the text's own words); elsewhere a mostly-linked line is navigation.
-    limit = 0.8 if block.kind == BlockKind.LIST_ITEM else 0.5
+    limit = 0.8 if block.kind == _LIST_ITEM else 0.5
     # Sentences whose objects are links ("Today's deals include <a>…</a> and <a>…</a>. All
     # that is below.") still are prose: a finished sentence with 100 characters of its own.
     if block.link_density > limit and n < 400 and not _linked_prose(block):
@@ -1021,7 +851,7 @@ _PARTS = re.compile(r"\s+[|\u00b7\u2022/\u2013-]\s+")
 
 def _trim_edges(blocks: list[TextBlock]) -> list[TextBlock]:
     # (a subheading is no prose: a subtitle above the byline line does not end the edge)
-    prose = [n for n, b in enumerate(blocks) if len(b.text) >= 80 and b.kind != BlockKind.HEADING]
+    prose = [n for n, b in enumerate(blocks) if len(b.text) >= 80 and b.kind != _HEADING]
     if not prose:
         return blocks
     first, last = prose[0], prose[-1]
@@ -1036,15 +866,23 @@ def _looks_like_heading(block: TextBlock) -> bool:
         block.text.endswith((".", ",", ";", ":")) and len(block.text) > 60
     ):
         return False
-    children = [c for c in el if isinstance(c.tag, str) and c.tag != "br"]
-    if len(children) != 1 or children[0].tag not in ("strong", "b"):
+    # One child element (not counting <br>), <strong> or <b>: the loop stops at a second, and
+    # reads each child's tag once (a short block's element may be a box of many children).
+    only: HtmlElement | None = None
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag != "br":
+            if only is not None or tag not in ("strong", "b"):
+                return False
+            only = child
+    if only is None:
         return False
-    own = clean_text((el.text or "") + (children[0].tail or ""))
+    own = clean_text((el.text or "") + (only.tail or ""))
     return not own
 
 
 def _trim(blocks: list[Block]) -> list[Block]:
     # A subheading with nothing after it is the title of a box that was left out ("Related").
-    while blocks and len(blocks[-1].text) < 60 and blocks[-1].kind == BlockKind.HEADING:
+    while blocks and len(blocks[-1].text) < 60 and blocks[-1].kind == _HEADING:
         blocks.pop()
     return blocks

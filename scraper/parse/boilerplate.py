@@ -12,9 +12,9 @@ from scraper.parse.dom import (
     HtmlElement,
     any_part,
     class_has,
-    class_joined,
-    class_tokens,
+    class_id,
     class_words,
+    has_word,
     role_class_id,
     words,
 )
@@ -201,6 +201,15 @@ def inline_junk(el: HtmlElement) -> bool:
     return class_has(el, INLINE_JUNK) and not any(c.tag == "a" for c in el)
 
 
+def inline_junk_named(el: HtmlElement, cls: str | None, ident: str | None) -> bool:
+    """inline_junk(el) for an element whose class and id the caller has read already."""
+    return (
+        (cls is not None or ident is not None)
+        and has_word(cls, ident, INLINE_JUNK)
+        and not any(c.tag == "a" for c in el)
+    )
+
+
 WEAK_FURNITURE = frozenset(("meta", "metadata", "postmeta"))
 
 
@@ -216,10 +225,12 @@ def weak_words(cls: str | None, ident: str | None) -> bool:
 
 
 def class_weight(el: HtmlElement) -> int:
-    tokens = class_tokens(el)
+    cls, ident = class_id(el)  # (one look at the page's table, not one for words and joined)
+    if cls is None and ident is None:
+        return 0
+    tokens, joined = class_words(cls, ident)
     if not tokens:
         return 0
-    joined = class_joined(el)
     weight = 0
     if tokens & GOOD_WORDS or _GOOD_PARTS_RE.search(joined) is not None:
         weight += 25

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -203,6 +203,20 @@ def text_of(el: HtmlElement) -> str:
     return clean_text(text_content(el))
 
 
+def link_density(el: HtmlElement) -> float:
+    """Link text over all text inside the element (1.0 when it has no text)."""
+    text = len(clean_text(text_content(el)))
+    if not text:
+        return 1.0
+    links = sum(len(clean_text(text_content(a))) for a in el.iter("a"))
+    return links / text
+
+
+def contains(ancestor: HtmlElement, el: HtmlElement) -> bool:
+    """Is `ancestor` above el (never el itself)?"""
+    return any(a is ancestor for a in el.iterancestors())
+
+
 def select(el: HtmlElement, xpath: etree.XPath | str) -> list[HtmlElement]:
     """The elements an XPath expression finds (strings and numbers are left out)."""
     found = xpath(el) if isinstance(xpath, etree.XPath) else el.xpath(xpath)
@@ -334,6 +348,18 @@ def classed(elements: list[HtmlElement]) -> list[tuple[HtmlElement, str | None, 
         if cls is not None or ident is not None:
             out.append((el, cls, ident))
     return out
+
+
+def with_classes(
+    elements: Iterable[HtmlElement],
+) -> Iterator[tuple[HtmlElement, str | None, str | None]]:
+    """(element, class, id) of each element: class_id's answers with the page's table looked
+    up once for the loop, not once an element."""
+    table = _PAGE_CLASSES.get()
+    for el in elements:
+        found = table.get(el) if table is not None else None
+        cls, ident = found if found is not None else _class_id(el)
+        yield el, cls, ident
 
 
 def class_tokens(el: HtmlElement) -> frozenset[str]:

@@ -33,6 +33,7 @@ from scraper.parse.dom import (
     clean_text,
     page_classes,
 )
+from scraper.parse.listing import listing_teasers
 from scraper.parse.structured import Structured, as_text, read_structured
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,7 @@ def _assemble(
             blocks = [b for b in blocks if not headline or b.text != headline]
         if body_src == "dom":
             # a page of teasers (a front page, a listing): all of them are its main text
-            listing = body_mod.listing(passed_choice)
+            listing = listing_teasers(passed_choice)
             if listing is not None:
                 listed = body_mod.extract_chosen(listing, page.order(), exclude=exclude)
                 if sum(len(b.text) for b in listed) >= 2 * sum(len(b.text) for b in blocks):

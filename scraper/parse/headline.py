@@ -12,8 +12,8 @@ import re
 
 from scraper.parse.dom import (
     HtmlElement,
-    class_id,
     class_words,
+    classed,
     clean_text,
     text_content,
 )
@@ -320,6 +320,9 @@ def _plausible_heading(el: HtmlElement) -> bool:
     return not any(a.tag in ("nav", "footer", "aside") for a in el.iterancestors())
 
 
+_STANDFIRST_PARTS = ("-standfirst", "-dek", "-subtitle", "-subheadline")  # a word's start
+
+
 def find_standfirst(
     heading: HtmlElement | None,
     elements: list[HtmlElement],
@@ -330,14 +333,13 @@ def find_standfirst(
     at = order.get(heading) if heading is not None else None
     if at is None:
         return None
-    for el in elements[max(0, at - 10) : at + window]:
-        cls, ident = class_id(el)
+    # (classed: the page's class table looked up once, not once an element)
+    for el, cls, ident in classed(elements[max(0, at - 10) : at + window]):
         if cls is None or el.tag not in ("p", "div", "h2", "span"):
             continue
         tokens, joined = class_words(cls, ident)
-        if tokens & _STANDFIRST_SET or any(
-            f"-{s}" in f"-{joined}" for s in ("standfirst", "dek", "subtitle", "subheadline")
-        ):
+        padded = f"-{joined}"
+        if tokens & _STANDFIRST_SET or any(part in padded for part in _STANDFIRST_PARTS):
             text = clean_text(text_content(el))
             if 20 <= len(text) <= 600:
                 return text

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from archive.record import BlockKind
-from scraper.parse.boilerplate import SKIP_TAGS, inline_junk
+from scraper.parse.boilerplate import SKIP_TAGS, inline_junk, inline_junk_named
 from scraper.parse.dom import (
     BLOCK_TAGS,
     HEADING_TAGS,
@@ -70,7 +70,10 @@ def _inline_text(el: HtmlElement, drop_junk: bool, mark: bool = False) -> tuple[
         return text, 0
     has_break = next(el.iter("br"), None) is not None
     if not has_break and (
-        not drop_junk or not any(inline_junk(d) for d in el.iterdescendants() if class_id(d)[0])
+        not drop_junk
+        or not any(
+            inline_junk_named(d, *ci) for d in el.iterdescendants() if (ci := class_id(d))[0]
+        )
     ):
         text = text_content(el)
         if el.tag == "a":
@@ -129,6 +132,8 @@ def _data_row(tr: HtmlElement, holding: set[HtmlElement]) -> tuple[str, int] | N
     return row, sum(len(clean_text(text_content(a))) for a in tr.iter("a"))
 
 
+# (a module constant: an enum member read off its class runs a Python descriptor in 3.11)
+_PARAGRAPH = BlockKind.PARAGRAPH
 _KINDS = {
     **dict.fromkeys(HEADING_TAGS, BlockKind.HEADING),
     "li": BlockKind.LIST_ITEM,
@@ -137,7 +142,7 @@ _KINDS = {
 
 
 def _kind(el: HtmlElement) -> BlockKind:
-    return _KINDS.get(el.tag, BlockKind.PARAGRAPH)
+    return _KINDS.get(el.tag, _PARAGRAPH)
 
 
 # What is never read as inline text: block-level elements and the subtrees callers skip
@@ -202,7 +207,9 @@ def _segment(
         # Inline elements are only dropped for what is never prose (captions, share widgets,
         # hover cards): a link classed "tag" or "topic" inside a sentence is still the sentence.
         if skip is not None and (
-            skip(child) if not inline else class_id(child) is not NO_CLASS and inline_junk(child)
+            skip(child)
+            if not inline
+            else (ci := class_id(child)) is not NO_CLASS and inline_junk_named(child, *ci)
         ):
             parts.append(" ")
             parts.append(child.tail or "")
@@ -229,7 +236,7 @@ def _segment(
                     max_depth,
                     in_link or tag == "a",
                     holding,
-                    _KINDS.get(tag, BlockKind.PARAGRAPH),
+                    _KINDS.get(tag, _PARAGRAPH),
                 )
         elif tag in ("img", "hr", "wbr"):
             parts.append(" ")
@@ -253,7 +260,8 @@ def _flush(
 ) -> None:
     """The inline text gathered so far in el (not all whitespace) as blocks (one per
     <br><br>-separated part)."""
-    split = _BR_SPLIT.split(raw) if "\n" in raw else None
+    # (a split needs two line breaks: text with one, common in source layout, skips the regex)
+    split = _BR_SPLIT.split(raw) if raw.count("\n") > 1 else None
     if split is not None and len(split) > 1:
         # <br><br> runs (old layouts, blog engines): each part counts its own links
         marked = _LINK_START in raw
