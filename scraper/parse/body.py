@@ -33,6 +33,7 @@ from scraper.parse.boilerplate import (
     class_weight,
     has_embed,
     is_boilerplate,
+    member_cell,
     weak_words,
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
@@ -156,14 +157,34 @@ _JUNK_ANYWHERE_KEYS = (
     "click here",
     "javascript",
 )
-# (German, Spanish and French ad labels too: "Anzeige", "Werbung", "Publicidad", "Publicité")
+# Layout: any site with ad slots in the text. The slot's label is a line of its own, in many
+# languages ("Advertisement", "Anzeige", "Werbung", "Publicidad", "Publicité", "Pubblicità",
+# "Реклама", "Reklama"), set off by dashes or brackets ("- Anzeige -", "[Advertisement]"), or
+# telling the reader where the text goes on ("Advertisement - Scroll to continue", "Story
+# continues below advertisement", "Weiterlesen nach der Anzeige").
+_AD_LABEL = (
+    r"(?:advert(?:isement)?|advertising|anzeigen?|werbung|publicidad|publicit[eé]|"
+    r"pubblicit[aà]|реклама|reklama|reklame|advertentie|gesponsert|sponsored)"
+)
 _JUNK_WHOLE = re.compile(
-    r"\[\w+ [^\]]*=[^\]]*\]|(?:advert(?:isement)?|anzeige|werbung|publicidad|publicit[eé])$",
+    r"\[\w+ [^\]]*=[^\]]*\]|"
+    rf"[\W_]*{_AD_LABEL}(?:[\W_]+(?:scroll|continue|weiter|story continues|article continues)"
+    r"[\w ]{0,30})?[\W_]*$|"
+    rf"(?:(?:the )?(?:story|article|text|artikel|la noticia) (?:continues|geht|wird|contin[uú]a)"
+    rf"[\w ]{{0,25}}(?:below|unter|nach|tras|despu[eé]s de)[\w ]{{0,10}}{_AD_LABEL}[\w ]{{0,20}}|"
+    rf"weiterlesen (?:nach|unter) der {_AD_LABEL})[\W_]*$",
     re.I,
 )
-# "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose.
+# "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose. Layout:
+# CMSs that print the publication or update as a line of its own in the text's box, in the
+# site's language (club sites' "Veröffentlicht am 03.05.2022 | Ressort: Verkehr", Joomla's
+# "Zuletzt aktualisiert: …" and "Erstellt: …", K2's "Ultima modifica il …", "Publié le …",
+# "Mis à jour le …", "Actualizado …", "Опубликовано …", phpBB's "Добавлено: …").
 _BYLINE_WORD = re.compile(
-    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b"
+    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author|"
+    r"ver(?:ö|oe)ffentlicht|aktualisiert|erstellt|ge(?:ä|ae)ndert|stand(?=:)|"
+    r"pubblicato|aggiornato|modifica|publi[ée]e?|mis [àa] jour|actualizado|atualizado|"
+    r"publicada|geplaatst|bijgewerkt|опубликовано|обновлено|добавлено)\b"
 )
 _DATE_ONLY = re.compile(
     r"^[\W\d_]*(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s*)?"
@@ -175,6 +196,8 @@ _DATE_ONLY = re.compile(
 
 def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
+    if el.tag == "td" and member_cell(el):
+        return True
     role, cls, ident = role_class_id(el)
     decided, embed, needed = _prune_plan(el.tag, role, cls, ident)
     if decided is not None:
@@ -724,7 +747,8 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
         lowered = text.lower()
         if (
             any(key in lowered for key in _JUNK_ANYWHERE_KEYS)
-            and _JUNK_ANYWHERE.search(lowered) is not None
+            and (found := _JUNK_ANYWHERE.search(lowered)) is not None
+            and not _reported(text, lowered, found.group())
         ) or _JUNK_WHOLE.match(text):
             return False
         if (
@@ -736,6 +760,30 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
         ):
             return False
     return any(ch.isalnum() for ch in text)
+
+
+# What a newsletter box or a call to act says to the reader: "you", "your", "our", "us",
+# "here", or a verb opening the line ("Sign up", "Subscribe", "Get", "Join").
+_ADDRESSES_READER = re.compile(
+    r"^(?:sign up|subscribe|get|join|receive|click|follow|register|don't miss|never miss)\b|"
+    r"\b(?:you|your|yours|our|us|here|today|now|free)\b"
+)
+# Words of _JUNK_ANYWHERE that prose uses too ("Households that subscribe to cable fell to
+# 60 million.", "The letter landed in her inbox on Tuesday.", "Volunteers sign up at the
+# town hall.")
+_REPORTABLE = frozenset(("subscribe", "inbox", "sign up"))
+
+
+def _reported(text: str, lowered: str, found: str) -> bool:
+    """Layout: any prose. A finished sentence of ten words or more that uses a newsletter
+    box's word ("subscribe", "inbox", "sign up") without speaking to the reader tells of
+    something: it is text, not the box."""
+    return (
+        found in _REPORTABLE
+        and text.endswith(_SENTENCE_END)
+        and len(text.split()) >= 10
+        and _ADDRESSES_READER.search(lowered) is None
+    )
 
 
 def _sentence(text: str) -> bool:

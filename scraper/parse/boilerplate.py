@@ -34,7 +34,13 @@ _BOILERPLATE_WORDS = frozenset(
         # German furniture: ads, share bars, reader comments, recommendations
         "anzeige anzeigen werbung teilen kommentare empfehlungen randspalte seitenleiste "
         # the kicker above a headline ("Dachzeile")
-        "kicker dachzeile overline eyebrow topline"
+        "kicker dachzeile overline eyebrow topline "
+        # ad slots named in short or other languages ("adv__label", "reklama")
+        "adv reklama reklame "
+        # shop pages: customers' reviews below the product's text (WooCommerce "tab-reviews",
+        # Shopify "spr-reviews", German "kundenbewertungen", French "avis-clients")
+        "reviews bewertungen kundenbewertungen rezensionen testimonials avis opiniones "
+        "valoraciones otzyvy"
     )
 )
 
@@ -127,6 +133,8 @@ SKIP_TAGS = frozenset(
 
 def is_boilerplate(el: HtmlElement) -> bool:
     """True when tag or class/id words say the element is not article prose."""
+    if el.tag == "td" and member_cell(el):
+        return True
     role, cls, ident = role_class_id(el)
     verdict = boilerplate_verdict(el.tag, role, cls, ident)
     if verdict is UNLESS_EMBED:
@@ -158,7 +166,10 @@ _PAGE_BUILDERS = frozenset(("elementor", "siteorigin", "so"))
 _STILL_FURNITURE = frozenset(
     words(
         "share sharing social related comments newsletter byline caption promo tags meta "
-        "teilen kommentare anzeige werbung empfehlungen"
+        "teilen kommentare anzeige werbung empfehlungen "
+        # a shop's reviews tab ("tab-content" id "bewertungen", WooCommerce's "entry-content"
+        # panel id "tab-reviews")
+        "reviews bewertungen kundenbewertungen rezensionen"
     )
 )
 
@@ -243,3 +254,23 @@ EMBEDS = frozenset(("embed", "embedded", "tweet", "twitter-tweet", "instagram-me
 
 
 COMMENTS = frozenset(("comment", "comments", "commentlist", "disqus", "respond", "replies"))
+
+
+_POST_DETAILS = frozenset(("postdetails", "postdetail"))
+
+
+def member_cell(td: HtmlElement) -> bool:
+    """Layout: phpBB 2 (subSilver and the themes made from it) and other table-layout forums:
+    the poster's cell beside each post (name, rank, join date, post count) and the post's
+    "Posted: … Post subject: …" line are spans named "postdetails" in cells of their own,
+    with the post's text in a "postbody" span of another cell."""
+    found = False
+    for child in td:
+        tag = child.tag
+        if tag == "span" or tag == "div":
+            cls = (child.get("class") or "").lower()
+            if "postbody" in cls:
+                return False
+            if cls in _POST_DETAILS:
+                found = True
+    return found

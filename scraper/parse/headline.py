@@ -343,4 +343,21 @@ def find_standfirst(
             text = clean_text(text_content(el))
             if 20 <= len(text) <= 600:
                 return text
-    return None
+    return subtitle_after(heading)
+
+
+def subtitle_after(heading: HtmlElement | None) -> str | None:
+    """Layout: news and blog themes that set the subtitle as an <h2> or <h3> right after the
+    <h1>, with no class naming it: a line of six words or more (a section's own subheading,
+    "Background", is shorter). Not body: the standfirst."""
+    if heading is None or heading.tag != "h1" or (heading.tail or "").strip():
+        return None
+    after = heading.getnext()
+    while after is not None and not isinstance(after.tag, str):
+        after = after.getnext()  # (a comment between them)
+    if after is None or after.tag not in ("h2", "h3"):
+        return None
+    text = clean_text(text_content(after))
+    if not 30 <= len(text) <= 300 or len(text.split()) < 6:
+        return None
+    return text
