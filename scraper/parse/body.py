@@ -766,7 +766,7 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
 # "here", or a verb opening the line ("Sign up", "Subscribe", "Get", "Join").
 _ADDRESSES_READER = re.compile(
     r"^(?:sign up|subscribe|get|join|receive|click|follow|register|don't miss|never miss)\b|"
-    r"\b(?:you|your|yours|our|us|here|today|now|free)\b"
+    r"\b(?:you|your|yours|our|us|here)\b"
 )
 # Words of _JUNK_ANYWHERE that prose uses too ("Households that subscribe to cable fell to
 # 60 million.", "The letter landed in her inbox on Tuesday.", "Volunteers sign up at the

@@ -19,6 +19,16 @@ from scraper.parse.dom import (
     words,
 )
 
+# Layout: shop pages: customers' reviews below the product's text (WooCommerce "tab-reviews",
+# Shopify "spr-reviews", German "kundenbewertungen", French "avis-clients").
+REVIEWS = frozenset(
+    words(
+        "reviews bewertungen kundenbewertungen rezensionen testimonials avis opiniones "
+        "valoraciones otzyvy"
+    )
+)
+
+
 _BOILERPLATE_WORDS = frozenset(
     words(
         "comment comments commentlist disqus share shares sharing sharebar social socials related "
@@ -36,13 +46,9 @@ _BOILERPLATE_WORDS = frozenset(
         # the kicker above a headline ("Dachzeile")
         "kicker dachzeile overline eyebrow topline "
         # ad slots named in short or other languages ("adv__label", "reklama")
-        "adv reklama reklame "
-        # shop pages: customers' reviews below the product's text (WooCommerce "tab-reviews",
-        # Shopify "spr-reviews", German "kundenbewertungen", French "avis-clients")
-        "reviews bewertungen kundenbewertungen rezensionen testimonials avis opiniones "
-        "valoraciones otzyvy"
+        "adv reklama reklame"
     )
-)
+).union(REVIEWS)
 
 
 _BOILERPLATE_PARTS = (
@@ -163,15 +169,14 @@ def boilerplate_verdict(tag: object, role: str | None, cls: str | None, ident: s
 PROSE, FURNITURE, UNLESS_EMBED = "prose", "furniture", "unless-embed"
 _WIDGET = frozenset(("widget",))
 _PAGE_BUILDERS = frozenset(("elementor", "siteorigin", "so"))
+# (a shop's reviews tab is furniture whatever else names it: "tab-content" id "bewertungen",
+# WooCommerce's "entry-content" panel id "tab-reviews")
 _STILL_FURNITURE = frozenset(
     words(
         "share sharing social related comments newsletter byline caption promo tags meta "
-        "teilen kommentare anzeige werbung empfehlungen "
-        # a shop's reviews tab ("tab-content" id "bewertungen", WooCommerce's "entry-content"
-        # panel id "tab-reviews")
-        "reviews bewertungen kundenbewertungen rezensionen"
+        "teilen kommentare anzeige werbung empfehlungen"
     )
-)
+).union(REVIEWS)
 
 
 @lru_cache(maxsize=8192)
