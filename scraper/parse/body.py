@@ -121,7 +121,9 @@ _JUNK_LINE = re.compile(
     r"posted\b|last (updated|modified)\b|by\s+[A-Z][\w.'\-]+(\s+[A-Z][\w.'\-]+){0,3}\s*([-|,•·]|$)|"
     r"have a (news )?tip\b|this entry was posted\b|dieser (?:beitrag|eintrag) wurde\b|"
     r"mehr zum thema\b|lesen sie (?:auch|mehr)\b|auch interessant\b|"
-    r"das k(?:ö|oe)nnte sie (?:auch )?interessieren\b)",
+    r"das k(?:ö|oe)nnte sie (?:auch )?interessieren\b|"
+    # Blogger's post footer in other languages ("Eingestellt von Sabine um 20:15")
+    r"(?:eingestellt|gepostet|publicado|publi[ée]|pubblicato|geplaatst) (?:von|por|par|da|door)\b)",
     re.I,
 )
 # Words of _JUNK_LINE that also open ordinary sentences ("Share prices fell 3 percent on

@@ -174,7 +174,7 @@ _PAGE_BUILDERS = frozenset(("elementor", "siteorigin", "so"))
 _STILL_FURNITURE = frozenset(
     words(
         "share sharing social related comments newsletter byline caption promo tags meta "
-        "teilen kommentare anzeige werbung empfehlungen"
+        "teilen kommentare anzeige werbung empfehlungen footer"
     )
 ).union(REVIEWS)
 
