@@ -631,6 +631,8 @@ def _extract_skip(
             return True
         if el.tag == "form" and page_form(el):
             return False
+        if _teaser_grid(el):
+            return True
         if by_tags:
             # the second try: boxes named like furniture that hold text are kept
             return _prune_by_tags(el, not comments) or (
@@ -639,6 +641,38 @@ def _extract_skip(
         return is_boilerplate(el)
 
     return skip
+
+
+_CARDS = 3  # teaser cards of one kind side by side that make a grid
+_IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:[?#]|$)", re.I)
+
+
+def _teaser_grid(el: HtmlElement) -> bool:
+    """Layout: any site. "Most popular", "You may also like" and "More from" grids below the
+    text in boxes no class word names: three or more cards of one tag and class side by side
+    (under a heading, perhaps), each a linked picture to another page with a short title or
+    blurb (under 250 characters). A gallery's pictures link to their image files, and a
+    listicle's items hold more text."""
+    kinds: dict[tuple[str, str], int] = {}
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in _SUBHEADS:
+            key = (tag, child.get("class") or "")
+            kinds[key] = kinds.get(key, 0) + 1
+    if not kinds:
+        return False
+    (tag, cls), count = max(kinds.items(), key=lambda kv: kv[1])
+    if count < _CARDS or count < sum(kinds.values()) - 1:
+        return False
+    return all(_teaser_card(c) for c in el if c.tag == tag and (c.get("class") or "") == cls)
+
+
+def _teaser_card(card: HtmlElement) -> bool:
+    for a in card.iter("a"):
+        href = a.get("href") or ""
+        if href and not _IMAGE_FILE.search(href) and next(a.iter("img"), None) is not None:
+            return len(text_content(card)) < 250
+    return False
 
 
 def extract_blocks(
@@ -761,7 +795,17 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
             and not _dated_sentence(text)
         ):
             return False
+    if n < 80 and _PAGER.match(text):
+        return False
     return any(ch.isalnum() for ch in text)
+
+
+# Layout: any site. A pager's numbers as a line of their own ("1 2 3 4 5 6 7 8", "« 1 2 3 »",
+# "1 · 2 · 3"; not "1 | 2 | 3": a table row of data).
+_PAGER = re.compile(
+    "^[\u00ab\u2039<\\s]*(?:\\d{1,3}(?:\\s+|\\s*[\u00b7\u2022\u2013-]\\s*)){2,}\\d{1,3}"
+    "[\\s\u00bb\u203a>.\u2026]*$"
+)
 
 
 # What a newsletter box or a call to act says to the reader: "you", "your", "our", "us",

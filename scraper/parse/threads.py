@@ -111,9 +111,13 @@ def _wrapped_posts(node: HtmlElement, wrapper: HtmlElement) -> list[HtmlElement]
         if item.tag != wrapper.tag:
             continue
         inner = [c for c in item if isinstance(c.tag, str)]
-        if len(inner) == 1 and inner[0].tag == tag and first_class(inner[0]) == word:
-            if numbered(inner[0]):
-                found.append(inner[0])
+        if (
+            len(inner) == 1
+            and inner[0].tag == tag
+            and first_class(inner[0]) == word
+            and numbered(inner[0])
+        ):
+            found.append(inner[0])
     return found
 
 
