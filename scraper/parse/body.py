@@ -210,7 +210,7 @@ def _prune(el: HtmlElement) -> bool:
         return False
     # Layout: shop and listing pages name the box around the text "product-meta" or
     # "item-info"; a meta line never holds a paragraph of prose.
-    return not _has_prose(el, needed)
+    return not _has_prose(el, needed) and not _lead_box(el)
 
 
 @lru_cache(maxsize=8192)
@@ -458,7 +458,11 @@ def _choose(
         if sibling is top:
             before = between[-1] if between else None
             _take(chosen, between, sibling)
-            if before is not None and before not in chosen and _beside_list(before, prune):
+            if (
+                before is not None
+                and before not in chosen
+                and (_beside_list(before, prune) or _lead_box(before))
+            ):
                 chosen.insert(len(chosen) - 1, before)
             after_top = True
             continue
@@ -556,6 +560,25 @@ def _beside_list(el: HtmlElement, prune: Callable[[HtmlElement], bool]) -> bool:
         and not prune(el)
         and not is_boilerplate(el)
         and link_density(el) < 0.1
+    )
+
+
+_LEAD_WORDS = frozenset(words("teaser lead lede intro standfirst summary excerpt einleitung"))
+
+
+def _lead_box(el: HtmlElement) -> bool:
+    """Layout: German CMSs (TYPO3's "news-teaser" before "news-text", "article__teaser") and
+    others set the lead in a box of its own right before the text's box, named as teasers
+    are: a finished sentence or more of prose there, with no links and no picture, opens
+    the text."""
+    cls, ident = class_id(el)
+    if (cls is None and ident is None) or not class_words(cls, ident)[0] & _LEAD_WORDS:
+        return False
+    text = clean_text(text_content(el))
+    return (
+        len(text) >= 80
+        and text.endswith(_SENTENCE_END)
+        and next(el.iter("a", "img", "picture", "figure"), None) is None
     )
 
 
