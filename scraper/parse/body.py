@@ -127,12 +127,12 @@ _JUNK_LINE = re.compile(
     re.I,
 )
 # Words of _JUNK_LINE that also open ordinary sentences ("Share prices fell 3 percent on
-# Monday.", "Published in 1998, the book ..."): such a line is junk only when it is not a
-# finished sentence of some length (what furniture rarely is: "Share", "3 Comments",
-# "Updated 5 hours ago", "Posted in News").
+# Monday.", "Published in 1998, the book ...", "Advertising revenue fell by a third ..."):
+# such a line is junk only when it is not a finished sentence of some length (what furniture
+# rarely is: "Share", "3 Comments", "Updated 5 hours ago", "Posted in News").
 _WEAK_JUNK = re.compile(
     r"(?:share(?! this\b| on\b)|comments?|recommended|loading|updated|published|posted|by|"
-    r"copyright)(?:\s+|-)[^\W\d_]",
+    r"copyright|advertising|advertisement|sponsored)(?:\s+|-)[^\W\d_]",
     re.I,
 )
 _SENTENCE_END = (".", "!", "?", '."', ".\u201d", "!\u201d", "?\u201d", ".'", ".)")
