@@ -121,6 +121,13 @@ _JUNK_LINE = re.compile(
     r"posted\b|last (updated|modified)\b|by\s+[A-Z][\w.'\-]+(\s+[A-Z][\w.'\-]+){0,3}\s*([-|,•·]|$)|"
     r"have a (news )?tip\b|this entry was posted\b|dieser (?:beitrag|eintrag) wurde\b|"
     r"mehr zum thema\b|lesen sie (?:auch|mehr)\b|auch interessant\b|"
+    # "read also" lines and photo credits in the languages of the web's other news sites
+    r"le[ae] tambi[eé]n\b|te puede interesar\b|(?:[àa] )?lire aussi\b|leggi anche\b|"
+    r"читайте также|смотрите также|(?:foto|fotos|bild|фото)\s*:|"
+    # blog themes' reading-time and read-aloud lines
+    r"(?:lesezeit|lesedauer|reading time|tiempo de lectura|temps de lecture|время чтения)"
+    r"\W{0,3}(?:ca\.\s*|about\s*)?\d|"
+    r"\d+\s*min(?:ute)?s? read\b|artikel (?:vorlesen|anh(?:ö|oe)ren)\b|"
     r"das k(?:ö|oe)nnte sie (?:auch )?interessieren\b|"
     # Blogger's post footer in other languages ("Eingestellt von Sabine um 20:15")
     r"(?:eingestellt|gepostet|publicado|publi[ée]|pubblicato|geplaatst) (?:von|por|par|da|door)\b)",
