@@ -152,3 +152,17 @@ def test_a_lead_box_named_as_a_teaser_opens_the_text() -> None:
         f"<div class='news-text'><p>{PROSE}</p><p>{PROSE2}</p></div></div></body></html>"
     ).encode()
     assert [b.text for b in parse_html(page, URL).body] == [lead, PROSE, PROSE2]
+
+
+def test_read_also_credit_and_reading_time_lines_are_not_body() -> None:
+    for line in (
+        "Lea también:",
+        "Читайте также:",
+        "Foto: dpa/Max Muster",
+        "Lesezeit: 3 Minuten",
+        "5 min read",
+        "Artikel vorlesen",
+    ):
+        assert body_of(f"<p>{line}</p><p>{PROSE}</p><p>{PROSE2}</p>") == [PROSE, PROSE2], line
+    sentence = "Reading time is short for those who ride the early bus to the office."
+    assert sentence in body_of(f"<p>{PROSE}</p><p>{sentence}</p><p>{PROSE2}</p>")

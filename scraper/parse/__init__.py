@@ -121,7 +121,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   right before the text's box, a finished sentence or more with no links or pictures,
   opens the text; WoltLab's posts, each numbered box wrapped alone in a list item (its
   member pane an <aside>), are a thread's posts (a permalink to the post stands for the
-  link to the poster).
+  link to the poster); "read also" lines in more languages ("Lea también", "Lire aussi",
+  "Leggi anche", "Читайте также"), photo credits as lines of their own ("Foto: …", "Фото:
+  …") and blog themes' reading-time and read-aloud lines ("Lesezeit: 3 Minuten", "5 min
+  read", "Artikel vorlesen") are furniture.
 - standfirst: a box named for one near the headline ("standfirst", "dek", "summary", not
   inside a shop's reviews box); else an <h2> or <h3> of six words or more right after the
   <h1> (news and blog themes' unnamed subtitles), which is then not body.
