@@ -20,12 +20,10 @@ from scraper.parse.dom import (
 )
 
 # Layout: shop pages: customers' reviews below the product's text (WooCommerce "tab-reviews",
-# Shopify "spr-reviews", German "kundenbewertungen", French "avis-clients").
+# Shopify "spr-reviews", German "kundenbewertungen", Spanish "valoraciones"). (Not "avis"
+# or "opiniones": news sites name their opinion pages so.)
 REVIEWS = frozenset(
-    words(
-        "reviews bewertungen kundenbewertungen rezensionen testimonials avis opiniones "
-        "valoraciones otzyvy"
-    )
+    words("reviews bewertungen kundenbewertungen rezensionen testimonials valoraciones otzyvy")
 )
 
 
