@@ -124,6 +124,10 @@ _JUNK_LINE = re.compile(
     # "read also" lines and photo credits in the languages of the web's other news sites
     r"le[ae] tambi[eé]n\b|te puede interesar\b|(?:[àa] )?lire aussi\b|leggi anche\b|"
     r"читайте также|смотрите также|(?:foto|fotos|bild|фото)\s*:|"
+    # share bars' labels in other languages
+    r"(?:diesen |den )?(?:artikel|beitrag|seite) teilen\b|(?:jetzt )?teilen\s*:|jetzt teilen\b|"
+    r"compartir(?:\s*:|\s+en\b)|comparte esta|partager(?:\s*:|\s+sur\b)|condividi\b|"
+    r"поделиться\s*(?::|$)|"
     # blog themes' reading-time and read-aloud lines
     r"(?:lesezeit|lesedauer|reading time|tiempo de lectura|temps de lecture|время чтения)"
     r"\W{0,3}(?:ca\.\s*|about\s*)?\d|"
