@@ -76,19 +76,21 @@ def test_prose_with_newsletter_words_stays_and_the_offer_goes() -> None:
 def test_pager_numbers_and_teaser_grids_are_not_body() -> None:
     card = (
         "<div class='card'><a href='/news/{n}.html'><img src='/t/{n}.jpg'></a>"
-        "<a href='/news/{n}.html'>Story {n}</a><div>A short blurb about story {n}.</div></div>"
+        "<a href='/news/{n}.html'>Another story, no. {n}</a>"
+        "<div>A short blurb about story {n}.</div></div>"
     )
     grid = "<div><h2>Most read</h2>" + "".join(card.format(n=n) for n in range(4)) + "</div>"
     pager = "<div><b>1</b> <a href='?p=2'>2</a> <a href='?p=3'>3</a></div>"
     assert body_of(f"<p>{PROSE}</p><p>{PROSE2}</p>{pager}{grid}") == [PROSE, PROSE2]
-    # a listicle's items link their pictures to other pages too, but hold more text
+    # a listicle's items link their pictures to other pages too, but name their things in
+    # headings of their own
     items = "<div>" + "".join(
-        f"<div class='item'><a href='/shop/{n}.html'><img src='/t/{n}.jpg'></a>"
-        f"<p>{PROSE} {PROSE2} ({n})</p></div>"
+        f"<div class='item'><h3>{n}. Folding bike</h3><a href='/shop/{n}.html'>"
+        f"<img src='/t/{n}.jpg'></a><p>Light and quick to fold, with eight gears ({n}).</p></div>"
         for n in range(3)
     )
-    text = body_of(f"<p>{PROSE}</p>{items}</div>")
-    assert f"{PROSE} {PROSE2} (0)" in text
+    text = body_of(f"<p>{PROSE}</p>{items}</div><p>{PROSE2}</p>")
+    assert "Light and quick to fold, with eight gears (0)." in text
 
 
 def test_an_h2_subtitle_after_the_h1_is_the_standfirst() -> None:

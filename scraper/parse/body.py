@@ -684,9 +684,9 @@ _IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:[?#]|$)", re.I)
 def _teaser_grid(el: HtmlElement) -> bool:
     """Layout: any site. "Most popular", "You may also like" and "More from" grids below the
     text in boxes no class word names: three or more cards of one tag and class side by side
-    (under a heading, perhaps), each a linked picture to another page with a short title or
-    blurb (under 250 characters). A gallery's pictures link to their image files, and a
-    listicle's items hold more text."""
+    (under a heading, perhaps), each a linked picture and a linked title to another page
+    with a short blurb. A gallery's pictures link to their image files, and a listicle's
+    items name their things in headings of their own and say more."""
     kinds: dict[tuple[str, str], int] = {}
     for child in el:
         tag = child.tag
@@ -702,11 +702,26 @@ def _teaser_grid(el: HtmlElement) -> bool:
 
 
 def _teaser_card(card: HtmlElement) -> bool:
+    """A linked picture to another page, a linked title, and a blurb of under 150 characters
+    of its own. A listicle's item names its thing in a heading of its own, not a link, and
+    says more about it."""
+    pictured = titled = False
     for a in card.iter("a"):
         href = a.get("href") or ""
-        if href and not _IMAGE_FILE.search(href) and next(a.iter("img"), None) is not None:
-            return len(text_content(card)) < 250
-    return False
+        if not href or _IMAGE_FILE.search(href):
+            continue
+        if next(a.iter("img"), None) is not None:
+            pictured = True
+        elif len(clean_text(text_content(a))) >= 8:
+            titled = True
+    if not (pictured and titled):
+        return False
+    for heading in card.iter(*_SUBHEADS):
+        if next(heading.iter("a"), None) is None:
+            return False
+    text = clean_text(text_content(card))
+    linked = sum(len(clean_text(text_content(x))) for x in card.iter("a"))
+    return len(text) < 250 and len(text) - linked < 150
 
 
 def extract_blocks(
