@@ -166,6 +166,8 @@ def test_read_also_credit_and_reading_time_lines_are_not_body() -> None:
         "Artikel vorlesen",
         "Artikel teilen",
         "Partager sur",
+        "Beitragsbild: Pixabay",
+        "Schlagworte: Verkehr, Brücke",
     ):
         assert body_of(f"<p>{line}</p><p>{PROSE}</p><p>{PROSE2}</p>") == [PROSE, PROSE2], line
     sentence = "Reading time is short for those who ride the early bus to the office."

@@ -125,7 +125,9 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   "Leggi anche", "Читайте также"), photo credits as lines of their own ("Foto: …", "Фото:
   …") and blog themes' reading-time and read-aloud lines ("Lesezeit: 3 Minuten", "5 min
   read", "Artikel vorlesen") and share bars' labels in other languages ("Artikel teilen",
-  "Compartir en", "Partager sur", "Поделиться") are furniture.
+  "Compartir en", "Partager sur", "Поделиться"), German blogs' picture credits
+  ("Beitragsbild: …", "Bildquelle: …") and tag lines in other languages ("Schlagworte: …",
+  "Etiquetas: …") are furniture.
 - standfirst: a box named for one near the headline ("standfirst", "dek", "summary", not
   inside a shop's reviews box); else an <h2> or <h3> of six words or more right after the
   <h1> (news and blog themes' unnamed subtitles), which is then not body.

@@ -123,7 +123,12 @@ _JUNK_LINE = re.compile(
     r"mehr zum thema\b|lesen sie (?:auch|mehr)\b|auch interessant\b|"
     # "read also" lines and photo credits in the languages of the web's other news sites
     r"le[ae] tambi[eé]n\b|te puede interesar\b|(?:[àa] )?lire aussi\b|leggi anche\b|"
-    r"читайте также|смотрите также|(?:foto|fotos|bild|фото)\s*:|"
+    r"читайте также|смотрите также|"
+    r"(?:foto|fotos|bild|bilder|фото|bildquelle|titelbild|beitragsbild|bildnachweis|"
+    r"fotonachweis)\s*:|"
+    # tag and category lines in other languages ("Schlagworte: …", "Etiquetas: …")
+    r"(?:schlagw(?:ö|oe)rter|schlagworte|stichw(?:ö|oe)rter|stichworte|kategorien?|"
+    r"etiquetas|categor[ií]as?|теги|метки|рубрики?)\s*:|"
     # share bars' labels in other languages
     r"(?:diesen |den )?(?:artikel|beitrag|seite) teilen\b|(?:jetzt )?teilen\s*:|jetzt teilen\b|"
     r"compartir(?:\s*:|\s+en\b)|comparte esta|partager(?:\s*:|\s+sur\b)|condividi\b|"
