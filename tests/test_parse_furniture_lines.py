@@ -134,6 +134,12 @@ def test_a_column_head_above_data_rows_stays() -> None:
     text = body_of(f"<p>{PROSE}</p>{table}<p>{PROSE2}</p>")
     assert "Year | Riders" in text
     assert "2019 | 41,000" in text
+    # cells holding paragraphs are read one by one, under their head all the same
+    table = (
+        "<table><tr><th>Symptom</th><th>Cause</th></tr><tr><td><p>Slow pages at noon</p></td>"
+        "<td><p>The cache is emptied every hour</p></td></tr></table>"
+    )
+    assert "Symptom | Cause" in body_of(f"<p>{PROSE}</p>{table}<p>{PROSE2}</p>")
 
 
 def test_shop_reviews_are_not_body() -> None:

@@ -111,7 +111,7 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   "inbox", "sign up") without speaking to the reader (no "you", "our", "here", no verb
   opening it) is text; phpBB 2's poster cells and "Posted" lines (spans named
   "postdetails" in cells of their own) are furniture, and a row of column heads (<th>
-  only) that no row of data follows is the layout's ("Author | Message"); shop pages'
+  only) above a row holding tables of its own is the layout's ("Author | Message"); shop pages'
   review boxes ("reviews", "spr-reviews", "bewertungen", "kundenbewertungen") are furniture
   even inside a box named "content"; a post's own footer ("post-footer") and Blogger's
   "Eingestellt von … um …" line are furniture; grids of three or more teaser cards of one

@@ -134,20 +134,20 @@ def _data_row(tr: HtmlElement, holding: set[HtmlElement]) -> tuple[str, int] | N
 
 def _column_heads(tr: HtmlElement, holding: set[HtmlElement]) -> bool:
     """Layout: table-layout forums (phpBB 2's "Author | Message") and other layout tables
-    head their columns too: a row of <th> cells only that no row of data follows is the
-    layout's, not text."""
+    head their columns too: a row of <th> cells only, above a row that holds tables of its
+    own (a layout's), is not text. Data tables' heads stay, whatever their cells hold."""
     cells = [c for c in tr if isinstance(c.tag, str)]
     return (
         len(cells) >= 2
         and all(c.tag == "th" for c in cells)
         and not any(c in holding for c in cells)
-        and not _data_follows(tr, holding)
+        and _layout_follows(tr)
     )
 
 
-def _data_follows(tr: HtmlElement, holding: set[HtmlElement]) -> bool:
-    """Is the next row (in the same table part, or the first of the next part) a row of
-    data: two or more cells holding no blocks and no <br> runs?"""
+def _layout_follows(tr: HtmlElement) -> bool:
+    """Does the next row (in the same table part, or the first of the next part) hold a
+    table of its own?"""
     after = tr.getnext()
     if after is None and (part := tr.getparent()) is not None and part.tag == "thead":
         after = part.getnext()  # (the <tbody> after the <thead>)
@@ -158,12 +158,8 @@ def _data_follows(tr: HtmlElement, holding: set[HtmlElement]) -> bool:
         after = after.getnext()
     if after is None:
         return False
-    cells = [c for c in after if c.tag in _CELLS]
-    return (
-        len(cells) >= 2
-        and not any(c in holding for c in cells)
-        and not any(next(c.iter("br"), None) is not None for c in cells)
-    )
+    found = after.iter("table")
+    return next(found, None) is not None
 
 
 # (a module constant: an enum member read off its class runs a Python descriptor in 3.11)
