@@ -100,7 +100,37 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   sections) with two or more paragraphs of prose is read; an articleBody given as HTML in
   JSON-LD (pages built by script with only a teaser in the DOM) is read as markup; a line of
   short parts with a date ("Name | Place | 14 de septiembre de 2022") above the text is a
-  byline, and a subheading above it does not end the text's edge.
+  byline, and a subheading above it does not end the text's edge; ad slots' labels as lines
+  of their own in many languages ("Advertisement", "- Anzeige -", "Publicidad", "Pubblicità",
+  "Реклама", "Story continues below advertisement", "Weiterlesen nach der Anzeige") and ad
+  boxes named "adv" or "reklama" are furniture; so is a short line with a date and a
+  publishing or update word in the site's language (club sites' "Veröffentlicht am
+  03.05.2022 | Ressort: …", Joomla's "Zuletzt aktualisiert: …", K2's "Ultima modifica il
+  …", "Stand: …", "Publié le …", "Опубликовано …"), unless it is a finished sentence; a
+  finished sentence of ten words or more using a newsletter box's words ("subscribe",
+  "inbox", "sign up") without speaking to the reader (no "you", "our", "here", no verb
+  opening it) is text; phpBB 2's poster cells and "Posted" lines (spans named
+  "postdetails" in cells of their own) are furniture, and a row of column heads (<th>
+  only) above a row holding tables of its own is the layout's ("Author | Message"); shop pages'
+  review boxes ("reviews", "spr-reviews", "bewertungen", "kundenbewertungen") are furniture
+  even inside a box named "content"; a post's own footer ("post-footer") and Blogger's
+  "Eingestellt von … um …" line are furniture; grids of three or more teaser cards of one
+  tag and class (each a linked picture to another page with under 250 characters of text:
+  "Most popular", "You may also like" boxes named by no class word) and a pager's numbers
+  ("1 2 3 4") are furniture; a lead box named like a teaser ("news-teaser", "intro")
+  right before the text's box, a finished sentence or more with no links or pictures,
+  opens the text; WoltLab's posts, each numbered box wrapped alone in a list item (its
+  member pane an <aside>), are a thread's posts (a permalink to the post stands for the
+  link to the poster); "read also" lines in more languages ("Lea también", "Lire aussi",
+  "Leggi anche", "Читайте также"), photo credits as lines of their own ("Foto: …", "Фото:
+  …") and blog themes' reading-time and read-aloud lines ("Lesezeit: 3 Minuten", "5 min
+  read", "Artikel vorlesen") and share bars' labels in other languages ("Artikel teilen",
+  "Compartir en", "Partager sur", "Поделиться"), German blogs' picture credits
+  ("Beitragsbild: …", "Bildquelle: …") and tag lines in other languages ("Schlagworte: …",
+  "Etiquetas: …") are furniture.
+- standfirst: a box named for one near the headline ("standfirst", "dek", "summary", not
+  inside a shop's reviews box); else an <h2> or <h3> of six words or more right after the
+  <h1> (news and blog themes' unnamed subtitles), which is then not body.
 - pages that are not articles (their main text goes with the refusal): a listing's teasers
   (three or more boxes of one tag and class side by side: front pages) are all of it; a
   thread whose every post sits in a box named for comments (Invision's "comments" area)

@@ -33,6 +33,7 @@ from scraper.parse.boilerplate import (
     class_weight,
     has_embed,
     is_boilerplate,
+    member_cell,
     weak_words,
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
@@ -120,16 +121,34 @@ _JUNK_LINE = re.compile(
     r"posted\b|last (updated|modified)\b|by\s+[A-Z][\w.'\-]+(\s+[A-Z][\w.'\-]+){0,3}\s*([-|,•·]|$)|"
     r"have a (news )?tip\b|this entry was posted\b|dieser (?:beitrag|eintrag) wurde\b|"
     r"mehr zum thema\b|lesen sie (?:auch|mehr)\b|auch interessant\b|"
-    r"das k(?:ö|oe)nnte sie (?:auch )?interessieren\b)",
+    # "read also" lines and photo credits in the languages of the web's other news sites
+    r"le[ae] tambi[eé]n\b|te puede interesar\b|(?:[àa] )?lire aussi\b|leggi anche\b|"
+    r"читайте также|смотрите также|"
+    r"(?:foto|fotos|bild|bilder|фото|bildquelle|titelbild|beitragsbild|bildnachweis|"
+    r"fotonachweis)\s*:|"
+    # tag and category lines in other languages ("Schlagworte: …", "Etiquetas: …")
+    r"(?:schlagw(?:ö|oe)rter|schlagworte|stichw(?:ö|oe)rter|stichworte|kategorien?|"
+    r"etiquetas|categor[ií]as?|теги|метки|рубрики?)\s*:|"
+    # share bars' labels in other languages
+    r"(?:diesen |den )?(?:artikel|beitrag|seite) teilen\b|(?:jetzt )?teilen\s*:|jetzt teilen\b|"
+    r"compartir(?:\s*:|\s+en\b)|comparte esta|partager(?:\s*:|\s+sur\b)|condividi\b|"
+    r"поделиться\s*(?::|$)|"
+    # blog themes' reading-time and read-aloud lines
+    r"(?:lesezeit|lesedauer|reading time|tiempo de lectura|temps de lecture|время чтения)"
+    r"\W{0,3}(?:ca\.\s*|about\s*)?\d|"
+    r"\d+\s*min(?:ute)?s? read\b|artikel (?:vorlesen|anh(?:ö|oe)ren)\b|"
+    r"das k(?:ö|oe)nnte sie (?:auch )?interessieren\b|"
+    # Blogger's post footer in other languages ("Eingestellt von Sabine um 20:15")
+    r"(?:eingestellt|gepostet|publicado|publi[ée]|pubblicato|geplaatst) (?:von|por|par|da|door)\b)",
     re.I,
 )
 # Words of _JUNK_LINE that also open ordinary sentences ("Share prices fell 3 percent on
-# Monday.", "Published in 1998, the book ..."): such a line is junk only when it is not a
-# finished sentence of some length (what furniture rarely is: "Share", "3 Comments",
-# "Updated 5 hours ago", "Posted in News").
+# Monday.", "Published in 1998, the book ...", "Advertising revenue fell by a third ..."):
+# such a line is junk only when it is not a finished sentence of some length (what furniture
+# rarely is: "Share", "3 Comments", "Updated 5 hours ago", "Posted in News").
 _WEAK_JUNK = re.compile(
     r"(?:share(?! this\b| on\b)|comments?|recommended|loading|updated|published|posted|by|"
-    r"copyright)(?:\s+|-)[^\W\d_]",
+    r"copyright|advertising|advertisement|sponsored)(?:\s+|-)[^\W\d_]",
     re.I,
 )
 _SENTENCE_END = (".", "!", "?", '."', ".\u201d", "!\u201d", "?\u201d", ".'", ".)")
@@ -156,14 +175,34 @@ _JUNK_ANYWHERE_KEYS = (
     "click here",
     "javascript",
 )
-# (German, Spanish and French ad labels too: "Anzeige", "Werbung", "Publicidad", "Publicité")
+# Layout: any site with ad slots in the text. The slot's label is a line of its own, in many
+# languages ("Advertisement", "Anzeige", "Werbung", "Publicidad", "Publicité", "Pubblicità",
+# "Реклама", "Reklama"), set off by dashes or brackets ("- Anzeige -", "[Advertisement]"), or
+# telling the reader where the text goes on ("Advertisement - Scroll to continue", "Story
+# continues below advertisement", "Weiterlesen nach der Anzeige").
+_AD_LABEL = (
+    r"(?:advert(?:isement)?|advertising|anzeigen?|werbung|publicidad|publicit[eé]|"
+    r"pubblicit[aà]|реклама|reklama|reklame|advertentie|gesponsert|sponsored)"
+)
 _JUNK_WHOLE = re.compile(
-    r"\[\w+ [^\]]*=[^\]]*\]|(?:advert(?:isement)?|anzeige|werbung|publicidad|publicit[eé])$",
+    r"\[\w+ [^\]]*=[^\]]*\]|"
+    rf"[\W_]*{_AD_LABEL}(?:[\W_]+(?:scroll|continue|weiter|story continues|article continues)"
+    r"[\w ]{0,30})?[\W_]*$|"
+    rf"(?:(?:the )?(?:story|article|text|artikel|la noticia) (?:continues|geht|wird|contin[uú]a)"
+    rf"[\w ]{{0,25}}(?:below|unter|nach|tras|despu[eé]s de)[\w ]{{0,10}}{_AD_LABEL}[\w ]{{0,20}}|"
+    rf"weiterlesen (?:nach|unter) der {_AD_LABEL})[\W_]*$",
     re.I,
 )
-# "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose.
+# "05/10/2018 - Publicado por: X - Categoria: Y": a dateline with a byline, not prose. Layout:
+# CMSs that print the publication or update as a line of its own in the text's box, in the
+# site's language (club sites' "Veröffentlicht am 03.05.2022 | Ressort: Verkehr", Joomla's
+# "Zuletzt aktualisiert: …" and "Erstellt: …", K2's "Ultima modifica il …", "Publié le …",
+# "Mis à jour le …", "Actualizado …", "Опубликовано …", phpBB's "Добавлено: …").
 _BYLINE_WORD = re.compile(
-    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author)\b"
+    r"\b(?:by|por|von|par|di|door|publicado|published|posted|updated|written|autor|author|"
+    r"ver(?:ö|oe)ffentlicht|aktualisiert|erstellt|ge(?:ä|ae)ndert|stand(?=:)|"
+    r"pubblicato|aggiornato|modifica|publi[ée]e?|mis [àa] jour|actualizado|atualizado|"
+    r"publicada|geplaatst|bijgewerkt|опубликовано|обновлено|добавлено)\b"
 )
 _DATE_ONLY = re.compile(
     r"^[\W\d_]*(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s*)?"
@@ -175,6 +214,8 @@ _DATE_ONLY = re.compile(
 
 def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
+    if el.tag == "td" and member_cell(el):
+        return True
     role, cls, ident = role_class_id(el)
     decided, embed, needed = _prune_plan(el.tag, role, cls, ident)
     if decided is not None:
@@ -185,7 +226,7 @@ def _prune(el: HtmlElement) -> bool:
         return False
     # Layout: shop and listing pages name the box around the text "product-meta" or
     # "item-info"; a meta line never holds a paragraph of prose.
-    return not _has_prose(el, needed)
+    return not _has_prose(el, needed) and not _lead_box(el)
 
 
 @lru_cache(maxsize=8192)
@@ -433,7 +474,11 @@ def _choose(
         if sibling is top:
             before = between[-1] if between else None
             _take(chosen, between, sibling)
-            if before is not None and before not in chosen and _beside_list(before, prune):
+            if (
+                before is not None
+                and before not in chosen
+                and (_beside_list(before, prune) or _lead_box(before))
+            ):
                 chosen.insert(len(chosen) - 1, before)
             after_top = True
             continue
@@ -534,6 +579,25 @@ def _beside_list(el: HtmlElement, prune: Callable[[HtmlElement], bool]) -> bool:
     )
 
 
+_LEAD_WORDS = frozenset(words("teaser lead lede intro standfirst summary excerpt einleitung"))
+
+
+def _lead_box(el: HtmlElement) -> bool:
+    """Layout: German CMSs (TYPO3's "news-teaser" before "news-text", "article__teaser") and
+    others set the lead in a box of its own right before the text's box, named as teasers
+    are: a finished sentence or more of prose there, with no links and no picture, opens
+    the text."""
+    cls, ident = class_id(el)
+    if (cls is None and ident is None) or not class_words(cls, ident)[0] & _LEAD_WORDS:
+        return False
+    text = clean_text(text_content(el))
+    return (
+        len(text) >= 80
+        and text.endswith(_SENTENCE_END)
+        and next(el.iter("a", "img", "picture", "figure"), None) is None
+    )
+
+
 def _plain_text_box(el: HtmlElement) -> bool:
     """Layout: text in <div>s without <p>: a <div> with no class or id and no blocks inside
     reads like a paragraph."""
@@ -606,6 +670,8 @@ def _extract_skip(
             return True
         if el.tag == "form" and page_form(el):
             return False
+        if _teaser_grid(el):
+            return True
         if by_tags:
             # the second try: boxes named like furniture that hold text are kept
             return _prune_by_tags(el, not comments) or (
@@ -614,6 +680,53 @@ def _extract_skip(
         return is_boilerplate(el)
 
     return skip
+
+
+_CARDS = 3  # teaser cards of one kind side by side that make a grid
+_IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:[?#]|$)", re.I)
+
+
+def _teaser_grid(el: HtmlElement) -> bool:
+    """Layout: any site. "Most popular", "You may also like" and "More from" grids below the
+    text in boxes no class word names: three or more cards of one tag and class side by side
+    (under a heading, perhaps), each a linked picture and a linked title to another page
+    with a short blurb. A gallery's pictures link to their image files, and a listicle's
+    items name their things in headings of their own and say more."""
+    kinds: dict[tuple[str, str], int] = {}
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in _SUBHEADS:
+            key = (tag, child.get("class") or "")
+            kinds[key] = kinds.get(key, 0) + 1
+    if not kinds:
+        return False
+    (tag, cls), count = max(kinds.items(), key=lambda kv: kv[1])
+    if count < _CARDS or count < sum(kinds.values()) - 1:
+        return False
+    return all(_teaser_card(c) for c in el if c.tag == tag and (c.get("class") or "") == cls)
+
+
+def _teaser_card(card: HtmlElement) -> bool:
+    """A linked picture to another page, a linked title, and a blurb of under 150 characters
+    of its own. A listicle's item names its thing in a heading of its own, not a link, and
+    says more about it."""
+    pictured = titled = False
+    for a in card.iter("a"):
+        href = a.get("href") or ""
+        if not href or _IMAGE_FILE.search(href):
+            continue
+        if next(a.iter("img"), None) is not None:
+            pictured = True
+        elif len(clean_text(text_content(a))) >= 8:
+            titled = True
+    if not (pictured and titled):
+        return False
+    for heading in card.iter(*_SUBHEADS):
+        if next(heading.iter("a"), None) is None:
+            return False
+    text = clean_text(text_content(card))
+    linked = sum(len(clean_text(text_content(x))) for x in card.iter("a"))
+    return len(text) < 250 and len(text) - linked < 150
 
 
 def extract_blocks(
@@ -724,7 +837,8 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
         lowered = text.lower()
         if (
             any(key in lowered for key in _JUNK_ANYWHERE_KEYS)
-            and _JUNK_ANYWHERE.search(lowered) is not None
+            and (found := _JUNK_ANYWHERE.search(lowered)) is not None
+            and not _reported(text, lowered, found.group())
         ) or _JUNK_WHOLE.match(text):
             return False
         if (
@@ -735,7 +849,41 @@ def _keep(block: TextBlock, exclude: set[str], firsts: set[str]) -> bool:
             and not _dated_sentence(text)
         ):
             return False
+    if n < 80 and _PAGER.match(text):
+        return False
     return any(ch.isalnum() for ch in text)
+
+
+# Layout: any site. A pager's numbers as a line of their own ("1 2 3 4 5 6 7 8", "« 1 2 3 »",
+# "1 · 2 · 3"; not "1 | 2 | 3": a table row of data).
+_PAGER = re.compile(
+    "^[\u00ab\u2039<\\s]*(?:\\d{1,3}(?:\\s+|\\s*[\u00b7\u2022\u2013-]\\s*)){2,}\\d{1,3}"
+    "[\\s\u00bb\u203a>.\u2026]*$"
+)
+
+
+# What a newsletter box or a call to act says to the reader: "you", "your", "our", "us",
+# "here", or a verb opening the line ("Sign up", "Subscribe", "Get", "Join").
+_ADDRESSES_READER = re.compile(
+    r"^(?:sign up|subscribe|get|join|receive|click|follow|register|don't miss|never miss)\b|"
+    r"\b(?:you|your|yours|our|us|here)\b"
+)
+# Words of _JUNK_ANYWHERE that prose uses too ("Households that subscribe to cable fell to
+# 60 million.", "The letter landed in her inbox on Tuesday.", "Volunteers sign up at the
+# town hall.")
+_REPORTABLE = frozenset(("subscribe", "inbox", "sign up"))
+
+
+def _reported(text: str, lowered: str, found: str) -> bool:
+    """Layout: any prose. A finished sentence of ten words or more that uses a newsletter
+    box's word ("subscribe", "inbox", "sign up") without speaking to the reader tells of
+    something: it is text, not the box."""
+    return (
+        found in _REPORTABLE
+        and text.endswith(_SENTENCE_END)
+        and len(text.split()) >= 10
+        and _ADDRESSES_READER.search(lowered) is None
+    )
 
 
 def _sentence(text: str) -> bool:

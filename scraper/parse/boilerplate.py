@@ -19,6 +19,14 @@ from scraper.parse.dom import (
     words,
 )
 
+# Layout: shop pages: customers' reviews below the product's text (WooCommerce "tab-reviews",
+# Shopify "spr-reviews", German "kundenbewertungen", Spanish "valoraciones"). (Not "avis"
+# or "opiniones": news sites name their opinion pages so.)
+REVIEWS = frozenset(
+    words("reviews bewertungen kundenbewertungen rezensionen testimonials valoraciones otzyvy")
+)
+
+
 _BOILERPLATE_WORDS = frozenset(
     words(
         "comment comments commentlist disqus share shares sharing sharebar social socials related "
@@ -34,9 +42,11 @@ _BOILERPLATE_WORDS = frozenset(
         # German furniture: ads, share bars, reader comments, recommendations
         "anzeige anzeigen werbung teilen kommentare empfehlungen randspalte seitenleiste "
         # the kicker above a headline ("Dachzeile")
-        "kicker dachzeile overline eyebrow topline"
+        "kicker dachzeile overline eyebrow topline "
+        # ad slots named in short or other languages ("adv__label", "reklama")
+        "adv reklama reklame"
     )
-)
+).union(REVIEWS)
 
 
 _BOILERPLATE_PARTS = (
@@ -127,6 +137,8 @@ SKIP_TAGS = frozenset(
 
 def is_boilerplate(el: HtmlElement) -> bool:
     """True when tag or class/id words say the element is not article prose."""
+    if el.tag == "td" and member_cell(el):
+        return True
     role, cls, ident = role_class_id(el)
     verdict = boilerplate_verdict(el.tag, role, cls, ident)
     if verdict is UNLESS_EMBED:
@@ -155,12 +167,14 @@ def boilerplate_verdict(tag: object, role: str | None, cls: str | None, ident: s
 PROSE, FURNITURE, UNLESS_EMBED = "prose", "furniture", "unless-embed"
 _WIDGET = frozenset(("widget",))
 _PAGE_BUILDERS = frozenset(("elementor", "siteorigin", "so"))
+# (a shop's reviews tab is furniture whatever else names it: "tab-content" id "bewertungen",
+# WooCommerce's "entry-content" panel id "tab-reviews")
 _STILL_FURNITURE = frozenset(
     words(
         "share sharing social related comments newsletter byline caption promo tags meta "
-        "teilen kommentare anzeige werbung empfehlungen"
+        "teilen kommentare anzeige werbung empfehlungen footer"
     )
-)
+).union(REVIEWS)
 
 
 @lru_cache(maxsize=8192)
@@ -243,3 +257,23 @@ EMBEDS = frozenset(("embed", "embedded", "tweet", "twitter-tweet", "instagram-me
 
 
 COMMENTS = frozenset(("comment", "comments", "commentlist", "disqus", "respond", "replies"))
+
+
+_POST_DETAILS = frozenset(("postdetails", "postdetail"))
+
+
+def member_cell(td: HtmlElement) -> bool:
+    """Layout: phpBB 2 (subSilver and the themes made from it) and other table-layout forums:
+    the poster's cell beside each post (name, rank, join date, post count) and the post's
+    "Posted: … Post subject: …" line are spans named "postdetails" in cells of their own,
+    with the post's text in a "postbody" span of another cell."""
+    found = False
+    for child in td:
+        tag = child.tag
+        if tag == "span" or tag == "div":
+            cls = (child.get("class") or "").lower()
+            if "postbody" in cls:
+                return False
+            if cls in _POST_DETAILS:
+                found = True
+    return found

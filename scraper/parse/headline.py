@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
+from scraper.parse.boilerplate import REVIEWS
 from scraper.parse.dom import (
     HtmlElement,
+    class_id,
     class_words,
     classed,
     clean_text,
@@ -341,6 +343,33 @@ def find_standfirst(
         padded = f"-{joined}"
         if tokens & _STANDFIRST_SET or any(part in padded for part in _STANDFIRST_PARTS):
             text = clean_text(text_content(el))
-            if 20 <= len(text) <= 600:
+            if 20 <= len(text) <= 600 and not _in_reviews(el):
                 return text
-    return None
+    return subtitle_after(heading)
+
+
+def _in_reviews(el: HtmlElement) -> bool:
+    """Layout: shop pages' review boxes ("spr-reviews" with its "spr-summary" line) hold
+    "summary" lines that are not the product's."""
+    for anc in el.iterancestors():
+        cls, ident = class_id(anc)
+        if (cls is not None or ident is not None) and class_words(cls, ident)[0] & REVIEWS:
+            return True
+    return False
+
+
+def subtitle_after(heading: HtmlElement | None) -> str | None:
+    """Layout: news and blog themes that set the subtitle as an <h2> or <h3> right after the
+    <h1>, with no class naming it: a line of six words or more (a section's own subheading,
+    "Background", is shorter). Not body: the standfirst."""
+    if heading is None or heading.tag != "h1" or (heading.tail or "").strip():
+        return None
+    after = heading.getnext()
+    while after is not None and not isinstance(after.tag, str):
+        after = after.getnext()  # (a comment between them)
+    if after is None or after.tag not in ("h2", "h3"):
+        return None
+    text = clean_text(text_content(after))
+    if not 30 <= len(text) <= 300 or len(text.split()) < 6:
+        return None
+    return text

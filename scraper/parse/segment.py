@@ -132,6 +132,36 @@ def _data_row(tr: HtmlElement, holding: set[HtmlElement]) -> tuple[str, int] | N
     return row, sum(len(clean_text(text_content(a))) for a in tr.iter("a"))
 
 
+def _column_heads(tr: HtmlElement, holding: set[HtmlElement]) -> bool:
+    """Layout: table-layout forums (phpBB 2's "Author | Message") and other layout tables
+    head their columns too: a row of <th> cells only, above a row that holds tables of its
+    own (a layout's), is not text. Data tables' heads stay, whatever their cells hold."""
+    cells = [c for c in tr if isinstance(c.tag, str)]
+    return (
+        len(cells) >= 2
+        and all(c.tag == "th" for c in cells)
+        and not any(c in holding for c in cells)
+        and _layout_follows(tr)
+    )
+
+
+def _layout_follows(tr: HtmlElement) -> bool:
+    """Does the next row (in the same table part, or the first of the next part) hold a
+    table of its own?"""
+    after = tr.getnext()
+    if after is None and (part := tr.getparent()) is not None and part.tag == "thead":
+        after = part.getnext()  # (the <tbody> after the <thead>)
+    while after is not None and after.tag != "tr":
+        if after.tag in ("tbody", "thead", "tfoot"):
+            after = next(after.iter("tr"), None)
+            break
+        after = after.getnext()
+    if after is None:
+        return False
+    found = after.iter("table")
+    return next(found, None) is not None
+
+
 # (a module constant: an enum member read off its class runs a Python descriptor in 3.11)
 _PARAGRAPH = BlockKind.PARAGRAPH
 _KINDS = {
@@ -216,6 +246,8 @@ def _segment(
             continue
         if tag == "br":
             parts.append("\n")
+        elif tag == "tr" and _column_heads(child, holding):
+            pass  # (its tail, whitespace between rows, is appended below)
         elif tag == "tr" and (row := _data_row(child, holding)) is not None:
             raw = "".join(parts)
             if raw and not raw.isspace():

@@ -84,11 +84,41 @@ def thread_posts(
             posts = [
                 s for s in parent if s.tag == node.tag and first_class(s) == word and numbered(s)
             ]
-            if len(posts) >= 2 and _links_poster(node, top):
+            poster = _links_poster
+            if len(posts) == 1 and _only_child(node, parent):
+                posts, poster = _wrapped_posts(node, parent), _links_poster_or_post
+            if len(posts) >= 2 and poster(node, top):
                 return _post_texts(posts, steps, top, prune)
         steps.append((node.tag, class_id(node)[0]))
         node = parent
     return []
+
+
+def _only_child(node: HtmlElement, parent: HtmlElement) -> bool:
+    return sum(1 for c in parent if isinstance(c.tag, str)) == 1 and not (parent.text or "").strip()
+
+
+def _wrapped_posts(node: HtmlElement, wrapper: HtmlElement) -> list[HtmlElement]:
+    """Layout: WoltLab Burning Board (German forums) and other lists of posts that wrap each
+    numbered post box in a list item of its own ("li > article#post88120.wbbPost"): the post
+    boxes of the wrapper's siblings, each its wrapper's only child."""
+    outer = wrapper.getparent()
+    if outer is None:
+        return [node]
+    tag, word = node.tag, first_class(node)
+    found = []
+    for item in outer:
+        if item.tag != wrapper.tag:
+            continue
+        inner = [c for c in item if isinstance(c.tag, str)]
+        if (
+            len(inner) == 1
+            and inner[0].tag == tag
+            and first_class(inner[0]) == word
+            and numbered(inner[0])
+        ):
+            found.append(inner[0])
+    return found
 
 
 # a link to a member's page: forum software names it so ("/members/x.17/", "/u/x",
@@ -103,6 +133,25 @@ def _links_poster(post: HtmlElement, text: HtmlElement) -> bool:
         _POSTER_LINK.search(a.get("href") or "") is not None and not contains(text, a)
         for a in post.iter("a")
     )
+
+
+def _links_poster_or_post(post: HtmlElement, text: HtmlElement) -> bool:
+    """_links_poster, or a permalink to the post itself outside its text ("?postID=88120",
+    "#post88120"): WoltLab's member pane is an <aside>, which the tree has lost by now."""
+    if _links_poster(post, text):
+        return True
+    number = _DIGITS_END.search(class_id(post)[1] or "")
+    if number is None:
+        return False
+    return any(
+        "post" in (href := (a.get("href") or "").lower())
+        and number.group() in href
+        and not contains(text, a)
+        for a in post.iter("a")
+    )
+
+
+_DIGITS_END = re.compile(r"\d+$")
 
 
 def first_class(el: HtmlElement) -> str:
