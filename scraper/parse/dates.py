@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain, islice
 
 from lxml import etree
@@ -237,6 +237,39 @@ def _post_footer(el: HtmlElement) -> bool:
 _FOOTER_WORD = frozenset(("footer",))
 
 
+# Layout: WordPress themes and hAtom write both dates as elements named for them ("<time
+# class="entry-date published">" and "<time class="updated">", either first; an unmodified
+# post's one element is named "published updated"), as does schema.org microdata
+# (itemprop="dateModified"): the name says which date it is, whatever the text around it.
+_UPDATE_NAMES = frozenset(words("updated modified lastmod datemodified last-modified"))
+_PUBLISHED_NAMES = frozenset(words("published pubdate posted datepublished entry-date"))
+
+
+def _named_update(el: HtmlElement) -> bool | None:
+    """True for an element named for the update only, False for one named for the
+    publication, None when its name says neither."""
+    prop = el.get("itemprop")
+    if prop == "dateModified":
+        return True
+    if prop in ("datePublished", "dateCreated"):
+        return False
+    tokens = class_tokens(el)
+    if not tokens or tokens.isdisjoint(_UPDATE_NAMES):
+        return None if tokens.isdisjoint(_PUBLISHED_NAMES) else False
+    return tokens.isdisjoint(_PUBLISHED_NAMES)
+
+
+def _links_a_story(el: HtmlElement, home: frozenset[HtmlElement]) -> bool:
+    """Layout: lists of other stories above the headline (a "top stories" bar, a ticker, the
+    latest news in a column before the article's): a date in a box beside the headline's own
+    boxes that links to a story by its title (four words or more; a byline links a name, a
+    category a word or two). Dates from there on up are not the article's."""
+    box, parent = el, el.getparent()
+    while parent is not None and parent not in home:
+        box, parent = parent, parent.getparent()
+    return any(len(text_content(a).split()) >= 4 for a in box.iter("a"))
+
+
 def _says_updated(text: str) -> bool:
     """ "Updated Nov 19" is a modified date; "Nov 19 / Updated 2 hours ago" is not."""
     match = _UPDATED.search(text)
@@ -340,10 +373,12 @@ def _visible_dates(
         if parsed is None and machine:
             parsed, source = parse_iso(machine), "time-attr"
         if parsed and _plausible(parsed, now) and not _in_teaser(el, home, near):
-            parent = el.getparent()
-            around = clean_text(text_content(parent)) if parent is not None else ""
-            context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
-            found.append((parsed, bool(_UPDATED.search(context)), source, el))
+            named = _named_update(el)
+            if named is None:
+                parent = el.getparent()
+                around = clean_text(text_content(parent)) if parent is not None else ""
+                named = bool(_UPDATED.search(f"{text} {around[:80]}"))
+            found.append((parsed, named, source, el))
             if len(found) >= limit:
                 break
     # The page's element list read in Python: an XPath over "//*" costs more than the loop.
@@ -354,18 +389,41 @@ def _visible_dates(
         parsed, updated, update = _shown_original(text, month_first, year)
         parsed = parsed or _spaced(el, text, month_first, year)
         if parsed is None:
-            # hAtom and friends: <abbr class="published" title="2019-11-19T10:00:00-05:00">
-            machine = el.get("title") or el.get("content") or el.get("data-timestamp") or ""
-            parsed = parse_iso(machine) if machine[:1].isdigit() else None
+            parsed = _attribute_date(el, month_first)
         if parsed and _plausible(parsed, now) and not _in_teaser(el, home, near):
             if _MEMBER_SINCE.search(text):
                 continue
-            found.append((parsed, updated, "dom", el))
+            named = _named_update(el)
+            found.append((parsed, updated if named is None else named, "dom", el))
             if update is not None and _plausible(update, now):
                 found.append((update, True, "dom", el))
             if len(found) >= 2 * limit:
                 break
     return found
+
+
+_EPOCH = re.compile(r"1\d{9}")  # seconds since 1970: 2001-09 to 2033-05
+
+
+def _attribute_date(el: HtmlElement, month_first: bool) -> PageDate | None:
+    """The date a date-named element gives in its attributes when its text is none (hAtom's
+    <abbr class="published" title="2019-11-19T10:00:00-05:00">). Layout: forums and news
+    sites that show a relative time ("Wednesday at 10:15 AM", "vor 3 Tagen") and keep the
+    date for a tooltip or script: XenForo 1's <abbr class="DateTime" data-time="1499847300"
+    data-datestring="Jul 12, 2017">, <span class="date" title="12.07.2017 10:15">. The
+    relative text itself is never read: a date is not worked out from the fetch time."""
+    for name in ("title", "content", "data-timestamp", "data-datestring", "data-date-string"):
+        value = el.get(name)
+        if value and _DIGIT.search(value):
+            parsed = parse_iso(value) if value[:1].isdigit() else None
+            parsed = parsed or _parse_shown(clean_text(value), month_first, None)
+            if parsed is not None:
+                return parsed
+    epoch = el.get("data-time") or ""
+    if _EPOCH.fullmatch(epoch):
+        moment = datetime.fromtimestamp(int(epoch), UTC)
+        return PageDate(moment.date(), (moment.hour, moment.minute, moment.second), 0)
+    return None
 
 
 def _header_dates(
@@ -377,6 +435,7 @@ def _header_dates(
     now: datetime | None,
     year: int | None,
     before: int = 40,
+    after: int = 400,
 ) -> list[Shown]:
     """Dates in the short texts around the headline and up to the body: bylines, datelines,
     including loose text nodes ("기사입력 : 2018-09-28 17:32") next to other markup."""
@@ -390,9 +449,11 @@ def _header_dates(
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
     home = frozenset(heading.iterancestors())
-    for n, el in enumerate(elements[max(0, at - before) : at + 401], start=max(0, at - before)):
+    for n, el in enumerate(
+        elements[max(0, at - before) : at + after + 1], start=max(0, at - before)
+    ):
         tag = el.tag
-        if n > at + 400 or (n > at and tag == "p" and len(text_content(el)) > 200):
+        if n > at + after or (n > at and tag == "p" and len(text_content(el)) > 200):
             lead = _lead_dateline(el, month_first, now, year) if tag == "p" else None
             if lead is not None and not found:
                 found.append((lead, False, "dateline", el))
@@ -435,13 +496,32 @@ def _header_dates(
             opening = raw[:40] if raw else text_content(el)[:40]
             if _MEMBER_SINCE.search(f"{opening} {candidate}"):
                 continue
+            if n < at and _links_a_story(el, home):
+                break
             if _plausible(parsed, now) and not _in_teaser(el, home):
                 source = "header-time" if el.tag == "time" else "header"
-                found.append((parsed, updated, source, el))
+                named = _named_update(el)
+                found.append((parsed, updated if named is None else named, source, el))
                 if update is not None and _plausible(update, now):
                     found.append((update, True, source, el))
                 break
     return found
+
+
+def _above_text(
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
+    top: HtmlElement,
+    month_first: bool,
+    now: datetime | None,
+) -> PageDate | None:
+    """Layout: pages whose headline is no element of its own (a `<title>` only, a heading in
+    an image or in plain bold text) and which write the date in a short line just above the
+    text ("<div class=kopf><span>Mittwoch, 12. Juli 2017</span></div>"): the lines before the
+    text's box read as those under a headline are, when nothing else dates the page."""
+    found = _header_dates(elements, index, top, top, month_first, now, None, after=0)
+    original = [s for s in found if not s[1]]
+    return original[0][0] if original else None
 
 
 def _trailing_dates(
@@ -696,6 +776,12 @@ def find_dates(
         timed = [s for s in original if "time" in s[2]]
         pick = (timed or original)[0]
         published = FoundDate(pick[0], pick[2])
+    elif (
+        heading is None
+        and top is not None
+        and (above_text := _above_text(elements, index, top, month_first, now))
+    ):
+        published = FoundDate(above_text, "above-text")
     else:
         from_url = _url_date(url)
         if from_url and _plausible(from_url, now):
