@@ -259,6 +259,24 @@ def _named_update(el: HtmlElement) -> bool | None:
     return tokens.isdisjoint(_PUBLISHED_NAMES)
 
 
+def _after_update_word(el: HtmlElement) -> bool:
+    """Layout: a date element right after the word for an update in the line around it
+    ("Published July 12, 2017 | Updated <time>July 13, 2017</time>")."""
+    parent = el.getparent()
+    if parent is None:
+        return False
+    before = [parent.text or ""]
+    for sib in parent:
+        if sib is el:
+            break
+        if isinstance(sib.tag, str):
+            before.append(text_content(sib))
+        before.append(sib.tail or "")
+    tail = "".join(before)[-40:]
+    match = _UPDATED.search(tail)
+    return match is not None and not _DIGIT.search(tail, match.start())
+
+
 def _links_a_story(el: HtmlElement, home: frozenset[HtmlElement]) -> bool:
     """Layout: lists of other stories above the headline (a "top stories" bar, a ticker, the
     latest news in a column before the article's): a date in a box beside the headline's own
@@ -501,6 +519,8 @@ def _header_dates(
             if _plausible(parsed, now) and not _in_teaser(el, home):
                 source = "header-time" if el.tag == "time" else "header"
                 named = _named_update(el)
+                if named is None and not updated:
+                    named = _after_update_word(el)
                 found.append((parsed, updated if named is None else named, source, el))
                 if update is not None and _plausible(update, now):
                     found.append((update, True, source, el))
@@ -703,11 +723,13 @@ def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
         shown = [s for s in shown if s[0].offset is not None and not s[2].endswith("attr")]
     # Near the headline first, then elsewhere; within each, original dates before updates.
     ordered = sorted(shown, key=lambda s: (not s[2].startswith("header"), s[1]))
-    for visible, _, _, _ in ordered:
+    for visible, updated, _, _ in ordered:
         delta = abs((visible.day - machine.day).days)
         if delta == 0:
             return machine
-        if delta != 1:
+        if delta != 1 or (updated and visible.day > machine.day):
+            # (an update shown the day after the machine's publication is a later edit, not
+            # the same moment in another zone: "Updated July 13" over a July 12 article)
             continue
         if visible.time is not None and visible.offset is not None:
             return visible
