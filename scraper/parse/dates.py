@@ -121,7 +121,10 @@ class _Words:
 _UPDATED = _Words(
     "updated|modified|last edited|aktualisiert|geändert|zuletzt|mis à jour|modifié|"
     "dernière modification|actualizado|modifica|modificado|aggiornat|atualizado|bijgewerkt|"
-    "обновлено|изменено|обновлён"
+    "обновлено|изменено|обновлён|"
+    # Polish, Czech, Ukrainian, Scandinavian and Turkish pages
+    "aktualizacja|zaktualizowano|aktualizováno|aktualizace|оновлено|uppdaterad|oppdatert|"
+    "opdateret|güncellen"
 )
 # Layout: forum posts and comments beside a member's profile; the day someone joined is theirs
 # (phpBB, vBulletin, SMF and their translations: "Зарегистрирован: 03.02.2009").
@@ -259,6 +262,15 @@ def _named_update(el: HtmlElement) -> bool | None:
     return tokens.isdisjoint(_PUBLISHED_NAMES)
 
 
+def _term(el: HtmlElement) -> str:
+    """Layout: forums' member boxes write their facts as definition lists ("<dt>Registriert
+    seit:</dt><dd>Mar 4, 2009</dd>"): a <dd>'s term names what its date is."""
+    if el.tag != "dd":
+        return ""
+    term = el.getprevious()
+    return text_content(term)[:40] if term is not None and term.tag == "dt" else ""
+
+
 def _after_update_word(el: HtmlElement) -> bool:
     """Layout: a date element right after the word for an update in the line around it
     ("Published July 12, 2017 | Updated <time>July 13, 2017</time>")."""
@@ -302,7 +314,9 @@ def _says_updated(text: str) -> bool:
 # word for publishing holds the published date.
 _PUBLISHED_WORD = _Words(
     "published|posted|created|veröffentlicht|erstellt|erschienen|publié|publicado|publicato|"
-    "pubblicato|gepubliceerd|geplaatst|опубликовано|размещено|создано"
+    "pubblicato|gepubliceerd|geplaatst|опубликовано|размещено|создано|"
+    "opublikowano|publikacja|publikováno|опубліковано|publicerad|publisert|publiceret|"
+    "yay\u0131nlan|yayinlan"
 )
 
 
@@ -409,7 +423,7 @@ def _visible_dates(
         if parsed is None:
             parsed = _attribute_date(el, month_first)
         if parsed and _plausible(parsed, now) and not _in_teaser(el, home, near):
-            if _MEMBER_SINCE.search(text):
+            if _MEMBER_SINCE.search(f"{text} {_term(el)}"):
                 continue
             named = _named_update(el)
             found.append((parsed, updated if named is None else named, "dom", el))
@@ -509,10 +523,12 @@ def _header_dates(
             parsed, updated, update = _shown_original(candidate, month_first, year)
             if not parsed and not container and candidate is texts[0]:
                 parsed = _spaced(el, candidate, month_first, year)
+                if not parsed and _date_named(*class_id(el)):
+                    parsed = _attribute_date(el, month_first)
             if not parsed:
                 continue
             opening = raw[:40] if raw else text_content(el)[:40]
-            if _MEMBER_SINCE.search(f"{opening} {candidate}"):
+            if _MEMBER_SINCE.search(f"{opening} {candidate} {_term(el)}"):
                 continue
             if n < at and _links_a_story(el, home):
                 break
