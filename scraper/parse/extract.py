@@ -44,13 +44,15 @@ PARSER_NAME = "morgue.generic"
 # (tests/pages/**/*.expected.json) change then, and tests/test_parser_revision.py fails until
 # the revision is bumped and tests/pages/GOLDEN_REVISION recorded again (--update-golden).
 PARSER_REVISION = (
-    5  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
+    6  # 2: issue 10 (title, layouts of unseen sites); 3: issue 10 (dates below posts, prose);
     # 4: issue 10 (Blogger h3 headings, calendar-badge dates, lists beside the text, posts,
     # table layouts titled by section, second try for furniture-named text boxes,
     # lines with the update first); 5: issue 10 (thread posts named alike, folded and
     # JSON-LD markup text, short first bodies, listings' teasers, comment-area threads;
     # dates in more languages and layouts: wiki revisions, one-word date names, labelled
-    # lines; captions: headshots, embeds, cards)
+    # lines; captions: headshots, embeds, cards); 6: issue 10 (dates: more month names,
+    # update-named elements, updates the day after, story lists above the headline, dates
+    # in attributes, heading-less pages; captions: promo, partner and author boxes)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
