@@ -257,3 +257,28 @@ def test_newsletter_partner_and_author_box_figures_are_no_captions() -> None:
         "the council.</figcaption></figure></div>"
     )
     assert captions(promos + FIGURE) == ["The old crossing in March."]
+
+
+def test_a_sentence_naming_a_day_below_the_text_does_not_date_it() -> None:
+    sentence = "<p>Am 3. Mai 2018 soll die neue Brücke für den Verkehr freigegeben werden.</p>"
+    html = page(f"<div class='artikel'><h1>Bridge vote</h1>{body(4)}{sentence}</div>", "de")
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    assert parse_html(html, "https://e.example/a", now=now).published is None
+    # a line dating the post there still does (WordPress classic themes)
+    line = (
+        "<p class='postmetadata'>This entry was posted on Wednesday, July 12th, 2017 at 10:15 am "
+        "and is filed under News.</p>"
+    )
+    html = page(f"<div class='post'><h1>Bridge vote</h1>{body(4)}{line}</div>")
+    assert (parse_html(html, "https://e.example/a", now=now).published or "")[:10] == "2017-07-12"
+
+
+def test_more_names_of_date_boxes() -> None:
+    for box in (
+        "<abbr class='timeago' title='2017-07-12T10:15:00Z'>vor 3 Tagen</abbr>",
+        "<span class='newstime'>12.07.2017</span>",
+        "<div class='submitted'>Mi, 12.07.2017 - 10:15</div>",
+    ):
+        html = page(f"<div class='seite'><p class='x'>{PROSE}</p>{box}</div><h1>Bridge vote</h1>")
+        content = parse_html(html + body().encode(), "https://e.example/a")
+        assert (content.published or "")[:10] == "2017-07-12", box

@@ -21,7 +21,7 @@ from itertools import chain, islice
 
 from lxml import etree
 
-from scraper.parse.datetext import PageDate, parse_human, parse_iso
+from scraper.parse.datetext import MONTH_NAMES, PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
     any_part,
@@ -92,7 +92,10 @@ MODIFIED_META = (
 _DATE_WORDS = frozenset(
     words(
         "date dates time timestamp published publish pubdate posted dateline datetime meta byline "
-        "article-date entry-date post-date updated info fecha data datum postmetadata utility"
+        "article-date entry-date post-date updated info fecha data datum postmetadata utility "
+        # Drupal's "submitted" line, jQuery timeago's <abbr class="timeago" title=...>, German
+        # and other CMSs' names for the date's box
+        "submitted timeago zeit erstellt veroeffentlicht created"
     )
 )
 _NOT_ARTICLE = frozenset(
@@ -144,7 +147,7 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 # Layout: CMSs that write a date's box name as one word ("itemDateCreated" in Joomla's K2,
 # "newsdate", "entrydate", "publishDate", "artikeldatum"): the date word inside the name.
 # (Not memoised: class_words is, and a memo of its own missed on most class strings a page.)
-_DATE_PARTS = re.compile("dat(?:e|um)|fecha|timestamp|pubtime")
+_DATE_PARTS = re.compile("dat(?:e|um)|fecha|timestamp|(?:pub|post|news|entry|item)time")
 
 
 def _date_named(cls: str | None, ident: str | None) -> bool:
@@ -506,10 +509,12 @@ def _header_dates(
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
             text = clean_text(raw).replace(heading_text, " ")
-            if tag == "p" and _prose(text):
+            if tag == "p" and (_prose(text) or _dated_sentence(text)):
                 # Layout: pages whose text opens with a short paragraph naming a date ("La
-                # cooperativa nació el 3 de mayo de 1998, cuando ..."): a sentence, not a
-                # date line; only a dateline opening it dates the page.
+                # cooperativa nació el 3 de mayo de 1998, cuando ..."), and texts of short
+                # paragraphs (under 200 characters, read here as the headline's surroundings)
+                # with a sentence naming a day: a sentence, not a date line; only a dateline
+                # opening it dates the page.
                 lead = _lead_dateline(el, month_first, now, year)
                 if lead is not None and not found:
                     found.append((lead, False, "dateline", el))
@@ -587,6 +592,10 @@ def _trailing_dates(
         if len(raw) > 160 or not _DIGIT.search(raw):
             continue
         text = clean_text(raw)
+        if _dated_sentence(text):
+            # a sentence of the text naming a day ("Am 3. Mai 2018 soll die Brücke eröffnet
+            # werden."), not a line dating the post ("This entry was posted on ...")
+            continue
         parsed = _parse_shown(text, month_first, None)
         if (
             parsed is not None
@@ -599,6 +608,32 @@ def _trailing_dates(
 
 
 _SENTENCE_END = re.compile('[.!?\u2026"\u201d\u00bb]$')
+
+
+def _sentence(text: str) -> bool:
+    """A finished sentence of five words or more besides its date's ("Die Brücke wurde am
+    3. Mai 1998 eröffnet."), not a byline ending in a full stop ("By Anna Smith, July 12,
+    2017.")."""
+    if _SENTENCE_END.search(text) is None or text.count(" ") < 4 or _BYLINE.match(text):
+        return False
+    plain = [
+        w
+        for w in (w.strip(_PUNCTUATION) for w in text.split())
+        if w.isalpha() and w.lower() not in MONTH_NAMES
+    ]
+    return len(plain) >= 5
+
+
+_PUNCTUATION = ".,;:!?\"'()\u201e\u201c\u201d\u00ab\u00bb"
+_BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|przez|от|автор)\s", re.I)
+
+
+def _dated_sentence(text: str) -> bool:
+    """A sentence of the text that names a day, not a line naming the publication or an
+    update ("Veröffentlicht am 12. Juli 2017 um 10:15 Uhr.")."""
+    return (
+        _sentence(text) and _PUBLISHED_WORD.search(text) is None and _UPDATED.search(text) is None
+    )
 
 
 def _prose(text: str) -> bool:
