@@ -64,7 +64,11 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   the date its attributes hold (XenForo 1's data-datestring / data-time, title tooltips);
   forums' member facts as <dt>/<dd> pairs ("Registriert seit:") are no post dates; pages
   whose headline is no element (a `<title>` and a headline drawn as an image): the short
-  lines just above the text's box, when nothing else dates the page. htmldate 1.11 was
+  lines just above the text's box, when nothing else dates the page; a sentence of the text
+  naming a day ("Die Brücke wurde am 3. Mai 1998 eröffnet.": five words or more besides the
+  date, no byline, no word for publishing or an update) dates nothing, among short paragraphs
+  near the headline or below the text; Drupal's "submitted", jQuery's "timeago" and
+  "newstime"-style names are date boxes. htmldate 1.11 was
   measured as the fallback where none of these finds a date, and not adopted: on the 105
   tuning pages of dev and the 61 web goldens it found no right date these rules miss, and it
   gave a date to pages that show none (1 in its default mode, 4 with extensive search, which
