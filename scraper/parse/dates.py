@@ -147,12 +147,18 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 # Layout: CMSs that write a date's box name as one word ("itemDateCreated" in Joomla's K2,
 # "newsdate", "entrydate", "publishDate", "artikeldatum"): the date word inside the name.
 # (Not memoised: class_words is, and a memo of its own missed on most class strings a page.)
-_DATE_PARTS = re.compile("dat(?:e|um)|fecha|timestamp|(?:pub|post|news|entry|item)time")
+_DATE_PARTS = re.compile("dat(?:e|um)|fecha")
+# ("newstime", "posttime": looked for only in names holding "time", a substring test in C)
+_TIME_PARTS = re.compile("timestamp|(?:pub|post|news|entry|item)time")
 
 
 def _date_named(cls: str | None, ident: str | None) -> bool:
     tokens, joined = class_words(cls, ident)
-    return not tokens.isdisjoint(_DATE_WORDS) or _DATE_PARTS.search(joined) is not None
+    return (
+        not tokens.isdisjoint(_DATE_WORDS)
+        or _DATE_PARTS.search(joined) is not None
+        or ("time" in joined and _TIME_PARTS.search(joined) is not None)
+    )
 
 
 _DIGIT = re.compile(r"\d")
