@@ -282,3 +282,24 @@ def test_more_names_of_date_boxes() -> None:
         html = page(f"<div class='seite'><p class='x'>{PROSE}</p>{box}</div><h1>Bridge vote</h1>")
         content = parse_html(html + body().encode(), "https://e.example/a")
         assert (content.published or "")[:10] == "2017-07-12", box
+
+
+def test_a_column_of_the_latest_stories_beside_the_article_dates_nothing() -> None:
+    column = (
+        "<div class='col-md-4'><h3>Latest</h3><div class='item'><span class='date'>July 10, "
+        "2017</span> <a href='/a'>Flood warning for the valley lifted</a></div></div>"
+    )
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    for layout in (
+        f"{column}<div class='col-md-8'><div class='art'><h1>Bridge vote</h1>{body(4)}</div></div>",
+        f"<div class='col-md-8'><div class='art'><h1>Bridge vote</h1>{body(4)}</div></div>{column}",
+    ):
+        assert parse_html(page(layout), "https://e.example/a", now=now).published is None
+    # a box of many links with the work's own date in it (tags, a fandom's names) is no teaser
+    meta = (
+        "<dl class='work meta'><dt>Tags:</dt><dd><a href='/t/1'>The Old Bridge Over the River"
+        "</a>, <a href='/t/2'>Town Council</a>, <a href='/t/3'>Winter</a></dd><dt>Published:</dt>"
+        "<dd class='published'>2017-08-15</dd></dl>"
+    )
+    html = page(f"{meta}<div class='col-md-8'><h1>Bridge vote</h1>{body(4)}</div>")
+    assert parse_html(html, "https://e.example/a", now=now).published == "2017-08-15"

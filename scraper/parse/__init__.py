@@ -57,11 +57,13 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   before `<time class="entry-date published">`; "published updated" is the publication) and
   a date element right after the word for an update in its line are the update; an update
   shown the day after the machine's publication date is a later edit and never moves that
-  date to its day; a list of other stories above the headline (a ticker, "top stories", a
-  column of the latest news: a box beside the headline's own that links a story by a title
-  of four words or more) dates nothing; relative times ("vor 3 Tagen", "Wednesday at 10:15
-  AM") are never worked out from the fetch time, but a date-named element showing one gives
-  the date its attributes hold (XenForo 1's data-datestring / data-time, title tooltips);
+  date to its day; a list of other stories above the headline or outside the article's area
+  (a ticker, "top stories", a column of the latest news that no class word names: the date's
+  closest box holding links holds one or two, one a story's title of four words or more)
+  dates nothing, and the headline's surroundings end with the body's box; relative times
+  ("vor 3 Tagen", "Wednesday at 10:15 AM") are never worked out from the fetch time, but a
+  date-named element showing one gives the date its attributes hold (XenForo 1's
+  data-datestring / data-time, title tooltips);
   forums' member facts as <dt>/<dd> pairs ("Registriert seit:") are no post dates; pages
   whose headline is no element (a `<title>` and a headline drawn as an image): the short
   lines just above the text's box, when nothing else dates the page; a sentence of the text

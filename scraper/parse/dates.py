@@ -299,14 +299,20 @@ def _after_update_word(el: HtmlElement) -> bool:
 
 
 def _links_a_story(el: HtmlElement, home: frozenset[HtmlElement]) -> bool:
-    """Layout: lists of other stories above the headline (a "top stories" bar, a ticker, the
-    latest news in a column before the article's): a date in a box beside the headline's own
-    boxes that links to a story by its title (four words or more; a byline links a name, a
-    category a word or two). Dates from there on up are not the article's."""
-    box, parent = el, el.getparent()
-    while parent is not None and parent not in home:
-        box, parent = parent, parent.getparent()
-    return any(len(text_content(a).split()) >= 4 for a in box.iter("a"))
+    """Layout: lists of other stories (a "top stories" bar or ticker above the headline, a
+    column of the latest news beside the article): a date whose closest box holding a link,
+    beside the headline's own boxes, is one teaser: one or two links, one of them a story's
+    title (four words or more; a byline links a name, a category a word or two). A box of
+    many links (a work's tags, a menu) is no teaser."""
+    node: HtmlElement | None = el
+    while node is not None and node not in home:
+        links = [a for a in node.iter("a") if a.get("href")]
+        if links:
+            return len({a.get("href") for a in links}) <= 2 and any(
+                len(text_content(a).split()) >= 4 for a in links
+            )
+        node = node.getparent()
+    return False
 
 
 def _says_updated(text: str) -> bool:
@@ -490,6 +496,10 @@ def _header_dates(
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
     home = frozenset(heading.iterancestors())
+    # Up to the body's end: past it lie sidebars, comments and the next stories (a text of
+    # short paragraphs never stops the scan before there).
+    end = index.get(last_descendant(top), at + after) if top is not None else at + after
+    after = min(after, end - at) if end > at else after
     for n, el in enumerate(
         elements[max(0, at - before) : at + after + 1], start=max(0, at - before)
     ):
@@ -835,9 +845,13 @@ def find_dates(
         near = frozenset(a for a in above[:3] if a.tag not in ("body", "html"))
         visible = _visible_dates(root, elements, month_first, now, year, home, near)
         everywhere = [s for s in visible if s[3] not in seen]
-    # Those inside the article's own area before those elsewhere on the page.
-    if scope is not None and len(everywhere) > 1:  # (sorting fewer changes nothing)
+    # Those inside the article's own area before those elsewhere on the page; elsewhere, a
+    # date in a box of links to other stories by their titles is theirs (a column of the
+    # latest news or of related stories that no class word names).
+    if scope is not None and everywhere:
         inside = set(scope.iter())  # elements, not id()s: a dropped proxy's id is reused
+        around = frozenset((scope, *scope.iterancestors()))
+        everywhere = [s for s in everywhere if s[3] in inside or not _links_a_story(s[3], around)]
         everywhere.sort(key=lambda s: s[3] not in inside)
     shown += everywhere
     if published is not None and published.value.offset == 0:
