@@ -60,7 +60,7 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   date to its day; a list of other stories above the headline or outside the article's area
   (a ticker, "top stories", a column of the latest news that no class word names: the date's
   closest box holding links holds one or two, one a story's title of four words or more)
-  dates nothing, and the headline's surroundings end with the body's box; relative times
+  dates nothing, there or past the body's end among the headline's surroundings; relative times
   ("vor 3 Tagen", "Wednesday at 10:15 AM") are never worked out from the fetch time, but a
   date-named element showing one gives the date its attributes hold (XenForo 1's
   data-datestring / data-time, title tooltips);

@@ -496,10 +496,9 @@ def _header_dates(
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
     home = frozenset(heading.iterancestors())
-    # Up to the body's end: past it lie sidebars, comments and the next stories (a text of
-    # short paragraphs never stops the scan before there).
+    # Past the body's end lie sidebars, comments and the next stories (a text of short
+    # paragraphs does not stop the scan before there): teasers' dates there are theirs.
     end = index.get(last_descendant(top), at + after) if top is not None else at + after
-    after = min(after, end - at) if end > at else after
     for n, el in enumerate(
         elements[max(0, at - before) : at + after + 1], start=max(0, at - before)
     ):
@@ -551,7 +550,7 @@ def _header_dates(
             opening = raw[:40] if raw else text_content(el)[:40]
             if _MEMBER_SINCE.search(f"{opening} {candidate} {_term(el)}"):
                 continue
-            if n < at and _links_a_story(el, home):
+            if (n < at or n > end) and _links_a_story(el, home):
                 break
             if _plausible(parsed, now) and not _in_teaser(el, home):
                 source = "header-time" if el.tag == "time" else "header"
