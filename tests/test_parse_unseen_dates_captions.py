@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from scraper.parse import parse_html
+from scraper.parse.datetext import parse_human
 
 PROSE = (
     "The town council voted on Thursday night to build a new footbridge over the river, "
@@ -155,3 +156,150 @@ def test_a_related_story_card_is_no_figure_but_a_picture_linked_to_its_source_is
         "</span></span></p>"
     )
     assert captions(card + source) == ["The first map of Titan."]
+
+
+def test_month_names_of_more_languages_and_short_forms() -> None:
+    for text, day in (
+        ("12 października 2021, 10:15", "2021-10-12"),  # Polish, genitive
+        ("12. července 2017", "2017-07-12"),  # Czech
+        ("12 липня 2017", "2017-07-12"),  # Ukrainian
+        ("Publicerad 3 augusti 2019", "2019-08-03"),  # Swedish
+        ("12 Kas\u0131m 2017", "2017-11-12"),  # Turkish
+        ("5 ago. 2021", "2021-08-05"),  # es / it / pt short forms
+        ("3 out. 2019", "2019-10-03"),  # pt
+        ("5 mrt. 2021", "2021-03-05"),  # nl
+    ):
+        found = parse_human(text, month_first=False)
+        assert found is not None, text
+        assert found.day.isoformat() == day, text
+
+
+def test_elements_named_for_the_update_are_the_modified_date() -> None:
+    # WordPress themes write both <time>s, either first; an unmodified post's one is named
+    # "published updated" and is the publication.
+    times = (
+        "<span class='posted-on'><time class='updated' datetime='2017-07-14T09:00:00+02:00'>"
+        "14. Juli 2017</time> <time class='entry-date published' "
+        "datetime='2017-07-12T10:15:00+02:00'>12. Juli 2017</time></span>"
+    )
+    content = parse_html(page(f"<h1>Bridge vote</h1>{times}{body()}", "de"), "https://e.example/a")
+    assert (content.published or "")[:10] == "2017-07-12"
+    assert (content.modified or "")[:10] == "2017-07-14"
+    once = (
+        "<span class='posted-on'><time class='entry-date published updated' "
+        "datetime='2017-07-12T10:15:00+02:00'>12. Juli 2017</time></span>"
+    )
+    content = parse_html(page(f"<h1>Bridge vote</h1>{once}{body()}", "de"), "https://e.example/a")
+    assert (content.published or "")[:10] == "2017-07-12"
+
+
+def test_an_update_shown_the_day_after_does_not_move_the_machine_date() -> None:
+    ld = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Bridge vote",'
+        ' "datePublished": "2017-07-12T22:00:00Z", "dateModified": "2017-07-13T13:00:00Z"}'
+        "</script>"
+    )
+    for line in (
+        "<p class='meta'>Updated <time datetime='2017-07-13T13:00:00Z'>July 13, 2017 9:00 am"
+        "</time></p>",
+        "<span class='date-modified'>13.07.2017</span>",
+    ):
+        html = (
+            f"<html><head><title>Bridge vote</title>{ld}</head><body><h1>Bridge vote</h1>{line}"
+            f"{body()}</body></html>"
+        ).encode()
+        assert parse_html(html, "https://e.example/a").published == "2017-07-12T22:00:00Z"
+
+
+def test_a_date_in_a_list_of_stories_above_the_headline_is_not_the_articles() -> None:
+    ticker = (
+        "<div class='top-themen'><ul><li><span>10.07.2017</span> <a href='/a'>Stadtfest zieht "
+        "mehr Besucher an als erwartet</a></li><li><span>11.07.2017</span> <a href='/b'>"
+        "Hochwasserwarnung für das Tal aufgehoben</a></li></ul></div>"
+    )
+    byline = "<p class='autor'>Von <a href='/autor/anna'>Anna Schmidt</a>, 12.07.2017</p>"
+    html = page(f"{ticker}<h1>Bridge vote</h1>{byline}{body()}", "de")
+    assert parse_html(html, "https://e.example/a").published == "2017-07-12"
+
+
+def test_relative_times_give_the_date_their_attributes_hold_and_are_never_worked_out() -> None:
+    xf1 = (
+        "<h1>Bridge vote</h1><p class='meta'><a class='datePermalink' href='/t/1'><abbr "
+        "class='DateTime' data-time='1499847300' data-datestring='Jul 12, 2017' "
+        f"data-timestring='10:15 AM'>Wednesday at 10:15 AM</abbr></a></p>{body()}"
+    )
+    assert parse_html(page(xf1), "https://f.example/threads/1/").published == "2017-07-12"
+    tooltip = "<h1>Bridge vote</h1><span class='datum' title='12.07.2017 10:15'>vor 3 Tagen</span>"
+    content = parse_html(page(tooltip + body(), "de"), "https://e.example/a")
+    assert content.published == "2017-07-12T10:15:00"
+    for relative in ("vor 3 Tagen", "3 days ago", "gestern, 10:15"):
+        html = page(f"<h1>Bridge vote</h1><span class='datum'>{relative}</span>{body()}", "de")
+        now = datetime(2017, 7, 15, tzinfo=UTC)
+        assert parse_html(html, "https://e.example/a", now=now).published is None
+
+
+def test_a_page_with_no_heading_element_gives_the_date_above_its_text() -> None:
+    html = (
+        "<html lang='de'><head><title>Neue Brücke - Talheimer Bote</title></head><body>"
+        "<div class='navi'><a href='/'>Start</a></div><div class='artikel'><div class='kopf'>"
+        f"<span>Mittwoch, 12. Juli 2017</span></div><div class='text'>{body()}</div></div>"
+        "</body></html>"
+    ).encode()
+    assert parse_html(html, "https://t.example/artikel?id=12").published == "2017-07-12"
+
+
+def test_newsletter_partner_and_author_box_figures_are_no_captions() -> None:
+    promos = (
+        "<div class='newsletter-signup'><img src='/nl.png'><p class='caption'>The morning "
+        "briefing in your inbox</p></div><div class='partner'><img src='/logo.png'>"
+        "<div class='caption'>In partnership with the River Trust</div></div>"
+        "<div class='post-author'><figure><img src='/anna.jpg'><figcaption>Anna Smith covers "
+        "the council.</figcaption></figure></div>"
+    )
+    assert captions(promos + FIGURE) == ["The old crossing in March."]
+
+
+def test_a_sentence_naming_a_day_below_the_text_does_not_date_it() -> None:
+    sentence = "<p>Am 3. Mai 2018 soll die neue Brücke für den Verkehr freigegeben werden.</p>"
+    html = page(f"<div class='artikel'><h1>Bridge vote</h1>{body(4)}{sentence}</div>", "de")
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    assert parse_html(html, "https://e.example/a", now=now).published is None
+    # a line dating the post there still does (WordPress classic themes)
+    line = (
+        "<p class='postmetadata'>This entry was posted on Wednesday, July 12th, 2017 at 10:15 am "
+        "and is filed under News.</p>"
+    )
+    html = page(f"<div class='post'><h1>Bridge vote</h1>{body(4)}{line}</div>")
+    assert (parse_html(html, "https://e.example/a", now=now).published or "")[:10] == "2017-07-12"
+
+
+def test_more_names_of_date_boxes() -> None:
+    for box in (
+        "<abbr class='timeago' title='2017-07-12T10:15:00Z'>vor 3 Tagen</abbr>",
+        "<span class='newstime'>12.07.2017</span>",
+        "<div class='submitted'>Mi, 12.07.2017 - 10:15</div>",
+    ):
+        html = page(f"<div class='seite'><p class='x'>{PROSE}</p>{box}</div><h1>Bridge vote</h1>")
+        content = parse_html(html + body().encode(), "https://e.example/a")
+        assert (content.published or "")[:10] == "2017-07-12", box
+
+
+def test_a_column_of_the_latest_stories_beside_the_article_dates_nothing() -> None:
+    column = (
+        "<div class='col-md-4'><h3>Latest</h3><div class='item'><span class='date'>July 10, "
+        "2017</span> <a href='/a'>Flood warning for the valley lifted</a></div></div>"
+    )
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    for layout in (
+        f"{column}<div class='col-md-8'><div class='art'><h1>Bridge vote</h1>{body(4)}</div></div>",
+        f"<div class='col-md-8'><div class='art'><h1>Bridge vote</h1>{body(4)}</div></div>{column}",
+    ):
+        assert parse_html(page(layout), "https://e.example/a", now=now).published is None
+    # a box of many links with the work's own date in it (tags, a fandom's names) is no teaser
+    meta = (
+        "<dl class='work meta'><dt>Tags:</dt><dd><a href='/t/1'>The Old Bridge Over the River"
+        "</a>, <a href='/t/2'>Town Council</a>, <a href='/t/3'>Winter</a></dd><dt>Published:</dt>"
+        "<dd class='published'>2017-08-15</dd></dl>"
+    )
+    html = page(f"{meta}<div class='col-md-8'><h1>Bridge vote</h1>{body(4)}</div>")
+    assert parse_html(html, "https://e.example/a", now=now).published == "2017-08-15"

@@ -50,10 +50,31 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   (after a long lead, between parts): the first short line whose publishing word comes
   before its date, when nothing else dates the page; a finished sentence of 15+ words
   opening the text ("La cooperativa nació el 3 de mayo de 1998, cuando …") is no date line
-  (evergreen pages get none). htmldate 1.11 was measured as the fallback where none of these
-  finds a date, and not adopted: on the 105 tuning pages of dev and the 61 web goldens it
-  found no right date these rules miss, and it gave a date to pages that show none (1 in
-  its default mode, 4 with extensive search, which also costs ~41 ms a page).
+  (evergreen pages get none); month names of Polish, Czech, Ukrainian, Scandinavian and
+  Turkish pages and the short forms es/it/pt/fr/nl write ("12 ago 2017", "5 mrt. 2021"), and
+  their words for an update and for publishing ("Aktualizacja:", "Opublikowano"); WordPress
+  themes and hAtom that write both dates as elements named for them (`<time class=updated>`
+  before `<time class="entry-date published">`; "published updated" is the publication) and
+  a date element right after the word for an update in its line are the update; an update
+  shown the day after the machine's publication date is a later edit and never moves that
+  date to its day; a list of other stories above the headline or outside the article's area
+  (a ticker, "top stories", a column of the latest news that no class word names: the date's
+  closest box holding links holds one or two, one a story's title of four words or more)
+  dates nothing, there or past the body's end among the headline's surroundings; relative times
+  ("vor 3 Tagen", "Wednesday at 10:15 AM") are never worked out from the fetch time, but a
+  date-named element showing one gives the date its attributes hold (XenForo 1's
+  data-datestring / data-time, title tooltips);
+  forums' member facts as <dt>/<dd> pairs ("Registriert seit:") are no post dates; pages
+  whose headline is no element (a `<title>` and a headline drawn as an image): the short
+  lines just above the text's box, when nothing else dates the page; a sentence of the text
+  naming a day ("Die Brücke wurde am 3. Mai 1998 eröffnet.": five words or more besides the
+  date, no byline, no word for publishing or an update) dates nothing, among short paragraphs
+  near the headline or below the text; Drupal's "submitted", jQuery's "timeago" and
+  "newstime"-style names are date boxes. htmldate 1.11 was
+  measured as the fallback where none of these finds a date, and not adopted: on the 105
+  tuning pages of dev and the 61 web goldens it found no right date these rules miss, and it
+  gave a date to pages that show none (1 in its default mode, 4 with extensive search, which
+  also costs ~41 ms a page).
 - body: <br><br> runs and <div> runs count their links per part; short lines at the edges of
   containers without <p> (byline, place-and-date line, crumbs, a lone link) are furniture;
   forum member boxes are furniture; a box named only "meta" holding a paragraph is text (shop
@@ -144,7 +165,8 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   the text (picture and whole caption linking to one other page, or the whole card one
   link) are no figures, while a picture linked to its source whose caption credits it there
   is; a caption and its credit in sibling inline boxes with no space between them are kept
-  out of the body as one run.
+  out of the body as one run; newsletter, subscription, sponsor and partner boxes (a
+  picture and a line of their own) and figures inside an author box are no figures.
 - bytes and trees: mixed UTF-8/cp1252 bytes are repaired by bs4's detwingle; a page libxml2
   lost part of (nesting deeper than 256, dropped paragraphs) is parsed again by bs4
   (lxml.html.soupparser). Neither runs on ordinary pages.

@@ -80,6 +80,11 @@ _BAD_CONTEXT = frozenset(
         "anzeige werbung publicidad publicite pubblicita sponsored tweet instagram tiktok"
     )
 )
+# Layout: newsletter and subscription boxes, sponsors' and partners' logos in or beside the
+# text, a picture and a line of their own: the box itself or any box around it.
+_PROMO_BOX = frozenset(
+    words("newsletter signup subscribe subscription sponsor sponsors partner partners")
+)
 # Layout: social posts embedded in the text ("social-embed", "embed-twitter").
 _SOCIAL = frozenset(("social", "twitter", "facebook", "fallbacktwitter"))
 _EMBED = frozenset(("embed",))
@@ -296,18 +301,24 @@ def _in_bad_context(el: HtmlElement, article: set[HtmlElement]) -> bool:
     """Inside a link, list item, aside or related/promo box below the article's container."""
     if el.tag == "a":
         return True  # a card that is one link to another page: picture and its title
+    if class_tokens(el) & _PROMO_BOX:
+        return True
     for anc in el.iterancestors():
         if anc in article or anc.tag in ("body", "html"):
             return False
         if anc.tag in ("a", "aside", "nav", "footer"):
             return True
         tokens = class_tokens(anc)
+        if tokens & _PROMO_BOX:
+            return True
         bad = tokens & _BAD_CONTEXT
         # "post-thumbnail", "entry-thumbnail": a blog engine's name for the post's own image.
         if bad and not (bad <= _THUMBNAIL and tokens & _OWN_POST):
             return True
         if tokens & _EMBED and tokens & _SOCIAL:
             return True
+        if tokens & _AUTHOR_PICTURE:
+            return True  # a figure inside an author box ("post-author", "author-bio")
     return False
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain, islice
 
 from lxml import etree
 
-from scraper.parse.datetext import PageDate, parse_human, parse_iso
+from scraper.parse.datetext import MONTH_NAMES, PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
     any_part,
@@ -92,7 +92,10 @@ MODIFIED_META = (
 _DATE_WORDS = frozenset(
     words(
         "date dates time timestamp published publish pubdate posted dateline datetime meta byline "
-        "article-date entry-date post-date updated info fecha data datum postmetadata utility"
+        "article-date entry-date post-date updated info fecha data datum postmetadata utility "
+        # Drupal's "submitted" line, jQuery timeago's <abbr class="timeago" title=...>, German
+        # and other CMSs' names for the date's box
+        "submitted timeago zeit erstellt veroeffentlicht created"
     )
 )
 _NOT_ARTICLE = frozenset(
@@ -121,7 +124,10 @@ class _Words:
 _UPDATED = _Words(
     "updated|modified|last edited|aktualisiert|geändert|zuletzt|mis à jour|modifié|"
     "dernière modification|actualizado|modifica|modificado|aggiornat|atualizado|bijgewerkt|"
-    "обновлено|изменено|обновлён"
+    "обновлено|изменено|обновлён|"
+    # Polish, Czech, Ukrainian, Scandinavian and Turkish pages
+    "aktualizacja|zaktualizowano|aktualizováno|aktualizace|оновлено|uppdaterad|oppdatert|"
+    "opdateret|güncellen"
 )
 # Layout: forum posts and comments beside a member's profile; the day someone joined is theirs
 # (phpBB, vBulletin, SMF and their translations: "Зарегистрирован: 03.02.2009").
@@ -141,12 +147,18 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 # Layout: CMSs that write a date's box name as one word ("itemDateCreated" in Joomla's K2,
 # "newsdate", "entrydate", "publishDate", "artikeldatum"): the date word inside the name.
 # (Not memoised: class_words is, and a memo of its own missed on most class strings a page.)
-_DATE_PARTS = re.compile("dat(?:e|um)|fecha|timestamp|pubtime")
+_DATE_PARTS = re.compile("dat(?:e|um)|fecha")
+# ("newstime", "posttime": looked for only in names holding "time", a substring test in C)
+_TIME_PARTS = re.compile("timestamp|(?:pub|post|news|entry|item)time")
 
 
 def _date_named(cls: str | None, ident: str | None) -> bool:
     tokens, joined = class_words(cls, ident)
-    return not tokens.isdisjoint(_DATE_WORDS) or _DATE_PARTS.search(joined) is not None
+    return (
+        not tokens.isdisjoint(_DATE_WORDS)
+        or _DATE_PARTS.search(joined) is not None
+        or ("time" in joined and _TIME_PARTS.search(joined) is not None)
+    )
 
 
 _DIGIT = re.compile(r"\d")
@@ -237,6 +249,72 @@ def _post_footer(el: HtmlElement) -> bool:
 _FOOTER_WORD = frozenset(("footer",))
 
 
+# Layout: WordPress themes and hAtom write both dates as elements named for them ("<time
+# class="entry-date published">" and "<time class="updated">", either first; an unmodified
+# post's one element is named "published updated"), as does schema.org microdata
+# (itemprop="dateModified"): the name says which date it is, whatever the text around it.
+_UPDATE_NAMES = frozenset(words("updated modified lastmod datemodified last-modified"))
+_PUBLISHED_NAMES = frozenset(words("published pubdate posted datepublished entry-date"))
+
+
+def _named_update(el: HtmlElement) -> bool | None:
+    """True for an element named for the update only, False for one named for the
+    publication, None when its name says neither."""
+    prop = el.get("itemprop")
+    if prop == "dateModified":
+        return True
+    if prop in ("datePublished", "dateCreated"):
+        return False
+    tokens = class_tokens(el)
+    if not tokens or tokens.isdisjoint(_UPDATE_NAMES):
+        return None if tokens.isdisjoint(_PUBLISHED_NAMES) else False
+    return tokens.isdisjoint(_PUBLISHED_NAMES)
+
+
+def _term(el: HtmlElement) -> str:
+    """Layout: forums' member boxes write their facts as definition lists ("<dt>Registriert
+    seit:</dt><dd>Mar 4, 2009</dd>"): a <dd>'s term names what its date is."""
+    if el.tag != "dd":
+        return ""
+    term = el.getprevious()
+    return text_content(term)[:40] if term is not None and term.tag == "dt" else ""
+
+
+def _after_update_word(el: HtmlElement) -> bool:
+    """Layout: a date element right after the word for an update in the line around it
+    ("Published July 12, 2017 | Updated <time>July 13, 2017</time>")."""
+    parent = el.getparent()
+    if parent is None:
+        return False
+    before = [parent.text or ""]
+    for sib in parent:
+        if sib is el:
+            break
+        if isinstance(sib.tag, str):
+            before.append(text_content(sib))
+        before.append(sib.tail or "")
+    tail = "".join(before)[-40:]
+    match = _UPDATED.search(tail)
+    return match is not None and not _DIGIT.search(tail, match.start())
+
+
+def _links_a_story(el: HtmlElement, home: frozenset[HtmlElement]) -> bool:
+    """Layout: lists of other stories (a "top stories" bar or ticker above the headline, a
+    column of the latest news beside the article): a date whose closest box holding a link,
+    beside the headline's own boxes, is one teaser: one or two links, one of them a story's
+    title (four words or more; a byline links a name, a category a word or two). A box of
+    many links (a work's tags, a menu) is no teaser."""
+    node: HtmlElement | None = el
+    while node is not None and node not in home:
+        links = [a for a in node.iter("a") if a.get("href")]
+        if links:
+            return len({a.get("href") for a in links}) <= 2 and any(
+                len(text_content(a).split()) >= 4 for a in links
+            )
+        node = node.getparent()
+    return False
+
+
 def _says_updated(text: str) -> bool:
     """ "Updated Nov 19" is a modified date; "Nov 19 / Updated 2 hours ago" is not."""
     match = _UPDATED.search(text)
@@ -251,7 +329,9 @@ def _says_updated(text: str) -> bool:
 # word for publishing holds the published date.
 _PUBLISHED_WORD = _Words(
     "published|posted|created|veröffentlicht|erstellt|erschienen|publié|publicado|publicato|"
-    "pubblicato|gepubliceerd|geplaatst|опубликовано|размещено|создано"
+    "pubblicato|gepubliceerd|geplaatst|опубликовано|размещено|создано|"
+    "opublikowano|publikacja|publikováno|опубліковано|publicerad|publisert|publiceret|"
+    "yay\u0131nlan|yayinlan"
 )
 
 
@@ -340,10 +420,12 @@ def _visible_dates(
         if parsed is None and machine:
             parsed, source = parse_iso(machine), "time-attr"
         if parsed and _plausible(parsed, now) and not _in_teaser(el, home, near):
-            parent = el.getparent()
-            around = clean_text(text_content(parent)) if parent is not None else ""
-            context = f"{text} {' '.join(class_tokens(el))} {around[:80]}"
-            found.append((parsed, bool(_UPDATED.search(context)), source, el))
+            named = _named_update(el)
+            if named is None:
+                parent = el.getparent()
+                around = clean_text(text_content(parent)) if parent is not None else ""
+                named = bool(_UPDATED.search(f"{text} {around[:80]}"))
+            found.append((parsed, named, source, el))
             if len(found) >= limit:
                 break
     # The page's element list read in Python: an XPath over "//*" costs more than the loop.
@@ -354,18 +436,41 @@ def _visible_dates(
         parsed, updated, update = _shown_original(text, month_first, year)
         parsed = parsed or _spaced(el, text, month_first, year)
         if parsed is None:
-            # hAtom and friends: <abbr class="published" title="2019-11-19T10:00:00-05:00">
-            machine = el.get("title") or el.get("content") or el.get("data-timestamp") or ""
-            parsed = parse_iso(machine) if machine[:1].isdigit() else None
+            parsed = _attribute_date(el, month_first)
         if parsed and _plausible(parsed, now) and not _in_teaser(el, home, near):
-            if _MEMBER_SINCE.search(text):
+            if _MEMBER_SINCE.search(f"{text} {_term(el)}"):
                 continue
-            found.append((parsed, updated, "dom", el))
+            named = _named_update(el)
+            found.append((parsed, updated if named is None else named, "dom", el))
             if update is not None and _plausible(update, now):
                 found.append((update, True, "dom", el))
             if len(found) >= 2 * limit:
                 break
     return found
+
+
+_EPOCH = re.compile(r"1\d{9}")  # seconds since 1970: 2001-09 to 2033-05
+
+
+def _attribute_date(el: HtmlElement, month_first: bool) -> PageDate | None:
+    """The date a date-named element gives in its attributes when its text is none (hAtom's
+    <abbr class="published" title="2019-11-19T10:00:00-05:00">). Layout: forums and news
+    sites that show a relative time ("Wednesday at 10:15 AM", "vor 3 Tagen") and keep the
+    date for a tooltip or script: XenForo 1's <abbr class="DateTime" data-time="1499847300"
+    data-datestring="Jul 12, 2017">, <span class="date" title="12.07.2017 10:15">. The
+    relative text itself is never read: a date is not worked out from the fetch time."""
+    for name in ("title", "content", "data-timestamp", "data-datestring", "data-date-string"):
+        value = el.get(name)
+        if value and _DIGIT.search(value):
+            parsed = parse_iso(value) if value[:1].isdigit() else None
+            parsed = parsed or _parse_shown(clean_text(value), month_first, None)
+            if parsed is not None:
+                return parsed
+    epoch = el.get("data-time") or ""
+    if _EPOCH.fullmatch(epoch):
+        moment = datetime.fromtimestamp(int(epoch), UTC)
+        return PageDate(moment.date(), (moment.hour, moment.minute, moment.second), 0)
+    return None
 
 
 def _header_dates(
@@ -377,6 +482,7 @@ def _header_dates(
     now: datetime | None,
     year: int | None,
     before: int = 40,
+    after: int = 400,
 ) -> list[Shown]:
     """Dates in the short texts around the headline and up to the body: bylines, datelines,
     including loose text nodes ("기사입력 : 2018-09-28 17:32") next to other markup."""
@@ -390,9 +496,14 @@ def _header_dates(
     skipped: set[HtmlElement] = set()  # figures and captions: their dates are the photo's
     found: list[Shown] = []
     home = frozenset(heading.iterancestors())
-    for n, el in enumerate(elements[max(0, at - before) : at + 401], start=max(0, at - before)):
+    # Past the body's end lie sidebars, comments and the next stories (a text of short
+    # paragraphs does not stop the scan before there): teasers' dates there are theirs.
+    end = index.get(last_descendant(top), at + after) if top is not None else at + after
+    for n, el in enumerate(
+        elements[max(0, at - before) : at + after + 1], start=max(0, at - before)
+    ):
         tag = el.tag
-        if n > at + 400 or (n > at and tag == "p" and len(text_content(el)) > 200):
+        if n > at + after or (n > at and tag == "p" and len(text_content(el)) > 200):
             lead = _lead_dateline(el, month_first, now, year) if tag == "p" else None
             if lead is not None and not found:
                 found.append((lead, False, "dateline", el))
@@ -413,10 +524,12 @@ def _header_dates(
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
             text = clean_text(raw).replace(heading_text, " ")
-            if tag == "p" and _prose(text):
+            if tag == "p" and (_prose(text) or _dated_sentence(text)):
                 # Layout: pages whose text opens with a short paragraph naming a date ("La
-                # cooperativa nació el 3 de mayo de 1998, cuando ..."): a sentence, not a
-                # date line; only a dateline opening it dates the page.
+                # cooperativa nació el 3 de mayo de 1998, cuando ..."), and texts of short
+                # paragraphs (under 200 characters, read here as the headline's surroundings)
+                # with a sentence naming a day: a sentence, not a date line; only a dateline
+                # opening it dates the page.
                 lead = _lead_dateline(el, month_first, now, year)
                 if lead is not None and not found:
                     found.append((lead, False, "dateline", el))
@@ -430,18 +543,41 @@ def _header_dates(
             parsed, updated, update = _shown_original(candidate, month_first, year)
             if not parsed and not container and candidate is texts[0]:
                 parsed = _spaced(el, candidate, month_first, year)
+                if not parsed and _date_named(*class_id(el)):
+                    parsed = _attribute_date(el, month_first)
             if not parsed:
                 continue
             opening = raw[:40] if raw else text_content(el)[:40]
-            if _MEMBER_SINCE.search(f"{opening} {candidate}"):
+            if _MEMBER_SINCE.search(f"{opening} {candidate} {_term(el)}"):
                 continue
+            if (n < at or n > end) and _links_a_story(el, home):
+                break
             if _plausible(parsed, now) and not _in_teaser(el, home):
                 source = "header-time" if el.tag == "time" else "header"
-                found.append((parsed, updated, source, el))
+                named = _named_update(el)
+                if named is None and not updated:
+                    named = _after_update_word(el)
+                found.append((parsed, updated if named is None else named, source, el))
                 if update is not None and _plausible(update, now):
                     found.append((update, True, source, el))
                 break
     return found
+
+
+def _above_text(
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
+    top: HtmlElement,
+    month_first: bool,
+    now: datetime | None,
+) -> PageDate | None:
+    """Layout: pages whose headline is no element of its own (a `<title>` only, a heading in
+    an image or in plain bold text) and which write the date in a short line just above the
+    text ("<div class=kopf><span>Mittwoch, 12. Juli 2017</span></div>"): the lines before the
+    text's box read as those under a headline are, when nothing else dates the page."""
+    found = _header_dates(elements, index, top, top, month_first, now, None, after=0)
+    original = [s for s in found if not s[1]]
+    return original[0][0] if original else None
 
 
 def _trailing_dates(
@@ -471,6 +607,10 @@ def _trailing_dates(
         if len(raw) > 160 or not _DIGIT.search(raw):
             continue
         text = clean_text(raw)
+        if _dated_sentence(text):
+            # a sentence of the text naming a day ("Am 3. Mai 2018 soll die Brücke eröffnet
+            # werden."), not a line dating the post ("This entry was posted on ...")
+            continue
         parsed = _parse_shown(text, month_first, None)
         if (
             parsed is not None
@@ -483,6 +623,32 @@ def _trailing_dates(
 
 
 _SENTENCE_END = re.compile('[.!?\u2026"\u201d\u00bb]$')
+
+
+def _sentence(text: str) -> bool:
+    """A finished sentence of five words or more besides its date's ("Die Brücke wurde am
+    3. Mai 1998 eröffnet."), not a byline ending in a full stop ("By Anna Smith, July 12,
+    2017.")."""
+    if _SENTENCE_END.search(text) is None or text.count(" ") < 4 or _BYLINE.match(text):
+        return False
+    plain = [
+        w
+        for w in (w.strip(_PUNCTUATION) for w in text.split())
+        if w.isalpha() and w.lower() not in MONTH_NAMES
+    ]
+    return len(plain) >= 5
+
+
+_PUNCTUATION = ".,;:!?\"'()\u201e\u201c\u201d\u00ab\u00bb"
+_BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|przez|от|автор)\s", re.I)
+
+
+def _dated_sentence(text: str) -> bool:
+    """A sentence of the text that names a day, not a line naming the publication or an
+    update ("Veröffentlicht am 12. Juli 2017 um 10:15 Uhr.")."""
+    return (
+        _sentence(text) and _PUBLISHED_WORD.search(text) is None and _UPDATED.search(text) is None
+    )
 
 
 def _prose(text: str) -> bool:
@@ -623,11 +789,13 @@ def _as_readers_see(machine: PageDate, shown: list[Shown]) -> PageDate:
         shown = [s for s in shown if s[0].offset is not None and not s[2].endswith("attr")]
     # Near the headline first, then elsewhere; within each, original dates before updates.
     ordered = sorted(shown, key=lambda s: (not s[2].startswith("header"), s[1]))
-    for visible, _, _, _ in ordered:
+    for visible, updated, _, _ in ordered:
         delta = abs((visible.day - machine.day).days)
         if delta == 0:
             return machine
-        if delta != 1:
+        if delta != 1 or (updated and visible.day > machine.day):
+            # (an update shown the day after the machine's publication is a later edit, not
+            # the same moment in another zone: "Updated July 13" over a July 12 article)
             continue
         if visible.time is not None and visible.offset is not None:
             return visible
@@ -676,9 +844,13 @@ def find_dates(
         near = frozenset(a for a in above[:3] if a.tag not in ("body", "html"))
         visible = _visible_dates(root, elements, month_first, now, year, home, near)
         everywhere = [s for s in visible if s[3] not in seen]
-    # Those inside the article's own area before those elsewhere on the page.
-    if scope is not None and len(everywhere) > 1:  # (sorting fewer changes nothing)
+    # Those inside the article's own area before those elsewhere on the page; elsewhere, a
+    # date in a box of links to other stories by their titles is theirs (a column of the
+    # latest news or of related stories that no class word names).
+    if scope is not None and everywhere:
         inside = set(scope.iter())  # elements, not id()s: a dropped proxy's id is reused
+        around = frozenset((scope, *scope.iterancestors()))
+        everywhere = [s for s in everywhere if s[3] in inside or not _links_a_story(s[3], around)]
         everywhere.sort(key=lambda s: s[3] not in inside)
     shown += everywhere
     if published is not None and published.value.offset == 0:
@@ -696,6 +868,12 @@ def find_dates(
         timed = [s for s in original if "time" in s[2]]
         pick = (timed or original)[0]
         published = FoundDate(pick[0], pick[2])
+    elif (
+        heading is None
+        and top is not None
+        and (above_text := _above_text(elements, index, top, month_first, now))
+    ):
+        published = FoundDate(above_text, "above-text")
     else:
         from_url = _url_date(url)
         if from_url and _plausible(from_url, now):

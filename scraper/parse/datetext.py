@@ -12,22 +12,37 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 _MONTHS: dict[str, int] = {}
+# Month names and their abbreviations: English, French, German, Spanish, Italian, Portuguese,
+# Dutch, Russian; then Polish, Czech, Ukrainian, Scandinavian and Turkish (genitive forms too:
+# "12 lipca 2017", "12. července 2017") and the short forms es/it/pt/fr/nl pages write
+# ("12 ago 2017", "5 mrt. 2021", "3 out. 2019").
 for _number, _names in enumerate(
     (
-        "jan january janvier januar enero gennaio janeiro januari janv ene gen января январь янв",
+        "jan january janvier januar enero gennaio janeiro januari janv ene gen января январь янв "
+        "styczeń stycznia leden ledna січня січень ocak",
         "feb february fevrier février februar febrero febbraio fevereiro februari févr fév febr "
-        "февраля февраль фев",
-        "mar march mars märz maerz marzo março maart mär марта март мар",
-        "apr april avril abril aprile апреля апрель апр",
-        "may mai mayo maggio maio mei мая май",
-        "jun june juin juni junio giugno junho июня июнь июн",
-        "jul july juillet juli julio luglio julho juil июля июль июл",
-        "aug august août aout agosto augustus августа август авг",
-        "sep sept september septembre septiembre settembre setembro сентября сентябрь сен",
-        "oct october octobre oktober octubre ottobre outubro okt октября октябрь окт",
-        "nov november novembre noviembre novembro ноября ноябрь ноя",
+        "февраля февраль фев fev luty lutego únor února лютого лютий şubat",
+        "mar march mars märz maerz marzo março maart mär марта март мар mrt mrz marts "
+        "marzec marca březen března березня березень",
+        "apr april avril abril aprile апреля апрель апр abr avr kwiecień kwietnia duben dubna "
+        "квітня квітень nisan",
+        "may mai mayo maggio maio mei мая май mag maj maja květen května травня травень "
+        "may\u0131s mayis",
+        "jun june juin juni junio giugno junho июня июнь июн giu czerwiec czerwca červen června "
+        "червня червень haziran",
+        "jul july juillet juli julio luglio julho juil июля июль июл lug lipiec lipca červenec "
+        "července липня липень temmuz",
+        "aug august août aout agosto augustus августа август авг ago augusti sierpień sierpnia "
+        "srpen srpna серпня серпень ağustos",
+        "sep sept september septembre septiembre settembre setembro сентября сентябрь сен set "
+        "wrzesień września září вересня вересень eylül",
+        "oct october octobre oktober octubre ottobre outubro okt октября октябрь окт ott out "
+        "październik października říjen října жовтня жовтень ekim",
+        "nov november novembre noviembre novembro ноября ноябрь ноя listopad listopada listopadu "
+        "листопада листопад kas\u0131m kasim",
         "dec december décembre decembre dezember diciembre dicembre dezembro dez dic "
-        "декабря декабрь дек",
+        "декабря декабрь дек desember grudzień grudnia prosinec prosince грудня грудень "
+        "aral\u0131k aralik",
     ),
     start=1,
 ):
@@ -52,9 +67,9 @@ _DOTTED_SHORT = re.compile(r"(?<![\d/.])(\d{2})\.(\d{2})\.(\d{2})(?![\d.])")
 # up in _MONTHS: a regex alternation of all 129 names costs ~20 us a line, this ~2 us.
 # Every date with a year needs one _make accepts (1990-2100): text without one skips them all.
 _YEARISH = re.compile(r"199\d|20\d\d|2100")
-_MDY = re.compile(r"\b([^\W\d_]{3,10})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\.?,?\s+(\d{4})(?!\d)", re.I)
+_MDY = re.compile(r"\b([^\W\d_]{3,12})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\.?,?\s+(\d{4})(?!\d)", re.I)
 _DMY = re.compile(
-    r"(?<!\d)(\d{1,2})(?:st|nd|rd|th|er|º)?\.?\s*(?:de\s+|of\s+)?([^\W\d_]{3,10})\.?,?\s+"
+    r"(?<!\d)(\d{1,2})(?:st|nd|rd|th|er|º)?\.?\s*(?:de\s+|of\s+)?([^\W\d_]{3,12})\.?,?\s+"
     r"(?:de\s+)?(\d{4})(?!\d)",
     re.I,
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
@@ -50,7 +51,10 @@ PARSER_REVISION = (
     # JSON-LD markup text, short first bodies, listings' teasers, comment-area threads;
     # dates in more languages and layouts: wiki revisions, one-word date names, labelled
     # lines; captions: headshots, embeds, cards); 6: issue 10 (ad labels, date lines,
-    # subtitles and reviews out of the body; prose naming newsletter words kept)
+    # subtitles and reviews out of the body; prose naming newsletter words kept; dates:
+    # more month names, update-named elements, updates the day after, story lists above
+    # the headline, dates in attributes, heading-less pages; captions: promo, partner and
+    # author boxes)
 )
 # what records carry: which package release and which parser revision made them
 PARSER_VERSION = f"{__version__}+p{PARSER_REVISION}"
@@ -331,22 +335,24 @@ def _assemble(
         modified = modified if _stated(modified) else None
     try:
         content = _complete(
-            page,
-            st,
-            base,
-            rules,
-            prov,
-            site,
-            headline,
-            head_src,
-            heading,
-            blocks,
-            body_src,
-            captions,
-            caption_src,
-            published,
-            modified,
-            date_scope,
+            page=page,
+            st=st,
+            base=base,
+            rules=rules,
+            prov=prov,
+            found=_Findings(
+                site=site,
+                headline=headline,
+                head_src=head_src,
+                heading=heading,
+                blocks=blocks,
+                body_src=body_src,
+                captions=captions,
+                caption_src=caption_src,
+                published=published,
+                modified=modified,
+                date_scope=date_scope,
+            ),
         )
     except Exception:
         if rejected is None:
@@ -376,33 +382,46 @@ def _stated(found: FoundDate | None) -> bool:
     return source.startswith(("json-ld", "meta:")) or source in _BYLINE_SOURCES
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Findings:
+    """What `_assemble` found (headline, body, captions, dates and where each came from), for
+    `_complete` to finish the record with."""
+
+    site: str | None
+    headline: str
+    head_src: str | None
+    heading: HtmlElement | None
+    blocks: list[Block]
+    body_src: str
+    captions: list[Caption]
+    caption_src: str
+    published: FoundDate | None
+    modified: FoundDate | None
+    date_scope: HtmlElement | None
+
+
 def _complete(
+    *,
     page: Page,
     st: Structured,
     base: str | None,
     rules: SiteRules | None,
     prov: dict[str, str],
-    site: str | None,
-    headline: str,
-    head_src: str | None,
-    heading: HtmlElement | None,
-    blocks: list[Block],
-    body_src: str,
-    captions: list[Caption],
-    caption_src: str,
-    published: FoundDate | None,
-    modified: FoundDate | None,
-    date_scope: HtmlElement | None,
+    found: _Findings,
 ) -> Content:
     """The fields after the headline, body and dates: authors, standfirst, metadata."""
     root, url = page.root, page.url
+    site, headline, heading = found.site, found.headline, found.heading
+    published, modified = found.published, found.modified
     pub_iso = published.value.iso() if published else None
     mod_iso = modified.value.iso() if modified else None
     if published:
         prov["published"] = published.source
     if modified:
         prov["modified"] = modified.source
-    names, author_src = authors_mod.find_authors(root, st, date_scope, _outlets(st, site, url))
+    names, author_src = authors_mod.find_authors(
+        root, st, found.date_scope, _outlets(st, site, url)
+    )
     subheadline = headline_mod.find_standfirst(heading, page.elements(), page.order())
     if rules is not None:
         pub_iso, _ = _rule_date(root, rules.published, url, pub_iso, prov, "published")
@@ -424,13 +443,13 @@ def _complete(
         rule_tags = rules_mod.texts(root, rules.tags, url)
         if rule_tags:
             tag_list, tags_src = rule_tags, "rule"
-    if lead is None and captions and captions[0].image_url:
-        lead, lead_src = captions[0].image_url, "caption"
+    if lead is None and found.captions and found.captions[0].image_url:
+        lead, lead_src = found.captions[0].image_url, "caption"
     for name, value, source in (
-        ("headline", headline, head_src),
+        ("headline", headline, found.head_src),
         ("title", title, title_src),
-        ("body", blocks, body_src),
-        ("captions", captions, caption_src),
+        ("body", found.blocks, found.body_src),
+        ("captions", found.captions, found.caption_src),
         ("authors", names, author_src),
         ("subheadline", subheadline, "dom"),
         ("language", lang, lang_src),
@@ -443,12 +462,12 @@ def _complete(
     return Content(
         headline=headline,
         title=title,
-        body=tuple(blocks),
+        body=tuple(found.blocks),
         subheadline=subheadline,
         authors=tuple(names),
         published=pub_iso,
         modified=mod_iso,
-        captions=tuple(captions),
+        captions=tuple(found.captions),
         lead_image=lead,
         language=lang,
         site_name=site,
