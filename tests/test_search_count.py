@@ -1,22 +1,32 @@
-"""Counting a search's articles from the matching docs (schema 8): each doc is an article of its
-own but those in `archive_search_multi`, which count as their distinct articles. Over random
-catalogs (articles with several versions, versions replaced and indexed again, some waiting to
-be indexed) the count equals the plain count of distinct matching articles, below and past the
-cap."""
+"""Counting a search's articles from the matching docs (SQLite schema 8, PostgreSQL migration
+12): each doc is an article of its own but those in `archive_search_multi`, which count as their
+distinct articles. Over random catalogs (articles with several versions, versions replaced and
+indexed again, some waiting to be indexed) the count equals the plain count of distinct
+matching articles, below and past the cap, on each backend (PostgreSQL: a database of the
+test's own, emptied before each example)."""
 
 from __future__ import annotations
 
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest import mock
 
-from hypothesis import given, settings
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archive.backends import catalog_pg_read as pg_read
 from archive.backends import catalog_sqlite_search as sqlite_search
-from archive.backends.catalog import ArticleRow, Filters, SearchDoc, VersionRow
+from archive.backends.catalog import ArticleRow, Catalog, Filters, SearchDoc, VersionRow
+from archive.backends.catalog_pg import PgCatalog
+from archive.backends.catalog_pg_read import READ_DERIVED_TABLES
+from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS
 from archive.backends.catalog_sqlite import SqliteCatalog
+from archive.ftsquery import to_fts
+from tests.backend_support import Databases
 
 WORDS = ["ferry", "tide", "harbour", "gale"]
 
@@ -33,7 +43,7 @@ steps = st.lists(
 )
 
 
-def put(cat: SqliteCatalog, article: int, version: int) -> None:
+def put(cat: Catalog, article: int, version: int) -> None:
     aid = f"a{article}"
     seen = f"2026-01-0{version}T00:00:00Z"
     with cat.writing():
@@ -49,7 +59,7 @@ def put(cat: SqliteCatalog, article: int, version: int) -> None:
         )
 
 
-def index_waiting(cat: SqliteCatalog, texts: dict[tuple[str, int], str]) -> None:
+def index_waiting(cat: Catalog, texts: dict[tuple[str, int], str]) -> None:
     with cat.writing():
         for pending in cat.pending_docs(1000):
             body = texts[(pending.article_id, pending.version)]
@@ -81,6 +91,20 @@ def check(cat: SqliteCatalog) -> None:
             assert (total, exact) == ((want, True) if want <= cap else (cap, False)), (word, cap)
 
 
+def run_plan(
+    cat: Catalog, plan: list[tuple[int, int, set[str], bool]], check: Callable[[], None]
+) -> None:
+    texts: dict[tuple[str, int], str] = {}
+    for article, version, words, index_now in plan:
+        put(cat, article, version)
+        texts[(f"a{article}", version)] = " ".join(sorted(words)) or "filler"
+        if index_now:
+            index_waiting(cat, texts)
+            check()
+    index_waiting(cat, texts)
+    check()
+
+
 @settings(max_examples=60, deadline=None)
 @given(steps)
 def test_the_count_from_docs_equals_the_distinct_articles(
@@ -88,18 +112,62 @@ def test_the_count_from_docs_equals_the_distinct_articles(
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cat = SqliteCatalog(Path(tmp) / "catalog.sqlite", synchronous="OFF")
-        texts: dict[tuple[str, int], str] = {}
         try:
-            for article, version, words, index_now in plan:
-                put(cat, article, version)
-                texts[(f"a{article}", version)] = " ".join(sorted(words)) or "filler"
-                if index_now:
-                    index_waiting(cat, texts)
-                    check(cat)
-            index_waiting(cat, texts)
-            check(cat)
+            run_plan(cat, plan, lambda: check(cat))
         finally:
             cat.close()
+
+
+def pg_reference(url: str, word: str) -> int:
+    """The articles with an indexed version matching `word`: the plain distinct count."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(DISTINCT article_id) FROM archive_search_meta"
+            " WHERE doc @@ to_tsquery('simple', %s)",
+            (word,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def pg_check(cat: PgCatalog, url: str) -> None:
+    for word in WORDS:
+        want = pg_reference(url, word)
+        for cap in (1, 2, 4, 10_000):
+            with mock.patch.object(pg_read, "COUNT_CAP", cap):
+                _, total, exact = cat.search_rows(to_fts(word), Filters(), 10, 0)
+            assert (total, exact) == ((want, True) if want <= cap else (cap, False)), (word, cap)
+
+
+@pytest.fixture(scope="module")
+def pg_count_url() -> Iterator[str]:
+    """One database for every example (a database each would take most of the test's time)."""
+    dbs = Databases()
+    try:
+        yield dbs.create()
+    finally:
+        dbs.drop_all()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps)
+def test_the_count_from_docs_equals_the_distinct_articles_on_postgresql(
+    pg_count_url: str, tmp_path: Path, plan: list[tuple[int, int, set[str], bool]]
+) -> None:
+    cat = PgCatalog(pg_count_url, root=tmp_path)
+    try:
+        with cat.writing():
+            cat.clear_derived()
+        run_plan(cat, plan, lambda: pg_check(cat, pg_count_url))
+    finally:
+        cat.close()
+
+
+def test_the_multi_version_table_is_emptied_with_the_derived_tables() -> None:
+    assert "archive_search_multi" in READ_DERIVED_TABLES
+    assert "archive_search_multi" in DERIVED_TABLES
 
 
 def test_a_schema_7_catalog_gets_its_multi_version_docs_from_the_index(tmp_path: Path) -> None:
@@ -124,5 +192,35 @@ def test_a_schema_7_catalog_gets_its_multi_version_docs_from_the_index(tmp_path:
         got = cat.db.execute("SELECT doc, article_id FROM archive_search_multi ORDER BY doc")
         assert [tuple(r) for r in got] == want
         check(cat)
+    finally:
+        cat.close()
+
+
+def test_a_postgresql_catalog_before_migration_12_gets_its_multi_version_docs(
+    tmp_path: Path, pg_url: str
+) -> None:
+    cat = PgCatalog(pg_url, root=tmp_path)
+    texts = {("a0", 1): "ferry", ("a0", 2): "ferry tide", ("a1", 1): "ferry", ("a2", 1): "tide"}
+    try:
+        for article, version in [(0, 1), (0, 2), (1, 1), (2, 1)]:
+            put(cat, article, version)
+        index_waiting(cat, texts)
+        put(cat, 2, 1)  # replaced: the same row indexed again, still one article's only
+        texts[("a2", 1)] = "gale"
+        index_waiting(cat, texts)
+    finally:
+        cat.close()
+    before = max(v for v in MIGRATIONS if v < 12)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        want = conn.execute("SELECT * FROM archive_search_multi ORDER BY 1, 2").fetchall()
+        assert want == [("a0", 1), ("a0", 2)]
+        conn.execute("DROP TABLE archive_search_multi")
+        conn.execute("UPDATE archive_info SET value = %s WHERE key = 'schema'", (str(before),))
+    cat = PgCatalog(pg_url, root=tmp_path)
+    try:
+        with psycopg.connect(pg_url) as conn:
+            got = conn.execute("SELECT * FROM archive_search_multi ORDER BY 1, 2").fetchall()
+        assert got == want
+        pg_check(cat, pg_url)
     finally:
         cat.close()

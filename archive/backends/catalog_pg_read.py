@@ -83,12 +83,26 @@ INSERT INTO archive_search_authors
 INSERT INTO archive_author_names SELECT DISTINCT author_key FROM archive_search_authors;
 """
 
+# The indexed versions that are not one article each (migration 12; SQLite's schema 8): every
+# version of an article with more than one indexed. An unfiltered search counts its articles
+# as the matching versions less those, plus their distinct articles (`_count_all`): the set of
+# distinct articles is made of that small table's matches only. Filled from the metadata.
+MULTI_SCHEMA = """
+CREATE TABLE IF NOT EXISTS archive_search_multi (
+    article_id TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (article_id, version));
+INSERT INTO archive_search_multi SELECT article_id, version FROM archive_search_meta
+    WHERE article_id IN (SELECT article_id FROM archive_search_meta GROUP BY article_id
+    HAVING count(*) > 1)
+    ON CONFLICT DO NOTHING;
+"""
+
 # what `clear_derived` must empty besides the catalog's own derived tables
 READ_DERIVED_TABLES = (
     "archive_search_pending",
     "archive_search_meta",
     "archive_search_authors",
     "archive_author_names",
+    "archive_search_multi",
 )
 
 _SPLIT = re.compile(r"[^\w]+|_")  # as archive.ftsquery splits words: runs of letters and digits
@@ -206,6 +220,7 @@ class PgReadMixin:
         def _exec(self, sql: str, args: Sequence[Any] = ()) -> None: ...
         def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int: ...
         def writing(self, keys: Sequence[str] = ()) -> contextlib.AbstractContextManager[None]: ...
+        def reading(self) -> contextlib.AbstractContextManager[None]: ...
 
     def _queue_search_doc(self, article_id: str, version: int) -> None:
         """Mark a stored version as waiting for the search index (inside `put_version`'s
@@ -270,6 +285,14 @@ class PgReadMixin:
                 "INSERT INTO archive_search_authors VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                 (key, pending.article_id, pending.version),
             )
+        # an article's second indexed version: each of its versions joins those that search
+        # counts by article (a replaced version is the same row: it stays where it was)
+        self._exec(
+            "INSERT INTO archive_search_multi SELECT article_id, version FROM archive_search_meta"
+            " WHERE article_id = %s AND EXISTS (SELECT 1 FROM archive_search_meta"
+            " WHERE article_id = %s AND version <> %s) ON CONFLICT DO NOTHING",
+            (pending.article_id, pending.article_id, pending.version),
+        )
         self._exec("DELETE FROM archive_search_pending WHERE seq = %s", (pending.doc,))
 
     @staticmethod
@@ -298,32 +321,84 @@ class PgReadMixin:
         self, fts_query: str, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
         tsquery = fts_to_tsquery(fts_query)
-        where, args = self._where(filters)
         try:
-            rows = self._rows(
-                "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
-                " count(*) OVER () FROM (SELECT DISTINCT ON (m.article_id) " + _LISTED + ","
-                " ts_rank_cd(m.doc, q) AS r FROM archive_search_meta m,"
-                " to_tsquery('simple', %s) q WHERE m.doc @@ q"
-                + where
-                + " ORDER BY m.article_id, r DESC, m.version DESC) best"
-                " ORDER BY r DESC, article_id LIMIT %s OFFSET %s",
-                (tsquery, *args, limit, offset),
-            )
+            # the page and the count from one snapshot: a version indexed between their
+            # statements would have made the count disagree with the page (or itself)
+            with self.reading():
+                if filters == Filters():
+                    return self._search_unfiltered(tsquery, limit, offset)
+                return self._search_filtered(tsquery, filters, limit, offset)
         except StorageError as exc:
             if _is_query_error(exc):
                 raise QueryError("the search engine could not read this query") from exc
             raise
+
+    def _search_filtered(
+        self, tsquery: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """Every match that passes the filters ranked, each article at its best version, and
+        counted in the same pass (the filters are tested on each match anyway)."""
+        where, args = self._where(filters)
+        rows = self._rows(
+            "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
+            " count(*) OVER () FROM (SELECT DISTINCT ON (m.article_id) " + _LISTED + ","
+            " ts_rank_cd(m.doc, q) AS r FROM archive_search_meta m,"
+            " to_tsquery('simple', %s) q WHERE m.doc @@ q"
+            + where
+            + " ORDER BY m.article_id, r DESC, m.version DESC) best"
+            " ORDER BY r DESC, article_id LIMIT %s OFFSET %s",
+            (tsquery, *args, limit, offset),
+        )
         if not rows and offset:
-            _, total, exact = self.search_rows(fts_query, filters, 1, 0)
+            _, total, exact = self._search_filtered(tsquery, filters, 1, 0)
             return [], total, exact
         total = int(rows[0][8]) if rows else 0
-        # PostgreSQL counts every match while ranking them all: the count costs nothing more,
-        # and is capped as SQLite's is, so both say the same
+        # capped as SQLite's count is, so both say the same
         return (
             [ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], float(r[7])) for r in rows],
             min(total, COUNT_CAP),
             total <= COUNT_CAP,
+        )
+
+    def _search_unfiltered(
+        self, tsquery: str, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """The best matching versions (a top-N sort, no set of articles over every match),
+        each article at its first: more are read only when old versions crowd the page. The
+        order is the filtered one's: an article's best rank (of equal ranks its newest
+        version), then its id. The articles are counted by `_count_all`."""
+        want = offset + limit
+        n = want * 2 + 10
+        while True:
+            rows = self._rows(
+                "SELECT " + _LISTED + ", ts_rank_cd(m.doc, q) AS r FROM archive_search_meta m,"
+                " to_tsquery('simple', %s) q WHERE m.doc @@ q"
+                " ORDER BY r DESC, m.article_id, m.version DESC LIMIT %s",
+                (tsquery, n),
+            )
+            best: dict[str, ListedRow] = {}
+            for r in rows:
+                if r[0] not in best:
+                    best[r[0]] = ListedRow(
+                        r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], float(r[7])
+                    )
+            if len(best) >= want or len(rows) < n:
+                break
+            n *= 4
+        total = self._count_all(tsquery)
+        return list(best.values())[offset:want], min(total, COUNT_CAP), total <= COUNT_CAP
+
+    def _count_all(self, tsquery: str) -> int:
+        """The articles with a matching version, from the matching versions: each is an
+        article of its own but those in `archive_search_multi` (migration 12), which count as
+        their distinct articles. One statement: the three counts from one snapshot."""
+        return self._scalar(
+            "SELECT (SELECT count(*) FROM archive_search_meta"
+            " WHERE doc @@ to_tsquery('simple', %s)) - count(*) + count(DISTINCT m.article_id)"
+            " FROM archive_search_multi s JOIN archive_search_meta m"
+            " ON m.article_id = s.article_id AND m.version = s.version"
+            " WHERE m.doc @@ to_tsquery('simple', %s)",
+            (tsquery, tsquery),
         )
 
     def list_rows(
