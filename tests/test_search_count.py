@@ -11,6 +11,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import psycopg
@@ -223,4 +224,68 @@ def test_a_postgresql_catalog_before_migration_12_gets_its_multi_version_docs(
         assert got == want
         pg_check(cat, pg_url)
     finally:
+        cat.close()
+
+
+class _Interleaved(sqlite3.Connection):
+    """A connection that runs `between` once, right after its statement counting the matches:
+    another process indexing a version in the middle of a search's count."""
+
+    between: Callable[[], None] | None = None
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        cursor = super().execute(sql, parameters)
+        if self.between is not None and sql.startswith("SELECT count(*) FROM archive_fts "):
+            between, self.between = self.between, None
+            between()
+        return cursor
+
+
+def test_a_version_indexed_during_a_search_does_not_skew_its_count(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    texts = {("a0", 1): "ferry", ("a1", 1): "ferry", ("a0", 2): "ferry"}
+    writer = SqliteCatalog(path, synchronous="OFF")
+    db = sqlite3.connect(path, isolation_level=None, factory=_Interleaved)
+    try:
+        put(writer, 0, 1)
+        put(writer, 1, 1)
+        index_waiting(writer, texts)
+
+        def second_version() -> None:  # a0's second version: both of its docs become multi
+            put(writer, 0, 2)
+            index_waiting(writer, texts)
+
+        db.between = second_version
+        with mock.patch.object(sqlite_search, "ONE_PASS", 0):  # counted from the docs
+            _, total, exact = sqlite_search.SqliteSearch(db).rows("ferry", Filters(), 10, 0)
+        assert db.between is None  # it ran, mid-count
+        assert (total, exact) == (2, True)  # a0 and a1, at either moment
+    finally:
+        db.close()
+        writer.close()
+
+
+def test_a_version_indexed_during_a_postgresql_search_does_not_skew_its_count(
+    tmp_path: Path, pg_url: str
+) -> None:
+    texts = {("a0", 1): "ferry", ("a1", 1): "ferry"}
+    cat = PgCatalog(pg_url, root=tmp_path)
+    writer = PgCatalog(pg_url, root=tmp_path)
+    count_all = PgCatalog._count_all
+
+    def later(self: PgCatalog, tsquery: str) -> int:  # a1 indexed after the page was read
+        put(writer, 1, 1)
+        index_waiting(writer, texts)
+        return count_all(self, tsquery)
+
+    try:
+        put(cat, 0, 1)
+        index_waiting(cat, texts)
+        with mock.patch.object(PgCatalog, "_count_all", later):
+            rows, total, exact = cat.search_rows(to_fts("ferry"), Filters(), 10, 0)
+        assert [r.article_id for r in rows] == ["a0"]
+        assert (total, exact) == (1, True)  # the page's moment: a1 was not there yet
+        assert cat.search_rows(to_fts("ferry"), Filters(), 10, 0)[1] == 2
+    finally:
+        writer.close()
         cat.close()

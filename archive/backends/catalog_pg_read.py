@@ -404,6 +404,12 @@ class PgReadMixin:
     def list_rows(
         self, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
+        with self.reading():  # the count and the page from one snapshot (as a search's)
+            return self._list_rows(filters, limit, offset)
+
+    def _list_rows(
+        self, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
         where, args = self._where(filters, listing=True)
         base = (
             " FROM archive_search_meta m JOIN archive_articles a"

@@ -50,7 +50,7 @@ from archive.backends.catalog_schema import (
     UPGRADE_TO_3,
     author_keys,
 )
-from archive.backends.catalog_sqlite_search import SqliteSearch, listing_sql
+from archive.backends.catalog_sqlite_search import SqliteSearch, listing_sql, read_snapshot
 from archive.backends.frontier import Frontier
 from archive.backends.frontier_sqlite import FRONTIER_TABLES, SqliteFrontier, copy_frontier
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
@@ -779,6 +779,13 @@ class SqliteCatalog:
         return self._search.rows(fts_query, filters, limit, offset)
 
     def list_rows(
+        self, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        # the count and the page from one snapshot (as a search's)
+        with read_snapshot(self.db):
+            return self._list_rows(filters, limit, offset)
+
+    def _list_rows(
         self, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
         where, args = listing_sql(filters)
