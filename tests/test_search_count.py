@@ -265,27 +265,33 @@ def test_a_version_indexed_during_a_search_does_not_skew_its_count(tmp_path: Pat
         writer.close()
 
 
-def test_a_version_indexed_during_a_postgresql_search_does_not_skew_its_count(
+def test_a_version_indexed_during_a_postgresql_listing_does_not_skew_its_count(
     tmp_path: Path, pg_url: str
 ) -> None:
+    """A listing counts, then reads its page: an article indexed between the two statements
+    was on the page and not in the count."""
     texts = {("a0", 1): "ferry", ("a1", 1): "ferry"}
     cat = PgCatalog(pg_url, root=tmp_path)
     writer = PgCatalog(pg_url, root=tmp_path)
-    count_all = PgCatalog._count_all
+    scalar = PgCatalog._scalar
+    hooked: list[str] = []
 
-    def later(self: PgCatalog, tsquery: str) -> int:  # a1 indexed after the page was read
-        put(writer, 1, 1)
-        index_waiting(writer, texts)
-        return count_all(self, tsquery)
+    def counted_then_indexed(self: PgCatalog, sql: str, args: Any = ()) -> int:
+        got = scalar(self, sql, args)
+        if self is cat and not hooked:
+            hooked.append(sql)
+            put(writer, 1, 1)
+            index_waiting(writer, texts)
+        return got
 
     try:
         put(cat, 0, 1)
         index_waiting(cat, texts)
-        with mock.patch.object(PgCatalog, "_count_all", later):
-            rows, total, exact = cat.search_rows(to_fts("ferry"), Filters(), 10, 0)
-        assert [r.article_id for r in rows] == ["a0"]
-        assert (total, exact) == (1, True)  # the page's moment: a1 was not there yet
-        assert cat.search_rows(to_fts("ferry"), Filters(), 10, 0)[1] == 2
+        with mock.patch.object(PgCatalog, "_scalar", counted_then_indexed):
+            rows, total, exact = cat.list_rows(Filters(), 10, 0)
+        assert hooked  # the write came between the count and the page
+        assert ([r.article_id for r in rows], total, exact) == (["a0"], 1, True)
+        assert cat.list_rows(Filters(), 10, 0)[1] == 2
     finally:
         writer.close()
         cat.close()
