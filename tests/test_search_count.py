@@ -216,6 +216,13 @@ def test_a_postgresql_catalog_before_migration_12_gets_its_multi_version_docs(
         want = conn.execute("SELECT * FROM archive_search_multi ORDER BY 1, 2").fetchall()
         assert want == [("a0", 1), ("a0", 2)]
         conn.execute("DROP TABLE archive_search_multi")
+        # and migration 13's current-version flag, which the upgrade adds again
+        conn.execute(
+            "DROP INDEX archive_search_meta_current_section;"
+            " ALTER TABLE archive_search_meta DROP COLUMN current;"
+            " CREATE INDEX archive_search_meta_section"
+            " ON archive_search_meta (section_key, day, fetched_at)"
+        )
         conn.execute("UPDATE archive_info SET value = %s WHERE key = 'schema'", (str(before),))
     cat = PgCatalog(pg_url, root=tmp_path)
     try:

@@ -661,6 +661,13 @@ class PgCatalog(PgReadMixin):
                 seen,
             ),
         )
+        # the indexed version that is the article's current one (migration 13); the new
+        # head's own is marked when it is indexed
+        self._exec(
+            "UPDATE archive_search_meta SET current = (version = %s)"
+            " WHERE article_id = %s AND current <> (version = %s)",
+            (row.current_version, row.id, row.current_version),
+        )
         self._exec("DELETE FROM archive_simhash_bands WHERE article_id = %s", (row.id,))
         values = bands(row.simhash)
         self._exec(

@@ -97,6 +97,22 @@ INSERT INTO archive_search_multi SELECT article_id, version FROM archive_search_
     ON CONFLICT DO NOTHING;
 """
 
+# Each indexed version says whether it is its article's current one (migration 13; SQLite's
+# schema 9), kept by `put_article` and `index_doc`: a listing reads the current versions without
+# joining each to its article, and a section's count reads the section index alone (with the
+# source in it, a section and source listing's too). The column comes with every row current
+# (a default: no row rewritten to add it), then the few older versions are marked; the default
+# for rows inserted later is false (each insert gives the value anyway).
+CURRENT_SCHEMA = """
+ALTER TABLE archive_search_meta ADD COLUMN current BOOLEAN NOT NULL DEFAULT true;
+UPDATE archive_search_meta m SET current = false WHERE NOT EXISTS (SELECT 1
+    FROM archive_articles a WHERE a.id = m.article_id AND a.current_version = m.version);
+ALTER TABLE archive_search_meta ALTER COLUMN current SET DEFAULT false;
+DROP INDEX IF EXISTS archive_search_meta_section;
+CREATE INDEX archive_search_meta_current_section
+    ON archive_search_meta (section_key, current, day, fetched_at, article_id DESC, source);
+"""
+
 # what `clear_derived` must empty besides the catalog's own derived tables
 READ_DERIVED_TABLES = (
     "archive_search_pending",
@@ -245,17 +261,20 @@ class PgReadMixin:
     def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None:
         """Index one waiting version (inside the caller's transaction)."""
         self._exec(
-            "INSERT INTO archive_search_meta VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            "INSERT INTO archive_search_meta (article_id, version, source, day, fetched_at,"
+            " published, headline, section_key, authors_key, url, doc, current)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
             " setweight(to_tsvector('simple', %s), 'A')"
             " || setweight(to_tsvector('simple', %s), 'B')"
             " || setweight(to_tsvector('simple', %s), 'B')"
             " || setweight(to_tsvector('simple', %s), 'C')"
-            " || setweight(to_tsvector('simple', %s), 'D'))"
+            " || setweight(to_tsvector('simple', %s), 'D'),"
+            " EXISTS (SELECT 1 FROM archive_articles WHERE id = %s AND current_version = %s))"
             " ON CONFLICT (article_id, version) DO UPDATE SET source = excluded.source,"
             " day = excluded.day, fetched_at = excluded.fetched_at,"
             " published = excluded.published, headline = excluded.headline,"
             " section_key = excluded.section_key, authors_key = excluded.authors_key,"
-            " url = excluded.url, doc = excluded.doc",
+            " url = excluded.url, doc = excluded.doc, current = excluded.current",
             (
                 pending.article_id,
                 pending.version,
@@ -272,6 +291,8 @@ class PgReadMixin:
                 index_words(doc.authors),
                 index_words(doc.captions),
                 index_words(doc.body),
+                pending.article_id,
+                pending.version,
             ),
         )
         self._exec(
@@ -413,10 +434,8 @@ class PgReadMixin:
         self, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
         where, args = self._where(filters, listing=True)
-        base = (
-            " FROM archive_search_meta m JOIN archive_articles a"
-            " ON a.id = m.article_id AND a.current_version = m.version WHERE TRUE" + where
-        )
+        # each article at its current version (migration 13: no join to the articles)
+        base = " FROM archive_search_meta m WHERE m.current" + where
         total = self._scalar(
             f"SELECT count(*) FROM (SELECT 1{base} LIMIT %s) capped", (*args, COUNT_CAP + 1)
         )

@@ -11,6 +11,7 @@ PostgreSQL's own: a `tsvector` per version with a GIN index.
 from __future__ import annotations
 
 from archive.backends.catalog_pg_read import (
+    CURRENT_SCHEMA,
     LISTING_SCHEMA,
     MULTI_SCHEMA,
     READ_DERIVED_TABLES,
@@ -149,6 +150,9 @@ CREATE INDEX frontier_host_lease_order
     # multi-version articles (catalog_pg_read.MULTI_SCHEMA), not a set of every match's
     # article. Touches only tables of its own and the search metadata: independent of 11
     12: MULTI_SCHEMA,
+    # 13: a listing reads the current versions by a flag, not a join to the articles, and a
+    # section's from an index by section and flag (catalog_pg_read.CURRENT_SCHEMA)
+    13: CURRENT_SCHEMA,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
