@@ -93,7 +93,9 @@ def test_a_schema_7_catalog_gets_the_listing_indexes(tmp_path: Path, pg_url: str
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(
             "DROP TABLE archive_search_authors; DROP TABLE archive_author_names;"
-            " DROP INDEX archive_search_meta_section;"
+            # and migrations 12 and 13 (the multi-version docs, the current-version flag)
+            " DROP TABLE archive_search_multi; DROP INDEX archive_search_meta_current_section;"
+            " ALTER TABLE archive_search_meta DROP COLUMN current;"
             # and migration 9's sticky-host columns (their indexes go with them)
             " ALTER TABLE cluster_hosts DROP COLUMN holder, DROP COLUMN holder_expires;"
             " ALTER TABLE frontier_urls DROP COLUMN host;"

@@ -484,7 +484,7 @@ def listing_plans(reader: ArchiveReader, **filters: str) -> tuple[list[str], str
         ({"author": "muller"}, "archive_search_authors"),
         ({"author": "Jane Roe", "source": "harbour-news"}, "archive_search_authors"),
         ({"author": "roe", "since": "2024-01-01"}, "archive_search_authors"),
-        ({"section": "business"}, "archive_search_meta_section"),
+        ({"section": "business"}, "archive_search_meta_current_section"),
     ],
 )
 def test_listings_by_author_and_section_read_an_index(
@@ -517,7 +517,7 @@ def test_a_version_6_catalog_gets_the_listing_indexes(tmp_path: Path) -> None:
     db = sqlite3.connect(root / "catalog.sqlite")
     db.executescript(
         "DROP TABLE archive_search_authors; DROP TABLE archive_author_names;"
-        " DROP INDEX archive_search_meta_section;"
+        " DROP INDEX archive_search_meta_current_section;"
         " UPDATE archive_info SET value = '6' WHERE key = 'schema';"
     )
     db.close()

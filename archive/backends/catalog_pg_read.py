@@ -83,12 +83,43 @@ INSERT INTO archive_search_authors
 INSERT INTO archive_author_names SELECT DISTINCT author_key FROM archive_search_authors;
 """
 
+# The indexed versions that are not one article each (migration 12; SQLite's schema 8): every
+# version of an article with more than one indexed. An unfiltered search counts its articles
+# as the matching versions less those, plus their distinct articles (`_search_unfiltered`):
+# the set of distinct articles is made of that small table's matches only. Filled from the
+# metadata.
+MULTI_SCHEMA = """
+CREATE TABLE IF NOT EXISTS archive_search_multi (
+    article_id TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (article_id, version));
+INSERT INTO archive_search_multi SELECT article_id, version FROM archive_search_meta
+    WHERE article_id IN (SELECT article_id FROM archive_search_meta GROUP BY article_id
+    HAVING count(*) > 1)
+    ON CONFLICT DO NOTHING;
+"""
+
+# Each indexed version says whether it is its article's current one (migration 13; SQLite's
+# schema 9), kept by `put_article` and `index_doc`: a listing reads the current versions without
+# joining each to its article, and a section's count reads the section index alone (with the
+# source in it, a section and source listing's too). The column comes with every row current
+# (a default: no row rewritten to add it), then the few older versions are marked; the default
+# for rows inserted later is false (each insert gives the value anyway).
+CURRENT_SCHEMA = """
+ALTER TABLE archive_search_meta ADD COLUMN current BOOLEAN NOT NULL DEFAULT true;
+UPDATE archive_search_meta m SET current = false WHERE NOT EXISTS (SELECT 1
+    FROM archive_articles a WHERE a.id = m.article_id AND a.current_version = m.version);
+ALTER TABLE archive_search_meta ALTER COLUMN current SET DEFAULT false;
+DROP INDEX IF EXISTS archive_search_meta_section;
+CREATE INDEX archive_search_meta_current_section
+    ON archive_search_meta (section_key, current, day, fetched_at, article_id DESC, source);
+"""
+
 # what `clear_derived` must empty besides the catalog's own derived tables
 READ_DERIVED_TABLES = (
     "archive_search_pending",
     "archive_search_meta",
     "archive_search_authors",
     "archive_author_names",
+    "archive_search_multi",
 )
 
 _SPLIT = re.compile(r"[^\w]+|_")  # as archive.ftsquery splits words: runs of letters and digits
@@ -206,6 +237,7 @@ class PgReadMixin:
         def _exec(self, sql: str, args: Sequence[Any] = ()) -> None: ...
         def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int: ...
         def writing(self, keys: Sequence[str] = ()) -> contextlib.AbstractContextManager[None]: ...
+        def reading(self) -> contextlib.AbstractContextManager[None]: ...
 
     def _queue_search_doc(self, article_id: str, version: int) -> None:
         """Mark a stored version as waiting for the search index (inside `put_version`'s
@@ -229,17 +261,20 @@ class PgReadMixin:
     def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None:
         """Index one waiting version (inside the caller's transaction)."""
         self._exec(
-            "INSERT INTO archive_search_meta VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            "INSERT INTO archive_search_meta (article_id, version, source, day, fetched_at,"
+            " published, headline, section_key, authors_key, url, doc, current)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
             " setweight(to_tsvector('simple', %s), 'A')"
             " || setweight(to_tsvector('simple', %s), 'B')"
             " || setweight(to_tsvector('simple', %s), 'B')"
             " || setweight(to_tsvector('simple', %s), 'C')"
-            " || setweight(to_tsvector('simple', %s), 'D'))"
+            " || setweight(to_tsvector('simple', %s), 'D'),"
+            " EXISTS (SELECT 1 FROM archive_articles WHERE id = %s AND current_version = %s))"
             " ON CONFLICT (article_id, version) DO UPDATE SET source = excluded.source,"
             " day = excluded.day, fetched_at = excluded.fetched_at,"
             " published = excluded.published, headline = excluded.headline,"
             " section_key = excluded.section_key, authors_key = excluded.authors_key,"
-            " url = excluded.url, doc = excluded.doc",
+            " url = excluded.url, doc = excluded.doc, current = excluded.current",
             (
                 pending.article_id,
                 pending.version,
@@ -256,6 +291,8 @@ class PgReadMixin:
                 index_words(doc.authors),
                 index_words(doc.captions),
                 index_words(doc.body),
+                pending.article_id,
+                pending.version,
             ),
         )
         self._exec(
@@ -270,6 +307,14 @@ class PgReadMixin:
                 "INSERT INTO archive_search_authors VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                 (key, pending.article_id, pending.version),
             )
+        # an article's second indexed version: each of its versions joins those that search
+        # counts by article (a replaced version is the same row: it stays where it was)
+        self._exec(
+            "INSERT INTO archive_search_multi SELECT article_id, version FROM archive_search_meta"
+            " WHERE article_id = %s AND EXISTS (SELECT 1 FROM archive_search_meta"
+            " WHERE article_id = %s AND version <> %s) ON CONFLICT DO NOTHING",
+            (pending.article_id, pending.article_id, pending.version),
+        )
         self._exec("DELETE FROM archive_search_pending WHERE seq = %s", (pending.doc,))
 
     @staticmethod
@@ -298,42 +343,99 @@ class PgReadMixin:
         self, fts_query: str, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
         tsquery = fts_to_tsquery(fts_query)
-        where, args = self._where(filters)
         try:
-            rows = self._rows(
-                "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
-                " count(*) OVER () FROM (SELECT DISTINCT ON (m.article_id) " + _LISTED + ","
-                " ts_rank_cd(m.doc, q) AS r FROM archive_search_meta m,"
-                " to_tsquery('simple', %s) q WHERE m.doc @@ q"
-                + where
-                + " ORDER BY m.article_id, r DESC, m.version DESC) best"
-                " ORDER BY r DESC, article_id LIMIT %s OFFSET %s",
-                (tsquery, *args, limit, offset),
-            )
+            # the page and its count come from one statement (one snapshot), so they agree
+            # with each other whatever is indexed meanwhile; no transaction around it (its
+            # three round trips cost a rare word's search a sixth more CPU)
+            if filters == Filters():
+                return self._search_unfiltered(tsquery, limit, offset)
+            return self._search_filtered(tsquery, filters, limit, offset)
         except StorageError as exc:
             if _is_query_error(exc):
                 raise QueryError("the search engine could not read this query") from exc
             raise
+
+    def _search_filtered(
+        self, tsquery: str, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """Every match that passes the filters ranked, each article at its best version, and
+        counted in the same pass (the filters are tested on each match anyway)."""
+        where, args = self._where(filters)
+        rows = self._rows(
+            "SELECT article_id, version, source, headline, published, fetched_at, url, r,"
+            " count(*) OVER () FROM (SELECT DISTINCT ON (m.article_id) " + _LISTED + ","
+            " ts_rank_cd(m.doc, q) AS r FROM archive_search_meta m,"
+            " to_tsquery('simple', %s) q WHERE m.doc @@ q"
+            + where
+            + " ORDER BY m.article_id, r DESC, m.version DESC) best"
+            " ORDER BY r DESC, article_id LIMIT %s OFFSET %s",
+            (tsquery, *args, limit, offset),
+        )
         if not rows and offset:
-            _, total, exact = self.search_rows(fts_query, filters, 1, 0)
+            _, total, exact = self._search_filtered(tsquery, filters, 1, 0)
             return [], total, exact
         total = int(rows[0][8]) if rows else 0
-        # PostgreSQL counts every match while ranking them all: the count costs nothing more,
-        # and is capped as SQLite's is, so both say the same
+        # capped as SQLite's count is, so both say the same
         return (
             [ListedRow(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], float(r[7])) for r in rows],
             min(total, COUNT_CAP),
             total <= COUNT_CAP,
         )
 
+    def _search_unfiltered(
+        self, tsquery: str, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
+        """The best matching versions (a top-N sort, no set of articles over every match),
+        each article at its first: more are read only when old versions crowd the page. The
+        order is the filtered one's: an article's best rank (of equal ranks its newest
+        version), then its id.
+
+        The articles are counted in the same statement, from the same matches (found once,
+        kept in a materialized CTE): each matching version is an article of its own but
+        those in `archive_search_multi` (migration 12), which count as their distinct
+        articles. A count of its own found the matches again: testing a version's tsvector
+        is most of a search's cost (each is read from TOAST), so that doubled it."""
+        want = offset + limit
+        n = want * 2 + 10
+        while True:
+            rows = self._rows(
+                "WITH hits AS MATERIALIZED (SELECT m.article_id, m.version,"
+                " ts_rank_cd(m.doc, q) AS r FROM archive_search_meta m,"
+                " to_tsquery('simple', %s) q WHERE m.doc @@ q),"
+                " top AS (SELECT * FROM hits ORDER BY r DESC, article_id, version DESC LIMIT %s)"
+                " SELECT " + _LISTED + ", top.r, (SELECT count(*) FROM hits)"
+                " - (SELECT count(*) - count(DISTINCT h.article_id) FROM hits h"
+                " JOIN archive_search_multi s"
+                " ON s.article_id = h.article_id AND s.version = h.version)"
+                " FROM top JOIN archive_search_meta m"
+                " ON m.article_id = top.article_id AND m.version = top.version"
+                " ORDER BY top.r DESC, top.article_id, top.version DESC",
+                (tsquery, n),
+            )
+            best: dict[str, ListedRow] = {}
+            for r in rows:
+                if r[0] not in best:
+                    best[r[0]] = ListedRow(
+                        r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], float(r[7])
+                    )
+            if len(best) >= want or len(rows) < n:
+                break
+            n *= 4
+        total = int(rows[0][8]) if rows else 0
+        return list(best.values())[offset:want], min(total, COUNT_CAP), total <= COUNT_CAP
+
     def list_rows(
         self, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
+        with self.reading():  # the count and the page from one snapshot (as a search's)
+            return self._list_rows(filters, limit, offset)
+
+    def _list_rows(
+        self, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
         where, args = self._where(filters, listing=True)
-        base = (
-            " FROM archive_search_meta m JOIN archive_articles a"
-            " ON a.id = m.article_id AND a.current_version = m.version WHERE TRUE" + where
-        )
+        # each article at its current version (migration 13: no join to the articles)
+        base = " FROM archive_search_meta m WHERE m.current" + where
         total = self._scalar(
             f"SELECT count(*) FROM (SELECT 1{base} LIMIT %s) capped", (*args, COUNT_CAP + 1)
         )

@@ -10,7 +10,13 @@ PostgreSQL's own: a `tsvector` per version with a GIN index.
 
 from __future__ import annotations
 
-from archive.backends.catalog_pg_read import LISTING_SCHEMA, READ_DERIVED_TABLES, READ_SCHEMA
+from archive.backends.catalog_pg_read import (
+    CURRENT_SCHEMA,
+    LISTING_SCHEMA,
+    MULTI_SCHEMA,
+    READ_DERIVED_TABLES,
+    READ_SCHEMA,
+)
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -140,6 +146,13 @@ CREATE INDEX frontier_host_lease_order
     # the holders of 9: with the table gone its gate fails and pauses (it retries with
     # backoff) instead of sending beside another worker's requests to the same host
     10: "DROP TABLE IF EXISTS cluster_host_slots;\n",
+    # 12: an unfiltered search counts its articles from the matching versions and those of
+    # multi-version articles (catalog_pg_read.MULTI_SCHEMA), not a set of every match's
+    # article. Touches only tables of its own and the search metadata: independent of 11
+    12: MULTI_SCHEMA,
+    # 13: a listing reads the current versions by a flag, not a join to the articles, and a
+    # section's from an index by section and flag (catalog_pg_read.CURRENT_SCHEMA)
+    13: CURRENT_SCHEMA,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -40,6 +40,7 @@ from archive.backends.catalog import (
     VersionRow,
 )
 from archive.backends.catalog_schema import (
+    ADD_CURRENT,
     CATALOG_SCHEMA_VERSION,
     DDL,
     DERIVED_TABLES,
@@ -47,10 +48,11 @@ from archive.backends.catalog_schema import (
     FILL_SEARCH_MULTI,
     FTS_RANK,
     REQUEUE_VERSIONS,
+    SET_CURRENT,
     UPGRADE_TO_3,
     author_keys,
 )
-from archive.backends.catalog_sqlite_search import SqliteSearch, listing_sql
+from archive.backends.catalog_sqlite_search import SqliteSearch, listing_sql, read_snapshot
 from archive.backends.frontier import Frontier
 from archive.backends.frontier_sqlite import FRONTIER_TABLES, SqliteFrontier, copy_frontier
 from archive.errors import ArchiveBusy, ArchiveError, StorageError
@@ -157,9 +159,15 @@ class SqliteCatalog:
                 for statement in UPGRADE_TO_3.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
+            columns = [r[1] for r in self.db.execute("PRAGMA table_info(archive_search_meta)")]
+            marking = bool(columns) and "current" not in columns  # an upgrade from 3 to 8
+            if marking:  # before the DDL, which indexes the column
+                self.db.execute(ADD_CURRENT)
             for statement in DDL.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
+            if marking:
+                self.db.execute(SET_CURRENT)
             self.db.execute(
                 "INSERT INTO archive_fts (archive_fts, rank) VALUES ('rank', ?)", (FTS_RANK,)
             )
@@ -502,6 +510,13 @@ class SqliteCatalog:
                 seen,
             ),
         )
+        # the indexed version that is the article's current one (schema 9), found through
+        # archive_search_meta_article; the new head's own is marked when it is indexed
+        self.db.execute(
+            "UPDATE archive_search_meta SET current = (version = ?2)"
+            " WHERE article_id = ?1 AND current != (version = ?2)",
+            (row.id, row.current_version),
+        )
         # found through archive_simhash_bands_article (schema 4): the table's own key starts
         # with the band, so without that index this delete scanned every band on every store
         self.db.execute("DELETE FROM archive_simhash_bands WHERE article_id = ?", (row.id,))
@@ -742,7 +757,8 @@ class SqliteCatalog:
             (pending.doc, doc.headline, doc.subheadline, doc.body, doc.captions, doc.authors),
         )
         self.db.execute(
-            "INSERT OR REPLACE INTO archive_search_meta VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO archive_search_meta VALUES (?,?,?,?,?,?,?,?,?,?,?,"
+            " EXISTS (SELECT 1 FROM archive_articles WHERE id = ?2 AND current_version = ?3))",
             (
                 pending.doc,
                 pending.article_id,
@@ -781,11 +797,16 @@ class SqliteCatalog:
     def list_rows(
         self, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
+        # the count and the page from one snapshot (as a search's)
+        with read_snapshot(self.db):
+            return self._list_rows(filters, limit, offset)
+
+    def _list_rows(
+        self, filters: Filters, limit: int, offset: int
+    ) -> tuple[list[ListedRow], int, bool]:
         where, args = listing_sql(filters)
-        base = (
-            " FROM archive_search_meta m JOIN archive_articles a"
-            " ON a.id = m.article_id AND a.current_version = m.version WHERE 1" + where
-        )
+        # each article at its current version (schema 9: no join to the articles)
+        base = " FROM archive_search_meta m WHERE m.current = 1" + where
         by_source = filters == Filters(source=filters.source)
         if by_source and not self.pending_docs(1):
             # every article's current version is indexed: the articles (of the source) are

@@ -12,7 +12,9 @@ unfiltered the matches' count and those of the docs that are not one article eac
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 from archive.backends.catalog import COUNT_CAP, Filters, ListedRow
@@ -65,6 +67,23 @@ def listing_sql(filters: Filters) -> tuple[str, list[Any]]:
     return sql, [*args, filters.author]
 
 
+@contextlib.contextmanager
+def read_snapshot(db: sqlite3.Connection) -> Iterator[None]:
+    """The statements inside read the catalog as of one moment: one read transaction (WAL:
+    a writer goes on committing beside it), where each statement outside a transaction read
+    its own. A search's count is made of several statements (the matches, the multi-version
+    docs, their articles): a version indexed between them made it off by one. Inside a
+    transaction already (a write), that one."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
+
+
 class SqliteSearch:
     """Search over one catalog connection (used by one thread at a time, as the catalog)."""
 
@@ -79,9 +98,10 @@ class SqliteSearch:
         self, fts_query: str, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:
         try:
-            if filters == Filters():
-                return self._search_unfiltered(fts_query, limit, offset)
-            return self._search_filtered(fts_query, filters, limit, offset)
+            with read_snapshot(self.db):
+                if filters == Filters():
+                    return self._search_unfiltered(fts_query, limit, offset)
+                return self._search_filtered(fts_query, filters, limit, offset)
         except sqlite3.OperationalError as exc:
             # the reading side hands in a query it built and checked itself; whatever
             # SQLite still objects to is said in the user's terms, not SQLite's
