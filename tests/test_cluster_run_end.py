@@ -22,7 +22,8 @@ from archive.record import RawPage, Stored
 from scraper.config import Config
 from scraper.crawl.finishes import HeldFinishes
 from scraper.crawl.run import crawl_async
-from tests.crawl_support import NewsSite, site_source
+from tests.cluster_support import feed_only_source
+from tests.crawl_support import NewsSite
 from tests.test_crawl_run import BASE, FakeArchive, FakeFetcher, fake_ingest
 
 TTL = 60.0  # seconds a lease lives: no lease expires during the test
@@ -46,15 +47,7 @@ def test_a_crawl_whose_pages_are_done_ends_without_the_periodic_write(
 ) -> None:
     monkeypatch.setattr(HeldFinishes, "flush_every", _never)
     site = NewsSite.with_articles(3)
-    source = site_source(
-        BASE,
-        hosts=("news.test",),
-        home=None,
-        feeds=(BASE + "/rss.xml",),
-        sitemaps=(),
-        sections=(),
-        max_depth=1,
-    )
+    source = feed_only_source(BASE)
     config = Config(data_dir=tmp_path / "data", sources=(source,))
     catalog = PgCatalog(pg_url, root=tmp_path / "w")
     shared = FakeArchive(tmp_path / "data")
