@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from archive.backends.frontier import (
     Entry,
     Frontier,
+    HandsBackHosts,
     Item,
     Kind,
     RenewsLeases,
@@ -228,6 +229,8 @@ class SourceCrawl:
         # started when the run stops are given back; a killed run's are requeued by the next
         # one's begin_run (a killed cluster worker's expire), as the ones in flight are.
         held = self._held
+        if isinstance(frontier, HandsBackHosts):  # a cluster's gate hands hosts back from it
+            frontier.track_unsent(self.name, held)
         keeper = None
         if isinstance(frontier, RenewsLeases) and frontier.lease_ttl:
             keeper = asyncio.ensure_future(self._keep_leases(frontier, held, inflight))
@@ -293,6 +296,8 @@ class SourceCrawl:
                         )
                         if len(got) < want:
                             self._lease_again_at = time.monotonic() + JOINED_POLL
+                        if isinstance(frontier, HandsBackHosts):
+                            got = frontier.kept(self.name, got)
                         held.add(got)
                 while room > 0 and (item := held.pop()) is not None:
                     room -= 1
