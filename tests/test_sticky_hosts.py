@@ -215,10 +215,11 @@ def test_a_crawler_holding_no_host_counts_in_the_fair_share_while_it_is_alive(
     for _ in range(2):  # the first two claim every host between them
         first.lease("s", 1)
         second.lease("s", 1)
-    assert holders(catalog) and set(holders(catalog).values()) == {"w1", "w2"}
+    assert set(holders(catalog).values()) == {"w1", "w2"}
     assert len(holders(catalog)) == HOSTS
     one, two = first.host_claims, second.host_claims
-    assert one is not None and two is not None
+    assert one is not None
+    assert two is not None
     assert one.to_hand_back() == two.to_hand_back() == 0  # at their share: keep them all
     assert late.lease("s", 10) == []  # nothing free: it holds none, but it is alive
     first.lease("s", 1)
