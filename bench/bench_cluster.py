@@ -357,6 +357,18 @@ def crawl_run(
                 if v
             )
             breakdown = _gap_breakdown(hits, [st.get("lease_log", []) for st in states], delay)
+            # a host's requests sent by one worker after another's (a hand-over): the gap
+            # from the previous request's start, in the workers' logs (one monotonic clock)
+            sends: dict[str, list[tuple[float, int]]] = {}
+            for n, st in enumerate(states):
+                for host, _asked, started, _ended in st.get("lease_log", []):
+                    sends.setdefault(host, []).append((started, n))
+            handovers = sorted(
+                b[0] - a[0]
+                for ss in sends.values()
+                for a, b in itertools.pairwise(sorted(ss))
+                if a[1] != b[1]
+            )
             # per worker: the hosts it sent to, and its requests (a host handed over counts
             # for both workers)
             served = [
@@ -395,7 +407,13 @@ def crawl_run(
         "closest": repr(closest),
         "repeated_paths": repeated,
         "polite_ratio": (busiest - 1) * delay / wall,
-        "hosts_per_worker": " ".join(f"{h} hosts/{r} requests" for h, r in served),
+        "hosts_per_worker": " ".join(f"{h} hosts/{r} requests" for h, r in served)
+        + (
+            f"; {len(handovers)} hand-overs, gap from the previous request's start p50"
+            f" {_pct(handovers, 0.5):.3f} p90 {_pct(handovers, 0.9):.3f} max {handovers[-1]:.3f} s"
+            if handovers
+            else "; no hand-over"
+        ),
     }
 
 
