@@ -357,6 +357,24 @@ def crawl_run(
                 if v
             )
             breakdown = _gap_breakdown(hits, [st.get("lease_log", []) for st in states], delay)
+            # a host's requests sent by one worker after another's (a hand-over): the gap
+            # from the previous request's start, in the workers' logs (one monotonic clock)
+            sends: dict[str, list[tuple[float, int]]] = {}
+            for n, st in enumerate(states):
+                for host, _asked, started, _ended in st.get("lease_log", []):
+                    sends.setdefault(host, []).append((started, n))
+            handovers = sorted(
+                b[0] - a[0]
+                for ss in sends.values()
+                for a, b in itertools.pairwise(sorted(ss))
+                if a[1] != b[1]
+            )
+            # per worker: the hosts it sent to, and its requests (a host handed over counts
+            # for both workers)
+            served = [
+                (len({entry[0] for entry in st.get("lease_log", [])}), len(st.get("lease_log", [])))
+                for st in states
+            ]
             busiest = max(len({h.path for h in hs}) for hs in hits.values())
             times = [h.at for hs in hits.values() for h in hs]
             span = max(times) - min(times)
@@ -389,6 +407,13 @@ def crawl_run(
         "closest": repr(closest),
         "repeated_paths": repeated,
         "polite_ratio": (busiest - 1) * delay / wall,
+        "hosts_per_worker": " ".join(f"{h} hosts/{r} requests" for h, r in served)
+        + (
+            f"; {len(handovers)} hand-overs, gap from the previous request's start p50"
+            f" {_pct(handovers, 0.5):.3f} p90 {_pct(handovers, 0.9):.3f} max {handovers[-1]:.3f} s"
+            if handovers
+            else "; no hand-over"
+        ),
     }
 
 
@@ -486,6 +511,7 @@ def crawl_phase(args: argparse.Namespace) -> None:
             f" {run['after_last_s']:.1f} s from the last to the jobs' end)"
         )
         print(f"    closest two requests to one host (s, host, paths, statuses): {run['closest']}")
+        print(f"    hosts sent to and requests, per worker: {run['hosts_per_worker']}")
         if args.timings:
             print(f"    host requests by index, s after the first: {run['turns']}")
             print(f"    gaps between a host's requests at the server (s): {run['gaps']}")

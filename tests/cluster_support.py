@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from tests.crawl_support import Hit, NewsSite, _QuietServer
+from scraper.config import Source
+from tests.crawl_support import Hit, NewsSite, _QuietServer, site_source
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "cluster.test"
@@ -50,6 +51,20 @@ class ManyHosts:
 
     def article_urls(self) -> list[str]:
         return [site.url(a.path) for site in self.sites.values() for a in site.articles]
+
+
+def feed_only_source(base: str) -> Source:
+    """The test site as a source read from its RSS feed alone, one host, articles only (depth
+    1): the crawls of the cluster's frontier tests, with nothing but the feed and its articles."""
+    return site_source(
+        base,
+        hosts=("news.test",),
+        home=None,
+        feeds=(base + "/rss.xml",),
+        sitemaps=(),
+        sections=(),
+        max_depth=1,
+    )
 
 
 def _handler(many: ManyHosts) -> type[BaseHTTPRequestHandler]:

@@ -99,6 +99,8 @@ def test_a_schema_7_catalog_gets_the_listing_indexes(tmp_path: Path, pg_url: str
             # and migration 9's sticky-host columns (their indexes go with them)
             " ALTER TABLE cluster_hosts DROP COLUMN holder, DROP COLUMN holder_expires;"
             " ALTER TABLE frontier_urls DROP COLUMN host;"
+            # and migration 11's live crawlers
+            " DROP TABLE cluster_workers;"
             " UPDATE archive_info SET value = '7' WHERE key = 'schema'"
         )
     with ArchiveReader(Archive.open(root, storage=storage)) as reader:

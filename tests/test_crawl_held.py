@@ -48,3 +48,18 @@ def test_hosts_take_turns() -> None:
         held.fetched(item)
     assert [i.url for i in _drain(held)] == ["https://a.org/story-1", "https://b.org/story-1"]
     assert len(held) == 0
+
+
+def test_a_host_handed_back_has_its_urls_not_started_withdrawn() -> None:
+    held = HeldUrls(per_host=1)
+    held.add([_item("a.org", n) for n in range(3)] + [_item("b.org", 0)])
+    first = held.pop()
+    assert first == _item("a.org", 0)
+    assert held.busy("a.org")
+    assert not held.busy("b.org")
+    assert held.withdraw("a.org") == [_item("a.org", n).key for n in (1, 2)]
+    assert held.withdraw("a.org") == []
+    assert len(held) == 1
+    held.fetched(first)  # its fetch ended: nothing of a.org left to start
+    assert not held.busy("a.org")
+    assert _drain(held) == [_item("b.org", 0)]

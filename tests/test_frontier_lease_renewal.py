@@ -19,7 +19,8 @@ from archive.backends.frontier_pg import PgFrontier
 from archive.record import RawPage, Stored, Validators
 from scraper.config import Config
 from scraper.crawl.run import crawl_async
-from tests.crawl_support import NewsSite, site_source
+from tests.cluster_support import feed_only_source
+from tests.crawl_support import NewsSite
 from tests.test_crawl_run import BASE, FakeArchive, FakeFetcher, fake_ingest
 
 TTL = 0.5  # seconds a lease lives unless renewed
@@ -55,15 +56,7 @@ class PgFakeArchive(FakeArchive):
 
 def test_urls_held_past_a_lease_lifetime_are_fetched_once(tmp_path: Path, pg_url: str) -> None:
     site = NewsSite.with_articles(ARTICLES)
-    source = site_source(
-        BASE,
-        hosts=("news.test",),
-        home=None,
-        feeds=(BASE + "/rss.xml",),
-        sitemaps=(),
-        sections=(),
-        max_depth=1,
-    )
+    source = feed_only_source(BASE)
     config = Config(data_dir=tmp_path / "data", sources=(source,))
     requests: list[str] = []
     catalogs = [PgCatalog(pg_url, root=tmp_path / f"w{n}") for n in range(2)]  # two workers

@@ -83,11 +83,16 @@ def test_two_concurrent_claimers_never_hold_one_host(pg_url: str, tmp_path: Path
     overlaps: list[set[str]] = []
     frontiers: dict[str, PgFrontier] = {}
     lock = threading.Lock()
+    # both in the run before either leases on: under load one thread did all its leases
+    # (claiming every host, 16 a lease) before the other had opened its pool
+    started = threading.Barrier(2)
 
     def worker(name: str) -> None:
         cat = PgCatalog(pg_url, root=tmp_path)  # its own pool, as a process has
         try:
             frontier = frontiers[name] = sticky(cat, name)
+            assert frontier.lease("s", 0) == []  # (claims hosts, leases no URL)
+            started.wait(60)
             for _ in range(HOSTS * PER_HOST):
                 for item in frontier.lease("s", 2):
                     with lock:
@@ -200,3 +205,37 @@ def test_a_lease_renews_the_claims_and_a_lapsed_claim_stops_the_sending(
         conn.execute("UPDATE cluster_hosts SET holder = 'w2' WHERE host = 'h0.test'")
     frontier.renew("s", [])
     assert claims.valid_until("h0.test") is None
+
+
+def test_a_crawler_holding_no_host_counts_in_the_fair_share_while_it_is_alive(
+    catalog: PgCatalog,
+) -> None:
+    first, second, late = (sticky(catalog, n) for n in ("w1", "w2", "w3"))
+    queue_articles(first)
+    for _ in range(2):  # the first two claim every host between them
+        first.lease("s", 1)
+        second.lease("s", 1)
+    assert set(holders(catalog).values()) == {"w1", "w2"}
+    assert len(holders(catalog)) == HOSTS
+    one, two = first.host_claims, second.host_claims
+    assert one is not None
+    assert two is not None
+    assert one.to_hand_back() == two.to_hand_back() == 0  # at their share: keep them all
+    assert late.lease("s", 10) == []  # nothing free: it holds none, but it is alive
+    first.lease("s", 1)
+    second.lease("s", 1)
+    # a third each now: the surplus goes back
+    assert one.to_hand_back() == len(one.hosts()) - HOSTS // 3
+    assert two.to_hand_back() == len(two.hosts()) - HOSTS // 3
+    assert one.to_hand_back() + two.to_hand_back() == HOSTS // 3
+    # a crawler whose row expired (it died) counts no more; nor does one that ended
+    with catalog.pool.connection() as conn:
+        conn.execute("UPDATE cluster_workers SET expires = 0 WHERE holder = 'w3'")
+    first.lease("s", 1)
+    assert one.to_hand_back() == 0
+    late.lease("s", 10)
+    first.lease("s", 1)
+    assert one.to_hand_back() > 0
+    HostClaiming(catalog.pool, late.host_claims).release([], dry=False, retire=True)  # type: ignore[arg-type]
+    first.lease("s", 1)
+    assert one.to_hand_back() == 0

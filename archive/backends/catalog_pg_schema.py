@@ -146,9 +146,17 @@ CREATE INDEX frontier_host_lease_order
     # the holders of 9: with the table gone its gate fails and pauses (it retries with
     # backoff) instead of sending beside another worker's requests to the same host
     10: "DROP TABLE IF EXISTS cluster_host_slots;\n",
+    # 11: the crawlers of each source that are alive (a row per crawl, its lifetime renewed
+    # with each of its leases): one that holds no host yet counts in the fair share of hosts,
+    # so those holding more hand some back (the lease of sticky hosts, `frontier_pg`)
+    11: """
+CREATE TABLE cluster_workers (
+    holder TEXT PRIMARY KEY, source TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL);
+CREATE INDEX cluster_workers_source ON cluster_workers (source, expires);
+""",
     # 12: an unfiltered search counts its articles from the matching versions and those of
     # multi-version articles (catalog_pg_read.MULTI_SCHEMA), not a set of every match's
-    # article. Touches only tables of its own and the search metadata: independent of 11
+    # article
     12: MULTI_SCHEMA,
     # 13: a listing reads the current versions by a flag, not a join to the articles, and a
     # section's from an index by section and flag (catalog_pg_read.CURRENT_SCHEMA)

@@ -89,6 +89,34 @@ class RenewsLeases(Protocol):
     def renew(self, source: str, keys: Iterable[str]) -> None: ...
 
 
+class UnsentUrls(Protocol):
+    """A crawl's leased URLs not started yet, by host (`scraper.crawl.held.HeldUrls`)."""
+
+    def busy(self, host: str) -> bool:
+        """Whether a URL of `host` has started and its fetch not ended."""
+        ...
+
+    def withdraw(self, host: str) -> list[str]:
+        """Take back the URLs of `host` not started (none of them will be): their keys."""
+        ...
+
+
+@runtime_checkable
+class HandsBackHosts(Protocol):
+    """A frontier whose crawlers hold hosts (a cluster's sticky hosts) and hand some back
+    when other crawlers of the source have fewer than their share: the URLs of such a host
+    that the crawl leased but did not start go back to the queue, for the host's next
+    holder."""
+
+    def track_unsent(self, source: str, urls: UnsentUrls) -> None: ...
+
+    def kept(self, source: str, items: list[Item]) -> list[Item]:
+        """Of URLs a lease just gave, those the crawl may start: not those of a host being
+        handed back, or handed back while the lease was on its way (they go back to the
+        queue). Called on the crawl's event loop, where hosts are handed back."""
+        ...
+
+
 class Frontier(Protocol):
     """Every URL found per source, its state, and the crawl runs (see SqliteFrontier)."""
 

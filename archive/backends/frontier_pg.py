@@ -41,6 +41,7 @@ from archive.backends.frontier import (
     Kind,
     Revisit,
     State,
+    UnsentUrls,
 )
 from archive.backends.frontier_sqlite import Finish, finish_statement, grouped_finishes
 from archive.backends.hostlease_pg import READY, HostClaims, claim_rows, renew_claims
@@ -366,11 +367,13 @@ class PgFrontier:
         the database's clock is read in the statement (the crawl's event loop waits for it)."""
         now = "extract(epoch FROM clock_timestamp())::double precision"
         claims = self.host_claims
-        # sticky hosts: only URLs of the hosts this worker holds, claimed just before
+        # sticky hosts: only URLs of the hosts this worker holds, claimed just before, and
+        # not of those it is handing back (`HostClaims.leave`)
         mine = (
             ""
             if claims is None
             else " AND host IN (SELECT host FROM cluster_hosts WHERE holder = %(me)s)"
+            " AND host <> ALL(%(leaving)s::text[])"
         )
         try:
             with self._pool.connection() as conn:
@@ -399,15 +402,18 @@ class PgFrontier:
                             "ttl": self.lease_ttl,
                             "n": limit,
                             "me": None if claims is None else claims.holder,
+                            "leaving": [] if claims is None else claims.leaving_hosts(),
                         },
                     )
                 rows = cursor.fetchall()
                 if claims is not None:
+                    claimed_rows = claimed.fetchall()
                     claims.note(
-                        claim_rows(claimed.fetchall()),
+                        claim_rows(claimed_rows),
                         sent=sent,
                         received=time.monotonic(),
                         source=source,
+                        share=int(claimed_rows[0][3]) if claimed_rows else None,
                     )
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
@@ -417,11 +423,14 @@ class PgFrontier:
         ]
 
     def _claim_hosts(self, conn: Conn, source: str, claims: HostClaims) -> psycopg.Cursor[Any]:
-        """In a lease's transaction: renew this worker's host claims, and claim a few hosts
-        nobody holds (or whose holder's claim expired) that have URLs of `source` to lease,
-        skipping the hosts another worker is claiming that instant. Up to a fair share: the
-        hosts held or with work, over the workers holding some (a worker that claimed more
-        than it can serve would slow its hosts down). Rows for `HostClaims.note`."""
+        """In a lease's transaction: note this crawler alive (`cluster_workers`), renew its
+        host claims, and claim a few hosts nobody holds (or whose holder's claim expired) that
+        have URLs of `source` to lease, skipping the hosts another worker is claiming that
+        instant. Up to a fair share: the hosts held or with work, over the crawlers of the
+        source that are alive, those holding no host yet included (a worker that claimed more
+        than it can serve would slow its hosts down, and one that came late would only poll).
+        Rows for `HostClaims.note`, each with the fair share: a crawler over it hands hosts
+        back (`HostClaims.to_hand_back`)."""
         work = (
             "EXISTS (SELECT 1 FROM frontier_urls f WHERE f.source = %(s)s AND f.host = c.host"
             " AND (f.state = 'queued' OR (f.state = 'leased' AND f.leased_at <= (SELECT t FROM"
@@ -434,21 +443,29 @@ class PgFrontier:
         live = "c.holder IS NOT NULL AND c.holder_expires > (SELECT t FROM now)"
         return conn.execute(
             "WITH now AS MATERIALIZED (SELECT extract(epoch FROM clock_timestamp())"
-            "::double precision AS t), mine AS (UPDATE cluster_hosts SET holder_expires ="
-            " (SELECT t FROM now) + %(cttl)s WHERE holder = %(me)s RETURNING host),"
+            "::double precision AS t), alive AS (INSERT INTO cluster_workers VALUES (%(me)s,"
+            " %(s)s, (SELECT t FROM now) + %(cttl)s) ON CONFLICT (holder) DO UPDATE SET"
+            " source = excluded.source, expires = excluded.expires), gone AS (DELETE FROM"
+            " cluster_workers w WHERE w.expires < (SELECT t FROM now) - %(cttl)s AND w.holder"
+            " <> %(me)s), mine AS (UPDATE cluster_hosts SET holder_expires = (SELECT t FROM"
+            " now) + %(cttl)s WHERE holder = %(me)s RETURNING host),"
             f" seen AS (SELECT count(*) FILTER (WHERE {live} AND c.holder <> %(me)s AND"
             " EXISTS (SELECT 1 FROM frontier_urls f WHERE f.source = %(s)s AND f.host ="
             f" c.host)) AS held, count(*) FILTER (WHERE {free} AND {work}) AS free,"
-            f" count(DISTINCT c.holder) FILTER (WHERE {live} AND c.holder <> %(me)s) AS"
-            " others, count(*) FILTER (WHERE c.holder = %(me)s) AS mine FROM cluster_hosts c),"
-            " room AS (SELECT GREATEST(0, LEAST(%(few)s, CEIL((held + free + mine)"
-            " / (others + 1.0)) - mine))::integer AS k FROM seen),"
+            " count(*) FILTER (WHERE c.holder = %(me)s) AS mine FROM cluster_hosts c),"
+            f" peers AS (SELECT c.holder FROM cluster_hosts c WHERE {live} AND c.holder <>"
+            " %(me)s UNION SELECT w.holder FROM cluster_workers w WHERE w.source = %(s)s AND"
+            " w.expires > (SELECT t FROM now) AND w.holder <> %(me)s),"
+            " share AS (SELECT CEIL((held + free + mine) / ((SELECT count(*) FROM peers)"
+            " + 1.0))::integer AS n, mine FROM seen),"
+            " room AS (SELECT GREATEST(0, LEAST(%(few)s, n - mine))::integer AS k FROM share),"
             f" pick AS (SELECT c.host, {READY} AS ready FROM cluster_hosts c WHERE {free}"
             f" AND {work} ORDER BY c.host LIMIT (SELECT k FROM room) FOR UPDATE SKIP LOCKED),"
             " got AS (UPDATE cluster_hosts c SET holder = %(me)s, holder_expires = (SELECT t"
             " FROM now) + %(cttl)s FROM pick WHERE c.host = pick.host RETURNING c.host,"
-            " pick.ready) SELECT host, NULL::double precision, (SELECT t FROM now) FROM mine"
-            " UNION ALL SELECT host, ready, (SELECT t FROM now) FROM got",
+            " pick.ready) SELECT host, NULL::double precision, (SELECT t FROM now), (SELECT n"
+            " FROM share) FROM mine UNION ALL SELECT host, ready, (SELECT t FROM now),"
+            " (SELECT n FROM share) FROM got",
             {
                 "s": source,
                 "me": claims.holder,
@@ -460,23 +477,43 @@ class PgFrontier:
 
     def renew(self, source: str, keys: Iterable[str]) -> None:
         """Restart the lifetime of the leases on `keys` that are still leased: the crawl
-        holding them is alive (`RenewsLeases`); and of this worker's host claims."""
+        holding them is alive (`RenewsLeases`); and of this worker's host claims, and of
+        the URLs not started of the hosts it is handing back (taken from the crawl)."""
         claims = self.host_claims
+        renewing = list(keys) + ([] if claims is None else claims.leaving_keys(source))
         try:
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute("SET LOCAL synchronous_commit = off")
                 conn.execute(
                     "UPDATE frontier_urls SET leased_at = extract(epoch FROM clock_timestamp())"
                     "::double precision WHERE source = %s AND key = ANY(%s) AND state = 'leased'",
-                    (source, list(keys)),
+                    (source, renewing),
                 )
                 if claims is None:
                     return
+                conn.execute(  # this crawler is alive: it counts in the hosts' fair share
+                    "UPDATE cluster_workers SET expires = extract(epoch FROM clock_timestamp())"
+                    "::double precision + %s WHERE holder = %s",
+                    (claims.ttl, claims.holder),
+                )
                 sent = time.monotonic()
                 renewed = renew_claims(conn, claims.holder, claims.ttl)
             claims.note(claim_rows(renewed.fetchall()), sent=sent, received=time.monotonic())
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
+
+    def track_unsent(self, source: str, urls: UnsentUrls) -> None:
+        """Sticky hosts: the crawl's URLs of `source` not started yet, from which its host
+        gate takes those of a host it hands back (`HandsBackHosts`)."""
+        if self.host_claims is not None:
+            self.host_claims.urls = urls
+
+    def kept(self, source: str, items: list[Item]) -> list[Item]:
+        claims = self.host_claims
+        if claims is None:
+            return items
+        drop = claims.divert(source, [(host_of(item.url), item.key) for item in items])
+        return [item for item in items if item.key not in drop] if drop else items
 
     def release(self, source: str, keys: Iterable[str]) -> None:
         self._write(

@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from archive.backends.frontier import UnsentUrls
 from archive.errors import StorageError
 
 RETRY_LOCKED = 0.05  # seconds to come back after when another worker holds the host's claim
@@ -105,7 +106,15 @@ class Claim:
 
 class HostClaims:
     """The hosts one worker holds, shared by its frontier (which claims them and renews the
-    claims, in its crawl's threads) and its host gate (which paces them, on the event loop)."""
+    claims, in its crawl's threads) and its host gate (which paces them, on the event loop).
+
+    Each lease also says the fair share of hosts (`frontier_pg.PgFrontier._claim_hosts`): a
+    worker that holds more hands the surplus back (`to_hand_back`), so one that arrived after
+    every host was claimed gets some. The gate picks the hosts (`leave`): from then on the
+    crawl starts none of their URLs (those not started are withdrawn from it, kept here and
+    renewed until they are queued again) and the frontier leases none; once none of their
+    requests is in flight they are given back with their last start and end, and those URLs
+    queued again, in one transaction (`HostClaiming.release`)."""
 
     def __init__(self, holder: str, ttl: float) -> None:
         self.holder = holder
@@ -114,6 +123,75 @@ class HostClaims:
         self._lock = threading.Lock()
         self._held: dict[str, Claim] = {}
         self._released: dict[str, float] = {}  # host -> local time its release came back
+        self._share: int | None = None  # the fair share at the last lease
+        # hosts being handed back -> (the source, keys of its leased URLs not started)
+        self._leaving: dict[str, tuple[str, list[str]]] = {}
+        self._orphans: list[tuple[str, str]] = []  # see `divert`
+        # the crawl's URLs not started, by host (set by the crawl: `HandsBackHosts`)
+        self.urls: UnsentUrls | None = None
+
+    def to_hand_back(self) -> int:
+        """How many more hosts to hand back: those held over the fair share, less those
+        already on their way back. Hysteresis: a share rounds up, and a host is handed back
+        only once its requests in flight ended (the gate's), so a worker at its share keeps
+        every host it holds, and one that gave hosts back claims none again unless the share
+        grows."""
+        with self._lock:
+            if self._share is None:
+                return 0
+            return max(0, len(self._held) - self._share - len(self._leaving))
+
+    def leave(self, host: str, source: str, keys: list[str]) -> None:
+        with self._lock:
+            self._leaving[host] = (source, keys)
+
+    def leaving_hosts(self) -> list[str]:
+        with self._lock:
+            return list(self._leaving)
+
+    def leaving(self) -> dict[str, tuple[str, list[str]]]:
+        with self._lock:
+            return dict(self._leaving)
+
+    def leaving_keys(self, source: str) -> list[str]:
+        with self._lock:
+            return [k for s, keys in self._leaving.values() if s == source for k in keys]
+
+    def divert(self, source: str, urls: Sequence[tuple[str, str]]) -> set[str]:
+        """Of (host, key) of URLs a lease just gave, the keys not to start: of a host being
+        handed back (queued again with its others) or no longer held (handed back while the
+        lease was on its way: queued again at the gate's next look, `orphans`)."""
+        drop: set[str] = set()
+        with self._lock:
+            for host, key in urls:
+                leaving = self._leaving.get(host)
+                if leaving is not None:
+                    leaving[1].append(key)
+                elif host not in self._held:
+                    self._orphans.append((source, key))
+                else:
+                    continue
+                drop.add(key)
+        return drop
+
+    def orphans(self) -> list[tuple[str, str]]:
+        """(source, key) of leased URLs to queue again (`divert`), taken."""
+        with self._lock:
+            taken, self._orphans = self._orphans, []
+            return taken
+
+    def requeue_later(self, urls: Sequence[tuple[str, str]]) -> None:
+        """`orphans` not queued again yet (the database was unreachable)."""
+        with self._lock:
+            self._orphans.extend(urls)
+
+    def left(self, hosts: Sequence[str], requeued: set[tuple[str, str]]) -> None:
+        """`hosts` were handed back, with the URLs `requeued`; those a lease gave while that
+        was on its way (`divert`) are queued again at the gate's next look."""
+        with self._lock:
+            for host in hosts:
+                source, keys = self._leaving.pop(host, ("", []))
+                self._orphans += [(source, k) for k in keys if (source, k) not in requeued]
 
     def valid_until(self, host: str) -> float | None:
         """The local time to stop starting requests to `host` unless renewed; None if not
@@ -144,13 +222,16 @@ class HostClaims:
         received: float,
         source: str | None = None,
         complete: bool = True,
+        share: int | None = None,
     ) -> None:
         """What a claiming statement sent at `sent` returned at `received`: (host, the
         previous holder's last activity on the database's clock or None for a renewal, the
         database's clock). `complete`: the rows are every host this worker holds (a renewal
         of all of them), so a host missing was lost (another worker took it after it
-        expired)."""
+        expired). `share`: the fair share of hosts a lease found."""
         with self._lock:
+            if share is not None:
+                self._share = share
             got: set[str] = set()
             for host, ready, now in rows:
                 if ready is None and self._released.get(host, -math.inf) > sent:
@@ -245,12 +326,20 @@ class HostClaiming:
         return None
 
     def release(
-        self, hosts: Sequence[tuple[str, str | None, float, float]], *, dry: bool
+        self,
+        hosts: Sequence[tuple[str, str | None, float, float]],
+        *,
+        dry: bool,
+        requeue: Sequence[tuple[str, str]] = (),
+        retire: bool = False,
     ) -> list[str]:
         """Give back hosts this worker holds: (host, the source whose URLs it was claimed
         for, seconds since its last request started, since its last response ended). With
-        `dry`, only those with no URL of that source queued or leased. The hosts given back."""
-        if not hosts:
+        `dry`, only those with no URL of that source queued or leased. `requeue`: (source,
+        key) of URLs this worker leased and will not start (of hosts it hands back), queued
+        again in the same transaction, so the next holder leases them. `retire`: this crawler
+        ends, and counts no more in the hosts' fair share. The hosts given back."""
+        if not hosts and not requeue and not retire:
             return []
         self.queries += 1
         dry_only = (
@@ -260,10 +349,21 @@ class HostClaiming:
             else ""
         )
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute(NO_DISK_WAIT)
+                if requeue:  # (the URLs' rows first, then the hosts': as a renewal does)
+                    conn.execute(
+                        "UPDATE frontier_urls f SET state = 'queued' FROM unnest(%s::text[],"
+                        " %s::text[]) AS r(s, k) WHERE f.source = r.s AND f.key = r.k AND"
+                        " f.state = 'leased'",
+                        ([s for s, _ in requeue], [k for _, k in requeue]),
+                    )
+                if retire:
+                    conn.execute(
+                        "DELETE FROM cluster_workers WHERE holder = %s", (self.claims.holder,)
+                    )
                 # the start and end as they were, on the database's clock, and no earlier
-                rows = conn.execute(
+                cursor = conn.execute(
                     f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t) UPDATE cluster_hosts c"
                     " SET holder = NULL, holder_expires = 0, last_start = GREATEST("
                     "c.last_start, (SELECT t FROM now) - q.a), last_end = GREATEST(c.last_end,"
@@ -277,7 +377,8 @@ class HostClaiming:
                         [max(0.0, h[3]) for h in hosts],
                         self.claims.holder,
                     ),
-                ).fetchall()
+                )
+            rows = cursor.fetchall()
         except psycopg.Error as exc:
             raise StorageError(f"host claims: {exc}") from exc
         released = [str(r[0]) for r in rows]

@@ -30,6 +30,7 @@ CLAIM = 15.0  # seconds one worker has to fetch a robots.txt before another may 
 IDLE_RELEASE = 1.0  # seconds a held host is idle before its release is tried
 RELEASE_AGAIN = 5.0  # seconds before a host found not dry is tried again
 RELEASE_EVERY = 0.5  # seconds between looks for idle hosts
+HAND_BACK_EVERY = 0.1  # seconds between looks for hosts to hand back (in memory until one)
 LAG_EVERY = 0.05  # seconds between samples of the event loop's lateness
 CLAIM_RETRY_MAX = 1.0  # longest wait before asking again for a host another worker holds
 
@@ -68,6 +69,12 @@ class StickyHostGate:
     request starts once the claim is within its margin of expiring unrenewed, so a killed
     worker's hosts go to others after its claims' lifetime with no overlap. A host idle here
     whose URLs ran dry is given back, with its last start and end written back.
+
+    A worker holding more hosts than its fair share hands the surplus back
+    (`HostClaims.to_hand_back`): the hosts with the fewest requests under way, whose URLs
+    not started it withdraws from the crawl at once (`HostClaims.urls`), and gives each back
+    once its last request ended, with that request's start and end and those URLs queued
+    again, so the next holder waits the delay from there and leases them.
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class StickyHostGate:
         self.loop_lag: list[float] = []
         self.batch_sizes: list[float] = []
         self.log: list[tuple[str, float, float, float]] = []
+        self.handed_back = 0  # hosts given back over the fair share
 
     async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
         if self._watcher is None:
@@ -155,13 +163,21 @@ class StickyHostGate:
                 return
             await self._sleep(min(max(wait, RETRY_LOCKED), CLAIM_RETRY_MAX))
 
+    def _quiet(self, host: str) -> bool:
+        """No request to `host` under way or waiting here, and none about to take a turn."""
+        pace = self._paces.get(host)
+        if pace is not None and (pace.active or pace.waiting or pace.lock.locked()):
+            return False
+        return host not in self._releasing
+
     def _idle(self, *, quiet: float, now: float) -> list[tuple[str, _Pace]]:
         idle = []
+        leaving = self.claims.leaving_hosts()  # (handed back by `_hand_back`)
         for host in self.claims.hosts():
             pace = self._paces.get(host)
-            if pace is None or pace.active or pace.waiting or pace.lock.locked():
+            if pace is None or host in leaving or not self._quiet(host):
                 continue  # (never sent to here: leased URLs on their way, or not dry)
-            if host in self._releasing or now - max(pace.last_start, pace.last_end) < quiet:
+            if now - max(pace.last_start, pace.last_end) < quiet:
                 continue
             idle.append((host, pace))
         return idle
@@ -180,15 +196,75 @@ class StickyHostGate:
             for host, pace in idle
         ]
 
+    def _pick_hand_backs(self) -> None:
+        """Choose the hosts to hand back over the fair share, the least busy first (idle ones
+        go back at once, the others once their requests under way ended), and withdraw their
+        URLs not started from the crawl."""
+        claims, urls = self.claims, self.claims.urls
+        more = claims.to_hand_back()
+        if urls is None or more <= 0:
+            return
+        leaving = set(claims.leaving_hosts())
+
+        def load(host: str) -> tuple[bool, int]:
+            pace = self._paces.get(host)
+            return urls.busy(host), 0 if pace is None else pace.active + pace.waiting
+
+        hosts = [h for h in claims.hosts() if h not in leaving and h not in self._releasing]
+        for host in sorted(hosts, key=load)[:more]:
+            claims.leave(host, claims.source_of(host) or "", urls.withdraw(host))
+
+    async def _hand_back(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give back the hosts picked by `_pick_hand_backs` whose requests all ended, with
+        their URLs not started queued again (and those a lease gave after their host left)."""
+        self._pick_hand_backs()
+        urls = self.claims.urls
+        leaving = self.claims.leaving()
+        ready = [
+            (host, self._paces.get(host) or _Pace())
+            for host in leaving
+            if self._quiet(host) and not (urls is not None and urls.busy(host))
+        ]
+        orphans = self.claims.orphans()
+        requeue = [(leaving[h][0], k) for h, _ in ready for k in leaving[h][1]] + orphans
+        if not ready and not requeue:
+            return
+        for host, _ in ready:
+            self._releasing[host] = loop.create_future()
+        try:
+            await loop.run_in_executor(
+                self._thread,
+                functools.partial(
+                    self.claiming.release,
+                    self._rows(ready, time.monotonic()),
+                    dry=False,
+                    requeue=requeue,
+                ),
+            )
+            self.claims.left([h for h, _ in ready], set(requeue))
+            self.handed_back += len(ready)
+        except StorageError as exc:  # tried again at the next look (orphans kept in mind)
+            log.warning("could not hand hosts back: %s", exc)
+            self.claims.requeue_later(orphans)
+        finally:
+            for host, _ in ready:
+                done = self._releasing.pop(host)
+                done.set_result(None)
+
     async def _watch(self) -> None:
-        """Give back idle hosts that ran dry; sample how late the event loop wakes up."""
+        """Hand back hosts over the fair share; give back idle hosts that ran dry; sample
+        how late the event loop wakes up."""
         loop = asyncio.get_running_loop()
-        looked = time.monotonic()
+        looked = handed = time.monotonic()
         while True:
             before = time.monotonic()
             await asyncio.sleep(LAG_EVERY)
             now = time.monotonic()
             self.loop_lag.append(now - before - LAG_EVERY)
+            if now - handed >= HAND_BACK_EVERY:
+                handed = now
+                await self._hand_back(loop)
+                now = time.monotonic()
             if now - looked < RELEASE_EVERY:
                 continue
             looked = now
@@ -221,8 +297,16 @@ class StickyHostGate:
             with contextlib.suppress(RuntimeError):  # its loop is closed: it runs no more
                 self._watcher.cancel()
         idle = [(h, self._paces.get(h) or _Pace()) for h in self.claims.hosts()]
+        leaving = self.claims.leaving()
+        requeue = [(s, k) for s, keys in leaving.values() for k in keys]
         try:
-            self.claiming.release(self._rows(idle, time.monotonic()), dry=False)
+            self.claiming.release(
+                self._rows(idle, time.monotonic()),
+                dry=False,
+                requeue=requeue + self.claims.orphans(),
+                retire=True,
+            )
+            self.claims.left(list(leaving), set(requeue))
         except StorageError as exc:  # they expire on their own
             log.warning("could not give back the hosts held: %s", exc)
         self._thread.shutdown(wait=False)

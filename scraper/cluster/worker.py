@@ -138,6 +138,7 @@ class WorkerState:
                 ("lease_held", gate.held),
                 ("hosts_busy", [float(n) for n in gate.hosts_busy]),
                 ("loop_lag", gate.loop_lag),
+                ("hosts_handed_back", [float(gate.handed_back)]),
                 ("store", stores.seconds),
                 ("store_queued", stores.queued),
                 ("store_batch", stores.batch_sizes),

@@ -66,6 +66,20 @@ class HeldUrls:
         self._maybe_startable(host)
         return item
 
+    def busy(self, host: str) -> bool:
+        """Whether a URL of `host` started here and its fetch has not ended."""
+        return self._fetching[host] > 0
+
+    def withdraw(self, host: str) -> list[str]:
+        """Take out the URLs of `host` not started (a cluster crawl hands the host to another
+        worker, and its URLs go back to the queue): their keys."""
+        items = self._by_host.pop(host, None)
+        self._startable.pop(host, None)
+        if not items:
+            return []
+        self._count -= len(items)
+        return [item.key for item in items]
+
     def fetched(self, item: Item) -> None:
         """A started URL's fetch ended (its page is being stored, or it is done)."""
         host = _host(item)

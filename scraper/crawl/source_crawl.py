@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from archive.backends.frontier import (
     Entry,
     Frontier,
+    HandsBackHosts,
     Item,
     Kind,
     RenewsLeases,
@@ -69,7 +70,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Progress = Callable[[SourceReport, str, str], None]  # (report so far, url, what happened)
-JOINED_POLL = 0.2  # seconds between leases while only other crawlers of the run hold URLs
+JOINED_POLL = 0.2  # seconds between looks while only other crawlers of the run hold URLs
+# longest wait between the leases of a crawl with nothing in flight: from JOINED_POLL, it
+# doubles while they grant nothing (others hold the URLs left, or their hosts)
+IDLE_LEASE_MAX = 0.8
 LEASE_AHEAD = 8  # URLs leased at once by a crawl of a source
 HOLD_PLACES = 4  # leased URLs held at most, per fetch place (`workers`)
 LISTING_THREADS = 4  # a cluster crawl's listings handled at once (frontier round trips)
@@ -167,6 +171,9 @@ class SourceCrawl:
         # fewer than it asked for may be tried again without that (`_loop`)
         self._queued_more = True
         self._lease_again_at = 0.0
+        # when a crawl with nothing in flight leases next, and its wait after that one
+        self._idle_lease_at = 0.0
+        self._idle_wait = JOINED_POLL
         # a cluster's frontier and catalog take calls from any thread (a pool of
         # connections): listings are handled, and URLs leased, in a thread (see `_handle`)
         frontier = self.run_.frontier
@@ -228,6 +235,8 @@ class SourceCrawl:
         # started when the run stops are given back; a killed run's are requeued by the next
         # one's begin_run (a killed cluster worker's expire), as the ones in flight are.
         held = self._held
+        if isinstance(frontier, HandsBackHosts):  # a cluster's gate hands hosts back from it
+            frontier.track_unsent(self.name, held)
         keeper = None
         if isinstance(frontier, RenewsLeases) and frontier.lease_ttl:
             keeper = asyncio.ensure_future(self._keep_leases(frontier, held, inflight))
@@ -274,15 +283,15 @@ class SourceCrawl:
                 # host's were leased until they drained (hosts whose listings came later sat
                 # idle for up to 8 s, and lagged by that to the end). A lease that found
                 # fewer than it asked for is not repeated until this crawl queued more URLs
-                # or JOINED_POLL has passed (other crawlers of the run queue some too), or
-                # nothing is in flight (before the crawl concludes that it is done).
+                # or JOINED_POLL has passed (other crawlers of the run queue some too); with
+                # nothing in flight, when its idle wait has passed (`_idle_leases`).
+                now = time.monotonic()
                 if (
                     held.startable < room
                     and len(held) < HOLD_PLACES * workers
                     and (
                         self._queued_more
-                        or not inflight
-                        or time.monotonic() >= self._lease_again_at
+                        or now >= (self._lease_again_at if inflight else self._idle_lease_at)
                     )
                 ):
                     want = min(max(room, LEASE_AHEAD), budget - self.started - len(held))
@@ -293,6 +302,9 @@ class SourceCrawl:
                         )
                         if len(got) < want:
                             self._lease_again_at = time.monotonic() + JOINED_POLL
+                        self._idle_leases(granted=bool(got), idle=not inflight)
+                        if isinstance(frontier, HandsBackHosts):
+                            got = frontier.kept(self.name, got)
                         held.add(got)
                 while room > 0 and (item := held.pop()) is not None:
                     room -= 1
@@ -328,6 +340,18 @@ class SourceCrawl:
         if len(held):  # leased ahead, never started: queued again for the next run
             frontier.release(self.name, held.keys())
         self._conclude(stopped)
+
+    def _idle_leases(self, *, granted: bool, idle: bool) -> None:
+        """Space out the leases of a crawl with nothing in flight that grant nothing: a
+        cluster worker that joined a run whose URLs (or hosts) others hold asked the database
+        every JOINED_POLL for the whole run. Its look for the run's end (`_others_leasing`)
+        keeps that pace, so the end is seen as soon as before; a grant resets the wait."""
+        if granted:
+            self._idle_wait = JOINED_POLL
+            self._idle_lease_at = 0.0
+        elif idle:
+            self._idle_lease_at = time.monotonic() + self._idle_wait
+            self._idle_wait = min(IDLE_LEASE_MAX, 2 * self._idle_wait)
 
     async def _keep_leases(
         self,

@@ -1,0 +1,250 @@
+"""Sticky hosts are rebalanced: a crawler that arrives after every host was claimed gets a share.
+
+A lease claims hosts up to a fair share: the hosts over the crawlers of the source that are
+alive, those holding none yet included (each lease notes its crawler alive, migration 11). A
+crawler over its share hands the surplus back: it starts no more URLs of those hosts, queues
+again the ones it leased and did not start, and gives each host back once its last request
+ended, with that request's start and end, so the next holder keeps the host's delay.
+
+Three real crawls (`crawl_async`, with the cluster's frontier, host claims and host gate) run
+in one event loop against one PostgreSQL frontier; the fetcher answers from in-memory sites
+through each crawl's own host gate and logs every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from archive.backends.catalog_pg import PgCatalog
+from archive.backends.frontier import Item, State
+from archive.backends.frontier_pg import PgFrontier
+from archive.backends.hostlease_pg import HostClaiming, HostClaims
+from archive.record import RawPage, Stored, Validators
+from scraper.cluster.politeness import StickyHostGate
+from scraper.config import Config, PolitenessConfig
+from scraper.crawl.run import crawl_async
+from scraper.errors import BadStatus
+from tests.crawl_support import NewsSite, site_source
+from tests.test_crawl_run import FakeArchive, fake_ingest
+
+HOSTS = 30  # the first two crawlers claim them all (16 and 14, or so)
+PER_HOST = 8
+DELAY = 0.3  # seconds between requests to one host
+FETCH = 0.02  # seconds a request takes
+TTL = 60.0  # leases and claims: none expires during the test
+SLACK = 0.002  # float rounding of the times written back and read
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    worker: str
+    host: str
+    path: str
+    start: float
+    end: float
+
+
+class GateFetcher:
+    """Answers from the sites without sockets, each request through the crawl's host gate."""
+
+    def __init__(
+        self, name: str, gate: StickyHostGate, sites: dict[str, NewsSite], log: list[Request]
+    ) -> None:
+        self.name = name
+        self.gate = gate
+        self.sites = sites
+        self.log = log
+
+    async def __aenter__(self) -> GateFetcher:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def fetch(
+        self, url: str, *, validators: Validators | None = None, accept: str = "html"
+    ) -> RawPage:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        ticket = await self.gate.acquire(host, delay=DELAY, per_host=1)
+        start = time.monotonic()
+        try:
+            await asyncio.sleep(FETCH)
+            status, ctype, body = self.sites[host].respond(parts.path)
+        finally:
+            end = time.monotonic()
+            await self.gate.release(ticket, delay=DELAY)
+            self.log.append(Request(self.name, host, parts.path, start, end))
+        if status != 200:
+            raise BadStatus(url, status)
+        etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+        return RawPage(
+            requested_url=url,
+            final_url=url,
+            status=status,
+            headers=(("content-type", ctype), ("etag", etag)),
+            body=body,
+            fetched_at=datetime.now(UTC),
+        )
+
+
+class CountingFrontier(PgFrontier):
+    leases = 0
+
+    def lease(self, source: str, limit: int) -> list[Item]:
+        self.leases += 1
+        return super().lease(source, limit)
+
+
+class StickyArchive(FakeArchive):
+    """The fake archive with a cluster crawler's frontier: PostgreSQL, sticky hosts."""
+
+    def __init__(self, root: Path, catalog: PgCatalog, claims: HostClaims) -> None:
+        super().__init__(root)
+        self.frontier = CountingFrontier(catalog.pool, lease_ttl=TTL)
+        self.frontier.host_claims = claims
+
+    def open_frontier(self, *, scratch: bool = False) -> PgFrontier:  # type: ignore[override]
+        return self.frontier
+
+
+def held_hosts(catalog: PgCatalog) -> Counter[str]:
+    with catalog.pool.connection() as conn:
+        rows = conn.execute("SELECT holder FROM cluster_hosts WHERE holder IS NOT NULL").fetchall()
+    return Counter(str(r[0]) for r in rows)
+
+
+def test_a_late_crawler_gets_its_share_politely_and_nothing_is_fetched_twice(
+    tmp_path: Path, pg_url: str
+) -> None:
+    sites = {
+        f"h{n}.test": NewsSite.with_articles(PER_HOST, first=n * PER_HOST, crawl_delay=None)
+        for n in range(HOSTS)
+    }
+    for name, site in sites.items():
+        site.base = f"http://{name}"
+    source = site_source(
+        "http://h0.test",
+        name="many",
+        hosts=tuple(sites),
+        home=None,
+        feeds=tuple(site.url("/rss.xml") for site in sites.values()),
+        sitemaps=(),
+        sections=(),
+        max_depth=1,
+    )
+    config = Config(
+        data_dir=tmp_path / "data",
+        sources=(source,),
+        politeness=PolitenessConfig(delay=DELAY, concurrency=64, adaptive=False),
+    )
+    names = ("w1", "w2", "w3")
+    catalogs = {n: PgCatalog(pg_url, root=tmp_path / n) for n in names}  # a pool each
+    claims = {n: HostClaims(n, TTL) for n in names}
+    gates = {n: StickyHostGate(HostClaiming(catalogs[n].pool, claims[n])) for n in names}
+    shared = FakeArchive(tmp_path / "data")  # what was stored, by any of them
+    log: list[Request] = []
+    overlaps: list[tuple[float, set[str]]] = []
+    # (seconds since it began, hosts it held, its leases so far)
+    w3_hosts: list[tuple[float, int, int]] = []
+    joined: list[float] = []
+
+    async def store(page: RawPage, *, source: str, rules: object = None) -> Stored:
+        return fake_ingest(page, archive=shared, source=source, rules=rules)
+
+    archives = {n: StickyArchive(tmp_path / n, catalogs[n], claims[n]) for n in names}
+
+    async def crawler(name: str) -> None:
+        archive = archives[name]
+        try:
+            await crawl_async(
+                config,
+                [source],
+                fetcher=GateFetcher(name, gates[name], sites, log),
+                archive=archive,
+                ingest=fake_ingest,  # type: ignore[arg-type]
+                lock=False,  # cluster crawlers share the run
+                store=store,
+            )
+        finally:
+            gates[name].close()
+
+    def views() -> dict[str, set[str]]:
+        """The hosts each crawler may send to: held, and not on their way back (a host's
+        release blocks its gate until it is committed, and the next holder notes its claim
+        only after that)."""
+        return {n: set(claims[n].hosts()) - set(gates[n]._releasing) for n in names}
+
+    async def watch(done: asyncio.Event) -> None:
+        while not done.is_set():
+            seen = views()
+            for a, b in itertools.combinations(names, 2):
+                if seen[a] & seen[b]:
+                    overlaps.append((time.monotonic(), seen[a] & seen[b]))
+            if joined:
+                w3 = (time.monotonic() - joined[0], len(seen["w3"]), archives["w3"].frontier.leases)
+                w3_hosts.append(w3)
+            await asyncio.sleep(0.02)
+
+    async def late() -> None:
+        # the third arrives once the first two hold every host
+        deadline = time.monotonic() + 20
+        while sum(held_hosts(catalogs["w1"]).values()) < HOSTS:
+            assert time.monotonic() < deadline, held_hosts(catalogs["w1"])
+            await asyncio.sleep(0.05)
+        assert set(held_hosts(catalogs["w1"])) == {"w1", "w2"}
+        joined.append(time.monotonic())
+        await crawler("w3")
+
+    async def run() -> None:
+        done = asyncio.Event()
+        watcher = asyncio.ensure_future(watch(done))
+        await asyncio.wait_for(asyncio.gather(crawler("w1"), crawler("w2"), late()), 120)
+        done.set()
+        await watcher
+
+    try:
+        asyncio.run(run())
+        states = Counter(PgFrontier(catalogs["w1"].pool, lease_ttl=TTL).states("many").values())
+    finally:
+        for catalog in catalogs.values():
+            catalog.close()
+
+    # the late crawler got its share (a third, less one for the rounding) within a few of
+    # its leases, from hosts the others handed back
+    share = [(t, leases) for t, n, leases in w3_hosts if n >= HOSTS // 3 - 1]
+    assert share, max(n for _, n, _ in w3_hosts)
+    assert share[0][1] <= 15, share[0]
+    assert gates["w1"].handed_back + gates["w2"].handed_back >= HOSTS // 3 - 1
+    # no host was held by two crawlers at once
+    assert not overlaps, overlaps[:3]
+    # every article fetched once, stored once, and its URL done
+    articles = Counter((r.host, r.path) for r in log if r.path.startswith("/news/"))
+    assert len(articles) == HOSTS * PER_HOST
+    assert set(articles.values()) == {1}, articles.most_common(3)
+    assert len(shared.records) == HOSTS * PER_HOST
+    assert states == {State.DONE.value: HOSTS * (PER_HOST + 1)}  # and the feeds
+    # the delay held at every hand-over: no request closer to the previous one to its host
+    # (its start, or its end) than the delay, whoever sent them
+    by_host: dict[str, list[Request]] = {}
+    for r in sorted(log, key=lambda r: r.start):
+        by_host.setdefault(r.host, []).append(r)
+    handovers = 0
+    for host, requests in by_host.items():
+        for a, b in itertools.pairwise(requests):
+            assert b.start - max(a.start, a.end) >= DELAY - SLACK, (host, a, b)
+            handovers += a.worker != b.worker
+    assert handovers >= HOSTS // 3 - 1
+    assert {r.worker for r in log} == set(names)
+    print(f"w3 got its share {share[0][0]:.2f} s after it began, in {share[0][1]} leases")
