@@ -113,6 +113,20 @@ CREATE INDEX archive_search_meta_current_section
     ON archive_search_meta (section_key, current, day, fetched_at, article_id DESC, source);
 """
 
+# The search index's statistics brought up to date (migration 14; `search_index_grown` does
+# the same after each refresh). The planner costs a GIN index from its pending list (new
+# entries not yet merged, scanned by every search: up to 4 MB) and its row estimates from
+# ANALYZE; a catalog filled by a bulk index (a build, an upgrade, a rebuild) had neither
+# unless autovacuum came by, which lags a bulk import and may be off, so even a rare word
+# was planned as a scan of every row: each tsvector read back from TOAST (20,000 articles:
+# "minister" 98 ms against 5 ms through the index). Both statements run in a transaction.
+SETTLE_SCHEMA = """
+SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass);
+ANALYZE archive_search_meta;
+ANALYZE archive_search_multi;
+ANALYZE archive_search_authors;
+"""
+
 # what `clear_derived` must empty besides the catalog's own derived tables
 READ_DERIVED_TABLES = (
     "archive_search_pending",
@@ -316,6 +330,24 @@ class PgReadMixin:
             (pending.article_id, pending.article_id, pending.version),
         )
         self._exec("DELETE FROM archive_search_pending WHERE seq = %s", (pending.doc,))
+
+    def search_index_grown(self, indexed: int) -> None:
+        """The index's pending list merged (every search scans it, and the planner prices
+        the index by it), then, when the versions indexed since the last ANALYZE are a tenth
+        of the table (autovacuum's rule: it may be off, and lags a bulk index), the
+        statistics renewed. Without them a freshly filled table is planned as a scan that
+        reads every tsvector back from TOAST, even for a rare word."""
+        row = self._one(
+            "SELECT c.reltuples, coalesce(s.n_mod_since_analyze, 0) FROM pg_class c"
+            " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+            " WHERE c.oid = 'archive_search_meta'::regclass"
+        )
+        self._exec("SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass)")
+        tuples, changed = (float(row[0]), int(row[1])) if row else (-1.0, 0)
+        # reltuples < 0: never analyzed; the statistics counters lag a second behind
+        if tuples < 0 or max(changed, indexed) > 50 + 0.1 * tuples:
+            for table in ("archive_search_meta", "archive_search_multi", "archive_search_authors"):
+                self._exec(f"ANALYZE {table}")
 
     @staticmethod
     def _where(filters: Filters, *, listing: bool = False) -> tuple[str, list[Any]]:
