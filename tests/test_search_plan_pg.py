@@ -30,14 +30,14 @@ DOCS = 2000  # enough rows that reading them all costs more than the index, by a
 RARE = "zanzibar"  # in one document in a thousand
 
 
-def _bulk_index(catalog: PgCatalog, docs: int) -> None:
+def _bulk_index(catalog: PgCatalog, docs: int, first: int = 0, batch: int = 500) -> None:
     """`docs` versions indexed as `ArchiveReader.refresh` indexes them (batches of 500, one
     transaction each), each a few hundred words long (its tsvector stored out of line)."""
-    rng = random.Random(7)
+    rng = random.Random(7 + first)
     vocab = [f"w{i}x" for i in range(3000)]
-    for start in range(0, docs, 500):
+    for start in range(first, first + docs, batch):
         with catalog.writing():
-            for i in range(start, min(docs, start + 500)):
+            for i in range(start, min(first + docs, start + batch)):
                 body = " ".join(rng.choices(vocab, k=300))
                 if i % 1000 == 7:
                     body += " " + RARE
@@ -105,6 +105,17 @@ def test_after_a_bulk_index_a_rare_word_is_found_through_the_gin_index(
     _bulk_index(catalog, DOCS)
     catalog.search_index_grown(DOCS)
     assert _match_nodes(catalog, filters) == [("Bitmap Index Scan", "archive_search_meta_doc")]
+
+
+def test_a_crawl_indexed_little_by_little_keeps_the_plan(catalog: PgCatalog) -> None:
+    """New entries wait in the index's pending list, which every search scans and the
+    planner prices: kept small (migration 14), it does not turn a search into the scan."""
+    _bulk_index(catalog, DOCS)
+    catalog.search_index_grown(DOCS)
+    for first in range(DOCS, DOCS + 200, 5):  # refreshes of five new versions each
+        _bulk_index(catalog, 5, first=first, batch=5)
+        catalog.search_index_grown(5)
+    assert _match_nodes(catalog, Filters()) == [("Bitmap Index Scan", "archive_search_meta_doc")]
 
 
 def test_migration_14_settles_a_catalog_indexed_in_bulk(tmp_path: Path, pg_url: str) -> None:

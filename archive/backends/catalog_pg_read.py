@@ -113,14 +113,20 @@ CREATE INDEX archive_search_meta_current_section
     ON archive_search_meta (section_key, current, day, fetched_at, article_id DESC, source);
 """
 
-# The search index's statistics brought up to date (migration 14; `search_index_grown` does
-# the same after each refresh). The planner costs a GIN index from its pending list (new
-# entries not yet merged, scanned by every search: up to 4 MB) and its row estimates from
-# ANALYZE; a catalog filled by a bulk index (a build, an upgrade, a rebuild) had neither
-# unless autovacuum came by, which lags a bulk import and may be off, so even a rare word
-# was planned as a scan of every row: each tsvector read back from TOAST (20,000 articles:
-# "minister" 98 ms against 5 ms through the index). Both statements run in a transaction.
+# What the planner needs to find a search's matches through the GIN index (migration 14;
+# `search_index_grown` renews the statistics after a refresh). It prices the index by its
+# pending list (new entries not yet merged, which every search also scans) and its row
+# estimates come from ANALYZE. The scan it weighs the index against reads each row's
+# tsvector back from TOAST, twice for a match (the test, then the rank), which it does not
+# count: at 20,000 articles the scan took 100-140 ms for any word, the index 1-5 ms for a
+# rare one. A catalog filled in bulk (a build, an upgrade, a rebuild) had no statistics
+# unless autovacuum came by (it lags a bulk load, and may be off), and a pending list of up
+# to 4 MB: planned as the scan even for a rare word. The list also refills as a crawl goes
+# on, statistics fresh or not: 114 pages of it (150 new articles) turned "minister" back to
+# the scan. At 256 kB (at most ~32 pages) it stays well below that; its entries are merged
+# more often (indexing ~0.5 ms more a version).
 SETTLE_SCHEMA = """
+ALTER INDEX archive_search_meta_doc SET (gin_pending_list_limit = 256);
 SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass);
 ANALYZE archive_search_meta;
 ANALYZE archive_search_multi;
@@ -332,22 +338,23 @@ class PgReadMixin:
         self._exec("DELETE FROM archive_search_pending WHERE seq = %s", (pending.doc,))
 
     def search_index_grown(self, indexed: int) -> None:
-        """The index's pending list merged (every search scans it, and the planner prices
-        the index by it), then, when the versions indexed since the last ANALYZE are a tenth
-        of the table (autovacuum's rule: it may be off, and lags a bulk index), the
-        statistics renewed. Without them a freshly filled table is planned as a scan that
-        reads every tsvector back from TOAST, even for a rare word."""
+        """When the versions indexed since the last ANALYZE are a tenth of the table
+        (autovacuum's rule: it may be off, and lags a bulk index), the search tables'
+        statistics renewed and the index's pending list merged (`SETTLE_SCHEMA` says why).
+        A refresh of a few versions leaves both: merging their entries each time cost more
+        than letting the list fill to its (small) limit."""
         row = self._one(
             "SELECT c.reltuples, coalesce(s.n_mod_since_analyze, 0) FROM pg_class c"
             " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
             " WHERE c.oid = 'archive_search_meta'::regclass"
         )
-        self._exec("SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass)")
         tuples, changed = (float(row[0]), int(row[1])) if row else (-1.0, 0)
-        # reltuples < 0: never analyzed; the statistics counters lag a second behind
-        if tuples < 0 or max(changed, indexed) > 50 + 0.1 * tuples:
-            for table in ("archive_search_meta", "archive_search_multi", "archive_search_authors"):
-                self._exec(f"ANALYZE {table}")
+        # reltuples < 0: never analyzed; the statistics counters may lag a second behind
+        if tuples >= 0 and max(changed, indexed) <= 50 + 0.1 * tuples:
+            return
+        self._exec("SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass)")
+        for table in ("archive_search_meta", "archive_search_multi", "archive_search_authors"):
+            self._exec(f"ANALYZE {table}")
 
     @staticmethod
     def _where(filters: Filters, *, listing: bool = False) -> tuple[str, list[Any]]:
