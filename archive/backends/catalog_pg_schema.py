@@ -154,8 +154,8 @@ CREATE INDEX frontier_host_lease_order
     # 13: a listing reads the current versions by a flag, not a join to the articles, and a
     # section's from an index by section and flag (catalog_pg_read.CURRENT_SCHEMA)
     13: CURRENT_SCHEMA,
-    # 14: the search index's pending list kept small and merged, its tables analyzed:
-    # searches planned through the index, not a scan of every row (catalog_pg_read.SETTLE_SCHEMA)
+    # 14: the search index's pending list merged and its tables analyzed: searches planned
+    # through the index, not a scan of every row (catalog_pg_read.SETTLE_SCHEMA)
     14: SETTLE_SCHEMA,
 }
 
