@@ -102,7 +102,14 @@ class ArchiveReader:
             if len(batch) < INDEX_BATCH:
                 if done:
                     log.info("search index: %d version(s) indexed", done)
+                    self._settle(done)
                 return done
+
+    def _settle(self, indexed: int) -> None:
+        try:
+            self.catalog.search_index_grown(indexed)
+        except StorageError as exc:  # searches still answer, with the plans they had
+            log.warning("search index statistics not updated: %s", exc)
 
     def _doc(self, pending: PendingDoc) -> SearchDoc:
         try:

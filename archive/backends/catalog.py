@@ -347,6 +347,11 @@ class Catalog(Protocol):
     # the reading side (archive.query): the search index, lists, an article's URLs and fetches
     def pending_docs(self, limit: int) -> list[PendingDoc]: ...
     def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None: ...
+    def search_index_grown(self, indexed: int) -> None:
+        """`refresh` has indexed `indexed` versions (committed): bring what the database
+        knows of the index up to date, so searches keep their plans (PostgreSQL's planner)."""
+        ...
+
     def search_rows(
         self, fts_query: str, filters: Filters, limit: int, offset: int
     ) -> tuple[list[ListedRow], int, bool]:

@@ -113,6 +113,27 @@ CREATE INDEX archive_search_meta_current_section
     ON archive_search_meta (section_key, current, day, fetched_at, article_id DESC, source);
 """
 
+# What the planner needs to find a search's matches through the GIN index (migration 14;
+# `search_index_grown` after each refresh). It prices the index by its pending list (new
+# entries not yet merged, which every search also scans) and takes its row estimates from
+# ANALYZE. The scan it weighs the index against reads each row's tsvector back from TOAST,
+# twice for a match (the test, then the rank), which it does not count: at 20,000 articles
+# the scan took 100-140 ms for any word, the index 1-5 ms for a rare one. A catalog filled
+# in bulk (a build, an upgrade, a rebuild) had no statistics unless autovacuum came by (it
+# lags a bulk load, and may be off) and a pending list of up to 4 MB: planned as the scan
+# even for a rare word. The list also refilled as a crawl went on, statistics fresh or not:
+# 114 pages of it (150 new articles) turned "minister" back to the scan at 20,000 articles,
+# and ten pages a rare word at 2,000. So each refresh leaves it empty: a refresh of a few
+# versions merges their entries at once (~2 ms more a version), a bulk one still fills it
+# in 4 MB batches (as fast as before; the index without a pending list, `fastupdate` off,
+# indexed a bulk three times slower).
+SETTLE_SCHEMA = """
+SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass);
+ANALYZE archive_search_meta;
+ANALYZE archive_search_multi;
+ANALYZE archive_search_authors;
+"""
+
 # what `clear_derived` must empty besides the catalog's own derived tables
 READ_DERIVED_TABLES = (
     "archive_search_pending",
@@ -316,6 +337,22 @@ class PgReadMixin:
             (pending.article_id, pending.article_id, pending.version),
         )
         self._exec("DELETE FROM archive_search_pending WHERE seq = %s", (pending.doc,))
+
+    def search_index_grown(self, indexed: int) -> None:
+        """The index's pending list merged and, when the versions indexed since the last
+        ANALYZE are a tenth of the table (autovacuum's rule: it may be off, and lags a bulk
+        index), the search tables' statistics renewed (`SETTLE_SCHEMA` says why)."""
+        self._exec("SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass)")
+        row = self._one(
+            "SELECT c.reltuples, coalesce(s.n_mod_since_analyze, 0) FROM pg_class c"
+            " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+            " WHERE c.oid = 'archive_search_meta'::regclass"
+        )
+        tuples, changed = (float(row[0]), int(row[1])) if row else (-1.0, 0)
+        # reltuples < 0: never analyzed; the statistics counters may lag a second behind
+        if tuples < 0 or max(changed, indexed) > 50 + 0.1 * tuples:
+            for table in ("archive_search_meta", "archive_search_multi", "archive_search_authors"):
+                self._exec(f"ANALYZE {table}")
 
     @staticmethod
     def _where(filters: Filters, *, listing: bool = False) -> tuple[str, list[Any]]:

@@ -16,6 +16,7 @@ from archive.backends.catalog_pg_read import (
     MULTI_SCHEMA,
     READ_DERIVED_TABLES,
     READ_SCHEMA,
+    SETTLE_SCHEMA,
 )
 
 MIGRATIONS: dict[int, str] = {
@@ -161,6 +162,9 @@ CREATE INDEX cluster_workers_source ON cluster_workers (source, expires);
     # 13: a listing reads the current versions by a flag, not a join to the articles, and a
     # section's from an index by section and flag (catalog_pg_read.CURRENT_SCHEMA)
     13: CURRENT_SCHEMA,
+    # 14: the search index's pending list merged and its tables analyzed: searches planned
+    # through the index, not a scan of every row (catalog_pg_read.SETTLE_SCHEMA)
+    14: SETTLE_SCHEMA,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

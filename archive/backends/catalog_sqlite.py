@@ -749,6 +749,10 @@ class SqliteCatalog:
         ).fetchall()
         return [PendingDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
+    def search_index_grown(self, indexed: int) -> None:
+        """Nothing to do: an FTS5 MATCH always reads the full-text index (SQLite has no
+        plan to choose between it and a scan), and its rank needs no statistics."""
+
     def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None:
         """Index one waiting version (inside the caller's transaction)."""
         self.db.execute(

@@ -1,0 +1,159 @@
+"""How PostgreSQL plans a search after a bulk index (catalog_pg_read.search_index_grown,
+migration 14): a rare word is found through the GIN index, not a scan that reads every row's
+tsvector back from TOAST.
+
+A catalog filled in bulk has every new GIN entry in the index's pending list and no
+statistics (the server's autovacuum may be off, and lags a bulk load when on): the planner
+then prices the index as if it had to be read whole and picks the scan. The tests read the
+plan PostgreSQL makes for the very statement a search sends (EXPLAIN, no timing).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from archive.backends.catalog import Filters, PendingDoc, SearchDoc
+from archive.backends.catalog_pg import PgCatalog
+from archive.backends.storage import Storage
+from archive.ftsquery import to_fts
+from archive.query import ArchiveReader
+from archive.store import Archive
+from tests.read_support import content, store
+
+DOCS = 2000  # enough rows that reading them all costs more than the index, by any estimate
+RARE = "zanzibar"  # in one document in a thousand
+
+
+def _bulk_index(catalog: PgCatalog, docs: int, first: int = 0, batch: int = 500) -> None:
+    """`docs` versions indexed as `ArchiveReader.refresh` indexes them (batches of 500, one
+    transaction each), each a few hundred words long (its tsvector stored out of line)."""
+    rng = random.Random(7 + first)
+    vocab = [f"w{i}x" for i in range(3000)]
+    for start in range(first, first + docs, batch):
+        with catalog.writing():
+            for i in range(start, min(first + docs, start + batch)):
+                body = " ".join(rng.choices(vocab, k=300))
+                if i % 1000 == 7:
+                    body += " " + RARE
+                day = f"2025-{1 + i % 12:02d}-01"
+                catalog.index_doc(
+                    PendingDoc(i, f"a{i}", 1, f"s{i % 4}", day + "T00:00:00"),
+                    SearchDoc(f"Story {i}", "", body, "", "", day, day, None, "", f"u{i}"),
+                )
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _nodes(child)
+
+
+def _match_nodes(catalog: PgCatalog, filters: Filters) -> list[tuple[str, str | None]]:
+    """The plan nodes that test a tsvector against the query, for the statement a search of
+    `RARE` sends: (node type, index)."""
+    sent: list[tuple[str, Any]] = []
+    rows = catalog._rows
+
+    def recording(sql: str, args: Any = ()) -> list[tuple[Any, ...]]:
+        sent.append((sql, args))
+        return rows(sql, args)
+
+    catalog._rows = recording  # type: ignore[method-assign]
+    try:
+        hits, total, _ = catalog.search_rows(to_fts(RARE), filters, 20, 0)
+    finally:
+        del catalog._rows
+    assert total == len(hits) > 0
+    sql, args = sent[-1]
+    with psycopg.connect(catalog.url) as conn:
+        row = conn.execute("EXPLAIN (FORMAT JSON) " + sql, args).fetchone()
+    assert row is not None
+    found = []
+    for node in _nodes(row[0][0]["Plan"]):
+        cond = node.get("Index Cond", "") + node.get("Filter", "")
+        if "@@" in cond:
+            found.append((node["Node Type"], node.get("Index Name")))
+    return found
+
+
+FILTERS = [
+    Filters(),
+    Filters(source="s3"),
+    Filters(since="2025-03-01", until="2025-09-30"),
+]
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, pg_url: str) -> Iterator[PgCatalog]:
+    cat = PgCatalog(pg_url, root=tmp_path)
+    try:
+        yield cat
+    finally:
+        cat.close()
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=["unfiltered", "source", "dates"])
+def test_after_a_bulk_index_a_rare_word_is_found_through_the_gin_index(
+    catalog: PgCatalog, filters: Filters
+) -> None:
+    _bulk_index(catalog, DOCS)
+    catalog.search_index_grown(DOCS)
+    assert _match_nodes(catalog, filters) == [("Bitmap Index Scan", "archive_search_meta_doc")]
+
+
+def test_a_crawl_indexed_little_by_little_keeps_the_plan(catalog: PgCatalog) -> None:
+    """New entries wait in the index's pending list, which every search scans and the
+    planner prices: ten pages of it turned this search into the scan. Each refresh merges
+    it; the plan is read after each."""
+    _bulk_index(catalog, DOCS)
+    catalog.search_index_grown(DOCS)
+    for first in range(DOCS, DOCS + 50, 5):  # refreshes of five new versions each
+        _bulk_index(catalog, 5, first=first, batch=5)
+        catalog.search_index_grown(5)
+        assert _match_nodes(catalog, Filters()) == [
+            ("Bitmap Index Scan", "archive_search_meta_doc")
+        ]
+
+
+def test_migration_14_settles_a_catalog_indexed_in_bulk(tmp_path: Path, pg_url: str) -> None:
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        _bulk_index(catalog, DOCS)  # as an upgrade's first read leaves it, at schema 13
+        before = _match_nodes(catalog, Filters())
+    finally:
+        catalog.close()
+    # what this test is for: unsettled, the planner scans every row
+    assert ("Seq Scan", None) in before
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE archive_info SET value = '13' WHERE key = 'schema'")
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        assert _match_nodes(catalog, Filters()) == [
+            ("Bitmap Index Scan", "archive_search_meta_doc")
+        ]
+    finally:
+        catalog.close()
+
+
+def test_a_refresh_that_indexes_many_versions_renews_the_statistics(
+    tmp_path: Path, pg_url: str
+) -> None:
+    root = tmp_path / "data"
+    storage = Storage(catalog=pg_url)
+    with Archive.open(root, storage=storage) as arch:
+        for i in range(60):  # past autovacuum's threshold of 50 rows on an empty table
+            page = content(f"Story {i}", [f"Paragraph {i} of the story."])
+            store(arch, f"http://news.example/{i}", page, at_hours=i)
+    with ArchiveReader(Archive.open(root, storage=storage)) as reader:
+        assert reader.refresh() == 60
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'archive_search_meta'::regclass"
+        ).fetchone()
+    assert row == (60.0,)  # ANALYZE counted them (an index build on the empty table said 0)
