@@ -113,8 +113,13 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   characters (a notice such as "Embed code copied", or nothing) gives way to a second body
   three times as long however short, so that the meta description never wins over text;
   forum threads whose posts are numbered boxes of one tag and class word below the thread's
-  title (XenForo, Discourse, Invision, phpBB 3): the best post's text box and the box in the
-  same place in every other post, not the member boxes beside them; a numbered box holding
+  title (XenForo, Discourse, Invision, phpBB 3, IP.Board 3, MyBB): the best post's text box
+  and the box in the same place in every other post, not the member boxes beside them (this
+  before a post box numbered alone stands for the others, so whole posts with their member
+  boxes are not taken); a <form> holding two or more boxes numbered as posts is the thread's
+  wrapper, not a form (XenForo 1's "InlineModForm" around `ol.messageList > li.message`, SMF's
+  "quickModForm"); a post's text written in a <blockquote> alone in its box (XenForo 1's
+  "messageText", vBulletin 4's "postcontent") is paragraphs, not a quotation; a numbered box holding
   the headline is the article's own (WordPress "post-812 post"), and boxes named as it
   elsewhere are other posts ("More from ..."), neither its siblings nor its alternatives;
   text folded into a hidden box (style="display:none", hidden: "Read more", collapsed

@@ -59,6 +59,7 @@ from scraper.parse.threads import (
     numbered_posts,
     posts_in,
     thread_posts,
+    wraps_posts,
 )
 
 _PARAGRAPHISH = frozenset(
@@ -270,11 +271,14 @@ def _prune_by_tags(el: HtmlElement, comments: bool = True) -> bool:
 
 def page_form(el: HtmlElement) -> bool:
     """Layout: ASP.NET WebForms and some CMSs wrap the whole page in one <form> (around the
-    headline, or straight under <body>): a wrapper, not a form to leave out."""
+    headline, or straight under <body>): a wrapper, not a form to leave out. So do forums
+    around a thread's posts (XenForo 1's inline moderation form, SMF's "quickModForm")."""
     parent = el.getparent()
-    return (parent is not None and parent.tag in ("body", "html")) or next(
-        el.iter("h1"), None
-    ) is not None
+    return (
+        (parent is not None and parent.tag in ("body", "html"))
+        or next(el.iter("h1"), None) is not None
+        or wraps_posts(el)
+    )
 
 
 def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
@@ -330,6 +334,7 @@ class Choice:
     wrappers: frozenset[HtmlElement] = frozenset()  # named like furniture, around the headline
     by_tags: bool = False  # chosen pruning by tags only (the second try)
     comments: bool = False  # and reader comments read too (the last try; see choose_container)
+    posts: bool = False  # chosen are a forum thread's posts' text boxes
 
 
 def choose_container(
@@ -358,8 +363,8 @@ def choose_container(
             return el not in wrappers and _prune(el)
 
     blocks = segment(body, prune)
-    top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags, heading)
-    return Choice(top, chosen, blocks, wrappers, by_tags or comments, comments)
+    top, chosen, posts = _choose(body, blocks, order, _article_of(heading), prune, by_tags, heading)
+    return Choice(top, chosen, blocks, wrappers, by_tags or comments, comments, posts)
 
 
 def _wrappers(heading: HtmlElement | None) -> frozenset[HtmlElement]:
@@ -405,10 +410,12 @@ def _choose(
     prune: Callable[[HtmlElement], bool] = _prune,
     by_tags: bool = False,
     heading: HtmlElement | None = None,
-) -> tuple[HtmlElement, list[HtmlElement]]:
+) -> tuple[HtmlElement, list[HtmlElement], bool]:
+    """(the article's box, the boxes whose text is the body, whether those are a forum
+    thread's posts)"""
     scores = score_containers(blocks, by_tags)
     if not scores:
-        return body, [body]
+        return body, [body], False
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     if home is not None:
         # The headline's own <article> marks the article: the others are other posts.
@@ -456,11 +463,11 @@ def _choose(
     ):
         top, parent = parent, parent.getparent()
     if parent is None or top.tag in ("body", "html"):
-        return top, [top]
+        return top, [top], False
     threshold = max(10.0, top_score * 0.2)
-    posts = numbered_posts(body, top, prune, heading) or thread_posts(best, heading, prune)
+    posts = thread_posts(best, heading, prune) or numbered_posts(body, top, prune, heading)
     if posts:
-        return top, posts
+        return top, posts, True
     # Layout: blogs list other posts beside the post ("More from ...") in boxes named as the
     # post's own (WordPress's "post-790 post"): a sibling holding one is not part of it.
     others = first_class(top) if numbered(top) else None
@@ -509,7 +516,7 @@ def _choose(
                 between.append(sibling)
         else:
             between.append(sibling)
-    return top, chosen
+    return top, chosen, False
 
 
 def _link_densities(
@@ -781,9 +788,25 @@ def extract_chosen(
                 dropped = True
                 break
             el = el.getparent()
-        if not dropped:
-            kept.append(block)
+        if dropped:
+            continue
+        if choice.posts and block.kind == BlockKind.QUOTE and _sole_box(block.el, container):
+            # Layout: XenForo 1 writes each post's text in a <blockquote class="messageText">
+            # (alone in the post's <article>): the post's own text, not a quotation
+            block = TextBlock(block.el, block.text, block.links, _PARAGRAPH)
+        kept.append(block)
     return _to_blocks(kept, exclude or set())
+
+
+def _sole_box(el: HtmlElement, container: HtmlElement) -> bool:
+    """Is el the container, or alone (the only element) in each box from it up to it?"""
+    node: HtmlElement | None = el
+    while node is not None and node is not container:
+        parent = node.getparent()
+        if parent is None or sum(1 for c in parent if isinstance(c.tag, str)) != 1:
+            return False
+        node = parent
+    return node is container
 
 
 def _to_blocks(blocks: list[TextBlock], exclude: set[str]) -> list[Block]:
