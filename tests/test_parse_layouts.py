@@ -731,3 +731,28 @@ def test_a_form_of_one_post_box_is_still_a_form() -> None:
     )
     body = [b.text for b in parse_html(page, "https://b.example/a").body]
     assert body == [PROSE, PROSE2]
+
+
+def test_a_short_partner_or_sponsor_box_in_the_text_is_furniture() -> None:
+    for name, line in (
+        ("partner-box", "Mit freundlicher Unterstützung der Stadtwerke Talheim"),
+        ("presented-by", "Presented by the Riverside Savings Bank"),
+        ("sponsor-note", "This series is supported by the Riverside Foundation."),
+    ):
+        page = article(
+            f"<h1>Bridge vote</h1><div class='text'><p>{PROSE}</p>"
+            f"<div class='{name}'><img src='/logos/p.png' alt=''><div>{line}</div></div>"
+            f"<p>{PROSE2}</p></div>"
+        )
+        body = [b.text for b in parse_html(page, "https://n.example/a").body]
+        assert body == [PROSE, PROSE2], name
+
+
+def test_a_partner_named_box_holding_the_text_is_read() -> None:
+    # syndicated stories: the whole text in a box named for the partner that wrote it
+    page = article(
+        f"<h1>Bridge vote</h1><div class='partner-content'><p>{PROSE}</p><p>{PROSE2}</p>"
+        f"<p>{PROSE}</p></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://n.example/a").body]
+    assert body == [PROSE, PROSE2, PROSE]

@@ -153,7 +153,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   read", "Artikel vorlesen") and share bars' labels in other languages ("Artikel teilen",
   "Compartir en", "Partager sur", "Поделиться"), German blogs' picture credits
   ("Beitragsbild: …", "Bildquelle: …") and tag lines in other languages ("Schlagworte: …",
-  "Etiquetas: …") are furniture.
+  "Etiquetas: …") are furniture; a partner's or sponsor's box set into the text (a logo and
+  "Mit freundlicher Unterstützung der …"; named "partner", "sponsor", "promo", "presented-by")
+  is furniture when it holds under 200 characters, and read when longer (syndicated stories
+  in a "partner-content" box).
 - standfirst: a box named for one near the headline ("standfirst", "dek", "summary", not
   inside a shop's reviews box); else an <h2> or <h3> of six words or more right after the
   <h1> (news and blog themes' unnamed subtitles), which is then not body.

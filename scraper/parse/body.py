@@ -26,6 +26,7 @@ from archive.record import Block, BlockKind
 from scraper.parse.boilerplate import (
     COMMENTS,
     GOOD_WORDS,
+    PARTNER_TEXT,
     PROSE,
     SKIP_TAGS,
     UNLESS_EMBED,
@@ -34,6 +35,7 @@ from scraper.parse.boilerplate import (
     has_embed,
     is_boilerplate,
     member_cell,
+    partner_named,
     weak_words,
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
@@ -679,6 +681,8 @@ def _extract_skip(
             return False
         if _teaser_grid(el):
             return True
+        if _partner_box(el):
+            return True
         if by_tags:
             # the second try: boxes named like furniture that hold text are kept
             return _prune_by_tags(el, not comments) or (
@@ -687,6 +691,17 @@ def _extract_skip(
         return is_boilerplate(el)
 
     return skip
+
+
+def _partner_box(el: HtmlElement) -> bool:
+    """Layout: a partner's or sponsor's box set into the text (a logo and one line: "Mit
+    freundlicher Unterstützung der …", "Presented by …"): furniture when short, whatever else
+    names it (a "bildunterschrift" line), and read when it holds text (syndicated articles in
+    a "partner-content" box). The text's own container is never asked."""
+    cls, ident = class_id(el)
+    return (
+        partner_named(cls, ident) and len(text_content(el)) < PARTNER_TEXT and not _has_prose(el, 1)
+    )
 
 
 _CARDS = 3  # teaser cards of one kind side by side that make a grid

@@ -226,6 +226,20 @@ def inline_junk_named(el: HtmlElement, cls: str | None, ident: str | None) -> bo
 
 WEAK_FURNITURE = frozenset(("meta", "metadata", "postmeta"))
 
+# Layout: news and blog pages set a partner's or sponsor's box into the text (a logo and "Mit
+# freundlicher Unterstützung der Stadtwerke", "Presented by …"). Sites also name syndicated
+# articles "partner-content", so a box so named is furniture only when short (see body).
+_PARTNER_WORDS = frozenset(words("partner partners sponsor sponsors sponsored promo presented"))
+PARTNER_TEXT = 200  # characters: a partner box with more text is read
+
+
+@lru_cache(maxsize=8192)
+def partner_named(cls: str | None, ident: str | None) -> bool:
+    """Named for a partner, sponsor or promotion ("partner-box", "presented-by")."""
+    if cls is None and ident is None:
+        return False
+    return bool(class_words(cls, ident)[0] & _PARTNER_WORDS)
+
 
 @lru_cache(maxsize=8192)
 def weak_words(cls: str | None, ident: str | None) -> bool:
