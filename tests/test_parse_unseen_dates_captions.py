@@ -303,3 +303,31 @@ def test_a_column_of_the_latest_stories_beside_the_article_dates_nothing() -> No
     )
     html = page(f"{meta}<div class='col-md-8'><h1>Bridge vote</h1>{body(4)}</div>")
     assert parse_html(html, "https://e.example/a", now=now).published == "2017-08-15"
+
+
+def test_a_reviews_or_comments_date_does_not_date_the_page() -> None:
+    shop = (
+        "<div class='product-single__meta'><h1>Wool slippers</h1>"
+        f"<div class='product-single__description rte'><p>{PROSE}</p><p>{PROSE}</p></div></div>"
+    )
+    reviews = {
+        "spr-reviews": (
+            "<div class='spr-content'><div class='spr-reviews'><div class='spr-review'>"
+            "<span class='spr-review-header-byline'><strong>Monika R.</strong> on "
+            "<strong>01/12/2022</strong></span><p>Warm and light, I wear them every day.</p>"
+            "</div></div></div>"
+        ),
+        "article per review": (
+            "<div class='reviews-list'><article class='review'><header><b>Monika R.</b> "
+            "<span>January 12, 2022</span></header><p>Warm and light, I wear them every day.</p>"
+            "</article></div>"
+        ),
+        "article per comment": (
+            "<ol class='commentlist'><li><article class='comment-body'><footer><b>Monika R."
+            "</b> <span>January 12, 2022</span></footer><p>Warm and light, I wear them.</p>"
+            "</article></li></ol>"
+        ),
+    }
+    for name, box in reviews.items():
+        content = parse_html(page(shop + box), "https://shop.example/products/wool-slippers")
+        assert content.published is None, name

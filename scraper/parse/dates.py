@@ -21,6 +21,7 @@ from itertools import chain, islice
 
 from lxml import etree
 
+from scraper.parse.boilerplate import REVIEWS
 from scraper.parse.datetext import MONTH_NAMES, PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
@@ -103,7 +104,11 @@ _NOT_ARTICLE = frozenset(
         "related recommended recommendations teaser teasers sidebar comment comments footer promo "
         "trending popular most nav menu widget outbrain taboola rail more"
     )
-)
+).union(REVIEWS)  # Layout: shops' customer reviews: a review's date is its own, not the page's
+
+
+# reviews' and comments' boxes ("spr-review", "commentlist", <article class="comment-body">)
+_OWN_ARTICLES = frozenset(("review", "comment", "comments", "commentlist")).union(REVIEWS)
 
 
 class _Words:
@@ -227,8 +232,12 @@ def _in_teaser(
     one of them is the post's own footer, not the page's. The element itself counts: a short
     sidebar read whole is as much a teaser as a date inside it."""
     for depth, anc in enumerate(chain((el,), el.iterancestors())):
-        if anc.tag in ("body", "html", "article", "main") or depth > 10 or anc in home:
+        if anc.tag in ("body", "html", "main") or depth > 10 or anc in home:
             return False
+        if anc.tag == "article":
+            # Layout: shops and blogs write each review or comment as an <article> of its own
+            # ("review", "comment-body"): not the article, which holds the headline (home)
+            return bool(class_tokens(anc) & _OWN_ARTICLES)
         if anc.tag in ("aside", "nav"):
             return True
         if anc.tag == "footer" or class_has(anc, _NOT_ARTICLE):
@@ -552,7 +561,11 @@ def _header_dates(
                 continue
             if (n < at or n > end) and _links_a_story(el, home):
                 break
-            if _plausible(parsed, now) and not _in_teaser(el, home):
+            if (
+                _plausible(parsed, now)
+                and not _in_teaser(el, home)
+                and (container or not _holds_own_articles(el))
+            ):
                 source = "header-time" if el.tag == "time" else "header"
                 named = _named_update(el)
                 if named is None and not updated:
@@ -562,6 +575,12 @@ def _header_dates(
                     found.append((update, True, source, el))
                 break
     return found
+
+
+def _holds_own_articles(el: HtmlElement) -> bool:
+    """Does a short box read whole hold a review or comment box (a shop's reviews below a
+    short product text)? Its date is the review's; the boxes inside come next on their own."""
+    return any(class_has(d, _OWN_ARTICLES) for d in el.iterdescendants(etree.Element))
 
 
 def _above_text(
