@@ -26,7 +26,11 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   text, and the headline with its date on one line is not body.
 - title: JSON-LD headline, og:title, twitter:title, `<title>`, verbatim.
 - dates: structured data first; text dates near the headline in many languages ("12. Juli
-  2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first
+  2017"; dotted numerals "03.05.2022" are day first everywhere; dashed and slashed ones
+  "06-11-2019" month first on pages declaring US English (`lang="en-US"` or "en", og:locale
+  "en_US") and day first elsewhere, unless the page's other numeric dates force the other
+  order with a slot over 12: "06-13-2019" on a page declaring nothing, "13/06/2019" under a
+  template's lang="en-US"); a dateline opening the first
   paragraph (agency copy, press releases); boxes around the headline are never teasers
   (Blogger's "widget"); forum members' join dates are not the post's; "Updated" lines are the
   modified date, never the published one, and a line naming the update first and then the

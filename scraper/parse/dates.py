@@ -36,6 +36,7 @@ from scraper.parse.dom import (
     text_content,
     words,
 )
+from scraper.parse.fields import language
 from scraper.parse.structured import Structured, as_text
 
 PUBLISHED_META = (
@@ -841,17 +842,68 @@ def find_dates(
     index: dict[HtmlElement, int] | None = None,
 ) -> tuple[FoundDate | None, FoundDate | None]:
     """(published, modified) with where each came from."""
-    locale = st.first_meta("og:locale")
-    lang = (st.lang or (locale[0] if locale else "")).lower().replace("_", "-")
-    month_first = lang in ("en", "en-us")
+    if elements is None or index is None:
+        elements = [el for el in root.iter() if isinstance(el.tag, str)]
+        index = {el: n for n, el in enumerate(elements)}
+    # Layout: US pages write numeric dates month first ("06-11-2019", vBulletin and other
+    # forums, US local news), pages elsewhere day first: the page's declared language or
+    # locale says which ("en-US", og:locale "en_US"; "en" alone is read as American)...
+    lang, _ = language(st)
+    month_first = (lang or "").lower().replace("_", "-") in ("en", "en-us")
+    args = (root, st, url, now, scope, heading, top, elements, index)
+    published, modified = _find_dates(*args, month_first)
+    if any(f is not None and f.value.ambiguous for f in (published, modified)):
+        # ... unless its other numeric dates say otherwise, with a 13 or more in one slot
+        # ("06-13-2019" is month first; templates keep lang="en-US" on sites that write
+        # "13/06/2019"). Looked for only when the date read fits either order.
+        order = _numeric_order(elements)
+        if order is not None and order != month_first:
+            published, modified = _find_dates(*args, order)
+    return published, modified
+
+
+# day and month of a numeric date, either first, dashed or slashed (dotted ones are day first)
+_NUMERIC_DATE = re.compile(r"(?<![\d/.-])(\d{1,2})([/-])(\d{1,2})\2(?:19|20)\d\d(?!\d)")
+
+
+def _numeric_order(elements: list[HtmlElement]) -> bool | None:
+    """True when the page's numeric dates are month first, False when day first (a slot over
+    12 in some date, and none the other way), None when they do not tell."""
+    months_first = days_first = 0
+    for el in elements:
+        for text in (el.text, el.tail):
+            if not text or ("/" not in text and "-" not in text):
+                continue
+            for match in _NUMERIC_DATE.finditer(text):
+                a, b = int(match.group(1)), int(match.group(3))
+                if a > 12 >= b:
+                    days_first += 1
+                elif b > 12 >= a:
+                    months_first += 1
+    if months_first and not days_first:
+        return True
+    if days_first and not months_first:
+        return False
+    return None
+
+
+def _find_dates(
+    root: HtmlElement,
+    st: Structured,
+    url: str | None,
+    now: datetime | None,
+    scope: HtmlElement | None,
+    heading: HtmlElement | None,
+    top: HtmlElement | None,
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
+    month_first: bool,
+) -> tuple[FoundDate | None, FoundDate | None]:
     published = _from_structured(
         st, ("datePublished", "dateCreated", "uploadDate"), PUBLISHED_META, now
     )
     modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
     year = published.value.day.year if published else None
-    if elements is None or index is None:
-        elements = [el for el in root.iter() if isinstance(el.tag, str)]
-        index = {el: n for n, el in enumerate(elements)}
     shown = _header_dates(elements, index, heading, top, month_first, now, year)
     seen = {s[3] for s in shown}
     # Dates elsewhere on the page only matter when the headline's surroundings show none.
