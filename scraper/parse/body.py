@@ -700,7 +700,10 @@ def _partner_box(el: HtmlElement) -> bool:
     a "partner-content" box). The text's own container is never asked."""
     cls, ident = class_id(el)
     return (
-        partner_named(cls, ident) and len(text_content(el)) < PARTNER_TEXT and not _has_prose(el, 1)
+        (cls is not None or ident is not None)
+        and partner_named(cls, ident)
+        and len(text_content(el)) < PARTNER_TEXT
+        and not _has_prose(el, 1)
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from itertools import chain, islice
 
 from lxml import etree
@@ -33,6 +34,7 @@ from scraper.parse.dom import (
     classed,
     clean_text,
     last_descendant,
+    page_class_table,
     text_content,
     words,
 )
@@ -152,12 +154,13 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 # Layout: CMSs that write a date's box name as one word ("itemDateCreated" in Joomla's K2,
 # "newsdate", "entrydate", "publishDate", "artikeldatum"): the date word inside the name.
-# (Not memoised: class_words is, and a memo of its own missed on most class strings a page.)
+# (Memoised on the attribute values like class_words: a page names many boxes alike.)
 _DATE_PARTS = re.compile("dat(?:e|um)|fecha")
 # ("newstime", "posttime": looked for only in names holding "time", a substring test in C)
 _TIME_PARTS = re.compile("timestamp|(?:pub|post|news|entry|item)time")
 
 
+@lru_cache(maxsize=8192)
 def _date_named(cls: str | None, ident: str | None) -> bool:
     tokens, joined = class_words(cls, ident)
     return (
@@ -509,19 +512,25 @@ def _header_dates(
     # Past the body's end lie sidebars, comments and the next stories (a text of short
     # paragraphs does not stop the scan before there): teasers' dates there are theirs.
     end = index.get(last_descendant(top), at + after) if top is not None else at + after
+    # Elements up to this index lie inside a box whose whole text (their texts and tails) has
+    # no digit: they hold no date, and their text is not read again.
+    quiet_until = -1
+    classes = page_class_table()
     for n, el in enumerate(
         elements[max(0, at - before) : at + after + 1], start=max(0, at - before)
     ):
         tag = el.tag
-        if n > at + after or (n > at and tag == "p" and len(text_content(el)) > 200):
-            lead = _lead_dateline(el, month_first, now, year) if tag == "p" else None
+        raw = None
+        if n > at and tag == "p" and len(raw := text_content(el)) > 200:
+            lead = _lead_dateline(el, month_first, now, year)
             if lead is not None and not found:
                 found.append((lead, False, "dateline", el))
             break
-        cls = class_id(el)[0]
+        found_ci = classes.get(el) if classes is not None else None
+        cls = (found_ci if found_ci is not None else class_id(el))[0]
         if tag == "figure" or (cls is not None and "caption" in cls.lower()):
             skipped.update(el.iterdescendants())
-        if tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
+        if n <= quiet_until or tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue
         # Elements with many descendants (13 or more) are containers: read their own loose
         # text only (the descendants come next), never the whole subtree's text. (The 13th
@@ -529,7 +538,12 @@ def _header_dates(
         container = len(el) > 0 and (
             next(islice(el.iterdescendants(etree.Element), 12, None), None) is not None
         )
-        raw = text_content(el) if not container else ""
+        if container:
+            raw = ""
+        elif raw is None:
+            raw = text_content(el)
+            if len(el) and not _DIGIT.search(raw):
+                quiet_until = n + sum(1 for _ in el.iterdescendants(etree.Element))
         if len(raw) > 400 or container:
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
