@@ -543,7 +543,7 @@ def _header_dates(
         elif raw is None:
             raw = text_content(el)
             if len(el) and not _DIGIT.search(raw):
-                quiet_until = n + sum(1 for _ in el.iterdescendants(etree.Element))
+                quiet_until = n + len(list(el.iterdescendants(etree.Element)))
         if len(raw) > 400 or container:
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
