@@ -717,11 +717,13 @@ def _teaser_grid(el: HtmlElement) -> bool:
     (under a heading, perhaps), each a linked picture and a linked title to another page
     with a short blurb. A gallery's pictures link to their image files, and a listicle's
     items name their things in headings of their own and say more."""
+    if len(el) < _CARDS:
+        return False  # (most boxes on a block's way up: fewer children than a grid's cards)
     kinds: dict[tuple[str, str], int] = {}
     for child in el:
         tag = child.tag
         if isinstance(tag, str) and tag not in _SUBHEADS:
-            key = (tag, child.get("class") or "")
+            key = (tag, class_id(child)[0] or "")  # (the page's table, not an lxml get)
             kinds[key] = kinds.get(key, 0) + 1
     if not kinds:
         return False
