@@ -217,15 +217,16 @@ _DATE_ONLY = re.compile(
 
 def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
-    if el.tag == "td" and member_cell(el):
+    tag = el.tag  # (read once: each read of an lxml tag decodes a new str)
+    if tag == "td" and member_cell(el):
         return True
     role, cls, ident = role_class_id(el)
-    decided, embed, needed = _prune_plan(el.tag, role, cls, ident)
+    decided, embed, needed = _prune_plan(tag, role, cls, ident)
     if decided is not None:
         return decided
     if embed and has_embed(el):
         return False
-    if el.tag == "form" and page_form(el):
+    if tag == "form" and page_form(el):
         return False
     # Layout: shop and listing pages name the box around the text "product-meta" or
     # "item-info"; a meta line never holds a paragraph of prose.
@@ -671,13 +672,14 @@ def _extract_skip(
     comments: bool = False,
 ) -> Callable[[HtmlElement], bool]:
     def skip(el: HtmlElement) -> bool:
-        if el.tag == "header":
+        tag = el.tag  # (read once: each read of an lxml tag decodes a new str)
+        if tag == "header":
             return True
         if el in wrappers:
             return False
-        if el.tag in ("table", "ul", "ol") and link_density(el) > 0.6:
+        if tag in ("table", "ul", "ol") and link_density(el) > 0.6:
             return True
-        if el.tag == "form" and page_form(el):
+        if tag == "form" and page_form(el):
             return False
         if _teaser_grid(el):
             return True

@@ -137,10 +137,11 @@ SKIP_TAGS = frozenset(
 
 def is_boilerplate(el: HtmlElement) -> bool:
     """True when tag or class/id words say the element is not article prose."""
-    if el.tag == "td" and member_cell(el):
+    tag = el.tag  # (read once: each read of an lxml tag decodes a new str)
+    if tag == "td" and member_cell(el):
         return True
     role, cls, ident = role_class_id(el)
-    verdict = boilerplate_verdict(el.tag, role, cls, ident)
+    verdict = boilerplate_verdict(tag, role, cls, ident)
     if verdict is UNLESS_EMBED:
         return not has_embed(el)
     return verdict is FURNITURE
