@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from archive.record import BlockKind
 from scraper.errors import NotAnArticle
 from scraper.parse import parse_html
 
@@ -664,3 +665,94 @@ def test_a_byline_place_and_date_line_above_the_text_is_not_body() -> None:
     body = [b.text for b in parse_html(page, "https://d.example/local/a").body]
     assert not any("Ferrándiz" in t for t in body)
     assert body[-2:] == [PROSE, PROSE2]
+
+
+def _classic_thread(post: str, wrap: tuple[str, str]) -> bytes:
+    short = "Thanks, that settles it for me."
+    posts = post.format(n=1, text=PROSE) + post.format(n=2, text=PROSE2)
+    posts += post.format(n=3, text=short)
+    return article(f"<div class='titleBar'><h1>Bridge vote</h1></div>{wrap[0]}{posts}{wrap[1]}")
+
+
+def test_classic_forum_threads_in_a_moderation_form_give_every_posts_text() -> None:
+    xenforo1 = (
+        "<li id='post-{n}' class='message' data-author='user{n}'><div class='messageUserInfo'>"
+        "<h3 class='userText'><a href='members/user{n}.{n}/' class='username'>user{n}</a></h3>"
+        "<dl class='pairsJustified'><dt>Joined:</dt><dd>Mar 4, 2009</dd></dl></div>"
+        "<div class='messageInfo primaryContent'><div class='messageContent'><article>"
+        "<blockquote class='messageText SelectQuoteContainer ugc baseHtml'>{text}"
+        "<div class='messageTextEndMarker'>&nbsp;</div></blockquote></article></div>"
+        "<div class='messageMeta'><a href='threads/t.1/#post-{n}'>#{n}</a></div></div></li>"
+    )
+    ipboard3 = (
+        "<div class='post_block hentry clear clearfix' id='post_id_{n}'><div class='post_wrap'>"
+        "<h3 class='row2'><span class='author vcard'><a href='/user/{n}-user{n}/'>user{n}</a>"
+        "</span></h3><div class='author_info'><ul class='basic_info'><li>Members</li>"
+        "<li class='post_count desc lighter'>412 posts</li></ul></div>"
+        "<div class='post_body'><div class='post entry-content'>{text}</div></div>"
+        "</div></div>"
+    )
+    mybb = (
+        "<div class='post classic' id='post_{n}'><div class='post_author scaleimages'>"
+        "<strong><span class='largetext'><a href='member.php?action=profile&amp;uid={n}'>"
+        "user{n}</a></span></strong><div class='author_statistics'>Posts: 412</div></div>"
+        "<div class='post_content'><div class='post_head'>#{n}</div>"
+        "<div class='post_body scaleimages' id='pid_{n}'>{text}</div></div></div>"
+    )
+    layouts = {
+        "xenforo1": (
+            xenforo1,
+            (
+                "<div id='content' class='thread_view'><div class='pageContent'>"
+                "<form action='inline-mod/post/switch' method='post' class='InlineModForm'>"
+                "<ol class='messageList' id='messageList'>",
+                "</ol></form></div></div>",
+            ),
+        ),
+        "ipboard3": (
+            ipboard3,
+            ("<form id='modform' method='post'><div class='topic'>", "</div></form>"),
+        ),
+        "mybb": (mybb, ("<div id='posts'>", "</div>")),
+    }
+    for name, (post, wrap) in layouts.items():
+        parsed = parse_html(_classic_thread(post, wrap), "https://f.example/threads/bridge.1/")
+        body = [b.text for b in parsed.body]
+        assert body == [PROSE, PROSE2, "Thanks, that settles it for me."], name
+        assert dict(parsed.provenance)["body"] == "dom", name
+        assert {b.kind for b in parsed.body} == {BlockKind.PARAGRAPH}, name  # no quotations
+
+
+def test_a_form_of_one_post_box_is_still_a_form() -> None:
+    page = article(
+        f"<h1>Bridge vote</h1><div class='entry'><p>{PROSE}</p><p>{PROSE2}</p></div>"
+        "<form class='reply' id='replyform'><div id='post-1'>Write a reply to this story: "
+        "your name, your e-mail address and your comment, then press the button.</div></form>"
+    )
+    body = [b.text for b in parse_html(page, "https://b.example/a").body]
+    assert body == [PROSE, PROSE2]
+
+
+def test_a_short_partner_or_sponsor_box_in_the_text_is_furniture() -> None:
+    for name, line in (
+        ("partner-box", "Mit freundlicher Unterstützung der Stadtwerke Talheim"),
+        ("presented-by", "Presented by the Riverside Savings Bank"),
+        ("sponsor-note", "This series is supported by the Riverside Foundation."),
+    ):
+        page = article(
+            f"<h1>Bridge vote</h1><div class='text'><p>{PROSE}</p>"
+            f"<div class='{name}'><img src='/logos/p.png' alt=''><div>{line}</div></div>"
+            f"<p>{PROSE2}</p></div>"
+        )
+        body = [b.text for b in parse_html(page, "https://n.example/a").body]
+        assert body == [PROSE, PROSE2], name
+
+
+def test_a_partner_named_box_holding_the_text_is_read() -> None:
+    # syndicated stories: the whole text in a box named for the partner that wrote it
+    page = article(
+        f"<h1>Bridge vote</h1><div class='partner-content'><p>{PROSE}</p><p>{PROSE2}</p>"
+        f"<p>{PROSE}</p></div>"
+    )
+    body = [b.text for b in parse_html(page, "https://n.example/a").body]
+    assert body == [PROSE, PROSE2, PROSE]

@@ -303,3 +303,72 @@ def test_a_column_of_the_latest_stories_beside_the_article_dates_nothing() -> No
     )
     html = page(f"{meta}<div class='col-md-8'><h1>Bridge vote</h1>{body(4)}</div>")
     assert parse_html(html, "https://e.example/a", now=now).published == "2017-08-15"
+
+
+def test_a_reviews_or_comments_date_does_not_date_the_page() -> None:
+    shop = (
+        "<div class='product-single__meta'><h1>Wool slippers</h1>"
+        f"<div class='product-single__description rte'><p>{PROSE}</p><p>{PROSE}</p></div></div>"
+    )
+    reviews = {
+        "spr-reviews": (
+            "<div class='spr-content'><div class='spr-reviews'><div class='spr-review'>"
+            "<span class='spr-review-header-byline'><strong>Monika R.</strong> on "
+            "<strong>01/12/2022</strong></span><p>Warm and light, I wear them every day.</p>"
+            "</div></div></div>"
+        ),
+        "article per review": (
+            "<div class='reviews-list'><article class='review'><header><b>Monika R.</b> "
+            "<span>January 12, 2022</span></header><p>Warm and light, I wear them every day.</p>"
+            "</article></div>"
+        ),
+        "article per comment": (
+            "<ol class='commentlist'><li><article class='comment-body'><footer><b>Monika R."
+            "</b> <span>January 12, 2022</span></footer><p>Warm and light, I wear them.</p>"
+            "</article></li></ol>"
+        ),
+    }
+    for name, box in reviews.items():
+        content = parse_html(page(shop + box), "https://shop.example/products/wool-slippers")
+        assert content.published is None, name
+
+
+def _thread(first: str, second: str, html_attrs: str, head: str = "") -> bytes:
+    def post(n: int, shown: str) -> str:
+        return (
+            f"<div id='edit{n}'><table class='tborder' id='post{n}'><tr><td class='thead'>"
+            f"<a name='post{n}'></a>{shown}, 09:15 PM</td></tr><tr><td class='alt2'>"
+            f"<a class='bigusername' href='member.php?u={n}'>user{n}</a></td>"
+            f"<td class='alt1' id='td_post_{n}'><div id='post_message_{n}'>{PROSE} {PROSE}"
+            "</div></td></tr></table></div>"
+        )
+
+    return (
+        f"<html {html_attrs}><head><title>Bridge vote - Riverside Forums</title>{head}</head>"
+        f"<body><h1>Bridge vote</h1><div id='posts'>{post(101, first)}{post(102, second)}"
+        "</div></body></html>"
+    ).encode()
+
+
+def test_numeric_dates_are_month_first_on_us_pages_and_day_first_elsewhere() -> None:
+    url = "https://forums.riverside.example/showthread.php?t=1"
+    us = (("lang='en-US'", ""), ("dir='ltr'", "<meta property='og:locale' content='en_US'>"))
+    for attrs, head in us:
+        content = parse_html(_thread("06-11-2019", "06-12-2019", attrs, head), url)
+        assert content.published == "2019-06-11T21:15:00", attrs
+    for attrs in ("lang='en-GB'", "lang='de-DE'", "dir='ltr'"):
+        content = parse_html(_thread("06-11-2019", "06-12-2019", attrs), url)
+        assert content.published == "2019-11-06T21:15:00", attrs
+
+
+def test_a_page_whose_other_numeric_dates_force_an_order_reads_its_date_so() -> None:
+    url = "https://forums.riverside.example/showthread.php?t=1"
+    # no language declared: a later post's "06-13-2019" can only be month first
+    content = parse_html(_thread("06-11-2019", "06-13-2019", "dir='ltr'"), url)
+    assert content.published == "2019-06-11T21:15:00"
+    # a template's lang="en-US" on a site that writes day first ("13/06/2019")
+    content = parse_html(_thread("06/11/2019", "13/11/2019", "lang='en-US'"), url)
+    assert content.published == "2019-11-06T21:15:00"
+    # digits that force nothing leave the language's order
+    content = parse_html(_thread("06-11-2019", "07-11-2019", "lang='en-US'"), url)
+    assert content.published == "2019-06-11T21:15:00"

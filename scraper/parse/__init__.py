@@ -26,7 +26,11 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   text, and the headline with its date on one line is not body.
 - title: JSON-LD headline, og:title, twitter:title, `<title>`, verbatim.
 - dates: structured data first; text dates near the headline in many languages ("12. Juli
-  2017"; dotted numerals "03.05.2022" are day first everywhere); a dateline opening the first
+  2017"; dotted numerals "03.05.2022" are day first everywhere; dashed and slashed ones
+  "06-11-2019" month first on pages declaring US English (`lang="en-US"` or "en", og:locale
+  "en_US") and day first elsewhere, unless the page's other numeric dates force the other
+  order with a slot over 12: "06-13-2019" on a page declaring nothing, "13/06/2019" under a
+  template's lang="en-US"); a dateline opening the first
   paragraph (agency copy, press releases); boxes around the headline are never teasers
   (Blogger's "widget"); forum members' join dates are not the post's; "Updated" lines are the
   modified date, never the published one, and a line naming the update first and then the
@@ -70,7 +74,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   naming a day ("Die Brücke wurde am 3. Mai 1998 eröffnet.": five words or more besides the
   date, no byline, no word for publishing or an update) dates nothing, among short paragraphs
   near the headline or below the text; Drupal's "submitted", jQuery's "timeago" and
-  "newstime"-style names are date boxes. htmldate 1.11 was
+  "newstime"-style names are date boxes; a shop's customer reviews and
+  readers' comments date nothing ("spr-reviews", "kundenbewertungen", each review or comment
+  an <article class="review"> / "comment-body" of its own, or a short box read whole around
+  them). htmldate 1.11 was
   measured as the fallback where none of these finds a date, and not adopted: on the 105
   tuning pages of dev and the 61 web goldens it found no right date these rules miss, and it
   gave a date to pages that show none (1 in its default mode, 4 with extensive search, which
@@ -113,8 +120,13 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   characters (a notice such as "Embed code copied", or nothing) gives way to a second body
   three times as long however short, so that the meta description never wins over text;
   forum threads whose posts are numbered boxes of one tag and class word below the thread's
-  title (XenForo, Discourse, Invision, phpBB 3): the best post's text box and the box in the
-  same place in every other post, not the member boxes beside them; a numbered box holding
+  title (XenForo, Discourse, Invision, phpBB 3, IP.Board 3, MyBB): the best post's text box
+  and the box in the same place in every other post, not the member boxes beside them (this
+  before a post box numbered alone stands for the others, so whole posts with their member
+  boxes are not taken); a <form> holding two or more boxes numbered as posts is the thread's
+  wrapper, not a form (XenForo 1's "InlineModForm" around `ol.messageList > li.message`, SMF's
+  "quickModForm"); a post's text written in a <blockquote> alone in its box (XenForo 1's
+  "messageText", vBulletin 4's "postcontent") is paragraphs, not a quotation; a numbered box holding
   the headline is the article's own (WordPress "post-812 post"), and boxes named as it
   elsewhere are other posts ("More from ..."), neither its siblings nor its alternatives;
   text folded into a hidden box (style="display:none", hidden: "Read more", collapsed
@@ -148,7 +160,10 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   read", "Artikel vorlesen") and share bars' labels in other languages ("Artikel teilen",
   "Compartir en", "Partager sur", "Поделиться"), German blogs' picture credits
   ("Beitragsbild: …", "Bildquelle: …") and tag lines in other languages ("Schlagworte: …",
-  "Etiquetas: …") are furniture.
+  "Etiquetas: …") are furniture; a partner's or sponsor's box set into the text (a logo and
+  "Mit freundlicher Unterstützung der …"; named "partner", "sponsor", "promo", "presented-by")
+  is furniture when it holds under 200 characters, and read when longer (syndicated stories
+  in a "partner-content" box).
 - standfirst: a box named for one near the headline ("standfirst", "dek", "summary", not
   inside a shop's reviews box); else an <h2> or <h3> of six words or more right after the
   <h1> (news and blog themes' unnamed subtitles), which is then not body.

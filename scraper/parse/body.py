@@ -26,6 +26,7 @@ from archive.record import Block, BlockKind
 from scraper.parse.boilerplate import (
     COMMENTS,
     GOOD_WORDS,
+    PARTNER_TEXT,
     PROSE,
     SKIP_TAGS,
     UNLESS_EMBED,
@@ -34,6 +35,7 @@ from scraper.parse.boilerplate import (
     has_embed,
     is_boilerplate,
     member_cell,
+    partner_named,
     weak_words,
 )
 from scraper.parse.datetext import MONTH_NAMES, parse_human
@@ -59,6 +61,7 @@ from scraper.parse.threads import (
     numbered_posts,
     posts_in,
     thread_posts,
+    wraps_posts,
 )
 
 _PARAGRAPHISH = frozenset(
@@ -214,15 +217,16 @@ _DATE_ONLY = re.compile(
 
 def _prune(el: HtmlElement) -> bool:
     """Subtrees never scored: navigation, asides, footers and unlikely-named boxes."""
-    if el.tag == "td" and member_cell(el):
+    tag = el.tag  # (read once: each read of an lxml tag decodes a new str)
+    if tag == "td" and member_cell(el):
         return True
     role, cls, ident = role_class_id(el)
-    decided, embed, needed = _prune_plan(el.tag, role, cls, ident)
+    decided, embed, needed = _prune_plan(tag, role, cls, ident)
     if decided is not None:
         return decided
     if embed and has_embed(el):
         return False
-    if el.tag == "form" and page_form(el):
+    if tag == "form" and page_form(el):
         return False
     # Layout: shop and listing pages name the box around the text "product-meta" or
     # "item-info"; a meta line never holds a paragraph of prose.
@@ -270,11 +274,14 @@ def _prune_by_tags(el: HtmlElement, comments: bool = True) -> bool:
 
 def page_form(el: HtmlElement) -> bool:
     """Layout: ASP.NET WebForms and some CMSs wrap the whole page in one <form> (around the
-    headline, or straight under <body>): a wrapper, not a form to leave out."""
+    headline, or straight under <body>): a wrapper, not a form to leave out. So do forums
+    around a thread's posts (XenForo 1's inline moderation form, SMF's "quickModForm")."""
     parent = el.getparent()
-    return (parent is not None and parent.tag in ("body", "html")) or next(
-        el.iter("h1"), None
-    ) is not None
+    return (
+        (parent is not None and parent.tag in ("body", "html"))
+        or next(el.iter("h1"), None) is not None
+        or wraps_posts(el)
+    )
 
 
 def _has_prose(el: HtmlElement, needed: int = 3) -> bool:
@@ -330,6 +337,7 @@ class Choice:
     wrappers: frozenset[HtmlElement] = frozenset()  # named like furniture, around the headline
     by_tags: bool = False  # chosen pruning by tags only (the second try)
     comments: bool = False  # and reader comments read too (the last try; see choose_container)
+    posts: bool = False  # chosen are a forum thread's posts' text boxes
 
 
 def choose_container(
@@ -358,8 +366,8 @@ def choose_container(
             return el not in wrappers and _prune(el)
 
     blocks = segment(body, prune)
-    top, chosen = _choose(body, blocks, order, _article_of(heading), prune, by_tags, heading)
-    return Choice(top, chosen, blocks, wrappers, by_tags or comments, comments)
+    top, chosen, posts = _choose(body, blocks, order, _article_of(heading), prune, by_tags, heading)
+    return Choice(top, chosen, blocks, wrappers, by_tags or comments, comments, posts)
 
 
 def _wrappers(heading: HtmlElement | None) -> frozenset[HtmlElement]:
@@ -405,10 +413,12 @@ def _choose(
     prune: Callable[[HtmlElement], bool] = _prune,
     by_tags: bool = False,
     heading: HtmlElement | None = None,
-) -> tuple[HtmlElement, list[HtmlElement]]:
+) -> tuple[HtmlElement, list[HtmlElement], bool]:
+    """(the article's box, the boxes whose text is the body, whether those are a forum
+    thread's posts)"""
     scores = score_containers(blocks, by_tags)
     if not scores:
-        return body, [body]
+        return body, [body], False
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     if home is not None:
         # The headline's own <article> marks the article: the others are other posts.
@@ -456,11 +466,11 @@ def _choose(
     ):
         top, parent = parent, parent.getparent()
     if parent is None or top.tag in ("body", "html"):
-        return top, [top]
+        return top, [top], False
     threshold = max(10.0, top_score * 0.2)
-    posts = numbered_posts(body, top, prune, heading) or thread_posts(best, heading, prune)
+    posts = thread_posts(best, heading, prune) or numbered_posts(body, top, prune, heading)
     if posts:
-        return top, posts
+        return top, posts, True
     # Layout: blogs list other posts beside the post ("More from ...") in boxes named as the
     # post's own (WordPress's "post-790 post"): a sibling holding one is not part of it.
     others = first_class(top) if numbered(top) else None
@@ -509,7 +519,7 @@ def _choose(
                 between.append(sibling)
         else:
             between.append(sibling)
-    return top, chosen
+    return top, chosen, False
 
 
 def _link_densities(
@@ -662,15 +672,18 @@ def _extract_skip(
     comments: bool = False,
 ) -> Callable[[HtmlElement], bool]:
     def skip(el: HtmlElement) -> bool:
-        if el.tag == "header":
+        tag = el.tag  # (read once: each read of an lxml tag decodes a new str)
+        if tag == "header":
             return True
         if el in wrappers:
             return False
-        if el.tag in ("table", "ul", "ol") and link_density(el) > 0.6:
+        if tag in ("table", "ul", "ol") and link_density(el) > 0.6:
             return True
-        if el.tag == "form" and page_form(el):
+        if tag == "form" and page_form(el):
             return False
         if _teaser_grid(el):
+            return True
+        if _partner_box(el):
             return True
         if by_tags:
             # the second try: boxes named like furniture that hold text are kept
@@ -680,6 +693,20 @@ def _extract_skip(
         return is_boilerplate(el)
 
     return skip
+
+
+def _partner_box(el: HtmlElement) -> bool:
+    """Layout: a partner's or sponsor's box set into the text (a logo and one line: "Mit
+    freundlicher Unterstützung der …", "Presented by …"): furniture when short, whatever else
+    names it (a "bildunterschrift" line), and read when it holds text (syndicated articles in
+    a "partner-content" box). The text's own container is never asked."""
+    cls, ident = class_id(el)
+    return (
+        (cls is not None or ident is not None)
+        and partner_named(cls, ident)
+        and len(text_content(el)) < PARTNER_TEXT
+        and not _has_prose(el, 1)
+    )
 
 
 _CARDS = 3  # teaser cards of one kind side by side that make a grid
@@ -692,11 +719,13 @@ def _teaser_grid(el: HtmlElement) -> bool:
     (under a heading, perhaps), each a linked picture and a linked title to another page
     with a short blurb. A gallery's pictures link to their image files, and a listicle's
     items name their things in headings of their own and say more."""
+    if len(el) < _CARDS:
+        return False  # (most boxes on a block's way up: fewer children than a grid's cards)
     kinds: dict[tuple[str, str], int] = {}
     for child in el:
         tag = child.tag
         if isinstance(tag, str) and tag not in _SUBHEADS:
-            key = (tag, child.get("class") or "")
+            key = (tag, class_id(child)[0] or "")  # (the page's table, not an lxml get)
             kinds[key] = kinds.get(key, 0) + 1
     if not kinds:
         return False
@@ -781,9 +810,25 @@ def extract_chosen(
                 dropped = True
                 break
             el = el.getparent()
-        if not dropped:
-            kept.append(block)
+        if dropped:
+            continue
+        if choice.posts and block.kind == BlockKind.QUOTE and _sole_box(block.el, container):
+            # Layout: XenForo 1 writes each post's text in a <blockquote class="messageText">
+            # (alone in the post's <article>): the post's own text, not a quotation
+            block = TextBlock(block.el, block.text, block.links, _PARAGRAPH)
+        kept.append(block)
     return _to_blocks(kept, exclude or set())
+
+
+def _sole_box(el: HtmlElement, container: HtmlElement) -> bool:
+    """Is el the container, or alone (the only element) in each box from it up to it?"""
+    node: HtmlElement | None = el
+    while node is not None and node is not container:
+        parent = node.getparent()
+        if parent is None or sum(1 for c in parent if isinstance(c.tag, str)) != 1:
+            return False
+        node = parent
+    return node is container
 
 
 def _to_blocks(blocks: list[TextBlock], exclude: set[str]) -> list[Block]:

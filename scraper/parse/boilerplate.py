@@ -137,10 +137,11 @@ SKIP_TAGS = frozenset(
 
 def is_boilerplate(el: HtmlElement) -> bool:
     """True when tag or class/id words say the element is not article prose."""
-    if el.tag == "td" and member_cell(el):
+    tag = el.tag  # (read once: each read of an lxml tag decodes a new str)
+    if tag == "td" and member_cell(el):
         return True
     role, cls, ident = role_class_id(el)
-    verdict = boilerplate_verdict(el.tag, role, cls, ident)
+    verdict = boilerplate_verdict(tag, role, cls, ident)
     if verdict is UNLESS_EMBED:
         return not has_embed(el)
     return verdict is FURNITURE
@@ -225,6 +226,20 @@ def inline_junk_named(el: HtmlElement, cls: str | None, ident: str | None) -> bo
 
 
 WEAK_FURNITURE = frozenset(("meta", "metadata", "postmeta"))
+
+# Layout: news and blog pages set a partner's or sponsor's box into the text (a logo and "Mit
+# freundlicher Unterstützung der Stadtwerke", "Presented by …"). Sites also name syndicated
+# articles "partner-content", so a box so named is furniture only when short (see body).
+_PARTNER_WORDS = frozenset(words("partner partners sponsor sponsors sponsored promo presented"))
+PARTNER_TEXT = 200  # characters: a partner box with more text is read
+
+
+@lru_cache(maxsize=8192)
+def partner_named(cls: str | None, ident: str | None) -> bool:
+    """Named for a partner, sponsor or promotion ("partner-box", "presented-by")."""
+    if cls is None and ident is None:
+        return False
+    return bool(class_words(cls, ident)[0] & _PARTNER_WORDS)
 
 
 @lru_cache(maxsize=8192)

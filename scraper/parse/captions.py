@@ -31,6 +31,7 @@ from scraper.parse.dom import (
     clean_text,
     having,
     last_descendant,
+    page_class_table,
     select,
     text_content,
     words,
@@ -496,12 +497,14 @@ def find_captions(
     # (the few with a data-role, from the page's list of them or one pass over its table of
     # attribute names, rather than one attribute() call per element)
     with_role = set(roled if roled is not None else having(elements[first : last + 1], "data-role"))
+    classes = page_class_table()  # (looked up here: class_id's call cost more than this)
     for n in range(first, last + 1):
         el = elements[n]
         if n <= skip_until:
             continue
         if el.tag not in _BOX_TAGS:
-            cls, ident = class_id(el)
+            found = classes.get(el) if classes is not None else None
+            cls, ident = found if found is not None else class_id(el)
             if ((cls is None and ident is None) or not _marked_class(cls, ident)) and (
                 el not in with_role or el.get("data-role") not in ("copyright", "credit")
             ):

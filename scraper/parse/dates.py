@@ -17,10 +17,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from itertools import chain, islice
 
 from lxml import etree
 
+from scraper.parse.boilerplate import REVIEWS
 from scraper.parse.datetext import MONTH_NAMES, PageDate, parse_human, parse_iso
 from scraper.parse.dom import (
     HtmlElement,
@@ -32,9 +34,11 @@ from scraper.parse.dom import (
     classed,
     clean_text,
     last_descendant,
+    page_class_table,
     text_content,
     words,
 )
+from scraper.parse.fields import language
 from scraper.parse.structured import Structured, as_text
 
 PUBLISHED_META = (
@@ -103,7 +107,11 @@ _NOT_ARTICLE = frozenset(
         "related recommended recommendations teaser teasers sidebar comment comments footer promo "
         "trending popular most nav menu widget outbrain taboola rail more"
     )
-)
+).union(REVIEWS)  # Layout: shops' customer reviews: a review's date is its own, not the page's
+
+
+# reviews' and comments' boxes ("spr-review", "commentlist", <article class="comment-body">)
+_OWN_ARTICLES = frozenset(("review", "comment", "comments", "commentlist")).union(REVIEWS)
 
 
 class _Words:
@@ -146,12 +154,13 @@ _URL_DATE_SLASHED = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/")
 
 # Layout: CMSs that write a date's box name as one word ("itemDateCreated" in Joomla's K2,
 # "newsdate", "entrydate", "publishDate", "artikeldatum"): the date word inside the name.
-# (Not memoised: class_words is, and a memo of its own missed on most class strings a page.)
+# (Memoised on the attribute values like class_words: a page names many boxes alike.)
 _DATE_PARTS = re.compile("dat(?:e|um)|fecha")
 # ("newstime", "posttime": looked for only in names holding "time", a substring test in C)
 _TIME_PARTS = re.compile("timestamp|(?:pub|post|news|entry|item)time")
 
 
+@lru_cache(maxsize=8192)
 def _date_named(cls: str | None, ident: str | None) -> bool:
     tokens, joined = class_words(cls, ident)
     return (
@@ -227,8 +236,12 @@ def _in_teaser(
     one of them is the post's own footer, not the page's. The element itself counts: a short
     sidebar read whole is as much a teaser as a date inside it."""
     for depth, anc in enumerate(chain((el,), el.iterancestors())):
-        if anc.tag in ("body", "html", "article", "main") or depth > 10 or anc in home:
+        if anc.tag in ("body", "html", "main") or depth > 10 or anc in home:
             return False
+        if anc.tag == "article":
+            # Layout: shops and blogs write each review or comment as an <article> of its own
+            # ("review", "comment-body"): not the article, which holds the headline (home)
+            return bool(class_tokens(anc) & _OWN_ARTICLES)
         if anc.tag in ("aside", "nav"):
             return True
         if anc.tag == "footer" or class_has(anc, _NOT_ARTICLE):
@@ -499,19 +512,25 @@ def _header_dates(
     # Past the body's end lie sidebars, comments and the next stories (a text of short
     # paragraphs does not stop the scan before there): teasers' dates there are theirs.
     end = index.get(last_descendant(top), at + after) if top is not None else at + after
+    # Elements up to this index lie inside a box whose whole text (their texts and tails) has
+    # no digit: they hold no date, and their text is not read again.
+    quiet_until = -1
+    classes = page_class_table()
     for n, el in enumerate(
         elements[max(0, at - before) : at + after + 1], start=max(0, at - before)
     ):
         tag = el.tag
-        if n > at + after or (n > at and tag == "p" and len(text_content(el)) > 200):
-            lead = _lead_dateline(el, month_first, now, year) if tag == "p" else None
+        raw = None
+        if n > at and tag == "p" and len(raw := text_content(el)) > 200:
+            lead = _lead_dateline(el, month_first, now, year)
             if lead is not None and not found:
                 found.append((lead, False, "dateline", el))
             break
-        cls = class_id(el)[0]
+        found_ci = classes.get(el) if classes is not None else None
+        cls = (found_ci if found_ci is not None else class_id(el))[0]
         if tag == "figure" or (cls is not None and "caption" in cls.lower()):
             skipped.update(el.iterdescendants())
-        if tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
+        if n <= quiet_until or tag not in _HEADER_TAGS or el in skipped or el in inside_heading:
             continue
         # Elements with many descendants (13 or more) are containers: read their own loose
         # text only (the descendants come next), never the whole subtree's text. (The 13th
@@ -519,7 +538,12 @@ def _header_dates(
         container = len(el) > 0 and (
             next(islice(el.iterdescendants(etree.Element), 12, None), None) is not None
         )
-        raw = text_content(el) if not container else ""
+        if container:
+            raw = ""
+        elif raw is None:
+            raw = text_content(el)
+            if len(el) and not _DIGIT.search(raw):
+                quiet_until = n + len(list(el.iterdescendants(etree.Element)))
         if len(raw) > 400 or container:
             texts = [clean_text(t) for t in (el.text, el.tail) if t and _DIGIT.search(t)]
         elif _DIGIT.search(raw):
@@ -552,7 +576,11 @@ def _header_dates(
                 continue
             if (n < at or n > end) and _links_a_story(el, home):
                 break
-            if _plausible(parsed, now) and not _in_teaser(el, home):
+            if (
+                _plausible(parsed, now)
+                and not _in_teaser(el, home)
+                and (container or not _holds_own_articles(el))
+            ):
                 source = "header-time" if el.tag == "time" else "header"
                 named = _named_update(el)
                 if named is None and not updated:
@@ -562,6 +590,12 @@ def _header_dates(
                     found.append((update, True, source, el))
                 break
     return found
+
+
+def _holds_own_articles(el: HtmlElement) -> bool:
+    """Does a short box read whole hold a review or comment box (a shop's reviews below a
+    short product text)? Its date is the review's; the boxes inside come next on their own."""
+    return any(class_has(d, _OWN_ARTICLES) for d in el.iterdescendants(etree.Element))
 
 
 def _above_text(
@@ -822,17 +856,68 @@ def find_dates(
     index: dict[HtmlElement, int] | None = None,
 ) -> tuple[FoundDate | None, FoundDate | None]:
     """(published, modified) with where each came from."""
-    locale = st.first_meta("og:locale")
-    lang = (st.lang or (locale[0] if locale else "")).lower().replace("_", "-")
-    month_first = lang in ("en", "en-us")
+    if elements is None or index is None:
+        elements = [el for el in root.iter() if isinstance(el.tag, str)]
+        index = {el: n for n, el in enumerate(elements)}
+    # Layout: US pages write numeric dates month first ("06-11-2019", vBulletin and other
+    # forums, US local news), pages elsewhere day first: the page's declared language or
+    # locale says which ("en-US", og:locale "en_US"; "en" alone is read as American)...
+    lang, _ = language(st)
+    month_first = (lang or "").lower().replace("_", "-") in ("en", "en-us")
+    args = (root, st, url, now, scope, heading, top, elements, index)
+    published, modified = _find_dates(*args, month_first)
+    if any(f is not None and f.value.ambiguous for f in (published, modified)):
+        # ... unless its other numeric dates say otherwise, with a 13 or more in one slot
+        # ("06-13-2019" is month first; templates keep lang="en-US" on sites that write
+        # "13/06/2019"). Looked for only when the date read fits either order.
+        order = _numeric_order(elements)
+        if order is not None and order != month_first:
+            published, modified = _find_dates(*args, order)
+    return published, modified
+
+
+# day and month of a numeric date, either first, dashed or slashed (dotted ones are day first)
+_NUMERIC_DATE = re.compile(r"(?<![\d/.-])(\d{1,2})([/-])(\d{1,2})\2(?:19|20)\d\d(?!\d)")
+
+
+def _numeric_order(elements: list[HtmlElement]) -> bool | None:
+    """True when the page's numeric dates are month first, False when day first (a slot over
+    12 in some date, and none the other way), None when they do not tell."""
+    months_first = days_first = 0
+    for el in elements:
+        for text in (el.text, el.tail):
+            if not text or ("/" not in text and "-" not in text):
+                continue
+            for match in _NUMERIC_DATE.finditer(text):
+                a, b = int(match.group(1)), int(match.group(3))
+                if a > 12 >= b:
+                    days_first += 1
+                elif b > 12 >= a:
+                    months_first += 1
+    if months_first and not days_first:
+        return True
+    if days_first and not months_first:
+        return False
+    return None
+
+
+def _find_dates(
+    root: HtmlElement,
+    st: Structured,
+    url: str | None,
+    now: datetime | None,
+    scope: HtmlElement | None,
+    heading: HtmlElement | None,
+    top: HtmlElement | None,
+    elements: list[HtmlElement],
+    index: dict[HtmlElement, int],
+    month_first: bool,
+) -> tuple[FoundDate | None, FoundDate | None]:
     published = _from_structured(
         st, ("datePublished", "dateCreated", "uploadDate"), PUBLISHED_META, now
     )
     modified = _from_structured(st, ("dateModified",), MODIFIED_META, now)
     year = published.value.day.year if published else None
-    if elements is None or index is None:
-        elements = [el for el in root.iter() if isinstance(el.tag, str)]
-        index = {el: n for n, el in enumerate(elements)}
     shown = _header_dates(elements, index, heading, top, month_first, now, year)
     seen = {s[3] for s in shown}
     # Dates elsewhere on the page only matter when the headline's surroundings show none.

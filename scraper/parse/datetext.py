@@ -8,7 +8,7 @@ an offset. Nothing is invented: no midnight for a bare day, no UTC for a local t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 _MONTHS: dict[str, int] = {}
@@ -135,6 +135,9 @@ class PageDate:
     day: date
     time: tuple[int, int, int] | None = None
     offset: int | None = None  # minutes east of UTC
+    # read from digits that fit either order ("06-11-2019"): the page's other dates may say
+    # which it writes (dates.find_dates)
+    ambiguous: bool = field(default=False, compare=False)
 
     def iso(self) -> str:
         if self.time is None:
@@ -229,6 +232,7 @@ def parse_human(text: str, *, month_first: bool = True, year: int | None = None)
     With `year`, a day written without one ("Posted Nov 18, 8:19 PM") is read in that year."""
     best: tuple[int, date, int] | None = None  # (position, day, end)
     has_year = _YEARISH.search(text) is not None
+    either = False  # the best is digits that fit either order
     for pattern, order in ((_MDY, "mdy"), (_DMY, "dmy")) if has_year else ():
         group = 1 if order == "mdy" else 2
         match = next((m for m in pattern.finditer(text) if m.group(group).lower() in _MONTHS), None)
@@ -255,6 +259,9 @@ def parse_human(text: str, *, month_first: bool = True, year: int | None = None)
             day = _make(c, a, b) or _make(c, b, a)
         if day:
             best = (match.start(), day, match.end())
+            # (the numeric patterns run last: a later one that wins is the best)
+            either = pattern is _NUMERIC_DMY and a != b and a <= 12 and b <= 12
+            either = either and text[match.end(1)] != "."
     if best is None and year is not None and len(text) <= 40:
         match = _MD_NOYEAR.search(text)
         if match:
@@ -280,4 +287,4 @@ def parse_human(text: str, *, month_first: bool = True, year: int | None = None)
         )
         if before:
             hms, offset = _time_after(before.group(1))
-    return PageDate(day, hms, offset if hms else None)
+    return PageDate(day, hms, offset if hms else None, either)

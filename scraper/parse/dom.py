@@ -327,6 +327,12 @@ def _class_id(el: HtmlElement) -> ClassId:
     return NO_CLASS if cls is None and ident is None else (cls, ident)
 
 
+def page_class_table() -> dict[HtmlElement, ClassId] | None:
+    """The (class, id) table of the page being read (`page_classes`), for loops over many
+    elements that look each up themselves (class_id's call costs more than the lookup)."""
+    return _PAGE_CLASSES.get()
+
+
 def class_id(el: HtmlElement) -> ClassId:
     """(class, id) attribute values of an element (None where absent)."""
     table = _PAGE_CLASSES.get()

@@ -2,11 +2,12 @@
 tell one post's box from a kind of box.
 
 Layouts: vBulletin's and SMF's post boxes that are not siblings ("post_message_101", "msg_1"),
-told apart only by the number in their id (numbered_posts); XenForo, Discourse, Invision and
-phpBB 3, whose posts are sibling boxes of one tag and first class word below the thread's
-title, each with its text in a box beside the poster's name (thread_posts). The body module
-asks these after choosing the best box, and uses first_class / numbered to keep a blog's other
-posts ("post-790 post" beside "post-812 post") out of the article.
+told apart only by the number in their id (numbered_posts); XenForo, Discourse, Invision,
+phpBB 3, IP.Board 3 and MyBB, whose posts are sibling boxes of one tag and first class word
+below the thread's title, each with its text in a box beside the poster's name
+(thread_posts); forms wrapping a thread's posts (wraps_posts: XenForo 1, SMF). The body
+module asks these after choosing the best box, and uses first_class / numbered to keep a
+blog's other posts ("post-790 post" beside "post-812 post") out of the article.
 """
 
 from __future__ import annotations
@@ -204,3 +205,20 @@ def _post_texts(
 
 
 _POST_WORDS = ("post", "message", "msg", "beitrag")
+
+
+def wraps_posts(el: HtmlElement) -> bool:
+    """Layout: forums wrap a thread's posts in a <form> for moderation (XenForo 1's
+    "InlineModForm" around `ol.messageList > li.message#post-88120`, SMF's "quickModForm"):
+    two or more boxes of one tag whose ids number them as posts make it the thread's wrapper,
+    not a form to leave out."""
+    seen: set[tuple[object, str]] = set()
+    for box in el.iter():
+        match = _NUMBERED_ID.match(box.get("id") or "") if isinstance(box.tag, str) else None
+        if match is None or not any(w in match.group(1).lower() for w in _POST_WORDS):
+            continue
+        key = (box.tag, match.group(1))
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
