@@ -11,11 +11,12 @@ bug and is reported as `ParseError` rather than escaping. Modules: charset (byte
 (the lxml tree), structured (JSON-LD, meta, microdata), headline, datetext + dates, authors,
 boilerplate (furniture by class words), segment (text blocks), body (container choice and
 extraction), threads (forum posts in numbered boxes), listing (pages of teasers), captions,
-fields, rules (per-site overrides), extract (the order they run in), score_adapter (the corpus
-scorer's hook).
+language (the declared language), fields, rules (per-site overrides), extract (the order they
+run in), score_adapter (the corpus scorer's hook).
 
-Rules and the layouts they are for (each has a test in tests/test_parse_layouts.py or
-tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
+Rules and the layouts they are for (each has a test in tests/test_parse_layouts.py,
+tests/test_parse_bs4.py or tests/test_parse_language.py, and pages of the layout under
+tests/pages/web):
 - headline: the visible heading that agrees with a metadata title; old table layouts with no
   heading and a "Site :: Headline" `<title>`: the part not spelled by the host, else the part
   shown last on the page (mastheads come first), else the one part shown in big bold type
@@ -25,12 +26,19 @@ tests/test_parse_bs4.py, and pages of the layout under tests/pages/web):
   site's and section's names only ("TV Talheim - Neuigkeiten"): the big bold line opening the
   text, and the headline with its date on one line is not body.
 - title: JSON-LD headline, og:title, twitter:title, `<title>`, verbatim.
+- language: the first usable declaration of `<html lang>`, `xml:lang` (XHTML), `<meta
+  http-equiv="Content-Language">` (old table layouts and early CMSs declare only this),
+  `<meta name="language">` / "content-language" / DC.language (named as a word on old sites:
+  "English"), og:locale, JSON-LD inLanguage; as BCP 47 ("en-us", "en_US" -> "en-US", "de, en"
+  -> "de"); template placeholders and "x-default" are skipped (language.py).
 - dates: structured data first; text dates near the headline in many languages ("12. Juli
   2017"; dotted numerals "03.05.2022" are day first everywhere; dashed and slashed ones
   "06-11-2019" month first on pages declaring US English (`lang="en-US"` or "en", og:locale
-  "en_US") and day first elsewhere, unless the page's other numeric dates force the other
-  order with a slot over 12: "06-13-2019" on a page declaring nothing, "13/06/2019" under a
-  template's lang="en-US"); a dateline opening the first
+  "en_US", old US table layouts' only declaration `<meta http-equiv="Content-Language"
+  content="en-us">`; a region for the same language from any declaration counts: lang="en"
+  with og:locale "en_GB" is British) and day first elsewhere, unless the page's other
+  numeric dates force the other order with a slot over 12: "06-13-2019" on a page declaring
+  nothing, "13/06/2019" under a template's lang="en-US"); a dateline opening the first
   paragraph (agency copy, press releases); boxes around the headline are never teasers
   (Blogger's "widget"); forum members' join dates are not the post's; "Updated" lines are the
   modified date, never the published one, and a line naming the update first and then the

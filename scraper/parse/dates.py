@@ -38,7 +38,7 @@ from scraper.parse.dom import (
     text_content,
     words,
 )
-from scraper.parse.fields import language
+from scraper.parse.language import declared_locale
 from scraper.parse.structured import Structured, as_text
 
 PUBLISHED_META = (
@@ -861,9 +861,9 @@ def find_dates(
         index = {el: n for n, el in enumerate(elements)}
     # Layout: US pages write numeric dates month first ("06-11-2019", vBulletin and other
     # forums, US local news), pages elsewhere day first: the page's declared language or
-    # locale says which ("en-US", og:locale "en_US"; "en" alone is read as American)...
-    lang, _ = language(st)
-    month_first = (lang or "").lower().replace("_", "-") in ("en", "en-us")
+    # locale says which ("en-US", og:locale "en_US", Content-Language "en-us"; "en" alone is
+    # read as American unless another declaration gives it a region: lang="en" + "en_GB")...
+    month_first = declared_locale(st) in ("en", "en-US")
     args = (root, st, url, now, scope, heading, top, elements, index)
     published, modified = _find_dates(*args, month_first)
     if any(f is not None and f.value.ambiguous for f in (published, modified)):

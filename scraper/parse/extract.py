@@ -34,6 +34,7 @@ from scraper.parse.dom import (
     clean_text,
     page_classes,
 )
+from scraper.parse.language import declared_language
 from scraper.parse.listing import listing_teasers
 from scraper.parse.structured import Structured, as_text, read_structured
 
@@ -432,7 +433,7 @@ def _complete(
             names = [n for raw in rule_authors for n in authors_mod.clean_name(raw, set())]
             author_src = "rule"
     title, title_src = fields.title(st, root)
-    lang, lang_src = fields.language(st)
+    lang, lang_src = declared_language(st)
     section, section_src = fields.section(st)
     tag_list, tags_src = fields.tags(st)
     canonical, canonical_src = fields.canonical_url(st, base)

@@ -1,5 +1,5 @@
 """The small fields: language, site name, section, tags, canonical URL and lead image, each
-from the most specific machine-readable source that has it."""
+from the most specific machine-readable source that has it (language: `language.py`)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,6 @@ def _abs(url: str | None, base: str | None) -> str | None:
     if not url:
         return None
     return absolute_url(base, url)
-
-
-def language(st: Structured) -> tuple[str | None, str | None]:
-    if st.lang and st.lang.strip():
-        return st.lang.strip(), "html"
-    found = st.first_meta("content-language", "og:locale", "dc.language", "language")
-    if found:
-        return found[0].replace("_", "-"), "meta"
-    if st.article is not None:
-        text = as_text(st.article.get("inLanguage"))
-        if text:
-            return text, "json-ld"
-    return None, None
 
 
 def site_name(st: Structured) -> tuple[str | None, str | None]:

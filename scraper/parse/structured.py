@@ -57,7 +57,8 @@ class Structured:
     objects: list[JsonObj] = field(default_factory=list)  # every JSON-LD object, flattened
     meta: dict[str, list[str]] = field(default_factory=dict)  # <meta> name/property -> values
     itemprops: dict[str, list[HtmlElement]] = field(default_factory=dict)  # microdata
-    lang: str | None = None
+    lang: str | None = None  # <html lang>
+    xml_lang: str | None = None  # <html xml:lang>
     canonical: str | None = None
 
     def first_meta(self, *names: str) -> tuple[str, str] | None:
@@ -165,6 +166,9 @@ def read_structured(
     for el in root.iter("meta"):
         key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
         content = el.get("content")
+        if not key and el.get("http-equiv"):
+            # kept apart from <meta name>: "http-equiv:content-language", "http-equiv:refresh"
+            key = "http-equiv:" + el.get("http-equiv", "").strip().lower()
         if key and content is not None:
             st.meta.setdefault(key, []).append(content)
     if itemprops is None:
@@ -175,7 +179,8 @@ def read_structured(
         if props:
             for prop in props.split():
                 st.itemprops.setdefault(prop, []).append(el)
-    st.lang = root.get("lang") or root.get("xml:lang")
+    st.lang = root.get("lang")
+    st.xml_lang = root.get("xml:lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
     for link in root.iter("link"):
         if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
             st.canonical = link.get("href")
