@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,3 +212,26 @@ def test_a_role_that_does_not_own_the_index_refreshes_and_says_so_once(
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert "left to autovacuum" in warnings[0].getMessage()
+
+
+def test_a_refresh_does_not_wait_for_another_analyze_of_the_search_tables(
+    catalog: PgCatalog,
+) -> None:
+    """Page workers that refresh at once, or autovacuum, analyze the tables too: a refresh
+    (inside a reader's search) skips a table another is analyzing, where it waited for it."""
+    _bulk_index(catalog, 60)  # past the threshold: a refresh analyzes
+    with psycopg.connect(catalog.url) as other:  # a transaction: the lock is held till its end
+        other.execute("LOCK TABLE archive_search_meta IN SHARE UPDATE EXCLUSIVE MODE")
+        done = threading.Event()
+
+        def refresh_settles() -> None:
+            catalog.search_index_grown(60)
+            done.set()
+
+        settling = threading.Thread(target=refresh_settles)
+        settling.start()
+        try:
+            assert done.wait(5)
+        finally:
+            other.rollback()
+            settling.join()

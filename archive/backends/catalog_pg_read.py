@@ -371,8 +371,10 @@ class PgReadMixin:
         tuples, changed = (float(row[0]), int(row[1])) if row else (-1.0, 0)
         # reltuples < 0: never analyzed; the statistics counters may lag a second behind
         if tuples < 0 or max(changed, indexed) > 50 + 0.1 * tuples:
+            # a table another process is analyzing (a page worker's refresh, autovacuum) is
+            # skipped: this runs inside a reader's search, which waited for the other's end
             for table in ("archive_search_meta", "archive_search_multi", "archive_search_authors"):
-                self._exec(f"ANALYZE {table}")
+                self._exec(f"ANALYZE (SKIP_LOCKED) {table}")
 
     @staticmethod
     def _where(filters: Filters, *, listing: bool = False) -> tuple[str, list[Any]]:
