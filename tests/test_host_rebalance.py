@@ -25,12 +25,13 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from archive.backends.catalog_pg import PgCatalog
-from archive.backends.frontier import Item, State
+from archive.backends.frontier import Entry, Item, Kind, State
 from archive.backends.frontier_pg import PgFrontier
 from archive.backends.hostlease_pg import HostClaiming, HostClaims
 from archive.record import RawPage, Stored, Validators
 from scraper.cluster.politeness import StickyHostGate
 from scraper.config import Config, PolitenessConfig
+from scraper.crawl.held import HeldUrls
 from scraper.crawl.run import crawl_async
 from scraper.errors import BadStatus
 from tests.crawl_support import NewsSite, site_source
@@ -248,3 +249,57 @@ def test_a_late_crawler_gets_its_share_politely_and_nothing_is_fetched_twice(
     assert handovers >= HOSTS // 3 - 1
     assert {r.worker for r in log} == set(names)
     print(f"w3 got its share {share[0][0]:.2f} s after it began, in {share[0][1]} leases")
+
+
+class SlowRelease(HostClaiming):
+    """A hand-back whose round trip is slow (a busy database): the run's end finds it in
+    the gate's thread."""
+
+    def release(self, hosts, *, dry, requeue=(), retire=False):  # type: ignore[no-untyped-def]
+        if requeue and not retire:
+            time.sleep(0.3)
+        return super().release(hosts, dry=dry, requeue=requeue, retire=retire)
+
+
+def test_urls_a_hand_back_queued_at_the_runs_end_are_not_queued_again_under_their_next_holder(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The run's event loop ended (its tasks cancelled) while a hand-back was in the gate's
+    thread: the gate's close queued that host's URLs a second time, after another crawler
+    had leased them, so a third could lease and fetch them again."""
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        first = PgFrontier(catalog.pool, lease_ttl=TTL)
+        claims = first.host_claims = HostClaims("w1", TTL)
+        first.begin_run("s", now=0.0, starts=[])
+        urls = [f"https://h0.test/news/{n}" for n in range(3)]
+        first.add("s", [Entry(u, Kind.ARTICLE, 1) for u in urls], now=0.0, refresh_after=1e9)
+        held = HeldUrls(per_host=1)
+        held.add(first.kept("s", first.lease("s", 10)))
+        assert len(held) == 3
+        first.track_unsent("s", held)
+        gate = StickyHostGate(SlowRelease(catalog.pool, claims))
+        now = time.monotonic()  # a share of none: the host goes back
+        claims.note([], sent=now, received=now, complete=False, share=0)
+
+        async def run_ends_during_a_hand_back() -> None:
+            loop = asyncio.get_running_loop()
+            hand_back = loop.create_task(gate._hand_back(loop))
+            await asyncio.sleep(0.1)  # the host is on its way back, in the gate's thread
+            hand_back.cancel()
+
+        asyncio.run(run_ends_during_a_hand_back())
+        second = PgFrontier(catalog.pool, lease_ttl=TTL)
+        second.host_claims = HostClaims("w2", TTL)
+        deadline = time.monotonic() + 5
+        got: list[Item] = []
+        while len(got) < 3:  # the hand-back commits; the next holder leases the URLs
+            assert time.monotonic() < deadline, got
+            got += second.lease("s", 10)
+            time.sleep(0.05)
+        gate.close()
+        states = first.states("s")
+    finally:
+        catalog.close()
+    assert sorted(item.url for item in got) == urls
+    assert set(states.values()) == {State.LEASED.value}  # w2's, not queued for a third

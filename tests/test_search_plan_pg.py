@@ -10,7 +10,10 @@ plan PostgreSQL makes for the very statement a search sends (EXPLAIN, no timing)
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +160,78 @@ def test_a_refresh_that_indexes_many_versions_renews_the_statistics(
             "SELECT reltuples FROM pg_class WHERE oid = 'archive_search_meta'::regclass"
         ).fetchone()
     assert row == (60.0,)  # ANALYZE counted them (an index build on the empty table said 0)
+
+
+@pytest.fixture
+def reader_role(pg_url: str) -> Iterator[str]:
+    """The URL of `pg_url`'s database for a role that reads and writes its tables but owns
+    none (the migrations ran as another role): it cannot merge the search index's pending
+    list (`gin_clean_pending_list` takes the index's owner)."""
+    role = f"morgue_reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        yield pg_url.replace("postgres@", f"{role}@", 1)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")  # its grants, so the role can go
+            conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_role_that_does_not_own_the_index_refreshes_and_says_so_once(
+    tmp_path: Path, pg_url: str, reader_role: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "data"
+    with Archive.open(root, storage=Storage(catalog=pg_url)) as arch:  # migrated as the owner
+        store(arch, "http://news.example/0", content("Story 0", ["First story."]), at_hours=0)
+    role = reader_role.split("//", 1)[1].split("@", 1)[0]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    storage = Storage(catalog=reader_role)
+    with ArchiveReader(Archive.open(root, storage=storage)) as reader:
+        catalog = reader.catalog
+        assert isinstance(catalog, PgCatalog)
+        sent: list[str] = []
+        execute = catalog._exec
+
+        def recording(sql: str, args: Any = ()) -> None:
+            sent.append(sql)
+            execute(sql, args)
+
+        catalog._exec = recording  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING):
+            assert reader.refresh() == 1
+            for i in (1, 2):  # a crawl stores more; the next searches index them
+                page = content(f"Story {i}", [f"Story number {i}."])
+                store(reader.archive, f"http://news.example/{i}", page, at_hours=i)
+                assert reader.refresh() == 1
+        assert reader.search("story").total == 3
+    # the merge is left to autovacuum after the first refusal: one warning, not one a refresh
+    assert sum("gin_clean_pending_list" in sql for sql in sent) == 1
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "left to autovacuum" in warnings[0].getMessage()
+
+
+def test_a_refresh_does_not_wait_for_another_analyze_of_the_search_tables(
+    catalog: PgCatalog,
+) -> None:
+    """Page workers that refresh at once, or autovacuum, analyze the tables too: a refresh
+    (inside a reader's search) skips a table another is analyzing, where it waited for it."""
+    _bulk_index(catalog, 60)  # past the threshold: a refresh analyzes
+    with psycopg.connect(catalog.url) as other:  # a transaction: the lock is held till its end
+        other.execute("LOCK TABLE archive_search_meta IN SHARE UPDATE EXCLUSIVE MODE")
+        done = threading.Event()
+
+        def refresh_settles() -> None:
+            catalog.search_index_grown(60)
+            done.set()
+
+        settling = threading.Thread(target=refresh_settles)
+        settling.start()
+        try:
+            assert done.wait(5)
+        finally:
+            other.rollback()
+            settling.join()

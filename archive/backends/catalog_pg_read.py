@@ -26,9 +26,12 @@ optional `*`, AND, OR, NOT, parentheses); `fts_to_tsquery` rewrites it for `to_t
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import psycopg
 
 from archive.backends.catalog import (
     COUNT_CAP,
@@ -44,6 +47,8 @@ from archive.backends.catalog import (
 from archive.backends.catalog_schema import author_keys
 from archive.errors import QueryError, StorageError
 from archive.snippet import fold
+
+log = logging.getLogger(__name__)
 
 # Run by the lead as a migration (plain SQL, no parameters, idempotent). The pending queue is
 # filled with every version already stored, so an upgraded catalog is indexed on first read.
@@ -251,6 +256,8 @@ _LISTED = "m.article_id, m.version, m.source, m.headline, m.published, m.fetched
 class PgReadMixin:
     """The reading side's `Catalog` methods, for `PgCatalog` (which supplies the helpers)."""
 
+    _pending_list_refused = False  # `search_index_grown`: this role may not merge the index
+
     if TYPE_CHECKING:
 
         def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
@@ -341,8 +348,21 @@ class PgReadMixin:
     def search_index_grown(self, indexed: int) -> None:
         """The index's pending list merged and, when the versions indexed since the last
         ANALYZE are a tenth of the table (autovacuum's rule: it may be off, and lags a bulk
-        index), the search tables' statistics renewed (`SETTLE_SCHEMA` says why)."""
-        self._exec("SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass)")
+        index), the search tables' statistics renewed (`SETTLE_SCHEMA` says why). A role
+        that does not own the index may not merge it: said once, then left to autovacuum
+        (a refusal at every refresh was a warning at every search while a crawl stored)."""
+        if not self._pending_list_refused:
+            try:
+                self._exec("SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass)")
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, psycopg.errors.InsufficientPrivilege):
+                    raise
+                self._pending_list_refused = True
+                log.warning(
+                    "search index: its pending list is left to autovacuum (this database role"
+                    " does not own the index): %s",
+                    exc,
+                )
         row = self._one(
             "SELECT c.reltuples, coalesce(s.n_mod_since_analyze, 0) FROM pg_class c"
             " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
@@ -351,8 +371,10 @@ class PgReadMixin:
         tuples, changed = (float(row[0]), int(row[1])) if row else (-1.0, 0)
         # reltuples < 0: never analyzed; the statistics counters may lag a second behind
         if tuples < 0 or max(changed, indexed) > 50 + 0.1 * tuples:
+            # a table another process is analyzing (a page worker's refresh, autovacuum) is
+            # skipped: this runs inside a reader's search, which waited for the other's end
             for table in ("archive_search_meta", "archive_search_multi", "archive_search_authors"):
-                self._exec(f"ANALYZE {table}")
+                self._exec(f"ANALYZE (SKIP_LOCKED) {table}")
 
     @staticmethod
     def _where(filters: Filters, *, listing: bool = False) -> tuple[str, list[Any]]:

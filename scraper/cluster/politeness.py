@@ -234,14 +234,8 @@ class StickyHostGate:
         try:
             await loop.run_in_executor(
                 self._thread,
-                functools.partial(
-                    self.claiming.release,
-                    self._rows(ready, time.monotonic()),
-                    dry=False,
-                    requeue=requeue,
-                ),
+                functools.partial(self._give_back, self._rows(ready, time.monotonic()), requeue),
             )
-            self.claims.left([h for h, _ in ready], set(requeue))
             self.handed_back += len(ready)
         except StorageError as exc:  # tried again at the next look (orphans kept in mind)
             log.warning("could not hand hosts back: %s", exc)
@@ -250,6 +244,16 @@ class StickyHostGate:
             for host, _ in ready:
                 done = self._releasing.pop(host)
                 done.set_result(None)
+
+    def _give_back(
+        self, rows: list[tuple[str, str | None, float, float]], requeue: list[tuple[str, str]]
+    ) -> None:
+        """In the gate's thread: hand `rows`' hosts back with the URLs `requeue`, and note
+        them gone there, not on the loop: a run whose loop ends meanwhile (its tasks
+        cancelled) still notes them, and `close` (after this, in the same thread) does not
+        queue those URLs a second time, when another crawler may hold them."""
+        self.claiming.release(rows, dry=False, requeue=requeue)
+        self.claims.left([row[0] for row in rows], set(requeue))
 
     async def _watch(self) -> None:
         """Hand back hosts over the fair share; give back idle hosts that ran dry; sample
@@ -296,6 +300,12 @@ class StickyHostGate:
         if self._watcher is not None and not self._watcher.done():
             with contextlib.suppress(RuntimeError):  # its loop is closed: it runs no more
                 self._watcher.cancel()
+        try:  # after a hand-back still under way in the thread (see `_give_back`)
+            self._thread.submit(self._give_back_all).result()
+        finally:
+            self._thread.shutdown(wait=False)
+
+    def _give_back_all(self) -> None:
         idle = [(h, self._paces.get(h) or _Pace()) for h in self.claims.hosts()]
         leaving = self.claims.leaving()
         requeue = [(s, k) for s, keys in leaving.values() for k in keys]
@@ -309,7 +319,6 @@ class StickyHostGate:
             self.claims.left(list(leaving), set(requeue))
         except StorageError as exc:  # they expire on their own
             log.warning("could not give back the hosts held: %s", exc)
-        self._thread.shutdown(wait=False)
 
 
 class PgRobotsCache:
