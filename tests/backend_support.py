@@ -81,6 +81,17 @@ def pg_url(pg_databases: Databases) -> str:
     return pg_databases.create()
 
 
+@pytest.fixture(scope="module")
+def pg_module_url() -> Iterator[str]:
+    """One PostgreSQL database for a whole module: property tests run many examples, and a
+    database each would take most of their time (each example empties what it uses)."""
+    dbs = Databases()
+    try:
+        yield dbs.create()
+    finally:
+        dbs.drop_all()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 from archive.backends.catalog import Catalog, Filters, SearchDoc
 from archive.backends.catalog_pg import PgCatalog
 from archive.backends.catalog_pg_schema import MIGRATIONS
 from archive.backends.catalog_sqlite import SqliteCatalog
-from tests.backend_support import Databases
 from tests.test_search_count import put, steps
 
 JOIN = (
@@ -106,28 +104,18 @@ def pg_check(cat: PgCatalog, url: str) -> None:
     assert listed(cat) == reference(joined, sections_of(joined))
 
 
-@pytest.fixture(scope="module")
-def pg_flag_url() -> Iterator[str]:
-    """One database for every example, emptied before each."""
-    dbs = Databases()
-    try:
-        yield dbs.create()
-    finally:
-        dbs.drop_all()
-
-
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps)
 def test_the_current_flag_is_the_join_on_postgresql(
-    pg_flag_url: str, tmp_path: Path, plan: list[tuple[int, int, set[str], bool]]
+    pg_module_url: str, tmp_path: Path, plan: list[tuple[int, int, set[str], bool]]
 ) -> None:
-    cat = PgCatalog(pg_flag_url, root=tmp_path)
+    cat = PgCatalog(pg_module_url, root=tmp_path)
     try:
         with cat.writing():
             cat.clear_derived()
-        run(cat, plan, lambda: pg_check(cat, pg_flag_url))
+        run(cat, plan, lambda: pg_check(cat, pg_module_url))
     finally:
         cat.close()
 

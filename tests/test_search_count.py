@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import psycopg
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +26,6 @@ from archive.backends.catalog_pg_read import READ_DERIVED_TABLES
 from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.ftsquery import to_fts
-from tests.backend_support import Databases
 
 WORDS = ["ferry", "tide", "harbour", "gale"]
 
@@ -140,28 +138,18 @@ def pg_check(cat: PgCatalog, url: str) -> None:
             assert (total, exact) == ((want, True) if want <= cap else (cap, False)), (word, cap)
 
 
-@pytest.fixture(scope="module")
-def pg_count_url() -> Iterator[str]:
-    """One database for every example (a database each would take most of the test's time)."""
-    dbs = Databases()
-    try:
-        yield dbs.create()
-    finally:
-        dbs.drop_all()
-
-
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps)
 def test_the_count_from_docs_equals_the_distinct_articles_on_postgresql(
-    pg_count_url: str, tmp_path: Path, plan: list[tuple[int, int, set[str], bool]]
+    pg_module_url: str, tmp_path: Path, plan: list[tuple[int, int, set[str], bool]]
 ) -> None:
-    cat = PgCatalog(pg_count_url, root=tmp_path)
+    cat = PgCatalog(pg_module_url, root=tmp_path)
     try:
         with cat.writing():
             cat.clear_derived()
-        run_plan(cat, plan, lambda: pg_check(cat, pg_count_url))
+        run_plan(cat, plan, lambda: pg_check(cat, pg_module_url))
     finally:
         cat.close()
 
