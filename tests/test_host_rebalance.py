@@ -303,3 +303,39 @@ def test_urls_a_hand_back_queued_at_the_runs_end_are_not_queued_again_under_thei
         catalog.close()
     assert sorted(item.url for item in got) == urls
     assert set(states.values()) == {State.LEASED.value}  # w2's, not queued for a third
+
+
+def test_a_lease_that_claims_nothing_still_updates_the_fair_share(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A crawler that holds no host and whose lease claims none (others hold them all) notes
+    the fair share that lease found: it kept the share of an older lease, and handed back a
+    host it then claimed for a redirect although it was under its share now."""
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        w1 = PgFrontier(catalog.pool, lease_ttl=TTL)
+        claims = w1.host_claims = HostClaims("w1", TTL)
+        w1.begin_run("s", now=0.0, starts=[])
+        w1.add("s", [Entry("https://h0.test/news/0", Kind.ARTICLE, 1)], now=0.0, refresh_after=1e9)
+        [item] = w1.lease("s", 10)  # alone: a share of the one host
+        w1.finish("s", item.key, state=State.DONE, now=1.0, outcome="archived")
+        claiming = HostClaiming(catalog.pool, claims)
+        assert claiming.release([("h0.test", "s", 1.0, 1.0)], dry=True) == ["h0.test"]
+        assert claims.hosts() == []
+        hosts = [f"h{n}.test" for n in range(1, 7)]
+        w1.add(
+            "s",
+            [Entry(f"https://{h}/news/0", Kind.ARTICLE, 1) for h in hosts],
+            now=0.0,
+            refresh_after=1e9,
+        )
+        w2 = HostClaiming(catalog.pool, HostClaims("w2", TTL))
+        for host in hosts:  # another crawler holds every host with work
+            assert w2.claim(host) is None
+        assert w1.lease("s", 10) == []  # a share of 3 (6 hosts, 2 crawlers); none free
+        for host in ("r1.test", "r2.test"):  # redirects: claimed outside a lease
+            assert claiming.claim(host) is None
+        handing_back = claims.to_hand_back()
+    finally:
+        catalog.close()
+    assert handing_back == 0  # 2 held, under the share of 3 (it was 1: one went back)

@@ -407,13 +407,15 @@ class PgFrontier:
                     )
                 rows = cursor.fetchall()
                 if claims is not None:
+                    # at least one row, with the share: a host-less row when none is held
+                    # or claimed (the share noted from every lease, or it went stale)
                     claimed_rows = claimed.fetchall()
                     claims.note(
-                        claim_rows(claimed_rows),
+                        claim_rows([r for r in claimed_rows if r[0] is not None]),
                         sent=sent,
                         received=time.monotonic(),
                         source=source,
-                        share=int(claimed_rows[0][3]) if claimed_rows else None,
+                        share=int(claimed_rows[0][3]),
                     )
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
@@ -430,7 +432,8 @@ class PgFrontier:
         source that are alive, those holding no host yet included (a worker that claimed more
         than it can serve would slow its hosts down, and one that came late would only poll).
         Rows for `HostClaims.note`, each with the fair share: a crawler over it hands hosts
-        back (`HostClaims.to_hand_back`)."""
+        back (`HostClaims.to_hand_back`); one row with no host when it holds and claims none,
+        so the share is known from every lease."""
         work = (
             "EXISTS (SELECT 1 FROM frontier_urls f WHERE f.source = %(s)s AND f.host = c.host"
             " AND (f.state = 'queued' OR (f.state = 'leased' AND f.leased_at <= (SELECT t FROM"
@@ -463,9 +466,9 @@ class PgFrontier:
             f" AND {work} ORDER BY c.host LIMIT (SELECT k FROM room) FOR UPDATE SKIP LOCKED),"
             " got AS (UPDATE cluster_hosts c SET holder = %(me)s, holder_expires = (SELECT t"
             " FROM now) + %(cttl)s FROM pick WHERE c.host = pick.host RETURNING c.host,"
-            " pick.ready) SELECT host, NULL::double precision, (SELECT t FROM now), (SELECT n"
-            " FROM share) FROM mine UNION ALL SELECT host, ready, (SELECT t FROM now),"
-            " (SELECT n FROM share) FROM got",
+            " pick.ready) SELECT h.host, h.ready, (SELECT t FROM now), share.n FROM share"
+            " LEFT JOIN (SELECT host, NULL::double precision AS ready FROM mine UNION ALL"
+            " SELECT host, ready FROM got) AS h ON true",
             {
                 "s": source,
                 "me": claims.holder,
