@@ -28,10 +28,12 @@ from archive.backends.catalog_pg import PgCatalog
 from archive.backends.frontier import Entry, Item, Kind, State
 from archive.backends.frontier_pg import PgFrontier
 from archive.backends.hostlease_pg import HostClaiming, HostClaims
+from archive.errors import StorageError
 from archive.record import RawPage, Stored, Validators
 from scraper.cluster.politeness import StickyHostGate
 from scraper.config import Config, PolitenessConfig
 from scraper.crawl.held import HeldUrls
+from scraper.crawl.report import SourceStatus
 from scraper.crawl.run import crawl_async
 from scraper.errors import BadStatus
 from tests.crawl_support import NewsSite, site_source
@@ -339,3 +341,102 @@ def test_a_lease_that_claims_nothing_still_updates_the_fair_share(
     finally:
         catalog.close()
     assert handing_back == 0  # 2 held, under the share of 3 (it was 1: one went back)
+
+
+class ShareOfNone(HostClaims):
+    """Claims whose fair share drops to none once `shrink` is set: every host goes back."""
+
+    shrink = False
+
+    def note(self, rows, *, sent, received, source=None, complete=True, share=None):  # type: ignore[no-untyped-def]
+        if self.shrink:
+            share = 0
+        super().note(
+            rows, sent=sent, received=received, source=source, complete=complete, share=share
+        )
+
+
+class HandBackFails(HostClaiming):
+    """A hand-back the database refuses (it is kept and tried again, or done at `close`)."""
+
+    failed = False
+
+    def release(self, hosts, *, dry, requeue=(), retire=False):  # type: ignore[no-untyped-def]
+        if requeue and not retire:
+            self.failed = True
+            raise StorageError("host claims: the database went away")
+        return super().release(hosts, dry=dry, requeue=requeue, retire=retire)
+
+
+def test_a_stopped_run_whose_urls_are_on_their_way_back_is_labelled_stopped(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A crawl stopped while a host it hands back still held URLs it withdrew: they are
+    queued again only when its gate closes, after the run's end counted the queue, and the
+    run was labelled "ok" although work was left."""
+    site = NewsSite.with_articles(4, crawl_delay=None)
+    site.base = "http://h0.test"
+    source = site_source(
+        site.base,
+        name="one",
+        hosts=("h0.test",),
+        home=None,
+        feeds=(site.url("/rss.xml"),),
+        sitemaps=(),
+        sections=(),
+        max_depth=1,
+    )
+    config = Config(
+        data_dir=tmp_path / "data",
+        sources=(source,),
+        politeness=PolitenessConfig(delay=DELAY, concurrency=8, adaptive=False),
+    )
+    catalog = PgCatalog(pg_url, root=tmp_path / "w")
+    claims = ShareOfNone("w1", TTL)
+    claiming = HandBackFails(catalog.pool, claims)
+    gate = StickyHostGate(claiming)
+    log: list[Request] = []
+
+    class ShrinkAtFirstArticle(GateFetcher):
+        async def fetch(
+            self, url: str, *, validators: Validators | None = None, accept: str = "html"
+        ) -> RawPage:
+            if "/news/" in url and not claims.shrink:  # the others leased: all held here
+                claims.shrink = True
+                now = time.monotonic()
+                claims.note([], sent=now, received=now, complete=False)
+            return await super().fetch(url, validators=validators, accept=accept)
+
+    async def run() -> SourceStatus:
+        try:
+            report = await asyncio.wait_for(
+                crawl_async(
+                    config,
+                    [source],
+                    fetcher=ShrinkAtFirstArticle("w1", gate, {"h0.test": site}, log),
+                    archive=StickyArchive(tmp_path / "w", catalog, claims),
+                    ingest=fake_ingest,  # type: ignore[arg-type]
+                    should_stop=lambda: claiming.failed,  # SIGTERM, the hand-back pending
+                    lock=False,
+                ),
+                30,
+            )
+        finally:
+            gate.close()  # queues the withdrawn URLs again
+        return report.sources[0].status
+
+    try:
+        status = asyncio.run(run())
+        frontier = PgFrontier(catalog.pool, lease_ttl=TTL)
+        run_row = frontier.last_run("one")
+        states = Counter(frontier.states("one").values())
+    finally:
+        catalog.close()
+    # those under way when the host was picked (on the wire, or waiting for its turn) were
+    # fetched; the rest were withdrawn, and queued again
+    fetched = len([r for r in log if r.path.startswith("/news/")])
+    assert fetched < 4
+    assert states == {State.DONE.value: 1 + fetched, State.QUEUED.value: 4 - fetched}
+    assert run_row is not None
+    assert run_row[2] == "stopped"
+    assert status is SourceStatus.STOPPED

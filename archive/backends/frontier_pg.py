@@ -518,6 +518,10 @@ class PgFrontier:
         drop = claims.divert(source, [(host_of(item.url), item.key) for item in items])
         return [item for item in items if item.key not in drop] if drop else items
 
+    def withdrawn(self, source: str) -> int:
+        claims = self.host_claims
+        return 0 if claims is None else claims.withdrawn(source)
+
     def release(self, source: str, keys: Iterable[str]) -> None:
         self._write(
             "UPDATE frontier_urls SET state = 'queued' WHERE source = %s"

@@ -157,6 +157,14 @@ class HostClaims:
         with self._lock:
             return [k for s, keys in self._leaving.values() if s == source for k in keys]
 
+    def withdrawn(self, source: str) -> int:
+        """How many leased URLs of `source` wait here to be queued again (of hosts on their
+        way back, and `orphans`). A host's keys stay in `_leaving` until its hand-back committed
+        (`left`), so counted before the queue, each is seen at least once."""
+        with self._lock:
+            leaving = sum(len(keys) for s, keys in self._leaving.values() if s == source)
+            return leaving + sum(1 for s, _ in self._orphans if s == source)
+
     def divert(self, source: str, urls: Sequence[tuple[str, str]]) -> set[str]:
         """Of (host, key) of URLs a lease just gave, the keys not to start: of a host being
         handed back (queued again with its others) or no longer held (handed back while the
