@@ -440,3 +440,57 @@ def test_a_stopped_run_whose_urls_are_on_their_way_back_is_labelled_stopped(
     assert run_row is not None
     assert run_row[2] == "stopped"
     assert status is SourceStatus.STOPPED
+
+
+class AnswerLost(HostClaiming):
+    """A hand-back that commits, and whose answer is lost once (the connection dropped after
+    the commit): the gate takes it as failed and tries it again."""
+
+    lost = False
+
+    def release(self, hosts, *, dry, requeue=(), retire=False):  # type: ignore[no-untyped-def]
+        released = super().release(hosts, dry=dry, requeue=requeue, retire=retire)
+        if requeue and not retire and not self.lost:
+            self.lost = True
+            raise StorageError("host claims: server closed the connection unexpectedly")
+        return released
+
+
+def test_a_hand_back_tried_again_after_its_commit_does_not_requeue_the_next_holders_urls(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A hand-back whose commit went through but whose answer was lost is tried again; by
+    then the host's next holder has leased its URLs, which the second try queued again
+    (URL leases had no owner): leased, and fetched, a second time."""
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        first = PgFrontier(catalog.pool, lease_ttl=TTL)
+        claims = first.host_claims = HostClaims("w1", TTL)
+        first.begin_run("s", now=0.0, starts=[])
+        urls = [f"https://h0.test/news/{n}" for n in range(3)]
+        first.add("s", [Entry(u, Kind.ARTICLE, 1) for u in urls], now=0.0, refresh_after=1e9)
+        held = HeldUrls(per_host=1)
+        held.add(first.kept("s", first.lease("s", 10)))
+        first.track_unsent("s", held)
+        claiming = AnswerLost(catalog.pool, claims)
+        gate = StickyHostGate(claiming)
+        now = time.monotonic()  # a share of none: the host goes back
+        claims.note([], sent=now, received=now, complete=False, share=0)
+
+        async def hand_back() -> None:
+            await gate._hand_back(asyncio.get_running_loop())
+
+        asyncio.run(hand_back())  # committed, then taken as failed
+        assert claiming.lost
+        second = PgFrontier(catalog.pool, lease_ttl=TTL)
+        second.host_claims = HostClaims("w2", TTL)
+        got = second.lease("s", 10)  # the host's next holder
+        asyncio.run(hand_back())  # the first's second try
+        again = second.lease("s", 10)  # (a crawler of the host: the next holder, or a third)
+        gate.close()
+        states = first.states("s")
+    finally:
+        catalog.close()
+    assert sorted(item.url for item in got) == urls
+    assert again == []
+    assert set(states.values()) == {State.LEASED.value}  # w2's, not queued for a third

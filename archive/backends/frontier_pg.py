@@ -393,8 +393,9 @@ class PgFrontier:
                         " frontier_urls WHERE source = %(s)s AND state = 'leased' AND leased_at"
                         f" <= (SELECT {now} - %(ttl)s::double precision){mine} {order} LIMIT"
                         " %(n)s FOR UPDATE SKIP LOCKED) UPDATE frontier_urls SET state ="
-                        f" 'leased', leased_at = {now} WHERE id IN (SELECT id FROM (SELECT *"
-                        f" FROM q UNION ALL SELECT * FROM x) AS u {order} LIMIT %(n)s)"
+                        f" 'leased', leased_at = {now}, leased_by = %(me)s WHERE id IN (SELECT id"
+                        f" FROM (SELECT * FROM q UNION ALL SELECT * FROM x) AS u {order} LIMIT"
+                        " %(n)s)"
                         " RETURNING key, url, kind, depth, etag, last_modified,"
                         " fetched_at, attempts, priority, id, start, host_seq",
                         {

@@ -345,7 +345,8 @@ class HostClaiming:
         for, seconds since its last request started, since its last response ended). With
         `dry`, only those with no URL of that source queued or leased. `requeue`: (source,
         key) of URLs this worker leased and will not start (of hosts it hands back), queued
-        again in the same transaction, so the next holder leases them. `retire`: this crawler
+        again in the same transaction, so the next holder leases them (those it still holds:
+        `frontier_urls.leased_by`). `retire`: this crawler
         ends, and counts no more in the hosts' fair share. The hosts given back."""
         if not hosts and not requeue and not retire:
             return []
@@ -360,11 +361,13 @@ class HostClaiming:
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute(NO_DISK_WAIT)
                 if requeue:  # (the URLs' rows first, then the hosts': as a renewal does)
+                    # only those this crawler still holds: a hand-back tried again after a
+                    # commit whose answer was lost finds them leased by the host's next holder
                     conn.execute(
                         "UPDATE frontier_urls f SET state = 'queued' FROM unnest(%s::text[],"
                         " %s::text[]) AS r(s, k) WHERE f.source = r.s AND f.key = r.k AND"
-                        " f.state = 'leased'",
-                        ([s for s, _ in requeue], [k for _, k in requeue]),
+                        " f.state = 'leased' AND f.leased_by = %s",
+                        ([s for s, _ in requeue], [k for _, k in requeue], self.claims.holder),
                     )
                 if retire:
                     conn.execute(
