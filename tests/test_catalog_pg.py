@@ -101,6 +101,8 @@ def test_a_schema_7_catalog_gets_the_listing_indexes(tmp_path: Path, pg_url: str
             " ALTER TABLE frontier_urls DROP COLUMN host;"
             # and migration 11's live crawlers
             " DROP TABLE cluster_workers;"
+            # and migration 15's lease holder of a URL
+            " ALTER TABLE frontier_urls DROP COLUMN leased_by;"
             " UPDATE archive_info SET value = '7' WHERE key = 'schema'"
         )
     with ArchiveReader(Archive.open(root, storage=storage)) as reader:

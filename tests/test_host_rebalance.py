@@ -28,10 +28,12 @@ from archive.backends.catalog_pg import PgCatalog
 from archive.backends.frontier import Entry, Item, Kind, State
 from archive.backends.frontier_pg import PgFrontier
 from archive.backends.hostlease_pg import HostClaiming, HostClaims
+from archive.errors import StorageError
 from archive.record import RawPage, Stored, Validators
 from scraper.cluster.politeness import StickyHostGate
 from scraper.config import Config, PolitenessConfig
 from scraper.crawl.held import HeldUrls
+from scraper.crawl.report import SourceStatus
 from scraper.crawl.run import crawl_async
 from scraper.errors import BadStatus
 from tests.crawl_support import NewsSite, site_source
@@ -302,4 +304,193 @@ def test_urls_a_hand_back_queued_at_the_runs_end_are_not_queued_again_under_thei
     finally:
         catalog.close()
     assert sorted(item.url for item in got) == urls
+    assert set(states.values()) == {State.LEASED.value}  # w2's, not queued for a third
+
+
+def test_a_lease_that_claims_nothing_still_updates_the_fair_share(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A crawler that holds no host and whose lease claims none (others hold them all) notes
+    the fair share that lease found: it kept the share of an older lease, and handed back a
+    host it then claimed for a redirect although it was under its share now."""
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        w1 = PgFrontier(catalog.pool, lease_ttl=TTL)
+        claims = w1.host_claims = HostClaims("w1", TTL)
+        w1.begin_run("s", now=0.0, starts=[])
+        w1.add("s", [Entry("https://h0.test/news/0", Kind.ARTICLE, 1)], now=0.0, refresh_after=1e9)
+        [item] = w1.lease("s", 10)  # alone: a share of the one host
+        w1.finish("s", item.key, state=State.DONE, now=1.0, outcome="archived")
+        claiming = HostClaiming(catalog.pool, claims)
+        assert claiming.release([("h0.test", "s", 1.0, 1.0)], dry=True) == ["h0.test"]
+        assert claims.hosts() == []
+        hosts = [f"h{n}.test" for n in range(1, 7)]
+        w1.add(
+            "s",
+            [Entry(f"https://{h}/news/0", Kind.ARTICLE, 1) for h in hosts],
+            now=0.0,
+            refresh_after=1e9,
+        )
+        w2 = HostClaiming(catalog.pool, HostClaims("w2", TTL))
+        for host in hosts:  # another crawler holds every host with work
+            assert w2.claim(host) is None
+        assert w1.lease("s", 10) == []  # a share of 3 (6 hosts, 2 crawlers); none free
+        for host in ("r1.test", "r2.test"):  # redirects: claimed outside a lease
+            assert claiming.claim(host) is None
+        handing_back = claims.to_hand_back()
+    finally:
+        catalog.close()
+    assert handing_back == 0  # 2 held, under the share of 3 (it was 1: one went back)
+
+
+class ShareOfNone(HostClaims):
+    """Claims whose fair share drops to none once `shrink` is set: every host goes back."""
+
+    shrink = False
+
+    def note(self, rows, *, sent, received, source=None, complete=True, share=None):  # type: ignore[no-untyped-def]
+        if self.shrink:
+            share = 0
+        super().note(
+            rows, sent=sent, received=received, source=source, complete=complete, share=share
+        )
+
+
+class HandBackFails(HostClaiming):
+    """A hand-back the database refuses (it is kept and tried again, or done at `close`)."""
+
+    failed = False
+
+    def release(self, hosts, *, dry, requeue=(), retire=False):  # type: ignore[no-untyped-def]
+        if requeue and not retire:
+            self.failed = True
+            raise StorageError("host claims: the database went away")
+        return super().release(hosts, dry=dry, requeue=requeue, retire=retire)
+
+
+def test_a_stopped_run_whose_urls_are_on_their_way_back_is_labelled_stopped(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A crawl stopped while a host it hands back still held URLs it withdrew: they are
+    queued again only when its gate closes, after the run's end counted the queue, and the
+    run was labelled "ok" although work was left."""
+    site = NewsSite.with_articles(4, crawl_delay=None)
+    site.base = "http://h0.test"
+    source = site_source(
+        site.base,
+        name="one",
+        hosts=("h0.test",),
+        home=None,
+        feeds=(site.url("/rss.xml"),),
+        sitemaps=(),
+        sections=(),
+        max_depth=1,
+    )
+    config = Config(
+        data_dir=tmp_path / "data",
+        sources=(source,),
+        politeness=PolitenessConfig(delay=DELAY, concurrency=8, adaptive=False),
+    )
+    catalog = PgCatalog(pg_url, root=tmp_path / "w")
+    claims = ShareOfNone("w1", TTL)
+    claiming = HandBackFails(catalog.pool, claims)
+    gate = StickyHostGate(claiming)
+    log: list[Request] = []
+
+    class ShrinkAtFirstArticle(GateFetcher):
+        async def fetch(
+            self, url: str, *, validators: Validators | None = None, accept: str = "html"
+        ) -> RawPage:
+            if "/news/" in url and not claims.shrink:  # the others leased: all held here
+                claims.shrink = True
+                now = time.monotonic()
+                claims.note([], sent=now, received=now, complete=False)
+            return await super().fetch(url, validators=validators, accept=accept)
+
+    async def run() -> SourceStatus:
+        try:
+            report = await asyncio.wait_for(
+                crawl_async(
+                    config,
+                    [source],
+                    fetcher=ShrinkAtFirstArticle("w1", gate, {"h0.test": site}, log),
+                    archive=StickyArchive(tmp_path / "w", catalog, claims),
+                    ingest=fake_ingest,  # type: ignore[arg-type]
+                    should_stop=lambda: claiming.failed,  # SIGTERM, the hand-back pending
+                    lock=False,
+                ),
+                30,
+            )
+        finally:
+            gate.close()  # queues the withdrawn URLs again
+        return report.sources[0].status
+
+    try:
+        status = asyncio.run(run())
+        frontier = PgFrontier(catalog.pool, lease_ttl=TTL)
+        run_row = frontier.last_run("one")
+        states = Counter(frontier.states("one").values())
+    finally:
+        catalog.close()
+    # those under way when the host was picked (on the wire, or waiting for its turn) were
+    # fetched; the rest were withdrawn, and queued again
+    fetched = len([r for r in log if r.path.startswith("/news/")])
+    assert fetched < 4
+    assert states == {State.DONE.value: 1 + fetched, State.QUEUED.value: 4 - fetched}
+    assert run_row is not None
+    assert run_row[2] == "stopped"
+    assert status is SourceStatus.STOPPED
+
+
+class AnswerLost(HostClaiming):
+    """A hand-back that commits, and whose answer is lost once (the connection dropped after
+    the commit): the gate takes it as failed and tries it again."""
+
+    lost = False
+
+    def release(self, hosts, *, dry, requeue=(), retire=False):  # type: ignore[no-untyped-def]
+        released = super().release(hosts, dry=dry, requeue=requeue, retire=retire)
+        if requeue and not retire and not self.lost:
+            self.lost = True
+            raise StorageError("host claims: server closed the connection unexpectedly")
+        return released
+
+
+def test_a_hand_back_tried_again_after_its_commit_does_not_requeue_the_next_holders_urls(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A hand-back whose commit went through but whose answer was lost is tried again; by
+    then the host's next holder has leased its URLs, which the second try queued again
+    (URL leases had no owner): leased, and fetched, a second time."""
+    catalog = PgCatalog(pg_url, root=tmp_path)
+    try:
+        first = PgFrontier(catalog.pool, lease_ttl=TTL)
+        claims = first.host_claims = HostClaims("w1", TTL)
+        first.begin_run("s", now=0.0, starts=[])
+        urls = [f"https://h0.test/news/{n}" for n in range(3)]
+        first.add("s", [Entry(u, Kind.ARTICLE, 1) for u in urls], now=0.0, refresh_after=1e9)
+        held = HeldUrls(per_host=1)
+        held.add(first.kept("s", first.lease("s", 10)))
+        first.track_unsent("s", held)
+        claiming = AnswerLost(catalog.pool, claims)
+        gate = StickyHostGate(claiming)
+        now = time.monotonic()  # a share of none: the host goes back
+        claims.note([], sent=now, received=now, complete=False, share=0)
+
+        async def hand_back() -> None:
+            await gate._hand_back(asyncio.get_running_loop())
+
+        asyncio.run(hand_back())  # committed, then taken as failed
+        assert claiming.lost
+        second = PgFrontier(catalog.pool, lease_ttl=TTL)
+        second.host_claims = HostClaims("w2", TTL)
+        got = second.lease("s", 10)  # the host's next holder
+        asyncio.run(hand_back())  # the first's second try
+        again = second.lease("s", 10)  # (a crawler of the host: the next holder, or a third)
+        gate.close()
+        states = first.states("s")
+    finally:
+        catalog.close()
+    assert sorted(item.url for item in got) == urls
+    assert again == []
     assert set(states.values()) == {State.LEASED.value}  # w2's, not queued for a third

@@ -134,6 +134,8 @@ def test_migration_14_settles_a_catalog_indexed_in_bulk(tmp_path: Path, pg_url: 
     # what this test is for: unsettled, the planner scans every row
     assert ("Seq Scan", None) in before
     with psycopg.connect(pg_url, autocommit=True) as conn:
+        # (and migration 15's column, which the upgrade adds again)
+        conn.execute("ALTER TABLE frontier_urls DROP COLUMN leased_by")
         conn.execute("UPDATE archive_info SET value = '13' WHERE key = 'schema'")
     catalog = PgCatalog(pg_url, root=tmp_path)
     try:

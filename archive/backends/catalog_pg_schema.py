@@ -165,6 +165,10 @@ CREATE INDEX cluster_workers_source ON cluster_workers (source, expires);
     # 14: the search index's pending list merged and its tables analyzed: searches planned
     # through the index, not a scan of every row (catalog_pg_read.SETTLE_SCHEMA)
     14: SETTLE_SCHEMA,
+    # 15: which crawler holds a URL's lease (sticky hosts): a hand-back queues again only the
+    # URLs it still holds, not those the host's next holder leased since (a hand-back tried
+    # again after a commit whose answer was lost queued them, to be fetched twice)
+    15: "ALTER TABLE frontier_urls ADD COLUMN leased_by TEXT;",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -116,6 +116,12 @@ class HandsBackHosts(Protocol):
         queue). Called on the crawl's event loop, where hosts are handed back."""
         ...
 
+    def withdrawn(self, source: str) -> int:
+        """How many URLs the crawl leased and will not start, not queued again yet: they
+        go back to the queue with their hosts, after the run's end (`_conclude` counts them
+        as work left)."""
+        ...
+
 
 class Frontier(Protocol):
     """Every URL found per source, its state, and the crawl runs (see SqliteFrontier)."""

@@ -393,8 +393,9 @@ class PgFrontier:
                         " frontier_urls WHERE source = %(s)s AND state = 'leased' AND leased_at"
                         f" <= (SELECT {now} - %(ttl)s::double precision){mine} {order} LIMIT"
                         " %(n)s FOR UPDATE SKIP LOCKED) UPDATE frontier_urls SET state ="
-                        f" 'leased', leased_at = {now} WHERE id IN (SELECT id FROM (SELECT *"
-                        f" FROM q UNION ALL SELECT * FROM x) AS u {order} LIMIT %(n)s)"
+                        f" 'leased', leased_at = {now}, leased_by = %(me)s WHERE id IN (SELECT id"
+                        f" FROM (SELECT * FROM q UNION ALL SELECT * FROM x) AS u {order} LIMIT"
+                        " %(n)s)"
                         " RETURNING key, url, kind, depth, etag, last_modified,"
                         " fetched_at, attempts, priority, id, start, host_seq",
                         {
@@ -407,13 +408,15 @@ class PgFrontier:
                     )
                 rows = cursor.fetchall()
                 if claims is not None:
+                    # at least one row, with the share: a host-less row when none is held
+                    # or claimed (the share noted from every lease, or it went stale)
                     claimed_rows = claimed.fetchall()
                     claims.note(
-                        claim_rows(claimed_rows),
+                        claim_rows([r for r in claimed_rows if r[0] is not None]),
                         sent=sent,
                         received=time.monotonic(),
                         source=source,
-                        share=int(claimed_rows[0][3]) if claimed_rows else None,
+                        share=int(claimed_rows[0][3]),
                     )
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
@@ -430,7 +433,8 @@ class PgFrontier:
         source that are alive, those holding no host yet included (a worker that claimed more
         than it can serve would slow its hosts down, and one that came late would only poll).
         Rows for `HostClaims.note`, each with the fair share: a crawler over it hands hosts
-        back (`HostClaims.to_hand_back`)."""
+        back (`HostClaims.to_hand_back`); one row with no host when it holds and claims none,
+        so the share is known from every lease."""
         work = (
             "EXISTS (SELECT 1 FROM frontier_urls f WHERE f.source = %(s)s AND f.host = c.host"
             " AND (f.state = 'queued' OR (f.state = 'leased' AND f.leased_at <= (SELECT t FROM"
@@ -463,9 +467,9 @@ class PgFrontier:
             f" AND {work} ORDER BY c.host LIMIT (SELECT k FROM room) FOR UPDATE SKIP LOCKED),"
             " got AS (UPDATE cluster_hosts c SET holder = %(me)s, holder_expires = (SELECT t"
             " FROM now) + %(cttl)s FROM pick WHERE c.host = pick.host RETURNING c.host,"
-            " pick.ready) SELECT host, NULL::double precision, (SELECT t FROM now), (SELECT n"
-            " FROM share) FROM mine UNION ALL SELECT host, ready, (SELECT t FROM now),"
-            " (SELECT n FROM share) FROM got",
+            " pick.ready) SELECT h.host, h.ready, (SELECT t FROM now), share.n FROM share"
+            " LEFT JOIN (SELECT host, NULL::double precision AS ready FROM mine UNION ALL"
+            " SELECT host, ready FROM got) AS h ON true",
             {
                 "s": source,
                 "me": claims.holder,
@@ -514,6 +518,10 @@ class PgFrontier:
             return items
         drop = claims.divert(source, [(host_of(item.url), item.key) for item in items])
         return [item for item in items if item.key not in drop] if drop else items
+
+    def withdrawn(self, source: str) -> int:
+        claims = self.host_claims
+        return 0 if claims is None else claims.withdrawn(source)
 
     def release(self, source: str, keys: Iterable[str]) -> None:
         self._write(

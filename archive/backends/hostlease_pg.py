@@ -157,6 +157,14 @@ class HostClaims:
         with self._lock:
             return [k for s, keys in self._leaving.values() if s == source for k in keys]
 
+    def withdrawn(self, source: str) -> int:
+        """How many leased URLs of `source` wait here to be queued again (of hosts on their
+        way back, and `orphans`). A host's keys stay in `_leaving` until its hand-back committed
+        (`left`), so counted before the queue, each is seen at least once."""
+        with self._lock:
+            leaving = sum(len(keys) for s, keys in self._leaving.values() if s == source)
+            return leaving + sum(1 for s, _ in self._orphans if s == source)
+
     def divert(self, source: str, urls: Sequence[tuple[str, str]]) -> set[str]:
         """Of (host, key) of URLs a lease just gave, the keys not to start: of a host being
         handed back (queued again with its others) or no longer held (handed back while the
@@ -337,7 +345,8 @@ class HostClaiming:
         for, seconds since its last request started, since its last response ended). With
         `dry`, only those with no URL of that source queued or leased. `requeue`: (source,
         key) of URLs this worker leased and will not start (of hosts it hands back), queued
-        again in the same transaction, so the next holder leases them. `retire`: this crawler
+        again in the same transaction, so the next holder leases them (those it still holds:
+        `frontier_urls.leased_by`). `retire`: this crawler
         ends, and counts no more in the hosts' fair share. The hosts given back."""
         if not hosts and not requeue and not retire:
             return []
@@ -352,11 +361,13 @@ class HostClaiming:
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute(NO_DISK_WAIT)
                 if requeue:  # (the URLs' rows first, then the hosts': as a renewal does)
+                    # only those this crawler still holds: a hand-back tried again after a
+                    # commit whose answer was lost finds them leased by the host's next holder
                     conn.execute(
                         "UPDATE frontier_urls f SET state = 'queued' FROM unnest(%s::text[],"
                         " %s::text[]) AS r(s, k) WHERE f.source = r.s AND f.key = r.k AND"
-                        " f.state = 'leased'",
-                        ([s for s, _ in requeue], [k for _, k in requeue]),
+                        " f.state = 'leased' AND f.leased_by = %s",
+                        ([s for s, _ in requeue], [k for _, k in requeue], self.claims.holder),
                     )
                 if retire:
                     conn.execute(

@@ -401,7 +401,11 @@ class SourceCrawl:
         frontier = self.run_.frontier
         if self.run_.finishes is not None:
             self.run_.finishes.flush()
-        self.report.queued = frontier.count(self.name, State.QUEUED)
+        # with the URLs a cluster crawl withdrew for hosts it hands back: still leased, they
+        # are queued again only when its host gate closes, after this (a stopped run whose
+        # work was all withdrawn was labelled "ok"); counted first, so none is missed
+        withdrawn = frontier.withdrawn(self.name) if isinstance(frontier, HandsBackHosts) else 0
+        self.report.queued = frontier.count(self.name, State.QUEUED) + withdrawn
         status = "ok"
         if self.fatal:
             self.report.status = SourceStatus.FAILED
