@@ -771,6 +771,7 @@ def test_a_partner_named_box_holding_the_text_is_read() -> None:
             "<p><strong>By</strong> Jane Doe and John Roe | Des Moines, Iowa</p>",
             ["Jane Doe", "John Roe"],
         ),
+        ("<p><span>By</span> <a href='/a/jd'>Jane Doe</a> | Des Moines, Iowa</p>", ["Jane Doe"]),
         # line breaks between name, desk and date
         ("<p>By Jane Doe<br>Des Moines Bureau<br>June 3, 2019</p>", ["Jane Doe"]),
         ("<p>Por María López — Madrid</p>", ["María López"]),

@@ -2,10 +2,10 @@
 
 Names come from JSON-LD `author` (Person entries; Organizations are skipped), <meta name=author>
 and friends, `rel=author` links, byline-classed elements and short lines opening with a byline
-word (old table layouts' <font>/<b>/<i> too). Each candidate is cut into a byline line's parts
-(only those opening with a byline word name people when there is one), then cleaned ("By",
-roles, dates, e-mail addresses, "and" lists) and kept only if it reads like a person's name:
-not the outlet, not a news agency, not "Staff".
+word (old table layouts' <font>/<b>/<i> when nothing else names anyone). Each candidate is cut
+into a byline line's parts (only those opening with a byline word name people when there is
+one), then cleaned ("By", roles, dates, e-mail addresses, "and" lists) and kept only if it
+reads like a person's name: not the outlet, not a news agency, not "Staff".
 """
 
 from __future__ import annotations
@@ -86,14 +86,9 @@ _ROLE = re.compile(
     re.I,
 )
 _PARTICLES = frozenset(words("de da del della di du van von der den la le bin al el y e"))
-# Inline boxes old table layouts set their bylines in (read past the 400 elements the others
-# are, since such pages have many).
-_OLD_INLINE = frozenset(("font", "b", "i", "strong"))
-_INLINE = frozenset(("span", "a", "b", "i", "strong", "em", "font", "small"))
-_BYLINE_TAGS = (
-    *words("div span p a address li h3 h4 h5 h6 small em"),
-    *_OLD_INLINE,
-)
+# Inline boxes old table layouts set their bylines in.
+_OLD_INLINE = ("font", "b", "i", "strong")
+_BYLINE_TAGS = ("div", "span", "p", "a", "address", "li", "h3", "h4", "h5", "h6", "small", "em")
 _BYLINE_WORDS = frozenset(
     ["byline", "author", "authors", "author-name", "byline-name", "writer", "contributor"]
 )
@@ -110,15 +105,18 @@ def clean_name(raw: str, outlets: set[str]) -> list[str]:
     A byline line's parts that open with a byline word ("By Dale Emmons | 06-11-2019",
     "Von Anna Schmidt<br>Berlin") hold its names; its other parts (the date, the place, the
     desk) then give none."""
-    parts = [p for line in raw.split(_LINE_BREAK) for p in _PARTS.split(clean_text(line)) if p]
-    # a byline word alone on its line or in its box ("<span>By</span><br><a>Jane Doe</a>")
-    # goes with the part after it
-    parts = [
-        f"{p} {parts[i + 1]}" if _BY.fullmatch(p) and i + 1 < len(parts) else p
-        for i, p in enumerate(parts)
-        if not (i and _BY.fullmatch(parts[i - 1]))
-    ]
-    bylined = [_DASH.split(p, 1)[0] for p in parts if _BY.match(p) and not _BY.fullmatch(p)]
+    lines = raw.split(_LINE_BREAK) if _LINE_BREAK in raw else (raw,)
+    parts = [p for line in lines for p in _PARTS.split(clean_text(line)) if p]
+    bylined = []
+    for i, part in enumerate(parts):
+        if (by := _BY.match(part)) is None:
+            continue
+        if by.end() < len(part):
+            bylined.append(_DASH.split(part, 1)[0])
+        elif i + 1 < len(parts):
+            # a byline word alone on its line or in its box ("<span>By</span><br><a>Jane
+            # Doe</a>") goes with the part after it
+            bylined.append(f"{part} {_DASH.split(parts[i + 1], 1)[0]}")
     names = []
     for part in bylined or parts:
         for piece in _NAMES.split(_NOISE.sub("", _BY.sub("", part))):
@@ -193,6 +191,7 @@ def find_authors(
             ],
         ),
         ("dom", lambda: _dom_bylines(scope if scope is not None else root)),
+        ("dom", lambda: _old_inline_bylines(scope if scope is not None else root)),
     ]
     for source, raws in sources:
         names: list[str] = []
@@ -207,32 +206,43 @@ def find_authors(
 
 def _dom_bylines(area: HtmlElement) -> list[str]:
     found = [clean_text(text_content(a)) for a in area.iter("a") if attribute(a, "rel") == "author"]
-    n = 0
-    for el, cls, ident in with_classes(area.iter(*_BYLINE_TAGS)):
-        # old table layouts' bylines: "<font><b>By Dale Emmons</b> | 06-11-2019</font>",
-        # "<font><i>Von Gerda Maier</i></font>" (not counted: such pages have many)
-        old_inline = el.tag in _OLD_INLINE
-        n += not old_inline
+    for n, (el, cls, ident) in enumerate(with_classes(area.iter(*_BYLINE_TAGS))):
         if (cls is not None or ident is not None) and has_word(cls, ident, _BYLINE_WORDS):
             found.append(_line_text(el))
-        elif (old_inline or n <= 400) and _bylined(el):
-            # "By Jane Doe" / "Publicado por: ..." without byline markup.
-            found.append(_line_text(el))
+        elif n < 400 and (own := el.text) and _BY.match(own) and (line := _byline_of(el)):
+            # "By Jane Doe" / "Publicado por: ..." without byline markup
+            found.append(line)
         if len(found) > 12:
             break
     return found
 
 
-def _bylined(el: HtmlElement) -> bool:
-    """A short line opening with a byline word, in its own text or its first inline child's
-    ("<p><strong>By</strong> Jane Doe | Des Moines</p>")."""
-    own = el.text
-    if not own or own.isspace():
-        first = el[0] if len(el) else None
-        if first is None or first.tag not in _INLINE:
-            return False
-        own = first.text
-    return bool(own and _BY.match(own) and len(clean_text(text_content(el))) < 120)
+def _old_inline_bylines(area: HtmlElement) -> list[str]:
+    """Old table layouts' bylines, in <font>, <b> or <i> with no markup naming them ("<font><b>By
+    Dale Emmons</b> | 06-11-2019</font>", "<font><i>Von Gerda Maier</i></font>"); read only when
+    nothing else names a writer, as such pages have many of these boxes."""
+    found = []
+    for el in area.iter(*_OLD_INLINE):
+        if (own := el.text) and _BY.match(own) and (line := _byline_of(el)):
+            found.append(line)
+            if len(found) > 12:
+                break
+    return found
+
+
+def _byline_of(el: HtmlElement) -> str | None:
+    """The short line an element whose text opens with a byline word gives: its own, or, when
+    it holds the word alone, the line it opens ("<p><strong>By</strong> Jane Doe | Des
+    Moines</p>")."""
+    text = clean_text(text_content(el))
+    if len(text) >= 120:
+        return None
+    parent = el.getparent()
+    if _BY.fullmatch(text) and parent is not None and parent[0] is el:
+        before = parent.text
+        if (not before or before.isspace()) and len(clean_text(text_content(parent))) < 120:
+            return _line_text(parent)
+    return _line_text(el)
 
 
 def _line_text(el: HtmlElement) -> str:
