@@ -756,3 +756,35 @@ def test_a_partner_named_box_holding_the_text_is_read() -> None:
     )
     body = [b.text for b in parse_html(page, "https://n.example/a").body]
     assert body == [PROSE, PROSE2, PROSE]
+
+
+# Byline lines: "By <Name>" (or another language's byline word) with the date, the place or
+# the desk in other parts of the line give the name only.
+@pytest.mark.parametrize(
+    ("line", "authors"),
+    [
+        # old table layouts: the name in bold or italics, the date after a bar, in a <font>
+        ('<font size="2"><b>By Dale Emmons</b> | 06-11-2019</font><br><br>', ["Dale Emmons"]),
+        ('<font size="2"><i>Von Gerda Maier</i></font><br><br>', ["Gerda Maier"]),
+        # the byline word alone in bold, the place after a bar: the place is no author
+        (
+            "<p><strong>By</strong> Jane Doe and John Roe | Des Moines, Iowa</p>",
+            ["Jane Doe", "John Roe"],
+        ),
+        ("<p><span>By</span> <a href='/a/jd'>Jane Doe</a> | Des Moines, Iowa</p>", ["Jane Doe"]),
+        # line breaks between name, desk and date
+        ("<p>By Jane Doe<br>Des Moines Bureau<br>June 3, 2019</p>", ["Jane Doe"]),
+        ("<p>Por María López — Madrid</p>", ["María López"]),
+        ("<p>Автор: Иван Петров | 12.07.2017</p>", ["Иван Петров"]),
+        # prose opening with "By" and a number, and a date after the word, name nobody
+        ("<p><b>By 2030</b> the city will have doubled its fleet of buses.</p>", []),
+        ("<p>By 06-11-2019 | Staff</p>", []),
+    ],
+)
+def test_a_byline_line_gives_the_names_without_date_or_place(line: str, authors: list[str]) -> None:
+    page = (
+        "<html><head><title>Water rates</title></head><body><table><tr><td>"
+        f'<font size="4"><b>Water district raises its rates</b></font><br>{line}'
+        f"{PROSE}<br><br>{PROSE2}<br><br>{PROSE}</td></tr></table></body></html>"
+    ).encode()
+    assert list(parse_html(page, "http://ledger.example/news.asp?id=1").authors) == authors

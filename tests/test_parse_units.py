@@ -119,6 +119,16 @@ def test_url_date_is_the_last_resort() -> None:
         ("By Ann Lee, Senior Reporter, Nov. 3, 2021", ["Ann Lee"]),
         ("Daily Example", []),
         ("admin", []),
+        # byline lines: the parts opening with a byline word hold the names; the place, the
+        # date and the desk in the other parts are none, and dashes end a bylined part only
+        ("By Jane Doe and John Roe | Des Moines, Iowa", ["Jane Doe", "John Roe"]),
+        ("June 3, 2019 | By Jane Doe", ["Jane Doe"]),
+        ("By Tim Childers - Live Science Contributor 2019-11-19", ["Tim Childers"]),
+        ("Текст: Анна Иванова · Москва", ["Анна Иванова"]),
+        ("Par Claire Vautrin Publié le 12 juillet 2017", ["Claire Vautrin"]),
+        ("By Jane Doe\u2028Des Moines Bureau", ["Jane Doe"]),
+        ("PMJS - Coordenadoria de TI", []),
+        ("Other Alden -- the most important character", []),
     ],
 )
 def test_authors_are_people_only(byline: str, names: list[str]) -> None:

@@ -175,6 +175,15 @@ tests/pages/web):
 - standfirst: a box named for one near the headline ("standfirst", "dek", "summary", not
   inside a shop's reviews box); else an <h2> or <h3> of six words or more right after the
   <h1> (news and blog themes' unnamed subtitles), which is then not body.
+- authors: JSON-LD, <meta>, microdata, then bylines in the page; a byline line of short
+  parts split by "|", "·", "•", dashes or line breaks, one part opening with a byline word
+  ("By", "Von", "Por", "Par", "Di", "Door", "Av", "Автор:", "Текст:"), gives that part's
+  names only, never the date, place or desk in the others ("By Jane Doe and John Roe | Des
+  Moines, Iowa"; "Par Claire Vautrin Publié le …"); old table layouts set it in <font>, <b>
+  or <i> ("<font><b>By Dale Emmons</b> | 06-11-2019</font>"; read when nothing else names a
+  writer); a byline word alone in its box ("<p><strong>By</strong> Jane Doe | …") stands for
+  the line it opens; prose opening with the word ("By 2030 the city will …") and dates name
+  nobody.
 - pages that are not articles (their main text goes with the refusal): a listing's teasers
   (three or more boxes of one tag and class side by side: front pages) are all of it; a
   thread whose every post sits in a box named for comments (Invision's "comments" area)

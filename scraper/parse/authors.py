@@ -1,9 +1,11 @@
 """Authors: people's names only.
 
 Names come from JSON-LD `author` (Person entries; Organizations are skipped), <meta name=author>
-and friends, `rel=author` links and byline-classed elements. Each candidate is cleaned ("By",
-roles, dates, e-mail addresses, "and" lists) and kept only if it reads like a person's name:
-not the outlet, not a news agency, not "Staff".
+and friends, `rel=author` links, byline-classed elements and short lines opening with a byline
+word (old table layouts' <font>/<b>/<i> when nothing else names anyone). Each candidate is cut
+into a byline line's parts (only those opening with a byline word name people when there is
+one), then cleaned ("By", roles, dates, e-mail addresses, "and" lists) and kept only if it
+reads like a person's name: not the outlet, not a news agency, not "Staff".
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from lxml import etree
+
 from scraper.parse.dom import (
+    BLOCK_TAGS,
     HtmlElement,
     attribute,
     clean_text,
@@ -34,14 +39,25 @@ _AGENCIES = frozenset(
 # "\s*+" (possessive): every alternative after it starts with a letter, so giving back
 # whitespace can never make a match, and el.text is mostly indentation ("\n      ") that the
 # plain "\s*" gave back one character at a time, trying all alternatives at each.
+# Russian bylines name the word with a colon ("Автор: Иван Петров", "Текст: …"): without
+# it the word opens prose ("Автор статьи считает …").
 _BY = re.compile(
-    r"^\s*+(?:written\s+|posted\s+|reported\s+|words\s+|story\s+|geschrieben\s+|verfasst\s+)?(?:by|von|par|por|di|door|av)\b[:\s]*",
+    r"^\s*+(?:(?:written\s+|posted\s+|reported\s+|words\s+|story\s+|geschrieben\s+|verfasst\s+)?"
+    r"(?:by|von|par|por|di|door|av)\b[:\s]*|(?:автор|текст)\s*:\s*)",
     re.I,
 )
-_SPLIT = re.compile(
-    r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\|| · |(?<=[a-z]{2})\.\s+(?=[A-Z]))\s*",
-    re.I,
-)
+# The parts of a byline line: "By Dale Emmons | 06-11-2019", "Von Anna Schmidt · Berlin",
+# "Jane Doe • 5 min read", a sentence's end, and line breaks (_LINE_BREAK, put in by
+# _line_text). The middle dot needs spaces (Catalan "l·l").
+_LINE_BREAK = "\u2028"
+_PARTS = re.compile(r"\s*(?:\||\s\u00b7\s|\u2022|(?<=[a-z]{2})\.\s+(?=[A-Z]))\s*")
+# Dashes end the names of a part opening with a byline word ("By Jane Doe - 11/19/19",
+# "By Jane Doe — Des Moines"); elsewhere they are prose's ("Alden -- the most important
+# character") or an outlet's ("PMJS - Coordenadoria de TI"). Hyphens need spaces
+# ("Roberts-Grey").
+_DASH = re.compile(r"\s*(?:\u2014|\u2013|\s-+\s)")
+# The names in one part: "Jane Doe and John Roe", "Jane Doe, John Roe", "Hans und Eva Roth".
+_NAMES = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b)\s*", re.I)
 # Words that end a name in run-together bylines ("Carrie ArnoldNovember 15", "Owen Monday").
 _NAME_END = re.compile(
     r"(?:(?<=[a-z])|\s+)(?:January|February|March|April|May|June|July|August|September|October|"
@@ -56,8 +72,12 @@ _OUTLET_WORDS = frozenset(
         "team wire report reports editorial newsroom agency bureau"
     )
 )
+# What follows a name in a byline line: contacts, the date, and the words for publishing and
+# updating in the languages of the byline words ("Par Claire Vautrin Publié le …").
 _NOISE = re.compile(
-    r"\S+@\S+|https?://\S+|@\w+|\b(?:updated|published|posted)\b.*$|\d.*$|\(.*?\)",
+    r"\S+@\S+|https?://\S+|@\w+|\d.*$|\(.*?\)|\b(?:updated|published|posted|publié|mis à jour|"
+    r"veröffentlicht|aktualisiert|publicado|publicada|actualizado|pubblicato|aggiornato|"
+    r"gepubliceerd|bijgewerkt|опубликовано|обновлено)\b.*$",
     re.I,
 )
 _ROLE = re.compile(
@@ -66,6 +86,8 @@ _ROLE = re.compile(
     re.I,
 )
 _PARTICLES = frozenset(words("de da del della di du van von der den la le bin al el y e"))
+# Inline boxes old table layouts set their bylines in.
+_OLD_INLINE = ("font", "b", "i", "strong")
 _BYLINE_TAGS = ("div", "span", "p", "a", "address", "li", "h3", "h4", "h5", "h6", "small", "em")
 _BYLINE_WORDS = frozenset(
     ["byline", "author", "authors", "author-name", "byline-name", "writer", "contributor"]
@@ -78,14 +100,29 @@ def _name_word(word: str) -> bool:
 
 
 def clean_name(raw: str, outlets: set[str]) -> list[str]:
-    """Person names in one byline string ("By Jane Doe and John Roe, AP" -> two names)."""
-    text = _BY.sub("", clean_text(raw))
-    text = _NOISE.sub("", text)
+    """Person names in one byline string ("By Jane Doe and John Roe, AP" -> two names).
+
+    A byline line's parts that open with a byline word ("By Dale Emmons | 06-11-2019",
+    "Von Anna Schmidt<br>Berlin") hold its names; its other parts (the date, the place, the
+    desk) then give none."""
+    lines = raw.split(_LINE_BREAK) if _LINE_BREAK in raw else (raw,)
+    parts = [p for line in lines for p in _PARTS.split(clean_text(line)) if p]
+    bylined = []
+    for i, part in enumerate(parts):
+        if (by := _BY.match(part)) is None:
+            continue
+        if by.end() < len(part):
+            bylined.append(_DASH.split(part, 1)[0])
+        elif i + 1 < len(parts):
+            # a byline word alone on its line or in its box ("<span>By</span><br><a>Jane
+            # Doe</a>") goes with the part after it
+            bylined.append(f"{part} {_DASH.split(parts[i + 1], 1)[0]}")
     names = []
-    for part in _SPLIT.split(text):
-        part = _NAME_END.sub("", _ROLE.sub("", _BY.sub("", part))).strip(" .-\u2013\u2014:|")
-        if _is_person(part, outlets):
-            names.append(part.title() if part.isupper() else part)
+    for part in bylined or parts:
+        for piece in _NAMES.split(_NOISE.sub("", _BY.sub("", part))):
+            piece = _NAME_END.sub("", _ROLE.sub("", _BY.sub("", piece))).strip(" .-\u2013\u2014:|")
+            if _is_person(piece, outlets):
+                names.append(piece.title() if piece.isupper() else piece)
     return names
 
 
@@ -154,6 +191,7 @@ def find_authors(
             ],
         ),
         ("dom", lambda: _dom_bylines(scope if scope is not None else root)),
+        ("dom", lambda: _old_inline_bylines(scope if scope is not None else root)),
     ]
     for source, raws in sources:
         names: list[str] = []
@@ -170,12 +208,58 @@ def _dom_bylines(area: HtmlElement) -> list[str]:
     found = [clean_text(text_content(a)) for a in area.iter("a") if attribute(a, "rel") == "author"]
     for n, (el, cls, ident) in enumerate(with_classes(area.iter(*_BYLINE_TAGS))):
         if (cls is not None or ident is not None) and has_word(cls, ident, _BYLINE_WORDS):
-            found.append(clean_text(text_content(el)))
-        elif n < 400 and (own := el.text) and _BY.match(own):
-            # "By Jane Doe" / "Publicado por: ..." without byline markup.
-            text = clean_text(text_content(el))
-            if len(text) < 120:
-                found.append(text)
+            found.append(_line_text(el))
+        elif n < 400 and (own := el.text) and _BY.match(own) and (line := _byline_of(el)):
+            # "By Jane Doe" / "Publicado por: ..." without byline markup
+            found.append(line)
         if len(found) > 12:
             break
     return found
+
+
+def _old_inline_bylines(area: HtmlElement) -> list[str]:
+    """Old table layouts' bylines, in <font>, <b> or <i> with no markup naming them ("<font><b>By
+    Dale Emmons</b> | 06-11-2019</font>", "<font><i>Von Gerda Maier</i></font>"); read only when
+    nothing else names a writer, as such pages have many of these boxes."""
+    found = []
+    for el in area.iter(*_OLD_INLINE):
+        if (own := el.text) and _BY.match(own) and (line := _byline_of(el)):
+            found.append(line)
+            if len(found) > 12:
+                break
+    return found
+
+
+def _byline_of(el: HtmlElement) -> str | None:
+    """The short line an element whose text opens with a byline word gives: its own, or, when
+    it holds the word alone, the line it opens ("<p><strong>By</strong> Jane Doe | Des
+    Moines</p>")."""
+    text = clean_text(text_content(el))
+    if len(text) >= 120:
+        return None
+    parent = el.getparent()
+    if _BY.fullmatch(text) and parent is not None and parent[0] is el:
+        before = parent.text
+        if (not before or before.isspace()) and len(clean_text(text_content(parent))) < 120:
+            return _line_text(parent)
+    return _line_text(el)
+
+
+def _line_text(el: HtmlElement) -> str:
+    """The element's text with its line breaks (<br>, block boxes) kept as _LINE_BREAK."""
+    if not len(el):
+        return el.text or ""
+    out: list[str] = []
+    for event, node in etree.iterwalk(el, events=("start", "end")):
+        tag = node.tag
+        if event == "start":
+            if tag == "br" or tag in BLOCK_TAGS:
+                out.append(_LINE_BREAK)
+            if node.text and isinstance(tag, str):
+                out.append(node.text)
+        else:
+            if tag in BLOCK_TAGS:
+                out.append(_LINE_BREAK)
+            if node.tail and node is not el:
+                out.append(node.tail)
+    return "".join(out)
