@@ -266,6 +266,7 @@ class PgReadMixin:
         def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int: ...
         def writing(self, keys: Sequence[str] = ()) -> contextlib.AbstractContextManager[None]: ...
         def reading(self) -> contextlib.AbstractContextManager[None]: ...
+        def without_seq_scan(self) -> contextlib.AbstractContextManager[None]: ...
 
     def _queue_search_doc(self, article_id: str, version: int) -> None:
         """Mark a stored version as waiting for the search index (inside `put_version`'s
@@ -404,11 +405,11 @@ class PgReadMixin:
         tsquery = fts_to_tsquery(fts_query)
         try:
             # the page and its count come from one statement (one snapshot), so they agree
-            # with each other whatever is indexed meanwhile; no transaction around it (its
-            # three round trips cost a rare word's search a sixth more CPU)
-            if filters == Filters():
-                return self._search_unfiltered(tsquery, limit, offset)
-            return self._search_filtered(tsquery, filters, limit, offset)
+            # with each other whatever is indexed meanwhile
+            with self.without_seq_scan():  # see there why
+                if filters == Filters():
+                    return self._search_unfiltered(tsquery, limit, offset)
+                return self._search_filtered(tsquery, filters, limit, offset)
         except StorageError as exc:
             if _is_query_error(exc):
                 raise QueryError("the search engine could not read this query") from exc
