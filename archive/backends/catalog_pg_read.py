@@ -131,7 +131,10 @@ CREATE INDEX archive_search_meta_current_section
 # and ten pages a rare word at 2,000. So each refresh leaves it empty: a refresh of a few
 # versions merges their entries at once (~2 ms more a version), a bulk one still fills it
 # in 4 MB batches (as fast as before; the index without a pending list, `fastupdate` off,
-# indexed a bulk three times slower).
+# indexed a bulk three times slower). A word in about half the rows or more was still
+# planned as the scan with fresh statistics: a search's statement is planned without it
+# (`PgCatalog.without_seq_scan`), the estimates still choosing between a filter's index and
+# the GIN index.
 SETTLE_SCHEMA = """
 SELECT gin_clean_pending_list('archive_search_meta_doc'::regclass);
 ANALYZE archive_search_meta;
