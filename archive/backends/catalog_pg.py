@@ -271,11 +271,19 @@ class PgCatalog(PgReadMixin):
             try:
                 conn.execute("SAVEPOINT morgue_search")
                 conn.execute("SET LOCAL enable_seqscan = off")
-                yield
                 # a read: rolling back to the savepoint undoes the setting alone
-                conn.execute("ROLLBACK TO SAVEPOINT morgue_search")
-                conn.execute("RELEASE SAVEPOINT morgue_search")
-            except psycopg.Error as exc:  # the caller's transaction is lost
+                undo = ("ROLLBACK TO SAVEPOINT morgue_search", "RELEASE SAVEPOINT morgue_search")
+                try:
+                    yield
+                except psycopg.Error:
+                    raise  # the caller's transaction is lost anyway
+                except BaseException:
+                    for statement in undo:
+                        conn.execute(statement)
+                    raise
+                for statement in undo:
+                    conn.execute(statement)
+            except psycopg.Error as exc:
                 raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
             return
         try:
