@@ -238,16 +238,8 @@ class PgCatalog(PgReadMixin):
         if self._tx is not None:
             yield
             return
-        try:
-            with self.pool.connection() as conn, conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                self._tx = conn
-                try:
-                    yield
-                finally:
-                    self._tx = None
-        except psycopg.Error as exc:
-            raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
+        with self._own_transaction("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"):
+            yield
 
     @contextlib.contextmanager
     def without_seq_scan(self) -> Iterator[None]:
@@ -286,9 +278,20 @@ class PgCatalog(PgReadMixin):
             except psycopg.Error as exc:
                 raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
             return
+        with self._own_transaction("SET LOCAL enable_seqscan = off", pipeline=True):
+            yield
+
+    @contextlib.contextmanager
+    def _own_transaction(self, opening: str, *, pipeline: bool = False) -> Iterator[None]:
+        """A transaction on a pooled connection of its own, begun with `opening`, that the
+        statements inside use (`_tx`); in a pipeline when asked (fewer round trips)."""
         try:
-            with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-                conn.execute("SET LOCAL enable_seqscan = off")
+            with contextlib.ExitStack() as stack:
+                conn = stack.enter_context(self.pool.connection())
+                if pipeline:
+                    stack.enter_context(conn.pipeline())
+                stack.enter_context(conn.transaction())
+                conn.execute(opening)
                 self._tx = conn
                 try:
                     yield
