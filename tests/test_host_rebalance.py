@@ -253,6 +253,20 @@ def test_a_late_crawler_gets_its_share_politely_and_nothing_is_fetched_twice(
     print(f"w3 got its share {share[0][0]:.2f} s after it began, in {share[0][1]} leases")
 
 
+def holding_one_host(catalog: PgCatalog) -> tuple[PgFrontier, HostClaims, list[str]]:
+    """Crawler w1 of source "s" holding h0.test with its three article URLs leased, unsent."""
+    first = PgFrontier(catalog.pool, lease_ttl=TTL)
+    claims = first.host_claims = HostClaims("w1", TTL)
+    first.begin_run("s", now=0.0, starts=[])
+    urls = [f"https://h0.test/news/{n}" for n in range(3)]
+    first.add("s", [Entry(u, Kind.ARTICLE, 1) for u in urls], now=0.0, refresh_after=1e9)
+    held = HeldUrls(per_host=1)
+    held.add(first.kept("s", first.lease("s", 10)))
+    assert len(held) == 3
+    first.track_unsent("s", held)
+    return first, claims, urls
+
+
 class SlowRelease(HostClaiming):
     """A hand-back whose round trip is slow (a busy database): the run's end finds it in
     the gate's thread."""
@@ -271,15 +285,7 @@ def test_urls_a_hand_back_queued_at_the_runs_end_are_not_queued_again_under_thei
     had leased them, so a third could lease and fetch them again."""
     catalog = PgCatalog(pg_url, root=tmp_path)
     try:
-        first = PgFrontier(catalog.pool, lease_ttl=TTL)
-        claims = first.host_claims = HostClaims("w1", TTL)
-        first.begin_run("s", now=0.0, starts=[])
-        urls = [f"https://h0.test/news/{n}" for n in range(3)]
-        first.add("s", [Entry(u, Kind.ARTICLE, 1) for u in urls], now=0.0, refresh_after=1e9)
-        held = HeldUrls(per_host=1)
-        held.add(first.kept("s", first.lease("s", 10)))
-        assert len(held) == 3
-        first.track_unsent("s", held)
+        first, claims, urls = holding_one_host(catalog)
         gate = StickyHostGate(SlowRelease(catalog.pool, claims))
         now = time.monotonic()  # a share of none: the host goes back
         claims.note([], sent=now, received=now, complete=False, share=0)
@@ -464,14 +470,7 @@ def test_a_hand_back_tried_again_after_its_commit_does_not_requeue_the_next_hold
     (URL leases had no owner): leased, and fetched, a second time."""
     catalog = PgCatalog(pg_url, root=tmp_path)
     try:
-        first = PgFrontier(catalog.pool, lease_ttl=TTL)
-        claims = first.host_claims = HostClaims("w1", TTL)
-        first.begin_run("s", now=0.0, starts=[])
-        urls = [f"https://h0.test/news/{n}" for n in range(3)]
-        first.add("s", [Entry(u, Kind.ARTICLE, 1) for u in urls], now=0.0, refresh_after=1e9)
-        held = HeldUrls(per_host=1)
-        held.add(first.kept("s", first.lease("s", 10)))
-        first.track_unsent("s", held)
+        first, claims, urls = holding_one_host(catalog)
         claiming = AnswerLost(catalog.pool, claims)
         gate = StickyHostGate(claiming)
         now = time.monotonic()  # a share of none: the host goes back
