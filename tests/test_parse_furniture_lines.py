@@ -5,15 +5,8 @@ of its layout (tests/pages/web holds fuller examples)."""
 from __future__ import annotations
 
 from scraper.parse import parse_html
+from tests.test_parse_layouts import PROSE, PROSE2
 
-PROSE = (
-    "The town council voted on Thursday night to build a new footbridge over the river, "
-    "replacing the old wooden crossing that was closed last winter after an inspection."
-)
-PROSE2 = (
-    "The steel bridge will cost about 180,000 dollars, half of it from a state trails grant, "
-    "and construction is expected to start in June and to finish before the school year."
-)
 URL = "https://courier.example/news/footbridge.html"
 
 
