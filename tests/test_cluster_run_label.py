@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -69,7 +68,8 @@ def test_a_crawler_that_stopped_with_work_left_makes_the_run_stopped_though_anot
     fetch(second, source, 1)  # a page budget: 1 left
     second.end_run(source, now=time.time(), status="ok")
     run = first.last_run(source)
-    assert run is not None and run[1] is not None
+    assert run is not None
+    assert run[1] is not None  # ended
     assert run[2] == "stopped"
 
 
@@ -125,9 +125,7 @@ def test_the_sources_page_reads_the_merged_label(catalog: PgCatalog, source: str
     first.end_run(source, now=time.time(), status="stopped")
     second.end_run(source, now=time.time(), status="ok")
     with catalog.pool.connection() as conn:
-        conn.execute(
-            "INSERT INTO archive_sources VALUES (%s, '2026-01-01T00:00:00Z')", (source,)
-        )
+        conn.execute("INSERT INTO archive_sources VALUES (%s, '2026-01-01T00:00:00Z')", (source,))
     [row] = [s for s in catalog.sources() if s.name == source]
     assert row.last_crawl_status == "stopped"
 
