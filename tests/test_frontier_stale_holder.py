@@ -151,3 +151,20 @@ def test_one_crawl_at_a_time_acts_on_the_leases_of_a_frontier_opened_before(
     [item] = first.lease(source, 1)
     PgFrontier(catalog.pool).release(source, [item.key])
     assert first.states(source) == {item.key: State.QUEUED.value}
+
+
+def test_a_new_run_does_not_queue_again_a_start_point_a_live_crawler_holds(
+    catalog: PgCatalog, source: str
+) -> None:
+    """A crawler that begins a new run while one of an earlier run goes on (that run began
+    more than a lease's lifetime ago) queues the start points again, but not one the other
+    is fetching: it was leased a second time."""
+    feed = f"https://e.test/{source}/rss"
+    earlier = PgFrontier(catalog.pool, lease_ttl=TTL)
+    earlier.begin_run(source, now=time.time() - 2 * TTL, starts=[(feed, Kind.FEED)])
+    [item] = earlier.lease(source, 1)  # its lease is fresh
+    later = PgFrontier(catalog.pool, lease_ttl=TTL)
+    later.begin_run(source, now=time.time(), starts=[(feed, Kind.FEED)])
+    assert later.lease(source, 1) == []
+    earlier.finish(source, item.key, state=State.DONE, now=time.time(), outcome="feed")
+    assert later.states(source) == {item.key: State.DONE.value}

@@ -178,9 +178,11 @@ class PgFrontier:
                 " OR (state = 'retry' AND attempts < %s))",
                 (source, self._expired_before(db), MAX_ATTEMPTS),
             )
+            # (not those leased: their leases live, held by crawlers of an earlier run that
+            # go on; queued again, a second crawler would fetch them while the first does)
             db.execute(
                 "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND start > 0"
-                " AND state != 'queued'",
+                " AND state NOT IN ('queued', 'leased')",
                 (source,),
             )
             points = [Entry(url, kind, 0) for url, kind in starts]
