@@ -14,6 +14,12 @@ the catalog, committed durably before, files it as unchanged; a lost discovery i
 in its feed. Waiting for an fsync on each of the few frontier commits a page costs would
 otherwise hold the crawl's event loop for most of a page's time.
 
+In a cluster a URL's lease carries its holder (`leased_by`, this frontier's `holder`): a
+crawler whose lease expired, and whose URL another crawler may hold since, no longer queues
+it again, marks it failed or renews it; its "done" is kept (its page is stored). Each
+crawler's part of a run is kept apart (`frontier_run_crawlers`) and the run labelled from
+all of them when the last live one ends (`end_run`).
+
 `lease` hands out URLs of many hosts before a second URL of any one host (by `host_seq`, a
 URL's rank among the URLs of its host that one listing added): a worker's pages in flight
 then wait for many hosts' turns at once rather than queueing behind one host's delay.
@@ -96,7 +102,7 @@ class PgFrontier:
     def _mine(self) -> str:
         """The condition, for a URL row, that this crawler still holds its lease (in a
         cluster: one whose lease expired may have seen it leased by another since); its
-        parameter is `holder`. None without lease lifetimes: one crawl at a time."""
+        parameter is `holder`. Empty without lease lifetimes: one crawl at a time."""
         return "" if self.lease_ttl is None else " AND state = 'leased' AND leased_by = %s"
 
     def _me(self) -> tuple[str, ...]:
