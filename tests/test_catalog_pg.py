@@ -103,8 +103,6 @@ def test_a_schema_7_catalog_gets_the_listing_indexes(tmp_path: Path, pg_url: str
             " DROP TABLE cluster_workers;"
             # and migration 15's lease holder of a URL
             " ALTER TABLE frontier_urls DROP COLUMN leased_by;"
-            # and migration 16's crawlers' parts of a run
-            " DROP TABLE frontier_run_crawlers;"
             " UPDATE archive_info SET value = '7' WHERE key = 'schema'"
         )
     with ArchiveReader(Archive.open(root, storage=storage)) as reader:

@@ -171,9 +171,10 @@ CREATE INDEX cluster_workers_source ON cluster_workers (source, expires);
     15: "ALTER TABLE frontier_urls ADD COLUMN leased_by TEXT;",
     # 16: how each crawler's part of a source's run ended (a cluster's workers share a run):
     # the run's label in frontier_runs is merged from them once the last live one ended
-    # (`frontier_pg.PgFrontier.end_run`), where the last to end set it for all
+    # (`frontier_pg.PgFrontier.end_run`), where the last to end set it for all. (IF NOT
+    # EXISTS: tests that take a database back to an older schema keep the table.)
     16: """
-CREATE TABLE frontier_run_crawlers (
+CREATE TABLE IF NOT EXISTS frontier_run_crawlers (
     source TEXT NOT NULL, crawler TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
     seen DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION, status TEXT NOT NULL,
     PRIMARY KEY (source, crawler));
