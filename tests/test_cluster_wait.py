@@ -82,6 +82,21 @@ def test_a_retried_job_counts_once_and_a_source_fails_only_when_every_job_failed
     assert alone.exit_code == 1
 
 
+def test_a_sources_status_and_work_left_are_the_frontiers_merge_of_its_jobs() -> None:
+    """What is left is what the job that ended last saw (the last run recorded), not the
+    job with the highest id; the source stopped only when work is left at the end."""
+    stopped = SourceReport("news", status=SourceStatus.STOPPED, fetched=2, queued=4)
+    budget = SourceReport("news", fetched=3, queued=6)  # a page budget, ended first
+    runs = [_run(1, "news", crawl_counts(8, budget)), _run(2, "news", crawl_counts(7, stopped))]
+    news = merge_crawl(["news"], runs_of_jobs(runs, [7, 8])).source("news")
+    assert (news.fetched, news.queued, news.status) == (5, 4, SourceStatus.STOPPED)
+    # what the stopped job left, the other did: nothing is left, the run is ok
+    rest = SourceReport("news", fetched=4, queued=0)
+    runs = [_run(1, "news", crawl_counts(7, stopped)), _run(2, "news", crawl_counts(8, rest))]
+    news = merge_crawl(["news"], runs_of_jobs(runs, [7, 8])).source("news")
+    assert (news.queued, news.status) == (0, SourceStatus.OK)
+
+
 def test_rebuild_and_import_reports_add_up() -> None:
     a = RebuildReport(parser_version="2", scanned=10, changed=3, unchanged=7)
     a.fields.update({"headline": 2})

@@ -169,6 +169,16 @@ CREATE INDEX cluster_workers_source ON cluster_workers (source, expires);
     # URLs it still holds, not those the host's next holder leased since (a hand-back tried
     # again after a commit whose answer was lost queued them, to be fetched twice)
     15: "ALTER TABLE frontier_urls ADD COLUMN leased_by TEXT;",
+    # 16: how each crawler's part of a source's run ended (a cluster's workers share a run):
+    # the run's label in frontier_runs is merged from them once the last live one ended
+    # (`frontier_pg.PgFrontier.end_run`), where the last to end set it for all. (IF NOT
+    # EXISTS: tests that take a database back to an older schema keep the table.)
+    16: """
+CREATE TABLE IF NOT EXISTS frontier_run_crawlers (
+    source TEXT NOT NULL, crawler TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
+    seen DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION, status TEXT NOT NULL,
+    PRIMARY KEY (source, crawler));
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -41,6 +41,25 @@ class State(StrEnum):
     FAILED = "failed"  # failed for good (404, robots, not an article...)
 
 
+# what a crawler that never said how its part of a run ended counts as (killed)
+LOST = "lost"
+
+
+def merged_status(statuses: Iterable[str], *, left: bool) -> str:
+    """The label of a run several crawlers shared (a cluster's workers), once the last of
+    them ended: from each crawler's own ("ok", "stopped", "failed", or LOST), and whether
+    URLs of the source are still to do (`left`). "failed" when every crawler failed;
+    "stopped" when one stopped (or was lost) and work is left, even if a later one ended
+    "ok"; else "ok" (what one stopped crawler left, the others did). With one crawler, its
+    own label: it says "stopped" only when it left work."""
+    seen = list(statuses)
+    if seen and all(s == "failed" for s in seen):
+        return "failed"
+    if left and any(s in ("stopped", LOST) for s in seen):
+        return "stopped"
+    return "ok"
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A URL found by discovery, for `Frontier.add`."""

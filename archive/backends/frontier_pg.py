@@ -14,6 +14,12 @@ the catalog, committed durably before, files it as unchanged; a lost discovery i
 in its feed. Waiting for an fsync on each of the few frontier commits a page costs would
 otherwise hold the crawl's event loop for most of a page's time.
 
+In a cluster a URL's lease carries its holder (`leased_by`, this frontier's `holder`): a
+crawler whose lease expired, and whose URL another crawler may hold since, no longer queues
+it again, marks it failed or renews it; its "done" is kept (its page is stored). Each
+crawler's part of a run is kept apart (`frontier_run_crawlers`) and the run labelled from
+all of them when the last live one ends (`end_run`).
+
 `lease` hands out URLs of many hosts before a second URL of any one host (by `host_seq`, a
 URL's rank among the URLs of its host that one listing added): a worker's pages in flight
 then wait for many hosts' turns at once rather than queueing behind one host's delay.
@@ -22,6 +28,7 @@ then wait for many hosts' turns at once rather than queueing behind one host's d
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -32,6 +39,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from archive.backends.frontier import (
+    LOST,
     MAX_ATTEMPTS,
     MAX_PAGES_PER_TEMPLATE,
     PRIORITY,
@@ -42,6 +50,7 @@ from archive.backends.frontier import (
     Revisit,
     State,
     UnsentUrls,
+    merged_status,
 )
 from archive.backends.frontier_sqlite import Finish, finish_statement, grouped_finishes
 from archive.backends.hostlease_pg import READY, HostClaims, claim_rows, renew_claims
@@ -51,6 +60,16 @@ from archive.urls import normalize_url, url_key
 Conn = psycopg.Connection[Any]
 RUN_LOCK = 0x6D6F7272  # advisory lock class of `begin_run` (its second key: the source)
 CLAIM_FEW = 16  # hosts a lease claims at most: a worker that starts first does not take all
+DB_NOW = "extract(epoch FROM clock_timestamp())::double precision"
+# whether crawler c's part of the run goes on (in SQL, with the database's time as now.t and
+# the lease lifetime as %(ttl)s): it has not ended, and it began within a lease's lifetime,
+# or is alive as its sticky hosts' crawler (`cluster_workers`), or holds a live URL lease
+CRAWLING = (
+    "c.finished_at IS NULL AND (c.seen > now.t - %(ttl)s OR EXISTS (SELECT 1 FROM"
+    " cluster_workers w WHERE w.holder = c.crawler AND w.expires > now.t) OR EXISTS (SELECT 1"
+    " FROM frontier_urls f WHERE f.source = c.source AND f.state = 'leased' AND f.leased_by ="
+    " c.crawler AND f.leased_at > now.t - %(ttl)s))"
+)
 
 
 class PgFrontier:
@@ -70,6 +89,24 @@ class PgFrontier:
         # a cluster worker's sticky hosts: `lease` hands out only URLs of hosts it holds
         # (claimed with the lease, `hostlease_pg.HostClaims`); None: any host's URLs
         self.host_claims: HostClaims | None = None
+        # this crawler's name when it holds no sticky hosts (else theirs): its URL leases
+        # and its part of a run are marked with it
+        self._crawler = f"crawler-{uuid.uuid4().hex[:16]}"
+
+    @property
+    def holder(self) -> str:
+        """Who this frontier's crawler is to the others (`frontier_urls.leased_by`)."""
+        claims = self.host_claims
+        return self._crawler if claims is None else claims.holder
+
+    def _mine(self) -> str:
+        """The condition, for a URL row, that this crawler still holds its lease (in a
+        cluster: one whose lease expired may have seen it leased by another since); its
+        parameter is `holder`. Empty without lease lifetimes: one crawl at a time."""
+        return "" if self.lease_ttl is None else " AND state = 'leased' AND leased_by = %s"
+
+    def _me(self) -> tuple[str, ...]:
+        return () if self.lease_ttl is None else (self.holder,)
 
     def close(self) -> None:
         """Nothing to close: the pool belongs to the catalog."""
@@ -132,7 +169,9 @@ class PgFrontier:
             # first had already leased (every feed of the source fetched twice)
             db.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (RUN_LOCK, source))
             if self._joins_a_run(db, source, now):
+                self._crawler_begins(db, source, now, new_run=False)
                 return self._queued(db, source)
+            self._crawler_begins(db, source, now, new_run=True)
             db.execute(
                 "INSERT INTO frontier_runs VALUES (%s, %s, NULL, 'running') ON CONFLICT (source)"
                 " DO UPDATE SET started_at = excluded.started_at, finished_at = NULL,"
@@ -145,9 +184,11 @@ class PgFrontier:
                 " OR (state = 'retry' AND attempts < %s))",
                 (source, self._expired_before(db), MAX_ATTEMPTS),
             )
+            # (not those leased: their leases live, held by crawlers of an earlier run that
+            # go on; queued again, a second crawler would fetch them while the first does)
             db.execute(
                 "UPDATE frontier_urls SET state = 'queued' WHERE source = %s AND start > 0"
-                " AND state != 'queued'",
+                " AND state NOT IN ('queued', 'leased')",
                 (source,),
             )
             points = [Entry(url, kind, 0) for url, kind in starts]
@@ -191,11 +232,69 @@ class PgFrontier:
         )
         return True
 
-    def end_run(self, source: str, *, now: float, status: str) -> None:
-        self._write(
-            "UPDATE frontier_runs SET finished_at = %s, status = %s WHERE source = %s",
-            (now, status, source),
+    def _crawler_begins(self, db: Conn, source: str, now: float, *, new_run: bool) -> None:
+        """In a cluster, note this crawler's part of the run (`end_run` merges the parts);
+        a new run first forgets the parts of earlier runs that ended, or whose crawler died
+        (those still going take part in this one: they lease from the same queue)."""
+        if self.lease_ttl is None:
+            return
+        args = {"s": source, "me": self.holder, "now": now, "ttl": self.lease_ttl}
+        if new_run:
+            db.execute(
+                f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t) DELETE FROM"
+                f" frontier_run_crawlers c USING now WHERE c.source = %(s)s AND NOT ({CRAWLING})",
+                args,
+            )
+        db.execute(
+            f"INSERT INTO frontier_run_crawlers VALUES (%(s)s, %(me)s, %(now)s, {DB_NOW}, NULL,"
+            " 'running') ON CONFLICT (source, crawler) DO UPDATE SET started_at ="
+            " excluded.started_at, seen = excluded.seen, finished_at = NULL, status = 'running'",
+            args,
         )
+
+    def end_run(self, source: str, *, now: float, status: str) -> None:
+        """End this crawler's part of the run. Without lease lifetimes (one crawl at a time)
+        that is the run. In a cluster the run ends when the last of its live crawlers does,
+        with a label merged from all of theirs (`frontier.merged_status`): the last one to end
+        wrote its own, and a worker's "ok" took the place of a stopped one's "stopped"."""
+        if self.lease_ttl is None:
+            self._write(
+                "UPDATE frontier_runs SET finished_at = %s, status = %s WHERE source = %s",
+                (now, status, source),
+            )
+            return
+        args = {"s": source, "me": self.holder, "now": now, "st": status, "ttl": self.lease_ttl}
+        with self._tx() as db:
+            # one at a time with the source's other ends and begins: two crawlers ending
+            # together would each see the other still going, and neither end the run
+            db.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (RUN_LOCK, source))
+            db.execute(
+                f"INSERT INTO frontier_run_crawlers VALUES (%(s)s, %(me)s, %(now)s, {DB_NOW},"
+                " %(now)s, %(st)s) ON CONFLICT (source, crawler) DO UPDATE SET finished_at ="
+                " excluded.finished_at, status = excluded.status",
+                args,
+            )
+            parts = db.execute(
+                f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t) SELECT c.status,"
+                f" c.finished_at IS NOT NULL, {CRAWLING} FROM frontier_run_crawlers c, now"
+                " WHERE c.source = %(s)s",
+                args,
+            ).fetchall()
+            if any(going for _, _, going in parts):
+                return  # the run goes on: the last of its crawlers labels it
+            left = db.execute(
+                "SELECT EXISTS (SELECT 1 FROM frontier_urls WHERE source = %s"
+                " AND state IN ('queued', 'leased'))",
+                (source,),
+            ).fetchone()
+            label = merged_status(
+                [str(s) if ended else LOST for s, ended, _ in parts],
+                left=bool(left and left[0]),
+            )
+            db.execute(
+                "UPDATE frontier_runs SET finished_at = %s, status = %s WHERE source = %s",
+                (now, label, source),
+            )
 
     def last_run(self, source: str) -> tuple[float, float | None, str] | None:
         rows = self._rows(
@@ -402,7 +501,7 @@ class PgFrontier:
                             "s": source,
                             "ttl": self.lease_ttl,
                             "n": limit,
-                            "me": None if claims is None else claims.holder,
+                            "me": self.holder,
                             "leaving": [] if claims is None else claims.leaving_hosts(),
                         },
                     )
@@ -480,9 +579,11 @@ class PgFrontier:
         )
 
     def renew(self, source: str, keys: Iterable[str]) -> None:
-        """Restart the lifetime of the leases on `keys` that are still leased: the crawl
-        holding them is alive (`RenewsLeases`); and of this worker's host claims, and of
-        the URLs not started of the hosts it is handing back (taken from the crawl)."""
+        """Restart the lifetime of the leases on `keys` that this crawler still holds: the
+        crawl holding them is alive (`RenewsLeases`); and of this worker's host claims, and
+        of the URLs not started of the hosts it is handing back (taken from the crawl). A
+        lease that expired and went to another crawler is not renewed: that one's lease
+        would live on as long as this crawler does, its holder dead or not."""
         claims = self.host_claims
         renewing = list(keys) + ([] if claims is None else claims.leaving_keys(source))
         try:
@@ -490,8 +591,9 @@ class PgFrontier:
                 conn.execute("SET LOCAL synchronous_commit = off")
                 conn.execute(
                     "UPDATE frontier_urls SET leased_at = extract(epoch FROM clock_timestamp())"
-                    "::double precision WHERE source = %s AND key = ANY(%s) AND state = 'leased'",
-                    (source, renewing),
+                    "::double precision WHERE source = %s AND key = ANY(%s) AND state = 'leased'"
+                    " AND leased_by = %s",
+                    (source, renewing, self.holder),
                 )
                 if claims is None:
                     return
@@ -524,10 +626,13 @@ class PgFrontier:
         return 0 if claims is None else claims.withdrawn(source)
 
     def release(self, source: str, keys: Iterable[str]) -> None:
+        """Queue again the URLs of `keys` this crawler leased and will not fetch; in a
+        cluster only those it still holds: one whose lease expired and went to another
+        crawler is that one's, and queued again it would be fetched twice."""
         self._write(
             "UPDATE frontier_urls SET state = 'queued' WHERE source = %s"
-            " AND key = ANY(%s) AND state = 'leased'",
-            (source, list(keys)),
+            " AND key = ANY(%s) AND state = 'leased'" + self._mine(),
+            (source, list(keys), *self._me()),
         )
 
     def finish(
@@ -544,11 +649,23 @@ class PgFrontier:
         keep_validators: bool = False,
     ) -> None:
         """Record what fetching a leased URL gave. A 304 passes keep_validators=True. A
-        retry or a failure does not overwrite "done" (see `finish_statement`)."""
+        retry or a failure does not overwrite "done" (see `finish_statement`), and in a
+        cluster is written only while this crawler holds the URL (`_finish_statement`)."""
+        guard = state is not State.DONE
         self._write(
-            finish_statement(state is State.RETRY, keep_validators, state is not State.DONE, "%s"),
-            (state.value, now, now, outcome, etag, last_modified, published, source, key),
+            self._finish_statement(state is State.RETRY, keep_validators, guard),
+            (state.value, now, now, outcome, etag, last_modified, published, source, key)
+            + (self._me() if guard else ()),
         )
+
+    def _finish_statement(self, retry: bool, keep: bool, guard: bool) -> str:
+        """`finish_statement`, and in a cluster, for a retry or a failure (`guard`), only
+        while this crawler holds the URL's lease: one whose lease expired may find the URL
+        leased by another crawler (whose fetch is under way: a retry would take it from
+        that one, and queue it for a third), or queued again. A "done" is written whoever
+        holds the URL: its page is stored, and a fetch of it under way finds it unchanged."""
+        sql = finish_statement(retry, keep, guard, "%s")
+        return sql + self._mine() if guard else sql
 
     def finish_many(self, finishes: Sequence[Finish]) -> None:
         """`finish` for many URLs in one transaction and one round trip (a crawl's held
@@ -561,7 +678,11 @@ class PgFrontier:
                 conn.execute("SET LOCAL synchronous_commit = off")
                 with conn.cursor() as cursor:
                     for (retry, keep, guard), rows in grouped_finishes(finishes):
-                        cursor.executemany(finish_statement(retry, keep, guard, "%s"), rows)
+                        me = self._me() if guard else ()
+                        cursor.executemany(
+                            self._finish_statement(retry, keep, guard),
+                            [(*row, *me) for row in rows],
+                        )
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from archive.backends.catalog import RunRow
+from archive.backends.frontier import merged_status
 from archive.maintenance.rebuild import RebuildReport
 from scraper.crawl.report import CrawlReport, SourceReport, SourceStatus
 
@@ -88,10 +89,13 @@ def merge_crawl(
     sources: Sequence[str], runs: Sequence[tuple[RunRow, dict[str, Any]]]
 ) -> CrawlReport:
     """One SourceReport per source: the sum of its jobs' counts. What is still queued is what
-    the job that ended last saw; the source failed only when every one of its jobs failed."""
+    the job that ended last saw (the last to record its run: run ids are the catalog's, in
+    the order the jobs ended); the status is merged from the jobs' as the frontier labels
+    their run (`frontier.merged_status`): failed only when every job failed, stopped when
+    one stopped and work is left, whichever job ended last."""
     report = CrawlReport([SourceReport(name) for name in sources])
     statuses: dict[str, list[str]] = {name: [] for name in sources}
-    for run, counts in runs:
+    for run, counts in sorted(runs, key=lambda job_run: job_run[0].id):
         if run.source not in statuses:
             continue
         target = report.source(run.source)
@@ -107,10 +111,8 @@ def merge_crawl(
         if not seen:
             source.status = SourceStatus.FAILED
             source.error = source.error or f"{name}: no job of this crawl reported back"
-        elif all(s == SourceStatus.FAILED for s in seen):
-            source.status = SourceStatus.FAILED
-        elif any(s == SourceStatus.STOPPED for s in seen):
-            source.status = SourceStatus.STOPPED
+        else:
+            source.status = SourceStatus(merged_status(seen, left=source.queued > 0))
     return report
 
 

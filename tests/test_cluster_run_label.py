@@ -1,0 +1,149 @@
+"""A source's run shared by several cluster crawlers gets one label, merged from all of theirs.
+
+`frontier_runs` keeps one row per source, and each crawler's `end_run` wrote its own label
+there: the last to end labelled the run, so a worker that ended "ok" after another stopped
+with work left made the run "ok". Now each crawler's part is kept apart and the run is
+labelled when the last live one ends (`frontier.merged_status`); the `/sources` page, the
+schedule and `last_run` read that row.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from archive.backends.catalog_pg import PgCatalog
+from archive.backends.frontier import LOST, Entry, Kind, State, merged_status
+from archive.backends.frontier_pg import PgFrontier
+
+TTL = 60.0  # seconds a lease lives: none expires unless a test says so
+
+
+@pytest.fixture(scope="module")
+def catalog(pg_module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgCatalog]:
+    cat = PgCatalog(pg_module_url, root=tmp_path_factory.mktemp("w"))
+    yield cat
+    cat.close()
+
+
+@pytest.fixture
+def source() -> str:
+    return f"s-{uuid.uuid4().hex[:8]}"  # the module's tests share a database
+
+
+def crawlers(catalog: PgCatalog, source: str, n: int = 2, articles: int = 3) -> list[PgFrontier]:
+    """`n` crawlers of one run of `source` (the first begins it, the others join it), with
+    `articles` URLs queued."""
+    them = [PgFrontier(catalog.pool, lease_ttl=TTL) for _ in range(n)]
+    now = time.time()
+    them[0].begin_run(source, now=now, starts=[])
+    entries = [Entry(f"https://e.test/{source}/{i}", Kind.ARTICLE, 1) for i in range(articles)]
+    them[0].add(source, entries, now=now, refresh_after=1e9)
+    for other in them[1:]:
+        other.begin_run(source, now=now, starts=[])
+    return them
+
+
+def fetch(frontier: PgFrontier, source: str, n: int) -> None:
+    for item in frontier.lease(source, n):
+        frontier.finish(source, item.key, state=State.DONE, now=time.time(), outcome="new")
+
+
+def label(frontier: PgFrontier, source: str) -> str:
+    run = frontier.last_run(source)
+    assert run is not None
+    return run[2]
+
+
+def test_a_crawler_that_stopped_with_work_left_makes_the_run_stopped_though_another_ended_ok(
+    catalog: PgCatalog, source: str
+) -> None:
+    first, second = crawlers(catalog, source)
+    fetch(first, source, 1)
+    first.end_run(source, now=time.time(), status="stopped")  # SIGTERM: 2 left
+    assert label(first, source) == "running"  # the other goes on
+    fetch(second, source, 1)  # a page budget: 1 left
+    second.end_run(source, now=time.time(), status="ok")
+    run = first.last_run(source)
+    assert run is not None
+    assert run[1] is not None  # ended
+    assert run[2] == "stopped"
+
+
+def test_what_a_stopped_crawler_left_and_another_did_makes_the_run_ok(
+    catalog: PgCatalog, source: str
+) -> None:
+    first, second = crawlers(catalog, source)
+    fetch(first, source, 1)
+    first.end_run(source, now=time.time(), status="stopped")
+    fetch(second, source, 5)
+    second.end_run(source, now=time.time(), status="ok")
+    assert label(second, source) == "ok"
+
+
+def test_a_run_failed_only_when_every_crawler_failed(catalog: PgCatalog, source: str) -> None:
+    first, second = crawlers(catalog, source)
+    first.end_run(source, now=time.time(), status="failed")  # its start point was down
+    second.end_run(source, now=time.time(), status="ok")
+    assert label(first, source) == "ok"
+    other = f"{source}-2"
+    first, second = crawlers(catalog, other)
+    first.end_run(other, now=time.time(), status="failed")
+    second.end_run(other, now=time.time(), status="failed")
+    assert label(first, other) == "failed"
+
+
+def test_a_dead_crawler_holds_the_run_open_until_its_leases_expire_then_counts_as_stopped(
+    catalog: PgCatalog, source: str
+) -> None:
+    dead, alive = crawlers(catalog, source)
+    dead.lease(source, 1)  # then killed
+    fetch(alive, source, 1)
+    alive.end_run(source, now=time.time(), status="ok")
+    assert label(alive, source) == "running"  # the dead one may be alive: its lease is
+    with catalog.pool.connection() as conn:  # ... a lease lifetime later
+        conn.execute(
+            "UPDATE frontier_urls SET leased_at = leased_at - %s WHERE source = %s",
+            (2 * TTL, source),
+        )
+        conn.execute(
+            "UPDATE frontier_run_crawlers SET seen = seen - %s WHERE source = %s",
+            (2 * TTL, source),
+        )
+    late = PgFrontier(catalog.pool, lease_ttl=TTL)
+    late.begin_run(source, now=time.time(), starts=[])  # the dead worker's job, run again
+    fetch(late, source, 1)
+    late.end_run(source, now=time.time(), status="ok")  # one left
+    assert label(late, source) == "stopped"
+
+
+def test_the_sources_page_reads_the_merged_label(catalog: PgCatalog, source: str) -> None:
+    first, second = crawlers(catalog, source)
+    first.end_run(source, now=time.time(), status="stopped")
+    second.end_run(source, now=time.time(), status="ok")
+    with catalog.pool.connection() as conn:
+        conn.execute("INSERT INTO archive_sources VALUES (%s, '2026-01-01T00:00:00Z')", (source,))
+    [row] = [s for s in catalog.sources() if s.name == source]
+    assert row.last_crawl_status == "stopped"
+
+
+def test_one_crawl_at_a_time_labels_its_run_itself(catalog: PgCatalog, source: str) -> None:
+    """Without lease lifetimes (`morgue crawl` on PostgreSQL, not a cluster): as on SQLite."""
+    frontier = PgFrontier(catalog.pool)
+    frontier.begin_run(source, now=1.0, starts=[])
+    frontier.end_run(source, now=2.0, status="stopped")
+    assert frontier.last_run(source) == (1.0, 2.0, "stopped")
+
+
+def test_merged_status() -> None:
+    assert merged_status(["ok"], left=True) == "ok"  # a page budget
+    assert merged_status(["stopped"], left=True) == "stopped"
+    assert merged_status(["failed"], left=True) == "failed"
+    assert merged_status(["ok", "stopped"], left=True) == "stopped"
+    assert merged_status(["stopped", "ok"], left=False) == "ok"
+    assert merged_status(["ok", LOST], left=True) == "stopped"
+    assert merged_status(["failed", "ok"], left=True) == "ok"
+    assert merged_status(["failed", "stopped"], left=True) == "stopped"
