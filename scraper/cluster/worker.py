@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +37,7 @@ from archive.store import Archive
 from scraper.cluster.politeness import PgRobotsCache, StickyHostGate
 from scraper.cluster.queue import QUEUES, ensure_schema, make_app
 from scraper.cluster.reports import RUN_KINDS, crawl_counts, import_counts, rebuild_counts
-from scraper.cluster.stores import StoreThreads
+from scraper.cluster.stores import StoreThreads, start_parse_processes
 from scraper.config import Config, PolitenessConfig
 from scraper.crawl import crawl
 from scraper.crawl.report import CrawlReport
@@ -63,6 +64,7 @@ class WorkerState:
     timings: dict[str, list[float]] = field(default_factory=dict)
     lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # StickyHostGate
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
+    parse: Executor | None = None  # worker processes that parse the pages (`stores`)
     _crawls: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -106,7 +108,7 @@ class WorkerState:
                 robots_cache=robots,
                 resolve=self.resolve or system_resolve,
             )
-            stores = StoreThreads(self.open_archive)
+            stores = StoreThreads(self.open_archive, parse=self.parse)
             try:
                 report = crawl(
                     self.config,
@@ -201,12 +203,18 @@ def run_worker(
     url = config.storage.catalog
     if url is None:
         raise ValueError("a worker needs a PostgreSQL catalog: set storage.catalog")
-    state = WorkerState(config, resolve=resolve)
+    # before any thread starts (they fork): the CPU of a page's parse off this process's
+    # interpreter lock, which the event loop and the store threads share
+    parse = start_parse_processes()
+    state = WorkerState(config, resolve=resolve, parse=parse)
     # the store threads parse (CPU) while the crawl's event loop and the host-lease calls wait
     # on sockets: a thread back from the network may wait for the interpreter lock up to this
     # interval, on each database round trip (a loop-bound worker wants it handed back sooner)
     sys.setswitchinterval(SWITCH_INTERVAL)
-    asyncio.run(_main(make_app(url), state, concurrency, list(queues)))
+    try:
+        asyncio.run(_main(make_app(url), state, concurrency, list(queues)))
+    finally:
+        parse.shutdown(wait=False, cancel_futures=True)
     return state
 
 
