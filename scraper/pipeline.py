@@ -63,12 +63,7 @@ class PageJob:
     rules: SiteRules | None = None
 
 
-def ingest_many(
-    jobs: Sequence[PageJob],
-    *,
-    archive: Archive,
-    parsed: Sequence[tuple[Content, Prepared] | Exception | None] | None = None,
-) -> list[Stored | Exception]:
+def ingest_many(jobs: Sequence[PageJob], *, archive: Archive) -> list[Stored | Exception]:
     """`ingest` each page, all in one `Archive.batch` (one catalog transaction and one sync of
     the files for the lot, where each page alone would wait for its own): for each page its
     Stored, or the exception `ingest` would have raised (a page that holds no article is kept
@@ -79,9 +74,7 @@ def ingest_many(
     its stores will lock (their URLs, canonical keys and bodies, `Catalog.writing`), plus each
     page's raw sha256, so two batches that share a page's bytes wait for each other before
     either writes. They are stored in the order of their sites: a site's reference rows
-    (`Archive.blob_references`) are then taken in one order by every batch. With `parsed`,
-    each page's parse and `prepare` were done elsewhere (a worker process; None: done here).
-    """
+    (`Archive.blob_references`) are then taken in one order by every batch."""
     from archive.prepare import prepare
 
     order = sorted(range(len(jobs)), key=lambda i: site_of(jobs[i].page.final_url))
@@ -94,16 +87,9 @@ def ingest_many(
             keys.update(url_key(u) for u in (page.final_url, page.requested_url))
             work[i] = None
             continue
-        done = parsed[i] if parsed is not None else None
-        if isinstance(done, Exception):
-            work[i] = done
-            continue
         try:
-            if done is not None:
-                content, prepared = done
-            else:
-                content = parse_page(page, rules=jobs[i].rules)
-                prepared = prepare(page, content, jobs[i].source, archive.validator)
+            content = parse_page(page, rules=jobs[i].rules)
+            prepared = prepare(page, content, jobs[i].source, archive.validator)
         except Exception as exc:
             work[i] = exc
             continue

@@ -13,45 +13,26 @@ the lot, where page by page each waited for its own commit and two fsyncs per fi
 queue only while every thread is busy, so a lone page is stored at once; under load the
 batches grow and the waits per page shrink. A page's caller is answered after its batch
 committed, so a URL is marked done only once its page is in the archive.
-
-With a pool of worker processes (`start_parse_processes`), a page is parsed and prepared there
-first (`scraper.crawl.workers.parse_in_worker`, as an embedded crawl does), and the threads
-only store it. In the threads, the parse held the interpreter lock for milliseconds at a time
-against the crawl's event loop and the other threads: most of a worker's system time was
-their hand-overs of the lock. A page the pool could not parse (it broke: a worker process
-was killed) is parsed in its store thread, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import multiprocessing
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive.prepare import Prepared
-from archive.record import Content, RawPage, Stored
+from archive.record import RawPage, Stored
 from archive.store import Archive
-from scraper.crawl.workers import Parsed, _ready, _start_worker, _threads, parse_in_worker
-from scraper.errors import ParseError
 from scraper.pipeline import PageJob
-
-log = logging.getLogger(__name__)
 
 THREADS = 3  # enough to overlap a commit's wait with the next batch's parse
 MAX_BATCH = 32  # pages per batch; more waiting go to the next free thread
 CHECKPOINT_EVERY = 5.0  # seconds between syncs of a thread's journaled files
-PARSE_PROCESSES = 1  # per worker: a machine runs about one worker per core
-
-
-Done = tuple[Content, Prepared] | Exception | None  # a page's parse (None: not done yet)
 
 
 @dataclass
@@ -59,32 +40,7 @@ class _Waiting:
     job: PageJob
     answer: asyncio.Future[Stored]
     loop: asyncio.AbstractEventLoop
-    parsed: Done = None
     asked: float = field(default_factory=time.monotonic)
-
-
-def start_parse_processes(processes: int = PARSE_PROCESSES) -> ProcessPoolExecutor:
-    """The worker processes that parse a cluster worker's pages, started now: forked while
-    this process runs no other thread (else from the forkserver, which inherits nothing).
-    Each exits by itself once this process is gone (a `kill -9` leaves none behind)."""
-    method = "fork" if _threads() == 1 else "forkserver"
-    pool = ProcessPoolExecutor(
-        processes,
-        mp_context=multiprocessing.get_context(method),
-        initializer=_start_worker,
-        initargs=(os.getpid(),),
-    )
-    pool.submit(_ready).result()
-    return pool
-
-
-def _done(page: RawPage, parsed: Parsed) -> Done:
-    error = parsed.exception()
-    if error is not None:
-        return error
-    if parsed.content is None or parsed.prepared is None:
-        return ParseError(page.final_url, "no content")
-    return parsed.content, parsed.prepared
 
 
 def _answer(future: asyncio.Future[Stored], result: Stored | Exception) -> None:
@@ -104,11 +60,8 @@ class StoreThreads:
         open_archive: Callable[[], Archive],
         threads: int = THREADS,
         max_batch: int = MAX_BATCH,
-        *,
-        parse: Executor | None = None,
     ) -> None:
         self._open_archive = open_archive
-        self._parse = parse  # worker processes that parse the pages first, if any
         self._max_batch = max_batch
         self._local = threading.local()
         self._archives: list[Archive] = []
@@ -147,9 +100,7 @@ class StoreThreads:
         results: list[Stored | Exception]
         try:
             archive = self._archive()
-            results = ingest_many(
-                [w.job for w in batch], archive=archive, parsed=[w.parsed for w in batch]
-            )
+            results = ingest_many([w.job for w in batch], archive=archive)
         except Exception as exc:  # the archive could not be opened
             results = [exc] * len(batch)
         for waiting, result in zip(batch, results, strict=True):
@@ -168,19 +119,7 @@ class StoreThreads:
 
     async def __call__(self, page: RawPage, *, source: str, rules: Any = None) -> Stored:
         loop = asyncio.get_running_loop()
-        parsed: Done = None
-        if self._parse is not None and page.status != 304:
-            try:
-                got = await loop.run_in_executor(
-                    self._parse, parse_in_worker, page, source, rules, False, None
-                )
-                parsed = _done(page, got)
-            except BrokenExecutor as exc:  # (a process killed) the store threads parse
-                log.warning("the parsing processes are gone, pages are parsed here: %s", exc)
-                self._parse = None
-            except Exception:  # raised again by the parse in the store thread, and reported
-                pass
-        waiting = _Waiting(PageJob(page, source, rules), loop.create_future(), loop, parsed)
+        waiting = _Waiting(PageJob(page, source, rules), loop.create_future(), loop)
         with self._lock:
             self._waiting.append(waiting)
         self._pool.submit(self._drain)

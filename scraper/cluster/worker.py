@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +36,7 @@ from archive.store import Archive
 from scraper.cluster.politeness import PgRobotsCache, StickyHostGate
 from scraper.cluster.queue import QUEUES, ensure_schema, make_app
 from scraper.cluster.reports import RUN_KINDS, crawl_counts, import_counts, rebuild_counts
-from scraper.cluster.stores import StoreThreads, start_parse_processes
+from scraper.cluster.stores import StoreThreads
 from scraper.config import Config, PolitenessConfig
 from scraper.crawl import crawl
 from scraper.crawl.report import CrawlReport
@@ -64,7 +63,6 @@ class WorkerState:
     timings: dict[str, list[float]] = field(default_factory=dict)
     lease_log: list[tuple[str, float, float, float]] = field(default_factory=list)  # StickyHostGate
     resolve: Resolver | None = None  # DNS for the fetcher (tests map names to loopback)
-    parse: Executor | None = None  # worker processes that parse the pages (`stores`)
     _crawls: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -108,7 +106,7 @@ class WorkerState:
                 robots_cache=robots,
                 resolve=self.resolve or system_resolve,
             )
-            stores = StoreThreads(self.open_archive, parse=self.parse)
+            stores = StoreThreads(self.open_archive)
             try:
                 report = crawl(
                     self.config,
@@ -203,18 +201,12 @@ def run_worker(
     url = config.storage.catalog
     if url is None:
         raise ValueError("a worker needs a PostgreSQL catalog: set storage.catalog")
-    # before any thread starts (they fork): the CPU of a page's parse off this process's
-    # interpreter lock, which the event loop and the store threads share
-    parse = start_parse_processes()
-    state = WorkerState(config, resolve=resolve, parse=parse)
+    state = WorkerState(config, resolve=resolve)
     # the store threads parse (CPU) while the crawl's event loop and the host-lease calls wait
     # on sockets: a thread back from the network may wait for the interpreter lock up to this
     # interval, on each database round trip (a loop-bound worker wants it handed back sooner)
     sys.setswitchinterval(SWITCH_INTERVAL)
-    try:
-        asyncio.run(_main(make_app(url), state, concurrency, list(queues)))
-    finally:
-        parse.shutdown(wait=False, cancel_futures=True)
+    asyncio.run(_main(make_app(url), state, concurrency, list(queues)))
     return state
 
 
