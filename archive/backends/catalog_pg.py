@@ -195,6 +195,7 @@ class PgCatalog(PgReadMixin):
                 self._flush_files()
             except BaseException as exc:
                 self._notes = notes
+                self._ahead.clear()  # it may hold what the rolled-back rows said (references)
                 if not isinstance(exc, psycopg.Error):  # else the transaction is lost anyway
                     conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
                     conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -634,7 +635,7 @@ class PgCatalog(PgReadMixin):
         return [r[0] for r in rows]
 
     def add_reference(self, site: str, sha: str, since: str) -> None:
-        self._ahead.forget("refs", site)
+        self._ahead.added_reference(site, sha)
         self._exec(
             "INSERT INTO archive_references (site, raw_sha256, since) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING",

@@ -187,6 +187,15 @@ class ReadAhead:
 
         return take
 
+    def added_reference(self, site: str, sha: str) -> None:
+        """`sha` became the site's newest reference page (`add_reference`): the site's list
+        read ahead stays known, with it first (the next page of the site in the batch asked
+        the database again, once per page). One already in it keeps its place (its row is
+        kept, `ON CONFLICT DO NOTHING`)."""
+        found, answer = self.get("refs", site)
+        if found and sha not in answer:
+            self._answers[("refs", site)] = [sha, *answer][: self._references]
+
     def forget(self, kind: str, key: str) -> None:
         self._answers.pop((kind, key), None)
 
