@@ -5,7 +5,8 @@ Phase "crawl": a server on 127.0.0.1 serves `--hosts` virtual hosts of the test 
 `--delay` seconds between requests. For N = 1, 2, 3 workers (a fresh database each), one crawl
 job per worker is queued for the one source that spans every host, and the run ends when the
 jobs have. Reported per N: articles stored per second of wall time; CPU per article of the
-workers (user+sys, /proc, from the jobs' queuing to their end: not the workers' start) and of
+workers and their parsing processes (user+sys, /proc, from the jobs' queuing to their end:
+not the workers' start) and of
 the PostgreSQL backends serving the database;
 PostgreSQL transactions per article (pg_stat_database, every backend: catalog, frontier,
 leases, queue); the p95 of the time a request waited for its host lease; the shortest gap
@@ -46,13 +47,28 @@ sys.path.insert(0, str(ROOT))
 ADMIN = os.environ.get("MORGUE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def _descendants(pid: int) -> list[int]:
+    """`pid` and the processes it started, theirs included, still running (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
 def _procs_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
-    """CPU seconds (user + system) the running processes used so far (Linux /proc)."""
+    """CPU seconds (user + system) the running processes and theirs (a worker's parsing
+    processes) used so far (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for proc in procs:
+    for pid in [p for proc in procs for p in _descendants(proc.pid)]:
         try:
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick

@@ -117,3 +117,39 @@ def test_a_schema_7_catalog_gets_the_listing_indexes(tmp_path: Path, pg_url: str
         assert conn.execute("SELECT count(*) FROM archive_search_authors").fetchone() == (4,)
         schema = conn.execute("SELECT value FROM archive_info WHERE key = 'schema'").fetchone()
         assert schema == (str(SCHEMA_VERSION),)
+
+
+def test_a_batch_of_new_articles_takes_a_few_statements_per_page(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster worker's stores: each statement costs the worker psycopg's work and the
+    database its own, so a page's rows go in few of them (16 and two savepoints per page
+    before: the article's row, its search mark and its bands, the version and its search
+    queue, and each page's near-duplicate look-up, each a statement of its own)."""
+    from scraper.pipeline import PageJob, ingest_many
+
+    pages = [
+        make_page(
+            f"https://news{i % 3}.example/2024/story-{i}",
+            article_html(f"Story number {i}", paragraphs(i)),
+            at=T0,
+        )
+        for i in range(17)
+    ]
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(self: psycopg.Cursor[object], query: object, *args: object, **kw: object) -> object:
+        sent.append(str(query))
+        return execute(self, query, *args, **kw)  # type: ignore[call-overload]
+
+    with Archive.open(tmp_path, storage=Storage(catalog=pg_url)) as arch:
+        assert not isinstance(ingest_many([PageJob(pages[0], "ex")], archive=arch)[0], Exception)
+        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+        results = ingest_many([PageJob(page, "ex") for page in pages[1:]], archive=arch)
+        monkeypatch.undo()
+        assert not [r for r in results if isinstance(r, Exception)]
+        assert arch.catalog.count_articles() == 17
+        report = verify(arch)
+        assert report.ok, report.problems
+    assert len(sent) / 16 <= 12, sorted(sent)

@@ -83,6 +83,14 @@ _NEAR = (
     " JOIN unnest(%s::int[], %s::int[]) AS q(band, value)"
     " ON b.band = q.band AND b.value = q.value"
 )
+# `_NEAR` for many fingerprints at once: (index of the fingerprint, band, value) in, rows of
+# (that index, article, its SimHash) out
+_NEAR_MANY = (
+    "SELECT DISTINCT q.i, b.article_id, a.simhash FROM archive_simhash_bands b"
+    " JOIN archive_articles a ON a.id = b.article_id"
+    " JOIN unnest(%s::int[], %s::int[], %s::int[]) AS q(i, band, value)"
+    " ON b.band = q.band AND b.value = q.value"
+)
 
 
 def _article_row(row: tuple[Any, ...]) -> ArticleRow:
@@ -130,7 +138,10 @@ class PgCatalog(PgReadMixin):
         self._notes = _TxNotes()
         self._committed_files: set[str] = set()
         self._sources_known: set[str] = set()
-        self._savepoints = 0  # names the savepoints of nested `writing` blocks
+        # how deep the open savepoints of nested `writing` blocks are: a savepoint is named by
+        # its depth, so a batch's stores send one statement text over and over (psycopg
+        # converts and PostgreSQL prepares it once), not a new one per store
+        self._savepoints = 0
         self._ahead = ReadAhead()  # a batch's look-ups, asked at once (`read_ahead`)
         # called after each outermost transaction commits, or rolls back
         self.after_commit: list[Callable[[], None]] = []
@@ -184,6 +195,7 @@ class PgCatalog(PgReadMixin):
                 self._flush_files()
             except BaseException as exc:
                 self._notes = notes
+                self._ahead.clear()  # it may hold what the rolled-back rows said (references)
                 if not isinstance(exc, psycopg.Error):  # else the transaction is lost anyway
                     conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
                     conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -192,6 +204,8 @@ class PgCatalog(PgReadMixin):
                 raise
             else:
                 conn.execute(f"RELEASE SAVEPOINT {name}")
+            finally:
+                self._savepoints -= 1
             return
         self._notes = _TxNotes()
         self._committed_files = set()
@@ -338,7 +352,7 @@ class PgCatalog(PgReadMixin):
         if self._tx is None:
             return  # outside a transaction nothing holds the answers still
         try:
-            self._ahead.fill(self._tx, wanted, _ARTICLE_A, _NEAR, _article_row)
+            self._ahead.fill(self._tx, wanted, _ARTICLE_A, _NEAR_MANY, _article_row)
         except psycopg.Error as exc:
             raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
 
@@ -621,7 +635,7 @@ class PgCatalog(PgReadMixin):
         return [r[0] for r in rows]
 
     def add_reference(self, site: str, sha: str, since: str) -> None:
-        self._ahead.forget("refs", site)
+        self._ahead.added_reference(site, sha)
         self._exec(
             "INSERT INTO archive_references (site, raw_sha256, since) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING",
@@ -694,11 +708,24 @@ class PgCatalog(PgReadMixin):
     def put_article(self, row: ArticleRow, seen: str) -> None:
         """Insert or move the article's head to `row` (its current version and fingerprints)."""
         self._ahead.forget_article(row)
+        values = bands(row.simhash)
+        # one statement (the article's row, its indexed versions' `current` mark, its SimHash
+        # bands), not four: each cost the worker a round of psycopg's work. Every part sees the
+        # rows as they were before it: the bands not among the new ones are deleted, the new
+        # ones inserted (those it had already are kept), so no row is touched twice
         self._exec(
-            "INSERT INTO archive_articles VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id)"
-            " DO UPDATE SET current_version = excluded.current_version, headline ="
-            " excluded.headline, modified = excluded.modified, body_digest ="
-            " excluded.body_digest, simhash = excluded.simhash, last_seen = excluded.last_seen",
+            "WITH head AS (INSERT INTO archive_articles VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (id) DO UPDATE SET current_version = excluded.current_version,"
+            " headline = excluded.headline, modified = excluded.modified, body_digest ="
+            " excluded.body_digest, simhash = excluded.simhash, last_seen = excluded.last_seen),"
+            # the indexed version that is the article's current one (migration 13); the new
+            # head's own is marked when it is indexed
+            " meta AS (UPDATE archive_search_meta SET current = (version = %s)"
+            " WHERE article_id = %s AND current <> (version = %s)),"
+            " q AS (SELECT * FROM unnest(%s::int[], %s::int[]) AS q(b, v)),"
+            " gone AS (DELETE FROM archive_simhash_bands WHERE article_id = %s AND"
+            " (band, value) NOT IN (SELECT b, v FROM q))"
+            " INSERT INTO archive_simhash_bands SELECT b, v, %s FROM q ON CONFLICT DO NOTHING",
             (
                 row.id,
                 row.source,
@@ -710,21 +737,14 @@ class PgCatalog(PgReadMixin):
                 to_signed(row.simhash),
                 seen,
                 seen,
+                row.current_version,
+                row.id,
+                row.current_version,
+                list(range(len(values))),
+                list(values),
+                row.id,
+                row.id,
             ),
-        )
-        # the indexed version that is the article's current one (migration 13); the new
-        # head's own is marked when it is indexed
-        self._exec(
-            "UPDATE archive_search_meta SET current = (version = %s)"
-            " WHERE article_id = %s AND current <> (version = %s)",
-            (row.current_version, row.id, row.current_version),
-        )
-        self._exec("DELETE FROM archive_simhash_bands WHERE article_id = %s", (row.id,))
-        values = bands(row.simhash)
-        self._exec(
-            "INSERT INTO archive_simhash_bands SELECT b, v, %s FROM"
-            " unnest(%s::int[], %s::int[]) AS q(b, v) ON CONFLICT DO NOTHING",
-            (row.id, list(range(len(values))), list(values)),
         )
 
     def touch(self, article_id: str, seen: str) -> None:
@@ -747,12 +767,14 @@ class PgCatalog(PgReadMixin):
         """Insert or replace one version and (re)index its text for search."""
         self._ahead.forget("body", digest)
         self._ahead.forget("raw", row.raw_sha256)
+        # one statement with its queuing for the search index (the reading side indexes it)
         self._exec(
-            "INSERT INTO archive_versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            "WITH v AS (INSERT INTO archive_versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (article_id, version) DO UPDATE SET raw_sha256 = excluded.raw_sha256,"
             " fetched_at = excluded.fetched_at, body_digest = excluded.body_digest, simhash ="
             " excluded.simhash, headline = excluded.headline, modified = excluded.modified,"
-            " parser = excluded.parser, parser_version = excluded.parser_version",
+            " parser = excluded.parser, parser_version = excluded.parser_version) "
+            + self.QUEUE_SEARCH_DOC,
             (
                 row.article_id,
                 row.version,
@@ -764,9 +786,10 @@ class PgCatalog(PgReadMixin):
                 modified,
                 parser[0],
                 parser[1],
+                row.article_id,
+                row.version,
             ),
         )
-        self._queue_search_doc(row.article_id, row.version)  # the reading side indexes it
 
     def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None:
         first, second = sorted((a, b))

@@ -132,12 +132,15 @@ class ReadAhead:
                 (sites, wanted.references),
                 self._lists("refs", sites, lambda row: row[0]),
             )
-        for fingerprint in sorted(set(wanted.fingerprints)):
-            pairs = list(enumerate(bands(fingerprint)))
+        fingerprints = sorted(set(wanted.fingerprints))
+        if fingerprints:
+            # the near look-ups of every page in one statement, not one each: (page's index,
+            # band, value) for each band of each fingerprint
+            asks = [(i, b, v) for i, f in enumerate(fingerprints) for b, v in enumerate(bands(f))]
             ask(
                 near_sql,
-                ([p[0] for p in pairs], [p[1] for p in pairs]),
-                self._near(fingerprint),
+                ([a[0] for a in asks], [a[1] for a in asks], [a[2] for a in asks]),
+                self._near(fingerprints),
             )
         for cursor, take in asked:
             take(cursor.fetchall())
@@ -173,12 +176,25 @@ class ReadAhead:
 
         return take
 
-    def _near(self, fingerprint: int) -> Callable[[list[Row]], None]:
+    def _near(self, fingerprints: list[int]) -> Callable[[list[Row]], None]:
         def take(rows: list[Row]) -> None:
-            self._answers[("near", str(fingerprint))] = [(str(r[0]), int(r[1])) for r in rows]
-            self._near_bands[str(fingerprint)] = set(enumerate(bands(fingerprint)))
+            found: list[list[tuple[str, int]]] = [[] for _ in fingerprints]
+            for row in rows:
+                found[int(row[0])].append((str(row[1]), int(row[2])))
+            for fingerprint, near in zip(fingerprints, found, strict=True):
+                self._answers[("near", str(fingerprint))] = near
+                self._near_bands[str(fingerprint)] = set(enumerate(bands(fingerprint)))
 
         return take
+
+    def added_reference(self, site: str, sha: str) -> None:
+        """`sha` became the site's newest reference page (`add_reference`): the site's list
+        read ahead stays known, with it first (the next page of the site in the batch asked
+        the database again, once per page). One already in it keeps its place (its row is
+        kept, `ON CONFLICT DO NOTHING`)."""
+        found, answer = self.get("refs", site)
+        if found and sha not in answer:
+            self._answers[("refs", site)] = [sha, *answer][: self._references]
 
     def forget(self, kind: str, key: str) -> None:
         self._answers.pop((kind, key), None)

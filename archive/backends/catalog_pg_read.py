@@ -5,10 +5,11 @@ versions are in `catalog_sqlite.py`, with the same meaning). It runs its SQL thr
 catalog's own helpers (`_rows`, `_one`, `_exec`, `_scalar`), inside the caller's `writing`
 transaction when there is one.
 
-The search index mirrors SQLite's: storing a version queues it (`_queue_search_doc`, called by
-`put_version`); the reading side reads the record and hands the five searched fields and the
-filter metadata to `index_doc`, which keeps them in `archive_search_meta` with a weighted
-`tsvector` (headline A; subheadline and authors B; captions C; body D), ranked by `ts_rank_cd`.
+The search index mirrors SQLite's: storing a version queues it (`QUEUE_SEARCH_DOC`, in
+`put_version`'s statement); the reading side reads the record and hands the five searched
+fields and the filter metadata to `index_doc`, which keeps them in `archive_search_meta` with
+a weighted `tsvector` (headline A; subheadline and authors B; captions C; body D), ranked by
+`ts_rank_cd`.
 
 Words are folded (case and diacritics, `archive.snippet.fold`, as SQLite's `unicode61
 remove_diacritics 2` and the snippets fold them) and split into runs of letters and digits in
@@ -271,14 +272,12 @@ class PgReadMixin:
         def reading(self) -> contextlib.AbstractContextManager[None]: ...
         def without_seq_scan(self) -> contextlib.AbstractContextManager[None]: ...
 
-    def _queue_search_doc(self, article_id: str, version: int) -> None:
-        """Mark a stored version as waiting for the search index (inside `put_version`'s
-        transaction); a replaced version is indexed again."""
-        self._exec(
-            "INSERT INTO archive_search_pending (article_id, version) VALUES (%s, %s)"
-            " ON CONFLICT DO NOTHING",
-            (article_id, version),
-        )
+    # storing a version marks it as waiting for the search index (in `put_version`'s
+    # statement); a replaced version is indexed again
+    QUEUE_SEARCH_DOC = (
+        "INSERT INTO archive_search_pending (article_id, version) VALUES (%s, %s)"
+        " ON CONFLICT DO NOTHING"
+    )
 
     def pending_docs(self, limit: int) -> list[PendingDoc]:
         rows = self._rows(
