@@ -110,14 +110,55 @@ def test_the_headline_weighs_most(reader: ArchiveReader) -> None:
     assert {h.headline for h in best} == {f"Ferry news {i}" for i in range(0, ARTICLES, 7)}
 
 
-@pytest.mark.parametrize("query", ["ferry", "ferry harbour", "fer*"])
-def test_past_the_bound_the_newest_matches_are_ranked(
+def tiered(root: Path, query: str, window: int, newest: int) -> list[tuple[float, str]]:
+    """As `reference`, over the versions the ranking reads past `RANK_NEWEST` matches: the
+    newest `newest`, and those of the newest `window` with a match in the headline."""
+    fts = parse(query)[0]
+    headline = sqlite_search._headline_query(fts)
+    with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
+        docs = [r[0] for r in db.execute(_NEWEST, (fts,))]
+        in_headline = {r[0] for r in db.execute(_NEWEST, (headline,))}
+        chosen = docs[:newest] + [d for d in docs[newest:window] if d in in_headline]
+        marks = ",".join("?" * len(chosen))
+        rows = db.execute(
+            "SELECT m.article_id, min(f.rank) AS r FROM archive_fts f JOIN archive_search_meta m"
+            f" ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid IN ({marks})"
+            " GROUP BY m.article_id ORDER BY r, m.article_id",
+            (fts, *chosen),
+        ).fetchall()
+    return [(round(-r[1], 9), r[0]) for r in rows]
+
+
+_NEWEST = "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? ORDER BY rowid DESC"
+
+
+@pytest.mark.parametrize("query", ["ferry", "ferry harbour", "fer*", "ferry -tide", "ferry OR x"])
+def test_past_the_bound_the_newest_and_the_headline_matches_are_ranked(
     reader: ArchiveReader, root: Path, query: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)
-    want = reference(root, query, newest=12)
+    """Past `RANK_NEWEST` matching versions, bm25 ranks the newest that many and, of the
+    newest `RANK_CANDIDATES`, every one with a match in its headline; the results say that
+    only the newest were looked at."""
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 20)
+    monkeypatch.setattr(sqlite_search, "RANK_NEWEST", 5)
+    want = tiered(root, query, 20, 5)
     assert ranked(reader, query) == want
-    assert len(want) < true_count(root, query)  # the bound did leave matches out
+    assert len(want) < len(reference(root, query, newest=20))  # the tiers left matches out
+    # the headline's matches in the window but not among the newest 5 are ranked first
+    assert want[0] != reference(root, query, newest=5)[0]
+    got = reader.search(query)
+    assert got.ranked_newest == 20
+    assert "newest 20 matches" in got.ranking_text()
+
+
+def test_below_the_newest_bound_every_match_is_ranked(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_search, "ONE_PASS", 3)  # from FTS5's ranked order
+    got = reader.search("ferry", limit=100)
+    assert got.ranked_newest is None
+    assert got.ranking_text() == ""
+    assert ranked(reader, "ferry") == reference(root, "ferry")
 
 
 @pytest.mark.parametrize("one_pass", [1_000, 3])

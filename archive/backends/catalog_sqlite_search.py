@@ -13,11 +13,12 @@ unfiltered the matches' count and those of the docs that are not one article eac
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from archive.backends.catalog import COUNT_CAP, Filters, ListedRow
+from archive.backends.catalog import COUNT_CAP, Filters, ListedRow, SearchPage
 from archive.backends.catalog_schema import BM25
 from archive.errors import QueryError
 
@@ -27,6 +28,7 @@ from archive.errors import QueryError
 # (bm25 costs about the same per candidate: 10,000 of them are most of a common word's search
 # time at 100,000 articles). Older matches are still found by a filtered or rarer query.
 RANK_CANDIDATES = 10_000
+RANK_NEWEST = 1_000
 ONE_PASS = 1_000  # matching versions at most that are ranked and counted in one joined pass
 FILTERED_FLOOR = 200  # articles a filtered window must yield before it stops widening
 ALL_DOCS = 2**63 - 1  # the highest doc number: a span of every doc
@@ -94,9 +96,7 @@ class SqliteSearch:
         row = self.db.execute(sql, args).fetchone()
         return int(row[0] or 0) if row else 0
 
-    def rows(
-        self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    def rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
         try:
             with read_snapshot(self.db):
                 if filters == Filters():
@@ -107,31 +107,43 @@ class SqliteSearch:
             # SQLite still objects to is said in the user's terms, not SQLite's
             raise QueryError("the search engine could not read this query") from exc
 
-    def _search_unfiltered(
-        self, fts_query: str, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    def _search_unfiltered(self, fts_query: str, limit: int, offset: int) -> SearchPage:
         """The best documents straight from FTS5's ranked order (no join while ranking),
         then their articles; more are read only when old versions crowd the page.
 
-        bm25 is computed for every document the ranking reads, so a word found in a third of
-        the archive costs a third of the archive. Past `RANK_CANDIDATES` matching versions
-        only the newest that many are ranked (documented in `ArchiveReader.search`): the
-        latency of a search no longer grows with the archive. The articles are counted up to
-        `COUNT_CAP` (`_count`)."""
+        bm25 is computed for every document the ranking reads (about a microsecond each),
+        so a word found in a third of the archive would cost a third of the archive. Past
+        `RANK_NEWEST` matching versions, the ranking reads the newest `RANK_CANDIDATES` of them
+        but computes bm25 only for the newest `RANK_NEWEST` and for those with a match in
+        their headline (`_headline_query`): the headline weighs ten times a body's word, so
+        they are the ones that rank first (measured: `bench/bench_search_quality.py`, see
+        `RANK_NEWEST`). The articles are counted up to `COUNT_CAP` (`_count_all`)."""
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
-            return [], 0, True
-        if docs <= min(ONE_PASS, RANK_CANDIDATES):
-            return self._search_all(fts_query, limit, offset)
-        bound = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
+            return [], 0, True, None
+        if docs <= min(ONE_PASS, RANK_NEWEST):
+            return (*self._search_all(fts_query, limit, offset), None)
+        window = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
+        newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
+        if newest == 0:  # few enough: every match ranked
+            sql = (
+                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
+                " ORDER BY r, rowid DESC LIMIT ?"
+            )
+            args: tuple[Any, ...] = (fts_query,)
+        else:
+            # the headline's matches are found by FTS5 itself (a column filter, no bm25) and
+            # only tested here: bm25 is computed for the rows that pass the WHERE alone
+            sql = (
+                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
+                " AND rowid >= ? AND (rowid >= ? OR rowid IN (SELECT rowid FROM archive_fts"
+                " WHERE archive_fts MATCH ? AND rowid >= ?)) ORDER BY r, rowid DESC LIMIT ?"
+            )
+            args = (fts_query, window, newest, _headline_query(fts_query), window)
         want = offset + limit
         n = want * 2 + 10
         while True:
-            ranked = self.db.execute(
-                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
-                " AND rowid >= ? ORDER BY r, rowid DESC LIMIT ?",
-                (fts_query, bound, n),
-            ).fetchall()
+            ranked = self.db.execute(sql, (*args, n)).fetchall()
             meta = self._meta_of([r[0] for r in ranked])
             best: dict[str, ListedRow] = {}
             for doc, rank in ranked:
@@ -142,7 +154,8 @@ class SqliteSearch:
                 break
             n *= 4
         total, exact = self._count_all(fts_query, docs)
-        return list(best.values())[offset:want], total, exact
+        looked_at = None if newest == 0 else min(docs, RANK_CANDIDATES)
+        return list(best.values())[offset:want], total, exact, looked_at
 
     def _search_all(
         self, fts_query: str, limit: int, offset: int
@@ -216,7 +229,7 @@ class SqliteSearch:
 
     def _search_filtered(
         self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    ) -> SearchPage:
         """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
         so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
         many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
@@ -227,15 +240,16 @@ class SqliteSearch:
         ended (ranking each window from its start again read the first one twice)."""
         span = self._day_span(filters)
         if span is None:  # nothing was indexed on those days
-            return [], 0, True
+            return [], 0, True, None
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
-            return [], 0, True
+            return [], 0, True, None
         where, args = filter_sql(filters)
         need = max(FILTERED_FLOOR, offset + limit)
         window = RANK_CANDIDATES
         bound = self._newest_bound(fts_query, docs, window)
         best: dict[str, tuple[float, int]] = {}
+        cut: int | None = None
         passing = self._passing(fts_query, where, args, span)
         try:
             for doc, article_id, rank in passing:
@@ -245,6 +259,7 @@ class SqliteSearch:
                     bound = self._next_bound(fts_query, docs, bound, window, window * 4)
                     window *= 4
                 if doc < bound:
+                    cut = window  # older matches are left unranked
                     break
                 _keep_best(best, article_id, rank, doc)
         finally:
@@ -253,10 +268,10 @@ class SqliteSearch:
         listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
         if bound == 0 or len(best) < need:  # every match read: each article counted
             if len(best) > COUNT_CAP:
-                return listed, COUNT_CAP, False
-            return listed, len(best), True
+                return listed, COUNT_CAP, False, None
+            return listed, len(best), True, None
         total, exact = self._count(fts_query, where, args, span)
-        return listed, total, exact
+        return listed, total, exact, cut
 
     def _day_span(self, filters: Filters) -> tuple[int, int] | None:
         """The docs that can pass the date filters: from the first indexed on the first day
@@ -334,3 +349,13 @@ def _keep_best(best: dict[str, tuple[float, int]], article_id: str, rank: float,
     kept = best.get(article_id)
     if kept is None or rank < kept[0]:
         best[article_id] = (rank, doc)
+
+
+_PHRASE = re.compile(r'"(?:[^"]|"")*"\*?')
+
+
+def _headline_query(fts_query: str) -> str:
+    """The versions with any of the query's phrases in the headline: `{headline} : (...)`
+    over each quoted phrase of `fts_query` (as `archive.ftsquery` writes them, excluded
+    ones too: the query itself still excludes them)."""
+    return "{headline} : (" + " OR ".join(_PHRASE.findall(fts_query)) + ")"
