@@ -148,10 +148,13 @@ def main() -> None:
     for query, filters in qs:
         exact = exact_top(db, to_fts(query), filters, bm25)
         reader.search(query, **filters, limit=TOP)  # type: ignore[arg-type]
-        t = time.thread_time()
-        res = reader.search(query, **filters, limit=TOP)  # type: ignore[arg-type]
-        ms = (time.thread_time() - t) * 1000  # CPU time: the machine may be shared
-        found = [h.id for h in res.hits]
+        times = []
+        for _ in range(3):  # CPU time (the machine may be shared), the least of three
+            t = time.thread_time()
+            res = reader.search(query, **filters, limit=20)  # type: ignore[arg-type]
+            times.append((time.thread_time() - t) * 1000)
+        ms = min(times)
+        found = [h.id for h in res.hits[:TOP]]
         want = {a for a, _ in exact[:TOP]}
         overlap = len(want & set(found)) / min(TOP, len(exact)) if exact else 1.0
         row = {

@@ -357,3 +357,45 @@ def test_few_matches_in_one_pass_rank_and_count_as_before(
                 total,
                 True,
             )
+
+
+def test_the_page_the_api_and_the_cli_say_only_the_newest_were_ranked(
+    root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from scraper.cli import main
+    from scraper.web.app import Web
+    from tests.read_support import write_config
+
+    def page(path: str, query: str) -> tuple[int, str]:
+        web = Web(None, None, lambda: archive.open(root))  # type: ignore[arg-type]
+        web.routes()
+        name = "html search.html search" if path == "/search" else "api search"
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": f"q={query}".encode(),
+            "headers": [(b"host", b"127.0.0.1")],
+            "path_params": {},
+        }
+        reply = web.work((name, scope))
+        web.close()
+        return reply[1], reply[3].decode()
+
+    config = write_config(tmp_path, root)
+    status, body = page("/search", "ferry")
+    assert status == 200
+    assert 'id="ranking"' not in body  # every match ranked
+    assert main(["--config", str(config), "search", "ferry"]) == 0
+    assert "ranked:" not in capsys.readouterr().err
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 20)
+    monkeypatch.setattr(sqlite_search, "RANK_NEWEST", 5)
+    status, body = page("/search", "ferry")
+    assert "Ranked: best of the newest 20 matches" in body
+    status, body = page("/api/search", "ferry")
+    assert '"ranked_newest":20' in body.replace(" ", "")
+    assert main(["--config", str(config), "search", "ferry"]) == 0
+    assert "ranked: best of the newest 20 matches" in capsys.readouterr().err

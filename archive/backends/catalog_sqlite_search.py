@@ -245,33 +245,64 @@ class SqliteSearch:
         if docs == 0:
             return [], 0, True, None
         where, args = filter_sql(filters)
-        need = max(FILTERED_FLOOR, offset + limit)
+        newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
+        found = self._filtered_pass(fts_query, where, args, span, docs, offset + limit, newest)
+        best, articles, read_all, cut = found
+        if newest and len(best) < min(len(articles), offset + limit):
+            # too few passing matches were new or matched in their headline to fill the page
+            # (a filter that passes old matches only): every passing match ranked instead
+            best, articles, read_all, cut = self._filtered_pass(
+                fts_query, where, args, span, docs, offset + limit, 0
+            )
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
+        listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
+        if cut is None and len(best) < len(articles):
+            cut = min(docs, RANK_CANDIDATES)  # ranked the newest and the headlines' only
+        if read_all:  # every match read: each article counted
+            if len(articles) > COUNT_CAP:
+                return listed, COUNT_CAP, False, cut
+            return listed, len(articles), True, cut
+        total, exact = self._count(fts_query, where, args, span)
+        return listed, total, exact, cut
+
+    def _filtered_pass(
+        self,
+        fts_query: str,
+        where: str,
+        args: list[Any],
+        span: tuple[int, int],
+        docs: int,
+        want: int,
+        newest: int,
+    ) -> tuple[dict[str, tuple[float, int]], set[str], bool, int | None]:
+        """`_search_filtered`'s reading: the passing matches' best ranks by article, every
+        passing article seen, whether every match was read, and the window when older
+        matches were left unread. bm25 is computed for the passing matches from doc
+        `newest` on and those with a match in their headline (every one when `newest` is 0)."""
+        need = max(FILTERED_FLOOR, want)
         window = RANK_CANDIDATES
         bound = self._newest_bound(fts_query, docs, window)
         best: dict[str, tuple[float, int]] = {}
+        articles: set[str] = set()
         cut: int | None = None
-        passing = self._passing(fts_query, where, args, span)
+        ranked_from = (newest, _headline_query(fts_query)) if newest else None
+        passing = self._passing(fts_query, where, args, span, ranked_from)
         try:
             for doc, article_id, rank in passing:
                 while doc < bound:  # the window is read: it ranks enough articles, or widens
-                    if len(best) >= need:
+                    if len(articles) >= need:
                         break
                     bound = self._next_bound(fts_query, docs, bound, window, window * 4)
                     window *= 4
                 if doc < bound:
                     cut = window  # older matches are left unranked
                     break
-                _keep_best(best, article_id, rank, doc)
+                articles.add(article_id)
+                if rank is not None:
+                    _keep_best(best, article_id, rank, doc)
         finally:
             passing.close()
-        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
-        listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
-        if bound == 0 or len(best) < need:  # every match read: each article counted
-            if len(best) > COUNT_CAP:
-                return listed, COUNT_CAP, False, None
-            return listed, len(best), True, None
-        total, exact = self._count(fts_query, where, args, span)
-        return listed, total, exact, cut
+        return best, articles, bound == 0 or len(articles) < need, cut
 
     def _day_span(self, filters: Filters) -> tuple[int, int] | None:
         """The docs that can pass the date filters: from the first indexed on the first day
@@ -296,19 +327,30 @@ class SqliteSearch:
         where: str,
         args: list[Any],
         span: tuple[int, int] = (0, ALL_DOCS),
+        ranked_from: tuple[int, str] | None = None,
     ) -> sqlite3.Cursor:
         """(doc, article, bm25) of each match that passes the filters, newest first, read as
         they are needed: each match's filters and article from the narrow covering index
-        (schema 5), bm25 computed for those that pass only; of the docs in `span` only."""
+        (schema 5), bm25 computed for those that pass only; of the docs in `span` only.
+        With `ranked_from` (a doc, a headline query), bm25 only for the docs from that one on
+        and those the headline query matches, None for the others (a CASE computes only the
+        branch it takes)."""
+        rank, rank_args = "f.rank", []
+        if ranked_from is not None:
+            rank = (
+                "CASE WHEN f.rowid >= ? OR f.rowid IN (SELECT rowid FROM archive_fts"
+                " WHERE archive_fts MATCH ? AND rowid BETWEEN ? AND ?) THEN f.rank END"
+            )
+            rank_args = [*ranked_from, *span]
         cursor = self.db.cursor()
         cursor.row_factory = None  # plain tuples: a row each match that passes
         return cursor.execute(
-            "SELECT f.rowid, m.article_id, f.rank FROM archive_fts f"
+            f"SELECT f.rowid, m.article_id, {rank} FROM archive_fts f"
             " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter"
             " ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid BETWEEN ? AND ?"
             + where
             + " ORDER BY f.rowid DESC",
-            (fts_query, *span, *args),
+            (*rank_args, fts_query, *span, *args),
         )
 
     def _listed(self, docs: list[int], best: dict[str, tuple[float, int]]) -> list[ListedRow]:
