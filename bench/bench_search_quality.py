@@ -123,11 +123,13 @@ def main() -> None:
         help="set a constant of the SQLite search module (to try other windows)",
     )
     args = parser.parse_args()
-    sys.path.insert(0, str(HERE))
     sys.path.insert(0, str((args.code or HERE.parent).resolve()))
+    import archive.query
+
+    # after `archive`: bench_search puts this tree first on the path when it is imported
+    sys.path.insert(1, str(HERE))
     from bench_search import queries, text_pool
 
-    import archive.query
     from archive.backends import catalog_sqlite_search
     from archive.backends.catalog_schema import FTS_WEIGHTS
     from archive.ftsquery import to_fts

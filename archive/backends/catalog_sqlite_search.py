@@ -247,18 +247,18 @@ class SqliteSearch:
         where, args = filter_sql(filters)
         newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
         found = self._filtered_pass(fts_query, where, args, span, docs, offset + limit, newest)
-        best, articles, read_all, cut = found
+        best, articles, counted, cut = found
         if newest and len(best) < min(len(articles), offset + limit):
             # too few passing matches were new or matched in their headline to fill the page
             # (a filter that passes old matches only): every passing match ranked instead
-            best, articles, read_all, cut = self._filtered_pass(
+            best, articles, counted, cut = self._filtered_pass(
                 fts_query, where, args, span, docs, offset + limit, 0
             )
         ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
         listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
         if cut is None and len(best) < len(articles):
             cut = min(docs, RANK_CANDIDATES)  # ranked the newest and the headlines' only
-        if read_all:  # every match read: each article counted
+        if counted:  # every match read: each article counted
             if len(articles) > COUNT_CAP:
                 return listed, COUNT_CAP, False, cut
             return listed, len(articles), True, cut
@@ -275,9 +275,9 @@ class SqliteSearch:
         want: int,
         newest: int,
     ) -> tuple[dict[str, tuple[float, int]], set[str], bool, int | None]:
-        """`_search_filtered`'s reading: the passing matches' best ranks by article, every
-        passing article seen, whether every match was read, and the window when older
-        matches were left unread. bm25 is computed for the passing matches from doc
+        """`_search_filtered`'s reading: the passing matches' best ranks by article, the
+        passing articles, whether those are all of them (or more than `COUNT_CAP`), and the
+        window when older matches were left unranked. bm25 is computed for the passing matches from doc
         `newest` on and those with a match in their headline (every one when `newest` is 0)."""
         need = max(FILTERED_FLOOR, want)
         window = RANK_CANDIDATES
@@ -289,20 +289,29 @@ class SqliteSearch:
         passing = self._passing(fts_query, where, args, span, ranked_from)
         try:
             for doc, article_id, rank in passing:
-                while doc < bound:  # the window is read: it ranks enough articles, or widens
+                while cut is None and doc < bound:  # the window is read: enough, or widen
                     if len(articles) >= need:
+                        cut = window  # older matches are left unranked
                         break
                     bound = self._next_bound(fts_query, docs, bound, window, window * 4)
                     window *= 4
-                if doc < bound:
-                    cut = window  # older matches are left unranked
-                    break
+                if cut is not None:
+                    if ranked_from is None:
+                        break  # `_count` counts the rest
+                    # read on to count the articles: the rest of the matches is read once,
+                    # where `_count` read the window again (bm25 is computed past it only
+                    # for the headline's matches)
+                    if len(articles) > COUNT_CAP:
+                        break
+                    articles.add(article_id)
+                    continue
                 articles.add(article_id)
                 if rank is not None:
                     _keep_best(best, article_id, rank, doc)
         finally:
             passing.close()
-        return best, articles, bound == 0 or len(articles) < need, cut
+        counted = cut is None or ranked_from is not None
+        return best, articles, counted, cut
 
     def _day_span(self, filters: Filters) -> tuple[int, int] | None:
         """The docs that can pass the date filters: from the first indexed on the first day
