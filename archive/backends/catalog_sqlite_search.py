@@ -277,8 +277,9 @@ class SqliteSearch:
     ) -> tuple[dict[str, tuple[float, int]], set[str], bool, int | None]:
         """`_search_filtered`'s reading: the passing matches' best ranks by article, the
         passing articles, whether those are all of them (or more than `COUNT_CAP`), and the
-        window when older matches were left unranked. bm25 is computed for the passing matches from doc
-        `newest` on and those with a match in their headline (every one when `newest` is 0)."""
+        window when older matches were left unranked. bm25 is computed for the passing
+        matches from doc `newest` on and those with a match in their headline (for every
+        one when `newest` is 0)."""
         need = max(FILTERED_FLOOR, want)
         window = RANK_CANDIDATES
         bound = self._newest_bound(fts_query, docs, window)
