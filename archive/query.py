@@ -141,7 +141,10 @@ class ArchiveReader:
 
         Ranked by bm25 with the headline weighted. In the embedded catalog a query matching
         very many versions (a word in every other article) is ranked over the newest 10,000
-        of them. Matches are counted exactly up to 10,000 articles (`COUNT_CAP`); past that
+        of them (`Results.ranked_newest` says so; within those, bm25 is computed for the
+        newest 1,000 and every one with a match in its headline: see
+        `archive.backends.catalog_sqlite_search.RANK_NEWEST`). Matches are counted exactly
+        up to 10,000 articles (`COUNT_CAP`); past that
         `Results.total` is 10,000 and `total_exact` False: "more than 10,000", a lower bound.
         A prefix needs at least 3 letters before its `*`; an unknown `source` is a FilterError
         that names the known ones."""
@@ -153,7 +156,7 @@ class ArchiveReader:
         limit, offset = page_bounds(limit, offset)
         self.check_source(filters.source)
         self._ready()
-        rows, total, exact = self.catalog.search_rows(fts, filters, limit, offset)
+        rows, total, exact, ranked = self.catalog.search_rows(fts, filters, limit, offset)
         hits = [
             hit_of(
                 row,
@@ -164,7 +167,7 @@ class ArchiveReader:
             for row in rows
         ]
         elapsed = time.perf_counter() - started
-        return Results(tuple(hits), total, offset, limit, elapsed, exact)
+        return Results(tuple(hits), total, offset, limit, elapsed, exact, ranked)
 
     def listing(
         self,

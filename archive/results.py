@@ -71,6 +71,9 @@ class Results:
     seconds: float  # time taken
     # False: more match than `total` (COUNT_CAP, 10,000), which is then a lower bound
     total_exact: bool = True
+    # the newest matching versions the ranking looked at when it did not rank every match
+    # (a common word in a large archive), else None: the best of those come first
+    ranked_newest: int | None = None
 
     @property
     def total_relation(self) -> str:
@@ -85,7 +88,18 @@ class Results:
             "total_exact": self.total_exact,
             "total_relation": self.total_relation,
             "count": self.count_text(),
+            "ranked_newest": self.ranked_newest,
+            "ranking": self.ranking_text(),
         }
+
+    def ranking_text(self) -> str:
+        """What a reader must know when only part of the matches was ranked, else ''."""
+        if self.ranked_newest is None:
+            return ""
+        return (
+            f"best of the newest {self.ranked_newest:,} matches: a longer query or a date"
+            " filter finds older ones"
+        )
 
     def count_text(self, noun: str = "match", plural: str = "matches") -> str:
         """'3 matches', '1 match', 'more than 10,000 matches'."""

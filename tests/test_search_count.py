@@ -86,7 +86,7 @@ def check(cat: SqliteCatalog) -> None:
                 mock.patch.object(sqlite_search, "COUNT_CAP", cap),
                 mock.patch.object(sqlite_search, "ONE_PASS", 0),
             ):
-                _, total, exact = search.rows(word, Filters(), 10, 0)
+                _, total, exact, _ = search.rows(word, Filters(), 10, 0)
             assert (total, exact) == ((want, True) if want <= cap else (cap, False)), (word, cap)
 
 
@@ -134,7 +134,7 @@ def pg_check(cat: PgCatalog, url: str) -> None:
         want = pg_reference(url, word)
         for cap in (1, 2, 4, 10_000):
             with mock.patch.object(pg_read, "COUNT_CAP", cap):
-                _, total, exact = cat.search_rows(to_fts(word), Filters(), 10, 0)
+                _, total, exact, _ = cat.search_rows(to_fts(word), Filters(), 10, 0)
             assert (total, exact) == ((want, True) if want <= cap else (cap, False)), (word, cap)
 
 
@@ -254,7 +254,7 @@ def test_a_version_indexed_during_a_search_does_not_skew_its_count(tmp_path: Pat
 
         db.between = second_version
         with mock.patch.object(sqlite_search, "ONE_PASS", 0):  # counted from the docs
-            _, total, exact = sqlite_search.SqliteSearch(db).rows("ferry", Filters(), 10, 0)
+            _, total, exact, _ = sqlite_search.SqliteSearch(db).rows("ferry", Filters(), 10, 0)
         assert db.between is None  # it ran, mid-count
         assert (total, exact) == (2, True)  # a0 and a1, at either moment
     finally:

@@ -85,7 +85,7 @@ def _plan(catalog: PgCatalog, word: str, filters: Filters, *, bare: bool = False
 
     catalog._rows = recording  # type: ignore[method-assign]
     try:
-        hits, total, _ = catalog.search_rows(to_fts(word), filters, 20, 0)
+        hits, total, *_ = catalog.search_rows(to_fts(word), filters, 20, 0)
     finally:
         del catalog._rows
     assert len(hits) == min(total, 20) > 0

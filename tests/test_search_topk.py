@@ -110,14 +110,55 @@ def test_the_headline_weighs_most(reader: ArchiveReader) -> None:
     assert {h.headline for h in best} == {f"Ferry news {i}" for i in range(0, ARTICLES, 7)}
 
 
-@pytest.mark.parametrize("query", ["ferry", "ferry harbour", "fer*"])
-def test_past_the_bound_the_newest_matches_are_ranked(
+def tiered(root: Path, query: str, window: int, newest: int) -> list[tuple[float, str]]:
+    """As `reference`, over the versions the ranking reads past `RANK_NEWEST` matches: the
+    newest `newest`, and those of the newest `window` with a match in the headline."""
+    fts = parse(query)[0]
+    headline = sqlite_search._headline_query(fts)
+    with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
+        docs = [r[0] for r in db.execute(_NEWEST, (fts,))]
+        in_headline = {r[0] for r in db.execute(_NEWEST, (headline,))}
+        chosen = docs[:newest] + [d for d in docs[newest:window] if d in in_headline]
+        marks = ",".join("?" * len(chosen))
+        rows = db.execute(
+            "SELECT m.article_id, min(f.rank) AS r FROM archive_fts f JOIN archive_search_meta m"
+            f" ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid IN ({marks})"
+            " GROUP BY m.article_id ORDER BY r, m.article_id",
+            (fts, *chosen),
+        ).fetchall()
+    return [(round(-r[1], 9), r[0]) for r in rows]
+
+
+_NEWEST = "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? ORDER BY rowid DESC"
+
+
+@pytest.mark.parametrize("query", ["ferry", "ferry harbour", "fer*", "ferry -tide", "ferry OR x"])
+def test_past_the_bound_the_newest_and_the_headline_matches_are_ranked(
     reader: ArchiveReader, root: Path, query: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)
-    want = reference(root, query, newest=12)
+    """Past `RANK_NEWEST` matching versions, bm25 ranks the newest that many and, of the
+    newest `RANK_CANDIDATES`, every one with a match in its headline; the results say that
+    only the newest were looked at."""
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 20)
+    monkeypatch.setattr(sqlite_search, "RANK_NEWEST", 5)
+    want = tiered(root, query, 20, 5)
     assert ranked(reader, query) == want
-    assert len(want) < true_count(root, query)  # the bound did leave matches out
+    assert len(want) < len(reference(root, query, newest=20))  # the tiers left matches out
+    # the headline's matches in the window but not among the newest 5 are ranked first
+    assert want[0] != reference(root, query, newest=5)[0]
+    got = reader.search(query)
+    assert got.ranked_newest == 20
+    assert "newest 20 matches" in got.ranking_text()
+
+
+def test_below_the_newest_bound_every_match_is_ranked(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_search, "ONE_PASS", 3)  # from FTS5's ranked order
+    got = reader.search("ferry", limit=100)
+    assert got.ranked_newest is None
+    assert got.ranking_text() == ""
+    assert ranked(reader, "ferry") == reference(root, "ferry")
 
 
 @pytest.mark.parametrize("one_pass", [1_000, 3])
@@ -316,3 +357,45 @@ def test_few_matches_in_one_pass_rank_and_count_as_before(
                 total,
                 True,
             )
+
+
+def test_the_page_the_api_and_the_cli_say_only_the_newest_were_ranked(
+    root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from scraper.cli import main
+    from scraper.web.app import Web
+    from tests.read_support import write_config
+
+    def page(path: str, query: str) -> tuple[int, str]:
+        web = Web(None, None, lambda: archive.open(root))  # type: ignore[arg-type]
+        web.routes()
+        name = "html search.html search" if path == "/search" else "api search"
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": f"q={query}".encode(),
+            "headers": [(b"host", b"127.0.0.1")],
+            "path_params": {},
+        }
+        reply = web.work((name, scope))
+        web.close()
+        return reply[1], reply[3].decode()
+
+    config = write_config(tmp_path, root)
+    status, body = page("/search", "ferry")
+    assert status == 200
+    assert 'id="ranking"' not in body  # every match ranked
+    assert main(["--config", str(config), "search", "ferry"]) == 0
+    assert "ranked:" not in capsys.readouterr().err
+    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 20)
+    monkeypatch.setattr(sqlite_search, "RANK_NEWEST", 5)
+    status, body = page("/search", "ferry")
+    assert "Ranked: best of the newest 20 matches" in body
+    status, body = page("/api/search", "ferry")
+    assert '"ranked_newest":20' in body.replace(" ", "")
+    assert main(["--config", str(config), "search", "ferry"]) == 0
+    assert "ranked: best of the newest 20 matches" in capsys.readouterr().err

@@ -155,6 +155,11 @@ class ListedRow:
     score: float = 0.0
 
 
+# a page of search hits: (rows, articles matching, whether that count is exact, the newest
+# matching versions the ranking looked at when not all of them, else None)
+SearchPage = tuple[list[ListedRow], int, bool, int | None]
+
+
 @dataclass(frozen=True, slots=True)
 class UrlRow:
     url: str
@@ -352,13 +357,12 @@ class Catalog(Protocol):
         knows of the index up to date, so searches keep their plans (PostgreSQL's planner)."""
         ...
 
-    def search_rows(
-        self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    def search_rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
         """One page of the articles matching, best first (one row each: its best-matching
-        version), how many match in all, and whether that number is exact: counted exactly
-        up to `COUNT_CAP` articles; past it the number is `COUNT_CAP` and False (a lower
-        bound: "more than 10,000")."""
+        version), how many match in all, whether that number is exact (counted exactly up
+        to `COUNT_CAP` articles; past it the number is `COUNT_CAP` and False, a lower bound:
+        "more than 10,000"), and how many of the newest matching versions the ranking
+        looked at when that was not all of them (None: every match was ranked)."""
         ...
 
     def list_rows(

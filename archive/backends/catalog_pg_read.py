@@ -41,6 +41,7 @@ from archive.backends.catalog import (
     ListedRow,
     PendingDoc,
     SearchDoc,
+    SearchPage,
     SourceRow,
     UrlRow,
     VersionRow,
@@ -401,17 +402,15 @@ class PgReadMixin:
                 args.append(value)
         return sql, args
 
-    def search_rows(
-        self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    def search_rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
         tsquery = fts_to_tsquery(fts_query)
         try:
             # the page and its count come from one statement (one snapshot), so they agree
             # with each other whatever is indexed meanwhile
             with self.without_seq_scan():  # see there why
                 if filters == Filters():
-                    return self._search_unfiltered(tsquery, limit, offset)
-                return self._search_filtered(tsquery, filters, limit, offset)
+                    return (*self._search_unfiltered(tsquery, limit, offset), None)
+                return (*self._search_filtered(tsquery, filters, limit, offset), None)
         except StorageError as exc:
             if _is_query_error(exc):
                 raise QueryError("the search engine could not read this query") from exc

@@ -33,6 +33,7 @@ from archive.backends.catalog import (
     PendingDoc,
     RunRow,
     SearchDoc,
+    SearchPage,
     SourceCounts,
     SourceRow,
     UrlRow,
@@ -793,9 +794,7 @@ class SqliteCatalog:
         )
         self.db.execute("UPDATE archive_fts_docs SET indexed = 1 WHERE doc = ?", (pending.doc,))
 
-    def search_rows(
-        self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    def search_rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
         return self._search.rows(fts_query, filters, limit, offset)
 
     def list_rows(

@@ -3,21 +3,24 @@
 The index (`archive_fts`) is contentless FTS5 keyed by doc (one indexed version of an
 article); `archive_search_meta` holds each doc's article, metadata and filter columns.
 bm25 is computed for every document a ranking reads, so the ranking reads at most the
-newest `RANK_CANDIDATES` matching versions: the latency of a search does not grow with the
-archive. Matching articles are counted exactly up to `COUNT_CAP`, past it the count is a
-lower bound ("more than 10,000"): counting reads the matches up to the cap's article at most,
-unfiltered the matches' count and those of the docs that are not one article each.
+newest `RANK_CANDIDATES` matching versions (computing bm25 for the newest `RANK_NEWEST` and
+the headline's matches among them): the latency of a search does not grow with the
+archive, and the results say when older matches were left out (`ranked_newest`). Matching
+articles are counted exactly up to `COUNT_CAP`, past it the count is a lower bound ("more
+than 10,000"): counting reads the matches up to the cap's article at most, unfiltered the
+matches' count and those of the docs that are not one article each.
 `archive.backends.catalog_sqlite` hands its connection to `SqliteSearch`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from archive.backends.catalog import COUNT_CAP, Filters, ListedRow
+from archive.backends.catalog import COUNT_CAP, Filters, ListedRow, SearchPage
 from archive.backends.catalog_schema import BM25
 from archive.errors import QueryError
 
@@ -27,6 +30,16 @@ from archive.errors import QueryError
 # (bm25 costs about the same per candidate: 10,000 of them are most of a common word's search
 # time at 100,000 articles). Older matches are still found by a filtered or rarer query.
 RANK_CANDIDATES = 10_000
+# Of those, bm25 is computed for the newest 1,000 and for every one with a match in its
+# headline (a column filter FTS5 answers itself, without bm25): the headline weighs ten
+# times a body's word, so those are the versions that rank first. Session 25, measured by
+# bench/bench_search_quality.py on the 100,000-article bench (39 queries: the bench's 20,
+# the commonest words, rare ones, ANDs, ORs, prefixes, phrases, filtered): against exact
+# bm25 over EVERY match, top-10 overlap 0.718 and NDCG@10 0.9958 before and after, the same
+# top 10 on each of the 39 (the window, not the tiers, is what costs quality: 0.10 to 0.50
+# overlap for words in over 20,000 articles). CPU of the ranking statement for a word in
+# 15,000 to 30,000 articles: 8.5 to 11.5 ms before, 2.9 to 6.3 ms after.
+RANK_NEWEST = 1_000
 ONE_PASS = 1_000  # matching versions at most that are ranked and counted in one joined pass
 FILTERED_FLOOR = 200  # articles a filtered window must yield before it stops widening
 ALL_DOCS = 2**63 - 1  # the highest doc number: a span of every doc
@@ -94,9 +107,7 @@ class SqliteSearch:
         row = self.db.execute(sql, args).fetchone()
         return int(row[0] or 0) if row else 0
 
-    def rows(
-        self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    def rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
         try:
             with read_snapshot(self.db):
                 if filters == Filters():
@@ -107,31 +118,43 @@ class SqliteSearch:
             # SQLite still objects to is said in the user's terms, not SQLite's
             raise QueryError("the search engine could not read this query") from exc
 
-    def _search_unfiltered(
-        self, fts_query: str, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    def _search_unfiltered(self, fts_query: str, limit: int, offset: int) -> SearchPage:
         """The best documents straight from FTS5's ranked order (no join while ranking),
         then their articles; more are read only when old versions crowd the page.
 
-        bm25 is computed for every document the ranking reads, so a word found in a third of
-        the archive costs a third of the archive. Past `RANK_CANDIDATES` matching versions
-        only the newest that many are ranked (documented in `ArchiveReader.search`): the
-        latency of a search no longer grows with the archive. The articles are counted up to
-        `COUNT_CAP` (`_count`)."""
+        bm25 is computed for every document the ranking reads (about a microsecond each),
+        so a word found in a third of the archive would cost a third of the archive. Past
+        `RANK_NEWEST` matching versions, the ranking reads the newest `RANK_CANDIDATES` of them
+        but computes bm25 only for the newest `RANK_NEWEST` and for those with a match in
+        their headline (`_headline_query`): the headline weighs ten times a body's word, so
+        they are the ones that rank first (measured: `bench/bench_search_quality.py`, see
+        `RANK_NEWEST`). The articles are counted up to `COUNT_CAP` (`_count_all`)."""
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
-            return [], 0, True
-        if docs <= min(ONE_PASS, RANK_CANDIDATES):
-            return self._search_all(fts_query, limit, offset)
-        bound = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
+            return [], 0, True, None
+        if docs <= min(ONE_PASS, RANK_NEWEST):
+            return (*self._search_all(fts_query, limit, offset), None)
+        window = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
+        newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
+        if newest == 0:  # few enough: every match ranked
+            sql = (
+                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
+                " ORDER BY r, rowid DESC LIMIT ?"
+            )
+            args: tuple[Any, ...] = (fts_query,)
+        else:
+            # the headline's matches are found by FTS5 itself (a column filter, no bm25) and
+            # only tested here: bm25 is computed for the rows that pass the WHERE alone
+            sql = (
+                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
+                " AND rowid >= ? AND (rowid >= ? OR rowid IN (SELECT rowid FROM archive_fts"
+                " WHERE archive_fts MATCH ? AND rowid >= ?)) ORDER BY r, rowid DESC LIMIT ?"
+            )
+            args = (fts_query, window, newest, _headline_query(fts_query), window)
         want = offset + limit
         n = want * 2 + 10
         while True:
-            ranked = self.db.execute(
-                f"SELECT rowid, {BM25} AS r FROM archive_fts WHERE archive_fts MATCH ?"
-                " AND rowid >= ? ORDER BY r, rowid DESC LIMIT ?",
-                (fts_query, bound, n),
-            ).fetchall()
+            ranked = self.db.execute(sql, (*args, n)).fetchall()
             meta = self._meta_of([r[0] for r in ranked])
             best: dict[str, ListedRow] = {}
             for doc, rank in ranked:
@@ -142,7 +165,8 @@ class SqliteSearch:
                 break
             n *= 4
         total, exact = self._count_all(fts_query, docs)
-        return list(best.values())[offset:want], total, exact
+        looked_at = None if newest == 0 else min(docs, RANK_CANDIDATES)
+        return list(best.values())[offset:want], total, exact, looked_at
 
     def _search_all(
         self, fts_query: str, limit: int, offset: int
@@ -216,7 +240,7 @@ class SqliteSearch:
 
     def _search_filtered(
         self, fts_query: str, filters: Filters, limit: int, offset: int
-    ) -> tuple[list[ListedRow], int, bool]:
+    ) -> SearchPage:
         """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
         so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
         many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
@@ -227,36 +251,79 @@ class SqliteSearch:
         ended (ranking each window from its start again read the first one twice)."""
         span = self._day_span(filters)
         if span is None:  # nothing was indexed on those days
-            return [], 0, True
+            return [], 0, True, None
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
-            return [], 0, True
+            return [], 0, True, None
         where, args = filter_sql(filters)
-        need = max(FILTERED_FLOOR, offset + limit)
+        newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
+        found = self._filtered_pass(fts_query, where, args, span, docs, offset + limit, newest)
+        best, articles, counted, cut = found
+        if newest and len(best) < min(len(articles), offset + limit):
+            # too few passing matches were new or matched in their headline to fill the page
+            # (a filter that passes old matches only): every passing match ranked instead
+            best, articles, counted, cut = self._filtered_pass(
+                fts_query, where, args, span, docs, offset + limit, 0
+            )
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
+        listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
+        if cut is None and len(best) < len(articles):
+            cut = min(docs, RANK_CANDIDATES)  # ranked the newest and the headlines' only
+        if counted:  # every match read: each article counted
+            if len(articles) > COUNT_CAP:
+                return listed, COUNT_CAP, False, cut
+            return listed, len(articles), True, cut
+        total, exact = self._count(fts_query, where, args, span)
+        return listed, total, exact, cut
+
+    def _filtered_pass(
+        self,
+        fts_query: str,
+        where: str,
+        args: list[Any],
+        span: tuple[int, int],
+        docs: int,
+        want: int,
+        newest: int,
+    ) -> tuple[dict[str, tuple[float, int]], set[str], bool, int | None]:
+        """`_search_filtered`'s reading: the passing matches' best ranks by article, the
+        passing articles, whether those are all of them (or more than `COUNT_CAP`), and the
+        window when older matches were left unranked. bm25 is computed for the passing
+        matches from doc `newest` on and those with a match in their headline (for every
+        one when `newest` is 0)."""
+        need = max(FILTERED_FLOOR, want)
         window = RANK_CANDIDATES
         bound = self._newest_bound(fts_query, docs, window)
         best: dict[str, tuple[float, int]] = {}
-        passing = self._passing(fts_query, where, args, span)
+        articles: set[str] = set()
+        cut: int | None = None
+        ranked_from = (newest, _headline_query(fts_query)) if newest else None
+        passing = self._passing(fts_query, where, args, span, ranked_from)
         try:
             for doc, article_id, rank in passing:
-                while doc < bound:  # the window is read: it ranks enough articles, or widens
-                    if len(best) >= need:
+                while cut is None and doc < bound:  # the window is read: enough, or widen
+                    if len(articles) >= need:
+                        cut = window  # older matches are left unranked
                         break
                     bound = self._next_bound(fts_query, docs, bound, window, window * 4)
                     window *= 4
-                if doc < bound:
-                    break
-                _keep_best(best, article_id, rank, doc)
+                if cut is not None:
+                    if ranked_from is None:
+                        break  # `_count` counts the rest
+                    # read on to count the articles: the rest of the matches is read once,
+                    # where `_count` read the window again (bm25 is computed past it only
+                    # for the headline's matches)
+                    if len(articles) > COUNT_CAP:
+                        break
+                    articles.add(article_id)
+                    continue
+                articles.add(article_id)
+                if rank is not None:
+                    _keep_best(best, article_id, rank, doc)
         finally:
             passing.close()
-        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
-        listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
-        if bound == 0 or len(best) < need:  # every match read: each article counted
-            if len(best) > COUNT_CAP:
-                return listed, COUNT_CAP, False
-            return listed, len(best), True
-        total, exact = self._count(fts_query, where, args, span)
-        return listed, total, exact
+        counted = cut is None or ranked_from is not None
+        return best, articles, counted, cut
 
     def _day_span(self, filters: Filters) -> tuple[int, int] | None:
         """The docs that can pass the date filters: from the first indexed on the first day
@@ -281,19 +348,30 @@ class SqliteSearch:
         where: str,
         args: list[Any],
         span: tuple[int, int] = (0, ALL_DOCS),
+        ranked_from: tuple[int, str] | None = None,
     ) -> sqlite3.Cursor:
         """(doc, article, bm25) of each match that passes the filters, newest first, read as
         they are needed: each match's filters and article from the narrow covering index
-        (schema 5), bm25 computed for those that pass only; of the docs in `span` only."""
+        (schema 5), bm25 computed for those that pass only; of the docs in `span` only.
+        With `ranked_from` (a doc, a headline query), bm25 only for the docs from that one on
+        and those the headline query matches, None for the others (a CASE computes only the
+        branch it takes)."""
+        rank, rank_args = "f.rank", []
+        if ranked_from is not None:
+            rank = (
+                "CASE WHEN f.rowid >= ? OR f.rowid IN (SELECT rowid FROM archive_fts"
+                " WHERE archive_fts MATCH ? AND rowid BETWEEN ? AND ?) THEN f.rank END"
+            )
+            rank_args = [*ranked_from, *span]
         cursor = self.db.cursor()
         cursor.row_factory = None  # plain tuples: a row each match that passes
         return cursor.execute(
-            "SELECT f.rowid, m.article_id, f.rank FROM archive_fts f"
+            f"SELECT f.rowid, m.article_id, {rank} FROM archive_fts f"
             " JOIN archive_search_meta m INDEXED BY archive_search_meta_filter"
             " ON m.doc = f.rowid WHERE archive_fts MATCH ? AND f.rowid BETWEEN ? AND ?"
             + where
             + " ORDER BY f.rowid DESC",
-            (fts_query, *span, *args),
+            (*rank_args, fts_query, *span, *args),
         )
 
     def _listed(self, docs: list[int], best: dict[str, tuple[float, int]]) -> list[ListedRow]:
@@ -334,3 +412,13 @@ def _keep_best(best: dict[str, tuple[float, int]], article_id: str, rank: float,
     kept = best.get(article_id)
     if kept is None or rank < kept[0]:
         best[article_id] = (rank, doc)
+
+
+_PHRASE = re.compile(r'"(?:[^"]|"")*"\*?')
+
+
+def _headline_query(fts_query: str) -> str:
+    """The versions with any of the query's phrases in the headline: `{headline} : (...)`
+    over each quoted phrase of `fts_query` (as `archive.ftsquery` writes them, excluded
+    ones too: the query itself still excludes them)."""
+    return "{headline} : (" + " OR ".join(_PHRASE.findall(fts_query)) + ")"

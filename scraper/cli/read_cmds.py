@@ -111,6 +111,8 @@ def search_cmd(
         click.echo(json.dumps(hit.to_json(), ensure_ascii=False) if as_json else _line(hit, bold))
     if not as_json:
         click.echo(f"{results.count_text()}, {results.seconds * 1000:.0f} ms", err=True)
+        if results.ranking_text():
+            click.echo(f"ranked: {results.ranking_text()}", err=True)
     if not results.hits:
         raise SystemExit(EXIT_NONE)
 

@@ -178,6 +178,16 @@ def openapi_document(version: str) -> dict[str, Any]:
                             " (as Elasticsearch's hits.total.relation)",
                         },
                         "count": {"type": "string"},
+                        "ranked_newest": {
+                            "type": ["integer", "null"],
+                            "description": "When a query matched very many versions: the"
+                            " newest this many were ranked (the best of them first); null:"
+                            " every match was ranked",
+                        },
+                        "ranking": {
+                            "type": "string",
+                            "description": "ranked_newest in words, empty when null",
+                        },
                         "page": {"type": "integer"},
                         "pages": {"type": "integer"},
                         "ms": {"type": "number"},

@@ -79,7 +79,10 @@ class Views:
         filters = self._filters(request)
         base = {"q": query, "filters": filters}
         if not query:
-            empty = {"total": 0, "total_exact": True, "total_relation": "eq", "count": "0 matches"}
+            empty = {
+                **{"total": 0, "total_exact": True, "total_relation": "eq", "count": "0 matches"},
+                **{"ranked_newest": None, "ranking": ""},
+            }
             return {**base, **empty, "page": 1, "pages": 1, "ms": 0, "hits": []}
         try:
             results = self.reader.search(
