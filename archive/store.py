@@ -618,10 +618,12 @@ class Archive:
         if decision.outcome is Outcome.DUPLICATE or article is None:
             cat.touch(article_id, seen)
             return
-        cat.add_canonical(keys.canonical_key, article_id)
         if decision.outcome is Outcome.UNCHANGED:
+            cat.add_canonical(keys.canonical_key, article_id)
             cat.touch(article_id, seen)
             return
+        # a new article or version: index_version adds its canonical key (the same one,
+        # url_key(keys.canonical_url)), one statement per store less
         article_key = decision.row.canonical_key if decision.row else keys.canonical_key
         index_version(cat, article, prints, article_key=article_key, current=True)
         for other, dist in decision.near:

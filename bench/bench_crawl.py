@@ -24,8 +24,9 @@ end of a response to the next start, each against D), the achieved rate (request
 each host's first, over the span of all arrivals) and its ratio to the allowed rate
 (hosts / D). CPU is the crawl command's own plus every process it started and waited for
 (os.wait4), divided by requests; RSS is the peak of the sum over the command's process
-tree, sampled every 0.1 s. The load average is printed beside the figures: the machine is
-shared, and the rate depends on it.
+tree, sampled every 0.1 s, and PSS the same with pages shared between processes (the forked
+ingest workers' copy of the crawl's start-up) counted once. The load average is printed
+beside the figures: the machine is shared, and the rate depends on it.
 
     /work/venv/bin/python bench/bench_crawl.py                     # 20,000 articles, 50 hosts
     /work/venv/bin/python bench/bench_crawl.py --articles 2000 --hosts 10 --queued 50000

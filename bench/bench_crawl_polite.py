@@ -22,10 +22,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def _tree_rss_kb(pid: int, cpu: dict[int, tuple[float, float]] | None = None) -> int:
+def _tree_rss_kb(
+    pid: int, cpu: dict[int, tuple[float, float]] | None = None, pss: list[int] | None = None
+) -> int:
     """Resident memory of `pid` and all its descendants, in kB (Linux /proc); `cpu` gets
-    each process's (user, system) CPU seconds so far."""
-    total, todo = 0, [pid]
+    each process's (user, system) CPU seconds so far; `pss` gets the tree's proportional set
+    size appended (kB): the forked workers' pages shared with the crawl process counted
+    once, where the RSS sum counts them in every process."""
+    total, todo, proportional = 0, [pid], 0
     tick = os.sysconf("SC_CLK_TCK")
     while todo:
         p = todo.pop()
@@ -33,6 +37,10 @@ def _tree_rss_kb(pid: int, cpu: dict[int, tuple[float, float]] | None = None) ->
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
+            if pss is not None:
+                for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        proportional += int(line.split()[1])
             if cpu is not None:
                 fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
                 cpu[p] = (int(fields[11]) / tick, int(fields[12]) / tick)
@@ -41,6 +49,8 @@ def _tree_rss_kb(pid: int, cpu: dict[int, tuple[float, float]] | None = None) ->
                 todo.extend(int(k) for k in kids)
         except (OSError, ValueError):
             continue
+    if pss is not None:
+        pss.append(proportional)
     return total
 
 
@@ -81,7 +91,7 @@ def _crawl(config: Path, tmp: Path) -> dict[str, Any]:
     if profile:
         command[1:1] = ["-m", "cProfile", "-o", profile]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    peak = 0
+    peak = peak_pss = 0
     per_process: dict[int, tuple[float, float]] = {}  # pid -> (user, sys) last seen
     done = threading.Event()
     with (tmp / "crawl.out").open("w") as out, (tmp / "crawl.err").open("w") as err:
@@ -89,9 +99,11 @@ def _crawl(config: Path, tmp: Path) -> dict[str, Any]:
         proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT, env=env)
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_pss
             while not done.is_set():
-                peak = max(peak, _tree_rss_kb(proc.pid, per_process))
+                pss: list[int] = []
+                peak = max(peak, _tree_rss_kb(proc.pid, per_process, pss))
+                peak_pss = max(peak_pss, pss[0])
                 time.sleep(0.1)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -107,6 +119,7 @@ def _crawl(config: Path, tmp: Path) -> dict[str, Any]:
         "sys": usage.ru_stime,
         "wall": wall,
         "rss_mb": peak / 1024,
+        "pss_mb": peak_pss / 1024,
         "max_one_rss_mb": usage.ru_maxrss / 1024,
         "main_cpu": sum(per_process.get(proc.pid, (0.0, 0.0))),
         "main_sys": per_process.get(proc.pid, (0.0, 0.0))[1],
@@ -232,6 +245,7 @@ def run_polite(hosts: int, per_host: int, delay: float) -> dict[str, Any]:
             "server_cpu_ms_per_request": 1000 * server_cpu / max(1, result["requests"]),
             "wall": crawl["wall"],
             "rss_mb": crawl["rss_mb"],
+            "pss_mb": crawl["pss_mb"],
             "max_one_rss_mb": crawl["max_one_rss_mb"],
             "exit": crawl["exit"],
             "verify_exit": verify.returncode,
@@ -256,16 +270,17 @@ def _print(r: dict[str, Any]) -> None:
     print(
         "| requests | articles | req/s | of allowed | gaps < D start->start | gaps < D "
         "end->start | min end->start gap | CPU ms/page (all processes) | of which system "
-        "| of which the crawl process | peak RSS MB (tree) | load avg before / after | verify |"
+        "| of which the crawl process | peak RSS MB (tree) | peak PSS MB (tree) "
+        "| load avg before / after | verify |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     lb, la = r["load_before"], r["load_after"]
     print(
         f"| {r['requests']} | {r['article_requests']} | {r['rate']:.1f} | "
         f"{r['efficiency']:.3f} | {r['short_start']} of {r['gaps']} | {r['short_end']} | "
         f"{r['min_gap']:.3f} s | {r['cpu_ms_per_page']:.2f} | {r['sys_ms_per_page']:.2f} | "
         f"{r['main_cpu_ms_per_page']:.2f} | "
-        f"{r['rss_mb']:.0f} | "
+        f"{r['rss_mb']:.0f} | {r['pss_mb']:.0f} | "
         f"{lb[0]:.2f} / {la[0]:.2f} | {'clean' if r['verify_exit'] == 0 else 'PROBLEMS'} |"
     )
     print(

@@ -62,3 +62,19 @@ def test_store_statements_use_indexes(tmp_path: Path) -> None:
             if any(step.startswith("SCAN") for step in plan):
                 scans[sql[:120]] = plan
         assert not scans
+
+
+def test_statement_journals_stay_in_memory(tmp_path: Path) -> None:
+    """Each store of a batch is a savepoint: with SQLite's default temp store its statement
+    journal went to a temp file past 64 kB, ~75 page writes per stored page (strace of a crawl).
+    The catalog's and the frontier's connections keep temp data in memory (temp_store=2)."""
+    with Archive.open(tmp_path / "a") as archive:
+        db = archive.catalog.db  # type: ignore[attr-defined]
+        assert db.execute("PRAGMA temp_store").fetchone()[0] == 2
+        reader = archive.reader()
+        try:
+            assert reader.catalog.db.execute("PRAGMA temp_store").fetchone()[0] == 2  # type: ignore[attr-defined]
+        finally:
+            reader.close()
+        with archive.open_frontier() as frontier:
+            assert frontier._db.execute("PRAGMA temp_store").fetchone()[0] == 2  # type: ignore[attr-defined]

@@ -112,6 +112,11 @@ class SqliteCatalog:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
+            # a store inside a batch is a savepoint, and SQLite keeps what it changes in a
+            # statement journal: past 64 kB (a batch's first few stores) that went to a temp
+            # file under /var/tmp, ~75 page writes per store, each a syscall on the crawl's
+            # event loop. In memory it is dropped when the savepoint is released.
+            self.db.execute("PRAGMA temp_store=MEMORY")
             if mapped:
                 # pages read in place from the OS's page cache: with only the default 2 MB
                 # page cache of each connection, a server answering varied searches read the

@@ -125,6 +125,8 @@ class SqliteFrontier:
             # may lose the last few, which only means refetching pages the archive then
             # finds unchanged
             conn.execute("PRAGMA synchronous=NORMAL")
+            # statement journals and sorts in memory, not in temp files (see SqliteCatalog)
+            conn.execute("PRAGMA temp_store=MEMORY")
             conn.executescript(_SCHEMA)
         except sqlite3.OperationalError as exc:
             raise _archive_error(exc, path) from None
