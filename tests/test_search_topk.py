@@ -490,3 +490,14 @@ def test_the_page_the_api_and_the_cli_count_the_articles_on_request(
     assert f"{versions} matching versions" in capsys.readouterr().err
     assert main(["--config", str(config), "search", "ferry", "--exact-count"]) == 0
     assert f"{ARTICLES} matches" in capsys.readouterr().err
+
+
+def test_the_headline_tier_leaves_out_the_excluded_phrases() -> None:
+    """A version with an excluded phrase anywhere is no match: its headline's matches are
+    not looked for (a common excluded word's headlines were a third of the ranking's cost)."""
+    headline = sqlite_search._headline_query
+    assert headline(parse("ever -back")[0]) == '{headline} : ("ever")'
+    assert headline(parse("(x -y) OR (zed -www*)")[0]) == '{headline} : ("x" OR "zed")'
+    assert headline(parse('"port strike" fer* -rumour -dock')[0]) == (
+        '{headline} : ("port strike" OR "fer"*)'
+    )
