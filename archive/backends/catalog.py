@@ -136,7 +136,7 @@ class Filters:
 
 
 # Matching articles are counted as Elasticsearch counts hits: exactly up to this many, past it
-# "more than 10,000" (the count then a lower bound). Counting every match of a common word
+# "at least 10,000" (the count then a lower bound). Counting every match of a common word
 # cost a read of each one, growing with the archive; a page of results needs none of that.
 COUNT_CAP = 10_000
 

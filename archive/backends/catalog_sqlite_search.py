@@ -6,9 +6,12 @@ bm25 is computed for every document a ranking reads, so the ranking reads at mos
 newest `RANK_CANDIDATES` matching versions (computing bm25 for the newest `RANK_NEWEST` and
 the headline's matches among them): the latency of a search does not grow with the
 archive, and the results say when older matches were left out (`ranked_newest`). Matching
-articles are counted exactly up to `COUNT_CAP`, past it the count is a lower bound ("more
-than 10,000"): counting reads the matches up to the cap's article at most, unfiltered the
-matches' count and those of the docs that are not one article each.
+articles are counted exactly up to `COUNT_CAP`, past it the count is a lower bound ("at
+least 10,000"): counting reads the matches up to the cap's article at most, unfiltered the
+matches' count and those of the docs that are not one article each. Past `CHEAP_COUNT`
+matching versions, unless the caller asks for the articles (`exact_count`), an unfiltered
+search counts the matching versions (FTS5 alone) and a filtered one the articles passing
+among the matches it read to rank (a lower bound).
 `archive.backends.catalog_sqlite` hands its connection to `SqliteSearch`.
 """
 

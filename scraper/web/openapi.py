@@ -179,7 +179,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         },
                         "total_exact": {
                             "type": "boolean",
-                            "description": "false: more than total match (total is a lower bound)",
+                            "description": "false: total is a lower bound (at least total match)",
                         },
                         "total_relation": {
                             "type": "string",
