@@ -136,6 +136,7 @@ class ArchiveReader:
         section: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        exact_count: bool = False,
     ) -> Results:
         """Articles matching `query` (phrases, prefix*, AND/OR/NOT, -word), best first.
 
@@ -145,7 +146,12 @@ class ArchiveReader:
         newest 1,000 and every one with a match in its headline: see
         `archive.backends.catalog_sqlite_search.RANK_NEWEST`). Matches are counted exactly
         up to 10,000 articles (`COUNT_CAP`); past that
-        `Results.total` is 10,000 and `total_exact` False: "more than 10,000", a lower bound.
+        `Results.total` is 10,000 and `total_exact` False: "at least 10,000", a lower bound.
+        Counting the articles of a common word costs more than finding its best ones, so
+        unless `exact_count` asks, the embedded catalog may count something cheaper past
+        2,000 matching versions: the matching versions (`Results.total_of` "versions":
+        exact, an article counted once per matching version), or, filtered, the articles
+        passing among the matches it ranked (a lower bound, `total_exact` False).
         A prefix needs at least 3 letters before its `*`; an unknown `source` is a FilterError
         that names the known ones."""
         started = time.perf_counter()
@@ -156,7 +162,9 @@ class ArchiveReader:
         limit, offset = page_bounds(limit, offset)
         self.check_source(filters.source)
         self._ready()
-        rows, total, exact, ranked = self.catalog.search_rows(fts, filters, limit, offset)
+        rows, total, exact, ranked, total_of = self.catalog.search_rows(
+            fts, filters, limit, offset, exact_count
+        )
         hits = [
             hit_of(
                 row,
@@ -167,7 +175,7 @@ class ArchiveReader:
             for row in rows
         ]
         elapsed = time.perf_counter() - started
-        return Results(tuple(hits), total, offset, limit, elapsed, exact, ranked)
+        return Results(tuple(hits), total, offset, limit, elapsed, exact, ranked, total_of)
 
     def listing(
         self,

@@ -65,7 +65,7 @@ class Hit:
 @dataclass(frozen=True, slots=True)
 class Results:
     hits: tuple[Hit, ...]
-    total: int  # matches in all, over every page (at most COUNT_CAP: see total_exact)
+    total: int  # matches in all, over every page (at most COUNT_CAP: see total_exact, total_of)
     offset: int
     limit: int
     seconds: float  # time taken
@@ -74,6 +74,9 @@ class Results:
     # the newest matching versions the ranking looked at when it did not rank every match
     # (a common word in a large archive), else None: the best of those come first
     ranked_newest: int | None = None
+    # what `total` counts: "articles", or "versions" (exact: the matching versions, each
+    # article once per version that matches; a search's cheap count, see `ArchiveReader.search`)
+    total_of: str = "articles"
 
     @property
     def total_relation(self) -> str:
@@ -82,11 +85,13 @@ class Results:
 
     def to_json(self) -> dict[str, Any]:
         """The count as the API gives it: `total` with `total_relation` ("eq", or "gte"
-        when it is a lower bound, as Elasticsearch says) and `total_exact`."""
+        when it is a lower bound, as Elasticsearch says), `total_exact` and `total_of` (what
+        was counted: "articles" or "versions")."""
         return {
             "total": self.total,
             "total_exact": self.total_exact,
             "total_relation": self.total_relation,
+            "total_of": self.total_of,
             "count": self.count_text(),
             "ranked_newest": self.ranked_newest,
             "ranking": self.ranking_text(),
@@ -102,10 +107,11 @@ class Results:
         )
 
     def count_text(self, noun: str = "match", plural: str = "matches") -> str:
-        """'3 matches', '1 match', 'more than 10,000 matches'."""
-        if not self.total_exact:
-            return f"more than {self.total:,} {plural}"
-        return f"{self.total:,} {noun if self.total == 1 else plural}"
+        """'3 matches', '1 match', 'at least 10,000 matches', '2,345 matching versions'."""
+        if self.total_of == "versions":
+            return f"{self.total:,} matching version{'' if self.total == 1 else 's'}"
+        counted = f"{self.total:,} {noun if self.total == 1 else plural}"
+        return counted if self.total_exact else f"at least {counted}"
 
 
 @dataclass(frozen=True, slots=True)

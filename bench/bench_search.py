@@ -325,6 +325,11 @@ def bench_web(
         per = max(1, requests // clients)
         load(base, articles[:50] + searches, clients, 5)  # warm up
         single, _ = load(base, articles[:200], 1, 100)  # one client: the page's own cost
+        before = server_cpu(proc.pid)
+        # one client on search pages: their own CPU, with no other request beside them (8
+        # clients on 2 cores also measure what contention adds: caches, switches)
+        alone, _ = load(base, searches, 1, 5 * len(searches))
+        alone_cpu = (server_cpu(proc.pid) - before) * 1000 / len(alone["search"])
         runs = {}
         cpu = {}
         for name, paths in (
@@ -342,6 +347,11 @@ def bench_web(
         proc.wait(10)
     one = single["articles"]
     print(f"  one client, article pages: p50 {pct(one, 0.5):.1f} ms, p95 {pct(one, 0.95):.1f} ms")
+    s1 = alone["search"]
+    print(
+        f"  one client, search pages: p50 {pct(s1, 0.5):.1f} ms, p95 {pct(s1, 0.95):.1f} ms,"
+        f" server CPU {alone_cpu:.1f} ms/request"
+    )
     static_rate = len(runs["static"][0]["static"]) / runs["static"][1]
     for name, (times, took) in runs.items():
         v = [ms for values in times.values() for ms in values]

@@ -256,7 +256,7 @@ def test_counts_past_the_cap_are_lower_bounds(
         monkeypatch.setattr(module, "COUNT_CAP", 2)
     found = reader.search("council OR strike OR gales")
     assert (found.total, found.total_exact, found.total_relation) == (2, False, "gte")
-    assert found.count_text() == "more than 2 matches"
+    assert found.count_text() == "at least 2 matches"
     assert len(found.hits) == 3  # the page is whole: only the count stops
     two = reader.search("council OR strike")
     assert (two.total, two.total_exact) == (2, True)

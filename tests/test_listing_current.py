@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from archive.backends.catalog import Catalog, Filters, SearchDoc
 from archive.backends.catalog_pg import PgCatalog
 from archive.backends.catalog_pg_schema import MIGRATIONS
+from archive.backends.catalog_schema import CATALOG_SCHEMA_VERSION
 from archive.backends.catalog_sqlite import SqliteCatalog
 from tests.test_search_count import put, steps
 
@@ -160,7 +161,8 @@ def test_a_schema_8_sqlite_catalog_gets_the_flag_in_place(tmp_path: Path) -> Non
     db.close()
     cat = SqliteCatalog(path, synchronous="OFF")
     try:
-        assert cat.db.execute("SELECT value FROM archive_info").fetchone()[0] == "9"
+        schema = cat.db.execute("SELECT value FROM archive_info").fetchone()[0]
+        assert schema == str(CATALOG_SCHEMA_VERSION)
         indexes = {r[1] for r in cat.db.execute("PRAGMA index_list(archive_search_meta)")}
         assert "archive_search_meta_section" not in indexes
         assert "archive_search_meta_current_section" in indexes

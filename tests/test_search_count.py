@@ -76,6 +76,16 @@ def reference(db: sqlite3.Connection, word: str) -> int:
     return int(row[0])
 
 
+def versions(db: sqlite3.Connection, word: str) -> int:
+    """The indexed versions matching `word` (the replaced ones' entries are not versions)."""
+    row = db.execute(
+        "SELECT count(*) FROM archive_fts f JOIN archive_search_meta m"
+        " ON m.doc = f.rowid WHERE archive_fts MATCH ?",
+        (word,),
+    ).fetchone()
+    return int(row[0])
+
+
 def check(cat: SqliteCatalog) -> None:
     search = sqlite_search.SqliteSearch(cat.db)
     for word in WORDS:
@@ -86,8 +96,26 @@ def check(cat: SqliteCatalog) -> None:
                 mock.patch.object(sqlite_search, "COUNT_CAP", cap),
                 mock.patch.object(sqlite_search, "ONE_PASS", 0),
             ):
-                _, total, exact, _ = search.rows(word, Filters(), 10, 0)
+                _, total, exact, _, of = search.rows(word, Filters(), 10, 0, exact_count=True)
             assert (total, exact) == ((want, True) if want <= cap else (cap, False)), (word, cap)
+            assert of == "articles"
+        # the cheap count past CHEAP_COUNT (0 here): the matching versions, exactly (the
+        # replaced versions' entries left in the index subtracted), or more than the cap
+        # when the matches outside the multi-version docs already are
+        for cap in (1, 10_000):
+            with (
+                mock.patch.object(sqlite_search, "COUNT_CAP", cap),
+                mock.patch.object(sqlite_search, "ONE_PASS", 0),
+                mock.patch.object(sqlite_search, "CHEAP_COUNT", 0),
+            ):
+                _, total, exact, _, of = search.rows(word, Filters(), 10, 0)
+            matched = versions(cat.db, word)
+            if (total, exact, of) != (cap, False, "articles"):
+                assert (
+                    (total, exact, of) == (matched, True, "versions")
+                    if matched
+                    else (0, True, "articles")
+                ), (word, cap)
 
 
 def run_plan(
@@ -134,7 +162,8 @@ def pg_check(cat: PgCatalog, url: str) -> None:
         want = pg_reference(url, word)
         for cap in (1, 2, 4, 10_000):
             with mock.patch.object(pg_read, "COUNT_CAP", cap):
-                _, total, exact, _ = cat.search_rows(to_fts(word), Filters(), 10, 0)
+                _, total, exact, _, of = cat.search_rows(to_fts(word), Filters(), 10, 0)
+            assert of == "articles"  # counted in the ranking statement: always the articles
             assert (total, exact) == ((want, True) if want <= cap else (cap, False)), (word, cap)
 
 
@@ -254,7 +283,8 @@ def test_a_version_indexed_during_a_search_does_not_skew_its_count(tmp_path: Pat
 
         db.between = second_version
         with mock.patch.object(sqlite_search, "ONE_PASS", 0):  # counted from the docs
-            _, total, exact, _ = sqlite_search.SqliteSearch(db).rows("ferry", Filters(), 10, 0)
+            search = sqlite_search.SqliteSearch(db)
+            _, total, exact, *_ = search.rows("ferry", Filters(), 10, 0, exact_count=True)
         assert db.between is None  # it ran, mid-count
         assert (total, exact) == (2, True)  # a0 and a1, at either moment
     finally:
@@ -291,4 +321,37 @@ def test_a_version_indexed_during_a_postgresql_listing_does_not_skew_its_count(
         assert cat.list_rows(Filters(), 10, 0)[1] == 2
     finally:
         writer.close()
+        cat.close()
+
+
+def test_a_schema_9_catalog_gets_the_index_of_replaced_entries(tmp_path: Path) -> None:
+    """Schema 10: the replaced versions' entries of `archive_search_multi` in an index of
+    their own, built when a schema 9 catalog is opened; the versions are counted with it."""
+    path = tmp_path / "catalog.sqlite"
+    cat = SqliteCatalog(path, synchronous="OFF")
+    texts = {("a0", 1): "ferry", ("a0", 2): "ferry tide", ("a1", 1): "ferry"}
+    for article, version in [(0, 1), (0, 2), (1, 1)]:
+        put(cat, article, version)
+    index_waiting(cat, texts)
+    put(cat, 1, 1)  # replaced: its old entry stays in the index, of no article
+    index_waiting(cat, texts)
+    cat.db.executescript(
+        "DROP INDEX archive_search_multi_replaced;"
+        " UPDATE archive_info SET value = '9' WHERE key = 'schema';"
+    )
+    cat.close()
+    cat = SqliteCatalog(path, synchronous="OFF")
+    try:
+        schema = cat.db.execute("SELECT value FROM archive_info").fetchone()[0]
+        assert schema == "10"
+        indexes = {r[1] for r in cat.db.execute("PRAGMA index_list(archive_search_multi)")}
+        assert "archive_search_multi_replaced" in indexes
+        with (
+            mock.patch.object(sqlite_search, "CHEAP_COUNT", 0),
+            mock.patch.object(sqlite_search, "ONE_PASS", 0),
+        ):
+            _, total, exact, _, of = cat.search_rows("ferry", Filters(), 10, 0)
+        assert (total, exact, of) == (3, True, "versions")  # a0 v1 and v2, a1 v1 (not twice)
+        check(cat)
+    finally:
         cat.close()

@@ -165,7 +165,7 @@ def test_below_the_newest_bound_every_match_is_ranked(
 def test_past_the_count_cap_the_total_is_a_lower_bound(
     reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch, one_pass: int
 ) -> None:
-    """Counted exactly up to the cap (10,000; 30 here), "more than 30" past it, unfiltered or
+    """Counted exactly up to the cap (10,000; 30 here), "at least 30" past it, unfiltered or
     filtered, whether the matches were ranked in one pass or from FTS5's order."""
     monkeypatch.setattr(sqlite_search, "ONE_PASS", one_pass)
     exact = reader.search("ferry")
@@ -174,7 +174,7 @@ def test_past_the_count_cap_the_total_is_a_lower_bound(
     monkeypatch.setattr(sqlite_search, "COUNT_CAP", 30)
     capped = reader.search("ferry")
     assert (capped.total, capped.total_exact, capped.total_relation) == (30, False, "gte")
-    assert capped.count_text() == "more than 30 matches"
+    assert capped.count_text() == "at least 30 matches"
     assert [h.id for h in capped.hits] == [h.id for h in exact.hits]  # the same page
     rare = reader.search('"ferry update"')  # fewer matches than the cap: exact
     assert (rare.total, rare.total_exact) == (true_count(root, '"ferry update"'), True)
@@ -199,7 +199,7 @@ def test_a_capped_count_reads_no_match_past_the_cap(
     for filters in ({}, {"source": "harbour-news"}):
         statements: list[str] = []
         reader.catalog.db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
-        got = reader.search("ferry", limit=4, **filters)  # type: ignore[arg-type]
+        got = reader.search("ferry", limit=4, exact_count=True, **filters)  # type: ignore[arg-type]
         reader.catalog.db.set_trace_callback(None)  # type: ignore[attr-defined]
         assert (got.total, got.total_exact) == (4, False)
         counts = [q for q in statements if "DISTINCT" in q]
@@ -216,7 +216,11 @@ def test_filtered_past_the_bound_ranks_the_newest_that_pass(
     got = reader.search("ferry", source="harbour-news", limit=5)  # every article passes
     mine = sorted(((round(h.score, 9), h.id) for h in got.hits), key=lambda x: (-x[0], x[1]))
     assert mine == reference(root, "ferry", newest=12)[:5]
-    assert (got.total, got.total_exact) == (ARTICLES, True)  # counted past the window
+    assert (got.total, got.total_exact) == (12, False)  # those passing in the window, at least
+    assert got.count_text() == "at least 12 matches"
+    counted = reader.search("ferry", source="harbour-news", limit=5, exact_count=True)
+    assert [h.id for h in counted.hits] == [h.id for h in got.hits]
+    assert (counted.total, counted.total_exact) == (ARTICLES, True)  # counted past the window
 
 
 def test_a_filter_passing_only_old_matches_widens_the_window_to_all(
@@ -311,9 +315,14 @@ def test_filtered_in_one_pass_gives_what_two_passes_gave(
         for given, where, args in FILTERS:
             for limit, offset in ((5, 0), (5, 5), (3, 9), (20, 0), (5, 60)):
                 want, total, exact = two_pass(root, query, where, args, limit, offset)
-                got = reader.search(query, **given, limit=limit, offset=offset)  # type: ignore[arg-type]
+                got = reader.search(query, **given, limit=limit, offset=offset, exact_count=True)  # type: ignore[arg-type]
                 mine = [(h.score, h.id, h.version) for h in got.hits]
                 assert (mine, got.total, got.total_exact) == (want, total, exact), (given, offset)
+                # unasked, the same page; the count exact, or a lower bound of it
+                cheap = reader.search(query, **given, limit=limit, offset=offset)  # type: ignore[arg-type]
+                assert [(h.score, h.id, h.version) for h in cheap.hits] == mine
+                counted = (cheap.total, cheap.total_exact)
+                assert counted == (total, exact) or (not cheap.total_exact and cheap.total <= total)
 
 
 def ranked_statement(root: Path, query: str) -> tuple[list[tuple[float, str, int]], int]:
@@ -399,3 +408,96 @@ def test_the_page_the_api_and_the_cli_say_only_the_newest_were_ranked(
     assert '"ranked_newest":20' in body.replace(" ", "")
     assert main(["--config", str(config), "search", "ferry"]) == 0
     assert "ranked: best of the newest 20 matches" in capsys.readouterr().err
+
+
+def stored_versions(root: Path) -> int:
+    """The versions stored (each one matches "ferry")."""
+    with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
+        return int(db.execute("SELECT count(*) FROM archive_versions").fetchone()[0])
+
+
+def test_past_cheap_count_the_versions_are_counted_and_the_articles_on_request(
+    reader: ArchiveReader, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `CHEAP_COUNT` matching versions (2,000; 0 here) an unfiltered search counts the
+    matching versions (from FTS5 alone: no match joined to anything) and says so; asked,
+    it counts the articles as before. The page is the same either way."""
+    monkeypatch.setattr(sqlite_search, "ONE_PASS", 3)  # ranked from FTS5's order
+    monkeypatch.setattr(sqlite_search, "CHEAP_COUNT", 0)
+    statements: list[str] = []
+    reader.catalog.db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    cheap = reader.search("ferry")
+    reader.catalog.db.set_trace_callback(None)  # type: ignore[attr-defined]
+    assert not [q for q in statements if "JOIN archive_search_multi" in q]
+    versions = stored_versions(root)
+    assert versions > ARTICLES
+    assert (cheap.total, cheap.total_exact, cheap.total_of) == (versions, True, "versions")
+    assert cheap.count_text() == f"{versions} matching versions"
+    assert cheap.to_json()["total_of"] == "versions"
+    exact = reader.search("ferry", exact_count=True)
+    assert (exact.total, exact.total_exact, exact.total_of) == (ARTICLES, True, "articles")
+    assert [h.id for h in exact.hits] == [h.id for h in cheap.hits]
+
+
+def test_the_page_the_api_and_the_cli_count_the_articles_on_request(
+    root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from scraper.cli import main
+    from scraper.web.app import Web
+    from tests.read_support import write_config
+
+    def page(path: str, query: str) -> tuple[int, str]:
+        web = Web(None, None, lambda: archive.open(root))  # type: ignore[arg-type]
+        web.routes()
+        name = "html search.html search" if path == "/search" else "api search"
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": query.encode(),
+            "headers": [(b"host", b"127.0.0.1")],
+            "path_params": {},
+        }
+        reply = web.work((name, scope))
+        web.close()
+        if reply[0] == "web_error":
+            return reply[1], str(reply[2])
+        return reply[1], reply[3].decode()
+
+    monkeypatch.setattr(sqlite_search, "ONE_PASS", 3)
+    monkeypatch.setattr(sqlite_search, "CHEAP_COUNT", 0)
+    versions = stored_versions(root)
+    status, body = page("/search", "q=ferry")
+    assert status == 200
+    assert f"{versions} matching versions" in body
+    assert 'id="count-exact" href="/search?q=ferry&amp;count=exact"' in body
+    status, body = page("/search", "q=ferry&count=exact")
+    assert f"{ARTICLES} matches" in body
+    assert 'id="count-exact"' not in body
+    status, body = page("/api/search", "q=ferry")
+    assert '"total_of":"versions"' in body.replace(" ", "")
+    status, body = page("/api/search", "q=ferry&count=exact")
+    assert f'"total":{ARTICLES},' in body.replace(" ", "")
+    assert page("/api/search", "q=ferry&count=roughly") == (
+        400,
+        "count may only be 'exact', not 'roughly'",
+    )
+    config = write_config(tmp_path, root)
+    assert main(["--config", str(config), "search", "ferry"]) == 0
+    assert f"{versions} matching versions" in capsys.readouterr().err
+    assert main(["--config", str(config), "search", "ferry", "--exact-count"]) == 0
+    assert f"{ARTICLES} matches" in capsys.readouterr().err
+
+
+def test_the_headline_tier_leaves_out_the_excluded_phrases() -> None:
+    """A version with an excluded phrase anywhere is no match: its headline's matches are
+    not looked for (a common excluded word's headlines were a third of the ranking's cost)."""
+    headline = sqlite_search._headline_query
+    assert headline(parse("ever -back")[0]) == '{headline} : ("ever")'
+    assert headline(parse("(x -y) OR (zed -www*)")[0]) == '{headline} : ("x" OR "zed")'
+    assert headline(parse('"port strike" fer* -rumour -dock')[0]) == (
+        '{headline} : ("port strike" OR "fer"*)'
+    )

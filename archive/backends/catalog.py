@@ -136,7 +136,7 @@ class Filters:
 
 
 # Matching articles are counted as Elasticsearch counts hits: exactly up to this many, past it
-# "more than 10,000" (the count then a lower bound). Counting every match of a common word
+# "at least 10,000" (the count then a lower bound). Counting every match of a common word
 # cost a read of each one, growing with the archive; a page of results needs none of that.
 COUNT_CAP = 10_000
 
@@ -155,9 +155,12 @@ class ListedRow:
     score: float = 0.0
 
 
-# a page of search hits: (rows, articles matching, whether that count is exact, the newest
-# matching versions the ranking looked at when not all of them, else None)
-SearchPage = tuple[list[ListedRow], int, bool, int | None]
+# a page of search hits: (rows, the count, whether it is exact, the newest matching versions
+# the ranking looked at when not all of them, else None, what was counted: "articles", or
+# "versions" when matching versions were counted, each article once per matching version)
+SearchPage = tuple[list[ListedRow], int, bool, int | None, str]
+ARTICLES = "articles"
+VERSIONS = "versions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,12 +360,16 @@ class Catalog(Protocol):
         knows of the index up to date, so searches keep their plans (PostgreSQL's planner)."""
         ...
 
-    def search_rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
+    def search_rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int, exact_count: bool = False
+    ) -> SearchPage:
         """One page of the articles matching, best first (one row each: its best-matching
         version), how many match in all, whether that number is exact (counted exactly up
         to `COUNT_CAP` articles; past it the number is `COUNT_CAP` and False, a lower bound:
-        "more than 10,000"), and how many of the newest matching versions the ranking
-        looked at when that was not all of them (None: every match was ranked)."""
+        "at least 10,000"), how many of the newest matching versions the ranking looked at
+        when that was not all of them (None: every match was ranked), and what was counted.
+        Unless `exact_count`, a backend may give a count that is cheaper than the articles':
+        a lower bound (False), or the exact number of matching versions ("versions")."""
         ...
 
     def list_rows(

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from archive.backends.catalog import (
+    ARTICLES,
     COUNT_CAP,
     FetchRow,
     Filters,
@@ -402,15 +403,19 @@ class PgReadMixin:
                 args.append(value)
         return sql, args
 
-    def search_rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
+    def search_rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int, exact_count: bool = False
+    ) -> SearchPage:
+        """As the protocol says; the articles are counted (up to `COUNT_CAP`) in the ranking
+        statement itself, so `exact_count` changes nothing here."""
         tsquery = fts_to_tsquery(fts_query)
         try:
             # the page and its count come from one statement (one snapshot), so they agree
             # with each other whatever is indexed meanwhile
             with self.without_seq_scan():  # see there why
                 if filters == Filters():
-                    return (*self._search_unfiltered(tsquery, limit, offset), None)
-                return (*self._search_filtered(tsquery, filters, limit, offset), None)
+                    return (*self._search_unfiltered(tsquery, limit, offset), None, ARTICLES)
+                return (*self._search_filtered(tsquery, filters, limit, offset), None, ARTICLES)
         except StorageError as exc:
             if _is_query_error(exc):
                 raise QueryError("the search engine could not read this query") from exc

@@ -37,7 +37,11 @@ from __future__ import annotations
 # the listing's order has it (`day DESC, fetched_at DESC, article_id`): a page needs no sort.
 # Opening a schema 3 to 8 catalog adds the column and sets it from the articles
 # (`SET_CURRENT`, one pass over the metadata: nothing is indexed again).
-CATALOG_SCHEMA_VERSION = 9
+# 10: the replaced versions' entries of `archive_search_multi` (article NULL) in an index of
+# their own: a search that counts its matching versions subtracts those it matches, and
+# finding none read the whole table (0.6 ms at 100,000 articles, a tenth of a search).
+# Opening a schema 3 to 9 catalog builds it (the DDL again; a read of that table).
+CATALOG_SCHEMA_VERSION = 10
 
 DDL = """
 CREATE TABLE IF NOT EXISTS archive_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,6 +110,8 @@ CREATE TABLE IF NOT EXISTS archive_search_authors (
     author_key TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (author_key, doc)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS archive_author_names (author_key TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS archive_search_multi (doc INTEGER PRIMARY KEY, article_id TEXT);
+CREATE INDEX IF NOT EXISTS archive_search_multi_replaced
+    ON archive_search_multi (doc) WHERE article_id IS NULL;
 CREATE TABLE IF NOT EXISTS archive_search_days (
     day TEXT PRIMARY KEY, first_doc INTEGER NOT NULL, last_doc INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS archive_references (

@@ -799,8 +799,10 @@ class SqliteCatalog:
         )
         self.db.execute("UPDATE archive_fts_docs SET indexed = 1 WHERE doc = ?", (pending.doc,))
 
-    def search_rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
-        return self._search.rows(fts_query, filters, limit, offset)
+    def search_rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int, exact_count: bool = False
+    ) -> SearchPage:
+        return self._search.rows(fts_query, filters, limit, offset, exact_count)
 
     def list_rows(
         self, filters: Filters, limit: int, offset: int

@@ -6,9 +6,12 @@ bm25 is computed for every document a ranking reads, so the ranking reads at mos
 newest `RANK_CANDIDATES` matching versions (computing bm25 for the newest `RANK_NEWEST` and
 the headline's matches among them): the latency of a search does not grow with the
 archive, and the results say when older matches were left out (`ranked_newest`). Matching
-articles are counted exactly up to `COUNT_CAP`, past it the count is a lower bound ("more
-than 10,000"): counting reads the matches up to the cap's article at most, unfiltered the
-matches' count and those of the docs that are not one article each.
+articles are counted exactly up to `COUNT_CAP`, past it the count is a lower bound ("at
+least 10,000"): counting reads the matches up to the cap's article at most, unfiltered the
+matches' count and those of the docs that are not one article each. Past `CHEAP_COUNT`
+matching versions, unless the caller asks for the articles (`exact_count`), an unfiltered
+search counts the matching versions (FTS5 alone) and a filtered one the articles passing
+among the matches it read to rank (a lower bound).
 `archive.backends.catalog_sqlite` hands its connection to `SqliteSearch`.
 """
 
@@ -20,7 +23,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from archive.backends.catalog import COUNT_CAP, Filters, ListedRow, SearchPage
+from archive.backends.catalog import ARTICLES, COUNT_CAP, VERSIONS, Filters, ListedRow, SearchPage
 from archive.backends.catalog_schema import BM25
 from archive.errors import QueryError
 
@@ -41,6 +44,13 @@ RANK_CANDIDATES = 10_000
 # 15,000 to 30,000 articles: 8.5 to 11.5 ms before, 2.9 to 6.3 ms after.
 RANK_NEWEST = 1_000
 ONE_PASS = 1_000  # matching versions at most that are ranked and counted in one joined pass
+# Matching versions up to which the articles are counted unasked (each match joined to the
+# docs of multi-version articles, about 0.12 microseconds a match: 0.25 ms at this many).
+# Past it, unless the caller asks for the exact count, a search says how many versions match
+# (from FTS5 alone, exact) or, filtered, how many articles pass among those it ranked (a lower
+# bound): counting the articles of a word in 10,000 to 30,000 versions cost 1 to 7 ms at
+# 100,000 articles, filtered up to 8 ms (a metadata lookup per match), most of such a search.
+CHEAP_COUNT = 2_000
 FILTERED_FLOOR = 200  # articles a filtered window must yield before it stops widening
 ALL_DOCS = 2**63 - 1  # the highest doc number: a span of every doc
 
@@ -107,18 +117,22 @@ class SqliteSearch:
         row = self.db.execute(sql, args).fetchone()
         return int(row[0] or 0) if row else 0
 
-    def rows(self, fts_query: str, filters: Filters, limit: int, offset: int) -> SearchPage:
+    def rows(
+        self, fts_query: str, filters: Filters, limit: int, offset: int, exact_count: bool = False
+    ) -> SearchPage:
         try:
             with read_snapshot(self.db):
                 if filters == Filters():
-                    return self._search_unfiltered(fts_query, limit, offset)
-                return self._search_filtered(fts_query, filters, limit, offset)
+                    return self._search_unfiltered(fts_query, limit, offset, exact_count)
+                return self._search_filtered(fts_query, filters, limit, offset, exact_count)
         except sqlite3.OperationalError as exc:
             # the reading side hands in a query it built and checked itself; whatever
             # SQLite still objects to is said in the user's terms, not SQLite's
             raise QueryError("the search engine could not read this query") from exc
 
-    def _search_unfiltered(self, fts_query: str, limit: int, offset: int) -> SearchPage:
+    def _search_unfiltered(
+        self, fts_query: str, limit: int, offset: int, exact_count: bool
+    ) -> SearchPage:
         """The best documents straight from FTS5's ranked order (no join while ranking),
         then their articles; more are read only when old versions crowd the page.
 
@@ -128,12 +142,13 @@ class SqliteSearch:
         but computes bm25 only for the newest `RANK_NEWEST` and for those with a match in
         their headline (`_headline_query`): the headline weighs ten times a body's word, so
         they are the ones that rank first (measured: `bench/bench_search_quality.py`, see
-        `RANK_NEWEST`). The articles are counted up to `COUNT_CAP` (`_count_all`)."""
+        `RANK_NEWEST`). The articles are counted up to `COUNT_CAP` (`_count_all`) when they
+        are few or `exact_count` asks, else the matching versions (`_versions`)."""
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
-            return [], 0, True, None
+            return [], 0, True, None, ARTICLES
         if docs <= min(ONE_PASS, RANK_NEWEST):
-            return (*self._search_all(fts_query, limit, offset), None)
+            return (*self._search_all(fts_query, limit, offset), None, ARTICLES)
         window = self._newest_bound(fts_query, docs, RANK_CANDIDATES)
         newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
         if newest == 0:  # few enough: every match ranked
@@ -164,9 +179,15 @@ class SqliteSearch:
             if len(best) >= want or len(ranked) < n:
                 break
             n *= 4
-        total, exact = self._count_all(fts_query, docs)
         looked_at = None if newest == 0 else min(docs, RANK_CANDIDATES)
-        return list(best.values())[offset:want], total, exact, looked_at
+        page = list(best.values())[offset:want]
+        if exact_count or docs <= CHEAP_COUNT:
+            total, exact = self._count_all(fts_query, docs)
+            return page, total, exact, looked_at, ARTICLES
+        articles = self._articles_at_least(docs)
+        if articles > COUNT_CAP:  # more than the cap whatever the versions: as `_count_all`
+            return page, COUNT_CAP, False, looked_at, ARTICLES
+        return page, self._versions(fts_query, docs), True, looked_at, VERSIONS
 
     def _search_all(
         self, fts_query: str, limit: int, offset: int
@@ -214,8 +235,7 @@ class SqliteSearch:
         articles. Only the matches in that small table are joined to an article and made
         distinct, where `_count` did so for every match (12.9 of 18 ms for a word in 6,000
         of 20,000 articles). Past the cap at once when the matches outside it already are."""
-        multi = self._scalar("SELECT count(*) FROM archive_search_multi")
-        if docs - multi > COUNT_CAP:  # each match outside the table is an article of its own
+        if self._articles_at_least(docs) > COUNT_CAP:
             return COUNT_CAP, False
         row = self.db.execute(
             "SELECT count(*), count(DISTINCT s.article_id) FROM archive_fts f"
@@ -224,6 +244,26 @@ class SqliteSearch:
         ).fetchone()
         found = docs - int(row[0]) + int(row[1])
         return (COUNT_CAP, False) if found > COUNT_CAP else (found, True)
+
+    def _articles_at_least(self, docs: int) -> int:
+        """A lower bound of the articles among `docs` matches: each match outside
+        `archive_search_multi` is an article of its own."""
+        return docs - self._scalar("SELECT count(*) FROM archive_search_multi")
+
+    def _versions(self, fts_query: str, docs: int) -> int:
+        """The indexed versions among the `docs` matches: less the replaced versions' entries
+        left in the contentless index (none unless versions were stored again), each looked
+        up in the index by its number (schema 10: those entries in an index of their own)."""
+        if not self._scalar(
+            "SELECT EXISTS (SELECT 1 FROM archive_search_multi INDEXED BY"
+            " archive_search_multi_replaced WHERE article_id IS NULL)"
+        ):
+            return docs
+        return docs - self._scalar(
+            "SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ? AND rowid IN"
+            " (SELECT doc FROM archive_search_multi WHERE article_id IS NULL)",
+            fts_query,
+        )
 
     def _meta_of(self, docs: list[int]) -> dict[int, tuple[Any, ...]]:
         out: dict[int, tuple[Any, ...]] = {}
@@ -239,31 +279,33 @@ class SqliteSearch:
         return out
 
     def _search_filtered(
-        self, fts_query: str, filters: Filters, limit: int, offset: int
+        self, fts_query: str, filters: Filters, limit: int, offset: int, exact_count: bool
     ) -> SearchPage:
         """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
         so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
         many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
         page asked for) pass the filters, or the window holds every match. The articles are
-        counted while ranking when every match was read, else by `_count` (up to `COUNT_CAP`).
+        counted while ranking when every match was read, else by `_count` (up to `COUNT_CAP`)
+        when `exact_count` asks; otherwise those passing in the ranked window are a lower bound.
 
         One pass, newest match first: a wider window goes on from where the narrower one
         ended (ranking each window from its start again read the first one twice)."""
         span = self._day_span(filters)
         if span is None:  # nothing was indexed on those days
-            return [], 0, True, None
+            return [], 0, True, None, ARTICLES
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
-            return [], 0, True, None
+            return [], 0, True, None, ARTICLES
         where, args = filter_sql(filters)
         newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
-        found = self._filtered_pass(fts_query, where, args, span, docs, offset + limit, newest)
+        want = offset + limit
+        found = self._filtered_pass(fts_query, where, args, span, docs, want, newest, exact_count)
         best, articles, counted, cut = found
         if newest and len(best) < min(len(articles), offset + limit):
             # too few passing matches were new or matched in their headline to fill the page
             # (a filter that passes old matches only): every passing match ranked instead
             best, articles, counted, cut = self._filtered_pass(
-                fts_query, where, args, span, docs, offset + limit, 0
+                fts_query, where, args, span, docs, want, 0, exact_count
             )
         ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
         listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
@@ -271,10 +313,12 @@ class SqliteSearch:
             cut = min(docs, RANK_CANDIDATES)  # ranked the newest and the headlines' only
         if counted:  # every match read: each article counted
             if len(articles) > COUNT_CAP:
-                return listed, COUNT_CAP, False, cut
-            return listed, len(articles), True, cut
+                return listed, COUNT_CAP, False, cut, ARTICLES
+            return listed, len(articles), True, cut, ARTICLES
+        if not exact_count:  # at least those passing among the matches read
+            return listed, min(len(articles), COUNT_CAP), False, cut, ARTICLES
         total, exact = self._count(fts_query, where, args, span)
-        return listed, total, exact, cut
+        return listed, total, exact, cut, ARTICLES
 
     def _filtered_pass(
         self,
@@ -285,12 +329,14 @@ class SqliteSearch:
         docs: int,
         want: int,
         newest: int,
+        exact_count: bool,
     ) -> tuple[dict[str, tuple[float, int]], set[str], bool, int | None]:
         """`_search_filtered`'s reading: the passing matches' best ranks by article, the
         passing articles, whether those are all of them (or more than `COUNT_CAP`), and the
         window when older matches were left unranked. bm25 is computed for the passing
         matches from doc `newest` on and those with a match in their headline (for every
-        one when `newest` is 0)."""
+        one when `newest` is 0). Past the window the matches are read on to count the
+        articles only when `exact_count` asks."""
         need = max(FILTERED_FLOOR, want)
         window = RANK_CANDIDATES
         bound = self._newest_bound(fts_query, docs, window)
@@ -308,8 +354,8 @@ class SqliteSearch:
                     bound = self._next_bound(fts_query, docs, bound, window, window * 4)
                     window *= 4
                 if cut is not None:
-                    if ranked_from is None:
-                        break  # `_count` counts the rest
+                    if ranked_from is None or not exact_count:
+                        break  # `_count` counts the rest, or the count is a lower bound
                     # read on to count the articles: the rest of the matches is read once,
                     # where `_count` read the window again (bm25 is computed past it only
                     # for the headline's matches)
@@ -322,7 +368,7 @@ class SqliteSearch:
                     _keep_best(best, article_id, rank, doc)
         finally:
             passing.close()
-        counted = cut is None or ranked_from is not None
+        counted = cut is None or (ranked_from is not None and exact_count)
         return best, articles, counted, cut
 
     def _day_span(self, filters: Filters) -> tuple[int, int] | None:
@@ -415,10 +461,15 @@ def _keep_best(best: dict[str, tuple[float, int]], article_id: str, rank: float,
 
 
 _PHRASE = re.compile(r'"(?:[^"]|"")*"\*?')
+# the phrases a query excludes, as `archive.ftsquery` writes them: `NOT ("a" OR "b"*)` (a
+# phrase there holds letters, digits and spaces only: no parenthesis or quote inside)
+_EXCLUDED = re.compile(r'NOT \((?:"(?:[^"]|"")*"\*?(?: OR )?)+\)')
 
 
 def _headline_query(fts_query: str) -> str:
     """The versions with any of the query's phrases in the headline: `{headline} : (...)`
-    over each quoted phrase of `fts_query` (as `archive.ftsquery` writes them, excluded
-    ones too: the query itself still excludes them)."""
-    return "{headline} : (" + " OR ".join(_PHRASE.findall(fts_query)) + ")"
+    over each quoted phrase of `fts_query` (as `archive.ftsquery` writes them) but the
+    excluded ones: a version with one of those anywhere is no match, and finding the
+    headlines of an excluded common word cost a third of `ever -back`'s ranking."""
+    kept = _PHRASE.findall(_EXCLUDED.sub("", fts_query))
+    return "{headline} : (" + " OR ".join(kept) + ")"

@@ -66,6 +66,12 @@ def _line(hit: Hit, bold: bool) -> str:
 @click.option("--section", metavar="NAME", help="Only this section.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
+@click.option(
+    "--exact-count",
+    is_flag=True,
+    help="Count the matching articles (up to 10,000) even when that costs more than the"
+    " search; else past 2,000 matching versions the count may be of versions or a lower bound.",
+)
 @click.pass_obj
 def search_cmd(
     app: AppContext,
@@ -77,6 +83,7 @@ def search_cmd(
     section: str | None,
     limit: int,
     as_json: bool,
+    exact_count: bool,
 ) -> None:
     """Full-text search over headlines, subheadlines, bodies, captions and authors.
 
@@ -100,6 +107,7 @@ def search_cmd(
                 author=author,
                 section=section,
                 limit=limit,
+                exact_count=exact_count,
             )
         except QueryError as exc:
             what = "bad filter" if isinstance(exc, FilterError) else "bad query"

@@ -63,8 +63,18 @@ def openapi_document(version: str) -> dict[str, Any]:
         "paths": {
             "/api/search": _get(
                 "Full-text search (phrases, prefix* with 3 letters at least, AND/OR/NOT, -word),"
-                " best first; matches counted exactly up to 10,000",
-                [_param("q", "The query.", required=True), *filters],
+                " best first; matching articles counted exactly up to 10,000, or (see total_of"
+                " and total_relation) a cheaper count unless count=exact",
+                [
+                    _param("q", "The query.", required=True),
+                    *filters,
+                    _param(
+                        "count",
+                        "exact: count the matching articles (up to 10,000) even when that"
+                        " costs more than the search; else past 2,000 matching versions the"
+                        " count may be the matching versions (total_of) or a lower bound",
+                    ),
+                ],
                 {"$ref": "#/components/schemas/Results"},
             ),
             "/api/articles": _get(
@@ -169,13 +179,19 @@ def openapi_document(version: str) -> dict[str, Any]:
                         },
                         "total_exact": {
                             "type": "boolean",
-                            "description": "false: more than total match (total is a lower bound)",
+                            "description": "false: total is a lower bound (at least total match)",
                         },
                         "total_relation": {
                             "type": "string",
                             "enum": ["eq", "gte"],
                             "description": "eq: total is exact; gte: at least total match"
                             " (as Elasticsearch's hits.total.relation)",
+                        },
+                        "total_of": {
+                            "type": "string",
+                            "enum": ["articles", "versions"],
+                            "description": "What total counts: articles, or the matching"
+                            " versions (exact; an article once per version that matches)",
                         },
                         "count": {"type": "string"},
                         "ranked_newest": {

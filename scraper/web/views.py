@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from archive.backends.catalog import COUNT_CAP
 from archive.errors import ArchiveError, FilterError, NotFound, QueryError
 from archive.query import ArchiveReader, Results
 from archive.record import Article
@@ -77,21 +78,34 @@ class Views:
         query = (request.query_params.get("q") or "").strip()
         page = self._page(request)
         filters = self._filters(request)
-        base = {"q": query, "filters": filters}
+        counting = request.query_params.get("count") or ""
+        if counting not in ("", "exact"):
+            raise WebError(400, f"count may only be 'exact', not {counting[:20]!r}")
+        base = {"q": query, "filters": filters, "count_exact": counting == "exact"}
         if not query:
             empty = {
                 **{"total": 0, "total_exact": True, "total_relation": "eq", "count": "0 matches"},
-                **{"ranked_newest": None, "ranking": ""},
+                **{"total_of": "articles", "ranked_newest": None, "ranking": ""},
             }
-            return {**base, **empty, "page": 1, "pages": 1, "ms": 0, "hits": []}
+            return {**base, **empty, "page": 1, "pages": 1, "ms": 0, "hits": [], "can_count": False}
         try:
             results = self.reader.search(
-                query, **filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+                query,
+                **filters,
+                limit=PER_PAGE,
+                offset=(page - 1) * PER_PAGE,
+                exact_count=counting == "exact",
             )
         except QueryError as exc:
             what = "bad filter" if isinstance(exc, FilterError) else "bad query"
             raise WebError(400, f"{what}: {exc}") from exc
-        return {**base, **self._results(results, page)}
+        # the articles can be counted on request when what was counted is not them, or is
+        # a lower bound below the cap (a count past the cap is a lower bound either way)
+        can_count = counting != "exact" and (
+            results.total_of != "articles"
+            or (not results.total_exact and results.total < COUNT_CAP)
+        )
+        return {**base, **self._results(results, page), "can_count": can_count}
 
     def _article(self, article_id: str, version: int | None) -> Article:
         try:
