@@ -46,15 +46,22 @@ def expire(catalog: PgCatalog, source: str) -> None:
         )
 
 
+def leased_one(catalog: PgCatalog, source: str) -> tuple[PgFrontier, Item]:
+    """(a crawler that began a run of `source`, the one URL queued, which it leased)."""
+    frontier = PgFrontier(catalog.pool, lease_ttl=TTL)
+    frontier.begin_run(source, now=time.time(), starts=[])
+    frontier.add(
+        source, [Entry(f"https://e.test/{source}", Kind.ARTICLE, 1)], now=0.0, refresh_after=1e9
+    )
+    [item] = frontier.lease(source, 1)
+    return frontier, item
+
+
 def taken_over(catalog: PgCatalog, source: str) -> tuple[PgFrontier, PgFrontier, Item]:
     """(the stale crawler, the URL's holder now, the URL): the first leased it, its lease
     expired, the second leased it."""
-    stale, holder = (PgFrontier(catalog.pool, lease_ttl=TTL) for _ in range(2))
-    stale.begin_run(source, now=time.time(), starts=[])
-    stale.add(
-        source, [Entry(f"https://e.test/{source}", Kind.ARTICLE, 1)], now=0.0, refresh_after=1e9
-    )
-    [item] = stale.lease(source, 1)
+    stale, item = leased_one(catalog, source)
+    holder = PgFrontier(catalog.pool, lease_ttl=TTL)
     expire(catalog, source)
     [again] = holder.lease(source, 1)
     assert again.key == item.key
@@ -91,12 +98,7 @@ def test_a_stale_crawlers_retry_or_failure_leaves_the_url_to_its_holder(
 def test_a_stale_crawlers_failure_does_not_keep_a_url_queued_again_from_being_fetched(
     catalog: PgCatalog, source: str
 ) -> None:
-    stale = PgFrontier(catalog.pool, lease_ttl=TTL)
-    stale.begin_run(source, now=time.time(), starts=[])
-    stale.add(
-        source, [Entry(f"https://e.test/{source}", Kind.ARTICLE, 1)], now=0.0, refresh_after=1e9
-    )
-    [item] = stale.lease(source, 1)
+    stale, item = leased_one(catalog, source)
     expire(catalog, source)
     joining = PgFrontier(catalog.pool, lease_ttl=TTL)
     joining.begin_run(source, now=time.time(), starts=[])  # queues expired leases again
@@ -125,12 +127,7 @@ def test_a_stale_crawler_does_not_keep_another_crawlers_lease_alive(
 
 
 def test_a_crawler_renews_its_own_leases(catalog: PgCatalog, source: str) -> None:
-    mine = PgFrontier(catalog.pool, lease_ttl=TTL)
-    mine.begin_run(source, now=time.time(), starts=[])
-    mine.add(
-        source, [Entry(f"https://e.test/{source}", Kind.ARTICLE, 1)], now=0.0, refresh_after=1e9
-    )
-    [item] = mine.lease(source, 1)
+    mine, item = leased_one(catalog, source)
     expire(catalog, source)
     mine.renew(source, [item.key])
     assert PgFrontier(catalog.pool, lease_ttl=TTL).lease(source, 1) == []

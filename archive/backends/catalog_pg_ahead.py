@@ -12,8 +12,9 @@ batch took its locks, and the catalog answers from it until the transaction ends
 An answer stays right while the batch holds it: the keys it was asked by (URL keys, canonical
 keys, body digests, raw hashes) are locked by the batch (`PgCatalog.writing`), so no other
 writer changes them, and each write of the batch itself drops the answers it could change
-(`forget_*`), which are then asked of the database again. Nothing written is ever put in:
-only dropped, so a savepoint rolled back cannot leave a wrong answer behind.
+(`forget_*`), which are then asked of the database again. One write is put in rather than
+dropped (a site's new reference page, `added_reference`): a savepoint rolled back clears
+every answer (`PgCatalog.writing`), so it cannot leave a wrong one behind.
 """
 
 from __future__ import annotations

@@ -53,14 +53,13 @@ from archive.backends.frontier import (
     merged_status,
 )
 from archive.backends.frontier_sqlite import Finish, finish_statement, grouped_finishes
-from archive.backends.hostlease_pg import READY, HostClaims, claim_rows, renew_claims
+from archive.backends.hostlease_pg import DB_NOW, READY, HostClaims, claim_rows, renew_claims
 from archive.errors import StorageError
 from archive.urls import normalize_url, url_key
 
 Conn = psycopg.Connection[Any]
 RUN_LOCK = 0x6D6F7272  # advisory lock class of `begin_run` (its second key: the source)
 CLAIM_FEW = 16  # hosts a lease claims at most: a worker that starts first does not take all
-DB_NOW = "extract(epoch FROM clock_timestamp())::double precision"
 # whether crawler c's part of the run goes on (in SQL, with the database's time as now.t and
 # the lease lifetime as %(ttl)s): it has not ended, and it began within a lease's lifetime,
 # or is alive as its sticky hosts' crawler (`cluster_workers`), or holds a live URL lease
@@ -464,7 +463,6 @@ class PgFrontier:
         """Take up to `limit` queued URLs, start points first, then by depth and age; rows
         another worker is leasing right now are skipped, not waited for. One round trip:
         the database's clock is read in the statement (the crawl's event loop waits for it)."""
-        now = "extract(epoch FROM clock_timestamp())::double precision"
         claims = self.host_claims
         # sticky hosts: only URLs of the hosts this worker holds, claimed just before, and
         # not of those it is handing back (`HostClaims.leave`)
@@ -490,11 +488,11 @@ class PgFrontier:
                         f" source = %(s)s AND state = 'queued'{mine} {order} LIMIT %(n)s FOR"
                         " UPDATE SKIP LOCKED), x AS (SELECT id, priority, depth, host_seq FROM"
                         " frontier_urls WHERE source = %(s)s AND state = 'leased' AND leased_at"
-                        f" <= (SELECT {now} - %(ttl)s::double precision){mine} {order} LIMIT"
+                        f" <= (SELECT {DB_NOW} - %(ttl)s::double precision){mine} {order} LIMIT"
                         " %(n)s FOR UPDATE SKIP LOCKED) UPDATE frontier_urls SET state ="
-                        f" 'leased', leased_at = {now}, leased_by = %(me)s WHERE id IN (SELECT id"
-                        f" FROM (SELECT * FROM q UNION ALL SELECT * FROM x) AS u {order} LIMIT"
-                        " %(n)s)"
+                        f" 'leased', leased_at = {DB_NOW}, leased_by = %(me)s WHERE id IN"
+                        " (SELECT id FROM (SELECT * FROM q UNION ALL SELECT * FROM x) AS u"
+                        f" {order} LIMIT %(n)s)"
                         " RETURNING key, url, kind, depth, etag, last_modified,"
                         " fetched_at, attempts, priority, id, start, host_seq",
                         {
@@ -545,8 +543,8 @@ class PgFrontier:
         )
         live = "c.holder IS NOT NULL AND c.holder_expires > (SELECT t FROM now)"
         return conn.execute(
-            "WITH now AS MATERIALIZED (SELECT extract(epoch FROM clock_timestamp())"
-            "::double precision AS t), alive AS (INSERT INTO cluster_workers VALUES (%(me)s,"
+            f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t), alive AS (INSERT INTO"
+            " cluster_workers VALUES (%(me)s,"
             " %(s)s, (SELECT t FROM now) + %(cttl)s) ON CONFLICT (holder) DO UPDATE SET"
             " source = excluded.source, expires = excluded.expires), gone AS (DELETE FROM"
             " cluster_workers w WHERE w.expires < (SELECT t FROM now) - %(cttl)s AND w.holder"
@@ -590,16 +588,14 @@ class PgFrontier:
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute("SET LOCAL synchronous_commit = off")
                 conn.execute(
-                    "UPDATE frontier_urls SET leased_at = extract(epoch FROM clock_timestamp())"
-                    "::double precision WHERE source = %s AND key = ANY(%s) AND state = 'leased'"
-                    " AND leased_by = %s",
+                    f"UPDATE frontier_urls SET leased_at = {DB_NOW} WHERE source = %s AND key"
+                    " = ANY(%s) AND state = 'leased' AND leased_by = %s",
                     (source, renewing, self.holder),
                 )
                 if claims is None:
                     return
                 conn.execute(  # this crawler is alive: it counts in the hosts' fair share
-                    "UPDATE cluster_workers SET expires = extract(epoch FROM clock_timestamp())"
-                    "::double precision + %s WHERE holder = %s",
+                    f"UPDATE cluster_workers SET expires = {DB_NOW} + %s WHERE holder = %s",
                     (claims.ttl, claims.holder),
                 )
                 sent = time.monotonic()
@@ -738,5 +734,5 @@ def host_of(url: str) -> str:
 
 def _db_now(db: Conn) -> float:
     """The database's clock (epoch seconds): one clock for every worker of a cluster."""
-    row = db.execute("SELECT extract(epoch FROM clock_timestamp())::double precision").fetchone()
+    row = db.execute(f"SELECT {DB_NOW}").fetchone()
     return float(row[0]) if row else 0.0
