@@ -32,6 +32,7 @@ from pathlib import Path
 
 from archive.atomic import describe, fsync_dir, make_dirs, write_atomic
 from archive.errors import StorageError
+from archive.filewriter import FileWriter
 from archive.layout import relative
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,45 @@ class Journal:
         self._segment: Path | None = None
         self._paths: list[Path] = []
         self._count = 0
+        # when set, a batch's files are written on a thread of their own (archive.filewriter)
+        self.writer: FileWriter | None = None
 
     @property
     def active(self) -> bool:
         return self._pending is not None
+
+    def defer_writes(self) -> None:
+        """From now on `write` leaves the file calls to a writer thread (a crawl's event loop
+        stores: archive.filewriter); `commit` waits for them."""
+        if self.writer is None:
+            self.writer = FileWriter()
+
+    def write_now(self) -> None:
+        """Back to writing files on the calling thread (after draining the writer's)."""
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.close()
+
+    def write(self, path: Path, data: bytes) -> None:
+        """Inside a batch: write a file (not durably: the journal makes it so) and note it."""
+        if self._pending is None:
+            raise RuntimeError("journal: write outside a batch")
+        if self.writer is not None:
+            self.writer.write(path, data)
+        else:
+            write_atomic(path, data, durable=False)
+        self._pending.append((path, data))
+
+    def pending(self, path: Path | str) -> bytes | None:
+        """The bytes of a file `write` queued and the writer has not put in place yet."""
+        writer = self.writer
+        return writer.pending(path) if writer is not None else None
+
+    def drain(self) -> None:
+        """Wait for the files queued so far to be in place (before reading the folder as it
+        is, or committing)."""
+        if self.writer is not None:
+            self.writer.drain()
 
     def begin(self) -> None:
         self._pending = []
@@ -97,12 +133,21 @@ class Journal:
         """The batch failed and its catalog rows are rolled back. Its files stay (content-named
         blobs may be stored again later, and are then trusted as they are): sync them."""
         pending, self._pending = self._pending or [], None
+        with contextlib.suppress(Exception):  # the batch fails anyway: its files as they are
+            self.drain()
         for path in dict.fromkeys(path for path, _ in pending):
             with contextlib.suppress(OSError):
                 _fsync_file(path)
 
     def commit(self) -> None:
-        """Append the batch's files to the journal and fsync it: one fsync for the batch."""
+        """Append the batch's files to the journal and fsync it: one fsync for the batch.
+        Every file is in place first (a writer thread's too): the catalog commit that follows
+        may name them to readers."""
+        try:
+            self.drain()
+        except BaseException:  # a file could not be written: the batch fails
+            self.discard()
+            raise
         pending, self._pending = self._pending or [], None
         if not pending:
             return
@@ -169,7 +214,10 @@ class Journal:
         fsync_dir(self.folder)
 
     def close(self) -> None:
-        self.checkpoint()
+        try:
+            self.write_now()
+        finally:
+            self.checkpoint()
 
 
 def recover(root: Path, committed: Callable[[str, bytes], bool] | None = None) -> int:

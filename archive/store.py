@@ -450,6 +450,11 @@ class Archive:
 
     def read_record(self, source: str, article_id: str, version: int) -> dict[str, Any]:
         path = self.layout.version_file(source, article_id, version)
+        journal = self.journal
+        queued = journal.pending(path) if journal is not None else None
+        if queued is not None:  # filed by this batch, its write still queued
+            doc: dict[str, Any] = loads(queued)
+            return doc
         try:
             with open(path, "rb") as file:  # noqa: PTH123 - a str path: no Path to build
                 data: dict[str, Any] = loads(file.read())
@@ -471,12 +476,11 @@ class Archive:
     def blobs_rewrite(self, path: Path, data: bytes) -> None:
         from archive.atomic import write_atomic
 
-        if not path.exists():
-            self.intents.note(path, data)
         journal = self.journal
+        if not path.exists() and (journal is None or journal.pending(path) is None):
+            self.intents.note(path, data)
         if journal is not None and journal.active:
-            write_atomic(path, data, durable=False)
-            journal.add(path, data)
+            journal.write(path, data)  # on the journal's writer thread, when it has one
         else:
             write_atomic(path, data, durable=self.durable)
         self.note_written(relative(path, self.root), data)

@@ -212,7 +212,8 @@ class FolderBlobStore:
     def _write_new(self, path: Path, data: bytes, *, absent: bool = False) -> bool:
         """Write an immutable file unless it is there (`absent`: the caller just saw it is
         not); one stat of the path serves the intents note and the journaled write."""
-        size = None if absent else _size(path)
+        queued = self._queued(path)
+        size = len(queued) if queued is not None else None if absent else _size(path)
         if self.intents is not None and size is None:
             self.intents.note(path, data)
         journal = self.journal
@@ -230,9 +231,18 @@ class FolderBlobStore:
         # an empty file is what a power cut leaves of a write that was never synced
         if size is not None and size > 0:
             return False
-        write_atomic(path, data, durable=False)
-        journal.add(path, data)
+        journal.write(path, data)  # on the journal's writer thread, when it has one
         return True
+
+    def _queued(self, path: Path) -> bytes | None:
+        """The bytes of a file queued in this batch and not on disk yet (archive.filewriter)."""
+        journal = self.journal
+        return journal.pending(path) if journal is not None else None
+
+    def _read(self, path: Path) -> bytes:
+        """A file's bytes, a queued one's included."""
+        queued = self._queued(path)
+        return queued if queued is not None else path.read_bytes()
 
     def opener(self) -> Callable[[], BlobStore]:
         return functools.partial(
@@ -272,6 +282,9 @@ class FolderBlobStore:
             path = self._existing(check_sha(ref))
             if path is None or not path.name.endswith(".zst"):
                 return False
+            queued = self._queued(path)
+            if queued is not None:
+                return blobref.can_be_reference(queued[: blobref.PREFIX_SIZE])
             with path.open("rb") as fh:
                 return blobref.can_be_reference(fh.read(blobref.PREFIX_SIZE))
         except (ArchiveError, OSError):
@@ -280,7 +293,8 @@ class FolderBlobStore:
     def _existing(self, sha: str) -> Path | None:
         for suffix in CODECS.values():
             path = self.layout.blob(sha, suffix)
-            if path.exists():
+            # queued first: a file leaves the queue only once it is on disk
+            if self._queued(path) is not None or path.exists():
                 return path
         return None
 
@@ -307,6 +321,9 @@ class FolderBlobStore:
         path = self._existing(check_sha(sha))
         if path is None or not path.name.endswith(".zst"):
             return None
+        queued = self._queued(path)
+        if queued is not None:
+            return blobref.reference_in(queued[: blobref.HEADER_SIZE])
         try:
             with path.open("rb") as fh:
                 return blobref.reference_in(fh.read(blobref.HEADER_SIZE))
@@ -318,7 +335,7 @@ class FolderBlobStore:
         if path is None:
             raise BlobMissing(f"raw page {sha} is missing from {self.layout.raw_dir}")
         try:
-            packed = path.read_bytes()
+            packed = self._read(path)
         except OSError as exc:
             raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
         return unpack_blob(
@@ -351,7 +368,10 @@ class FolderBlobStore:
 
     def stored_size(self, sha: str) -> int:
         path = self._existing(check_sha(sha))
-        return path.stat().st_size if path else 0
+        if path is None:
+            return 0
+        queued = self._queued(path)
+        return len(queued) if queued is not None else path.stat().st_size
 
     def alone_size(self, sha: str) -> int:
         data = self.get(sha)
@@ -368,6 +388,8 @@ class FolderBlobStore:
         self.rewrite(path, dumps(doc).encode("utf-8"))  # its new checksum is recorded too
 
     def sidecars(self, sha: str) -> list[dict[str, Any]]:
+        if self.journal is not None:
+            self.journal.drain()  # the folder as it is, its queued files in place
         first = self.layout.meta(sha)
         paths = [first] if first.exists() else []
         # the names `<sha>.*.fetch.json`, from a listing: a glob would compile a pattern for

@@ -232,6 +232,10 @@ class IngestPool:
         # started after the fork: a forked worker must not inherit a thread; the catalog's
         # connection moves to it for each commit and back (never used by both at once)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="morgue-writer")
+        if self.archive.journal is not None:
+            # a batch's file calls on a thread of their own: the loop does not wait on them
+            # (archive.filewriter); the journal's commit waits for them, on the writer thread
+            self.archive.journal.defer_writes()
         self.reader = self.archive.reader() if self.archive.embedded else self.archive
         self._committer = asyncio.create_task(self._commit_loop())
         return self
@@ -249,6 +253,8 @@ class IngestPool:
             await self._checkpoint
         if self._writer is not None:
             self._writer.shutdown(wait=True)
+        if self.archive.journal is not None:
+            self.archive.journal.write_now()
         if self.reader is not self.archive:
             self.reader.close()
             self.reader = self.archive
