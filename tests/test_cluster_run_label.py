@@ -138,6 +138,10 @@ def expire(catalog: PgCatalog, source: str, crawler: PgFrontier) -> None:
             "UPDATE frontier_runs SET started_at = started_at - %s WHERE source = %s",
             (back, source),
         )
+        conn.execute(
+            "UPDATE cluster_workers SET expires = expires - %s WHERE holder = %s",
+            (back, crawler.holder),
+        )
 
 
 def test_a_run_whose_crawler_died_is_labelled_once_it_counts_as_dead_without_a_new_job(
@@ -155,7 +159,8 @@ def test_a_run_whose_crawler_died_is_labelled_once_it_counts_as_dead_without_a_n
     run = alive.last_run(source)
     assert run is not None
     assert run[2] == "stopped"  # the dead one's URL and one more are left
-    assert run[1] is not None and run[1] >= ended
+    assert run[1] is not None
+    assert run[1] >= ended
     with catalog.pool.connection() as conn:
         conn.execute("INSERT INTO archive_sources VALUES (%s, '2026-01-01T00:00:00Z')", (source,))
     catalog.frontier_lease_ttl = TTL
@@ -186,6 +191,31 @@ def test_the_sources_listing_labels_a_dead_crawlers_run_ok_when_nothing_is_left(
     assert row.last_crawl_end is not None
 
 
+def test_a_reader_without_the_lease_lifetime_labels_the_run_once_the_dead_heartbeat_expired(
+    catalog: PgCatalog, source: str
+) -> None:
+    """The web server's and the scheduler's catalogs are not a worker's: no lease lifetime."""
+    dead, alive = crawlers(catalog, source)
+    dead.lease(source, 1)
+    with catalog.pool.connection() as conn:  # its heartbeat, as a sticky-host lease writes it
+        conn.execute(
+            "INSERT INTO cluster_workers VALUES (%s, %s, extract(epoch FROM now()) + %s)",
+            (dead.holder, source, TTL),
+        )
+        conn.execute("INSERT INTO archive_sources VALUES (%s, '2026-01-01T00:00:00Z')", (source,))
+    fetch(alive, source, 1)
+    alive.end_run(source, now=time.time(), status="ok")
+    reader = PgFrontier(catalog.pool)  # `morgue schedule`'s frontier
+    assert label(reader, source) == "running"
+    [row] = [s for s in catalog.sources() if s.name == source]
+    assert row.last_crawl_status == "running"
+    expire(catalog, source, dead)
+    [row] = [s for s in catalog.sources() if s.name == source]
+    assert row.last_crawl_status == "stopped"
+    assert row.last_crawl_end is not None
+    assert label(reader, source) == "stopped"
+
+
 def test_a_job_after_a_dead_crawlers_run_begins_a_new_run(catalog: PgCatalog, source: str) -> None:
     dead, alive = crawlers(catalog, source)
     dead.lease(source, 1)
@@ -196,7 +226,7 @@ def test_a_job_after_a_dead_crawlers_run_begins_a_new_run(catalog: PgCatalog, so
     assert late.begin_run(source, now=now, starts=[]) == 3  # the dead one's URL queued again
     run = late.last_run(source)
     assert run is not None
-    assert run[0] == now and run[1] is None and run[2] == "running"  # its own run
+    assert run == (now, None, "running")  # its own run
 
 
 def test_one_crawl_at_a_time_forgets_the_parts_of_an_earlier_cluster_run(

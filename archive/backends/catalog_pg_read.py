@@ -624,17 +624,20 @@ class PgReadMixin:
         return out
 
     def _runs(self) -> dict[str, tuple[Any, ...]]:
-        """Each source's last run. A cluster's reader (which knows the lease lifetime) first
-        labels the runs still "running" whose crawlers all ended or died
-        (`frontier_pg.settle_runs`), as `last_run` does."""
+        """Each source's last run, the runs still "running" whose crawlers all ended or died
+        labelled first (`frontier_pg.settle_runs`), as `last_run` does. A role that may not
+        write the frontier shows them as they are."""
         sql = "SELECT source, started_at, finished_at, status FROM frontier_runs"
         runs = {r[0]: r for r in self._rows(sql)}
         running = [name for name, r in runs.items() if r[3] == "running"]
-        ttl = self.frontier_lease_ttl
-        if running and ttl is not None:
+        if running:
             from archive.backends.frontier_pg import settle_runs
 
-            settle_runs(self.pool, running, ttl)
+            try:
+                settle_runs(self.pool, running, self.frontier_lease_ttl)
+            except StorageError as exc:
+                log.warning("runs left unlabelled: %s", exc)
+                return runs
             runs = {r[0]: r for r in self._rows(sql)}
         return runs
 

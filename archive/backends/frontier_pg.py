@@ -69,6 +69,14 @@ CRAWLING = (
     " FROM frontier_urls f WHERE f.source = c.source AND f.state = 'leased' AND f.leased_by ="
     " c.crawler AND f.leased_at > now.t - %(ttl)s))"
 )
+# the same for a reader that does not know the lease lifetime (`settle_runs`): going unless
+# its crawler's heartbeat in `cluster_workers` expired. Each lease and renewal writes that
+# row's expiry with the URL leases' times, after the part began, so a part this calls dead
+# CRAWLING calls dead too (a crawler without the row, or whose row was cleared, goes on)
+CRAWLING_UNTIMED = (
+    "c.finished_at IS NULL AND NOT EXISTS (SELECT 1 FROM cluster_workers w WHERE w.holder ="
+    " c.crawler AND w.expires <= now.t)"
+)
 
 
 class PgFrontier:
@@ -281,8 +289,7 @@ class PgFrontier:
     def last_run(self, source: str) -> tuple[float, float | None, str] | None:
         """The source's run; in a cluster, one still "running" whose crawlers all ended or
         died is labelled first (`settle_runs`)."""
-        if self.lease_ttl is not None:
-            settle_runs(self._pool, [source], self.lease_ttl)
+        settle_runs(self._pool, [source], self.lease_ttl)
         rows = self._rows(
             "SELECT started_at, finished_at, status FROM frontier_runs WHERE source = %s",
             (source,),
@@ -700,17 +707,19 @@ class PgFrontier:
         return {str(k): str(s) for k, s in rows}
 
 
-def _label_run(db: Conn, source: str, ttl: float, *, finished_at: float | None) -> bool:
+def _label_run(db: Conn, source: str, ttl: float | None, *, finished_at: float | None) -> bool:
     """Label the source's run from its crawlers' parts when none of them goes on (the
     caller holds the run's advisory lock, `RUN_LOCK`): each ended part by its own label, a
     dead one that never ended as LOST, merged by `frontier.merged_status`. Ended at
     `finished_at`, or when None (the run found over on reading) at the last part's end or
-    last sign of life. Whether it was labelled."""
+    last sign of life. `ttl`: the lease lifetime, None when the caller does not know it
+    (`CRAWLING_UNTIMED`). Whether it was labelled."""
     args = {"s": source, "ttl": ttl}
+    going = CRAWLING if ttl is not None else CRAWLING_UNTIMED
     parts = db.execute(
         f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t) SELECT c.status, c.finished_at IS"
-        f" NOT NULL, {CRAWLING}, COALESCE(c.finished_at, GREATEST(c.seen, (SELECT w.expires"
-        " - %(ttl)s FROM cluster_workers w WHERE w.holder = c.crawler), (SELECT"
+        f" NOT NULL, {going}, COALESCE(c.finished_at, GREATEST(c.seen, (SELECT w.expires"
+        " - %(ttl)s::double precision FROM cluster_workers w WHERE w.holder = c.crawler), (SELECT"
         " max(f.leased_at) FROM frontier_urls f WHERE f.source = c.source AND f.state ="
         " 'leased' AND f.leased_by = c.crawler))) FROM frontier_run_crawlers c, now"
         " WHERE c.source = %(s)s",
@@ -735,12 +744,14 @@ def _label_run(db: Conn, source: str, ttl: float, *, finished_at: float | None) 
     return True
 
 
-def settle_runs(pool: ConnectionPool, sources: Iterable[str], ttl: float) -> None:
+def settle_runs(pool: ConnectionPool, sources: Iterable[str], ttl: float | None) -> None:
     """Label each of these sources' cluster runs still "running" whose crawlers all ended
     or died (`_label_run`): a crawler killed while the others ended within a lease lifetime
     of its death counted as going when they did, and nobody else would end the run; so it is
     labelled by whoever reads it first once its dead part no longer counts as live. Under
-    the run's lock, as `end_run`; one transaction per source, and none without such a run."""
+    the run's lock, as `end_run`; one transaction per source, and none without such a run.
+    `ttl`: the lease lifetime, or None for a reader that does not know it (the web server,
+    the scheduler), which labels the run once the dead crawler's heartbeat expired."""
     try:
         with pool.connection() as conn:
             running = [
