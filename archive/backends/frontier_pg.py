@@ -70,12 +70,14 @@ CRAWLING = (
     " c.crawler AND f.leased_at > now.t - %(ttl)s))"
 )
 # the same for a reader that does not know the lease lifetime (`settle_runs`): going unless
-# its crawler's heartbeat in `cluster_workers` expired. Each lease and renewal writes that
-# row's expiry with the URL leases' times, after the part began, so a part this calls dead
+# its crawler's heartbeat in `cluster_workers` expired a while ago. Each lease and renewal
+# writes that row's expiry in the transaction that times the URL leases (a lease's a few
+# milliseconds before them: the slack), after the part began, so a part this calls dead
 # CRAWLING calls dead too (a crawler without the row, or whose row was cleared, goes on)
+HEARTBEAT_SLACK = 5.0
 CRAWLING_UNTIMED = (
     "c.finished_at IS NULL AND NOT EXISTS (SELECT 1 FROM cluster_workers w WHERE w.holder ="
-    " c.crawler AND w.expires <= now.t)"
+    f" c.crawler AND w.expires <= now.t - {HEARTBEAT_SLACK})"
 )
 
 
