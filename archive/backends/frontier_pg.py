@@ -751,31 +751,28 @@ def settle_runs(pool: ConnectionPool, sources: Iterable[str], ttl: float | None)
     or died (`_label_run`): a crawler killed while the others ended within a lease lifetime
     of its death counted as going when they did, and nobody else would end the run; so it is
     labelled by whoever reads it first once its dead part no longer counts as live. Under
-    the run's lock, as `end_run`; one transaction per source, and none without such a run.
-    `ttl`: the lease lifetime, or None for a reader that does not know it (the web server,
-    the scheduler), which labels the run once the dead crawler's heartbeat expired."""
+    the run's lock, as `end_run` (taken in the sources' order: each of those takes one), in
+    one transaction. `ttl`: the lease lifetime, or None for a reader that does not know it
+    (the web server, the scheduler), which labels the run once the dead crawler's heartbeat
+    expired."""
     try:
-        with pool.connection() as conn:
-            running = [
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT source FROM frontier_runs WHERE status = 'running'"
-                    " AND source = ANY(%s)",
-                    (list(sources),),
-                ).fetchall()
-            ]
-            for source in running:
-                with conn.transaction():
-                    conn.execute("SET LOCAL synchronous_commit = off")
-                    conn.execute(
-                        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (RUN_LOCK, source)
-                    )
-                    still = conn.execute(
-                        "SELECT 1 FROM frontier_runs WHERE source = %s AND status = 'running'",
-                        (source,),
-                    ).fetchone()
-                    if still is not None:
-                        _label_run(conn, source, ttl, finished_at=None)
+        with pool.connection() as conn, conn.transaction():
+            running = conn.execute(
+                "SELECT source FROM frontier_runs WHERE status = 'running' AND source = ANY(%s)"
+                " ORDER BY source",
+                (list(sources),),
+            ).fetchall()
+            if not running:
+                return
+            conn.execute("SET LOCAL synchronous_commit = off")
+            for (source,) in running:
+                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (RUN_LOCK, source))
+                still = conn.execute(  # (an end or a begin may have come first)
+                    "SELECT 1 FROM frontier_runs WHERE source = %s AND status = 'running'",
+                    (source,),
+                ).fetchone()
+                if still is not None:
+                    _label_run(conn, str(source), ttl, finished_at=None)
     except psycopg.Error as exc:
         raise StorageError(f"frontier: {exc}") from exc
 
