@@ -18,7 +18,8 @@ In a cluster a URL's lease carries its holder (`leased_by`, this frontier's `hol
 crawler whose lease expired, and whose URL another crawler may hold since, no longer queues
 it again, marks it failed or renews it; its "done" is kept (its page is stored). Each
 crawler's part of a run is kept apart (`frontier_run_crawlers`) and the run labelled from
-all of them when the last live one ends (`end_run`).
+all of them when the last live one ends (`end_run`), or, when a killed crawler still counted
+as live then, by the first reader of the run once it no longer does (`settle_runs`).
 
 `lease` hands out URLs of many hosts before a second URL of any one host (by `host_seq`, a
 URL's rank among the URLs of its host that one listing added): a worker's pages in flight
