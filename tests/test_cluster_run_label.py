@@ -4,7 +4,8 @@
 there: the last to end labelled the run, so a worker that ended "ok" after another stopped
 with work left made the run "ok". Now each crawler's part is kept apart and the run is
 labelled when the last live one ends (`frontier.merged_status`); the `/sources` page, the
-schedule and `last_run` read that row.
+schedule and `last_run` read that row. A run whose killed crawler still counted as going when
+the others ended is labelled by the first cluster reader once that crawler counts as dead.
 """
 
 from __future__ import annotations
@@ -118,6 +119,125 @@ def test_a_dead_crawler_holds_the_run_open_until_its_leases_expire_then_counts_a
     fetch(late, source, 1)
     late.end_run(source, now=time.time(), status="ok")  # one left
     assert label(late, source) == "stopped"
+
+
+def expire(catalog: PgCatalog, source: str, crawler: PgFrontier) -> None:
+    """A lease lifetime passes since `crawler` (killed) was last seen alive: its URL
+    leases, its part's start and the run's start move that far back."""
+    back = 2 * TTL
+    with catalog.pool.connection() as conn:
+        conn.execute(
+            "UPDATE frontier_urls SET leased_at = leased_at - %s WHERE source = %s",
+            (back, source),
+        )
+        conn.execute(
+            "UPDATE frontier_run_crawlers SET seen = seen - %s WHERE source = %s AND crawler = %s",
+            (back, source, crawler.holder),
+        )
+        conn.execute(
+            "UPDATE frontier_runs SET started_at = started_at - %s WHERE source = %s",
+            (back, source),
+        )
+        conn.execute(
+            "UPDATE cluster_workers SET expires = expires - %s WHERE holder = %s",
+            (back, crawler.holder),
+        )
+
+
+def test_a_run_whose_crawler_died_is_labelled_once_it_counts_as_dead_without_a_new_job(
+    catalog: PgCatalog, source: str
+) -> None:
+    """Issue #13: the other crawler ended while the killed one still counted as going, so
+    nobody ended the run; it said "running" until the source's next job."""
+    dead, alive = crawlers(catalog, source)
+    dead.lease(source, 1)  # then killed
+    fetch(alive, source, 1)
+    ended = time.time()
+    alive.end_run(source, now=ended, status="ok")
+    assert label(alive, source) == "running"  # the dead one may be alive yet
+    expire(catalog, source, dead)
+    run = alive.last_run(source)
+    assert run is not None
+    assert run[2] == "stopped"  # the dead one's URL and one more are left
+    assert run[1] is not None
+    assert run[1] >= ended
+    with catalog.pool.connection() as conn:
+        conn.execute("INSERT INTO archive_sources VALUES (%s, '2026-01-01T00:00:00Z')", (source,))
+    catalog.frontier_lease_ttl = TTL
+    try:
+        [row] = [s for s in catalog.sources() if s.name == source]
+    finally:
+        catalog.frontier_lease_ttl = None
+    assert (row.last_crawl_status, row.last_crawl_end) == ("stopped", run[1])
+
+
+def test_the_sources_listing_labels_a_dead_crawlers_run_ok_when_nothing_is_left(
+    catalog: PgCatalog, source: str
+) -> None:
+    dead, alive = crawlers(catalog, source)  # the dead one killed before it leased
+    fetch(alive, source, 5)
+    alive.end_run(source, now=time.time(), status="ok")
+    with catalog.pool.connection() as conn:
+        conn.execute("INSERT INTO archive_sources VALUES (%s, '2026-01-01T00:00:00Z')", (source,))
+    catalog.frontier_lease_ttl = TTL
+    try:
+        [row] = [s for s in catalog.sources() if s.name == source]
+        assert row.last_crawl_status == "running"  # begun within a lease lifetime
+        expire(catalog, source, dead)
+        [row] = [s for s in catalog.sources() if s.name == source]
+    finally:
+        catalog.frontier_lease_ttl = None
+    assert row.last_crawl_status == "ok"
+    assert row.last_crawl_end is not None
+
+
+def test_a_reader_without_the_lease_lifetime_labels_the_run_once_the_dead_heartbeat_expired(
+    catalog: PgCatalog, source: str
+) -> None:
+    """The web server's and the scheduler's catalogs are not a worker's: no lease lifetime."""
+    dead, alive = crawlers(catalog, source)
+    dead.lease(source, 1)
+    with catalog.pool.connection() as conn:  # its heartbeat, as a sticky-host lease writes it
+        conn.execute(
+            "INSERT INTO cluster_workers VALUES (%s, %s, extract(epoch FROM now()) + %s)",
+            (dead.holder, source, TTL),
+        )
+        conn.execute("INSERT INTO archive_sources VALUES (%s, '2026-01-01T00:00:00Z')", (source,))
+    fetch(alive, source, 1)
+    alive.end_run(source, now=time.time(), status="ok")
+    reader = PgFrontier(catalog.pool)  # `morgue schedule`'s frontier
+    assert label(reader, source) == "running"
+    [row] = [s for s in catalog.sources() if s.name == source]
+    assert row.last_crawl_status == "running"
+    expire(catalog, source, dead)
+    [row] = [s for s in catalog.sources() if s.name == source]
+    assert row.last_crawl_status == "stopped"
+    assert row.last_crawl_end is not None
+    assert label(reader, source) == "stopped"
+
+
+def test_a_job_after_a_dead_crawlers_run_begins_a_new_run(catalog: PgCatalog, source: str) -> None:
+    dead, alive = crawlers(catalog, source)
+    dead.lease(source, 1)
+    alive.end_run(source, now=time.time(), status="ok")
+    expire(catalog, source, dead)
+    late = PgFrontier(catalog.pool, lease_ttl=TTL)
+    now = time.time()
+    assert late.begin_run(source, now=now, starts=[]) == 3  # the dead one's URL queued again
+    run = late.last_run(source)
+    assert run is not None
+    assert run == (now, None, "running")  # its own run
+
+
+def test_one_crawl_at_a_time_forgets_the_parts_of_an_earlier_cluster_run(
+    catalog: PgCatalog, source: str
+) -> None:
+    """A cluster's reader would otherwise label the single crawl's run from them."""
+    for dead in crawlers(catalog, source):  # both killed
+        expire(catalog, source, dead)
+    single = PgFrontier(catalog.pool)
+    single.begin_run(source, now=time.time(), starts=[])
+    assert label(PgFrontier(catalog.pool, lease_ttl=TTL), source) == "running"
 
 
 def test_the_sources_page_reads_the_merged_label(catalog: PgCatalog, source: str) -> None:

@@ -51,6 +51,9 @@ from archive.backends.catalog_schema import author_keys
 from archive.errors import QueryError, StorageError
 from archive.snippet import fold
 
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
 log = logging.getLogger(__name__)
 
 # Run by the lead as a migration (plain SQL, no parameters, idempotent). The pending queue is
@@ -273,6 +276,9 @@ class PgReadMixin:
         def writing(self, keys: Sequence[str] = ()) -> contextlib.AbstractContextManager[None]: ...
         def reading(self) -> contextlib.AbstractContextManager[None]: ...
         def without_seq_scan(self) -> contextlib.AbstractContextManager[None]: ...
+
+        pool: ConnectionPool
+        frontier_lease_ttl: float | None
 
     # storing a version marks it as waiting for the search index (in `put_version`'s
     # statement); a replaced version is indexed again
@@ -587,10 +593,7 @@ class PgReadMixin:
                 " GROUP BY source"
             )
         }
-        runs = {
-            r[0]: r
-            for r in self._rows("SELECT source, started_at, finished_at, status FROM frontier_runs")
-        }
+        runs = self._runs()
         failures: dict[str, list[tuple[str, int]]] = {}
         for r in self._rows(
             "SELECT source, coalesce(outcome, 'unknown'), count(*) FROM frontier_urls"
@@ -619,6 +622,24 @@ class PgReadMixin:
                 )
             )
         return out
+
+    def _runs(self) -> dict[str, tuple[Any, ...]]:
+        """Each source's last run, the runs still "running" whose crawlers all ended or died
+        labelled first (`frontier_pg.settle_runs`), as `last_run` does. A role that may not
+        write the frontier shows them as they are."""
+        sql = "SELECT source, started_at, finished_at, status FROM frontier_runs"
+        runs = {r[0]: r for r in self._rows(sql)}
+        running = [name for name, r in runs.items() if r[3] == "running"]
+        if running:
+            from archive.backends.frontier_pg import settle_runs
+
+            try:
+                settle_runs(self.pool, running, self.frontier_lease_ttl)
+            except StorageError as exc:
+                log.warning("runs left unlabelled: %s", exc)
+                return runs
+            runs = {r[0]: r for r in self._rows(sql)}
+        return runs
 
     def source_names(self) -> list[str]:
         return [

@@ -18,7 +18,8 @@ In a cluster a URL's lease carries its holder (`leased_by`, this frontier's `hol
 crawler whose lease expired, and whose URL another crawler may hold since, no longer queues
 it again, marks it failed or renews it; its "done" is kept (its page is stored). Each
 crawler's part of a run is kept apart (`frontier_run_crawlers`) and the run labelled from
-all of them when the last live one ends (`end_run`).
+all of them when the last live one ends (`end_run`), or, when a killed crawler still counted
+as live then, by the first reader of the run once it no longer does (`settle_runs`).
 
 `lease` hands out URLs of many hosts before a second URL of any one host (by `host_seq`, a
 URL's rank among the URLs of its host that one listing added): a worker's pages in flight
@@ -68,6 +69,16 @@ CRAWLING = (
     " cluster_workers w WHERE w.holder = c.crawler AND w.expires > now.t) OR EXISTS (SELECT 1"
     " FROM frontier_urls f WHERE f.source = c.source AND f.state = 'leased' AND f.leased_by ="
     " c.crawler AND f.leased_at > now.t - %(ttl)s))"
+)
+# the same for a reader that does not know the lease lifetime (`settle_runs`): going unless
+# its crawler's heartbeat in `cluster_workers` expired a while ago. Each lease and renewal
+# writes that row's expiry in the transaction that times the URL leases (a lease's a few
+# milliseconds before them: the slack), after the part began, so a part this calls dead
+# CRAWLING calls dead too (a crawler without the row, or whose row was cleared, goes on)
+HEARTBEAT_SLACK = 5.0
+CRAWLING_UNTIMED = (
+    "c.finished_at IS NULL AND NOT EXISTS (SELECT 1 FROM cluster_workers w WHERE w.holder ="
+    f" c.crawler AND w.expires <= now.t - {HEARTBEAT_SLACK})"
 )
 
 
@@ -234,8 +245,11 @@ class PgFrontier:
     def _crawler_begins(self, db: Conn, source: str, now: float, *, new_run: bool) -> None:
         """In a cluster, note this crawler's part of the run (`end_run` merges the parts);
         a new run first forgets the parts of earlier runs that ended, or whose crawler died
-        (those still going take part in this one: they lease from the same queue)."""
+        (those still going take part in this one: they lease from the same queue). One crawl
+        at a time forgets them all: a cluster reader would label its run from them
+        (`settle_runs`)."""
         if self.lease_ttl is None:
+            db.execute("DELETE FROM frontier_run_crawlers WHERE source = %s", (source,))
             return
         args = {"s": source, "me": self.holder, "now": now, "ttl": self.lease_ttl}
         if new_run:
@@ -273,29 +287,12 @@ class PgFrontier:
                 " excluded.finished_at, status = excluded.status",
                 args,
             )
-            parts = db.execute(
-                f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t) SELECT c.status,"
-                f" c.finished_at IS NOT NULL, {CRAWLING} FROM frontier_run_crawlers c, now"
-                " WHERE c.source = %(s)s",
-                args,
-            ).fetchall()
-            if any(going for _, _, going in parts):
-                return  # the run goes on: the last of its crawlers labels it
-            left = db.execute(
-                "SELECT EXISTS (SELECT 1 FROM frontier_urls WHERE source = %s"
-                " AND state IN ('queued', 'leased'))",
-                (source,),
-            ).fetchone()
-            label = merged_status(
-                [str(s) if ended else LOST for s, ended, _ in parts],
-                left=bool(left and left[0]),
-            )
-            db.execute(
-                "UPDATE frontier_runs SET finished_at = %s, status = %s WHERE source = %s",
-                (now, label, source),
-            )
+            _label_run(db, source, self.lease_ttl, finished_at=now)
 
     def last_run(self, source: str) -> tuple[float, float | None, str] | None:
+        """The source's run; in a cluster, one still "running" whose crawlers all ended or
+        died is labelled first (`settle_runs`)."""
+        settle_runs(self._pool, [source], self.lease_ttl)
         rows = self._rows(
             "SELECT started_at, finished_at, status FROM frontier_runs WHERE source = %s",
             (source,),
@@ -711,6 +708,74 @@ class PgFrontier:
     def states(self, source: str) -> dict[str, str]:
         rows = self._rows("SELECT key, state FROM frontier_urls WHERE source = %s", (source,))
         return {str(k): str(s) for k, s in rows}
+
+
+def _label_run(db: Conn, source: str, ttl: float | None, *, finished_at: float | None) -> bool:
+    """Label the source's run from its crawlers' parts when none of them goes on (the
+    caller holds the run's advisory lock, `RUN_LOCK`): each ended part by its own label, a
+    dead one that never ended as LOST, merged by `frontier.merged_status`. Ended at
+    `finished_at`, or when None (the run found over on reading) at the last part's end or
+    last sign of life. `ttl`: the lease lifetime, None when the caller does not know it
+    (`CRAWLING_UNTIMED`). Whether it was labelled."""
+    args = {"s": source, "ttl": ttl}
+    going = CRAWLING if ttl is not None else CRAWLING_UNTIMED
+    parts = db.execute(
+        f"WITH now AS MATERIALIZED (SELECT {DB_NOW} AS t) SELECT c.status, c.finished_at IS"
+        f" NOT NULL, {going}, COALESCE(c.finished_at, GREATEST(c.seen, (SELECT w.expires"
+        " - %(ttl)s::double precision FROM cluster_workers w WHERE w.holder = c.crawler), (SELECT"
+        " max(f.leased_at) FROM frontier_urls f WHERE f.source = c.source AND f.state ="
+        " 'leased' AND f.leased_by = c.crawler))) FROM frontier_run_crawlers c, now"
+        " WHERE c.source = %(s)s",
+        args,
+    ).fetchall()
+    if not parts or any(going for _, _, going, _ in parts):
+        return False  # the run goes on: the last of its crawlers labels it
+    left = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM frontier_urls WHERE source = %s"
+        " AND state IN ('queued', 'leased'))",
+        (source,),
+    ).fetchone()
+    label = merged_status(
+        [str(s) if ended else LOST for s, ended, _, _ in parts], left=bool(left and left[0])
+    )
+    if finished_at is None:
+        finished_at = max(float(last) for _, _, _, last in parts)
+    db.execute(
+        "UPDATE frontier_runs SET finished_at = %s, status = %s WHERE source = %s",
+        (finished_at, label, source),
+    )
+    return True
+
+
+def settle_runs(pool: ConnectionPool, sources: Iterable[str], ttl: float | None) -> None:
+    """Label each of these sources' cluster runs still "running" whose crawlers all ended
+    or died (`_label_run`): a crawler killed while the others ended within a lease lifetime
+    of its death counted as going when they did, and nobody else would end the run; so it is
+    labelled by whoever reads it first once its dead part no longer counts as live. Under
+    the run's lock, as `end_run` (taken in the sources' order: each of those takes one), in
+    one transaction. `ttl`: the lease lifetime, or None for a reader that does not know it
+    (the web server, the scheduler), which labels the run once the dead crawler's heartbeat
+    expired."""
+    try:
+        with pool.connection() as conn, conn.transaction():
+            running = conn.execute(
+                "SELECT source FROM frontier_runs WHERE status = 'running' AND source = ANY(%s)"
+                " ORDER BY source",
+                (list(sources),),
+            ).fetchall()
+            if not running:
+                return
+            conn.execute("SET LOCAL synchronous_commit = off")
+            for (source,) in running:
+                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (RUN_LOCK, source))
+                still = conn.execute(  # (an end or a begin may have come first)
+                    "SELECT 1 FROM frontier_runs WHERE source = %s AND status = 'running'",
+                    (source,),
+                ).fetchone()
+                if still is not None:
+                    _label_run(conn, str(source), ttl, finished_at=None)
+    except psycopg.Error as exc:
+        raise StorageError(f"frontier: {exc}") from exc
 
 
 def _host_ranks(entries: list[Entry]) -> list[int]:
