@@ -368,6 +368,29 @@ def test_few_matches_in_one_pass_rank_and_count_as_before(
             )
 
 
+def search_page(root: Path, path: str, query_string: str) -> tuple[int, str]:
+    """The status and body the web app answers for a search page or the search API (the
+    app's own dispatch, without a server); an error's body is its one-line message."""
+    from scraper.web.app import Web
+
+    web = Web(None, None, lambda: archive.open(root))  # type: ignore[arg-type]
+    web.routes()
+    name = "html search.html search" if path == "/search" else "api search"
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": query_string.encode(),
+        "headers": [(b"host", b"127.0.0.1")],
+        "path_params": {},
+    }
+    reply = web.work((name, scope))
+    web.close()
+    if reply[0] == "web_error":
+        return reply[1], str(reply[2])
+    return reply[1], reply[3].decode()
+
+
 def test_the_page_the_api_and_the_cli_say_only_the_newest_were_ranked(
     root: Path,
     tmp_path: Path,
@@ -375,24 +398,10 @@ def test_the_page_the_api_and_the_cli_say_only_the_newest_were_ranked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from scraper.cli import main
-    from scraper.web.app import Web
     from tests.read_support import write_config
 
     def page(path: str, query: str) -> tuple[int, str]:
-        web = Web(None, None, lambda: archive.open(root))  # type: ignore[arg-type]
-        web.routes()
-        name = "html search.html search" if path == "/search" else "api search"
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": path,
-            "query_string": f"q={query}".encode(),
-            "headers": [(b"host", b"127.0.0.1")],
-            "path_params": {},
-        }
-        reply = web.work((name, scope))
-        web.close()
-        return reply[1], reply[3].decode()
+        return search_page(root, path, f"q={query}")
 
     config = write_config(tmp_path, root)
     status, body = page("/search", "ferry")
@@ -446,26 +455,10 @@ def test_the_page_the_api_and_the_cli_count_the_articles_on_request(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from scraper.cli import main
-    from scraper.web.app import Web
     from tests.read_support import write_config
 
     def page(path: str, query: str) -> tuple[int, str]:
-        web = Web(None, None, lambda: archive.open(root))  # type: ignore[arg-type]
-        web.routes()
-        name = "html search.html search" if path == "/search" else "api search"
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": path,
-            "query_string": query.encode(),
-            "headers": [(b"host", b"127.0.0.1")],
-            "path_params": {},
-        }
-        reply = web.work((name, scope))
-        web.close()
-        if reply[0] == "web_error":
-            return reply[1], str(reply[2])
-        return reply[1], reply[3].decode()
+        return search_page(root, path, query)
 
     monkeypatch.setattr(sqlite_search, "ONE_PASS", 3)
     monkeypatch.setattr(sqlite_search, "CHEAP_COUNT", 0)
