@@ -19,7 +19,8 @@ MAX_QUERY = 500  # characters; longer is not a search, it is a paste
 # letters a prefix needs before its `*`: a shorter one matches a large share of every word
 # the index holds (`th*` read about 300 ms of postings at 100,000 articles)
 MIN_PREFIX = 3
-_TOKEN = re.compile(r'\s+|"[^"]*"?|\(|\)|-?[^\s()"]+\*?|-')
+# (`-"a phrase"` is one token: read as `-` and a phrase, the phrase was searched for)
+_TOKEN = re.compile(r'\s+|-?"[^"]*"?|\(|\)|-?[^\s()"]+\*?|-')
 _OPERATORS = {"AND", "OR", "NOT"}
 
 

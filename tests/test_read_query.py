@@ -320,6 +320,15 @@ def test_parse_quotes_every_term() -> None:
     assert parse('headline:x "a b" cat* -d')[0] == expected
 
 
+def test_a_minus_before_a_phrase_excludes_it(
+    reader: ArchiveReader, built: tuple[Path, Stored]
+) -> None:
+    # `-"port strike"` leaves the phrase out (it was read as '-' and the phrase searched for)
+    assert parse('council -"port strike"')[0] == '(("council") NOT ("port strike"))'
+    assert ids(reader, '"port strike"') == [built[1].strike]
+    assert built[1].strike not in ids(reader, 'strike -"port strike"')
+
+
 def test_import_archive_stays_light() -> None:
     code = (
         "import sys, archive, archive.record; "
