@@ -1,7 +1,9 @@
 """Full-text search in the embedded catalog: FTS5 with bm25, bounded per query.
 
 The index (`archive_fts`) is contentless FTS5 keyed by doc (one indexed version of an
-article); `archive_search_meta` holds each doc's article, metadata and filter columns.
+article); `archive_search_meta` holds each doc's article, metadata and filter columns. The
+source and section are tokens of the index as well (its `facets` column, schema 11): a search
+filtered by them has FTS5 find the filter's matches, and its windows and counts are of those.
 bm25 is computed for every document a ranking reads, so the ranking reads at most the
 newest `RANK_CANDIDATES` matching versions (computing bm25 for the newest `RANK_NEWEST` and
 the headline's matches among them): the latency of a search does not grow with the
@@ -282,11 +284,13 @@ class SqliteSearch:
         self, fts_query: str, filters: Filters, limit: int, offset: int, exact_count: bool
     ) -> SearchPage:
         """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
-        so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
-        many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
-        page asked for) pass the filters, or the window holds every match. The articles are
-        counted while ranking when every match was read, else by `_count` (up to `COUNT_CAP`)
-        when `exact_count` asks; otherwise those passing in the ranked window are a lower bound.
+        so bounded the same way; the matches are those of the source and section asked for,
+        FTS5 finds them from the index's facets): past `RANK_CANDIDATES` matching versions,
+        the newest that many are ranked, widened fourfold at a time until `FILTERED_FLOOR`
+        articles (or the page asked for) pass the filters, or the window holds every match.
+        The articles are counted while ranking when every match was read, else by `_count`
+        (up to `COUNT_CAP`) when `exact_count` asks; otherwise those passing in the ranked
+        window are a lower bound.
 
         One pass, newest match first: a wider window goes on from where the narrower one
         ended (ranking each window from its start again read the first one twice)."""
