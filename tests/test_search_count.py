@@ -24,6 +24,7 @@ from archive.backends.catalog import ArticleRow, Catalog, Filters, SearchDoc, Ve
 from archive.backends.catalog_pg import PgCatalog
 from archive.backends.catalog_pg_read import READ_DERIVED_TABLES
 from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS
+from archive.backends.catalog_schema import CATALOG_SCHEMA_VERSION
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.ftsquery import to_fts
 
@@ -208,7 +209,9 @@ def test_a_schema_7_catalog_gets_its_multi_version_docs_from_the_index(tmp_path:
     cat = SqliteCatalog(path, synchronous="OFF")
     try:
         got = cat.db.execute("SELECT doc, article_id FROM archive_search_multi ORDER BY doc")
-        assert [tuple(r) for r in got] == want
+        # schema 11 builds the full-text index again: the replaced entry is no longer in it
+        assert [tuple(r) for r in got] == want[:2]
+        index_waiting(cat, texts)
         check(cat)
     finally:
         cat.close()
@@ -343,9 +346,10 @@ def test_a_schema_9_catalog_gets_the_index_of_replaced_entries(tmp_path: Path) -
     cat = SqliteCatalog(path, synchronous="OFF")
     try:
         schema = cat.db.execute("SELECT value FROM archive_info").fetchone()[0]
-        assert schema == "10"
+        assert schema == str(CATALOG_SCHEMA_VERSION)
         indexes = {r[1] for r in cat.db.execute("PRAGMA index_list(archive_search_multi)")}
         assert "archive_search_multi_replaced" in indexes
+        index_waiting(cat, texts)  # schema 11: the full-text index built again
         with (
             mock.patch.object(sqlite_search, "CHEAP_COUNT", 0),
             mock.patch.object(sqlite_search, "ONE_PASS", 0),

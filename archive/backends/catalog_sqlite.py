@@ -45,13 +45,16 @@ from archive.backends.catalog_schema import (
     CATALOG_SCHEMA_VERSION,
     DDL,
     DERIVED_TABLES,
+    DROP_FTS,
     FILL_SEARCH_DAYS,
     FILL_SEARCH_MULTI,
     FTS_RANK,
+    REQUEUE_DOCS,
     REQUEUE_VERSIONS,
     SET_CURRENT,
     UPGRADE_TO_3,
     author_keys,
+    facets_text,
 )
 from archive.backends.catalog_sqlite_search import SqliteSearch, listing_sql, read_snapshot
 from archive.backends.frontier import Frontier
@@ -165,6 +168,9 @@ class SqliteCatalog:
                 for statement in UPGRADE_TO_3.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
+            rebuilding = not upgrading and old is not None and old < 11
+            if rebuilding:  # the index gains a column: built again (see REQUEUE_DOCS)
+                self.db.execute(DROP_FTS)
             columns = [r[1] for r in self.db.execute("PRAGMA table_info(archive_search_meta)")]
             marking = bool(columns) and "current" not in columns  # an upgrade from 3 to 8
             if marking:  # before the DDL, which indexes the column
@@ -185,6 +191,9 @@ class SqliteCatalog:
                 self._fill_authors()
             if not upgrading and old is not None and old < 8:
                 for statement in FILL_SEARCH_MULTI:
+                    self.db.execute(statement)
+            if rebuilding:
+                for statement in REQUEUE_DOCS:
                     self.db.execute(statement)
             self.db.execute(
                 "INSERT OR REPLACE INTO archive_info VALUES ('schema', ?)",
@@ -762,9 +771,17 @@ class SqliteCatalog:
     def index_doc(self, pending: PendingDoc, doc: SearchDoc) -> None:
         """Index one waiting version (inside the caller's transaction)."""
         self.db.execute(
-            "INSERT INTO archive_fts (rowid, headline, subheadline, body, captions, authors)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (pending.doc, doc.headline, doc.subheadline, doc.body, doc.captions, doc.authors),
+            "INSERT INTO archive_fts (rowid, headline, subheadline, body, captions, authors,"
+            " facets) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                pending.doc,
+                doc.headline,
+                doc.subheadline,
+                doc.body,
+                doc.captions,
+                doc.authors,
+                facets_text(pending.source, doc.section_key),
+            ),
         )
         self.db.execute(
             "INSERT OR REPLACE INTO archive_search_meta VALUES (?,?,?,?,?,?,?,?,?,?,?,"

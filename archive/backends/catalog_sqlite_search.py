@@ -1,7 +1,9 @@
 """Full-text search in the embedded catalog: FTS5 with bm25, bounded per query.
 
 The index (`archive_fts`) is contentless FTS5 keyed by doc (one indexed version of an
-article); `archive_search_meta` holds each doc's article, metadata and filter columns.
+article); `archive_search_meta` holds each doc's article, metadata and filter columns. The
+source and section are tokens of the index as well (its `facets` column, schema 11): a search
+filtered by them has FTS5 find the filter's matches, and its windows and counts are of those.
 bm25 is computed for every document a ranking reads, so the ranking reads at most the
 newest `RANK_CANDIDATES` matching versions (computing bm25 for the newest `RANK_NEWEST` and
 the headline's matches among them): the latency of a search does not grow with the
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from archive.backends.catalog import ARTICLES, COUNT_CAP, VERSIONS, Filters, ListedRow, SearchPage
-from archive.backends.catalog_schema import BM25
+from archive.backends.catalog_schema import BM25, facet_token
 from archive.errors import QueryError
 
 # Versions ranked at most: the newest 10,000 that match. A decision for ranking quality over
@@ -282,30 +284,39 @@ class SqliteSearch:
         self, fts_query: str, filters: Filters, limit: int, offset: int, exact_count: bool
     ) -> SearchPage:
         """As unfiltered, each match joined to its metadata to filter it (a lookup per match,
-        so bounded the same way): past `RANK_CANDIDATES` matching versions, the newest that
-        many are ranked, widened fourfold at a time until `FILTERED_FLOOR` articles (or the
-        page asked for) pass the filters, or the window holds every match. The articles are
-        counted while ranking when every match was read, else by `_count` (up to `COUNT_CAP`)
-        when `exact_count` asks; otherwise those passing in the ranked window are a lower bound.
+        so bounded the same way; the matches are those of the source and section asked for,
+        FTS5 finds them from the index's facets): past `RANK_CANDIDATES` matching versions,
+        the newest that many are ranked, widened fourfold at a time until `FILTERED_FLOOR`
+        articles (or the page asked for) pass the filters, or the window holds every match.
+        The articles are counted while ranking when every match was read, else by `_count`
+        (up to `COUNT_CAP`) when `exact_count` asks; otherwise those passing in the ranked
+        window are a lower bound.
 
         One pass, newest match first: a wider window goes on from where the narrower one
         ended (ranking each window from its start again read the first one twice)."""
         span = self._day_span(filters)
         if span is None:  # nothing was indexed on those days
             return [], 0, True, None, ARTICLES
+        headline = _headline_query(fts_query)
+        # the source and section as the index's facets (schema 11): FTS5 intersects them with
+        # the matches, and the versions of other sources are never read; the metadata still
+        # decides (`filter_sql` tests them again on the versions that pass)
+        fts_query = with_facets(fts_query, filters)
         docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
             return [], 0, True, None, ARTICLES
         where, args = filter_sql(filters)
         newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
         want = offset + limit
-        found = self._filtered_pass(fts_query, where, args, span, docs, want, newest, exact_count)
+        found = self._filtered_pass(
+            fts_query, where, args, span, docs, want, (newest, headline), exact_count
+        )
         best, articles, counted, cut = found
         if newest and len(best) < min(len(articles), offset + limit):
             # too few passing matches were new or matched in their headline to fill the page
             # (a filter that passes old matches only): every passing match ranked instead
             best, articles, counted, cut = self._filtered_pass(
-                fts_query, where, args, span, docs, want, 0, exact_count
+                fts_query, where, args, span, docs, want, (0, headline), exact_count
             )
         ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
         listed = self._listed([doc for _, (_, doc) in ranked[offset : offset + limit]], best)
@@ -328,14 +339,14 @@ class SqliteSearch:
         span: tuple[int, int],
         docs: int,
         want: int,
-        newest: int,
+        ranked: tuple[int, str],
         exact_count: bool,
     ) -> tuple[dict[str, tuple[float, int]], set[str], bool, int | None]:
         """`_search_filtered`'s reading: the passing matches' best ranks by article, the
         passing articles, whether those are all of them (or more than `COUNT_CAP`), and the
         window when older matches were left unranked. bm25 is computed for the passing
-        matches from doc `newest` on and those with a match in their headline (for every
-        one when `newest` is 0). Past the window the matches are read on to count the
+        matches from doc `ranked[0]` on and those the headline query `ranked[1]` matches
+        (for every one when that doc is 0). Past the window the matches are read on to count the
         articles only when `exact_count` asks."""
         need = max(FILTERED_FLOOR, want)
         window = RANK_CANDIDATES
@@ -343,7 +354,7 @@ class SqliteSearch:
         best: dict[str, tuple[float, int]] = {}
         articles: set[str] = set()
         cut: int | None = None
-        ranked_from = (newest, _headline_query(fts_query)) if newest else None
+        ranked_from = ranked if ranked[0] else None
         passing = self._passing(fts_query, where, args, span, ranked_from)
         try:
             for doc, article_id, rank in passing:
@@ -451,6 +462,19 @@ class SqliteSearch:
             bound,
             wider - window - 1,
         )
+
+
+def with_facets(fts_query: str, filters: Filters) -> str:
+    """`fts_query` restricted to the versions whose facets (schema 11) hold the source and
+    the section `filters` ask for, if any."""
+    tokens = []
+    if filters.source is not None:
+        tokens.append(facet_token("s", filters.source))
+    if filters.section is not None:
+        tokens.append(facet_token("c", filters.section))
+    if not tokens:
+        return fts_query
+    return fts_query + " AND {facets} : (" + " AND ".join(f'"{t}"' for t in tokens) + ")"
 
 
 def _keep_best(best: dict[str, tuple[float, int]], article_id: str, rank: float, doc: int) -> None:
