@@ -141,6 +141,12 @@ class HandsBackHosts(Protocol):
         as work left)."""
         ...
 
+    def claims_more(self, source: str) -> bool:
+        """Whether the last lease claimed as many hosts as one lease may, and the crawl holds
+        fewer than its fair share: other hosts are free now, for a lease at once (not after a
+        poll's wait, which at a run's start spread the hosts' first requests over a second)."""
+        ...
+
 
 class Frontier(Protocol):
     """Every URL found per source, its state, and the crawl runs (see SqliteFrontier)."""

@@ -102,6 +102,7 @@ class PgFrontier:
         # this crawler's name when it holds no sticky hosts (else theirs): its URL leases
         # and its part of a run are marked with it
         self._crawler = f"crawler-{uuid.uuid4().hex[:16]}"
+        self._claims_more: dict[str, bool] = {}  # per source: see `claims_more`
 
     @property
     def holder(self) -> str:
@@ -505,12 +506,23 @@ class PgFrontier:
                     # at least one row, with the share: a host-less row when none is held
                     # or claimed (the share noted from every lease, or it went stale)
                     claimed_rows = claimed.fetchall()
+                    share = int(claimed_rows[0][3])
                     claims.note(
                         claim_rows([r for r in claimed_rows if r[0] is not None]),
                         sent=sent,
                         received=time.monotonic(),
                         source=source,
-                        share=int(claimed_rows[0][3]),
+                        share=share,
+                    )
+                    # as many claimed as one lease may, still under a share that counts
+                    # other crawlers (one alone at a run's start may be the first of a few
+                    # starting together, whose shares it would take): more hosts are free,
+                    # for a lease at once (`claims_more`)
+                    new = sum(1 for r in claimed_rows if r[0] is not None and r[1] is not None)
+                    self._claims_more[source] = (
+                        new >= CLAIM_FEW
+                        and len(claims.hosts()) < share
+                        and int(claimed_rows[0][4]) > 0
                     )
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
@@ -561,7 +573,8 @@ class PgFrontier:
             f" AND {work} ORDER BY c.host LIMIT (SELECT k FROM room) FOR UPDATE SKIP LOCKED),"
             " got AS (UPDATE cluster_hosts c SET holder = %(me)s, holder_expires = (SELECT t"
             " FROM now) + %(cttl)s FROM pick WHERE c.host = pick.host RETURNING c.host,"
-            " pick.ready) SELECT h.host, h.ready, (SELECT t FROM now), share.n FROM share"
+            " pick.ready) SELECT h.host, h.ready, (SELECT t FROM now), share.n,"
+            " (SELECT count(*) FROM peers) FROM share"
             " LEFT JOIN (SELECT host, NULL::double precision AS ready FROM mine UNION ALL"
             " SELECT host, ready FROM got) AS h ON true",
             {
@@ -617,6 +630,9 @@ class PgFrontier:
     def withdrawn(self, source: str) -> int:
         claims = self.host_claims
         return 0 if claims is None else claims.withdrawn(source)
+
+    def claims_more(self, source: str) -> bool:
+        return self._claims_more.get(source, False)
 
     def release(self, source: str, keys: Iterable[str]) -> None:
         """Queue again the URLs of `keys` this crawler leased and will not fetch; in a
