@@ -19,7 +19,7 @@ import pytest
 
 from archive.backends.catalog_pg import PgCatalog
 from archive.backends.frontier import Entry, Kind, State
-from archive.backends.frontier_pg import CLAIM_FEW, PgFrontier
+from archive.backends.frontier_pg import CLAIM_ALONE_PAUSE, CLAIM_FEW, PgFrontier
 from archive.backends.hostlease_pg import HostClaiming, HostClaims
 from scraper.cluster.politeness import StickyHostGate
 
@@ -78,18 +78,19 @@ def test_a_lease_that_claimed_its_fill_says_to_claim_more_at_once_with_peers(
 ) -> None:
     """A crawl leases again at once while its leases claim CLAIM_FEW hosts each under its
     share (at a run's start it waited a poll between claims: hosts started over a second);
-    not while it is the only crawler known (its peers may be starting), nor at its share."""
+    after a short pause while it is the only crawler known (its peers may be starting); not
+    at its share."""
     alone = sticky(catalog, "w1")
     queue_articles(alone)
     alone.lease("s", 0)
     assert len(alone.host_claims.hosts()) == CLAIM_FEW  # type: ignore[union-attr]
-    assert not alone.claims_more("s")  # the only crawler known
+    assert alone.claims_more("s") == CLAIM_ALONE_PAUSE  # the only crawler known
     other = sticky(catalog, "w2")
     other.lease("s", 0)
-    assert other.claims_more("s")  # a peer known: share 24 of 48, 16 held
+    assert other.claims_more("s") == 0.0  # a peer known: share 24 of 48, 16 held
     other.lease("s", 0)
     assert len(other.host_claims.hosts()) == HOSTS // 2  # type: ignore[union-attr]
-    assert not other.claims_more("s")  # at its share
+    assert other.claims_more("s") is None  # at its share
 
 
 def test_two_concurrent_claimers_never_hold_one_host(pg_url: str, tmp_path: Path) -> None:

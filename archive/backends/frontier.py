@@ -141,10 +141,11 @@ class HandsBackHosts(Protocol):
         as work left)."""
         ...
 
-    def claims_more(self, source: str) -> bool:
-        """Whether the last lease claimed as many hosts as one lease may, and the crawl holds
-        fewer than its fair share: other hosts are free now, for a lease at once (not after a
-        poll's wait, which at a run's start spread the hosts' first requests over a second)."""
+    def claims_more(self, source: str) -> float | None:
+        """When the last lease claimed as many hosts as one lease may, and the crawl holds
+        fewer than its fair share, the seconds to wait before the next lease (other hosts are
+        free now: a poll's wait between leases spread the hosts' first requests over a second
+        at a run's start); else None."""
         ...
 
 

@@ -61,6 +61,7 @@ from archive.urls import normalize_url, url_key
 Conn = psycopg.Connection[Any]
 RUN_LOCK = 0x6D6F7272  # advisory lock class of `begin_run` (its second key: the source)
 CLAIM_FEW = 16  # hosts a lease claims at most: a worker that starts first does not take all
+CLAIM_ALONE_PAUSE = 0.05  # seconds between claiming leases of a crawler that knows no other
 # whether crawler c's part of the run goes on (in SQL, with the database's time as now.t and
 # the lease lifetime as %(ttl)s): it has not ended, and it began within a lease's lifetime,
 # or is alive as its sticky hosts' crawler (`cluster_workers`), or holds a live URL lease
@@ -102,7 +103,7 @@ class PgFrontier:
         # this crawler's name when it holds no sticky hosts (else theirs): its URL leases
         # and its part of a run are marked with it
         self._crawler = f"crawler-{uuid.uuid4().hex[:16]}"
-        self._claims_more: dict[str, bool] = {}  # per source: see `claims_more`
+        self._claims_more: dict[str, float | None] = {}  # per source: see `claims_more`
 
     @property
     def holder(self) -> str:
@@ -514,15 +515,15 @@ class PgFrontier:
                         source=source,
                         share=share,
                     )
-                    # as many claimed as one lease may, still under a share that counts
-                    # other crawlers (one alone at a run's start may be the first of a few
-                    # starting together, whose shares it would take): more hosts are free,
-                    # for a lease at once (`claims_more`)
+                    # as many claimed as one lease may, still under the share: more hosts
+                    # are free, for a lease at once; after a short pause for a crawler that
+                    # knows no other (it may be the first of a few starting together, whose
+                    # shares it would take before their first leases say they are there)
                     new = sum(1 for r in claimed_rows if r[0] is not None and r[1] is not None)
+                    more = new >= CLAIM_FEW and len(claims.hosts()) < share
+                    alone = int(claimed_rows[0][4]) == 0
                     self._claims_more[source] = (
-                        new >= CLAIM_FEW
-                        and len(claims.hosts()) < share
-                        and int(claimed_rows[0][4]) > 0
+                        None if not more else CLAIM_ALONE_PAUSE if alone else 0.0
                     )
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
@@ -631,8 +632,8 @@ class PgFrontier:
         claims = self.host_claims
         return 0 if claims is None else claims.withdrawn(source)
 
-    def claims_more(self, source: str) -> bool:
-        return self._claims_more.get(source, False)
+    def claims_more(self, source: str) -> float | None:
+        return self._claims_more.get(source)
 
     def release(self, source: str, keys: Iterable[str]) -> None:
         """Queue again the URLs of `keys` this crawler leased and will not fetch; in a

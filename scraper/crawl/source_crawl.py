@@ -306,9 +306,11 @@ class SourceCrawl:
                         self._idle_leases(granted=bool(got), idle=not inflight)
                         if isinstance(frontier, HandsBackHosts):
                             got = frontier.kept(self.name, got)
-                            # more hosts free: claimed at once, not one lease per poll
-                            if frontier.claims_more(self.name):
-                                self._lease_again_at = self._idle_lease_at = 0.0
+                            # more hosts free: claimed now, not one lease per poll
+                            pause = frontier.claims_more(self.name)
+                            if pause is not None:
+                                soon = time.monotonic() + pause
+                                self._lease_again_at = self._idle_lease_at = soon
                                 lease_now = True
                         held.add(got)
                 while room > 0 and (item := held.pop()) is not None:
@@ -331,7 +333,7 @@ class SourceCrawl:
             # 1.7-2.1 s into the run, 8 per second)
             again = self._lease_again_at - time.monotonic()
             if lease_now and not stopped:
-                again = 0.0  # (one look at what ended meanwhile, then the next lease)
+                again = max(0.0, again)  # (a look at what ended meanwhile, then the lease)
             elif not (self._off_loop and not stopped and again > 0):
                 again = -1.0
             await asyncio.wait(
