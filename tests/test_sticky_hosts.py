@@ -259,3 +259,37 @@ def test_a_crawler_holding_no_host_counts_in_the_fair_share_while_it_is_alive(
     HostClaiming(catalog.pool, late.host_claims).release([], dry=False, retire=True)  # type: ignore[arg-type]
     first.lease("s", 1)
     assert one.to_hand_back() == 0
+
+
+def test_a_crawlers_renewals_and_leases_at_once_never_deadlock(pg_url: str, tmp_path: Path) -> None:
+    """A crawl renews its leases in one thread while it leases in another: both lock this
+    crawler's host rows and its `cluster_workers` row, in one order (a lease's statement
+    wrote its row last, and a renewal wrote it first: "deadlock detected" under load, a
+    renewal lost)."""
+    cat = PgCatalog(pg_url, root=tmp_path)
+    try:
+        frontier = sticky(cat, "w1")
+        queue_articles(frontier, per_host=50)
+        for _ in range(3):
+            frontier.lease("s", 0)  # claims its hosts
+        errors: list[Exception] = []
+        stop = time.monotonic() + 4.0
+
+        def loop(call) -> None:  # type: ignore[no-untyped-def]
+            while time.monotonic() < stop and not errors:
+                try:
+                    call()
+                except Exception as exc:
+                    errors.append(exc)
+
+        threads = [
+            threading.Thread(target=loop, args=(lambda: frontier.lease("s", 0),)),
+            threading.Thread(target=loop, args=(lambda: frontier.renew("s", []),)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+    finally:
+        cat.close()

@@ -28,6 +28,7 @@ then wait for many hosts' turns at once rather than queueing behind one host's d
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -104,6 +105,11 @@ class PgFrontier:
         # and its part of a run are marked with it
         self._crawler = f"crawler-{uuid.uuid4().hex[:16]}"
         self._claims_more: dict[str, float | None] = {}  # per source: see `claims_more`
+        # one of this crawler's lease and renewal transactions at a time: both lock its
+        # host rows (a lease's in the order its plan reads them, its `cluster_workers` row
+        # last) and, run at once from the crawl's threads, they deadlocked under load (the
+        # renewal lost); a lease waits a renewal's round trip at most
+        self._own_rows = threading.Lock()
 
     @property
     def holder(self) -> str:
@@ -472,7 +478,7 @@ class PgFrontier:
             " AND host <> ALL(%(leaving)s::text[])"
         )
         try:
-            with self._pool.connection() as conn:
+            with self._own_rows, self._pool.connection() as conn:
                 with conn.pipeline(), conn.transaction():
                     conn.execute("SET LOCAL synchronous_commit = off")
                     if claims is not None:
@@ -596,7 +602,12 @@ class PgFrontier:
         claims = self.host_claims
         renewing = list(keys) + ([] if claims is None else claims.leaving_keys(source))
         try:
-            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            with (
+                self._own_rows,
+                self._pool.connection() as conn,
+                conn.pipeline(),
+                conn.transaction(),
+            ):
                 conn.execute("SET LOCAL synchronous_commit = off")
                 conn.execute(
                     f"UPDATE frontier_urls SET leased_at = {DB_NOW} WHERE source = %s AND key"
