@@ -27,6 +27,35 @@ def test_robots_txt_is_shared_until_it_expires(catalog: PgCatalog) -> None:
     assert two.get("http://a.example") is None
 
 
+def test_a_robots_txt_fetch_is_claimed_by_one_worker_of_two_asking_at_once(
+    catalog: PgCatalog,
+) -> None:
+    """Two workers miss the cache the same instant: the second's claim waits on the first's
+    row, and finds it claimed (before: it claimed the fetch too, and both fetched the file)."""
+    import threading
+
+    import psycopg
+
+    with psycopg.connect(catalog.url) as first:  # the first worker, its claim not committed
+        first.execute(
+            "INSERT INTO cluster_robots VALUES ('http://a.example', -1, '',"
+            " extract(epoch FROM clock_timestamp())::double precision + 15)"
+        )
+        answer: list[object] = []
+        second = threading.Thread(
+            target=lambda: answer.append(
+                ClusterRobots(catalog.pool).get("http://a.example", claim_for=15.0)
+            )
+        )
+        second.start()
+        time.sleep(0.3)  # the second one's claim waits on the first one's row
+        first.commit()
+    second.join(10)
+    assert len(answer) == 1
+    assert isinstance(answer[0], float)  # not None: it is the first one's to fetch
+    assert ClusterRobots(catalog.pool).get("http://a.example", claim_for=15.0) == 0.2
+
+
 def test_frontier_leases_of_a_dead_worker_expire(catalog: PgCatalog) -> None:
     from archive.backends.frontier import Entry, Kind, State
 

@@ -19,7 +19,7 @@ import pytest
 
 from archive.backends.catalog_pg import PgCatalog
 from archive.backends.frontier import Entry, Kind, State
-from archive.backends.frontier_pg import CLAIM_FEW, PgFrontier
+from archive.backends.frontier_pg import CLAIM_ALONE_PAUSE, CLAIM_FEW, PgFrontier
 from archive.backends.hostlease_pg import HostClaiming, HostClaims
 from scraper.cluster.politeness import StickyHostGate
 
@@ -71,6 +71,26 @@ def test_a_lease_hands_out_only_urls_of_hosts_it_holds_and_claims_a_few(
     assert {urlsplit(i.url).hostname for i in got} == held
     assert len(got) == CLAIM_FEW * PER_HOST
     assert set(holders(catalog)) == held
+
+
+def test_a_lease_that_claimed_its_fill_says_to_claim_more_at_once_with_peers(
+    catalog: PgCatalog,
+) -> None:
+    """A crawl leases again at once while its leases claim CLAIM_FEW hosts each under its
+    share (at a run's start it waited a poll between claims: hosts started over a second);
+    after a short pause while it is the only crawler known (its peers may be starting); not
+    at its share."""
+    alone = sticky(catalog, "w1")
+    queue_articles(alone)
+    alone.lease("s", 0)
+    assert len(alone.host_claims.hosts()) == CLAIM_FEW  # type: ignore[union-attr]
+    assert alone.claims_more("s") == CLAIM_ALONE_PAUSE  # the only crawler known
+    other = sticky(catalog, "w2")
+    other.lease("s", 0)
+    assert other.claims_more("s") == 0.0  # a peer known: share 24 of 48, 16 held
+    other.lease("s", 0)
+    assert len(other.host_claims.hosts()) == HOSTS // 2  # type: ignore[union-attr]
+    assert other.claims_more("s") is None  # at its share
 
 
 def test_two_concurrent_claimers_never_hold_one_host(pg_url: str, tmp_path: Path) -> None:
@@ -239,3 +259,37 @@ def test_a_crawler_holding_no_host_counts_in_the_fair_share_while_it_is_alive(
     HostClaiming(catalog.pool, late.host_claims).release([], dry=False, retire=True)  # type: ignore[arg-type]
     first.lease("s", 1)
     assert one.to_hand_back() == 0
+
+
+def test_a_crawlers_renewals_and_leases_at_once_never_deadlock(pg_url: str, tmp_path: Path) -> None:
+    """A crawl renews its leases in one thread while it leases in another: both lock this
+    crawler's host rows and its `cluster_workers` row, in one order (a lease's statement
+    wrote its row last, and a renewal wrote it first: "deadlock detected" under load, a
+    renewal lost)."""
+    cat = PgCatalog(pg_url, root=tmp_path)
+    try:
+        frontier = sticky(cat, "w1")
+        queue_articles(frontier, per_host=50)
+        for _ in range(3):
+            frontier.lease("s", 0)  # claims its hosts
+        errors: list[Exception] = []
+        stop = time.monotonic() + 4.0
+
+        def loop(call) -> None:  # type: ignore[no-untyped-def]
+            while time.monotonic() < stop and not errors:
+                try:
+                    call()
+                except Exception as exc:
+                    errors.append(exc)
+
+        threads = [
+            threading.Thread(target=loop, args=(lambda: frontier.lease("s", 0),)),
+            threading.Thread(target=loop, args=(lambda: frontier.renew("s", []),)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+    finally:
+        cat.close()

@@ -141,6 +141,13 @@ class HandsBackHosts(Protocol):
         as work left)."""
         ...
 
+    def claims_more(self, source: str) -> float | None:
+        """When the last lease claimed as many hosts as one lease may, and the crawl holds
+        fewer than its fair share, the seconds to wait before the next lease (other hosts are
+        free now: a poll's wait between leases spread the hosts' first requests over a second
+        at a run's start); else None."""
+        ...
+
 
 class Frontier(Protocol):
     """Every URL found per source, its state, and the crawl runs (see SqliteFrontier)."""

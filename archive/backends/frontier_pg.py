@@ -28,6 +28,7 @@ then wait for many hosts' turns at once rather than queueing behind one host's d
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -61,6 +62,7 @@ from archive.urls import normalize_url, url_key
 Conn = psycopg.Connection[Any]
 RUN_LOCK = 0x6D6F7272  # advisory lock class of `begin_run` (its second key: the source)
 CLAIM_FEW = 16  # hosts a lease claims at most: a worker that starts first does not take all
+CLAIM_ALONE_PAUSE = 0.05  # seconds between claiming leases of a crawler that knows no other
 # whether crawler c's part of the run goes on (in SQL, with the database's time as now.t and
 # the lease lifetime as %(ttl)s): it has not ended, and it began within a lease's lifetime,
 # or is alive as its sticky hosts' crawler (`cluster_workers`), or holds a live URL lease
@@ -102,6 +104,12 @@ class PgFrontier:
         # this crawler's name when it holds no sticky hosts (else theirs): its URL leases
         # and its part of a run are marked with it
         self._crawler = f"crawler-{uuid.uuid4().hex[:16]}"
+        self._claims_more: dict[str, float | None] = {}  # per source: see `claims_more`
+        # one of this crawler's lease and renewal transactions at a time: both lock its
+        # host rows (a lease's in the order its plan reads them, its `cluster_workers` row
+        # last) and, run at once from the crawl's threads, they deadlocked under load (the
+        # renewal lost); a lease waits a renewal's round trip at most
+        self._own_rows = threading.Lock()
 
     @property
     def holder(self) -> str:
@@ -470,7 +478,7 @@ class PgFrontier:
             " AND host <> ALL(%(leaving)s::text[])"
         )
         try:
-            with self._pool.connection() as conn:
+            with self._own_rows, self._pool.connection() as conn:
                 with conn.pipeline(), conn.transaction():
                     conn.execute("SET LOCAL synchronous_commit = off")
                     if claims is not None:
@@ -505,12 +513,23 @@ class PgFrontier:
                     # at least one row, with the share: a host-less row when none is held
                     # or claimed (the share noted from every lease, or it went stale)
                     claimed_rows = claimed.fetchall()
+                    share = int(claimed_rows[0][3])
                     claims.note(
                         claim_rows([r for r in claimed_rows if r[0] is not None]),
                         sent=sent,
                         received=time.monotonic(),
                         source=source,
-                        share=int(claimed_rows[0][3]),
+                        share=share,
+                    )
+                    # as many claimed as one lease may, still under the share: more hosts
+                    # are free, for a lease at once; after a short pause for a crawler that
+                    # knows no other (it may be the first of a few starting together, whose
+                    # shares it would take before their first leases say they are there)
+                    new = sum(1 for r in claimed_rows if r[0] is not None and r[1] is not None)
+                    more = new >= CLAIM_FEW and len(claims.hosts()) < share
+                    alone = int(claimed_rows[0][4]) == 0
+                    self._claims_more[source] = (
+                        None if not more else CLAIM_ALONE_PAUSE if alone else 0.0
                     )
         except psycopg.Error as exc:
             raise StorageError(f"frontier: {exc}") from exc
@@ -561,7 +580,8 @@ class PgFrontier:
             f" AND {work} ORDER BY c.host LIMIT (SELECT k FROM room) FOR UPDATE SKIP LOCKED),"
             " got AS (UPDATE cluster_hosts c SET holder = %(me)s, holder_expires = (SELECT t"
             " FROM now) + %(cttl)s FROM pick WHERE c.host = pick.host RETURNING c.host,"
-            " pick.ready) SELECT h.host, h.ready, (SELECT t FROM now), share.n FROM share"
+            " pick.ready) SELECT h.host, h.ready, (SELECT t FROM now), share.n,"
+            " (SELECT count(*) FROM peers) FROM share"
             " LEFT JOIN (SELECT host, NULL::double precision AS ready FROM mine UNION ALL"
             " SELECT host, ready FROM got) AS h ON true",
             {
@@ -582,7 +602,12 @@ class PgFrontier:
         claims = self.host_claims
         renewing = list(keys) + ([] if claims is None else claims.leaving_keys(source))
         try:
-            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            with (
+                self._own_rows,
+                self._pool.connection() as conn,
+                conn.pipeline(),
+                conn.transaction(),
+            ):
                 conn.execute("SET LOCAL synchronous_commit = off")
                 conn.execute(
                     f"UPDATE frontier_urls SET leased_at = {DB_NOW} WHERE source = %s AND key"
@@ -617,6 +642,9 @@ class PgFrontier:
     def withdrawn(self, source: str) -> int:
         claims = self.host_claims
         return 0 if claims is None else claims.withdrawn(source)
+
+    def claims_more(self, source: str) -> float | None:
+        return self._claims_more.get(source)
 
     def release(self, source: str, keys: Iterable[str]) -> None:
         """Queue again the URLs of `keys` this crawler leased and will not fetch; in a

@@ -49,33 +49,43 @@ class ClusterRobots:
         gets the seconds to wait before asking again, so the cluster fetches it once.
         """
         self.queries += 1
+        # one round trip (pipelined): the claim is taken in the same transaction, after the
+        # row's lock, only where the row read found none alive (one clock for both: the
+        # transaction's), and it is ours only if the insert says so: another worker that
+        # claimed the fetch the same instant (no row to lock yet) keeps it
+        now = "extract(epoch FROM now())::double precision"
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute(NO_DISK_WAIT)
-                row = conn.execute(
-                    "SELECT status, body, expires - extract(epoch FROM clock_timestamp())"
-                    "::double precision FROM cluster_robots WHERE origin = %s FOR UPDATE",
+                read = conn.execute(
+                    f"SELECT status, body, expires - {now} FROM cluster_robots"
+                    " WHERE origin = %s FOR UPDATE",
                     (origin,),
-                ).fetchone()
-                if row is not None and float(row[2]) > 0:
-                    if int(row[0]) >= 0:
-                        return int(row[0]), bytes(row[1])
-                    return min(0.2, float(row[2]))  # another worker is fetching it now
+                )
+                claim = None
                 if claim_for > 0:
-                    conn.execute(
-                        "INSERT INTO cluster_robots VALUES (%s, -1, '', extract(epoch FROM"
-                        " clock_timestamp())::double precision + %s) ON CONFLICT (origin)"
-                        " DO UPDATE SET status = -1, body = '', expires = excluded.expires",
+                    claim = conn.execute(
+                        f"INSERT INTO cluster_robots AS r VALUES (%s, -1, '', {now} + %s)"
+                        " ON CONFLICT (origin) DO UPDATE SET status = -1, body = '', expires ="
+                        f" excluded.expires WHERE r.expires <= {now} RETURNING 1",
                         (origin, claim_for),
                     )
+                row = read.fetchone()
+                claimed = claim is not None and claim.fetchone() is not None
         except psycopg.Error as exc:
             raise StorageError(f"robots.txt cache: {exc}") from exc
+        if row is not None and float(row[2]) > 0:
+            if int(row[0]) >= 0:
+                return int(row[0]), bytes(row[1])
+            return min(0.2, float(row[2]))  # another worker is fetching it now
+        if claim is not None and not claimed:
+            return RETRY_LOCKED  # claimed by another worker as this one asked
         return None
 
     def put(self, origin: str, status: int, body: bytes, *, ttl: float) -> None:
         self.queries += 1
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 conn.execute(NO_DISK_WAIT)
                 conn.execute(
                     "INSERT INTO cluster_robots VALUES (%s, %s, %s,"

@@ -119,9 +119,13 @@ class WorkerState:
                     store=stores,
                 )
             finally:
+                closing = time.monotonic()
                 stores.close()
+                stores_closed = time.monotonic()
                 gate.close()
                 robots.close()
+                self.timings.setdefault("close_stores", []).append(stores_closed - closing)
+                self.timings.setdefault("close_gate", []).append(time.monotonic() - stores_closed)
             self.reports.append(report)
             with contextlib.suppress(ArchiveError):  # the report is for people; the job is done
                 archive.record_run(

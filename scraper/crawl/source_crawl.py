@@ -268,6 +268,7 @@ class SourceCrawl:
     ) -> None:
         stopped = False
         while True:
+            lease_now = False  # the last lease left hosts to claim (`claims_more`)
             if self.run_.should_stop() or self.fatal:
                 stopped = True
             self._handed.clear()  # before counting: a hand-off from now on wakes the wait
@@ -305,6 +306,12 @@ class SourceCrawl:
                         self._idle_leases(granted=bool(got), idle=not inflight)
                         if isinstance(frontier, HandsBackHosts):
                             got = frontier.kept(self.name, got)
+                            # more hosts free: claimed now, not one lease per poll
+                            pause = frontier.claims_more(self.name)
+                            if pause is not None:
+                                soon = time.monotonic() + pause
+                                self._lease_again_at = self._idle_lease_at = soon
+                                lease_now = True
                         held.add(got)
                 while room > 0 and (item := held.pop()) is not None:
                     room -= 1
@@ -325,9 +332,13 @@ class SourceCrawl:
             # and at a run's start the next page ended a host's delay later (hosts started
             # 1.7-2.1 s into the run, 8 per second)
             again = self._lease_again_at - time.monotonic()
+            if lease_now and not stopped:
+                again = max(0.0, again)  # (a look at what ended meanwhile, then the lease)
+            elif not (self._off_loop and not stopped and again > 0):
+                again = -1.0
             await asyncio.wait(
                 [*inflight, handed],
-                timeout=again if self._off_loop and not stopped and again > 0 else None,
+                timeout=again if again >= 0 else None,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             handed.cancel()
