@@ -22,6 +22,7 @@ from archive.backends.frontier_sqlite import SqliteFrontier
 from archive.record import utcnow
 from archive.store import Archive
 from scraper.config import Config, Source
+from scraper.crawl.backlog import Backlog
 from scraper.crawl.finishes import FinishesMany, HeldFinishes
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import CrawlReport, SourceReport
@@ -131,6 +132,13 @@ async def crawl_async(
             flusher = asyncio.ensure_future(finishes.flush_every())
             stack.callback(flusher.cancel)
         await stack.enter_async_context(fetcher)
+        backlog = None
+        hold_sends = getattr(fetcher, "hold_sends", None)
+        if pool is not None and hold_sends is not None:
+            # pages come in no faster than the workers and the commits take them
+            backlog = Backlog()
+            hold_sends(backlog.before_send)
+            stack.callback(hold_sends, None)
         run = RunContext(
             config=config,
             fetcher=fetcher,
@@ -144,6 +152,7 @@ async def crawl_async(
             now=now,
             should_stop=should_stop,
             pool=pool,
+            backlog=backlog,
             finishes=finishes,
             lock_dir=config.data_dir / "locks" if lock else None,
             store=None if dry_run else store,
