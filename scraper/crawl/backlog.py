@@ -45,6 +45,7 @@ class Backlog:
         self.limit = max(1, limit)
         self.out = 0  # tickets held now
         self.peak = 0
+        self.waits = 0  # requests that waited for a ticket
         self._waiting: deque[asyncio.Future[None]] = deque()
 
     @contextlib.contextmanager
@@ -67,6 +68,7 @@ class Backlog:
         if ticket is None or ticket.held:
             return
         if self.out >= self.limit or self._waiting:
+            self.waits += 1
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting.append(waiter)
             try:

@@ -14,6 +14,7 @@ entirely": its report carries one line saying why.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -29,11 +30,22 @@ from scraper.crawl.report import CrawlReport, SourceReport
 from scraper.crawl.source_crawl import Progress, RunContext, SourceCrawl, start_points
 from scraper.crawl.workers import IngestPool
 
+log = logging.getLogger(__name__)
+
 __all__ = ["Progress", "crawl", "crawl_async", "start_points"]
 
 
 def _no_progress(report: SourceReport, url: str, event: str) -> None:
     return None
+
+
+def _log_backlog(backlog: Backlog) -> None:
+    log.info(
+        "backlog: at most %d of %d pages held, %d requests waited for room",
+        backlog.peak,
+        backlog.limit,
+        backlog.waits,
+    )
 
 
 def _never() -> bool:
@@ -139,6 +151,7 @@ async def crawl_async(
             backlog = Backlog()
             hold_sends(backlog.before_send)
             stack.callback(hold_sends, None)
+            stack.callback(_log_backlog, backlog)
         run = RunContext(
             config=config,
             fetcher=fetcher,
