@@ -14,6 +14,7 @@ entirely": its report carries one line saying why.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -22,17 +23,29 @@ from archive.backends.frontier_sqlite import SqliteFrontier
 from archive.record import utcnow
 from archive.store import Archive
 from scraper.config import Config, Source
+from scraper.crawl.backlog import Backlog
 from scraper.crawl.finishes import FinishesMany, HeldFinishes
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import CrawlReport, SourceReport
 from scraper.crawl.source_crawl import Progress, RunContext, SourceCrawl, start_points
 from scraper.crawl.workers import IngestPool
 
+log = logging.getLogger(__name__)
+
 __all__ = ["Progress", "crawl", "crawl_async", "start_points"]
 
 
 def _no_progress(report: SourceReport, url: str, event: str) -> None:
     return None
+
+
+def _log_backlog(backlog: Backlog) -> None:
+    log.info(
+        "backlog: at most %d of %d pages held, %d requests waited for room",
+        backlog.peak,
+        backlog.limit,
+        backlog.waits,
+    )
 
 
 def _never() -> bool:
@@ -131,6 +144,14 @@ async def crawl_async(
             flusher = asyncio.ensure_future(finishes.flush_every())
             stack.callback(flusher.cancel)
         await stack.enter_async_context(fetcher)
+        backlog = None
+        hold_sends = getattr(fetcher, "hold_sends", None)
+        if pool is not None and hold_sends is not None:
+            # pages come in no faster than the workers and the commits take them
+            backlog = Backlog()
+            hold_sends(backlog.before_send)
+            stack.callback(hold_sends, None)
+            stack.callback(_log_backlog, backlog)
         run = RunContext(
             config=config,
             fetcher=fetcher,
@@ -144,6 +165,7 @@ async def crawl_async(
             now=now,
             should_stop=should_stop,
             pool=pool,
+            backlog=backlog,
             finishes=finishes,
             lock_dir=config.data_dir / "locks" if lock else None,
             store=None if dry_run else store,

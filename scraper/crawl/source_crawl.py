@@ -38,6 +38,7 @@ from archive.errors import ArchiveError
 from archive.record import Outcome, RawPage, Stored, Validators
 from archive.urls import url_key
 from scraper.config import Config, PolitenessConfig, Source
+from scraper.crawl.backlog import Backlog
 from scraper.crawl.classify import UrlPolicy, Verdict, url_template
 from scraper.crawl.discover import (
     ListingKind,
@@ -96,6 +97,7 @@ class RunContext:
     should_stop: Callable[[], bool]
     lock_dir: Path | None  # None: no source lock (cluster workers share a run)
     pool: IngestPool | None = None  # when set, article pages are ingested through it
+    backlog: Backlog | None = None  # when set, each visit holds a ticket from its first send
     store: AsyncIngest | None = None  # when set, article pages are stored through it
     finishes: HeldFinishes | None = None  # when set, "done" marks wait for the group commit
     # page handlers take turns, so a burst of them cannot hold back hosts' due requests
@@ -439,6 +441,14 @@ class SourceCrawl:
         )
 
     async def _visit(self, item: Item) -> None:
+        backlog = self.run_.backlog
+        if backlog is None:
+            await self._visit_once(item)
+            return
+        with backlog.visit():
+            await self._visit_once(item)
+
+    async def _visit_once(self, item: Item) -> None:
         if item.kind is Kind.ARTICLE and self.run_.dry_run:
             self.report.would_fetch.append(item.url)
             self._finish(item, State.DONE, "dry run")

@@ -149,7 +149,12 @@ def parse_in_worker(
 ) -> Parsed:
     """Run in a worker process: parse, prepare the store (fingerprints, keys, the schema
     check), compress, and read the links if asked."""
-    hrefs = page_hrefs(page.body, page.final_url) if links else None
+    hrefs = None
+    if links:
+        base, raw = page_hrefs(page.body, page.final_url)
+        # each href once, in page order: the links judged from them are the same
+        # (`LinkJudge.links` keeps a link's first place), and fewer go back to the crawl
+        hrefs = (base, list(dict.fromkeys(raw)))
     packed = None
     if packing is not None:
         blobs = _packer(packing.root, packing.codec, packing.level)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin
@@ -115,6 +115,9 @@ class Exchange:
         self._clock = clock
         self._now = now
         self._global = asyncio.Semaphore(concurrency)
+        # awaited by each request once its host's turn has come, before it leaves (a crawl's
+        # bound on the pages it holds, `scraper.crawl.backlog`); waiting only adds to the gap
+        self.before_send: Callable[[], Awaitable[None]] | None = None
         self._pools: dict[str, httpcore.AsyncConnectionPool] = {}
         self._hosts: dict[str, HostPace] = {}
         self._requests = 0
@@ -155,6 +158,8 @@ class Exchange:
         # it grants a turn ahead, so the request leaves on time): a local wait for the delay
         # first would ask the gate only at the turn, one round trip late, every request
         await host.wait_turn(paced=self._gate is None)
+        if self.before_send is not None:  # (before the URL's time budget starts)
+            await self.before_send()
         budget.start()
         limit = min(self._cfg.request_timeout, budget.left())
         if limit <= 0:

@@ -95,6 +95,11 @@ class AsyncFetcher:
             gate=gate,
         )
 
+    def hold_sends(self, wait: Callable[[], Awaitable[None]] | None) -> None:
+        """Have every request, once its host's turn has come, await `wait()` before it leaves
+        (a crawl's bound on the pages it holds, `scraper.crawl.backlog`); None: no wait."""
+        self._exchange.before_send = wait
+
     async def __aenter__(self) -> AsyncFetcher:
         return self
 
