@@ -133,6 +133,9 @@ class HostClaims:
         self._lock = threading.Lock()
         self._held: dict[str, Claim] = {}
         self._released: dict[str, float] = {}  # host -> local time its release came back
+        # host -> the last local time this worker's hold on it broke: it gave the host back,
+        # found it taken, or claimed it from no holder or another (see `broken_since`)
+        self._broken: dict[str, float] = {}
         self._share: int | None = None  # the fair share at the last lease
         # hosts being handed back -> (the source, keys of its leased URLs not started)
         self._leaving: dict[str, tuple[str, list[str]]] = {}
@@ -223,6 +226,15 @@ class HostClaims:
             claim = self._held.get(host)
             return -math.inf if claim is None else claim.after
 
+    def broken_since(self, host: str) -> float:
+        """The last local time this worker's hold on `host` broke (-inf if never): a URL of it
+        leased before then may have been leased by the host's holder since (its lease
+        expired while this worker was stalled), so this worker must not fetch it. A hold that
+        lapsed and was renewed, or claimed again from this worker itself, did not break: no
+        other worker held the host meanwhile, and only its holder leases its URLs."""
+        with self._lock:
+            return self._broken.get(host, -math.inf)
+
     def source_of(self, host: str) -> str | None:
         with self._lock:
             claim = self._held.get(host)
@@ -241,12 +253,15 @@ class HostClaims:
         source: str | None = None,
         complete: bool = True,
         share: int | None = None,
+        fresh: bool = True,
     ) -> None:
         """What a claiming statement sent at `sent` returned at `received`: (host, the
         previous holder's last activity on the database's clock or None for a renewal, the
         database's clock). `complete`: the rows are every host this worker holds (a renewal
         of all of them), so a host missing was lost (another worker took it after it
-        expired). `share`: the fair share of hosts a lease found."""
+        expired). `share`: the fair share of hosts a lease found. `fresh`: the rows with a
+        previous holder's activity were claimed from no holder or another worker, not from
+        this one (a hold that lapsed): the hold breaks there (`broken_since`)."""
         with self._lock:
             if share is not None:
                 self._share = share
@@ -259,6 +274,8 @@ class HostClaims:
                 # on the local clock, no earlier than it is: the database read `now` before
                 # the answer came back
                 after = -math.inf if ready is None else received - (now - ready)
+                if ready is not None and fresh:
+                    self._broken[host] = sent
                 if claim is None:
                     self._held[host] = Claim(sent, after, source)
                 else:
@@ -268,6 +285,7 @@ class HostClaims:
             if complete:
                 for host in [h for h, c in self._held.items() if h not in got and c.since < sent]:
                     del self._held[host]
+                    self._broken[host] = sent
 
     def dropped(self, hosts: Sequence[str], *, received: float) -> None:
         """`hosts` were given back (`HostClaiming.release`)."""
@@ -275,6 +293,7 @@ class HostClaims:
             for host in hosts:
                 self._held.pop(host, None)
                 self._released[host] = received
+                self._broken[host] = received
 
 
 def claim_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, float | None, float]]:
@@ -330,7 +349,8 @@ class HostClaiming:
                     " c.holder = %(me)s OR c.holder_expires <= (SELECT t FROM now))"
                     f" RETURNING 1) SELECT (SELECT count(*) FROM u), CASE WHEN c.holder ="
                     f" %(me)s THEN GREATEST(c.last_start, c.last_end) ELSE {READY} END,"
-                    " (SELECT t FROM now), c.holder_expires - (SELECT t FROM now) FROM c",
+                    " (SELECT t FROM now), c.holder_expires - (SELECT t FROM now),"
+                    " c.holder IS DISTINCT FROM %(me)s FROM c",
                     {"h": host, "me": claims.holder, "ttl": claims.ttl},
                 ).fetchone()
         except psycopg.Error as exc:
@@ -339,7 +359,11 @@ class HostClaiming:
         if row is None or not int(row[0]):
             return max(0.0, float(row[3])) if row is not None else RETRY_LOCKED
         claims.note(
-            [(host, float(row[1]), float(row[2]))], sent=sent, received=received, complete=False
+            [(host, float(row[1]), float(row[2]))],
+            sent=sent,
+            received=received,
+            complete=False,
+            fresh=bool(row[4]),
         )
         return None
 

@@ -60,11 +60,13 @@ from scraper.errors import (
     DisallowedByRobots,
     FetchError,
     HostParked,
+    LeaseLost,
     NotAnArticle,
     ParseError,
     RobotsUnavailable,
     TransientFetchError,
 )
+from scraper.fetch.shared import LEASE, Lease
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -179,6 +181,9 @@ class SourceCrawl:
         frontier = self.run_.frontier
         self._off_loop = isinstance(frontier, RenewsLeases) and frontier.lease_ttl is not None
         self._counting = threading.Lock()  # `report.discovered` from a handler's thread
+        # a cluster crawl's leased URLs (sticky hosts): when each lease was granted, local
+        # time, for the host gate's check that its host was held ever since (`LEASE`)
+        self._granted: dict[str, float] = {}
         # their own threads, not the loop's shared pool, where the host leases' and robots.txt
         # cache's calls wait too (created by `_crawl`, gone when it ends)
         self._thread: ThreadPoolExecutor | None = None
@@ -301,6 +306,10 @@ class SourceCrawl:
                         got = await self._in_thread(
                             functools.partial(frontier.lease, self.name, want)
                         )
+                        if isinstance(frontier, HandsBackHosts):
+                            # (after the answer: no earlier than the lease's host claims)
+                            granted = time.monotonic()
+                            self._granted.update((item.key, granted) for item in got)
                         if len(got) < want:
                             self._lease_again_at = time.monotonic() + JOINED_POLL
                         self._idle_leases(granted=bool(got), idle=not inflight)
@@ -439,6 +448,9 @@ class SourceCrawl:
         )
 
     async def _visit(self, item: Item) -> None:
+        granted = self._granted.pop(item.key, None)
+        if granted is not None:  # (this task's own context: its requests only)
+            LEASE.set(Lease(item.url, urlsplit(item.url).hostname or "", granted))
         if item.kind is Kind.ARTICLE and self.run_.dry_run:
             self.report.would_fetch.append(item.url)
             self._finish(item, State.DONE, "dry run")
@@ -451,6 +463,14 @@ class SourceCrawl:
             page = await self.run_.fetcher.fetch(
                 item.url, validators=self._validators(item), accept=_ACCEPT[item.kind]
             )
+        except LeaseLost:
+            # the host went to another worker while this one stalled: the URL too, maybe
+            # (queued again only if still this crawler's, `Frontier.release`)
+            log.info("%s: %s not fetched: its lease went to another worker", self.name, item.url)
+            await self._in_thread(
+                functools.partial(self.run_.frontier.release, self.name, [item.key])
+            )
+            return
         except FetchError as exc:
             self._fetch_failed(item, exc)
             return
