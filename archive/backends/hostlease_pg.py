@@ -41,12 +41,17 @@ class ClusterRobots:
         self._pool = pool
         self.queries = 0  # statements sent
 
-    def get(self, origin: str, *, claim_for: float = 0.0) -> tuple[int, bytes] | float | None:
+    def get(
+        self, origin: str, *, claim_for: float = 0.0, take: bool = False
+    ) -> tuple[int, bytes] | float | None:
         """(status, body) of the origin's robots.txt as a worker fetched it, until it expires.
 
         On a miss with `claim_for` > 0, the caller claims the fetch for that many seconds and
         gets None (fetch it, then `put`); a worker asking while another holds the claim
-        gets the seconds to wait before asking again, so the cluster fetches it once.
+        gets the seconds to wait before asking again, so the cluster fetches it once. With
+        `take`, the caller holds the origin's host (sticky hosts): no other worker sends to
+        it, so another's claim is stale (that worker stalled or died holding the host, which
+        then went to the caller) and is taken over rather than waited out.
         """
         self.queries += 1
         # one round trip (pipelined): the claim is taken in the same transaction, after the
@@ -67,18 +72,21 @@ class ClusterRobots:
                     claim = conn.execute(
                         f"INSERT INTO cluster_robots AS r VALUES (%s, -1, '', {now} + %s)"
                         " ON CONFLICT (origin) DO UPDATE SET status = -1, body = '', expires ="
-                        f" excluded.expires WHERE r.expires <= {now} RETURNING 1",
-                        (origin, claim_for),
+                        f" excluded.expires WHERE r.expires <= {now} OR (%s AND r.status < 0)"
+                        " RETURNING 1",
+                        (origin, claim_for, take),
                     )
                 row = read.fetchone()
                 claimed = claim is not None and claim.fetchone() is not None
         except psycopg.Error as exc:
             raise StorageError(f"robots.txt cache: {exc}") from exc
+        if row is not None and float(row[2]) > 0 and int(row[0]) >= 0:
+            return int(row[0]), bytes(row[1])
+        if claimed:
+            return None
         if row is not None and float(row[2]) > 0:
-            if int(row[0]) >= 0:
-                return int(row[0]), bytes(row[1])
             return min(0.2, float(row[2]))  # another worker is fetching it now
-        if claim is not None and not claimed:
+        if claim is not None:
             return RETRY_LOCKED  # claimed by another worker as this one asked
         return None
 

@@ -18,8 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from archive.backends.hostlease_pg import RETRY_LOCKED, ClusterRobots, HostClaiming
+from archive.backends.hostlease_pg import RETRY_LOCKED, ClusterRobots, HostClaiming, HostClaims
 from archive.errors import StorageError
 from scraper.errors import LeaseLost
 from scraper.fetch.shared import LEASE
@@ -340,8 +341,11 @@ class StickyHostGate:
 class PgRobotsCache:
     """A `RobotsCache` in the catalog: one fetch of each robots.txt for the whole cluster."""
 
-    def __init__(self, robots: ClusterRobots) -> None:
+    def __init__(self, robots: ClusterRobots, claims: HostClaims | None = None) -> None:
+        """`claims`: this worker's sticky hosts; another worker's claim on the robots.txt of
+        a host held here is stale, and taken over (`ClusterRobots.get`)."""
         self.robots = robots
+        self.claims = claims
         # its own threads, not the loop's shared pool (where the host claims' calls would
         # queue behind these at a run's start, one per host)
         self._threads = ThreadPoolExecutor(2, thread_name_prefix="robots-cache")
@@ -365,9 +369,14 @@ class PgRobotsCache:
 
     async def _get(self, origin: str) -> tuple[int, bytes] | None:
         while True:
+            until = None
+            if self.claims is not None:
+                until = self.claims.valid_until(urlsplit(origin).hostname or "")
+            take = until is not None and until > time.monotonic()
             try:
                 got = await asyncio.get_running_loop().run_in_executor(
-                    self._threads, functools.partial(self.robots.get, origin, claim_for=CLAIM)
+                    self._threads,
+                    functools.partial(self.robots.get, origin, claim_for=CLAIM, take=take),
                 )
             except StorageError as exc:  # fetch it ourselves: politeness does not depend on it
                 log.warning("robots.txt cache unavailable: %s", exc)

@@ -97,7 +97,7 @@ class WorkerState:
             claims = HostClaims(f"{self.name}#{next(self._crawls)}", self.lease_ttl)
             catalog.frontier_host_claims = claims
             gate = StickyHostGate(HostClaiming(catalog.pool, claims))
-            robots = PgRobotsCache(ClusterRobots(catalog.pool))
+            robots = PgRobotsCache(ClusterRobots(catalog.pool), claims)
             fetcher = AsyncFetcher(
                 self.config.fetch,
                 self.config.politeness,
