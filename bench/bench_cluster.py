@@ -283,6 +283,7 @@ def crawl_run(
     concurrency: int,
     keep_logs: Path | None = None,
     stagger: float = 0.0,
+    pause: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     from archive.store import Archive
     from scraper.cluster.queue import defer_crawl
@@ -319,6 +320,9 @@ def crawl_run(
                     time.sleep(stagger)
                     for proc in late:
                         os.kill(proc.pid, signal.SIGCONT)
+                if pause is not None:  # a stalled worker: the first stops, then runs again
+                    threading.Timer(pause[0], os.kill, (procs[0].pid, signal.SIGSTOP)).start()
+                    threading.Timer(sum(pause), os.kill, (procs[0].pid, signal.SIGCONT)).start()
                 _wait(config, ids, out)
                 cpu = _procs_cpu(procs) - cpu0
                 ended = time.monotonic()
@@ -556,6 +560,7 @@ def crawl_phase(args: argparse.Namespace) -> None:
             args.concurrency,
             args.keep_logs,
             args.stagger,
+            args.pause,
         )
         for n in args.workers
     ]
@@ -613,6 +618,13 @@ def main() -> int:
         type=float,
         default=0.0,
         help="seconds by which all workers but the first are late for their jobs",
+    )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        nargs=2,
+        metavar=("AT", "FOR"),
+        help="stop the first worker AT seconds after the jobs are queued, FOR seconds",
     )
     parser.add_argument(
         "--keep-logs", type=Path, help="copy each worker's log and figures to this folder"
