@@ -33,9 +33,14 @@ from scraper.config import Config, PolitenessConfig
 from scraper.crawl.run import crawl_async
 from scraper.errors import LeaseLost
 from scraper.fetch.shared import LEASE, Lease
+from tests import fetch_support
 from tests.crawl_support import NewsSite, site_source
+from tests.fetch_support import LocalSite, Reply, fetch_config, polite_config
 from tests.test_crawl_run import FakeArchive, fake_ingest
 from tests.test_host_rebalance import GateFetcher, Request, StickyArchive
+
+local_site_server = fetch_support.local_site_server
+local_site = fetch_support.local_site
 
 HOSTS = 4
 PER_HOST = 6
@@ -208,3 +213,48 @@ def test_a_request_under_a_lease_older_than_its_hosts_last_change_of_hands_is_re
     asyncio.run(request("b.test", granted, lease=False))
     # a URL leased after the host came back is this worker's
     asyncio.run(request("b.test", time.monotonic()))
+
+
+class LapsedGate:
+    """A host gate whose grants have all lapsed by the time the request would go out (the
+    process stalled between the grant and the write)."""
+
+    def __init__(self) -> None:
+        self.grants = 0
+
+    async def acquire(self, host: str, *, delay: float, per_host: int) -> object:
+        self.grants += 1
+        return object()
+
+    async def release(self, ticket: object, *, delay: float) -> None:
+        return None
+
+    def valid(self, ticket: object) -> bool:
+        return False
+
+
+def test_a_request_whose_grant_lapsed_before_it_was_written_is_not_sent(
+    local_site: LocalSite,
+) -> None:
+    """A worker stopped (SIGSTOP) between its host gate's grant and the request's write wrote
+    it once it ran again, after its claim on the host had lapsed: next to the new holder's
+    first request to the host (0.11 s apart, server-side). The fetcher asks the gate again as
+    the request goes out, and sends nothing on a lapsed grant."""
+    from scraper.errors import TransientFetchError
+    from scraper.fetch import AsyncFetcher
+
+    local_site.route("/a", Reply())
+    gate = LapsedGate()
+
+    async def fetch() -> None:
+        async with AsyncFetcher(
+            fetch_config(attempts=2, backoff_base=0.01, backoff_max=0.02),
+            polite_config(robots=False),
+            gate=gate,
+        ) as fetcher:
+            await fetcher.fetch(local_site.url("/a"))
+
+    with pytest.raises(TransientFetchError):
+        asyncio.run(fetch())
+    assert gate.grants == 2  # each attempt waited for the host anew
+    assert [hit.path for hit in local_site.log] == []

@@ -34,6 +34,12 @@ class HostGate(Protocol):
         Raises LeaseLost when the request's `LEASE` was lost meanwhile."""
         ...
 
+    def valid(self, ticket: object) -> bool:
+        """Whether the request granted `ticket` may still go out: checked just before its
+        first byte is written, since the process may have stalled since the grant (then its
+        right to send to the host, a cluster's claim, may have lapsed)."""
+        ...
+
     async def release(self, ticket: object, *, delay: float) -> None: ...
 
 
