@@ -11,6 +11,7 @@ killed run is resumed by the next one. A source none of whose start points could
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import threading
@@ -325,7 +326,7 @@ class SourceCrawl:
                 while room > 0 and (item := held.pop()) is not None:
                     room -= 1
                     self.started += 1
-                    inflight[asyncio.ensure_future(self._visit(item))] = item
+                    inflight[self._start(item)] = item
             if not inflight:
                 if stopped or self.started >= budget:
                     break
@@ -360,6 +361,16 @@ class SourceCrawl:
         if len(held):  # leased ahead, never started: queued again for the next run
             frontier.release(self.name, held.keys())
         self._conclude(stopped)
+
+    def _start(self, item: Item) -> asyncio.Task[None]:
+        """The URL's visit, as a task; a cluster crawl's in a context of its own that carries
+        the URL's lease (`LEASE`), for the host gate."""
+        granted = self._granted.pop(item.key, None)
+        if granted is None:
+            return asyncio.ensure_future(self._visit(item))
+        context = contextvars.copy_context()
+        context.run(LEASE.set, Lease(item.url, urlsplit(item.url).hostname or "", granted))
+        return asyncio.get_running_loop().create_task(self._visit(item), context=context)
 
     def _idle_leases(self, *, granted: bool, idle: bool) -> None:
         """Space out the leases of a crawl with nothing in flight that grant nothing: a
@@ -448,9 +459,6 @@ class SourceCrawl:
         )
 
     async def _visit(self, item: Item) -> None:
-        granted = self._granted.pop(item.key, None)
-        if granted is not None:  # (this task's own context: its requests only)
-            LEASE.set(Lease(item.url, urlsplit(item.url).hostname or "", granted))
         if item.kind is Kind.ARTICLE and self.run_.dry_run:
             self.report.would_fetch.append(item.url)
             self._finish(item, State.DONE, "dry run")
