@@ -31,6 +31,7 @@ import argparse
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -275,7 +276,14 @@ def _mean(values: list[float]) -> float:
 
 
 def crawl_run(
-    workers: int, hosts: int, per_host: int, delay: float, concurrency: int
+    workers: int,
+    hosts: int,
+    per_host: int,
+    delay: float,
+    concurrency: int,
+    keep_logs: Path | None = None,
+    stagger: float = 0.0,
+    pause: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     from archive.store import Archive
     from scraper.cluster.queue import defer_crawl
@@ -302,7 +310,19 @@ def crawl_run(
             cpu0, tx0 = _procs_cpu(procs), _transactions(name)
             with BackendsCpu(name) as backends:
                 queued = time.monotonic()
+                # a late start of all workers but the first: stopped (SIGSTOP) as the jobs are
+                # queued, they take theirs `stagger` seconds after it took its own
+                late = procs[1:] if stagger > 0 else []
+                for proc in late:
+                    os.kill(proc.pid, signal.SIGSTOP)
                 ids = defer_crawl(config, ["cluster"], max_pages=None, spread=workers)
+                if late:
+                    time.sleep(stagger)
+                    for proc in late:
+                        os.kill(proc.pid, signal.SIGCONT)
+                if pause is not None:  # a stalled worker: the first stops, then runs again
+                    threading.Timer(pause[0], os.kill, (procs[0].pid, signal.SIGSTOP)).start()
+                    threading.Timer(sum(pause), os.kill, (procs[0].pid, signal.SIGCONT)).start()
                 _wait(config, ids, out)
                 cpu = _procs_cpu(procs) - cpu0
                 ended = time.monotonic()
@@ -310,6 +330,12 @@ def crawl_run(
             wall = _job_span(name, ids)
             tx = _transactions(name) - tx0
             _stop_workers(procs)
+            if keep_logs is not None:  # the workers' logs outlive the run's folder
+                keep_logs.mkdir(parents=True, exist_ok=True)
+                for n in range(workers):
+                    for suffix in ("log", "json"):
+                        kept = keep_logs / f"{name}-w{n}.{suffix}"
+                        kept.write_bytes((out / f"w{n}.{suffix}").read_bytes())
             states = [json.loads((out / f"w{n}.json").read_text()) for n in range(workers)]
             waits = sorted(w for st in states for w in st["lease_waits"])
             timings: dict[str, list[float]] = {}
@@ -330,6 +356,22 @@ def crawl_run(
             repeated = sum(
                 1 for hs in hits.values() for n in Counter(h.path for h in hs).values() if n > 1
             )
+            # those by kind of path (robots.txt, feed, article)
+            repeated_kinds = Counter(
+                "robots"
+                if path == "/robots.txt"
+                else "article"
+                if path.startswith("/news/")
+                else "feed"
+                for hs in hits.values()
+                for path, n in Counter(h.path for h in hs).items()
+                if n > 1
+            )
+            # per worker, its longest pause between two request starts (a stalled worker)
+            pauses = []
+            for st in states:
+                starts = sorted(entry[2] for entry in st.get("lease_log", []))
+                pauses.append(max((b - a for a, b in itertools.pairwise(starts)), default=0.0))
             # the closest two requests to one host: the same path twice is a request the
             # server answered late (after the client gave up and asked again), not two sends
             closest = min(
@@ -422,6 +464,8 @@ def crawl_run(
         "min_gap_s": min(gaps),
         "closest": repr(closest),
         "repeated_paths": repeated,
+        "repeated_kinds": dict(repeated_kinds),
+        "pauses": pauses,
         "polite_ratio": (busiest - 1) * delay / wall,
         "hosts_per_worker": " ".join(f"{h} hosts/{r} requests" for h, r in served)
         + (
@@ -508,7 +552,17 @@ def crawl_phase(args: argparse.Namespace) -> None:
         f" concurrency {args.concurrency} per worker; load average {os.getloadavg()[0]:.1f}"
     )
     runs = [
-        crawl_run(n, args.hosts, args.per_host, args.delay, args.concurrency) for n in args.workers
+        crawl_run(
+            n,
+            args.hosts,
+            args.per_host,
+            args.delay,
+            args.concurrency,
+            args.keep_logs,
+            args.stagger,
+            args.pause,
+        )
+        for n in args.workers
     ]
     for run in runs:
         ratio = run["articles_per_s"] / runs[0]["articles_per_s"]
@@ -528,6 +582,11 @@ def crawl_phase(args: argparse.Namespace) -> None:
         )
         print(f"    closest two requests to one host (s, host, paths, statuses): {run['closest']}")
         print(f"    hosts sent to and requests, per worker: {run['hosts_per_worker']}")
+        print(
+            "    longest pause between a worker's request starts (s): "
+            + " ".join(f"{p:.2f}" for p in run["pauses"])
+            + f"; paths requested more than once, by kind: {run['repeated_kinds']}"
+        )
         if args.timings:
             print(f"    host requests by index, s after the first: {run['turns']}")
             print(f"    gaps between a host's requests at the server (s): {run['gaps']}")
@@ -554,6 +613,22 @@ def main() -> int:
         "--timings", action="store_true", help="also where the workers' time went (s, mean/p95)"
     )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        help="seconds by which all workers but the first are late for their jobs",
+    )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        nargs=2,
+        metavar=("AT", "FOR"),
+        help="stop the first worker AT seconds after the jobs are queued, FOR seconds",
+    )
+    parser.add_argument(
+        "--keep-logs", type=Path, help="copy each worker's log and figures to this folder"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -12,6 +12,7 @@
         TooLarge(url, limit)           body or decompressed body over the limit
         TooManyRedirects(url)          over max_redirects, or a redirect loop
         NotHtml(url, content_type)     not an article: the bytes are not parsed as HTML
+        LeaseLost(url)                 a cluster worker lost the URL's lease: never requested
       ParseError(url, reason)          the page has no article we can extract
         NotAnArticle(url, reason, content)  a page but not an article; `content` is the main
                                        text found on it (best effort, or None), for `parse`
@@ -46,6 +47,15 @@ class FetchError(ScraperError):
 
 class DisallowedByRobots(FetchError):
     def __init__(self, url: str, reason: str = "disallowed by robots.txt") -> None:
+        super().__init__(url, reason)
+
+
+class LeaseLost(FetchError):
+    """A cluster worker lost the lease under which it was to fetch the URL (it stalled past
+    its lease's lifetime, and another worker held the URL's host since): the URL may be that
+    one's now, so this one does not request it."""
+
+    def __init__(self, url: str, reason: str = "lease lost to another worker") -> None:
         super().__init__(url, reason)
 
 

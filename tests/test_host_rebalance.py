@@ -60,9 +60,15 @@ class GateFetcher:
     """Answers from the sites without sockets, each request through the crawl's host gate."""
 
     def __init__(
-        self, name: str, gate: StickyHostGate, sites: dict[str, NewsSite], log: list[Request]
+        self,
+        name: str,
+        gate: StickyHostGate,
+        sites: dict[str, NewsSite],
+        log: list[Request],
+        delay: float = DELAY,
     ) -> None:
         self.name = name
+        self.delay = delay
         self.gate = gate
         self.sites = sites
         self.log = log
@@ -80,14 +86,14 @@ class GateFetcher:
     ) -> RawPage:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        ticket = await self.gate.acquire(host, delay=DELAY, per_host=1)
+        ticket = await self.gate.acquire(host, delay=self.delay, per_host=1)
         start = time.monotonic()
         try:
             await asyncio.sleep(FETCH)
             status, ctype, body = self.sites[host].respond(parts.path)
         finally:
             end = time.monotonic()
-            await self.gate.release(ticket, delay=DELAY)
+            await self.gate.release(ticket, delay=self.delay)
             self.log.append(Request(self.name, host, parts.path, start, end))
         if status != 200:
             raise BadStatus(url, status)

@@ -41,12 +41,17 @@ class ClusterRobots:
         self._pool = pool
         self.queries = 0  # statements sent
 
-    def get(self, origin: str, *, claim_for: float = 0.0) -> tuple[int, bytes] | float | None:
+    def get(
+        self, origin: str, *, claim_for: float = 0.0, take: bool = False
+    ) -> tuple[int, bytes] | float | None:
         """(status, body) of the origin's robots.txt as a worker fetched it, until it expires.
 
         On a miss with `claim_for` > 0, the caller claims the fetch for that many seconds and
         gets None (fetch it, then `put`); a worker asking while another holds the claim
-        gets the seconds to wait before asking again, so the cluster fetches it once.
+        gets the seconds to wait before asking again, so the cluster fetches it once. With
+        `take`, the caller holds the origin's host (sticky hosts): no other worker sends to
+        it, so another's claim is stale (that worker stalled or died holding the host, which
+        then went to the caller) and is taken over rather than waited out.
         """
         self.queries += 1
         # one round trip (pipelined): the claim is taken in the same transaction, after the
@@ -67,18 +72,21 @@ class ClusterRobots:
                     claim = conn.execute(
                         f"INSERT INTO cluster_robots AS r VALUES (%s, -1, '', {now} + %s)"
                         " ON CONFLICT (origin) DO UPDATE SET status = -1, body = '', expires ="
-                        f" excluded.expires WHERE r.expires <= {now} RETURNING 1",
-                        (origin, claim_for),
+                        f" excluded.expires WHERE r.expires <= {now} OR (%s AND r.status < 0)"
+                        " RETURNING 1",
+                        (origin, claim_for, take),
                     )
                 row = read.fetchone()
                 claimed = claim is not None and claim.fetchone() is not None
         except psycopg.Error as exc:
             raise StorageError(f"robots.txt cache: {exc}") from exc
+        if row is not None and float(row[2]) > 0 and int(row[0]) >= 0:
+            return int(row[0]), bytes(row[1])
+        if claimed:
+            return None
         if row is not None and float(row[2]) > 0:
-            if int(row[0]) >= 0:
-                return int(row[0]), bytes(row[1])
             return min(0.2, float(row[2]))  # another worker is fetching it now
-        if claim is not None and not claimed:
+        if claim is not None:
             return RETRY_LOCKED  # claimed by another worker as this one asked
         return None
 
@@ -133,6 +141,9 @@ class HostClaims:
         self._lock = threading.Lock()
         self._held: dict[str, Claim] = {}
         self._released: dict[str, float] = {}  # host -> local time its release came back
+        # host -> the last local time this worker's hold on it broke: it gave the host back,
+        # found it taken, or claimed it from no holder or another (see `broken_since`)
+        self._broken: dict[str, float] = {}
         self._share: int | None = None  # the fair share at the last lease
         # hosts being handed back -> (the source, keys of its leased URLs not started)
         self._leaving: dict[str, tuple[str, list[str]]] = {}
@@ -223,6 +234,15 @@ class HostClaims:
             claim = self._held.get(host)
             return -math.inf if claim is None else claim.after
 
+    def broken_since(self, host: str) -> float:
+        """The last local time this worker's hold on `host` broke (-inf if never): a URL of it
+        leased before then may have been leased by the host's holder since (its lease
+        expired while this worker was stalled), so this worker must not fetch it. A hold that
+        lapsed and was renewed, or claimed again from this worker itself, did not break: no
+        other worker held the host meanwhile, and only its holder leases its URLs."""
+        with self._lock:
+            return self._broken.get(host, -math.inf)
+
     def source_of(self, host: str) -> str | None:
         with self._lock:
             claim = self._held.get(host)
@@ -241,12 +261,15 @@ class HostClaims:
         source: str | None = None,
         complete: bool = True,
         share: int | None = None,
+        fresh: bool = True,
     ) -> None:
         """What a claiming statement sent at `sent` returned at `received`: (host, the
         previous holder's last activity on the database's clock or None for a renewal, the
         database's clock). `complete`: the rows are every host this worker holds (a renewal
         of all of them), so a host missing was lost (another worker took it after it
-        expired). `share`: the fair share of hosts a lease found."""
+        expired). `share`: the fair share of hosts a lease found. `fresh`: the rows with a
+        previous holder's activity were claimed from no holder or another worker, not from
+        this one (a hold that lapsed): the hold breaks there (`broken_since`)."""
         with self._lock:
             if share is not None:
                 self._share = share
@@ -259,6 +282,8 @@ class HostClaims:
                 # on the local clock, no earlier than it is: the database read `now` before
                 # the answer came back
                 after = -math.inf if ready is None else received - (now - ready)
+                if ready is not None and fresh:
+                    self._broken[host] = sent
                 if claim is None:
                     self._held[host] = Claim(sent, after, source)
                 else:
@@ -268,6 +293,7 @@ class HostClaims:
             if complete:
                 for host in [h for h, c in self._held.items() if h not in got and c.since < sent]:
                     del self._held[host]
+                    self._broken[host] = sent
 
     def dropped(self, hosts: Sequence[str], *, received: float) -> None:
         """`hosts` were given back (`HostClaiming.release`)."""
@@ -275,6 +301,7 @@ class HostClaims:
             for host in hosts:
                 self._held.pop(host, None)
                 self._released[host] = received
+                self._broken[host] = received
 
 
 def claim_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, float | None, float]]:
@@ -330,7 +357,8 @@ class HostClaiming:
                     " c.holder = %(me)s OR c.holder_expires <= (SELECT t FROM now))"
                     f" RETURNING 1) SELECT (SELECT count(*) FROM u), CASE WHEN c.holder ="
                     f" %(me)s THEN GREATEST(c.last_start, c.last_end) ELSE {READY} END,"
-                    " (SELECT t FROM now), c.holder_expires - (SELECT t FROM now) FROM c",
+                    " (SELECT t FROM now), c.holder_expires - (SELECT t FROM now),"
+                    " c.holder IS DISTINCT FROM %(me)s FROM c",
                     {"h": host, "me": claims.holder, "ttl": claims.ttl},
                 ).fetchone()
         except psycopg.Error as exc:
@@ -339,7 +367,11 @@ class HostClaiming:
         if row is None or not int(row[0]):
             return max(0.0, float(row[3])) if row is not None else RETRY_LOCKED
         claims.note(
-            [(host, float(row[1]), float(row[2]))], sent=sent, received=received, complete=False
+            [(host, float(row[1]), float(row[2]))],
+            sent=sent,
+            received=received,
+            complete=False,
+            fresh=bool(row[4]),
         )
         return None
 

@@ -18,9 +18,12 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from archive.backends.hostlease_pg import RETRY_LOCKED, ClusterRobots, HostClaiming
+from archive.backends.hostlease_pg import RETRY_LOCKED, ClusterRobots, HostClaiming, HostClaims
 from archive.errors import StorageError
+from scraper.errors import LeaseLost
+from scraper.fetch.shared import LEASE
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ RELEASE_EVERY = 0.5  # seconds between looks for idle hosts
 HAND_BACK_EVERY = 0.1  # seconds between looks for hosts to hand back (in memory until one)
 LAG_EVERY = 0.05  # seconds between samples of the event loop's lateness
 CLAIM_RETRY_MAX = 1.0  # longest wait before asking again for a host another worker holds
+SLOW = 2.0  # seconds after which a cache or claim round trip is worth a line in the log
 
 
 @dataclass(slots=True)
@@ -112,6 +116,7 @@ class StickyHostGate:
         try:
             async with pace.lock:  # one request at a time takes the host's next turn
                 while True:
+                    self._check_lease()
                     releasing = self._releasing.get(host)
                     if releasing is not None:
                         await asyncio.shield(releasing)
@@ -132,6 +137,25 @@ class StickyHostGate:
             pace.waiting -= 1
         self.waits.append(pace.last_start - asked)
         return _Ticket(host, asked, pace.last_start)
+
+    def _check_lease(self) -> None:
+        """Raise LeaseLost if the request's URL lease (`LEASE`) was granted before this
+        worker's hold on its host broke (`HostClaims.broken_since`): a worker that stalled
+        past its claims' lifetime finds, once it runs again, that another took the host and
+        may have fetched the URL; or it claims the host again once that one gave it back
+        (which then waits for nothing). Either way the URL is not this worker's to fetch."""
+        lease = LEASE.get()
+        if lease is not None and self.claims.broken_since(lease.host) > lease.granted:
+            raise LeaseLost(lease.url)
+
+    def valid(self, ticket: object) -> bool:
+        """The host is still held with a margin: a request granted before this process
+        stalled, and still unsent (connecting, say), would otherwise go out after the claim
+        lapsed, next to the new holder's first request (seen 0.11 s apart, SIGSTOP)."""
+        if not isinstance(ticket, _Ticket):
+            return True
+        until = self.claims.valid_until(ticket.host)
+        return until is not None and until > time.monotonic()
 
     async def release(self, ticket: object, *, delay: float) -> None:
         if not isinstance(ticket, _Ticket):
@@ -154,6 +178,8 @@ class StickyHostGate:
                     self._thread, functools.partial(self.claiming.claim, host)
                 )
                 self.takes.append(time.monotonic() - asked)
+                if self.takes[-1] > SLOW:
+                    log.warning("host claims: %s claimed after %.1f s", host, self.takes[-1])
             except StorageError as exc:
                 log.warning("host claims unavailable, pausing %.1f s: %s", pause, exc)
                 await self._sleep(pause)
@@ -324,11 +350,17 @@ class StickyHostGate:
 class PgRobotsCache:
     """A `RobotsCache` in the catalog: one fetch of each robots.txt for the whole cluster."""
 
-    def __init__(self, robots: ClusterRobots) -> None:
+    def __init__(self, robots: ClusterRobots, claims: HostClaims | None = None) -> None:
+        """`claims`: this worker's sticky hosts; another worker's claim on the robots.txt of
+        a host held here is stale, and taken over (`ClusterRobots.get`)."""
         self.robots = robots
+        self.claims = claims
         # its own threads, not the loop's shared pool (where the host claims' calls would
         # queue behind these at a run's start, one per host)
         self._threads = ThreadPoolExecutor(2, thread_name_prefix="robots-cache")
+        # what bench_cluster reports: seconds from a get's call to its answer, per put
+        self.gets: list[float] = []
+        self.puts: list[float] = []
 
     def close(self) -> None:
         self._threads.shutdown(wait=False)
@@ -336,10 +368,24 @@ class PgRobotsCache:
     async def get(self, origin: str) -> tuple[int, bytes] | None:
         """The cached file; else None after claiming its fetch (waiting while another worker
         holds the claim, up to the claim's length)."""
+        asked = time.monotonic()
+        try:
+            return await self._get(origin)
+        finally:
+            self.gets.append(time.monotonic() - asked)
+            if self.gets[-1] > SLOW:
+                log.warning("robots.txt cache: %s answered after %.1f s", origin, self.gets[-1])
+
+    async def _get(self, origin: str) -> tuple[int, bytes] | None:
         while True:
+            until = None
+            if self.claims is not None:
+                until = self.claims.valid_until(urlsplit(origin).hostname or "")
+            take = until is not None and until > time.monotonic()
             try:
                 got = await asyncio.get_running_loop().run_in_executor(
-                    self._threads, functools.partial(self.robots.get, origin, claim_for=CLAIM)
+                    self._threads,
+                    functools.partial(self.robots.get, origin, claim_for=CLAIM, take=take),
                 )
             except StorageError as exc:  # fetch it ourselves: politeness does not depend on it
                 log.warning("robots.txt cache unavailable: %s", exc)
@@ -349,6 +395,7 @@ class PgRobotsCache:
             await asyncio.sleep(got)
 
     async def put(self, origin: str, status: int, body: bytes, *, ttl: float) -> None:
+        asked = time.monotonic()
         try:
             await asyncio.get_running_loop().run_in_executor(
                 self._threads,
@@ -356,3 +403,6 @@ class PgRobotsCache:
             )
         except StorageError as exc:
             log.warning("robots.txt cache unavailable: %s", exc)
+        self.puts.append(time.monotonic() - asked)
+        if self.puts[-1] > SLOW:
+            log.warning("robots.txt cache: %s stored after %.1f s", origin, self.puts[-1])

@@ -97,7 +97,7 @@ class WorkerState:
             claims = HostClaims(f"{self.name}#{next(self._crawls)}", self.lease_ttl)
             catalog.frontier_host_claims = claims
             gate = StickyHostGate(HostClaiming(catalog.pool, claims))
-            robots = PgRobotsCache(ClusterRobots(catalog.pool))
+            robots = PgRobotsCache(ClusterRobots(catalog.pool), claims)
             fetcher = AsyncFetcher(
                 self.config.fetch,
                 self.config.politeness,
@@ -146,6 +146,12 @@ class WorkerState:
                 ("store", stores.seconds),
                 ("store_queued", stores.queued),
                 ("store_batch", stores.batch_sizes),
+                ("robots_get", robots.gets),
+                ("robots_put", robots.puts),
+                # the crawl's catalog pool: its waits for a free connection, and those that
+                # timed out (cumulative over the pool's life)
+                ("pool_wait_s", [catalog.pool.get_stats().get("requests_wait_ms", 0) / 1000]),
+                ("pool_timeouts", [float(catalog.pool.get_stats().get("requests_errors", 0))]),
             ):
                 self.timings.setdefault(name, []).extend(values)
         for source_report in report.sources:

@@ -11,6 +11,7 @@ killed run is resumed by the next one. A source none of whose start points could
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import threading
@@ -61,11 +62,13 @@ from scraper.errors import (
     DisallowedByRobots,
     FetchError,
     HostParked,
+    LeaseLost,
     NotAnArticle,
     ParseError,
     RobotsUnavailable,
     TransientFetchError,
 )
+from scraper.fetch.shared import LEASE, Lease
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -181,6 +184,9 @@ class SourceCrawl:
         frontier = self.run_.frontier
         self._off_loop = isinstance(frontier, RenewsLeases) and frontier.lease_ttl is not None
         self._counting = threading.Lock()  # `report.discovered` from a handler's thread
+        # a cluster crawl's leased URLs (sticky hosts): when each lease was granted, local
+        # time, for the host gate's check that its host was held ever since (`LEASE`)
+        self._granted: dict[str, float] = {}
         # their own threads, not the loop's shared pool, where the host leases' and robots.txt
         # cache's calls wait too (created by `_crawl`, gone when it ends)
         self._thread: ThreadPoolExecutor | None = None
@@ -303,6 +309,10 @@ class SourceCrawl:
                         got = await self._in_thread(
                             functools.partial(frontier.lease, self.name, want)
                         )
+                        if isinstance(frontier, HandsBackHosts):
+                            # (after the answer: no earlier than the lease's host claims)
+                            granted = time.monotonic()
+                            self._granted.update((item.key, granted) for item in got)
                         if len(got) < want:
                             self._lease_again_at = time.monotonic() + JOINED_POLL
                         self._idle_leases(granted=bool(got), idle=not inflight)
@@ -318,7 +328,7 @@ class SourceCrawl:
                 while room > 0 and (item := held.pop()) is not None:
                     room -= 1
                     self.started += 1
-                    inflight[asyncio.ensure_future(self._visit(item))] = item
+                    inflight[self._start(item)] = item
             if not inflight:
                 if stopped or self.started >= budget:
                     break
@@ -353,6 +363,16 @@ class SourceCrawl:
         if len(held):  # leased ahead, never started: queued again for the next run
             frontier.release(self.name, held.keys())
         self._conclude(stopped)
+
+    def _start(self, item: Item) -> asyncio.Task[None]:
+        """The URL's visit, as a task; a cluster crawl's in a context of its own that carries
+        the URL's lease (`LEASE`), for the host gate."""
+        granted = self._granted.pop(item.key, None)
+        if granted is None:
+            return asyncio.ensure_future(self._visit(item))
+        context = contextvars.copy_context()
+        context.run(LEASE.set, Lease(item.url, urlsplit(item.url).hostname or "", granted))
+        return asyncio.get_running_loop().create_task(self._visit(item), context=context)
 
     def _idle_leases(self, *, granted: bool, idle: bool) -> None:
         """Space out the leases of a crawl with nothing in flight that grant nothing: a
@@ -461,6 +481,14 @@ class SourceCrawl:
             page = await self.run_.fetcher.fetch(
                 item.url, validators=self._validators(item), accept=_ACCEPT[item.kind]
             )
+        except LeaseLost:
+            # the host went to another worker while this one stalled: the URL too, maybe
+            # (queued again only if still this crawler's, `Frontier.release`)
+            log.info("%s: %s not fetched: its lease went to another worker", self.name, item.url)
+            await self._in_thread(
+                functools.partial(self.run_.frontier.release, self.name, [item.key])
+            )
+            return
         except FetchError as exc:
             self._fetch_failed(item, exc)
             return

@@ -13,6 +13,7 @@ total time of one attempt is capped too, so a server that trickles bytes cannot 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import ssl
 from collections.abc import Awaitable, Callable
@@ -179,6 +180,8 @@ class Exchange:
             ticket = await self._gate.acquire(
                 host.host, delay=host.delay, per_host=host.politeness.per_host
             )
+            # checked again as the request goes out: the grant may be stale by then
+            request.extensions["trace"] = functools.partial(self._before_send, ticket)
         host.active += 1
         try:
             async with self._global:
@@ -209,6 +212,14 @@ class Exchange:
             self._requests += 1
             if self._requests % SWEEP_EVERY == 0:
                 await self._sweep()
+
+    async def _before_send(self, ticket: object, event: str, info: dict[str, object]) -> None:
+        """httpcore's trace hook: refuse to write a request whose gate's grant lapsed (the
+        process stalled between the grant and the write); it is tried again, and waits for
+        the host anew."""
+        gate = self._gate
+        if event.endswith("send_request_headers.started") and gate and not gate.valid(ticket):
+            raise Retryable("the host's turn lapsed before the request went out")
 
     def _headers(self, accept: str, conditional: dict[str, str]) -> list[tuple[bytes, bytes]]:
         headers = [*self._base_headers, (b"Accept", ACCEPT_HEADERS[accept].encode())]

@@ -33,6 +33,7 @@ from scraper.errors import (
     DisallowedByRobots,
     FetchError,
     HostParked,
+    LeaseLost,
     RobotsUnavailable,
     TooManyRedirects,
     TransientFetchError,
@@ -244,7 +245,7 @@ class AsyncFetcher:
                     )
                 url = target_url(answer.location)
             return RobotsRules(expires=self._clock() + politeness.robots_ttl)  # as for a 404
-        except BlockedAddress:
+        except (BlockedAddress, LeaseLost):  # (the latter: not the robots.txt's fault)
             raise
         except BadStatus as exc:
             return RobotsRules.from_response(
