@@ -235,59 +235,26 @@ def test_a_filter_passing_only_old_matches_widens_the_window_to_all(
     assert (bounded.total, bounded.total_exact) == (exact.total, True)
 
 
-def test_a_date_filter_ranks_the_newest_matches_of_its_days(
-    root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The window is of the newest matches among the docs indexed on the filter's days:
-    the newest of all (none of them that old) made it widen until the passing matches
-    were enough, and every passing match it held went through Python (40 ms for a common
-    word over 17 months at 100,000 articles)."""
-    monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 4)
-    monkeypatch.setattr(sqlite_search, "FILTERED_FLOOR", 2)
-    given = {"until": "2026-05-09"}
-    with archive.open(root) as reader:
-        got = reader.search("ferry", **given, limit=2)  # type: ignore[arg-type]
-    want, _, _ = two_pass(root, "ferry", " AND m.day <= ?", ("2026-05-09",), 2, 0, given)
-    assert [(h.score, h.id, h.version) for h in got.hits] == want
-    assert got.ranked_newest == 4  # 16 before: four newer matches, then 12 more
-
-
 def two_pass(
-    root: Path,
-    query: str,
-    where: str,
-    args: tuple[str, ...],
-    limit: int,
-    offset: int,
-    given: dict[str, str],
+    root: Path, query: str, where: str, args: tuple[str, ...], limit: int, offset: int
 ) -> tuple[list[tuple[float, str, int]], int, bool]:
     """A filtered search as it ran before the one-pass reading (session 20's SQL): rank the
     newest `RANK_CANDIDATES` matches, then again over four times as many, and so on, until
     `FILTERED_FLOOR` articles (or the page) pass or the window holds every match;
-    ([(score, id, version)], articles counted, exact). The windows are of the matches in
-    the span of docs indexed on the days `given` (all when no date is)."""
+    ([(score, id, version)], articles counted, exact)."""
     fts = parse(query)[0]
     need = max(sqlite_search.FILTERED_FLOOR, offset + limit)
     with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
-        first, last = db.execute(
-            "SELECT min(first_doc), max(last_doc) FROM archive_search_days"
-            " WHERE day >= ? AND day <= ?",
-            (given.get("since", ""), given.get("until", "\uffff")),
-        ).fetchone()
-        span = (first or 0, last or 0)
-        docs = db.execute(
-            "SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ? AND rowid BETWEEN ? AND ?",
-            (fts, *span),
-        )
+        docs = db.execute("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", (fts,))
         n_docs = int(docs.fetchone()[0])
         window = sqlite_search.RANK_CANDIDATES
         while True:
             bound = 0
             if n_docs > window:
                 bound = db.execute(
-                    "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? AND rowid <= ?"
+                    "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
                     " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                    (fts, span[1], window - 1),
+                    (fts, window - 1),
                 ).fetchone()[0]
             rows = db.execute(
                 "SELECT m.article_id, m.version, r, count(*) OVER () FROM"
@@ -357,7 +324,7 @@ def test_filtered_in_one_pass_gives_what_two_passes_gave(
     with archive.open(root) as reader:
         for given, where, args in FILTERS:
             for limit, offset in ((5, 0), (5, 5), (3, 9), (20, 0), (5, 60)):
-                want, total, exact = two_pass(root, query, where, args, limit, offset, given)
+                want, total, exact = two_pass(root, query, where, args, limit, offset)
                 got = reader.search(query, **given, limit=limit, offset=offset, exact_count=True)  # type: ignore[arg-type]
                 mine = [(h.score, h.id, h.version) for h in got.hits]
                 assert (mine, got.total, got.total_exact) == (want, total, exact), (given, offset)

@@ -317,18 +317,11 @@ class SqliteSearch:
         # the matches, and the versions of other sources are never read; the metadata still
         # decides (`filter_sql` tests them again on the versions that pass)
         fts_query = with_facets(fts_query, filters)
-        # the matches of the dates' span only: the windows are of those (the newest 10,000
-        # matches of all could hold none in the span: an older span's every passing match
-        # then went through Python as the window widened, 40 ms for a common word)
-        docs = self._scalar(
-            "SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ? AND rowid BETWEEN ? AND ?",
-            fts_query,
-            *span,
-        )
+        docs = self._scalar("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", fts_query)
         if docs == 0:
             return [], 0, True, None, ARTICLES
         where, args = filter_sql(filters)
-        newest = self._newest_bound(fts_query, docs, RANK_NEWEST, span[1])
+        newest = self._newest_bound(fts_query, docs, RANK_NEWEST)
         want = offset + limit
         found = self._filtered_pass(
             fts_query, where, args, span, docs, want, (newest, headline), exact_count
@@ -372,7 +365,7 @@ class SqliteSearch:
         articles only when `exact_count` asks."""
         need = max(FILTERED_FLOOR, want)
         window = RANK_CANDIDATES
-        bound = self._newest_bound(fts_query, docs, window, span[1])
+        bound = self._newest_bound(fts_query, docs, window)
         best: dict[str, tuple[float, int]] = {}
         articles: set[str] = set()
         cut: int | None = None
@@ -462,16 +455,14 @@ class SqliteSearch:
             out.append(ListedRow(m[0], m[1], m[2], m[3], m[4], m[5], m[6], -float(best[m[0]][0])))
         return out
 
-    def _newest_bound(self, fts_query: str, docs: int, window: int, last: int = ALL_DOCS) -> int:
-        """The doc number from which the newest `window` matching versions on are, of the
-        `docs` matching up to doc `last`; 0: all."""
+    def _newest_bound(self, fts_query: str, docs: int, window: int) -> int:
+        """The doc number from which the newest `window` matching versions on are; 0: all."""
         if docs <= window:
             return 0
         return self._scalar(
-            "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? AND rowid <= ?"
+            "SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?"
             " ORDER BY rowid DESC LIMIT 1 OFFSET ?",
             fts_query,
-            last,
             window - 1,
         )
 
