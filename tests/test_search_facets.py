@@ -59,11 +59,12 @@ def test_a_source_filter_ranks_and_counts_among_the_sources_matches(tmp_path: Pa
             rows, total, exact, ranked, _ = cat.search_rows("ferry", Filters(source="b"), 1, 0)
             assert (total, exact, ranked) == (3, True, None)
             rows, total, exact, ranked, _ = cat.search_rows("ferry", Filters(source="b"), 3, 0)
-        assert sorted(r.article_id for r in rows) == ["a1", "a5", "a9"]
+        # every match scores alike: the newest first, as unfiltered (ids in order before)
+        assert [r.article_id for r in rows] == ["a9", "a5", "a1"]
         rows, total, exact, _, _ = cat.search_rows(
             "ferry", Filters(source="a", section="sport"), 10, 0
         )
-        assert sorted(r.article_id for r in rows) == ["a11", "a3", "a7"]
+        assert [r.article_id for r in rows] == ["a11", "a7", "a3"]
         assert (total, exact) == (3, True)
     finally:
         cat.close()
@@ -78,5 +79,29 @@ def test_a_word_searched_for_never_matches_a_facet(tmp_path: Path) -> None:
         assert "\ue000" not in fts
         assert cat.search_rows(fts, Filters(), 10, 0)[1] == 0
         assert cat.search_rows("sport", Filters(), 10, 0)[1] == 0  # a section's name
+    finally:
+        cat.close()
+
+
+def test_a_source_alone_is_ranked_and_counted_in_sql(tmp_path: Path) -> None:
+    """Past `RANK_NEWEST` matches, a search by source (or section) alone ranks in FTS5's
+    statement as an unfiltered one does: no match is joined to its metadata and handed to
+    Python to be filtered (the window's 10,000 versions were, for a common word)."""
+    cat = catalog(tmp_path)
+    try:
+        with (
+            mock.patch.object(sqlite_search, "ONE_PASS", 2),
+            mock.patch.object(sqlite_search, "RANK_NEWEST", 2),
+            mock.patch.object(sqlite_search, "RANK_CANDIDATES", 4),
+        ):
+            statements: list[str] = []
+            cat.db.set_trace_callback(statements.append)
+            fts = parse("ferry")[0]
+            rows, total, exact, ranked, _ = cat.search_rows(fts, Filters(source="a"), 3, 0)
+            cat.db.set_trace_callback(None)
+        assert not [q for q in statements if "JOIN archive_search_meta" in q], statements
+        # the newest 2 of source a's 9 ranked (the headlines "h" do not match): a11, a10
+        assert [r.article_id for r in rows] == ["a11", "a10"]
+        assert (total, exact, ranked) == (9, True, 4)
     finally:
         cat.close()

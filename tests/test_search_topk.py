@@ -196,7 +196,7 @@ def test_a_capped_count_reads_no_match_past_the_cap(
     # a filtered ranking reads a window of the newest matches, `_count` the rest
     monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)
     monkeypatch.setattr(sqlite_search, "FILTERED_FLOOR", 5)
-    for filters in ({}, {"source": "harbour-news"}):
+    for filters in ({}, {"since": "2026-01-01"}):  # every article is that new
         statements: list[str] = []
         reader.catalog.db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
         got = reader.search("ferry", limit=4, exact_count=True, **filters)  # type: ignore[arg-type]
@@ -213,12 +213,12 @@ def test_filtered_past_the_bound_ranks_the_newest_that_pass(
 ) -> None:
     monkeypatch.setattr(sqlite_search, "RANK_CANDIDATES", 12)
     monkeypatch.setattr(sqlite_search, "FILTERED_FLOOR", 5)
-    got = reader.search("ferry", source="harbour-news", limit=5)  # every article passes
+    got = reader.search("ferry", since="2026-01-01", limit=5)  # every article passes
     mine = sorted(((round(h.score, 9), h.id) for h in got.hits), key=lambda x: (-x[0], x[1]))
     assert mine == reference(root, "ferry", newest=12)[:5]
     assert (got.total, got.total_exact) == (12, False)  # those passing in the window, at least
     assert got.count_text() == "at least 12 matches"
-    counted = reader.search("ferry", source="harbour-news", limit=5, exact_count=True)
+    counted = reader.search("ferry", since="2026-01-01", limit=5, exact_count=True)
     assert [h.id for h in counted.hits] == [h.id for h in got.hits]
     assert (counted.total, counted.total_exact) == (ARTICLES, True)  # counted past the window
 
@@ -279,8 +279,18 @@ def two_pass(
 
 
 FILTERS: list[tuple[dict[str, str], str, tuple[str, ...]]] = [
-    ({"source": "harbour-news"}, " AND m.source = ?", ("harbour-news",)),
-    ({"section": "nowhere"}, " AND m.section_key = ?", ("nowhere",)),  # passes none
+    # a source or section alone runs as an unfiltered search (see
+    # `test_a_source_or_section_alone_ranks_and_counts_as_unfiltered`); with dates, here
+    (
+        {"source": "harbour-news", "since": "2026-01-01"},
+        " AND m.source = ? AND m.day >= ?",
+        ("harbour-news", "2026-01-01"),
+    ),
+    (
+        {"section": "nowhere", "until": "2027-01-01"},
+        " AND m.section_key = ? AND m.day <= ?",
+        ("nowhere", "2027-01-01"),
+    ),  # passes none
     ({"until": "2026-05-09"}, " AND m.day <= ?", ("2026-05-09",)),
     ({"until": "2026-05-10"}, " AND m.day <= ?", ("2026-05-10",)),
     ({"since": "2026-05-12"}, " AND m.day >= ?", ("2026-05-12",)),
@@ -325,22 +335,24 @@ def test_filtered_in_one_pass_gives_what_two_passes_gave(
                 assert counted == (total, exact) or (not cheap.total_exact and cheap.total <= total)
 
 
-def ranked_statement(root: Path, query: str) -> tuple[list[tuple[float, str, int]], int]:
+def ranked_statement(
+    root: Path, query: str, where: str = "", args: tuple[str, ...] = ()
+) -> tuple[list[tuple[float, str, int]], int]:
     """An unfiltered search as it ran before (session 20's SQL): the matches in bm25 order
     (of equal ranks the newest first), each article at its first; the articles counted
-    with count(DISTINCT)."""
+    with count(DISTINCT). Of the matches passing `where` (on `m`), if any."""
     fts = parse(query)[0]
     with contextlib.closing(sqlite3.connect(root / "catalog.sqlite")) as db:
         rows = db.execute(
             f"SELECT m.article_id, m.version, {BM25} AS r FROM archive_fts"
             " JOIN archive_search_meta m ON m.doc = archive_fts.rowid"
-            " WHERE archive_fts MATCH ? ORDER BY r, archive_fts.rowid DESC",
-            (fts,),
+            " WHERE archive_fts MATCH ?" + where + " ORDER BY r, archive_fts.rowid DESC",
+            (fts, *args),
         ).fetchall()
         total = db.execute(
             "SELECT count(DISTINCT m.article_id) FROM archive_fts f JOIN archive_search_meta m"
-            " ON m.doc = f.rowid WHERE archive_fts MATCH ?",
-            (fts,),
+            " ON m.doc = f.rowid WHERE archive_fts MATCH ?" + where,
+            (fts, *args),
         ).fetchone()[0]
     first: dict[str, tuple[float, str, int]] = {}
     for article_id, version, rank in rows:
@@ -360,6 +372,39 @@ def test_few_matches_in_one_pass_rank_and_count_as_before(
     with archive.open(root) as reader:
         for limit, offset in ((5, 0), (5, 5), (3, 9), (100, 0), (5, 60)):
             got = reader.search(query, limit=limit, offset=offset)
+            mine = [(h.score, h.id, h.version) for h in got.hits]
+            assert (mine, got.total, got.total_exact) == (
+                want[offset : offset + limit],
+                total,
+                True,
+            )
+
+
+@pytest.mark.parametrize("archive_name", ["root", "tied"])
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize(
+    ("given", "where", "args"),
+    [
+        ({"source": "harbour-news"}, " AND m.source = ?", ("harbour-news",)),
+        ({"section": "nowhere"}, " AND m.section_key = ?", ("nowhere",)),
+    ],
+)
+def test_a_source_or_section_alone_ranks_and_counts_as_unfiltered(
+    request: pytest.FixtureRequest,
+    archive_name: str,
+    query: str,
+    given: dict[str, str],
+    where: str,
+    args: tuple[str, ...],
+) -> None:
+    """A source or section alone is the index's facets (schema 11): the search runs as an
+    unfiltered one over the facet-restricted matches, so equal ranks come newest first
+    (the filtered reading put them in id order)."""
+    root: Path = request.getfixturevalue(archive_name)
+    want, total = ranked_statement(root, query, where, args)
+    with archive.open(root) as reader:
+        for limit, offset in ((5, 0), (5, 5), (3, 9), (100, 0), (5, 60)):
+            got = reader.search(query, **given, limit=limit, offset=offset)  # type: ignore[arg-type]
             mine = [(h.score, h.id, h.version) for h in got.hits]
             assert (mine, got.total, got.total_exact) == (
                 want[offset : offset + limit],

@@ -146,7 +146,15 @@ class SqliteCatalog:
             row = self._one("SELECT value FROM archive_info WHERE key = 'schema'")
         except sqlite3.OperationalError:
             return False
-        return row is not None and row[0] == str(CATALOG_SCHEMA_VERSION)
+        return (
+            row is not None and row[0] == str(CATALOG_SCHEMA_VERSION) and self._prefixes_indexed()
+        )
+
+    def _prefixes_indexed(self) -> bool:
+        """False when the full-text index lacks its prefix indexes: a schema 11 catalog
+        built before they were added (a development copy) has its index built again."""
+        row = self._one("SELECT sql FROM sqlite_master WHERE name = 'archive_fts'")
+        return row is None or "prefix=" in str(row[0])
 
     def _stored_version(self) -> int | None:
         try:
@@ -168,7 +176,9 @@ class SqliteCatalog:
                 for statement in UPGRADE_TO_3.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
-            rebuilding = not upgrading and old is not None and old < 11
+            rebuilding = (
+                not upgrading and old is not None and (old < 11 or not self._prefixes_indexed())
+            )
             if rebuilding:  # the index gains a column: built again (see REQUEUE_DOCS)
                 self.db.execute(DROP_FTS)
             columns = [r[1] for r in self.db.execute("PRAGMA table_info(archive_search_meta)")]
