@@ -39,7 +39,7 @@ from archive.record import Outcome, RawPage, Stored, Validators
 from archive.urls import url_key
 from scraper.config import Config, PolitenessConfig, Source
 from scraper.crawl.backlog import Backlog
-from scraper.crawl.classify import UrlPolicy, Verdict, url_template
+from scraper.crawl.classify import UrlPolicy, Verdict
 from scraper.crawl.discover import (
     ListingKind,
     feed_links,
@@ -51,11 +51,11 @@ from scraper.crawl.discover import (
 from scraper.crawl.finishes import HeldFinishes
 from scraper.crawl.held import HeldUrls
 from scraper.crawl.lane import HandlingLane
-from scraper.crawl.links import LinkJudge
+from scraper.crawl.links import Followed, LinkJudge, followed
 from scraper.crawl.lock import SourceLock
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import SourceReport, SourceStatus
-from scraper.crawl.workers import Hrefs, IngestPool
+from scraper.crawl.workers import FollowAsk, IngestPool
 from scraper.errors import (
     BadStatus,
     DisallowedByRobots,
@@ -609,7 +609,8 @@ class SourceCrawl:
         self._add(entries)
         self._finish(item, State.DONE, f"{len(listing.links)} link(s)", page)
 
-    def _follow_links(self, item: Item, page: RawPage, hrefs: Hrefs | None = None) -> None:
+    def _follow_links(self, item: Item, page: RawPage, links: Followed | None = None) -> None:
+        """Queue what the page links to; `links` when an ingest worker judged them already."""
         depth = item.depth + 1
         entries: list[Entry] = []
         if item.start and not self.source.feeds and page.status != 304:
@@ -618,14 +619,17 @@ class SourceCrawl:
                 for u in feed_links(page.body, page.final_url)
             ]
         if depth <= self.source.max_depth:
-            base, raw = hrefs if hrefs is not None else page_hrefs(page.body, page.final_url)
-            for url, verdict in self.links.links(raw, base):
-                if verdict is Verdict.ARTICLE:
+            if links is None:
+                base, raw = page_hrefs(page.body, page.final_url)
+                links = followed(self.links, raw, base, pages=depth < self.source.max_depth)
+            first_time = self.links.first_time
+            for url, template in links:
+                if template is None:
                     # a plain link this run already queued would change nothing in the frontier
-                    if self.links.first_time(url):
+                    if first_time(url):
                         entries.append(Entry(url, Kind.ARTICLE, depth))
-                elif verdict is Verdict.PAGE and depth < self.source.max_depth:
-                    entries.append(Entry(url, Kind.PAGE, depth, template=url_template(url)))
+                else:
+                    entries.append(Entry(url, Kind.PAGE, depth, template=template))
         self._add(entries)
 
     def _add(self, entries: Iterable[Entry]) -> None:
@@ -680,11 +684,16 @@ class SourceCrawl:
             except ParseError as exc:
                 result = exc
         else:
-            result, hrefs = await pool.ingest(
-                page, source=self.name, rules=self.source.rules, links=follow
+            # the links are judged in the worker too: only what needs this run's state is left
+            # here (`_follow_links`)
+            ask = None
+            if follow:
+                ask = FollowAsk(self.policy, pages=item.depth + 1 < self.source.max_depth)
+            result, links = await pool.ingest(
+                page, source=self.name, rules=self.source.rules, follow=ask
             )
             if follow:
-                self._follow_links(item, page, hrefs)
+                self._follow_links(item, page, links)
         if isinstance(result, ParseError):
             reason = failure_reason(result)
             self.report.failed[reason] += 1
