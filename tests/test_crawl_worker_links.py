@@ -1,6 +1,6 @@
 """A pooled crawl judges a page's links in its ingest worker (`links.followed`): the links
 followed are exactly those the crawl process followed before (`absolute_links`, then
-`UrlPolicy.judge`, as `_follow_links` did), and the crawl process judges none of an article's."""
+`UrlPolicy.judge`, as `_follow_links` did), and the crawl process judges none of a page's."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from archive.store import Archive
 from scraper.config import Source
 from scraper.crawl import links as crawl_links
 from scraper.crawl.classify import UrlPolicy, Verdict, url_template
-from scraper.crawl.discover import absolute_links, page_hrefs
+from scraper.crawl.discover import absolute_links, feed_links, page_hrefs
 from scraper.crawl.links import Followed, LinkJudge, WorkerJudges, followed
 from scraper.crawl.run import crawl
-from scraper.crawl.workers import FollowAsk, parse_in_worker
+from scraper.crawl.workers import FollowAsk, links_in_worker, parse_in_worker
 from scraper.fetch import AsyncFetcher
 from scraper.pipeline import ingest as pipeline_ingest
 from tests.archive_support import make_page
@@ -104,6 +104,9 @@ def test_the_worker_follows_exactly_the_links_followed_before() -> None:
                     parsed = parse_in_worker(page, source.name, None, ask, None)
                     expected = _before(policy, page, pages=follow_pages)
                     assert parsed.links == expected, (page.final_url, source.name)
+                    feeds = feed_links(page.body, page.final_url)
+                    found = links_in_worker(page, source.name, ask, True)
+                    assert found == (feeds, expected)
                     base, raw = page_hrefs(page.body, page.final_url)
                     judge = judges.for_source(source.name, policy)
                     assert followed(judge, raw, base, pages=follow_pages) == expected
@@ -137,11 +140,12 @@ def _frontier(data_dir: Path) -> set[tuple[str, str]]:
         return set(rows.fetchall())
 
 
-def test_a_pooled_crawl_judges_no_article_links_in_the_crawl_process(
+def test_a_pooled_crawl_judges_no_links_in_the_crawl_process(
     site: NewsSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The crawl process judges the links of listings and section pages only; an article's
-    are judged in the worker. Its frontier ends as the in-process crawl's does."""
+    """An article's links and a section page's are judged in the ingest workers (a listing's
+    are few and dated: read in the crawl process). The frontier ends as the in-process
+    crawl's does."""
     crawl_pid = os.getpid()
     judged_here: list[str] = []
     real = LinkJudge.links
@@ -162,8 +166,8 @@ def test_a_pooled_crawl_judges_no_article_links_in_the_crawl_process(
             assert len(list(archive.iter_articles(source="local"))) == 14
         frontiers.append(_frontier(config.data_dir))
         if pooled:
-            articles = {site.url(a.path) for a in site.articles}
-            assert judged_here  # the spy saw the section pages
-            assert not articles & set(judged_here)
+            assert judged_here == []
+    assert judged_here  # (the spy works: the in-process crawl judged them all here)
+    assert {site.url(a.path) for a in site.articles} & set(judged_here)
     assert frontiers[0] == frontiers[1]
     assert len(frontiers[0]) > 14

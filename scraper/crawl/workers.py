@@ -53,7 +53,7 @@ from archive.store import Archive
 from archive.validate import RecordValidator
 from scraper.config import SiteRules
 from scraper.crawl.classify import UrlPolicy
-from scraper.crawl.discover import page_hrefs
+from scraper.crawl.discover import feed_links, page_hrefs
 from scraper.crawl.links import Followed, WorkerJudges, followed
 from scraper.errors import ParseError
 from scraper.parse import parse_page
@@ -186,6 +186,20 @@ def parse_in_worker(
     return Parsed(content, ready, links)
 
 
+def links_in_worker(
+    page: RawPage, source: str, follow: FollowAsk | None, feeds: bool
+) -> tuple[list[str], Followed]:
+    """Run in a worker process: a navigation page's links judged (`links.followed`, when
+    `follow`), and the feeds it advertises (when `feeds`, for a start page)."""
+    advertised = feed_links(page.body, page.final_url) if feeds else []
+    links: Followed = []
+    if follow is not None:
+        base, raw = page_hrefs(page.body, page.final_url)
+        judge = _judges().for_source(source, follow.policy)
+        links = followed(judge, raw, base, pages=follow.pages)
+    return advertised, links
+
+
 def _future() -> asyncio.Future[Stored]:
     return asyncio.get_running_loop().create_future()
 
@@ -315,6 +329,17 @@ class IngestPool:
             return await job.done, links
         except ParseError as exc:
             return exc, links
+
+    async def links(
+        self, page: RawPage, *, source: str, follow: FollowAsk | None, feeds: bool
+    ) -> tuple[list[str], Followed]:
+        """A navigation page's feeds and judged links, from a worker (`links_in_worker`):
+        its parse and its links' first judging are most of a section page's cost."""
+        assert self._executor is not None, "use IngestPool as an async context manager"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, links_in_worker, page, source, follow, feeds
+        )
 
     def _packing(self, page: RawPage) -> Packing | None:
         """Compression moves to the worker too when the blob store is the folder one and
