@@ -82,7 +82,7 @@ def test_the_event_loop_runs_while_a_batch_is_stored(
         async with IngestPool(archive, workers=1) as pool:
             tick = asyncio.ensure_future(ticker())
             stored = asyncio.gather(
-                *(pool.ingest(p, source="news", rules=None, links=False) for p in pages)
+                *(pool.ingest(p, source="news", rules=None, follow=None) for p in pages)
             )
             try:
                 await while_committing(pool)

@@ -40,7 +40,7 @@ from archive.record import Outcome, RawPage, Stored, Validators
 from archive.urls import url_key
 from scraper.config import Config, PolitenessConfig, Source
 from scraper.crawl.backlog import Backlog
-from scraper.crawl.classify import UrlPolicy, Verdict, url_template
+from scraper.crawl.classify import UrlPolicy, Verdict
 from scraper.crawl.discover import (
     ListingKind,
     feed_links,
@@ -52,11 +52,11 @@ from scraper.crawl.discover import (
 from scraper.crawl.finishes import HeldFinishes
 from scraper.crawl.held import HeldUrls
 from scraper.crawl.lane import HandlingLane
-from scraper.crawl.links import LinkJudge
+from scraper.crawl.links import Followed, LinkJudge, followed
 from scraper.crawl.lock import SourceLock
 from scraper.crawl.ports import ArchiveLike, AsyncFetcherLike, AsyncIngest, Ingest
 from scraper.crawl.report import SourceReport, SourceStatus
-from scraper.crawl.workers import Hrefs, IngestPool
+from scraper.crawl.workers import FollowAsk, IngestPool
 from scraper.errors import (
     BadStatus,
     DisallowedByRobots,
@@ -589,10 +589,31 @@ class SourceCrawl:
             # the hosts' first articles (lane or not, each one blocked the loop while it ran)
             await self._in_thread(functools.partial(self._handle_other, item, page))
             return
+        found = None
+        pool = self.run_.pool
+        if pool is not None and item.kind is Kind.PAGE and page.status != 304:
+            # a section page is read in an ingest worker (its parse, its links judged), off
+            # the loop that sends every host's requests
+            found = await pool.links(
+                page, source=self.name, follow=self._follow_ask(item), feeds=self._feeds(item)
+            )
         async with self.run_.lane.turn():
-            self._handle_other(item, page)
+            self._handle_other(item, page, found)
 
-    def _handle_other(self, item: Item, page: RawPage) -> None:
+    def _follow_ask(self, item: Item) -> FollowAsk | None:
+        """What a worker judges of a page's links: None when the depth follows none."""
+        depth = item.depth + 1
+        if depth > self.source.max_depth:
+            return None
+        return FollowAsk(self.policy, pages=depth < self.source.max_depth)
+
+    def _feeds(self, item: Item) -> bool:
+        """Whether a page's advertised feeds are read: a start page of a source with none."""
+        return item.start and not self.source.feeds
+
+    def _handle_other(
+        self, item: Item, page: RawPage, found: tuple[list[str], Followed] | None = None
+    ) -> None:
         """A page that is not an article: its links or listing read, its URL finished."""
         if page.status == 304:
             with self._counting:
@@ -608,7 +629,10 @@ class SourceCrawl:
             self._add([Entry(u, Kind.SITEMAP, item.depth, refresh=True) for u in sitemaps])
             self._finish(item, State.DONE, f"{len(sitemaps)} sitemap(s)", page)
         elif item.kind is Kind.PAGE:
-            self._follow_links(item, page)
+            if found is None:
+                self._follow_links(item, page)
+            else:
+                self._follow_links(item, page, found[1], feeds=found[0])
             self._finish(item, State.DONE, "links read", page)
         self.run_.progress(self.report, item.url, item.kind.value)
 
@@ -648,23 +672,34 @@ class SourceCrawl:
         self._add(entries)
         self._finish(item, State.DONE, f"{len(listing.links)} link(s)", page)
 
-    def _follow_links(self, item: Item, page: RawPage, hrefs: Hrefs | None = None) -> None:
+    def _follow_links(
+        self,
+        item: Item,
+        page: RawPage,
+        links: Followed | None = None,
+        *,
+        feeds: list[str] | None = None,
+    ) -> None:
+        """Queue what the page links to; `links` (and `feeds`) when an ingest worker judged
+        (and read) them already."""
         depth = item.depth + 1
         entries: list[Entry] = []
-        if item.start and not self.source.feeds and page.status != 304:
-            entries += [
-                Entry(u, Kind.FEED, item.depth, refresh=True)
-                for u in feed_links(page.body, page.final_url)
-            ]
+        if self._feeds(item) and page.status != 304:
+            if feeds is None:
+                feeds = feed_links(page.body, page.final_url)
+            entries += [Entry(u, Kind.FEED, item.depth, refresh=True) for u in feeds]
         if depth <= self.source.max_depth:
-            base, raw = hrefs if hrefs is not None else page_hrefs(page.body, page.final_url)
-            for url, verdict in self.links.links(raw, base):
-                if verdict is Verdict.ARTICLE:
+            if links is None:
+                base, raw = page_hrefs(page.body, page.final_url)
+                links = followed(self.links, raw, base, pages=depth < self.source.max_depth)
+            first_time = self.links.first_time
+            for url, template in links:
+                if template is None:
                     # a plain link this run already queued would change nothing in the frontier
-                    if self.links.first_time(url):
+                    if first_time(url):
                         entries.append(Entry(url, Kind.ARTICLE, depth))
-                elif verdict is Verdict.PAGE and depth < self.source.max_depth:
-                    entries.append(Entry(url, Kind.PAGE, depth, template=url_template(url)))
+                else:
+                    entries.append(Entry(url, Kind.PAGE, depth, template=template))
         self._add(entries)
 
     def _add(self, entries: Iterable[Entry]) -> None:
@@ -719,11 +754,14 @@ class SourceCrawl:
             except ParseError as exc:
                 result = exc
         else:
-            result, hrefs = await pool.ingest(
-                page, source=self.name, rules=self.source.rules, links=follow
+            # the links are judged in the worker too: only what needs this run's state is left
+            # here (`_follow_links`)
+            ask = self._follow_ask(item) if follow else None
+            result, links = await pool.ingest(
+                page, source=self.name, rules=self.source.rules, follow=ask
             )
             if follow:
-                self._follow_links(item, page, hrefs)
+                self._follow_links(item, page, links)
         if isinstance(result, ParseError):
             reason = failure_reason(result)
             self.report.failed[reason] += 1

@@ -1,8 +1,8 @@
 """Ingesting crawled pages on both cores: parse in worker processes, store in group commits.
 
 `IngestPool.ingest(page, ...)` is the crawl's asynchronous `pipeline.ingest`. The CPU-heavy,
-pure part of a page (parsing, the body's fingerprints, reading its links) runs in worker
-processes, so the event loop keeps fetching meanwhile. What comes back is stored by one
+pure part of a page (parsing, the body's fingerprints, reading and judging its links) runs in
+worker processes, so the event loop keeps fetching meanwhile. What comes back is stored by one
 committer task (the only catalog writer): it takes every page waiting, stores them in one
 `Archive.batch()` (one catalog transaction, one fsync for all their files), and only after that
 commit answers each page's caller, who then marks the URL done in the frontier (the marks are
@@ -52,7 +52,9 @@ from archive.record import Content, RawPage, Stored
 from archive.store import Archive
 from archive.validate import RecordValidator
 from scraper.config import SiteRules
-from scraper.crawl.discover import page_hrefs
+from scraper.crawl.classify import UrlPolicy
+from scraper.crawl.discover import feed_links, page_hrefs
+from scraper.crawl.links import Followed, WorkerJudges, followed
 from scraper.errors import ParseError
 from scraper.parse import parse_page
 
@@ -65,8 +67,6 @@ BATCH_WAIT = 0.05
 MAX_WORKERS = 4
 CHECKPOINT_EVERY = 5.0  # seconds between syncs of the journaled files (archive.journal)
 
-Hrefs = tuple[str, list[str]]  # (base URL, raw hrefs in page order)
-
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
@@ -75,7 +75,7 @@ class Parsed:
 
     content: Content | None
     prepared: Prepared | None
-    hrefs: Hrefs | None
+    links: Followed | None
     error: tuple[type[ParseError], str | None, str] | None = None
     packed: bytes | None = None  # a page that is no article, as the blob store keeps it
 
@@ -144,17 +144,35 @@ def _validator() -> RecordValidator:
     return RecordValidator()  # compiled once per worker process
 
 
+@functools.lru_cache(maxsize=1)
+def _judges() -> WorkerJudges:
+    return WorkerJudges()  # one per worker process: what it judged, for every source
+
+
+@dataclass(frozen=True, slots=True)
+class FollowAsk:
+    """The links a crawl follows from a page: its source's rules, and whether navigation
+    pages are followed from it too (the depth allows one more level beyond them)."""
+
+    policy: UrlPolicy
+    pages: bool
+
+
 def parse_in_worker(
-    page: RawPage, source: str, rules: SiteRules | None, links: bool, packing: Packing | None
+    page: RawPage,
+    source: str,
+    rules: SiteRules | None,
+    follow: FollowAsk | None,
+    packing: Packing | None,
 ) -> Parsed:
     """Run in a worker process: parse, prepare the store (fingerprints, keys, the schema
-    check), compress, and read the links if asked."""
-    hrefs = None
-    if links:
+    check), compress, and read and judge the links if asked (`links.followed`: what depends
+    on the source's config only; the crawl process keeps what depends on the run)."""
+    links = None
+    if follow is not None:
         base, raw = page_hrefs(page.body, page.final_url)
-        # each href once, in page order: the links judged from them are the same
-        # (`LinkJudge.links` keeps a link's first place), and fewer go back to the crawl
-        hrefs = (base, list(dict.fromkeys(raw)))
+        judge = _judges().for_source(source, follow.policy)
+        links = followed(judge, raw, base, pages=follow.pages)
     packed = None
     if packing is not None:
         blobs = _packer(packing.root, packing.codec, packing.level)
@@ -163,9 +181,23 @@ def parse_in_worker(
         content = parse_page(page, rules=rules)
     except ParseError as exc:
         # exceptions with their own __init__ do not survive pickling: send the parts
-        return Parsed(None, None, hrefs, (type(exc), exc.url, exc.reason), packed)
+        return Parsed(None, None, links, (type(exc), exc.url, exc.reason), packed)
     ready = prepare(page, content, source, _validator(), packed)
-    return Parsed(content, ready, hrefs)
+    return Parsed(content, ready, links)
+
+
+def links_in_worker(
+    page: RawPage, source: str, follow: FollowAsk | None, feeds: bool
+) -> tuple[list[str], Followed]:
+    """Run in a worker process: a navigation page's links judged (`links.followed`, when
+    `follow`), and the feeds it advertises (when `feeds`, for a start page)."""
+    advertised = feed_links(page.body, page.final_url) if feeds else []
+    links: Followed = []
+    if follow is not None:
+        base, raw = page_hrefs(page.body, page.final_url)
+        judge = _judges().for_source(source, follow.policy)
+        links = followed(judge, raw, base, pages=follow.pages)
+    return advertised, links
 
 
 def _future() -> asyncio.Future[Stored]:
@@ -276,9 +308,9 @@ class IngestPool:
         )
 
     async def ingest(
-        self, page: RawPage, *, source: str, rules: SiteRules | None, links: bool
-    ) -> tuple[Stored | ParseError, Hrefs | None]:
-        """Store one fetched page (a 304 as unchanged); also read its links when `links`.
+        self, page: RawPage, *, source: str, rules: SiteRules | None, follow: FollowAsk | None
+    ) -> tuple[Stored | ParseError, Followed | None]:
+        """Store one fetched page (a 304 as unchanged); also judge its links when `follow`.
 
         Gives the ParseError (the raw page kept) when the page holds no article; raises
         ArchiveError when the archive refused it.
@@ -288,15 +320,26 @@ class IngestPool:
             assert self._executor is not None, "use IngestPool as an async context manager"
             loop = asyncio.get_running_loop()
             parsed = await loop.run_in_executor(
-                self._executor, parse_in_worker, page, source, rules, links, self._packing(page)
+                self._executor, parse_in_worker, page, source, rules, follow, self._packing(page)
             )
         job = _Job(page, source, parsed)
         self._queue.put_nowait(job)
-        hrefs = parsed.hrefs if parsed else None
+        links = parsed.links if parsed else None
         try:
-            return await job.done, hrefs
+            return await job.done, links
         except ParseError as exc:
-            return exc, hrefs
+            return exc, links
+
+    async def links(
+        self, page: RawPage, *, source: str, follow: FollowAsk | None, feeds: bool
+    ) -> tuple[list[str], Followed]:
+        """A navigation page's feeds and judged links, from a worker (`links_in_worker`):
+        its parse and its links' first judging are most of a section page's cost."""
+        assert self._executor is not None, "use IngestPool as an async context manager"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, links_in_worker, page, source, follow, feeds
+        )
 
     def _packing(self, page: RawPage) -> Packing | None:
         """Compression moves to the worker too when the blob store is the folder one and
