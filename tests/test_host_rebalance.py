@@ -128,18 +128,14 @@ class StickyArchive(FakeArchive):
         return self.frontier
 
 
-def held_hosts(catalog: PgCatalog) -> Counter[str]:
-    with catalog.pool.connection() as conn:
-        rows = conn.execute("SELECT holder FROM cluster_hosts WHERE holder IS NOT NULL").fetchall()
-    return Counter(str(r[0]) for r in rows)
-
-
-def test_a_late_crawler_gets_its_share_politely_and_nothing_is_fetched_twice(
-    tmp_path: Path, pg_url: str
-) -> None:
+def many_hosts(
+    tmp_path: Path, hosts: int, per_host: int, delay: float
+) -> tuple[dict[str, NewsSite], Config]:
+    """`hosts` news sites (h0.test ...) of `per_host` articles each, and a config whose one
+    source crawls all of them from their feeds (each site's links are judged from its base)."""
     sites = {
-        f"h{n}.test": NewsSite.with_articles(PER_HOST, first=n * PER_HOST, crawl_delay=None)
-        for n in range(HOSTS)
+        f"h{n}.test": NewsSite.with_articles(per_host, first=n * per_host, crawl_delay=None)
+        for n in range(hosts)
     }
     for name, site in sites.items():
         site.base = f"http://{name}"
@@ -156,8 +152,21 @@ def test_a_late_crawler_gets_its_share_politely_and_nothing_is_fetched_twice(
     config = Config(
         data_dir=tmp_path / "data",
         sources=(source,),
-        politeness=PolitenessConfig(delay=DELAY, concurrency=64, adaptive=False),
+        politeness=PolitenessConfig(delay=delay, concurrency=64, adaptive=False),
     )
+    return sites, config
+
+
+def held_hosts(catalog: PgCatalog) -> Counter[str]:
+    with catalog.pool.connection() as conn:
+        rows = conn.execute("SELECT holder FROM cluster_hosts WHERE holder IS NOT NULL").fetchall()
+    return Counter(str(r[0]) for r in rows)
+
+
+def test_a_late_crawler_gets_its_share_politely_and_nothing_is_fetched_twice(
+    tmp_path: Path, pg_url: str
+) -> None:
+    sites, config = many_hosts(tmp_path, HOSTS, PER_HOST, DELAY)
     names = ("w1", "w2", "w3")
     catalogs = {n: PgCatalog(pg_url, root=tmp_path / n) for n in names}  # a pool each
     claims = {n: HostClaims(n, TTL) for n in names}
@@ -179,7 +188,7 @@ def test_a_late_crawler_gets_its_share_politely_and_nothing_is_fetched_twice(
         try:
             await crawl_async(
                 config,
-                [source],
+                list(config.sources),
                 fetcher=GateFetcher(name, gates[name], sites, log),
                 archive=archive,
                 ingest=fake_ingest,  # type: ignore[arg-type]

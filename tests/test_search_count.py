@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 
 from archive.backends import catalog_pg_read as pg_read
 from archive.backends import catalog_sqlite_search as sqlite_search
-from archive.backends.catalog import ArticleRow, Catalog, Filters, SearchDoc, VersionRow
+from archive.backends.catalog import Catalog, Filters, SearchDoc
 from archive.backends.catalog_pg import PgCatalog
 from archive.backends.catalog_pg_read import READ_DERIVED_TABLES
 from archive.backends.catalog_pg_schema import DERIVED_TABLES, MIGRATIONS
 from archive.backends.catalog_schema import CATALOG_SCHEMA_VERSION
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.ftsquery import to_fts
+from tests.catalog_rows import put_version_row
 
 WORDS = ["ferry", "tide", "harbour", "gale"]
 
@@ -44,19 +45,7 @@ steps = st.lists(
 
 
 def put(cat: Catalog, article: int, version: int) -> None:
-    aid = f"a{article}"
-    seen = f"2026-01-0{version}T00:00:00Z"
-    with cat.writing():
-        cat.put_article(ArticleRow(aid, "src", aid, version, "h", None, "d", 0), seen)
-        cat.put_version(
-            VersionRow(aid, version, "src", "0" * 64, seen),
-            digest="d",
-            fingerprint=0,
-            headline="h",
-            body="",
-            modified=None,
-            parser=("t", "1"),
-        )
+    put_version_row(cat, f"a{article}", version=version, seen=f"2026-01-0{version}T00:00:00Z")
 
 
 def index_waiting(cat: Catalog, texts: dict[tuple[str, int], str]) -> None:

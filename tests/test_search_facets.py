@@ -8,26 +8,15 @@ from pathlib import Path
 from unittest import mock
 
 from archive.backends import catalog_sqlite_search as sqlite_search
-from archive.backends.catalog import ArticleRow, Filters, SearchDoc, VersionRow
+from archive.backends.catalog import Filters, SearchDoc
 from archive.backends.catalog_schema import facet_token
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.ftsquery import parse
+from tests.catalog_rows import put_version_row
 
 
 def put(cat: SqliteCatalog, article: int, source: str) -> None:
-    aid = f"a{article}"
-    seen = "2026-01-01T00:00:00Z"
-    with cat.writing():
-        cat.put_article(ArticleRow(aid, source, aid, 1, "h", None, "d", 0), seen)
-        cat.put_version(
-            VersionRow(aid, 1, source, "0" * 64, seen),
-            digest="d",
-            fingerprint=0,
-            headline="h",
-            body="",
-            modified=None,
-            parser=("t", "1"),
-        )
+    put_version_row(cat, f"a{article}", source=source)
 
 
 def index_waiting(cat: SqliteCatalog, section: str) -> None:

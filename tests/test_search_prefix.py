@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from archive.backends.catalog import ArticleRow, Filters, SearchDoc, VersionRow
+from archive.backends.catalog import Filters, SearchDoc
 from archive.backends.catalog_sqlite import SqliteCatalog
 from archive.ftsquery import parse
+from tests.catalog_rows import put_version_row
 
 WORDS = ["include", "Included", "inclusion", "income", "Incline", "incur", "pretext", "in"]
 
@@ -23,18 +24,7 @@ def catalog(tmp_path: Path) -> SqliteCatalog:
     cat = SqliteCatalog(tmp_path / "catalog.sqlite", synchronous="OFF")
     seen = "2026-01-01T00:00:00Z"
     for n, body in enumerate([*WORDS, " ".join(WORDS)]):
-        aid = f"a{n}"
-        with cat.writing():
-            cat.put_article(ArticleRow(aid, "s", aid, 1, "h", None, "d", 0), seen)
-            cat.put_version(
-                VersionRow(aid, 1, "s", "0" * 64, seen),
-                digest="d",
-                fingerprint=0,
-                headline="h",
-                body="",
-                modified=None,
-                parser=("t", "1"),
-            )
+        put_version_row(cat, f"a{n}", source="s", seen=seen)
         with cat.writing():
             for pending in cat.pending_docs(10):
                 doc = SearchDoc("h", "", body, "", "", "2026-01-01", None, None, "", "u")

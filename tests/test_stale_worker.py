@@ -29,15 +29,13 @@ from archive.backends.frontier_pg import PgFrontier
 from archive.backends.hostlease_pg import HostClaiming, HostClaims
 from archive.record import RawPage, Stored, Validators
 from scraper.cluster.politeness import StickyHostGate
-from scraper.config import Config, PolitenessConfig
 from scraper.crawl.run import crawl_async
 from scraper.errors import LeaseLost
 from scraper.fetch.shared import LEASE, Lease
 from tests import fetch_support
-from tests.crawl_support import NewsSite, site_source
 from tests.fetch_support import LocalSite, Reply, fetch_config, polite_config
 from tests.test_crawl_run import FakeArchive, fake_ingest
-from tests.test_host_rebalance import GateFetcher, Request, StickyArchive
+from tests.test_host_rebalance import GateFetcher, Request, StickyArchive, many_hosts
 
 local_site_server = fetch_support.local_site_server
 local_site = fetch_support.local_site
@@ -88,27 +86,7 @@ class StallingFetcher(GateFetcher):
 def test_a_stalled_worker_fetches_none_of_the_urls_another_took_over(
     tmp_path: Path, pg_url: str
 ) -> None:
-    sites = {
-        f"h{n}.test": NewsSite.with_articles(PER_HOST, first=n * PER_HOST, crawl_delay=None)
-        for n in range(HOSTS)
-    }
-    for name, site in sites.items():
-        site.base = f"http://{name}"
-    source = site_source(
-        "http://h0.test",
-        name="many",
-        hosts=tuple(sites),
-        home=None,
-        feeds=tuple(site.url("/rss.xml") for site in sites.values()),
-        sitemaps=(),
-        sections=(),
-        max_depth=1,
-    )
-    config = Config(
-        data_dir=tmp_path / "data",
-        sources=(source,),
-        politeness=PolitenessConfig(delay=DELAY, concurrency=64, adaptive=False),
-    )
+    sites, config = many_hosts(tmp_path, HOSTS, PER_HOST, DELAY)
     names = ("stale", "other")
     catalogs = {n: PgCatalog(pg_url, root=tmp_path / n) for n in names}
     claims = {n: HostClaims(n, TTL) for n in names}
@@ -135,7 +113,7 @@ def test_a_stalled_worker_fetches_none_of_the_urls_another_took_over(
             try:
                 await crawl_async(
                     config,
-                    [source],
+                    list(config.sources),
                     fetcher=fetchers[name],
                     archive=archives[name],
                     ingest=fake_ingest,  # type: ignore[arg-type]
