@@ -181,7 +181,7 @@ class Exchange:
                 host.host, delay=host.delay, per_host=host.politeness.per_host
             )
             # checked again as the request goes out: the grant may be stale by then
-            request.extensions["trace"] = functools.partial(self._before_send, ticket)
+            request.extensions["trace"] = functools.partial(self._check_grant, ticket)
         host.active += 1
         try:
             async with self._global:
@@ -213,7 +213,7 @@ class Exchange:
             if self._requests % SWEEP_EVERY == 0:
                 await self._sweep()
 
-    async def _before_send(self, ticket: object, event: str, info: dict[str, object]) -> None:
+    async def _check_grant(self, ticket: object, event: str, info: dict[str, object]) -> None:
         """httpcore's trace hook: refuse to write a request whose gate's grant lapsed (the
         process stalled between the grant and the write); it is tried again, and waits for
         the host anew."""
