@@ -13,12 +13,15 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from archive.backends.storage import Storage
 from archive.store import Archive
+
+if TYPE_CHECKING:  # psycopg is optional: the plugin must load without it
+    from archive.backends.catalog_pg import PgCatalog
 
 ADMIN_URL = os.environ.get("MORGUE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -73,6 +76,23 @@ def pg_databases() -> Iterator[Databases]:
         yield dbs
     finally:
         dbs.drop_all()
+
+
+@pytest.fixture(scope="module")
+def pg_catalog(pg_module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgCatalog]:
+    """One PostgreSQL catalog for a whole module's frontier tests; each test keeps to its own
+    source (`run_source`)."""
+    from archive.backends.catalog_pg import PgCatalog
+
+    cat = PgCatalog(pg_module_url, root=tmp_path_factory.mktemp("w"))
+    yield cat
+    cat.close()
+
+
+@pytest.fixture
+def run_source() -> str:
+    """A source name no other test of the module uses (they share `pg_catalog`'s database)."""
+    return f"s-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
