@@ -26,11 +26,15 @@ each host's first, over the span of all arrivals) and its ratio to the allowed r
 (os.wait4), divided by requests; RSS is the peak of the sum over the command's process
 tree, sampled every 0.1 s, and PSS the same with pages shared between processes (the forked
 ingest workers' copy of the crawl's start-up) counted once. The load average is printed
-beside the figures: the machine is shared, and the rate depends on it.
+beside the figures: the machine is shared, and the rate depends on it. With `--peer scrapy`
+the same site is then crawled by Scrapy under the same rules (bench/scrapy_crawl_peer.py:
+fetch, follow links, save each page as a file; installed into bench/.venv-scrapy on first
+use), and the CPU per page is also given as a ratio to Scrapy's, measured in the same run.
 
     /work/venv/bin/python bench/bench_crawl.py                     # 20,000 articles, 50 hosts
     /work/venv/bin/python bench/bench_crawl.py --articles 2000 --hosts 10 --queued 50000
     .venv/bin/python bench/bench_crawl.py --polite --hosts 200 --per-host 20 --delay 1
+    .venv/bin/python bench/bench_crawl.py --polite --hosts 200 --per-host 20 --peer scrapy
 """
 
 from __future__ import annotations
@@ -288,13 +292,18 @@ def main() -> None:
     parser.add_argument("--polite", action="store_true", help="the polite-rate mode (below)")
     parser.add_argument("--per-host", type=int, default=20)
     parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument(
+        "--peer",
+        choices=["scrapy"],
+        help="with --polite: also crawl the same site with Scrapy (fetch, follow, save)",
+    )
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--bases", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.polite:
         from bench_crawl_polite import run_polite
 
-        run_polite(args.hosts, args.per_host, args.delay)
+        run_polite(args.hosts, args.per_host, args.delay, args.peer)
         return
     per_host = max(1, args.articles // args.hosts)
     if args.phase == "serve":

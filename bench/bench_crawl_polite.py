@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,41 +185,50 @@ def _quantiles(values: list[float], qs: tuple[float, ...]) -> list[float]:
     return [round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4) for q in qs]
 
 
-def run_polite(hosts: int, per_host: int, delay: float) -> dict[str, Any]:
+def _site(
+    hosts: int, per_host: int, delay: float, tmp: Path, client: Callable[[dict[str, int]], Any]
+) -> tuple[Any, dict[str, list[list[Any]]], float]:
+    """Serve a fresh polite site, run `client(ports)` against it; (its result, the server's
+    log, the server's CPU seconds)."""
+    log_file = tmp / "server.json"
+    site = [str(HERE / "polite_site.py"), str(hosts), str(per_host), str(delay), str(log_file)]
+    server = subprocess.Popen(
+        [sys.executable, *site],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert server.stdout is not None
+        ports = json.loads(server.stdout.readline())
+        # Dirty pages of whatever ran before (an earlier run's archive) are written back
+        # now, not on this crawl's clock: on this VM a run right after another one spent
+        # up to 3x the system time per page creating files.
+        if hasattr(os, "sync"):
+            os.sync()
+        result = client(ports)
+    finally:
+        # the site's own CPU: it shares the two cores with the crawl
+        server_cpu = _process_cpu(server.pid)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    log: dict[str, list[list[Any]]] = json.loads(log_file.read_text())
+    if not any(log.values()):
+        raise SystemExit(f"the crawl made no requests: {str(result)[-2000:]}")
+    return result, log, server_cpu
+
+
+def run_polite(hosts: int, per_host: int, delay: float, peer: str | None = None) -> dict[str, Any]:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-polite-") as name:
         tmp = Path(name)
-        log_file = tmp / "server.json"
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                str(HERE / "polite_site.py"),
-                str(hosts),
-                str(per_host),
-                str(delay),
-                str(log_file),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        try:
-            assert server.stdout is not None
-            ports = json.loads(server.stdout.readline())
-            config = tmp / "config.yaml"
+        config = tmp / "config.yaml"
+
+        def morgue(ports: dict[str, int]) -> dict[str, Any]:
             config.write_text(_config(ports, tmp / "data", delay))
-            # Dirty pages of whatever ran before (an earlier run's archive) are written back
-            # now, not on this crawl's clock: on this VM a run right after another one spent
-            # up to 3x the system time per page creating files.
-            if hasattr(os, "sync"):
-                os.sync()
-            crawl = _crawl(config, tmp)
-        finally:
-            # the site's own CPU: it shares the two cores with the crawl
-            server_cpu = _process_cpu(server.pid)
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-        server_log = json.loads(log_file.read_text())
+            return _crawl(config, tmp)
+
+        crawl, server_log, server_cpu = _site(hosts, per_host, delay, tmp, morgue)
         verify = subprocess.run(
             [sys.executable, "-m", "scraper", "--config", str(config), "verify"],
             capture_output=True,
@@ -227,8 +237,6 @@ def run_polite(hosts: int, per_host: int, delay: float) -> dict[str, Any]:
             env=dict(os.environ, PYTHONPATH=str(ROOT)),
         )
     load_after = os.getloadavg()
-    if not any(server_log.values()):
-        raise SystemExit(f"the crawl made no requests:\n{crawl['stdout']}\n{crawl['stderr']}")
     result = _gaps(server_log, hosts, delay)
     result.update(
         {
@@ -258,7 +266,81 @@ def run_polite(hosts: int, per_host: int, delay: float) -> dict[str, Any]:
         print(f"crawl exit {crawl['exit']}:\n{crawl['stderr']}", file=sys.stderr)
     print(crawl["stdout"][-600:], file=sys.stderr)
     _print(result)
+    if peer == "scrapy":
+        result["scrapy"] = _scrapy_peer(hosts, per_host, delay)
+        _print_peer(result, result["scrapy"])
     return result
+
+
+def _scrapy_peer(hosts: int, per_host: int, delay: float) -> dict[str, Any]:
+    """The same site crawled by Scrapy (bench/scrapy_crawl_peer.py), which fetches, follows
+    links and saves each page as a file: server-side rate and gaps, CPU of its process."""
+    from bench_fetch import _ensure_scrapy
+
+    python = _ensure_scrapy()
+    with tempfile.TemporaryDirectory(prefix="bench-polite-scrapy-") as name:
+        tmp = Path(name)
+
+        def scrapy(ports: dict[str, int]) -> dict[str, Any]:
+            homes = tmp / "homes.json"
+            homes.write_text(json.dumps([f"http://{a}:{p}/" for a, p in ports.items()]))
+            command = [str(python), str(HERE / "scrapy_crawl_peer.py"), "--delay", str(delay)]
+            command += ["--out", str(tmp / "pages"), str(homes)]
+            wall0 = time.monotonic()
+            with (tmp / "scrapy.out").open("w") as out:
+                proc = subprocess.Popen(command, stdout=out, cwd=tmp)
+                # the whole process, start-up included, as morgue's crawl is counted
+                _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.monotonic() - wall0
+            lines = (tmp / "scrapy.out").read_text().strip().splitlines()
+            return {
+                "stats": json.loads(lines[-1]) if lines else {},
+                "cpu": usage.ru_utime + usage.ru_stime,
+                "wall": wall,
+                "exit": os.waitstatus_to_exitcode(status),
+            }
+
+        run, log, _ = _site(hosts, per_host, delay, tmp, scrapy)
+        saved = sum(1 for _ in (tmp / "pages").iterdir()) if (tmp / "pages").exists() else 0
+    result = _gaps(log, hosts, delay)
+    requests = max(1, result["requests"])
+    result.update(
+        {
+            "cpu_ms_per_page": 1000 * run["cpu"] / requests,
+            "cpu_ms_per_page_crawl_only": 1000 * run["stats"].get("cpu", float("nan")) / requests,
+            "pages_saved": saved,
+            "ok": run["stats"].get("ok", 0),
+            "failed": run["stats"].get("failed", 0),
+            "wall": run["wall"],
+            "exit": run["exit"],
+        }
+    )
+    print(json.dumps({"scrapy": result}), file=sys.stderr)
+    return result
+
+
+def _print_peer(r: dict[str, Any], s: dict[str, Any]) -> None:
+    print(
+        "\npeer, same site, same rules (bench/scrapy_crawl_peer.py: Scrapy fetches, follows "
+        "links, saves each page as a file; it parses no article and keeps no catalog):\n"
+    )
+    print(
+        "| client | requests | articles | of allowed | gaps < D end->start | CPU ms/page "
+        "| pages saved |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| morgue crawl | {r['requests']} | {r['article_requests']} | {r['efficiency']:.3f} | "
+        f"{r['short_end']} | {r['cpu_ms_per_page']:.2f} | (archive) |"
+    )
+    print(
+        f"| Scrapy | {s['requests']} | {s['article_requests']} | {s['efficiency']:.3f} | "
+        f"{s['short_end']} | {s['cpu_ms_per_page']:.2f} | {s['pages_saved']} |"
+    )
+    print(
+        f"\nmorgue / Scrapy: rate x{r['efficiency'] / max(s['efficiency'], 1e-9):.3f}, "
+        f"CPU per page x{r['cpu_ms_per_page'] / max(s['cpu_ms_per_page'], 1e-9):.2f}"
+    )
 
 
 def _print(r: dict[str, Any]) -> None:
