@@ -53,7 +53,7 @@ from archive.store import Archive
 from archive.validate import RecordValidator
 from scraper.config import SiteRules
 from scraper.crawl.classify import UrlPolicy
-from scraper.crawl.discover import feed_links, page_hrefs
+from scraper.crawl.discover import feed_links, page_hrefs, tree_hrefs
 from scraper.crawl.links import Followed, WorkerJudges, followed
 from scraper.errors import ParseError
 from scraper.parse import parse_page
@@ -168,20 +168,30 @@ def parse_in_worker(
     """Run in a worker process: parse, prepare the store (fingerprints, keys, the schema
     check), compress, and read and judge the links if asked (`links.followed`: what depends
     on the source's config only; the crawl process keeps what depends on the run)."""
+    # the links are read from the parser's own tree when it is the one page_hrefs would
+    # build (`parse_page`'s on_tree): one HTML parse of the page instead of two
+    hrefs: list[tuple[str, list[str]]] = []
+    on_tree = None
+    if follow is not None:
+        on_tree = lambda root: hrefs.append(tree_hrefs(root, page.final_url))  # noqa: E731
+    content: Content | None = None
+    error = None
+    try:
+        content = parse_page(page, rules=rules, on_tree=on_tree)
+    except ParseError as exc:
+        # exceptions with their own __init__ do not survive pickling: send the parts
+        error = type(exc), exc.url, exc.reason
     links = None
     if follow is not None:
-        base, raw = page_hrefs(page.body, page.final_url)
+        base, raw = hrefs[0] if hrefs else page_hrefs(page.body, page.final_url)
         judge = _judges().for_source(source, follow.policy)
         links = followed(judge, raw, base, pages=follow.pages)
     packed = None
     if packing is not None:
         blobs = _packer(packing.root, packing.codec, packing.level)
         packed = blobs.pack(page.body, [ref for ref in packing.like if ref != page.sha256])
-    try:
-        content = parse_page(page, rules=rules)
-    except ParseError as exc:
-        # exceptions with their own __init__ do not survive pickling: send the parts
-        return Parsed(None, None, links, (type(exc), exc.url, exc.reason), packed)
+    if content is None:
+        return Parsed(None, None, links, error, packed)
     ready = prepare(page, content, source, _validator(), packed)
     return Parsed(content, ready, links)
 
