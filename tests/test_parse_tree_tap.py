@@ -5,6 +5,7 @@ of its own. The tree is shown only when it is the one page_hrefs would build."""
 from __future__ import annotations
 
 import contextlib
+import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,21 @@ def test_a_worker_parses_an_article_once_for_its_content_and_its_links(
     parsed = parse_in_worker(_page(b"\x00" + body), "s", None, FollowAsk(policy, True), None)
     assert len(parses) == 1
     assert parsed.links
+
+
+def test_a_parsed_page_goes_back_without_its_body_text_twice() -> None:
+    """The fingerprints' text is the content's: sent once, made again on arrival."""
+    site = NewsSite.with_articles(2)
+    site.base = "https://news.example"
+    body = site.respond(site.articles[0].path)[2]
+    assert isinstance(body, bytes)
+    parsed = parse_in_worker(_page(body), "s", None, None, None)
+    assert parsed.content is not None
+    assert parsed.prepared is not None
+    text = parsed.prepared.prints.text
+    sent = pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
+    paragraph = parsed.content.body[0].text.encode()
+    assert sent.count(paragraph) == 1
+    back = pickle.loads(sent)
+    assert back == parsed
+    assert back.prepared.prints.text == text

@@ -45,8 +45,11 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from archive.backends.blobs import FolderBlobStore
+from archive.identity import PageKeys
+from archive.indexing import Fingerprints
 from archive.prepare import Prepared, prepare
 from archive.record import Content, RawPage, Stored
 from archive.store import Archive
@@ -84,6 +87,35 @@ class Parsed:
             return None
         kind, url, reason = self.error
         return kind(url, reason)
+
+    def __reduce__(self) -> tuple[Callable[..., Parsed], tuple[object, ...]]:
+        # sent back to the crawl process without the body's text a second time: the
+        # fingerprints' text is the content's (`Fingerprints.of`), made again there
+        content, prepared = self.content, self.prepared
+        if content is None or prepared is None or prepared.prints.text != content.text:
+            return _parsed, (content, prepared, self.links, self.error, self.packed)
+        prints, links = prepared.prints, self.links
+        ready = (prepared.keys, prepared.fetch_id, prints.digest, prints.simhash, prepared.problem)
+        return _parsed_again, (content, ready, prepared.packed, links, self.error, self.packed)
+
+
+def _parsed(*fields: Any) -> Parsed:
+    return Parsed(*fields)
+
+
+def _parsed_again(
+    content: Content,
+    ready: tuple[PageKeys, str, str, int, str | None],
+    compressed: bytes | None,
+    links: Followed | None,
+    error: Any,
+    packed: bytes | None,
+) -> Parsed:
+    """A Parsed sent without its fingerprints' text, which is the content's."""
+    keys, fetch_id, digest, simhash, problem = ready
+    prints = Fingerprints(digest, simhash, content.text)
+    prepared = Prepared(keys, fetch_id, prints, problem, compressed)
+    return Parsed(content, prepared, links, error, packed)
 
 
 def _watch_parent(parent: int) -> None:
