@@ -142,3 +142,21 @@ def test_a_parsed_page_goes_back_without_its_body_text_twice() -> None:
     back = pickle.loads(sent)
     assert back == parsed
     assert back.prepared.prints.text == text
+
+
+def test_parsed_pages_arrive_as_they_were_made() -> None:
+    """A Parsed is sent as plain values (`_content_parts`): it arrives equal, field for field
+    and type for type."""
+    arrived = 0
+    for body in _bodies():
+        parsed = parse_in_worker(_page(body, "text/html; charset=utf-8"), "s", None, None, None)
+        back = pickle.loads(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
+        assert back == parsed
+        assert repr(back) == repr(parsed)
+        if parsed.content is not None:
+            arrived += 1
+            assert [type(b.kind) for b in back.content.body] == [
+                type(b.kind) for b in parsed.content.body
+            ]
+            assert back.content.captions == parsed.content.captions
+    assert arrived > 30

@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
@@ -51,7 +53,7 @@ from archive.backends.blobs import FolderBlobStore
 from archive.identity import PageKeys
 from archive.indexing import Fingerprints
 from archive.prepare import Prepared, prepare
-from archive.record import Content, RawPage, Stored
+from archive.record import Block, BlockKind, Caption, Content, RawPage, Stored
 from archive.store import Archive
 from archive.validate import RecordValidator
 from scraper.config import SiteRules
@@ -94,9 +96,10 @@ class Parsed:
         content, prepared = self.content, self.prepared
         if content is None or prepared is None or prepared.prints.text != content.text:
             return _parsed, (content, prepared, self.links, self.error, self.packed)
-        prints, links = prepared.prints, self.links
-        ready = (prepared.keys, prepared.fetch_id, prints.digest, prints.simhash, prepared.problem)
-        return _parsed_again, (content, ready, prepared.packed, links, self.error, self.packed)
+        prints, links, keys = prepared.prints, self.links, prepared.keys
+        ready = (prepared.fetch_id, prints.digest, prints.simhash, prepared.problem)
+        sent = (_content_parts(content), ready, (keys.canonical_url, keys.canonical_key))
+        return _parsed_again, (*sent, keys.urls, keys.keys, prepared.packed, links)
 
 
 def _parsed(*fields: Any) -> Parsed:
@@ -104,18 +107,54 @@ def _parsed(*fields: Any) -> Parsed:
 
 
 def _parsed_again(
-    content: Content,
-    ready: tuple[PageKeys, str, str, int, str | None],
+    parts: tuple[Any, ...],
+    ready: tuple[str, str, int, str | None],
+    canonical: tuple[str, str],
+    urls: tuple[str, ...],
+    keys: tuple[str, ...],
     compressed: bytes | None,
     links: Followed | None,
-    error: Any,
-    packed: bytes | None,
 ) -> Parsed:
-    """A Parsed sent without its fingerprints' text, which is the content's."""
-    keys, fetch_id, digest, simhash, problem = ready
+    """A Parsed of an article as sent: its fingerprints' text is the content's."""
+    content = _content_of(parts)
+    fetch_id, digest, simhash, problem = ready
     prints = Fingerprints(digest, simhash, content.text)
-    prepared = Prepared(keys, fetch_id, prints, problem, compressed)
-    return Parsed(content, prepared, links, error, packed)
+    page_keys = PageKeys(*canonical, urls, keys)
+    return Parsed(content, Prepared(page_keys, fetch_id, prints, problem, compressed), links)
+
+
+# A Content sent as plain values, not as the dataclasses it is made of: pickle rebuilds a
+# frozen dataclass with slots through its __setstate__, a Python loop over `fields()`, for each
+# block and caption, and an enum member through a call of its class. Its fields in order, the
+# body flattened to text and kind value, each caption to its fields.
+_CONTENT_FIELDS = tuple(f.name for f in dataclasses.fields(Content))
+_BODY = _CONTENT_FIELDS.index("body")
+_CAPTIONS = _CONTENT_FIELDS.index("captions")
+_KINDS = {kind.value: kind for kind in BlockKind}
+
+
+def _content_parts(content: Content) -> tuple[Any, ...]:
+    if (
+        type(content) is not Content
+        or not all(type(b) is Block and type(b.kind) is BlockKind for b in content.body)
+        or not all(type(c) is Caption for c in content.captions)
+    ):
+        return (content,)  # (anything else as pickle sends it)
+    values: list[Any] = [getattr(content, name) for name in _CONTENT_FIELDS]
+    values[_BODY] = tuple(part for b in content.body for part in (b.text, b.kind.value))
+    values[_CAPTIONS] = tuple((c.text, c.credit, c.image_url) for c in content.captions)
+    return tuple(values)
+
+
+def _content_of(parts: tuple[Any, ...]) -> Content:
+    if len(parts) == 1:
+        content: Content = parts[0]
+        return content
+    values = dict(zip(_CONTENT_FIELDS, parts, strict=True))
+    flat = values["body"]
+    values["body"] = tuple(map(Block, flat[0::2], map(_KINDS.__getitem__, flat[1::2])))
+    values["captions"] = tuple(itertools.starmap(Caption, values["captions"]))
+    return Content(**values)
 
 
 def _watch_parent(parent: int) -> None:
