@@ -9,9 +9,7 @@ and a distance of 3 for near-duplicate web pages).
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import operator
 import re
 import unicodedata
 
@@ -19,8 +17,8 @@ SHINGLE = 3  # words per shingle
 BANDS = 4  # simhash split into 4 x 16 bits: any two within 3 bits share a band
 BAND_BITS = 64 // BANDS
 _WORD = re.compile(r"\w+", re.UNICODE)
-# for each bit of a byte, a bytes.translate table mapping every byte value to that bit
-_BIT_TABLES = tuple(bytes(value >> bit & 1 for value in range(256)) for bit in range(8))
+_blake2b = hashlib.blake2b
+_BIT_BYTES = tuple(bytes((1 << bit,)) for bit in range(8))  # a byte with only that bit set
 
 
 def normalize_text(text: str) -> str:
@@ -31,43 +29,69 @@ def normalize_text(text: str) -> str:
 
 def body_digest(paragraphs: list[str] | tuple[str, ...]) -> str:
     """sha256 hex of the normalized body; paragraph breaks do not matter, words do."""
-    return hashlib.sha256(normalize_text(" ".join(paragraphs)).encode("utf-8")).hexdigest()
+    return digest_normalized(normalize_text(" ".join(paragraphs)))
+
+
+def digest_normalized(normalized: str) -> str:
+    """`body_digest` of paragraphs whose normalized text is `normalized`."""
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 # the digest of a page with no body text: never a "shared text"
 EMPTY_DIGEST = body_digest(())
 
 
+def _words(normalized: str) -> list[str]:
+    """The words of a normalized text, machine tokens (8+ characters mixing letters and
+    digits: a request id, a session token, a cache-buster) all one word, "#", so a page that
+    prints a new one on every fetch does not look rewritten."""
+    return [
+        "#" if len(w) >= 8 and not w.isalpha() and not w.isdigit() else w
+        for w in _WORD.findall(normalized)
+    ]
+
+
 def _shingles(text: str) -> list[str]:
-    found = _WORD.findall(normalize_text(text))
-    # machine tokens (8+ characters mixing letters and digits: a request id, a session token,
-    # a cache-buster) are all one word, so a page that prints a new one on every fetch does
-    # not look rewritten
-    words = ["#" if len(w) >= 8 and not w.isalpha() and not w.isdigit() else w for w in found]
+    words = _words(normalize_text(text))
     if len(words) <= SHINGLE:
         return [" ".join(words)] if words else []
     return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
 
 
-# 8-byte blake2b digest of bytes, as C calls only (no Python frame per shingle)
-_hash8 = functools.partial(hashlib.blake2b, digest_size=8)
-_digest = operator.methodcaller("digest")
-
-
 def simhash(text: str) -> int:
     """64-bit SimHash of `text` over word 3-shingles (unsigned, 0 for an empty text)."""
-    shingles = _shingles(text)
-    if not shingles:
+    return simhash_normalized(normalize_text(text))
+
+
+def simhash_normalized(normalized: str) -> int:
+    """`simhash` of a text whose `normalize_text` is `normalized`."""
+    words = _words(normalized)
+    if not words:
         return 0
-    digests = b"".join(map(_digest, map(_hash8, map(str.encode, shingles))))
-    half = len(shingles) / 2
+    # each shingle is its three words' UTF-8 joined by a space: each word encoded once
+    encoded = list(map(str.encode, words))
+    if len(encoded) <= SHINGLE:
+        shingles: list[bytes] = [b" ".join(encoded)]
+    else:
+        shingles = list(map(b" ".join, zip(*(encoded[i:] for i in range(SHINGLE)), strict=False)))
+    # an 8-byte blake2b digest of each (a direct call: through functools.partial, the keyword
+    # argument cost as much as the hash)
+    digests = b"".join([_blake2b(shingle, digest_size=8).digest() for shingle in shingles])
+    return _majority(digests, len(shingles))
+
+
+def _majority(digests: bytes, count: int) -> int:
+    """The bits set in more than half of the `count` 8-byte digests `digests` holds (bit
+    8 * c + b: bit b of each digest's byte c)."""
+    half = count / 2
+    # one int of `count` bytes per byte column, and per bit a mask of that bit in every byte:
+    # AND and bit_count count a column's bytes with the bit set (in C, a machine word at a time)
+    masks = [int.from_bytes(one * count, "little") for one in _BIT_BYTES]
     result = 0
-    # how many digests have each bit set, one byte column at a time: translate maps each
-    # byte to 1 or 0 for one bit, count adds them up (both in C)
     for column in range(8):
-        values = digests[column::8]
-        for bit, table in enumerate(_BIT_TABLES):
-            if values.translate(table).count(1) > half:
+        values = int.from_bytes(digests[column::8], "little")
+        for bit, mask in enumerate(masks):
+            if (values & mask).bit_count() > half:
                 result |= 1 << (column * 8 + bit)
     return result
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archive.backends.catalog import ArticleRow, Catalog, VersionRow
-from archive.fingerprint import body_digest, simhash
+from archive.fingerprint import digest_normalized, normalize_text, simhash_normalized
 from archive.record import Article, Content, iso_utc
 from archive.urls import url_key
 
@@ -22,9 +22,12 @@ class Fingerprints:
 
     @classmethod
     def of(cls, content: Content) -> Fingerprints:
-        paragraphs = [block.text for block in content.body]
-        text = "\n\n".join(paragraphs)
-        return cls(body_digest(paragraphs), simhash(text), text)
+        text = "\n\n".join([block.text for block in content.body])
+        # `body_digest` normalizes the paragraphs joined by a space, `simhash` joined by a
+        # blank line: the same normalized text (NFKC neither composes nor reorders across a
+        # space or a line break, and whitespace is folded), so it is made once
+        normalized = normalize_text(text)
+        return cls(digest_normalized(normalized), simhash_normalized(normalized), text)
 
 
 def index_version(

@@ -177,6 +177,11 @@ def unpack_blob(
     return data
 
 
+def path_alone(stored: bytes | None) -> bool:
+    """Whether a zstd blob file's bytes are one frame, compressed against no reference."""
+    return stored is not None and blobref.reference_in(stored[: blobref.HEADER_SIZE]) is None
+
+
 class FolderBlobStore:
     """Blobs as compressed files under `raw/`, two-character fan-out (Scrapy's httpcache)."""
 
@@ -203,6 +208,12 @@ class FolderBlobStore:
         self.keep_references = keep_references
         self._references: OrderedDict[str, bytes] = OrderedDict()
         self._references_size = 0
+        # and their files as stored (zstd alone, ~6x smaller), up to as many bytes again: a
+        # crawl of more sites than the pages kept cycles through them, and evicted the page it
+        # needs next each time; from its file kept here it is one decompression away, not a
+        # read, a decompression and a sha256
+        self._reference_files: OrderedDict[str, bytes] = OrderedDict()
+        self._reference_files_size = 0
         self.on_write: Callable[[str, bytes], None] | None = None
         # set by Archive: inside a batch, files are journaled instead of fsynced one by one
         self.journal: Journal | None = None
@@ -266,7 +277,19 @@ class FolderBlobStore:
         if kept is not None:
             self._references.move_to_end(sha)
             return kept
-        data = self.get(sha)
+        stored = self._reference_files.get(sha)
+        if stored is not None:
+            self._reference_files.move_to_end(sha)
+            # checked against its sha256 when it was read: the same bytes decompress the same
+            data = self._zstd.decompress(stored)
+        else:
+            data, stored = self._get(sha)
+            if self.keep_references and stored is not None and path_alone(stored):
+                self._reference_files[sha] = stored
+                self._reference_files_size += len(stored)
+                while self._reference_files_size > self.keep_references:
+                    _, dropped = self._reference_files.popitem(last=False)
+                    self._reference_files_size -= len(dropped)
         if self.keep_references and len(data) <= self.keep_references:
             self._references[sha] = data
             self._references_size += len(data)
@@ -278,7 +301,8 @@ class FolderBlobStore:
     def _usable_reference(self, ref: str) -> bool:
         """Only a page stored alone can be a reference (chains stay one link long), and only
         a page of ordinary size."""
-        if ref in self._references:  # read as a reference before: its file was one then
+        if ref in self._references or ref in self._reference_files:
+            # read as a reference before: its file was one then
             return True
         try:
             path = self._existing(check_sha(ref))
@@ -337,6 +361,10 @@ class FolderBlobStore:
             raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
 
     def get(self, sha: str) -> bytes:
+        return self._get(sha)[0]
+
+    def _get(self, sha: str) -> tuple[bytes, bytes | None]:
+        """The page, and its file's bytes when the file is zstd (else None)."""
         path = self._existing(check_sha(sha))
         if path is None:
             raise BlobMissing(f"raw page {sha} is missing from {self.layout.raw_dir}")
@@ -344,9 +372,9 @@ class FolderBlobStore:
             packed = self._read(path)
         except OSError as exc:
             raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
-        return unpack_blob(
-            self._zstd, sha, packed, path.name.endswith(".zst"), self._reference_bytes
-        )
+        zstd = path.name.endswith(".zst")
+        data = unpack_blob(self._zstd, sha, packed, zstd, self._reference_bytes)
+        return data, packed if zstd else None
 
     def _reference_bytes(self, sha: str, ref: str) -> bytes:
         if self.reference(ref) is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from typing import cast
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -245,8 +246,8 @@ def _html_root(body: bytes) -> lxml_html.HtmlElement | None:
         return None
 
 
-def _base(root: lxml_html.HtmlElement, base_url: str) -> str:
-    for href in root.xpath("//base/@href"):
+def _base(root: etree._Element, base_url: str) -> str:
+    for href in cast("list[str]", root.xpath("//base/@href")):
         try:
             return urljoin(base_url, str(href).strip())
         except ValueError:  # <base href="http://[::1">: keep the page's own URL
@@ -260,7 +261,13 @@ def page_hrefs(body: bytes, base_url: str) -> tuple[str, list[str]]:
     root = _html_root(body)
     if root is None:
         return base_url, []
-    hrefs = [str(h) for h in root.xpath("//a/@href | //area/@href")[:MAX_RAW_HREFS]]
+    return tree_hrefs(root, base_url)
+
+
+def tree_hrefs(root: etree._Element, base_url: str) -> tuple[str, list[str]]:
+    """`page_hrefs` of the page parsed as `root`."""
+    found = cast("list[str]", root.xpath("//a/@href | //area/@href"))
+    hrefs = [str(h) for h in found[:MAX_RAW_HREFS]]
     return _base(root, base_url), hrefs
 
 

@@ -17,12 +17,16 @@ crawl process keeps only `first_time` and the frontier.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from scraper.crawl.classify import UrlPolicy, Verdict, url_template
 from scraper.crawl.discover import MAX_PAGE_LINKS, absolute
 
 MAX_REMEMBERED = 100_000  # entries per cache; a full cache is emptied and refilled
+# a root-relative href of letters, digits, "_", "-" and "/" only (no dot segment, query,
+# fragment, escape or space): `absolute` makes it the origin followed by the href, as is
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_/-]*\Z")
 
 _Judged = tuple[str, Verdict] | None
 _Key = tuple[int, str, str]  # (judge's tag, what the href is resolved against, href)
@@ -46,6 +50,18 @@ class LinkJudge:
         self._judged: dict[_Key, _Judged] = {} if judged is None else judged
         self._tag = tag
         self._sent: set[str] = set()
+        self._origins: dict[str, bool] = {}
+
+    def _plain(self, origin: str) -> bool:
+        """Whether `absolute` makes a plain root-relative href against `origin` the origin
+        followed by the href (not when the origin has no host or a bad port, say)."""
+        known = self._origins.get(origin)
+        if known is None:
+            if len(self._origins) >= self.max_remembered:
+                self._origins.clear()
+            probe = "/a-b_c/9"
+            known = self._origins[origin] = absolute(probe, origin + "/x") == origin + probe
+        return known
 
     def links(self, hrefs: list[str], base: str) -> list[tuple[str, Verdict]]:
         """(absolute URL, verdict) for each distinct link of a page, in page order."""
@@ -63,7 +79,10 @@ class LinkJudge:
             try:
                 found = judged[key]
             except KeyError:
-                url = absolute(href, base)
+                if origin and key[1] is origin and _PLAIN_PATH.match(href) and self._plain(origin):
+                    url: str | None = origin + href
+                else:
+                    url = absolute(href, base)
                 found = None if url is None else (url, self.policy.judge(url).verdict)
                 if len(judged) >= self.max_remembered:
                     judged.clear()

@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
@@ -45,15 +47,18 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from archive.backends.blobs import FolderBlobStore
+from archive.identity import PageKeys
+from archive.indexing import Fingerprints
 from archive.prepare import Prepared, prepare
-from archive.record import Content, RawPage, Stored
+from archive.record import Block, BlockKind, Caption, Content, RawPage, Stored
 from archive.store import Archive
 from archive.validate import RecordValidator
 from scraper.config import SiteRules
 from scraper.crawl.classify import UrlPolicy
-from scraper.crawl.discover import feed_links, page_hrefs
+from scraper.crawl.discover import feed_links, page_hrefs, tree_hrefs
 from scraper.crawl.links import Followed, WorkerJudges, followed
 from scraper.errors import ParseError
 from scraper.parse import parse_page
@@ -84,6 +89,72 @@ class Parsed:
             return None
         kind, url, reason = self.error
         return kind(url, reason)
+
+    def __reduce__(self) -> tuple[Callable[..., Parsed], tuple[object, ...]]:
+        # sent back to the crawl process without the body's text a second time: the
+        # fingerprints' text is the content's (`Fingerprints.of`), made again there
+        content, prepared = self.content, self.prepared
+        if content is None or prepared is None or prepared.prints.text != content.text:
+            return _parsed, (content, prepared, self.links, self.error, self.packed)
+        prints, links, keys = prepared.prints, self.links, prepared.keys
+        ready = (prepared.fetch_id, prints.digest, prints.simhash, prepared.problem)
+        sent = (_content_parts(content), ready, (keys.canonical_url, keys.canonical_key))
+        return _parsed_again, (*sent, keys.urls, keys.keys, prepared.packed, links)
+
+
+def _parsed(*fields: Any) -> Parsed:
+    return Parsed(*fields)
+
+
+def _parsed_again(
+    parts: tuple[Any, ...],
+    ready: tuple[str, str, int, str | None],
+    canonical: tuple[str, str],
+    urls: tuple[str, ...],
+    keys: tuple[str, ...],
+    compressed: bytes | None,
+    links: Followed | None,
+) -> Parsed:
+    """A Parsed of an article as sent: its fingerprints' text is the content's."""
+    content = _content_of(parts)
+    fetch_id, digest, simhash, problem = ready
+    prints = Fingerprints(digest, simhash, content.text)
+    page_keys = PageKeys(*canonical, urls, keys)
+    return Parsed(content, Prepared(page_keys, fetch_id, prints, problem, compressed), links)
+
+
+# A Content sent as plain values, not as the dataclasses it is made of: pickle rebuilds a
+# frozen dataclass with slots through its __setstate__, a Python loop over `fields()`, for each
+# block and caption, and an enum member through a call of its class. Its fields in order, the
+# body flattened to text and kind value, each caption to its fields.
+_CONTENT_FIELDS = tuple(f.name for f in dataclasses.fields(Content))
+_BODY = _CONTENT_FIELDS.index("body")
+_CAPTIONS = _CONTENT_FIELDS.index("captions")
+_KINDS = {kind.value: kind for kind in BlockKind}
+
+
+def _content_parts(content: Content) -> tuple[Any, ...]:
+    if (
+        type(content) is not Content
+        or not all(type(b) is Block and type(b.kind) is BlockKind for b in content.body)
+        or not all(type(c) is Caption for c in content.captions)
+    ):
+        return (content,)  # (anything else as pickle sends it)
+    values: list[Any] = [getattr(content, name) for name in _CONTENT_FIELDS]
+    values[_BODY] = tuple(part for b in content.body for part in (b.text, b.kind.value))
+    values[_CAPTIONS] = tuple((c.text, c.credit, c.image_url) for c in content.captions)
+    return tuple(values)
+
+
+def _content_of(parts: tuple[Any, ...]) -> Content:
+    if len(parts) == 1:
+        content: Content = parts[0]
+        return content
+    values = dict(zip(_CONTENT_FIELDS, parts, strict=True))
+    flat = values["body"]
+    values["body"] = tuple(map(Block, flat[0::2], map(_KINDS.__getitem__, flat[1::2])))
+    values["captions"] = tuple(itertools.starmap(Caption, values["captions"]))
+    return Content(**values)
 
 
 def _watch_parent(parent: int) -> None:
@@ -168,20 +239,30 @@ def parse_in_worker(
     """Run in a worker process: parse, prepare the store (fingerprints, keys, the schema
     check), compress, and read and judge the links if asked (`links.followed`: what depends
     on the source's config only; the crawl process keeps what depends on the run)."""
+    # the links are read from the parser's own tree when it is the one page_hrefs would
+    # build (`parse_page`'s on_tree): one HTML parse of the page instead of two
+    hrefs: list[tuple[str, list[str]]] = []
+    on_tree = None
+    if follow is not None:
+        on_tree = lambda root: hrefs.append(tree_hrefs(root, page.final_url))  # noqa: E731
+    content: Content | None = None
+    error = None
+    try:
+        content = parse_page(page, rules=rules, on_tree=on_tree)
+    except ParseError as exc:
+        # exceptions with their own __init__ do not survive pickling: send the parts
+        error = type(exc), exc.url, exc.reason
     links = None
     if follow is not None:
-        base, raw = page_hrefs(page.body, page.final_url)
+        base, raw = hrefs[0] if hrefs else page_hrefs(page.body, page.final_url)
         judge = _judges().for_source(source, follow.policy)
         links = followed(judge, raw, base, pages=follow.pages)
     packed = None
     if packing is not None:
         blobs = _packer(packing.root, packing.codec, packing.level)
         packed = blobs.pack(page.body, [ref for ref in packing.like if ref != page.sha256])
-    try:
-        content = parse_page(page, rules=rules)
-    except ParseError as exc:
-        # exceptions with their own __init__ do not survive pickling: send the parts
-        return Parsed(None, None, links, (type(exc), exc.url, exc.reason), packed)
+    if content is None:
+        return Parsed(None, None, links, error, packed)
     ready = prepare(page, content, source, _validator(), packed)
     return Parsed(content, ready, links)
 

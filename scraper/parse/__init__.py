@@ -208,7 +208,10 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Callable
 from datetime import datetime
+
+from lxml import etree
 
 from archive.record import Content, RawPage
 from scraper.config import SiteRules
@@ -227,8 +230,14 @@ def parse_html(
     content_type: str | None = None,
     rules: SiteRules | None = None,
     now: datetime | None = None,
+    on_tree: Callable[[etree._Element], None] | None = None,
 ) -> Content:
-    """Extract the article from page bytes. `now` (the fetch time) refuses future dates."""
+    """Extract the article from page bytes. `now` (the fetch time) refuses future dates.
+
+    `on_tree(root)` is called, before any cleaning, with the tree that
+    `lxml.html.document_fromstring` makes of the page's text as `charset.decode_html` decodes
+    it with no Content-Type (what `scraper.crawl.discover.page_hrefs` reads the links from),
+    when the parse has that very tree; else it is not called (the caller parses for itself)."""
     # The parser makes no reference cycles on ordinary pages, but it makes many short-lived
     # objects a page, and the cyclic collector's young-generation passes over them cost ~5 %.
     # It is paused for the call (and left alone when the caller turned it off); what a page
@@ -237,7 +246,7 @@ def parse_html(
     if paused:
         gc.disable()
     try:
-        return extract(html, url, content_type=content_type, rules=rules, now=now)
+        return extract(html, url, content_type=content_type, rules=rules, now=now, on_tree=on_tree)
     except ParseError:
         raise
     except RecursionError:
@@ -252,10 +261,21 @@ def parse_html(
             gc.enable()
 
 
-def parse_page(page: RawPage, *, rules: SiteRules | None = None) -> Content:
-    """Extract the article from a fetched page (final URL, Content-Type, fetch time)."""
+def parse_page(
+    page: RawPage,
+    *,
+    rules: SiteRules | None = None,
+    on_tree: Callable[[etree._Element], None] | None = None,
+) -> Content:
+    """Extract the article from a fetched page (final URL, Content-Type, fetch time);
+    `on_tree` as for `parse_html`."""
     if not 200 <= page.status < 300:
         raise ParseError(page.final_url, f"HTTP {page.status} has no page to parse")
     return parse_html(
-        page.body, page.final_url, content_type=page.content_type, rules=rules, now=page.fetched_at
+        page.body,
+        page.final_url,
+        content_type=page.content_type,
+        rules=rules,
+        now=page.fetched_at,
+        on_tree=on_tree,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ HtmlElement = etree._Element
 log = logging.getLogger(__name__)
 _SPACE = re.compile(r"\s+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_ANY_XML_DECL = re.compile(r"^\s*<\?xml", re.I)  # every start either XML declaration test takes
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _TOKEN = re.compile(r"[a-z0-9]+")
 _NO_TOKENS: frozenset[str] = frozenset()
@@ -548,10 +549,19 @@ def _scan_utf8(utf8: bytes) -> int | None:
     return paragraphs
 
 
-def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
+def build_tree(
+    text: str,
+    url: str | None,
+    utf8: bytes | None = None,
+    *,
+    on_tree: Callable[[etree._Element], None] | None = None,
+) -> Page:
     """Parse and clean a page. Raises ValueError when lxml finds no document at all.
 
-    `utf8` is the text encoded as UTF-8 when the caller has it (the page's own bytes)."""
+    `utf8` is the text encoded as UTF-8 when the caller has it (the page's own bytes).
+    `on_tree` is shown libxml2's tree as parsed, before any cleaning, when it is the very tree
+    `lxml.html.document_fromstring` makes of `text` (see `plain_tree`); else it is not called."""
+    plain = on_tree is not None and utf8 is not None and _ANY_XML_DECL.match(text) is None
     declared = _XML_DECL.match(text)  # anchored: fails at the first character of most pages
     if declared is not None:
         text, utf8 = text[declared.end() :], None
@@ -560,6 +570,7 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
     # (NUL is the byte 0 in UTF-8 and nothing else is: the byte test is a memchr, while "in"
     # on a UCS-2 str scans one character at a time for it)
     if b"\x00" in utf8 if utf8 is not None else "\x00" in text:
+        plain = False
         text = text.replace("\x00", "")
         utf8 = utf8.replace(b"\x00", b"") if utf8 is not None else None
     # Every extractor walks the tree in Python at ~10 us and ~500 bytes an element: 10 MB of
@@ -595,6 +606,13 @@ def build_tree(text: str, url: str | None, utf8: bytes | None = None) -> Page:
     root = etree.fromstring(source, parser) if text and not text.isspace() else None
     if root is None:
         raise ValueError("empty document")
+    if plain and on_tree is not None:
+        # The tree of lxml.html.document_fromstring(tame_attributes(text)): the same bytes
+        # (no NUL dropped, no declaration cut, tamed alike: _scan_utf8 is None whenever
+        # tame_attributes would change a tag), the same libxml2 HTML parser, which reads UTF-8
+        # given as such as it reads the str; comments and PIs left out make no other element
+        # differ (tests: test_parse_tree_tap). Before any cleaning or a bs4 re-parse.
+        on_tree(root)
     reparsed = False
     if _lost_page(root, text, parser, paragraphs):
         again = _soup_tree(text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -131,10 +132,14 @@ def extract(
     content_type: str | None,
     rules: SiteRules | None,
     now: datetime | None,
+    on_tree: Callable[[etree._Element], None] | None = None,
 ) -> Content:
+    """`on_tree`: see `parse_html`."""
     text, utf8, codec, codec_source = decode_html_utf8(raw, content_type)
+    # (the bytes themselves: the text is what decode_html makes of them with no Content-Type)
+    tap = on_tree if utf8 is raw else None
     try:
-        page = build_tree(text, url, utf8)
+        page = build_tree(text, url, utf8, on_tree=tap)
     except (ValueError, TypeError, etree.LxmlError) as exc:
         raise NotAnArticle(url, f"no HTML document ({exc.__class__.__name__})") from None
     root = page.root
