@@ -132,7 +132,19 @@ def _pyspy(pid: int) -> subprocess.Popen[bytes] | None:
         return None
     spy = os.environ.get("BENCH_PYSPY_BIN", "py-spy")
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--format", "raw", "-o", out, "--rate", "100", *os.environ.get("BENCH_PYSPY_ARGS", "").split()],
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "-o",
+            out,
+            "--rate",
+            "100",
+            *os.environ.get("BENCH_PYSPY_ARGS", "").split(),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
