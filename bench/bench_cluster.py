@@ -124,6 +124,32 @@ class BackendsCpu:
                 self._first[int(pid)] = cpu
 
 
+def _pyspy(pid: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PYSPY=FILE, sample the first worker with py-spy (raw format) until the jobs
+    end (BENCH_PYSPY_BIN: the py-spy executable)."""
+    out = os.environ.get("BENCH_PYSPY")
+    if not out:
+        return None
+    spy = os.environ.get("BENCH_PYSPY_BIN", "py-spy")
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "-o",
+            out,
+            "--rate",
+            "100",
+            *os.environ.get("BENCH_PYSPY_ARGS", "").split(),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _admin() -> Any:
     import psycopg
 
@@ -308,6 +334,7 @@ def crawl_run(
             # the workers' CPU from here to the jobs' end: not their start (imports, connecting,
             # about 1 s each) nor their exit, which no crawl's pages pay for
             cpu0, tx0 = _procs_cpu(procs), _transactions(name)
+            spy = _pyspy(procs[0].pid)
             with BackendsCpu(name) as backends:
                 queued = time.monotonic()
                 # a late start of all workers but the first: stopped (SIGSTOP) as the jobs are
@@ -326,6 +353,9 @@ def crawl_run(
                 _wait(config, ids, out)
                 cpu = _procs_cpu(procs) - cpu0
                 ended = time.monotonic()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             pg_cpu = backends.seconds
             wall = _job_span(name, ids)
             tx = _transactions(name) - tx0

@@ -93,6 +93,18 @@ _NEAR_MANY = (
 )
 
 
+_ADD_URL = (
+    "INSERT INTO archive_urls VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE"
+    " SET article_id = excluded.article_id, url = excluded.url, duplicate = 0"
+    " WHERE archive_urls.duplicate = 1 AND excluded.duplicate = 0"
+)
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows of `width` values as `width` lists (one array parameter per column, `unnest`)."""
+    return [[row[i] for row in rows] for i in range(width)] if rows else [[]] * width
+
+
 def _article_row(row: tuple[Any, ...]) -> ArticleRow:
     return ArticleRow(
         id=row[0],
@@ -109,18 +121,52 @@ def _article_row(row: tuple[Any, ...]) -> ArticleRow:
 @dataclass
 class _TxNotes:
     """What the open write transaction has written, so that it is not sent twice: the file
-    rows recorded (and those held back to go in one statement), the sources and canonical
-    keys inserted. A savepoint rolled back restores the notes as they were before it."""
+    rows recorded, the sources and canonical keys inserted; and the rows held back to go in
+    one statement per table (`PgCatalog._flush_held`). A savepoint rolled back restores the
+    notes as they were before it: the rows it held are dropped, those held before it kept."""
 
     files: set[str] = field(default_factory=set)
     pending_files: dict[str, FileRow] = field(default_factory=dict)
     sources: set[str] = field(default_factory=set)
     canonical: set[tuple[str, str]] = field(default_factory=set)
+    held: _Held = field(default_factory=lambda: _Held())
 
     def copy(self) -> _TxNotes:
         return _TxNotes(
-            set(self.files), dict(self.pending_files), set(self.sources), set(self.canonical)
+            set(self.files),
+            dict(self.pending_files),
+            set(self.sources),
+            set(self.canonical),
+            self.held.copy(),
         )
+
+
+@dataclass
+class _Held:
+    """Rows a write transaction holds back, in the order written: writes that read nothing
+    (inserts whose conflict rule depends on the row in place only), sent together before
+    the next read and at the commit (`PgCatalog._flush_held`). A store writes one row to
+    each of these tables, and a batch of stores shares one transaction: one statement per
+    table for the batch, where each row cost a statement (a round of psycopg's work in the
+    worker, and of parsing and planning in PostgreSQL)."""
+
+    raw: list[tuple[Any, ...]] = field(default_factory=list)
+    fetches: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # by fetch_id: the last
+    urls: list[tuple[Any, ...]] = field(default_factory=list)
+    canonical: list[tuple[str, str]] = field(default_factory=list)
+    references: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def copy(self) -> _Held:
+        return _Held(
+            list(self.raw),
+            dict(self.fetches),
+            list(self.urls),
+            list(self.canonical),
+            list(self.references),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.raw or self.fetches or self.urls or self.canonical or self.references)
 
 
 class PgCatalog(PgReadMixin):
@@ -185,14 +231,15 @@ class PgCatalog(PgReadMixin):
             # Sent as plain statements: psycopg's nested transaction() would wait for the
             # server twice (a pipeline sync on entry and on exit)
             conn = self._tx
-            self._flush_files()  # the rows before the savepoint stay if it is rolled back
+            # the rows held back are not sent here: rolled back, the savepoint restores the
+            # notes as they were (those held before it kept, its own dropped), and they go
+            # out together with the batch's others
             notes = self._notes.copy()
             self._savepoints += 1
             name = f"morgue_sp{self._savepoints}"
             try:
                 conn.execute(f"SAVEPOINT {name}")
                 yield
-                self._flush_files()
             except BaseException as exc:
                 self._notes = notes
                 self._ahead.clear()  # it may hold what the rolled-back rows said (references)
@@ -227,7 +274,7 @@ class PgCatalog(PgReadMixin):
                 self._tx = conn
                 try:
                     yield
-                    self._flush_files()
+                    self._flush_held()
                 finally:
                     self._tx = None
                     self._ahead.clear()
@@ -273,7 +320,7 @@ class PgCatalog(PgReadMixin):
         The statements go out in a pipeline: one round trip more than a bare statement."""
         if self._tx is not None:
             conn = self._tx
-            self._flush_files()  # held-back rows go in before the savepoint, not under it
+            self._flush_held()  # held-back rows go in before the savepoint, not under it
             try:
                 conn.execute("SAVEPOINT morgue_search")
                 conn.execute("SET LOCAL enable_seqscan = off")
@@ -326,11 +373,17 @@ class PgCatalog(PgReadMixin):
         return known
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._flush_files()  # a read sees every row written before it
+        self._flush_held()  # a read sees every row written before it
         with self._conn() as conn:
             return conn.execute(sql, args).fetchall()
 
     def _exec(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self._flush_held()  # a write may read what the held rows write
+        self._exec_blind(sql, args)
+
+    def _exec_blind(self, sql: str, args: Sequence[Any] = ()) -> None:
+        """`_exec` for a write that reads none of the tables whose rows are held back: they
+        stay held (a store's head and version, between its held rows)."""
         with self._conn() as conn:
             conn.execute(sql, args)
 
@@ -351,6 +404,7 @@ class PgCatalog(PgReadMixin):
         (after its locks); they are answered from it until it ends (`catalog_pg_ahead`)."""
         if self._tx is None:
             return  # outside a transaction nothing holds the answers still
+        self._flush_held()
         try:
             self._ahead.fill(self._tx, wanted, _ARTICLE_A, _NEAR_MANY, _article_row)
         except psycopg.Error as exc:
@@ -419,7 +473,7 @@ class PgCatalog(PgReadMixin):
 
     def put_file(self, row: FileRow) -> None:
         if self._tx is not None:
-            # a store records a few files: one INSERT of them all (`_flush_files`)
+            # a store records a few files: one INSERT of a batch's all (`_flush_held`)
             self._notes.files.add(row.path)
             self._notes.pending_files[row.path] = row
             return
@@ -430,19 +484,76 @@ class PgCatalog(PgReadMixin):
             (row.path, row.kind, row.sha256, row.size, row.written_at),
         )
 
-    def _flush_files(self) -> None:
-        """Send the file rows held back in this transaction, as one statement."""
-        pending = self._notes.pending_files
-        if not pending or self._tx is None:
+    def _flush_held(self) -> None:
+        """Send the rows held back in this transaction (`_Held`, the file rows): one
+        statement per table, each row's columns in an array (one statement text whatever
+        the count: psycopg converts and PostgreSQL prepares it once). Each table's rows
+        keep their order, and their conflict rules see each other as one by one: a fetch
+        and a file row are replaced whole by a later one of the same id (the last is sent),
+        URL rows, whose rule reads the row in place, go one by one (`executemany`)."""
+        conn, notes = self._tx, self._notes
+        if conn is None or not (notes.pending_files or notes.held):
             return
-        rows = list(pending.values())
-        pending.clear()
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
-        self._tx.execute(
-            f"INSERT INTO archive_files VALUES {values} ON CONFLICT (path) DO UPDATE"
-            " SET kind = excluded.kind, sha256 = excluded.sha256, size = excluded.size,"
-            " written_at = excluded.written_at",
-            [v for r in rows for v in (r.path, r.kind, r.sha256, r.size, r.written_at)],
+        files, held = list(notes.pending_files.values()), notes.held
+        notes.pending_files, notes.held = {}, _Held()
+        if held.raw:
+            conn.execute(
+                "INSERT INTO archive_raw SELECT * FROM unnest(%s::text[], %s::bigint[],"
+                " %s::bigint[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+                _columns(held.raw, 5),
+            )
+        if held.fetches:
+            conn.execute(
+                "INSERT INTO archive_fetches SELECT * FROM unnest(%s::text[], %s::text[],"
+                " %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::text[],"
+                " %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[])"
+                " ON CONFLICT (fetch_id) DO UPDATE SET url = excluded.url, url_key ="
+                " excluded.url_key, final_url = excluded.final_url, status = excluded.status,"
+                " etag = excluded.etag, last_modified = excluded.last_modified, fetched_at ="
+                " excluded.fetched_at, raw_sha256 = excluded.raw_sha256, size = excluded.size,"
+                " source = excluded.source, article_id = excluded.article_id, outcome ="
+                " excluded.outcome, run_id = excluded.run_id",
+                _columns(list(held.fetches.values()), 14),
+            )
+        if held.urls:
+            with conn.cursor() as cursor:
+                cursor.executemany(_ADD_URL, held.urls)
+        if held.canonical:
+            conn.execute(
+                "INSERT INTO archive_canonical SELECT * FROM unnest(%s::text[], %s::text[])"
+                " ON CONFLICT DO NOTHING",
+                _columns(held.canonical, 2),
+            )
+        if held.references:
+            self._flush_references(conn, held.references)
+        if files:
+            conn.execute(
+                "INSERT INTO archive_files SELECT * FROM unnest(%s::text[], %s::text[],"
+                " %s::text[], %s::bigint[], %s::text[]) ON CONFLICT (path) DO UPDATE"
+                " SET kind = excluded.kind, sha256 = excluded.sha256, size = excluded.size,"
+                " written_at = excluded.written_at",
+                _columns([(r.path, r.kind, r.sha256, r.size, r.written_at) for r in files], 5),
+            )
+
+    @staticmethod
+    def _flush_references(conn: psycopg.Connection[Any], rows: list[tuple[str, str, str]]) -> None:
+        """The held reference rows, numbered (`seq`) in the order added, then each of their
+        sites trimmed to its newest few, as one at a time would have left them. The rows
+        trimmed are locked in one order (site, seq) by every batch: two batches trimming
+        the same sites wait for each other, never in a circle."""
+        conn.execute(
+            "INSERT INTO archive_references (site, raw_sha256, since) SELECT site, sha, since"
+            " FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS"
+            " q(site, sha, since, n) ORDER BY n ON CONFLICT DO NOTHING",
+            _columns(rows, 3),
+        )
+        # only the newest few are ever tried (see SqliteCatalog.add_reference)
+        conn.execute(
+            "WITH doomed AS (SELECT r.seq FROM archive_references r WHERE r.site = ANY(%s)"
+            " AND r.seq NOT IN (SELECT k.seq FROM archive_references k WHERE k.site = r.site"
+            " ORDER BY k.seq DESC LIMIT %s) ORDER BY r.site, r.seq FOR UPDATE)"
+            " DELETE FROM archive_references WHERE seq IN (SELECT seq FROM doomed)",
+            (sorted({row[0] for row in rows}), _REFERENCES_KEPT),
         )
 
     def file(self, path: str) -> FileRow | None:
@@ -619,6 +730,9 @@ class PgCatalog(PgReadMixin):
         )
 
     def add_raw(self, sha: str, size: int, stored: int, source: str, seen: str) -> None:
+        if self._tx is not None:
+            self._notes.held.raw.append((sha, size, stored, source, seen))
+            return
         self._exec(
             "INSERT INTO archive_raw VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (sha, size, stored, source, seen),
@@ -636,6 +750,9 @@ class PgCatalog(PgReadMixin):
 
     def add_reference(self, site: str, sha: str, since: str) -> None:
         self._ahead.added_reference(site, sha)
+        if self._tx is not None:
+            self._notes.held.references.append((site, sha, since))
+            return
         self._exec(
             "INSERT INTO archive_references (site, raw_sha256, since) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING",
@@ -649,6 +766,26 @@ class PgCatalog(PgReadMixin):
         )
 
     def add_fetch(self, row: FetchRow) -> None:
+        values = (
+            row.fetch_id,
+            row.url,
+            row.url_key,
+            row.final_url,
+            row.status,
+            row.etag,
+            row.last_modified,
+            row.fetched_at,
+            row.raw_sha256,
+            row.size,
+            row.source,
+            row.article_id,
+            row.outcome,
+            row.run_id,
+        )
+        if self._tx is not None:
+            self._notes.held.fetches.pop(row.fetch_id, None)  # (in the order of the last)
+            self._notes.held.fetches[row.fetch_id] = values
+            return
         self._exec(
             "INSERT INTO archive_fetches VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (fetch_id) DO UPDATE SET url = excluded.url, url_key ="
@@ -657,22 +794,7 @@ class PgCatalog(PgReadMixin):
             " excluded.fetched_at, raw_sha256 = excluded.raw_sha256, size = excluded.size,"
             " source = excluded.source, article_id = excluded.article_id, outcome ="
             " excluded.outcome, run_id = excluded.run_id",
-            (
-                row.fetch_id,
-                row.url,
-                row.url_key,
-                row.final_url,
-                row.status,
-                row.etag,
-                row.last_modified,
-                row.fetched_at,
-                row.raw_sha256,
-                row.size,
-                row.source,
-                row.article_id,
-                row.outcome,
-                row.run_id,
-            ),
+            values,
         )
 
     def add_url(
@@ -680,12 +802,10 @@ class PgCatalog(PgReadMixin):
     ) -> None:
         """Map a URL key to an article; a real article's claim replaces a duplicate link."""
         self._ahead.forget("url", key)
-        self._exec(
-            "INSERT INTO archive_urls VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE"
-            " SET article_id = excluded.article_id, url = excluded.url, duplicate = 0"
-            " WHERE archive_urls.duplicate = 1 AND excluded.duplicate = 0",
-            (key, url, article_id, seen, int(duplicate)),
-        )
+        if self._tx is not None:
+            self._notes.held.urls.append((key, url, article_id, seen, int(duplicate)))
+            return
+        self._exec(_ADD_URL, (key, url, article_id, seen, int(duplicate)))
 
     def article_at_url(self, key: str) -> str | None:
         found, answer = self._ahead_of("url", key)
@@ -700,6 +820,9 @@ class PgCatalog(PgReadMixin):
         if self._tx is not None:
             self._notes.canonical.add((key, article_id))
         self._ahead.forget("canonical", key)
+        if self._tx is not None:
+            self._notes.held.canonical.append((key, article_id))
+            return
         self._exec(
             "INSERT INTO archive_canonical VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (key, article_id),
@@ -713,7 +836,7 @@ class PgCatalog(PgReadMixin):
         # bands), not four: each cost the worker a round of psycopg's work. Every part sees the
         # rows as they were before it: the bands not among the new ones are deleted, the new
         # ones inserted (those it had already are kept), so no row is touched twice
-        self._exec(
+        self._exec_blind(
             "WITH head AS (INSERT INTO archive_articles VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (id) DO UPDATE SET current_version = excluded.current_version,"
             " headline = excluded.headline, modified = excluded.modified, body_digest ="
@@ -748,7 +871,7 @@ class PgCatalog(PgReadMixin):
         )
 
     def touch(self, article_id: str, seen: str) -> None:
-        self._exec(
+        self._exec_blind(
             "UPDATE archive_articles SET last_seen = GREATEST(last_seen, %s) WHERE id = %s",
             (seen, article_id),
         )
@@ -768,7 +891,7 @@ class PgCatalog(PgReadMixin):
         self._ahead.forget("body", digest)
         self._ahead.forget("raw", row.raw_sha256)
         # one statement with its queuing for the search index (the reading side indexes it)
-        self._exec(
+        self._exec_blind(
             "WITH v AS (INSERT INTO archive_versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (article_id, version) DO UPDATE SET raw_sha256 = excluded.raw_sha256,"
             " fetched_at = excluded.fetched_at, body_digest = excluded.body_digest, simhash ="
@@ -836,7 +959,7 @@ class PgCatalog(PgReadMixin):
     def clear_derived(self) -> None:
         """Empty every table the files can refill (inside the caller's transaction)."""
         self._sources_known.clear()
-        self._flush_files()
+        self._flush_held()
         self._ahead.clear()
         self._exec("TRUNCATE " + ", ".join(DERIVED_TABLES))
 
