@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 from pathlib import Path
 
@@ -44,8 +45,10 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def make_dirs(folder: Path) -> None:
-    if folder.is_dir():  # a stat is cheaper than a failing mkdir on most file systems
+def make_dirs(folder: Path, *, missing: bool = False) -> None:
+    """Make `folder` and its parents (`missing`: the caller just found it missing, so it is
+    not looked at first)."""
+    if not missing and folder.is_dir():  # a stat is cheaper than a failing mkdir
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -53,15 +56,37 @@ def make_dirs(folder: Path) -> None:
         raise StorageError(describe(exc, folder)) from exc
 
 
+# temp file names: this process's id and a count, unique without a syscall per file (the
+# random suffix they had cost two: getpid and getrandom); the id is read again after a fork
+_pid = os.getpid()
+_serial = itertools.count()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+def temp_name(name: str) -> str:
+    """A temp file name beside `name` that no other write in any live process uses."""
+    return f"{TEMP_PREFIX}{name}.{_pid}.{next(_serial):x}"
+
+
 def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write `data` to `path` so that it is either wholly there or not changed at all."""
-    tmp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}"
+    target = os.fspath(path)
+    folder, name = os.path.split(target)  # strings: a crawl writes three files a page
+    tmp = os.path.join(folder, temp_name(name))  # noqa: PTH118 - no Path to build
     try:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except FileNotFoundError:
             # its folder is new: made on demand, not stat'ed before every write
-            make_dirs(path.parent)
+            make_dirs(Path(folder), missing=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             view = memoryview(data)
@@ -72,13 +97,13 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        tmp.replace(path)
+        os.replace(tmp, target)  # noqa: PTH105
     except OSError as exc:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)  # noqa: PTH108
         raise StorageError(describe(exc, path)) from exc
     if durable:
-        fsync_dir(path.parent)
+        fsync_dir(Path(folder))
 
 
 def write_new(path: Path, data: bytes, *, durable: bool = True) -> bool:

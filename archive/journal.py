@@ -154,8 +154,9 @@ class Journal:
         chunks = []
         for path, data in pending:
             rel = relative(path, self.root).encode("utf-8")
-            digest = hashlib.sha256(rel + data).digest()
-            chunks += [_ENTRY.pack(len(rel), len(data), digest), rel, data]
+            entry = hashlib.sha256(rel)
+            entry.update(data)  # sha256(rel + data), without copying the data to join them
+            chunks += [_ENTRY.pack(len(rel), len(data), entry.digest()), rel, data]
         blob = b"".join(chunks)
         with self._lock:
             fd = self._open_segment()

@@ -587,10 +587,24 @@ class SqliteCatalog:
         # (`archive.query`), which has every field the record holds; here the version only
         # joins the queue. The index is contentless (no second copy of every body): a replaced
         # version's old entry stays in it, unreachable, under a doc number never used again.
+        if self.db.execute(
+            "SELECT 1 FROM archive_fts_docs WHERE article_id = ? AND version = ?",
+            (row.article_id, row.version),
+        ).fetchone():  # a version filed again (rebuild): a crawl's new one has no entry yet
+            self._unqueue_version(row.article_id, row.version)
+        self.db.execute(
+            "INSERT INTO archive_fts_docs (article_id, version) VALUES (?, ?)",
+            (row.article_id, row.version),
+        )
+
+    def _unqueue_version(self, article_id: str, version: int) -> None:
+        """Take a version's earlier search entry out of the queue and the filters (the index
+        keeps it, unreachable, under a doc number never used again)."""
+        args = (article_id, version)
         for doc, authors_key in self.db.execute(
             "SELECT doc, authors_key FROM archive_search_meta WHERE doc IN (SELECT doc FROM"
             " archive_fts_docs WHERE article_id = ? AND version = ?)",
-            (row.article_id, row.version),
+            args,
         ).fetchall():
             self.db.executemany(
                 "DELETE FROM archive_search_authors WHERE author_key = ? AND doc = ?",
@@ -600,21 +614,14 @@ class SqliteCatalog:
         self.db.execute(
             "INSERT OR REPLACE INTO archive_search_multi SELECT doc, NULL FROM archive_fts_docs"
             " WHERE article_id = ? AND version = ? AND indexed = 1",
-            (row.article_id, row.version),
+            args,
         )
         self.db.execute(
             "DELETE FROM archive_search_meta WHERE doc IN (SELECT doc FROM archive_fts_docs"
             " WHERE article_id = ? AND version = ?)",
-            (row.article_id, row.version),
+            args,
         )
-        self.db.execute(
-            "DELETE FROM archive_fts_docs WHERE article_id = ? AND version = ?",
-            (row.article_id, row.version),
-        )
-        self.db.execute(
-            "INSERT INTO archive_fts_docs (article_id, version) VALUES (?, ?)",
-            (row.article_id, row.version),
-        )
+        self.db.execute("DELETE FROM archive_fts_docs WHERE article_id = ? AND version = ?", args)
 
     def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None:
         first, second = sorted((a, b))
