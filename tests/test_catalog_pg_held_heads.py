@@ -170,10 +170,18 @@ def test_held_heads_leave_what_the_writes_one_by_one_leave(
     one_by_one = dump(catalog)
     fresh()
     before()
-    with catalog.writing(keys=["k"]):
-        with catalog.writing():
-            writes(catalog)
+    with catalog.writing(keys=["k"]), catalog.writing():
+        writes(catalog)
     assert dump(catalog) == one_by_one
+
+
+def store_that_reads(catalog: PgCatalog, n: int) -> None:
+    """A store that reads between its writes (its held rows sent first), then fails."""
+    with catalog.writing():
+        catalog.put_article(head(n), SEEN.format(1))
+        assert catalog.article(f"a{n}") is not None
+        catalog.add_url(f"k{n}", f"https://e.test/{n}", f"a{n}", SEEN.format(1))
+        raise RuntimeError("the parse went wrong")
 
 
 def test_a_store_that_sent_rows_rolls_back_to_its_savepoint(
@@ -181,11 +189,8 @@ def test_a_store_that_sent_rows_rolls_back_to_its_savepoint(
 ) -> None:
     with catalog.writing(keys=["k"]):
         page(catalog, 1, SEEN.format(1))
-        with pytest.raises(RuntimeError), catalog.writing():
-            catalog.put_article(head(2), SEEN.format(1))
-            assert catalog.article("a2") is not None  # a read: the held rows sent first
-            catalog.add_url("k2", "https://e.test/2", "a2", SEEN.format(1))
-            raise RuntimeError("the parse went wrong")
+        with pytest.raises(RuntimeError):
+            store_that_reads(catalog, 2)
         page(catalog, 3, SEEN.format(1))
         with pytest.raises(RuntimeError):
             page(catalog, 4, SEEN.format(1), fail=True)  # sent nothing
@@ -203,15 +208,13 @@ def test_a_store_that_sent_rows_rolls_back_to_its_savepoint(
 def test_a_nested_store_that_sends_rows_sends_its_outer_savepoint_first(
     catalog: PgCatalog, statements: Counter[str]
 ) -> None:
-    with catalog.writing(keys=["k"]):
-        with catalog.writing():  # a page
-            catalog.put_article(head(1), SEEN.format(1))
-            with pytest.raises(RuntimeError), catalog.writing():  # its nested store
-                catalog.put_article(head(2), SEEN.format(1))
-                assert catalog.article("a2") is not None  # sends sp1, sp2, then the rows
-                raise RuntimeError("nested failure")
-            assert catalog.article("a1") is not None
-            assert catalog.article("a2") is None
+    # a page, whose nested store reads (sp1, sp2, its rows)
+    with catalog.writing(keys=["k"]), catalog.writing():
+        catalog.put_article(head(1), SEEN.format(1))
+        with pytest.raises(RuntimeError):
+            store_that_reads(catalog, 2)
+        assert catalog.article("a1") is not None
+        assert catalog.article("a2") is None
     assert statements["SAVEPOINT morgue_sp1"] == 1, statements
     assert statements["SAVEPOINT morgue_sp2"] == 1, statements
     assert catalog.article("a1") is not None
