@@ -105,6 +105,63 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)] if rows else [[]] * width
 
 
+def _url_rows(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """URL rows (key, url, article id, first seen, duplicate) in the order added, one per
+    key, that leave in one statement what `_ADD_URL` one by one would: the key's first row
+    not a duplicate link's (which takes over a row in place that is one, or a first row of
+    the batch that is), with the first row's first_seen (an update keeps it); else its
+    first row (the later ones change nothing)."""
+    first: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        held = first.get(row[0])
+        if held is None:
+            first[row[0]] = row
+        elif held[4] and not row[4]:
+            first[row[0]] = (row[0], row[1], row[2], held[3], 0)
+    return list(first.values())
+
+
+def _put_articles(rows: Sequence[tuple[Any, ...]]) -> tuple[str, tuple[Any, ...]]:
+    """One statement (and its arguments) that inserts or moves the heads of `rows` (one per
+    article: id, source, canonical key, current version, headline, modified, body digest,
+    signed SimHash, first_seen, last_seen): the articles' rows, their indexed versions'
+    `current` mark and their SimHash bands; one, not four: each cost the worker a round of
+    psycopg's work. Every part sees the rows as they were before it: the bands not among
+    the new ones are deleted, the new ones inserted (those there already are kept), so no
+    row is touched twice."""
+    ids = [row[0] for row in rows]
+    band_rows = [
+        (row[0], band, value)
+        for row in rows
+        for band, value in enumerate(bands(to_unsigned(row[7])))
+    ]
+    sql = (
+        "WITH head AS (INSERT INTO archive_articles SELECT * FROM unnest(%s::text[],"
+        " %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::bigint[],"
+        " %s::text[], %s::text[]) ON CONFLICT (id) DO UPDATE SET current_version ="
+        " excluded.current_version, headline = excluded.headline, modified = excluded.modified,"
+        " body_digest = excluded.body_digest, simhash = excluded.simhash, last_seen ="
+        " excluded.last_seen),"
+        # the indexed version that is the article's current one (migration 13); the new
+        # head's own is marked when it is indexed
+        " cur AS (SELECT * FROM unnest(%s::text[], %s::int[]) AS c(id, version)),"
+        " meta AS (UPDATE archive_search_meta m SET current = (m.version = c.version)"
+        " FROM cur c WHERE m.article_id = c.id AND m.current <> (m.version = c.version)),"
+        " q AS (SELECT * FROM unnest(%s::text[], %s::int[], %s::int[]) AS q(a, b, v)),"
+        " gone AS (DELETE FROM archive_simhash_bands WHERE article_id = ANY(%s) AND"
+        " (article_id, band, value) NOT IN (SELECT a, b, v FROM q))"
+        " INSERT INTO archive_simhash_bands SELECT b, v, a FROM q ON CONFLICT DO NOTHING"
+    )
+    args = (
+        *_columns(rows, 10),
+        ids,
+        [row[3] for row in rows],
+        *_columns(band_rows, 3),
+        ids,
+    )
+    return sql, args
+
+
 def _article_row(row: tuple[Any, ...]) -> ArticleRow:
     return ArticleRow(
         id=row[0],
@@ -148,13 +205,21 @@ class _Held:
     the next read and at the commit (`PgCatalog._flush_held`). A store writes one row to
     each of these tables, and a batch of stores shares one transaction: one statement per
     table for the batch, where each row cost a statement (a round of psycopg's work in the
-    worker, and of parsing and planning in PostgreSQL)."""
+    worker, and of parsing and planning in PostgreSQL). A store that sends nothing needs no
+    savepoint either (`PgCatalog.writing`): rolled back, it drops the rows it held."""
 
     raw: list[tuple[Any, ...]] = field(default_factory=list)
     fetches: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # by fetch_id: the last
     urls: list[tuple[Any, ...]] = field(default_factory=list)
     canonical: list[tuple[str, str]] = field(default_factory=list)
     references: list[tuple[str, str, str]] = field(default_factory=list)
+    sources: list[tuple[str, str]] = field(default_factory=list)
+    # an article's head by id: the last one put, with the first's first_seen (and source and
+    # canonical key, which an update keeps), as the upserts one by one leave it
+    articles: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    touched: dict[str, str] = field(default_factory=dict)  # article id: latest last_seen
+    versions: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)  # the last
+    near: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     def copy(self) -> _Held:
         return _Held(
@@ -163,10 +228,26 @@ class _Held:
             list(self.urls),
             list(self.canonical),
             list(self.references),
+            list(self.sources),
+            dict(self.articles),
+            dict(self.touched),
+            dict(self.versions),
+            list(self.near),
         )
 
     def __bool__(self) -> bool:
-        return bool(self.raw or self.fetches or self.urls or self.canonical or self.references)
+        return bool(
+            self.raw
+            or self.fetches
+            or self.urls
+            or self.canonical
+            or self.references
+            or self.sources
+            or self.articles
+            or self.touched
+            or self.versions
+            or self.near
+        )
 
 
 class PgCatalog(PgReadMixin):
@@ -188,6 +269,7 @@ class PgCatalog(PgReadMixin):
         # its depth, so a batch's stores send one statement text over and over (psycopg
         # converts and PostgreSQL prepares it once), not a new one per store
         self._savepoints = 0
+        self._savepoints_sent = 0  # ... and how many of them were sent (`_savepoint_now`)
         self._ahead = ReadAhead()  # a batch's look-ups, asked at once (`read_ahead`)
         # called after each outermost transaction commits, or rolls back
         self.after_commit: list[Callable[[], None]] = []
@@ -227,36 +309,41 @@ class PgCatalog(PgReadMixin):
         other; without keys (repair, rebuild batches) it holds the write lock alone.
         """
         if self._tx is not None:
-            # a savepoint: a store that raises inside a batch undoes its own rows only.
-            # Sent as plain statements: psycopg's nested transaction() would wait for the
-            # server twice (a pipeline sync on entry and on exit)
+            # a savepoint: a store that raises inside a batch undoes its own rows only. It is
+            # sent only when something is (`_savepoint_now`): a store whose rows are all held
+            # back sends nothing, and rolled back it drops them (the notes restored as they
+            # were: those held before it kept, its own dropped). Sent as plain statements:
+            # psycopg's nested transaction() would wait for the server twice (a pipeline
+            # sync on entry and on exit)
             conn = self._tx
-            # the rows held back are not sent here: rolled back, the savepoint restores the
-            # notes as they were (those held before it kept, its own dropped), and they go
-            # out together with the batch's others
             notes = self._notes.copy()
             self._savepoints += 1
-            name = f"morgue_sp{self._savepoints}"
+            depth = self._savepoints
+            name = f"morgue_sp{depth}"
             try:
-                conn.execute(f"SAVEPOINT {name}")
                 yield
             except BaseException as exc:
                 self._notes = notes
                 self._ahead.clear()  # it may hold what the rolled-back rows said (references)
-                if not isinstance(exc, psycopg.Error):  # else the transaction is lost anyway
+                sent = self._savepoints_sent >= depth
+                # psycopg.Error: the transaction is lost anyway
+                if sent and not isinstance(exc, psycopg.Error):
                     conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
                     conn.execute(f"RELEASE SAVEPOINT {name}")
                 if isinstance(exc, psycopg.Error):
                     raise StorageError(f"catalog {safe_url(self.url)}: {exc}") from exc
                 raise
             else:
-                conn.execute(f"RELEASE SAVEPOINT {name}")
+                if self._savepoints_sent >= depth:
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
             finally:
-                self._savepoints -= 1
+                self._savepoints = depth - 1
+                self._savepoints_sent = min(self._savepoints_sent, depth - 1)
             return
         self._notes = _TxNotes()
         self._committed_files = set()
         self._ahead.clear()
+        self._savepoints = self._savepoints_sent = 0
         try:
             # pipeline mode: the writes of a store go out without waiting for each answer
             with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
@@ -372,8 +459,18 @@ class PgCatalog(PgReadMixin):
             known.update(str(r[0]) for r in rows)
         return known
 
+    def _savepoint_now(self) -> None:
+        """Before a write is sent inside nested `writing` blocks: their savepoints not sent
+        yet, outermost first (a block that sends nothing never sends its own)."""
+        conn = self._tx
+        while conn is not None and self._savepoints_sent < self._savepoints:
+            self._savepoints_sent += 1
+            conn.execute(f"SAVEPOINT morgue_sp{self._savepoints_sent}")
+
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self._flush_held()  # a read sees every row written before it
+        if not sql.lstrip().upper().startswith("SELECT"):
+            self._savepoint_now()  # a write that returns rows (INSERT ... RETURNING)
         with self._conn() as conn:
             return conn.execute(sql, args).fetchall()
 
@@ -383,7 +480,8 @@ class PgCatalog(PgReadMixin):
 
     def _exec_blind(self, sql: str, args: Sequence[Any] = ()) -> None:
         """`_exec` for a write that reads none of the tables whose rows are held back: they
-        stay held (a store's head and version, between its held rows)."""
+        stay held."""
+        self._savepoint_now()
         with self._conn() as conn:
             conn.execute(sql, args)
 
@@ -494,8 +592,15 @@ class PgCatalog(PgReadMixin):
         conn, notes = self._tx, self._notes
         if conn is None or not (notes.pending_files or notes.held):
             return
+        self._savepoint_now()  # a store's rows among them are undone with it
         files, held = list(notes.pending_files.values()), notes.held
         notes.pending_files, notes.held = {}, _Held()
+        if held.sources:
+            conn.execute(
+                "INSERT INTO archive_sources SELECT s, f FROM unnest(%s::text[], %s::text[])"
+                " WITH ORDINALITY AS q(s, f, n) ORDER BY n ON CONFLICT DO NOTHING",
+                _columns(held.sources, 2),
+            )
         if held.raw:
             conn.execute(
                 "INSERT INTO archive_raw SELECT * FROM unnest(%s::text[], %s::bigint[],"
@@ -516,8 +621,13 @@ class PgCatalog(PgReadMixin):
                 _columns(list(held.fetches.values()), 14),
             )
         if held.urls:
-            with conn.cursor() as cursor:
-                cursor.executemany(_ADD_URL, held.urls)
+            conn.execute(
+                "INSERT INTO archive_urls SELECT * FROM unnest(%s::text[], %s::text[],"
+                " %s::text[], %s::text[], %s::int[]) ON CONFLICT (key) DO UPDATE"
+                " SET article_id = excluded.article_id, url = excluded.url, duplicate = 0"
+                " WHERE archive_urls.duplicate = 1 AND excluded.duplicate = 0",
+                _columns(_url_rows(held.urls), 5),
+            )
         if held.canonical:
             conn.execute(
                 "INSERT INTO archive_canonical SELECT * FROM unnest(%s::text[], %s::text[])"
@@ -526,6 +636,40 @@ class PgCatalog(PgReadMixin):
             )
         if held.references:
             self._flush_references(conn, held.references)
+        if held.articles:
+            self._flush_articles(conn, list(held.articles.values()))
+        if held.touched:
+            touched = sorted(held.touched.items())  # the rows locked in one order
+            conn.execute(
+                "UPDATE archive_articles a SET last_seen = GREATEST(a.last_seen, q.seen)"
+                " FROM unnest(%s::text[], %s::text[]) AS q(id, seen) WHERE a.id = q.id",
+                _columns(touched, 2),
+            )
+        if held.versions:
+            versions = list(held.versions.values())
+            conn.execute(
+                "WITH v AS (INSERT INTO archive_versions SELECT * FROM unnest(%s::text[],"
+                " %s::int[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
+                " %s::text[], %s::text[], %s::text[]) ON CONFLICT (article_id, version) DO"
+                " UPDATE SET raw_sha256 = excluded.raw_sha256, fetched_at = excluded.fetched_at,"
+                " body_digest = excluded.body_digest, simhash = excluded.simhash, headline ="
+                " excluded.headline, modified = excluded.modified, parser = excluded.parser,"
+                " parser_version = excluded.parser_version)"
+                # queued for the search index in the order stored (the reading side indexes)
+                " INSERT INTO archive_search_pending (article_id, version) SELECT a, n FROM"
+                " unnest(%s::text[], %s::int[]) WITH ORDINALITY AS q(a, n, o) ORDER BY o"
+                " ON CONFLICT DO NOTHING",
+                (*_columns(versions, 10), [v[0] for v in versions], [v[1] for v in versions]),
+            )
+        if held.near:
+            # a pair's first row (DO NOTHING one by one), the pairs in one order (their
+            # index entries)
+            near = sorted({(r[0], r[1]): r for r in reversed(held.near)}.values())
+            conn.execute(
+                "INSERT INTO archive_near_duplicates SELECT * FROM unnest(%s::text[], %s::text[],"
+                " %s::int[], %s::text[]) ON CONFLICT DO NOTHING",
+                _columns(near, 4),
+            )
         if files:
             conn.execute(
                 "INSERT INTO archive_files SELECT * FROM unnest(%s::text[], %s::text[],"
@@ -725,6 +869,8 @@ class PgCatalog(PgReadMixin):
             return
         if self._tx is not None:
             self._notes.sources.add(name)
+            self._notes.held.sources.append((name, seen))
+            return
         self._exec(
             "INSERT INTO archive_sources VALUES (%s, %s) ON CONFLICT DO NOTHING", (name, seen)
         )
@@ -831,46 +977,41 @@ class PgCatalog(PgReadMixin):
     def put_article(self, row: ArticleRow, seen: str) -> None:
         """Insert or move the article's head to `row` (its current version and fingerprints)."""
         self._ahead.forget_article(row)
-        values = bands(row.simhash)
-        # one statement (the article's row, its indexed versions' `current` mark, its SimHash
-        # bands), not four: each cost the worker a round of psycopg's work. Every part sees the
-        # rows as they were before it: the bands not among the new ones are deleted, the new
-        # ones inserted (those it had already are kept), so no row is touched twice
-        self._exec_blind(
-            "WITH head AS (INSERT INTO archive_articles VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-            " ON CONFLICT (id) DO UPDATE SET current_version = excluded.current_version,"
-            " headline = excluded.headline, modified = excluded.modified, body_digest ="
-            " excluded.body_digest, simhash = excluded.simhash, last_seen = excluded.last_seen),"
-            # the indexed version that is the article's current one (migration 13); the new
-            # head's own is marked when it is indexed
-            " meta AS (UPDATE archive_search_meta SET current = (version = %s)"
-            " WHERE article_id = %s AND current <> (version = %s)),"
-            " q AS (SELECT * FROM unnest(%s::int[], %s::int[]) AS q(b, v)),"
-            " gone AS (DELETE FROM archive_simhash_bands WHERE article_id = %s AND"
-            " (band, value) NOT IN (SELECT b, v FROM q))"
-            " INSERT INTO archive_simhash_bands SELECT b, v, %s FROM q ON CONFLICT DO NOTHING",
-            (
-                row.id,
-                row.source,
-                row.canonical_key,
-                row.current_version,
-                row.headline,
-                row.modified,
-                row.body_digest,
-                to_signed(row.simhash),
-                seen,
-                seen,
-                row.current_version,
-                row.id,
-                row.current_version,
-                list(range(len(values))),
-                list(values),
-                row.id,
-                row.id,
-            ),
+        values = (
+            row.id,
+            row.source,
+            row.canonical_key,
+            row.current_version,
+            row.headline,
+            row.modified,
+            row.body_digest,
+            to_signed(row.simhash),
+            seen,
+            seen,
         )
+        if self._tx is not None:
+            held = self._notes.held
+            before = held.articles.get(row.id)
+            if before is not None:  # an update keeps the source, canonical key, first_seen
+                values = (*values[:1], *before[1:3], *values[3:8], before[8], seen)
+            held.articles[row.id] = values
+            held.touched.pop(row.id, None)  # the head's last_seen replaces a touch before it
+            return
+        self._exec_blind(*_put_articles([values]))
+
+    @staticmethod
+    def _flush_articles(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> None:
+        conn.execute(*_put_articles(rows))
 
     def touch(self, article_id: str, seen: str) -> None:
+        if self._tx is not None:
+            held = self._notes.held
+            head = held.articles.get(article_id)
+            if head is not None:  # after its head was put: GREATEST on that head's
+                held.articles[article_id] = (*head[:9], max(head[9], seen))
+            else:
+                held.touched[article_id] = max(held.touched.get(article_id, seen), seen)
+            return
         self._exec_blind(
             "UPDATE archive_articles SET last_seen = GREATEST(last_seen, %s) WHERE id = %s",
             (seen, article_id),
@@ -890,6 +1031,23 @@ class PgCatalog(PgReadMixin):
         """Insert or replace one version and (re)index its text for search."""
         self._ahead.forget("body", digest)
         self._ahead.forget("raw", row.raw_sha256)
+        values = (
+            row.article_id,
+            row.version,
+            row.raw_sha256,
+            row.fetched_at,
+            digest,
+            to_signed(fingerprint),
+            headline,
+            modified,
+            parser[0],
+            parser[1],
+        )
+        if self._tx is not None:
+            # the last row of (article, version) wins (ON CONFLICT DO UPDATE one by one),
+            # in the place of the first (its queuing for search, DO NOTHING)
+            self._notes.held.versions[(row.article_id, row.version)] = values
+            return
         # one statement with its queuing for the search index (the reading side indexes it)
         self._exec_blind(
             "WITH v AS (INSERT INTO archive_versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
@@ -898,24 +1056,14 @@ class PgCatalog(PgReadMixin):
             " excluded.simhash, headline = excluded.headline, modified = excluded.modified,"
             " parser = excluded.parser, parser_version = excluded.parser_version) "
             + self.QUEUE_SEARCH_DOC,
-            (
-                row.article_id,
-                row.version,
-                row.raw_sha256,
-                row.fetched_at,
-                digest,
-                to_signed(fingerprint),
-                headline,
-                modified,
-                parser[0],
-                parser[1],
-                row.article_id,
-                row.version,
-            ),
+            (*values, row.article_id, row.version),
         )
 
     def add_near_duplicate(self, a: str, b: str, dist: int, seen: str) -> None:
         first, second = sorted((a, b))
+        if self._tx is not None:
+            self._notes.held.near.append((first, second, dist, seen))
+            return
         self._exec(
             "INSERT INTO archive_near_duplicates VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (first, second, dist, seen),
