@@ -25,6 +25,13 @@ starts a thread, and all at once (a fork later would copy live sockets into them
 that already runs other threads they come from the forkserver instead. Each ignores SIGINT
 (the crawl decides how to stop) and exits by itself when the crawling process is gone: after a
 `kill -9` no worker is left behind.
+
+Pages go to a worker and come back through a pipe each way per worker, which the event loop
+itself writes (without blocking) and reads (when readable): no thread between them. With a
+ProcessPoolExecutor a manager thread and a queue feeder thread carried every page, and each
+hand-off to or from the busy loop cost GIL transfers, futex calls and context switches (the
+workers sat blocked sending their answers). A worker that dies fails the pages it held
+(`WorkerDied`); the others go on.
 """
 
 from __future__ import annotations
