@@ -25,6 +25,13 @@ starts a thread, and all at once (a fork later would copy live sockets into them
 that already runs other threads they come from the forkserver instead. Each ignores SIGINT
 (the crawl decides how to stop) and exits by itself when the crawling process is gone: after a
 `kill -9` no worker is left behind.
+
+Pages go to a worker and come back through a pipe each way per worker, which the event loop
+itself writes (without blocking) and reads (when readable): no thread between them. With a
+ProcessPoolExecutor a manager thread and a queue feeder thread carried every page, and each
+hand-off to or from the busy loop cost GIL transfers, futex calls and context switches (the
+workers sat blocked sending their answers). A worker that dies fails the pages it held
+(`WorkerDied`); the others go on.
 """
 
 from __future__ import annotations
@@ -32,18 +39,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
 import functools
 import gc
 import itertools
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
+import struct
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -174,8 +186,68 @@ def _start_worker(parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
-def _ready() -> bool:
-    return True
+class WorkerDied(BrokenProcessPool):
+    """An ingest worker exited (killed, crashed, out of memory) with these pages in it."""
+
+
+# jobs sent to one worker before it answers: the next is there when it finishes one (no wait
+# for the loop's round trip), and a slow page holds up at most one other
+PER_WORKER = 2
+PIPE_SIZE = 1 << 20  # a pipe's buffer, where the system allows: a page or a result in one write
+_HEADER = struct.Struct("!i")  # multiprocessing.Connection's framing, which the worker uses
+_LONG = struct.Struct("!Q")
+
+
+def _worker_main(parent: int, tasks: Any, results: Any, close: list[int]) -> None:
+    """A worker process: runs each job it receives, answers each in turn, until the crawl
+    process closes its end of the pipe (or is gone, `_watch_parent`)."""
+    _start_worker(parent)
+    for fd in close:  # (forked) the crawl process's ends of the pipes
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    while True:
+        try:
+            message = tasks.recv_bytes()
+        except (EOFError, OSError):
+            return
+        number, call, args = pickle.loads(message)
+        try:
+            answer = pickle.dumps((number, True, call(*args)), pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:  # sent back, whatever it was; the worker goes on
+            try:
+                answer = pickle.dumps((number, False, exc), pickle.HIGHEST_PROTOCOL)
+            except Exception:  # an exception pickle cannot send: its text
+                failed = RuntimeError(f"{type(exc).__name__}: {exc}")
+                answer = pickle.dumps((number, False, failed), pickle.HIGHEST_PROTOCOL)
+        _write_all(results.fileno(), _HEADER.pack(len(answer)) + answer)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """One write of a whole answer (Connection.send_bytes makes two of a big one)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _bigger_pipe(fd: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # (Linux only; a user's pipe quota)
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+
+
+@dataclass(eq=False)
+class _Worker:
+    """One worker process as the crawl process's event loop sees it: the pipe that takes its
+    jobs (written without blocking, the rest when the pipe drains) and the one that brings
+    its answers (read when the loop finds it readable): no thread between them and the loop."""
+
+    process: Any
+    send_fd: int  # our end of its jobs' pipe (non-blocking)
+    read_fd: int  # our end of its answers' pipe (non-blocking)
+    keep: tuple[Any, ...]  # the Connections that own the two fds
+    outbox: bytearray = field(default_factory=bytearray)
+    inbox: bytearray = field(default_factory=bytearray)
+    waiting: dict[int, asyncio.Future[Any]] = field(default_factory=dict)  # sent, unanswered
+    dead: bool = False
 
 
 def _threads() -> int:
@@ -319,7 +391,12 @@ class IngestPool:
         # (scraper.crawl.finishes), every one made after an earlier commit
         self.before_commit = before_commit
         self.workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
-        self._executor: ProcessPoolExecutor | None = None
+        self._workers: list[_Worker] = []
+        self._started = False
+        # jobs for a free worker: (their future, number, message)
+        self._pending: deque[tuple[asyncio.Future[Any], int, bytes]] = deque()
+        self._numbers = itertools.count()
+        self._chunk = memoryview(bytearray(PIPE_SIZE))  # (what one read of a pipe lands in)
         self._froze = False
         self._writer: ThreadPoolExecutor | None = None
         # the archive for the event loop's own catalog questions while the writer writes
@@ -342,11 +419,7 @@ class IngestPool:
         # process's time at 400 hosts), and forked workers share its pages untouched
         gc.freeze()
         self._froze = True
-        context = multiprocessing.get_context(method)
-        self._executor = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
-        )
-        self._executor.submit(_ready).result()  # forks every worker now (fork starts them all)
+        self._start_workers(multiprocessing.get_context(method), method == "fork")
         # started after the fork: a forked worker must not inherit a thread; the catalog's
         # connection moves to it for each commit and back (never used by both at once)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="morgue-writer")
@@ -376,8 +449,7 @@ class IngestPool:
         if self.reader is not self.archive:
             self.reader.close()
             self.reader = self.archive
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+        self._stop_workers()
         if self._froze:  # a host program that crawls again and again: nothing kept for good
             gc.unfreeze()
             self._froze = False
@@ -398,11 +470,8 @@ class IngestPool:
         """
         parsed: Parsed | None = None
         if page.status != 304:
-            assert self._executor is not None, "use IngestPool as an async context manager"
-            loop = asyncio.get_running_loop()
-            parsed = await loop.run_in_executor(
-                self._executor, parse_in_worker, page, source, rules, follow, self._packing(page)
-            )
+            packing = self._packing(page)
+            parsed = await self._run(parse_in_worker, page, source, rules, follow, packing)
         job = _Job(page, source, parsed)
         self._queue.put_nowait(job)
         links = parsed.links if parsed else None
@@ -416,11 +485,197 @@ class IngestPool:
     ) -> tuple[list[str], Followed]:
         """A navigation page's feeds and judged links, from a worker (`links_in_worker`):
         its parse and its links' first judging are most of a section page's cost."""
-        assert self._executor is not None, "use IngestPool as an async context manager"
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, links_in_worker, page, source, follow, feeds
+        found: tuple[list[str], Followed] = await self._run(
+            links_in_worker, page, source, follow, feeds
         )
+        return found
+
+    def _start_workers(self, context: Any, forked: bool) -> None:
+        """Start every worker now, each with a pipe for its jobs and one for its answers."""
+        parent = os.getpid()
+        ours: list[int] = []  # our ends so far: a forked worker closes them
+        for _ in range(self.workers):
+            their_tasks, our_tasks = context.Pipe(duplex=False)
+            our_results, their_results = context.Pipe(duplex=False)
+            # (forked) our ends of its pipes and of the others': its jobs' end is when we close
+            close = [*ours, our_tasks.fileno(), our_results.fileno()] if forked else []
+            process = context.Process(
+                target=_worker_main,
+                args=(parent, their_tasks, their_results, close),
+                name="morgue-ingest",
+                daemon=True,
+            )
+            process.start()
+            # only the worker holds its ends now: its exit is our end's EOF
+            their_tasks.close()
+            their_results.close()
+            send_fd, read_fd = our_tasks.fileno(), our_results.fileno()
+            for fd in (send_fd, read_fd):
+                os.set_blocking(fd, False)
+                _bigger_pipe(fd)
+            ours += [send_fd, read_fd]
+            self._workers.append(_Worker(process, send_fd, read_fd, (our_tasks, our_results)))
+        loop = asyncio.get_running_loop()
+        for worker in self._workers:
+            loop.add_reader(worker.read_fd, self._on_readable, worker)
+        self._started = True
+
+    async def _run(self, call: Callable[..., Any], *args: Any) -> Any:
+        """`call(*args)` in a worker; its answer, or its exception raised here."""
+        assert self._started, "use IngestPool as an async context manager"
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        number = next(self._numbers)
+        message = pickle.dumps((number, call, args), pickle.HIGHEST_PROTOCOL)
+        self._pending.append((done, number, message))
+        self._dispatch()
+        return await done
+
+    def _dispatch(self) -> None:
+        """Hand waiting jobs to the workers with the fewest unanswered (up to PER_WORKER)."""
+        pending = self._pending
+        while pending:
+            live = [w for w in self._workers if not w.dead]
+            if not live:
+                while pending:
+                    done, _, _ = pending.popleft()
+                    if not done.done():
+                        done.set_exception(WorkerDied("no ingest worker is left"))
+                return
+            worker = min(live, key=lambda w: len(w.waiting))
+            if len(worker.waiting) >= PER_WORKER:
+                return
+            done, number, message = pending.popleft()
+            if done.done():  # cancelled while it waited: never sent
+                continue
+            worker.waiting[number] = done
+            self._send(worker, _HEADER.pack(len(message)) + message)
+
+    def _send(self, worker: _Worker, frame: bytes) -> None:
+        if worker.outbox:  # (what is already waiting goes first)
+            worker.outbox += frame
+            return
+        try:
+            sent = os.write(worker.send_fd, frame)
+        except BlockingIOError:
+            sent = 0
+        except OSError:  # the worker is gone: its answers' EOF fails its jobs
+            return
+        if sent < len(frame):
+            worker.outbox += memoryview(frame)[sent:]
+            asyncio.get_running_loop().add_writer(worker.send_fd, self._on_writable, worker)
+
+    def _on_writable(self, worker: _Worker) -> None:
+        try:
+            sent = os.write(worker.send_fd, worker.outbox)
+        except BlockingIOError:
+            return
+        except OSError:
+            sent = len(worker.outbox)
+        del worker.outbox[:sent]
+        if not worker.outbox:
+            asyncio.get_running_loop().remove_writer(worker.send_fd)
+
+    def _on_readable(self, worker: _Worker) -> None:
+        """Read what the worker sent, answer each job complete in it."""
+        chunk = self._chunk
+        while True:
+            try:
+                got = os.readv(worker.read_fd, [chunk])
+            except BlockingIOError:
+                break
+            except OSError:
+                got = 0
+            if not got:
+                self._answers(worker)
+                self._lost(worker)
+                return
+            worker.inbox += chunk[:got]
+            if got < len(chunk):
+                break
+        self._answers(worker)
+        self._dispatch()
+
+    def _answers(self, worker: _Worker) -> None:
+        inbox = worker.inbox
+        start = 0
+        view = memoryview(inbox)
+        try:
+            while len(inbox) - start >= _HEADER.size:
+                size = _HEADER.unpack_from(inbox, start)[0]
+                head = _HEADER.size
+                if size == -1:  # (Connection's framing of 2 GiB and more)
+                    if len(inbox) - start < head + _LONG.size:
+                        break
+                    size = _LONG.unpack_from(inbox, start + head)[0]
+                    head += _LONG.size
+                if len(inbox) - start < head + size:
+                    break
+                try:
+                    number, ok, value = pickle.loads(view[start + head : start + head + size])
+                except Exception:  # not what a worker sends: it is stopped, its jobs fail
+                    log.exception("ingest worker %d sent what is no answer", worker.process.pid)
+                    worker.process.kill()
+                    start = len(inbox)
+                    break
+                start += head + size
+                done = worker.waiting.pop(number, None)
+                if done is None or done.done():  # (cancelled meanwhile)
+                    continue
+                if ok:
+                    done.set_result(value)
+                else:
+                    done.set_exception(value)
+        finally:
+            view.release()
+            del inbox[:start]
+
+    def _lost(self, worker: _Worker) -> None:
+        """The worker exited: its unanswered jobs fail; the others go on."""
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(worker.read_fd)
+        if worker.outbox:
+            loop.remove_writer(worker.send_fd)
+            worker.outbox.clear()
+        worker.dead = True
+        worker.process.join(1.0)
+        code = worker.process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        error = WorkerDied(
+            f"ingest worker {worker.process.pid} exited abruptly ({how}); "
+            f"its {len(worker.waiting)} page(s) in flight were not stored"
+        )
+        log.error("%s", error)
+        waiting, worker.waiting = worker.waiting, {}
+        for done in waiting.values():
+            if not done.done():
+                done.set_exception(error)
+        self._dispatch()
+
+    def _stop_workers(self) -> None:
+        """Close the workers' pipes (each exits when it sees the end) and wait for them; a
+        job not sent yet is cancelled."""
+        if not self._started:
+            return
+        self._started = False
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            done, _, _ = self._pending.popleft()
+            done.cancel()
+        for worker in self._workers:
+            if not worker.dead:
+                loop.remove_reader(worker.read_fd)
+                if worker.outbox:
+                    loop.remove_writer(worker.send_fd)
+            worker.keep[0].close()  # its end of the jobs: the worker finishes and exits
+        for worker in self._workers:
+            worker.process.join(30)
+            if worker.process.exitcode is None:
+                worker.process.terminate()
+                worker.process.join(5)
+            worker.keep[1].close()
+            for done in worker.waiting.values():
+                done.cancel()
+        self._workers = []
 
     def _packing(self, page: RawPage) -> Packing | None:
         """Compression moves to the worker too when the blob store is the folder one and
