@@ -15,21 +15,13 @@ import argparse
 import hashlib
 import json
 import re
-import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit
 
 import scrapy
-from scrapy import signals
 from scrapy.crawler import CrawlerProcess
-from scrapy.settings import default_settings
+from scrapy_peer import NO_JITTER, BenchSpider  # (bench/, the script's own folder)
 
-NO_JITTER = (
-    {"DOWNLOAD_DELAY_JITTER": 0}
-    if hasattr(default_settings, "DOWNLOAD_DELAY_JITTER")
-    else {"RANDOMIZE_DOWNLOAD_DELAY": False}
-)
 DENY = re.compile(r"^http://[^/]+/[a-z]+$")  # section fronts, as in the morgue config
 
 
@@ -47,37 +39,14 @@ def _clean(url: str) -> str:
     return parts._replace(query=urlencode(kept)).geturl()
 
 
-class CrawlSpider(scrapy.Spider):  # type: ignore[misc]  # scrapy is untyped
+class CrawlSpider(BenchSpider):
+    """scrapy_peer's spider (its timing, its start requests), following links and saving."""
+
     name = "crawl"
 
     def __init__(self, homes: list[str], out: Path, stats: dict[str, float], **kw: object) -> None:
-        super().__init__(**kw)
-        self.homes = homes
+        super().__init__(urls=homes, stats=stats, **kw)
         self.out = out
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler, *args, **kwargs):  # type: ignore[no-untyped-def]
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider.opened, signal=signals.spider_opened)
-        crawler.signals.connect(spider.closed_, signal=signals.spider_closed)
-        return spider
-
-    def opened(self, spider: scrapy.Spider) -> None:
-        self.stats["cpu0"] = time.process_time()
-        self.stats["wall0"] = time.monotonic()
-
-    def closed_(self, spider: scrapy.Spider) -> None:
-        self.stats["cpu"] = time.process_time() - self.stats.pop("cpu0")
-        self.stats["wall"] = time.monotonic() - self.stats.pop("wall0")
-
-    async def start(self):  # type: ignore[no-untyped-def]
-        for url in self.homes:
-            yield scrapy.Request(url, callback=self.parse, errback=self.failed)
-
-    def start_requests(self):  # type: ignore[no-untyped-def]  # Scrapy < 2.13
-        for url in self.homes:
-            yield scrapy.Request(url, callback=self.parse, errback=self.failed)
 
     def parse(self, response):  # type: ignore[no-untyped-def]
         self.stats["ok"] += 1
@@ -88,10 +57,6 @@ class CrawlSpider(scrapy.Spider):  # type: ignore[misc]  # scrapy is untyped
             url = _clean(response.urljoin(href))
             if urlsplit(url).netloc == here and not DENY.match(url):
                 yield scrapy.Request(url, callback=self.parse, errback=self.failed)
-
-    def failed(self, failure):  # type: ignore[no-untyped-def]
-        self.stats["failed"] += 1
-        print(f"scrapy: {failure.value}", file=sys.stderr)
 
 
 def main() -> int:

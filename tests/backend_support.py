@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,3 +135,26 @@ def open_archive(catalog_backend: str, request: pytest.FixtureRequest) -> Callab
         return Archive.open(root, storage=Storage(catalog=urls[key]), **kw)
 
     return open_pg
+
+
+def count_statements(monkeypatch: pytest.MonkeyPatch, *, each_row: bool) -> Counter[str]:
+    """The statements psycopg sends from now on, by their first three words; an
+    `executemany` counts once, or once per row (`each_row`)."""
+    import psycopg
+
+    sent: Counter[str] = Counter()
+    execute = psycopg.Connection.execute
+    executemany = psycopg.Cursor.executemany
+
+    def counted(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
+        sent[" ".join(str(query).split()[:3])] += 1
+        return execute(self, query, params, **kw)
+
+    def counted_many(self: Any, query: Any, params: Any, **kw: Any) -> Any:
+        params = list(params)
+        sent[" ".join(str(query).split()[:3])] += len(params) if each_row else 1
+        return executemany(self, query, params, **kw)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    monkeypatch.setattr(psycopg.Cursor, "executemany", counted_many)
+    return sent

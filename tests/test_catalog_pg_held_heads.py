@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from archive.backends.catalog import ArticleRow, VersionRow
 from archive.backends.catalog_pg import PgCatalog
+from tests.backend_support import count_statements
 
 SEEN = "2026-01-01T00:00:0{}Z"
 
@@ -31,22 +31,7 @@ def catalog(tmp_path: Path, pg_url: str) -> Iterator[PgCatalog]:
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """The statements sent, by their first words (`executemany`: one per row)."""
-    sent: Counter[str] = Counter()
-    execute = psycopg.Connection.execute
-    executemany = psycopg.Cursor.executemany
-
-    def counted(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
-        sent[" ".join(str(query).split()[:3])] += 1
-        return execute(self, query, params, **kw)
-
-    def counted_many(self: Any, query: Any, params: Any, **kw: Any) -> Any:
-        params = list(params)
-        sent[" ".join(str(query).split()[:3])] += len(params)
-        return executemany(self, query, params, **kw)
-
-    monkeypatch.setattr(psycopg.Connection, "execute", counted)
-    monkeypatch.setattr(psycopg.Cursor, "executemany", counted_many)
-    return sent
+    return count_statements(monkeypatch, each_row=True)
 
 
 def head(n: int, version: int = 1, simhash: int = 0) -> ArticleRow:

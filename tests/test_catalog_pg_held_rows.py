@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
 from archive.backends.catalog import FetchRow
 from archive.backends.catalog_pg import PgCatalog
+from tests.backend_support import count_statements
 
 SITE = "e.test"
 SEEN = "2026-01-01T00:00:00Z"
@@ -53,21 +52,7 @@ def store(catalog: PgCatalog, n: int, *, fail: bool = False) -> None:
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """The statements sent, by their first words."""
-    sent: Counter[str] = Counter()
-    execute = psycopg.Connection.execute
-    executemany = psycopg.Cursor.executemany
-
-    def counted(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
-        sent[" ".join(str(query).split()[:3])] += 1
-        return execute(self, query, params, **kw)
-
-    def counted_many(self: Any, query: Any, params: Any, **kw: Any) -> Any:
-        sent[" ".join(str(query).split()[:3])] += 1
-        return executemany(self, query, params, **kw)
-
-    monkeypatch.setattr(psycopg.Connection, "execute", counted)
-    monkeypatch.setattr(psycopg.Cursor, "executemany", counted_many)
-    return sent
+    return count_statements(monkeypatch, each_row=False)
 
 
 def test_a_batch_sends_each_tables_rows_in_one_statement(
