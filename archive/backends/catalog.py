@@ -80,6 +80,25 @@ class FetchRow:
     outcome: str | None
     run_id: int | None = None
 
+    def values(self) -> tuple[object, ...]:
+        """The row's columns in the order of the `archive_fetches` table (both backends)."""
+        return (
+            self.fetch_id,
+            self.url,
+            self.url_key,
+            self.final_url,
+            self.status,
+            self.etag,
+            self.last_modified,
+            self.fetched_at,
+            self.raw_sha256,
+            self.size,
+            self.source,
+            self.article_id,
+            self.outcome,
+            self.run_id,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SourceCounts:

@@ -912,22 +912,7 @@ class PgCatalog(PgReadMixin):
         )
 
     def add_fetch(self, row: FetchRow) -> None:
-        values = (
-            row.fetch_id,
-            row.url,
-            row.url_key,
-            row.final_url,
-            row.status,
-            row.etag,
-            row.last_modified,
-            row.fetched_at,
-            row.raw_sha256,
-            row.size,
-            row.source,
-            row.article_id,
-            row.outcome,
-            row.run_id,
-        )
+        values = row.values()
         if self._tx is not None:
             self._notes.held.fetches.pop(row.fetch_id, None)  # (in the order of the last)
             self._notes.held.fetches[row.fetch_id] = values

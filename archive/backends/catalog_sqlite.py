@@ -479,22 +479,7 @@ class SqliteCatalog:
     def add_fetch(self, row: FetchRow) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO archive_fetches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                row.fetch_id,
-                row.url,
-                row.url_key,
-                row.final_url,
-                row.status,
-                row.etag,
-                row.last_modified,
-                row.fetched_at,
-                row.raw_sha256,
-                row.size,
-                row.source,
-                row.article_id,
-                row.outcome,
-                row.run_id,
-            ),
+            row.values(),
         )
 
     def add_url(
